@@ -1,0 +1,99 @@
+//! Validated names and ids: a value of these types has passed its checks.
+//!
+//! Raw strings from HTTP or the command line become these at the edge; bare
+//! strings do not cross crate boundaries.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A job's id. Clients see it as an opaque string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct JobId(pub i64);
+
+impl fmt::Display for JobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Why a job id was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a job id; ids are the strings rampart returned from enqueue")]
+pub struct JobIdError(pub String);
+
+impl FromStr for JobId {
+    type Err = JobIdError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.parse::<i64>() {
+            Ok(n) if n > 0 => Ok(JobId(n)),
+            _ => Err(JobIdError(s.chars().take(64).collect())),
+        }
+    }
+}
+
+/// A queue's name: 1–128 characters of `A-Za-z0-9_.:-`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct QueueName(String);
+
+/// Why a queue name was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a queue name: use 1 to 128 characters of A-Z, a-z, 0-9, `_`, `.`, `:` and `-`")]
+pub struct QueueNameError(pub String);
+
+impl QueueName {
+    /// The longest name allowed.
+    pub const MAX_LEN: usize = 128;
+
+    /// Checks and wraps a queue name.
+    pub fn new(name: &str) -> Result<Self, QueueNameError> {
+        let ok = !name.is_empty()
+            && name.len() <= Self::MAX_LEN
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
+        if ok {
+            Ok(QueueName(name.to_string()))
+        } else {
+            Err(QueueNameError(name.chars().take(140).collect()))
+        }
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for QueueName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for QueueName {
+    type Err = QueueNameError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        QueueName::new(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_names_follow_the_documented_alphabet() {
+        for ok in ["email-send", "a", "billing.invoices:v2", "A_Z-09", &"q".repeat(128)] {
+            assert!(QueueName::new(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "has space", "slash/es", "ünï", "semi;colon", &"q".repeat(129)] {
+            assert!(QueueName::new(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn job_ids_are_positive_integers_in_text() {
+        assert_eq!("42".parse::<JobId>().unwrap(), JobId(42));
+        for bad in ["", "0", "-3", "abc", "1.5"] {
+            assert!(bad.parse::<JobId>().is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! rampart-core: the domain of rampart as pure logic.
+//!
+//! Nothing here does I/O, spawns tasks or knows SQL or HTTP; time comes in as
+//! an argument (see [`time::Clock`]). The store and the server build on these
+//! types so that every backend and every route agree on what a job is.
+//!
+//! Layout:
+//! - [`id`]: validated names and ids that cross crate boundaries.
+//! - [`time`]: Unix-millisecond timestamps and the injectable clock.
+//! - [`duration`]: the human duration strings of config and API (`"30s"`).
+//! - [`job`]: job states and the reasons a transition happens.
+//! - [`retry`]: retry policy, exponential backoff with jitter, the fail decision.
+//! - [`auth`]: API-key roles and what each may do.
+
+pub mod auth;
+pub mod duration;
+pub mod id;
+pub mod job;
+pub mod retry;
+pub mod time;

@@ -1,0 +1,27 @@
+//! rampart-server: the running rampart system.
+//!
+//! Layout:
+//! - [`config`]: layered configuration (defaults, file, environment, flags)
+//!   validated all at once.
+//! - [`engine`]: the queue engine: enqueue, lease with long-poll, heartbeat,
+//!   ack, retries, dead letters, running totals. Every route and the embedded
+//!   worker go through it.
+//! - [`service`]: background loops (reaper, promoter), each stopping on the
+//!   shared shutdown signal.
+//! - [`api`]: the HTTP routes, one module per resource, one auth extractor.
+//! - [`wire`]: JSON shapes shared by routes and the typed [`client`].
+//! - [`worker`]: run handlers in-process against an embedded engine or a remote server.
+//! - [`server`]: wires it together and serves until shut down.
+//! - [`telemetry`]: logging set-up.
+
+pub mod api;
+pub mod auth;
+pub mod client;
+pub mod config;
+pub mod engine;
+pub mod server;
+pub mod service;
+pub mod shutdown;
+pub mod telemetry;
+pub mod wire;
+pub mod worker;

@@ -1,0 +1,480 @@
+//! The JSON shapes of the HTTP API, shared by the route handlers and the
+//! typed client so the two cannot drift apart.
+//!
+//! Requests refuse unknown fields (the error names them). Times are RFC 3339
+//! UTC strings, durations human strings (`"30s"`), ids opaque strings, and
+//! payloads and results arbitrary JSON carried through unparsed.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+/// The error body of every non-2xx answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// A stable SNAKE_CASE code for programs.
+    pub code: String,
+    /// What went wrong and what to do, for people.
+    pub message: String,
+}
+
+/// `POST /v1/queues/{queue}/jobs`, and each item of a batch.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnqueueRequest {
+    /// Any JSON value.
+    pub payload: Box<RawValue>,
+    /// Run after this long (`"30s"`); exclusive with `run_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay: Option<String>,
+    /// Run at this RFC 3339 time; exclusive with `delay`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_at: Option<String>,
+    /// Higher runs first (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<i32>,
+    /// Attempts before the job is dead (default: the queue's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u32>,
+    /// How long one attempt may run (default: the queue's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+    /// While a live job of the queue has this key, enqueue returns it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unique_key: Option<String>,
+}
+
+/// The answer to an enqueue.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnqueueResponse {
+    /// The job's id.
+    pub id: String,
+    /// Its state (`available` or `scheduled`, or a duplicate's state).
+    pub state: String,
+    /// True when a live job with the same unique key was returned.
+    #[serde(default)]
+    pub duplicate: bool,
+}
+
+/// `POST /v1/queues/{queue}/jobs/batch`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// Up to 10,000 jobs, inserted all-or-nothing.
+    pub jobs: Vec<EnqueueRequest>,
+}
+
+/// The answer to a batch enqueue.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BatchResponse {
+    /// The jobs' ids in request order (a duplicate's id where a unique key matched).
+    pub ids: Vec<String>,
+}
+
+/// `POST /v1/queues/{queue}/lease`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeaseRequest {
+    /// Most jobs to take (default 1, at most 1,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<u32>,
+    /// Long-poll this long when nothing is available (at most `"30s"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait: Option<String>,
+    /// Lease length (default: the queue's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<String>,
+    /// The worker's name, recorded in the history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<String>,
+}
+
+/// A leased job.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeasedJobView {
+    /// The job's id.
+    pub id: String,
+    /// Its queue.
+    pub queue: String,
+    /// The payload as enqueued.
+    pub payload: Box<RawValue>,
+    /// This attempt's number, from 1.
+    pub attempt: u32,
+    /// Attempts allowed.
+    pub max_attempts: u32,
+    /// Present it to heartbeat, complete and fail.
+    pub lease_token: String,
+    /// Heartbeat before this time.
+    pub lease_expires_at: String,
+    /// The attempt fails as timed out at this time.
+    pub timeout_at: Option<String>,
+    /// When the job was enqueued.
+    pub created_at: String,
+}
+
+/// The answer to a lease.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeaseResponse {
+    /// Leased jobs; empty when none came within `wait`.
+    pub jobs: Vec<LeasedJobView>,
+}
+
+/// `POST /v1/jobs/{id}/heartbeat`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeartbeatRequest {
+    /// The lease token.
+    pub lease_token: String,
+    /// New lease length from now (default: the queue's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<String>,
+}
+
+/// The answer to a heartbeat.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HeartbeatResponse {
+    /// The new expiry.
+    pub lease_expires_at: String,
+}
+
+/// `POST /v1/jobs/{id}/complete`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteRequest {
+    /// The lease token.
+    pub lease_token: String,
+    /// Any JSON value to keep as the job's result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Box<RawValue>>,
+}
+
+/// `POST /v1/jobs/{id}/fail`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailRequest {
+    /// The lease token.
+    pub lease_token: String,
+    /// What went wrong.
+    pub error: String,
+    /// False sends the job straight to `dead` (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retryable: Option<bool>,
+}
+
+/// The answer to a complete or fail: the job's new state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AckResponse {
+    /// The job's id.
+    pub id: String,
+    /// `completed`, `scheduled` (will retry) or `dead`.
+    pub state: String,
+    /// When it will be retried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_at: Option<String>,
+}
+
+/// One completion in `POST /v1/acks`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteAck {
+    /// The job's id.
+    pub id: String,
+    /// The lease token.
+    pub lease_token: String,
+    /// Any JSON value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Box<RawValue>>,
+}
+
+/// One failure in `POST /v1/acks`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailAck {
+    /// The job's id.
+    pub id: String,
+    /// The lease token.
+    pub lease_token: String,
+    /// What went wrong.
+    pub error: String,
+    /// False sends the job straight to `dead` (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retryable: Option<bool>,
+}
+
+/// `POST /v1/acks`: completions and failures in one call.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcksRequest {
+    /// Jobs that succeeded.
+    #[serde(default)]
+    pub complete: Vec<CompleteAck>,
+    /// Jobs that failed.
+    #[serde(default)]
+    pub fail: Vec<FailAck>,
+}
+
+/// The fate of one ack: `state` when applied, `error` when refused.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AckResult {
+    /// The job's id.
+    pub id: String,
+    /// The job's new state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// Why the ack was refused (e.g. `LEASE_LOST`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorDetail>,
+}
+
+/// The answer to `POST /v1/acks`: completions first, then failures, each in request order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AcksResponse {
+    /// One result per ack.
+    pub results: Vec<AckResult>,
+}
+
+/// One transition in a job's history.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobEventView {
+    /// When.
+    pub at: String,
+    /// State before (absent for creation).
+    pub from: Option<String>,
+    /// State after.
+    pub to: String,
+    /// The attempt concerned.
+    pub attempt: u32,
+    /// The worker involved.
+    pub worker: Option<String>,
+    /// Why: enqueued, due, leased, completed, error, lease_expired, timeout, retried, cancelled.
+    pub reason: String,
+    /// The error, for failures.
+    pub error: Option<String>,
+}
+
+/// One failed attempt's error.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobErrorView {
+    /// The attempt.
+    pub attempt: u32,
+    /// When it failed.
+    pub at: String,
+    /// Why: error, lease_expired or timeout.
+    pub reason: String,
+    /// The message.
+    pub error: String,
+}
+
+/// A job as `GET /v1/jobs/{id}` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobView {
+    /// The job's id.
+    pub id: String,
+    /// Its queue.
+    pub queue: String,
+    /// Its state.
+    pub state: String,
+    /// The payload.
+    pub payload: Box<RawValue>,
+    /// Higher runs first.
+    pub priority: i32,
+    /// Attempts made.
+    pub attempt: u32,
+    /// Attempts allowed.
+    pub max_attempts: u32,
+    /// Per-attempt timeout.
+    pub timeout: Option<String>,
+    /// Unique key.
+    pub unique_key: Option<String>,
+    /// Enqueued at.
+    pub created_at: String,
+    /// Due at.
+    pub run_at: String,
+    /// Current or last attempt started at.
+    pub started_at: Option<String>,
+    /// Finished at.
+    pub finished_at: Option<String>,
+    /// Lease expiry while active.
+    pub lease_expires_at: Option<String>,
+    /// Attempt timeout while active.
+    pub timeout_at: Option<String>,
+    /// Current or last worker.
+    pub worker: Option<String>,
+    /// The last error.
+    pub last_error: Option<String>,
+    /// The result of a completed job.
+    pub result: Option<Box<RawValue>>,
+    /// Every failed attempt (absent in listings).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<JobErrorView>,
+    /// Every transition (absent in listings).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<JobEventView>,
+}
+
+/// `GET /v1/queues/{queue}/jobs`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobListResponse {
+    /// A page of jobs in id order.
+    pub jobs: Vec<JobView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Job counts of a queue per state.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct StateCounts {
+    /// Delayed or waiting to retry.
+    pub scheduled: u64,
+    /// Ready to lease.
+    pub available: u64,
+    /// Leased.
+    pub active: u64,
+    /// Done.
+    pub completed: u64,
+    /// Failed for good.
+    pub dead: u64,
+    /// Cancelled.
+    pub cancelled: u64,
+}
+
+/// Running totals of a queue since this server started.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct QueueTotals {
+    /// Attempts that completed.
+    pub completed: u64,
+    /// Attempts that failed (errors, lease expiries and timeouts).
+    pub failed: u64,
+    /// Failed attempts that were scheduled to retry.
+    pub retries: u64,
+    /// Jobs that went dead.
+    pub dead: u64,
+    /// Leases that expired without a heartbeat.
+    pub stalled: u64,
+    /// Attempts that timed out.
+    pub timeouts: u64,
+    /// Mean run time of finished attempts, in milliseconds.
+    pub mean_processing_ms: f64,
+}
+
+/// A queue as `GET /v1/queues` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueueView {
+    /// The queue.
+    pub name: String,
+    /// Whether leasing is paused.
+    pub paused: bool,
+    /// Jobs per state.
+    pub counts: StateCounts,
+    /// Totals since start-up.
+    pub totals: QueueTotals,
+}
+
+/// `GET /v1/queues`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueuesResponse {
+    /// Every known queue, by name.
+    pub queues: Vec<QueueView>,
+}
+
+/// `POST /v1/queues/{queue}/dead/retry`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeadRetryRequest {
+    /// Only these dead jobs; all of the queue's when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ids: Option<Vec<String>>,
+}
+
+/// The answer to a dead-letter retry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeadRetryResponse {
+    /// Jobs made available again.
+    pub retried: u64,
+}
+
+/// The answer to a dead-letter purge.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeadPurgeResponse {
+    /// Jobs deleted.
+    pub purged: u64,
+}
+
+/// The answer to pause and resume.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueuePausedResponse {
+    /// The queue.
+    pub name: String,
+    /// Whether it is paused now.
+    pub paused: bool,
+}
+
+/// The answer to a job retry or cancel.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobStateResponse {
+    /// The job's id.
+    pub id: String,
+    /// Its new state.
+    pub state: String,
+}
+
+/// `POST /v1/keys`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyCreateRequest {
+    /// A name for people, unique among live keys.
+    pub name: String,
+    /// admin, producer, worker or reader.
+    pub role: String,
+}
+
+/// A key as listings show it (never the key itself).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyView {
+    /// The key's id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its role.
+    pub role: String,
+    /// The key's first characters.
+    pub prefix: String,
+    /// Created at.
+    pub created_at: String,
+    /// Revoked at.
+    pub revoked_at: Option<String>,
+}
+
+/// The answer to `POST /v1/keys`: the only time the key is shown.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyCreatedResponse {
+    /// The secret key; store it now.
+    pub key: String,
+    /// What was stored.
+    #[serde(flatten)]
+    pub info: KeyView,
+}
+
+/// `GET /v1/keys`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeysResponse {
+    /// Every key, revoked ones included.
+    pub keys: Vec<KeyView>,
+}
+
+/// `GET /health`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HealthResponse {
+    /// `ok`.
+    pub status: String,
+    /// Seconds since start.
+    pub uptime_s: u64,
+    /// rampart's version.
+    pub version: String,
+}

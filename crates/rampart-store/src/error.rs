@@ -1,0 +1,43 @@
+//! The store's error, with variants that mean the same on every backend.
+
+use rampart_core::job::JobState;
+
+/// What went wrong in a store call.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The job (or key) does not exist.
+    #[error("not found")]
+    NotFound,
+    /// The lease token does not hold the job any more (expired, or another
+    /// worker has it).
+    #[error("the lease on this job is lost: it expired or the job was re-leased")]
+    LeaseLost,
+    /// The job is in a state that does not allow the operation.
+    #[error("the job is {0}")]
+    InvalidState(JobState),
+    /// A uniqueness rule would be broken.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database cannot be reached or is not writable right now.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else: a bug or corrupt data.
+    #[error("store error: {0}")]
+    Internal(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode as C;
+        match &e {
+            rusqlite::Error::SqliteFailure(f, _) => match f.code {
+                C::ConstraintViolation => StoreError::Conflict(e.to_string()),
+                C::DatabaseBusy | C::DatabaseLocked | C::CannotOpen | C::DiskFull | C::ReadOnly | C::SystemIoFailure => {
+                    StoreError::Unavailable(e.to_string())
+                }
+                _ => StoreError::Internal(e.to_string()),
+            },
+            _ => StoreError::Internal(e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! Parameters and records of job operations.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rampart_core::id::{JobId, QueueName};
+use rampart_core::job::{FailureKind, JobState};
+use rampart_core::retry::RetryPlanner;
+use rampart_core::time::UnixMillis;
+
+/// A job to insert. Its payload is JSON text, stored as given.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    /// The queue it goes to.
+    pub queue: QueueName,
+    /// JSON text.
+    pub payload: String,
+    /// When it may run; in the future makes it `scheduled`.
+    pub run_at: UnixMillis,
+    /// Higher runs first.
+    pub priority: i32,
+    /// Attempts before it is dead (≥ 1).
+    pub max_attempts: u32,
+    /// How long one attempt may stay active.
+    pub timeout: Option<Duration>,
+    /// While a live job of the queue has this key, inserting returns it.
+    pub unique_key: Option<String>,
+}
+
+/// Inserts a batch of jobs.
+#[derive(Debug, Clone)]
+pub struct JobInsertParams {
+    /// The jobs, inserted all-or-nothing.
+    pub jobs: Vec<NewJob>,
+    /// Creation time.
+    pub now: UnixMillis,
+}
+
+/// What inserting one job did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobInserted {
+    /// The new job, or the live job with the same unique key.
+    pub id: JobId,
+    /// Its state.
+    pub state: JobState,
+    /// True when an existing job was returned instead of a new one.
+    pub duplicate: bool,
+}
+
+/// Leases jobs of one queue.
+#[derive(Debug, Clone)]
+pub struct JobLeaseParams {
+    /// The queue.
+    pub queue: QueueName,
+    /// At most this many jobs.
+    pub max: u32,
+    /// Lease length: the worker must heartbeat or finish within it.
+    pub lease: Duration,
+    /// Who leases, for the history.
+    pub worker: Option<String>,
+    /// The queue's limit on active jobs across all workers.
+    pub concurrency: Option<u32>,
+    /// Lease time.
+    pub now: UnixMillis,
+}
+
+/// A leased job, as handed to a worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeasedJob {
+    /// The job.
+    pub id: JobId,
+    /// Its queue.
+    pub queue: QueueName,
+    /// JSON text.
+    pub payload: String,
+    /// This attempt's number, from 1.
+    pub attempt: u32,
+    /// Attempts allowed.
+    pub max_attempts: u32,
+    /// The token heartbeat, complete and fail must present.
+    pub lease_token: String,
+    /// When the lease runs out without a heartbeat.
+    pub lease_expires_at: UnixMillis,
+    /// When this attempt times out, if the job has a timeout.
+    pub timeout_at: Option<UnixMillis>,
+    /// When the job was created.
+    pub created_at: UnixMillis,
+    /// When the job became due (for enqueue-to-start latency).
+    pub run_at: UnixMillis,
+    /// Its priority.
+    pub priority: i32,
+}
+
+/// Extends a lease.
+#[derive(Debug, Clone)]
+pub struct JobHeartbeatParams {
+    /// The job.
+    pub id: JobId,
+    /// The lease token from the lease.
+    pub lease_token: String,
+    /// New lease length from now.
+    pub lease: Duration,
+    /// Heartbeat time.
+    pub now: UnixMillis,
+}
+
+/// How an attempt ended, as a worker reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AckOutcome {
+    /// Success, with an optional JSON result.
+    Complete {
+        /// JSON text.
+        result: Option<String>,
+    },
+    /// Failure.
+    Fail {
+        /// What went wrong.
+        error: String,
+        /// False sends the job straight to `dead`.
+        retryable: bool,
+    },
+}
+
+/// One completion or failure.
+#[derive(Debug, Clone)]
+pub struct JobAck {
+    /// The job.
+    pub id: JobId,
+    /// The lease token from the lease.
+    pub lease_token: String,
+    /// How the attempt ended.
+    pub outcome: AckOutcome,
+}
+
+/// Applies completions and failures.
+#[derive(Clone)]
+pub struct JobAckParams {
+    /// The acks; each stands or falls on its own.
+    pub acks: Vec<JobAck>,
+    /// Decides retry time or death for failures.
+    pub planner: Arc<dyn RetryPlanner>,
+    /// Ack time.
+    pub now: UnixMillis,
+}
+
+/// What an ack did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobAcked {
+    /// The job.
+    pub id: JobId,
+    /// Its queue.
+    pub queue: QueueName,
+    /// Its new state: completed, scheduled (to retry) or dead.
+    pub state: JobState,
+    /// The attempt that ended.
+    pub attempt: u32,
+    /// How long the attempt ran.
+    pub run_time: Duration,
+    /// When it runs again, for a retry.
+    pub retry_at: Option<UnixMillis>,
+}
+
+/// Fails active jobs whose lease or timeout ran out.
+#[derive(Clone)]
+pub struct JobReapParams {
+    /// At most this many jobs per call.
+    pub limit: u32,
+    /// Decides retry time or death.
+    pub planner: Arc<dyn RetryPlanner>,
+    /// Reap time.
+    pub now: UnixMillis,
+}
+
+/// A job the reaper failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobReaped {
+    /// The job.
+    pub id: JobId,
+    /// Its queue.
+    pub queue: QueueName,
+    /// Lease expiry or timeout.
+    pub kind: FailureKind,
+    /// Its new state: scheduled (to retry) or dead.
+    pub state: JobState,
+    /// How long the attempt ran.
+    pub run_time: Duration,
+}
+
+/// A retried job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRetried {
+    /// Its queue, whose workers may now be woken.
+    pub queue: QueueName,
+}
+
+/// Moves dead jobs of a queue back to available.
+#[derive(Debug, Clone)]
+pub struct JobRetryDeadParams {
+    /// The queue.
+    pub queue: QueueName,
+    /// Only these jobs (those of them that are dead in the queue).
+    pub ids: Option<Vec<JobId>>,
+    /// Without `ids`: only jobs with a larger id (the `next` of the previous page).
+    pub after: Option<JobId>,
+    /// At most this many per call.
+    pub limit: u32,
+    /// Retry time.
+    pub now: UnixMillis,
+}
+
+/// What one page of a dead-letter retry did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRetryDeadPage {
+    /// Jobs made available.
+    pub moved: u64,
+    /// Where the next page starts, when there may be more.
+    pub next: Option<JobId>,
+}
+
+/// Lists a queue's jobs.
+#[derive(Debug, Clone)]
+pub struct JobListParams {
+    /// The queue.
+    pub queue: QueueName,
+    /// Only jobs in this state.
+    pub state: Option<JobState>,
+    /// Only jobs with a larger id (the last id of the previous page).
+    pub after: Option<JobId>,
+    /// Page size.
+    pub limit: u32,
+}
+
+/// One transition in a job's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobEvent {
+    /// When it happened.
+    pub at: UnixMillis,
+    /// The state before (none for creation).
+    pub from: Option<JobState>,
+    /// The state after.
+    pub to: JobState,
+    /// The attempt it concerns (0 before the first lease).
+    pub attempt: u32,
+    /// The worker involved, if any.
+    pub worker: Option<String>,
+    /// Why: `enqueued`, `due`, `leased`, `completed`, `error`, `lease_expired`,
+    /// `timeout`, `retried`, `cancelled`.
+    pub reason: String,
+    /// The error message, for failures.
+    pub error: Option<String>,
+}
+
+/// A job as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRecord {
+    /// The job.
+    pub id: JobId,
+    /// Its queue.
+    pub queue: QueueName,
+    /// Its state.
+    pub state: JobState,
+    /// JSON text.
+    pub payload: String,
+    /// Higher runs first.
+    pub priority: i32,
+    /// Attempts made so far.
+    pub attempt: u32,
+    /// Attempts allowed.
+    pub max_attempts: u32,
+    /// Per-attempt timeout.
+    pub timeout: Option<Duration>,
+    /// Its unique key.
+    pub unique_key: Option<String>,
+    /// When it was created.
+    pub created_at: UnixMillis,
+    /// When it is or was due.
+    pub run_at: UnixMillis,
+    /// When the current or last attempt started.
+    pub started_at: Option<UnixMillis>,
+    /// When it finished (completed, dead or cancelled).
+    pub finished_at: Option<UnixMillis>,
+    /// The current lease's expiry, while active.
+    pub lease_expires_at: Option<UnixMillis>,
+    /// The current attempt's timeout, while active.
+    pub timeout_at: Option<UnixMillis>,
+    /// The worker of the current or last attempt.
+    pub worker: Option<String>,
+    /// The last failure's message.
+    pub last_error: Option<String>,
+    /// The JSON result of a completed job.
+    pub result: Option<String>,
+    /// Every transition, oldest first (empty in listings).
+    pub history: Vec<JobEvent>,
+}

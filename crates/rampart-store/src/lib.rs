@@ -1,0 +1,177 @@
+//! rampart-store: the only crate that speaks SQL.
+//!
+//! [`Store`] is the one storage interface the rest of rampart sees: a closed
+//! enum over backends, so a call is a plain `match` and nothing above this
+//! crate knows which database it has. Every method is exercised by the
+//! conformance suite in `tests/it/conformance.rs`, which runs unchanged
+//! against each backend.
+//!
+//! Layout:
+//! - [`error`]: [`StoreError`], whose variants mean the same on every backend.
+//! - [`job`]: parameters and records of job operations.
+//! - [`queue`], [`api_key`]: the same for queues and API keys.
+//! - [`sqlite`]: the embedded backend (WAL, one writer thread with group
+//!   commit, a pool of read connections).
+//!
+//! Method names read noun first, then verb (`job_insert_many`, `job_lease`);
+//! every method that records a time takes `now` so tests control the clock.
+
+pub mod api_key;
+pub mod error;
+pub mod job;
+pub mod queue;
+pub mod sqlite;
+
+pub use api_key::{ApiKeyInsert, ApiKeyRecord};
+pub use error::StoreError;
+pub use job::*;
+pub use queue::{QueueCounts, QueueRecord};
+
+use rampart_core::id::{JobId, QueueName};
+use rampart_core::time::UnixMillis;
+
+use crate::sqlite::SqliteStore;
+
+/// The storage interface: one variant per backend.
+#[derive(Clone)]
+pub enum Store {
+    /// Embedded SQLite in a data directory.
+    Sqlite(SqliteStore),
+}
+
+macro_rules! dispatch {
+    ($self:ident, $s:ident => $call:expr) => {
+        match $self {
+            Store::Sqlite($s) => $call.await,
+        }
+    };
+}
+
+impl Store {
+    /// Opens (creating and migrating if needed) an SQLite store.
+    pub async fn open_sqlite(config: sqlite::SqliteConfig) -> Result<Store, StoreError> {
+        Ok(Store::Sqlite(SqliteStore::open(config).await?))
+    }
+
+    /// A short name of the backend for logs and health output.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+        }
+    }
+
+    /// Runs a trivial query: succeeds when the store can serve.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        dispatch!(self, s => s.ping())
+    }
+
+    /// Inserts jobs all-or-nothing; a live job with the same queue and
+    /// `unique_key` is returned instead of a new one (`duplicate: true`).
+    pub async fn job_insert_many(&self, params: JobInsertParams) -> Result<Vec<JobInserted>, StoreError> {
+        dispatch!(self, s => s.job_insert_many(params))
+    }
+
+    /// Leases up to `max` available jobs of a queue, highest priority first,
+    /// then oldest `run_at`; none when the queue is paused or at its concurrency.
+    pub async fn job_lease(&self, params: JobLeaseParams) -> Result<Vec<LeasedJob>, StoreError> {
+        dispatch!(self, s => s.job_lease(params))
+    }
+
+    /// Extends a lease; [`StoreError::LeaseLost`] when the token no longer holds it.
+    pub async fn job_heartbeat(&self, params: JobHeartbeatParams) -> Result<UnixMillis, StoreError> {
+        dispatch!(self, s => s.job_heartbeat(params))
+    }
+
+    /// Applies completions and failures; each ack succeeds or fails on its own.
+    pub async fn job_ack_many(&self, params: JobAckParams) -> Result<Vec<Result<JobAcked, StoreError>>, StoreError> {
+        dispatch!(self, s => s.job_ack_many(params))
+    }
+
+    /// One job with its full history.
+    pub async fn job_get(&self, id: JobId) -> Result<Option<JobRecord>, StoreError> {
+        dispatch!(self, s => s.job_get(id))
+    }
+
+    /// A page of a queue's jobs in id order, without history.
+    pub async fn job_list(&self, params: JobListParams) -> Result<Vec<JobRecord>, StoreError> {
+        dispatch!(self, s => s.job_list(params))
+    }
+
+    /// Makes a dead or cancelled job available again with fresh attempts.
+    pub async fn job_retry(&self, id: JobId, now: UnixMillis) -> Result<JobRetried, StoreError> {
+        dispatch!(self, s => s.job_retry(id, now))
+    }
+
+    /// Cancels a job that is not active and not finished.
+    pub async fn job_cancel(&self, id: JobId, now: UnixMillis) -> Result<(), StoreError> {
+        dispatch!(self, s => s.job_cancel(id, now))
+    }
+
+    /// Makes up to `limit` dead jobs of a queue available again (the given
+    /// ids only, when `ids` is set); a job whose unique key a live job holds
+    /// stays dead.
+    pub async fn job_retry_dead(&self, params: JobRetryDeadParams) -> Result<JobRetryDeadPage, StoreError> {
+        dispatch!(self, s => s.job_retry_dead(params))
+    }
+
+    /// Deletes up to `limit` dead jobs of a queue; answers how many.
+    pub async fn job_purge_dead(&self, queue: QueueName, limit: u32) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.job_purge_dead(queue, limit))
+    }
+
+    /// Fails active jobs whose lease expired or whose timeout passed.
+    pub async fn job_reap(&self, params: JobReapParams) -> Result<Vec<JobReaped>, StoreError> {
+        dispatch!(self, s => s.job_reap(params))
+    }
+
+    /// Makes scheduled jobs whose `run_at` has come available; answers the
+    /// queues that received jobs, with how many each.
+    pub async fn job_promote_due(&self, now: UnixMillis, limit: u32) -> Result<Vec<(QueueName, u64)>, StoreError> {
+        dispatch!(self, s => s.job_promote_due(now, limit))
+    }
+
+    /// The earliest `run_at` among scheduled jobs.
+    pub async fn job_next_due(&self) -> Result<Option<UnixMillis>, StoreError> {
+        dispatch!(self, s => s.job_next_due())
+    }
+
+    /// Job counts per state for every queue that has jobs.
+    pub async fn queue_counts(&self) -> Result<Vec<QueueCounts>, StoreError> {
+        dispatch!(self, s => s.queue_counts())
+    }
+
+    /// Every known queue (configured or used) and whether it is paused.
+    pub async fn queue_list(&self) -> Result<Vec<QueueRecord>, StoreError> {
+        dispatch!(self, s => s.queue_list())
+    }
+
+    /// Makes sure the queues exist, without changing their pause state.
+    pub async fn queue_ensure(&self, names: Vec<QueueName>, now: UnixMillis) -> Result<(), StoreError> {
+        dispatch!(self, s => s.queue_ensure(names, now))
+    }
+
+    /// Pauses or resumes a queue (creating it if unknown).
+    pub async fn queue_set_paused(&self, name: QueueName, paused: bool, now: UnixMillis) -> Result<(), StoreError> {
+        dispatch!(self, s => s.queue_set_paused(name, paused, now))
+    }
+
+    /// Stores a new API key (its hash, never the key).
+    pub async fn api_key_insert(&self, key: ApiKeyInsert) -> Result<ApiKeyRecord, StoreError> {
+        dispatch!(self, s => s.api_key_insert(key))
+    }
+
+    /// The unrevoked key with this hash.
+    pub async fn api_key_find(&self, hash: String) -> Result<Option<ApiKeyRecord>, StoreError> {
+        dispatch!(self, s => s.api_key_find(hash))
+    }
+
+    /// Every key, revoked ones included, oldest first.
+    pub async fn api_key_list(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        dispatch!(self, s => s.api_key_list())
+    }
+
+    /// Revokes a key by id or name; false when no unrevoked key matched.
+    pub async fn api_key_revoke(&self, id_or_name: String, now: UnixMillis) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.api_key_revoke(id_or_name, now))
+    }
+}

@@ -1,0 +1,524 @@
+//! SQL of the job lifecycle on SQLite. Every function runs on one connection
+//! inside the caller's transaction (writes) or snapshot (reads).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rampart_core::id::{JobId, QueueName};
+use rampart_core::job::{FailureKind, JobState};
+use rampart_core::retry::{FailureOutcome, RetryPlanner};
+use rampart_core::time::UnixMillis;
+use rusqlite::types::Type;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::error::StoreError;
+use crate::job::*;
+use crate::queue::{QueueCounts, QueueRecord};
+
+const RECORD_COLUMNS: &str = "id, queue, state, payload, priority, attempt, max_attempts, timeout_ms, unique_key, \
+     created_at, run_at, started_at, finished_at, lease_expires_at, timeout_at, worker, last_error, result";
+
+const LIVE_STATES: &str = "('scheduled', 'available', 'active')";
+
+pub(super) fn ensure_queue(c: &Connection, queue: &QueueName, now: UnixMillis) -> Result<(), StoreError> {
+    c.prepare_cached("INSERT OR IGNORE INTO queues (name, paused, created_at) VALUES (?1, 0, ?2)")?
+        .execute(params![queue.as_str(), now.0])?;
+    Ok(())
+}
+
+pub(super) fn insert_many(c: &Connection, p: &JobInsertParams) -> Result<Vec<JobInserted>, StoreError> {
+    let mut out = Vec::with_capacity(p.jobs.len());
+    let mut insert = c.prepare_cached(
+        "INSERT INTO jobs (queue, state, priority, run_at, created_at, max_attempts, timeout_ms, unique_key, payload)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    let mut find_live = c.prepare_cached(&format!(
+        "SELECT id, state FROM jobs WHERE queue = ?1 AND unique_key = ?2 AND state IN {LIVE_STATES}"
+    ))?;
+    let mut last_queue: Option<&QueueName> = None;
+    for job in &p.jobs {
+        if last_queue != Some(&job.queue) {
+            ensure_queue(c, &job.queue, p.now)?;
+            last_queue = Some(&job.queue);
+        }
+        if let Some(key) = &job.unique_key {
+            let existing = find_live
+                .query_row(params![job.queue.as_str(), key], |r| Ok((r.get::<_, i64>(0)?, state_at(r, 1)?)))
+                .optional()?;
+            if let Some((id, state)) = existing {
+                out.push(JobInserted { id: JobId(id), state, duplicate: true });
+                continue;
+            }
+        }
+        let state = if job.run_at > p.now { JobState::Scheduled } else { JobState::Available };
+        insert.execute(params![
+            job.queue.as_str(),
+            state.as_str(),
+            job.priority,
+            job.run_at.0,
+            p.now.0,
+            job.max_attempts,
+            job.timeout.map(duration_ms),
+            job.unique_key,
+            job.payload,
+        ])?;
+        out.push(JobInserted { id: JobId(c.last_insert_rowid()), state, duplicate: false });
+    }
+    Ok(out)
+}
+
+pub(super) fn lease(c: &Connection, p: &JobLeaseParams) -> Result<Vec<LeasedJob>, StoreError> {
+    let paused: bool = c
+        .prepare_cached("SELECT paused FROM queues WHERE name = ?1")?
+        .query_row([p.queue.as_str()], |r| r.get(0))
+        .optional()?
+        .unwrap_or(false);
+    if paused || p.max == 0 {
+        return Ok(Vec::new());
+    }
+    let mut max = i64::from(p.max);
+    if let Some(limit) = p.concurrency {
+        let active: i64 = c
+            .prepare_cached("SELECT COUNT(*) FROM jobs WHERE queue = ?1 AND state = 'active'")?
+            .query_row([p.queue.as_str()], |r| r.get(0))?;
+        max = max.min(i64::from(limit) - active);
+        if max <= 0 {
+            return Ok(Vec::new());
+        }
+    }
+    let expires = p.now.add(p.lease);
+    let mut jobs = c
+        .prepare_cached(
+            "UPDATE jobs SET state = 'active', attempt = attempt + 1, lease_token = lower(hex(randomblob(16))),
+                 lease_expires_at = ?3, started_at = ?2, worker = ?4,
+                 timeout_at = CASE WHEN timeout_ms IS NULL THEN NULL ELSE ?2 + timeout_ms END
+             WHERE id IN (SELECT id FROM jobs WHERE queue = ?1 AND state = 'available'
+                          ORDER BY priority DESC, run_at, id LIMIT ?5)
+             RETURNING id, payload, attempt, max_attempts, lease_token, lease_expires_at, timeout_at,
+                       created_at, run_at, priority",
+        )?
+        .query_map(params![p.queue.as_str(), p.now.0, expires.0, p.worker, max], |r| {
+            Ok(LeasedJob {
+                id: JobId(r.get(0)?),
+                queue: p.queue.clone(),
+                payload: r.get(1)?,
+                attempt: r.get(2)?,
+                max_attempts: r.get(3)?,
+                lease_token: r.get(4)?,
+                lease_expires_at: UnixMillis(r.get(5)?),
+                timeout_at: r.get::<_, Option<i64>>(6)?.map(UnixMillis),
+                created_at: UnixMillis(r.get(7)?),
+                run_at: UnixMillis(r.get(8)?),
+                priority: r.get(9)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    // RETURNING does not keep the subquery's order.
+    jobs.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.run_at.cmp(&b.run_at)).then(a.id.cmp(&b.id)));
+    for j in &jobs {
+        event(c, j.id, p.now, Some(JobState::Available), JobState::Active, j.attempt, p.worker.as_deref(), "leased", None)?;
+    }
+    Ok(jobs)
+}
+
+pub(super) fn heartbeat(c: &Connection, p: &JobHeartbeatParams) -> Result<UnixMillis, StoreError> {
+    let expires = p.now.add(p.lease);
+    let n = c
+        .prepare_cached(
+            "UPDATE jobs SET lease_expires_at = ?3
+             WHERE id = ?1 AND state = 'active' AND lease_token = ?2 AND lease_expires_at > ?4
+               AND (timeout_at IS NULL OR timeout_at > ?4)",
+        )?
+        .execute(params![p.id.0, p.lease_token, expires.0, p.now.0])?;
+    if n == 0 { Err(StoreError::LeaseLost) } else { Ok(expires) }
+}
+
+/// An active job held by a valid lease, as needed to end its attempt.
+struct Held {
+    id: JobId,
+    queue: QueueName,
+    attempt: u32,
+    max_attempts: u32,
+    started_at: UnixMillis,
+    worker: Option<String>,
+}
+
+fn held_from(r: &Row<'_>) -> rusqlite::Result<Held> {
+    Ok(Held {
+        id: JobId(r.get(0)?),
+        queue: queue_at(r, 1)?,
+        attempt: r.get(2)?,
+        max_attempts: r.get(3)?,
+        started_at: UnixMillis(r.get::<_, Option<i64>>(4)?.unwrap_or_default()),
+        worker: r.get(5)?,
+    })
+}
+
+pub(super) fn ack_many(c: &Connection, p: &JobAckParams) -> Result<Vec<Result<JobAcked, StoreError>>, StoreError> {
+    let mut out = Vec::with_capacity(p.acks.len());
+    for ack in &p.acks {
+        let held = c
+            .prepare_cached(
+                "SELECT id, queue, attempt, max_attempts, started_at, worker FROM jobs
+                 WHERE id = ?1 AND state = 'active' AND lease_token = ?2 AND lease_expires_at > ?3
+                   AND (timeout_at IS NULL OR timeout_at > ?3)",
+            )?
+            .query_row(params![ack.id.0, ack.lease_token, p.now.0], held_from)
+            .optional()?;
+        let Some(held) = held else {
+            out.push(Err(StoreError::LeaseLost));
+            continue;
+        };
+        let run_time = p.now.since(held.started_at);
+        let acked = match &ack.outcome {
+            AckOutcome::Complete { result } => {
+                c.prepare_cached(
+                    "UPDATE jobs SET state = 'completed', finished_at = ?2, result = ?3,
+                         lease_token = NULL, lease_expires_at = NULL, timeout_at = NULL
+                     WHERE id = ?1",
+                )?
+                .execute(params![held.id.0, p.now.0, result])?;
+                let w = held.worker.as_deref();
+                event(c, held.id, p.now, Some(JobState::Active), JobState::Completed, held.attempt, w, "completed", None)?;
+                JobAcked { id: held.id, queue: held.queue, state: JobState::Completed, attempt: held.attempt, run_time, retry_at: None }
+            }
+            AckOutcome::Fail { error, retryable } => {
+                let (state, retry_at) =
+                    end_attempt(c, &held, FailureKind::Error, error, *retryable, p.planner.as_ref(), p.now)?;
+                JobAcked { id: held.id, queue: held.queue, state, attempt: held.attempt, run_time, retry_at }
+            }
+        };
+        out.push(Ok(acked));
+    }
+    Ok(out)
+}
+
+/// Ends a failed attempt: schedules the retry or buries the job.
+fn end_attempt(
+    c: &Connection,
+    held: &Held,
+    kind: FailureKind,
+    error: &str,
+    retryable: bool,
+    planner: &dyn RetryPlanner,
+    now: UnixMillis,
+) -> Result<(JobState, Option<UnixMillis>), StoreError> {
+    let (state, retry_at) = match planner.plan(held.queue.as_str(), held.attempt, held.max_attempts, retryable, now) {
+        FailureOutcome::Retry(at) => {
+            c.prepare_cached(
+                "UPDATE jobs SET state = 'scheduled', run_at = ?2, last_error = ?3,
+                     lease_token = NULL, lease_expires_at = NULL, timeout_at = NULL
+                 WHERE id = ?1",
+            )?
+            .execute(params![held.id.0, at.0, error])?;
+            (JobState::Scheduled, Some(at))
+        }
+        FailureOutcome::Dead => {
+            c.prepare_cached(
+                "UPDATE jobs SET state = 'dead', finished_at = ?2, last_error = ?3,
+                     lease_token = NULL, lease_expires_at = NULL, timeout_at = NULL
+                 WHERE id = ?1",
+            )?
+            .execute(params![held.id.0, now.0, error])?;
+            (JobState::Dead, None)
+        }
+    };
+    let w = held.worker.as_deref();
+    event(c, held.id, now, Some(JobState::Active), state, held.attempt, w, kind.as_str(), Some(error))?;
+    Ok((state, retry_at))
+}
+
+pub(super) fn reap(c: &Connection, p: &JobReapParams) -> Result<Vec<JobReaped>, StoreError> {
+    // Timeouts first: a job past both its timeout and its lease timed out.
+    let mut due: BTreeMap<i64, (Held, FailureKind, Option<i64>)> = BTreeMap::new();
+    for (sql, kind) in [
+        (
+            "SELECT id, queue, attempt, max_attempts, started_at, worker, timeout_at - started_at FROM jobs
+             WHERE state = 'active' AND timeout_at IS NOT NULL AND timeout_at <= ?1 ORDER BY timeout_at LIMIT ?2",
+            FailureKind::Timeout,
+        ),
+        (
+            "SELECT id, queue, attempt, max_attempts, started_at, worker, NULL FROM jobs
+             WHERE state = 'active' AND lease_expires_at <= ?1 ORDER BY lease_expires_at LIMIT ?2",
+            FailureKind::LeaseExpired,
+        ),
+    ] {
+        let rows = c
+            .prepare_cached(sql)?
+            .query_map(params![p.now.0, p.limit], |r| Ok((held_from(r)?, r.get::<_, Option<i64>>(6)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        for (held, timeout_ms) in rows {
+            due.entry(held.id.0).or_insert((held, kind, timeout_ms));
+        }
+    }
+    let mut out = Vec::with_capacity(due.len());
+    for (held, kind, timeout_ms) in due.into_values().take(p.limit as usize) {
+        let error = match kind {
+            FailureKind::Timeout => format!(
+                "timed out: the attempt ran longer than its timeout of {}",
+                rampart_core::duration::format_duration(Duration::from_millis(timeout_ms.unwrap_or(0).max(0) as u64))
+            ),
+            _ => match &held.worker {
+                Some(w) => format!("lease expired: worker `{w}` sent no heartbeat within the lease"),
+                None => "lease expired: the worker sent no heartbeat within the lease".to_string(),
+            },
+        };
+        let (state, _) = end_attempt(c, &held, kind, &error, true, p.planner.as_ref(), p.now)?;
+        out.push(JobReaped { id: held.id, queue: held.queue.clone(), kind, state, run_time: p.now.since(held.started_at) });
+    }
+    Ok(out)
+}
+
+pub(super) fn promote_due(c: &Connection, now: UnixMillis, limit: u32) -> Result<Vec<(QueueName, u64)>, StoreError> {
+    let moved = c
+        .prepare_cached(
+            "UPDATE jobs SET state = 'available'
+             WHERE id IN (SELECT id FROM jobs WHERE state = 'scheduled' AND run_at <= ?1 ORDER BY run_at LIMIT ?2)
+             RETURNING id, queue, attempt",
+        )?
+        .query_map(params![now.0, limit], |r| Ok((JobId(r.get(0)?), queue_at(r, 1)?, r.get::<_, u32>(2)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut per_queue: BTreeMap<QueueName, u64> = BTreeMap::new();
+    for (id, queue, attempt) in moved {
+        event(c, id, now, Some(JobState::Scheduled), JobState::Available, attempt, None, "due", None)?;
+        *per_queue.entry(queue).or_default() += 1;
+    }
+    Ok(per_queue.into_iter().collect())
+}
+
+fn state_and_queue(c: &Connection, id: JobId) -> Result<(JobState, QueueName, u32), StoreError> {
+    c.prepare_cached("SELECT state, queue, attempt FROM jobs WHERE id = ?1")?
+        .query_row([id.0], |r| Ok((state_at(r, 0)?, queue_at(r, 1)?, r.get(2)?)))
+        .optional()?
+        .ok_or(StoreError::NotFound)
+}
+
+/// Makes a dead or cancelled job available with a fresh set of attempts.
+fn revive(c: &Connection, id: JobId, from: JobState, attempt: u32, now: UnixMillis) -> Result<(), StoreError> {
+    c.prepare_cached(
+        "UPDATE jobs SET state = 'available', attempt = 0, run_at = ?2, finished_at = NULL, result = NULL
+         WHERE id = ?1",
+    )?
+    .execute(params![id.0, now.0])
+    .map_err(|e| match StoreError::from(e) {
+        StoreError::Conflict(_) => {
+            StoreError::Conflict("another live job in this queue has the same unique_key; it must finish first".into())
+        }
+        other => other,
+    })?;
+    event(c, id, now, Some(from), JobState::Available, attempt, None, "retried", None)
+}
+
+pub(super) fn retry(c: &Connection, id: JobId, now: UnixMillis) -> Result<JobRetried, StoreError> {
+    let (state, queue, attempt) = state_and_queue(c, id)?;
+    if !matches!(state, JobState::Dead | JobState::Cancelled) {
+        return Err(StoreError::InvalidState(state));
+    }
+    revive(c, id, state, attempt, now)?;
+    Ok(JobRetried { queue })
+}
+
+pub(super) fn cancel(c: &Connection, id: JobId, now: UnixMillis) -> Result<(), StoreError> {
+    let (state, _, attempt) = state_and_queue(c, id)?;
+    match state {
+        JobState::Cancelled => Ok(()),
+        JobState::Scheduled | JobState::Available => {
+            c.prepare_cached("UPDATE jobs SET state = 'cancelled', finished_at = ?2 WHERE id = ?1")?
+                .execute(params![id.0, now.0])?;
+            event(c, id, now, Some(state), JobState::Cancelled, attempt, None, "cancelled", None)
+        }
+        other => Err(StoreError::InvalidState(other)),
+    }
+}
+
+pub(super) fn retry_dead(c: &Connection, p: &JobRetryDeadParams) -> Result<JobRetryDeadPage, StoreError> {
+    let candidates: Vec<(i64, u32)> = match &p.ids {
+        Some(ids) => {
+            let mut stmt = c.prepare_cached("SELECT id, attempt FROM jobs WHERE id = ?1 AND queue = ?2 AND state = 'dead'")?;
+            let mut found = Vec::new();
+            for id in ids.iter().take(p.limit as usize) {
+                if let Some(row) = stmt.query_row(params![id.0, p.queue.as_str()], |r| Ok((r.get(0)?, r.get(1)?))).optional()? {
+                    found.push(row);
+                }
+            }
+            found
+        }
+        None => c
+            .prepare_cached(
+                "SELECT id, attempt FROM jobs WHERE queue = ?1 AND state = 'dead' AND id > ?2 ORDER BY id LIMIT ?3",
+            )?
+            .query_map(params![p.queue.as_str(), p.after.map_or(0, |j| j.0), p.limit], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    let mut moved = 0;
+    for &(id, attempt) in &candidates {
+        match revive(c, JobId(id), JobState::Dead, attempt, p.now) {
+            Ok(()) => moved += 1,
+            // A live twin holds the unique key: this one stays dead.
+            Err(StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let next = match (&p.ids, candidates.last()) {
+        (None, Some(&(last, _))) if candidates.len() == p.limit as usize => Some(JobId(last)),
+        _ => None,
+    };
+    Ok(JobRetryDeadPage { moved, next })
+}
+
+pub(super) fn purge_dead(c: &Connection, queue: &QueueName, limit: u32) -> Result<u64, StoreError> {
+    let ids = c
+        .prepare_cached(
+            "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE queue = ?1 AND state = 'dead' LIMIT ?2)
+             RETURNING id",
+        )?
+        .query_map(params![queue.as_str(), limit], |r| r.get::<_, i64>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut events = c.prepare_cached("DELETE FROM job_events WHERE job_id = ?1")?;
+    for id in &ids {
+        events.execute([id])?;
+    }
+    Ok(ids.len() as u64)
+}
+
+pub(super) fn get(c: &Connection, id: JobId) -> Result<Option<JobRecord>, StoreError> {
+    let job = c
+        .prepare_cached(&format!("SELECT {RECORD_COLUMNS} FROM jobs WHERE id = ?1"))?
+        .query_row([id.0], record_from)
+        .optional()?;
+    let Some(mut job) = job else { return Ok(None) };
+    let created = JobEvent {
+        at: job.created_at,
+        from: None,
+        to: if job.run_at > job.created_at { JobState::Scheduled } else { JobState::Available },
+        attempt: 0,
+        worker: None,
+        reason: "enqueued".into(),
+        error: None,
+    };
+    let mut history = vec![created];
+    let events = c
+        .prepare_cached(
+            "SELECT at, from_state, to_state, attempt, worker, reason, error FROM job_events WHERE job_id = ?1 ORDER BY id",
+        )?
+        .query_map([id.0], |r| {
+            Ok(JobEvent {
+                at: UnixMillis(r.get(0)?),
+                from: r.get::<_, Option<String>>(1)?.map(|s| parse_state(&s, 1)).transpose()?,
+                to: state_at(r, 2)?,
+                attempt: r.get(3)?,
+                worker: r.get(4)?,
+                reason: r.get(5)?,
+                error: r.get(6)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    history.extend(events);
+    job.history = history;
+    Ok(Some(job))
+}
+
+pub(super) fn list(c: &Connection, p: &JobListParams) -> Result<Vec<JobRecord>, StoreError> {
+    let after = p.after.map_or(0, |j| j.0);
+    let rows = match p.state {
+        Some(state) => c
+            .prepare_cached(&format!(
+                "SELECT {RECORD_COLUMNS} FROM jobs WHERE queue = ?1 AND state = ?2 AND id > ?3 ORDER BY id LIMIT ?4"
+            ))?
+            .query_map(params![p.queue.as_str(), state.as_str(), after, p.limit], record_from)?
+            .collect::<Result<Vec<_>, _>>()?,
+        None => c
+            .prepare_cached(&format!(
+                "SELECT {RECORD_COLUMNS} FROM jobs WHERE queue = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
+            ))?
+            .query_map(params![p.queue.as_str(), after, p.limit], record_from)?
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    Ok(rows)
+}
+
+pub(super) fn queue_counts(c: &Connection) -> Result<Vec<QueueCounts>, StoreError> {
+    let mut out: Vec<QueueCounts> = Vec::new();
+    let rows = c
+        .prepare_cached("SELECT queue, state, COUNT(*) FROM jobs GROUP BY queue, state ORDER BY queue")?
+        .query_map([], |r| Ok((queue_at(r, 0)?, state_at(r, 1)?, r.get::<_, i64>(2)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    for (queue, state, n) in rows {
+        if out.last().map(|q| &q.queue) != Some(&queue) {
+            out.push(QueueCounts::empty(queue));
+        }
+        if let Some(q) = out.last_mut() {
+            q.set(state, n.max(0) as u64);
+        }
+    }
+    Ok(out)
+}
+
+pub(super) fn queue_list(c: &Connection) -> Result<Vec<QueueRecord>, StoreError> {
+    let rows = c
+        .prepare_cached("SELECT name, paused FROM queues ORDER BY name")?
+        .query_map([], |r| Ok(QueueRecord { name: queue_at(r, 0)?, paused: r.get(1)? }))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+#[allow(clippy::too_many_arguments)] // one column each of the event row
+fn event(
+    c: &Connection,
+    job: JobId,
+    at: UnixMillis,
+    from: Option<JobState>,
+    to: JobState,
+    attempt: u32,
+    worker: Option<&str>,
+    reason: &str,
+    error: Option<&str>,
+) -> Result<(), StoreError> {
+    c.prepare_cached(
+        "INSERT INTO job_events (job_id, at, from_state, to_state, attempt, worker, reason, error)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![job.0, at.0, from.map(JobState::as_str), to.as_str(), attempt, worker, reason, error])?;
+    Ok(())
+}
+
+fn record_from(r: &Row<'_>) -> rusqlite::Result<JobRecord> {
+    Ok(JobRecord {
+        id: JobId(r.get(0)?),
+        queue: queue_at(r, 1)?,
+        state: state_at(r, 2)?,
+        payload: r.get(3)?,
+        priority: r.get(4)?,
+        attempt: r.get(5)?,
+        max_attempts: r.get(6)?,
+        timeout: r.get::<_, Option<i64>>(7)?.map(|ms| Duration::from_millis(ms.max(0) as u64)),
+        unique_key: r.get(8)?,
+        created_at: UnixMillis(r.get(9)?),
+        run_at: UnixMillis(r.get(10)?),
+        started_at: r.get::<_, Option<i64>>(11)?.map(UnixMillis),
+        finished_at: r.get::<_, Option<i64>>(12)?.map(UnixMillis),
+        lease_expires_at: r.get::<_, Option<i64>>(13)?.map(UnixMillis),
+        timeout_at: r.get::<_, Option<i64>>(14)?.map(UnixMillis),
+        worker: r.get(15)?,
+        last_error: r.get(16)?,
+        result: r.get(17)?,
+        history: Vec::new(),
+    })
+}
+
+fn duration_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn state_at(r: &Row<'_>, i: usize) -> rusqlite::Result<JobState> {
+    parse_state(&r.get::<_, String>(i)?, i)
+}
+
+fn parse_state(s: &str, i: usize) -> rusqlite::Result<JobState> {
+    s.parse().map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, Box::new(e)))
+}
+
+fn queue_at(r: &Row<'_>, i: usize) -> rusqlite::Result<QueueName> {
+    let s: String = r.get(i)?;
+    QueueName::new(&s).map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, Box::new(e)))
+}

@@ -1,0 +1,278 @@
+//! The embedded SQLite backend.
+//!
+//! One database file in the data directory, in WAL mode. Writes go through
+//! the [`writer::Writer`] thread (group commit); reads use a small pool of
+//! read-only connections on tokio's blocking pool, so reads never wait for
+//! writes. A lock file keeps a second server off the same directory.
+
+mod jobs;
+mod keys;
+mod writer;
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rampart_core::id::{JobId, QueueName};
+use rampart_core::time::UnixMillis;
+use rusqlite::{Connection, OpenFlags};
+
+use crate::error::StoreError;
+use crate::job::*;
+use crate::queue::{QueueCounts, QueueRecord};
+use crate::{ApiKeyInsert, ApiKeyRecord};
+
+use writer::Writer;
+
+/// Schema migrations in order; `PRAGMA user_version` counts those applied.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+
+/// Read connections kept open between reads.
+const READERS_KEPT: usize = 8;
+
+/// How SQLite flushes commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous = FULL`: a commit survives power loss.
+    Full,
+    /// `synchronous = NORMAL` (WAL): a commit survives a crash of rampart;
+    /// the last commits may be lost on power loss.
+    #[default]
+    Normal,
+}
+
+/// Where and how to open the SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteConfig {
+    /// The data directory; created if missing. The database is `rampart.db` in it.
+    pub data_dir: PathBuf,
+    /// Commit flushing.
+    pub durability: Durability,
+}
+
+/// The SQLite store. Cloning shares it.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    writer: Writer,
+    readers: Mutex<Vec<Connection>>,
+    db_path: PathBuf,
+    // Held for the store's lifetime: the OS lock on the data directory.
+    _lock: File,
+}
+
+impl SqliteStore {
+    /// Opens the store, creating the directory and database and applying
+    /// migrations as needed.
+    pub async fn open(config: SqliteConfig) -> Result<SqliteStore, StoreError> {
+        tokio::task::spawn_blocking(move || Self::open_blocking(config))
+            .await
+            .map_err(|e| StoreError::Internal(e.to_string()))?
+    }
+
+    fn open_blocking(config: SqliteConfig) -> Result<SqliteStore, StoreError> {
+        let dir = &config.data_dir;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StoreError::Unavailable(format!("cannot create the data directory {}: {e}", dir.display()))
+        })?;
+        let lock_path = dir.join("rampart.lock");
+        let lock = File::create(&lock_path)
+            .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", lock_path.display())))?;
+        lock.try_lock().map_err(|_| {
+            StoreError::Unavailable(format!(
+                "another rampart server is using the data directory {}; stop it or choose another --data-dir",
+                dir.display()
+            ))
+        })?;
+        let db_path = dir.join("rampart.db");
+        let conn = Connection::open(&db_path)?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        let sync = match config.durability {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        };
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA temp_store = MEMORY;
+             PRAGMA cache_size = -16000; PRAGMA foreign_keys = OFF;"
+        ))?;
+        migrate(&conn)?;
+        let writer = Writer::spawn(conn)
+            .map_err(|e| StoreError::Internal(format!("cannot start the SQLite writer thread: {e}")))?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner { writer, readers: Mutex::new(Vec::new()), db_path, _lock: lock }),
+        })
+    }
+
+    async fn write<T, F>(&self, write: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.inner.writer.write(write).await
+    }
+
+    async fn read<T, F>(&self, read: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = inner.readers.lock().map_err(|_| StoreError::Internal("reader pool poisoned".into()))?.pop();
+            let conn = match pooled {
+                Some(c) => c,
+                None => open_reader(&inner.db_path)?,
+            };
+            let out = read(&conn);
+            if let Ok(mut pool) = inner.readers.lock()
+                && pool.len() < READERS_KEPT
+            {
+                pool.push(conn);
+            }
+            out
+        })
+        .await
+        .map_err(|e| StoreError::Internal(e.to_string()))?
+    }
+
+    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?)).await
+    }
+
+    pub(crate) async fn job_insert_many(&self, p: JobInsertParams) -> Result<Vec<JobInserted>, StoreError> {
+        self.write(move |c| jobs::insert_many(c, &p)).await
+    }
+
+    pub(crate) async fn job_lease(&self, p: JobLeaseParams) -> Result<Vec<LeasedJob>, StoreError> {
+        self.write(move |c| jobs::lease(c, &p)).await
+    }
+
+    pub(crate) async fn job_heartbeat(&self, p: JobHeartbeatParams) -> Result<UnixMillis, StoreError> {
+        self.write(move |c| jobs::heartbeat(c, &p)).await
+    }
+
+    pub(crate) async fn job_ack_many(&self, p: JobAckParams) -> Result<Vec<Result<JobAcked, StoreError>>, StoreError> {
+        self.write(move |c| jobs::ack_many(c, &p)).await
+    }
+
+    pub(crate) async fn job_get(&self, id: JobId) -> Result<Option<JobRecord>, StoreError> {
+        self.read(move |c| jobs::get(c, id)).await
+    }
+
+    pub(crate) async fn job_list(&self, p: JobListParams) -> Result<Vec<JobRecord>, StoreError> {
+        self.read(move |c| jobs::list(c, &p)).await
+    }
+
+    pub(crate) async fn job_retry(&self, id: JobId, now: UnixMillis) -> Result<JobRetried, StoreError> {
+        self.write(move |c| jobs::retry(c, id, now)).await
+    }
+
+    pub(crate) async fn job_cancel(&self, id: JobId, now: UnixMillis) -> Result<(), StoreError> {
+        self.write(move |c| jobs::cancel(c, id, now)).await
+    }
+
+    pub(crate) async fn job_retry_dead(&self, p: JobRetryDeadParams) -> Result<JobRetryDeadPage, StoreError> {
+        self.write(move |c| jobs::retry_dead(c, &p)).await
+    }
+
+    pub(crate) async fn job_purge_dead(&self, queue: QueueName, limit: u32) -> Result<u64, StoreError> {
+        self.write(move |c| jobs::purge_dead(c, &queue, limit)).await
+    }
+
+    pub(crate) async fn job_reap(&self, p: JobReapParams) -> Result<Vec<JobReaped>, StoreError> {
+        self.write(move |c| jobs::reap(c, &p)).await
+    }
+
+    pub(crate) async fn job_promote_due(&self, now: UnixMillis, limit: u32) -> Result<Vec<(QueueName, u64)>, StoreError> {
+        self.write(move |c| jobs::promote_due(c, now, limit)).await
+    }
+
+    pub(crate) async fn job_next_due(&self) -> Result<Option<UnixMillis>, StoreError> {
+        self.read(|c| {
+            let t: Option<i64> = c.query_row("SELECT MIN(run_at) FROM jobs WHERE state = 'scheduled'", [], |r| r.get(0))?;
+            Ok(t.map(UnixMillis))
+        })
+        .await
+    }
+
+    pub(crate) async fn queue_counts(&self) -> Result<Vec<QueueCounts>, StoreError> {
+        self.read(jobs::queue_counts).await
+    }
+
+    pub(crate) async fn queue_list(&self) -> Result<Vec<QueueRecord>, StoreError> {
+        self.read(jobs::queue_list).await
+    }
+
+    pub(crate) async fn queue_ensure(&self, names: Vec<QueueName>, now: UnixMillis) -> Result<(), StoreError> {
+        self.write(move |c| {
+            for n in &names {
+                jobs::ensure_queue(c, n, now)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn queue_set_paused(&self, name: QueueName, paused: bool, now: UnixMillis) -> Result<(), StoreError> {
+        self.write(move |c| {
+            c.prepare_cached(
+                "INSERT INTO queues (name, paused, created_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO UPDATE SET paused = excluded.paused",
+            )?
+            .execute(rusqlite::params![name.as_str(), paused, now.0])?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn api_key_insert(&self, key: ApiKeyInsert) -> Result<ApiKeyRecord, StoreError> {
+        self.write(move |c| keys::insert(c, &key)).await
+    }
+
+    pub(crate) async fn api_key_find(&self, hash: String) -> Result<Option<ApiKeyRecord>, StoreError> {
+        self.read(move |c| keys::find(c, &hash)).await
+    }
+
+    pub(crate) async fn api_key_list(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        self.read(keys::list).await
+    }
+
+    pub(crate) async fn api_key_revoke(&self, id_or_name: String, now: UnixMillis) -> Result<bool, StoreError> {
+        self.write(move |c| keys::revoke(c, &id_or_name, now)).await
+    }
+}
+
+fn open_reader(path: &std::path::Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+    )?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.execute_batch("PRAGMA cache_size = -4000;")?;
+    Ok(conn)
+}
+
+fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    let applied: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let applied = usize::try_from(applied).unwrap_or(0);
+    if applied > MIGRATIONS.len() {
+        return Err(StoreError::Unavailable(format!(
+            "the database has schema version {applied} but this rampart knows only {}; run a newer rampart",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        let version = i + 1;
+        conn.execute_batch(&format!("BEGIN IMMEDIATE; {sql}\nPRAGMA user_version = {version}; COMMIT;"))
+            .map_err(|e| {
+                let _ = conn.execute_batch("ROLLBACK");
+                StoreError::Internal(format!("migration {version} failed: {e}"))
+            })?;
+        tracing::info!(version, "applied SQLite schema migration");
+    }
+    Ok(())
+}
