@@ -68,6 +68,12 @@ impl fmt::Display for QueueName {
     }
 }
 
+impl std::borrow::Borrow<str> for QueueName {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl FromStr for QueueName {
     type Err = QueueNameError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

@@ -98,8 +98,8 @@ pub struct JobHeartbeatParams {
     pub id: JobId,
     /// The lease token from the lease.
     pub lease_token: String,
-    /// New lease length from now.
-    pub lease: Duration,
+    /// New lease length from now; the length of the original lease when absent.
+    pub lease: Option<Duration>,
     /// Heartbeat time.
     pub now: UnixMillis,
 }

@@ -90,14 +90,14 @@ pub(super) fn lease(c: &Connection, p: &JobLeaseParams) -> Result<Vec<LeasedJob>
     let mut jobs = c
         .prepare_cached(
             "UPDATE jobs SET state = 'active', attempt = attempt + 1, lease_token = lower(hex(randomblob(16))),
-                 lease_expires_at = ?3, started_at = ?2, worker = ?4,
+                 lease_expires_at = ?3, lease_ms = ?6, started_at = ?2, worker = ?4,
                  timeout_at = CASE WHEN timeout_ms IS NULL THEN NULL ELSE ?2 + timeout_ms END
              WHERE id IN (SELECT id FROM jobs WHERE queue = ?1 AND state = 'available'
                           ORDER BY priority DESC, run_at, id LIMIT ?5)
              RETURNING id, payload, attempt, max_attempts, lease_token, lease_expires_at, timeout_at,
                        created_at, run_at, priority",
         )?
-        .query_map(params![p.queue.as_str(), p.now.0, expires.0, p.worker, max], |r| {
+        .query_map(params![p.queue.as_str(), p.now.0, expires.0, p.worker, max, duration_ms(p.lease)], |r| {
             Ok(LeasedJob {
                 id: JobId(r.get(0)?),
                 queue: p.queue.clone(),
@@ -122,15 +122,16 @@ pub(super) fn lease(c: &Connection, p: &JobLeaseParams) -> Result<Vec<LeasedJob>
 }
 
 pub(super) fn heartbeat(c: &Connection, p: &JobHeartbeatParams) -> Result<UnixMillis, StoreError> {
-    let expires = p.now.add(p.lease);
-    let n = c
+    let expires: Option<i64> = c
         .prepare_cached(
-            "UPDATE jobs SET lease_expires_at = ?3
+            "UPDATE jobs SET lease_expires_at = ?4 + COALESCE(?3, lease_ms)
              WHERE id = ?1 AND state = 'active' AND lease_token = ?2 AND lease_expires_at > ?4
-               AND (timeout_at IS NULL OR timeout_at > ?4)",
+               AND (timeout_at IS NULL OR timeout_at > ?4)
+             RETURNING lease_expires_at",
         )?
-        .execute(params![p.id.0, p.lease_token, expires.0, p.now.0])?;
-    if n == 0 { Err(StoreError::LeaseLost) } else { Ok(expires) }
+        .query_row(params![p.id.0, p.lease_token, p.lease.map(duration_ms), p.now.0], |r| r.get(0))
+        .optional()?;
+    expires.map(UnixMillis).ok_or(StoreError::LeaseLost)
 }
 
 /// An active job held by a valid lease, as needed to end its attempt.

@@ -12,6 +12,7 @@ CREATE TABLE jobs (
     unique_key       TEXT,
     payload          TEXT    NOT NULL,
     lease_token      TEXT,
+    lease_ms         INTEGER,
     lease_expires_at INTEGER,
     timeout_at       INTEGER,
     started_at       INTEGER,

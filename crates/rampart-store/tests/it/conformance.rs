@@ -1,0 +1,394 @@
+//! The store contract, written once. Every backend runs every test below
+//! through the `backend!` macro at the bottom; a new backend adds one line.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rampart_core::auth::Role;
+use rampart_core::id::{JobId, QueueName};
+use rampart_core::job::{FailureKind, JobState};
+use rampart_core::retry::{Backoff, RetryPlanner};
+use rampart_core::time::UnixMillis;
+use rampart_store::*;
+
+const T0: UnixMillis = UnixMillis(1_800_000_000_000);
+const LEASE: Duration = Duration::from_secs(30);
+
+/// Backoff of 1s ×2 with jitter fixed at the middle of its band, so retry times are exact.
+struct ExactPlanner;
+
+impl RetryPlanner for ExactPlanner {
+    fn backoff(&self, _queue: &str) -> Backoff {
+        Backoff::default()
+    }
+    fn jitter_unit(&self) -> f64 {
+        0.5
+    }
+}
+
+fn planner() -> Arc<dyn RetryPlanner> {
+    Arc::new(ExactPlanner)
+}
+
+fn q(name: &str) -> QueueName {
+    QueueName::new(name).unwrap()
+}
+
+fn job(queue: &str) -> NewJob {
+    NewJob {
+        queue: q(queue),
+        payload: r#"{"n":1}"#.into(),
+        run_at: T0,
+        priority: 0,
+        max_attempts: 3,
+        timeout: None,
+        unique_key: None,
+    }
+}
+
+async fn insert(store: &Store, jobs: Vec<NewJob>) -> Vec<JobInserted> {
+    store.job_insert_many(JobInsertParams { jobs, now: T0 }).await.unwrap()
+}
+
+fn lease_params(queue: &str, max: u32, now: UnixMillis) -> JobLeaseParams {
+    JobLeaseParams { queue: q(queue), max, lease: LEASE, worker: Some("w1".into()), concurrency: None, now }
+}
+
+async fn lease(store: &Store, queue: &str, max: u32, now: UnixMillis) -> Vec<LeasedJob> {
+    store.job_lease(lease_params(queue, max, now)).await.unwrap()
+}
+
+async fn ack(store: &Store, id: JobId, token: &str, outcome: AckOutcome, now: UnixMillis) -> Result<JobAcked, StoreError> {
+    let acks = vec![JobAck { id, lease_token: token.into(), outcome }];
+    store.job_ack_many(JobAckParams { acks, planner: planner(), now }).await.unwrap().pop().unwrap()
+}
+
+fn complete() -> AckOutcome {
+    AckOutcome::Complete { result: Some(r#"{"ok":true}"#.into()) }
+}
+
+fn fail(retryable: bool) -> AckOutcome {
+    AckOutcome::Fail { error: "boom".into(), retryable }
+}
+
+async fn get(store: &Store, id: JobId) -> JobRecord {
+    store.job_get(id).await.unwrap().expect("job exists")
+}
+
+fn at(ms: i64) -> UnixMillis {
+    UnixMillis(T0.0 + ms)
+}
+
+pub async fn insert_then_get_shows_the_job_and_its_creation(store: Store) {
+    let mut later = job("mail");
+    later.run_at = at(60_000);
+    let ids = insert(&store, vec![job("mail"), later]).await;
+    assert_eq!(ids[0].state, JobState::Available);
+    assert_eq!(ids[1].state, JobState::Scheduled);
+    assert!(ids.iter().all(|j| !j.duplicate));
+    let got = get(&store, ids[0].id).await;
+    assert_eq!(got.queue, q("mail"));
+    assert_eq!(got.payload, r#"{"n":1}"#);
+    assert_eq!((got.attempt, got.max_attempts), (0, 3));
+    assert_eq!(got.history.len(), 1);
+    assert_eq!(got.history[0].reason, "enqueued");
+    assert_eq!(got.history[0].to, JobState::Available);
+    assert_eq!(get(&store, ids[1].id).await.history[0].to, JobState::Scheduled);
+    assert!(store.job_get(JobId(999_999)).await.unwrap().is_none());
+}
+
+pub async fn unique_key_returns_the_live_job_until_it_finishes(store: Store) {
+    let mut a = job("sync");
+    a.unique_key = Some("user-1".into());
+    let first = insert(&store, vec![a.clone(), a.clone()]).await;
+    assert!(!first[0].duplicate);
+    assert!(first[1].duplicate);
+    assert_eq!(first[0].id, first[1].id);
+    // Another queue with the same key is a different job.
+    let mut other = a.clone();
+    other.queue = q("sync2");
+    assert!(!insert(&store, vec![other]).await[0].duplicate);
+    let leased = lease(&store, "sync", 1, T0).await;
+    assert_eq!(insert(&store, vec![a.clone()]).await[0], JobInserted { id: first[0].id, state: JobState::Active, duplicate: true });
+    ack(&store, leased[0].id, &leased[0].lease_token, complete(), at(10)).await.unwrap();
+    let again = insert(&store, vec![a]).await;
+    assert!(!again[0].duplicate);
+    assert_ne!(again[0].id, first[0].id);
+}
+
+pub async fn unique_key_holds_under_concurrent_inserts(store: Store) {
+    let mut tasks = Vec::new();
+    for _ in 0..32 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut j = job("race");
+            j.unique_key = Some("k".into());
+            insert(&store, vec![j]).await[0].id
+        }));
+    }
+    let mut ids = Vec::new();
+    for t in tasks {
+        ids.push(t.await.unwrap());
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "every concurrent insert must get the same job");
+    let counts = store.queue_counts().await.unwrap();
+    assert_eq!(counts.iter().find(|c| c.queue == q("race")).unwrap().get(JobState::Available), 1);
+}
+
+pub async fn lease_takes_highest_priority_then_oldest(store: Store) {
+    let mut jobs = Vec::new();
+    for (prio, run_at) in [(0, 0), (5, 200), (5, 100), (-1, 0), (0, -50)] {
+        let mut j = job("p");
+        j.priority = prio;
+        j.run_at = at(run_at);
+        jobs.push(j);
+    }
+    let ids = insert(&store, jobs).await;
+    // The job due at +200 is scheduled; lease at +300 after promoting it.
+    store.job_promote_due(at(300), 100).await.unwrap();
+    let leased = lease(&store, "p", 3, at(300)).await;
+    let got: Vec<JobId> = leased.iter().map(|j| j.id).collect();
+    assert_eq!(got, vec![ids[2].id, ids[1].id, ids[4].id]);
+    assert!(leased.iter().all(|j| j.attempt == 1 && j.lease_expires_at == at(300).add(LEASE)));
+    let tokens: std::collections::HashSet<_> = leased.iter().map(|j| j.lease_token.clone()).collect();
+    assert_eq!(tokens.len(), 3, "each lease has its own token");
+    let rest = lease(&store, "p", 10, at(300)).await;
+    assert_eq!(rest.iter().map(|j| j.id).collect::<Vec<_>>(), vec![ids[0].id, ids[3].id]);
+    assert!(lease(&store, "p", 10, at(300)).await.is_empty());
+}
+
+pub async fn paused_queues_and_concurrency_limit_leasing(store: Store) {
+    insert(&store, (0..5).map(|_| job("c")).collect()).await;
+    store.queue_set_paused(q("c"), true, T0).await.unwrap();
+    assert!(lease(&store, "c", 5, T0).await.is_empty());
+    assert!(store.queue_list().await.unwrap().iter().any(|r| r.name == q("c") && r.paused));
+    store.queue_set_paused(q("c"), false, T0).await.unwrap();
+    let mut p = lease_params("c", 5, T0);
+    p.concurrency = Some(2);
+    assert_eq!(store.job_lease(p.clone()).await.unwrap().len(), 2);
+    assert_eq!(store.job_lease(p.clone()).await.unwrap().len(), 0, "two active already");
+}
+
+pub async fn heartbeat_extends_only_a_held_lease(store: Store) {
+    let id = insert(&store, vec![job("hb")]).await[0].id;
+    let l = &lease(&store, "hb", 1, T0).await[0];
+    let hb = |token: &str, lease, now| JobHeartbeatParams { id, lease_token: token.into(), lease, now };
+    assert_eq!(store.job_heartbeat(hb(&l.lease_token, None, at(10_000))).await.unwrap(), at(10_000).add(LEASE));
+    let longer = Duration::from_secs(120);
+    assert_eq!(store.job_heartbeat(hb(&l.lease_token, Some(longer), at(20_000))).await.unwrap(), at(20_000).add(longer));
+    assert!(matches!(store.job_heartbeat(hb("wrong", None, at(21_000))).await, Err(StoreError::LeaseLost)));
+    // Past its expiry the lease is lost even before the reaper runs.
+    let expired = at(20_000).add(longer).0 + 1;
+    assert!(matches!(store.job_heartbeat(hb(&l.lease_token, None, UnixMillis(expired))).await, Err(StoreError::LeaseLost)));
+}
+
+pub async fn complete_records_result_and_fences_stale_tokens(store: Store) {
+    let id = insert(&store, vec![job("f")]).await[0].id;
+    let first = lease(&store, "f", 1, T0).await.remove(0);
+    // The lease expires; the reaper fails the attempt; another worker leases it.
+    let reaped = store.job_reap(JobReapParams { limit: 10, planner: planner(), now: at(31_000) }).await.unwrap();
+    assert_eq!(reaped.len(), 1);
+    assert_eq!(reaped[0].kind, FailureKind::LeaseExpired);
+    store.job_promote_due(at(40_000), 10).await.unwrap();
+    let second = lease(&store, "f", 1, at(40_000)).await.remove(0);
+    assert_eq!(second.attempt, 2);
+    // The first worker's late completion is refused.
+    assert!(matches!(ack(&store, id, &first.lease_token, complete(), at(41_000)).await, Err(StoreError::LeaseLost)));
+    let done = ack(&store, id, &second.lease_token, complete(), at(42_000)).await.unwrap();
+    assert_eq!((done.state, done.attempt, done.run_time), (JobState::Completed, 2, Duration::from_secs(2)));
+    assert!(matches!(ack(&store, id, &second.lease_token, complete(), at(43_000)).await, Err(StoreError::LeaseLost)));
+    let got = get(&store, id).await;
+    assert_eq!(got.state, JobState::Completed);
+    assert_eq!(got.result.as_deref(), Some(r#"{"ok":true}"#));
+    assert_eq!(got.finished_at, Some(at(42_000)));
+    let reasons: Vec<&str> = got.history.iter().map(|e| e.reason.as_str()).collect();
+    assert_eq!(reasons, ["enqueued", "leased", "lease_expired", "due", "leased", "completed"]);
+}
+
+pub async fn failures_retry_with_backoff_then_die(store: Store) {
+    let id = insert(&store, vec![job("r")]).await[0].id;
+    let mut now = T0;
+    for attempt in 1..=3u32 {
+        let l = lease(&store, "r", 1, now).await.remove(0);
+        assert_eq!(l.attempt, attempt);
+        let acked = ack(&store, id, &l.lease_token, fail(true), now).await.unwrap();
+        if attempt < 3 {
+            let delay = 1000 * 2i64.pow(attempt - 1);
+            assert_eq!(acked.state, JobState::Scheduled);
+            assert_eq!(acked.retry_at, Some(UnixMillis(now.0 + delay)));
+            assert_eq!(store.job_next_due().await.unwrap(), Some(UnixMillis(now.0 + delay)));
+            assert!(store.job_promote_due(UnixMillis(now.0 + delay - 1), 10).await.unwrap().is_empty(), "not before its time");
+            now = UnixMillis(now.0 + delay);
+            assert_eq!(store.job_promote_due(now, 10).await.unwrap(), vec![(q("r"), 1)]);
+        } else {
+            assert_eq!(acked.state, JobState::Dead);
+        }
+    }
+    let got = get(&store, id).await;
+    assert_eq!((got.state, got.attempt), (JobState::Dead, 3));
+    assert_eq!(got.last_error.as_deref(), Some("boom"));
+    assert_eq!(got.history.iter().filter(|e| e.error.is_some()).count(), 3);
+}
+
+pub async fn non_retryable_failure_goes_straight_to_dead(store: Store) {
+    let id = insert(&store, vec![job("nr")]).await[0].id;
+    let l = lease(&store, "nr", 1, T0).await.remove(0);
+    let acked = ack(&store, id, &l.lease_token, fail(false), T0).await.unwrap();
+    assert_eq!((acked.state, acked.attempt), (JobState::Dead, 1));
+}
+
+pub async fn reaper_times_out_long_attempts(store: Store) {
+    let mut j = job("t");
+    j.timeout = Some(Duration::from_secs(5));
+    let id = insert(&store, vec![j]).await[0].id;
+    let l = lease(&store, "t", 1, T0).await.remove(0);
+    assert_eq!(l.timeout_at, Some(at(5_000)));
+    // Heartbeats keep the lease but not past the timeout.
+    let hb = JobHeartbeatParams { id, lease_token: l.lease_token.clone(), lease: None, now: at(4_000) };
+    store.job_heartbeat(hb).await.unwrap();
+    let reap = |now| JobReapParams { limit: 10, planner: planner(), now };
+    assert!(store.job_reap(reap(at(4_999))).await.unwrap().is_empty());
+    let reaped = store.job_reap(reap(at(5_000))).await.unwrap();
+    assert_eq!(reaped.len(), 1);
+    assert_eq!((reaped[0].kind, reaped[0].state), (FailureKind::Timeout, JobState::Scheduled));
+    let got = get(&store, id).await;
+    assert!(got.last_error.unwrap().contains("timeout of 5s"));
+    assert!(matches!(ack(&store, id, &l.lease_token, complete(), at(5_001)).await, Err(StoreError::LeaseLost)));
+}
+
+pub async fn retry_and_cancel_follow_the_state_rules(store: Store) {
+    let ids = insert(&store, vec![job("rc"), job("rc")]).await;
+    let (a, b) = (ids[0].id, ids[1].id);
+    store.job_cancel(a, at(1)).await.unwrap();
+    store.job_cancel(a, at(2)).await.unwrap();
+    assert_eq!(get(&store, a).await.state, JobState::Cancelled);
+    assert_eq!(store.job_retry(a, at(3)).await.unwrap().queue, q("rc"));
+    let got = get(&store, a).await;
+    assert_eq!((got.state, got.attempt), (JobState::Available, 0));
+    let leased = lease(&store, "rc", 2, at(4)).await;
+    assert_eq!(leased.len(), 2);
+    assert!(matches!(store.job_cancel(b, at(5)).await, Err(StoreError::InvalidState(JobState::Active))));
+    assert!(matches!(store.job_retry(b, at(5)).await, Err(StoreError::InvalidState(JobState::Active))));
+    assert!(matches!(store.job_retry(JobId(424_242), at(5)).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.job_cancel(JobId(424_242), at(5)).await, Err(StoreError::NotFound)));
+}
+
+pub async fn dead_letters_retry_and_purge_in_pages(store: Store) {
+    let mut jobs: Vec<NewJob> = (0..7).map(|_| job("dlq")).collect();
+    jobs.iter_mut().for_each(|j| j.max_attempts = 1);
+    let ids: Vec<JobId> = insert(&store, jobs).await.into_iter().map(|j| j.id).collect();
+    for l in lease(&store, "dlq", 10, T0).await {
+        ack(&store, l.id, &l.lease_token, fail(true), T0).await.unwrap();
+    }
+    let only = JobRetryDeadParams { queue: q("dlq"), ids: Some(vec![ids[0], JobId(999_999)]), after: None, limit: 10, now: at(1) };
+    assert_eq!(store.job_retry_dead(only).await.unwrap(), JobRetryDeadPage { moved: 1, next: None });
+    let page = |after| JobRetryDeadParams { queue: q("dlq"), ids: None, after, limit: 4, now: at(2) };
+    let first = store.job_retry_dead(page(None)).await.unwrap();
+    assert_eq!(first.moved, 4);
+    let second = store.job_retry_dead(page(first.next)).await.unwrap();
+    assert_eq!(second, JobRetryDeadPage { moved: 2, next: None });
+    for l in lease(&store, "dlq", 10, at(3)).await {
+        ack(&store, l.id, &l.lease_token, fail(false), at(3)).await.unwrap();
+    }
+    assert_eq!(store.job_purge_dead(q("dlq"), 5).await.unwrap(), 5);
+    assert_eq!(store.job_purge_dead(q("dlq"), 5).await.unwrap(), 2);
+    assert!(store.job_get(ids[0]).await.unwrap().is_none());
+}
+
+pub async fn counts_and_listing_page_by_id(store: Store) {
+    insert(&store, (0..5).map(|_| job("l")).collect()).await;
+    let leased = lease(&store, "l", 2, T0).await;
+    ack(&store, leased[0].id, &leased[0].lease_token, complete(), at(1)).await.unwrap();
+    let counts = store.queue_counts().await.unwrap();
+    let c = counts.iter().find(|c| c.queue == q("l")).unwrap();
+    assert_eq!((c.get(JobState::Available), c.get(JobState::Active), c.get(JobState::Completed)), (3, 1, 1));
+    let page = |state, after| JobListParams { queue: q("l"), state, after, limit: 2 };
+    let p1 = store.job_list(page(None, None)).await.unwrap();
+    let p2 = store.job_list(page(None, Some(p1[1].id))).await.unwrap();
+    let p3 = store.job_list(page(None, Some(p2[1].id))).await.unwrap();
+    assert_eq!((p1.len(), p2.len(), p3.len()), (2, 2, 1));
+    assert!(p1[0].id < p1[1].id && p1[1].id < p2[0].id);
+    let available = store.job_list(page(Some(JobState::Available), None)).await.unwrap();
+    assert!(available.iter().all(|j| j.state == JobState::Available));
+    store.queue_ensure(vec![q("empty-configured")], T0).await.unwrap();
+    assert!(store.queue_list().await.unwrap().iter().any(|r| r.name == q("empty-configured") && !r.paused));
+}
+
+pub async fn api_keys_are_found_by_hash_until_revoked(store: Store) {
+    let key = |name: &str, hash: &str| ApiKeyInsert { name: name.into(), role: Role::Worker, hash: hash.into(), prefix: "rk_abc".into(), now: T0 };
+    let rec = store.api_key_insert(key("w1", "h1")).await.unwrap();
+    assert_eq!((rec.name.as_str(), rec.role), ("w1", Role::Worker));
+    assert!(matches!(store.api_key_insert(key("w1", "h2")).await, Err(StoreError::Conflict(_))));
+    assert_eq!(store.api_key_find("h1".into()).await.unwrap(), Some(rec.clone()));
+    assert!(store.api_key_find("nope".into()).await.unwrap().is_none());
+    assert!(store.api_key_revoke("w1".into(), at(1)).await.unwrap());
+    assert!(!store.api_key_revoke("w1".into(), at(2)).await.unwrap());
+    assert!(store.api_key_find("h1".into()).await.unwrap().is_none());
+    // A revoked name can be reused; revoking by id works.
+    let again = store.api_key_insert(key("w1", "h3")).await.unwrap();
+    assert!(store.api_key_revoke(again.id.to_string(), at(3)).await.unwrap());
+    assert_eq!(store.api_key_list().await.unwrap().len(), 2);
+}
+
+macro_rules! backend {
+    ($backend:ident, $open:path) => {
+        mod $backend {
+            macro_rules! run {
+                ($name:ident) => {
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        let (store, _guard) = $open().await;
+                        super::$name(store).await;
+                    }
+                };
+            }
+            run!(insert_then_get_shows_the_job_and_its_creation);
+            run!(unique_key_returns_the_live_job_until_it_finishes);
+            run!(unique_key_holds_under_concurrent_inserts);
+            run!(lease_takes_highest_priority_then_oldest);
+            run!(paused_queues_and_concurrency_limit_leasing);
+            run!(heartbeat_extends_only_a_held_lease);
+            run!(complete_records_result_and_fences_stale_tokens);
+            run!(failures_retry_with_backoff_then_die);
+            run!(non_retryable_failure_goes_straight_to_dead);
+            run!(reaper_times_out_long_attempts);
+            run!(retry_and_cancel_follow_the_state_rules);
+            run!(dead_letters_retry_and_purge_in_pages);
+            run!(counts_and_listing_page_by_id);
+            run!(api_keys_are_found_by_hash_until_revoked);
+        }
+    };
+}
+
+async fn open_sqlite() -> (Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = sqlite::SqliteConfig { data_dir: dir.path().to_path_buf(), durability: sqlite::Durability::Normal };
+    (Store::open_sqlite(config).await.unwrap(), dir)
+}
+
+backend!(sqlite_backend, crate::conformance::open_sqlite);
+
+#[tokio::test]
+async fn sqlite_commits_survive_reopen_and_the_directory_is_locked() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = sqlite::SqliteConfig { data_dir: dir.path().to_path_buf(), durability: sqlite::Durability::Full };
+    let store = Store::open_sqlite(config.clone()).await.unwrap();
+    let id = insert(&store, vec![job("d")]).await[0].id;
+    let second = Store::open_sqlite(config.clone()).await;
+    assert!(matches!(&second, Err(StoreError::Unavailable(m)) if m.contains("another rampart server")), "{:?}", second.err());
+    drop(store);
+    // The writer thread releases the lock shortly after the last handle goes.
+    let mut reopened = None;
+    for _ in 0..200 {
+        match Store::open_sqlite(config.clone()).await {
+            Ok(s) => {
+                reopened = Some(s);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
+    let store = reopened.expect("the store reopens once the first is dropped");
+    assert_eq!(get(&store, id).await.state, JobState::Available);
+}

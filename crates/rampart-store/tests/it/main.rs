@@ -1,0 +1,4 @@
+//! Integration tests of rampart-store: the conformance suite, run against
+//! every backend available here.
+
+mod conformance;
