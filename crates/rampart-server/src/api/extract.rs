@@ -1,0 +1,102 @@
+//! The extractors every route uses: [`Body`] for JSON requests with errors
+//! that name the field, and [`Auth`], the one place roles are checked.
+
+use std::marker::PhantomData;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use rampart_core::auth::Action;
+use rampart_store::ApiKeyRecord;
+use serde::de::DeserializeOwned;
+
+use super::AppState;
+use super::error::ApiError;
+
+/// A JSON request body. An empty body reads as `{}`, so requests whose
+/// fields are all optional need no body.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
+            BytesRejection::FailedToBufferBody(f) if f.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "BODY_TOO_LARGE",
+                format!("the request body is larger than max_body_bytes ({} bytes); send smaller batches", state.max_body_bytes),
+            ),
+            other => ApiError::invalid(format!("cannot read the request body: {other}")),
+        })?;
+        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
+        parse(bytes).map(Body)
+    }
+}
+
+/// Parses JSON, naming the path of a bad field in the error.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            ApiError::new(StatusCode::BAD_REQUEST, "INVALID_JSON", format!("the request body is not valid JSON: {inner}"))
+        } else if path == "." {
+            ApiError::invalid(format!("invalid request: {inner}"))
+        } else {
+            ApiError::invalid(format!("invalid field `{path}`: {inner}"))
+        }
+    })
+}
+
+/// What a route needs the caller's key to allow.
+pub trait Permission: Send + Sync + 'static {
+    /// The action.
+    const ACTION: Action;
+}
+
+macro_rules! permission {
+    ($name:ident, $action:expr, $doc:literal) => {
+        #[doc = $doc]
+        pub struct $name;
+        impl Permission for $name {
+            const ACTION: Action = $action;
+        }
+    };
+}
+
+permission!(Read, Action::Read, "Reading jobs, queues and metrics.");
+permission!(Enqueue, Action::Enqueue, "Adding jobs.");
+permission!(Work, Action::Work, "Leasing and acknowledging jobs.");
+permission!(Admin, Action::Admin, "Changing what exists.");
+
+/// The caller's key, checked to allow `P`. The only auth check of the API.
+pub struct Auth<P: Permission> {
+    /// The key that made the request.
+    pub key: ApiKeyRecord,
+    _p: PhantomData<P>,
+}
+
+impl<P: Permission> FromRequestParts<AppState> for Auth<P> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let token = header.and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer "))).map(str::trim);
+        let Some(token) = token.filter(|t| !t.is_empty()) else {
+            return Err(crate::auth::AuthError::Missing.into());
+        };
+        let key = state.auth.authenticate(token).await?;
+        if !key.role.allows(P::ACTION) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "FORBIDDEN",
+                format!("a key with role `{}` may not do this; it needs a role allowed to {:?}", key.role, P::ACTION),
+            ));
+        }
+        Ok(Auth { key, _p: PhantomData })
+    }
+}

@@ -1,0 +1,79 @@
+//! The HTTP API: one module per resource, each with a `router()`.
+//!
+//! A request flows: tower layers (request id, trace span, body limit) →
+//! [`extract::Auth`] checks the key's role → [`extract::Body`] parses JSON →
+//! the handler turns wire types into engine calls → [`view`] turns records
+//! back into wire types, or [`error::ApiError`] answers the failure.
+
+pub mod error;
+pub mod extract;
+mod health;
+mod jobs;
+mod keys;
+mod queues;
+mod view;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request, StatusCode};
+use rampart_core::id::{JobId, QueueName};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::auth::Authenticator;
+use crate::engine::Engine;
+pub use error::ApiError;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The queue engine.
+    pub engine: Engine,
+    /// API-key checks.
+    pub auth: Authenticator,
+    /// The body limit, for its error message.
+    pub max_body_bytes: usize,
+    /// When the server started.
+    pub started: Arc<Instant>,
+}
+
+/// The whole API with its layers.
+pub fn router(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    let max_body = state.max_body_bytes;
+    Router::new()
+        .merge(health::router())
+        .merge(jobs::router())
+        .merge(queues::router())
+        .merge(keys::router())
+        .fallback(|| async { ApiError::not_found("no such route; see the API reference in the README") })
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// A queue name from the path.
+pub(crate) fn queue_name(raw: &str) -> Result<QueueName, ApiError> {
+    QueueName::new(raw).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "INVALID_QUEUE_NAME", e.to_string()))
+}
+
+/// A job id from the path or body.
+pub(crate) fn job_id(raw: &str) -> Result<JobId, ApiError> {
+    raw.parse().map_err(|e: rampart_core::id::JobIdError| ApiError::new(StatusCode::BAD_REQUEST, "INVALID_JOB_ID", e.to_string()))
+}
+
+/// An optional duration field, with the field named in the error.
+pub(crate) fn duration_field(field: &str, raw: Option<&str>) -> Result<Option<Duration>, ApiError> {
+    raw.map(|s| {
+        rampart_core::duration::parse_duration(s).map_err(|e| ApiError::invalid(format!("invalid field `{field}`: {e}")))
+    })
+    .transpose()
+}

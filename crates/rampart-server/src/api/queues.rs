@@ -1,0 +1,84 @@
+//! Queue routes: counts and totals, dead letters, pause and resume.
+
+use axum::extract::{Path, State};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+
+use super::extract::{Admin, Auth, Body, Read};
+use super::{AppState, ApiError, job_id, queue_name, view};
+use crate::wire::*;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/queues", get(queues_list))
+        .route("/v1/queues/{queue}", get(queues_get))
+        .route("/v1/queues/{queue}/dead/retry", post(queues_dead_retry))
+        .route("/v1/queues/{queue}/dead", delete(queues_dead_purge))
+        .route("/v1/queues/{queue}/pause", post(queues_pause))
+        .route("/v1/queues/{queue}/resume", post(queues_resume))
+}
+
+async fn queues_list(State(state): State<AppState>, _auth: Auth<Read>) -> Result<Json<QueuesResponse>, ApiError> {
+    let queues = state.engine.queues().await?;
+    Ok(Json(QueuesResponse { queues: queues.into_iter().map(view::queue).collect() }))
+}
+
+async fn queues_get(
+    State(state): State<AppState>,
+    _auth: Auth<Read>,
+    Path(queue): Path<String>,
+) -> Result<Json<QueueView>, ApiError> {
+    let queue = queue_name(&queue)?;
+    Ok(Json(view::queue(state.engine.queue(&queue).await?)))
+}
+
+async fn queues_dead_retry(
+    State(state): State<AppState>,
+    _auth: Auth<Admin>,
+    Path(queue): Path<String>,
+    Body(req): Body<DeadRetryRequest>,
+) -> Result<Json<DeadRetryResponse>, ApiError> {
+    let queue = queue_name(&queue)?;
+    let ids = req
+        .ids
+        .map(|ids| {
+            ids.iter()
+                .enumerate()
+                .map(|(i, id)| job_id(id).map_err(|e| ApiError::invalid(format!("invalid field `ids[{i}]`: {}", e.message))))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?;
+    let retried = state.engine.dead_retry(&queue, ids).await?;
+    Ok(Json(DeadRetryResponse { retried }))
+}
+
+async fn queues_dead_purge(
+    State(state): State<AppState>,
+    _auth: Auth<Admin>,
+    Path(queue): Path<String>,
+) -> Result<Json<DeadPurgeResponse>, ApiError> {
+    let queue = queue_name(&queue)?;
+    Ok(Json(DeadPurgeResponse { purged: state.engine.dead_purge(&queue).await? }))
+}
+
+async fn set_paused(state: AppState, queue: String, paused: bool) -> Result<Json<QueuePausedResponse>, ApiError> {
+    let queue = queue_name(&queue)?;
+    state.engine.queue_set_paused(&queue, paused).await?;
+    Ok(Json(QueuePausedResponse { name: queue.to_string(), paused }))
+}
+
+async fn queues_pause(
+    State(state): State<AppState>,
+    _auth: Auth<Admin>,
+    Path(queue): Path<String>,
+) -> Result<Json<QueuePausedResponse>, ApiError> {
+    set_paused(state, queue, true).await
+}
+
+async fn queues_resume(
+    State(state): State<AppState>,
+    _auth: Auth<Admin>,
+    Path(queue): Path<String>,
+) -> Result<Json<QueuePausedResponse>, ApiError> {
+    set_paused(state, queue, false).await
+}

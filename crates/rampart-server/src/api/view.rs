@@ -1,0 +1,108 @@
+//! Store and engine records turned into the wire shapes.
+
+use rampart_core::duration::format_duration;
+use rampart_core::job::JobState;
+use rampart_store::{JobRecord, LeasedJob};
+use serde_json::value::RawValue;
+
+use crate::engine::QueueStatus;
+use crate::wire::{JobErrorView, JobEventView, JobView, LeasedJobView, QueueTotals, QueueView, StateCounts};
+
+/// JSON text from the store as a raw value; stored text is always valid JSON,
+/// but a damaged row shows as a string instead of failing the whole answer.
+pub(crate) fn raw(json: String) -> Box<RawValue> {
+    RawValue::from_string(json.clone()).unwrap_or_else(|_| {
+        let quoted = serde_json::to_string(&json).unwrap_or_else(|_| "null".into());
+        RawValue::from_string(quoted).unwrap_or_default()
+    })
+}
+
+pub(crate) fn leased(j: LeasedJob) -> LeasedJobView {
+    LeasedJobView {
+        id: j.id.to_string(),
+        queue: j.queue.to_string(),
+        payload: raw(j.payload),
+        attempt: j.attempt,
+        max_attempts: j.max_attempts,
+        lease_token: j.lease_token,
+        lease_expires_at: j.lease_expires_at.to_rfc3339(),
+        timeout_at: j.timeout_at.map(|t| t.to_rfc3339()),
+        created_at: j.created_at.to_rfc3339(),
+    }
+}
+
+pub(crate) fn job(j: JobRecord) -> JobView {
+    let errors = j
+        .history
+        .iter()
+        .filter_map(|e| {
+            e.error.as_ref().map(|msg| JobErrorView {
+                attempt: e.attempt,
+                at: e.at.to_rfc3339(),
+                reason: e.reason.clone(),
+                error: msg.clone(),
+            })
+        })
+        .collect();
+    let history = j
+        .history
+        .into_iter()
+        .map(|e| JobEventView {
+            at: e.at.to_rfc3339(),
+            from: e.from.map(|s| s.to_string()),
+            to: e.to.to_string(),
+            attempt: e.attempt,
+            worker: e.worker,
+            reason: e.reason,
+            error: e.error,
+        })
+        .collect();
+    JobView {
+        id: j.id.to_string(),
+        queue: j.queue.to_string(),
+        state: j.state.to_string(),
+        payload: raw(j.payload),
+        priority: j.priority,
+        attempt: j.attempt,
+        max_attempts: j.max_attempts,
+        timeout: j.timeout.map(format_duration),
+        unique_key: j.unique_key,
+        created_at: j.created_at.to_rfc3339(),
+        run_at: j.run_at.to_rfc3339(),
+        started_at: j.started_at.map(|t| t.to_rfc3339()),
+        finished_at: j.finished_at.map(|t| t.to_rfc3339()),
+        lease_expires_at: j.lease_expires_at.map(|t| t.to_rfc3339()),
+        timeout_at: j.timeout_at.map(|t| t.to_rfc3339()),
+        worker: j.worker,
+        last_error: j.last_error,
+        result: j.result.map(raw),
+        errors,
+        history,
+    }
+}
+
+pub(crate) fn queue(q: QueueStatus) -> QueueView {
+    let c = &q.counts;
+    let t = q.totals;
+    QueueView {
+        name: q.name.to_string(),
+        paused: q.paused,
+        counts: StateCounts {
+            scheduled: c.get(JobState::Scheduled),
+            available: c.get(JobState::Available),
+            active: c.get(JobState::Active),
+            completed: c.get(JobState::Completed),
+            dead: c.get(JobState::Dead),
+            cancelled: c.get(JobState::Cancelled),
+        },
+        totals: QueueTotals {
+            completed: t.completed,
+            failed: t.failed,
+            retries: t.retries,
+            dead: t.dead,
+            stalled: t.stalled,
+            timeouts: t.timeouts,
+            mean_processing_ms: t.mean_processing_ms,
+        },
+    }
+}

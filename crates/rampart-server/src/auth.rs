@@ -1,0 +1,157 @@
+//! API keys: generation, hashing, lookup with a short cache, and the admin
+//! key created on first start.
+//!
+//! Keys are 32 random bytes, shown once; the store keeps their SHA-256. A
+//! fast hash is right here: the keys are random, not passwords, so there is
+//! nothing to brute-force, and every request needs a lookup.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rampart_core::auth::Role;
+use rampart_core::time::UnixMillis;
+use rampart_store::{ApiKeyInsert, ApiKeyRecord, Store, StoreError};
+use sha2::{Digest, Sha256};
+
+/// How long a successful lookup is trusted before the store is asked again;
+/// bounds how long a key revoked on another node keeps working.
+const CACHE_TTL: Duration = Duration::from_secs(5);
+/// Characters of a key kept in the clear to recognise it in listings.
+const PREFIX_LEN: usize = 12;
+
+/// A freshly made key: the secret and what is stored about it.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    /// The secret, to hand to the user once.
+    pub key: String,
+    /// The stored record.
+    pub record: ApiKeyRecord,
+}
+
+/// Why a request was not authenticated.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AuthError {
+    /// No `Authorization: Bearer` header.
+    #[error("missing API key: send `Authorization: Bearer <key>`")]
+    Missing,
+    /// The key is unknown or revoked.
+    #[error("the API key is not valid (unknown or revoked)")]
+    Invalid,
+    /// The store could not be asked.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+/// Checks keys against the store, caching hits briefly.
+#[derive(Clone)]
+pub struct Authenticator {
+    store: Store,
+    cache: Arc<Mutex<HashMap<String, (ApiKeyRecord, Instant)>>>,
+}
+
+impl Authenticator {
+    /// An authenticator over `store`.
+    pub fn new(store: Store) -> Authenticator {
+        Authenticator { store, cache: Arc::default() }
+    }
+
+    /// The key record of a bearer token.
+    pub async fn authenticate(&self, key: &str) -> Result<ApiKeyRecord, AuthError> {
+        let hash = hash_key(key);
+        if let Ok(cache) = self.cache.lock()
+            && let Some((record, at)) = cache.get(&hash)
+            && at.elapsed() < CACHE_TTL
+        {
+            return Ok(record.clone());
+        }
+        let record = self.store.api_key_find(hash.clone()).await.map_err(AuthError::Store)?.ok_or(AuthError::Invalid)?;
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(hash, (record.clone(), Instant::now()));
+        }
+        Ok(record)
+    }
+
+    /// Creates and stores a key.
+    pub async fn create(&self, name: String, role: Role, now: UnixMillis) -> Result<NewKey, StoreError> {
+        let key = generate_key();
+        let record = self
+            .store
+            .api_key_insert(ApiKeyInsert { name, role, hash: hash_key(&key), prefix: key[..PREFIX_LEN].to_string(), now })
+            .await?;
+        Ok(NewKey { key, record })
+    }
+
+    /// Revokes a key by id or name; false when no live key matched.
+    pub async fn revoke(&self, id_or_name: String, now: UnixMillis) -> Result<bool, StoreError> {
+        let revoked = self.store.api_key_revoke(id_or_name, now).await?;
+        if revoked && let Ok(mut cache) = self.cache.lock() {
+            cache.clear();
+        }
+        Ok(revoked)
+    }
+
+    /// On a store with no keys at all, creates an admin key and writes it to
+    /// `<data_dir>/admin.key` (mode 0600); answers the file's path when it did.
+    pub async fn bootstrap(&self, data_dir: &Path, now: UnixMillis) -> Result<Option<PathBuf>, BootstrapError> {
+        if !self.store.api_key_list().await?.is_empty() {
+            return Ok(None);
+        }
+        let new = self.create("admin".into(), Role::Admin, now).await?;
+        let path = data_dir.join("admin.key");
+        write_secret(&path, &new.key).map_err(|e| BootstrapError::Write(path.clone(), e))?;
+        Ok(Some(path))
+    }
+}
+
+/// Why the first admin key could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The key file could not be written.
+    #[error("cannot write the admin key to {0}: {1}")]
+    Write(PathBuf, std::io::Error),
+}
+
+/// SHA-256 of a key, hex.
+pub fn hash_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+fn generate_key() -> String {
+    let bytes: [u8; 32] = rand::random();
+    format!("rk_{}", hex::encode(bytes))
+}
+
+fn write_secret(path: &Path, secret: &str) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(path)?;
+    writeln!(f, "{secret}")?;
+    f.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_random_prefixed_and_hash_stably() {
+        let a = generate_key();
+        let b = generate_key();
+        assert_ne!(a, b);
+        assert!(a.starts_with("rk_") && a.len() == 67, "{a}");
+        assert_eq!(hash_key(&a), hash_key(&a));
+        assert_ne!(hash_key(&a), hash_key(&b));
+        assert_eq!(hash_key(&a).len(), 64);
+    }
+}

@@ -1,0 +1,437 @@
+//! The queue engine: everything a job goes through, on top of the store.
+//!
+//! Routes, the embedded [`crate::worker`] and the background services all
+//! call the [`Engine`]; it resolves per-queue settings, checks limits, wakes
+//! long-polling workers when jobs become available and keeps the running
+//! totals since start-up. It never reads the wall clock directly: time comes
+//! from the injected [`Clock`], so tests move it by hand.
+
+mod error;
+mod totals;
+mod wake;
+
+pub use error::EngineError;
+pub use totals::QueueTotalsSnapshot;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rampart_core::id::{JobId, QueueName};
+use rampart_core::job::JobState;
+use rampart_core::retry::{Backoff, RetryPlanner};
+use rampart_core::time::{SharedClock, UnixMillis};
+use rampart_store::{
+    AckOutcome, JobAck, JobAckParams, JobAcked, JobHeartbeatParams, JobInsertParams, JobInserted, JobLeaseParams,
+    JobListParams, JobRecord, JobReapParams, JobReaped, JobRetryDeadParams, LeasedJob, NewJob, QueueCounts, Store,
+    StoreError,
+};
+
+use crate::config::{Config, QueueConfig};
+use crate::shutdown::Shutdown;
+use totals::Totals;
+use wake::Wakers;
+
+/// Longest long-poll a lease may ask for.
+pub const MAX_WAIT: Duration = Duration::from_secs(30);
+/// Most jobs one lease call may take.
+pub const MAX_LEASE_BATCH: u32 = 1_000;
+/// Most jobs one batch enqueue may carry.
+pub const MAX_ENQUEUE_BATCH: usize = 10_000;
+/// Rows a maintenance step touches per transaction, so it never blocks the queue for long.
+const MAINTENANCE_BATCH: u32 = 1_000;
+
+/// A job to enqueue, validated at the edge.
+#[derive(Debug, Clone, Default)]
+pub struct JobSpec {
+    /// JSON text.
+    pub payload: String,
+    /// Run no earlier than this (from `delay` or `run_at`); now when absent.
+    pub run_at: Option<UnixMillis>,
+    /// Run after this delay from now; exclusive with `run_at`.
+    pub delay: Option<Duration>,
+    /// Higher runs first.
+    pub priority: i32,
+    /// Attempts allowed; the queue's when absent.
+    pub max_attempts: Option<u32>,
+    /// Per-attempt timeout; the queue's when absent.
+    pub timeout: Option<Duration>,
+    /// At most one live job per queue with this key.
+    pub unique_key: Option<String>,
+}
+
+/// What a lease asks for.
+#[derive(Debug, Clone, Default)]
+pub struct LeaseRequest {
+    /// Most jobs (1 to [`MAX_LEASE_BATCH`]).
+    pub max: u32,
+    /// Long-poll this long when nothing is available (≤ [`MAX_WAIT`]).
+    pub wait: Duration,
+    /// Lease length; the queue's when absent.
+    pub lease: Option<Duration>,
+    /// Who leases, for the history.
+    pub worker: Option<String>,
+}
+
+/// A queue's state as operators see it.
+#[derive(Debug, Clone)]
+pub struct QueueStatus {
+    /// The queue.
+    pub name: QueueName,
+    /// Whether leasing is paused.
+    pub paused: bool,
+    /// Jobs per state.
+    pub counts: QueueCounts,
+    /// Totals since this server started.
+    pub totals: QueueTotalsSnapshot,
+}
+
+/// The queue engine. Cloning shares it.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    clock: SharedClock,
+    policies: Arc<Policies>,
+    max_payload_bytes: usize,
+    wakers: Wakers,
+    totals: Totals,
+    shutdown: Shutdown,
+}
+
+/// Per-queue settings from the configuration; also the store's retry planner.
+pub struct Policies {
+    defaults: QueueConfig,
+    queues: BTreeMap<QueueName, QueueConfig>,
+}
+
+impl Policies {
+    /// The settings of a queue.
+    pub fn queue(&self, name: &str) -> &QueueConfig {
+        self.queues.get(name).unwrap_or(&self.defaults)
+    }
+}
+
+impl RetryPlanner for Policies {
+    fn backoff(&self, queue: &str) -> Backoff {
+        self.queue(queue).backoff
+    }
+}
+
+impl Engine {
+    /// An engine over `store`, configured by `config`, stopping long-polls on `shutdown`.
+    pub fn new(store: Store, config: &Config, clock: SharedClock, shutdown: Shutdown) -> Engine {
+        let policies = Arc::new(Policies { defaults: config.queue_defaults.clone(), queues: config.queues.clone() });
+        Engine {
+            inner: Arc::new(Inner {
+                store,
+                clock,
+                policies,
+                max_payload_bytes: config.max_payload_bytes,
+                wakers: Wakers::default(),
+                totals: Totals::default(),
+                shutdown,
+            }),
+        }
+    }
+
+    /// The store underneath.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The current time of the engine's clock.
+    pub fn now(&self) -> UnixMillis {
+        self.inner.clock.now()
+    }
+
+    /// The settings of a queue.
+    pub fn queue_config(&self, queue: &QueueName) -> &QueueConfig {
+        self.inner.policies.queue(queue.as_str())
+    }
+
+    /// Enqueues jobs into one queue, all-or-nothing.
+    pub async fn enqueue(&self, queue: &QueueName, specs: Vec<JobSpec>) -> Result<Vec<JobInserted>, EngineError> {
+        if specs.len() > MAX_ENQUEUE_BATCH {
+            return Err(EngineError::Invalid(format!(
+                "a batch holds at most {MAX_ENQUEUE_BATCH} jobs; this one has {}; split it",
+                specs.len()
+            )));
+        }
+        let now = self.now();
+        let cfg = self.queue_config(queue);
+        let mut jobs = Vec::with_capacity(specs.len());
+        for (i, spec) in specs.into_iter().enumerate() {
+            if spec.payload.len() > self.inner.max_payload_bytes {
+                return Err(EngineError::PayloadTooLarge { index: i, size: spec.payload.len(), limit: self.inner.max_payload_bytes });
+            }
+            let run_at = match (spec.run_at, spec.delay) {
+                (Some(_), Some(_)) => {
+                    return Err(EngineError::Invalid("give either `delay` or `run_at`, not both".into()));
+                }
+                (Some(t), None) => t,
+                (None, Some(d)) => now.add(d),
+                (None, None) => now,
+            };
+            let max_attempts = spec.max_attempts.unwrap_or(cfg.max_attempts);
+            if max_attempts == 0 {
+                return Err(EngineError::Invalid("`max_attempts` must be at least 1".into()));
+            }
+            if spec.timeout == Some(Duration::ZERO) {
+                return Err(EngineError::Invalid("`timeout` must be longer than 0s; omit it for no timeout".into()));
+            }
+            jobs.push(NewJob {
+                queue: queue.clone(),
+                payload: spec.payload,
+                run_at,
+                priority: spec.priority,
+                max_attempts,
+                timeout: spec.timeout.or(cfg.timeout),
+                unique_key: spec.unique_key,
+            });
+        }
+        let inserted = self.inner.store.job_insert_many(JobInsertParams { jobs, now }).await?;
+        if inserted.iter().any(|j| !j.duplicate && j.state == JobState::Available) {
+            self.inner.wakers.wake_queue(queue);
+        }
+        if inserted.iter().any(|j| !j.duplicate && j.state == JobState::Scheduled) {
+            self.inner.wakers.wake_promoter();
+        }
+        Ok(inserted)
+    }
+
+    /// Leases jobs, long-polling up to `wait` until at least one is available.
+    pub async fn lease(&self, queue: &QueueName, req: LeaseRequest) -> Result<Vec<LeasedJob>, EngineError> {
+        if req.max == 0 || req.max > MAX_LEASE_BATCH {
+            return Err(EngineError::Invalid(format!("`max` must be between 1 and {MAX_LEASE_BATCH}")));
+        }
+        if req.wait > MAX_WAIT {
+            return Err(EngineError::Invalid("`wait` must be at most 30s".into()));
+        }
+        let cfg = self.queue_config(queue);
+        let lease = req.lease.unwrap_or(cfg.lease);
+        if lease.is_zero() {
+            return Err(EngineError::Invalid("`lease` must be longer than 0s".into()));
+        }
+        let deadline = tokio::time::Instant::now() + req.wait;
+        let waker = self.inner.wakers.queue(queue);
+        loop {
+            let notified = waker.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let jobs = self
+                .inner
+                .store
+                .job_lease(JobLeaseParams {
+                    queue: queue.clone(),
+                    max: req.max,
+                    lease,
+                    worker: req.worker.clone(),
+                    concurrency: cfg.concurrency,
+                    now: self.now(),
+                })
+                .await?;
+            if !jobs.is_empty() || tokio::time::Instant::now() >= deadline || self.inner.shutdown.is_triggered() {
+                return Ok(jobs);
+            }
+            tokio::select! {
+                _ = notified => {}
+                _ = tokio::time::sleep_until(deadline) => return Ok(Vec::new()),
+                _ = self.inner.shutdown.wait() => return Ok(Vec::new()),
+            }
+        }
+    }
+
+    /// Extends a lease by `lease` (the original lease length when absent).
+    pub async fn heartbeat(&self, id: JobId, lease_token: String, lease: Option<Duration>) -> Result<UnixMillis, EngineError> {
+        if lease == Some(Duration::ZERO) {
+            return Err(EngineError::Invalid("`lease` must be longer than 0s".into()));
+        }
+        let params = JobHeartbeatParams { id, lease_token, lease, now: self.now() };
+        Ok(self.inner.store.job_heartbeat(params).await?)
+    }
+
+    /// Applies completions and failures; each stands or falls on its own.
+    pub async fn ack(&self, acks: Vec<JobAck>) -> Result<Vec<Result<JobAcked, EngineError>>, EngineError> {
+        if acks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let params = JobAckParams { acks, planner: self.inner.policies.clone(), now: self.now() };
+        let results = self.inner.store.job_ack_many(params).await?;
+        let acked: Vec<&JobAcked> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+        self.inner.totals.record_acks(&acked);
+        if acked.iter().any(|a| a.state == JobState::Scheduled) {
+            self.inner.wakers.wake_promoter();
+        }
+        // A finished job frees a slot of a queue with a concurrency limit.
+        for a in &acked {
+            if self.queue_config(&a.queue).concurrency.is_some() {
+                self.inner.wakers.wake_queue(&a.queue);
+            }
+        }
+        Ok(results.into_iter().map(|r| r.map_err(EngineError::from)).collect())
+    }
+
+    /// Completes one job.
+    pub async fn complete(&self, id: JobId, lease_token: String, result: Option<String>) -> Result<JobAcked, EngineError> {
+        self.ack_one(JobAck { id, lease_token, outcome: AckOutcome::Complete { result } }).await
+    }
+
+    /// Fails one job's attempt.
+    pub async fn fail(&self, id: JobId, lease_token: String, error: String, retryable: bool) -> Result<JobAcked, EngineError> {
+        self.ack_one(JobAck { id, lease_token, outcome: AckOutcome::Fail { error, retryable } }).await
+    }
+
+    async fn ack_one(&self, ack: JobAck) -> Result<JobAcked, EngineError> {
+        self.ack(vec![ack]).await?.pop().unwrap_or(Err(EngineError::Store(StoreError::Internal("no ack result".into()))))
+    }
+
+    /// One job with its history.
+    pub async fn job(&self, id: JobId) -> Result<JobRecord, EngineError> {
+        self.inner.store.job_get(id).await?.ok_or(EngineError::JobNotFound(id))
+    }
+
+    /// A page of a queue's jobs.
+    pub async fn jobs(&self, params: JobListParams) -> Result<Vec<JobRecord>, EngineError> {
+        Ok(self.inner.store.job_list(params).await?)
+    }
+
+    /// Retries a dead or cancelled job.
+    pub async fn job_retry(&self, id: JobId) -> Result<(), EngineError> {
+        let retried = self.inner.store.job_retry(id, self.now()).await.map_err(|e| not_found_as(e, id))?;
+        self.inner.wakers.wake_queue(&retried.queue);
+        Ok(())
+    }
+
+    /// Cancels a job that has not started.
+    pub async fn job_cancel(&self, id: JobId) -> Result<(), EngineError> {
+        self.inner.store.job_cancel(id, self.now()).await.map_err(|e| not_found_as(e, id))
+    }
+
+    /// Retries a queue's dead jobs (only `ids` when given); answers how many.
+    pub async fn dead_retry(&self, queue: &QueueName, ids: Option<Vec<JobId>>) -> Result<u64, EngineError> {
+        let mut total = 0;
+        let mut after = None;
+        let limit = match &ids {
+            Some(ids) => u32::try_from(ids.len()).unwrap_or(u32::MAX).max(1),
+            None => MAINTENANCE_BATCH,
+        };
+        loop {
+            let params =
+                JobRetryDeadParams { queue: queue.clone(), ids: ids.clone(), after, limit, now: self.now() };
+            let page = self.inner.store.job_retry_dead(params).await?;
+            total += page.moved;
+            if page.moved > 0 {
+                self.inner.wakers.wake_queue(queue);
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(total),
+            }
+        }
+    }
+
+    /// Deletes a queue's dead jobs; answers how many.
+    pub async fn dead_purge(&self, queue: &QueueName) -> Result<u64, EngineError> {
+        let mut total = 0;
+        loop {
+            let n = self.inner.store.job_purge_dead(queue.clone(), MAINTENANCE_BATCH).await?;
+            total += n;
+            if n < u64::from(MAINTENANCE_BATCH) {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Pauses or resumes leasing from a queue.
+    pub async fn queue_set_paused(&self, queue: &QueueName, paused: bool) -> Result<(), EngineError> {
+        self.inner.store.queue_set_paused(queue.clone(), paused, self.now()).await?;
+        if !paused {
+            self.inner.wakers.wake_queue(queue);
+        }
+        Ok(())
+    }
+
+    /// Every known queue with its counts and totals, by name.
+    pub async fn queues(&self) -> Result<Vec<QueueStatus>, EngineError> {
+        let (known, counts) = tokio::try_join!(self.inner.store.queue_list(), self.inner.store.queue_counts())?;
+        let mut by_name: BTreeMap<QueueName, QueueStatus> = BTreeMap::new();
+        for q in known {
+            let status = self.status(q.name.clone(), q.paused, QueueCounts::empty(q.name));
+            by_name.insert(status.name.clone(), status);
+        }
+        for c in counts {
+            let name = c.queue.clone();
+            let paused = by_name.get(&name).is_some_and(|s| s.paused);
+            by_name.insert(name.clone(), self.status(name, paused, c));
+        }
+        Ok(by_name.into_values().collect())
+    }
+
+    /// One queue's counts and totals.
+    pub async fn queue(&self, queue: &QueueName) -> Result<QueueStatus, EngineError> {
+        self.queues()
+            .await?
+            .into_iter()
+            .find(|q| &q.name == queue)
+            .ok_or_else(|| EngineError::QueueNotFound(queue.clone()))
+    }
+
+    fn status(&self, name: QueueName, paused: bool, counts: QueueCounts) -> QueueStatus {
+        let totals = self.inner.totals.snapshot(&name);
+        QueueStatus { name, paused, counts, totals }
+    }
+
+    /// Fails jobs whose lease expired or whose timeout passed; answers how many.
+    pub async fn reap_once(&self) -> Result<usize, EngineError> {
+        let params = JobReapParams { limit: MAINTENANCE_BATCH, planner: self.inner.policies.clone(), now: self.now() };
+        let reaped: Vec<JobReaped> = self.inner.store.job_reap(params).await?;
+        if reaped.is_empty() {
+            return Ok(0);
+        }
+        self.inner.totals.record_reaped(&reaped);
+        if reaped.iter().any(|r| r.state == JobState::Scheduled) {
+            self.inner.wakers.wake_promoter();
+        }
+        for r in &reaped {
+            if self.queue_config(&r.queue).concurrency.is_some() {
+                self.inner.wakers.wake_queue(&r.queue);
+            }
+        }
+        for r in &reaped {
+            tracing::warn!(job = %r.id, queue = %r.queue, reason = r.kind.as_str(), state = %r.state, "attempt failed without an answer from its worker");
+        }
+        Ok(reaped.len())
+    }
+
+    /// Makes due scheduled jobs available; answers how many.
+    pub async fn promote_once(&self) -> Result<u64, EngineError> {
+        let promoted = self.inner.store.job_promote_due(self.now(), MAINTENANCE_BATCH).await?;
+        let mut total = 0;
+        for (queue, n) in &promoted {
+            self.inner.wakers.wake_queue(queue);
+            total += n;
+        }
+        Ok(total)
+    }
+
+    /// The earliest time a scheduled job becomes due.
+    pub async fn next_due(&self) -> Result<Option<UnixMillis>, EngineError> {
+        Ok(self.inner.store.job_next_due().await?)
+    }
+
+    /// Resolves when something may have become due earlier than planned.
+    pub async fn promoter_woken(&self) {
+        self.inner.wakers.promoter_woken().await
+    }
+}
+
+fn not_found_as(e: StoreError, id: JobId) -> EngineError {
+    match e {
+        StoreError::NotFound => EngineError::JobNotFound(id),
+        other => other.into(),
+    }
+}

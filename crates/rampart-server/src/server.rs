@@ -1,0 +1,127 @@
+//! The server: opens the store, makes the first admin key, starts the
+//! background services and serves the API until told to stop.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use rampart_core::time::{SharedClock, SystemClock};
+use rampart_store::sqlite::SqliteConfig;
+use rampart_store::{Store, StoreError};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+use crate::api::{self, AppState};
+use crate::auth::{Authenticator, BootstrapError};
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::service::{Promoter, PromoterConfig, Reaper, ReaperConfig};
+use crate::shutdown::{Shutdown, ShutdownTrigger};
+
+/// Why the server could not start or stopped badly.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The store could not be opened.
+    #[error("cannot open the store: {0}")]
+    Store(#[from] StoreError),
+    /// The first admin key could not be made.
+    #[error(transparent)]
+    Bootstrap(#[from] BootstrapError),
+    /// The listen address is taken or not allowed.
+    #[error("cannot listen on {addr}: {source}; choose another with --listen or RAMPART_LISTEN")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Serving failed.
+    #[error("the HTTP server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// A started server, listening but not yet serving.
+pub struct Server {
+    listener: TcpListener,
+    addr: SocketAddr,
+    engine: Engine,
+    state: AppState,
+    trigger: ShutdownTrigger,
+    shutdown: Shutdown,
+    services: JoinSet<()>,
+}
+
+impl Server {
+    /// Starts with the system clock.
+    pub async fn start(config: Config) -> Result<Server, ServerError> {
+        Server::start_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// Starts with the given clock (tests pass a manual one).
+    pub async fn start_with_clock(config: Config, clock: SharedClock) -> Result<Server, ServerError> {
+        let store = Store::open_sqlite(SqliteConfig { data_dir: config.data_dir.clone(), durability: config.durability }).await?;
+        let auth = Authenticator::new(store.clone());
+        if let Some(path) = auth.bootstrap(&config.data_dir, clock.now()).await? {
+            tracing::info!(path = %path.display(), "created the first admin key; the CLI reads it from there");
+        }
+        for (name, q) in &config.queues {
+            store.queue_ensure(vec![name.clone()], clock.now()).await?;
+            if q.paused {
+                store.queue_set_paused(name.clone(), true, clock.now()).await?;
+            }
+        }
+        let (trigger, shutdown) = Shutdown::new();
+        let engine = Engine::new(store, &config, clock, shutdown.clone());
+        let listener =
+            TcpListener::bind(config.listen).await.map_err(|source| ServerError::Bind { addr: config.listen, source })?;
+        let addr = listener.local_addr().map_err(ServerError::Serve)?;
+        let mut services = JoinSet::new();
+        services.spawn(Reaper::new(ReaperConfig::default(), engine.clone()).run(shutdown.clone()));
+        services.spawn(Promoter::new(PromoterConfig::default(), engine.clone()).run(shutdown.clone()));
+        let state = AppState {
+            engine: engine.clone(),
+            auth,
+            max_body_bytes: config.max_body_bytes,
+            started: Arc::new(Instant::now()),
+        };
+        tracing::info!(
+            address = %addr,
+            data_dir = %config.data_dir.display(),
+            store = "sqlite",
+            "rampart is listening on http://{addr}"
+        );
+        Ok(Server { listener, addr, engine, state, trigger, shutdown, services })
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The engine, for in-process use.
+    pub fn engine(&self) -> Engine {
+        self.engine.clone()
+    }
+
+    /// Serves until `signal` resolves, then stops: no new connections,
+    /// long-polls answered empty, background services ended.
+    pub async fn run(self, signal: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
+        let Server { listener, state, trigger, shutdown, mut services, .. } = self;
+        let app = api::router(state);
+        let stop = shutdown.clone();
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                tokio::select! {
+                    _ = signal => {}
+                    _ = stop.wait() => {}
+                }
+                tracing::info!("shutting down: finishing in-flight requests");
+                trigger.trigger();
+            })
+            .await;
+        while services.join_next().await.is_some() {}
+        tracing::info!("rampart stopped");
+        served.map_err(ServerError::Serve)
+    }
+}

@@ -1,0 +1,61 @@
+//! The reaper: finds active jobs whose lease expired or whose timeout passed
+//! and fails their attempt (`lease_expired` / `timeout`), so the retry policy
+//! takes over. It polls on a short interval: detection within about a second.
+
+use std::time::Duration;
+
+use crate::engine::{Engine, EngineError};
+use crate::shutdown::Shutdown;
+
+/// How the reaper runs.
+#[derive(Debug, Clone)]
+pub struct ReaperConfig {
+    /// Time between sweeps.
+    pub interval: Duration,
+}
+
+impl Default for ReaperConfig {
+    fn default() -> Self {
+        ReaperConfig { interval: Duration::from_millis(250) }
+    }
+}
+
+/// Fails attempts whose worker went silent or ran too long.
+pub struct Reaper {
+    config: ReaperConfig,
+    engine: Engine,
+}
+
+impl Reaper {
+    /// A reaper over `engine`.
+    pub fn new(config: ReaperConfig, engine: Engine) -> Reaper {
+        Reaper { config, engine }
+    }
+
+    /// One sweep; answers how many attempts it failed.
+    pub async fn run_once(&self) -> Result<usize, EngineError> {
+        let mut total = 0;
+        loop {
+            let n = self.engine.reap_once().await?;
+            total += n;
+            if n == 0 {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Sweeps until shutdown.
+    pub async fn run(self, shutdown: Shutdown) {
+        let mut tick = tokio::time::interval(self.config.interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.wait() => return,
+            }
+            if let Err(e) = self.run_once().await {
+                tracing::warn!(error = %e, "reaper sweep failed; retrying on the next tick");
+            }
+        }
+    }
+}

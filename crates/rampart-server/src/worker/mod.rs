@@ -1,0 +1,300 @@
+//! Workers: run handlers for jobs, in-process or against a remote server.
+//!
+//! ```no_run
+//! # async fn demo(client: rampart_server::client::Client) -> Result<(), rampart_server::worker::WorkerError> {
+//! use rampart_server::worker::{JobError, Source, Worker};
+//! Worker::new(Source::Remote(client))
+//!     .concurrency(8)
+//!     .handle("email-send", |job| async move {
+//!         let to: serde_json::Value = job.payload_as().map_err(|e| JobError::fatal(e.to_string()))?;
+//!         println!("sending to {to}");
+//!         Ok(None)
+//!     })
+//!     .run(async { let _ = tokio::signal::ctrl_c().await; })
+//!     .await
+//! # }
+//! ```
+//!
+//! Each queue gets a loop that long-polls for as many jobs as it has free
+//! slots, runs each in its own task with a heartbeat every third of the
+//! lease, and acknowledges the outcome. On shutdown it stops leasing and
+//! lets running jobs finish within the grace period.
+
+mod source;
+
+pub use source::{Job, Source, SourceError};
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rampart_core::id::{QueueName, QueueNameError};
+use rampart_core::time::{Clock, SystemClock};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::shutdown::Shutdown;
+
+/// How an attempt failed, as a handler reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobError {
+    /// What went wrong.
+    pub message: String,
+    /// False sends the job straight to `dead`.
+    pub retryable: bool,
+}
+
+impl JobError {
+    /// A failure worth retrying.
+    pub fn retryable(message: impl Into<String>) -> JobError {
+        JobError { message: message.into(), retryable: true }
+    }
+
+    /// A failure that no retry will fix.
+    pub fn fatal(message: impl Into<String>) -> JobError {
+        JobError { message: message.into(), retryable: false }
+    }
+}
+
+/// What a handler answers: an optional JSON result, or the failure.
+pub type HandlerResult = Result<Option<serde_json::Value>, JobError>;
+
+type BoxedHandler = Arc<dyn Fn(Job) -> Pin<Box<dyn Future<Output = HandlerResult> + Send>> + Send + Sync>;
+
+/// Why a worker could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// A handler was registered for an invalid queue name.
+    #[error(transparent)]
+    InvalidQueue(#[from] QueueNameError),
+    /// No handler was registered.
+    #[error("the worker has no handlers; register one with .handle(queue, handler)")]
+    NoHandlers,
+}
+
+/// A set of handlers and how to run them.
+pub struct Worker {
+    source: Source,
+    name: String,
+    concurrency: usize,
+    lease: Duration,
+    grace: Duration,
+    handlers: Vec<(String, BoxedHandler)>,
+}
+
+impl Worker {
+    /// A worker pulling from `source`: concurrency 1, lease 30s, grace 30s.
+    pub fn new(source: Source) -> Worker {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into());
+        Worker {
+            source,
+            name: format!("{host}:{}", std::process::id()),
+            concurrency: 1,
+            lease: Duration::from_secs(30),
+            grace: Duration::from_secs(30),
+            handlers: Vec::new(),
+        }
+    }
+
+    /// The name recorded in job histories.
+    pub fn name(mut self, name: impl Into<String>) -> Worker {
+        self.name = name.into();
+        self
+    }
+
+    /// Jobs run at once per queue (at least 1).
+    pub fn concurrency(mut self, n: usize) -> Worker {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// Lease length; heartbeats go every third of it.
+    pub fn lease(mut self, lease: Duration) -> Worker {
+        self.lease = lease.max(Duration::from_millis(300));
+        self
+    }
+
+    /// How long running jobs may take to finish after shutdown starts.
+    pub fn grace(mut self, grace: Duration) -> Worker {
+        self.grace = grace;
+        self
+    }
+
+    /// Runs `handler` for every job of `queue`.
+    pub fn handle<F, Fut>(mut self, queue: &str, handler: F) -> Worker
+    where
+        F: Fn(Job) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult> + Send + 'static,
+    {
+        let boxed: BoxedHandler = Arc::new(move |job| Box::pin(handler(job)));
+        self.handlers.push((queue.to_string(), boxed));
+        self
+    }
+
+    /// Works until `signal` resolves, then drains within the grace period.
+    pub async fn run(self, signal: impl Future<Output = ()> + Send + 'static) -> Result<(), WorkerError> {
+        if self.handlers.is_empty() {
+            return Err(WorkerError::NoHandlers);
+        }
+        let queues = self
+            .handlers
+            .iter()
+            .map(|(q, h)| Ok((QueueName::new(q)?, h.clone())))
+            .collect::<Result<Vec<_>, QueueNameError>>()?;
+        let (trigger, shutdown) = Shutdown::new();
+        let mut loops = JoinSet::new();
+        for (queue, handler) in queues {
+            let lane = Lane {
+                source: self.source.clone(),
+                queue,
+                handler,
+                worker: self.name.clone(),
+                concurrency: self.concurrency,
+                lease: self.lease,
+                grace: self.grace,
+            };
+            loops.spawn(lane.run(shutdown.clone()));
+        }
+        tokio::select! {
+            _ = signal => {}
+            _ = async { while loops.join_next().await.is_some() {} } => {}
+        }
+        tracing::info!("worker stopping: no new leases; waiting for running jobs");
+        trigger.trigger();
+        while loops.join_next().await.is_some() {}
+        Ok(())
+    }
+}
+
+/// One queue's lease loop.
+struct Lane {
+    source: Source,
+    queue: QueueName,
+    handler: BoxedHandler,
+    worker: String,
+    concurrency: usize,
+    lease: Duration,
+    grace: Duration,
+}
+
+impl Lane {
+    async fn run(self, shutdown: Shutdown) {
+        let slots = Arc::new(Semaphore::new(self.concurrency));
+        let mut running = JoinSet::new();
+        let mut failures = 0u32;
+        loop {
+            while running.try_join_next().is_some() {}
+            let first = tokio::select! {
+                p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+                _ = shutdown.wait() => break,
+            };
+            let mut permits = vec![first];
+            while let Ok(p) = slots.clone().try_acquire_owned() {
+                permits.push(p);
+            }
+            let max = u32::try_from(permits.len()).unwrap_or(1);
+            let leased = tokio::select! {
+                r = self.source.lease(&self.queue, max, Duration::from_secs(30), self.lease, &self.worker) => r,
+                _ = shutdown.wait() => break,
+            };
+            let jobs = match leased {
+                Ok(jobs) => {
+                    failures = 0;
+                    jobs
+                }
+                Err(e) => {
+                    failures += 1;
+                    let pause = Duration::from_millis(200 * u64::from(failures.min(25)));
+                    tracing::warn!(queue = %self.queue, error = %e, "lease failed; retrying in {pause:?}");
+                    tokio::select! {
+                        _ = tokio::time::sleep(pause) => continue,
+                        _ = shutdown.wait() => break,
+                    }
+                }
+            };
+            for job in jobs {
+                let Some(permit) = permits.pop() else { break };
+                let task = Attempt { source: self.source.clone(), handler: self.handler.clone(), lease: self.lease };
+                running.spawn(async move {
+                    task.run(job).await;
+                    drop(permit);
+                });
+            }
+        }
+        let drained = tokio::time::timeout(self.grace, async { while running.join_next().await.is_some() {} }).await;
+        if drained.is_err() {
+            tracing::warn!(queue = %self.queue, "grace period over; abandoning running jobs (their leases will expire and they will be retried)");
+            running.abort_all();
+        }
+    }
+}
+
+/// One job's run: handler, heartbeats, ack.
+struct Attempt {
+    source: Source,
+    handler: BoxedHandler,
+    lease: Duration,
+}
+
+impl Attempt {
+    async fn run(self, job: Job) {
+        let work = (self.handler)(job.clone());
+        let timeout = job.timeout_at.map(|t| t.since(SystemClock.now()));
+        let outcome = tokio::select! {
+            r = work => Some(r),
+            lost = self.heartbeats(&job) => { tracing::warn!(job = %job.id, "{lost}; abandoning the job"); None }
+            _ = sleep_or_never(timeout) => {
+                tracing::warn!(job = %job.id, "the attempt reached its timeout; stopping it (the server records the timeout)");
+                None
+            }
+        };
+        let Some(outcome) = outcome else { return };
+        let acked = match outcome {
+            Ok(result) => self.with_retries(|| self.source.complete(&job, result.as_ref().map(|v| v.to_string()))).await,
+            Err(e) => self.with_retries(|| self.source.fail(&job, e.message.clone(), e.retryable)).await,
+        };
+        if let Err(e) = acked {
+            tracing::warn!(job = %job.id, error = %e, "could not acknowledge the job; it will be retried when its lease expires");
+        }
+    }
+
+    /// Heartbeats until the lease is lost; answers why it stopped.
+    async fn heartbeats(&self, job: &Job) -> String {
+        let every = self.lease / 3;
+        loop {
+            tokio::time::sleep(every).await;
+            match self.source.heartbeat(job, self.lease).await {
+                Ok(()) => {}
+                Err(SourceError::LeaseLost) => return "the lease was lost".into(),
+                Err(e) => tracing::warn!(job = %job.id, error = %e, "heartbeat failed; trying again"),
+            }
+        }
+    }
+
+    async fn with_retries<F, Fut>(&self, mut call: F) -> Result<(), SourceError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<(), SourceError>>,
+    {
+        let mut delay = Duration::from_millis(100);
+        for _ in 0..5 {
+            match call().await {
+                Err(SourceError::Other(e)) => {
+                    tracing::debug!(error = %e, "ack failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+                done => return done,
+            }
+        }
+        call().await
+    }
+}
+
+async fn sleep_or_never(d: Option<Duration>) {
+    match d {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}

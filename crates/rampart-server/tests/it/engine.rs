@@ -1,0 +1,135 @@
+//! The engine and its background services on a manual clock: lease expiry,
+//! timeouts, backoff and delayed promotion, with no sleeps.
+
+use std::time::Duration;
+
+use axum::http::Method;
+use rampart_core::id::QueueName;
+use rampart_server::config::{Config, QueueConfig};
+use rampart_server::engine::{JobSpec, LeaseRequest};
+use rampart_server::service::{Promoter, PromoterConfig, Reaper, ReaperConfig};
+use serde_json::Value;
+
+use crate::harness::TestApp;
+
+fn q(name: &str) -> QueueName {
+    QueueName::new(name).unwrap()
+}
+
+fn spec() -> JobSpec {
+    JobSpec { payload: "{}".into(), ..JobSpec::default() }
+}
+
+fn lease_req() -> LeaseRequest {
+    LeaseRequest { max: 10, wait: Duration::ZERO, lease: Some(Duration::from_secs(10)), worker: Some("w".into()) }
+}
+
+fn reasons(job: &Value) -> Vec<String> {
+    job["history"].as_array().unwrap().iter().map(|e| e["reason"].as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test]
+async fn an_expired_lease_counts_a_failed_attempt_and_the_job_runs_again() {
+    let app = TestApp::new().await;
+    let reaper = Reaper::new(ReaperConfig::default(), app.engine.clone());
+    let promoter = Promoter::new(PromoterConfig::default(), app.engine.clone());
+    let id = app.engine.enqueue(&q("x"), vec![spec()]).await.unwrap()[0].id;
+    assert_eq!(app.engine.lease(&q("x"), lease_req()).await.unwrap().len(), 1);
+    app.clock.advance(Duration::from_millis(9_999));
+    assert_eq!(reaper.run_once().await.unwrap(), 0, "the lease still holds");
+    app.clock.advance(Duration::from_millis(1));
+    assert_eq!(reaper.run_once().await.unwrap(), 1);
+    // Backoff 1s ±20% before the retry is due.
+    app.clock.advance(Duration::from_millis(799));
+    assert_eq!(promoter.run_once().await.unwrap(), 0);
+    app.clock.advance(Duration::from_millis(401));
+    assert_eq!(promoter.run_once().await.unwrap(), 1);
+    let again = app.engine.lease(&q("x"), lease_req()).await.unwrap();
+    assert_eq!(again[0].attempt, 2);
+    let job = app.job(&id.to_string()).await;
+    assert_eq!(reasons(&job), ["enqueued", "leased", "lease_expired", "due", "leased"]);
+    let totals = app.send(Method::GET, "/v1/queues/x", None).await.body["totals"].clone();
+    assert_eq!((totals["stalled"].as_u64(), totals["retries"].as_u64()), (Some(1), Some(1)));
+}
+
+#[tokio::test]
+async fn a_timed_out_attempt_fails_even_while_heartbeating() {
+    let mut config = Config::default();
+    config.queues.insert(q("slow"), QueueConfig { timeout: Some(Duration::from_secs(5)), max_attempts: 1, ..QueueConfig::default() });
+    let app = TestApp::with_config(config).await;
+    let reaper = Reaper::new(ReaperConfig::default(), app.engine.clone());
+    let id = app.engine.enqueue(&q("slow"), vec![spec()]).await.unwrap()[0].id;
+    let leased = app.engine.lease(&q("slow"), lease_req()).await.unwrap().remove(0);
+    for _ in 0..4 {
+        app.clock.advance(Duration::from_secs(1));
+        app.engine.heartbeat(id, leased.lease_token.clone(), None).await.unwrap();
+        assert_eq!(reaper.run_once().await.unwrap(), 0);
+    }
+    app.clock.advance(Duration::from_secs(1));
+    assert_eq!(reaper.run_once().await.unwrap(), 1);
+    let job = app.job(&id.to_string()).await;
+    assert_eq!(job["state"], "dead", "max_attempts = 1 from the queue's config");
+    assert_eq!(reasons(&job).last().unwrap(), "timeout");
+    assert_eq!(job["errors"][0]["reason"], "timeout");
+}
+
+#[tokio::test]
+async fn retries_back_off_exponentially_within_their_jitter() {
+    let app = TestApp::new().await;
+    let promoter = Promoter::new(PromoterConfig::default(), app.engine.clone());
+    let mut s = spec();
+    s.max_attempts = Some(4);
+    let id = app.engine.enqueue(&q("b"), vec![s]).await.unwrap()[0].id;
+    for attempt in 1..=3u32 {
+        let l = app.engine.lease(&q("b"), lease_req()).await.unwrap().remove(0);
+        assert_eq!(l.attempt, attempt);
+        let now = app.engine.now();
+        let acked = app.engine.fail(id, l.lease_token, "flaky".into(), true).await.unwrap();
+        let delay = acked.retry_at.unwrap().0 - now.0;
+        let base = 1000 * 2i64.pow(attempt - 1);
+        assert!(delay >= base * 8 / 10 && delay <= base * 12 / 10, "attempt {attempt}: delay {delay}ms outside {base}ms ±20%");
+        app.clock.set(acked.retry_at.unwrap());
+        assert_eq!(promoter.run_once().await.unwrap(), 1);
+    }
+    let l = app.engine.lease(&q("b"), lease_req()).await.unwrap().remove(0);
+    let last = app.engine.fail(id, l.lease_token, "flaky".into(), true).await.unwrap();
+    assert_eq!(last.state.as_str(), "dead");
+}
+
+#[tokio::test]
+async fn delayed_jobs_become_available_exactly_when_due() {
+    let app = TestApp::new().await;
+    let promoter = Promoter::new(PromoterConfig::default(), app.engine.clone());
+    let mut s = spec();
+    s.delay = Some(Duration::from_secs(10));
+    let inserted = app.engine.enqueue(&q("later"), vec![s]).await.unwrap();
+    assert_eq!(inserted[0].state.as_str(), "scheduled");
+    assert!(app.engine.lease(&q("later"), lease_req()).await.unwrap().is_empty());
+    app.clock.advance(Duration::from_millis(9_999));
+    assert_eq!(promoter.run_once().await.unwrap(), 0);
+    app.clock.advance(Duration::from_millis(1));
+    assert_eq!(promoter.run_once().await.unwrap(), 1);
+    assert_eq!(app.engine.lease(&q("later"), lease_req()).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn concurrency_caps_active_jobs_across_workers() {
+    let mut config = Config::default();
+    config.queues.insert(q("cap"), QueueConfig { concurrency: Some(2), ..QueueConfig::default() });
+    let app = TestApp::with_config(config).await;
+    app.engine.enqueue(&q("cap"), (0..5).map(|_| spec()).collect()).await.unwrap();
+    let first = app.engine.lease(&q("cap"), lease_req()).await.unwrap();
+    assert_eq!(first.len(), 2);
+    assert!(app.engine.lease(&q("cap"), lease_req()).await.unwrap().is_empty());
+    app.engine.complete(first[0].id, first[0].lease_token.clone(), None).await.unwrap();
+    assert_eq!(app.engine.lease(&q("cap"), lease_req()).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn priorities_are_served_highest_first() {
+    let app = TestApp::new().await;
+    let specs = [0, 10, 5].map(|p| JobSpec { priority: p, ..spec() }).to_vec();
+    let ids: Vec<_> = app.engine.enqueue(&q("prio"), specs).await.unwrap().into_iter().map(|j| j.id).collect();
+    let order: Vec<_> = app.engine.lease(&q("prio"), lease_req()).await.unwrap().into_iter().map(|j| j.id).collect();
+    assert_eq!(order, vec![ids[1], ids[2], ids[0]]);
+}

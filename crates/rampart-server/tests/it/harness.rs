@@ -1,0 +1,114 @@
+//! A test app: a real SQLite store in a temp dir, the engine on a manual
+//! clock, one key per role, and the router to send requests to.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use rampart_core::auth::Role;
+use rampart_core::time::{ManualClock, UnixMillis};
+use rampart_server::api::{self, AppState};
+use rampart_server::auth::Authenticator;
+use rampart_server::config::Config;
+use rampart_server::engine::Engine;
+use rampart_server::shutdown::{Shutdown, ShutdownTrigger};
+use rampart_store::Store;
+use rampart_store::sqlite::{Durability, SqliteConfig};
+use serde_json::Value;
+use tower::ServiceExt;
+
+pub const T0: UnixMillis = UnixMillis(1_800_000_000_000);
+
+pub struct TestApp {
+    pub router: Router,
+    pub engine: Engine,
+    pub clock: Arc<ManualClock>,
+    pub keys: HashMap<&'static str, String>,
+    _trigger: ShutdownTrigger,
+    _dir: tempfile::TempDir,
+}
+
+/// What a request answered.
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl Answer {
+    /// The error code of an error answer.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+
+    pub fn message(&self) -> &str {
+        self.body["error"]["message"].as_str().unwrap_or("")
+    }
+}
+
+impl TestApp {
+    pub async fn new() -> TestApp {
+        TestApp::with_config(Config::default()).await
+    }
+
+    pub async fn with_config(mut config: Config) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        config.data_dir = dir.path().to_path_buf();
+        let store =
+            Store::open_sqlite(SqliteConfig { data_dir: dir.path().to_path_buf(), durability: Durability::Normal }).await.unwrap();
+        let clock = Arc::new(ManualClock::new(T0));
+        let (trigger, shutdown) = Shutdown::new();
+        let engine = Engine::new(store.clone(), &config, clock.clone(), shutdown);
+        let auth = Authenticator::new(store);
+        let mut keys = HashMap::new();
+        for role in Role::ALL {
+            let new = auth.create(format!("{role}-key"), role, T0).await.unwrap();
+            keys.insert(role.as_str(), new.key);
+        }
+        let state = AppState { engine: engine.clone(), auth, max_body_bytes: config.max_body_bytes, started: Arc::new(Instant::now()) };
+        TestApp { router: api::router(state), engine, clock, keys, _trigger: trigger, _dir: dir }
+    }
+
+    /// Sends a request with the key of `role` (none when `role` is empty).
+    pub async fn send_as(&self, role: &str, method: Method, path: &str, body: Option<&str>) -> Answer {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(key) = self.keys.get(role) {
+            req = req.header("authorization", format!("Bearer {key}"));
+        }
+        let req = req.header("content-type", "application/json").body(Body::from(body.unwrap_or("").to_string())).unwrap();
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into())) };
+        Answer { status, body }
+    }
+
+    /// Sends as admin.
+    pub async fn send(&self, method: Method, path: &str, body: Option<&str>) -> Answer {
+        self.send_as("admin", method, path, body).await
+    }
+
+    /// Enqueues one job and answers its id.
+    pub async fn enqueue(&self, queue: &str, body: &str) -> String {
+        let a = self.send(Method::POST, &format!("/v1/queues/{queue}/jobs"), Some(body)).await;
+        assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+        a.body["id"].as_str().unwrap().to_string()
+    }
+
+    /// Leases without waiting and answers the jobs.
+    pub async fn lease(&self, queue: &str, max: u32) -> Vec<Value> {
+        let a = self.send(Method::POST, &format!("/v1/queues/{queue}/lease"), Some(&format!(r#"{{"max":{max}}}"#))).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        a.body["jobs"].as_array().unwrap().clone()
+    }
+
+    /// One job as the API shows it.
+    pub async fn job(&self, id: &str) -> Value {
+        let a = self.send(Method::GET, &format!("/v1/jobs/{id}"), None).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        a.body
+    }
+}

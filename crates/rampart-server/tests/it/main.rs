@@ -1,0 +1,6 @@
+//! Integration tests of rampart-server: routes in process through
+//! `tower::ServiceExt::oneshot`, the engine and services on a manual clock.
+
+mod api;
+mod engine;
+mod harness;
