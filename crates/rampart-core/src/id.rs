@@ -49,11 +49,7 @@ impl QueueName {
         let ok = !name.is_empty()
             && name.len() <= Self::MAX_LEN
             && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
-        if ok {
-            Ok(QueueName(name.to_string()))
-        } else {
-            Err(QueueNameError(name.chars().take(140).collect()))
-        }
+        if ok { Ok(QueueName(name.to_string())) } else { Err(QueueNameError(name.chars().take(140).collect())) }
     }
 
     /// The name as text.

@@ -72,10 +72,7 @@ pub struct JobStateError(pub String);
 impl FromStr for JobState {
     type Err = JobStateError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        JobState::ALL
-            .into_iter()
-            .find(|st| st.as_str() == s)
-            .ok_or_else(|| JobStateError(s.chars().take(64).collect()))
+        JobState::ALL.into_iter().find(|st| st.as_str() == s).ok_or_else(|| JobStateError(s.chars().take(64).collect()))
     }
 }
 

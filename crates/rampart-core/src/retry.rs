@@ -62,7 +62,7 @@ pub fn decide_failure(
     if !retryable || attempt >= max_attempts {
         FailureOutcome::Dead
     } else {
-        FailureOutcome::Retry(now.add(backoff.delay(attempt, unit)))
+        FailureOutcome::Retry(now.plus(backoff.delay(attempt, unit)))
     }
 }
 

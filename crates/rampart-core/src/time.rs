@@ -15,7 +15,7 @@ pub struct UnixMillis(pub i64);
 
 impl UnixMillis {
     /// This time plus a duration, saturating instead of overflowing.
-    pub fn add(self, d: Duration) -> UnixMillis {
+    pub fn plus(self, d: Duration) -> UnixMillis {
         let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
         UnixMillis(self.0.saturating_add(ms))
     }
@@ -64,9 +64,7 @@ impl Clock for SystemClock {
     // The one place that reads the wall clock; clippy.toml bans it elsewhere.
     #[allow(clippy::disallowed_methods)]
     fn now(&self) -> UnixMillis {
-        let since = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
+        let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         UnixMillis(i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
     }
 }

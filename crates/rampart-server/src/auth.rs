@@ -67,7 +67,8 @@ impl Authenticator {
         {
             return Ok(record.clone());
         }
-        let record = self.store.api_key_find(hash.clone()).await.map_err(AuthError::Store)?.ok_or(AuthError::Invalid)?;
+        let record =
+            self.store.api_key_find(hash.clone()).await.map_err(AuthError::Store)?.ok_or(AuthError::Invalid)?;
         if let Ok(mut cache) = self.cache.lock() {
             cache.insert(hash, (record.clone(), Instant::now()));
         }
@@ -79,7 +80,13 @@ impl Authenticator {
         let key = generate_key();
         let record = self
             .store
-            .api_key_insert(ApiKeyInsert { name, role, hash: hash_key(&key), prefix: key[..PREFIX_LEN].to_string(), now })
+            .api_key_insert(ApiKeyInsert {
+                name,
+                role,
+                hash: hash_key(&key),
+                prefix: key[..PREFIX_LEN].to_string(),
+                now,
+            })
             .await?;
         Ok(NewKey { key, record })
     }

@@ -60,7 +60,9 @@ impl Server {
 
     /// Starts with the given clock (tests pass a manual one).
     pub async fn start_with_clock(config: Config, clock: SharedClock) -> Result<Server, ServerError> {
-        let store = Store::open_sqlite(SqliteConfig { data_dir: config.data_dir.clone(), durability: config.durability }).await?;
+        let store =
+            Store::open_sqlite(SqliteConfig { data_dir: config.data_dir.clone(), durability: config.durability })
+                .await?;
         let auth = Authenticator::new(store.clone());
         if let Some(path) = auth.bootstrap(&config.data_dir, clock.now()).await? {
             tracing::info!(path = %path.display(), "created the first admin key; the CLI reads it from there");
@@ -73,8 +75,9 @@ impl Server {
         }
         let (trigger, shutdown) = Shutdown::new();
         let engine = Engine::new(store, &config, clock, shutdown.clone());
-        let listener =
-            TcpListener::bind(config.listen).await.map_err(|source| ServerError::Bind { addr: config.listen, source })?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
         let addr = listener.local_addr().map_err(ServerError::Serve)?;
         let mut services = JoinSet::new();
         services.spawn(Reaper::new(ReaperConfig::default(), engine.clone()).run(shutdown.clone()));

@@ -32,9 +32,12 @@ impl From<rusqlite::Error> for StoreError {
         match &e {
             rusqlite::Error::SqliteFailure(f, _) => match f.code {
                 C::ConstraintViolation => StoreError::Conflict(e.to_string()),
-                C::DatabaseBusy | C::DatabaseLocked | C::CannotOpen | C::DiskFull | C::ReadOnly | C::SystemIoFailure => {
-                    StoreError::Unavailable(e.to_string())
-                }
+                C::DatabaseBusy
+                | C::DatabaseLocked
+                | C::CannotOpen
+                | C::DiskFull
+                | C::ReadOnly
+                | C::SystemIoFailure => StoreError::Unavailable(e.to_string()),
                 _ => StoreError::Internal(e.to_string()),
             },
             _ => StoreError::Internal(e.to_string()),

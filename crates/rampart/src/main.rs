@@ -1,1 +1,106 @@
-fn main() {}
+//! `rampart`: the server and its command-line client in one binary.
+//!
+//! This file only parses the command line and hands each command to its
+//! module under [`cli`]; errors come back here to be printed as one line
+//! with the exit code they call for (1 at run time, 2 for usage and
+//! configuration mistakes).
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::cli::{GlobalArgs, Remote};
+
+/// Production safeguards in one server: durable jobs with retries and dead
+/// letters, and the tools to look after them.
+#[derive(Debug, Parser)]
+#[command(name = "rampart", version, propagate_version = true, arg_required_else_help = true)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(cli::serve::Args),
+    /// Check the server's configuration.
+    Config(cli::config::Args),
+    /// Add a job to a queue.
+    Enqueue(cli::enqueue::Args),
+    /// Look at, retry and cancel jobs.
+    Jobs(cli::jobs::Args),
+    /// List queues, show one, pause or resume one.
+    Queues(cli::queues::Args),
+    /// List, retry and purge a queue's dead jobs.
+    Dlq(cli::dlq::Args),
+    /// Create, list and revoke API keys.
+    Keys(cli::keys::Args),
+    /// Run a shell command for every job of a queue.
+    Work(cli::work::Args),
+    /// Measure a running server's throughput and latency.
+    Bench(cli::bench::Args),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => cli::report(&err),
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let global = cli.global;
+    match cli.command {
+        Command::Serve(args) => cli::serve::run(args).await,
+        Command::Config(args) => cli::config::run(args, global.json),
+        Command::Enqueue(args) => cli::enqueue::run(args, &Remote::connect(&global)?).await,
+        Command::Jobs(args) => cli::jobs::run(args, &Remote::connect(&global)?).await,
+        Command::Queues(args) => cli::queues::run(args, &Remote::connect(&global)?).await,
+        Command::Dlq(args) => cli::dlq::run(args, &Remote::connect(&global)?).await,
+        Command::Keys(args) => cli::keys::run(args, &Remote::connect(&global)?).await,
+        Command::Work(args) => cli::work::run(args, &Remote::connect(&global)?).await,
+        Command::Bench(args) => cli::bench::run(args, Remote::connect(&global)?.client).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(argv: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("rampart").chain(argv.iter().copied()))
+    }
+
+    #[test]
+    fn the_command_tree_is_consistent() {
+        use clap::CommandFactory as _;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_options_go_anywhere() {
+        let cli = parse(&["queues", "--json", "--url", "http://10.0.0.1:1", "--api-key", "k"]).expect("parses");
+        assert!(cli.global.json);
+        assert_eq!(cli.global.url, "http://10.0.0.1:1");
+        assert_eq!(cli.global.api_key.as_deref(), Some("k"));
+        let cli = parse(&["--json", "jobs", "show", "1"]).expect("parses");
+        assert!(cli.global.json);
+        assert!(matches!(cli.command, Command::Jobs(_)));
+    }
+
+    #[test]
+    fn usage_mistakes_are_clap_errors() {
+        assert!(parse(&[]).is_err());
+        assert!(parse(&["frobnicate"]).is_err());
+        assert!(parse(&["enqueue"]).is_err());
+        assert!(matches!(parse(&["config", "check"]).map(|c| c.command), Ok(Command::Config(_))));
+        assert!(matches!(parse(&["serve", "--listen", "127.0.0.1:0"]).map(|c| c.command), Ok(Command::Serve(_))));
+    }
+}

@@ -82,7 +82,9 @@ impl From<EngineError> for ApiError {
         let message = e.to_string();
         match e {
             EngineError::Invalid(_) => ApiError::invalid(message),
-            EngineError::PayloadTooLarge { .. } => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", message),
+            EngineError::PayloadTooLarge { .. } => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", message)
+            }
             EngineError::JobNotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "JOB_NOT_FOUND", message),
             EngineError::QueueNotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "QUEUE_NOT_FOUND", message),
             EngineError::LeaseLost => ApiError::new(StatusCode::CONFLICT, "LEASE_LOST", message),

@@ -27,7 +27,10 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
             BytesRejection::FailedToBufferBody(f) if f.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "BODY_TOO_LARGE",
-                format!("the request body is larger than max_body_bytes ({} bytes); send smaller batches", state.max_body_bytes),
+                format!(
+                    "the request body is larger than max_body_bytes ({} bytes); send smaller batches",
+                    state.max_body_bytes
+                ),
             ),
             other => ApiError::invalid(format!("cannot read the request body: {other}")),
         })?;
@@ -43,7 +46,11 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if inner.is_syntax() || inner.is_eof() {
-            ApiError::new(StatusCode::BAD_REQUEST, "INVALID_JSON", format!("the request body is not valid JSON: {inner}"))
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "INVALID_JSON",
+                format!("the request body is not valid JSON: {inner}"),
+            )
         } else if path == "." {
             ApiError::invalid(format!("invalid request: {inner}"))
         } else {

@@ -10,7 +10,7 @@ use rampart_store::{AckOutcome, JobAck, JobListParams};
 use serde::Deserialize;
 
 use super::extract::{Admin, Auth, Body, Enqueue, Read, Work};
-use super::{AppState, ApiError, duration_field, job_id, queue_name, view};
+use super::{ApiError, AppState, duration_field, job_id, queue_name, view};
 use crate::engine::{self, EngineError, JobSpec};
 use crate::wire::*;
 
@@ -41,12 +41,18 @@ fn spec(req: EnqueueRequest, prefix: &str) -> Result<JobSpec, ApiError> {
     let run_at = req
         .run_at
         .as_deref()
-        .map(|s| UnixMillis::parse_rfc3339(s).map_err(|e| ApiError::invalid(format!("invalid field `{}`: {e}", field("run_at")))))
+        .map(|s| {
+            UnixMillis::parse_rfc3339(s)
+                .map_err(|e| ApiError::invalid(format!("invalid field `{}`: {e}", field("run_at"))))
+        })
         .transpose()?;
     if let Some(key) = &req.unique_key
         && (key.is_empty() || key.len() > MAX_KEY_LEN)
     {
-        return Err(ApiError::invalid(format!("invalid field `{}`: use 1 to {MAX_KEY_LEN} bytes", field("unique_key"))));
+        return Err(ApiError::invalid(format!(
+            "invalid field `{}`: use 1 to {MAX_KEY_LEN} bytes",
+            field("unique_key")
+        )));
     }
     if req.max_attempts == Some(0) {
         return Err(ApiError::invalid(format!("invalid field `{}`: must be at least 1", field("max_attempts"))));
@@ -82,7 +88,10 @@ async fn jobs_create(
     let inserted = state.engine.enqueue(&queue, vec![spec(req, "")?]).await?;
     let job = inserted.into_iter().next().ok_or_else(|| ApiError::invalid("nothing was enqueued"))?;
     let status = if job.duplicate { StatusCode::OK } else { StatusCode::CREATED };
-    Ok((status, Json(EnqueueResponse { id: job.id.to_string(), state: job.state.to_string(), duplicate: job.duplicate })))
+    Ok((
+        status,
+        Json(EnqueueResponse { id: job.id.to_string(), state: job.state.to_string(), duplicate: job.duplicate }),
+    ))
 }
 
 async fn jobs_create_batch(
@@ -183,7 +192,8 @@ async fn jobs_ack(
 ) -> Result<Json<AcksResponse>, ApiError> {
     let mut acks = Vec::with_capacity(req.complete.len() + req.fail.len());
     for (i, c) in req.complete.into_iter().enumerate() {
-        let id = job_id(&c.id).map_err(|e| ApiError::invalid(format!("invalid field `complete[{i}].id`: {}", e.message)))?;
+        let id =
+            job_id(&c.id).map_err(|e| ApiError::invalid(format!("invalid field `complete[{i}].id`: {}", e.message)))?;
         acks.push(JobAck {
             id,
             lease_token: c.lease_token,
@@ -191,7 +201,8 @@ async fn jobs_ack(
         });
     }
     for (i, f) in req.fail.into_iter().enumerate() {
-        let id = job_id(&f.id).map_err(|e| ApiError::invalid(format!("invalid field `fail[{i}].id`: {}", e.message)))?;
+        let id =
+            job_id(&f.id).map_err(|e| ApiError::invalid(format!("invalid field `fail[{i}].id`: {}", e.message)))?;
         acks.push(JobAck {
             id,
             lease_token: f.lease_token,
@@ -207,7 +218,11 @@ async fn jobs_ack(
             Ok(a) => AckResult { id, state: Some(a.state.to_string()), error: None },
             Err(e) => {
                 let api = ApiError::from(e);
-                AckResult { id, state: None, error: Some(ErrorDetail { code: api.code.to_string(), message: api.message }) }
+                AckResult {
+                    id,
+                    state: None,
+                    error: Some(ErrorDetail { code: api.code.to_string(), message: api.message }),
+                }
             }
         })
         .collect();
@@ -285,7 +300,11 @@ async fn jobs_list(
     let after = q
         .cursor
         .as_deref()
-        .map(|c| job_id(c).map_err(|_| ApiError::invalid("invalid parameter `cursor`: pass the `next_cursor` of the previous page")))
+        .map(|c| {
+            job_id(c).map_err(|_| {
+                ApiError::invalid("invalid parameter `cursor`: pass the `next_cursor` of the previous page")
+            })
+        })
         .transpose()?;
     let jobs = state.engine.jobs(JobListParams { queue, state: job_state, after, limit }).await?;
     let next_cursor = (jobs.len() == limit as usize).then(|| jobs.last().map(|j| j.id.to_string())).flatten();

@@ -8,13 +8,11 @@ use rampart_core::auth::Role;
 use rampart_store::ApiKeyRecord;
 
 use super::extract::{Admin, Auth, Body};
-use super::{AppState, ApiError};
+use super::{ApiError, AppState};
 use crate::wire::*;
 
 pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/keys", post(keys_create).get(keys_list))
-        .route("/v1/keys/{key}", delete(keys_revoke))
+    Router::new().route("/v1/keys", post(keys_create).get(keys_list)).route("/v1/keys/{key}", delete(keys_revoke))
 }
 
 fn key_view(k: ApiKeyRecord) -> KeyView {
@@ -33,7 +31,10 @@ async fn keys_create(
     _auth: Auth<Admin>,
     Body(req): Body<KeyCreateRequest>,
 ) -> Result<(StatusCode, Json<KeyCreatedResponse>), ApiError> {
-    let role: Role = req.role.parse().map_err(|e: rampart_core::auth::RoleError| ApiError::invalid(format!("invalid field `role`: {e}")))?;
+    let role: Role = req
+        .role
+        .parse()
+        .map_err(|e: rampart_core::auth::RoleError| ApiError::invalid(format!("invalid field `role`: {e}")))?;
     let name = req.name.trim().to_string();
     if name.is_empty() || name.len() > 100 {
         return Err(ApiError::invalid("invalid field `name`: use 1 to 100 characters"));

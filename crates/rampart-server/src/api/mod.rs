@@ -67,13 +67,16 @@ pub(crate) fn queue_name(raw: &str) -> Result<QueueName, ApiError> {
 
 /// A job id from the path or body.
 pub(crate) fn job_id(raw: &str) -> Result<JobId, ApiError> {
-    raw.parse().map_err(|e: rampart_core::id::JobIdError| ApiError::new(StatusCode::BAD_REQUEST, "INVALID_JOB_ID", e.to_string()))
+    raw.parse().map_err(|e: rampart_core::id::JobIdError| {
+        ApiError::new(StatusCode::BAD_REQUEST, "INVALID_JOB_ID", e.to_string())
+    })
 }
 
 /// An optional duration field, with the field named in the error.
 pub(crate) fn duration_field(field: &str, raw: Option<&str>) -> Result<Option<Duration>, ApiError> {
     raw.map(|s| {
-        rampart_core::duration::parse_duration(s).map_err(|e| ApiError::invalid(format!("invalid field `{field}`: {e}")))
+        rampart_core::duration::parse_duration(s)
+            .map_err(|e| ApiError::invalid(format!("invalid field `{field}`: {e}")))
     })
     .transpose()
 }

@@ -5,7 +5,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 
 use super::extract::{Admin, Auth, Body, Read};
-use super::{AppState, ApiError, job_id, queue_name, view};
+use super::{ApiError, AppState, job_id, queue_name, view};
 use crate::wire::*;
 
 pub(super) fn router() -> Router<AppState> {
@@ -44,7 +44,9 @@ async fn queues_dead_retry(
         .map(|ids| {
             ids.iter()
                 .enumerate()
-                .map(|(i, id)| job_id(id).map_err(|e| ApiError::invalid(format!("invalid field `ids[{i}]`: {}", e.message))))
+                .map(|(i, id)| {
+                    job_id(id).map_err(|e| ApiError::invalid(format!("invalid field `ids[{i}]`: {}", e.message)))
+                })
                 .collect::<Result<Vec<_>, _>>()
         })
         .transpose()?;

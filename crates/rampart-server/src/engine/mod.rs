@@ -23,7 +23,7 @@ use rampart_core::retry::{Backoff, RetryPlanner};
 use rampart_core::time::{SharedClock, UnixMillis};
 use rampart_store::{
     AckOutcome, JobAck, JobAckParams, JobAcked, JobHeartbeatParams, JobInsertParams, JobInserted, JobLeaseParams,
-    JobListParams, JobRecord, JobReapParams, JobReaped, JobRetryDeadParams, LeasedJob, NewJob, QueueCounts, Store,
+    JobListParams, JobReapParams, JobReaped, JobRecord, JobRetryDeadParams, LeasedJob, NewJob, QueueCounts, Store,
     StoreError,
 };
 
@@ -166,14 +166,18 @@ impl Engine {
         let mut jobs = Vec::with_capacity(specs.len());
         for (i, spec) in specs.into_iter().enumerate() {
             if spec.payload.len() > self.inner.max_payload_bytes {
-                return Err(EngineError::PayloadTooLarge { index: i, size: spec.payload.len(), limit: self.inner.max_payload_bytes });
+                return Err(EngineError::PayloadTooLarge {
+                    index: i,
+                    size: spec.payload.len(),
+                    limit: self.inner.max_payload_bytes,
+                });
             }
             let run_at = match (spec.run_at, spec.delay) {
                 (Some(_), Some(_)) => {
                     return Err(EngineError::Invalid("give either `delay` or `run_at`, not both".into()));
                 }
                 (Some(t), None) => t,
-                (None, Some(d)) => now.add(d),
+                (None, Some(d)) => now.plus(d),
                 (None, None) => now,
             };
             let max_attempts = spec.max_attempts.unwrap_or(cfg.max_attempts);
@@ -246,7 +250,12 @@ impl Engine {
     }
 
     /// Extends a lease by `lease` (the original lease length when absent).
-    pub async fn heartbeat(&self, id: JobId, lease_token: String, lease: Option<Duration>) -> Result<UnixMillis, EngineError> {
+    pub async fn heartbeat(
+        &self,
+        id: JobId,
+        lease_token: String,
+        lease: Option<Duration>,
+    ) -> Result<UnixMillis, EngineError> {
         if lease == Some(Duration::ZERO) {
             return Err(EngineError::Invalid("`lease` must be longer than 0s".into()));
         }
@@ -276,17 +285,31 @@ impl Engine {
     }
 
     /// Completes one job.
-    pub async fn complete(&self, id: JobId, lease_token: String, result: Option<String>) -> Result<JobAcked, EngineError> {
+    pub async fn complete(
+        &self,
+        id: JobId,
+        lease_token: String,
+        result: Option<String>,
+    ) -> Result<JobAcked, EngineError> {
         self.ack_one(JobAck { id, lease_token, outcome: AckOutcome::Complete { result } }).await
     }
 
     /// Fails one job's attempt.
-    pub async fn fail(&self, id: JobId, lease_token: String, error: String, retryable: bool) -> Result<JobAcked, EngineError> {
+    pub async fn fail(
+        &self,
+        id: JobId,
+        lease_token: String,
+        error: String,
+        retryable: bool,
+    ) -> Result<JobAcked, EngineError> {
         self.ack_one(JobAck { id, lease_token, outcome: AckOutcome::Fail { error, retryable } }).await
     }
 
     async fn ack_one(&self, ack: JobAck) -> Result<JobAcked, EngineError> {
-        self.ack(vec![ack]).await?.pop().unwrap_or(Err(EngineError::Store(StoreError::Internal("no ack result".into()))))
+        self.ack(vec![ack])
+            .await?
+            .pop()
+            .unwrap_or(Err(EngineError::Store(StoreError::Internal("no ack result".into()))))
     }
 
     /// One job with its history.
@@ -320,8 +343,7 @@ impl Engine {
             None => MAINTENANCE_BATCH,
         };
         loop {
-            let params =
-                JobRetryDeadParams { queue: queue.clone(), ids: ids.clone(), after, limit, now: self.now() };
+            let params = JobRetryDeadParams { queue: queue.clone(), ids: ids.clone(), after, limit, now: self.now() };
             let page = self.inner.store.job_retry_dead(params).await?;
             total += page.moved;
             if page.moved > 0 {

@@ -251,7 +251,9 @@ impl Attempt {
         };
         let Some(outcome) = outcome else { return };
         let acked = match outcome {
-            Ok(result) => self.with_retries(|| self.source.complete(&job, result.as_ref().map(|v| v.to_string()))).await,
+            Ok(result) => {
+                self.with_retries(|| self.source.complete(&job, result.as_ref().map(|v| v.to_string()))).await
+            }
             Err(e) => self.with_retries(|| self.source.fail(&job, e.message.clone(), e.retryable)).await,
         };
         if let Err(e) = acked {

@@ -129,7 +129,10 @@ impl Source {
                 engine.heartbeat(job.id, job.lease_token.clone(), Some(lease)).await?;
             }
             Source::Remote(client) => {
-                let req = wire::HeartbeatRequest { lease_token: job.lease_token.clone(), lease: Some(format_duration(lease)) };
+                let req = wire::HeartbeatRequest {
+                    lease_token: job.lease_token.clone(),
+                    lease: Some(format_duration(lease)),
+                };
                 client.heartbeat(&job.id.to_string(), &req).await?;
             }
         }

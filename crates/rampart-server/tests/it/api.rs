@@ -81,12 +81,26 @@ async fn a_job_goes_from_enqueue_to_completed_with_its_history() {
     assert_eq!((job["attempt"].as_u64(), job["max_attempts"].as_u64()), (Some(1), Some(2)));
     assert!(job["timeout_at"].is_string());
     let token = job["lease_token"].as_str().unwrap();
-    let hb = app.send_as("worker", Method::POST, &format!("/v1/jobs/{id}/heartbeat"), Some(&format!(r#"{{"lease_token":"{token}","lease":"1m"}}"#))).await;
+    let hb = app
+        .send_as(
+            "worker",
+            Method::POST,
+            &format!("/v1/jobs/{id}/heartbeat"),
+            Some(&format!(r#"{{"lease_token":"{token}","lease":"1m"}}"#)),
+        )
+        .await;
     assert_eq!(hb.status, StatusCode::OK, "{}", hb.body);
-    let wrong = app.send_as("worker", Method::POST, &format!("/v1/jobs/{id}/complete"), Some(r#"{"lease_token":"nope"}"#)).await;
+    let wrong = app
+        .send_as("worker", Method::POST, &format!("/v1/jobs/{id}/complete"), Some(r#"{"lease_token":"nope"}"#))
+        .await;
     assert_eq!((wrong.status, wrong.code()), (StatusCode::CONFLICT, "LEASE_LOST"));
     let done = app
-        .send_as("worker", Method::POST, &format!("/v1/jobs/{id}/complete"), Some(&format!(r#"{{"lease_token":"{token}","result":{{"sent":true}}}}"#)))
+        .send_as(
+            "worker",
+            Method::POST,
+            &format!("/v1/jobs/{id}/complete"),
+            Some(&format!(r#"{{"lease_token":"{token}","result":{{"sent":true}}}}"#)),
+        )
         .await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
     assert_eq!(done.body["state"], "completed");
@@ -94,7 +108,8 @@ async fn a_job_goes_from_enqueue_to_completed_with_its_history() {
     assert_eq!(view["state"], "completed");
     assert_eq!(view["result"], json!({"sent": true}));
     assert_eq!(view["timeout"], "30s");
-    let reasons: Vec<&str> = view["history"].as_array().unwrap().iter().map(|e| e["reason"].as_str().unwrap()).collect();
+    let reasons: Vec<&str> =
+        view["history"].as_array().unwrap().iter().map(|e| e["reason"].as_str().unwrap()).collect();
     assert_eq!(reasons, ["enqueued", "leased", "completed"]);
     assert!(view["history"][1]["at"].as_str().unwrap().ends_with('Z'));
 }
@@ -108,7 +123,13 @@ async fn unique_keys_batches_and_acks() {
     assert_eq!(dup.status, StatusCode::OK);
     assert_eq!(dup.body["duplicate"], true);
     assert_eq!(dup.body["id"], first.body["id"]);
-    let batch = app.send(Method::POST, "/v1/queues/u/jobs/batch", Some(r#"{"jobs":[{"payload":1},{"payload":2},{"payload":3,"unique_key":"k"}]}"#)).await;
+    let batch = app
+        .send(
+            Method::POST,
+            "/v1/queues/u/jobs/batch",
+            Some(r#"{"jobs":[{"payload":1},{"payload":2},{"payload":3,"unique_key":"k"}]}"#),
+        )
+        .await;
     assert_eq!(batch.status, StatusCode::CREATED, "{}", batch.body);
     let ids = batch.body["ids"].as_array().unwrap();
     assert_eq!(ids.len(), 3);
@@ -205,7 +226,10 @@ async fn a_long_poll_returns_as_soon_as_a_job_arrives() {
     // Let the poll register before the enqueue (the answer is right either way).
     tokio::time::sleep(Duration::from_millis(50)).await;
     let id = app.enqueue("lp", r#"{"payload":{}}"#).await;
-    let answer = tokio::time::timeout(Duration::from_secs(20), poll).await.expect("the poll answers once the job exists").unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(20), poll)
+        .await
+        .expect("the poll answers once the job exists")
+        .unwrap();
     assert_eq!(answer["jobs"][0]["id"], id);
 }
 
@@ -231,33 +255,85 @@ async fn keys_can_be_created_listed_and_revoked() {
 
 #[tokio::test]
 async fn bad_input_gets_a_clear_4xx_naming_the_problem() {
-    let mut config = Config::default();
-    config.max_payload_bytes = 100;
-    config.max_body_bytes = 4096;
+    let config = Config { max_payload_bytes: 100, max_body_bytes: 4096, ..Config::default() };
     let app = TestApp::with_config(config).await;
     let big_payload = format!(r#"{{"payload":"{}"}}"#, "x".repeat(200));
     let big_body = format!(r#"{{"payload":"{}"}}"#, "x".repeat(5000));
     let cases: Vec<(&str, &str, StatusCode, &str, &str)> = vec![
         ("/v1/queues/q/jobs", "{not json", StatusCode::BAD_REQUEST, "INVALID_JSON", "not valid JSON"),
-        ("/v1/queues/q/jobs", r#"{"payload":{},"priority":"high"}"#, StatusCode::BAD_REQUEST, "INVALID_REQUEST", "priority"),
-        ("/v1/queues/q/jobs", r#"{"payload":{},"max_attempts":-1}"#, StatusCode::BAD_REQUEST, "INVALID_REQUEST", "max_attempts"),
-        ("/v1/queues/q/jobs", r#"{"payload":{},"max_attempts":0}"#, StatusCode::BAD_REQUEST, "INVALID_REQUEST", "max_attempts"),
+        (
+            "/v1/queues/q/jobs",
+            r#"{"payload":{},"priority":"high"}"#,
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+            "priority",
+        ),
+        (
+            "/v1/queues/q/jobs",
+            r#"{"payload":{},"max_attempts":-1}"#,
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+            "max_attempts",
+        ),
+        (
+            "/v1/queues/q/jobs",
+            r#"{"payload":{},"max_attempts":0}"#,
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+            "max_attempts",
+        ),
         ("/v1/queues/q/jobs", r#"{"payload":{},"colour":"red"}"#, StatusCode::BAD_REQUEST, "INVALID_REQUEST", "colour"),
         ("/v1/queues/q/jobs", r#"{"delay":"5s"}"#, StatusCode::BAD_REQUEST, "INVALID_REQUEST", "payload"),
         ("/v1/queues/q/jobs", r#"{"payload":{},"delay":"soon"}"#, StatusCode::BAD_REQUEST, "INVALID_REQUEST", "delay"),
-        ("/v1/queues/q/jobs", r#"{"payload":{},"timeout":"30"}"#, StatusCode::BAD_REQUEST, "INVALID_REQUEST", "timeout"),
-        ("/v1/queues/q/jobs", r#"{"payload":{},"run_at":"tomorrow"}"#, StatusCode::BAD_REQUEST, "INVALID_REQUEST", "run_at"),
-        ("/v1/queues/q/jobs", r#"{"payload":{},"delay":"1s","run_at":"2030-01-01T00:00:00Z"}"#, StatusCode::BAD_REQUEST, "INVALID_REQUEST", "not both"),
-        ("/v1/queues/bad%20name/jobs", r#"{"payload":{}}"#, StatusCode::BAD_REQUEST, "INVALID_QUEUE_NAME", "queue name"),
+        (
+            "/v1/queues/q/jobs",
+            r#"{"payload":{},"timeout":"30"}"#,
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+            "timeout",
+        ),
+        (
+            "/v1/queues/q/jobs",
+            r#"{"payload":{},"run_at":"tomorrow"}"#,
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+            "run_at",
+        ),
+        (
+            "/v1/queues/q/jobs",
+            r#"{"payload":{},"delay":"1s","run_at":"2030-01-01T00:00:00Z"}"#,
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+            "not both",
+        ),
+        (
+            "/v1/queues/bad%20name/jobs",
+            r#"{"payload":{}}"#,
+            StatusCode::BAD_REQUEST,
+            "INVALID_QUEUE_NAME",
+            "queue name",
+        ),
         ("/v1/queues/q/jobs", &big_payload, StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "max_payload_bytes"),
         ("/v1/queues/q/jobs", &big_body, StatusCode::PAYLOAD_TOO_LARGE, "BODY_TOO_LARGE", "max_body_bytes"),
-        ("/v1/queues/q/jobs/batch", r#"{"jobs":[{"payload":1},{"payload":2,"delay":"x"}]}"#, StatusCode::BAD_REQUEST, "INVALID_REQUEST", "jobs[1].delay"),
+        (
+            "/v1/queues/q/jobs/batch",
+            r#"{"jobs":[{"payload":1},{"payload":2,"delay":"x"}]}"#,
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+            "jobs[1].delay",
+        ),
         ("/v1/queues/q/jobs/batch", r#"{"jobs":[]}"#, StatusCode::BAD_REQUEST, "INVALID_REQUEST", "empty"),
         ("/v1/queues/q/lease", r#"{"max":0}"#, StatusCode::BAD_REQUEST, "INVALID_REQUEST", "max"),
         ("/v1/queues/q/lease", r#"{"wait":"31s"}"#, StatusCode::BAD_REQUEST, "INVALID_REQUEST", "wait"),
         ("/v1/queues/q/lease", r#"{"lease":"0s"}"#, StatusCode::BAD_REQUEST, "INVALID_REQUEST", "lease"),
         ("/v1/jobs/abc/complete", r#"{"lease_token":"t"}"#, StatusCode::BAD_REQUEST, "INVALID_JOB_ID", "job id"),
-        ("/v1/acks", r#"{"complete":[{"id":"x","lease_token":"t"}]}"#, StatusCode::BAD_REQUEST, "INVALID_REQUEST", "complete[0].id"),
+        (
+            "/v1/acks",
+            r#"{"complete":[{"id":"x","lease_token":"t"}]}"#,
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+            "complete[0].id",
+        ),
     ];
     for (path, body, status, code, needle) in cases {
         let a = app.send(Method::POST, path, Some(body)).await;
@@ -268,9 +344,7 @@ async fn bad_input_gets_a_clear_4xx_naming_the_problem() {
     assert_eq!(bad_state.status, StatusCode::BAD_REQUEST);
     assert!(bad_state.message().contains("state"));
     let big_batch = json!({"jobs": (0..10_001).map(|_| json!({"payload": 1})).collect::<Vec<_>>()}).to_string();
-    let mut roomy = Config::default();
-    roomy.max_body_bytes = 1 << 20;
-    let roomy = TestApp::with_config(roomy).await;
+    let roomy = TestApp::with_config(Config { max_body_bytes: 1 << 20, ..Config::default() }).await;
     let a = roomy.send(Method::POST, "/v1/queues/q/jobs/batch", Some(&big_batch)).await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
     assert!(a.message().contains("10000"), "{}", a.message());

@@ -55,7 +55,10 @@ async fn an_expired_lease_counts_a_failed_attempt_and_the_job_runs_again() {
 #[tokio::test]
 async fn a_timed_out_attempt_fails_even_while_heartbeating() {
     let mut config = Config::default();
-    config.queues.insert(q("slow"), QueueConfig { timeout: Some(Duration::from_secs(5)), max_attempts: 1, ..QueueConfig::default() });
+    config.queues.insert(
+        q("slow"),
+        QueueConfig { timeout: Some(Duration::from_secs(5)), max_attempts: 1, ..QueueConfig::default() },
+    );
     let app = TestApp::with_config(config).await;
     let reaper = Reaper::new(ReaperConfig::default(), app.engine.clone());
     let id = app.engine.enqueue(&q("slow"), vec![spec()]).await.unwrap()[0].id;
@@ -87,7 +90,10 @@ async fn retries_back_off_exponentially_within_their_jitter() {
         let acked = app.engine.fail(id, l.lease_token, "flaky".into(), true).await.unwrap();
         let delay = acked.retry_at.unwrap().0 - now.0;
         let base = 1000 * 2i64.pow(attempt - 1);
-        assert!(delay >= base * 8 / 10 && delay <= base * 12 / 10, "attempt {attempt}: delay {delay}ms outside {base}ms ±20%");
+        assert!(
+            delay >= base * 8 / 10 && delay <= base * 12 / 10,
+            "attempt {attempt}: delay {delay}ms outside {base}ms ±20%"
+        );
         app.clock.set(acked.retry_at.unwrap());
         assert_eq!(promoter.run_once().await.unwrap(), 1);
     }

@@ -58,7 +58,9 @@ impl TestApp {
         let dir = tempfile::tempdir().unwrap();
         config.data_dir = dir.path().to_path_buf();
         let store =
-            Store::open_sqlite(SqliteConfig { data_dir: dir.path().to_path_buf(), durability: Durability::Normal }).await.unwrap();
+            Store::open_sqlite(SqliteConfig { data_dir: dir.path().to_path_buf(), durability: Durability::Normal })
+                .await
+                .unwrap();
         let clock = Arc::new(ManualClock::new(T0));
         let (trigger, shutdown) = Shutdown::new();
         let engine = Engine::new(store.clone(), &config, clock.clone(), shutdown);
@@ -68,7 +70,12 @@ impl TestApp {
             let new = auth.create(format!("{role}-key"), role, T0).await.unwrap();
             keys.insert(role.as_str(), new.key);
         }
-        let state = AppState { engine: engine.clone(), auth, max_body_bytes: config.max_body_bytes, started: Arc::new(Instant::now()) };
+        let state = AppState {
+            engine: engine.clone(),
+            auth,
+            max_body_bytes: config.max_body_bytes,
+            started: Arc::new(Instant::now()),
+        };
         TestApp { router: api::router(state), engine, clock, keys, _trigger: trigger, _dir: dir }
     }
 
@@ -78,11 +85,16 @@ impl TestApp {
         if let Some(key) = self.keys.get(role) {
             req = req.header("authorization", format!("Bearer {key}"));
         }
-        let req = req.header("content-type", "application/json").body(Body::from(body.unwrap_or("").to_string())).unwrap();
+        let req =
+            req.header("content-type", "application/json").body(Body::from(body.unwrap_or("").to_string())).unwrap();
         let resp = self.router.clone().oneshot(req).await.unwrap();
         let status = resp.status();
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into())) };
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
         Answer { status, body }
     }
 
@@ -100,7 +112,8 @@ impl TestApp {
 
     /// Leases without waiting and answers the jobs.
     pub async fn lease(&self, queue: &str, max: u32) -> Vec<Value> {
-        let a = self.send(Method::POST, &format!("/v1/queues/{queue}/lease"), Some(&format!(r#"{{"max":{max}}}"#))).await;
+        let a =
+            self.send(Method::POST, &format!("/v1/queues/{queue}/lease"), Some(&format!(r#"{{"max":{max}}}"#))).await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.body);
         a.body["jobs"].as_array().unwrap().clone()
     }

@@ -86,7 +86,7 @@ pub(super) fn lease(c: &Connection, p: &JobLeaseParams) -> Result<Vec<LeasedJob>
             return Ok(Vec::new());
         }
     }
-    let expires = p.now.add(p.lease);
+    let expires = p.now.plus(p.lease);
     let mut jobs = c
         .prepare_cached(
             "UPDATE jobs SET state = 'active', attempt = attempt + 1, lease_token = lower(hex(randomblob(16))),
@@ -116,7 +116,17 @@ pub(super) fn lease(c: &Connection, p: &JobLeaseParams) -> Result<Vec<LeasedJob>
     // RETURNING does not keep the subquery's order.
     jobs.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.run_at.cmp(&b.run_at)).then(a.id.cmp(&b.id)));
     for j in &jobs {
-        event(c, j.id, p.now, Some(JobState::Available), JobState::Active, j.attempt, p.worker.as_deref(), "leased", None)?;
+        event(
+            c,
+            j.id,
+            p.now,
+            Some(JobState::Available),
+            JobState::Active,
+            j.attempt,
+            p.worker.as_deref(),
+            "leased",
+            None,
+        )?;
     }
     Ok(jobs)
 }
@@ -180,8 +190,25 @@ pub(super) fn ack_many(c: &Connection, p: &JobAckParams) -> Result<Vec<Result<Jo
                 )?
                 .execute(params![held.id.0, p.now.0, result])?;
                 let w = held.worker.as_deref();
-                event(c, held.id, p.now, Some(JobState::Active), JobState::Completed, held.attempt, w, "completed", None)?;
-                JobAcked { id: held.id, queue: held.queue, state: JobState::Completed, attempt: held.attempt, run_time, retry_at: None }
+                event(
+                    c,
+                    held.id,
+                    p.now,
+                    Some(JobState::Active),
+                    JobState::Completed,
+                    held.attempt,
+                    w,
+                    "completed",
+                    None,
+                )?;
+                JobAcked {
+                    id: held.id,
+                    queue: held.queue,
+                    state: JobState::Completed,
+                    attempt: held.attempt,
+                    run_time,
+                    retry_at: None,
+                }
             }
             AckOutcome::Fail { error, retryable } => {
                 let (state, retry_at) =
@@ -265,7 +292,13 @@ pub(super) fn reap(c: &Connection, p: &JobReapParams) -> Result<Vec<JobReaped>, 
             },
         };
         let (state, _) = end_attempt(c, &held, kind, &error, true, p.planner.as_ref(), p.now)?;
-        out.push(JobReaped { id: held.id, queue: held.queue.clone(), kind, state, run_time: p.now.since(held.started_at) });
+        out.push(JobReaped {
+            id: held.id,
+            queue: held.queue.clone(),
+            kind,
+            state,
+            run_time: p.now.since(held.started_at),
+        });
     }
     Ok(out)
 }
@@ -335,10 +368,13 @@ pub(super) fn cancel(c: &Connection, id: JobId, now: UnixMillis) -> Result<(), S
 pub(super) fn retry_dead(c: &Connection, p: &JobRetryDeadParams) -> Result<JobRetryDeadPage, StoreError> {
     let candidates: Vec<(i64, u32)> = match &p.ids {
         Some(ids) => {
-            let mut stmt = c.prepare_cached("SELECT id, attempt FROM jobs WHERE id = ?1 AND queue = ?2 AND state = 'dead'")?;
+            let mut stmt =
+                c.prepare_cached("SELECT id, attempt FROM jobs WHERE id = ?1 AND queue = ?2 AND state = 'dead'")?;
             let mut found = Vec::new();
             for id in ids.iter().take(p.limit as usize) {
-                if let Some(row) = stmt.query_row(params![id.0, p.queue.as_str()], |r| Ok((r.get(0)?, r.get(1)?))).optional()? {
+                if let Some(row) =
+                    stmt.query_row(params![id.0, p.queue.as_str()], |r| Ok((r.get(0)?, r.get(1)?))).optional()?
+                {
                     found.push(row);
                 }
             }

@@ -15,7 +15,9 @@ fn record_from(r: &Row<'_>) -> rusqlite::Result<ApiKeyRecord> {
     Ok(ApiKeyRecord {
         id: r.get(0)?,
         name: r.get(1)?,
-        role: role.parse::<Role>().map_err(|e| rusqlite::Error::FromSqlConversionFailure(2, Type::Text, Box::new(e)))?,
+        role: role
+            .parse::<Role>()
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(2, Type::Text, Box::new(e)))?,
         prefix: r.get(3)?,
         created_at: UnixMillis(r.get(4)?),
         revoked_at: r.get::<_, Option<i64>>(5)?.map(UnixMillis),
@@ -34,15 +36,13 @@ pub(super) fn insert(c: &Connection, k: &ApiKeyInsert) -> Result<ApiKeyRecord, S
 }
 
 pub(super) fn find(c: &Connection, hash: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
-    Ok(c
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM api_keys WHERE hash = ?1 AND revoked_at IS NULL"))?
+    Ok(c.prepare_cached(&format!("SELECT {COLUMNS} FROM api_keys WHERE hash = ?1 AND revoked_at IS NULL"))?
         .query_row([hash], record_from)
         .optional()?)
 }
 
 pub(super) fn list(c: &Connection) -> Result<Vec<ApiKeyRecord>, StoreError> {
-    Ok(c
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM api_keys ORDER BY id"))?
+    Ok(c.prepare_cached(&format!("SELECT {COLUMNS} FROM api_keys ORDER BY id"))?
         .query_map([], record_from)?
         .collect::<Result<Vec<_>, _>>()?)
 }

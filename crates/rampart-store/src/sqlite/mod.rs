@@ -76,9 +76,8 @@ impl SqliteStore {
 
     fn open_blocking(config: SqliteConfig) -> Result<SqliteStore, StoreError> {
         let dir = &config.data_dir;
-        std::fs::create_dir_all(dir).map_err(|e| {
-            StoreError::Unavailable(format!("cannot create the data directory {}: {e}", dir.display()))
-        })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Unavailable(format!("cannot create the data directory {}: {e}", dir.display())))?;
         let lock_path = dir.join("rampart.lock");
         let lock = File::create(&lock_path)
             .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", lock_path.display())))?;
@@ -102,9 +101,7 @@ impl SqliteStore {
         migrate(&conn)?;
         let writer = Writer::spawn(conn)
             .map_err(|e| StoreError::Internal(format!("cannot start the SQLite writer thread: {e}")))?;
-        Ok(SqliteStore {
-            inner: Arc::new(Inner { writer, readers: Mutex::new(Vec::new()), db_path, _lock: lock }),
-        })
+        Ok(SqliteStore { inner: Arc::new(Inner { writer, readers: Mutex::new(Vec::new()), db_path, _lock: lock }) })
     }
 
     async fn write<T, F>(&self, write: F) -> Result<T, StoreError>
@@ -187,13 +184,18 @@ impl SqliteStore {
         self.write(move |c| jobs::reap(c, &p)).await
     }
 
-    pub(crate) async fn job_promote_due(&self, now: UnixMillis, limit: u32) -> Result<Vec<(QueueName, u64)>, StoreError> {
+    pub(crate) async fn job_promote_due(
+        &self,
+        now: UnixMillis,
+        limit: u32,
+    ) -> Result<Vec<(QueueName, u64)>, StoreError> {
         self.write(move |c| jobs::promote_due(c, now, limit)).await
     }
 
     pub(crate) async fn job_next_due(&self) -> Result<Option<UnixMillis>, StoreError> {
         self.read(|c| {
-            let t: Option<i64> = c.query_row("SELECT MIN(run_at) FROM jobs WHERE state = 'scheduled'", [], |r| r.get(0))?;
+            let t: Option<i64> =
+                c.query_row("SELECT MIN(run_at) FROM jobs WHERE state = 'scheduled'", [], |r| r.get(0))?;
             Ok(t.map(UnixMillis))
         })
         .await
@@ -217,7 +219,12 @@ impl SqliteStore {
         .await
     }
 
-    pub(crate) async fn queue_set_paused(&self, name: QueueName, paused: bool, now: UnixMillis) -> Result<(), StoreError> {
+    pub(crate) async fn queue_set_paused(
+        &self,
+        name: QueueName,
+        paused: bool,
+        now: UnixMillis,
+    ) -> Result<(), StoreError> {
         self.write(move |c| {
             c.prepare_cached(
                 "INSERT INTO queues (name, paused, created_at) VALUES (?1, ?2, ?3)
@@ -267,11 +274,12 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
         let version = i + 1;
-        conn.execute_batch(&format!("BEGIN IMMEDIATE; {sql}\nPRAGMA user_version = {version}; COMMIT;"))
-            .map_err(|e| {
+        conn.execute_batch(&format!("BEGIN IMMEDIATE; {sql}\nPRAGMA user_version = {version}; COMMIT;")).map_err(
+            |e| {
                 let _ = conn.execute_batch("ROLLBACK");
                 StoreError::Internal(format!("migration {version} failed: {e}"))
-            })?;
+            },
+        )?;
         tracing::info!(version, "applied SQLite schema migration");
     }
     Ok(())

@@ -58,7 +58,13 @@ async fn lease(store: &Store, queue: &str, max: u32, now: UnixMillis) -> Vec<Lea
     store.job_lease(lease_params(queue, max, now)).await.unwrap()
 }
 
-async fn ack(store: &Store, id: JobId, token: &str, outcome: AckOutcome, now: UnixMillis) -> Result<JobAcked, StoreError> {
+async fn ack(
+    store: &Store,
+    id: JobId,
+    token: &str,
+    outcome: AckOutcome,
+    now: UnixMillis,
+) -> Result<JobAcked, StoreError> {
     let acks = vec![JobAck { id, lease_token: token.into(), outcome }];
     store.job_ack_many(JobAckParams { acks, planner: planner(), now }).await.unwrap().pop().unwrap()
 }
@@ -109,7 +115,10 @@ pub async fn unique_key_returns_the_live_job_until_it_finishes(store: Store) {
     other.queue = q("sync2");
     assert!(!insert(&store, vec![other]).await[0].duplicate);
     let leased = lease(&store, "sync", 1, T0).await;
-    assert_eq!(insert(&store, vec![a.clone()]).await[0], JobInserted { id: first[0].id, state: JobState::Active, duplicate: true });
+    assert_eq!(
+        insert(&store, vec![a.clone()]).await[0],
+        JobInserted { id: first[0].id, state: JobState::Active, duplicate: true }
+    );
     ack(&store, leased[0].id, &leased[0].lease_token, complete(), at(10)).await.unwrap();
     let again = insert(&store, vec![a]).await;
     assert!(!again[0].duplicate);
@@ -150,7 +159,7 @@ pub async fn lease_takes_highest_priority_then_oldest(store: Store) {
     let leased = lease(&store, "p", 3, at(300)).await;
     let got: Vec<JobId> = leased.iter().map(|j| j.id).collect();
     assert_eq!(got, vec![ids[2].id, ids[1].id, ids[4].id]);
-    assert!(leased.iter().all(|j| j.attempt == 1 && j.lease_expires_at == at(300).add(LEASE)));
+    assert!(leased.iter().all(|j| j.attempt == 1 && j.lease_expires_at == at(300).plus(LEASE)));
     let tokens: std::collections::HashSet<_> = leased.iter().map(|j| j.lease_token.clone()).collect();
     assert_eq!(tokens.len(), 3, "each lease has its own token");
     let rest = lease(&store, "p", 10, at(300)).await;
@@ -174,13 +183,19 @@ pub async fn heartbeat_extends_only_a_held_lease(store: Store) {
     let id = insert(&store, vec![job("hb")]).await[0].id;
     let l = &lease(&store, "hb", 1, T0).await[0];
     let hb = |token: &str, lease, now| JobHeartbeatParams { id, lease_token: token.into(), lease, now };
-    assert_eq!(store.job_heartbeat(hb(&l.lease_token, None, at(10_000))).await.unwrap(), at(10_000).add(LEASE));
+    assert_eq!(store.job_heartbeat(hb(&l.lease_token, None, at(10_000))).await.unwrap(), at(10_000).plus(LEASE));
     let longer = Duration::from_secs(120);
-    assert_eq!(store.job_heartbeat(hb(&l.lease_token, Some(longer), at(20_000))).await.unwrap(), at(20_000).add(longer));
+    assert_eq!(
+        store.job_heartbeat(hb(&l.lease_token, Some(longer), at(20_000))).await.unwrap(),
+        at(20_000).plus(longer)
+    );
     assert!(matches!(store.job_heartbeat(hb("wrong", None, at(21_000))).await, Err(StoreError::LeaseLost)));
     // Past its expiry the lease is lost even before the reaper runs.
-    let expired = at(20_000).add(longer).0 + 1;
-    assert!(matches!(store.job_heartbeat(hb(&l.lease_token, None, UnixMillis(expired))).await, Err(StoreError::LeaseLost)));
+    let expired = at(20_000).plus(longer).0 + 1;
+    assert!(matches!(
+        store.job_heartbeat(hb(&l.lease_token, None, UnixMillis(expired))).await,
+        Err(StoreError::LeaseLost)
+    ));
 }
 
 pub async fn complete_records_result_and_fences_stale_tokens(store: Store) {
@@ -218,7 +233,10 @@ pub async fn failures_retry_with_backoff_then_die(store: Store) {
             assert_eq!(acked.state, JobState::Scheduled);
             assert_eq!(acked.retry_at, Some(UnixMillis(now.0 + delay)));
             assert_eq!(store.job_next_due().await.unwrap(), Some(UnixMillis(now.0 + delay)));
-            assert!(store.job_promote_due(UnixMillis(now.0 + delay - 1), 10).await.unwrap().is_empty(), "not before its time");
+            assert!(
+                store.job_promote_due(UnixMillis(now.0 + delay - 1), 10).await.unwrap().is_empty(),
+                "not before its time"
+            );
             now = UnixMillis(now.0 + delay);
             assert_eq!(store.job_promote_due(now, 10).await.unwrap(), vec![(q("r"), 1)]);
         } else {
@@ -281,7 +299,13 @@ pub async fn dead_letters_retry_and_purge_in_pages(store: Store) {
     for l in lease(&store, "dlq", 10, T0).await {
         ack(&store, l.id, &l.lease_token, fail(true), T0).await.unwrap();
     }
-    let only = JobRetryDeadParams { queue: q("dlq"), ids: Some(vec![ids[0], JobId(999_999)]), after: None, limit: 10, now: at(1) };
+    let only = JobRetryDeadParams {
+        queue: q("dlq"),
+        ids: Some(vec![ids[0], JobId(999_999)]),
+        after: None,
+        limit: 10,
+        now: at(1),
+    };
     assert_eq!(store.job_retry_dead(only).await.unwrap(), JobRetryDeadPage { moved: 1, next: None });
     let page = |after| JobRetryDeadParams { queue: q("dlq"), ids: None, after, limit: 4, now: at(2) };
     let first = store.job_retry_dead(page(None)).await.unwrap();
@@ -316,7 +340,13 @@ pub async fn counts_and_listing_page_by_id(store: Store) {
 }
 
 pub async fn api_keys_are_found_by_hash_until_revoked(store: Store) {
-    let key = |name: &str, hash: &str| ApiKeyInsert { name: name.into(), role: Role::Worker, hash: hash.into(), prefix: "rk_abc".into(), now: T0 };
+    let key = |name: &str, hash: &str| ApiKeyInsert {
+        name: name.into(),
+        role: Role::Worker,
+        hash: hash.into(),
+        prefix: "rk_abc".into(),
+        now: T0,
+    };
     let rec = store.api_key_insert(key("w1", "h1")).await.unwrap();
     assert_eq!((rec.name.as_str(), rec.role), ("w1", Role::Worker));
     assert!(matches!(store.api_key_insert(key("w1", "h2")).await, Err(StoreError::Conflict(_))));
@@ -376,7 +406,11 @@ async fn sqlite_commits_survive_reopen_and_the_directory_is_locked() {
     let store = Store::open_sqlite(config.clone()).await.unwrap();
     let id = insert(&store, vec![job("d")]).await[0].id;
     let second = Store::open_sqlite(config.clone()).await;
-    assert!(matches!(&second, Err(StoreError::Unavailable(m)) if m.contains("another rampart server")), "{:?}", second.err());
+    assert!(
+        matches!(&second, Err(StoreError::Unavailable(m)) if m.contains("another rampart server")),
+        "{:?}",
+        second.err()
+    );
     drop(store);
     // The writer thread releases the lock shortly after the last handle goes.
     let mut reopened = None;

@@ -1,0 +1,459 @@
+//! The typed HTTP client of the rampart API: one async method per route,
+//! taking and returning the [`crate::wire`] shapes.
+//!
+//! The CLI, remote workers and the end-to-end tests talk to a server through
+//! it. A [`Client`] is cheap to clone and shares one pool of keep-alive
+//! connections; every request carries the API key as `Authorization: Bearer`.
+//! Failures come back as a [`ClientError`] that tells apart a server that
+//! cannot be reached, a refused key and an API error with its code.
+
+use std::time::Duration;
+
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use reqwest::{Method, RequestBuilder, StatusCode, Url};
+use serde::de::DeserializeOwned;
+
+use crate::wire::{
+    AckResponse, AcksRequest, AcksResponse, BatchRequest, BatchResponse, CompleteRequest, DeadPurgeResponse,
+    DeadRetryRequest, DeadRetryResponse, EnqueueRequest, EnqueueResponse, ErrorBody, FailRequest, HealthResponse,
+    HeartbeatRequest, HeartbeatResponse, JobListResponse, JobStateResponse, JobView, KeyCreateRequest,
+    KeyCreatedResponse, KeysResponse, LeaseRequest, LeaseResponse, QueuePausedResponse, QueueView, QueuesResponse,
+};
+
+/// How long one request may take. Long enough for a lease that long-polls
+/// the server's maximum wait (30s) with room to spare.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long to wait for a TCP connection before calling the server unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Added to a lease's `wait` so the answer that ends the long-poll has time to arrive.
+const LEASE_MARGIN: Duration = Duration::from_secs(15);
+
+/// Why a call to the server failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The client could not be set up or the request could not be built
+    /// (an invalid URL or API key).
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// No answer came: the server is down, the address is wrong, or the
+    /// connection broke or timed out.
+    #[error(
+        "cannot reach the rampart server at {url}: {}; start it with `rampart serve` or set --url / RAMPART_URL",
+        root_cause(source)
+    )]
+    Unreachable {
+        /// The server's base URL.
+        url: String,
+        /// What the HTTP stack reported.
+        source: reqwest::Error,
+    },
+    /// The server answered 401: no API key was sent, or it was refused.
+    #[error("{}", unauthorized_message(*key_sent, message))]
+    Unauthorized {
+        /// Whether the request carried a key at all.
+        key_sent: bool,
+        /// The server's explanation.
+        message: String,
+    },
+    /// The server answered with an error status and body.
+    #[error("{code}: {message}")]
+    Api {
+        /// The HTTP status.
+        status: u16,
+        /// The stable SNAKE_CASE code (derived from the status when the body
+        /// was not a rampart error, e.g. from a proxy).
+        code: String,
+        /// What went wrong and what to do.
+        message: String,
+    },
+    /// The server answered with a body or status this client does not understand.
+    #[error("unexpected answer from the rampart server: {0}")]
+    Decode(String),
+}
+
+impl ClientError {
+    /// True for an API error with this code (`UNAUTHORIZED` for a 401).
+    pub fn is_code(&self, code: &str) -> bool {
+        match self {
+            ClientError::Api { code: c, .. } => c == code,
+            ClientError::Unauthorized { .. } => code == "UNAUTHORIZED",
+            _ => false,
+        }
+    }
+
+    /// The HTTP status the server answered with, when it answered with an error.
+    pub fn status_code(&self) -> Option<u16> {
+        match self {
+            ClientError::Api { status, .. } => Some(*status),
+            ClientError::Unauthorized { .. } => Some(401),
+            _ => None,
+        }
+    }
+}
+
+/// The innermost cause of a transport error in a few words
+/// (`connection refused` rather than reqwest's layered description).
+fn root_cause(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        return "no answer in time".to_string();
+    }
+    let mut cause: &dyn std::error::Error = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+        match io.kind() {
+            std::io::ErrorKind::ConnectionRefused => return "connection refused".to_string(),
+            std::io::ErrorKind::ConnectionReset => return "connection reset".to_string(),
+            std::io::ErrorKind::TimedOut => return "connection timed out".to_string(),
+            _ => {}
+        }
+    }
+    cause.to_string()
+}
+
+fn unauthorized_message(key_sent: bool, message: &str) -> String {
+    if key_sent {
+        format!("the server refused the API key: {message}; pass a valid key with --api-key or RAMPART_API_KEY")
+    } else {
+        // The server's message only says that the key is missing.
+        "the server needs an API key: pass one with --api-key or RAMPART_API_KEY \
+         (on first start the server writes an admin key to <data_dir>/admin.key)"
+            .to_string()
+    }
+}
+
+/// A typed client of one rampart server.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: Url,
+    /// The base URL as given, without a trailing slash, for messages.
+    display_url: String,
+    key_sent: bool,
+}
+
+impl Client {
+    /// A client of the server at `base_url` (e.g. `http://127.0.0.1:7433`),
+    /// authenticating with `api_key` when given.
+    pub fn new(base_url: &str, api_key: Option<String>) -> Result<Client, ClientError> {
+        let invalid = |reason: String| {
+            ClientError::InvalidRequest(format!(
+                "`{base_url}` is not a server URL: {reason}; write e.g. http://127.0.0.1:7433"
+            ))
+        };
+        let base = Url::parse(base_url.trim()).map_err(|e| invalid(e.to_string()))?;
+        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
+            return Err(invalid("the scheme must be http or https".to_string()));
+        }
+        let mut headers = HeaderMap::new();
+        if let Some(key) = &api_key {
+            let mut value = HeaderValue::from_str(&format!("Bearer {}", key.trim())).map_err(|_| {
+                ClientError::InvalidRequest("the API key contains characters that cannot be sent".to_string())
+            })?;
+            value.set_sensitive(true);
+            headers.insert(AUTHORIZATION, value);
+        }
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .user_agent(concat!("rampart/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build()
+            .map_err(|e| ClientError::InvalidRequest(format!("cannot set up the HTTP client: {e}")))?;
+        Ok(Client {
+            http,
+            display_url: base_url.trim().trim_end_matches('/').to_string(),
+            base,
+            key_sent: api_key.is_some(),
+        })
+    }
+
+    /// Enqueues one job (`201`, or `200` with `duplicate: true` when its unique key matched).
+    pub async fn enqueue(&self, queue: &str, req: &EnqueueRequest) -> Result<EnqueueResponse, ClientError> {
+        let request = self.request(Method::POST, &["v1", "queues", queue, "jobs"]).json(req);
+        self.send(request, &[StatusCode::CREATED, StatusCode::OK]).await
+    }
+
+    /// Enqueues many jobs at once, all or nothing.
+    pub async fn enqueue_batch(&self, queue: &str, req: &BatchRequest) -> Result<BatchResponse, ClientError> {
+        let request = self.request(Method::POST, &["v1", "queues", queue, "jobs", "batch"]).json(req);
+        self.send(request, &[StatusCode::CREATED]).await
+    }
+
+    /// Leases jobs, long-polling up to `req.wait` when none is available.
+    pub async fn lease(&self, queue: &str, req: &LeaseRequest) -> Result<LeaseResponse, ClientError> {
+        let wait = req.wait.as_deref().and_then(|w| rampart_core::duration::parse_duration(w).ok()).unwrap_or_default();
+        let request = self
+            .request(Method::POST, &["v1", "queues", queue, "lease"])
+            .timeout(REQUEST_TIMEOUT.max(wait + LEASE_MARGIN))
+            .json(req);
+        self.send(request, &[StatusCode::OK]).await
+    }
+
+    /// Extends the lease of an active job.
+    pub async fn heartbeat(&self, id: &str, req: &HeartbeatRequest) -> Result<HeartbeatResponse, ClientError> {
+        let request = self.request(Method::POST, &["v1", "jobs", id, "heartbeat"]).json(req);
+        self.send(request, &[StatusCode::OK]).await
+    }
+
+    /// Reports an active job as done.
+    pub async fn complete(&self, id: &str, req: &CompleteRequest) -> Result<AckResponse, ClientError> {
+        let request = self.request(Method::POST, &["v1", "jobs", id, "complete"]).json(req);
+        self.send(request, &[StatusCode::OK]).await
+    }
+
+    /// Reports an active job's attempt as failed.
+    pub async fn fail(&self, id: &str, req: &FailRequest) -> Result<AckResponse, ClientError> {
+        let request = self.request(Method::POST, &["v1", "jobs", id, "fail"]).json(req);
+        self.send(request, &[StatusCode::OK]).await
+    }
+
+    /// Completes and fails many jobs in one call; each ack succeeds or fails on its own.
+    pub async fn acks(&self, req: &AcksRequest) -> Result<AcksResponse, ClientError> {
+        let request = self.request(Method::POST, &["v1", "acks"]).json(req);
+        self.send(request, &[StatusCode::OK]).await
+    }
+
+    /// A job with its errors and history.
+    pub async fn job(&self, id: &str) -> Result<JobView, ClientError> {
+        self.send(self.request(Method::GET, &["v1", "jobs", id]), &[StatusCode::OK]).await
+    }
+
+    /// Makes a dead or cancelled job available again.
+    pub async fn job_retry(&self, id: &str) -> Result<JobStateResponse, ClientError> {
+        self.send(self.request(Method::POST, &["v1", "jobs", id, "retry"]), &[StatusCode::OK]).await
+    }
+
+    /// Cancels a job that has not started.
+    pub async fn job_cancel(&self, id: &str) -> Result<JobStateResponse, ClientError> {
+        self.send(self.request(Method::POST, &["v1", "jobs", id, "cancel"]), &[StatusCode::OK]).await
+    }
+
+    /// Every known queue with its counts and totals.
+    pub async fn queues(&self) -> Result<QueuesResponse, ClientError> {
+        self.send(self.request(Method::GET, &["v1", "queues"]), &[StatusCode::OK]).await
+    }
+
+    /// One queue with its counts and totals.
+    pub async fn queue(&self, name: &str) -> Result<QueueView, ClientError> {
+        self.send(self.request(Method::GET, &["v1", "queues", name]), &[StatusCode::OK]).await
+    }
+
+    /// A page of a queue's jobs, optionally only those in `state`.
+    pub async fn jobs(
+        &self,
+        queue: &str,
+        state: Option<&str>,
+        limit: Option<u32>,
+        cursor: Option<&str>,
+    ) -> Result<JobListResponse, ClientError> {
+        let mut url = self.url(&["v1", "queues", queue, "jobs"]);
+        {
+            let mut query = url.query_pairs_mut();
+            if let Some(state) = state {
+                query.append_pair("state", state);
+            }
+            if let Some(limit) = limit {
+                query.append_pair("limit", &limit.to_string());
+            }
+            if let Some(cursor) = cursor {
+                query.append_pair("cursor", cursor);
+            }
+        }
+        // An empty query would leave a bare `?` behind.
+        if url.query() == Some("") {
+            url.set_query(None);
+        }
+        self.send(self.http.get(url), &[StatusCode::OK]).await
+    }
+
+    /// Makes a queue's dead jobs (all, or those listed) available again.
+    pub async fn dead_retry(&self, queue: &str, req: &DeadRetryRequest) -> Result<DeadRetryResponse, ClientError> {
+        let request = self.request(Method::POST, &["v1", "queues", queue, "dead", "retry"]).json(req);
+        self.send(request, &[StatusCode::OK]).await
+    }
+
+    /// Deletes a queue's dead jobs.
+    pub async fn dead_purge(&self, queue: &str) -> Result<DeadPurgeResponse, ClientError> {
+        self.send(self.request(Method::DELETE, &["v1", "queues", queue, "dead"]), &[StatusCode::OK]).await
+    }
+
+    /// Stops a queue's jobs from being leased.
+    pub async fn queue_pause(&self, queue: &str) -> Result<QueuePausedResponse, ClientError> {
+        self.send(self.request(Method::POST, &["v1", "queues", queue, "pause"]), &[StatusCode::OK]).await
+    }
+
+    /// Lets a paused queue's jobs be leased again.
+    pub async fn queue_resume(&self, queue: &str) -> Result<QueuePausedResponse, ClientError> {
+        self.send(self.request(Method::POST, &["v1", "queues", queue, "resume"]), &[StatusCode::OK]).await
+    }
+
+    /// Creates an API key; the answer is the only time the key itself is shown.
+    pub async fn key_create(&self, req: &KeyCreateRequest) -> Result<KeyCreatedResponse, ClientError> {
+        let request = self.request(Method::POST, &["v1", "keys"]).json(req);
+        self.send(request, &[StatusCode::CREATED]).await
+    }
+
+    /// Every API key, revoked ones included.
+    pub async fn keys(&self) -> Result<KeysResponse, ClientError> {
+        self.send(self.request(Method::GET, &["v1", "keys"]), &[StatusCode::OK]).await
+    }
+
+    /// Revokes an API key by id or name.
+    pub async fn key_revoke(&self, id_or_name: &str) -> Result<(), ClientError> {
+        let request = self.request(Method::DELETE, &["v1", "keys", id_or_name]);
+        self.execute(request, &[StatusCode::NO_CONTENT]).await.map(drop)
+    }
+
+    /// The server's liveness, uptime and version (needs no key).
+    pub async fn health(&self) -> Result<HealthResponse, ClientError> {
+        self.send(self.request(Method::GET, &["health"]), &[StatusCode::OK]).await
+    }
+
+    /// The base URL with `segments` appended, each percent-encoded.
+    fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        // Cannot fail: `new` accepts only http(s) URLs, which can be a base.
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        url
+    }
+
+    fn request(&self, method: Method, segments: &[&str]) -> RequestBuilder {
+        self.http.request(method, self.url(segments))
+    }
+
+    /// Sends a request and decodes an answer with one of the `expected` statuses.
+    async fn send<T: DeserializeOwned>(
+        &self,
+        request: RequestBuilder,
+        expected: &[StatusCode],
+    ) -> Result<T, ClientError> {
+        let (what, body) = self.execute(request, expected).await?;
+        serde_json::from_slice(&body).map_err(|e| ClientError::Decode(format!("{what}: {e}")))
+    }
+
+    /// Sends a request and returns `METHOD /path` with the body of an answer
+    /// with one of the `expected` statuses; any other answer becomes an error.
+    async fn execute(
+        &self,
+        request: RequestBuilder,
+        expected: &[StatusCode],
+    ) -> Result<(String, Vec<u8>), ClientError> {
+        let request =
+            request.build().map_err(|e| ClientError::InvalidRequest(format!("cannot build the request: {e}")))?;
+        let what = format!("{} {}", request.method(), request.url().path());
+        let unreachable = |source| ClientError::Unreachable { url: self.display_url.clone(), source };
+        let response = self.http.execute(request).await.map_err(unreachable)?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(unreachable)?;
+        if expected.contains(&status) {
+            return Ok((what, body.into()));
+        }
+        Err(self.error_from(&what, status, &body))
+    }
+
+    fn error_from(&self, what: &str, status: StatusCode, body: &[u8]) -> ClientError {
+        let parsed = serde_json::from_slice::<ErrorBody>(body).ok().map(|b| b.error);
+        if status == StatusCode::UNAUTHORIZED {
+            let message = parsed.map_or_else(|| "401 Unauthorized".to_string(), |e| e.message);
+            return ClientError::Unauthorized { key_sent: self.key_sent, message };
+        }
+        if status.is_success() {
+            return ClientError::Decode(format!("{what} answered {status}"));
+        }
+        match parsed {
+            Some(error) => ClientError::Api { status: status.as_u16(), code: error.code, message: error.message },
+            None => {
+                let reason = status.canonical_reason().unwrap_or("HTTP error");
+                let text = String::from_utf8_lossy(body);
+                let snippet: String = text.trim().chars().take(200).collect();
+                ClientError::Api {
+                    status: status.as_u16(),
+                    code: reason.to_ascii_uppercase().replace([' ', '-'], "_"),
+                    message: if snippet.is_empty() {
+                        format!("{what} answered {status}")
+                    } else {
+                        format!("{what} answered {status}: {snippet}")
+                    },
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(base: &str) -> Client {
+        Client::new(base, Some("rk_test".to_string())).expect("valid client")
+    }
+
+    #[test]
+    fn path_segments_are_percent_encoded() {
+        let c = client("http://127.0.0.1:7433");
+        assert_eq!(c.url(&["v1", "keys", "my key/1?"]).as_str(), "http://127.0.0.1:7433/v1/keys/my%20key%2F1%3F");
+        assert_eq!(c.url(&["v1", "jobs", "42"]).as_str(), "http://127.0.0.1:7433/v1/jobs/42");
+    }
+
+    #[test]
+    fn a_base_path_is_kept() {
+        let c = client("https://example.test/rampart/");
+        assert_eq!(c.url(&["v1", "queues"]).as_str(), "https://example.test/rampart/v1/queues");
+        assert_eq!(c.display_url, "https://example.test/rampart");
+    }
+
+    #[test]
+    fn bad_urls_are_refused_with_an_example() {
+        for bad in ["127.0.0.1:7433", "ftp://host", "not a url", ""] {
+            let e = Client::new(bad, None).expect_err(bad).to_string();
+            assert!(e.contains("http://127.0.0.1:7433"), "{e}");
+        }
+    }
+
+    #[test]
+    fn error_bodies_become_api_errors() {
+        let c = client("http://127.0.0.1:7433");
+        let body = br#"{"error":{"code":"NOT_FOUND","message":"job 7 does not exist"}}"#;
+        let e = c.error_from("GET /v1/jobs/7", StatusCode::NOT_FOUND, body);
+        assert_eq!(e.to_string(), "NOT_FOUND: job 7 does not exist");
+        assert!(e.is_code("NOT_FOUND"));
+        assert_eq!(e.status_code(), Some(404));
+
+        let e = c.error_from("GET /v1/jobs/7", StatusCode::BAD_GATEWAY, b"<html>oops</html>");
+        assert!(e.is_code("BAD_GATEWAY"), "{e}");
+        assert!(e.to_string().contains("<html>oops</html>"), "{e}");
+    }
+
+    #[test]
+    fn a_401_says_how_to_pass_a_key() {
+        let body = br#"{"error":{"code":"UNAUTHORIZED","message":"missing API key"}}"#;
+        let anonymous = Client::new("http://127.0.0.1:7433", None).expect("valid client");
+        let e = anonymous.error_from("GET /v1/queues", StatusCode::UNAUTHORIZED, body);
+        assert!(matches!(e, ClientError::Unauthorized { key_sent: false, .. }));
+        let text = e.to_string();
+        assert!(text.contains("--api-key") && text.contains("RAMPART_API_KEY") && text.contains("admin.key"), "{text}");
+        assert!(e.is_code("UNAUTHORIZED"));
+
+        let e = client("http://127.0.0.1:7433").error_from("GET /v1/queues", StatusCode::UNAUTHORIZED, body);
+        assert!(e.to_string().starts_with("the server refused the API key"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn an_absent_server_is_reported_as_unreachable() {
+        // Bind then drop a listener so the port is very likely closed.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+        let c = client(&format!("http://127.0.0.1:{port}"));
+        let e = c.health().await.expect_err("nothing listens");
+        let text = e.to_string();
+        assert!(matches!(e, ClientError::Unreachable { .. }), "{text}");
+        assert!(text.contains(&format!("http://127.0.0.1:{port}: connection refused")), "{text}");
+        assert!(text.contains("rampart serve"), "{text}");
+    }
+}

@@ -1,0 +1,694 @@
+//! `rampart bench queue`: drives a running server over HTTP the way real
+//! producers and workers do, and prints what it measured as one JSON line.
+//!
+//! It starts nothing itself; point it at a server with the global `--url`
+//! and `--api-key`. Three phases run one after the other:
+//!
+//! 1. **Enqueue.** `--jobs` jobs with a tiny payload (`{"n":…}`) go to the
+//!    queue in batches of `--batch` through `POST /v1/queues/{q}/jobs/batch`,
+//!    `--producers` batches in flight at once. The wall time from the first
+//!    request to the last answer gives `enqueue_per_s`.
+//! 2. **Drain** (skipped with `--skip-drain`). `--concurrency` pull workers
+//!    share one connection pool; each loops: lease up to `--lease-batch` jobs
+//!    (long-polling `1s`), then complete them all in one `POST /v1/acks`. The
+//!    phase ends when the completions the server confirmed reach `--jobs`;
+//!    the time from the first lease to that moment gives `process_per_s`.
+//! 3. **Latency** (skipped with `--skip-drain` or `--latency-samples 0`). On
+//!    a queue of its own (`<queue>-latency`), one idle worker long-polls for a
+//!    single job (`30s`) while a producer enqueues one job at a time. Each
+//!    sample starts at the instant before the enqueue request; *start* is when
+//!    the worker's lease answer carrying that job arrives, *complete* when the
+//!    worker's `complete` call for it returns. The next job is enqueued only
+//!    after the previous one completed (and a short pause that lets the worker
+//!    get back into its long-poll), so every sample measures the wake-up of a
+//!    waiting worker. The report gives nearest-rank p50 and p99 of both.
+//!
+//! With `--server-pid` (Linux) the server's resident memory (`VmRSS` in
+//! `/proc/<pid>/status`) is read before the enqueue, after it and at the end;
+//! `--skip-drain` with a million jobs shows the memory a full queue costs.
+//!
+//! Progress goes to stderr about once a second; stdout gets only the report,
+//! so scripts can collect it. Any failed request ends the bench with an error
+//! naming the phase.
+
+use std::sync::Arc;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, anyhow, bail};
+use rampart_core::id::QueueName;
+use rampart_core::time::{Clock as _, SystemClock};
+use rampart_server::client::Client;
+use rampart_server::engine::{MAX_ENQUEUE_BATCH, MAX_LEASE_BATCH};
+use rampart_server::wire::{
+    AckResult, AcksRequest, BatchRequest, CompleteAck, CompleteRequest, EnqueueRequest, LeaseRequest,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use tokio::sync::mpsc;
+use tokio::task::{JoinHandle, JoinSet};
+
+/// How often progress is written to stderr.
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+/// How long the drain may go without a single completion before the bench
+/// gives up (another consumer on the queue, or a stuck server).
+const DRAIN_STALL_LIMIT: Duration = Duration::from_secs(30);
+
+/// How long a drain worker long-polls when the queue looks empty.
+const DRAIN_WAIT: &str = "1s";
+
+/// How long the latency worker long-polls (the server's maximum).
+const LATENCY_WAIT: &str = "30s";
+
+/// The lease length asked for: far longer than any ack takes here, so no
+/// lease expires during a run.
+const LEASE_LENGTH: &str = "60s";
+
+/// The pause before each latency sample, so the worker is back in its
+/// long-poll and the sample measures a wake-up, not a job already waiting.
+const SAMPLE_GAP: Duration = Duration::from_millis(5);
+
+/// How long one latency sample may take before the bench gives up.
+const SAMPLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Options of `rampart bench`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// What to measure.
+    #[command(subcommand)]
+    pub what: What,
+}
+
+/// The benchmarks of `rampart bench`.
+#[derive(clap::Subcommand, Debug)]
+pub enum What {
+    /// Queue throughput and latency: enqueue, drain with pull workers, and
+    /// enqueue-to-start latency, against a running server.
+    Queue(QueueArgs),
+}
+
+/// Options of `rampart bench queue`.
+#[derive(clap::Args, Debug)]
+pub struct QueueArgs {
+    /// Jobs to enqueue and then drain.
+    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub jobs: u64,
+    /// Concurrent pull workers in the drain.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    pub concurrency: u32,
+    /// Jobs per enqueue batch request.
+    #[arg(
+        long,
+        default_value_t = 1_000,
+        value_parser = clap::value_parser!(u32).range(1..=MAX_ENQUEUE_BATCH as i64)
+    )]
+    pub batch: u32,
+    /// Most jobs one lease call takes.
+    #[arg(
+        long,
+        default_value_t = 100,
+        value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_LEASE_BATCH))
+    )]
+    pub lease_batch: u32,
+    /// Enqueue batch requests in flight at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+    pub producers: u32,
+    /// Jobs enqueued one at a time to measure latency (0 skips the phase).
+    #[arg(long, default_value_t = 1_000)]
+    pub latency_samples: u32,
+    /// The queue to use [default: bench-<unix millis>]; the latency phase
+    /// uses `<queue>-latency`.
+    #[arg(long)]
+    pub queue: Option<QueueName>,
+    /// Only enqueue, and leave the jobs waiting (to measure the server's
+    /// memory with many jobs queued).
+    #[arg(long)]
+    pub skip_drain: bool,
+    /// The server's process id: report its resident memory (Linux
+    /// `/proc/<pid>/status`) before and after the enqueue and at the end.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+}
+
+/// Runs a `rampart bench` command against the server `client` talks to.
+pub async fn run(args: Args, client: Client) -> anyhow::Result<()> {
+    match args.what {
+        What::Queue(args) => queue(args, client).await,
+    }
+}
+
+/// What `rampart bench queue` prints: one JSON object on one line. Fields
+/// of phases that did not run are `null`.
+#[derive(Debug, Default, Serialize)]
+struct Report {
+    queue: String,
+    jobs: u64,
+    batch: u32,
+    concurrency: u32,
+    lease_batch: u32,
+    producers: u32,
+    enqueue_s: Option<f64>,
+    enqueue_per_s: Option<f64>,
+    process_s: Option<f64>,
+    process_per_s: Option<f64>,
+    start_p50_ms: Option<f64>,
+    start_p99_ms: Option<f64>,
+    complete_p50_ms: Option<f64>,
+    complete_p99_ms: Option<f64>,
+    latency_samples: Option<u32>,
+    server_rss_mb_before: Option<f64>,
+    server_rss_mb_after_enqueue: Option<f64>,
+    server_rss_mb_end: Option<f64>,
+}
+
+async fn queue(args: QueueArgs, client: Client) -> anyhow::Result<()> {
+    // Also tags the latency payloads, so leftovers of an earlier run on the
+    // same queue are never taken for this run's samples.
+    let run_id = SystemClock.now().0;
+    let queue = match args.queue.clone() {
+        Some(queue) => queue,
+        None => QueueName::new(&format!("bench-{run_id}"))?,
+    };
+    let latency_queue = QueueName::new(&format!("{queue}-latency"))
+        .context("the latency phase needs `<queue>-latency` as a queue name; choose a shorter --queue")?;
+    let rss = |pid: Option<u32>| pid.map(server_rss_mb).transpose();
+
+    let mut report = Report {
+        queue: queue.to_string(),
+        jobs: args.jobs,
+        batch: args.batch,
+        concurrency: args.concurrency,
+        lease_batch: args.lease_batch,
+        producers: args.producers,
+        ..Report::default()
+    };
+    report.server_rss_mb_before = rss(args.server_pid)?;
+    eprintln!(
+        "bench queue: {} jobs to queue `{queue}` in batches of {}, {} producers",
+        args.jobs, args.batch, args.producers
+    );
+
+    let enqueue_s = enqueue_phase(&client, &queue, &args).await?;
+    report.enqueue_s = Some(round(enqueue_s, 3));
+    report.enqueue_per_s = Some(round(rate(args.jobs, enqueue_s), 1));
+    report.server_rss_mb_after_enqueue = rss(args.server_pid)?;
+
+    if !args.skip_drain {
+        let process_s = drain_phase(&client, &queue, &args).await?;
+        report.process_s = Some(round(process_s, 3));
+        report.process_per_s = Some(round(rate(args.jobs, process_s), 1));
+
+        if args.latency_samples > 0 {
+            let latency = latency_phase(&client, &latency_queue, args.latency_samples, run_id).await?;
+            report.start_p50_ms = percentile(&latency.start_ms, 50).map(|v| round(v, 3));
+            report.start_p99_ms = percentile(&latency.start_ms, 99).map(|v| round(v, 3));
+            report.complete_p50_ms = percentile(&latency.complete_ms, 50).map(|v| round(v, 3));
+            report.complete_p99_ms = percentile(&latency.complete_ms, 99).map(|v| round(v, 3));
+            report.latency_samples = Some(args.latency_samples);
+        }
+    }
+    report.server_rss_mb_end = rss(args.server_pid)?;
+
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
+}
+
+/// Enqueues `--jobs` jobs in batches, `--producers` batches at a time, and
+/// returns the wall time in seconds.
+async fn enqueue_phase(client: &Client, queue: &QueueName, args: &QueueArgs) -> anyhow::Result<f64> {
+    let total = args.jobs;
+    let batch = u64::from(args.batch);
+    let batches = total.div_ceil(batch);
+    let next_batch = Arc::new(AtomicU64::new(0));
+    let enqueued = Arc::new(AtomicU64::new(0));
+
+    let started = Instant::now();
+    let mut tasks = JoinSet::new();
+    for _ in 0..args.producers {
+        let (client, queue) = (client.clone(), queue.clone());
+        let (next_batch, enqueued) = (next_batch.clone(), enqueued.clone());
+        tasks.spawn(async move {
+            loop {
+                let index = next_batch.fetch_add(1, Ordering::Relaxed);
+                if index >= batches {
+                    return Ok(());
+                }
+                let first = index * batch;
+                let count = batch.min(total - first);
+                let jobs = (first..first + count)
+                    .map(|n| tiny_payload(&format!("{{\"n\":{n}}}")).map(job))
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                let answer = client
+                    .enqueue_batch(queue.as_str(), &BatchRequest { jobs })
+                    .await
+                    .with_context(|| format!("enqueue phase: a batch of {count} jobs to queue `{queue}` failed"))?;
+                if answer.ids.len() as u64 != count {
+                    bail!("enqueue phase: the server took {} of a batch of {count} jobs", answer.ids.len());
+                }
+                enqueued.fetch_add(count, Ordering::Relaxed);
+            }
+        });
+    }
+    supervise("enqueue", &mut tasks, &enqueued, total, None).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!("bench queue: enqueue done: {total} jobs in {seconds:.3}s, {:.0} jobs/s", rate(total, seconds));
+    Ok(seconds)
+}
+
+/// Drains the queue with `--concurrency` pull workers until the server has
+/// confirmed `--jobs` completions, and returns the time that took in seconds.
+async fn drain_phase(client: &Client, queue: &QueueName, args: &QueueArgs) -> anyhow::Result<f64> {
+    let target = args.jobs;
+    let completed = Arc::new(AtomicU64::new(0));
+    // Set by the worker whose ack brings the count to the target, so the
+    // last idle long-polls winding down do not count in the time.
+    let finished = Arc::new(OnceLock::new());
+    let lease = LeaseRequest {
+        max: Some(args.lease_batch),
+        wait: Some(DRAIN_WAIT.to_string()),
+        lease: Some(LEASE_LENGTH.to_string()),
+        worker: None,
+    };
+
+    eprintln!("bench queue: draining with {} workers, up to {} jobs per lease", args.concurrency, args.lease_batch);
+    let started = Instant::now();
+    let mut tasks = JoinSet::new();
+    for index in 0..args.concurrency {
+        let (client, queue) = (client.clone(), queue.clone());
+        let (completed, finished) = (completed.clone(), finished.clone());
+        let lease = LeaseRequest { worker: Some(format!("bench-{index}")), ..lease.clone() };
+        tasks.spawn(async move {
+            while completed.load(Ordering::Relaxed) < target {
+                let leased = client
+                    .lease(queue.as_str(), &lease)
+                    .await
+                    .with_context(|| format!("drain phase: worker {index} could not lease from queue `{queue}`"))?;
+                if leased.jobs.is_empty() {
+                    continue;
+                }
+                let acks = AcksRequest {
+                    complete: leased
+                        .jobs
+                        .into_iter()
+                        .map(|j| CompleteAck { id: j.id, lease_token: j.lease_token, result: None })
+                        .collect(),
+                    fail: Vec::new(),
+                };
+                let answer = client
+                    .acks(&acks)
+                    .await
+                    .with_context(|| format!("drain phase: worker {index} could not ack its jobs"))?;
+                let mut done = 0;
+                for result in &answer.results {
+                    if result.state.as_deref() != Some("completed") {
+                        bail!("drain phase: {}", refused_ack(result));
+                    }
+                    done += 1;
+                }
+                let before = completed.fetch_add(done, Ordering::Relaxed);
+                if before < target && before + done >= target {
+                    // Only the first setter matters; a later one is no news.
+                    let _ = finished.set(Instant::now());
+                }
+            }
+            Ok(())
+        });
+    }
+    supervise("drain", &mut tasks, &completed, target, Some(DRAIN_STALL_LIMIT)).await?;
+    let seconds = finished.get().copied().unwrap_or_else(Instant::now).duration_since(started).as_secs_f64();
+    eprintln!("bench queue: drain done: {target} jobs in {seconds:.3}s, {:.0} jobs/s", rate(target, seconds));
+    Ok(seconds)
+}
+
+/// Why the server did not complete a job in a batch ack.
+fn refused_ack(result: &AckResult) -> String {
+    match (&result.state, &result.error) {
+        (_, Some(error)) => {
+            format!("the server refused to complete job {}: {}: {}", result.id, error.code, error.message)
+        }
+        (Some(state), None) => format!("job {} went to `{state}` instead of `completed`", result.id),
+        (None, None) => format!("the server answered neither a state nor an error for job {}", result.id),
+    }
+}
+
+/// The instant before one latency job's enqueue, passed from the producer
+/// to the worker before the request goes out (the worker may see the job
+/// before the producer sees the enqueue's answer).
+#[derive(Debug, Clone, Copy)]
+struct SampleStart {
+    seq: u32,
+    at: Instant,
+}
+
+/// One measured job: enqueue to lease answer, and enqueue to completion.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    start: Duration,
+    complete: Duration,
+}
+
+/// The payload of a latency job.
+#[derive(Debug, Deserialize)]
+struct LatencyTag {
+    n: u32,
+    run: i64,
+}
+
+/// Latency samples in milliseconds, each list sorted.
+struct Latency {
+    start_ms: Vec<f64>,
+    complete_ms: Vec<f64>,
+}
+
+/// Aborts a spawned task when dropped, so an early return does not leave
+/// the latency worker long-polling.
+struct AbortOnDrop<T>(JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Enqueues `samples` jobs one at a time while one idle worker takes them.
+async fn latency_phase(client: &Client, queue: &QueueName, samples: u32, run_id: i64) -> anyhow::Result<Latency> {
+    eprintln!("bench queue: latency: {samples} jobs one at a time through queue `{queue}`");
+    let (starts_tx, starts_rx) = mpsc::unbounded_channel();
+    let (samples_tx, mut samples_rx) = mpsc::unbounded_channel();
+    // A clone shares the connection pool, but an HTTP/1.1 connection carries
+    // one request at a time: the worker's long-poll holds a connection of its
+    // own and the producer's enqueue never waits behind it.
+    let mut worker =
+        AbortOnDrop(tokio::spawn(latency_worker(client.clone(), queue.clone(), run_id, starts_rx, samples_tx)));
+
+    let mut start_ms = Vec::with_capacity(samples as usize);
+    let mut complete_ms = Vec::with_capacity(samples as usize);
+    let mut last_report = Instant::now();
+    for seq in 0..samples {
+        tokio::time::sleep(SAMPLE_GAP).await;
+        let payload = tiny_payload(&format!("{{\"n\":{seq},\"run\":{run_id}}}"))?;
+        let at = Instant::now();
+        if starts_tx.send(SampleStart { seq, at }).is_err() {
+            return Err(worker_failure(&mut worker).await);
+        }
+        client
+            .enqueue(queue.as_str(), &job(payload))
+            .await
+            .with_context(|| format!("latency phase: enqueueing job {seq} to queue `{queue}` failed"))?;
+        let sample = match tokio::time::timeout(SAMPLE_TIMEOUT, samples_rx.recv()).await {
+            Ok(Some(sample)) => sample,
+            Ok(None) => return Err(worker_failure(&mut worker).await),
+            Err(_) => bail!(
+                "latency phase: job {seq} was not completed within {}s; is another worker taking jobs from queue `{queue}`?",
+                SAMPLE_TIMEOUT.as_secs()
+            ),
+        };
+        start_ms.push(sample.start.as_secs_f64() * 1e3);
+        complete_ms.push(sample.complete.as_secs_f64() * 1e3);
+        if last_report.elapsed() >= PROGRESS_EVERY {
+            last_report = Instant::now();
+            eprintln!("bench queue: latency {}/{samples} samples", seq + 1);
+        }
+    }
+    drop(worker);
+
+    start_ms.sort_by(f64::total_cmp);
+    complete_ms.sort_by(f64::total_cmp);
+    let p = |v: &[f64], n| percentile(v, n).unwrap_or(f64::NAN);
+    eprintln!(
+        "bench queue: latency done: start p50 {:.3}ms p99 {:.3}ms, complete p50 {:.3}ms p99 {:.3}ms",
+        p(&start_ms, 50),
+        p(&start_ms, 99),
+        p(&complete_ms, 50),
+        p(&complete_ms, 99)
+    );
+    Ok(Latency { start_ms, complete_ms })
+}
+
+/// The error that stopped the latency worker.
+async fn worker_failure(worker: &mut AbortOnDrop<anyhow::Result<()>>) -> anyhow::Error {
+    match (&mut worker.0).await {
+        Ok(Err(e)) => e,
+        Ok(Ok(())) => anyhow!("latency phase: the worker stopped early"),
+        Err(e) => anyhow!("latency phase: the worker failed: {e}"),
+    }
+}
+
+/// The idle worker of the latency phase: long-polls for one job, completes
+/// it, and reports the sample when the job is the one the producer announced.
+async fn latency_worker(
+    client: Client,
+    queue: QueueName,
+    run_id: i64,
+    mut starts: mpsc::UnboundedReceiver<SampleStart>,
+    samples: mpsc::UnboundedSender<Sample>,
+) -> anyhow::Result<()> {
+    let lease = LeaseRequest {
+        max: Some(1),
+        wait: Some(LATENCY_WAIT.to_string()),
+        lease: Some(LEASE_LENGTH.to_string()),
+        worker: Some("bench-latency".to_string()),
+    };
+    let mut pending: Option<SampleStart> = None;
+    loop {
+        let leased = client
+            .lease(queue.as_str(), &lease)
+            .await
+            .with_context(|| format!("latency phase: the worker could not lease from queue `{queue}`"))?;
+        let leased_at = Instant::now();
+        let Some(leased) = leased.jobs.into_iter().next() else {
+            continue;
+        };
+        // The producer announces a job before enqueueing it, so its start is here by now.
+        while let Ok(start) = starts.try_recv() {
+            pending = Some(start);
+        }
+        let tag = serde_json::from_str::<LatencyTag>(leased.payload.get()).ok();
+        let sampled = pending.filter(|p| tag.is_some_and(|t| t.run == run_id && t.n == p.seq));
+        let acked = client
+            .complete(&leased.id, &CompleteRequest { lease_token: leased.lease_token, result: None })
+            .await
+            .with_context(|| format!("latency phase: the worker could not complete job {}", leased.id))?;
+        let completed_at = Instant::now();
+        if acked.state != "completed" {
+            bail!("latency phase: job {} went to `{}` instead of `completed`", acked.id, acked.state);
+        }
+        if let Some(start) = sampled {
+            pending = None;
+            let sample =
+                Sample { start: leased_at.duration_since(start.at), complete: completed_at.duration_since(start.at) };
+            if samples.send(sample).is_err() {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Waits for a phase's tasks while writing progress to stderr about once a
+/// second. Returns the first task error; the caller dropping `tasks` then
+/// aborts the others. With `stall_limit`, fails when `done` has not moved
+/// for that long before reaching `total`.
+async fn supervise(
+    phase: &str,
+    tasks: &mut JoinSet<anyhow::Result<()>>,
+    done: &AtomicU64,
+    total: u64,
+    stall_limit: Option<Duration>,
+) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let (mut last_at, mut last_done) = (Instant::now(), 0);
+    let mut last_change = Instant::now();
+    loop {
+        tokio::select! {
+            joined = tasks.join_next() => match joined {
+                None => return Ok(()),
+                Some(Ok(Ok(()))) => {}
+                Some(Ok(Err(e))) => return Err(e),
+                Some(Err(e)) => bail!("{phase} phase: a task failed: {e}"),
+            },
+            _ = tick.tick() => {
+                let now_done = done.load(Ordering::Relaxed);
+                let now = Instant::now();
+                let current = (now_done - last_done) as f64 / now.duration_since(last_at).as_secs_f64();
+                eprintln!("bench queue: {phase} {now_done}/{total} jobs, {current:.0} jobs/s");
+                if now_done != last_done {
+                    last_change = now;
+                }
+                if let Some(limit) = stall_limit
+                    && now_done < total
+                    && now.duration_since(last_change) >= limit
+                {
+                    bail!(
+                        "{phase} phase: no progress for {}s at {now_done} of {total} jobs; is another worker taking jobs from the queue, or is the server stuck?",
+                        limit.as_secs()
+                    );
+                }
+                (last_at, last_done) = (now, now_done);
+            }
+        }
+    }
+}
+
+/// A job with this payload and every option left to the queue.
+fn job(payload: Box<RawValue>) -> EnqueueRequest {
+    EnqueueRequest {
+        payload,
+        delay: None,
+        run_at: None,
+        priority: None,
+        max_attempts: None,
+        timeout: None,
+        unique_key: None,
+    }
+}
+
+fn tiny_payload(json: &str) -> anyhow::Result<Box<RawValue>> {
+    RawValue::from_string(json.to_string()).with_context(|| format!("`{json}` is not JSON"))
+}
+
+/// Items per second, 0 when no time passed.
+fn rate(count: u64, seconds: f64) -> f64 {
+    if seconds > 0.0 { count as f64 / seconds } else { 0.0 }
+}
+
+fn round(value: f64, decimals: i32) -> f64 {
+    let scale = 10f64.powi(decimals);
+    (value * scale).round() / scale
+}
+
+/// The nearest-rank `p`th percentile (1 to 100) of sorted values: the
+/// smallest value at least `p`% of the values are less than or equal to.
+/// `None` for no values.
+fn percentile(sorted: &[f64], p: u32) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (p as usize * sorted.len()).div_ceil(100).clamp(1, sorted.len());
+    sorted.get(rank - 1).copied()
+}
+
+/// The server's resident memory in MiB, from `/proc/<pid>/status`.
+fn server_rss_mb(pid: u32) -> anyhow::Result<f64> {
+    let path = format!("/proc/{pid}/status");
+    let status = std::fs::read_to_string(&path).with_context(|| {
+        format!("cannot read the server's memory from {path}; is --server-pid the running server's pid (Linux only)?")
+    })?;
+    let kib = vm_rss_kib(&status).with_context(|| format!("{path} has no VmRSS line"))?;
+    Ok(round(kib as f64 / 1024.0, 1))
+}
+
+/// The `VmRSS` of a `/proc/<pid>/status` text, in KiB (`VmRSS:  1234 kB`).
+fn vm_rss_kib(status: &str) -> Option<u64> {
+    let value = status.lines().find_map(|line| line.strip_prefix("VmRSS:"))?;
+    let mut words = value.split_whitespace();
+    let kib = words.next()?.parse().ok()?;
+    (words.next() == Some("kB")).then_some(kib)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        fn check(values: &[f64], p: u32, expected: Option<f64>) {
+            assert_eq!(percentile(values, p), expected, "p{p} of {values:?}");
+        }
+        let ten: Vec<f64> = (1..=10).map(f64::from).collect();
+        check(&ten, 50, Some(5.0));
+        check(&ten, 99, Some(10.0));
+        check(&ten, 100, Some(10.0));
+        check(&ten, 10, Some(1.0));
+        check(&ten, 11, Some(2.0));
+        check(&ten, 0, Some(1.0));
+        check(&[7.5], 50, Some(7.5));
+        check(&[7.5], 99, Some(7.5));
+        check(&[], 50, None);
+        let thousand: Vec<f64> = (1..=1000).map(f64::from).collect();
+        check(&thousand, 50, Some(500.0));
+        check(&thousand, 99, Some(990.0));
+        let hundred_one: Vec<f64> = (1..=101).map(f64::from).collect();
+        check(&hundred_one, 99, Some(100.0));
+        check(&hundred_one, 50, Some(51.0));
+    }
+
+    #[test]
+    fn vm_rss_is_read_from_proc_status() {
+        fn check(status: &str, expected: Option<u64>) {
+            assert_eq!(vm_rss_kib(status), expected, "{status:?}");
+        }
+        let status =
+            "Name:\trampart\nVmPeak:\t  912340 kB\nVmHWM:\t   60312 kB\nVmRSS:\t   58212 kB\nRssAnon:\t   40000 kB\n";
+        check(status, Some(58_212));
+        check("VmRSS: 0 kB", Some(0));
+        // Kernel threads have no VmRSS line.
+        check("Name:\tkthreadd\nState:\tS (sleeping)\n", None);
+        check("VmRSS:\t   58212 MB\n", None);
+        check("VmRSS:\t   lots kB\n", None);
+        check("VmRSS:\n", None);
+        check("", None);
+    }
+
+    #[test]
+    fn rss_of_this_process_is_readable() {
+        if cfg!(target_os = "linux") {
+            let mb = server_rss_mb(std::process::id()).expect("own /proc status");
+            assert!(mb > 0.0, "{mb}");
+        }
+    }
+
+    #[test]
+    fn the_queue_args_parse_with_their_defaults() {
+        use clap::Parser as _;
+        #[derive(clap::Parser, Debug)]
+        struct Bench {
+            #[command(flatten)]
+            args: Args,
+        }
+        let parsed = Bench::try_parse_from(["bench", "queue"]).expect("parses");
+        let What::Queue(q) = parsed.args.what;
+        assert_eq!(
+            (q.jobs, q.concurrency, q.batch, q.lease_batch, q.producers, q.latency_samples),
+            (50_000, 50, 1_000, 100, 4, 1_000)
+        );
+        assert!(q.queue.is_none() && !q.skip_drain && q.server_pid.is_none());
+        let parsed = Bench::try_parse_from([
+            "bench",
+            "queue",
+            "--jobs",
+            "1000000",
+            "--skip-drain",
+            "--server-pid",
+            "42",
+            "--queue",
+            "mem",
+        ])
+        .expect("parses");
+        let What::Queue(q) = parsed.args.what;
+        assert_eq!(q.jobs, 1_000_000);
+        assert!(q.skip_drain);
+        assert_eq!(q.server_pid, Some(42));
+        assert_eq!(q.queue.as_ref().map(QueueName::as_str), Some("mem"));
+        for bad in [
+            &["bench", "queue", "--jobs", "0"][..],
+            &["bench", "queue", "--lease-batch", "1001"],
+            &["bench", "queue", "--batch", "10001"],
+            &["bench", "queue", "--queue", "no spaces"],
+        ] {
+            assert!(Bench::try_parse_from(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_report_has_every_field_and_nulls_for_skipped_phases() {
+        let report = Report { queue: "q".into(), jobs: 10, enqueue_s: Some(0.5), ..Report::default() };
+        let value = serde_json::to_value(&report).expect("serializes");
+        let object = value.as_object().expect("an object");
+        assert_eq!(object.len(), 18);
+        assert_eq!(object["enqueue_s"], 0.5);
+        assert!(object["process_per_s"].is_null());
+    }
+}

@@ -1,0 +1,297 @@
+//! `rampart jobs`: look at one job or a queue's jobs, retry or cancel a job.
+
+use anyhow::Context as _;
+use rampart_core::id::{JobId, QueueName};
+use rampart_core::job::JobState;
+use rampart_server::wire::{JobStateResponse, JobView};
+
+use crate::cli::{Remote, output};
+
+/// Longest last error shown in a listing.
+const ERROR_WIDTH: usize = 60;
+
+/// Options of `rampart jobs`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: JobsCommand,
+}
+
+/// The subcommands of `rampart jobs`.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum JobsCommand {
+    /// Show a job: its state, attempts, times, payload, result, errors and history.
+    Show {
+        /// The job's id.
+        id: JobId,
+    },
+    /// List a queue's jobs, oldest first.
+    List(ListArgs),
+    /// Make a dead or cancelled job available again.
+    Retry {
+        /// The job's id.
+        id: JobId,
+    },
+    /// Cancel a job that has not started.
+    Cancel {
+        /// The job's id.
+        id: JobId,
+    },
+}
+
+/// Options of `rampart jobs list`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ListArgs {
+    /// The queue.
+    pub queue: QueueName,
+    /// Only jobs in this state (scheduled, available, active, completed, dead, cancelled).
+    #[arg(long)]
+    pub state: Option<JobState>,
+    /// Most jobs to show [default: the server's page size].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: Option<u32>,
+    /// Continue from where a previous page ended.
+    #[arg(long)]
+    pub cursor: Option<String>,
+}
+
+/// Runs a `rampart jobs` subcommand.
+pub async fn run(args: Args, remote: &Remote) -> anyhow::Result<()> {
+    match args.command {
+        JobsCommand::Show { id } => show(id, remote).await,
+        JobsCommand::List(list_args) => list(list_args, remote).await,
+        JobsCommand::Retry { id } => {
+            let response =
+                remote.client.job_retry(&id.to_string()).await.with_context(|| format!("cannot retry job {id}"))?;
+            print_state(&response, remote)
+        }
+        JobsCommand::Cancel { id } => {
+            let response =
+                remote.client.job_cancel(&id.to_string()).await.with_context(|| format!("cannot cancel job {id}"))?;
+            print_state(&response, remote)
+        }
+    }
+}
+
+async fn show(id: JobId, remote: &Remote) -> anyhow::Result<()> {
+    let job = remote.client.job(&id.to_string()).await.with_context(|| format!("cannot show job {id}"))?;
+    if remote.json {
+        return output::json(&job);
+    }
+    output::print(&render_job(&job))
+}
+
+/// A job's details for people: fields, then its errors and its history.
+fn render_job(job: &JobView) -> String {
+    let mut pairs = vec![
+        ("id", job.id.clone()),
+        ("state", job.state.clone()),
+        ("queue", job.queue.clone()),
+        ("attempts", format!("{}/{}", job.attempt, job.max_attempts)),
+        ("priority", job.priority.to_string()),
+    ];
+    let optional = [("timeout", &job.timeout), ("unique key", &job.unique_key), ("worker", &job.worker)];
+    pairs.extend(optional.into_iter().filter_map(|(label, value)| Some((label, value.clone()?))));
+    pairs.push(("created", job.created_at.clone()));
+    pairs.push(("run at", job.run_at.clone()));
+    let times = [
+        ("started", &job.started_at),
+        ("finished", &job.finished_at),
+        ("lease expires", &job.lease_expires_at),
+        ("times out", &job.timeout_at),
+        ("last error", &job.last_error),
+    ];
+    pairs.extend(times.into_iter().filter_map(|(label, value)| Some((label, value.clone()?))));
+    if let Some(result) = &job.result {
+        pairs.push(("result", result.get().to_string()));
+    }
+    pairs.push(("payload", job.payload.get().to_string()));
+    let mut out = output::fields(&pairs);
+
+    if !job.errors.is_empty() {
+        let mut errors = output::Table::new(&["ATTEMPT", "AT", "REASON", "ERROR"]);
+        for e in &job.errors {
+            errors.row(vec![e.attempt.to_string(), e.at.clone(), e.reason.clone(), e.error.clone()]);
+        }
+        out.push_str("\nerrors\n");
+        out.push_str(&errors.render());
+    }
+    if !job.history.is_empty() {
+        let mut history = output::Table::new(&["AT", "TRANSITION", "ATTEMPT", "WORKER", "REASON", "ERROR"]);
+        for event in &job.history {
+            history.row(vec![
+                event.at.clone(),
+                format!("{} → {}", output::or_dash(event.from.as_deref()), event.to),
+                event.attempt.to_string(),
+                output::or_dash(event.worker.as_deref()),
+                event.reason.clone(),
+                event.error.clone().unwrap_or_default(),
+            ]);
+        }
+        out.push_str("\nhistory\n");
+        out.push_str(&history.render());
+    }
+    out
+}
+
+async fn list(args: ListArgs, remote: &Remote) -> anyhow::Result<()> {
+    let queue = &args.queue;
+    let page = remote
+        .client
+        .jobs(queue.as_str(), args.state.map(JobState::as_str), args.limit, args.cursor.as_deref())
+        .await
+        .with_context(|| format!("cannot list the jobs of queue `{queue}`"))?;
+    if remote.json {
+        return output::json(&page);
+    }
+    let mut table = output::Table::new(&["ID", "STATE", "ATTEMPT", "CREATED", "LAST ERROR"]);
+    for job in &page.jobs {
+        table.row(vec![
+            job.id.clone(),
+            job.state.clone(),
+            format!("{}/{}", job.attempt, job.max_attempts),
+            job.created_at.clone(),
+            output::truncate(job.last_error.as_deref().unwrap_or("-"), ERROR_WIDTH),
+        ]);
+    }
+    if table.is_empty() {
+        match args.state {
+            Some(state) => eprintln!("queue `{queue}` has no {state} jobs"),
+            None => eprintln!("queue `{queue}` has no jobs"),
+        }
+    } else {
+        table.print()?;
+    }
+    if let Some(cursor) = &page.next_cursor {
+        eprintln!("more jobs: pass --cursor {cursor}");
+    }
+    Ok(())
+}
+
+fn print_state(response: &JobStateResponse, remote: &Remote) -> anyhow::Result<()> {
+    if remote.json {
+        return output::json(response);
+    }
+    output::line(&format!("job {} is now {}", response.id, response.state))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+    use rampart_server::wire::{JobErrorView, JobEventView};
+    use serde_json::value::RawValue;
+
+    use super::*;
+
+    #[derive(Debug, clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(argv: &[&str]) -> Result<JobsCommand, clap::Error> {
+        Cli::try_parse_from(std::iter::once("jobs").chain(argv.iter().copied())).map(|c| c.args.command)
+    }
+
+    #[test]
+    fn parses_each_subcommand() {
+        assert!(matches!(parse(&["show", "42"]), Ok(JobsCommand::Show { id: JobId(42) })));
+        assert!(matches!(parse(&["retry", "7"]), Ok(JobsCommand::Retry { id: JobId(7) })));
+        assert!(matches!(parse(&["cancel", "7"]), Ok(JobsCommand::Cancel { id: JobId(7) })));
+        let Ok(JobsCommand::List(list)) =
+            parse(&["list", "email", "--state", "dead", "--limit", "5", "--cursor", "c1"])
+        else {
+            panic!("list parses");
+        };
+        assert_eq!(list.queue.as_str(), "email");
+        assert_eq!(list.state, Some(JobState::Dead));
+        assert_eq!(list.limit, Some(5));
+        assert_eq!(list.cursor.as_deref(), Some("c1"));
+    }
+
+    #[test]
+    fn refuses_bad_ids_and_states() {
+        assert!(parse(&["show", "abc"]).expect_err("bad id").to_string().contains("not a job id"));
+        assert!(
+            parse(&["list", "q", "--state", "done"]).expect_err("bad state").to_string().contains("not a job state")
+        );
+        assert!(parse(&["list", "q", "--limit", "0"]).is_err());
+    }
+
+    #[test]
+    fn a_job_shows_its_fields_errors_and_history() {
+        let raw = |s: &str| RawValue::from_string(s.to_string()).expect("json");
+        let job = JobView {
+            id: "42".into(),
+            queue: "email".into(),
+            state: "dead".into(),
+            payload: raw(r#"{"to":"a@b.c"}"#),
+            priority: 0,
+            attempt: 1,
+            max_attempts: 1,
+            timeout: None,
+            unique_key: None,
+            created_at: "2026-01-01T00:00:00.000Z".into(),
+            run_at: "2026-01-01T00:00:00.000Z".into(),
+            started_at: Some("2026-01-01T00:00:01.000Z".into()),
+            finished_at: Some("2026-01-01T00:00:02.000Z".into()),
+            lease_expires_at: None,
+            timeout_at: None,
+            worker: Some("w1".into()),
+            last_error: Some("smtp down".into()),
+            result: None,
+            errors: vec![JobErrorView {
+                attempt: 1,
+                at: "2026-01-01T00:00:02.000Z".into(),
+                reason: "error".into(),
+                error: "smtp down".into(),
+            }],
+            history: vec![
+                JobEventView {
+                    at: "2026-01-01T00:00:00.000Z".into(),
+                    from: None,
+                    to: "available".into(),
+                    attempt: 0,
+                    worker: None,
+                    reason: "enqueued".into(),
+                    error: None,
+                },
+                JobEventView {
+                    at: "2026-01-01T00:00:02.000Z".into(),
+                    from: Some("active".into()),
+                    to: "dead".into(),
+                    attempt: 1,
+                    worker: Some("w1".into()),
+                    reason: "error".into(),
+                    error: Some("smtp down".into()),
+                },
+            ],
+        };
+        let text = render_job(&job);
+        let expected = "\
+id          42
+state       dead
+queue       email
+attempts    1/1
+priority    0
+worker      w1
+created     2026-01-01T00:00:00.000Z
+run at      2026-01-01T00:00:00.000Z
+started     2026-01-01T00:00:01.000Z
+finished    2026-01-01T00:00:02.000Z
+last error  smtp down
+payload     {\"to\":\"a@b.c\"}
+
+errors
+ATTEMPT  AT                        REASON  ERROR
+1        2026-01-01T00:00:02.000Z  error   smtp down
+
+history
+AT                        TRANSITION     ATTEMPT  WORKER  REASON    ERROR
+2026-01-01T00:00:00.000Z  - → available  0        -       enqueued
+2026-01-01T00:00:02.000Z  active → dead  1        w1      error     smtp down
+";
+        assert_eq!(text, expected);
+    }
+}

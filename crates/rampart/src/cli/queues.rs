@@ -1,0 +1,199 @@
+//! `rampart queues`: list queues with their job counts, show one with its
+//! totals since start-up, pause and resume leasing.
+
+use anyhow::Context as _;
+use rampart_core::id::QueueName;
+use rampart_server::wire::{QueuePausedResponse, QueueView};
+
+use crate::cli::{Remote, output};
+
+/// Options of `rampart queues`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// What to do [default: list].
+    #[command(subcommand)]
+    pub command: Option<QueuesCommand>,
+}
+
+/// The subcommands of `rampart queues`.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum QueuesCommand {
+    /// List every queue with its jobs per state.
+    List,
+    /// Show a queue's jobs per state and its totals since the server started.
+    Show {
+        /// The queue.
+        name: QueueName,
+    },
+    /// Stop a queue's jobs from being leased (enqueueing goes on).
+    Pause {
+        /// The queue.
+        name: QueueName,
+    },
+    /// Let a paused queue's jobs be leased again.
+    Resume {
+        /// The queue.
+        name: QueueName,
+    },
+}
+
+/// Runs a `rampart queues` subcommand.
+pub async fn run(args: Args, remote: &Remote) -> anyhow::Result<()> {
+    match args.command.unwrap_or(QueuesCommand::List) {
+        QueuesCommand::List => list(remote).await,
+        QueuesCommand::Show { name } => {
+            let queue =
+                remote.client.queue(name.as_str()).await.with_context(|| format!("cannot show queue `{name}`"))?;
+            if remote.json {
+                return output::json(&queue);
+            }
+            output::print(&render_queue(&queue))
+        }
+        QueuesCommand::Pause { name } => {
+            let response = remote
+                .client
+                .queue_pause(name.as_str())
+                .await
+                .with_context(|| format!("cannot pause queue `{name}`"))?;
+            print_paused(&response, remote)
+        }
+        QueuesCommand::Resume { name } => {
+            let response = remote
+                .client
+                .queue_resume(name.as_str())
+                .await
+                .with_context(|| format!("cannot resume queue `{name}`"))?;
+            print_paused(&response, remote)
+        }
+    }
+}
+
+async fn list(remote: &Remote) -> anyhow::Result<()> {
+    let response = remote.client.queues().await.context("cannot list the queues")?;
+    if remote.json {
+        return output::json(&response);
+    }
+    let table = queues_table(&response.queues);
+    if table.is_empty() {
+        eprintln!("no queues yet: a queue appears when its first job is enqueued or it is configured");
+    } else {
+        table.print()?;
+    }
+    Ok(())
+}
+
+fn queues_table(queues: &[QueueView]) -> output::Table {
+    let mut table =
+        output::Table::new(&["NAME", "PAUSED", "SCHEDULED", "AVAILABLE", "ACTIVE", "COMPLETED", "DEAD", "CANCELLED"]);
+    for q in queues {
+        let c = &q.counts;
+        table.row(vec![
+            q.name.clone(),
+            yes_no(q.paused),
+            c.scheduled.to_string(),
+            c.available.to_string(),
+            c.active.to_string(),
+            c.completed.to_string(),
+            c.dead.to_string(),
+            c.cancelled.to_string(),
+        ]);
+    }
+    table
+}
+
+/// A queue's details for people: counts per state, then totals since start-up.
+fn render_queue(queue: &QueueView) -> String {
+    let (c, t) = (&queue.counts, &queue.totals);
+    let mut out = output::fields(&[("name", queue.name.clone()), ("paused", yes_no(queue.paused))]);
+    out.push_str("\njobs now\n");
+    out.push_str(&output::fields(&[
+        ("  scheduled", c.scheduled.to_string()),
+        ("  available", c.available.to_string()),
+        ("  active", c.active.to_string()),
+        ("  completed", c.completed.to_string()),
+        ("  dead", c.dead.to_string()),
+        ("  cancelled", c.cancelled.to_string()),
+    ]));
+    out.push_str("\nsince the server started\n");
+    out.push_str(&output::fields(&[
+        ("  completed", t.completed.to_string()),
+        ("  failed", t.failed.to_string()),
+        ("  retries", t.retries.to_string()),
+        ("  dead", t.dead.to_string()),
+        ("  stalled", t.stalled.to_string()),
+        ("  timeouts", t.timeouts.to_string()),
+        ("  mean processing", format!("{:.1}ms", t.mean_processing_ms)),
+    ]));
+    out
+}
+
+fn print_paused(response: &QueuePausedResponse, remote: &Remote) -> anyhow::Result<()> {
+    if remote.json {
+        return output::json(response);
+    }
+    let now = if response.paused { "paused" } else { "running" };
+    output::line(&format!("queue `{}` is {now}", response.name))
+}
+
+fn yes_no(flag: bool) -> String {
+    if flag { "yes" } else { "no" }.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+    use rampart_server::wire::{QueueTotals, StateCounts};
+
+    use super::*;
+
+    #[derive(Debug, clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(argv: &[&str]) -> Result<Option<QueuesCommand>, clap::Error> {
+        Cli::try_parse_from(std::iter::once("queues").chain(argv.iter().copied())).map(|c| c.args.command)
+    }
+
+    #[test]
+    fn bare_queues_lists() {
+        assert!(matches!(parse(&[]), Ok(None)));
+        assert!(matches!(parse(&["list"]), Ok(Some(QueuesCommand::List))));
+        assert!(
+            matches!(parse(&["pause", "email"]), Ok(Some(QueuesCommand::Pause { name })) if name.as_str() == "email")
+        );
+        assert!(matches!(parse(&["resume", "email"]), Ok(Some(QueuesCommand::Resume { .. }))));
+        assert!(matches!(parse(&["show", "email"]), Ok(Some(QueuesCommand::Show { .. }))));
+        assert!(parse(&["show", "no/slash"]).is_err());
+    }
+
+    fn queue(name: &str, paused: bool) -> QueueView {
+        QueueView {
+            name: name.into(),
+            paused,
+            counts: StateCounts { scheduled: 1, available: 20, active: 3, completed: 400, dead: 5, cancelled: 0 },
+            totals: QueueTotals { completed: 10, failed: 2, mean_processing_ms: 12.25, ..QueueTotals::default() },
+        }
+    }
+
+    #[test]
+    fn the_list_is_one_row_per_queue() {
+        let text = queues_table(&[queue("email", false), queue("billing.invoices", true)]).render();
+        let expected = "\
+NAME              PAUSED  SCHEDULED  AVAILABLE  ACTIVE  COMPLETED  DEAD  CANCELLED
+email             no      1          20         3       400        5     0
+billing.invoices  yes     1          20         3       400        5     0
+";
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn a_queue_shows_counts_and_totals() {
+        let text = render_queue(&queue("email", true));
+        assert!(text.starts_with("name    email\npaused  yes\n"), "{text}");
+        assert!(text.contains("\njobs now\n  scheduled  1\n"), "{text}");
+        assert!(text.contains("  mean processing  12.2ms\n") || text.contains("  mean processing  12.3ms\n"), "{text}");
+        assert!(text.contains("  failed           2\n"), "{text}");
+    }
+}

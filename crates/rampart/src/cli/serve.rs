@@ -1,0 +1,82 @@
+//! `rampart serve`: loads the configuration, sets up logging and runs the
+//! server until SIGINT or SIGTERM.
+
+use std::future::Future;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use rampart_server::server::Server;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::cli::config;
+
+/// Options of `rampart serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// The configuration file [default: ./rampart.toml when it exists].
+    #[arg(long, env = "RAMPART_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The address to listen on (overrides `listen`) [default: 127.0.0.1:7433].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Where to keep the database and the admin key (overrides `data_dir`) [default: ./rampart-data].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Args {
+    /// The flags that override configuration keys, as `(dotted key, value)`.
+    fn overrides(&self) -> Vec<(String, String)> {
+        let listen = self.listen.clone().map(|v| ("listen".to_string(), v));
+        let data_dir = self.data_dir.as_ref().map(|d| ("data_dir".to_string(), d.to_string_lossy().into_owned()));
+        listen.into_iter().chain(data_dir).collect()
+    }
+}
+
+/// Runs the server until a shutdown signal arrives.
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let overrides = args.overrides();
+    let config = config::load(args.config, overrides)?;
+    rampart_server::telemetry::init(config.log_format);
+    let shutdown = shutdown_signal()?;
+    let server = Server::start(config).await?;
+    server.run(shutdown).await?;
+    Ok(())
+}
+
+/// A future that resolves on the first SIGINT or SIGTERM.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    Ok(async move {
+        let name = tokio::select! {
+            _ = interrupt.recv() => "SIGINT",
+            _ = terminate.recv() => "SIGTERM",
+        };
+        tracing::info!(signal = name, "received a shutdown signal");
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+
+    #[derive(Debug, clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    #[test]
+    fn flags_become_overrides() {
+        let cli = Cli::try_parse_from(["serve", "--listen", "127.0.0.1:0", "--data-dir", "/tmp/r"]).expect("parses");
+        assert_eq!(
+            cli.args.overrides(),
+            [("listen".to_string(), "127.0.0.1:0".to_string()), ("data_dir".to_string(), "/tmp/r".to_string())]
+        );
+        let bare = Cli::try_parse_from(["serve"]).expect("parses");
+        assert!(bare.args.overrides().is_empty());
+    }
+}

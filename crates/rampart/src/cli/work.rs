@@ -1,0 +1,139 @@
+//! `rampart work QUEUE -- CMD ARGS…`: a shell command as a worker.
+//!
+//! Each job runs the command once, with the payload JSON on stdin and
+//! `RAMPART_JOB_ID`, `RAMPART_ATTEMPT`, `RAMPART_QUEUE` in its environment.
+//! Exit 0 completes the job (stdout kept as the result when it is JSON);
+//! exit 75 (`EX_TEMPFAIL` inverted: "do not retry") fails it for good; any
+//! other exit fails the attempt with the tail of stderr as the error. The
+//! lease is heartbeated while the command runs. SIGTERM or Ctrl-C stops
+//! leasing and lets running commands finish within `--grace`.
+
+use std::process::Stdio;
+
+use anyhow::Context as _;
+use rampart_core::duration::parse_duration;
+use rampart_server::worker::{HandlerResult, Job, JobError, Source, Worker};
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+
+use super::{Remote, UsageError};
+
+/// Exit code a command uses to say "failed, and retrying will not help".
+pub const EXIT_NO_RETRY: i32 = 75;
+/// Bytes of stderr kept as the error message.
+const STDERR_TAIL: usize = 2_000;
+
+/// Arguments of `rampart work`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The queue to work.
+    pub queue: String,
+    /// Commands run at once.
+    #[arg(long, default_value_t = 1)]
+    pub concurrency: usize,
+    /// Lease length; heartbeats go every third of it.
+    #[arg(long, default_value = "30s")]
+    pub lease: String,
+    /// How long running commands may take to finish after SIGTERM.
+    #[arg(long, default_value = "30s")]
+    pub grace: String,
+    /// The worker's name in job histories [default: host:pid].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+/// Works the queue until SIGTERM or Ctrl-C.
+pub async fn run(args: Args, remote: &Remote) -> anyhow::Result<()> {
+    let lease = parse_duration(&args.lease).map_err(|e| UsageError(format!("--lease: {e}")))?;
+    let grace = parse_duration(&args.grace).map_err(|e| UsageError(format!("--grace: {e}")))?;
+    if args.concurrency == 0 {
+        return Err(UsageError("--concurrency must be at least 1".into()).into());
+    }
+    rampart_server::telemetry::init(rampart_server::config::LogFormat::Text);
+    // Fail early and clearly when the server is not there.
+    remote.client.health().await.context("cannot start the worker")?;
+    let command = args.command;
+    tracing::info!(queue = %args.queue, concurrency = args.concurrency, command = %command.join(" "), "worker started");
+    let mut worker =
+        Worker::new(Source::Remote(remote.client.clone())).concurrency(args.concurrency).lease(lease).grace(grace);
+    if let Some(name) = args.name {
+        worker = worker.name(name);
+    }
+    worker
+        .handle(&args.queue, move |job| run_command(command.clone(), job))
+        .run(stop_signal())
+        .await
+        .context("the worker stopped")?;
+    Ok(())
+}
+
+/// Runs the command for one job and turns its exit into the job's outcome.
+async fn run_command(command: Vec<String>, job: Job) -> HandlerResult {
+    let (program, args) = command.split_first().ok_or_else(|| JobError::fatal("no command given"))?;
+    let mut child = Command::new(program)
+        .args(args)
+        .env("RAMPART_JOB_ID", job.id.to_string())
+        .env("RAMPART_ATTEMPT", job.attempt.to_string())
+        .env("RAMPART_QUEUE", job.queue.as_str())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // A job abandoned (lease lost, timeout, shutdown grace over) takes its process with it.
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| JobError::retryable(format!("cannot start `{program}`: {e}")))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A command that ignores stdin may close it early; that is not a failure.
+        let _ = stdin.write_all(job.payload.as_bytes()).await;
+    }
+    let out = child
+        .wait_with_output()
+        .await
+        .map_err(|e| JobError::retryable(format!("waiting for `{program}` failed: {e}")))?;
+    let stderr = tail(&out.stderr);
+    match out.status.code() {
+        Some(0) => Ok(serde_json::from_slice(&out.stdout).ok()),
+        Some(EXIT_NO_RETRY) => Err(JobError::fatal(format!("exit {EXIT_NO_RETRY} (do not retry): {stderr}"))),
+        Some(code) => Err(JobError::retryable(format!("exit {code}: {stderr}"))),
+        None => Err(JobError::retryable(format!("killed by a signal: {stderr}"))),
+    }
+}
+
+/// The last [`STDERR_TAIL`] bytes of a command's stderr, trimmed.
+fn tail(bytes: &[u8]) -> String {
+    let start = bytes.len().saturating_sub(STDERR_TAIL);
+    String::from_utf8_lossy(&bytes[start..]).trim().to_string()
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn stop_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    tracing::info!("stop requested: finishing running jobs (up to the grace period)");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stderr_tail_keeps_the_end() {
+        let long = format!("{}END", "x".repeat(5_000));
+        let t = tail(long.as_bytes());
+        assert_eq!(t.len(), STDERR_TAIL);
+        assert!(t.ends_with("END"));
+        assert_eq!(tail(b"  short\n"), "short");
+    }
+}
