@@ -168,57 +168,69 @@ fn held_from(r: &Row<'_>) -> rusqlite::Result<Held> {
 pub(super) fn ack_many(c: &Connection, p: &JobAckParams) -> Result<Vec<Result<JobAcked, StoreError>>, StoreError> {
     let mut out = Vec::with_capacity(p.acks.len());
     for ack in &p.acks {
-        let held = c
-            .prepare_cached(
-                "SELECT id, queue, attempt, max_attempts, started_at, worker FROM jobs
-                 WHERE id = ?1 AND state = 'active' AND lease_token = ?2 AND lease_expires_at > ?3
-                   AND (timeout_at IS NULL OR timeout_at > ?3)",
-            )?
-            .query_row(params![ack.id.0, ack.lease_token, p.now.0], held_from)
-            .optional()?;
-        let Some(held) = held else {
-            out.push(Err(StoreError::LeaseLost));
-            continue;
-        };
-        let run_time = p.now.since(held.started_at);
         let acked = match &ack.outcome {
-            AckOutcome::Complete { result } => {
-                c.prepare_cached(
-                    "UPDATE jobs SET state = 'completed', finished_at = ?2, result = ?3,
-                         lease_token = NULL, lease_expires_at = NULL, timeout_at = NULL
-                     WHERE id = ?1",
-                )?
-                .execute(params![held.id.0, p.now.0, result])?;
-                let w = held.worker.as_deref();
-                event(
-                    c,
-                    held.id,
-                    p.now,
-                    Some(JobState::Active),
-                    JobState::Completed,
-                    held.attempt,
-                    w,
-                    "completed",
-                    None,
-                )?;
-                JobAcked {
-                    id: held.id,
-                    queue: held.queue,
-                    state: JobState::Completed,
-                    attempt: held.attempt,
-                    run_time,
-                    retry_at: None,
+            AckOutcome::Complete { result } => complete(c, ack, result.as_deref(), p.now)?,
+            AckOutcome::Fail { error, retryable } => {
+                let held = c
+                    .prepare_cached(
+                        "SELECT id, queue, attempt, max_attempts, started_at, worker FROM jobs
+                         WHERE id = ?1 AND state = 'active' AND lease_token = ?2 AND lease_expires_at > ?3
+                           AND (timeout_at IS NULL OR timeout_at > ?3)",
+                    )?
+                    .query_row(params![ack.id.0, ack.lease_token, p.now.0], held_from)
+                    .optional()?;
+                match held {
+                    Some(held) => {
+                        let (state, retry_at) =
+                            end_attempt(c, &held, FailureKind::Error, error, *retryable, p.planner.as_ref(), p.now)?;
+                        let run_time = p.now.since(held.started_at);
+                        Ok(JobAcked {
+                            id: held.id,
+                            queue: held.queue,
+                            state,
+                            attempt: held.attempt,
+                            run_time,
+                            retry_at,
+                        })
+                    }
+                    None => Err(StoreError::LeaseLost),
                 }
             }
-            AckOutcome::Fail { error, retryable } => {
-                let (state, retry_at) =
-                    end_attempt(c, &held, FailureKind::Error, error, *retryable, p.planner.as_ref(), p.now)?;
-                JobAcked { id: held.id, queue: held.queue, state, attempt: held.attempt, run_time, retry_at }
-            }
         };
-        out.push(Ok(acked));
+        out.push(acked);
     }
     Ok(out)
+}
+
+/// Completes a job held by a valid lease, in one statement (the hot path).
+fn complete(
+    c: &Connection,
+    ack: &JobAck,
+    result: Option<&str>,
+    now: UnixMillis,
+) -> Result<Result<JobAcked, StoreError>, StoreError> {
+    let held = c
+        .prepare_cached(
+            "UPDATE jobs SET state = 'completed', finished_at = ?3, result = ?4,
+                 lease_token = NULL, lease_expires_at = NULL, timeout_at = NULL
+             WHERE id = ?1 AND state = 'active' AND lease_token = ?2 AND lease_expires_at > ?3
+               AND (timeout_at IS NULL OR timeout_at > ?3)
+             RETURNING id, queue, attempt, max_attempts, started_at, worker",
+        )?
+        .query_row(params![ack.id.0, ack.lease_token, now.0, result], held_from)
+        .optional()?;
+    let Some(held) = held else { return Ok(Err(StoreError::LeaseLost)) };
+    let w = held.worker.as_deref();
+    event(c, held.id, now, Some(JobState::Active), JobState::Completed, held.attempt, w, "completed", None)?;
+    let run_time = now.since(held.started_at);
+    Ok(Ok(JobAcked {
+        id: held.id,
+        queue: held.queue,
+        state: JobState::Completed,
+        attempt: held.attempt,
+        run_time,
+        retry_at: None,
+    }))
 }
 
 /// Ends a failed attempt: schedules the retry or buries the job.
@@ -381,9 +393,10 @@ pub(super) fn retry_dead(c: &Connection, p: &JobRetryDeadParams) -> Result<JobRe
             found
         }
         None => c
-            .prepare_cached(
-                "SELECT id, attempt FROM jobs WHERE queue = ?1 AND state = 'dead' AND id > ?2 ORDER BY id LIMIT ?3",
-            )?
+            .prepare_cached(&format!(
+                "SELECT id, attempt FROM jobs WHERE queue = ?1 AND state = 'dead' AND state IN {INDEXED_STATES}
+                     AND id > ?2 ORDER BY id LIMIT ?3"
+            ))?
             .query_map(params![p.queue.as_str(), p.after.map_or(0, |j| j.0), p.limit], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<Vec<_>, _>>()?,
     };
@@ -405,10 +418,11 @@ pub(super) fn retry_dead(c: &Connection, p: &JobRetryDeadParams) -> Result<JobRe
 
 pub(super) fn purge_dead(c: &Connection, queue: &QueueName, limit: u32) -> Result<u64, StoreError> {
     let ids = c
-        .prepare_cached(
-            "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE queue = ?1 AND state = 'dead' LIMIT ?2)
-             RETURNING id",
-        )?
+        .prepare_cached(&format!(
+            "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE queue = ?1 AND state = 'dead'
+                                           AND state IN {INDEXED_STATES} LIMIT ?2)
+             RETURNING id"
+        ))?
         .query_map(params![queue.as_str(), limit], |r| r.get::<_, i64>(0))?
         .collect::<Result<Vec<_>, _>>()?;
     let mut events = c.prepare_cached("DELETE FROM job_events WHERE job_id = ?1")?;
@@ -455,29 +469,48 @@ pub(super) fn get(c: &Connection, id: JobId) -> Result<Option<JobRecord>, StoreE
     Ok(Some(job))
 }
 
+/// States indexed by `jobs_queue_state`; the literal must match the index's.
+const INDEXED_STATES: &str = "('scheduled', 'completed', 'dead', 'cancelled')";
+
 pub(super) fn list(c: &Connection, p: &JobListParams) -> Result<Vec<JobRecord>, StoreError> {
-    let after = p.after.map_or(0, |j| j.0);
-    let rows = match p.state {
-        Some(state) => c
-            .prepare_cached(&format!(
-                "SELECT {RECORD_COLUMNS} FROM jobs WHERE queue = ?1 AND state = ?2 AND id > ?3 ORDER BY id LIMIT ?4"
-            ))?
-            .query_map(params![p.queue.as_str(), state.as_str(), after, p.limit], record_from)?
-            .collect::<Result<Vec<_>, _>>()?,
-        None => c
-            .prepare_cached(&format!(
-                "SELECT {RECORD_COLUMNS} FROM jobs WHERE queue = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
-            ))?
-            .query_map(params![p.queue.as_str(), after, p.limit], record_from)?
-            .collect::<Result<Vec<_>, _>>()?,
+    let states: &[JobState] = match &p.state {
+        Some(state) => std::slice::from_ref(state),
+        None => &JobState::ALL,
     };
+    // One index-backed query per state, merged by id: each state's rows
+    // live in a different index.
+    let mut rows = Vec::new();
+    for state in states {
+        let (source, filter) = match state {
+            JobState::Available => ("jobs", "state = 'available'".to_string()),
+            // Without the hint the planner walks the whole table in id order.
+            JobState::Active => ("jobs INDEXED BY jobs_lease_expiry", "state = 'active'".to_string()),
+            other => ("jobs", format!("state = '{}' AND state IN {INDEXED_STATES}", other.as_str())),
+        };
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM {source} WHERE queue = ?1 AND {filter} AND id > ?2 ORDER BY id LIMIT ?3"
+        );
+        let page = c
+            .prepare_cached(&sql)?
+            .query_map(params![p.queue.as_str(), p.after.map_or(0, |j| j.0), p.limit], record_from)?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.extend(page);
+    }
+    rows.sort_by_key(|j| j.id);
+    rows.truncate(p.limit as usize);
     Ok(rows)
 }
 
 pub(super) fn queue_counts(c: &Connection) -> Result<Vec<QueueCounts>, StoreError> {
     let mut out: Vec<QueueCounts> = Vec::new();
+    let sql = format!(
+        "SELECT queue, state, COUNT(*) FROM jobs WHERE state IN {INDEXED_STATES} GROUP BY queue, state
+         UNION ALL SELECT queue, 'available', COUNT(*) FROM jobs WHERE state = 'available' GROUP BY queue
+         UNION ALL SELECT queue, 'active', COUNT(*) FROM jobs WHERE state = 'active' GROUP BY queue
+         ORDER BY 1"
+    );
     let rows = c
-        .prepare_cached("SELECT queue, state, COUNT(*) FROM jobs GROUP BY queue, state ORDER BY queue")?
+        .prepare_cached(&sql)?
         .query_map([], |r| Ok((queue_at(r, 0)?, state_at(r, 1)?, r.get::<_, i64>(2)?)))?
         .collect::<Result<Vec<_>, _>>()?;
     for (queue, state, n) in rows {

@@ -5,6 +5,7 @@
 //! read-only connections on tokio's blocking pool, so reads never wait for
 //! writes. A lock file keeps a second server off the same directory.
 
+mod checkpointer;
 mod jobs;
 mod keys;
 mod writer;
@@ -30,6 +31,9 @@ const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
 
 /// Read connections kept open between reads.
 const READERS_KEPT: usize = 8;
+/// Prepared statements kept per connection: more than the store has, so
+/// none is ever parsed twice.
+const STATEMENT_CACHE: usize = 128;
 
 /// How SQLite flushes commits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -59,6 +63,7 @@ pub struct SqliteStore {
 
 struct Inner {
     writer: Writer,
+    _checkpointer: checkpointer::Checkpointer,
     readers: Mutex<Vec<Connection>>,
     db_path: PathBuf,
     // Held for the store's lifetime: the OS lock on the data directory.
@@ -90,18 +95,29 @@ impl SqliteStore {
         let db_path = dir.join("rampart.db");
         let conn = Connection::open(&db_path)?;
         conn.busy_timeout(Duration::from_secs(5))?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let sync = match config.durability {
             Durability::Full => "FULL",
             Durability::Normal => "NORMAL",
         };
         conn.execute_batch(&format!(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA temp_store = MEMORY;
-             PRAGMA cache_size = -16000; PRAGMA foreign_keys = OFF;"
+             PRAGMA cache_size = -16000; PRAGMA foreign_keys = OFF;
+             PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;"
         ))?;
         migrate(&conn)?;
+        let checkpointer = checkpointer::Checkpointer::spawn(&db_path)?;
         let writer = Writer::spawn(conn)
             .map_err(|e| StoreError::Internal(format!("cannot start the SQLite writer thread: {e}")))?;
-        Ok(SqliteStore { inner: Arc::new(Inner { writer, readers: Mutex::new(Vec::new()), db_path, _lock: lock }) })
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                writer,
+                _checkpointer: checkpointer,
+                readers: Mutex::new(Vec::new()),
+                db_path,
+                _lock: lock,
+            }),
+        })
     }
 
     async fn write<T, F>(&self, write: F) -> Result<T, StoreError>
@@ -259,6 +275,7 @@ fn open_reader(path: &std::path::Path) -> Result<Connection, StoreError> {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
     )?;
     conn.busy_timeout(Duration::from_secs(5))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.execute_batch("PRAGMA cache_size = -4000;")?;
     Ok(conn)
 }

@@ -107,7 +107,7 @@ fn run(conn: Connection, rx: mpsc::Receiver<Box<dyn WriteTask>>) {
 }
 
 fn commit_group(conn: &Connection, group: &mut [Box<dyn WriteTask>]) -> Result<(), StoreError> {
-    conn.execute_batch("BEGIN IMMEDIATE")?;
+    conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
     for task in group.iter_mut() {
         let step = (|| -> Result<(), StoreError> {
             conn.prepare_cached("SAVEPOINT w")?.execute([])?;
@@ -122,7 +122,7 @@ fn commit_group(conn: &Connection, group: &mut [Box<dyn WriteTask>]) -> Result<(
             return Err(e);
         }
     }
-    if let Err(e) = conn.execute_batch("COMMIT") {
+    if let Err(e) = conn.prepare_cached("COMMIT").and_then(|mut s| s.execute([])) {
         let _ = conn.execute_batch("ROLLBACK");
         return Err(e.into());
     }

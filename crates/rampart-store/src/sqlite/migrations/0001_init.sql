@@ -32,8 +32,9 @@ CREATE INDEX jobs_timeout ON jobs (timeout_at) WHERE state = 'active' AND timeou
 -- At most one live job per queue and unique key.
 CREATE UNIQUE INDEX jobs_unique_live ON jobs (queue, unique_key)
     WHERE unique_key IS NOT NULL AND state IN ('scheduled', 'available', 'active');
--- Counts per state and paginated listings.
-CREATE INDEX jobs_queue_state ON jobs (queue, state, id);
+-- Counts and listings of the states off the hot path (available and active
+-- are counted through their own indexes), so leasing never touches it.
+CREATE INDEX jobs_queue_state ON jobs (queue, state, id) WHERE state IN ('scheduled', 'completed', 'dead', 'cancelled');
 
 -- Every transition after creation (creation itself is derived from the job row).
 CREATE TABLE job_events (
