@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use axum::serve::ListenerExt;
 use rampart_core::time::{SharedClock, SystemClock};
 use rampart_store::sqlite::SqliteConfig;
 use rampart_store::{Store, StoreError};
@@ -112,6 +113,12 @@ impl Server {
     pub async fn run(self, signal: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
         let Server { listener, state, trigger, shutdown, mut services, .. } = self;
         let app = api::router(state);
+        // Small JSON answers must not wait for Nagle's algorithm.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
         let stop = shutdown.clone();
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move {

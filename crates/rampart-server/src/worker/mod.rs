@@ -185,9 +185,11 @@ impl Lane {
         let mut failures = 0u32;
         loop {
             while running.try_join_next().is_some() {}
+            // Shutdown wins over a free slot: after it, nothing new is leased.
             let first = tokio::select! {
-                p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+                biased;
                 _ = shutdown.wait() => break,
+                p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
             };
             let mut permits = vec![first];
             while let Ok(p) = slots.clone().try_acquire_owned() {
@@ -195,8 +197,9 @@ impl Lane {
             }
             let max = u32::try_from(permits.len()).unwrap_or(1);
             let leased = tokio::select! {
-                r = self.source.lease(&self.queue, max, Duration::from_secs(30), self.lease, &self.worker) => r,
+                biased;
                 _ = shutdown.wait() => break,
+                r = self.source.lease(&self.queue, max, Duration::from_secs(30), self.lease, &self.worker) => r,
             };
             let jobs = match leased {
                 Ok(jobs) => {

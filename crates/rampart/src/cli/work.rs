@@ -11,6 +11,8 @@
 use std::process::Stdio;
 
 use anyhow::Context as _;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
 use rampart_core::duration::parse_duration;
 use rampart_server::worker::{HandlerResult, Job, JobError, Source, Worker};
 use tokio::io::AsyncWriteExt;
@@ -81,10 +83,14 @@ async fn run_command(command: Vec<String>, job: Job) -> HandlerResult {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        // A job abandoned (lease lost, timeout, shutdown grace over) takes its process with it.
+        // Its own process group: a job abandoned (lease lost, timeout, grace
+        // over) is stopped with every process it started, and Ctrl-C on the
+        // worker's terminal lets running commands finish instead of killing them.
+        .process_group(0)
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| JobError::retryable(format!("cannot start `{program}`: {e}")))?;
+    let mut group = GroupGuard(child.id().and_then(|pid| i32::try_from(pid).ok()).map(Pid::from_raw));
     if let Some(mut stdin) = child.stdin.take() {
         // A command that ignores stdin may close it early; that is not a failure.
         let _ = stdin.write_all(job.payload.as_bytes()).await;
@@ -93,12 +99,31 @@ async fn run_command(command: Vec<String>, job: Job) -> HandlerResult {
         .wait_with_output()
         .await
         .map_err(|e| JobError::retryable(format!("waiting for `{program}` failed: {e}")))?;
+    group.disarm();
     let stderr = tail(&out.stderr);
     match out.status.code() {
         Some(0) => Ok(serde_json::from_slice(&out.stdout).ok()),
         Some(EXIT_NO_RETRY) => Err(JobError::fatal(format!("exit {EXIT_NO_RETRY} (do not retry): {stderr}"))),
         Some(code) => Err(JobError::retryable(format!("exit {code}: {stderr}"))),
         None => Err(JobError::retryable(format!("killed by a signal: {stderr}"))),
+    }
+}
+
+/// Kills a command's whole process group when dropped before the command
+/// finished: the handler future is dropped when its job is abandoned.
+struct GroupGuard(Option<Pid>);
+
+impl GroupGuard {
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0 {
+            let _ = killpg(pgid, Signal::SIGKILL);
+        }
     }
 }
 

@@ -1,0 +1,21 @@
+//! End-to-end tests of the `rampart` binary: each test starts a real
+//! `rampart serve` on its own port and data directory, and drives it with
+//! real CLI processes, real shell-command workers and the typed client.
+//!
+//! Layout:
+//! - [`harness`]: the test server, CLI runs, worker processes and the guard
+//!   that kills every process a test starts, even when the test fails;
+//! - [`worker`]: `rampart work` running shell commands: results, retries,
+//!   dead letters, a worker killed mid-job, a worker stopped with SIGTERM;
+//! - [`durability`]: acknowledged jobs survive a SIGKILL of the server;
+//! - [`server`]: start-up: the admin key file, a bad configuration;
+//! - [`cli`]: what the CLI says when it cannot do its job.
+//!
+//! Nothing waits a fixed time for something to happen: every wait polls a
+//! condition under a generous bound, so the suite holds on a busy machine.
+
+mod cli;
+mod durability;
+mod harness;
+mod server;
+mod worker;
