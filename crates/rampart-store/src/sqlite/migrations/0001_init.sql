@@ -30,11 +30,14 @@ CREATE INDEX jobs_scheduled ON jobs (run_at) WHERE state = 'scheduled';
 CREATE INDEX jobs_lease_expiry ON jobs (lease_expires_at) WHERE state = 'active';
 CREATE INDEX jobs_timeout ON jobs (timeout_at) WHERE state = 'active' AND timeout_at IS NOT NULL;
 -- At most one live job per queue and unique key.
+-- Partial-index conditions are written with <> rather than IN: SQLite
+-- evaluates them on every state change, and an IN list costs an ephemeral
+-- table each time (it doubled the cost of a lease).
 CREATE UNIQUE INDEX jobs_unique_live ON jobs (queue, unique_key)
-    WHERE unique_key IS NOT NULL AND state IN ('scheduled', 'available', 'active');
+    WHERE unique_key IS NOT NULL AND state <> 'completed' AND state <> 'dead' AND state <> 'cancelled';
 -- Counts and listings of the states off the hot path (available and active
 -- are counted through their own indexes), so leasing never touches it.
-CREATE INDEX jobs_queue_state ON jobs (queue, state, id) WHERE state IN ('scheduled', 'completed', 'dead', 'cancelled');
+CREATE INDEX jobs_queue_state ON jobs (queue, state, id) WHERE state <> 'available' AND state <> 'active';
 
 -- Every transition after creation (creation itself is derived from the job row).
 CREATE TABLE job_events (
