@@ -184,6 +184,9 @@ impl Engine {
             if max_attempts == 0 {
                 return Err(EngineError::Invalid("`max_attempts` must be at least 1".into()));
             }
+            if spec.unique_key.as_deref() == Some("") {
+                return Err(EngineError::Invalid("`unique_key` must not be empty; omit it for no key".into()));
+            }
             if spec.timeout == Some(Duration::ZERO) {
                 return Err(EngineError::Invalid("`timeout` must be longer than 0s; omit it for no timeout".into()));
             }

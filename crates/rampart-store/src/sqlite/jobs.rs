@@ -20,7 +20,7 @@ const RECORD_COLUMNS: &str = "id, queue, state, payload, priority, attempt, max_
 
 /// The condition of `jobs_unique_live`; queries repeat it word for word so
 /// the planner can use that partial index.
-const LIVE: &str = "state <> 'completed' AND state <> 'dead' AND state <> 'cancelled'";
+const LIVE: &str = "unique_key > '' AND state <> 'completed' AND state <> 'dead' AND state <> 'cancelled'";
 
 pub(super) fn ensure_queue(c: &Connection, queue: &QueueName, now: UnixMillis) -> Result<(), StoreError> {
     c.prepare_cached("INSERT OR IGNORE INTO queues (name, paused, created_at) VALUES (?1, 0, ?2)")?
@@ -34,9 +34,8 @@ pub(super) fn insert_many(c: &Connection, p: &JobInsertParams) -> Result<Vec<Job
         "INSERT INTO jobs (queue, state, priority, run_at, created_at, max_attempts, timeout_ms, unique_key, payload)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
-    let mut find_live = c.prepare_cached(&format!(
-        "SELECT id, state FROM jobs WHERE queue = ?1 AND unique_key = ?2 AND {LIVE}"
-    ))?;
+    let mut find_live =
+        c.prepare_cached(&format!("SELECT id, state FROM jobs WHERE queue = ?1 AND unique_key = ?2 AND {LIVE}"))?;
     let mut last_queue: Option<&QueueName> = None;
     for job in &p.jobs {
         if last_queue != Some(&job.queue) {
@@ -276,7 +275,7 @@ pub(super) fn reap(c: &Connection, p: &JobReapParams) -> Result<Vec<JobReaped>, 
     for (sql, kind) in [
         (
             "SELECT id, queue, attempt, max_attempts, started_at, worker, timeout_at - started_at FROM jobs
-             WHERE state = 'active' AND timeout_at IS NOT NULL AND timeout_at <= ?1 ORDER BY timeout_at LIMIT ?2",
+             WHERE state = 'active' AND timeout_at > 0 AND timeout_at <= ?1 ORDER BY timeout_at LIMIT ?2",
             FailureKind::Timeout,
         ),
         (

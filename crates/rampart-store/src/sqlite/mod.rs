@@ -94,8 +94,7 @@ impl SqliteStore {
         })?;
         let db_path = dir.join("rampart.db");
         let conn = Connection::open(&db_path)?;
-        conn.busy_timeout(Duration::from_secs(5))?;
-        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        tune(&conn)?;
         let sync = match config.durability {
             Durability::Full => "FULL",
             Durability::Normal => "NORMAL",
@@ -269,13 +268,23 @@ impl SqliteStore {
     }
 }
 
+/// Settings every connection gets.
+fn tune(conn: &Connection) -> Result<(), StoreError> {
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    // Plans must not depend on bound values: otherwise SQLite re-prepares a
+    // statement at every new binding (it did so for every lease, through
+    // `LIMIT ?`), which cost more than running it.
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    Ok(())
+}
+
 fn open_reader(path: &std::path::Path) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
     )?;
-    conn.busy_timeout(Duration::from_secs(5))?;
-    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    tune(&conn)?;
     conn.execute_batch("PRAGMA cache_size = -4000;")?;
     Ok(conn)
 }
@@ -300,4 +309,26 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
         tracing::info!(version, "applied SQLite schema migration");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_are_not_reprepared_when_their_bindings_change() {
+        let conn = Connection::open_in_memory().unwrap();
+        tune(&conn).unwrap();
+        migrate(&conn).unwrap();
+        let mut stmt = conn
+            .prepare(
+                "UPDATE jobs SET state = 'active' WHERE id IN
+                     (SELECT id FROM jobs WHERE queue = ?1 AND state = 'available' ORDER BY priority DESC LIMIT ?2)",
+            )
+            .unwrap();
+        for (queue, limit) in [("a", 1), ("b", 10), ("a", 100)] {
+            stmt.execute(rusqlite::params![queue, limit]).unwrap();
+        }
+        assert_eq!(stmt.get_status(rusqlite::StatementStatus::RePrepare), 0);
+    }
 }

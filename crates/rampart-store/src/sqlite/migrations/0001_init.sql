@@ -28,13 +28,18 @@ CREATE INDEX jobs_available ON jobs (queue, priority DESC, run_at, id) WHERE sta
 CREATE INDEX jobs_scheduled ON jobs (run_at) WHERE state = 'scheduled';
 -- Reaping of expired leases and timed-out attempts.
 CREATE INDEX jobs_lease_expiry ON jobs (lease_expires_at) WHERE state = 'active';
-CREATE INDEX jobs_timeout ON jobs (timeout_at) WHERE state = 'active' AND timeout_at IS NOT NULL;
--- At most one live job per queue and unique key.
--- Partial-index conditions are written with <> rather than IN: SQLite
--- evaluates them on every state change, and an IN list costs an ephemeral
--- table each time (it doubled the cost of a lease).
+CREATE INDEX jobs_timeout ON jobs (timeout_at) WHERE state = 'active' AND timeout_at > 0;
+-- At most one live job per queue and unique key (keys are never empty).
+--
+-- How partial-index conditions are written matters on the hot path:
+-- - `<>` rather than IN: SQLite evaluates them on every state change, and an
+--   IN list costs an ephemeral table each time (it doubled a lease's cost);
+-- - `> ''` / `> 0` rather than IS NOT NULL: connections run with the query
+--   planner stability guarantee (no plan depends on a bound value), so
+--   `unique_key = ?` cannot prove `unique_key IS NOT NULL`.
+-- Queries repeat a condition word for word to use its index.
 CREATE UNIQUE INDEX jobs_unique_live ON jobs (queue, unique_key)
-    WHERE unique_key IS NOT NULL AND state <> 'completed' AND state <> 'dead' AND state <> 'cancelled';
+    WHERE unique_key > '' AND state <> 'completed' AND state <> 'dead' AND state <> 'cancelled';
 -- Counts and listings of the states off the hot path (available and active
 -- are counted through their own indexes), so leasing never touches it.
 CREATE INDEX jobs_queue_state ON jobs (queue, state, id) WHERE state <> 'available' AND state <> 'active';
