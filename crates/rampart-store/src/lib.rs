@@ -67,8 +67,17 @@ impl Store {
 
     /// Inserts jobs all-or-nothing; a live job with the same queue and
     /// `unique_key` is returned instead of a new one (`duplicate: true`).
-    pub async fn job_insert_many(&self, params: JobInsertParams) -> Result<Vec<JobInserted>, StoreError> {
-        dispatch!(self, s => s.job_insert_many(params))
+    ///
+    /// The insert is queued when this is called, before the future is
+    /// awaited: on SQLite, a write issued afterwards (a lease woken early by
+    /// the engine) commits after it and sees the new jobs.
+    pub fn job_insert_many(
+        &self,
+        params: JobInsertParams,
+    ) -> impl Future<Output = Result<Vec<JobInserted>, StoreError>> + Send + 'static {
+        match self {
+            Store::Sqlite(s) => s.job_insert_many(params),
+        }
     }
 
     /// Leases up to `max` available jobs of a queue, highest priority first,

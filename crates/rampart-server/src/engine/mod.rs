@@ -200,7 +200,17 @@ impl Engine {
                 unique_key: spec.unique_key,
             });
         }
-        let inserted = self.inner.store.job_insert_many(JobInsertParams { jobs, now }).await?;
+        let ready_now = jobs.iter().any(|j| j.run_at <= now);
+        let pending = self.inner.store.job_insert_many(JobInsertParams { jobs, now });
+        // Waiting leases are woken while the insert commits: their lease is
+        // queued behind it and finds the new jobs, a commit and two thread
+        // hand-offs sooner than waking them after the answer.
+        if ready_now {
+            self.inner.wakers.wake_queue(queue);
+        }
+        let inserted = pending.await?;
+        // And again once committed, for a lease that ran before the insert
+        // was visible (it went back to waiting).
         if inserted.iter().any(|j| !j.duplicate && j.state == JobState::Available) {
             self.inner.wakers.wake_queue(queue);
         }

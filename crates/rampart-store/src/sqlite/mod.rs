@@ -119,12 +119,12 @@ impl SqliteStore {
         })
     }
 
-    async fn write<T, F>(&self, write: F) -> Result<T, StoreError>
+    fn write<T, F>(&self, write: F) -> impl Future<Output = Result<T, StoreError>> + Send + 'static
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        self.inner.writer.write(write).await
+        self.inner.writer.write(write)
     }
 
     async fn read<T, F>(&self, read: F) -> Result<T, StoreError>
@@ -155,8 +155,11 @@ impl SqliteStore {
         self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?)).await
     }
 
-    pub(crate) async fn job_insert_many(&self, p: JobInsertParams) -> Result<Vec<JobInserted>, StoreError> {
-        self.write(move |c| jobs::insert_many(c, &p)).await
+    pub(crate) fn job_insert_many(
+        &self,
+        p: JobInsertParams,
+    ) -> impl Future<Output = Result<Vec<JobInserted>, StoreError>> + Send + 'static {
+        self.write(move |c| jobs::insert_many(c, &p))
     }
 
     pub(crate) async fn job_lease(&self, p: JobLeaseParams) -> Result<Vec<LeasedJob>, StoreError> {

@@ -73,16 +73,20 @@ impl Writer {
         Ok(Writer { tx })
     }
 
-    /// Runs `write` in the next group commit and answers after it is durable.
-    pub async fn write<T, F>(&self, write: F) -> Result<T, StoreError>
+    /// Queues `write` for the next group commit at once, and answers, when
+    /// awaited, after it is durable. Writes run in the order they were queued.
+    pub fn write<T, F>(&self, write: F) -> impl Future<Output = Result<T, StoreError>> + Send + 'static
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, rx) = oneshot::channel();
         let task = Box::new(Task { write: Some(write), outcome: None, reply });
-        self.tx.send(task).map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?;
-        rx.await.map_err(|_| StoreError::Unavailable("the SQLite writer stopped during the write".into()))?
+        let sent = self.tx.send(task).map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()));
+        async move {
+            sent?;
+            rx.await.map_err(|_| StoreError::Unavailable("the SQLite writer stopped during the write".into()))?
+        }
     }
 }
 
