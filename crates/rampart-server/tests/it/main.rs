@@ -4,3 +4,4 @@
 mod api;
 mod engine;
 mod harness;
+mod worker;
