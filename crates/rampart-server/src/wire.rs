@@ -50,6 +50,21 @@ pub struct EnqueueRequest {
     pub unique_key: Option<String>,
 }
 
+impl EnqueueRequest {
+    /// A job with this payload and every option left to the queue's defaults.
+    pub fn new(payload: Box<RawValue>) -> EnqueueRequest {
+        EnqueueRequest {
+            payload,
+            delay: None,
+            run_at: None,
+            priority: None,
+            max_attempts: None,
+            timeout: None,
+            unique_key: None,
+        }
+    }
+}
+
 /// The answer to an enqueue.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EnqueueResponse {

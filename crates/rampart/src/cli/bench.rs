@@ -238,7 +238,7 @@ async fn enqueue_phase(client: &Client, queue: &QueueName, args: &QueueArgs) -> 
                 let first = index * batch;
                 let count = batch.min(total - first);
                 let jobs = (first..first + count)
-                    .map(|n| tiny_payload(&format!("{{\"n\":{n}}}")).map(job))
+                    .map(|n| tiny_payload(&format!("{{\"n\":{n}}}")).map(EnqueueRequest::new))
                     .collect::<anyhow::Result<Vec<_>>>()?;
                 let answer = client
                     .enqueue_batch(queue.as_str(), &BatchRequest { jobs })
@@ -394,7 +394,7 @@ async fn latency_phase(client: &Client, queue: &QueueName, samples: u32, run_id:
             return Err(worker_failure(&mut worker).await);
         }
         client
-            .enqueue(queue.as_str(), &job(payload))
+            .enqueue(queue.as_str(), &EnqueueRequest::new(payload))
             .await
             .with_context(|| format!("latency phase: enqueueing job {seq} to queue `{queue}` failed"))?;
         let sample = match tokio::time::timeout(SAMPLE_TIMEOUT, samples_rx.recv()).await {
@@ -529,19 +529,6 @@ async fn supervise(
                 (last_at, last_done) = (now, now_done);
             }
         }
-    }
-}
-
-/// A job with this payload and every option left to the queue.
-fn job(payload: Box<RawValue>) -> EnqueueRequest {
-    EnqueueRequest {
-        payload,
-        delay: None,
-        run_at: None,
-        priority: None,
-        max_attempts: None,
-        timeout: None,
-        unique_key: None,
     }
 }
 

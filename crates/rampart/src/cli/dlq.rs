@@ -162,18 +162,11 @@ fn jobs_word(n: u64) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser as _;
 
     use super::*;
 
-    #[derive(Debug, clap::Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: Args,
-    }
-
     fn parse(argv: &[&str]) -> Result<DlqCommand, clap::Error> {
-        Cli::try_parse_from(std::iter::once("dlq").chain(argv.iter().copied())).map(|c| c.args.command)
+        crate::cli::parse_args::<Args>("dlq", argv).map(|a| a.command)
     }
 
     #[test]

@@ -107,18 +107,11 @@ fn time_arg(text: &str) -> Result<String, String> {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser as _;
 
     use super::*;
 
-    #[derive(Debug, clap::Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: Args,
-    }
-
     fn parse(argv: &[&str]) -> Result<Args, clap::Error> {
-        Cli::try_parse_from(std::iter::once("enqueue").chain(argv.iter().copied())).map(|c| c.args)
+        crate::cli::parse_args::<Args>("enqueue", argv)
     }
 
     #[test]

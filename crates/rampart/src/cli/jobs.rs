@@ -178,20 +178,13 @@ fn print_state(response: &JobStateResponse, remote: &Remote) -> anyhow::Result<(
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser as _;
     use rampart_server::wire::{JobErrorView, JobEventView};
     use serde_json::value::RawValue;
 
     use super::*;
 
-    #[derive(Debug, clap::Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: Args,
-    }
-
     fn parse(argv: &[&str]) -> Result<JobsCommand, clap::Error> {
-        Cli::try_parse_from(std::iter::once("jobs").chain(argv.iter().copied())).map(|c| c.args.command)
+        crate::cli::parse_args::<Args>("jobs", argv).map(|a| a.command)
     }
 
     #[test]

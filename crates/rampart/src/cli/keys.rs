@@ -95,18 +95,11 @@ fn keys_table(keys: &[KeyView]) -> output::Table {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser as _;
 
     use super::*;
 
-    #[derive(Debug, clap::Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: Args,
-    }
-
     fn parse(argv: &[&str]) -> Result<KeysCommand, clap::Error> {
-        Cli::try_parse_from(std::iter::once("keys").chain(argv.iter().copied())).map(|c| c.args.command)
+        crate::cli::parse_args::<Args>("keys", argv).map(|a| a.command)
     }
 
     #[test]

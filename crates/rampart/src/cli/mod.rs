@@ -143,6 +143,19 @@ fn describe(err: &anyhow::Error) -> String {
     parts.join(": ").replace('\n', " ")
 }
 
+/// Parses `argv` as the arguments of one command, for the commands' tests.
+#[cfg(test)]
+pub fn parse_args<A: clap::Args>(name: &str, argv: &[&str]) -> Result<A, clap::Error> {
+    use clap::Parser as _;
+
+    #[derive(Debug, clap::Parser)]
+    struct Command<A: clap::Args> {
+        #[command(flatten)]
+        args: A,
+    }
+    Command::<A>::try_parse_from(std::iter::once(name).chain(argv.iter().copied())).map(|c| c.args)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -141,19 +141,12 @@ fn yes_no(flag: bool) -> String {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser as _;
     use rampart_server::wire::{QueueTotals, StateCounts};
 
     use super::*;
 
-    #[derive(Debug, clap::Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: Args,
-    }
-
     fn parse(argv: &[&str]) -> Result<Option<QueuesCommand>, clap::Error> {
-        Cli::try_parse_from(std::iter::once("queues").chain(argv.iter().copied())).map(|c| c.args.command)
+        crate::cli::parse_args::<Args>("queues", argv).map(|a| a.command)
     }
 
     #[test]

@@ -59,24 +59,18 @@ fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser as _;
 
     use super::*;
 
-    #[derive(Debug, clap::Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: Args,
-    }
-
     #[test]
     fn flags_become_overrides() {
-        let cli = Cli::try_parse_from(["serve", "--listen", "127.0.0.1:0", "--data-dir", "/tmp/r"]).expect("parses");
+        let args = crate::cli::parse_args::<Args>("serve", &["--listen", "127.0.0.1:0", "--data-dir", "/tmp/r"])
+            .expect("parses");
         assert_eq!(
-            cli.args.overrides(),
+            args.overrides(),
             [("listen".to_string(), "127.0.0.1:0".to_string()), ("data_dir".to_string(), "/tmp/r".to_string())]
         );
-        let bare = Cli::try_parse_from(["serve"]).expect("parses");
-        assert!(bare.args.overrides().is_empty());
+        let bare = crate::cli::parse_args::<Args>("serve", &[]).expect("parses");
+        assert!(bare.overrides().is_empty());
     }
 }

@@ -14,15 +14,7 @@ const QUEUE: &str = "ledger";
 
 fn request(n: usize) -> EnqueueRequest {
     let payload = RawValue::from_string(json!({"n": n}).to_string()).expect("JSON");
-    EnqueueRequest {
-        payload,
-        delay: None,
-        run_at: None,
-        priority: None,
-        max_attempts: None,
-        timeout: None,
-        unique_key: None,
-    }
+    EnqueueRequest::new(payload)
 }
 
 #[tokio::test]
