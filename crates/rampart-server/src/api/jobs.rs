@@ -4,6 +4,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use rampart_core::id::JobId;
 use rampart_core::job::JobState;
 use rampart_core::time::UnixMillis;
 use rampart_store::{AckOutcome, JobAck, JobListParams};
@@ -238,20 +239,23 @@ async fn jobs_get(
     Ok(Json(view::job(state.engine.job(id).await?)))
 }
 
+/// Answers a transition the job's state does not allow with 409 and what it needs.
+fn refused(id: JobId, needs: &'static str) -> impl FnOnce(EngineError) -> ApiError {
+    move |e| match e {
+        EngineError::InvalidState(s) => {
+            ApiError::new(StatusCode::CONFLICT, "INVALID_STATE", format!("job {id} is {s}; {needs}"))
+        }
+        other => other.into(),
+    }
+}
+
 async fn jobs_retry(
     State(state): State<AppState>,
     _auth: Auth<Admin>,
     Path(id): Path<String>,
 ) -> Result<Json<JobStateResponse>, ApiError> {
     let id = job_id(&id)?;
-    state.engine.job_retry(id).await.map_err(|e| match e {
-        EngineError::InvalidState(s) => ApiError::new(
-            StatusCode::CONFLICT,
-            "INVALID_STATE",
-            format!("job {id} is {s}; only dead or cancelled jobs can be retried"),
-        ),
-        other => other.into(),
-    })?;
+    state.engine.job_retry(id).await.map_err(refused(id, "only dead or cancelled jobs can be retried"))?;
     Ok(Json(JobStateResponse { id: id.to_string(), state: JobState::Available.to_string() }))
 }
 
@@ -261,14 +265,7 @@ async fn jobs_cancel(
     Path(id): Path<String>,
 ) -> Result<Json<JobStateResponse>, ApiError> {
     let id = job_id(&id)?;
-    state.engine.job_cancel(id).await.map_err(|e| match e {
-        EngineError::InvalidState(s) => ApiError::new(
-            StatusCode::CONFLICT,
-            "INVALID_STATE",
-            format!("job {id} is {s}; only scheduled or available jobs can be cancelled"),
-        ),
-        other => other.into(),
-    })?;
+    state.engine.job_cancel(id).await.map_err(refused(id, "only scheduled or available jobs can be cancelled"))?;
     Ok(Json(JobStateResponse { id: id.to_string(), state: JobState::Cancelled.to_string() }))
 }
 
