@@ -105,13 +105,6 @@ async fn jobs_create_batch(
     if req.jobs.is_empty() {
         return Err(ApiError::invalid("invalid field `jobs`: the batch is empty"));
     }
-    if req.jobs.len() > engine::MAX_ENQUEUE_BATCH {
-        return Err(ApiError::invalid(format!(
-            "invalid field `jobs`: at most {} jobs per batch, got {}",
-            engine::MAX_ENQUEUE_BATCH,
-            req.jobs.len()
-        )));
-    }
     let specs = req
         .jobs
         .into_iter()
@@ -129,18 +122,10 @@ async fn jobs_lease(
     Body(req): Body<crate::wire::LeaseRequest>,
 ) -> Result<Json<LeaseResponse>, ApiError> {
     let queue = queue_name(&queue)?;
+    // Bounds of `max`, `wait` and `lease` are the engine's, checked there.
     let max = req.max.unwrap_or(1);
-    if max == 0 || max > engine::MAX_LEASE_BATCH {
-        return Err(ApiError::invalid(format!("invalid field `max`: use 1 to {}", engine::MAX_LEASE_BATCH)));
-    }
     let wait = duration_field("wait", req.wait.as_deref())?.unwrap_or_default();
-    if wait > engine::MAX_WAIT {
-        return Err(ApiError::invalid("invalid field `wait`: at most 30s"));
-    }
     let lease = duration_field("lease", req.lease.as_deref())?;
-    if lease.is_some_and(|l| l.is_zero()) {
-        return Err(ApiError::invalid("invalid field `lease`: must be longer than 0s"));
-    }
     if req.worker.as_ref().is_some_and(|w| w.len() > MAX_WORKER_LEN) {
         return Err(ApiError::invalid(format!("invalid field `worker`: at most {MAX_WORKER_LEN} bytes")));
     }
