@@ -12,6 +12,9 @@
 //! - [`queue`], [`api_key`]: the same for queues and API keys.
 //! - [`sqlite`]: the embedded backend (WAL, one writer thread with group
 //!   commit, a pool of read connections).
+//! - [`postgres`]: the backend for several nodes on one database (a pool,
+//!   `SKIP LOCKED` claims, `LISTEN/NOTIFY` between nodes).
+//! - [`signal`]: what a shared store tells every node ([`StoreSignal`]).
 //!
 //! Method names read noun first, then verb (`job_insert_many`, `job_lease`);
 //! every method that records a time takes `now` so tests control the clock.
@@ -19,30 +22,44 @@
 pub mod api_key;
 pub mod error;
 pub mod job;
+pub mod postgres;
 pub mod queue;
+pub mod signal;
 pub mod sqlite;
 
 pub use api_key::{ApiKeyInsert, ApiKeyRecord};
 pub use error::StoreError;
 pub use job::*;
 pub use queue::{QueueCounts, QueueRecord};
+pub use signal::StoreSignal;
+
+use std::pin::Pin;
+use std::time::Duration;
 
 use rampart_core::id::{JobId, QueueName};
 use rampart_core::time::UnixMillis;
+use tokio::sync::broadcast;
 
+use crate::postgres::PgStore;
 use crate::sqlite::SqliteStore;
+
+/// What [`Store::job_insert_many`] answers.
+pub type InsertResult = Result<Vec<JobInserted>, StoreError>;
 
 /// The storage interface: one variant per backend.
 #[derive(Clone)]
 pub enum Store {
     /// Embedded SQLite in a data directory.
     Sqlite(SqliteStore),
+    /// PostgreSQL, shared by every node.
+    Postgres(PgStore),
 }
 
 macro_rules! dispatch {
     ($self:ident, $s:ident => $call:expr) => {
         match $self {
             Store::Sqlite($s) => $call.await,
+            Store::Postgres($s) => $call.await,
         }
     };
 }
@@ -53,10 +70,34 @@ impl Store {
         Ok(Store::Sqlite(SqliteStore::open(config).await?))
     }
 
+    /// Connects to PostgreSQL, applying pending migrations.
+    pub async fn open_postgres(config: postgres::PgConfig) -> Result<Store, StoreError> {
+        Ok(Store::Postgres(PgStore::open(config).await?))
+    }
+
     /// A short name of the backend for logs and health output.
     pub fn backend(&self) -> &'static str {
         match self {
             Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Signals from the other nodes sharing this store; `None` when no other
+    /// node can share it (SQLite).
+    pub fn subscribe(&self) -> Option<broadcast::Receiver<StoreSignal>> {
+        match self {
+            Store::Sqlite(_) => None,
+            Store::Postgres(s) => Some(s.subscribe()),
+        }
+    }
+
+    /// How often a waiting lease should look again by itself, as a safety net
+    /// against lost signals; `None` when every change is seen in-process.
+    pub fn fallback_poll(&self) -> Option<Duration> {
+        match self {
+            Store::Sqlite(_) => None,
+            Store::Postgres(s) => Some(s.fallback_poll()),
         }
     }
 
@@ -68,15 +109,17 @@ impl Store {
     /// Inserts jobs all-or-nothing; a live job with the same queue and
     /// `unique_key` is returned instead of a new one (`duplicate: true`).
     ///
-    /// The insert is queued when this is called, before the future is
-    /// awaited: on SQLite, a write issued afterwards (a lease woken early by
-    /// the engine) commits after it and sees the new jobs.
-    pub fn job_insert_many(
-        &self,
-        params: JobInsertParams,
-    ) -> impl Future<Output = Result<Vec<JobInserted>, StoreError>> + Send + 'static {
+    /// On SQLite the insert is queued when this is called, before the future
+    /// is awaited: a write issued afterwards (a lease woken early by the
+    /// engine) commits after it and sees the new jobs. On PostgreSQL it runs
+    /// when awaited.
+    pub fn job_insert_many(&self, params: JobInsertParams) -> Pin<Box<dyn Future<Output = InsertResult> + Send>> {
         match self {
-            Store::Sqlite(s) => s.job_insert_many(params),
+            Store::Sqlite(s) => Box::pin(s.job_insert_many(params)),
+            Store::Postgres(s) => {
+                let s = s.clone();
+                Box::pin(async move { s.job_insert_many(params).await })
+            }
         }
     }
 

@@ -1,0 +1,269 @@
+//! The PostgreSQL backend, for several `rampart serve` nodes on one database.
+//!
+//! A pool of connections (deadpool) with prepared statements cached per
+//! connection; every call fails fast with [`StoreError::Unavailable`] while the
+//! database is away (connect and statement timeouts, plus a client-side bound
+//! for a cut network) and uses fresh connections once it is back. Rows are
+//! claimed with `FOR UPDATE SKIP LOCKED`, so every node's workers, reaper and
+//! promoter can run at once. Commits that make jobs available `NOTIFY` the
+//! other nodes; [`listener`] turns those into [`StoreSignal`]s.
+
+mod error;
+mod jobs;
+mod keys;
+mod listener;
+mod migrate;
+pub mod testing;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use rampart_core::id::{JobId, QueueName};
+use rampart_core::time::UnixMillis;
+use tokio::sync::broadcast;
+use tokio_postgres::NoTls;
+
+use crate::error::StoreError;
+use crate::job::*;
+use crate::queue::{QueueCounts, QueueRecord};
+use crate::signal::StoreSignal;
+use crate::{ApiKeyInsert, ApiKeyRecord};
+
+pub use migrate::{MigrateReport, migrate};
+
+type Client = deadpool_postgres::Client;
+
+/// How often a long-polling lease looks again on its own, in case a
+/// notification was lost: a safety net, not the way jobs are found.
+const FALLBACK_POLL: Duration = Duration::from_secs(5);
+
+/// Where and how to reach PostgreSQL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgConfig {
+    /// A `postgres://` URL (or key=value connection string).
+    pub url: String,
+    /// Most connections this node opens.
+    pub pool_size: usize,
+    /// Longest one statement may run on the server.
+    pub statement_timeout: Duration,
+    /// Longest wait to connect, or for a free connection of the pool.
+    pub connect_timeout: Duration,
+}
+
+impl PgConfig {
+    /// A configuration with the default pool size (16) and timeouts (5 s each).
+    pub fn new(url: impl Into<String>) -> PgConfig {
+        PgConfig {
+            url: url.into(),
+            pool_size: 16,
+            statement_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// The driver's configuration: the URL plus our timeouts and name.
+    fn driver(&self) -> Result<tokio_postgres::Config, StoreError> {
+        let mut pg = parse_url(&self.url).map_err(StoreError::Unavailable)?;
+        let mut options = pg.get_options().unwrap_or_default().to_string();
+        options.push_str(&format!(" -c statement_timeout={}", self.statement_timeout.as_millis()));
+        pg.options(options.trim());
+        if pg.get_application_name().is_none() {
+            pg.application_name("rampart");
+        }
+        pg.connect_timeout(self.connect_timeout);
+        // Finds a peer that vanished without closing the connection.
+        pg.keepalives(true).keepalives_idle(Duration::from_secs(10));
+        Ok(pg)
+    }
+
+    /// Bound on a whole call: waiting for a connection, then its statements.
+    fn call_timeout(&self) -> Duration {
+        self.connect_timeout + self.statement_timeout + Duration::from_secs(1)
+    }
+}
+
+/// Checks a database URL without connecting; the message says what is wrong.
+pub fn check_url(url: &str) -> Result<(), String> {
+    parse_url(url).map(|_| ())
+}
+
+fn parse_url(url: &str) -> Result<tokio_postgres::Config, String> {
+    if url.trim().is_empty() {
+        return Err("the database URL is empty; give one like postgres://user@host/db".into());
+    }
+    url.parse::<tokio_postgres::Config>()
+        .map_err(|e| format!("the database URL is not valid ({e}); give one like postgres://user@host/db"))
+}
+
+/// The PostgreSQL store. Cloning shares it.
+#[derive(Clone)]
+pub struct PgStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool,
+    /// This node's id in notifications, so it ignores its own.
+    node: String,
+    signals: broadcast::Sender<StoreSignal>,
+    call_timeout: Duration,
+    _listener: listener::Listener,
+}
+
+impl PgStore {
+    /// Connects, applies pending migrations (under an advisory lock, so nodes
+    /// starting together are safe) and starts listening for other nodes.
+    pub async fn open(config: PgConfig) -> Result<PgStore, StoreError> {
+        let driver = config.driver()?;
+        migrate::apply(&driver).await?;
+        let manager =
+            Manager::from_config(driver.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager)
+            .max_size(config.pool_size.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(config.connect_timeout))
+            .create_timeout(Some(config.connect_timeout))
+            .recycle_timeout(Some(config.connect_timeout))
+            .build()
+            .map_err(|e| StoreError::Internal(format!("cannot build the connection pool: {e}")))?;
+        let node = format!("{:016x}", rand::random::<u64>());
+        let (signals, _) = broadcast::channel(1024);
+        let listener = listener::Listener::spawn(driver, node.clone(), signals.clone());
+        Ok(PgStore {
+            inner: Arc::new(Inner { pool, node, signals, call_timeout: config.call_timeout(), _listener: listener }),
+        })
+    }
+
+    /// Signals from other nodes.
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<StoreSignal> {
+        self.inner.signals.subscribe()
+    }
+
+    pub(crate) fn fallback_poll(&self) -> Duration {
+        FALLBACK_POLL
+    }
+
+    /// Runs one call with a connection from the pool, bounded in time so a
+    /// silent network cannot hang it.
+    async fn call<T>(&self, op: impl AsyncFnOnce(&mut Client) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let work = async {
+            let mut client = self.inner.pool.get().await.map_err(error::from_pool)?;
+            op(&mut client).await
+        };
+        match tokio::time::timeout(self.inner.call_timeout, work).await {
+            Ok(out) => out,
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "PostgreSQL did not answer within {:?}; is it up and reachable?",
+                self.inner.call_timeout
+            ))),
+        }
+    }
+
+    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
+        self.call(async |c| {
+            c.simple_query("SELECT 1").await?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn job_insert_many(&self, p: JobInsertParams) -> Result<Vec<JobInserted>, StoreError> {
+        let node = &self.inner.node;
+        self.call(async |c| jobs::insert_many(c, node, &p).await).await
+    }
+
+    pub(crate) async fn job_lease(&self, p: JobLeaseParams) -> Result<Vec<LeasedJob>, StoreError> {
+        self.call(async |c| jobs::lease(c, &p).await).await
+    }
+
+    pub(crate) async fn job_heartbeat(&self, p: JobHeartbeatParams) -> Result<UnixMillis, StoreError> {
+        self.call(async |c| jobs::heartbeat(c, &p).await).await
+    }
+
+    pub(crate) async fn job_ack_many(&self, p: JobAckParams) -> Result<Vec<Result<JobAcked, StoreError>>, StoreError> {
+        let node = &self.inner.node;
+        self.call(async |c| jobs::ack_many(c, node, &p).await).await
+    }
+
+    pub(crate) async fn job_get(&self, id: JobId) -> Result<Option<JobRecord>, StoreError> {
+        self.call(async |c| jobs::get(c, id).await).await
+    }
+
+    pub(crate) async fn job_list(&self, p: JobListParams) -> Result<Vec<JobRecord>, StoreError> {
+        self.call(async |c| jobs::list(c, &p).await).await
+    }
+
+    pub(crate) async fn job_retry(&self, id: JobId, now: UnixMillis) -> Result<JobRetried, StoreError> {
+        let node = &self.inner.node;
+        self.call(async |c| jobs::retry(c, node, id, now).await).await
+    }
+
+    pub(crate) async fn job_cancel(&self, id: JobId, now: UnixMillis) -> Result<(), StoreError> {
+        self.call(async |c| jobs::cancel(c, id, now).await).await
+    }
+
+    pub(crate) async fn job_retry_dead(&self, p: JobRetryDeadParams) -> Result<JobRetryDeadPage, StoreError> {
+        let node = &self.inner.node;
+        self.call(async |c| jobs::retry_dead(c, node, &p).await).await
+    }
+
+    pub(crate) async fn job_purge_dead(&self, queue: QueueName, limit: u32) -> Result<u64, StoreError> {
+        self.call(async |c| jobs::purge_dead(c, &queue, limit).await).await
+    }
+
+    pub(crate) async fn job_reap(&self, p: JobReapParams) -> Result<Vec<JobReaped>, StoreError> {
+        self.call(async |c| jobs::reap(c, &p).await).await
+    }
+
+    pub(crate) async fn job_promote_due(
+        &self,
+        now: UnixMillis,
+        limit: u32,
+    ) -> Result<Vec<(QueueName, u64)>, StoreError> {
+        let node = &self.inner.node;
+        self.call(async |c| jobs::promote_due(c, node, now, limit).await).await
+    }
+
+    pub(crate) async fn job_next_due(&self) -> Result<Option<UnixMillis>, StoreError> {
+        self.call(async |c| jobs::next_due(c).await).await
+    }
+
+    pub(crate) async fn queue_counts(&self) -> Result<Vec<QueueCounts>, StoreError> {
+        self.call(async |c| jobs::queue_counts(c).await).await
+    }
+
+    pub(crate) async fn queue_list(&self) -> Result<Vec<QueueRecord>, StoreError> {
+        self.call(async |c| jobs::queue_list(c).await).await
+    }
+
+    pub(crate) async fn queue_ensure(&self, names: Vec<QueueName>, now: UnixMillis) -> Result<(), StoreError> {
+        self.call(async |c| jobs::queue_ensure(c, &names, now).await).await
+    }
+
+    pub(crate) async fn queue_set_paused(
+        &self,
+        name: QueueName,
+        paused: bool,
+        now: UnixMillis,
+    ) -> Result<(), StoreError> {
+        let node = &self.inner.node;
+        self.call(async |c| jobs::queue_set_paused(c, node, &name, paused, now).await).await
+    }
+
+    pub(crate) async fn api_key_insert(&self, key: ApiKeyInsert) -> Result<ApiKeyRecord, StoreError> {
+        self.call(async |c| keys::insert(c, &key).await).await
+    }
+
+    pub(crate) async fn api_key_find(&self, hash: String) -> Result<Option<ApiKeyRecord>, StoreError> {
+        self.call(async |c| keys::find(c, &hash).await).await
+    }
+
+    pub(crate) async fn api_key_list(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        self.call(async |c| keys::list(c).await).await
+    }
+
+    pub(crate) async fn api_key_revoke(&self, id_or_name: String, now: UnixMillis) -> Result<bool, StoreError> {
+        self.call(async |c| keys::revoke(c, &id_or_name, now).await).await
+    }
+}
