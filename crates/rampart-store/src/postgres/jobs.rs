@@ -1,28 +1,815 @@
-//! STUB: being written.
-#![allow(unused)]
+//! SQL of the job lifecycle on PostgreSQL.
+//!
+//! Claims take rows with `FOR UPDATE SKIP LOCKED`, so nodes never wait on
+//! each other's rows and never take the same one; hot-path calls are one
+//! statement each (data-modifying CTEs write the history in the same
+//! statement); batches travel as arrays through `unnest`. A commit that makes
+//! jobs available sends `NOTIFY` (delivered at commit) so other nodes' waiting
+//! leases wake.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
+
+use deadpool_postgres::Transaction;
 use rampart_core::id::{JobId, QueueName};
+use rampart_core::job::{FailureKind, JobState};
+use rampart_core::retry::{FailureOutcome, RetryPlanner};
 use rampart_core::time::UnixMillis;
+use tokio_postgres::Row;
 
 use super::Client;
+use super::listener::CHANNEL;
 use crate::error::StoreError;
 use crate::job::*;
 use crate::queue::{QueueCounts, QueueRecord};
 
-fn stub<T>() -> Result<T, StoreError> { Err(StoreError::Internal("STUB".into())) }
-pub(super) async fn insert_many(c: &mut Client, node: &str, p: &JobInsertParams) -> Result<Vec<JobInserted>, StoreError> { stub() }
-pub(super) async fn lease(c: &mut Client, p: &JobLeaseParams) -> Result<Vec<LeasedJob>, StoreError> { stub() }
-pub(super) async fn heartbeat(c: &mut Client, p: &JobHeartbeatParams) -> Result<UnixMillis, StoreError> { stub() }
-pub(super) async fn ack_many(c: &mut Client, node: &str, p: &JobAckParams) -> Result<Vec<Result<JobAcked, StoreError>>, StoreError> { stub() }
-pub(super) async fn get(c: &mut Client, id: JobId) -> Result<Option<JobRecord>, StoreError> { stub() }
-pub(super) async fn list(c: &mut Client, p: &JobListParams) -> Result<Vec<JobRecord>, StoreError> { stub() }
-pub(super) async fn retry(c: &mut Client, node: &str, id: JobId, now: UnixMillis) -> Result<JobRetried, StoreError> { stub() }
-pub(super) async fn cancel(c: &mut Client, id: JobId, now: UnixMillis) -> Result<(), StoreError> { stub() }
-pub(super) async fn retry_dead(c: &mut Client, node: &str, p: &JobRetryDeadParams) -> Result<JobRetryDeadPage, StoreError> { stub() }
-pub(super) async fn purge_dead(c: &mut Client, q: &QueueName, limit: u32) -> Result<u64, StoreError> { stub() }
-pub(super) async fn reap(c: &mut Client, p: &JobReapParams) -> Result<Vec<JobReaped>, StoreError> { stub() }
-pub(super) async fn promote_due(c: &mut Client, node: &str, now: UnixMillis, limit: u32) -> Result<Vec<(QueueName, u64)>, StoreError> { stub() }
-pub(super) async fn next_due(c: &mut Client) -> Result<Option<UnixMillis>, StoreError> { stub() }
-pub(super) async fn queue_counts(c: &mut Client) -> Result<Vec<QueueCounts>, StoreError> { stub() }
-pub(super) async fn queue_list(c: &mut Client) -> Result<Vec<QueueRecord>, StoreError> { stub() }
-pub(super) async fn queue_ensure(c: &mut Client, names: &[QueueName], now: UnixMillis) -> Result<(), StoreError> { stub() }
-pub(super) async fn queue_set_paused(c: &mut Client, node: &str, name: &QueueName, paused: bool, now: UnixMillis) -> Result<(), StoreError> { stub() }
+const RECORD_COLUMNS: &str = "id, queue, state, payload, priority, attempt, max_attempts, timeout_ms, unique_key, \
+     created_at, run_at, started_at, finished_at, lease_expires_at, timeout_at, worker, last_error, result";
+
+/// The condition of `jobs_unique_live`, repeated so the planner infers it.
+const LIVE: &str = "unique_key IS NOT NULL AND state NOT IN ('completed', 'dead', 'cancelled')";
+
+/// Rounds of insert-then-look-up before giving up on a unique key whose
+/// live holder keeps finishing between the two (practically never twice).
+const UNIQUE_ROUNDS: usize = 3;
+
+/// Queues the insert made jobs available in, told to the other nodes at commit.
+async fn notify_ready(tx: &Transaction<'_>, node: &str, queues: &[&str]) -> Result<(), StoreError> {
+    if queues.is_empty() {
+        return Ok(());
+    }
+    let stmt =
+        tx.prepare_cached("SELECT pg_notify($1::text, $2::text || ':' || q) FROM unnest($3::text[]) AS q").await?;
+    tx.query(&stmt, &[&CHANNEL, &node, &queues]).await?;
+    Ok(())
+}
+
+pub(super) async fn insert_many(
+    c: &mut Client,
+    node: &str,
+    p: &JobInsertParams,
+) -> Result<Vec<JobInserted>, StoreError> {
+    if p.jobs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let tx = c.transaction().await?;
+    let mut queues: Vec<&str> = p.jobs.iter().map(|j| j.queue.as_str()).collect();
+    queues.sort_unstable();
+    queues.dedup();
+    let ensure = tx
+        .prepare_cached(
+            "INSERT INTO queues (name, paused, created_at) SELECT name, false, $2 FROM unnest($1::text[]) AS name
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .await?;
+    tx.execute(&ensure, &[&queues, &p.now.0]).await?;
+
+    let mut out: Vec<Option<JobInserted>> = vec![None; p.jobs.len()];
+    let mut pending: Vec<usize> = (0..p.jobs.len()).collect();
+    for _ in 0..UNIQUE_ROUNDS {
+        pending = insert_round(&tx, p, &pending, &mut out).await?;
+        if pending.is_empty() {
+            break;
+        }
+    }
+    if !pending.is_empty() {
+        return Err(StoreError::Conflict(
+            "a live job with the same unique_key kept finishing during the insert; enqueue again".into(),
+        ));
+    }
+    let out: Vec<JobInserted> = out.into_iter().flatten().collect();
+    let mut ready: Vec<&str> = p
+        .jobs
+        .iter()
+        .zip(&out)
+        .filter(|(_, r)| !r.duplicate && r.state == JobState::Available)
+        .map(|(j, _)| j.queue.as_str())
+        .collect();
+    ready.sort_unstable();
+    ready.dedup();
+    notify_ready(&tx, node, &ready).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// Inserts the jobs at `pending`, resolving unique-key duplicates to their
+/// live twin; answers the indexes whose twin finished meanwhile.
+async fn insert_round(
+    tx: &Transaction<'_>,
+    p: &JobInsertParams,
+    pending: &[usize],
+    out: &mut [Option<JobInserted>],
+) -> Result<Vec<usize>, StoreError> {
+    let n = i32::try_from(pending.len()).unwrap_or(i32::MAX);
+    let ids_stmt =
+        tx.prepare_cached("SELECT nextval(pg_get_serial_sequence('jobs', 'id')) FROM generate_series(1, $1)").await?;
+    let ids: Vec<i64> = tx.query(&ids_stmt, &[&n]).await?.iter().map(|r| r.get(0)).collect();
+    let jobs: Vec<&NewJob> = pending.iter().map(|&i| &p.jobs[i]).collect();
+    let states: Vec<JobState> =
+        jobs.iter().map(|j| if j.run_at > p.now { JobState::Scheduled } else { JobState::Available }).collect();
+    let insert = tx
+        .prepare_cached(&format!(
+            "INSERT INTO jobs (id, queue, state, priority, run_at, created_at, max_attempts, timeout_ms, unique_key,
+                               payload)
+             SELECT id, queue, state, priority, run_at, $10, max_attempts, timeout_ms, unique_key, payload
+             FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::int[], $7::bigint[],
+                         $8::text[], $9::text[])
+                  AS t(id, queue, state, priority, run_at, max_attempts, timeout_ms, unique_key, payload)
+             ON CONFLICT (queue, unique_key) WHERE {LIVE} DO NOTHING
+             RETURNING id"
+        ))
+        .await?;
+    let inserted: HashSet<i64> = tx
+        .query(
+            &insert,
+            &[
+                &ids,
+                &jobs.iter().map(|j| j.queue.as_str()).collect::<Vec<_>>(),
+                &states.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+                &jobs.iter().map(|j| j.priority).collect::<Vec<_>>(),
+                &jobs.iter().map(|j| j.run_at.0).collect::<Vec<_>>(),
+                &jobs.iter().map(|j| int(j.max_attempts)).collect::<Vec<_>>(),
+                &jobs.iter().map(|j| j.timeout.map(duration_ms)).collect::<Vec<_>>(),
+                &jobs.iter().map(|j| j.unique_key.as_deref()).collect::<Vec<_>>(),
+                &jobs.iter().map(|j| j.payload.as_str()).collect::<Vec<_>>(),
+                &p.now.0,
+            ],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let find_live = tx
+        .prepare_cached(&format!("SELECT id, state FROM jobs WHERE queue = $1 AND unique_key = $2 AND {LIVE}"))
+        .await?;
+    let mut again = Vec::new();
+    for (k, &i) in pending.iter().enumerate() {
+        if inserted.contains(&ids[k]) {
+            out[i] = Some(JobInserted { id: JobId(ids[k]), state: states[k], duplicate: false });
+            continue;
+        }
+        let job = &p.jobs[i];
+        match tx.query_opt(&find_live, &[&job.queue.as_str(), &job.unique_key]).await? {
+            Some(row) => {
+                out[i] = Some(JobInserted { id: JobId(row.try_get(0)?), state: state_of(&row, 1)?, duplicate: true })
+            }
+            None => again.push(i),
+        }
+    }
+    Ok(again)
+}
+
+/// The lease statement: claim, mark active and record, in one statement.
+const LEASE_SQL: &str = "WITH picked AS (
+        SELECT id FROM jobs
+        WHERE queue = $1 AND state = 'available'
+          AND NOT EXISTS (SELECT 1 FROM queues WHERE name = $1 AND paused)
+        ORDER BY priority DESC, run_at, id
+        LIMIT $5
+        FOR UPDATE SKIP LOCKED
+    ), leased AS (
+        UPDATE jobs j SET state = 'active', attempt = j.attempt + 1,
+            lease_token = replace(gen_random_uuid()::text, '-', ''),
+            lease_expires_at = $3::bigint, lease_ms = $6::bigint, started_at = $2::bigint, worker = $4::text,
+            timeout_at = j.timeout_ms + $2::bigint
+        FROM picked WHERE j.id = picked.id
+        RETURNING j.id, j.payload, j.attempt, j.max_attempts, j.lease_token, j.lease_expires_at, j.timeout_at,
+                  j.created_at, j.run_at, j.priority
+    ), logged AS (
+        INSERT INTO job_events (job_id, at, from_state, to_state, attempt, worker, reason)
+        SELECT id, $2::bigint, 'available', 'active', attempt, $4::text, 'leased' FROM leased
+    )
+    SELECT * FROM leased";
+
+pub(super) async fn lease(c: &mut Client, p: &JobLeaseParams) -> Result<Vec<LeasedJob>, StoreError> {
+    if p.max == 0 {
+        return Ok(Vec::new());
+    }
+    let expires = p.now.plus(p.lease);
+    let rows = match p.concurrency {
+        None => {
+            let stmt = c.prepare_cached(LEASE_SQL).await?;
+            let max = i64::from(p.max);
+            c.query(&stmt, &[&p.queue.as_str(), &p.now.0, &expires.0, &p.worker, &max, &duration_ms(p.lease)]).await?
+        }
+        Some(limit) => {
+            // Counting and claiming must not interleave across nodes: one
+            // transaction-scoped lock per queue makes them atomic.
+            let tx = c.transaction().await?;
+            let lock = tx.prepare_cached("SELECT pg_advisory_xact_lock(hashtextextended($1, 7433))").await?;
+            tx.execute(&lock, &[&p.queue.as_str()]).await?;
+            let count = tx.prepare_cached("SELECT count(*) FROM jobs WHERE queue = $1 AND state = 'active'").await?;
+            let active: i64 = tx.query_one(&count, &[&p.queue.as_str()]).await?.get(0);
+            let max = i64::from(p.max).min(i64::from(limit) - active);
+            if max <= 0 {
+                return Ok(Vec::new());
+            }
+            let stmt = tx.prepare_cached(LEASE_SQL).await?;
+            let rows = tx
+                .query(&stmt, &[&p.queue.as_str(), &p.now.0, &expires.0, &p.worker, &max, &duration_ms(p.lease)])
+                .await?;
+            tx.commit().await?;
+            rows
+        }
+    };
+    let mut jobs = rows
+        .iter()
+        .map(|r| {
+            Ok(LeasedJob {
+                id: JobId(r.try_get(0)?),
+                queue: p.queue.clone(),
+                payload: r.try_get(1)?,
+                attempt: count(r.try_get(2)?),
+                max_attempts: count(r.try_get(3)?),
+                lease_token: r.try_get(4)?,
+                lease_expires_at: UnixMillis(r.try_get(5)?),
+                timeout_at: r.try_get::<_, Option<i64>>(6)?.map(UnixMillis),
+                created_at: UnixMillis(r.try_get(7)?),
+                run_at: UnixMillis(r.try_get(8)?),
+                priority: r.try_get(9)?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    // RETURNING does not keep the claim's order.
+    jobs.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.run_at.cmp(&b.run_at)).then(a.id.cmp(&b.id)));
+    Ok(jobs)
+}
+
+pub(super) async fn heartbeat(c: &mut Client, p: &JobHeartbeatParams) -> Result<UnixMillis, StoreError> {
+    let stmt = c
+        .prepare_cached(
+            "UPDATE jobs SET lease_expires_at = $4 + COALESCE($3::bigint, lease_ms)
+             WHERE id = $1 AND state = 'active' AND lease_token = $2 AND lease_expires_at > $4
+               AND (timeout_at IS NULL OR timeout_at > $4)
+             RETURNING lease_expires_at",
+        )
+        .await?;
+    let row = c.query_opt(&stmt, &[&p.id.0, &p.lease_token, &p.lease.map(duration_ms), &p.now.0]).await?;
+    match row {
+        Some(r) => Ok(UnixMillis(r.try_get(0)?)),
+        None => Err(StoreError::LeaseLost),
+    }
+}
+
+/// An active job held by a valid lease, as needed to end its attempt.
+struct Held {
+    id: JobId,
+    queue: QueueName,
+    attempt: u32,
+    max_attempts: u32,
+    started_at: UnixMillis,
+    worker: Option<String>,
+}
+
+/// Reads `id, queue, attempt, max_attempts, started_at, worker`.
+fn held_from(r: &Row) -> Result<Held, StoreError> {
+    Ok(Held {
+        id: JobId(r.try_get(0)?),
+        queue: queue_of(r, 1)?,
+        attempt: count(r.try_get(2)?),
+        max_attempts: count(r.try_get(3)?),
+        started_at: UnixMillis(r.try_get::<_, Option<i64>>(4)?.unwrap_or_default()),
+        worker: r.try_get(5)?,
+    })
+}
+
+pub(super) async fn ack_many(
+    c: &mut Client,
+    p: &JobAckParams,
+) -> Result<Vec<Result<JobAcked, StoreError>>, StoreError> {
+    // A job acked twice in one batch: the first ack ends the attempt, the
+    // others find the lease gone, as they would one after the other.
+    let mut seen = HashSet::new();
+    let first: Vec<bool> = p.acks.iter().map(|a| seen.insert(a.id)).collect();
+    let completions: Vec<&JobAck> = p
+        .acks
+        .iter()
+        .zip(&first)
+        .filter(|(a, first)| **first && matches!(a.outcome, AckOutcome::Complete { .. }))
+        .map(|(a, _)| a)
+        .collect();
+    let tx = c.transaction().await?;
+    let mut done: HashMap<JobId, JobAcked> = HashMap::new();
+    if !completions.is_empty() {
+        let stmt = tx
+            .prepare_cached(
+                "WITH a AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[]) AS a(id, token, result)),
+                 done AS (
+                     UPDATE jobs j SET state = 'completed', finished_at = $4, result = a.result,
+                         lease_token = NULL, lease_expires_at = NULL, timeout_at = NULL
+                     FROM a
+                     WHERE j.id = a.id AND j.state = 'active' AND j.lease_token = a.token
+                       AND j.lease_expires_at > $4 AND (j.timeout_at IS NULL OR j.timeout_at > $4)
+                     RETURNING j.id, j.queue, j.attempt, j.max_attempts, j.started_at, j.worker
+                 ), logged AS (
+                     INSERT INTO job_events (job_id, at, from_state, to_state, attempt, worker, reason)
+                     SELECT id, $4, 'active', 'completed', attempt, worker, 'completed' FROM done
+                 )
+                 SELECT * FROM done",
+            )
+            .await?;
+        let ids: Vec<i64> = completions.iter().map(|a| a.id.0).collect();
+        let tokens: Vec<&str> = completions.iter().map(|a| a.lease_token.as_str()).collect();
+        let results: Vec<Option<&str>> = completions
+            .iter()
+            .map(|a| match &a.outcome {
+                AckOutcome::Complete { result } => result.as_deref(),
+                AckOutcome::Fail { .. } => None,
+            })
+            .collect();
+        for row in tx.query(&stmt, &[&ids, &tokens, &results, &p.now.0]).await? {
+            let held = held_from(&row)?;
+            done.insert(
+                held.id,
+                JobAcked {
+                    id: held.id,
+                    queue: held.queue,
+                    state: JobState::Completed,
+                    attempt: held.attempt,
+                    run_time: p.now.since(held.started_at),
+                    retry_at: None,
+                },
+            );
+        }
+    }
+    let mut out = Vec::with_capacity(p.acks.len());
+    for (ack, first) in p.acks.iter().zip(first) {
+        let acked = match (&ack.outcome, first) {
+            (_, false) => Err(StoreError::LeaseLost),
+            (AckOutcome::Complete { .. }, true) => done.remove(&ack.id).ok_or(StoreError::LeaseLost),
+            (AckOutcome::Fail { error, retryable }, true) => fail(&tx, ack, error, *retryable, p).await?,
+        };
+        out.push(acked);
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+async fn fail(
+    tx: &Transaction<'_>,
+    ack: &JobAck,
+    error: &str,
+    retryable: bool,
+    p: &JobAckParams,
+) -> Result<Result<JobAcked, StoreError>, StoreError> {
+    let stmt = tx
+        .prepare_cached(
+            "SELECT id, queue, attempt, max_attempts, started_at, worker FROM jobs
+             WHERE id = $1 AND state = 'active' AND lease_token = $2 AND lease_expires_at > $3
+               AND (timeout_at IS NULL OR timeout_at > $3)
+             FOR UPDATE",
+        )
+        .await?;
+    let Some(row) = tx.query_opt(&stmt, &[&ack.id.0, &ack.lease_token, &p.now.0]).await? else {
+        return Ok(Err(StoreError::LeaseLost));
+    };
+    let held = held_from(&row)?;
+    let (state, retry_at) =
+        end_attempt(tx, &held, FailureKind::Error, error, retryable, p.planner.as_ref(), p.now).await?;
+    Ok(Ok(JobAcked {
+        id: held.id,
+        queue: held.queue,
+        state,
+        attempt: held.attempt,
+        run_time: p.now.since(held.started_at),
+        retry_at,
+    }))
+}
+
+/// Ends a failed attempt: schedules the retry or buries the job.
+async fn end_attempt(
+    tx: &Transaction<'_>,
+    held: &Held,
+    kind: FailureKind,
+    error: &str,
+    retryable: bool,
+    planner: &dyn RetryPlanner,
+    now: UnixMillis,
+) -> Result<(JobState, Option<UnixMillis>), StoreError> {
+    let (state, retry_at, at) = match planner.plan(held.queue.as_str(), held.attempt, held.max_attempts, retryable, now)
+    {
+        FailureOutcome::Retry(at) => (JobState::Scheduled, Some(at), at),
+        FailureOutcome::Dead => (JobState::Dead, None, now),
+    };
+    let stmt = tx
+        .prepare_cached(
+            "WITH ended AS (
+                 UPDATE jobs SET state = $2,
+                     run_at = CASE WHEN $2 = 'scheduled' THEN $3 ELSE run_at END,
+                     finished_at = CASE WHEN $2 = 'dead' THEN $3 ELSE finished_at END,
+                     last_error = $4, lease_token = NULL, lease_expires_at = NULL, timeout_at = NULL
+                 WHERE id = $1
+                 RETURNING id
+             )
+             INSERT INTO job_events (job_id, at, from_state, to_state, attempt, worker, reason, error)
+             SELECT id, $5, 'active', $2, $6, $7, $8, $4 FROM ended",
+        )
+        .await?;
+    tx.execute(
+        &stmt,
+        &[&held.id.0, &state.as_str(), &at.0, &error, &now.0, &int(held.attempt), &held.worker, &kind.as_str()],
+    )
+    .await?;
+    Ok((state, retry_at))
+}
+
+pub(super) async fn reap(c: &mut Client, p: &JobReapParams) -> Result<Vec<JobReaped>, StoreError> {
+    let tx = c.transaction().await?;
+    let limit = i64::from(p.limit);
+    // Timeouts first: a job past both its timeout and its lease timed out.
+    let mut due: BTreeMap<JobId, (Held, FailureKind, Option<i64>)> = BTreeMap::new();
+    for (sql, kind) in [
+        (
+            "SELECT id, queue, attempt, max_attempts, started_at, worker, timeout_at - started_at FROM jobs
+             WHERE state = 'active' AND timeout_at IS NOT NULL AND timeout_at <= $1
+             ORDER BY timeout_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+            FailureKind::Timeout,
+        ),
+        (
+            "SELECT id, queue, attempt, max_attempts, started_at, worker, NULL::bigint FROM jobs
+             WHERE state = 'active' AND lease_expires_at <= $1
+             ORDER BY lease_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+            FailureKind::LeaseExpired,
+        ),
+    ] {
+        let stmt = tx.prepare_cached(sql).await?;
+        for row in tx.query(&stmt, &[&p.now.0, &limit]).await? {
+            let held = held_from(&row)?;
+            let timeout_ms: Option<i64> = row.try_get(6)?;
+            due.entry(held.id).or_insert((held, kind, timeout_ms));
+        }
+    }
+    let mut out = Vec::with_capacity(due.len());
+    for (held, kind, timeout_ms) in due.into_values().take(p.limit as usize) {
+        let error = match kind {
+            FailureKind::Timeout => format!(
+                "timed out: the attempt ran longer than its timeout of {}",
+                rampart_core::duration::format_duration(Duration::from_millis(timeout_ms.unwrap_or(0).max(0) as u64))
+            ),
+            _ => match &held.worker {
+                Some(w) => format!("lease expired: worker `{w}` sent no heartbeat within the lease"),
+                None => "lease expired: the worker sent no heartbeat within the lease".to_string(),
+            },
+        };
+        let (state, _) = end_attempt(&tx, &held, kind, &error, true, p.planner.as_ref(), p.now).await?;
+        out.push(JobReaped {
+            id: held.id,
+            queue: held.queue.clone(),
+            kind,
+            state,
+            run_time: p.now.since(held.started_at),
+        });
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+pub(super) async fn promote_due(
+    c: &mut Client,
+    node: &str,
+    now: UnixMillis,
+    limit: u32,
+) -> Result<Vec<(QueueName, u64)>, StoreError> {
+    let tx = c.transaction().await?;
+    let stmt = tx
+        .prepare_cached(
+            "WITH due AS (
+                 SELECT id FROM jobs WHERE state = 'scheduled' AND run_at <= $1
+                 ORDER BY run_at LIMIT $2 FOR UPDATE SKIP LOCKED
+             ), moved AS (
+                 UPDATE jobs j SET state = 'available' FROM due WHERE j.id = due.id
+                 RETURNING j.id, j.queue, j.attempt
+             ), logged AS (
+                 INSERT INTO job_events (job_id, at, from_state, to_state, attempt, reason)
+                 SELECT id, $1, 'scheduled', 'available', attempt, 'due' FROM moved
+             )
+             SELECT queue, count(*) FROM moved GROUP BY queue ORDER BY queue",
+        )
+        .await?;
+    let rows = tx.query(&stmt, &[&now.0, &i64::from(limit)]).await?;
+    let mut moved = Vec::with_capacity(rows.len());
+    for r in &rows {
+        moved.push((queue_of(r, 0)?, r.try_get::<_, i64>(1)?.max(0) as u64));
+    }
+    let queues: Vec<&str> = moved.iter().map(|(q, _)| q.as_str()).collect();
+    notify_ready(&tx, node, &queues).await?;
+    tx.commit().await?;
+    Ok(moved)
+}
+
+pub(super) async fn next_due(c: &mut Client) -> Result<Option<UnixMillis>, StoreError> {
+    let stmt = c.prepare_cached("SELECT min(run_at) FROM jobs WHERE state = 'scheduled'").await?;
+    Ok(c.query_one(&stmt, &[]).await?.try_get::<_, Option<i64>>(0)?.map(UnixMillis))
+}
+
+/// Locks a job's row; answers its state, queue and attempt.
+async fn lock_job(tx: &Transaction<'_>, id: JobId) -> Result<(JobState, QueueName, u32), StoreError> {
+    let stmt = tx.prepare_cached("SELECT state, queue, attempt FROM jobs WHERE id = $1 FOR UPDATE").await?;
+    let row = tx.query_opt(&stmt, &[&id.0]).await?.ok_or(StoreError::NotFound)?;
+    Ok((state_of(&row, 0)?, queue_of(&row, 1)?, count(row.try_get(2)?)))
+}
+
+/// Makes a dead or cancelled job available with a fresh set of attempts.
+async fn revive(
+    tx: &Transaction<'_>,
+    id: JobId,
+    from: JobState,
+    attempt: u32,
+    now: UnixMillis,
+) -> Result<(), StoreError> {
+    let stmt = tx
+        .prepare_cached(
+            "WITH revived AS (
+                 UPDATE jobs SET state = 'available', attempt = 0, run_at = $2, finished_at = NULL, result = NULL
+                 WHERE id = $1 RETURNING id
+             )
+             INSERT INTO job_events (job_id, at, from_state, to_state, attempt, reason)
+             SELECT id, $2, $3, 'available', $4, 'retried' FROM revived",
+        )
+        .await?;
+    tx.execute(&stmt, &[&id.0, &now.0, &from.as_str(), &int(attempt)]).await.map_err(|e| {
+        match StoreError::from(e) {
+            StoreError::Conflict(_) => StoreError::Conflict(
+                "another live job in this queue has the same unique_key; it must finish first".into(),
+            ),
+            other => other,
+        }
+    })?;
+    Ok(())
+}
+
+pub(super) async fn retry(c: &mut Client, node: &str, id: JobId, now: UnixMillis) -> Result<JobRetried, StoreError> {
+    let tx = c.transaction().await?;
+    let (state, queue, attempt) = lock_job(&tx, id).await?;
+    if !matches!(state, JobState::Dead | JobState::Cancelled) {
+        return Err(StoreError::InvalidState(state));
+    }
+    revive(&tx, id, state, attempt, now).await?;
+    notify_ready(&tx, node, &[queue.as_str()]).await?;
+    tx.commit().await?;
+    Ok(JobRetried { queue })
+}
+
+pub(super) async fn cancel(c: &mut Client, id: JobId, now: UnixMillis) -> Result<(), StoreError> {
+    let tx = c.transaction().await?;
+    let (state, _, attempt) = lock_job(&tx, id).await?;
+    match state {
+        JobState::Cancelled => return Ok(()),
+        JobState::Scheduled | JobState::Available => {}
+        other => return Err(StoreError::InvalidState(other)),
+    }
+    let stmt = tx
+        .prepare_cached(
+            "WITH cancelled AS (UPDATE jobs SET state = 'cancelled', finished_at = $2 WHERE id = $1 RETURNING id)
+             INSERT INTO job_events (job_id, at, from_state, to_state, attempt, reason)
+             SELECT id, $2, $3, 'cancelled', $4, 'cancelled' FROM cancelled",
+        )
+        .await?;
+    tx.execute(&stmt, &[&id.0, &now.0, &state.as_str(), &int(attempt)]).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn retry_dead(
+    c: &mut Client,
+    node: &str,
+    p: &JobRetryDeadParams,
+) -> Result<JobRetryDeadPage, StoreError> {
+    let mut tx = c.transaction().await?;
+    let limit = i64::from(p.limit);
+    let rows = match &p.ids {
+        Some(ids) => {
+            let ids: Vec<i64> = ids.iter().take(p.limit as usize).map(|j| j.0).collect();
+            let stmt = tx
+                .prepare_cached(
+                    "SELECT id, attempt FROM jobs WHERE id = ANY($1) AND queue = $2 AND state = 'dead'
+                     ORDER BY id FOR UPDATE SKIP LOCKED",
+                )
+                .await?;
+            tx.query(&stmt, &[&ids, &p.queue.as_str()]).await?
+        }
+        None => {
+            let stmt = tx
+                .prepare_cached(
+                    "SELECT id, attempt FROM jobs WHERE queue = $1 AND state = 'dead' AND id > $2
+                     ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED",
+                )
+                .await?;
+            tx.query(&stmt, &[&p.queue.as_str(), &p.after.map_or(0, |j| j.0), &limit]).await?
+        }
+    };
+    let candidates: Vec<(i64, u32)> =
+        rows.iter().map(|r| Ok((r.try_get(0)?, count(r.try_get(1)?)))).collect::<Result<_, StoreError>>()?;
+    let mut moved = 0;
+    for &(id, attempt) in &candidates {
+        // A failed statement aborts a PostgreSQL transaction: each revival
+        // gets a savepoint, so a job whose unique key a live twin holds
+        // stays dead without undoing the others.
+        let sp = tx.savepoint("revive").await?;
+        match revive(&sp, JobId(id), JobState::Dead, attempt, p.now).await {
+            Ok(()) => {
+                sp.commit().await?;
+                moved += 1;
+            }
+            Err(StoreError::Conflict(_)) => sp.rollback().await?,
+            Err(e) => return Err(e),
+        }
+    }
+    if moved > 0 {
+        notify_ready(&tx, node, &[p.queue.as_str()]).await?;
+    }
+    tx.commit().await?;
+    let next = match (&p.ids, candidates.last()) {
+        (None, Some(&(last, _))) if candidates.len() == p.limit as usize => Some(JobId(last)),
+        _ => None,
+    };
+    Ok(JobRetryDeadPage { moved, next })
+}
+
+pub(super) async fn purge_dead(c: &mut Client, queue: &QueueName, limit: u32) -> Result<u64, StoreError> {
+    let stmt = c
+        .prepare_cached(
+            "WITH gone AS (
+                 DELETE FROM jobs WHERE id IN (
+                     SELECT id FROM jobs WHERE queue = $1 AND state = 'dead' LIMIT $2 FOR UPDATE SKIP LOCKED
+                 ) RETURNING id
+             ), history AS (
+                 DELETE FROM job_events WHERE job_id IN (SELECT id FROM gone)
+             )
+             SELECT count(*) FROM gone",
+        )
+        .await?;
+    let n: i64 = c.query_one(&stmt, &[&queue.as_str(), &i64::from(limit)]).await?.try_get(0)?;
+    Ok(n.max(0) as u64)
+}
+
+pub(super) async fn get(c: &mut Client, id: JobId) -> Result<Option<JobRecord>, StoreError> {
+    let stmt = c.prepare_cached(&format!("SELECT {RECORD_COLUMNS} FROM jobs WHERE id = $1")).await?;
+    let Some(row) = c.query_opt(&stmt, &[&id.0]).await? else { return Ok(None) };
+    let mut job = record_from(&row)?;
+    let created = JobEvent {
+        at: job.created_at,
+        from: None,
+        to: if job.run_at > job.created_at { JobState::Scheduled } else { JobState::Available },
+        attempt: 0,
+        worker: None,
+        reason: "enqueued".into(),
+        error: None,
+    };
+    let stmt = c
+        .prepare_cached(
+            "SELECT at, from_state, to_state, attempt, worker, reason, error FROM job_events
+             WHERE job_id = $1 ORDER BY id",
+        )
+        .await?;
+    let mut history = vec![created];
+    for r in c.query(&stmt, &[&id.0]).await? {
+        history.push(JobEvent {
+            at: UnixMillis(r.try_get(0)?),
+            from: r.try_get::<_, Option<String>>(1)?.map(|s| parse_state(&s)).transpose()?,
+            to: state_of(&r, 2)?,
+            attempt: count(r.try_get(3)?),
+            worker: r.try_get(4)?,
+            reason: r.try_get(5)?,
+            error: r.try_get(6)?,
+        });
+    }
+    job.history = history;
+    Ok(Some(job))
+}
+
+pub(super) async fn list(c: &mut Client, p: &JobListParams) -> Result<Vec<JobRecord>, StoreError> {
+    let after = p.after.map_or(0, |j| j.0);
+    let limit = i64::from(p.limit);
+    let rows = match p.state {
+        Some(state) => {
+            let stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {RECORD_COLUMNS} FROM jobs WHERE queue = $1 AND state = $2 AND id > $3
+                     ORDER BY id LIMIT $4"
+                ))
+                .await?;
+            c.query(&stmt, &[&p.queue.as_str(), &state.as_str(), &after, &limit]).await?
+        }
+        None => {
+            let stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {RECORD_COLUMNS} FROM jobs WHERE queue = $1 AND id > $2 ORDER BY id LIMIT $3"
+                ))
+                .await?;
+            c.query(&stmt, &[&p.queue.as_str(), &after, &limit]).await?
+        }
+    };
+    rows.iter().map(record_from).collect()
+}
+
+pub(super) async fn queue_counts(c: &mut Client) -> Result<Vec<QueueCounts>, StoreError> {
+    let stmt = c.prepare_cached("SELECT queue, state, count(*) FROM jobs GROUP BY queue, state ORDER BY queue").await?;
+    let mut out: Vec<QueueCounts> = Vec::new();
+    for r in c.query(&stmt, &[]).await? {
+        let queue = queue_of(&r, 0)?;
+        let state = state_of(&r, 1)?;
+        let n: i64 = r.try_get(2)?;
+        if out.last().map(|q| &q.queue) != Some(&queue) {
+            out.push(QueueCounts::empty(queue));
+        }
+        if let Some(q) = out.last_mut() {
+            q.set(state, n.max(0) as u64);
+        }
+    }
+    Ok(out)
+}
+
+pub(super) async fn queue_list(c: &mut Client) -> Result<Vec<QueueRecord>, StoreError> {
+    let stmt = c.prepare_cached("SELECT name, paused FROM queues ORDER BY name").await?;
+    c.query(&stmt, &[])
+        .await?
+        .iter()
+        .map(|r| Ok(QueueRecord { name: queue_of(r, 0)?, paused: r.try_get(1)? }))
+        .collect()
+}
+
+pub(super) async fn queue_ensure(c: &mut Client, names: &[QueueName], now: UnixMillis) -> Result<(), StoreError> {
+    let names: Vec<&str> = names.iter().map(QueueName::as_str).collect();
+    let stmt = c
+        .prepare_cached(
+            "INSERT INTO queues (name, paused, created_at) SELECT name, false, $2 FROM unnest($1::text[]) AS name
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .await?;
+    c.execute(&stmt, &[&names, &now.0]).await?;
+    Ok(())
+}
+
+pub(super) async fn queue_set_paused(
+    c: &mut Client,
+    node: &str,
+    name: &QueueName,
+    paused: bool,
+    now: UnixMillis,
+) -> Result<(), StoreError> {
+    let tx = c.transaction().await?;
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO queues (name, paused, created_at) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO UPDATE SET paused = excluded.paused",
+        )
+        .await?;
+    tx.execute(&stmt, &[&name.as_str(), &paused, &now.0]).await?;
+    if !paused {
+        notify_ready(&tx, node, &[name.as_str()]).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+fn record_from(r: &Row) -> Result<JobRecord, StoreError> {
+    Ok(JobRecord {
+        id: JobId(r.try_get(0)?),
+        queue: queue_of(r, 1)?,
+        state: state_of(r, 2)?,
+        payload: r.try_get(3)?,
+        priority: r.try_get(4)?,
+        attempt: count(r.try_get(5)?),
+        max_attempts: count(r.try_get(6)?),
+        timeout: r.try_get::<_, Option<i64>>(7)?.map(|ms| Duration::from_millis(ms.max(0) as u64)),
+        unique_key: r.try_get(8)?,
+        created_at: UnixMillis(r.try_get(9)?),
+        run_at: UnixMillis(r.try_get(10)?),
+        started_at: r.try_get::<_, Option<i64>>(11)?.map(UnixMillis),
+        finished_at: r.try_get::<_, Option<i64>>(12)?.map(UnixMillis),
+        lease_expires_at: r.try_get::<_, Option<i64>>(13)?.map(UnixMillis),
+        timeout_at: r.try_get::<_, Option<i64>>(14)?.map(UnixMillis),
+        worker: r.try_get(15)?,
+        last_error: r.try_get(16)?,
+        result: r.try_get(17)?,
+        history: Vec::new(),
+    })
+}
+
+fn duration_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// An attempt count as stored (INTEGER).
+fn int(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// An attempt count as read back.
+fn count(n: i32) -> u32 {
+    n.max(0) as u32
+}
+
+fn state_of(r: &Row, i: usize) -> Result<JobState, StoreError> {
+    parse_state(&r.try_get::<_, String>(i)?)
+}
+
+fn parse_state(s: &str) -> Result<JobState, StoreError> {
+    s.parse().map_err(|e| StoreError::Internal(format!("stored job state: {e}")))
+}
+
+fn queue_of(r: &Row, i: usize) -> Result<QueueName, StoreError> {
+    let s: String = r.try_get(i)?;
+    QueueName::new(&s).map_err(|e| StoreError::Internal(format!("stored queue name: {e}")))
+}

@@ -7,7 +7,7 @@ use std::future::poll_fn;
 use std::time::Duration;
 
 use rampart_core::id::QueueName;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_postgres::{AsyncMessage, NoTls};
 
@@ -32,16 +32,24 @@ impl Drop for Listener {
 }
 
 impl Listener {
+    /// Starts listening; the receiver resolves once the first `LISTEN` holds.
     pub(super) fn spawn(
         driver: tokio_postgres::Config,
         node: String,
         signals: broadcast::Sender<StoreSignal>,
-    ) -> Listener {
-        Listener { task: tokio::spawn(listen(driver, node, signals)) }
+    ) -> (Listener, oneshot::Receiver<()>) {
+        let (listening, first) = oneshot::channel();
+        (Listener { task: tokio::spawn(listen(driver, node, signals, listening)) }, first)
     }
 }
 
-async fn listen(driver: tokio_postgres::Config, node: String, signals: broadcast::Sender<StoreSignal>) {
+async fn listen(
+    driver: tokio_postgres::Config,
+    node: String,
+    signals: broadcast::Sender<StoreSignal>,
+    listening: oneshot::Sender<()>,
+) {
+    let mut listening = Some(listening);
     let mut retry = RETRY_MIN;
     let mut was_lost = false;
     loop {
@@ -70,6 +78,9 @@ async fn listen(driver: tokio_postgres::Config, node: String, signals: broadcast
                             tracing::info!("listening for other nodes again");
                         }
                         retry = RETRY_MIN;
+                        if let Some(first) = listening.take() {
+                            let _ = first.send(());
+                        }
                         let _ = signals.send(StoreSignal::Resync);
                         while let Some(payload) = rx.recv().await {
                             if let Some(signal) = parse(&payload, &node) {

@@ -57,8 +57,7 @@ async fn apply_locked(client: &mut tokio_postgres::Client) -> Result<MigrateRepo
              )",
         )
         .await?;
-    let current: i32 =
-        client.query_one("SELECT COALESCE(MAX(version), 0) FROM rampart_migrations", &[]).await?.get(0);
+    let current: i32 = client.query_one("SELECT COALESCE(MAX(version), 0) FROM rampart_migrations", &[]).await?.get(0);
     let current = u32::try_from(current).unwrap_or(0);
     let known = MIGRATIONS.len() as u32;
     if current > known {

@@ -129,7 +129,12 @@ impl PgStore {
             .map_err(|e| StoreError::Internal(format!("cannot build the connection pool: {e}")))?;
         let node = format!("{:016x}", rand::random::<u64>());
         let (signals, _) = broadcast::channel(1024);
-        let listener = listener::Listener::spawn(driver, node.clone(), signals.clone());
+        let (listener, listening) = listener::Listener::spawn(driver, node.clone(), signals.clone());
+        // Once open, no other node's commit goes unheard; if listening takes
+        // too long the store still opens and the listener keeps trying.
+        if tokio::time::timeout(config.connect_timeout, listening).await.is_err() {
+            tracing::warn!("not yet listening for other nodes' jobs; long-polls fall back to polling meanwhile");
+        }
         Ok(PgStore {
             inner: Arc::new(Inner { pool, node, signals, call_timeout: config.call_timeout(), _listener: listener }),
         })
@@ -182,8 +187,7 @@ impl PgStore {
     }
 
     pub(crate) async fn job_ack_many(&self, p: JobAckParams) -> Result<Vec<Result<JobAcked, StoreError>>, StoreError> {
-        let node = &self.inner.node;
-        self.call(async |c| jobs::ack_many(c, node, &p).await).await
+        self.call(async |c| jobs::ack_many(c, &p).await).await
     }
 
     pub(crate) async fn job_get(&self, id: JobId) -> Result<Option<JobRecord>, StoreError> {

@@ -104,6 +104,9 @@ mod tests {
     fn the_database_of_a_url_is_replaced() {
         assert_eq!(url_with_database("postgres://u@h:5432/postgres", "t1"), "postgres://u@h:5432/t1");
         assert_eq!(url_with_database("postgres://u@h", "t1"), "postgres://u@h/t1");
-        assert_eq!(url_with_database("postgresql://u@h/x?sslmode=disable", "t1"), "postgresql://u@h/t1?sslmode=disable");
+        assert_eq!(
+            url_with_database("postgresql://u@h/x?sslmode=disable", "t1"),
+            "postgresql://u@h/t1?sslmode=disable"
+        );
     }
 }

@@ -145,6 +145,61 @@ pub async fn unique_key_holds_under_concurrent_inserts(store: Store) {
     assert_eq!(counts.iter().find(|c| c.queue == q("race")).unwrap().get(JobState::Available), 1);
 }
 
+pub async fn concurrent_leases_and_acks_never_share_a_job(store: Store) {
+    const JOBS: usize = 400;
+    for chunk in 0..4 {
+        insert(&store, (0..JOBS / 4).map(|i| NewJob { priority: ((chunk + i) % 3) as i32, ..job("many") }).collect())
+            .await;
+    }
+    let mut tasks = Vec::new();
+    for w in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let mut p = lease_params("many", 7, T0);
+                p.worker = Some(format!("w{w}"));
+                let leased = store.job_lease(p).await.unwrap();
+                if leased.is_empty() {
+                    return mine;
+                }
+                let acks = leased
+                    .iter()
+                    .map(|j| JobAck { id: j.id, lease_token: j.lease_token.clone(), outcome: complete() })
+                    .collect();
+                let acked = store.job_ack_many(JobAckParams { acks, planner: planner(), now: at(1) }).await.unwrap();
+                assert!(acked.iter().all(|a| a.as_ref().is_ok_and(|a| a.state == JobState::Completed)));
+                mine.extend(leased.iter().map(|j| j.id));
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let distinct: std::collections::HashSet<_> = all.iter().collect();
+    assert_eq!((all.len(), distinct.len()), (JOBS, JOBS), "every job leased exactly once");
+    let counts = store.queue_counts().await.unwrap();
+    assert_eq!(counts.iter().find(|c| c.queue == q("many")).unwrap().get(JobState::Completed), JOBS as u64);
+}
+
+pub async fn a_batch_acking_one_job_twice_ends_it_once(store: Store) {
+    let id = insert(&store, vec![job("twice")]).await[0].id;
+    let leased = lease(&store, "twice", 1, T0).await;
+    let token = leased[0].lease_token.clone();
+    let acks = vec![
+        JobAck { id, lease_token: token.clone(), outcome: complete() },
+        JobAck { id, lease_token: token.clone(), outcome: fail(true) },
+        JobAck { id: JobId(id.0 + 1000), lease_token: token, outcome: complete() },
+    ];
+    let out = store.job_ack_many(JobAckParams { acks, planner: planner(), now: at(1) }).await.unwrap();
+    assert_eq!(out[0].as_ref().unwrap().state, JobState::Completed);
+    assert!(matches!(out[1], Err(StoreError::LeaseLost)), "{:?}", out[1]);
+    assert!(matches!(out[2], Err(StoreError::LeaseLost)), "{:?}", out[2]);
+    let history = get(&store, id).await.history;
+    assert_eq!(history.iter().filter(|e| e.reason == "completed").count(), 1);
+}
+
 pub async fn lease_takes_highest_priority_then_oldest(store: Store) {
     let mut jobs = Vec::new();
     for (prio, run_at) in [(0, 0), (5, 200), (5, 100), (-1, 0), (0, -50)] {
@@ -377,6 +432,8 @@ macro_rules! backend {
             run!(insert_then_get_shows_the_job_and_its_creation);
             run!(unique_key_returns_the_live_job_until_it_finishes);
             run!(unique_key_holds_under_concurrent_inserts);
+            run!(concurrent_leases_and_acks_never_share_a_job);
+            run!(a_batch_acking_one_job_twice_ends_it_once);
             run!(lease_takes_highest_priority_then_oldest);
             run!(paused_queues_and_concurrency_limit_leasing);
             run!(heartbeat_extends_only_a_held_lease);
@@ -434,4 +491,62 @@ async fn sqlite_commits_survive_reopen_and_the_directory_is_locked() {
     }
     let store = reopened.expect("the store reopens once the first is dropped");
     assert_eq!(get(&store, id).await.state, JobState::Available);
+}
+
+/// Two stores on one database: the second node's view.
+async fn two_postgres_nodes() -> Option<(Store, Store, postgres::testing::TestDatabase)> {
+    let db = postgres::testing::TestDatabase::create("postgres nodes").await?;
+    let config = postgres::PgConfig { pool_size: 4, ..postgres::PgConfig::new(db.url.clone()) };
+    // Started together: the migration lock lets exactly one apply the schema.
+    let (a, b) = tokio::join!(Store::open_postgres(config.clone()), Store::open_postgres(config.clone()));
+    let report = postgres::migrate(&config).await.unwrap();
+    assert!(report.applied.is_empty() && report.version >= 1, "{report:?}");
+    Some((a.unwrap(), b.unwrap(), db))
+}
+
+/// Waits for a signal other than `Resync`, within a generous bound.
+async fn next_ready(rx: &mut tokio::sync::broadcast::Receiver<StoreSignal>) -> Option<StoreSignal> {
+    let wait = async {
+        loop {
+            match rx.recv().await {
+                Ok(StoreSignal::Resync) => continue,
+                Ok(other) => return Some(other),
+                Err(_) => return None,
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), wait).await.ok().flatten()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_nodes_hear_each_others_ready_jobs_but_not_their_own() {
+    let Some((a, b, _db)) = two_postgres_nodes().await else { return };
+    // An open store already listens: nothing committed from now on is missed.
+    let mut heard_by_a = a.subscribe().unwrap();
+    let mut heard_by_b = b.subscribe().unwrap();
+    insert(&a, vec![job("signals")]).await;
+    assert_eq!(next_ready(&mut heard_by_b).await, Some(StoreSignal::QueueReady(q("signals"))));
+    // A scheduled job is no news until it is due; then the promoting node tells.
+    insert(&b, vec![NewJob { run_at: at(500), ..job("later") }]).await;
+    b.job_promote_due(at(600), 10).await.unwrap();
+    assert_eq!(next_ready(&mut heard_by_a).await, Some(StoreSignal::QueueReady(q("later"))));
+    assert!(heard_by_a.try_recv().is_err(), "a node does not hear its own commits");
+}
+
+#[tokio::test]
+async fn postgres_unreachable_fails_fast_as_unavailable() {
+    // A port nobody listens on: refused at once, reported as unavailable.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let config = postgres::PgConfig {
+        connect_timeout: Duration::from_secs(2),
+        ..postgres::PgConfig::new(format!("postgres://postgres@127.0.0.1:{port}/none"))
+    };
+    let started = std::time::Instant::now();
+    let err = Store::open_postgres(config).await.err().expect("nothing listens there");
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(30), "bounded by the connect timeout");
+    let bad = postgres::PgConfig::new("not a url at all");
+    assert!(matches!(Store::open_postgres(bad).await, Err(StoreError::Unavailable(m)) if m.contains("URL")));
 }
