@@ -101,12 +101,23 @@ impl Authenticator {
     }
 
     /// On a store with no keys at all, creates an admin key and writes it to
-    /// `<data_dir>/admin.key` (mode 0600); answers the file's path when it did.
+    /// `<data_dir>/admin.key` (mode 0600, the directory created if missing);
+    /// answers the file's path when it did.
+    ///
+    /// Nodes sharing one database may start together and all find no keys:
+    /// only one insert of the live name `admin` succeeds, and the others
+    /// answer `None`, as if they had found that node's key.
     pub async fn bootstrap(&self, data_dir: &Path, now: UnixMillis) -> Result<Option<PathBuf>, BootstrapError> {
         if !self.store.api_key_list().await?.is_empty() {
             return Ok(None);
         }
-        let new = self.create("admin".into(), Role::Admin, now).await?;
+        // Before the key exists: a key whose file cannot be written is lost.
+        std::fs::create_dir_all(data_dir).map_err(|e| BootstrapError::Write(data_dir.to_path_buf(), e))?;
+        let new = match self.create("admin".into(), Role::Admin, now).await {
+            Ok(new) => new,
+            Err(StoreError::Conflict(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
         let path = data_dir.join("admin.key");
         write_secret(&path, &new.key).map_err(|e| BootstrapError::Write(path.clone(), e))?;
         Ok(Some(path))
@@ -160,5 +171,25 @@ mod tests {
         assert_eq!(hash_key(&a), hash_key(&a));
         assert_ne!(hash_key(&a), hash_key(&b));
         assert_eq!(hash_key(&a).len(), 64);
+    }
+
+    #[tokio::test]
+    async fn nodes_bootstrapping_together_make_one_admin_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = rampart_store::sqlite::SqliteConfig {
+            data_dir: dir.path().join("data"),
+            durability: rampart_store::sqlite::Durability::Normal,
+        };
+        let auth = Authenticator::new(Store::open_sqlite(config).await.unwrap());
+        // Two nodes' data directories, not created yet.
+        let (a, b) = (dir.path().join("node-a"), dir.path().join("node-b"));
+        let now = UnixMillis(1_800_000_000_000);
+        let (made_a, made_b) = tokio::join!(auth.bootstrap(&a, now), auth.bootstrap(&b, now));
+        let made: Vec<PathBuf> = [made_a.unwrap(), made_b.unwrap()].into_iter().flatten().collect();
+        assert_eq!(made.len(), 1, "{made:?}");
+        let key = std::fs::read_to_string(&made[0]).unwrap();
+        assert_eq!(auth.authenticate(key.trim()).await.unwrap().role, Role::Admin);
+        assert_eq!(auth.store.api_key_list().await.unwrap().len(), 1);
+        assert_eq!(auth.bootstrap(&a, now).await.unwrap(), None);
     }
 }

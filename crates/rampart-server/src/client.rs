@@ -18,6 +18,7 @@ use crate::wire::{
     DeadRetryRequest, DeadRetryResponse, EnqueueRequest, EnqueueResponse, ErrorBody, FailRequest, HealthResponse,
     HeartbeatRequest, HeartbeatResponse, JobListResponse, JobStateResponse, JobView, KeyCreateRequest,
     KeyCreatedResponse, KeysResponse, LeaseRequest, LeaseResponse, QueuePausedResponse, QueueView, QueuesResponse,
+    ReadyResponse,
 };
 
 /// How long one request may take. Long enough for a lease that long-polls
@@ -125,6 +126,20 @@ fn unauthorized_message(key_sent: bool, message: &str) -> String {
     }
 }
 
+/// A server's base URL: http or https, usable as a base.
+fn parse_base(base_url: &str) -> Result<Url, ClientError> {
+    let invalid = |reason: String| {
+        ClientError::InvalidRequest(format!(
+            "`{base_url}` is not a server URL: {reason}; write e.g. http://127.0.0.1:7433"
+        ))
+    };
+    let base = Url::parse(base_url.trim()).map_err(|e| invalid(e.to_string()))?;
+    if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
+        return Err(invalid("the scheme must be http or https".to_string()));
+    }
+    Ok(base)
+}
+
 /// A typed client of one rampart server.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -139,15 +154,7 @@ impl Client {
     /// A client of the server at `base_url` (e.g. `http://127.0.0.1:7433`),
     /// authenticating with `api_key` when given.
     pub fn new(base_url: &str, api_key: Option<String>) -> Result<Client, ClientError> {
-        let invalid = |reason: String| {
-            ClientError::InvalidRequest(format!(
-                "`{base_url}` is not a server URL: {reason}; write e.g. http://127.0.0.1:7433"
-            ))
-        };
-        let base = Url::parse(base_url.trim()).map_err(|e| invalid(e.to_string()))?;
-        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
-            return Err(invalid("the scheme must be http or https".to_string()));
-        }
+        let base = parse_base(base_url)?;
         let mut headers = HeaderMap::new();
         if let Some(key) = &api_key {
             let mut value = HeaderValue::from_str(&format!("Bearer {}", key.trim())).map_err(|_| {
@@ -314,6 +321,20 @@ impl Client {
         self.send(self.request(Method::GET, &["health"]), &[StatusCode::OK]).await
     }
 
+    /// Whether the server can serve, component by component (needs no key).
+    /// A server that is not ready answers too (with 503): see `status`.
+    pub async fn ready(&self) -> Result<ReadyResponse, ClientError> {
+        let request = self.request(Method::GET, &["health", "ready"]);
+        self.send(request, &[StatusCode::OK, StatusCode::SERVICE_UNAVAILABLE]).await
+    }
+
+    /// The same client for the server at `base_url`: the same API key and
+    /// connection pool, another address (e.g. a second node of a cluster).
+    pub fn at(&self, base_url: &str) -> Result<Client, ClientError> {
+        let base = parse_base(base_url)?;
+        Ok(Client { display_url: base_url.trim().trim_end_matches('/').to_string(), base, ..self.clone() })
+    }
+
     /// The base URL with `segments` appended, each percent-encoded.
     fn url(&self, segments: &[&str]) -> Url {
         let mut url = self.base.clone();
@@ -414,7 +435,17 @@ mod tests {
         for bad in ["127.0.0.1:7433", "ftp://host", "not a url", ""] {
             let e = Client::new(bad, None).expect_err(bad).to_string();
             assert!(e.contains("http://127.0.0.1:7433"), "{e}");
+            let e = client("http://127.0.0.1:7433").at(bad).expect_err(bad).to_string();
+            assert!(e.contains("http://127.0.0.1:7433"), "{e}");
         }
+    }
+
+    #[test]
+    fn another_node_keeps_the_key() {
+        let c = client("http://10.0.0.1:7433").at("http://10.0.0.2:7433/").expect("valid URL");
+        assert_eq!(c.url(&["v1", "queues"]).as_str(), "http://10.0.0.2:7433/v1/queues");
+        assert_eq!(c.display_url, "http://10.0.0.2:7433");
+        assert!(c.key_sent);
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //!    when [`ConfigSources::look_for_default_file`] is set and it exists;
 //! 3. environment variables: `RAMPART_<KEY>` for top-level keys and `__`
 //!    between the parts of nested keys (`RAMPART_QUEUE_DEFAULTS__MAX_ATTEMPTS`,
-//!    `RAMPART_QUEUES__email-send__BACKOFF__INITIAL`);
+//!    `RAMPART_QUEUES__email-send__BACKOFF__INITIAL`), and the conventional
+//!    `DATABASE_URL` for `database_url` (`RAMPART_DATABASE_URL` wins when
+//!    both are set);
 //! 4. overrides from command-line flags, as dotted keys.
 //!
 //! All layers are merged into one TOML table (string values from the
@@ -30,6 +32,7 @@ use std::time::Duration;
 use rampart_core::duration::{format_duration, parse_duration};
 use rampart_core::id::QueueName;
 use rampart_core::retry::Backoff;
+use rampart_store::postgres::{PgConfig, check_url};
 use rampart_store::sqlite::Durability;
 use toml::{Table, Value};
 
@@ -47,6 +50,10 @@ const ENV_PREFIX: &str = "RAMPART_";
 /// not to this configuration (named without the prefix).
 const ENV_NOT_CONFIG: &[&str] = &["CONFIG", "URL", "API_KEY", "LOG", "JOB_ID", "ATTEMPT", "QUEUE"];
 
+/// The variable hosting platforms and tools set for an app's database; read
+/// as `database_url`, below `RAMPART_DATABASE_URL`.
+const ENV_DATABASE_URL: &str = "DATABASE_URL";
+
 /// The whole configuration of a server.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -56,6 +63,11 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// How SQLite flushes commits (`durability`: `"full"` or `"normal"`).
     pub durability: Durability,
+    /// The PostgreSQL every node shares (`database_url`, or `DATABASE_URL`);
+    /// `None` keeps jobs in SQLite in `data_dir`.
+    pub database_url: Option<DatabaseUrl>,
+    /// How this node uses PostgreSQL (`[postgres]`); unused with SQLite.
+    pub postgres: PostgresConfig,
     /// Largest job payload accepted, in bytes (`max_payload_bytes`, at least 1).
     pub max_payload_bytes: usize,
     /// Largest HTTP request body accepted, in bytes (`max_body_bytes`, at
@@ -79,6 +91,172 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
+}
+
+/// A PostgreSQL connection URL (or `key=value` string), checked when read.
+///
+/// It may hold a password, so it shows redacted (`postgres://user:***@host/db`)
+/// in `Display` and `Debug`, which is what logs and messages use;
+/// [`DatabaseUrl::expose`] gives the real one to connect with.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// Checks `url` without connecting; the error says what is wrong, without
+    /// repeating the URL.
+    pub fn parse(url: &str) -> Result<DatabaseUrl, String> {
+        let url = url.trim();
+        check_url(url)?;
+        Ok(DatabaseUrl(url.to_string()))
+    }
+
+    /// The URL with its password, for connecting only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact_password(&self.0))
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({:?})", redact_password(&self.0))
+    }
+}
+
+/// The connection string with every password replaced by `***`: the one
+/// after `user:` in a URL, a `password=` query parameter, and a `password`
+/// value of a `key=value` string. Splits the way the PostgreSQL driver does
+/// (libpq's rules), so that what it reads as a password is what is hidden.
+fn redact_password(url: &str) -> String {
+    const HIDDEN: &str = "***";
+    let Some((scheme, rest)) =
+        ["postgres://", "postgresql://"].iter().find_map(|scheme| url.strip_prefix(scheme).map(|rest| (*scheme, rest)))
+    else {
+        return redact_key_values(url, HIDDEN);
+    };
+    let mut out = scheme.to_string();
+    // The credentials run to the first `@`, the password from their first `:`.
+    let rest = match rest.split_once('@') {
+        Some((credentials, rest)) => {
+            match credentials.split_once(':') {
+                Some((user, _)) => out.push_str(&format!("{user}:{HIDDEN}@")),
+                None => out.push_str(&format!("{credentials}@")),
+            }
+            rest
+        }
+        None => rest,
+    };
+    match rest.split_once('?') {
+        Some((place, query)) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|param| match param.split_once('=') {
+                    Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}={HIDDEN}"),
+                    _ => param.to_string(),
+                })
+                .collect();
+            out.push_str(&format!("{place}?{}", params.join("&")));
+        }
+        None => out.push_str(rest),
+    }
+    out
+}
+
+/// `redact_password` for a `key=value` string (`host=db user=app
+/// password='a secret'`): values are unquoted up to white space, or quoted
+/// with `'`, and `\` escapes the next character in both.
+fn redact_key_values(text: &str, hidden: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    let skip_space = |mut i: usize| {
+        while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
+            i += 1;
+        }
+        i
+    };
+    while i < bytes.len() {
+        let start = i;
+        let key_start = skip_space(i);
+        i = key_start;
+        while bytes.get(i).is_some_and(|b| !b.is_ascii_whitespace() && *b != b'=') {
+            i += 1;
+        }
+        let key = &text[key_start..i];
+        i = skip_space(i);
+        if bytes.get(i) == Some(&b'=') {
+            i = skip_space(i + 1);
+        }
+        // White space, key, `=` and the space around it, as written.
+        out.push_str(&text[start..i]);
+        let value_start = i;
+        let quoted = bytes.get(i) == Some(&b'\'');
+        if quoted {
+            i += 1;
+        }
+        while let Some(&b) = bytes.get(i) {
+            if b == b'\\' {
+                i += 2;
+                continue;
+            }
+            if (quoted && b == b'\'') || (!quoted && b.is_ascii_whitespace()) {
+                break;
+            }
+            i += 1;
+        }
+        if quoted && i < bytes.len() {
+            i += 1;
+        }
+        // An escape at the very end steps past it.
+        i = i.min(bytes.len());
+        if key.eq_ignore_ascii_case("password") {
+            out.push_str(hidden);
+        } else {
+            out.push_str(&text[value_start..i]);
+        }
+    }
+    out
+}
+
+/// How this node uses PostgreSQL (`[postgres]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresConfig {
+    /// Most connections this node opens (`pool_size`, at least 1).
+    pub pool_size: usize,
+    /// Longest one statement may run before PostgreSQL cancels it
+    /// (`statement_timeout`, more than zero: zero would mean no limit to
+    /// PostgreSQL, and a stuck query would hold a connection for ever).
+    pub statement_timeout: Duration,
+    /// Longest wait to connect, or for a free connection of the pool
+    /// (`connect_timeout`, more than zero).
+    pub connect_timeout: Duration,
+}
+
+impl PostgresConfig {
+    /// The store's configuration for the database at `url` with these settings.
+    pub fn pg_config(&self, url: &DatabaseUrl) -> PgConfig {
+        PgConfig {
+            url: url.expose().to_string(),
+            pool_size: self.pool_size,
+            statement_timeout: self.statement_timeout,
+            connect_timeout: self.connect_timeout,
+        }
+    }
+}
+
+impl Default for PostgresConfig {
+    fn default() -> Self {
+        PostgresConfig {
+            pool_size: 16,
+            statement_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
 }
 
 /// The settings of one queue.
@@ -118,6 +296,8 @@ impl Default for Config {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 7433)),
             data_dir: PathBuf::from("./rampart-data"),
             durability: Durability::default(),
+            database_url: None,
+            postgres: PostgresConfig::default(),
             max_payload_bytes: 1024 * 1024,
             max_body_bytes: 32 * 1024 * 1024,
             log_format: LogFormat::default(),
@@ -138,7 +318,7 @@ pub struct ConfigSources {
     pub look_for_default_file: bool,
     /// Environment variables to consider (the binary passes
     /// `std::env::vars()`; tests pass their own list). Only `RAMPART_*`
-    /// variables are read.
+    /// variables and `DATABASE_URL` are read.
     pub env: Vec<(String, String)>,
     /// Flag overrides as (dotted key, value string), e.g.
     /// `("listen", "0.0.0.0:8080")` or `("queues.email-send.timeout", "30s")`.
@@ -172,6 +352,11 @@ impl Config {
         self.queues.get(name).unwrap_or(&self.queue_defaults).clone()
     }
 
+    /// How to reach PostgreSQL when `database_url` is set; `None` means SQLite.
+    pub fn pg_config(&self) -> Option<PgConfig> {
+        self.database_url.as_ref().map(|url| self.postgres.pg_config(url))
+    }
+
     /// Loads and validates: built-in defaults, then the file, then
     /// environment, then overrides. Fails with every problem found.
     pub fn load(sources: &ConfigSources) -> Result<Config, ConfigErrors> {
@@ -190,6 +375,10 @@ impl Config {
             }
         }
 
+        // First, so that RAMPART_DATABASE_URL, read below, wins over it.
+        for (name, value) in sources.env.iter().filter(|(name, _)| name == ENV_DATABASE_URL) {
+            layers.set(&["database_url".to_string()], value, Kind::Text, Source::Env(name.clone()));
+        }
         for (name, value) in &sources.env {
             let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
                 continue;
@@ -271,6 +460,8 @@ const TOP_KEYS: &[(&str, Kind)] = &[
     ("listen", Kind::Text),
     ("data_dir", Kind::Text),
     ("durability", Kind::Text),
+    ("database_url", Kind::Text),
+    ("postgres", Kind::Table),
     ("max_payload_bytes", Kind::Int),
     ("max_body_bytes", Kind::Int),
     ("log_format", Kind::Text),
@@ -289,6 +480,9 @@ const QUEUE_KEYS: &[(&str, Kind)] = &[
 
 const BACKOFF_KEYS: &[(&str, Kind)] =
     &[("initial", Kind::Text), ("factor", Kind::Float), ("max", Kind::Text), ("jitter", Kind::Float)];
+
+const POSTGRES_KEYS: &[(&str, Kind)] =
+    &[("pool_size", Kind::Int), ("statement_timeout", Kind::Text), ("connect_timeout", Kind::Text)];
 
 fn kind_of(keys: &[(&str, Kind)], key: &str) -> Option<Kind> {
     keys.iter().find(|(name, _)| *name == key).map(|(_, kind)| *kind)
@@ -312,6 +506,18 @@ fn resolve(segments: &[&str]) -> Result<(Vec<String>, Kind), String> {
         "queues" => match rest.split_first() {
             Some((name, rest)) if !rest.is_empty() => resolve_queue_key(vec![first, (*name).to_string()], rest),
             _ => Err("`queues` needs a queue name and a key, e.g. `queues.email-send.timeout`".to_string()),
+        },
+        "postgres" => match rest {
+            [key] => match kind_of(POSTGRES_KEYS, &key.to_ascii_lowercase()) {
+                Some(kind) => Ok((vec![first, key.to_ascii_lowercase()], kind)),
+                None => Err(format!(
+                    "`postgres.{}` is not a setting; postgres keys are {}",
+                    key.to_ascii_lowercase(),
+                    key_list(POSTGRES_KEYS)
+                )),
+            },
+            [] => Err("`postgres` is a table: set one of its keys, e.g. `postgres.pool_size`".to_string()),
+            _ => Err(format!("`postgres` keys have no sub-keys; postgres keys are {}", key_list(POSTGRES_KEYS))),
         },
         _ => match kind_of(TOP_KEYS, &first) {
             Some(kind) if rest.is_empty() => Ok((vec![first], kind)),
@@ -693,6 +899,18 @@ impl Check<'_> {
                         }
                     }
                 }
+                "database_url" => {
+                    if let Some(s) = self.text(&path, value) {
+                        // Empty is the default: SQLite. Never quote the URL: it may hold a password.
+                        if !s.trim().is_empty() {
+                            match DatabaseUrl::parse(s) {
+                                Ok(url) => config.database_url = Some(url),
+                                Err(e) => self.report(&path, e),
+                            }
+                        }
+                    }
+                }
+                "postgres" => config.postgres = self.postgres(&path, value),
                 "max_payload_bytes" => {
                     match self.int(&path, value, 1, max_size).and_then(|n| usize::try_from(n).ok()) {
                         Some(n) => config.max_payload_bytes = n,
@@ -808,6 +1026,37 @@ impl Check<'_> {
             }
         }
         queue
+    }
+
+    /// The `[postgres]` table over the defaults.
+    fn postgres(&mut self, path: &[String], value: &Value) -> PostgresConfig {
+        let mut postgres = PostgresConfig::default();
+        let Some(table) = self.table(path, value, "a table of PostgreSQL settings") else {
+            return postgres;
+        };
+        let max_size = u64::try_from(usize::MAX).unwrap_or(u64::MAX);
+        for (key, value) in table {
+            let path = child(path, key);
+            match key.as_str() {
+                "pool_size" => {
+                    if let Some(n) = self.int(&path, value, 1, max_size).and_then(|n| usize::try_from(n).ok()) {
+                        postgres.pool_size = n;
+                    }
+                }
+                "statement_timeout" => {
+                    if let Some(d) = self.positive_duration(&path, value, "must be more than 0s") {
+                        postgres.statement_timeout = d;
+                    }
+                }
+                "connect_timeout" => {
+                    if let Some(d) = self.positive_duration(&path, value, "must be more than 0s") {
+                        postgres.connect_timeout = d;
+                    }
+                }
+                _ => self.unknown(&path, POSTGRES_KEYS),
+            }
+        }
+        postgres
     }
 
     /// A backoff table over `base`: each key it sets replaces the base value.
@@ -936,6 +1185,10 @@ mod tests {
         for (key, _) in BACKOFF_KEYS {
             assert!(backoff.contains_key(*key), "backoff key `{key}` missing from config.default.toml");
         }
+        let postgres = table["postgres"].as_table().unwrap();
+        for (key, _) in POSTGRES_KEYS {
+            assert!(postgres.contains_key(*key), "postgres key `{key}` missing from config.default.toml");
+        }
         assert!(DEFAULT_TOML.contains("# [queues.email-send]"));
     }
 
@@ -1048,7 +1301,6 @@ mod tests {
             ("RAMPART_ATTEMPT", "1"),
             ("RAMPART_QUEUE", "email-send"),
             ("PATH", "/usr/bin"),
-            ("DATABASE_URL", "postgres://x"),
         ];
         let config = ok(None, &env, &[]);
         assert_eq!(config.log_format, LogFormat::Json);
@@ -1066,6 +1318,96 @@ mod tests {
         assert!(config.queue(&name("Reports")).paused);
         assert!(!config.queues.contains_key(&name("reports")));
         assert_eq!(config.queues.len(), 2);
+    }
+
+    #[test]
+    fn the_store_is_sqlite_unless_a_database_url_is_set() {
+        let config = ok(None, &[], &[]);
+        assert_eq!(config.database_url, None);
+        assert_eq!(config.pg_config(), None);
+        // An empty URL is the default: SQLite.
+        assert_eq!(ok(Some("database_url = \"  \""), &[], &[]).database_url, None);
+    }
+
+    #[test]
+    fn the_database_url_comes_from_database_url_or_rampart_database_url() {
+        let (plain, ours, flag) = ("postgres://plain@h/db", "postgres://ours@h/db", "postgres://flag@h/db");
+        type Pairs<'a> = &'a [(&'a str, &'a str)];
+        let cases: &[(Pairs, Pairs, Option<&str>)] = &[
+            (&[("DATABASE_URL", plain)], &[], Some(plain)),
+            (&[("RAMPART_DATABASE_URL", ours)], &[], Some(ours)),
+            // RAMPART_DATABASE_URL wins whatever the order of the environment.
+            (&[("DATABASE_URL", plain), ("RAMPART_DATABASE_URL", ours)], &[], Some(ours)),
+            (&[("RAMPART_DATABASE_URL", ours), ("DATABASE_URL", plain)], &[], Some(ours)),
+            // An empty RAMPART_DATABASE_URL keeps SQLite despite DATABASE_URL.
+            (&[("RAMPART_DATABASE_URL", ""), ("DATABASE_URL", plain)], &[], None),
+            (&[("DATABASE_URL", plain)], &[("database_url", flag)], Some(flag)),
+            // Only the exact name counts.
+            (&[("database_url", plain), ("MY_DATABASE_URL", plain)], &[], None),
+        ];
+        let config = ok(Some("database_url = \"postgres://file@h/db\""), &[], &[]);
+        assert_eq!(config.database_url.as_ref().map(DatabaseUrl::expose), Some("postgres://file@h/db"));
+        for (env, overrides, expected) in cases {
+            let config = ok(None, env, overrides);
+            assert_eq!(config.database_url.as_ref().map(DatabaseUrl::expose), *expected, "env {env:?}");
+            assert_eq!(config.pg_config().map(|pg| pg.url).as_deref(), *expected, "env {env:?}");
+        }
+    }
+
+    #[test]
+    fn the_postgres_table_reaches_the_store_config() {
+        let file = "database_url = \"postgres://app@db/jobs\"\n[postgres]\npool_size = 4\nstatement_timeout = \"2s\"";
+        let config = ok(Some(file), &[("RAMPART_POSTGRES__CONNECT_TIMEOUT", "1500ms")], &[("postgres.pool_size", "8")]);
+        let expected = PostgresConfig {
+            pool_size: 8,
+            statement_timeout: Duration::from_secs(2),
+            connect_timeout: Duration::from_millis(1500),
+        };
+        assert_eq!(config.postgres, expected);
+        assert_eq!(
+            config.pg_config(),
+            Some(PgConfig {
+                url: "postgres://app@db/jobs".into(),
+                pool_size: 8,
+                statement_timeout: Duration::from_secs(2),
+                connect_timeout: Duration::from_millis(1500),
+            })
+        );
+        assert_eq!(ok(None, &[], &[]).postgres, PostgresConfig::default());
+    }
+
+    #[test]
+    fn passwords_never_show() {
+        fn check(url: &str, expected: &str) {
+            assert_eq!(redact_password(url), expected, "{url:?}");
+        }
+        check("postgres://app:s3cret@db:5432/jobs", "postgres://app:***@db:5432/jobs");
+        check("postgresql://app:@db/jobs", "postgresql://app:***@db/jobs");
+        check("postgres://app@db/jobs", "postgres://app@db/jobs");
+        check("postgres://db/jobs", "postgres://db/jobs");
+        check("postgres://app:p:w@db/jobs?sslmode=disable", "postgres://app:***@db/jobs?sslmode=disable");
+        check("postgres://a:x@y@db/jobs", "postgres://a:***@y@db/jobs");
+        check(
+            "postgres://db/jobs?user=app&password=s3cret&application_name=x",
+            "postgres://db/jobs?user=app&password=***&application_name=x",
+        );
+        check("host=db user=app password=s3cret dbname=jobs", "host=db user=app password=*** dbname=jobs");
+        check("host=db password = 's3 cr\\'et' user=app", "host=db password = *** user=app");
+        check("password=s3\\ cret host=db", "password=*** host=db");
+        check("host=db user=app", "host=db user=app");
+        check("password='unterminated", "password=***");
+        check("password=trailing\\", "password=***");
+
+        let secret = "hunter2";
+        let url = DatabaseUrl::parse(&format!("postgres://app:{secret}@db/jobs")).unwrap();
+        assert_eq!(url.to_string(), "postgres://app:***@db/jobs");
+        assert_eq!(url.expose(), format!("postgres://app:{secret}@db/jobs"));
+        let config = ok(None, &[("DATABASE_URL", url.expose())], &[]);
+        assert!(!format!("{config:?}").contains(secret), "{config:?}");
+        // A URL the driver refuses is reported without being repeated.
+        let lines = errors(None, &[("DATABASE_URL", &format!("postgres://app:{secret}@db:port/jobs"))], &[]);
+        assert_eq!(lines.len(), 1, "{lines:#?}");
+        assert!(lines[0].starts_with("database_url: ") && !lines[0].contains(secret), "{}", lines[0]);
     }
 
     #[test]
@@ -1173,6 +1515,41 @@ mod tests {
             ("durability = \"fast\"", &[], &[], &["durability: \"fast\" is not a durability", "\"full\""]),
             ("log_format = \"xml\"", &[], &[], &["log_format: \"xml\" is not a log format"]),
             ("data_dir = \"\"", &[], &[], &["data_dir: must not be empty"]),
+            // The database URL and the [postgres] table.
+            (
+                "database_url = \"mysql://app@db/jobs\"",
+                &[],
+                &[],
+                &["database_url: the database URL is not valid", "postgres://user@host/db", "(in "],
+            ),
+            ("", &[("DATABASE_URL", "sqlite:///tmp/x")], &[], &["database_url: ", "(from DATABASE_URL)"]),
+            ("", &[("RAMPART_DATABASE_URL", "nope")], &[], &["database_url: ", "(from RAMPART_DATABASE_URL)"]),
+            ("", &[], &[("database_url", "nope")], &["database_url: ", "(from the command line)"]),
+            ("database_url = 5", &[], &[], &["database_url: expected a string, got the integer 5"]),
+            ("[postgres]\npool_size = 0", &[], &[], &["postgres.pool_size: must be at least 1, got 0"]),
+            ("[postgres]\nstatement_timeout = \"0s\"", &[], &[], &["postgres.statement_timeout: must be more than 0s"]),
+            (
+                "[postgres]\nconnect_timeout = \"soon\"",
+                &[],
+                &[],
+                &["postgres.connect_timeout: `soon` is not a duration"],
+            ),
+            ("[postgres]\npool = 3", &[], &[], &["postgres.pool: unknown key", "`pool_size`"]),
+            ("postgres = 3", &[], &[], &["postgres: expected a table of PostgreSQL settings"]),
+            (
+                "",
+                &[("RAMPART_POSTGRES__POOL_SIZE", "many")],
+                &[],
+                &["postgres.pool_size: expected a whole number", "(from RAMPART_POSTGRES__POOL_SIZE)"],
+            ),
+            (
+                "",
+                &[("RAMPART_POSTGRES__POOL", "3")],
+                &[],
+                &["RAMPART_POSTGRES__POOL: `postgres.pool` is not a setting"],
+            ),
+            ("", &[("RAMPART_POSTGRES", "3")], &[], &["RAMPART_POSTGRES: `postgres` is a table"]),
+            ("", &[], &[("postgres.connect_timeout.x", "1s")], &["`postgres` keys have no sub-keys"]),
             // Invalid queue names, quoted in the key.
             (
                 "[queues.\"has space\"]\npaused = true",

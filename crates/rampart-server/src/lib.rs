@@ -6,8 +6,8 @@
 //! - [`engine`]: the queue engine: enqueue, lease with long-poll, heartbeat,
 //!   ack, retries, dead letters, running totals. Every route and the embedded
 //!   worker go through it.
-//! - [`service`]: background loops (reaper, promoter), each stopping on the
-//!   shared shutdown signal.
+//! - [`service`]: background loops (reaper, promoter, relay), each stopping
+//!   on the shared shutdown signal.
 //! - [`api`]: the HTTP routes, one module per resource, one auth extractor.
 //! - [`wire`]: JSON shapes shared by routes and the typed [`client`].
 //! - [`worker`]: run handlers in-process against an embedded engine or a remote server.

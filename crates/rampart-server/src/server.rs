@@ -1,13 +1,16 @@
-//! The server: opens the store, makes the first admin key, starts the
+//! The server: opens the store (PostgreSQL when a database URL is set, else
+//! SQLite in the data directory), makes the first admin key, starts the
 //! background services and serves the API until told to stop.
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::serve::ListenerExt;
 use rampart_core::time::{SharedClock, SystemClock};
+use rampart_store::postgres;
 use rampart_store::sqlite::SqliteConfig;
 use rampart_store::{Store, StoreError};
 use tokio::net::TcpListener;
@@ -15,10 +18,12 @@ use tokio::task::JoinSet;
 
 use crate::api::{self, AppState};
 use crate::auth::{Authenticator, BootstrapError};
-use crate::config::Config;
+use crate::config::{Config, DatabaseUrl};
 use crate::engine::Engine;
-use crate::service::{Promoter, PromoterConfig, Reaper, ReaperConfig};
+use crate::service::{Promoter, PromoterConfig, Reaper, ReaperConfig, Relay};
 use crate::shutdown::{Shutdown, ShutdownTrigger};
+
+pub use rampart_store::postgres::MigrateReport;
 
 /// Why the server could not start or stopped badly.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +31,14 @@ pub enum ServerError {
     /// The store could not be opened.
     #[error("cannot open the store: {0}")]
     Store(#[from] StoreError),
+    /// PostgreSQL could not be reached or migrated.
+    #[error("cannot use the PostgreSQL database at {url}: {source}")]
+    Database {
+        /// Where, its password hidden.
+        url: DatabaseUrl,
+        /// Why.
+        source: StoreError,
+    },
     /// The first admin key could not be made.
     #[error(transparent)]
     Bootstrap(#[from] BootstrapError),
@@ -40,6 +53,42 @@ pub enum ServerError {
     /// Serving failed.
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
+}
+
+/// Opens the configured store: PostgreSQL when `database_url` is set, else
+/// SQLite in `data_dir`.
+async fn open_store(config: &Config) -> Result<Store, ServerError> {
+    let Some(url) = &config.database_url else {
+        let sqlite = SqliteConfig { data_dir: config.data_dir.clone(), durability: config.durability };
+        return Ok(Store::open_sqlite(sqlite).await?);
+    };
+    tracing::info!(database = %url, "connecting to PostgreSQL");
+    let pg = config.postgres.pg_config(url);
+    Store::open_postgres(pg).await.map_err(|source| ServerError::Database { url: url.clone(), source })
+}
+
+/// What [`migrate`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Migration {
+    /// The SQLite store in this directory, which migrates whenever it is
+    /// opened, was opened: its schema is up to date.
+    Sqlite(PathBuf),
+    /// The PostgreSQL migrations this run applied, and the version now.
+    Postgres(MigrateReport),
+}
+
+/// Brings the configured store's schema up to date without serving
+/// (`rampart migrate`). PostgreSQL migrates under the advisory lock nodes
+/// take on start, so it is safe while they start.
+pub async fn migrate(config: &Config) -> Result<Migration, ServerError> {
+    let Some(url) = &config.database_url else {
+        open_store(config).await?;
+        return Ok(Migration::Sqlite(config.data_dir.clone()));
+    };
+    let report = postgres::migrate(&config.postgres.pg_config(url))
+        .await
+        .map_err(|source| ServerError::Database { url: url.clone(), source })?;
+    Ok(Migration::Postgres(report))
 }
 
 /// A started server, listening but not yet serving.
@@ -61,9 +110,7 @@ impl Server {
 
     /// Starts with the given clock (tests pass a manual one).
     pub async fn start_with_clock(config: Config, clock: SharedClock) -> Result<Server, ServerError> {
-        let store =
-            Store::open_sqlite(SqliteConfig { data_dir: config.data_dir.clone(), durability: config.durability })
-                .await?;
+        let store = open_store(&config).await?;
         let auth = Authenticator::new(store.clone());
         if let Some(path) = auth.bootstrap(&config.data_dir, clock.now()).await? {
             tracing::info!(path = %path.display(), "created the first admin key; the CLI reads it from there");
@@ -83,18 +130,30 @@ impl Server {
         let mut services = JoinSet::new();
         services.spawn(Reaper::new(ReaperConfig::default(), engine.clone()).run(shutdown.clone()));
         services.spawn(Promoter::new(PromoterConfig::default(), engine.clone()).run(shutdown.clone()));
+        if let Some(signals) = engine.store().subscribe() {
+            services.spawn(Relay::new(engine.clone(), signals).run(shutdown.clone()));
+        }
         let state = AppState {
             engine: engine.clone(),
             auth,
             max_body_bytes: config.max_body_bytes,
             started: Arc::new(Instant::now()),
         };
-        tracing::info!(
-            address = %addr,
-            data_dir = %config.data_dir.display(),
-            store = "sqlite",
-            "rampart is listening on http://{addr}"
-        );
+        match &config.database_url {
+            Some(url) => tracing::info!(
+                address = %addr,
+                data_dir = %config.data_dir.display(),
+                store = "postgres",
+                database = %url,
+                "rampart is listening on http://{addr}"
+            ),
+            None => tracing::info!(
+                address = %addr,
+                data_dir = %config.data_dir.display(),
+                store = "sqlite",
+                "rampart is listening on http://{addr}"
+            ),
+        }
         Ok(Server { listener, addr, engine, state, trigger, shutdown, services })
     }
 

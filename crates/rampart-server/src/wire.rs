@@ -493,3 +493,36 @@ pub struct HealthResponse {
     /// rampart's version.
     pub version: String,
 }
+
+/// `GET /health/ready`: whether this node can serve, component by component;
+/// answered with 200 when `ready`, 503 when not.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReadyResponse {
+    /// `ready` when every component is up, else `not_ready`.
+    pub status: String,
+    /// Each component's state.
+    pub components: ReadyComponents,
+}
+
+/// The components `GET /health/ready` checks, one field each, so that
+/// further ones can join without changing the shape of the others.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReadyComponents {
+    /// The job store.
+    pub store: StoreHealth,
+}
+
+/// The job store's part of `GET /health/ready`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoreHealth {
+    /// `up` or `down`.
+    pub status: String,
+    /// `sqlite` or `postgres`.
+    pub backend: String,
+    /// How long a trivial query took, in milliseconds, when up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
+    /// Why the store is down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}

@@ -30,6 +30,8 @@ enum Command {
     Serve(cli::serve::Args),
     /// Check the server's configuration.
     Config(cli::config::Args),
+    /// Bring the store's schema up to date without starting the server.
+    Migrate(cli::migrate::Args),
     /// Add a job to a queue.
     Enqueue(cli::enqueue::Args),
     /// Look at, retry and cancel jobs.
@@ -60,6 +62,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => cli::serve::run(args).await,
         Command::Config(args) => cli::config::run(args, global.json),
+        Command::Migrate(args) => cli::migrate::run(args, global.json).await,
         Command::Enqueue(args) => cli::enqueue::run(args, &Remote::connect(&global)?).await,
         Command::Jobs(args) => cli::jobs::run(args, &Remote::connect(&global)?).await,
         Command::Queues(args) => cli::queues::run(args, &Remote::connect(&global)?).await,
@@ -102,5 +105,7 @@ mod tests {
         assert!(parse(&["enqueue"]).is_err());
         assert!(matches!(parse(&["config", "check"]).map(|c| c.command), Ok(Command::Config(_))));
         assert!(matches!(parse(&["serve", "--listen", "127.0.0.1:0"]).map(|c| c.command), Ok(Command::Serve(_))));
+        assert!(matches!(parse(&["migrate", "--json"]).map(|c| c.command), Ok(Command::Migrate(_))));
+        assert!(parse(&["migrate", "--listen", "127.0.0.1:0"]).is_err());
     }
 }

@@ -24,7 +24,7 @@ use rampart_core::time::{SharedClock, UnixMillis};
 use rampart_store::{
     AckOutcome, JobAck, JobAckParams, JobAcked, JobHeartbeatParams, JobInsertParams, JobInserted, JobLeaseParams,
     JobListParams, JobReapParams, JobReaped, JobRecord, JobRetryDeadParams, LeasedJob, NewJob, QueueCounts, Store,
-    StoreError,
+    StoreError, StoreSignal,
 };
 
 use crate::config::{Config, QueueConfig};
@@ -235,6 +235,9 @@ impl Engine {
         }
         let deadline = tokio::time::Instant::now() + req.wait;
         let waker = self.inner.wakers.queue(queue);
+        // On a shared store a lost signal must not leave this lease asleep
+        // for its whole wait while jobs sit in the queue.
+        let fallback = self.inner.store.fallback_poll();
         loop {
             let notified = waker.notified();
             tokio::pin!(notified);
@@ -256,6 +259,7 @@ impl Engine {
             }
             tokio::select! {
                 _ = notified => {}
+                _ = look_again_after(fallback) => {}
                 _ = tokio::time::sleep_until(deadline) => return Ok(Vec::new()),
                 _ = self.inner.shutdown.wait() => return Ok(Vec::new()),
             }
@@ -461,6 +465,21 @@ impl Engine {
     /// Resolves when something may have become due earlier than planned.
     pub async fn promoter_woken(&self) {
         self.inner.wakers.promoter_woken().await
+    }
+
+    /// Acts on a signal from another node sharing the store: wakes the leases
+    /// waiting on a queue that received jobs, or on [`StoreSignal::Resync`]
+    /// every waiting lease and the promoter, since anything may have changed.
+    pub fn on_store_signal(&self, signal: &StoreSignal) {
+        self.inner.wakers.on_signal(signal);
+    }
+}
+
+/// Resolves after `fallback`, or never when there is none.
+async fn look_again_after(fallback: Option<Duration>) {
+    match fallback {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -67,6 +67,13 @@ async fn every_route_checks_its_role_through_one_extractor() {
     let health = app.send_as("", Method::GET, "/health", None).await;
     assert_eq!(health.status, StatusCode::OK);
     assert_eq!(health.body["status"], "ok");
+    let ready = app.send_as("", Method::GET, "/health/ready", None).await;
+    assert_eq!(ready.status, StatusCode::OK, "{}", ready.body);
+    assert_eq!(ready.body["status"], "ready");
+    let store = &ready.body["components"]["store"];
+    assert_eq!((&store["status"], &store["backend"]), (&json!("up"), &json!("sqlite")), "{store}");
+    assert!(store["latency_ms"].as_f64().is_some_and(|ms| ms >= 0.0), "{store}");
+    assert!(store.get("error").is_none(), "{store}");
 }
 
 #[tokio::test]

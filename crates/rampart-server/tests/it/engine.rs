@@ -7,10 +7,13 @@ use axum::http::Method;
 use rampart_core::id::QueueName;
 use rampart_server::config::{Config, QueueConfig};
 use rampart_server::engine::{JobSpec, LeaseRequest};
-use rampart_server::service::{Promoter, PromoterConfig, Reaper, ReaperConfig};
+use rampart_server::service::{Promoter, PromoterConfig, Reaper, ReaperConfig, Relay};
+use rampart_server::shutdown::Shutdown;
+use rampart_store::{JobInsertParams, NewJob, StoreSignal};
 use serde_json::Value;
+use tokio::sync::broadcast;
 
-use crate::harness::TestApp;
+use crate::harness::{T0, TestApp};
 
 fn q(name: &str) -> QueueName {
     QueueName::new(name).unwrap()
@@ -138,4 +141,62 @@ async fn priorities_are_served_highest_first() {
     let ids: Vec<_> = app.engine.enqueue(&q("prio"), specs).await.unwrap().into_iter().map(|j| j.id).collect();
     let order: Vec<_> = app.engine.lease(&q("prio"), lease_req()).await.unwrap().into_iter().map(|j| j.id).collect();
     assert_eq!(order, vec![ids[1], ids[2], ids[0]]);
+}
+
+/// How long a test waits for something that should happen at once.
+const PROMPTLY: Duration = Duration::from_secs(10);
+
+#[tokio::test]
+async fn another_nodes_signal_wakes_a_waiting_lease() {
+    let app = TestApp::new().await;
+    let (signals, receiver) = broadcast::channel(16);
+    let mut relay = Relay::new(app.engine.clone(), receiver);
+    let waiting = tokio::spawn({
+        let engine = app.engine.clone();
+        async move { engine.lease(&q("x"), LeaseRequest { wait: Duration::from_secs(30), ..lease_req() }).await }
+    });
+    // The lease queues its first look now, ahead of the insert below, so it
+    // finds nothing and waits.
+    tokio::task::yield_now().await;
+    // Written behind this engine's back, as another node would.
+    let job = NewJob {
+        queue: q("x"),
+        payload: "{}".into(),
+        run_at: T0,
+        priority: 0,
+        max_attempts: 1,
+        timeout: None,
+        unique_key: None,
+    };
+    app.engine.store().job_insert_many(JobInsertParams { jobs: vec![job], now: T0 }).await.unwrap();
+    signals.send(StoreSignal::QueueReady(q("x"))).unwrap();
+    assert!(relay.run_once().await);
+    let leased = tokio::time::timeout(PROMPTLY, waiting).await.expect("woken long before its wait ends");
+    assert_eq!(leased.unwrap().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_relay_that_missed_signals_wakes_every_waiter() {
+    let app = TestApp::new().await;
+    let (signals, receiver) = broadcast::channel(1);
+    let mut relay = Relay::new(app.engine.clone(), receiver);
+    signals.send(StoreSignal::QueueReady(q("a"))).unwrap();
+    // Pushes the first out of the channel: the relay has fallen behind.
+    signals.send(StoreSignal::QueueReady(q("b"))).unwrap();
+    assert!(relay.run_once().await);
+    // Only a resync wakes the promoter, which keeps the wake-up until it waits.
+    tokio::time::timeout(PROMPTLY, app.engine.promoter_woken()).await.expect("the promoter is woken");
+    assert!(relay.run_once().await, "the signal still in the channel");
+    drop(signals);
+    assert!(!relay.run_once().await, "no more signals once the store closes them");
+}
+
+#[tokio::test]
+async fn the_relay_stops_on_shutdown() {
+    let app = TestApp::new().await;
+    let (_signals, receiver) = broadcast::channel::<StoreSignal>(1);
+    let (trigger, shutdown) = Shutdown::new();
+    let running = tokio::spawn(Relay::new(app.engine.clone(), receiver).run(shutdown));
+    trigger.trigger();
+    tokio::time::timeout(PROMPTLY, running).await.expect("stops").unwrap();
 }

@@ -41,6 +41,8 @@ pub(super) async fn apply(driver: &tokio_postgres::Config) -> Result<MigrateRepo
 }
 
 async fn apply_on(client: &mut tokio_postgres::Client) -> Result<MigrateReport, StoreError> {
+    // `CREATE TABLE IF NOT EXISTS` would log a notice on every start.
+    client.batch_execute("SET client_min_messages = warning").await?;
     client.execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY]).await?;
     let out = apply_locked(client).await;
     // Closing the connection would release the lock too; unlock to be tidy.

@@ -23,6 +23,11 @@
 //!    get back into its long-poll), so every sample measures the wake-up of a
 //!    waiting worker. The report gives nearest-rank p50 and p99 of both.
 //!
+//! With `--worker-url` the drain workers and the latency worker talk to
+//! another node while jobs are enqueued through `--url` (same API key): with
+//! two nodes on one PostgreSQL, the latency is then enqueue on one node to
+//! start on the other, a wake-up that crosses the database.
+//!
 //! With `--server-pid` (Linux) the server's resident memory (`VmRSS` in
 //! `/proc/<pid>/status`) is read before the enqueue, after it and at the end;
 //! `--skip-drain` with a million jobs shows the memory a full queue costs.
@@ -130,6 +135,11 @@ pub struct QueueArgs {
     /// `/proc/<pid>/status`) before and after the enqueue and at the end.
     #[arg(long)]
     pub server_pid: Option<u32>,
+    /// Another node of the same cluster for the workers to lease from, while
+    /// jobs are enqueued through `--url`: measures cross-node latency. Takes
+    /// the same API key [default: the `--url` server].
+    #[arg(long, value_name = "URL")]
+    pub worker_url: Option<String>,
 }
 
 /// Runs a `rampart bench` command against the server `client` talks to.
@@ -144,6 +154,10 @@ pub async fn run(args: Args, client: Client) -> anyhow::Result<()> {
 #[derive(Debug, Default, Serialize)]
 struct Report {
     queue: String,
+    /// The store of the `--url` server (`sqlite`, `postgres`), when it says.
+    store: Option<String>,
+    /// The server the workers used, when not the `--url` one.
+    worker_url: Option<String>,
     jobs: u64,
     batch: u32,
     concurrency: u32,
@@ -174,9 +188,17 @@ async fn queue(args: QueueArgs, client: Client) -> anyhow::Result<()> {
     let latency_queue = QueueName::new(&format!("{queue}-latency"))
         .context("the latency phase needs `<queue>-latency` as a queue name; choose a shorter --queue")?;
     let rss = |pid: Option<u32>| pid.map(server_rss_mb).transpose();
+    let workers = match &args.worker_url {
+        Some(url) => client.at(url)?,
+        None => client.clone(),
+    };
+    // Only to label the report: a server without readiness still gets benched.
+    let store = client.ready().await.ok().map(|ready| ready.components.store.backend);
 
     let mut report = Report {
         queue: queue.to_string(),
+        store: store.clone(),
+        worker_url: args.worker_url.clone(),
         jobs: args.jobs,
         batch: args.batch,
         concurrency: args.concurrency,
@@ -186,9 +208,15 @@ async fn queue(args: QueueArgs, client: Client) -> anyhow::Result<()> {
     };
     report.server_rss_mb_before = rss(args.server_pid)?;
     eprintln!(
-        "bench queue: {} jobs to queue `{queue}` in batches of {}, {} producers",
-        args.jobs, args.batch, args.producers
+        "bench queue: {} jobs to queue `{queue}` in batches of {}, {} producers; store {}",
+        args.jobs,
+        args.batch,
+        args.producers,
+        store.as_deref().unwrap_or("unknown")
     );
+    if let Some(url) = &args.worker_url {
+        eprintln!("bench queue: workers lease from {url}");
+    }
 
     let enqueue_s = enqueue_phase(&client, &queue, &args).await?;
     report.enqueue_s = Some(round(enqueue_s, 3));
@@ -196,12 +224,12 @@ async fn queue(args: QueueArgs, client: Client) -> anyhow::Result<()> {
     report.server_rss_mb_after_enqueue = rss(args.server_pid)?;
 
     if !args.skip_drain {
-        let process_s = drain_phase(&client, &queue, &args).await?;
+        let process_s = drain_phase(&workers, &queue, &args).await?;
         report.process_s = Some(round(process_s, 3));
         report.process_per_s = Some(round(rate(args.jobs, process_s), 1));
 
         if args.latency_samples > 0 {
-            let latency = latency_phase(&client, &latency_queue, args.latency_samples, run_id).await?;
+            let latency = latency_phase(&client, &workers, &latency_queue, args.latency_samples, run_id).await?;
             report.start_p50_ms = percentile(&latency.start_ms, 50).map(|v| round(v, 3));
             report.start_p99_ms = percentile(&latency.start_ms, 99).map(|v| round(v, 3));
             report.complete_p50_ms = percentile(&latency.complete_ms, 50).map(|v| round(v, 3));
@@ -372,8 +400,15 @@ impl<T> Drop for AbortOnDrop<T> {
     }
 }
 
-/// Enqueues `samples` jobs one at a time while one idle worker takes them.
-async fn latency_phase(client: &Client, queue: &QueueName, samples: u32, run_id: i64) -> anyhow::Result<Latency> {
+/// Enqueues `samples` jobs one at a time through `client` while one idle
+/// worker takes them through `workers`.
+async fn latency_phase(
+    client: &Client,
+    workers: &Client,
+    queue: &QueueName,
+    samples: u32,
+    run_id: i64,
+) -> anyhow::Result<Latency> {
     eprintln!("bench queue: latency: {samples} jobs one at a time through queue `{queue}`");
     let (starts_tx, starts_rx) = mpsc::unbounded_channel();
     let (samples_tx, mut samples_rx) = mpsc::unbounded_channel();
@@ -381,7 +416,7 @@ async fn latency_phase(client: &Client, queue: &QueueName, samples: u32, run_id:
     // one request at a time: the worker's long-poll holds a connection of its
     // own and the producer's enqueue never waits behind it.
     let mut worker =
-        AbortOnDrop(tokio::spawn(latency_worker(client.clone(), queue.clone(), run_id, starts_rx, samples_tx)));
+        AbortOnDrop(tokio::spawn(latency_worker(workers.clone(), queue.clone(), run_id, starts_rx, samples_tx)));
 
     let mut start_ms = Vec::with_capacity(samples as usize);
     let mut complete_ms = Vec::with_capacity(samples as usize);
@@ -641,7 +676,7 @@ mod tests {
             (q.jobs, q.concurrency, q.batch, q.lease_batch, q.producers, q.latency_samples),
             (50_000, 50, 1_000, 100, 4, 1_000)
         );
-        assert!(q.queue.is_none() && !q.skip_drain && q.server_pid.is_none());
+        assert!(q.queue.is_none() && !q.skip_drain && q.server_pid.is_none() && q.worker_url.is_none());
         let parsed = Bench::try_parse_from([
             "bench",
             "queue",
@@ -652,6 +687,8 @@ mod tests {
             "42",
             "--queue",
             "mem",
+            "--worker-url",
+            "http://10.0.0.2:7433",
         ])
         .expect("parses");
         let What::Queue(q) = parsed.args.what;
@@ -659,6 +696,7 @@ mod tests {
         assert!(q.skip_drain);
         assert_eq!(q.server_pid, Some(42));
         assert_eq!(q.queue.as_ref().map(QueueName::as_str), Some("mem"));
+        assert_eq!(q.worker_url.as_deref(), Some("http://10.0.0.2:7433"));
         for bad in [
             &["bench", "queue", "--jobs", "0"][..],
             &["bench", "queue", "--lease-batch", "1001"],
@@ -674,7 +712,7 @@ mod tests {
         let report = Report { queue: "q".into(), jobs: 10, enqueue_s: Some(0.5), ..Report::default() };
         let value = serde_json::to_value(&report).expect("serializes");
         let object = value.as_object().expect("an object");
-        assert_eq!(object.len(), 18);
+        assert_eq!(object.len(), 20);
         assert_eq!(object["enqueue_s"], 0.5);
         assert!(object["process_per_s"].is_null());
     }

@@ -1,6 +1,7 @@
 //! `rampart config check`, and the configuration loading `rampart serve`
-//! shares with it: defaults, then the file, then `RAMPART_*` variables, then
-//! flags, every problem reported at once.
+//! and `rampart migrate` share with it: defaults, then the file, then
+//! `RAMPART_*` variables (and `DATABASE_URL`), then flags, every problem
+//! reported at once.
 
 use std::path::PathBuf;
 
@@ -27,6 +28,36 @@ pub enum ConfigCommand {
     },
 }
 
+/// The flags of `rampart serve` and `rampart migrate` that choose the store.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StoreArgs {
+    /// Where to keep the SQLite database and the admin key (overrides `data_dir`) [default: ./rampart-data].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The PostgreSQL database every node shares, e.g. postgres://user:password@host/db (overrides
+    /// `database_url`, RAMPART_DATABASE_URL and DATABASE_URL) [default: SQLite in the data directory].
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+}
+
+impl StoreArgs {
+    /// The flags given, as `(dotted key, value)` overrides.
+    pub fn overrides(&self) -> Vec<(String, String)> {
+        let data_dir = self.data_dir.as_ref().map(|d| ("data_dir".to_string(), d.to_string_lossy().into_owned()));
+        let database_url = self.database_url.clone().map(|url| ("database_url".to_string(), url));
+        data_dir.into_iter().chain(database_url).collect()
+    }
+}
+
+/// Where a configuration keeps its jobs, for people: the backend and the
+/// data directory or the database URL (its password hidden).
+pub fn store_location(config: &Config) -> String {
+    match &config.database_url {
+        Some(url) => format!("postgres at {url}"),
+        None => format!("sqlite in {}", config.data_dir.display()),
+    }
+}
+
 /// Loads the configuration the way the server does; `overrides` are
 /// `(dotted key, value)` pairs from flags. Fails with a
 /// [`rampart_server::config::ConfigErrors`] listing every problem.
@@ -46,6 +77,8 @@ pub fn run(args: Args, json: bool) -> anyhow::Result<()> {
                     "ok": true,
                     "listen": config.listen.to_string(),
                     "data_dir": config.data_dir.display().to_string(),
+                    "store": if config.database_url.is_some() { "postgres" } else { "sqlite" },
+                    "database_url": config.database_url.as_ref().map(ToString::to_string),
                     "queues": queues,
                 }));
             }
@@ -53,11 +86,46 @@ pub fn run(args: Args, json: bool) -> anyhow::Result<()> {
             output::print(&output::fields(&[
                 ("listen", config.listen.to_string()),
                 ("data_dir", config.data_dir.display().to_string()),
+                ("store", store_location(&config)),
                 (
                     "queues",
                     if queues.is_empty() { "none configured (defaults apply)".to_string() } else { queues.join(", ") },
                 ),
             ]))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_flags_become_overrides() {
+        let args = crate::cli::parse_args::<StoreArgs>(
+            "serve",
+            &["--data-dir", "/tmp/r", "--database-url", "postgres://app:pw@db/jobs"],
+        )
+        .expect("parses");
+        assert_eq!(
+            args.overrides(),
+            [
+                ("data_dir".to_string(), "/tmp/r".to_string()),
+                ("database_url".to_string(), "postgres://app:pw@db/jobs".to_string())
+            ]
+        );
+        assert!(crate::cli::parse_args::<StoreArgs>("serve", &[]).expect("parses").overrides().is_empty());
+    }
+
+    #[test]
+    fn the_store_location_hides_the_password() {
+        let sources = ConfigSources {
+            overrides: vec![("database_url".into(), "postgres://app:pw@db/jobs".into())],
+            ..ConfigSources::default()
+        };
+        let config = Config::load(&sources).expect("valid");
+        assert_eq!(store_location(&config), "postgres at postgres://app:***@db/jobs");
+        let config = Config::load(&ConfigSources::default()).expect("valid");
+        assert_eq!(store_location(&config), "sqlite in ./rampart-data");
     }
 }

@@ -12,6 +12,7 @@ pub mod dlq;
 pub mod enqueue;
 pub mod jobs;
 pub mod keys;
+pub mod migrate;
 pub mod output;
 pub mod queues;
 pub mod serve;

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use rampart_server::server::Server;
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::cli::config;
+use crate::cli::config::{self, StoreArgs};
 
 /// Options of `rampart serve`.
 #[derive(Debug, Clone, clap::Args)]
@@ -19,17 +19,16 @@ pub struct Args {
     /// The address to listen on (overrides `listen`) [default: 127.0.0.1:7433].
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
-    /// Where to keep the database and the admin key (overrides `data_dir`) [default: ./rampart-data].
-    #[arg(long, value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
+    /// Where the jobs are kept.
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 impl Args {
     /// The flags that override configuration keys, as `(dotted key, value)`.
     fn overrides(&self) -> Vec<(String, String)> {
         let listen = self.listen.clone().map(|v| ("listen".to_string(), v));
-        let data_dir = self.data_dir.as_ref().map(|d| ("data_dir".to_string(), d.to_string_lossy().into_owned()));
-        listen.into_iter().chain(data_dir).collect()
+        listen.into_iter().chain(self.store.overrides()).collect()
     }
 }
 
@@ -64,11 +63,18 @@ mod tests {
 
     #[test]
     fn flags_become_overrides() {
-        let args = crate::cli::parse_args::<Args>("serve", &["--listen", "127.0.0.1:0", "--data-dir", "/tmp/r"])
-            .expect("parses");
+        let args = crate::cli::parse_args::<Args>(
+            "serve",
+            &["--listen", "127.0.0.1:0", "--data-dir", "/tmp/r", "--database-url", "postgres://db/jobs"],
+        )
+        .expect("parses");
         assert_eq!(
             args.overrides(),
-            [("listen".to_string(), "127.0.0.1:0".to_string()), ("data_dir".to_string(), "/tmp/r".to_string())]
+            [
+                ("listen".to_string(), "127.0.0.1:0".to_string()),
+                ("data_dir".to_string(), "/tmp/r".to_string()),
+                ("database_url".to_string(), "postgres://db/jobs".to_string())
+            ]
         );
         let bare = crate::cli::parse_args::<Args>("serve", &[]).expect("parses");
         assert!(bare.overrides().is_empty());
