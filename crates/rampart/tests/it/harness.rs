@@ -14,8 +14,13 @@
 //!   commands a worker started included) and reaps it on drop, so a failing
 //!   test leaves nothing behind. When a test fails, the guard prints the
 //!   process's stderr.
-//! - [`eventually`] polls a condition every 20ms for up to a minute: the
-//!   only way these tests wait.
+//! - [`ServerBuilder::env`] and [`ServerBuilder::api_key`] make a node of a
+//!   cluster: `DATABASE_URL` and other settings by environment, and the key
+//!   the first node wrote (keys live in the shared database, so a joining
+//!   node writes no `admin.key` of its own).
+//! - [`eventually`] polls a condition every 20ms for up to a minute
+//!   ([`eventually_within`] for a longer bound): the only way these tests
+//!   wait.
 
 use std::future::Future;
 use std::io::{BufRead as _, BufReader};
@@ -49,17 +54,27 @@ const LISTENING: &str = "rampart is listening on ";
 const WORKER_STARTED: &str = "worker started";
 
 /// Polls `probe` until it answers `Some`, failing the test after [`PATIENCE`].
-pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, probe: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let deadline = Instant::now() + PATIENCE;
+    eventually_within(what, PATIENCE, probe).await
+}
+
+/// Polls `probe` until it answers `Some`, failing the test after `patience`:
+/// for conditions that take long by design, such as draining a big queue.
+pub async fn eventually_within<T, F, Fut>(what: &str, patience: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + patience;
     loop {
         if let Some(value) = probe().await {
             return value;
         }
-        assert!(Instant::now() < deadline, "gave up after {PATIENCE:?} waiting for {what}");
+        assert!(Instant::now() < deadline, "gave up after {patience:?} waiting for {what}");
         tokio::time::sleep(POLL).await;
     }
 }
@@ -83,12 +98,14 @@ pub fn has_ended(pid: u32) -> bool {
     stat.is_empty() || stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z'))
 }
 
-/// A `rampart` command whose environment holds no `RAMPART_*` variable of
-/// the test's own environment, run from `cwd`.
+/// A `rampart` command whose environment holds no `RAMPART_*` variable
+/// (nor `DATABASE_URL` or `REDIS_URL`) of the test's own environment, run
+/// from `cwd`.
 fn rampart(cwd: &Path) -> Command {
     let mut command = Command::new(RAMPART);
     for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("RAMPART_") {
+        let key_text = key.to_string_lossy();
+        if key_text.starts_with("RAMPART_") || key_text == "DATABASE_URL" || key_text == "REDIS_URL" {
             command.env_remove(key);
         }
     }
@@ -232,12 +249,28 @@ impl Drop for Process {
 #[derive(Debug, Default)]
 pub struct ServerBuilder {
     config: Option<String>,
+    env: Vec<(String, String)>,
+    api_key: Option<String>,
 }
 
 impl ServerBuilder {
     /// Starts the server with this `rampart.toml` content (`--config`).
     pub fn config(mut self, toml: &str) -> ServerBuilder {
         self.config = Some(toml.to_string());
+        self
+    }
+
+    /// Sets an environment variable of the server process (e.g.
+    /// `DATABASE_URL`), kept across restarts.
+    pub fn env(mut self, key: &str, value: &str) -> ServerBuilder {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Talks to the server with this key instead of the one it writes to
+    /// `admin.key`: for a node joining a cluster whose first node made the key.
+    pub fn api_key(mut self, key: &str) -> ServerBuilder {
+        self.api_key = Some(key.to_string());
         self
     }
 
@@ -250,7 +283,16 @@ impl ServerBuilder {
             std::fs::write(&path, toml).expect("write the server config");
             path
         });
-        let mut server = TestServer { dir, config, process: None, url: String::new(), client: None };
+        let mut server = TestServer {
+            dir,
+            config,
+            env: self.env,
+            given_key: self.api_key,
+            process: None,
+            url: String::new(),
+            key: String::new(),
+            client: None,
+        };
         server.launch().await;
         server
     }
@@ -262,7 +304,12 @@ pub struct TestServer {
     process: Option<Process>,
     dir: tempfile::TempDir,
     config: Option<PathBuf>,
+    env: Vec<(String, String)>,
+    /// The key given with [`ServerBuilder::api_key`], if any.
+    given_key: Option<String>,
     url: String,
+    /// The key the client and CLI use.
+    key: String,
     client: Option<Client>,
 }
 
@@ -284,6 +331,7 @@ impl TestServer {
         if let Some(config) = &self.config {
             command.arg("--config").arg(config);
         }
+        command.envs(self.env.iter().map(|(key, value)| (key, value)));
         let mut process = Process::spawn("server", command);
         let line = process.wait_for_stderr(LISTENING).await;
         let url = line
@@ -292,8 +340,14 @@ impl TestServer {
             .and_then(|rest| rest.split_whitespace().next())
             .unwrap_or_else(|| panic!("no address in `{line}`"))
             .to_string();
-        let key = std::fs::read_to_string(self.data_dir().join("admin.key")).expect("the server wrote admin.key");
-        let client = Client::new(&url, Some(key.trim().to_string())).expect("a client of the test server");
+        let key = match &self.given_key {
+            Some(key) => key.clone(),
+            None => std::fs::read_to_string(self.data_dir().join("admin.key"))
+                .expect("the server wrote admin.key (a node joining a cluster needs `api_key`)")
+                .trim()
+                .to_string(),
+        };
+        let client = Client::new(&url, Some(key.clone())).expect("a client of the test server");
         eventually("the server to answer /health", || {
             let client = client.clone();
             async move { client.health().await.ok() }
@@ -301,7 +355,42 @@ impl TestServer {
         .await;
         self.process = Some(process);
         self.url = url;
+        self.key = key;
         self.client = Some(client);
+    }
+
+    /// Whether the server process is still running (not killed, not exited).
+    pub fn is_running(&mut self) -> bool {
+        self.process.as_mut().is_some_and(Process::is_running)
+    }
+
+    /// Everything the server wrote to stderr so far (empty once killed).
+    pub fn stderr(&self) -> String {
+        self.process.as_ref().map(Process::stderr).unwrap_or_default()
+    }
+
+    /// The server's base URL, e.g. `http://127.0.0.1:41234`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The API key the client and CLI use.
+    pub fn api_key(&self) -> &str {
+        &self.key
+    }
+
+    /// `GET /health/ready` (no key): its status code and JSON body.
+    pub async fn ready(&self) -> (u16, Value) {
+        let http = reqwest::Client::builder().timeout(PATIENCE).build().expect("an HTTP client");
+        let response = http
+            .get(format!("{}/health/ready", self.url))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET /health/ready of {} failed: {e}", self.url));
+        let status = response.status().as_u16();
+        let body = response.text().await.unwrap_or_else(|e| panic!("reading /health/ready failed: {e}"));
+        let body = serde_json::from_str(&body).unwrap_or_else(|e| panic!("/health/ready sent no JSON ({e}): {body}"));
+        (status, body)
     }
 
     /// SIGKILLs the server: no shutdown, no flush.
@@ -334,9 +423,14 @@ impl TestServer {
         self.client.as_ref().expect("the server is running")
     }
 
-    /// The CLI, pointed at this server.
+    /// The CLI, pointed at this server (with the key given to the
+    /// builder, else the one in `admin.key`).
     pub fn cli(&self) -> Cli {
-        Cli::new(&self.url, &self.data_dir(), &self.work_dir())
+        let cli = Cli::new(&self.url, &self.data_dir(), &self.work_dir());
+        match &self.given_key {
+            Some(key) => Cli { api_key: Some(key.clone()), ..cli },
+            None => cli,
+        }
     }
 
     /// Enqueues a job with `rampart enqueue --json` and answers its id.
@@ -374,12 +468,14 @@ impl TestServer {
 }
 
 /// The CLI as a user runs it against one server: `RAMPART_URL` and
-/// `RAMPART_DATA_DIR` set, so it finds `<data_dir>/admin.key`.
+/// `RAMPART_DATA_DIR` set, so it finds `<data_dir>/admin.key`, or
+/// `RAMPART_API_KEY` when the key is given.
 #[derive(Debug, Clone)]
 pub struct Cli {
     url: String,
     data_dir: PathBuf,
     cwd: PathBuf,
+    api_key: Option<String>,
 }
 
 /// What one CLI run did.
@@ -415,12 +511,15 @@ impl Cli {
     /// The CLI of the server at `url` whose data directory is `data_dir`,
     /// run from `cwd`.
     pub fn new(url: &str, data_dir: &Path, cwd: &Path) -> Cli {
-        Cli { url: url.to_string(), data_dir: data_dir.to_path_buf(), cwd: cwd.to_path_buf() }
+        Cli { url: url.to_string(), data_dir: data_dir.to_path_buf(), cwd: cwd.to_path_buf(), api_key: None }
     }
 
     fn command(&self, args: &[&str]) -> Command {
         let mut command = rampart(&self.cwd);
         command.env("RAMPART_URL", &self.url).env("RAMPART_DATA_DIR", &self.data_dir).args(args);
+        if let Some(key) = &self.api_key {
+            command.env("RAMPART_API_KEY", key);
+        }
         command
     }
 
@@ -494,9 +593,16 @@ impl WorkerBuilder {
     /// Starts `rampart work … -- sh -c SCRIPT` and waits until the worker
     /// has reached the server. The script runs in the server's work dir.
     pub async fn script(self, script: &str) -> Process {
+        self.command(&["sh", "-c", script]).await
+    }
+
+    /// Starts `rampart work … -- COMMAND…` and waits until the worker has
+    /// reached the server.
+    pub async fn command(self, command: &[&str]) -> Process {
         let mut args: Vec<&str> = vec!["work", &self.queue];
         args.extend(self.options.iter().map(String::as_str));
-        args.extend(["--", "sh", "-c", script]);
+        args.push("--");
+        args.extend(command);
         let mut process = Process::spawn(&format!("worker of `{}`", self.queue), self.cli.command(&args));
         process.wait_for_stderr(WORKER_STARTED).await;
         process

@@ -9,13 +9,18 @@
 //!   dead letters, a worker killed mid-job, a worker stopped with SIGTERM;
 //! - [`durability`]: acknowledged jobs survive a SIGKILL of the server;
 //! - [`server`]: start-up: the admin key file, a bad configuration;
-//! - [`cli`]: what the CLI says when it cannot do its job.
+//! - [`cli`]: what the CLI says when it cannot do its job;
+//! - [`cluster`]: two nodes on one PostgreSQL database: jobs run once across
+//!   both, a node killed with SIGKILL, a database outage, unique keys;
+//! - [`pgproxy`]: the TCP proxy to PostgreSQL those tests cut and restore.
 //!
 //! Nothing waits a fixed time for something to happen: every wait polls a
 //! condition under a generous bound, so the suite holds on a busy machine.
 
 mod cli;
+mod cluster;
 mod durability;
 mod harness;
+mod pgproxy;
 mod server;
 mod worker;

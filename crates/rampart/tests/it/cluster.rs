@@ -1,0 +1,608 @@
+//! Several `rampart serve` nodes on one PostgreSQL database: jobs enqueued
+//! and worked through both nodes run once each, a node killed with SIGKILL
+//! leaves its jobs to the other, a database outage is survived without a
+//! restart, and unique keys hold across nodes.
+//!
+//! Each test gets a fresh database ([`TestDatabase`]) and two nodes with
+//! data directories of their own; the second node uses the admin key the
+//! first one made. Workers are real `rampart work` processes, one per node,
+//! running a shell command that appends `JOB_ID ATTEMPT` to a log shared by
+//! both. The outcome is read from the database itself: every job's history
+//! must be one unbroken chain of transitions (each event starts in the state
+//! the one before it ended in), so two leases of one job overlapping, or a
+//! second completion, would show.
+//!
+//! Without PostgreSQL on `127.0.0.1:5432` (or `TEST_DATABASE_URL`) these
+//! tests print that they skipped, except under `CI=true`, where they fail.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use rampart_server::wire::{BatchRequest, EnqueueRequest};
+use rampart_store::postgres::testing::TestDatabase;
+use serde_json::json;
+use serde_json::value::RawValue;
+use tokio::task::JoinSet;
+
+use crate::harness::{TestServer, WorkerBuilder, eventually, eventually_within};
+use crate::pgproxy::PgProxy;
+
+/// Connections each node may open: tests run in parallel on one PostgreSQL
+/// with `max_connections = 100`.
+const POOL_SIZE: &str = "6";
+
+/// The bound on draining a queue of thousands of jobs on a busy machine.
+const DRAIN_PATIENCE: Duration = Duration::from_secs(300);
+
+/// How a [`Cluster`] starts.
+struct ClusterBuilder {
+    test: &'static str,
+    config: Option<String>,
+    proxy: bool,
+}
+
+impl ClusterBuilder {
+    /// Both nodes start with this `rampart.toml`.
+    fn config(mut self, toml: &str) -> ClusterBuilder {
+        self.config = Some(toml.to_string());
+        self
+    }
+
+    /// The nodes reach the database through a [`PgProxy`] the test controls.
+    fn through_proxy(mut self) -> ClusterBuilder {
+        self.proxy = true;
+        self
+    }
+
+    /// Creates the database and starts node `a`, then node `b` with `a`'s
+    /// key; `None` when the test is skipped for want of PostgreSQL.
+    async fn start(self) -> Option<Cluster> {
+        let db = TestDatabase::create(self.test).await?;
+        let proxy = self.proxy.then(|| PgProxy::start(&db.url));
+        let node_url = proxy.as_ref().map_or_else(|| db.url.clone(), |proxy| proxy.url_for(&db.url));
+        let node = |key: Option<&str>| {
+            let mut builder =
+                TestServer::builder().env("DATABASE_URL", &node_url).env("RAMPART_POSTGRES__POOL_SIZE", POOL_SIZE);
+            if let Some(toml) = &self.config {
+                builder = builder.config(toml);
+            }
+            if let Some(key) = key {
+                builder = builder.api_key(key);
+            }
+            builder.start()
+        };
+        let a = node(None).await;
+        let b = node(Some(a.api_key())).await;
+        for node in [&a, &b] {
+            let (status, body) = node.ready().await;
+            let backend = &body["components"]["store"]["backend"];
+            assert!(status == 200 && backend == "postgres", "the node is ready on PostgreSQL: {status} {body}");
+        }
+        let (sql, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect to the test database: {e}"));
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        let (runs, holds) = (a.work_dir().join("runs.log"), a.work_dir().join("holds.log"));
+        Some(Cluster { nodes: [a, b], sql, proxy, runs, holds, _db: db })
+    }
+}
+
+/// Two nodes on one fresh database, and a direct connection to it.
+struct Cluster {
+    // Dropped in this order: the nodes first, the database last.
+    nodes: [TestServer; 2],
+    sql: tokio_postgres::Client,
+    proxy: Option<PgProxy>,
+    /// The log every worker script appends `JOB_ID ATTEMPT` to.
+    runs: PathBuf,
+    /// The log of the jobs the scripts hold on to, see [`Cluster::script`].
+    holds: PathBuf,
+    /// Dropped last: the database goes once nothing uses it.
+    _db: TestDatabase,
+}
+
+impl Cluster {
+    fn builder(test: &'static str) -> ClusterBuilder {
+        ClusterBuilder { test, config: None, proxy: false }
+    }
+
+    fn proxy(&self) -> &PgProxy {
+        self.proxy.as_ref().expect("the cluster was built through_proxy")
+    }
+
+    /// The script of a worker: log the run; then, with `hold`, if that
+    /// file exists, log the job as held and wait until the file is gone
+    /// (for at most a minute).
+    fn script(&self, hold: Option<&PathBuf>) -> String {
+        let log = format!(r#"echo "$RAMPART_JOB_ID $RAMPART_ATTEMPT" >> '{}'"#, self.runs.display());
+        match hold {
+            None => log,
+            Some(hold) => format!(
+                r#"{log}; if [ -e '{hold}' ]; then echo "$RAMPART_JOB_ID" >> '{holds}'; i=0; while [ -e '{hold}' ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; fi"#,
+                hold = hold.display(),
+                holds = self.holds.display()
+            ),
+        }
+    }
+
+    /// Waits until the scripts hold `n` jobs and answers their ids.
+    async fn held(&self, n: usize) -> BTreeSet<i64> {
+        let what = format!("the workers to hold {n} jobs");
+        eventually(&what, || {
+            let text = std::fs::read_to_string(&self.holds).unwrap_or_default();
+            // Only whole lines: a script may be writing the last one.
+            let lines = text.split_inclusive('\n').filter(|line| line.ends_with('\n'));
+            let held: BTreeSet<i64> = lines.filter_map(|line| line.trim().parse().ok()).collect();
+            assert!(held.len() <= n, "more jobs held than expected: {held:?}");
+            std::future::ready((held.len() == n).then_some(held))
+        })
+        .await
+    }
+
+    /// A `rampart work QUEUE` of node `node` (0 or 1), named `name` in job
+    /// histories.
+    fn worker(&self, node: usize, queue: &str, name: &str, concurrency: usize) -> WorkerBuilder {
+        self.nodes[node].cli().worker(queue).name(name).concurrency(concurrency)
+    }
+
+    /// Enqueues `n` jobs in batches of `batch`, alternating between the
+    /// nodes, all batches at once; answers the ids.
+    async fn enqueue_spread(&self, queue: &str, n: usize, batch: usize) -> Vec<String> {
+        let mut calls = JoinSet::new();
+        for (i, start) in (0..n).step_by(batch).enumerate() {
+            let client = self.nodes[i % 2].client().clone();
+            let queue = queue.to_string();
+            calls.spawn(async move {
+                let jobs = (start..n.min(start + batch)).map(|n| request(json!({ "n": n }), None)).collect();
+                client.enqueue_batch(&queue, &BatchRequest { jobs }).await.expect("a batch enqueue").ids
+            });
+        }
+        let mut ids = Vec::with_capacity(n);
+        while let Some(batch) = calls.join_next().await {
+            ids.extend(batch.expect("an enqueue task"));
+        }
+        assert_eq!(ids.iter().collect::<BTreeSet<_>>().len(), n, "every enqueued job has an id of its own");
+        ids
+    }
+
+    /// Rows of `sql` with a text and a count column, e.g. counts per state.
+    async fn counted(&self, sql: &str, queue: &str) -> BTreeMap<String, i64> {
+        let rows = self.sql.query(sql, &[&queue]).await.unwrap_or_else(|e| panic!("`{sql}` failed: {e}"));
+        rows.iter().map(|row| (row.get::<_, Option<String>>(0).unwrap_or_default(), row.get(1))).collect()
+    }
+
+    /// Jobs per state, straight from the database.
+    async fn states(&self, queue: &str) -> BTreeMap<String, i64> {
+        self.counted("SELECT state, count(*) FROM jobs WHERE queue = $1 GROUP BY state", queue).await
+    }
+
+    /// Completions per worker name, straight from the database.
+    async fn completions_by_worker(&self, queue: &str) -> BTreeMap<String, i64> {
+        self.counted(
+            "SELECT e.worker, count(*) FROM job_events e JOIN jobs j ON j.id = e.job_id \
+             WHERE j.queue = $1 AND e.reason = 'completed' GROUP BY e.worker",
+            queue,
+        )
+        .await
+    }
+
+    /// Waits until all `n` jobs of the queue are completed, failing early
+    /// when one went dead or cancelled.
+    async fn drained(&self, queue: &str, n: usize) {
+        let what = format!("all {n} jobs of `{queue}` to complete");
+        eventually_within(&what, DRAIN_PATIENCE, || async {
+            let states = self.states(queue).await;
+            assert!(!states.contains_key("dead") && !states.contains_key("cancelled"), "jobs were lost: {states:?}");
+            (states.get("completed").copied() == Some(n as i64) && states.len() == 1).then_some(())
+        })
+        .await;
+    }
+
+    /// Every job of the queue with its history, checked: answers the
+    /// histories, or fails the test naming the broken ones.
+    async fn histories(&self, queue: &str) -> BTreeMap<i64, History> {
+        let jobs = self
+            .sql
+            .query("SELECT id, state FROM jobs WHERE queue = $1", &[&queue])
+            .await
+            .unwrap_or_else(|e| panic!("reading the jobs failed: {e}"));
+        let mut histories: BTreeMap<i64, History> =
+            jobs.iter().map(|row| (row.get(0), History { state: row.get(1), events: Vec::new() })).collect();
+        let events = self
+            .sql
+            .query(
+                "SELECT e.job_id, e.from_state, e.to_state, e.reason, e.attempt, e.worker \
+                 FROM job_events e JOIN jobs j ON j.id = e.job_id WHERE j.queue = $1 ORDER BY e.job_id, e.id",
+                &[&queue],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("reading the job events failed: {e}"));
+        for row in &events {
+            let job: i64 = row.get(0);
+            let event =
+                Event { from: row.get(1), to: row.get(2), reason: row.get(3), attempt: row.get(4), worker: row.get(5) };
+            histories.get_mut(&job).unwrap_or_else(|| panic!("an event of unknown job {job}")).events.push(event);
+        }
+        let broken: Vec<String> = histories
+            .iter()
+            .filter_map(|(id, history)| history.problem().map(|problem| format!("job {id}: {problem}\n{history:#?}")))
+            .collect();
+        assert!(
+            broken.is_empty(),
+            "{} broken histories, the first ones:\n{}",
+            broken.len(),
+            broken[..3.min(broken.len())].join("\n")
+        );
+        histories
+    }
+
+    /// How many times the workers ran each job, from their log.
+    fn runs(&self) -> BTreeMap<String, usize> {
+        let mut runs = BTreeMap::new();
+        for line in std::fs::read_to_string(&self.runs).unwrap_or_default().lines() {
+            let id = line.split_whitespace().next().unwrap_or_default().to_string();
+            *runs.entry(id).or_insert(0) += 1;
+        }
+        runs
+    }
+}
+
+/// Fails the test unless `node` answers `GET /v1/queues/QUEUE` with all `n`
+/// jobs completed.
+async fn assert_all_completed(node: &TestServer, queue: &str, n: u64) {
+    let view = node.client().queue(queue).await.expect("the queue");
+    let c = &view.counts;
+    assert_eq!(
+        (c.completed, c.available, c.active, c.scheduled, c.dead, c.cancelled),
+        (n, 0, 0, 0, 0, 0),
+        "counts of `{queue}` on {}: {c:?}",
+        node.url()
+    );
+}
+
+/// One transition in a job's history.
+#[derive(Debug)]
+struct Event {
+    from: Option<String>,
+    to: String,
+    reason: String,
+    attempt: i32,
+    worker: Option<String>,
+}
+
+/// A job's state and its transitions in order.
+#[derive(Debug)]
+struct History {
+    state: String,
+    events: Vec<Event>,
+}
+
+impl History {
+    /// What is wrong with this history, if anything: a transition from a
+    /// state the job was not in (two leases at once, a second completion),
+    /// an attempt ended under another attempt's number, or an end that is
+    /// not the job's state.
+    fn problem(&self) -> Option<String> {
+        let Some(first) = self.events.first() else {
+            return (self.state != "available" && self.state != "scheduled")
+                .then(|| format!("state `{}` but no history", self.state));
+        };
+        if !matches!(first.from.as_deref(), Some("available" | "scheduled")) {
+            return Some(format!("the first transition starts from {:?}", first.from));
+        }
+        for pair in self.events.windows(2) {
+            if pair[1].from.as_deref() != Some(pair[0].to.as_str()) {
+                return Some(format!(
+                    "`{}` ({:?} → {}) follows a transition to {}",
+                    pair[1].reason, pair[1].from, pair[1].to, pair[0].to
+                ));
+            }
+        }
+        let mut attempt = 0;
+        for event in &self.events {
+            if (event.to == "active") != (event.reason == "leased") {
+                return Some(format!("`{}` leads to {}", event.reason, event.to));
+            }
+            if event.reason == "leased" {
+                if event.attempt <= attempt {
+                    return Some(format!("attempt {} is leased after attempt {attempt}", event.attempt));
+                }
+                attempt = event.attempt;
+            } else if event.from.as_deref() == Some("active") && event.attempt != attempt {
+                return Some(format!("`{}` of attempt {} ends attempt {attempt}", event.reason, event.attempt));
+            }
+        }
+        let last = self.events.last().map(|e| e.to.as_str()).unwrap_or_default();
+        (last != self.state).then(|| format!("the history ends in {last} but the job is {}", self.state))
+    }
+
+    /// The events with this reason.
+    fn count(&self, reason: &str) -> usize {
+        self.events.iter().filter(|e| e.reason == reason).count()
+    }
+}
+
+fn request(payload: serde_json::Value, unique_key: Option<&str>) -> EnqueueRequest {
+    let mut request = EnqueueRequest::new(RawValue::from_string(payload.to_string()).expect("JSON"));
+    request.unique_key = unique_key.map(str::to_string);
+    request
+}
+
+/// The status and body of `GET /health/ready` when it says the store is
+/// down, else `None`.
+async fn store_down(node: &TestServer) -> Option<serde_json::Value> {
+    let (status, body) = node.ready().await;
+    let store = &body["components"]["store"];
+    (status == 503 && body["status"] == "not_ready" && store["status"] == "down" && store["backend"] == "postgres")
+        .then_some(body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_jobs_through_two_nodes_each_run_once() {
+    const QUEUE: &str = "spread";
+    const JOBS: usize = 10_000;
+    let Some(cluster) = Cluster::builder("ten_thousand_jobs").start().await else { return };
+    let script = cluster.script(None);
+    let _a = cluster.worker(0, QUEUE, "a", 16).script(&script).await;
+    let _b = cluster.worker(1, QUEUE, "b", 16).script(&script).await;
+
+    let started = Instant::now();
+    let ids = cluster.enqueue_spread(QUEUE, JOBS, 500).await;
+    let enqueued = started.elapsed();
+    cluster.drained(QUEUE, JOBS).await;
+    eprintln!("{JOBS} jobs: enqueued in {enqueued:?}, all completed after {:?}", started.elapsed());
+
+    let mut totals = 0;
+    for node in &cluster.nodes {
+        assert_all_completed(node, QUEUE, JOBS as u64).await;
+        totals += node.client().queue(QUEUE).await.expect("the queue").totals.completed;
+    }
+    assert_eq!(totals, JOBS as u64, "the nodes' completion totals add up to every job once");
+
+    let histories = cluster.histories(QUEUE).await;
+    assert_eq!(histories.len(), JOBS);
+    for (id, history) in &histories {
+        assert_eq!((history.count("leased"), history.count("completed")), (1, 1), "job {id}: {history:#?}");
+    }
+    let by_worker = cluster.completions_by_worker(QUEUE).await;
+    assert!(
+        by_worker.get("a") > Some(&0) && by_worker.get("b") > Some(&0),
+        "both nodes' workers worked: {by_worker:?}"
+    );
+
+    let runs = cluster.runs();
+    assert_eq!(runs.keys().cloned().collect::<BTreeSet<_>>(), ids.into_iter().collect(), "every job ran");
+    assert!(runs.values().all(|&n| n == 1), "a job ran twice: {:?}", runs.iter().find(|(_, n)| **n != 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_surviving_node_finishes_the_jobs_of_a_node_killed_with_sigkill() {
+    const QUEUE: &str = "kill";
+    const JOBS: usize = 1_000;
+    const A_CONCURRENCY: usize = 4;
+    let config = r#"
+[queues.kill]
+lease = "2s"
+max_attempts = 5
+backoff = { initial = "50ms", factor = 1.0, max = "1s", jitter = 0.0 }
+"#;
+    let Some(mut cluster) = Cluster::builder("node_killed").config(config).start().await else { return };
+    // Node a's worker holds on to each job it gets while `hold` exists.
+    let hold = cluster.nodes[0].work_dir().join("hold");
+    // Leases as short as the queue's: a's jobs come back soon after a dies.
+    let mut worker_a =
+        cluster.worker(0, QUEUE, "a", A_CONCURRENCY).lease("2s").script(&cluster.script(Some(&hold))).await;
+    let _worker_b = cluster.worker(1, QUEUE, "b", 8).lease("2s").script(&cluster.script(None)).await;
+    cluster.enqueue_spread(QUEUE, JOBS, 500).await;
+
+    // Mid-run: once a's worker has completed jobs, it holds the next ones.
+    eventually("the worker of node a to complete 50 jobs", || async {
+        (cluster.completions_by_worker(QUEUE).await.get("a").copied().unwrap_or(0) >= 50).then_some(())
+    })
+    .await;
+    std::fs::write(&hold, "").expect("create the hold file");
+    let held = cluster.held(A_CONCURRENCY).await;
+    let remaining = cluster.states(QUEUE).await;
+    assert!(remaining.get("available") > Some(&0), "jobs are left to do when node a dies: {remaining:?}");
+
+    let [a, b] = &mut cluster.nodes;
+    a.kill();
+    // Its worker is of no use without its node.
+    worker_a.kill();
+    assert!(b.is_running(), "node b survives node a");
+
+    cluster.drained(QUEUE, JOBS).await;
+    assert_all_completed(&cluster.nodes[1], QUEUE, JOBS as u64).await;
+    let histories = cluster.histories(QUEUE).await;
+    for (id, history) in &histories {
+        assert_eq!(history.count("completed"), 1, "job {id}: {history:#?}");
+    }
+    for id in &held {
+        let history = &histories[id];
+        let workers: Vec<_> = history.events.iter().map(|e| (e.reason.as_str(), e.worker.as_deref())).collect();
+        assert!(
+            history.count("lease_expired") == 1
+                && history.events.last().is_some_and(|e| e.worker.as_deref() == Some("b")),
+            "job {id}, held by a when it died, expired and was completed by b: {workers:?}"
+        );
+    }
+    assert!(cluster.nodes[1].is_running(), "node b is still up");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nodes_ride_out_a_database_outage_and_complete_every_job_once() {
+    const QUEUE: &str = "outage";
+    const JOBS: usize = 1_000;
+    const CONCURRENCY: usize = 4;
+    let config = r#"
+[queues.outage]
+lease = "2s"
+max_attempts = 10
+backoff = { initial = "50ms", factor = 1.0, max = "1s", jitter = 0.0 }
+"#;
+    let Some(mut cluster) = Cluster::builder("db_outage").config(config).through_proxy().start().await else {
+        return;
+    };
+    // While `hold` exists, every worker holds on to the jobs it gets.
+    let hold = cluster.nodes[0].work_dir().join("hold");
+    let script = cluster.script(Some(&hold));
+    let mut workers = [
+        cluster.worker(0, QUEUE, "a", CONCURRENCY).lease("2s").script(&script).await,
+        cluster.worker(1, QUEUE, "b", CONCURRENCY).lease("2s").script(&script).await,
+    ];
+    let ids = cluster.enqueue_spread(QUEUE, JOBS, 500).await;
+    eventually("300 jobs to complete", || async {
+        (cluster.states(QUEUE).await.get("completed").copied().unwrap_or(0) >= 300).then_some(())
+    })
+    .await;
+
+    // Mid-run, every worker slot holds a job when the database goes away.
+    std::fs::write(&hold, "").expect("create the hold file");
+    let held = cluster.held(2 * CONCURRENCY).await;
+    cluster.proxy().cut();
+    for node in &cluster.nodes {
+        let body = eventually("/health/ready to report the store down", || store_down(node)).await;
+        assert!(body["components"]["store"]["error"].as_str().is_some_and(|e| !e.is_empty()), "{body}");
+        let refused = node.client().enqueue(QUEUE, &request(json!({"n": "late"}), None)).await;
+        let error = refused.expect_err("no enqueue while the database is away");
+        assert!(
+            error.status_code() == Some(503) && error.is_code("STORE_UNAVAILABLE"),
+            "an enqueue without a database answers 503 STORE_UNAVAILABLE, not: {error}"
+        );
+    }
+    // The held jobs finish in the outage: their acks fail until the workers give up on them.
+    std::fs::remove_file(&hold).expect("remove the hold file");
+    for worker in &workers {
+        eventually("the worker to give up acknowledging its held jobs", || async {
+            (worker.stderr().matches("could not acknowledge the job").count() >= CONCURRENCY).then_some(())
+        })
+        .await;
+    }
+    for node in &mut cluster.nodes {
+        assert!(node.is_running(), "a node died in the outage:\n{}", node.stderr());
+    }
+
+    cluster.proxy().restore();
+    for node in &cluster.nodes {
+        eventually("/health/ready to answer 200 again", || async { (node.ready().await.0 == 200).then_some(()) }).await;
+    }
+    cluster.drained(QUEUE, JOBS).await;
+    for node in &mut cluster.nodes {
+        assert!(node.is_running(), "a node died after the outage:\n{}", node.stderr());
+    }
+    for worker in &mut workers {
+        assert!(worker.is_running(), "a worker died in the outage:\n{}", worker.stderr());
+    }
+
+    for node in &cluster.nodes {
+        assert_all_completed(node, QUEUE, JOBS as u64).await;
+    }
+    let histories = cluster.histories(QUEUE).await;
+    assert_eq!(histories.len(), JOBS, "the refused enqueues left no job behind");
+    for (id, history) in &histories {
+        assert_eq!(history.count("completed"), 1, "job {id}: {history:#?}");
+    }
+    let runs = cluster.runs();
+    assert!(ids.iter().all(|id| runs.contains_key(id)), "every job ran");
+    for id in &held {
+        let history = &histories[id];
+        assert!(
+            history.count("lease_expired") >= 1 && runs[&id.to_string()] >= 2,
+            "job {id}, whose run ended in the outage, expired and ran again: {} runs, {history:#?}",
+            runs[&id.to_string()]
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unique_key_gives_one_live_job_across_nodes_under_concurrent_enqueues() {
+    const QUEUE: &str = "unique";
+    const KEYS: [&str; 4] = ["order-1", "order-2", "order-3", "order-4"];
+    let Some(cluster) = Cluster::builder("unique_keys").start().await else { return };
+
+    // 200 single enqueues and 20 batches of every key, half to each node, all at once.
+    let mut calls = JoinSet::new();
+    for i in 0..220 {
+        let client = cluster.nodes[i % 2].client().clone();
+        calls.spawn(async move {
+            if i < 200 {
+                let key = KEYS[i % KEYS.len()];
+                let answer = client.enqueue(QUEUE, &request(json!({ "i": i }), Some(key))).await.expect("enqueue");
+                vec![(key, answer.id, Some(answer.duplicate))]
+            } else {
+                let jobs = KEYS.iter().map(|key| request(json!({ "i": i }), Some(key))).collect();
+                let ids = client.enqueue_batch(QUEUE, &BatchRequest { jobs }).await.expect("batch enqueue").ids;
+                KEYS.into_iter().zip(ids).map(|(key, id)| (key, id, None)).collect()
+            }
+        });
+    }
+    let mut answers: BTreeMap<&str, Vec<(String, Option<bool>)>> = BTreeMap::new();
+    while let Some(answered) = calls.join_next().await {
+        for (key, id, duplicate) in answered.expect("an enqueue task") {
+            answers.entry(key).or_default().push((id, duplicate));
+        }
+    }
+
+    let live = cluster
+        .sql
+        .query("SELECT unique_key, id, state FROM jobs WHERE queue = $1 ORDER BY unique_key", &[&QUEUE])
+        .await
+        .expect("the jobs");
+    let stored: Vec<(String, String, String)> =
+        live.iter().map(|row| (row.get(0), row.get::<_, i64>(1).to_string(), row.get(2))).collect();
+    assert_eq!(
+        stored.iter().map(|(key, _, state)| (key.as_str(), state.as_str())).collect::<Vec<_>>(),
+        KEYS.iter().map(|key| (*key, "available")).collect::<Vec<_>>(),
+        "one live job per key"
+    );
+    for (key, id, _) in &stored {
+        let answered = &answers[key.as_str()];
+        assert_eq!(answered.len(), 70);
+        assert!(
+            answered.iter().all(|(other, _)| other == id),
+            "every enqueue of `{key}` answers job {id}: {answered:?}"
+        );
+        let created = answered.iter().filter(|(_, duplicate)| *duplicate == Some(false)).count();
+        assert!(created <= 1, "{created} single enqueues of `{key}` say they created the job");
+    }
+}
+
+#[test]
+fn broken_histories_are_found() {
+    let event = |from: &str, to: &str, reason: &str, attempt: i32| Event {
+        from: Some(from.to_string()),
+        to: to.to_string(),
+        reason: reason.to_string(),
+        attempt,
+        worker: None,
+    };
+    let check = |state: &str, events: Vec<Event>, broken: bool| {
+        let history = History { state: state.to_string(), events };
+        assert_eq!(history.problem().is_some(), broken, "{history:#?}: {:?}", history.problem());
+    };
+    let leased = |attempt| event("available", "active", "leased", attempt);
+    let completed = |attempt| event("active", "completed", "completed", attempt);
+    check("completed", vec![leased(1), completed(1)], false);
+    check("available", vec![], false);
+    check(
+        "completed",
+        vec![
+            leased(1),
+            event("active", "scheduled", "lease_expired", 1),
+            event("scheduled", "available", "due", 1),
+            leased(2),
+            completed(2),
+        ],
+        false,
+    );
+    // Two leases at once, a second completion, a lease ended under another
+    // attempt, a history that does not end in the job's state.
+    check("completed", vec![leased(1), leased(2), completed(2)], true);
+    check("completed", vec![leased(1), completed(1), completed(1)], true);
+    check("completed", vec![leased(2), completed(1)], true);
+    check("active", vec![leased(1), completed(1)], true);
+    check("completed", vec![], true);
+}
