@@ -292,3 +292,49 @@ pub struct JobRecord {
     /// Every transition, oldest first (empty in listings).
     pub history: Vec<JobEvent>,
 }
+
+impl JobRecord {
+    /// Sets the job's history from the transitions stored as events.
+    ///
+    /// Two parts of a history are never stored as events, since they are in
+    /// the row: the creation, and the current or last attempt while it runs
+    /// or once it completed (`started_at`, `worker`, `finished_at`). So the
+    /// hot path — lease, then complete — writes only the job row; an attempt
+    /// that fails stores its `leased` event along with its failure.
+    pub(crate) fn set_history(&mut self, stored: Vec<JobEvent>) {
+        let mut rest = stored;
+        if let (JobState::Active | JobState::Completed, Some(started)) = (self.state, self.started_at) {
+            rest.push(self.attempt_event(started, JobState::Available, JobState::Active, "leased"));
+        }
+        if let (JobState::Completed, Some(finished)) = (self.state, self.finished_at) {
+            rest.push(self.attempt_event(finished, JobState::Active, JobState::Completed, "completed"));
+        }
+        // The job was created in the state its next transition left, or is
+        // still in it (`run_at` cannot tell: a retry moves it).
+        let created_as = rest.first().and_then(|e| e.from).unwrap_or(self.state);
+        let mut history = Vec::with_capacity(rest.len() + 1);
+        history.push(JobEvent {
+            at: self.created_at,
+            from: None,
+            to: created_as,
+            attempt: 0,
+            worker: None,
+            reason: "enqueued".into(),
+            error: None,
+        });
+        history.extend(rest);
+        self.history = history;
+    }
+
+    fn attempt_event(&self, at: UnixMillis, from: JobState, to: JobState, reason: &str) -> JobEvent {
+        JobEvent {
+            at,
+            from: Some(from),
+            to,
+            attempt: self.attempt,
+            worker: self.worker.clone(),
+            reason: reason.into(),
+            error: None,
+        }
+    }
+}

@@ -8,9 +8,10 @@
 //! leases wake.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::LazyLock;
 use std::time::Duration;
 
-use deadpool_postgres::Transaction;
+use deadpool_postgres::{GenericClient, Transaction};
 use rampart_core::id::{JobId, QueueName};
 use rampart_core::job::{FailureKind, JobState};
 use rampart_core::retry::{FailureOutcome, RetryPlanner};
@@ -44,6 +45,40 @@ async fn notify_ready(tx: &Transaction<'_>, node: &str, queues: &[&str]) -> Resu
     Ok(())
 }
 
+/// The insert statement: ids, queues, jobs and the notification in one
+/// round trip. `input` fixes each job's id up front, so answers map to jobs
+/// by position whatever order rows are written in. `{ON_CONFLICT}` is empty
+/// for batches without unique keys: the clause makes every row a
+/// speculative insertion, which costs even when no key is set.
+const INSERT_SQL: &str = "WITH input AS MATERIALIZED (
+        SELECT nextval('jobs_id_seq') AS id, t.*
+        FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::int[], $6::bigint[], $7::text[], $8::text[])
+             WITH ORDINALITY AS t(queue, state, priority, run_at, max_attempts, timeout_ms, unique_key, payload, ord)
+    ), ensured AS (
+        INSERT INTO queues (name, paused, created_at) SELECT DISTINCT queue, false, $9::bigint FROM input
+        ON CONFLICT (name) DO NOTHING
+    ), inserted AS (
+        INSERT INTO jobs (id, queue, state, priority, run_at, created_at, max_attempts, timeout_ms, unique_key, payload)
+        SELECT id, queue, state, priority, run_at, $9::bigint, max_attempts, timeout_ms, unique_key, payload
+        FROM input
+        {ON_CONFLICT}
+        RETURNING id, queue, state
+    ), told AS (
+        SELECT pg_notify($10::text, $11::text || ':' || ready.queue)
+        FROM (SELECT DISTINCT queue FROM inserted WHERE state = 'available') AS ready
+    )
+    SELECT input.id, inserted.id IS NOT NULL, (SELECT count(*) FROM told)
+    FROM input LEFT JOIN inserted USING (id)
+    ORDER BY input.ord";
+
+/// [`INSERT_SQL`] for batches without unique keys.
+static INSERT_PLAIN: LazyLock<String> = LazyLock::new(|| INSERT_SQL.replace("{ON_CONFLICT}", ""));
+/// [`INSERT_SQL`] for batches with unique keys: a row whose key a live job
+/// holds is skipped.
+static INSERT_KEYED: LazyLock<String> = LazyLock::new(|| {
+    INSERT_SQL.replace("{ON_CONFLICT}", &format!("ON CONFLICT (queue, unique_key) WHERE {LIVE} DO NOTHING"))
+});
+
 pub(super) async fn insert_many(
     c: &mut Client,
     node: &str,
@@ -52,22 +87,20 @@ pub(super) async fn insert_many(
     if p.jobs.is_empty() {
         return Ok(Vec::new());
     }
-    let tx = c.transaction().await?;
-    let mut queues: Vec<&str> = p.jobs.iter().map(|j| j.queue.as_str()).collect();
-    queues.sort_unstable();
-    queues.dedup();
-    let ensure = tx
-        .prepare_cached(
-            "INSERT INTO queues (name, paused, created_at) SELECT name, false, $2 FROM unnest($1::text[]) AS name
-             ON CONFLICT (name) DO NOTHING",
-        )
-        .await?;
-    tx.execute(&ensure, &[&queues, &p.now.0]).await?;
-
+    let all: Vec<usize> = (0..p.jobs.len()).collect();
     let mut out: Vec<Option<JobInserted>> = vec![None; p.jobs.len()];
-    let mut pending: Vec<usize> = (0..p.jobs.len()).collect();
+    if p.jobs.iter().all(|j| j.unique_key.is_none()) {
+        // Nothing to look up afterwards: one statement is its own transaction.
+        let missed = insert_round(&*c, node, p, &all, &mut out).await?;
+        debug_assert!(missed.is_empty(), "jobs without a unique key are always inserted");
+        return Ok(out.into_iter().flatten().collect());
+    }
+    // Duplicates are looked up in the same transaction, so the batch stays
+    // all-or-nothing.
+    let tx = c.transaction().await?;
+    let mut pending = all;
     for _ in 0..UNIQUE_ROUNDS {
-        pending = insert_round(&tx, p, &pending, &mut out).await?;
+        pending = insert_round(&tx, node, p, &pending, &mut out).await?;
         if pending.is_empty() {
             break;
         }
@@ -77,53 +110,28 @@ pub(super) async fn insert_many(
             "a live job with the same unique_key kept finishing during the insert; enqueue again".into(),
         ));
     }
-    let out: Vec<JobInserted> = out.into_iter().flatten().collect();
-    let mut ready: Vec<&str> = p
-        .jobs
-        .iter()
-        .zip(&out)
-        .filter(|(_, r)| !r.duplicate && r.state == JobState::Available)
-        .map(|(j, _)| j.queue.as_str())
-        .collect();
-    ready.sort_unstable();
-    ready.dedup();
-    notify_ready(&tx, node, &ready).await?;
     tx.commit().await?;
-    Ok(out)
+    Ok(out.into_iter().flatten().collect())
 }
 
 /// Inserts the jobs at `pending`, resolving unique-key duplicates to their
 /// live twin; answers the indexes whose twin finished meanwhile.
 async fn insert_round(
-    tx: &Transaction<'_>,
+    c: &impl GenericClient,
+    node: &str,
     p: &JobInsertParams,
     pending: &[usize],
     out: &mut [Option<JobInserted>],
 ) -> Result<Vec<usize>, StoreError> {
-    let n = i32::try_from(pending.len()).unwrap_or(i32::MAX);
-    let ids_stmt =
-        tx.prepare_cached("SELECT nextval(pg_get_serial_sequence('jobs', 'id')) FROM generate_series(1, $1)").await?;
-    let ids: Vec<i64> = tx.query(&ids_stmt, &[&n]).await?.iter().map(|r| r.get(0)).collect();
     let jobs: Vec<&NewJob> = pending.iter().map(|&i| &p.jobs[i]).collect();
     let states: Vec<JobState> =
         jobs.iter().map(|j| if j.run_at > p.now { JobState::Scheduled } else { JobState::Available }).collect();
-    let insert = tx
-        .prepare_cached(&format!(
-            "INSERT INTO jobs (id, queue, state, priority, run_at, created_at, max_attempts, timeout_ms, unique_key,
-                               payload)
-             SELECT id, queue, state, priority, run_at, $10, max_attempts, timeout_ms, unique_key, payload
-             FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::int[], $7::bigint[],
-                         $8::text[], $9::text[])
-                  AS t(id, queue, state, priority, run_at, max_attempts, timeout_ms, unique_key, payload)
-             ON CONFLICT (queue, unique_key) WHERE {LIVE} DO NOTHING
-             RETURNING id"
-        ))
-        .await?;
-    let inserted: HashSet<i64> = tx
+    let keyed = jobs.iter().any(|j| j.unique_key.is_some());
+    let insert = c.prepare_cached(if keyed { &INSERT_KEYED } else { &INSERT_PLAIN }).await?;
+    let rows = c
         .query(
             &insert,
             &[
-                &ids,
                 &jobs.iter().map(|j| j.queue.as_str()).collect::<Vec<_>>(),
                 &states.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
                 &jobs.iter().map(|j| j.priority).collect::<Vec<_>>(),
@@ -133,23 +141,23 @@ async fn insert_round(
                 &jobs.iter().map(|j| j.unique_key.as_deref()).collect::<Vec<_>>(),
                 &jobs.iter().map(|j| j.payload.as_str()).collect::<Vec<_>>(),
                 &p.now.0,
+                &CHANNEL,
+                &node,
             ],
         )
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    let find_live = tx
+        .await?;
+    let find_live = c
         .prepare_cached(&format!("SELECT id, state FROM jobs WHERE queue = $1 AND unique_key = $2 AND {LIVE}"))
         .await?;
     let mut again = Vec::new();
-    for (k, &i) in pending.iter().enumerate() {
-        if inserted.contains(&ids[k]) {
-            out[i] = Some(JobInserted { id: JobId(ids[k]), state: states[k], duplicate: false });
+    for ((row, &i), state) in rows.iter().zip(pending).zip(states) {
+        let id = JobId(row.try_get(0)?);
+        if row.try_get::<_, bool>(1)? {
+            out[i] = Some(JobInserted { id, state, duplicate: false });
             continue;
         }
         let job = &p.jobs[i];
-        match tx.query_opt(&find_live, &[&job.queue.as_str(), &job.unique_key]).await? {
+        match c.query_opt(&find_live, &[&job.queue.as_str(), &job.unique_key]).await? {
             Some(row) => {
                 out[i] = Some(JobInserted { id: JobId(row.try_get(0)?), state: state_of(&row, 1)?, duplicate: true })
             }
@@ -159,7 +167,15 @@ async fn insert_round(
     Ok(again)
 }
 
-/// The lease statement: claim, mark active and record, in one statement.
+/// The lease statement: claim and mark active in one statement. It stores
+/// no event: the running attempt is in the row (see `JobRecord::set_history`).
+///
+/// Its commit does not wait for the WAL flush (`synchronous_commit` off for
+/// this transaction only): a lease lost in a database crash puts the job
+/// back to `available`, which at-least-once delivery already allows (the
+/// worker's ack then answers `LEASE_LOST`), and any later synchronous commit,
+/// such as that job's completion, flushes it. Enqueues and acks stay
+/// synchronous: those must not be lost.
 const LEASE_SQL: &str = "WITH picked AS (
         SELECT id FROM jobs
         WHERE queue = $1 AND state = 'available'
@@ -175,11 +191,10 @@ const LEASE_SQL: &str = "WITH picked AS (
         FROM picked WHERE j.id = picked.id
         RETURNING j.id, j.payload, j.attempt, j.max_attempts, j.lease_token, j.lease_expires_at, j.timeout_at,
                   j.created_at, j.run_at, j.priority
-    ), logged AS (
-        INSERT INTO job_events (job_id, at, from_state, to_state, attempt, worker, reason)
-        SELECT id, $2::bigint, 'available', 'active', attempt, $4::text, 'leased' FROM leased
+    ), relaxed AS (
+        SELECT set_config('synchronous_commit', 'off', true)
     )
-    SELECT * FROM leased";
+    SELECT leased.* FROM leased CROSS JOIN relaxed";
 
 pub(super) async fn lease(c: &mut Client, p: &JobLeaseParams) -> Result<Vec<LeasedJob>, StoreError> {
     if p.max == 0 {
@@ -301,9 +316,6 @@ pub(super) async fn ack_many(
                      WHERE j.id = a.id AND j.state = 'active' AND j.lease_token = a.token
                        AND j.lease_expires_at > $4 AND (j.timeout_at IS NULL OR j.timeout_at > $4)
                      RETURNING j.id, j.queue, j.attempt, j.max_attempts, j.started_at, j.worker
-                 ), logged AS (
-                     INSERT INTO job_events (job_id, at, from_state, to_state, attempt, worker, reason)
-                     SELECT id, $4, 'active', 'completed', attempt, worker, 'completed' FROM done
                  )
                  SELECT * FROM done",
             )
@@ -402,12 +414,26 @@ async fn end_attempt(
                  RETURNING id
              )
              INSERT INTO job_events (job_id, at, from_state, to_state, attempt, worker, reason, error)
-             SELECT id, $5, 'active', $2, $6, $7, $8, $4 FROM ended",
+             SELECT id, $9::bigint, 'available', 'active', $6::int, $7::text, 'leased', NULL FROM ended
+             UNION ALL
+             SELECT id, $5::bigint, 'active', $2::text, $6::int, $7::text, $8::text, $4::text FROM ended",
         )
         .await?;
+    // The attempt's start leaves the row with the next attempt: it is stored
+    // now, before the failure (the order of ids is the order of history).
     tx.execute(
         &stmt,
-        &[&held.id.0, &state.as_str(), &at.0, &error, &now.0, &int(held.attempt), &held.worker, &kind.as_str()],
+        &[
+            &held.id.0,
+            &state.as_str(),
+            &at.0,
+            &error,
+            &now.0,
+            &int(held.attempt),
+            &held.worker,
+            &kind.as_str(),
+            &held.started_at.0,
+        ],
     )
     .await?;
     Ok((state, retry_at))
@@ -647,24 +673,15 @@ pub(super) async fn get(c: &mut Client, id: JobId) -> Result<Option<JobRecord>, 
     let stmt = c.prepare_cached(&format!("SELECT {RECORD_COLUMNS} FROM jobs WHERE id = $1")).await?;
     let Some(row) = c.query_opt(&stmt, &[&id.0]).await? else { return Ok(None) };
     let mut job = record_from(&row)?;
-    let created = JobEvent {
-        at: job.created_at,
-        from: None,
-        to: if job.run_at > job.created_at { JobState::Scheduled } else { JobState::Available },
-        attempt: 0,
-        worker: None,
-        reason: "enqueued".into(),
-        error: None,
-    };
     let stmt = c
         .prepare_cached(
             "SELECT at, from_state, to_state, attempt, worker, reason, error FROM job_events
              WHERE job_id = $1 ORDER BY id",
         )
         .await?;
-    let mut history = vec![created];
+    let mut events = Vec::new();
     for r in c.query(&stmt, &[&id.0]).await? {
-        history.push(JobEvent {
+        events.push(JobEvent {
             at: UnixMillis(r.try_get(0)?),
             from: r.try_get::<_, Option<String>>(1)?.map(|s| parse_state(&s)).transpose()?,
             to: state_of(&r, 2)?,
@@ -674,7 +691,7 @@ pub(super) async fn get(c: &mut Client, id: JobId) -> Result<Option<JobRecord>, 
             error: r.try_get(6)?,
         });
     }
-    job.history = history;
+    job.set_history(events);
     Ok(Some(job))
 }
 

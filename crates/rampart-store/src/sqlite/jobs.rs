@@ -114,21 +114,9 @@ pub(super) fn lease(c: &Connection, p: &JobLeaseParams) -> Result<Vec<LeasedJob>
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    // RETURNING does not keep the subquery's order.
+    // RETURNING does not keep the subquery's order. No event is stored: the
+    // running attempt is in the row (see `JobRecord::set_history`).
     jobs.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.run_at.cmp(&b.run_at)).then(a.id.cmp(&b.id)));
-    for j in &jobs {
-        event(
-            c,
-            j.id,
-            p.now,
-            Some(JobState::Available),
-            JobState::Active,
-            j.attempt,
-            p.worker.as_deref(),
-            "leased",
-            None,
-        )?;
-    }
     Ok(jobs)
 }
 
@@ -221,8 +209,7 @@ fn complete(
         .query_row(params![ack.id.0, ack.lease_token, now.0, result], held_from)
         .optional()?;
     let Some(held) = held else { return Ok(Err(StoreError::LeaseLost)) };
-    let w = held.worker.as_deref();
-    event(c, held.id, now, Some(JobState::Active), JobState::Completed, held.attempt, w, "completed", None)?;
+    // No event: a completed attempt is in the row (see `JobRecord::set_history`).
     let run_time = now.since(held.started_at);
     Ok(Ok(JobAcked {
         id: held.id,
@@ -264,7 +251,9 @@ fn end_attempt(
             (JobState::Dead, None)
         }
     };
+    // The attempt's start leaves the row with the next attempt: store it now.
     let w = held.worker.as_deref();
+    event(c, held.id, held.started_at, Some(JobState::Available), JobState::Active, held.attempt, w, "leased", None)?;
     event(c, held.id, now, Some(JobState::Active), state, held.attempt, w, kind.as_str(), Some(error))?;
     Ok((state, retry_at))
 }
@@ -439,16 +428,6 @@ pub(super) fn get(c: &Connection, id: JobId) -> Result<Option<JobRecord>, StoreE
         .query_row([id.0], record_from)
         .optional()?;
     let Some(mut job) = job else { return Ok(None) };
-    let created = JobEvent {
-        at: job.created_at,
-        from: None,
-        to: if job.run_at > job.created_at { JobState::Scheduled } else { JobState::Available },
-        attempt: 0,
-        worker: None,
-        reason: "enqueued".into(),
-        error: None,
-    };
-    let mut history = vec![created];
     let events = c
         .prepare_cached(
             "SELECT at, from_state, to_state, attempt, worker, reason, error FROM job_events WHERE job_id = ?1 ORDER BY id",
@@ -465,8 +444,7 @@ pub(super) fn get(c: &Connection, id: JobId) -> Result<Option<JobRecord>, StoreE
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    history.extend(events);
-    job.history = history;
+    job.set_history(events);
     Ok(Some(job))
 }
 

@@ -272,8 +272,33 @@ pub async fn complete_records_result_and_fences_stale_tokens(store: Store) {
     assert_eq!(got.state, JobState::Completed);
     assert_eq!(got.result.as_deref(), Some(r#"{"ok":true}"#));
     assert_eq!(got.finished_at, Some(at(42_000)));
-    let reasons: Vec<&str> = got.history.iter().map(|e| e.reason.as_str()).collect();
-    assert_eq!(reasons, ["enqueued", "leased", "lease_expired", "due", "leased", "completed"]);
+    // Every transition, whether stored as an event or kept in the row.
+    let steps: Vec<(&str, i64, u32, Option<&str>)> =
+        got.history.iter().map(|e| (e.reason.as_str(), e.at.0 - T0.0, e.attempt, e.worker.as_deref())).collect();
+    assert_eq!(
+        steps,
+        [
+            ("enqueued", 0, 0, None),
+            ("leased", 0, 1, Some("w1")),
+            ("lease_expired", 31_000, 1, Some("w1")),
+            ("due", 40_000, 1, None),
+            ("leased", 40_000, 2, Some("w1")),
+            ("completed", 42_000, 2, Some("w1")),
+        ]
+    );
+    let states: Vec<_> = got.history.iter().map(|e| (e.from, e.to)).collect();
+    use JobState::*;
+    assert_eq!(
+        states,
+        [
+            (None, Available),
+            (Some(Available), Active),
+            (Some(Active), Scheduled),
+            (Some(Scheduled), Available),
+            (Some(Available), Active),
+            (Some(Active), Completed),
+        ]
+    );
 }
 
 pub async fn failures_retry_with_backoff_then_die(store: Store) {

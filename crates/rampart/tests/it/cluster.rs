@@ -19,7 +19,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use rampart_core::id::JobId;
 use rampart_server::wire::{BatchRequest, EnqueueRequest};
+use rampart_store::Store;
+use rampart_store::postgres::PgConfig;
 use rampart_store::postgres::testing::TestDatabase;
 use serde_json::json;
 use serde_json::value::RawValue;
@@ -85,8 +88,13 @@ impl ClusterBuilder {
         tokio::spawn(async move {
             let _ = connection.await;
         });
+        // Histories are read as the API shows them: the store assembles them
+        // from the job row and its stored events.
+        let store = Store::open_postgres(PgConfig { pool_size: 2, ..PgConfig::new(db.url.clone()) })
+            .await
+            .unwrap_or_else(|e| panic!("cannot open the test database as a store: {e}"));
         let (runs, holds) = (a.work_dir().join("runs.log"), a.work_dir().join("holds.log"));
-        Some(Cluster { nodes: [a, b], sql, proxy, runs, holds, _db: db })
+        Some(Cluster { nodes: [a, b], sql, store, proxy, runs, holds, _db: db })
     }
 }
 
@@ -95,6 +103,7 @@ struct Cluster {
     // Dropped in this order: the nodes first, the database last.
     nodes: [TestServer; 2],
     sql: tokio_postgres::Client,
+    store: Store,
     proxy: Option<PgProxy>,
     /// The log every worker script appends `JOB_ID ATTEMPT` to.
     runs: PathBuf,
@@ -181,9 +190,9 @@ impl Cluster {
 
     /// Completions per worker name, straight from the database.
     async fn completions_by_worker(&self, queue: &str) -> BTreeMap<String, i64> {
+        // A completed job keeps the worker of its completed attempt.
         self.counted(
-            "SELECT e.worker, count(*) FROM job_events e JOIN jobs j ON j.id = e.job_id \
-             WHERE j.queue = $1 AND e.reason = 'completed' GROUP BY e.worker",
+            "SELECT worker, count(*) FROM jobs WHERE queue = $1 AND state = 'completed' GROUP BY worker",
             queue,
         )
         .await
@@ -204,27 +213,30 @@ impl Cluster {
     /// Every job of the queue with its history, checked: answers the
     /// histories, or fails the test naming the broken ones.
     async fn histories(&self, queue: &str) -> BTreeMap<i64, History> {
-        let jobs = self
+        let ids = self
             .sql
-            .query("SELECT id, state FROM jobs WHERE queue = $1", &[&queue])
+            .query("SELECT id FROM jobs WHERE queue = $1", &[&queue])
             .await
             .unwrap_or_else(|e| panic!("reading the jobs failed: {e}"));
-        let mut histories: BTreeMap<i64, History> =
-            jobs.iter().map(|row| (row.get(0), History { state: row.get(1), events: Vec::new() })).collect();
-        let events = self
-            .sql
-            .query(
-                "SELECT e.job_id, e.from_state, e.to_state, e.reason, e.attempt, e.worker \
-                 FROM job_events e JOIN jobs j ON j.id = e.job_id WHERE j.queue = $1 ORDER BY e.job_id, e.id",
-                &[&queue],
-            )
-            .await
-            .unwrap_or_else(|e| panic!("reading the job events failed: {e}"));
-        for row in &events {
-            let job: i64 = row.get(0);
-            let event =
-                Event { from: row.get(1), to: row.get(2), reason: row.get(3), attempt: row.get(4), worker: row.get(5) };
-            histories.get_mut(&job).unwrap_or_else(|| panic!("an event of unknown job {job}")).events.push(event);
+        let mut histories = BTreeMap::new();
+        for row in &ids {
+            let id: i64 = row.get(0);
+            let job = self.store.job_get(JobId(id)).await.unwrap_or_else(|e| panic!("reading job {id} failed: {e}"));
+            let job = job.unwrap_or_else(|| panic!("job {id} vanished"));
+            // Every transition after the creation.
+            let events = job
+                .history
+                .iter()
+                .skip(1)
+                .map(|e| Event {
+                    from: e.from.map(|s| s.as_str().to_string()),
+                    to: e.to.as_str().to_string(),
+                    reason: e.reason.clone(),
+                    attempt: e.attempt,
+                    worker: e.worker.clone(),
+                })
+                .collect();
+            histories.insert(id, History { state: job.state.as_str().to_string(), events });
         }
         let broken: Vec<String> = histories
             .iter()
@@ -269,7 +281,7 @@ struct Event {
     from: Option<String>,
     to: String,
     reason: String,
-    attempt: i32,
+    attempt: u32,
     worker: Option<String>,
 }
 
@@ -572,7 +584,7 @@ async fn a_unique_key_gives_one_live_job_across_nodes_under_concurrent_enqueues(
 
 #[test]
 fn broken_histories_are_found() {
-    let event = |from: &str, to: &str, reason: &str, attempt: i32| Event {
+    let event = |from: &str, to: &str, reason: &str, attempt: u32| Event {
         from: Some(from.to_string()),
         to: to.to_string(),
         reason: reason.to_string(),
