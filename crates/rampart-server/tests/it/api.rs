@@ -71,7 +71,8 @@ async fn every_route_checks_its_role_through_one_extractor() {
     assert_eq!(ready.status, StatusCode::OK, "{}", ready.body);
     assert_eq!(ready.body["status"], "ready");
     let store = &ready.body["components"]["store"];
-    assert_eq!((&store["status"], &store["backend"]), (&json!("up"), &json!("sqlite")), "{store}");
+    let backend = app.engine.store().backend();
+    assert_eq!((&store["status"], &store["backend"]), (&json!("up"), &json!(backend)), "{store}");
     assert!(store["latency_ms"].as_f64().is_some_and(|ms| ms >= 0.0), "{store}");
     assert!(store.get("error").is_none(), "{store}");
 }

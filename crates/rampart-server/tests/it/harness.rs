@@ -1,5 +1,9 @@
-//! A test app: a real SQLite store in a temp dir, the engine on a manual
-//! clock, one key per role, and the router to send requests to.
+//! A test app: a real store, the engine on a manual clock, one key per
+//! role, and the router to send requests to.
+//!
+//! The store is SQLite in a temp dir, or, with `TEST_STORE=postgres`, a
+//! PostgreSQL database of the test's own (`.ci/run` runs these tests both
+//! ways): no engine or API test depends on the backend.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,6 +21,8 @@ use rampart_server::config::Config;
 use rampart_server::engine::Engine;
 use rampart_server::shutdown::{Shutdown, ShutdownTrigger};
 use rampart_store::Store;
+use rampart_store::postgres::PgConfig;
+use rampart_store::postgres::testing::TestDatabase;
 use rampart_store::sqlite::{Durability, SqliteConfig};
 use serde_json::Value;
 use tower::ServiceExt;
@@ -30,6 +36,25 @@ pub struct TestApp {
     pub keys: HashMap<&'static str, String>,
     _trigger: ShutdownTrigger,
     _dir: tempfile::TempDir,
+    _db: Option<TestDatabase>,
+}
+
+/// The store a test runs on, chosen by `TEST_STORE` (`sqlite`, the default, or `postgres`).
+async fn open_store(dir: &std::path::Path) -> (Store, Option<TestDatabase>) {
+    match std::env::var("TEST_STORE").as_deref() {
+        Ok("postgres") => {
+            let db = TestDatabase::create("engine and API tests")
+                .await
+                .expect("TEST_STORE=postgres needs a reachable PostgreSQL (see TEST_DATABASE_URL)");
+            let store = Store::open_postgres(PgConfig { pool_size: 4, ..PgConfig::new(db.url.clone()) }).await.unwrap();
+            (store, Some(db))
+        }
+        Ok("sqlite") | Err(_) => {
+            let config = SqliteConfig { data_dir: dir.to_path_buf(), durability: Durability::Normal };
+            (Store::open_sqlite(config).await.unwrap(), None)
+        }
+        Ok(other) => panic!("TEST_STORE must be `sqlite` or `postgres`, not `{other}`"),
+    }
 }
 
 /// What a request answered.
@@ -57,10 +82,7 @@ impl TestApp {
     pub async fn with_config(mut config: Config) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         config.data_dir = dir.path().to_path_buf();
-        let store =
-            Store::open_sqlite(SqliteConfig { data_dir: dir.path().to_path_buf(), durability: Durability::Normal })
-                .await
-                .unwrap();
+        let (store, db) = open_store(dir.path()).await;
         let clock = Arc::new(ManualClock::new(T0));
         let (trigger, shutdown) = Shutdown::new();
         let engine = Engine::new(store.clone(), &config, clock.clone(), shutdown);
@@ -76,7 +98,7 @@ impl TestApp {
             max_body_bytes: config.max_body_bytes,
             started: Arc::new(Instant::now()),
         };
-        TestApp { router: api::router(state), engine, clock, keys, _trigger: trigger, _dir: dir }
+        TestApp { router: api::router(state), engine, clock, keys, _trigger: trigger, _dir: dir, _db: db }
     }
 
     /// Sends a request with the key of `role` (none when `role` is empty).

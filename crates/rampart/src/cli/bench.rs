@@ -135,11 +135,13 @@ pub struct QueueArgs {
     /// `/proc/<pid>/status`) before and after the enqueue and at the end.
     #[arg(long)]
     pub server_pid: Option<u32>,
-    /// Another node of the same cluster for the workers to lease from, while
-    /// jobs are enqueued through `--url`: measures cross-node latency. Takes
-    /// the same API key [default: the `--url` server].
+    /// A node of the same cluster for the workers to lease from, while jobs
+    /// are enqueued through `--url`: measures cross-node latency. Repeat it
+    /// to spread the drain workers over several nodes (round robin; the
+    /// latency worker uses the first). Takes the same API key [default: the
+    /// `--url` server].
     #[arg(long, value_name = "URL")]
-    pub worker_url: Option<String>,
+    pub worker_url: Vec<String>,
 }
 
 /// Runs a `rampart bench` command against the server `client` talks to.
@@ -156,8 +158,8 @@ struct Report {
     queue: String,
     /// The store of the `--url` server (`sqlite`, `postgres`), when it says.
     store: Option<String>,
-    /// The server the workers used, when not the `--url` one.
-    worker_url: Option<String>,
+    /// The servers the workers used, when not the `--url` one.
+    worker_urls: Vec<String>,
     jobs: u64,
     batch: u32,
     concurrency: u32,
@@ -188,9 +190,9 @@ async fn queue(args: QueueArgs, client: Client) -> anyhow::Result<()> {
     let latency_queue = QueueName::new(&format!("{queue}-latency"))
         .context("the latency phase needs `<queue>-latency` as a queue name; choose a shorter --queue")?;
     let rss = |pid: Option<u32>| pid.map(server_rss_mb).transpose();
-    let workers = match &args.worker_url {
-        Some(url) => client.at(url)?,
-        None => client.clone(),
+    let workers = match args.worker_url.as_slice() {
+        [] => vec![client.clone()],
+        urls => urls.iter().map(|url| client.at(url)).collect::<Result<Vec<_>, _>>()?,
     };
     // Only to label the report: a server without readiness still gets benched.
     let store = client.ready().await.ok().map(|ready| ready.components.store.backend);
@@ -198,7 +200,7 @@ async fn queue(args: QueueArgs, client: Client) -> anyhow::Result<()> {
     let mut report = Report {
         queue: queue.to_string(),
         store: store.clone(),
-        worker_url: args.worker_url.clone(),
+        worker_urls: args.worker_url.clone(),
         jobs: args.jobs,
         batch: args.batch,
         concurrency: args.concurrency,
@@ -214,8 +216,8 @@ async fn queue(args: QueueArgs, client: Client) -> anyhow::Result<()> {
         args.producers,
         store.as_deref().unwrap_or("unknown")
     );
-    if let Some(url) = &args.worker_url {
-        eprintln!("bench queue: workers lease from {url}");
+    if !args.worker_url.is_empty() {
+        eprintln!("bench queue: workers lease from {}", args.worker_url.join(", "));
     }
 
     let enqueue_s = enqueue_phase(&client, &queue, &args).await?;
@@ -229,7 +231,7 @@ async fn queue(args: QueueArgs, client: Client) -> anyhow::Result<()> {
         report.process_per_s = Some(round(rate(args.jobs, process_s), 1));
 
         if args.latency_samples > 0 {
-            let latency = latency_phase(&client, &workers, &latency_queue, args.latency_samples, run_id).await?;
+            let latency = latency_phase(&client, &workers[0], &latency_queue, args.latency_samples, run_id).await?;
             report.start_p50_ms = percentile(&latency.start_ms, 50).map(|v| round(v, 3));
             report.start_p99_ms = percentile(&latency.start_ms, 99).map(|v| round(v, 3));
             report.complete_p50_ms = percentile(&latency.complete_ms, 50).map(|v| round(v, 3));
@@ -287,7 +289,7 @@ async fn enqueue_phase(client: &Client, queue: &QueueName, args: &QueueArgs) -> 
 
 /// Drains the queue with `--concurrency` pull workers until the server has
 /// confirmed `--jobs` completions, and returns the time that took in seconds.
-async fn drain_phase(client: &Client, queue: &QueueName, args: &QueueArgs) -> anyhow::Result<f64> {
+async fn drain_phase(clients: &[Client], queue: &QueueName, args: &QueueArgs) -> anyhow::Result<f64> {
     let target = args.jobs;
     let completed = Arc::new(AtomicU64::new(0));
     // Set by the worker whose ack brings the count to the target, so the
@@ -304,7 +306,7 @@ async fn drain_phase(client: &Client, queue: &QueueName, args: &QueueArgs) -> an
     let started = Instant::now();
     let mut tasks = JoinSet::new();
     for index in 0..args.concurrency {
-        let (client, queue) = (client.clone(), queue.clone());
+        let (client, queue) = (clients[index as usize % clients.len()].clone(), queue.clone());
         let (completed, finished) = (completed.clone(), finished.clone());
         let lease = LeaseRequest { worker: Some(format!("bench-{index}")), ..lease.clone() };
         tasks.spawn(async move {
@@ -676,7 +678,7 @@ mod tests {
             (q.jobs, q.concurrency, q.batch, q.lease_batch, q.producers, q.latency_samples),
             (50_000, 50, 1_000, 100, 4, 1_000)
         );
-        assert!(q.queue.is_none() && !q.skip_drain && q.server_pid.is_none() && q.worker_url.is_none());
+        assert!(q.queue.is_none() && !q.skip_drain && q.server_pid.is_none() && q.worker_url.is_empty());
         let parsed = Bench::try_parse_from([
             "bench",
             "queue",
@@ -696,7 +698,7 @@ mod tests {
         assert!(q.skip_drain);
         assert_eq!(q.server_pid, Some(42));
         assert_eq!(q.queue.as_ref().map(QueueName::as_str), Some("mem"));
-        assert_eq!(q.worker_url.as_deref(), Some("http://10.0.0.2:7433"));
+        assert_eq!(q.worker_url, ["http://10.0.0.2:7433"]);
         for bad in [
             &["bench", "queue", "--jobs", "0"][..],
             &["bench", "queue", "--lease-batch", "1001"],
