@@ -618,3 +618,24 @@ fn broken_histories_are_found() {
     check("active", vec![leased(1), completed(1)], true);
     check("completed", vec![], true);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_applies_the_schema_once_and_names_a_bad_database_url() {
+    let Some(db) = TestDatabase::create("rampart migrate").await else { return };
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let cli = crate::harness::Cli::new(&crate::harness::unused_url(), dir.path(), dir.path());
+    let first: serde_json::Value = cli.json(&["migrate", "--database-url", &db.url]).await;
+    assert_eq!(first, json!({"backend": "postgres", "applied": [1], "version": 1}));
+    let again = cli.run(&["migrate", "--database-url", &db.url]).await;
+    again.expect_code(0);
+    assert!(again.stdout.contains("schema is up to date (version 1)"), "{}", again.stdout);
+    // A node starts on the migrated database without migrating again.
+    let node = TestServer::builder().env("DATABASE_URL", &db.url).env("RAMPART_POSTGRES__POOL_SIZE", "2").start().await;
+    let (status, body) = node.ready().await;
+    assert_eq!((status, &body["components"]["store"]["backend"]), (200, &json!("postgres")), "{body}");
+    drop(node);
+    let bad = cli.run(&["migrate", "--database-url", "mysql://nope"]).await;
+    bad.expect_code(2);
+    assert!(bad.stderr.contains("database_url"), "the problem names the key: {}", bad.stderr);
+    assert!(!bad.stderr.contains("panicked"), "{}", bad.stderr);
+}
