@@ -41,8 +41,9 @@ pub(super) async fn apply(driver: &tokio_postgres::Config) -> Result<MigrateRepo
 }
 
 async fn apply_on(client: &mut tokio_postgres::Client) -> Result<MigrateReport, StoreError> {
-    // `CREATE TABLE IF NOT EXISTS` would log a notice on every start.
-    client.batch_execute("SET client_min_messages = warning").await?;
+    // `CREATE TABLE IF NOT EXISTS` would log a notice on every start; and a
+    // migration may rightly run longer than the statement timeout of calls.
+    client.batch_execute("SET client_min_messages = warning; SET statement_timeout = 0").await?;
     client.execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY]).await?;
     let out = apply_locked(client).await;
     // Closing the connection would release the lock too; unlock to be tidy.
