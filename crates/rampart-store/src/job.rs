@@ -338,3 +338,15 @@ impl JobRecord {
         }
     }
 }
+
+/// The error a reaped attempt records: what ran out, and whose.
+pub(crate) fn reaped_error(kind: FailureKind, timeout_ms: Option<i64>, worker: Option<&str>) -> String {
+    match (kind, worker) {
+        (FailureKind::Timeout, _) => format!(
+            "timed out: the attempt ran longer than its timeout of {}",
+            rampart_core::duration::format_duration(Duration::from_millis(timeout_ms.unwrap_or(0).max(0) as u64))
+        ),
+        (_, Some(w)) => format!("lease expired: worker `{w}` sent no heartbeat within the lease"),
+        (_, None) => "lease expired: the worker sent no heartbeat within the lease".to_string(),
+    }
+}

@@ -467,16 +467,7 @@ pub(super) async fn reap(c: &mut Client, p: &JobReapParams) -> Result<Vec<JobRea
     }
     let mut out = Vec::with_capacity(due.len());
     for (held, kind, timeout_ms) in due.into_values().take(p.limit as usize) {
-        let error = match kind {
-            FailureKind::Timeout => format!(
-                "timed out: the attempt ran longer than its timeout of {}",
-                rampart_core::duration::format_duration(Duration::from_millis(timeout_ms.unwrap_or(0).max(0) as u64))
-            ),
-            _ => match &held.worker {
-                Some(w) => format!("lease expired: worker `{w}` sent no heartbeat within the lease"),
-                None => "lease expired: the worker sent no heartbeat within the lease".to_string(),
-            },
-        };
+        let error = reaped_error(kind, timeout_ms, held.worker.as_deref());
         let (state, _) = end_attempt(&tx, &held, kind, &error, true, p.planner.as_ref(), p.now).await?;
         out.push(JobReaped {
             id: held.id,
