@@ -8,7 +8,9 @@
 //!    when [`ConfigSources::look_for_default_file`] is set and it exists;
 //! 3. environment variables: `RAMPART_<KEY>` for top-level keys and `__`
 //!    between the parts of nested keys (`RAMPART_QUEUE_DEFAULTS__MAX_ATTEMPTS`,
-//!    `RAMPART_QUEUES__email-send__BACKOFF__INITIAL`), and the conventional
+//!    `RAMPART_QUEUES__email-send__BACKOFF__INITIAL`,
+//!    `RAMPART_RATELIMIT__POLICIES__oauth__LIMIT`; arrays such as
+//!    `ratelimit.trusted_proxies` as comma-separated lists), and the conventional
 //!    `DATABASE_URL` for `database_url` (`RAMPART_DATABASE_URL` wins when
 //!    both are set);
 //! 4. overrides from command-line flags, as dotted keys.
@@ -21,17 +23,21 @@
 //!
 //! Queue settings resolve per key: a `[queues.NAME]` table overrides only the
 //! keys it sets and takes every other key, backoff keys included, from
-//! `[queue_defaults]`.
+//! `[queue_defaults]`. Rate-limit policies (`[ratelimit.policies.NAME]`) are
+//! checked by building the [`Policy`] each describes.
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
+use axum::http::HeaderName;
 use rampart_core::duration::{format_duration, parse_duration};
 use rampart_core::id::QueueName;
 use rampart_core::retry::Backoff;
+use rampart_limit::{Algorithm, Policy, PolicyError};
 use rampart_store::postgres::{PgConfig, check_url};
 use rampart_store::sqlite::Durability;
 use toml::{Table, Value};
@@ -81,6 +87,8 @@ pub struct Config {
     /// Queues with their own settings (`[queues.NAME]`), already resolved:
     /// each key a queue's table leaves out holds the `queue_defaults` value.
     pub queues: BTreeMap<QueueName, QueueConfig>,
+    /// Rate limiting and its named policies (`[ratelimit]`).
+    pub ratelimit: RateLimitConfig,
 }
 
 /// How log lines are written.
@@ -290,6 +298,220 @@ impl Default for QueueConfig {
     }
 }
 
+/// Rate limiting (`[ratelimit]`): the limiter's bounds, how answers and the
+/// gate read requests, and the named policies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateLimitConfig {
+    /// Most keys the memory backend keeps at once; past it the oldest are
+    /// evicted (`max_keys`, at least 1).
+    pub max_keys: usize,
+    /// Longest key a check may use, in bytes (`max_key_length`, 1 to 4096).
+    pub max_key_length: usize,
+    /// How `X-RateLimit-Reset` is written (`reset_format`).
+    pub reset_format: ResetFormat,
+    /// Addresses whose `X-Forwarded-For` the gate believes when it derives a
+    /// client IP (`trusted_proxies`); empty believes no one.
+    pub trusted_proxies: Vec<IpNet>,
+    /// The policies configured in `[ratelimit.policies.NAME]`.
+    pub policies: BTreeMap<PolicyName, PolicyConfig>,
+}
+
+impl RateLimitConfig {
+    /// The longest `max_key_length` allowed.
+    pub const MAX_KEY_LENGTH: usize = 4096;
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            max_keys: 1_000_000,
+            max_key_length: 256,
+            reset_format: ResetFormat::default(),
+            trusted_proxies: Vec::new(),
+            policies: BTreeMap::new(),
+        }
+    }
+}
+
+/// How the `X-RateLimit-Reset` header is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResetFormat {
+    /// Whole seconds until the reset (`"seconds"`).
+    #[default]
+    Seconds,
+    /// The reset as Unix seconds (`"epoch"`).
+    Epoch,
+    /// The reset as an RFC 3339 date-time (`"rfc3339"`).
+    Rfc3339,
+}
+
+/// One configured rate-limit policy (`[ratelimit.policies.NAME]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyConfig {
+    /// What a key may do: `limit`, `window`, `algorithm` and `burst`, checked.
+    pub policy: Policy,
+    /// How the gate derives the key from a request (`key`).
+    pub key: KeySource,
+    /// Where the policy's counters live (`backend`).
+    pub backend: LimitBackend,
+    /// What a check does when its backend fails (`on_backend_error`).
+    pub on_backend_error: OnBackendError,
+}
+
+/// The name of a rate-limit policy: 1 to 128 characters of A-Z, a-z, 0-9,
+/// `_`, `.`, `:` and `-`, as queue names.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PolicyName(String);
+
+/// Why a policy name was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a policy name: use 1 to 128 characters of A-Z, a-z, 0-9, `_`, `.`, `:` and `-`")]
+pub struct PolicyNameError(pub String);
+
+impl PolicyName {
+    /// The longest name allowed.
+    pub const MAX_LEN: usize = 128;
+
+    /// Checks and wraps a policy name.
+    pub fn new(name: &str) -> Result<Self, PolicyNameError> {
+        let ok = !name.is_empty()
+            && name.len() <= Self::MAX_LEN
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
+        if ok { Ok(PolicyName(name.to_string())) } else { Err(PolicyNameError(name.chars().take(140).collect())) }
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PolicyName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::borrow::Borrow<str> for PolicyName {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+/// How the gate derives a policy's key from a request.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum KeySource {
+    /// The client IP (`"ip"`), from `X-Forwarded-For` only when the peer is a
+    /// trusted proxy.
+    #[default]
+    Ip,
+    /// The API key the request authenticated with (`"api_key"`).
+    ApiKey,
+    /// The value of a request header (`"header:NAME"`), e.g. a user or org id
+    /// set by the app's proxy.
+    Header(HeaderName),
+}
+
+impl FromStr for KeySource {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let text = s.trim();
+        if let Some((_, name)) = text.split_once(':').filter(|(kind, _)| kind.trim().eq_ignore_ascii_case("header")) {
+            let name = name.trim();
+            if name.is_empty() {
+                return Err(format!("{s:?} names no header; write e.g. \"header:X-User-Id\""));
+            }
+            return HeaderName::from_bytes(name.as_bytes())
+                .map(KeySource::Header)
+                .map_err(|_| format!("{name:?} is not an HTTP header name; write e.g. \"header:X-User-Id\""));
+        }
+        match text.to_ascii_lowercase().as_str() {
+            "ip" => Ok(KeySource::Ip),
+            "api_key" => Ok(KeySource::ApiKey),
+            _ => Err(format!("{s:?} is not a key source; use \"ip\", \"api_key\" or \"header:NAME\"")),
+        }
+    }
+}
+
+/// Where a policy's counters live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LimitBackend {
+    /// In this process (`"memory"`): each node counts on its own.
+    #[default]
+    Memory,
+}
+
+/// What a check does when its backend fails or answers too slowly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnBackendError {
+    /// Counts in memory with the same policy until the backend is back (`"local"`).
+    #[default]
+    Local,
+    /// Admits the check (`"allow"`).
+    Allow,
+    /// Refuses the check (`"deny"`).
+    Deny,
+}
+
+/// An IP network, `10.0.0.0/8`, or one address (`127.0.0.1`, read as `/32`,
+/// or `/128` for IPv6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    /// The network's first address: every bit past the prefix is zero.
+    addr: IpAddr,
+    /// How many leading bits of an address must match `addr`.
+    prefix_len: u8,
+}
+
+impl IpNet {
+    /// Whether `ip` is in the network. An IPv4 address written as IPv6
+    /// (`::ffff:10.0.0.1`) counts as the IPv4 address.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        ip.is_ipv4() == self.addr.is_ipv4() && first_address(ip, self.prefix_len) == self.addr
+    }
+}
+
+/// `addr` with every bit past the first `prefix_len` cleared (`prefix_len` at
+/// most the address's width).
+fn first_address(addr: IpAddr, prefix_len: u8) -> IpAddr {
+    let cleared = |bits: u32| bits - u32::from(prefix_len);
+    match addr {
+        IpAddr::V4(v4) => IpAddr::V4(Ipv4Addr::from(u32::from(v4) & u32::MAX.checked_shl(cleared(32)).unwrap_or(0))),
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & u128::MAX.checked_shl(cleared(128)).unwrap_or(0))),
+    }
+}
+
+impl FromStr for IpNet {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let text = s.trim();
+        let (addr, prefix) = text.split_once('/').map_or((text, None), |(addr, prefix)| (addr, Some(prefix)));
+        let addr: IpAddr = addr.parse().map_err(|_| {
+            format!("{s:?} is not an IP address or network; write e.g. \"127.0.0.1\" or \"10.0.0.0/8\"")
+        })?;
+        let bits = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix_len = match prefix.map(str::parse::<u8>) {
+            None => bits,
+            Some(Ok(n)) if n <= bits => n,
+            Some(_) => return Err(format!("{s:?}: the prefix length must be a number from 0 to {bits}")),
+        };
+        let first = first_address(addr, prefix_len);
+        if first != addr {
+            return Err(format!("{s:?} has address bits set past its prefix; write \"{first}/{prefix_len}\""));
+        }
+        Ok(IpNet { addr, prefix_len })
+    }
+}
+
+impl fmt::Display for IpNet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix_len)
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -303,6 +525,7 @@ impl Default for Config {
             log_format: LogFormat::default(),
             queue_defaults: QueueConfig::default(),
             queues: BTreeMap::new(),
+            ratelimit: RateLimitConfig::default(),
         }
     }
 }
@@ -452,6 +675,8 @@ enum Kind {
     Float,
     /// `true` or `false`.
     Bool,
+    /// An array of strings; from the environment or a flag, comma-separated.
+    List,
     /// A table of further keys.
     Table,
 }
@@ -467,6 +692,7 @@ const TOP_KEYS: &[(&str, Kind)] = &[
     ("log_format", Kind::Text),
     ("queue_defaults", Kind::Table),
     ("queues", Kind::Table),
+    ("ratelimit", Kind::Table),
 ];
 
 const QUEUE_KEYS: &[(&str, Kind)] = &[
@@ -484,6 +710,24 @@ const BACKOFF_KEYS: &[(&str, Kind)] =
 const POSTGRES_KEYS: &[(&str, Kind)] =
     &[("pool_size", Kind::Int), ("statement_timeout", Kind::Text), ("connect_timeout", Kind::Text)];
 
+const RATELIMIT_KEYS: &[(&str, Kind)] = &[
+    ("max_keys", Kind::Int),
+    ("max_key_length", Kind::Int),
+    ("reset_format", Kind::Text),
+    ("trusted_proxies", Kind::List),
+    ("policies", Kind::Table),
+];
+
+const POLICY_KEYS: &[(&str, Kind)] = &[
+    ("limit", Kind::Int),
+    ("window", Kind::Text),
+    ("algorithm", Kind::Text),
+    ("burst", Kind::Int),
+    ("key", Kind::Text),
+    ("backend", Kind::Text),
+    ("on_backend_error", Kind::Text),
+];
+
 fn kind_of(keys: &[(&str, Kind)], key: &str) -> Option<Kind> {
     keys.iter().find(|(name, _)| *name == key).map(|(_, kind)| *kind)
 }
@@ -494,8 +738,9 @@ fn key_list(keys: &[(&str, Kind)]) -> String {
 }
 
 /// Maps the segments of a nested key to its path and kind. Key segments are
-/// matched case-insensitively; the queue name after `queues` is kept as given,
-/// since queue names are case-sensitive.
+/// matched case-insensitively; the queue name after `queues` and the policy
+/// name after `ratelimit.policies` are kept as given, since names are
+/// case-sensitive.
 fn resolve(segments: &[&str]) -> Result<(Vec<String>, Kind), String> {
     let Some((first, rest)) = segments.split_first() else {
         return Err("names no key".to_string());
@@ -519,6 +764,7 @@ fn resolve(segments: &[&str]) -> Result<(Vec<String>, Kind), String> {
             [] => Err("`postgres` is a table: set one of its keys, e.g. `postgres.pool_size`".to_string()),
             _ => Err(format!("`postgres` keys have no sub-keys; postgres keys are {}", key_list(POSTGRES_KEYS))),
         },
+        "ratelimit" => resolve_ratelimit_key(rest),
         _ => match kind_of(TOP_KEYS, &first) {
             Some(kind) if rest.is_empty() => Ok((vec![first], kind)),
             Some(_) => Err(format!("`{first}` has no sub-keys")),
@@ -558,9 +804,43 @@ fn resolve_queue_key(mut prefix: Vec<String>, segments: &[&str]) -> Result<(Vec<
     }
 }
 
-/// Maps a dotted flag key to its path and kind. A queue name may itself hold
-/// dots, so under `queues.` the key is taken from the end.
+/// Resolves the key segments that follow `ratelimit`.
+fn resolve_ratelimit_key(segments: &[&str]) -> Result<(Vec<String>, Kind), String> {
+    let Some((key, rest)) = segments.split_first() else {
+        return Err("`ratelimit` is a table: set one of its keys, e.g. `ratelimit.max_keys`".to_string());
+    };
+    let key = key.to_ascii_lowercase();
+    if key == "policies" {
+        let needs_name = "`ratelimit.policies` needs a policy name and a key, e.g. `ratelimit.policies.oauth.limit`";
+        let [name, policy_key] = rest else {
+            return Err(needs_name.to_string());
+        };
+        let policy_key = policy_key.to_ascii_lowercase();
+        return match kind_of(POLICY_KEYS, &policy_key) {
+            Some(kind) => Ok((vec!["ratelimit".into(), "policies".into(), (*name).to_string(), policy_key], kind)),
+            None => Err(format!(
+                "`ratelimit.policies.{name}.{policy_key}` is not a setting; policy keys are {}",
+                key_list(POLICY_KEYS)
+            )),
+        };
+    }
+    match kind_of(RATELIMIT_KEYS, &key) {
+        Some(kind) if rest.is_empty() => Ok((vec!["ratelimit".to_string(), key], kind)),
+        Some(_) => Err(format!("`ratelimit.{key}` has no sub-keys")),
+        None => Err(format!("`ratelimit.{key}` is not a setting; ratelimit keys are {}", key_list(RATELIMIT_KEYS))),
+    }
+}
+
+/// Maps a dotted flag key to its path and kind. A queue or policy name may
+/// itself hold dots, so under `queues.` and `ratelimit.policies.` the key is
+/// taken from the end.
 fn resolve_dotted(key: &str) -> Result<(Vec<String>, Kind), String> {
+    if let Some(rest) = key.strip_prefix("ratelimit.policies.") {
+        return match rest.rsplit_once('.') {
+            Some((name, key)) => resolve(&["ratelimit", "policies", name, key]),
+            None => resolve(&["ratelimit", "policies", rest]),
+        };
+    }
     let Some(rest) = key.strip_prefix("queues.") else {
         let segments: Vec<&str> = key.split('.').collect();
         return resolve(&segments);
@@ -684,6 +964,10 @@ fn convert(raw: &str, kind: Kind) -> Value {
             "false" => Some(Value::Boolean(false)),
             _ => None,
         },
+        Kind::List => {
+            let items = text.split(',').map(str::trim).filter(|item| !item.is_empty());
+            Some(Value::Array(items.map(|item| Value::String(item.to_string())).collect()))
+        }
         Kind::Text | Kind::Table => None,
     };
     converted.unwrap_or_else(|| Value::String(raw.to_string()))
@@ -930,6 +1214,7 @@ impl Check<'_> {
                         }
                     }
                 }
+                "ratelimit" => config.ratelimit = self.ratelimit(&path, value),
                 // Walked below, once queue_defaults is known.
                 "queue_defaults" | "queues" => {}
                 _ => self.unknown(&path, TOP_KEYS),
@@ -1057,6 +1342,183 @@ impl Check<'_> {
             }
         }
         postgres
+    }
+
+    /// The `[ratelimit]` table over the defaults, its policies included.
+    fn ratelimit(&mut self, path: &[String], value: &Value) -> RateLimitConfig {
+        let mut ratelimit = RateLimitConfig::default();
+        let Some(table) = self.table(path, value, "a table of rate-limit settings") else {
+            return ratelimit;
+        };
+        let max_size = u64::try_from(usize::MAX).unwrap_or(u64::MAX);
+        let max_key_length = RateLimitConfig::MAX_KEY_LENGTH as u64;
+        for (key, value) in table {
+            let path = child(path, key);
+            match key.as_str() {
+                "max_keys" => {
+                    if let Some(n) = self.int(&path, value, 1, max_size).and_then(|n| usize::try_from(n).ok()) {
+                        ratelimit.max_keys = n;
+                    }
+                }
+                "max_key_length" => {
+                    if let Some(n) = self.int(&path, value, 1, max_key_length).and_then(|n| usize::try_from(n).ok()) {
+                        ratelimit.max_key_length = n;
+                    }
+                }
+                "reset_format" => {
+                    if let Some(s) = self.text(&path, value) {
+                        match s.trim().to_ascii_lowercase().as_str() {
+                            "seconds" => ratelimit.reset_format = ResetFormat::Seconds,
+                            "epoch" => ratelimit.reset_format = ResetFormat::Epoch,
+                            "rfc3339" => ratelimit.reset_format = ResetFormat::Rfc3339,
+                            _ => self.report(
+                                &path,
+                                format!("{s:?} is not a reset format; use \"seconds\", \"epoch\" or \"rfc3339\""),
+                            ),
+                        }
+                    }
+                }
+                "trusted_proxies" => {
+                    let Value::Array(items) = value else {
+                        let problem = format!(
+                            "expected an array of IP addresses and networks such as [\"10.0.0.0/8\"], got {}",
+                            describe(value)
+                        );
+                        self.report(&path, problem);
+                        continue;
+                    };
+                    for item in items {
+                        match self.text(&path, item).map(str::parse::<IpNet>) {
+                            Some(Ok(net)) => ratelimit.trusted_proxies.push(net),
+                            Some(Err(e)) => self.report(&path, e),
+                            None => {}
+                        }
+                    }
+                }
+                "policies" => {
+                    let Some(policies) = self.table(&path, value, "a table of policies ([ratelimit.policies.NAME])")
+                    else {
+                        continue;
+                    };
+                    for (name, value) in policies {
+                        let path = child(&path, name);
+                        if kind_of(POLICY_KEYS, name).is_some() && !value.is_table() {
+                            self.report(
+                                &path,
+                                format!(
+                                    "expected a table of settings for policy {name:?}, got {}; a policy's \
+                                     settings go in its own table, [ratelimit.policies.NAME]",
+                                    describe(value)
+                                ),
+                            );
+                            continue;
+                        }
+                        let policy = self.policy(&path, value);
+                        match (PolicyName::new(name), policy) {
+                            (Ok(name), Some(policy)) => {
+                                ratelimit.policies.insert(name, policy);
+                            }
+                            (Err(e), _) => self.report(&path, e),
+                            (Ok(_), None) => {}
+                        }
+                    }
+                }
+                _ => self.unknown(&path, RATELIMIT_KEYS),
+            }
+        }
+        ratelimit
+    }
+
+    /// One `[ratelimit.policies.NAME]` table, checked by building its
+    /// [`Policy`]; `None` when it has a problem (each one reported).
+    fn policy(&mut self, path: &[String], value: &Value) -> Option<PolicyConfig> {
+        let table = self.table(path, value, "a table of policy settings")?;
+        let errors_before = self.errors.len();
+        let (mut limit, mut window, mut algorithm, mut burst) = (None, None, Algorithm::default(), None);
+        // Whether `algorithm` and `burst`, when set, were read.
+        let mut shape_read = true;
+        let (mut key_source, mut backend, mut on_backend_error) =
+            (KeySource::default(), LimitBackend::default(), OnBackendError::default());
+        for (key, value) in table {
+            let path = child(path, key);
+            match key.as_str() {
+                // Ranges are the policy's to check, below.
+                "limit" => limit = self.int(&path, value, 0, u64::MAX),
+                "window" => window = self.duration(&path, value),
+                "algorithm" => match self.text(&path, value).map(|s| s.trim().to_ascii_lowercase().parse()) {
+                    Some(Ok(a)) => algorithm = a,
+                    Some(Err(e)) => {
+                        self.report(&path, e);
+                        shape_read = false;
+                    }
+                    None => shape_read = false,
+                },
+                "burst" => match self.int(&path, value, 0, u64::MAX) {
+                    Some(n) => burst = Some(n),
+                    None => shape_read = false,
+                },
+                "key" => {
+                    if let Some(s) = self.text(&path, value) {
+                        match s.parse::<KeySource>() {
+                            Ok(k) => key_source = k,
+                            Err(e) => self.report(&path, e),
+                        }
+                    }
+                }
+                "backend" => {
+                    if let Some(s) = self.text(&path, value) {
+                        match s.trim().to_ascii_lowercase().as_str() {
+                            "memory" => backend = LimitBackend::Memory,
+                            "redis" => self.report(
+                                &path,
+                                "\"redis\" is not available yet: it arrives with the Redis backend; use \"memory\"",
+                            ),
+                            _ => self.report(&path, format!("{s:?} is not a backend; use \"memory\"")),
+                        }
+                    }
+                }
+                "on_backend_error" => {
+                    if let Some(s) = self.text(&path, value) {
+                        match s.trim().to_ascii_lowercase().as_str() {
+                            "local" => on_backend_error = OnBackendError::Local,
+                            "allow" => on_backend_error = OnBackendError::Allow,
+                            "deny" => on_backend_error = OnBackendError::Deny,
+                            _ => self.report(
+                                &path,
+                                format!("{s:?} is not a fallback; use \"local\", \"allow\" or \"deny\""),
+                            ),
+                        }
+                    }
+                }
+                _ => self.unknown(&path, POLICY_KEYS),
+            }
+        }
+        for (key, example) in [("limit", "limit = 10"), ("window", "window = \"5m\"")] {
+            if !table.contains_key(key) {
+                self.report(&child(path, key), format!("missing: every policy needs one, e.g. `{example}`"));
+            }
+        }
+        // Built even when another key is wrong, so that its problems show too.
+        let policy = match (limit, window) {
+            (Some(limit), Some(window)) if shape_read => match Policy::new(limit, window, algorithm, burst) {
+                Ok(policy) => Some(policy),
+                Err(e) => {
+                    let key = match e {
+                        PolicyError::Limit(_) => "limit",
+                        PolicyError::Window => "window",
+                        PolicyError::Burst(_) => "burst",
+                        PolicyError::UnknownAlgorithm(_) => "algorithm",
+                    };
+                    self.report(&child(path, key), e);
+                    None
+                }
+            },
+            _ => None,
+        };
+        if self.errors.len() > errors_before {
+            return None;
+        }
+        Some(PolicyConfig { policy: policy?, key: key_source, backend, on_backend_error })
     }
 
     /// A backoff table over `base`: each key it sets replaces the base value.
@@ -1190,6 +1652,488 @@ mod tests {
             assert!(postgres.contains_key(*key), "postgres key `{key}` missing from config.default.toml");
         }
         assert!(DEFAULT_TOML.contains("# [queues.email-send]"));
+        let ratelimit = table["ratelimit"].as_table().unwrap();
+        for (key, _) in RATELIMIT_KEYS.iter().filter(|(k, _)| *k != "policies") {
+            assert!(ratelimit.contains_key(*key), "ratelimit key `{key}` missing from config.default.toml");
+        }
+        assert!(DEFAULT_TOML.contains("\n# [ratelimit.policies.NAME]\n"));
+        for (key, _) in POLICY_KEYS {
+            assert!(
+                DEFAULT_TOML.contains(&format!("\n# {key} = ")),
+                "policy key `{key}` missing from config.default.toml"
+            );
+        }
+    }
+
+    fn policy_name(s: &str) -> PolicyName {
+        PolicyName::new(s).unwrap()
+    }
+
+    fn ip_net(s: &str) -> IpNet {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn rate_limiting_defaults_to_no_policies() {
+        let ratelimit = ok(None, &[], &[]).ratelimit;
+        assert_eq!(ratelimit, RateLimitConfig::default());
+        assert_eq!(ratelimit.max_keys, 1_000_000);
+        assert_eq!(ratelimit.max_key_length, 256);
+        assert_eq!(ratelimit.reset_format, ResetFormat::Seconds);
+        assert!(ratelimit.trusted_proxies.is_empty());
+        assert!(ratelimit.policies.is_empty());
+    }
+
+    #[test]
+    fn the_shipped_presets_are_valid_policies() {
+        // Uncomment the TOML lines of the presets, as a user would.
+        let presets = DEFAULT_TOML.split("# Presets:").nth(1).expect("config.default.toml has presets");
+        let file: String = presets
+            .lines()
+            .filter_map(|line| line.strip_prefix("# "))
+            .filter(|line| line.starts_with('[') || line.contains(" = "))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        let policies = ok(Some(&file), &[], &[]).ratelimit.policies;
+        let expected = [
+            ("oauth_callback", 10, 300, KeySource::Ip),
+            ("inbox_sync", 5, 300, KeySource::Header(HeaderName::from_static("x-user-id"))),
+            ("inbox_scan", 3, 600, KeySource::Header(HeaderName::from_static("x-user-id"))),
+            ("ai", 20, 60, KeySource::Header(HeaderName::from_static("x-user-id"))),
+            ("per_org", 1000, 3600, KeySource::Header(HeaderName::from_static("x-org-id"))),
+            ("per_ip", 100, 900, KeySource::Ip),
+            ("auth", 5, 900, KeySource::Ip),
+            ("strict", 10, 10, KeySource::Ip),
+            ("moderate", 30, 10, KeySource::Ip),
+            ("lenient", 100, 10, KeySource::Ip),
+        ];
+        assert_eq!(policies.len(), expected.len(), "{policies:#?}");
+        for (name, limit, window_s, key) in expected {
+            let config = &policies[name];
+            let policy = Policy::new(limit, Duration::from_secs(window_s), Algorithm::SlidingWindow, None).unwrap();
+            assert_eq!(config.policy, policy, "{name}");
+            assert_eq!(config.key, key, "{name}");
+        }
+    }
+
+    #[test]
+    fn policies_become_checked_policies_with_their_key_sources() {
+        let file = r#"
+            [ratelimit]
+            max_keys = 5000
+            max_key_length = 4096
+            reset_format = "rfc3339"
+            trusted_proxies = ["127.0.0.1", "10.0.0.0/8", "fd00::/8"]
+            [ratelimit.policies.oauth]
+            limit = 10
+            window = "5m"
+            [ratelimit.policies."api:v2"]
+            limit = 20
+            window = "1s"
+            algorithm = "gcra"
+            burst = 40
+            key = "header:X-User-Id"
+            backend = "memory"
+            on_backend_error = "deny"
+            [ratelimit.policies.per-key]
+            limit = 1000
+            window = "1h"
+            algorithm = "fixed_window"
+            key = "api_key"
+            on_backend_error = "allow"
+        "#;
+        let ratelimit = ok(Some(file), &[], &[]).ratelimit;
+        assert_eq!(ratelimit.max_keys, 5000);
+        assert_eq!(ratelimit.max_key_length, 4096);
+        assert_eq!(ratelimit.reset_format, ResetFormat::Rfc3339);
+        assert_eq!(ratelimit.trusted_proxies, [ip_net("127.0.0.1/32"), ip_net("10.0.0.0/8"), ip_net("fd00::/8")]);
+        let expected = BTreeMap::from([
+            (
+                policy_name("oauth"),
+                PolicyConfig {
+                    policy: Policy::new(10, Duration::from_secs(300), Algorithm::SlidingWindow, None).unwrap(),
+                    key: KeySource::Ip,
+                    backend: LimitBackend::Memory,
+                    on_backend_error: OnBackendError::Local,
+                },
+            ),
+            (
+                policy_name("api:v2"),
+                PolicyConfig {
+                    policy: Policy::new(20, Duration::from_secs(1), Algorithm::Gcra, Some(40)).unwrap(),
+                    key: KeySource::Header(HeaderName::from_static("x-user-id")),
+                    backend: LimitBackend::Memory,
+                    on_backend_error: OnBackendError::Deny,
+                },
+            ),
+            (
+                policy_name("per-key"),
+                PolicyConfig {
+                    policy: Policy::new(1000, Duration::from_secs(3600), Algorithm::FixedWindow, None).unwrap(),
+                    key: KeySource::ApiKey,
+                    backend: LimitBackend::Memory,
+                    on_backend_error: OnBackendError::Allow,
+                },
+            ),
+        ]);
+        assert_eq!(ratelimit.policies, expected);
+        // Looked up by the name a request gives.
+        assert_eq!(ratelimit.policies.get("api:v2").map(|p| p.policy.burst()), Some(40));
+    }
+
+    #[test]
+    fn environment_and_flags_set_policy_keys() {
+        let file = r#"
+            [ratelimit.policies.oauth]
+            limit = 10
+            window = "5m"
+            [ratelimit.policies."billing.v2"]
+            limit = 5
+            window = "1m"
+        "#;
+        let env = [
+            ("RAMPART_RATELIMIT__POLICIES__oauth__LIMIT", "20"),
+            ("RAMPART_RATELIMIT__POLICIES__oauth__KEY", "header:X-Forwarded-User"),
+            // A policy from the environment alone, its name kept as written.
+            ("RAMPART_RATELIMIT__POLICIES__Signup__LIMIT", "3"),
+            ("RAMPART_RATELIMIT__POLICIES__Signup__WINDOW", "1h"),
+            ("RAMPART_RATELIMIT__TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8"),
+            ("RAMPART_ratelimit__reset_format", "epoch"),
+        ];
+        let overrides = [("ratelimit.policies.billing.v2.window", "10s"), ("ratelimit.max_key_length", "64")];
+        let ratelimit = ok(Some(file), &env, &overrides).ratelimit;
+        let oauth = &ratelimit.policies["oauth"];
+        assert_eq!(oauth.policy, Policy::new(20, Duration::from_secs(300), Algorithm::SlidingWindow, None).unwrap());
+        assert_eq!(oauth.key, KeySource::Header(HeaderName::from_static("x-forwarded-user")));
+        assert_eq!(ratelimit.policies["Signup"].policy.window(), Duration::from_secs(3600));
+        assert!(!ratelimit.policies.contains_key("signup"));
+        assert_eq!(ratelimit.policies["billing.v2"].policy.window(), Duration::from_secs(10));
+        assert_eq!(ratelimit.policies.len(), 3);
+        assert_eq!(ratelimit.trusted_proxies, [ip_net("127.0.0.1"), ip_net("10.0.0.0/8")]);
+        assert_eq!(ratelimit.reset_format, ResetFormat::Epoch);
+        assert_eq!(ratelimit.max_key_length, 64);
+        // An empty list from the environment believes no proxy.
+        let env = [("RAMPART_RATELIMIT__TRUSTED_PROXIES", "")];
+        assert!(ok(Some("[ratelimit]\ntrusted_proxies = [\"::1\"]"), &env, &[]).ratelimit.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn trusted_proxies_hold_their_networks() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let cases = [
+            (
+                "10.0.0.0/8",
+                &["10.0.0.0", "10.255.1.2", "::ffff:10.1.2.3"][..],
+                &["11.0.0.1", "9.255.255.255", "::1"][..],
+            ),
+            ("127.0.0.1", &["127.0.0.1", "::ffff:127.0.0.1"], &["127.0.0.2"]),
+            ("0.0.0.0/0", &["1.2.3.4", "255.255.255.255"], &["::1"]),
+            ("::1", &["::1"], &["::2", "127.0.0.1"]),
+            ("2001:db8::/32", &["2001:db8::1", "2001:db8:ffff::"], &["2001:db9::1"]),
+            ("::/0", &["::1", "fe80::1"], &["10.0.0.1"]),
+        ];
+        for (net, inside, outside) in cases {
+            let parsed = ip_net(net);
+            for addr in inside {
+                assert!(parsed.contains(ip(addr)), "{net} should hold {addr}");
+            }
+            for addr in outside {
+                assert!(!parsed.contains(ip(addr)), "{net} should not hold {addr}");
+            }
+        }
+        assert_eq!(ip_net(" 10.0.0.0/8 ").to_string(), "10.0.0.0/8");
+        assert_eq!(ip_net("::1").to_string(), "::1/128");
+        for bad in ["", "10.0.0.0/", "10.0.0.0/-1", "10.0.0.0/33", "::/129", "10.0.0/8", "localhost", "10.0.0.1/8"] {
+            assert!(bad.parse::<IpNet>().is_err(), "{bad:?}");
+        }
+    }
+
+    /// Each case must produce exactly one error line containing every fragment.
+    #[test]
+    fn every_rate_limit_problem_names_its_key() {
+        type Pairs = &'static [(&'static str, &'static str)];
+        // A valid policy `a` the cases below break one key of.
+        const A: &str = "[ratelimit.policies.a]\nlimit = 10\nwindow = \"5m\"\n";
+        let with_a = |extra: &str| format!("{A}{extra}");
+        let cases: Vec<(String, Pairs, Pairs, &[&str])> = vec![
+            // Policies: Policy::new's own messages, on the key at fault.
+            (
+                with_a("algorithm = \"leaky_bucket\""),
+                &[],
+                &[],
+                &["ratelimit.policies.a.algorithm: unknown algorithm `leaky_bucket`", "gcra", "(in "],
+            ),
+            (
+                "[ratelimit.policies.a]\nlimit = 0\nwindow = \"5m\"".into(),
+                &[],
+                &[],
+                &["ratelimit.policies.a.limit: `limit` must be between 1 and 1099511627776; it is 0"],
+            ),
+            (
+                "[ratelimit.policies.a]\nlimit = 1099511627777\nwindow = \"5m\"".into(),
+                &[],
+                &[],
+                &["ratelimit.policies.a.limit: `limit` must be between 1 and"],
+            ),
+            (
+                "[ratelimit.policies.a]\nlimit = -1\nwindow = \"5m\"".into(),
+                &[],
+                &[],
+                &["ratelimit.policies.a.limit: must be at least 0, got -1"],
+            ),
+            (
+                "[ratelimit.policies.a]\nlimit = 10\nwindow = \"0s\"".into(),
+                &[],
+                &[],
+                &["ratelimit.policies.a.window: `window` must be between 1ms and 366 days"],
+            ),
+            (
+                "[ratelimit.policies.a]\nlimit = 10\nwindow = \"367d\"".into(),
+                &[],
+                &[],
+                &["ratelimit.policies.a.window: `window` must be between 1ms and 366 days"],
+            ),
+            (
+                "[ratelimit.policies.a]\nlimit = 10\nwindow = \"soon\"".into(),
+                &[],
+                &[],
+                &["ratelimit.policies.a.window: `soon` is not a duration"],
+            ),
+            (
+                "[ratelimit.policies.a]\nlimit = 10\nwindow = 300".into(),
+                &[],
+                &[],
+                &["ratelimit.policies.a.window: expected a duration string"],
+            ),
+            (
+                with_a("algorithm = \"fixed_window\"\nburst = 20"),
+                &[],
+                &[],
+                &["ratelimit.policies.a.burst: `burst` applies to gcra only, not to fixed_window"],
+            ),
+            (with_a("burst = 20"), &[], &[], &["ratelimit.policies.a.burst: `burst` applies to gcra only"]),
+            (
+                with_a("algorithm = \"gcra\"\nburst = 0"),
+                &[],
+                &[],
+                &["ratelimit.policies.a.burst: `burst` must be between 1"],
+            ),
+            (
+                "[ratelimit.policies.a]\nwindow = \"5m\"".into(),
+                &[],
+                &[],
+                &["ratelimit.policies.a.limit: missing", "limit = 10"],
+            ),
+            ("[ratelimit.policies.a]\nlimit = 10".into(), &[], &[], &["ratelimit.policies.a.window: missing"]),
+            // Key sources.
+            (
+                with_a("key = \"cookie\""),
+                &[],
+                &[],
+                &["ratelimit.policies.a.key: \"cookie\" is not a key source", "header:NAME"],
+            ),
+            (with_a("key = \"header:\""), &[], &[], &["ratelimit.policies.a.key: \"header:\" names no header"]),
+            (
+                with_a("key = \"header:bad header\""),
+                &[],
+                &[],
+                &["ratelimit.policies.a.key: \"bad header\" is not an HTTP header name"],
+            ),
+            (with_a("key = 5"), &[], &[], &["ratelimit.policies.a.key: expected a string, got the integer 5"]),
+            // Backends and fallbacks.
+            (
+                with_a("backend = \"redis\""),
+                &[],
+                &[],
+                &["ratelimit.policies.a.backend: ", "arrives with the Redis backend"],
+            ),
+            (with_a("backend = \"disk\""), &[], &[], &["ratelimit.policies.a.backend: \"disk\" is not a backend"]),
+            (
+                with_a("on_backend_error = \"retry\""),
+                &[],
+                &[],
+                &["ratelimit.policies.a.on_backend_error: \"retry\" is not a fallback", "\"deny\""],
+            ),
+            // Names and unknown keys.
+            (
+                "[ratelimit.policies.\"has space\"]\nlimit = 1\nwindow = \"1s\"".into(),
+                &[],
+                &[],
+                &["ratelimit.policies.\"has space\": `has space` is not a policy name"],
+            ),
+            (with_a("limt = 5"), &[], &[], &["ratelimit.policies.a.limt: unknown key", "`on_backend_error`"]),
+            ("[ratelimit]\nmax_key = 5".into(), &[], &[], &["ratelimit.max_key: unknown key", "`max_key_length`"]),
+            ("ratelimit = 5".into(), &[], &[], &["ratelimit: expected a table of rate-limit settings"]),
+            ("[ratelimit]\npolicies = 5".into(), &[], &[], &["ratelimit.policies: expected a table of policies"]),
+            (
+                "[ratelimit.policies]\nlimit = 5".into(),
+                &[],
+                &[],
+                &["ratelimit.policies.limit: expected a table of settings for policy \"limit\""],
+            ),
+            (
+                "[ratelimit.policies]\noauth = 5".into(),
+                &[],
+                &[],
+                &["ratelimit.policies.oauth: expected a table of policy settings"],
+            ),
+            // The [ratelimit] keys.
+            ("[ratelimit]\nmax_keys = 0".into(), &[], &[], &["ratelimit.max_keys: must be at least 1, got 0"]),
+            (
+                "[ratelimit]\nmax_key_length = 0".into(),
+                &[],
+                &[],
+                &["ratelimit.max_key_length: must be at least 1, got 0"],
+            ),
+            (
+                "[ratelimit]\nmax_key_length = 4097".into(),
+                &[],
+                &[],
+                &["ratelimit.max_key_length: must be at most 4096"],
+            ),
+            (
+                "[ratelimit]\nreset_format = \"iso\"".into(),
+                &[],
+                &[],
+                &["ratelimit.reset_format: \"iso\" is not a reset format", "\"rfc3339\""],
+            ),
+            (
+                "[ratelimit]\ntrusted_proxies = [\"10.0.0.0/40\"]".into(),
+                &[],
+                &[],
+                &["ratelimit.trusted_proxies: \"10.0.0.0/40\": the prefix length must be a number from 0 to 32"],
+            ),
+            (
+                "[ratelimit]\ntrusted_proxies = [\"127.0.0.1\", \"not-an-ip\"]".into(),
+                &[],
+                &[],
+                &["ratelimit.trusted_proxies: \"not-an-ip\" is not an IP address or network"],
+            ),
+            (
+                "[ratelimit]\ntrusted_proxies = [\"10.0.0.1/8\"]".into(),
+                &[],
+                &[],
+                &[
+                    "ratelimit.trusted_proxies: \"10.0.0.1/8\" has address bits set past its prefix; write \"10.0.0.0/8\"",
+                ],
+            ),
+            (
+                "[ratelimit]\ntrusted_proxies = \"10.0.0.0/8\"".into(),
+                &[],
+                &[],
+                &["ratelimit.trusted_proxies: expected an array of IP addresses and networks"],
+            ),
+            (
+                "[ratelimit]\ntrusted_proxies = [8]".into(),
+                &[],
+                &[],
+                &["ratelimit.trusted_proxies: expected a string, got the integer 8"],
+            ),
+            // Environment and flags name the variable or the command line.
+            (
+                A.into(),
+                &[("RAMPART_RATELIMIT__POLICIES__a__LIMIT", "0")],
+                &[],
+                &["ratelimit.policies.a.limit: `limit` must be", "(from RAMPART_RATELIMIT__POLICIES__a__LIMIT)"],
+            ),
+            (
+                String::new(),
+                &[("RAMPART_RATELIMIT__TRUSTED_PROXIES", "10.0.0.0/8,nope")],
+                &[],
+                &["ratelimit.trusted_proxies: \"nope\"", "(from RAMPART_RATELIMIT__TRUSTED_PROXIES)"],
+            ),
+            (
+                String::new(),
+                &[("RAMPART_RATELIMIT__MAX_KEYS", "many")],
+                &[],
+                &["ratelimit.max_keys: expected a whole number", "(from RAMPART_RATELIMIT__MAX_KEYS)"],
+            ),
+            (
+                String::new(),
+                &[("RAMPART_RATELIMIT__POLICIES__a__LIMT", "5")],
+                &[],
+                &["RAMPART_RATELIMIT__POLICIES__a__LIMT: `ratelimit.policies.a.limt` is not a setting"],
+            ),
+            (
+                String::new(),
+                &[("RAMPART_RATELIMIT__POLICIES__a", "5")],
+                &[],
+                &["RAMPART_RATELIMIT__POLICIES__a: `ratelimit.policies` needs a policy name and a key"],
+            ),
+            (String::new(), &[("RAMPART_RATELIMIT", "5")], &[], &["RAMPART_RATELIMIT: `ratelimit` is a table"]),
+            (
+                String::new(),
+                &[("RAMPART_RATELIMIT__MAX_KEYS__X", "5")],
+                &[],
+                &["RAMPART_RATELIMIT__MAX_KEYS__X: `ratelimit.max_keys` has no sub-keys"],
+            ),
+            (
+                String::new(),
+                &[
+                    ("RAMPART_RATELIMIT__POLICIES__bad name__LIMIT", "5"),
+                    ("RAMPART_RATELIMIT__POLICIES__bad name__WINDOW", "1s"),
+                ],
+                &[],
+                &[
+                    "ratelimit.policies.\"bad name\": `bad name` is not a policy name",
+                    "(from RAMPART_RATELIMIT__POLICIES__bad name__",
+                ],
+            ),
+            (
+                A.into(),
+                &[],
+                &[("ratelimit.policies.a.window", "0s")],
+                &["ratelimit.policies.a.window: `window` must be", "(from the command line)"],
+            ),
+            (
+                String::new(),
+                &[],
+                &[("ratelimit.policies.a.b.frob", "1")],
+                &["`ratelimit.policies.a.b.frob` is not a setting", "(from the command line)"],
+            ),
+        ];
+        for (file, env, overrides, fragments) in &cases {
+            let lines = errors(Some(file), env, overrides);
+            assert_eq!(lines.len(), 1, "case {file:?} {env:?} {overrides:?}: {lines:#?}");
+            for fragment in *fragments {
+                assert!(lines[0].contains(fragment), "case {file:?} {env:?}: {:?} lacks {fragment:?}", lines[0]);
+            }
+        }
+    }
+
+    #[test]
+    fn every_rate_limit_problem_is_reported_at_once() {
+        let file = r#"
+            [ratelimit]
+            max_key_length = 0
+            reset_format = "iso"
+            trusted_proxies = ["10.0.0.0/40", "not-an-ip"]
+            [ratelimit.policies.a]
+            limit = 0
+            window = "5m"
+            key = "cookie"
+            [ratelimit.policies.b]
+            limit = 10
+            window = "5m"
+            algorithm = "fixed_window"
+            burst = 5
+            colour = "red"
+        "#;
+        let lines = errors(Some(file), &[], &[]);
+        let expected = [
+            "ratelimit.max_key_length:",
+            "ratelimit.reset_format:",
+            "ratelimit.trusted_proxies: \"10.0.0.0/40\"",
+            "ratelimit.trusted_proxies: \"not-an-ip\"",
+            "ratelimit.policies.a.limit:",
+            "ratelimit.policies.a.key:",
+            "ratelimit.policies.b.burst:",
+            "ratelimit.policies.b.colour:",
+        ];
+        assert_eq!(lines.len(), expected.len(), "{lines:#?}");
+        for start in expected {
+            assert!(lines.iter().any(|l| l.starts_with(start)), "no line for {start}: {lines:#?}");
+        }
     }
 
     #[test]

@@ -72,6 +72,7 @@ pub fn run(args: Args, json: bool) -> anyhow::Result<()> {
         ConfigCommand::Check { config } => {
             let config = load(config, Vec::new())?;
             let queues: Vec<&str> = config.queues.keys().map(|q| q.as_str()).collect();
+            let policies: Vec<&str> = config.ratelimit.policies.keys().map(|p| p.as_str()).collect();
             if json {
                 return output::json(&serde_json::json!({
                     "ok": true,
@@ -80,6 +81,7 @@ pub fn run(args: Args, json: bool) -> anyhow::Result<()> {
                     "store": if config.database_url.is_some() { "postgres" } else { "sqlite" },
                     "database_url": config.database_url.as_ref().map(ToString::to_string),
                     "queues": queues,
+                    "ratelimit_policies": policies,
                 }));
             }
             output::line("configuration OK")?;
@@ -90,6 +92,10 @@ pub fn run(args: Args, json: bool) -> anyhow::Result<()> {
                 (
                     "queues",
                     if queues.is_empty() { "none configured (defaults apply)".to_string() } else { queues.join(", ") },
+                ),
+                (
+                    "rate limits",
+                    if policies.is_empty() { "no policies configured".to_string() } else { policies.join(", ") },
                 ),
             ]))
         }
