@@ -8,9 +8,9 @@ use std::str::FromStr;
 pub enum Role {
     /// Everything, including keys, retries, purges and pauses.
     Admin,
-    /// Enqueues jobs and reads them.
+    /// Enqueues jobs, checks rate limits and reads.
     Producer,
-    /// Leases, heartbeats and acknowledges jobs, and reads them.
+    /// Leases, heartbeats and acknowledges jobs, checks rate limits and reads.
     Worker,
     /// Reads only.
     Reader,
@@ -25,6 +25,9 @@ pub enum Action {
     Enqueue,
     /// Lease, heartbeat, complete and fail jobs.
     Work,
+    /// Check (and so count against) a rate limit: what apps do with the
+    /// producer and worker keys they already hold, while a reader only looks.
+    RateLimit,
     /// Change what exists: retry, cancel, purge, pause, manage keys.
     Admin,
 }
@@ -37,8 +40,8 @@ impl Role {
     pub fn allows(self, action: Action) -> bool {
         match self {
             Role::Admin => true,
-            Role::Producer => matches!(action, Action::Read | Action::Enqueue),
-            Role::Worker => matches!(action, Action::Read | Action::Work),
+            Role::Producer => matches!(action, Action::Read | Action::Enqueue | Action::RateLimit),
+            Role::Worker => matches!(action, Action::Read | Action::Work | Action::RateLimit),
             Role::Reader => matches!(action, Action::Read),
         }
     }
@@ -80,13 +83,14 @@ mod tests {
     fn permission_matrix() {
         use Action::*;
         let table = [
-            (Role::Admin, [true, true, true, true]),
-            (Role::Producer, [true, true, false, false]),
-            (Role::Worker, [true, false, true, false]),
-            (Role::Reader, [true, false, false, false]),
+            // Read, Enqueue, Work, RateLimit, Admin
+            (Role::Admin, [true, true, true, true, true]),
+            (Role::Producer, [true, true, false, true, false]),
+            (Role::Worker, [true, false, true, true, false]),
+            (Role::Reader, [true, false, false, false, false]),
         ];
         for (role, expected) in table {
-            let got = [Read, Enqueue, Work, Admin].map(|a| role.allows(a));
+            let got = [Read, Enqueue, Work, RateLimit, Admin].map(|a| role.allows(a));
             assert_eq!(got, expected, "{role}");
         }
     }

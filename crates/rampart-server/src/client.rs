@@ -18,7 +18,7 @@ use crate::wire::{
     DeadRetryRequest, DeadRetryResponse, EnqueueRequest, EnqueueResponse, ErrorBody, FailRequest, HealthResponse,
     HeartbeatRequest, HeartbeatResponse, JobListResponse, JobStateResponse, JobView, KeyCreateRequest,
     KeyCreatedResponse, KeysResponse, LeaseRequest, LeaseResponse, QueuePausedResponse, QueueView, QueuesResponse,
-    ReadyResponse,
+    RateLimitCheckRequest, RateLimitCheckResponse, RateLimitPoliciesResponse, ReadyResponse,
 };
 
 /// How long one request may take. Long enough for a lease that long-polls
@@ -314,6 +314,18 @@ impl Client {
     pub async fn key_revoke(&self, id_or_name: &str) -> Result<(), ClientError> {
         let request = self.request(Method::DELETE, &["v1", "keys", id_or_name]);
         self.execute(request, &[StatusCode::NO_CONTENT]).await.map(drop)
+    }
+
+    /// Checks one or several rate limits and counts the request when all
+    /// allow it. A denial is an answer (`allowed: false`), not an error.
+    pub async fn ratelimit_check(&self, req: &RateLimitCheckRequest) -> Result<RateLimitCheckResponse, ClientError> {
+        let request = self.request(Method::POST, &["v1", "ratelimit", "check"]).json(req);
+        self.send(request, &[StatusCode::OK]).await
+    }
+
+    /// Every rate-limit policy with its counters since start.
+    pub async fn ratelimit_policies(&self) -> Result<RateLimitPoliciesResponse, ClientError> {
+        self.send(self.request(Method::GET, &["v1", "ratelimit", "policies"]), &[StatusCode::OK]).await
     }
 
     /// The server's liveness, uptime and version (needs no key).

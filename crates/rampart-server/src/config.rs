@@ -412,6 +412,17 @@ pub enum KeySource {
     Header(HeaderName),
 }
 
+impl fmt::Display for KeySource {
+    /// As configured, so `FromStr` reads it back.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeySource::Ip => f.write_str("ip"),
+            KeySource::ApiKey => f.write_str("api_key"),
+            KeySource::Header(name) => write!(f, "header:{name}"),
+        }
+    }
+}
+
 impl FromStr for KeySource {
     type Err = String;
 
@@ -442,6 +453,15 @@ pub enum LimitBackend {
     Memory,
 }
 
+impl LimitBackend {
+    /// The name used in configuration and over HTTP.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LimitBackend::Memory => "memory",
+        }
+    }
+}
+
 /// What a check does when its backend fails or answers too slowly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OnBackendError {
@@ -452,6 +472,17 @@ pub enum OnBackendError {
     Allow,
     /// Refuses the check (`"deny"`).
     Deny,
+}
+
+impl OnBackendError {
+    /// The name used in configuration and over HTTP.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnBackendError::Local => "local",
+            OnBackendError::Allow => "allow",
+            OnBackendError::Deny => "deny",
+        }
+    }
 }
 
 /// An IP network, `10.0.0.0/8`, or one address (`127.0.0.1`, read as `/32`,

@@ -6,8 +6,10 @@
 //! - [`engine`]: the queue engine: enqueue, lease with long-poll, heartbeat,
 //!   ack, retries, dead letters, running totals. Every route and the embedded
 //!   worker go through it.
-//! - [`service`]: background loops (reaper, promoter, relay), each stopping
-//!   on the shared shutdown signal.
+//! - [`ratelimit`]: the configured rate-limit policies over the memory
+//!   backend, with counters and the decision's HTTP headers.
+//! - [`service`]: background loops (reaper, promoter, relay, sweeper), each
+//!   stopping on the shared shutdown signal.
 //! - [`api`]: the HTTP routes, one module per resource, one auth extractor.
 //! - [`wire`]: JSON shapes shared by routes and the typed [`client`].
 //! - [`worker`]: run handlers in-process against an embedded engine or a remote server.
@@ -19,6 +21,7 @@ pub mod auth;
 pub mod client;
 pub mod config;
 pub mod engine;
+pub mod ratelimit;
 pub mod server;
 pub mod service;
 pub mod shutdown;

@@ -20,7 +20,8 @@ use crate::api::{self, AppState};
 use crate::auth::{Authenticator, BootstrapError};
 use crate::config::{Config, DatabaseUrl};
 use crate::engine::Engine;
-use crate::service::{Promoter, PromoterConfig, Reaper, ReaperConfig, Relay};
+use crate::ratelimit::RateLimiter;
+use crate::service::{Promoter, PromoterConfig, Reaper, ReaperConfig, Relay, Sweeper, SweeperConfig};
 use crate::shutdown::{Shutdown, ShutdownTrigger};
 
 pub use rampart_store::postgres::MigrateReport;
@@ -122,6 +123,7 @@ impl Server {
             }
         }
         let (trigger, shutdown) = Shutdown::new();
+        let limiter = RateLimiter::new(&config.ratelimit, clock.clone());
         let engine = Engine::new(store, &config, clock, shutdown.clone());
         let listener = TcpListener::bind(config.listen)
             .await
@@ -133,9 +135,11 @@ impl Server {
         if let Some(signals) = engine.store().subscribe() {
             services.spawn(Relay::new(engine.clone(), signals).run(shutdown.clone()));
         }
+        services.spawn(Sweeper::new(SweeperConfig::default(), limiter.clone()).run(shutdown.clone()));
         let state = AppState {
             engine: engine.clone(),
             auth,
+            limiter,
             max_body_bytes: config.max_body_bytes,
             started: Arc::new(Instant::now()),
         };

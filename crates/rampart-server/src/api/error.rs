@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::auth::AuthError;
 use crate::engine::EngineError;
+use crate::ratelimit::LimitError;
 use crate::wire::{ErrorBody, ErrorDetail};
 use rampart_store::StoreError;
 
@@ -100,6 +101,16 @@ impl From<AuthError> for ApiError {
         match e {
             AuthError::Store(s) => s.into(),
             other => ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", other.to_string()),
+        }
+    }
+}
+
+impl From<LimitError> for ApiError {
+    fn from(e: LimitError) -> Self {
+        let message = e.to_string();
+        match e {
+            LimitError::PolicyNotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "POLICY_NOT_FOUND", message),
+            LimitError::Invalid(_) => ApiError::invalid(message),
         }
     }
 }

@@ -78,6 +78,7 @@ macro_rules! permission {
 permission!(Read, Action::Read, "Reading jobs, queues and metrics.");
 permission!(Enqueue, Action::Enqueue, "Adding jobs.");
 permission!(Work, Action::Work, "Leasing and acknowledging jobs.");
+permission!(RateLimit, Action::RateLimit, "Checking rate limits.");
 permission!(Admin, Action::Admin, "Changing what exists.");
 
 /// The caller's key, checked to allow `P`. The only auth check of the API.

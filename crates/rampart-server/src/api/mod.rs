@@ -11,6 +11,7 @@ mod health;
 mod jobs;
 mod keys;
 mod queues;
+mod ratelimit;
 mod view;
 
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::Authenticator;
 use crate::engine::Engine;
+use crate::ratelimit::RateLimiter;
 pub use error::ApiError;
 
 /// What every handler can reach.
@@ -34,6 +36,8 @@ pub struct AppState {
     pub engine: Engine,
     /// API-key checks.
     pub auth: Authenticator,
+    /// The rate limiter and its policies.
+    pub limiter: RateLimiter,
     /// The body limit, for its error message.
     pub max_body_bytes: usize,
     /// When the server started.
@@ -49,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .merge(jobs::router())
         .merge(queues::router())
         .merge(keys::router())
+        .merge(ratelimit::router())
         .fallback(|| async { ApiError::not_found("no such route; see the API reference in the README") })
         .with_state(state)
         .layer(DefaultBodyLimit::max(max_body))

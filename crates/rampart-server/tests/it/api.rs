@@ -35,6 +35,10 @@ fn routes(job: &str) -> Vec<(Method, String, Option<&'static str>, Action)> {
         (Method::POST, "/v1/keys".into(), Some(r#"{"name":"new-key","role":"reader"}"#), Admin),
         (Method::GET, "/v1/keys".into(), None, Admin),
         (Method::DELETE, "/v1/keys/no-such-key".into(), None, Admin),
+        (Method::POST, "/v1/ratelimit/check".into(), Some(r#"{"policy":"p","key":"k"}"#), RateLimit),
+        (Method::GET, "/v1/ratelimit/policies".into(), None, Read),
+        (Method::GET, "/v1/ratelimit/policies/p/keys/k".into(), None, Read),
+        (Method::DELETE, "/v1/ratelimit/policies/p/keys/k".into(), None, Admin),
     ]
 }
 

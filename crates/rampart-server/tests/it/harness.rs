@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use rampart_core::auth::Role;
 use rampart_core::time::{ManualClock, UnixMillis};
@@ -19,6 +19,7 @@ use rampart_server::api::{self, AppState};
 use rampart_server::auth::Authenticator;
 use rampart_server::config::Config;
 use rampart_server::engine::Engine;
+use rampart_server::ratelimit::RateLimiter;
 use rampart_server::shutdown::{Shutdown, ShutdownTrigger};
 use rampart_store::Store;
 use rampart_store::postgres::PgConfig;
@@ -32,6 +33,7 @@ pub const T0: UnixMillis = UnixMillis(1_800_000_000_000);
 pub struct TestApp {
     pub router: Router,
     pub engine: Engine,
+    pub limiter: RateLimiter,
     pub clock: Arc<ManualClock>,
     pub keys: HashMap<&'static str, String>,
     _trigger: ShutdownTrigger,
@@ -60,6 +62,7 @@ async fn open_store(dir: &std::path::Path) -> (Store, Option<TestDatabase>) {
 /// What a request answered.
 pub struct Answer {
     pub status: StatusCode,
+    pub headers: HeaderMap,
     pub body: Value,
 }
 
@@ -71,6 +74,11 @@ impl Answer {
 
     pub fn message(&self) -> &str {
         self.body["error"]["message"].as_str().unwrap_or("")
+    }
+
+    /// A header's value as text; empty when absent.
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
     }
 }
 
@@ -86,6 +94,7 @@ impl TestApp {
         let clock = Arc::new(ManualClock::new(T0));
         let (trigger, shutdown) = Shutdown::new();
         let engine = Engine::new(store.clone(), &config, clock.clone(), shutdown);
+        let limiter = RateLimiter::new(&config.ratelimit, clock.clone());
         let auth = Authenticator::new(store);
         let mut keys = HashMap::new();
         for role in Role::ALL {
@@ -95,10 +104,11 @@ impl TestApp {
         let state = AppState {
             engine: engine.clone(),
             auth,
+            limiter: limiter.clone(),
             max_body_bytes: config.max_body_bytes,
             started: Arc::new(Instant::now()),
         };
-        TestApp { router: api::router(state), engine, clock, keys, _trigger: trigger, _dir: dir, _db: db }
+        TestApp { router: api::router(state), engine, limiter, clock, keys, _trigger: trigger, _dir: dir, _db: db }
     }
 
     /// Sends a request with the key of `role` (none when `role` is empty).
@@ -111,13 +121,14 @@ impl TestApp {
             req.header("content-type", "application/json").body(Body::from(body.unwrap_or("").to_string())).unwrap();
         let resp = self.router.clone().oneshot(req).await.unwrap();
         let status = resp.status();
+        let headers = resp.headers().clone();
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
         let body = if bytes.is_empty() {
             Value::Null
         } else {
             serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
         };
-        Answer { status, body }
+        Answer { status, headers, body }
     }
 
     /// Sends as admin.

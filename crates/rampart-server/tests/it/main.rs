@@ -4,4 +4,5 @@
 mod api;
 mod engine;
 mod harness;
+mod ratelimit;
 mod worker;

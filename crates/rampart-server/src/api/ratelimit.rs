@@ -1,0 +1,128 @@
+//! Rate-limit routes: checks, the policies with their counters, and one key's
+//! state and reset.
+//!
+//! A check answers `200` whether it was allowed or not: the caller asked a
+//! question and got its answer; refusing its own client is the app's call.
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+use super::extract::{Admin, Auth, Body, RateLimit, Read};
+use super::{ApiError, AppState};
+use crate::ratelimit::headers::{ceil_secs, headers};
+use crate::ratelimit::{CheckInput, MAX_CHECKS};
+use crate::wire::*;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/ratelimit/check", post(ratelimit_check))
+        .route("/v1/ratelimit/policies", get(ratelimit_policies))
+        .route("/v1/ratelimit/policies/{name}/keys/{key}", get(ratelimit_key_get).delete(ratelimit_key_reset))
+}
+
+async fn ratelimit_check(
+    State(state): State<AppState>,
+    _auth: Auth<RateLimit>,
+    Body(req): Body<RateLimitCheckRequest>,
+) -> Result<(HeaderMap, Json<RateLimitCheckResponse>), ApiError> {
+    // Field prefixes for error messages, so a bad check is named by its index.
+    let fields: Vec<String>;
+    let inputs: Vec<CheckInput<'_>> = match (&req.checks, &req.policy, &req.key) {
+        (Some(checks), None, None) if req.cost.is_none() => {
+            if checks.is_empty() || checks.len() > MAX_CHECKS {
+                return Err(ApiError::invalid(format!(
+                    "invalid field `checks`: give 1 to {MAX_CHECKS} checks; it has {}",
+                    checks.len()
+                )));
+            }
+            fields = (0..checks.len()).map(|i| format!("checks[{i}].")).collect();
+            checks
+                .iter()
+                .zip(&fields)
+                .map(|(c, field)| CheckInput { field, policy: &c.policy, key: &c.key, cost: c.cost.unwrap_or(1) })
+                .collect()
+        }
+        (Some(_), _, _) => {
+            return Err(ApiError::invalid(
+                "give either `policy`, `key` and `cost` for one check or `checks` for several, not both",
+            ));
+        }
+        (None, Some(policy), Some(key)) => {
+            vec![CheckInput { field: "", policy, key, cost: req.cost.unwrap_or(1) }]
+        }
+        (None, None, None) => {
+            return Err(ApiError::invalid(
+                "give `policy` and `key` for one check, or `checks` for several; this request has neither",
+            ));
+        }
+        (None, None, Some(_)) => return Err(ApiError::invalid("missing field `policy`: a check names its policy")),
+        (None, Some(_), None) => {
+            return Err(ApiError::invalid("missing field `key`: a check names the key it counts against"));
+        }
+    };
+    let verdict = state.limiter.check(&inputs)?;
+    let decision = verdict.decision;
+    let body = RateLimitCheckResponse {
+        allowed: decision.allowed,
+        policy: verdict.policy.name.to_string(),
+        limit: decision.limit,
+        remaining: decision.remaining,
+        reset_after_s: ceil_secs(decision.reset_after),
+        retry_after_s: decision.retry_after.filter(|_| !decision.allowed).map(ceil_secs),
+    };
+    Ok((headers(&verdict, state.limiter.reset_format()), Json(body)))
+}
+
+async fn ratelimit_policies(
+    State(state): State<AppState>,
+    _auth: Auth<Read>,
+) -> Result<Json<RateLimitPoliciesResponse>, ApiError> {
+    let policies = state
+        .limiter
+        .policies()
+        .iter()
+        .map(|p| {
+            let policy = &p.config.policy;
+            RateLimitPolicyView {
+                name: p.name.to_string(),
+                limit: policy.limit(),
+                window: rampart_core::duration::format_duration(policy.window()),
+                algorithm: policy.algorithm().to_string(),
+                burst: (policy.algorithm() == rampart_limit::policy::Algorithm::Gcra).then_some(policy.burst()),
+                key: p.config.key.to_string(),
+                backend: p.config.backend.as_str().to_string(),
+                on_backend_error: p.config.on_backend_error.as_str().to_string(),
+                allowed: p.allowed(),
+                denied: p.denied(),
+            }
+        })
+        .collect();
+    Ok(Json(RateLimitPoliciesResponse { policies }))
+}
+
+async fn ratelimit_key_get(
+    State(state): State<AppState>,
+    _auth: Auth<Read>,
+    Path((name, key)): Path<(String, String)>,
+) -> Result<Json<RateLimitKeyView>, ApiError> {
+    let (policy, key_state) = state.limiter.peek(&name, &key)?;
+    let decision = key_state.decision;
+    Ok(Json(RateLimitKeyView {
+        policy: policy.name.to_string(),
+        key,
+        limit: decision.limit,
+        remaining: decision.remaining,
+        reset_after_s: ceil_secs(decision.reset_after),
+        fresh: key_state.fresh,
+    }))
+}
+
+async fn ratelimit_key_reset(
+    State(state): State<AppState>,
+    _auth: Auth<Admin>,
+    Path((name, key)): Path<(String, String)>,
+) -> Result<Json<RateLimitResetResponse>, ApiError> {
+    Ok(Json(RateLimitResetResponse { reset: state.limiter.reset(&name, &key)? }))
+}

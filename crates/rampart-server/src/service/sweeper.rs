@@ -1,0 +1,55 @@
+//! The sweeper: drops rate-limit keys whose windows have passed, so the
+//! memory backend holds only keys that still decide something. A full shard
+//! also reuses idle keys on its own; sweeping keeps memory low between floods.
+
+use std::time::Duration;
+
+use crate::ratelimit::RateLimiter;
+use crate::shutdown::Shutdown;
+
+/// How the sweeper runs.
+#[derive(Debug, Clone)]
+pub struct SweeperConfig {
+    /// Time between sweeps.
+    pub interval: Duration,
+}
+
+impl Default for SweeperConfig {
+    fn default() -> Self {
+        SweeperConfig { interval: Duration::from_secs(10) }
+    }
+}
+
+/// Drops idle rate-limit keys.
+pub struct Sweeper {
+    config: SweeperConfig,
+    limiter: RateLimiter,
+}
+
+impl Sweeper {
+    /// A sweeper over `limiter`.
+    pub fn new(config: SweeperConfig, limiter: RateLimiter) -> Sweeper {
+        Sweeper { config, limiter }
+    }
+
+    /// One sweep; answers how many keys it dropped.
+    pub fn run_once(&self) -> usize {
+        self.limiter.sweep()
+    }
+
+    /// Sweeps until shutdown.
+    pub async fn run(self, shutdown: Shutdown) {
+        let mut tick = tokio::time::interval(self.config.interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.wait() => return,
+            }
+            let dropped = self.run_once();
+            if dropped > 0 {
+                tracing::debug!(dropped, "swept idle rate-limit keys");
+            }
+        }
+    }
+}
