@@ -77,6 +77,53 @@ impl FromStr for QueueName {
     }
 }
 
+/// The name of a rate-limit policy: 1 to 128 characters of A-Z, a-z, 0-9,
+/// `_`, `.`, `:` and `-`, as queue names.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PolicyName(String);
+
+/// Why a policy name was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a policy name: use 1 to 128 characters of A-Z, a-z, 0-9, `_`, `.`, `:` and `-`")]
+pub struct PolicyNameError(pub String);
+
+impl PolicyName {
+    /// The longest name allowed.
+    pub const MAX_LEN: usize = 128;
+
+    /// Checks and wraps a policy name.
+    pub fn new(name: &str) -> Result<Self, PolicyNameError> {
+        let ok = !name.is_empty()
+            && name.len() <= Self::MAX_LEN
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
+        if ok { Ok(PolicyName(name.to_string())) } else { Err(PolicyNameError(name.chars().take(140).collect())) }
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PolicyName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::borrow::Borrow<str> for PolicyName {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for PolicyName {
+    type Err = PolicyNameError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        PolicyName::new(s)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,6 +135,17 @@ mod tests {
         }
         for bad in ["", "has space", "slash/es", "ünï", "semi;colon", &"q".repeat(129)] {
             assert!(QueueName::new(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn policy_names_follow_the_documented_alphabet() {
+        for ok in ["oauth", "a", "api:v2", "per-key.login_1", &"p".repeat(128)] {
+            assert_eq!(PolicyName::new(ok).map(|n| n.to_string()), Ok(ok.to_string()));
+        }
+        for bad in ["", "has space", "slash/es", "ünï", "semi;colon", &"p".repeat(129)] {
+            let err = PolicyName::new(bad).unwrap_err();
+            assert!(err.to_string().contains("is not a policy name"), "{bad}: {err}");
         }
     }
 

@@ -10,6 +10,8 @@
 //! - [`error`]: [`StoreError`], whose variants mean the same on every backend.
 //! - [`job`]: parameters and records of job operations.
 //! - [`queue`], [`api_key`]: the same for queues and API keys.
+//! - [`ratelimit`]: rate-limit policies defined through the API, kept as the
+//!   server's JSON text, and the revision every node polls to reload them.
 //! - [`sqlite`]: the embedded backend (WAL, one writer thread with group
 //!   commit, a pool of read connections).
 //! - [`postgres`]: the backend for several nodes on one database (a pool,
@@ -24,6 +26,7 @@ pub mod error;
 pub mod job;
 pub mod postgres;
 pub mod queue;
+pub mod ratelimit;
 pub mod signal;
 pub mod sqlite;
 
@@ -31,12 +34,13 @@ pub use api_key::{ApiKeyInsert, ApiKeyRecord};
 pub use error::StoreError;
 pub use job::*;
 pub use queue::{QueueCounts, QueueRecord};
+pub use ratelimit::RateLimitPolicyRecord;
 pub use signal::StoreSignal;
 
 use std::pin::Pin;
 use std::time::Duration;
 
-use rampart_core::id::{JobId, QueueName};
+use rampart_core::id::{JobId, PolicyName, QueueName};
 use rampart_core::time::UnixMillis;
 use tokio::sync::broadcast;
 
@@ -225,5 +229,44 @@ impl Store {
     /// Revokes a key by id or name; false when no unrevoked key matched.
     pub async fn api_key_revoke(&self, id_or_name: String, now: UnixMillis) -> Result<bool, StoreError> {
         dispatch!(self, s => s.api_key_revoke(id_or_name, now))
+    }
+
+    /// Stores a rate-limit policy under `name`, replacing the one there (a
+    /// replace keeps `created_at`), and changes the revision.
+    ///
+    /// `spec` is kept as given: the caller validates it.
+    pub async fn ratelimit_policy_put(
+        &self,
+        name: &PolicyName,
+        spec: &str,
+        now: UnixMillis,
+    ) -> Result<RateLimitPolicyRecord, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.ratelimit_policy_put(name.clone(), spec.to_string(), now).await,
+            Store::Postgres(s) => s.ratelimit_policy_put(name, spec, now).await,
+        }
+    }
+
+    /// Deletes a rate-limit policy, changing the revision; false (and the
+    /// revision unchanged) when there was none of that name.
+    pub async fn ratelimit_policy_delete(&self, name: &PolicyName) -> Result<bool, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.ratelimit_policy_delete(name.clone()).await,
+            Store::Postgres(s) => s.ratelimit_policy_delete(name).await,
+        }
+    }
+
+    /// Every stored rate-limit policy, in bytewise name order.
+    pub async fn ratelimit_policy_list(&self) -> Result<Vec<RateLimitPolicyRecord>, StoreError> {
+        dispatch!(self, s => s.ratelimit_policy_list())
+    }
+
+    /// A number that changes with every put and delete of a rate-limit
+    /// policy, by any node; reads leave it alone. Cheap enough to poll every
+    /// second: read it, and only when it moved, reload with
+    /// [`Store::ratelimit_policy_list`]. Reading the revision before the list
+    /// means the list holds at least every change up to that revision.
+    pub async fn ratelimit_policy_revision(&self) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.ratelimit_policy_revision())
     }
 }

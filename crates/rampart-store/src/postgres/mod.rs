@@ -13,13 +13,14 @@ mod jobs;
 mod keys;
 mod listener;
 mod migrate;
+mod ratelimit;
 pub mod testing;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use rampart_core::id::{JobId, QueueName};
+use rampart_core::id::{JobId, PolicyName, QueueName};
 use rampart_core::time::UnixMillis;
 use tokio::sync::broadcast;
 use tokio_postgres::NoTls;
@@ -27,6 +28,7 @@ use tokio_postgres::NoTls;
 use crate::error::StoreError;
 use crate::job::*;
 use crate::queue::{QueueCounts, QueueRecord};
+use crate::ratelimit::RateLimitPolicyRecord;
 use crate::signal::StoreSignal;
 use crate::{ApiKeyInsert, ApiKeyRecord};
 
@@ -269,5 +271,26 @@ impl PgStore {
 
     pub(crate) async fn api_key_revoke(&self, id_or_name: String, now: UnixMillis) -> Result<bool, StoreError> {
         self.call(async |c| keys::revoke(c, &id_or_name, now).await).await
+    }
+
+    pub(crate) async fn ratelimit_policy_put(
+        &self,
+        name: &PolicyName,
+        spec: &str,
+        now: UnixMillis,
+    ) -> Result<RateLimitPolicyRecord, StoreError> {
+        self.call(async |c| ratelimit::put(c, name, spec, now).await).await
+    }
+
+    pub(crate) async fn ratelimit_policy_delete(&self, name: &PolicyName) -> Result<bool, StoreError> {
+        self.call(async |c| ratelimit::delete(c, name).await).await
+    }
+
+    pub(crate) async fn ratelimit_policy_list(&self) -> Result<Vec<RateLimitPolicyRecord>, StoreError> {
+        self.call(async |c| ratelimit::list(c).await).await
+    }
+
+    pub(crate) async fn ratelimit_policy_revision(&self) -> Result<u64, StoreError> {
+        self.call(async |c| ratelimit::revision(c).await).await
     }
 }

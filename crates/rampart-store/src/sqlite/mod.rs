@@ -8,6 +8,7 @@
 mod checkpointer;
 mod jobs;
 mod keys;
+mod ratelimit;
 mod writer;
 
 use std::fs::File;
@@ -15,19 +16,21 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rampart_core::id::{JobId, QueueName};
+use rampart_core::id::{JobId, PolicyName, QueueName};
 use rampart_core::time::UnixMillis;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::error::StoreError;
 use crate::job::*;
 use crate::queue::{QueueCounts, QueueRecord};
+use crate::ratelimit::RateLimitPolicyRecord;
 use crate::{ApiKeyInsert, ApiKeyRecord};
 
 use writer::Writer;
 
 /// Schema migrations in order; `PRAGMA user_version` counts those applied.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("migrations/0001_init.sql"), include_str!("migrations/0002_ratelimit_policies.sql")];
 
 /// Read connections kept open between reads.
 const READERS_KEPT: usize = 8;
@@ -268,6 +271,27 @@ impl SqliteStore {
 
     pub(crate) async fn api_key_revoke(&self, id_or_name: String, now: UnixMillis) -> Result<bool, StoreError> {
         self.write(move |c| keys::revoke(c, &id_or_name, now)).await
+    }
+
+    pub(crate) async fn ratelimit_policy_put(
+        &self,
+        name: PolicyName,
+        spec: String,
+        now: UnixMillis,
+    ) -> Result<RateLimitPolicyRecord, StoreError> {
+        self.write(move |c| ratelimit::put(c, &name, &spec, now)).await
+    }
+
+    pub(crate) async fn ratelimit_policy_delete(&self, name: PolicyName) -> Result<bool, StoreError> {
+        self.write(move |c| ratelimit::delete(c, &name)).await
+    }
+
+    pub(crate) async fn ratelimit_policy_list(&self) -> Result<Vec<RateLimitPolicyRecord>, StoreError> {
+        self.read(ratelimit::list).await
+    }
+
+    pub(crate) async fn ratelimit_policy_revision(&self) -> Result<u64, StoreError> {
+        self.read(ratelimit::revision).await
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rampart_core::auth::Role;
-use rampart_core::id::{JobId, QueueName};
+use rampart_core::id::{JobId, PolicyName, QueueName};
 use rampart_core::job::{FailureKind, JobState};
 use rampart_core::retry::{Backoff, RetryPlanner};
 use rampart_core::time::UnixMillis;
@@ -32,6 +32,10 @@ fn planner() -> Arc<dyn RetryPlanner> {
 
 fn q(name: &str) -> QueueName {
     QueueName::new(name).unwrap()
+}
+
+fn policy(name: &str) -> PolicyName {
+    PolicyName::new(name).unwrap()
 }
 
 fn job(queue: &str) -> NewJob {
@@ -441,6 +445,79 @@ pub async fn api_keys_are_found_by_hash_until_revoked(store: Store) {
     assert_eq!(store.api_key_list().await.unwrap().len(), 2);
 }
 
+pub async fn ratelimit_policies_are_put_replaced_and_listed_by_name(store: Store) {
+    assert!(store.ratelimit_policy_list().await.unwrap().is_empty(), "a fresh store has no policies");
+    // The spec is kept byte for byte: spacing, key order and non-ASCII text.
+    let spec = r#"{"limit": 10,  "window":"1m", "note":"ünï"}"#;
+    let put = store.ratelimit_policy_put(&policy("login"), spec, T0).await.unwrap();
+    assert_eq!(put, RateLimitPolicyRecord { name: policy("login"), spec: spec.into(), created_at: T0, updated_at: T0 });
+    assert_eq!(store.ratelimit_policy_list().await.unwrap(), vec![put]);
+    // A replace takes the new spec and time and keeps the creation time.
+    let replaced = store.ratelimit_policy_put(&policy("login"), r#"{"limit":20}"#, at(5_000)).await.unwrap();
+    assert_eq!((replaced.spec.as_str(), replaced.created_at, replaced.updated_at), (r#"{"limit":20}"#, T0, at(5_000)));
+    assert_eq!(store.ratelimit_policy_list().await.unwrap(), vec![replaced.clone()]);
+    // Names compare bytewise: upper case before lower case, `-` before digits.
+    for name in ["a", "B", "login-2", "login1", "Z"] {
+        store.ratelimit_policy_put(&policy(name), "{}", at(6_000)).await.unwrap();
+    }
+    let names: Vec<String> =
+        store.ratelimit_policy_list().await.unwrap().into_iter().map(|p| p.name.to_string()).collect();
+    assert_eq!(names, ["B", "Z", "a", "login", "login-2", "login1"]);
+}
+
+pub async fn ratelimit_policy_delete_answers_whether_one_was_there(store: Store) {
+    store.ratelimit_policy_put(&policy("a"), "{}", T0).await.unwrap();
+    store.ratelimit_policy_put(&policy("b"), "{}", T0).await.unwrap();
+    assert!(store.ratelimit_policy_delete(&policy("a")).await.unwrap());
+    assert!(!store.ratelimit_policy_delete(&policy("a")).await.unwrap());
+    assert!(!store.ratelimit_policy_delete(&policy("never")).await.unwrap());
+    let left = store.ratelimit_policy_list().await.unwrap();
+    assert_eq!(left.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["b"]);
+    // A deleted name can be put again, as new.
+    let again = store.ratelimit_policy_put(&policy("a"), "{}", at(1_000)).await.unwrap();
+    assert_eq!((again.created_at, again.updated_at), (at(1_000), at(1_000)));
+}
+
+pub async fn ratelimit_policy_revision_changes_on_every_put_and_delete_only(store: Store) {
+    let mut seen = vec![store.ratelimit_policy_revision().await.unwrap()];
+    let mut changed = async |store: &Store, what: &str| {
+        let now = store.ratelimit_policy_revision().await.unwrap();
+        assert!(!seen.contains(&now), "{what}: revision {now} seen before ({seen:?})");
+        seen.push(now);
+    };
+    store.ratelimit_policy_put(&policy("p"), "{}", T0).await.unwrap();
+    changed(&store, "first put").await;
+    store.ratelimit_policy_put(&policy("p"), "{}", at(1)).await.unwrap();
+    changed(&store, "replace with the same spec").await;
+    store.ratelimit_policy_put(&policy("q"), "{}", at(2)).await.unwrap();
+    changed(&store, "second name").await;
+    store.ratelimit_policy_delete(&policy("p")).await.unwrap();
+    changed(&store, "delete").await;
+    let last = *seen.last().unwrap();
+    // Reads, and a delete that found nothing, leave it alone.
+    store.ratelimit_policy_list().await.unwrap();
+    assert!(!store.ratelimit_policy_delete(&policy("p")).await.unwrap());
+    assert_eq!(store.ratelimit_policy_revision().await.unwrap(), last);
+    assert_eq!(store.ratelimit_policy_revision().await.unwrap(), last);
+    // Concurrent puts all land, and the revision moves past them.
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store.ratelimit_policy_put(&policy(&format!("c{i:02}")), "{}", at(3)).await.unwrap();
+            store.ratelimit_policy_revision().await.unwrap()
+        }));
+    }
+    let mut during = Vec::new();
+    for t in tasks {
+        during.push(t.await.unwrap());
+    }
+    let after = store.ratelimit_policy_revision().await.unwrap();
+    assert!(!seen.contains(&after), "revision {after} after concurrent puts was seen before");
+    assert_eq!(store.ratelimit_policy_list().await.unwrap().len(), 17);
+    assert!(during.iter().all(|r| !seen.contains(r)), "each put's own revision is new: {during:?}");
+}
+
 macro_rules! backend {
     ($backend:ident, $open:path) => {
         mod $backend {
@@ -470,6 +547,9 @@ macro_rules! backend {
             run!(dead_letters_retry_and_purge_in_pages);
             run!(counts_and_listing_page_by_id);
             run!(api_keys_are_found_by_hash_until_revoked);
+            run!(ratelimit_policies_are_put_replaced_and_listed_by_name);
+            run!(ratelimit_policy_delete_answers_whether_one_was_there);
+            run!(ratelimit_policy_revision_changes_on_every_put_and_delete_only);
         }
     };
 }
@@ -518,6 +598,78 @@ async fn sqlite_commits_survive_reopen_and_the_directory_is_locked() {
     assert_eq!(get(&store, id).await.state, JobState::Available);
 }
 
+/// What a rampart from before the policies migration left in its store:
+/// one queue, one available job and one API key, written as its SQL did.
+const OLD_ROWS: &str = "
+    INSERT INTO queues (name, paused, created_at) VALUES ('old-queue', false, 1800000000000);
+    INSERT INTO jobs (queue, state, run_at, created_at, max_attempts, payload)
+        VALUES ('old-queue', 'available', 1800000000000, 1800000000000, 3, '{\"old\":true}');
+    INSERT INTO api_keys (name, role, hash, prefix, created_at)
+        VALUES ('old-key', 'worker', 'old-hash', 'rk_old', 1800000000000);
+";
+
+/// An upgraded store still serves what was there and keeps policies.
+async fn check_upgraded(store: &Store) {
+    assert_eq!(store.queue_list().await.unwrap(), vec![QueueRecord { name: q("old-queue"), paused: false }]);
+    let leased = lease(store, "old-queue", 10, T0).await;
+    assert_eq!(leased.iter().map(|j| j.payload.as_str()).collect::<Vec<_>>(), [r#"{"old":true}"#]);
+    assert_eq!(store.api_key_find("old-hash".into()).await.unwrap().map(|k| k.name), Some("old-key".into()));
+    assert!(store.ratelimit_policy_list().await.unwrap().is_empty());
+    let before = store.ratelimit_policy_revision().await.unwrap();
+    store.ratelimit_policy_put(&policy("after-upgrade"), "{}", T0).await.unwrap();
+    assert_ne!(store.ratelimit_policy_revision().await.unwrap(), before);
+    assert_eq!(store.ratelimit_policy_list().await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_store_from_before_the_policies_migration_upgrades() {
+    let dir = tempfile::tempdir().unwrap();
+    let db_path = dir.path().join("rampart.db");
+    {
+        // Schema version 1, as the first rampart created it.
+        let old = rusqlite::Connection::open(&db_path).unwrap();
+        old.execute_batch(include_str!("../../src/sqlite/migrations/0001_init.sql")).unwrap();
+        old.execute_batch(&format!("PRAGMA user_version = 1; {OLD_ROWS}")).unwrap();
+    }
+    let config = sqlite::SqliteConfig { data_dir: dir.path().to_path_buf(), durability: sqlite::Durability::Normal };
+    let store = Store::open_sqlite(config).await.unwrap();
+    let version: i64 = rusqlite::Connection::open_with_flags(&db_path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert!(version >= 2, "the schema moved past version 1 (now {version})");
+    check_upgraded(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_store_from_before_the_policies_migration_upgrades() {
+    let Some(db) = postgres::testing::TestDatabase::create("postgres upgrade").await else { return };
+    {
+        // Schema version 1, recorded as the first rampart recorded it.
+        let (old, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls).await.unwrap();
+        let driving = tokio::spawn(connection);
+        old.batch_execute(
+            "CREATE TABLE rampart_migrations (
+                 version    INTEGER PRIMARY KEY,
+                 applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+             );
+             INSERT INTO rampart_migrations (version) VALUES (1);",
+        )
+        .await
+        .unwrap();
+        old.batch_execute(include_str!("../../src/postgres/migrations/0001_init.sql")).await.unwrap();
+        old.batch_execute(OLD_ROWS).await.unwrap();
+        drop(old);
+        driving.await.unwrap().unwrap();
+    }
+    let config = postgres::PgConfig { pool_size: 4, ..postgres::PgConfig::new(db.url.clone()) };
+    let report = postgres::migrate(&config).await.unwrap();
+    assert_eq!(report.applied.first(), Some(&2), "{report:?}");
+    assert_eq!(report.applied.last(), Some(&report.version), "{report:?}");
+    let store = Store::open_postgres(config).await.unwrap();
+    check_upgraded(&store).await;
+}
+
 /// Two stores on one database: the second node's view.
 async fn two_postgres_nodes() -> Option<(Store, Store, postgres::testing::TestDatabase)> {
     let db = postgres::testing::TestDatabase::create("postgres nodes").await?;
@@ -556,6 +708,23 @@ async fn postgres_nodes_hear_each_others_ready_jobs_but_not_their_own() {
     b.job_promote_due(at(600), 10).await.unwrap();
     assert_eq!(next_ready(&mut heard_by_a).await, Some(StoreSignal::QueueReady(q("later"))));
     assert!(heard_by_a.try_recv().is_err(), "a node does not hear its own commits");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_nodes_see_each_others_policies_through_the_revision() {
+    let Some((a, b, _db)) = two_postgres_nodes().await else { return };
+    let seen_by_b = b.ratelimit_policy_revision().await.unwrap();
+    a.ratelimit_policy_put(&policy("shared"), r#"{"limit":5}"#, T0).await.unwrap();
+    let now_b = b.ratelimit_policy_revision().await.unwrap();
+    assert_ne!(now_b, seen_by_b, "a put on one node moves the revision every node reads");
+    let listed = b.ratelimit_policy_list().await.unwrap();
+    assert_eq!(
+        listed.iter().map(|p| (p.name.as_str(), p.spec.as_str())).collect::<Vec<_>>(),
+        [("shared", r#"{"limit":5}"#)]
+    );
+    assert!(b.ratelimit_policy_delete(&policy("shared")).await.unwrap());
+    assert_ne!(a.ratelimit_policy_revision().await.unwrap(), now_b);
+    assert!(a.ratelimit_policy_list().await.unwrap().is_empty());
 }
 
 #[tokio::test]
