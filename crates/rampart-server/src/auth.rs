@@ -61,11 +61,8 @@ impl Authenticator {
     /// The key record of a bearer token.
     pub async fn authenticate(&self, key: &str) -> Result<ApiKeyRecord, AuthError> {
         let hash = hash_key(key);
-        if let Ok(cache) = self.cache.lock()
-            && let Some((record, at)) = cache.get(&hash)
-            && at.elapsed() < CACHE_TTL
-        {
-            return Ok(record.clone());
+        if let Some(record) = self.cached_hash(&hash) {
+            return Ok(record);
         }
         let record =
             self.store.api_key_find(hash.clone()).await.map_err(AuthError::Store)?.ok_or(AuthError::Invalid)?;
@@ -73,6 +70,19 @@ impl Authenticator {
             cache.insert(hash, (record.clone(), Instant::now()));
         }
         Ok(record)
+    }
+
+    /// The key record of a bearer token when this node verified it in the
+    /// last few seconds: no store lookup, so it costs one hash and one map
+    /// probe (the API's own rate limits ask before anything else).
+    pub fn cached(&self, key: &str) -> Option<ApiKeyRecord> {
+        self.cached_hash(&hash_key(key))
+    }
+
+    fn cached_hash(&self, hash: &str) -> Option<ApiKeyRecord> {
+        let cache = self.cache.lock().ok()?;
+        let (record, at) = cache.get(hash)?;
+        (at.elapsed() < CACHE_TTL).then(|| record.clone())
     }
 
     /// Creates and stores a key.

@@ -18,7 +18,8 @@ use crate::wire::{
     DeadRetryRequest, DeadRetryResponse, EnqueueRequest, EnqueueResponse, ErrorBody, FailRequest, HealthResponse,
     HeartbeatRequest, HeartbeatResponse, JobListResponse, JobStateResponse, JobView, KeyCreateRequest,
     KeyCreatedResponse, KeysResponse, LeaseRequest, LeaseResponse, QueuePausedResponse, QueueView, QueuesResponse,
-    RateLimitCheckRequest, RateLimitCheckResponse, RateLimitPoliciesResponse, ReadyResponse,
+    RateLimitCheckRequest, RateLimitCheckResponse, RateLimitPoliciesResponse, RateLimitPolicyPut, RateLimitPolicyView,
+    ReadyResponse,
 };
 
 /// How long one request may take. Long enough for a lease that long-polls
@@ -326,6 +327,22 @@ impl Client {
     /// Every rate-limit policy with its counters since start.
     pub async fn ratelimit_policies(&self) -> Result<RateLimitPoliciesResponse, ClientError> {
         self.send(self.request(Method::GET, &["v1", "ratelimit", "policies"]), &[StatusCode::OK]).await
+    }
+
+    /// Defines or replaces a rate-limit policy kept in the store (admin).
+    pub async fn ratelimit_policy_put(
+        &self,
+        name: &str,
+        policy: &RateLimitPolicyPut,
+    ) -> Result<RateLimitPolicyView, ClientError> {
+        let request = self.request(Method::PUT, &["v1", "ratelimit", "policies", name]).json(policy);
+        self.send(request, &[StatusCode::OK]).await
+    }
+
+    /// Deletes a rate-limit policy defined through the API (admin).
+    pub async fn ratelimit_policy_delete(&self, name: &str) -> Result<(), ClientError> {
+        let request = self.request(Method::DELETE, &["v1", "ratelimit", "policies", name]);
+        self.execute(request, &[StatusCode::NO_CONTENT]).await.map(drop)
     }
 
     /// The server's liveness, uptime and version (needs no key).

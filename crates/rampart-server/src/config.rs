@@ -60,6 +60,10 @@ const ENV_NOT_CONFIG: &[&str] = &["CONFIG", "URL", "API_KEY", "LOG", "JOB_ID", "
 /// as `database_url`, below `RAMPART_DATABASE_URL`.
 const ENV_DATABASE_URL: &str = "DATABASE_URL";
 
+/// The conventional variable for a Redis URL; read as `redis_url`, below
+/// `RAMPART_REDIS_URL`.
+const ENV_REDIS_URL: &str = "REDIS_URL";
+
 /// The whole configuration of a server.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -72,6 +76,9 @@ pub struct Config {
     /// The PostgreSQL every node shares (`database_url`, or `DATABASE_URL`);
     /// `None` keeps jobs in SQLite in `data_dir`.
     pub database_url: Option<DatabaseUrl>,
+    /// The Redis every node shares for rate-limit counters (`redis_url`, or
+    /// `REDIS_URL`); `None` counts in each node's memory.
+    pub redis_url: Option<RedisUrl>,
     /// How this node uses PostgreSQL (`[postgres]`); unused with SQLite.
     pub postgres: PostgresConfig,
     /// Largest job payload accepted, in bytes (`max_payload_bytes`, at least 1).
@@ -133,6 +140,55 @@ impl fmt::Display for DatabaseUrl {
 impl fmt::Debug for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "DatabaseUrl({:?})", redact_password(&self.0))
+    }
+}
+
+/// A Redis URL (`redis://[user:password@]host[:port][/db]`, `rediss://` for
+/// TLS, or `redis+unix:///path`), checked when read. It shows with its
+/// password hidden; [`RedisUrl::expose`] gives the real one.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisUrl(String);
+
+impl RedisUrl {
+    /// Checks the form of `url` without connecting.
+    pub fn parse(url: &str) -> Result<RedisUrl, String> {
+        let url = url.trim();
+        let rest = ["redis://", "rediss://", "redis+unix://", "unix://"]
+            .iter()
+            .find_map(|scheme| url.strip_prefix(scheme))
+            .ok_or("the Redis URL must start with redis://, rediss:// or redis+unix://, e.g. redis://127.0.0.1:6379")?;
+        if rest.is_empty() {
+            return Err("the Redis URL names no host; write e.g. redis://127.0.0.1:6379".to_string());
+        }
+        Ok(RedisUrl(url.to_string()))
+    }
+
+    /// The URL with its password, for connecting only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    fn redacted(&self) -> String {
+        let Some((scheme, rest)) = self.0.split_once("://") else { return self.0.clone() };
+        match rest.rsplit_once('@') {
+            Some((credentials, place)) => match credentials.split_once(':') {
+                Some((user, _)) => format!("{scheme}://{user}:***@{place}"),
+                None => format!("{scheme}://***@{place}"),
+            },
+            None => self.0.clone(),
+        }
+    }
+}
+
+impl fmt::Display for RedisUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RedisUrl({:?})", self.redacted())
     }
 }
 
@@ -309,9 +365,18 @@ pub struct RateLimitConfig {
     pub max_key_length: usize,
     /// How `X-RateLimit-Reset` is written (`reset_format`).
     pub reset_format: ResetFormat,
-    /// Addresses whose `X-Forwarded-For` the gate believes when it derives a
-    /// client IP (`trusted_proxies`); empty believes no one.
+    /// Addresses whose `X-Forwarded-For` is believed when a client IP is
+    /// derived, by the gate and the API's per-IP limit (`trusted_proxies`);
+    /// empty believes no one.
     pub trusted_proxies: Vec<IpNet>,
+    /// Longest a check waits for Redis before `on_backend_error` decides
+    /// (`redis_timeout`).
+    pub redis_timeout: Duration,
+    /// Put before every Redis key the limiter writes (`redis_prefix`), so
+    /// several deployments can share one Redis.
+    pub redis_prefix: String,
+    /// The limits on rampart's own API (`[ratelimit.api]`).
+    pub api: ApiLimitsConfig,
     /// The policies configured in `[ratelimit.policies.NAME]`.
     pub policies: BTreeMap<PolicyName, PolicyConfig>,
 }
@@ -328,8 +393,34 @@ impl Default for RateLimitConfig {
             max_key_length: 256,
             reset_format: ResetFormat::default(),
             trusted_proxies: Vec::new(),
+            redis_timeout: Duration::from_millis(50),
+            redis_prefix: "rampart:rl:".to_string(),
+            api: ApiLimitsConfig::default(),
             policies: BTreeMap::new(),
         }
+    }
+}
+
+/// The limits on rampart's own API (`[ratelimit.api]`), counted in this
+/// node's memory: `per_key` for requests with a key this node verified,
+/// `per_ip` for every other request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiLimitsConfig {
+    /// Whether they apply (`enabled`).
+    pub enabled: bool,
+    /// What one API key may send (`[ratelimit.api.per_key]`).
+    pub per_key: Policy,
+    /// What one client IP may send without a verified key (`[ratelimit.api.per_ip]`).
+    pub per_ip: Policy,
+}
+
+impl Default for ApiLimitsConfig {
+    /// As `config.default.toml` says, where the choice is explained.
+    fn default() -> Self {
+        let gcra = |limit| {
+            Policy::new(limit, Duration::from_secs(1), Algorithm::Gcra, None).expect("the default limits are valid")
+        };
+        ApiLimitsConfig { enabled: true, per_key: gcra(100_000), per_ip: gcra(100) }
     }
 }
 
@@ -352,51 +443,14 @@ pub struct PolicyConfig {
     pub policy: Policy,
     /// How the gate derives the key from a request (`key`).
     pub key: KeySource,
-    /// Where the policy's counters live (`backend`).
-    pub backend: LimitBackend,
+    /// Where the policy's counters live (`backend`); `None` is the default:
+    /// Redis when `redis_url` is set, else memory.
+    pub backend: Option<LimitBackend>,
     /// What a check does when its backend fails (`on_backend_error`).
     pub on_backend_error: OnBackendError,
 }
 
-/// The name of a rate-limit policy: 1 to 128 characters of A-Z, a-z, 0-9,
-/// `_`, `.`, `:` and `-`, as queue names.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct PolicyName(String);
-
-/// Why a policy name was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a policy name: use 1 to 128 characters of A-Z, a-z, 0-9, `_`, `.`, `:` and `-`")]
-pub struct PolicyNameError(pub String);
-
-impl PolicyName {
-    /// The longest name allowed.
-    pub const MAX_LEN: usize = 128;
-
-    /// Checks and wraps a policy name.
-    pub fn new(name: &str) -> Result<Self, PolicyNameError> {
-        let ok = !name.is_empty()
-            && name.len() <= Self::MAX_LEN
-            && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
-        if ok { Ok(PolicyName(name.to_string())) } else { Err(PolicyNameError(name.chars().take(140).collect())) }
-    }
-
-    /// The name as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for PolicyName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::borrow::Borrow<str> for PolicyName {
-    fn borrow(&self) -> &str {
-        &self.0
-    }
-}
+pub use rampart_core::id::{PolicyName, PolicyNameError};
 
 /// How the gate derives a policy's key from a request.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -451,6 +505,8 @@ pub enum LimitBackend {
     /// In this process (`"memory"`): each node counts on its own.
     #[default]
     Memory,
+    /// In the Redis at `redis_url` (`"redis"`): every node shares one count.
+    Redis,
 }
 
 impl LimitBackend {
@@ -458,6 +514,7 @@ impl LimitBackend {
     pub fn as_str(self) -> &'static str {
         match self {
             LimitBackend::Memory => "memory",
+            LimitBackend::Redis => "redis",
         }
     }
 }
@@ -550,6 +607,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./rampart-data"),
             durability: Durability::default(),
             database_url: None,
+            redis_url: None,
             postgres: PostgresConfig::default(),
             max_payload_bytes: 1024 * 1024,
             max_body_bytes: 32 * 1024 * 1024,
@@ -633,6 +691,9 @@ impl Config {
         for (name, value) in sources.env.iter().filter(|(name, _)| name == ENV_DATABASE_URL) {
             layers.set(&["database_url".to_string()], value, Kind::Text, Source::Env(name.clone()));
         }
+        for (name, value) in sources.env.iter().filter(|(name, _)| name == ENV_REDIS_URL) {
+            layers.set(&["redis_url".to_string()], value, Kind::Text, Source::Env(name.clone()));
+        }
         for (name, value) in &sources.env {
             let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
                 continue;
@@ -654,7 +715,7 @@ impl Config {
             }
         }
 
-        let mut check = Check { sources: &layers.sources, errors };
+        let mut check = Check { sources: &layers.sources, errors, origins: true };
         let config = check.config(&layers.table);
         if check.errors.is_empty() { Ok(config) } else { Err(ConfigErrors(check.errors)) }
     }
@@ -717,6 +778,7 @@ const TOP_KEYS: &[(&str, Kind)] = &[
     ("data_dir", Kind::Text),
     ("durability", Kind::Text),
     ("database_url", Kind::Text),
+    ("redis_url", Kind::Text),
     ("postgres", Kind::Table),
     ("max_payload_bytes", Kind::Int),
     ("max_body_bytes", Kind::Int),
@@ -746,8 +808,18 @@ const RATELIMIT_KEYS: &[(&str, Kind)] = &[
     ("max_key_length", Kind::Int),
     ("reset_format", Kind::Text),
     ("trusted_proxies", Kind::List),
+    ("redis_timeout", Kind::Text),
+    ("redis_prefix", Kind::Text),
+    ("api", Kind::Table),
     ("policies", Kind::Table),
 ];
+
+const API_LIMIT_KEYS: &[(&str, Kind)] = &[("enabled", Kind::Bool), ("per_key", Kind::Table), ("per_ip", Kind::Table)];
+
+/// The keys of `[ratelimit.api.per_key]` and `[ratelimit.api.per_ip]`: a
+/// policy's shape; what they count on and where is fixed.
+const API_POLICY_KEYS: &[(&str, Kind)] =
+    &[("limit", Kind::Int), ("window", Kind::Text), ("algorithm", Kind::Text), ("burst", Kind::Int)];
 
 const POLICY_KEYS: &[(&str, Kind)] = &[
     ("limit", Kind::Int),
@@ -855,10 +927,45 @@ fn resolve_ratelimit_key(segments: &[&str]) -> Result<(Vec<String>, Kind), Strin
             )),
         };
     }
+    if key == "api" {
+        return resolve_api_limit_key(rest);
+    }
     match kind_of(RATELIMIT_KEYS, &key) {
         Some(kind) if rest.is_empty() => Ok((vec!["ratelimit".to_string(), key], kind)),
         Some(_) => Err(format!("`ratelimit.{key}` has no sub-keys")),
         None => Err(format!("`ratelimit.{key}` is not a setting; ratelimit keys are {}", key_list(RATELIMIT_KEYS))),
+    }
+}
+
+/// Resolves the key segments that follow `ratelimit.api`.
+fn resolve_api_limit_key(segments: &[&str]) -> Result<(Vec<String>, Kind), String> {
+    let lower: Vec<String> = segments.iter().map(|s| s.to_ascii_lowercase()).collect();
+    let path =
+        |keys: &[String]| ["ratelimit", "api"].into_iter().map(String::from).chain(keys.iter().cloned()).collect();
+    match lower.as_slice() {
+        [] => Err("`ratelimit.api` is a table: set one of its keys, e.g. `ratelimit.api.enabled`".to_string()),
+        [key] => match kind_of(API_LIMIT_KEYS, key) {
+            Some(Kind::Table) => {
+                Err(format!("`ratelimit.api.{key}` is a table: set one of its keys, e.g. `ratelimit.api.{key}.limit`"))
+            }
+            Some(kind) => Ok((path(&lower), kind)),
+            None => Err(format!(
+                "`ratelimit.api.{key}` is not a setting; ratelimit.api keys are {}",
+                key_list(API_LIMIT_KEYS)
+            )),
+        },
+        [table, key] if kind_of(API_LIMIT_KEYS, table) == Some(Kind::Table) => match kind_of(API_POLICY_KEYS, key) {
+            Some(kind) => Ok((path(&lower), kind)),
+            None => Err(format!(
+                "`ratelimit.api.{table}.{key}` is not a setting; its keys are {}",
+                key_list(API_POLICY_KEYS)
+            )),
+        },
+        _ => Err(format!(
+            "`ratelimit.api.{}` is not a setting; ratelimit.api keys are {}",
+            lower.join("."),
+            key_list(API_LIMIT_KEYS)
+        )),
     }
 }
 
@@ -1052,6 +1159,51 @@ fn describe(value: &Value) -> String {
 struct Check<'a> {
     sources: &'a BTreeMap<Vec<String>, Source>,
     errors: Vec<String>,
+    /// Whether messages say which layer set the key (not for input that
+    /// came from elsewhere, such as the admin API).
+    origins: bool,
+}
+
+/// Reads one rate-limit policy given outside the configuration (the admin
+/// API's JSON body, or a policy kept in the store) with the rules and
+/// messages of `[ratelimit.policies.NAME]`: every problem, each named by its
+/// key. A `null` field counts as left out.
+pub fn policy_from_json(value: &serde_json::Value) -> Result<PolicyConfig, Vec<String>> {
+    let table = match json_to_toml(value) {
+        Ok(Value::Table(table)) => table,
+        Ok(_) => return Err(vec!["a policy is a JSON object such as {\"limit\": 10, \"window\": \"5m\"}".into()]),
+        Err(e) => return Err(vec![e]),
+    };
+    let sources = BTreeMap::new();
+    let mut check = Check { sources: &sources, errors: Vec::new(), origins: false };
+    match check.policy(&[], &Value::Table(table)) {
+        Some(policy) if check.errors.is_empty() => Ok(policy),
+        _ => Err(check.errors),
+    }
+}
+
+/// JSON as TOML, for [`policy_from_json`]; `null` members are dropped.
+fn json_to_toml(value: &serde_json::Value) -> Result<Value, String> {
+    use serde_json::Value as Json;
+    Ok(match value {
+        Json::Null => return Err("null is not a value here".into()),
+        Json::Bool(b) => Value::Boolean(*b),
+        Json::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => Value::Integer(i),
+            (None, Some(_)) if n.is_u64() => return Err(format!("{n} is too large")),
+            (None, Some(x)) => Value::Float(x),
+            (None, None) => return Err(format!("{n} is not a number rampart can read")),
+        },
+        Json::String(s) => Value::String(s.clone()),
+        Json::Array(items) => Value::Array(items.iter().map(json_to_toml).collect::<Result<_, _>>()?),
+        Json::Object(members) => {
+            let mut table = Table::new();
+            for (key, member) in members.iter().filter(|(_, m)| !m.is_null()) {
+                table.insert(key.clone(), json_to_toml(member).map_err(|e| format!("{key}: {e}"))?);
+            }
+            Value::Table(table)
+        }
+    })
 }
 
 impl Check<'_> {
@@ -1059,6 +1211,10 @@ impl Check<'_> {
     /// table holding it) was set.
     fn report(&mut self, path: &[String], problem: impl fmt::Display) {
         let source = (0..=path.len()).rev().find_map(|n| self.sources.get(&path[..n]));
+        if !self.origins {
+            self.errors.push(format!("{}: {problem}", Key(path)));
+            return;
+        }
         let line = match source {
             Some(source) => format!("{}: {problem} ({source})", Key(path)),
             None => format!("{}: {problem} (built-in default)", Key(path)),
@@ -1225,6 +1381,17 @@ impl Check<'_> {
                         }
                     }
                 }
+                "redis_url" => {
+                    if let Some(s) = self.text(&path, value) {
+                        // Empty is the default: counters in memory. Never quote the URL: it may hold a password.
+                        if !s.trim().is_empty() {
+                            match RedisUrl::parse(s) {
+                                Ok(url) => config.redis_url = Some(url),
+                                Err(e) => self.report(&path, e),
+                            }
+                        }
+                    }
+                }
                 "postgres" => config.postgres = self.postgres(&path, value),
                 "max_payload_bytes" => {
                     match self.int(&path, value, 1, max_size).and_then(|n| usize::try_from(n).ok()) {
@@ -1290,6 +1457,15 @@ impl Check<'_> {
                         }
                         Err(e) => self.report(&path, e),
                     }
+                }
+            }
+        }
+        if config.redis_url.is_none() {
+            for (name, policy) in &config.ratelimit.policies {
+                if policy.backend == Some(LimitBackend::Redis) {
+                    let path: Vec<String> =
+                        ["ratelimit", "policies", name.as_str(), "backend"].map(String::from).into();
+                    self.report(&path, "\"redis\" needs redis_url (or REDIS_URL) set; set it, or use \"memory\"");
                 }
             }
         }
@@ -1409,6 +1585,17 @@ impl Check<'_> {
                         }
                     }
                 }
+                "redis_timeout" => {
+                    let if_zero = "must be more than 0s: it bounds how long a check waits for Redis";
+                    if let Some(d) = self.positive_duration(&path, value, if_zero) {
+                        ratelimit.redis_timeout = d;
+                    }
+                }
+                "redis_prefix" => {
+                    if let Some(s) = self.text(&path, value) {
+                        ratelimit.redis_prefix = s.to_string();
+                    }
+                }
                 "trusted_proxies" => {
                     let Value::Array(items) = value else {
                         let problem = format!(
@@ -1426,6 +1613,7 @@ impl Check<'_> {
                         }
                     }
                 }
+                "api" => ratelimit.api = self.api_limits(&path, value),
                 "policies" => {
                     let Some(policies) = self.table(&path, value, "a table of policies ([ratelimit.policies.NAME])")
                     else {
@@ -1460,6 +1648,53 @@ impl Check<'_> {
         ratelimit
     }
 
+    /// The `[ratelimit.api]` table over the defaults; each of its two
+    /// policies is read as a `[ratelimit.policies.NAME]` table holding only
+    /// `limit`, `window`, `algorithm` and `burst`.
+    fn api_limits(&mut self, path: &[String], value: &Value) -> ApiLimitsConfig {
+        let mut api = ApiLimitsConfig::default();
+        let Some(table) = self.table(path, value, "a table of settings for rampart's own API") else {
+            return api;
+        };
+        for (key, value) in table {
+            let path = child(path, key);
+            let slot = match key.as_str() {
+                "enabled" => {
+                    if let Some(b) = self.boolean(&path, value) {
+                        api.enabled = b;
+                    }
+                    continue;
+                }
+                "per_key" => &mut api.per_key,
+                "per_ip" => &mut api.per_ip,
+                _ => {
+                    self.unknown(&path, API_LIMIT_KEYS);
+                    continue;
+                }
+            };
+            let Some(policy) = self.table(&path, value, "a table of policy settings") else {
+                continue;
+            };
+            let mut shape = Table::new();
+            for (key, value) in policy {
+                if kind_of(API_POLICY_KEYS, key).is_some() {
+                    shape.insert(key.clone(), value.clone());
+                } else if kind_of(POLICY_KEYS, key).is_some() {
+                    self.report(
+                        &child(&path, key),
+                        "not a setting here: per_key counts on the API key and per_ip on the client IP, always in                          this node's memory; the keys here are `limit`, `window`, `algorithm` and `burst`",
+                    );
+                } else {
+                    self.unknown(&child(&path, key), API_POLICY_KEYS);
+                }
+            }
+            if let Some(read) = self.policy(&path, &Value::Table(shape)) {
+                *slot = read.policy;
+            }
+        }
+        api
+    }
+
     /// One `[ratelimit.policies.NAME]` table, checked by building its
     /// [`Policy`]; `None` when it has a problem (each one reported).
     fn policy(&mut self, path: &[String], value: &Value) -> Option<PolicyConfig> {
@@ -1469,7 +1704,7 @@ impl Check<'_> {
         // Whether `algorithm` and `burst`, when set, were read.
         let mut shape_read = true;
         let (mut key_source, mut backend, mut on_backend_error) =
-            (KeySource::default(), LimitBackend::default(), OnBackendError::default());
+            (KeySource::default(), None, OnBackendError::default());
         for (key, value) in table {
             let path = child(path, key);
             match key.as_str() {
@@ -1499,12 +1734,9 @@ impl Check<'_> {
                 "backend" => {
                     if let Some(s) = self.text(&path, value) {
                         match s.trim().to_ascii_lowercase().as_str() {
-                            "memory" => backend = LimitBackend::Memory,
-                            "redis" => self.report(
-                                &path,
-                                "\"redis\" is not available yet: it arrives with the Redis backend; use \"memory\"",
-                            ),
-                            _ => self.report(&path, format!("{s:?} is not a backend; use \"memory\"")),
+                            "memory" => backend = Some(LimitBackend::Memory),
+                            "redis" => backend = Some(LimitBackend::Redis),
+                            _ => self.report(&path, format!("{s:?} is not a backend; use \"memory\" or \"redis\"")),
                         }
                     }
                 }
@@ -1715,10 +1947,80 @@ mod tests {
         assert!(ratelimit.policies.is_empty());
     }
 
+    fn gcra(limit: u64, window_s: u64, burst: Option<u64>) -> Policy {
+        Policy::new(limit, Duration::from_secs(window_s), Algorithm::Gcra, burst).unwrap()
+    }
+
+    #[test]
+    fn the_own_api_limits_default_to_a_steady_rate_per_key_and_per_ip() {
+        let api = ok(None, &[], &[]).ratelimit.api;
+        assert_eq!(api, ApiLimitsConfig::default());
+        assert_eq!(api, ApiLimitsConfig { enabled: true, per_key: gcra(100_000, 1, None), per_ip: gcra(100, 1, None) });
+        assert_eq!((api.per_key.burst(), api.per_ip.burst()), (100_000, 100));
+        let table: Table = DEFAULT_TOML.parse().unwrap();
+        let documented = table["ratelimit"]["api"].as_table().unwrap();
+        for (key, _) in API_LIMIT_KEYS {
+            assert!(documented.contains_key(*key), "ratelimit.api key `{key}` missing from config.default.toml");
+        }
+        for key in ["limit", "window", "algorithm"] {
+            assert!(documented["per_key"].get(key).is_some() && documented["per_ip"].get(key).is_some(), "{key}");
+        }
+    }
+
+    #[test]
+    fn the_own_api_limits_come_from_file_environment_and_flags() {
+        let file = r#"
+            [ratelimit.api.per_key]
+            limit = 50
+            window = "10s"
+            algorithm = "sliding_window"
+        "#;
+        let env = [("RAMPART_RATELIMIT__API__ENABLED", "false"), ("RAMPART_RATELIMIT__API__PER_IP__LIMIT", "7")];
+        let api = ok(Some(file), &env, &[("ratelimit.api.per_ip.burst", "3")]).ratelimit.api;
+        assert!(!api.enabled);
+        assert_eq!(api.per_key, Policy::new(50, Duration::from_secs(10), Algorithm::SlidingWindow, None).unwrap());
+        assert_eq!(api.per_ip, gcra(7, 1, Some(3)), "each key falls back to the default on its own");
+    }
+
+    #[test]
+    fn every_own_api_limit_problem_names_its_key() {
+        let file = r#"
+            [ratelimit.api]
+            enabled = "yes"
+            per_host = { limit = 1, window = "1s" }
+            [ratelimit.api.per_key]
+            key = "ip"
+            backend = "redis"
+            limit = 0
+            [ratelimit.api.per_ip]
+            algorithm = "fixed_window"
+            colour = "red"
+        "#;
+        let env = [("RAMPART_RATELIMIT__API__PER_KEY__ON_BACKEND_ERROR", "deny"), ("RAMPART_RATELIMIT__API", "1")];
+        let errors = errors(Some(file), &env, &[("ratelimit.api.per_ip", "5")]);
+        let expected = [
+            "RAMPART_RATELIMIT__API__PER_KEY__ON_BACKEND_ERROR: `ratelimit.api.per_key.on_backend_error` is not a setting",
+            "RAMPART_RATELIMIT__API: `ratelimit.api` is a table",
+            "ratelimit.api.per_ip: `ratelimit.api.per_ip` is a table",
+            "ratelimit.api.enabled: expected true or false",
+            "ratelimit.api.per_host: unknown key; allowed keys here are `enabled`, `per_key`, `per_ip`",
+            "ratelimit.api.per_key.key: not a setting here",
+            "ratelimit.api.per_key.backend: not a setting here",
+            "ratelimit.api.per_key.limit: ",
+            "ratelimit.api.per_ip.colour: unknown key; allowed keys here are `limit`, `window`, `algorithm`, `burst`",
+        ];
+        for needle in expected {
+            assert_eq!(errors.iter().filter(|e| e.starts_with(needle)).count(), 1, "{needle}: {errors:#?}");
+        }
+        assert_eq!(errors.len(), expected.len(), "{errors:#?}");
+    }
+
     #[test]
     fn the_shipped_presets_are_valid_policies() {
         // Uncomment the TOML lines of the presets, as a user would.
         let presets = DEFAULT_TOML.split("# Presets:").nth(1).expect("config.default.toml has presets");
+        // Up to the next table that is set, [ratelimit.api].
+        let presets = presets.split("\n[").next().unwrap_or(presets);
         let file: String = presets
             .lines()
             .filter_map(|line| line.strip_prefix("# "))
@@ -1784,7 +2086,7 @@ mod tests {
                 PolicyConfig {
                     policy: Policy::new(10, Duration::from_secs(300), Algorithm::SlidingWindow, None).unwrap(),
                     key: KeySource::Ip,
-                    backend: LimitBackend::Memory,
+                    backend: None,
                     on_backend_error: OnBackendError::Local,
                 },
             ),
@@ -1793,7 +2095,7 @@ mod tests {
                 PolicyConfig {
                     policy: Policy::new(20, Duration::from_secs(1), Algorithm::Gcra, Some(40)).unwrap(),
                     key: KeySource::Header(HeaderName::from_static("x-user-id")),
-                    backend: LimitBackend::Memory,
+                    backend: Some(LimitBackend::Memory),
                     on_backend_error: OnBackendError::Deny,
                 },
             ),
@@ -1802,7 +2104,7 @@ mod tests {
                 PolicyConfig {
                     policy: Policy::new(1000, Duration::from_secs(3600), Algorithm::FixedWindow, None).unwrap(),
                     key: KeySource::ApiKey,
-                    backend: LimitBackend::Memory,
+                    backend: None,
                     on_backend_error: OnBackendError::Allow,
                 },
             ),
@@ -1810,6 +2112,61 @@ mod tests {
         assert_eq!(ratelimit.policies, expected);
         // Looked up by the name a request gives.
         assert_eq!(ratelimit.policies.get("api:v2").map(|p| p.policy.burst()), Some(40));
+    }
+
+    #[test]
+    fn redis_comes_from_redis_url_or_rampart_redis_url_and_hides_its_password() {
+        assert_eq!(ok(None, &[], &[]).redis_url, None);
+        let plain = "redis://:s3cret@cache:6379/2";
+        let config = ok(None, &[("REDIS_URL", plain)], &[]);
+        let url = config.redis_url.expect("REDIS_URL is read");
+        assert_eq!(url.expose(), plain);
+        assert_eq!(url.to_string(), "redis://:***@cache:6379/2");
+        assert!(!format!("{url:?}").contains("s3cret"));
+        let ours = ok(None, &[("REDIS_URL", plain), ("RAMPART_REDIS_URL", "redis://127.0.0.1")], &[]);
+        assert_eq!(ours.redis_url.as_ref().map(RedisUrl::expose), Some("redis://127.0.0.1"));
+        let kept_off = ok(None, &[("RAMPART_REDIS_URL", ""), ("REDIS_URL", plain)], &[]);
+        assert_eq!(kept_off.redis_url, None, "an empty RAMPART_REDIS_URL ignores REDIS_URL");
+
+        let file = "[ratelimit]\nredis_timeout = \"20ms\"\nredis_prefix = \"app1:\"";
+        let ratelimit = ok(Some(file), &[], &[]).ratelimit;
+        assert_eq!((ratelimit.redis_timeout, ratelimit.redis_prefix.as_str()), (Duration::from_millis(20), "app1:"));
+        assert_eq!(RateLimitConfig::default().redis_timeout, Duration::from_millis(50));
+    }
+
+    #[test]
+    fn bad_redis_settings_are_named() {
+        let redis_policy = "[ratelimit.policies.shared]\nlimit = 5\nwindow = \"1m\"\nbackend = \"redis\"";
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [&'a str]);
+        let cases: [Case<'_>; 4] = [
+            ("redis_url = \"http://cache\"", &[], &["redis_url: ", "redis://"]),
+            ("", &[("REDIS_URL", "cache:6379")], &["redis_url: ", "(from REDIS_URL)"]),
+            ("[ratelimit]\nredis_timeout = \"0s\"", &[], &["ratelimit.redis_timeout: ", "more than 0s"]),
+            (redis_policy, &[], &["ratelimit.policies.shared.backend: ", "needs redis_url"]),
+        ];
+        for (file, env, needles) in cases {
+            let lines = errors(Some(file), env, &[]);
+            assert_eq!(lines.len(), 1, "{file:?}: {lines:?}");
+            for needle in needles {
+                assert!(lines[0].contains(needle), "{file:?}: {:?} lacks {needle:?}", lines[0]);
+            }
+        }
+        let with_redis = ok(Some(redis_policy), &[("REDIS_URL", "redis://127.0.0.1:6379")], &[]);
+        assert_eq!(with_redis.ratelimit.policies["shared"].backend, Some(LimitBackend::Redis));
+    }
+
+    #[test]
+    fn a_policy_reads_from_json_with_each_problem_named_without_a_source() {
+        let policy = policy_from_json(&serde_json::json!({"limit": 3, "window": "10s", "algorithm": "gcra",
+            "burst": 6, "key": "api_key", "backend": null}))
+        .unwrap();
+        assert_eq!(policy.policy, Policy::new(3, Duration::from_secs(10), Algorithm::Gcra, Some(6)).unwrap());
+        assert_eq!((policy.key, policy.backend), (KeySource::ApiKey, None));
+        let problems = policy_from_json(&serde_json::json!({"window": 5, "nope": true})).unwrap_err();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems.iter().all(|p| !p.contains("built-in")), "{problems:?}");
+        assert!(policy_from_json(&serde_json::json!([1])).is_err());
+        assert!(policy_from_json(&serde_json::json!({"limit": u64::MAX, "window": "1s"})).is_err());
     }
 
     #[test]
@@ -1972,12 +2329,7 @@ mod tests {
             ),
             (with_a("key = 5"), &[], &[], &["ratelimit.policies.a.key: expected a string, got the integer 5"]),
             // Backends and fallbacks.
-            (
-                with_a("backend = \"redis\""),
-                &[],
-                &[],
-                &["ratelimit.policies.a.backend: ", "arrives with the Redis backend"],
-            ),
+            (with_a("backend = \"redis\""), &[], &[], &["ratelimit.policies.a.backend: ", "needs redis_url"]),
             (with_a("backend = \"disk\""), &[], &[], &["ratelimit.policies.a.backend: \"disk\" is not a backend"]),
             (
                 with_a("on_backend_error = \"retry\""),

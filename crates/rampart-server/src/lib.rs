@@ -7,7 +7,9 @@
 //!   ack, retries, dead letters, running totals. Every route and the embedded
 //!   worker go through it.
 //! - [`ratelimit`]: the configured rate-limit policies over the memory
-//!   backend, with counters and the decision's HTTP headers.
+//!   backend, with counters and the decision's HTTP headers; the client IP
+//!   behind trusted proxies, the limits on rampart's own API, and a tower
+//!   layer for an app's routes.
 //! - [`service`]: background loops (reaper, promoter, relay, sweeper), each
 //!   stopping on the shared shutdown signal.
 //! - [`api`]: the HTTP routes, one module per resource, one auth extractor.

@@ -16,12 +16,17 @@ use rampart_store::{Store, StoreError};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-use crate::api::{self, AppState};
+use crate::api::{self, AppState, Shared};
 use crate::auth::{Authenticator, BootstrapError};
 use crate::config::{Config, DatabaseUrl};
 use crate::engine::Engine;
 use crate::ratelimit::RateLimiter;
-use crate::service::{Promoter, PromoterConfig, Reaper, ReaperConfig, Relay, Sweeper, SweeperConfig};
+use crate::ratelimit::own::OwnLimits;
+use crate::ratelimit::stored;
+use crate::service::{
+    PolicySyncer, PolicySyncerConfig, Promoter, PromoterConfig, Reaper, ReaperConfig, RedisProber, RedisProberConfig,
+    Relay, Sweeper, SweeperConfig,
+};
 use crate::shutdown::{Shutdown, ShutdownTrigger};
 
 pub use rampart_store::postgres::MigrateReport;
@@ -123,8 +128,15 @@ impl Server {
             }
         }
         let (trigger, shutdown) = Shutdown::new();
-        let limiter = RateLimiter::new(&config.ratelimit, clock.clone());
-        let engine = Engine::new(store, &config, clock, shutdown.clone());
+        let limiter = RateLimiter::with_redis(&config.ratelimit, config.redis_url.as_ref(), clock.clone());
+        stored::reload(&store, &limiter).await?;
+        if let (Some(url), Some(redis)) = (&config.redis_url, limiter.redis()) {
+            tracing::info!(redis = %url, "rate-limit policies count in Redis");
+            // Connected before serving when Redis answers; otherwise checks
+            // fall back and the prober keeps trying.
+            redis.probe(clock.now()).await;
+        }
+        let engine = Engine::new(store, &config, clock.clone(), shutdown.clone());
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
@@ -135,14 +147,23 @@ impl Server {
         if let Some(signals) = engine.store().subscribe() {
             services.spawn(Relay::new(engine.clone(), signals).run(shutdown.clone()));
         }
-        services.spawn(Sweeper::new(SweeperConfig::default(), limiter.clone()).run(shutdown.clone()));
-        let state = AppState {
+        let own_limits = OwnLimits::new(&config.ratelimit, clock.clone());
+        let sweeper = Sweeper::new(SweeperConfig::default(), limiter.clone()).with_own_limits(own_limits.clone());
+        services.spawn(sweeper.run(shutdown.clone()));
+        let syncer = PolicySyncer::new(PolicySyncerConfig::default(), engine.store().clone(), limiter.clone());
+        services.spawn(syncer.run(shutdown.clone()));
+        if let Some(redis) = limiter.redis() {
+            let prober = RedisProber::new(RedisProberConfig::default(), Arc::clone(redis), clock.clone());
+            services.spawn(prober.run(shutdown.clone()));
+        }
+        let state = AppState::new(Shared {
             engine: engine.clone(),
             auth,
             limiter,
+            own_limits,
             max_body_bytes: config.max_body_bytes,
             started: Arc::new(Instant::now()),
-        };
+        });
         match &config.database_url {
             Some(url) => tracing::info!(
                 address = %addr,
@@ -183,7 +204,8 @@ impl Server {
             }
         });
         let stop = shutdown.clone();
-        let served = axum::serve(listener, app)
+        // The peer address: the gate and the per-IP limits key on it.
+        let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 tokio::select! {
                     _ = signal => {}

@@ -576,6 +576,10 @@ pub struct RateLimitCheckResponse {
     /// When denied, seconds until the same check would be admitted, rounded
     /// up; `null` when allowed.
     pub retry_after_s: Option<u64>,
+    /// Whether a policy's `on_backend_error` decided because its backend
+    /// (Redis) failed or was being skipped after a failure.
+    #[serde(default)]
+    pub fallback: bool,
 }
 
 /// A rate-limit policy as `GET /v1/ratelimit/policies` shows it.
@@ -593,14 +597,18 @@ pub struct RateLimitPolicyView {
     pub burst: Option<u64>,
     /// How the gate derives the key: `ip`, `api_key` or `header:NAME`.
     pub key: String,
-    /// Where the counters live (`memory`).
+    /// Where the counters live (`memory` or `redis`).
     pub backend: String,
+    /// Where the policy was defined: `config` or `api` (kept in the store).
+    pub source: String,
     /// What a check does when the backend fails.
     pub on_backend_error: String,
     /// Checks allowed since start (each policy of an allowed multi-check counts one).
     pub allowed: u64,
     /// Checks denied since start (a denied multi-check counts for the policy that denied).
     pub denied: u64,
+    /// Checks decided by `on_backend_error` since start, because Redis failed.
+    pub fallbacks: u64,
 }
 
 /// `GET /v1/ratelimit/policies`.
@@ -608,6 +616,48 @@ pub struct RateLimitPolicyView {
 pub struct RateLimitPoliciesResponse {
     /// Every policy, by name.
     pub policies: Vec<RateLimitPolicyView>,
+    /// The Redis backend's state; `null` when no `redis_url` is set.
+    pub redis: Option<RedisBackendView>,
+}
+
+/// How the limiter's Redis backend is doing.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RedisBackendView {
+    /// `up` (checks count in Redis) or `down` (checks follow each policy's
+    /// `on_backend_error` while it is probed).
+    pub status: String,
+    /// Since when, RFC 3339; `null` before the first attempt.
+    pub since: Option<String>,
+    /// Why it is down.
+    pub last_error: Option<String>,
+    /// Calls that failed since start.
+    pub failures: u64,
+}
+
+/// `PUT /v1/ratelimit/policies/{name}`: a policy kept in the store, seen by
+/// every node; the keys of `[ratelimit.policies.NAME]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitPolicyPut {
+    /// What a key may do per window (required).
+    pub limit: Option<u64>,
+    /// The window, a duration such as `"5m"` (required).
+    pub window: Option<String>,
+    /// `sliding_window` (default), `fixed_window` or `gcra`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<String>,
+    /// With `gcra`: how many may come at once (default `limit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burst: Option<u64>,
+    /// How the gate derives the key: `ip` (default), `api_key` or `header:NAME`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// `memory` or `redis` (default: `redis` when the server has a Redis).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
+    /// `local` (default), `allow` or `deny`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_backend_error: Option<String>,
 }
 
 /// `GET /v1/ratelimit/policies/{name}/keys/{key}`: a key's state, nothing counted.

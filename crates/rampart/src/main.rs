@@ -48,6 +48,12 @@ enum Command {
     Bench(cli::bench::Args),
 }
 
+/// mimalloc rather than the system allocator: a request allocates and frees
+/// dozens of small buffers, and glibc's malloc was a tenth of the server's
+/// time under load (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();

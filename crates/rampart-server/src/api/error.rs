@@ -111,6 +111,9 @@ impl From<LimitError> for ApiError {
         match e {
             LimitError::PolicyNotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "POLICY_NOT_FOUND", message),
             LimitError::Invalid(_) => ApiError::invalid(message),
+            LimitError::BackendUnavailable(_) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "BACKEND_UNAVAILABLE", message)
+            }
         }
     }
 }

@@ -1,13 +1,15 @@
 //! The extractors every route uses: [`Body`] for JSON requests with errors
-//! that name the field, and [`Auth`], the one place roles are checked.
+//! that name the field, and [`Auth`], the one place roles are checked (it
+//! takes the key the API's own rate limits found verified, when they did,
+//! instead of looking it up again).
 
 use std::marker::PhantomData;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use rampart_core::auth::Action;
 use rampart_store::ApiKeyRecord;
 use serde::de::DeserializeOwned;
@@ -81,6 +83,19 @@ permission!(Work, Action::Work, "Leasing and acknowledging jobs.");
 permission!(RateLimit, Action::RateLimit, "Checking rate limits.");
 permission!(Admin, Action::Admin, "Changing what exists.");
 
+/// The bearer token of a request (`Authorization: Bearer <key>`), if any.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let header = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let token = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer "))?.trim();
+    (!token.is_empty()).then_some(token)
+}
+
+/// The key of a request that the API's own rate limits found verified (in
+/// the authenticator's cache) before the route ran, so [`Auth`] need not
+/// look it up again.
+#[derive(Debug, Clone)]
+pub(crate) struct VerifiedKey(pub(crate) ApiKeyRecord);
+
 /// The caller's key, checked to allow `P`. The only auth check of the API.
 pub struct Auth<P: Permission> {
     /// The key that made the request.
@@ -92,12 +107,15 @@ impl<P: Permission> FromRequestParts<AppState> for Auth<P> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        let token = header.and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer "))).map(str::trim);
-        let Some(token) = token.filter(|t| !t.is_empty()) else {
-            return Err(crate::auth::AuthError::Missing.into());
+        let key = match parts.extensions.remove::<VerifiedKey>() {
+            Some(VerifiedKey(key)) => key,
+            None => {
+                let Some(token) = bearer(&parts.headers) else {
+                    return Err(crate::auth::AuthError::Missing.into());
+                };
+                state.auth.authenticate(token).await?
+            }
         };
-        let key = state.auth.authenticate(token).await?;
         if !key.role.allows(P::ACTION) {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,

@@ -1,12 +1,15 @@
 //! The HTTP API: one module per resource, each with a `router()`.
 //!
 //! A request flows: tower layers (request id, trace span, body limit) →
+//! `guard`, the API's own rate limits (one in-memory check) →
 //! [`extract::Auth`] checks the key's role → [`extract::Body`] parses JSON →
 //! the handler turns wire types into engine calls → [`view`] turns records
 //! back into wire types, or [`error::ApiError`] answers the failure.
 
 pub mod error;
 pub mod extract;
+mod gate;
+mod guard;
 mod health;
 mod jobs;
 mod keys;
@@ -27,24 +30,50 @@ use tower_http::trace::TraceLayer;
 use crate::auth::Authenticator;
 use crate::engine::Engine;
 use crate::ratelimit::RateLimiter;
+use crate::ratelimit::own::OwnLimits;
 pub use error::ApiError;
 
-/// What every handler can reach.
+/// What every handler can reach, behind one `Arc`: axum clones the state
+/// for every request, and one reference count is cheaper than one per part.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    /// The state over its parts.
+    pub fn new(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+pub struct Shared {
     /// The queue engine.
     pub engine: Engine,
     /// API-key checks.
     pub auth: Authenticator,
     /// The rate limiter and its policies.
     pub limiter: RateLimiter,
+    /// The limits on this API itself (`[ratelimit.api]`), and how client
+    /// addresses are read.
+    pub own_limits: OwnLimits,
     /// The body limit, for its error message.
     pub max_body_bytes: usize,
     /// When the server started.
     pub started: Arc<Instant>,
 }
 
-/// The whole API with its layers.
+/// The whole API with its layers. Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()`: the gate and the
+/// per-IP limit read the peer address (without it, every request counts as
+/// coming from one unknown address).
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let max_body = state.max_body_bytes;
@@ -54,7 +83,9 @@ pub fn router(state: AppState) -> Router {
         .merge(queues::router())
         .merge(keys::router())
         .merge(ratelimit::router())
+        .merge(gate::router())
         .fallback(|| async { ApiError::not_found("no such route; see the API reference in the README") })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::own_limits))
         .with_state(state)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

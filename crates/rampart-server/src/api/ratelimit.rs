@@ -1,24 +1,31 @@
-//! Rate-limit routes: checks, the policies with their counters, and one key's
-//! state and reset.
+//! Rate-limit routes: checks, the policies with their counters (and those
+//! defined here, kept in the store for every node), and one key's state and
+//! reset.
 //!
 //! A check answers `200` whether it was allowed or not: the caller asked a
 //! question and got its answer; refusing its own client is the app's call.
 
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use super::extract::{Admin, Auth, Body, RateLimit, Read};
 use super::{ApiError, AppState};
+use crate::config::{LimitBackend, policy_from_json};
 use crate::ratelimit::headers::{ceil_secs, headers};
-use crate::ratelimit::{CheckInput, MAX_CHECKS};
+use crate::ratelimit::{CheckInput, LimitError, LimitedPolicy, MAX_CHECKS, stored};
 use crate::wire::*;
+use rampart_core::id::PolicyName;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/ratelimit/check", post(ratelimit_check))
         .route("/v1/ratelimit/policies", get(ratelimit_policies))
+        .route(
+            "/v1/ratelimit/policies/{name}",
+            get(ratelimit_policy_get).put(ratelimit_policy_put).delete(ratelimit_policy_delete),
+        )
         .route("/v1/ratelimit/policies/{name}/keys/{key}", get(ratelimit_key_get).delete(ratelimit_key_reset))
 }
 
@@ -62,7 +69,7 @@ async fn ratelimit_check(
             return Err(ApiError::invalid("missing field `key`: a check names the key it counts against"));
         }
     };
-    let verdict = state.limiter.check(&inputs)?;
+    let verdict = state.limiter.check(&inputs).await?;
     let decision = verdict.decision;
     let body = RateLimitCheckResponse {
         allowed: decision.allowed,
@@ -71,6 +78,7 @@ async fn ratelimit_check(
         remaining: decision.remaining,
         reset_after_s: ceil_secs(decision.reset_after),
         retry_after_s: decision.retry_after.filter(|_| !decision.allowed).map(ceil_secs),
+        fallback: verdict.fallback,
     };
     Ok((headers(&verdict, state.limiter.reset_format()), Json(body)))
 }
@@ -79,27 +87,100 @@ async fn ratelimit_policies(
     State(state): State<AppState>,
     _auth: Auth<Read>,
 ) -> Result<Json<RateLimitPoliciesResponse>, ApiError> {
-    let policies = state
-        .limiter
-        .policies()
-        .iter()
-        .map(|p| {
-            let policy = &p.config.policy;
-            RateLimitPolicyView {
-                name: p.name.to_string(),
-                limit: policy.limit(),
-                window: rampart_core::duration::format_duration(policy.window()),
-                algorithm: policy.algorithm().to_string(),
-                burst: (policy.algorithm() == rampart_limit::policy::Algorithm::Gcra).then_some(policy.burst()),
-                key: p.config.key.to_string(),
-                backend: p.config.backend.as_str().to_string(),
-                on_backend_error: p.config.on_backend_error.as_str().to_string(),
-                allowed: p.allowed(),
-                denied: p.denied(),
-            }
-        })
-        .collect();
-    Ok(Json(RateLimitPoliciesResponse { policies }))
+    let policies = state.limiter.policies().iter().map(|p| policy_view(p)).collect();
+    let redis = state.limiter.redis().map(|redis| {
+        let health = redis.health();
+        RedisBackendView {
+            status: if redis.is_up() { "up" } else { "down" }.to_string(),
+            since: health.since.map(|t| t.to_rfc3339()),
+            last_error: health.last_error,
+            failures: redis.failures(),
+        }
+    });
+    Ok(Json(RateLimitPoliciesResponse { policies, redis }))
+}
+
+async fn ratelimit_policy_get(
+    State(state): State<AppState>,
+    _auth: Auth<Read>,
+    Path(name): Path<String>,
+) -> Result<Json<RateLimitPolicyView>, ApiError> {
+    Ok(Json(policy_view(&*state.limiter.policy(&name)?)))
+}
+
+/// Defines or replaces a policy in the store; every node has it within a
+/// second (`PolicySyncer`), this one at once.
+async fn ratelimit_policy_put(
+    State(state): State<AppState>,
+    _auth: Auth<Admin>,
+    Path(name): Path<String>,
+    Body(req): Body<RateLimitPolicyPut>,
+) -> Result<Json<RateLimitPolicyView>, ApiError> {
+    let name = PolicyName::new(&name).map_err(|e| ApiError::invalid(e.to_string()))?;
+    if state.limiter.is_configured(name.as_str()) {
+        return Err(configured(&name));
+    }
+    let spec = serde_json::to_value(&req).map_err(|e| ApiError::invalid(format!("invalid policy: {e}")))?;
+    let policy = policy_from_json(&spec).map_err(|problems| {
+        let named = problems.iter().map(|p| match p.split_once(": ") {
+            Some((field, problem)) => format!("invalid field `{field}`: {problem}"),
+            None => p.clone(),
+        });
+        ApiError::invalid(named.collect::<Vec<_>>().join("; "))
+    })?;
+    if policy.backend == Some(LimitBackend::Redis) && state.limiter.redis().is_none() {
+        return Err(ApiError::invalid(
+            "invalid field `backend`: \"redis\" needs the server to have a Redis (redis_url or REDIS_URL); use \"memory\"",
+        ));
+    }
+    let store = state.engine.store();
+    store.ratelimit_policy_put(&name, &spec.to_string(), state.engine.now()).await?;
+    stored::reload(store, &state.limiter).await?;
+    Ok(Json(policy_view(&*state.limiter.policy(name.as_str())?)))
+}
+
+/// Deletes a policy defined through the API; its keys are forgotten with it.
+async fn ratelimit_policy_delete(
+    State(state): State<AppState>,
+    _auth: Auth<Admin>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let name = PolicyName::new(&name).map_err(|e| ApiError::invalid(e.to_string()))?;
+    if state.limiter.is_configured(name.as_str()) {
+        return Err(configured(&name));
+    }
+    let store = state.engine.store();
+    if !store.ratelimit_policy_delete(&name).await? {
+        return Err(LimitError::PolicyNotFound(name.to_string()).into());
+    }
+    stored::reload(store, &state.limiter).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn configured(name: &PolicyName) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "POLICY_IN_CONFIG",
+        format!("policy `{name}` is defined in the configuration; change it there, or use another name here"),
+    )
+}
+
+fn policy_view(p: &LimitedPolicy) -> RateLimitPolicyView {
+    let policy = p.policy();
+    RateLimitPolicyView {
+        name: p.name.to_string(),
+        limit: policy.limit(),
+        window: rampart_core::duration::format_duration(policy.window()),
+        algorithm: policy.algorithm().to_string(),
+        burst: (policy.algorithm() == rampart_limit::policy::Algorithm::Gcra).then_some(policy.burst()),
+        key: p.config.key.to_string(),
+        backend: p.backend.as_str().to_string(),
+        source: p.source.as_str().to_string(),
+        on_backend_error: p.config.on_backend_error.as_str().to_string(),
+        allowed: p.allowed(),
+        denied: p.denied(),
+        fallbacks: p.fallbacks(),
+    }
 }
 
 async fn ratelimit_key_get(
@@ -107,7 +188,7 @@ async fn ratelimit_key_get(
     _auth: Auth<Read>,
     Path((name, key)): Path<(String, String)>,
 ) -> Result<Json<RateLimitKeyView>, ApiError> {
-    let (policy, key_state) = state.limiter.peek(&name, &key)?;
+    let (policy, key_state) = state.limiter.peek(&name, &key).await?;
     let decision = key_state.decision;
     Ok(Json(RateLimitKeyView {
         policy: policy.name.to_string(),
@@ -124,5 +205,5 @@ async fn ratelimit_key_reset(
     _auth: Auth<Admin>,
     Path((name, key)): Path<(String, String)>,
 ) -> Result<Json<RateLimitResetResponse>, ApiError> {
-    Ok(Json(RateLimitResetResponse { reset: state.limiter.reset(&name, &key)? }))
+    Ok(Json(RateLimitResetResponse { reset: state.limiter.reset(&name, &key).await? }))
 }

@@ -30,8 +30,8 @@ pub fn ceil_secs(d: Duration) -> u64 {
 
 /// The headers that tell a client the verdict, with the reset written as
 /// `format` says.
-pub fn headers(verdict: &Verdict<'_>, format: ResetFormat) -> HeaderMap {
-    let Verdict { decision, policy, now } = *verdict;
+pub fn headers(verdict: &Verdict, format: ResetFormat) -> HeaderMap {
+    let Verdict { decision, ref policy, now, .. } = *verdict;
     let reset_s = ceil_secs(decision.reset_after);
     let reset_at = now.plus(decision.reset_after);
     let reset = match format {

@@ -1,10 +1,12 @@
 //! The sweeper: drops rate-limit keys whose windows have passed, so the
-//! memory backend holds only keys that still decide something. A full shard
+//! memory backend holds only keys that still decide something (the named
+//! policies' keys, and those of the API's own limits when given). A full shard
 //! also reuses idle keys on its own; sweeping keeps memory low between floods.
 
 use std::time::Duration;
 
 use crate::ratelimit::RateLimiter;
+use crate::ratelimit::own::OwnLimits;
 use crate::shutdown::Shutdown;
 
 /// How the sweeper runs.
@@ -24,17 +26,24 @@ impl Default for SweeperConfig {
 pub struct Sweeper {
     config: SweeperConfig,
     limiter: RateLimiter,
+    own: Option<OwnLimits>,
 }
 
 impl Sweeper {
     /// A sweeper over `limiter`.
     pub fn new(config: SweeperConfig, limiter: RateLimiter) -> Sweeper {
-        Sweeper { config, limiter }
+        Sweeper { config, limiter, own: None }
+    }
+
+    /// Sweeps the keys of the API's own limits too.
+    pub fn with_own_limits(mut self, own: OwnLimits) -> Sweeper {
+        self.own = Some(own);
+        self
     }
 
     /// One sweep; answers how many keys it dropped.
     pub fn run_once(&self) -> usize {
-        self.limiter.sweep()
+        self.limiter.sweep() + self.own.as_ref().map_or(0, OwnLimits::sweep)
     }
 
     /// Sweeps until shutdown.

@@ -36,7 +36,11 @@ fn routes(job: &str) -> Vec<(Method, String, Option<&'static str>, Action)> {
         (Method::GET, "/v1/keys".into(), None, Admin),
         (Method::DELETE, "/v1/keys/no-such-key".into(), None, Admin),
         (Method::POST, "/v1/ratelimit/check".into(), Some(r#"{"policy":"p","key":"k"}"#), RateLimit),
+        (Method::GET, "/v1/ratelimit/gate/p".into(), None, RateLimit),
         (Method::GET, "/v1/ratelimit/policies".into(), None, Read),
+        (Method::GET, "/v1/ratelimit/policies/p".into(), None, Read),
+        (Method::PUT, "/v1/ratelimit/policies/p".into(), Some(r#"{"limit":1,"window":"1s"}"#), Admin),
+        (Method::DELETE, "/v1/ratelimit/policies/nope".into(), None, Admin),
         (Method::GET, "/v1/ratelimit/policies/p/keys/k".into(), None, Read),
         (Method::DELETE, "/v1/ratelimit/policies/p/keys/k".into(), None, Admin),
     ]

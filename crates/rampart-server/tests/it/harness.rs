@@ -6,20 +6,24 @@
 //! ways): no engine or API test depends on the backend.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderMap, Method, Request, StatusCode};
+use axum::extract::ConnectInfo;
+use axum::extract::connect_info::MockConnectInfo;
+use axum::http::{HeaderMap, Method, Request, StatusCode, request};
 use http_body_util::BodyExt;
 use rampart_core::auth::Role;
 use rampart_core::time::{ManualClock, UnixMillis};
-use rampart_server::api::{self, AppState};
+use rampart_server::api::{self, AppState, Shared};
 use rampart_server::auth::Authenticator;
 use rampart_server::config::Config;
 use rampart_server::engine::Engine;
 use rampart_server::ratelimit::RateLimiter;
+use rampart_server::ratelimit::own::OwnLimits;
 use rampart_server::shutdown::{Shutdown, ShutdownTrigger};
 use rampart_store::Store;
 use rampart_store::postgres::PgConfig;
@@ -29,6 +33,10 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 pub const T0: UnixMillis = UnixMillis(1_800_000_000_000);
+
+/// The peer address of a request that names none (see [`Call::from`]), as
+/// if a client had connected from it.
+pub const PEER: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1)), 4711);
 
 pub struct TestApp {
     pub router: Router,
@@ -101,34 +109,28 @@ impl TestApp {
             let new = auth.create(format!("{role}-key"), role, T0).await.unwrap();
             keys.insert(role.as_str(), new.key);
         }
-        let state = AppState {
+        let state = AppState::new(Shared {
             engine: engine.clone(),
             auth,
             limiter: limiter.clone(),
+            own_limits: OwnLimits::new(&config.ratelimit, clock.clone()),
             max_body_bytes: config.max_body_bytes,
             started: Arc::new(Instant::now()),
-        };
-        TestApp { router: api::router(state), engine, limiter, clock, keys, _trigger: trigger, _dir: dir, _db: db }
+        });
+        // In process there is no connection: requests come from PEER unless they say otherwise.
+        let router = api::router(state).layer(MockConnectInfo(PEER));
+        TestApp { router, engine, limiter, clock, keys, _trigger: trigger, _dir: dir, _db: db }
+    }
+
+    /// A request to build up and send; see [`Call`].
+    pub fn call(&self, method: Method, path: &str) -> Call<'_> {
+        let req = Request::builder().method(method).uri(path).header("content-type", "application/json");
+        Call { app: self, req, body: String::new() }
     }
 
     /// Sends a request with the key of `role` (none when `role` is empty).
     pub async fn send_as(&self, role: &str, method: Method, path: &str, body: Option<&str>) -> Answer {
-        let mut req = Request::builder().method(method).uri(path);
-        if let Some(key) = self.keys.get(role) {
-            req = req.header("authorization", format!("Bearer {key}"));
-        }
-        let req =
-            req.header("content-type", "application/json").body(Body::from(body.unwrap_or("").to_string())).unwrap();
-        let resp = self.router.clone().oneshot(req).await.unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
-        };
-        Answer { status, headers, body }
+        self.call(method, path).role(role).body(body.unwrap_or("")).send().await
     }
 
     /// Sends as admin.
@@ -156,5 +158,56 @@ impl TestApp {
         let a = self.send(Method::GET, &format!("/v1/jobs/{id}"), None).await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.body);
         a.body
+    }
+}
+
+/// One request being built: `app.call(Method::GET, "/v1/queues").role("reader").from("203.0.113.7").send()`.
+pub struct Call<'a> {
+    app: &'a TestApp,
+    req: request::Builder,
+    body: String,
+}
+
+impl Call<'_> {
+    /// With the key of `role` (none when `role` is empty or unknown).
+    pub fn role(self, role: &str) -> Self {
+        match self.app.keys.get(role) {
+            Some(key) => self.header("authorization", &format!("Bearer {key}")),
+            None => self,
+        }
+    }
+
+    /// With a header.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.req = self.req.header(name, value);
+        self
+    }
+
+    /// From this peer address (an IP, port 4711), instead of [`PEER`].
+    pub fn from(mut self, ip: &str) -> Self {
+        let addr = SocketAddr::new(ip.parse().expect("an IP address"), 4711);
+        self.req = self.req.extension(ConnectInfo(addr));
+        self
+    }
+
+    /// With this body.
+    pub fn body(mut self, body: &str) -> Self {
+        self.body = body.to_string();
+        self
+    }
+
+    /// Sends it through the router and reads the answer.
+    pub async fn send(self) -> Answer {
+        let req = self.req.body(Body::from(self.body)).unwrap();
+        let resp = self.app.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        Answer { status, headers, body }
     }
 }

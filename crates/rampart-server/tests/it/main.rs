@@ -3,6 +3,10 @@
 
 mod api;
 mod engine;
+mod gate;
 mod harness;
+mod layer;
+mod own_limits;
+mod policies;
 mod ratelimit;
 mod worker;

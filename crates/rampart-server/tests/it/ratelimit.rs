@@ -67,7 +67,7 @@ async fn sliding_window_admits_ten_in_five_minutes_then_denies_with_headers() {
     // fits 10 again 10% (30 s) into the next window: 328.5 s from now.
     assert_eq!(
         denied.body,
-        json!({"allowed": false, "policy": "oauth", "limit": 10, "remaining": 0, "reset_after_s": 299, "retry_after_s": 329})
+        json!({"allowed": false, "policy": "oauth", "limit": 10, "remaining": 0, "reset_after_s": 299, "retry_after_s": 329, "fallback": false})
     );
     assert_eq!(headers(&denied), ["10", "0", "299", "329", "\"oauth\";q=10;w=300", "\"oauth\";r=0;t=299"]);
 
@@ -137,7 +137,8 @@ async fn gcra_admits_its_burst_then_one_per_interval() {
     let denied = check(&app, json!({"policy": "ai", "key": "u"})).await;
     assert_eq!(
         denied.body,
-        json!({"allowed": false, "policy": "ai", "limit": 10, "remaining": 0, "reset_after_s": 18, "retry_after_s": 6})
+        json!({"allowed": false, "policy": "ai", "limit": 10, "remaining": 0, "reset_after_s": 18, "retry_after_s": 6,
+               "fallback": false})
     );
     assert_eq!(headers(&denied), ["10", "0", "18", "6", "\"ai\";q=10;w=60", "\"ai\";r=0;t=18"]);
     app.clock.advance(Duration::from_secs(6));
@@ -176,10 +177,12 @@ async fn policies_list_their_settings() {
         a.body,
         json!({"policies": [
             {"name": "ai", "limit": 20, "window": "1m", "algorithm": "gcra", "burst": 5, "key": "ip",
-             "backend": "memory", "on_backend_error": "local", "allowed": 0, "denied": 0},
+             "backend": "memory", "source": "config", "on_backend_error": "local", "allowed": 0, "denied": 0,
+             "fallbacks": 0},
             {"name": "oauth", "limit": 10, "window": "5m", "algorithm": "sliding_window", "burst": null, "key": "ip",
-             "backend": "memory", "on_backend_error": "local", "allowed": 0, "denied": 0},
-        ]})
+             "backend": "memory", "source": "config", "on_backend_error": "local", "allowed": 0, "denied": 0,
+             "fallbacks": 0},
+        ], "redis": null})
     );
 }
 

@@ -38,6 +38,10 @@ pub struct StoreArgs {
     /// `database_url`, RAMPART_DATABASE_URL and DATABASE_URL) [default: SQLite in the data directory].
     #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,
+    /// The Redis every node shares for rate-limit counters, e.g. redis://127.0.0.1:6379 (overrides
+    /// `redis_url`, RAMPART_REDIS_URL and REDIS_URL) [default: counters in memory].
+    #[arg(long, value_name = "URL")]
+    pub redis_url: Option<String>,
 }
 
 impl StoreArgs {
@@ -45,7 +49,8 @@ impl StoreArgs {
     pub fn overrides(&self) -> Vec<(String, String)> {
         let data_dir = self.data_dir.as_ref().map(|d| ("data_dir".to_string(), d.to_string_lossy().into_owned()));
         let database_url = self.database_url.clone().map(|url| ("database_url".to_string(), url));
-        data_dir.into_iter().chain(database_url).collect()
+        let redis_url = self.redis_url.clone().map(|url| ("redis_url".to_string(), url));
+        data_dir.into_iter().chain(database_url).chain(redis_url).collect()
     }
 }
 
@@ -80,6 +85,7 @@ pub fn run(args: Args, json: bool) -> anyhow::Result<()> {
                     "data_dir": config.data_dir.display().to_string(),
                     "store": if config.database_url.is_some() { "postgres" } else { "sqlite" },
                     "database_url": config.database_url.as_ref().map(ToString::to_string),
+                    "redis_url": config.redis_url.as_ref().map(ToString::to_string),
                     "queues": queues,
                     "ratelimit_policies": policies,
                 }));
@@ -89,6 +95,10 @@ pub fn run(args: Args, json: bool) -> anyhow::Result<()> {
                 ("listen", config.listen.to_string()),
                 ("data_dir", config.data_dir.display().to_string()),
                 ("store", store_location(&config)),
+                (
+                    "rate-limit counters",
+                    config.redis_url.as_ref().map_or("in memory".to_string(), |url| format!("redis at {url}")),
+                ),
                 (
                     "queues",
                     if queues.is_empty() { "none configured (defaults apply)".to_string() } else { queues.join(", ") },
@@ -110,14 +120,15 @@ mod tests {
     fn store_flags_become_overrides() {
         let args = crate::cli::parse_args::<StoreArgs>(
             "serve",
-            &["--data-dir", "/tmp/r", "--database-url", "postgres://app:pw@db/jobs"],
+            &["--data-dir", "/tmp/r", "--database-url", "postgres://app:pw@db/jobs", "--redis-url", "redis://r:6379"],
         )
         .expect("parses");
         assert_eq!(
             args.overrides(),
             [
                 ("data_dir".to_string(), "/tmp/r".to_string()),
-                ("database_url".to_string(), "postgres://app:pw@db/jobs".to_string())
+                ("database_url".to_string(), "postgres://app:pw@db/jobs".to_string()),
+                ("redis_url".to_string(), "redis://r:6379".to_string()),
             ]
         );
         assert!(crate::cli::parse_args::<StoreArgs>("serve", &[]).expect("parses").overrides().is_empty());

@@ -1,7 +1,8 @@
 //! Several `rampart serve` nodes on one PostgreSQL database: jobs enqueued
 //! and worked through both nodes run once each, a node killed with SIGKILL
 //! leaves its jobs to the other, a database outage is survived without a
-//! restart, and unique keys hold across nodes.
+//! restart, unique keys hold across nodes, and a rate-limit policy put on
+//! one node is enforced by both through one Redis.
 //!
 //! Each test gets a fresh database ([`TestDatabase`]) and two nodes with
 //! data directories of their own; the second node uses the admin key the
@@ -20,7 +21,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use rampart_core::id::JobId;
-use rampart_server::wire::{BatchRequest, EnqueueRequest};
+use rampart_server::wire::{BatchRequest, EnqueueRequest, RateLimitCheckRequest, RateLimitPolicyPut};
 use rampart_store::Store;
 use rampart_store::postgres::PgConfig;
 use rampart_store::postgres::testing::TestDatabase;
@@ -29,7 +30,7 @@ use serde_json::value::RawValue;
 use tokio::task::JoinSet;
 
 use crate::harness::{TestServer, WorkerBuilder, eventually, eventually_within};
-use crate::pgproxy::PgProxy;
+use crate::tcpproxy::TcpProxy;
 
 /// Connections each node may open: tests run in parallel on one PostgreSQL
 /// with `max_connections = 100`.
@@ -52,7 +53,7 @@ impl ClusterBuilder {
         self
     }
 
-    /// The nodes reach the database through a [`PgProxy`] the test controls.
+    /// The nodes reach the database through a [`TcpProxy`] the test controls.
     fn through_proxy(mut self) -> ClusterBuilder {
         self.proxy = true;
         self
@@ -62,7 +63,7 @@ impl ClusterBuilder {
     /// key; `None` when the test is skipped for want of PostgreSQL.
     async fn start(self) -> Option<Cluster> {
         let db = TestDatabase::create(self.test).await?;
-        let proxy = self.proxy.then(|| PgProxy::start(&db.url));
+        let proxy = self.proxy.then(|| TcpProxy::for_postgres(&db.url));
         let node_url = proxy.as_ref().map_or_else(|| db.url.clone(), |proxy| proxy.url_for(&db.url));
         let node = |key: Option<&str>| {
             let mut builder =
@@ -104,7 +105,7 @@ struct Cluster {
     nodes: [TestServer; 2],
     sql: tokio_postgres::Client,
     store: Store,
-    proxy: Option<PgProxy>,
+    proxy: Option<TcpProxy>,
     /// The log every worker script appends `JOB_ID ATTEMPT` to.
     runs: PathBuf,
     /// The log of the jobs the scripts hold on to, see [`Cluster::script`].
@@ -118,7 +119,7 @@ impl Cluster {
         ClusterBuilder { test, config: None, proxy: false }
     }
 
-    fn proxy(&self) -> &PgProxy {
+    fn proxy(&self) -> &TcpProxy {
         self.proxy.as_ref().expect("the cluster was built through_proxy")
     }
 
@@ -625,10 +626,10 @@ async fn migrate_applies_the_schema_once_and_names_a_bad_database_url() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let cli = crate::harness::Cli::new(&crate::harness::unused_url(), dir.path(), dir.path());
     let first: serde_json::Value = cli.json(&["migrate", "--database-url", &db.url]).await;
-    assert_eq!(first, json!({"backend": "postgres", "applied": [1], "version": 1}));
+    assert_eq!(first, json!({"backend": "postgres", "applied": [1, 2], "version": 2}));
     let again = cli.run(&["migrate", "--database-url", &db.url]).await;
     again.expect_code(0);
-    assert!(again.stdout.contains("schema is up to date (version 1)"), "{}", again.stdout);
+    assert!(again.stdout.contains("schema is up to date (version 2)"), "{}", again.stdout);
     // A node starts on the migrated database without migrating again.
     let node = TestServer::builder().env("DATABASE_URL", &db.url).env("RAMPART_POSTGRES__POOL_SIZE", "2").start().await;
     let (status, body) = node.ready().await;
@@ -638,4 +639,54 @@ async fn migrate_applies_the_schema_once_and_names_a_bad_database_url() {
     bad.expect_code(2);
     assert!(bad.stderr.contains("database_url"), "the problem names the key: {}", bad.stderr);
     assert!(!bad.stderr.contains("panicked"), "{}", bad.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_put_on_one_node_is_enforced_by_both_through_one_redis() {
+    let Some(redis) = crate::shared_limits::TestRedis::connect("cluster_policy") else { return };
+    let toml = format!("redis_url = \"{}\"\n[ratelimit]\nredis_prefix = \"{}\"", redis.url, redis.prefix);
+    let Some(cluster) = Cluster::builder("policy_put_across_nodes").config(&toml).start().await else { return };
+    let [a, b] = &cluster.nodes;
+    let policy = RateLimitPolicyPut {
+        limit: Some(40),
+        window: Some("300d".into()),
+        algorithm: Some("fixed_window".into()),
+        ..RateLimitPolicyPut::default()
+    };
+    let made = a.client().ratelimit_policy_put("signup", &policy).await.expect("put the policy on node a");
+    assert_eq!((made.backend.as_str(), made.source.as_str()), ("redis", "api"));
+    let check =
+        RateLimitCheckRequest { policy: Some("signup".into()), key: Some("203.0.113.9".into()), ..Default::default() };
+    eventually("node b to load the policy from the store", || async {
+        b.client().ratelimit_policies().await.ok()?.policies.iter().any(|p| p.name == "signup").then_some(())
+    })
+    .await;
+
+    let mut tasks = JoinSet::new();
+    for node in [a, b] {
+        for _ in 0..8 {
+            let (client, check) = (node.client().clone(), check.clone());
+            tasks.spawn(async move {
+                let mut admitted = 0;
+                for _ in 0..10 {
+                    let answer = client.ratelimit_check(&check).await.expect("a check");
+                    assert!(!answer.fallback, "counted in Redis: {answer:?}");
+                    admitted += u32::from(answer.allowed);
+                }
+                admitted
+            });
+        }
+    }
+    let mut admitted = 0;
+    while let Some(n) = tasks.join_next().await {
+        admitted += n.expect("a check task");
+    }
+    assert_eq!(admitted, 40, "160 checks through two nodes admit the limit exactly");
+
+    a.client().ratelimit_policy_delete("signup").await.expect("delete on node a");
+    eventually("node b to drop the policy", || async {
+        let policies = b.client().ratelimit_policies().await.ok()?;
+        (!policies.policies.iter().any(|p| p.name == "signup")).then_some(())
+    })
+    .await;
 }

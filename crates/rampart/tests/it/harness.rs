@@ -161,7 +161,7 @@ struct Stderr {
 impl Process {
     /// Starts `command` as the leader of a new process group, stdin and
     /// stdout closed, stderr collected.
-    fn spawn(name: &str, mut command: Command) -> Process {
+    pub fn spawn(name: &str, mut command: Command) -> Process {
         command.process_group(0).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot start the {name}: {e}"));
         let pipe = child.stderr.take().expect("stderr is piped");

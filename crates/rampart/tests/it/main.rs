@@ -12,7 +12,11 @@
 //! - [`cli`]: what the CLI says when it cannot do its job;
 //! - [`cluster`]: two nodes on one PostgreSQL database: jobs run once across
 //!   both, a node killed with SIGKILL, a database outage, unique keys;
-//! - [`pgproxy`]: the TCP proxy to PostgreSQL those tests cut and restore.
+//! - [`shared_limits`]: rate limits shared by two nodes through one Redis, and a
+//!   Redis cut mid-run;
+//! - [`nginx`]: the shipped nginx `auth_request` example in front of an app,
+//!   with a real nginx: the 11th request in 5 minutes gets a real 429;
+//! - [`tcpproxy`]: the TCP proxy to PostgreSQL or Redis that tests cut and restore.
 //!
 //! Nothing waits a fixed time for something to happen: every wait polls a
 //! condition under a generous bound, so the suite holds on a busy machine.
@@ -21,6 +25,8 @@ mod cli;
 mod cluster;
 mod durability;
 mod harness;
-mod pgproxy;
+mod nginx;
 mod server;
+mod shared_limits;
+mod tcpproxy;
 mod worker;

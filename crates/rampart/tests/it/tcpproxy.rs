@@ -1,10 +1,11 @@
-//! A TCP proxy between the nodes of a cluster and PostgreSQL, which a test
-//! cuts to take the database away and restores to bring it back.
+//! A TCP proxy between the nodes under test and a service they use
+//! (PostgreSQL, Redis), which a test cuts to take the service away and
+//! restores to bring it back.
 //!
-//! [`PgProxy::start`] listens on `127.0.0.1:0` and forwards every connection
-//! to the database's address. [`PgProxy::cut`] closes every live connection
+//! [`TcpProxy::start`] listens on `127.0.0.1:0` and forwards every connection
+//! to the service's address. [`TcpProxy::cut`] closes every live connection
 //! and from then on closes each new one as soon as it is accepted, as a lost
-//! network or a restarting database would; [`PgProxy::restore`] forwards new
+//! network or a restarting database would; [`TcpProxy::restore`] forwards new
 //! connections again. The proxy runs on a thread and runtime of its own, so
 //! it keeps forwarding whatever the test's runtime is doing, and it stops,
 //! closing every connection, when dropped.
@@ -15,8 +16,8 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};
 
-/// A cuttable TCP forwarder to one PostgreSQL server.
-pub struct PgProxy {
+/// A cuttable TCP forwarder to one server.
+pub struct TcpProxy {
     addr: SocketAddr,
     /// `true` while cut.
     cut: watch::Sender<bool>,
@@ -24,17 +25,21 @@ pub struct PgProxy {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-impl PgProxy {
+impl TcpProxy {
     /// Starts forwarding to the host and port of the database URL `url`.
-    pub fn start(url: &str) -> PgProxy {
-        let upstream = upstream(url);
+    pub fn for_postgres(url: &str) -> TcpProxy {
+        TcpProxy::start(upstream(url))
+    }
+
+    /// Starts forwarding to `upstream`.
+    pub fn start(upstream: SocketAddr) -> TcpProxy {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
         listener.set_nonblocking(true).expect("a non-blocking listener");
         let addr = listener.local_addr().expect("the proxy's address");
         let (cut, cut_rx) = watch::channel(false);
         let (stop, stop_rx) = oneshot::channel();
         let thread = std::thread::Builder::new()
-            .name("pgproxy".into())
+            .name("tcpproxy".into())
             .spawn(move || {
                 let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
                 runtime.block_on(async move {
@@ -47,7 +52,12 @@ impl PgProxy {
                 // Dropping the runtime drops every connection task and its sockets.
             })
             .expect("start the proxy thread");
-        PgProxy { addr, cut, stop: Some(stop), thread: Some(thread) }
+        TcpProxy { addr, cut, stop: Some(stop), thread: Some(thread) }
+    }
+
+    /// Where the proxy listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
     /// `url` (a `postgres://` URL) with its host and port replaced by the proxy's.
@@ -66,7 +76,7 @@ impl PgProxy {
     }
 }
 
-impl Drop for PgProxy {
+impl Drop for TcpProxy {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -88,7 +98,7 @@ async fn accept(listener: TcpListener, upstream: SocketAddr, cut: watch::Receive
             }
             Err(e) => {
                 // E.g. out of file descriptors: back off rather than spin.
-                eprintln!("pgproxy: accept failed: {e}");
+                eprintln!("tcpproxy: accept failed: {e}");
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }

@@ -1,5 +1,6 @@
 //! `rampart bench queue`: drives a running server over HTTP the way real
 //! producers and workers do, and prints what it measured as one JSON line.
+//! (`rampart bench ratelimit` is in [`ratelimit`].)
 //!
 //! It starts nothing itself; point it at a server with the global `--url`
 //! and `--api-key`. Three phases run one after the other:
@@ -35,6 +36,8 @@
 //! Progress goes to stderr about once a second; stdout gets only the report,
 //! so scripts can collect it. Any failed request ends the bench with an error
 //! naming the phase.
+
+mod ratelimit;
 
 use std::sync::Arc;
 use std::sync::OnceLock;
@@ -92,6 +95,9 @@ pub enum What {
     /// Queue throughput and latency: enqueue, drain with pull workers, and
     /// enqueue-to-start latency, against a running server.
     Queue(QueueArgs),
+    /// Rate-limit checks per second and their latency over
+    /// `POST /v1/ratelimit/check`, against a running server.
+    Ratelimit(ratelimit::RatelimitArgs),
 }
 
 /// Options of `rampart bench queue`.
@@ -148,6 +154,7 @@ pub struct QueueArgs {
 pub async fn run(args: Args, client: Client) -> anyhow::Result<()> {
     match args.what {
         What::Queue(args) => queue(args, client).await,
+        What::Ratelimit(args) => ratelimit::run(args, client).await,
     }
 }
 
@@ -578,7 +585,7 @@ fn rate(count: u64, seconds: f64) -> f64 {
     if seconds > 0.0 { count as f64 / seconds } else { 0.0 }
 }
 
-fn round(value: f64, decimals: i32) -> f64 {
+pub(crate) fn round(value: f64, decimals: i32) -> f64 {
     let scale = 10f64.powi(decimals);
     (value * scale).round() / scale
 }
@@ -586,7 +593,7 @@ fn round(value: f64, decimals: i32) -> f64 {
 /// The nearest-rank `p`th percentile (1 to 100) of sorted values: the
 /// smallest value at least `p`% of the values are less than or equal to.
 /// `None` for no values.
-fn percentile(sorted: &[f64], p: u32) -> Option<f64> {
+pub(crate) fn percentile(sorted: &[f64], p: u32) -> Option<f64> {
     if sorted.is_empty() {
         return None;
     }
@@ -673,7 +680,7 @@ mod tests {
             args: Args,
         }
         let parsed = Bench::try_parse_from(["bench", "queue"]).expect("parses");
-        let What::Queue(q) = parsed.args.what;
+        let What::Queue(q) = parsed.args.what else { panic!("bench queue parses as queue") };
         assert_eq!(
             (q.jobs, q.concurrency, q.batch, q.lease_batch, q.producers, q.latency_samples),
             (50_000, 50, 1_000, 100, 4, 1_000)
@@ -693,7 +700,7 @@ mod tests {
             "http://10.0.0.2:7433",
         ])
         .expect("parses");
-        let What::Queue(q) = parsed.args.what;
+        let What::Queue(q) = parsed.args.what else { panic!("bench queue parses as queue") };
         assert_eq!(q.jobs, 1_000_000);
         assert!(q.skip_drain);
         assert_eq!(q.server_pid, Some(42));

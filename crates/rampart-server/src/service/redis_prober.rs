@@ -1,0 +1,61 @@
+//! The Redis prober: connects the limiter's Redis backend at start, and
+//! whenever a check marks it down, pings it until it answers again, so that
+//! checks return to Redis by themselves. Checks never wait for this: while
+//! the backend is down they skip it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rampart_core::time::SharedClock;
+
+use crate::ratelimit::redis::RedisBackend;
+use crate::shutdown::Shutdown;
+
+/// How the prober runs.
+#[derive(Debug, Clone)]
+pub struct RedisProberConfig {
+    /// Time between probes while Redis is down: the longest a recovered
+    /// Redis goes unused.
+    pub interval: Duration,
+}
+
+impl Default for RedisProberConfig {
+    fn default() -> Self {
+        RedisProberConfig { interval: Duration::from_millis(500) }
+    }
+}
+
+/// Brings the Redis backend back up.
+pub struct RedisProber {
+    config: RedisProberConfig,
+    backend: Arc<RedisBackend>,
+    clock: SharedClock,
+}
+
+impl RedisProber {
+    /// A prober of `backend`.
+    pub fn new(config: RedisProberConfig, backend: Arc<RedisBackend>, clock: SharedClock) -> RedisProber {
+        RedisProber { config, backend, clock }
+    }
+
+    /// One probe; answers whether Redis is up.
+    pub async fn run_once(&self) -> bool {
+        self.backend.probe(self.clock.now()).await
+    }
+
+    /// Probes while Redis is down, sleeps while it is up, until shutdown.
+    pub async fn run(self, shutdown: Shutdown) {
+        loop {
+            if !self.backend.is_up() && !self.run_once().await {
+                tokio::select! {
+                    _ = tokio::time::sleep(self.config.interval) => continue,
+                    _ = shutdown.wait() => return,
+                }
+            }
+            tokio::select! {
+                _ = self.backend.wait_down() => {}
+                _ = shutdown.wait() => return,
+            }
+        }
+    }
+}
