@@ -3,7 +3,8 @@
 //!
 //! `cargo run --release -p rampart-limit --example redis_load -- [--keys 10000]
 //! [--in-flight 64] [--seconds 10] [--url redis://127.0.0.1:6379]
-//! [--algorithm sliding_window] [--max-batch 128] [--batches 4] [--limit 1000000]`
+//! [--algorithm sliding_window] [--max-batch 128] [--batches 4] [--limit 1000000]
+//! [--workers <cores>]`
 //!
 //! Prints checks/s and the latency percentiles of one check, as its caller
 //! sees it (queueing in the batcher included).
@@ -23,6 +24,7 @@ struct Options {
     max_batch: usize,
     batches: usize,
     limit: u64,
+    workers: usize,
 }
 
 fn options() -> Result<Options, String> {
@@ -36,6 +38,7 @@ fn options() -> Result<Options, String> {
         max_batch: defaults.max_batch,
         batches: defaults.max_in_flight,
         limit: 1_000_000,
+        workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -52,14 +55,14 @@ fn options() -> Result<Options, String> {
             "--max-batch" => o.max_batch = parse(&flag, &value)?,
             "--batches" => o.batches = parse(&flag, &value)?,
             "--limit" => o.limit = parse(&flag, &value)?,
+            "--workers" => o.workers = parse(&flag, &value)?,
             other => return Err(format!("unknown flag {other}")),
         }
     }
     Ok(o)
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
     let o = match options() {
         Ok(o) => o,
         Err(e) => {
@@ -67,6 +70,15 @@ async fn main() {
             std::process::exit(2);
         }
     };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(o.workers.max(1))
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(run(o));
+}
+
+async fn run(o: Options) {
     let prefix = format!("rampart-bench:{}:", std::process::id());
     let config = RedisConfig {
         url: o.url.clone(),
@@ -148,7 +160,7 @@ async fn main() {
     let at = |q: f64| latencies.get(((n as f64 * q) as usize).min(n.saturating_sub(1))).copied().unwrap_or(0);
     let ms = |us: u32| f64::from(us) / 1000.0;
     println!(
-        "{} checks in {} s over {} keys, {} in flight ({}, max_batch {}, batches {}): {:.0} checks/s",
+        "{} checks in {} s over {} keys, {} in flight ({}, max_batch {}, batches {}, {} workers): {:.0} checks/s",
         n,
         o.seconds,
         o.keys,
@@ -156,6 +168,7 @@ async fn main() {
         o.algorithm,
         o.max_batch,
         o.batches,
+        o.workers,
         n as f64 / o.seconds as f64
     );
     println!(

@@ -10,15 +10,17 @@
 --   per request: u8 op (0 check, 1 peek), f64 now (µs; -1: Redis TIME),
 --     u32 checks; per check: u32 key index, u32 policy index (1-based),
 --     f64 cost.
--- Answers five integers per request: allowed (1, 0, or -1 for a peek of a
--- key with no state that matters), binding index (0-based), remaining,
--- reset after and retry after (-1 for none), both in microseconds.
+-- Answers one string: five f64 per request, little-endian: allowed (1, 0,
+-- or -1 for a peek of a key with no state that matters), binding index
+-- (0-based), remaining, reset after and retry after (-1 for none), both in
+-- microseconds.
 --
--- A key's value is packed too (struct '<dd' or '<ddd', 16 or 24 bytes):
+-- A key's value is packed too (struct '<ddd' or '<dddd', 24 or 32 bytes):
 -- fixed: window, count; sliding: window, previous, current; gcra: the
--- theoretical arrival time in whole µs, and the rest in 1/limit µs. Packed
--- numbers cost a fraction of what printing and parsing them does in
--- Redis's Lua. A value of any other length reads as fresh.
+-- theoretical arrival time in whole µs, and the rest in 1/limit µs; then
+-- when the key expires (below). Packed numbers cost a fraction of what
+-- printing and parsing them does in Redis's Lua. A value of any other
+-- length reads as fresh.
 
 local floor = math.floor
 local call = redis.call
@@ -27,19 +29,18 @@ local tostring = tostring
 
 -- Idle keys linger this long past the moment their state stops mattering,
 -- so that a caller's clock a little behind Redis's never loses state.
-local SLACK_MS = 1000
-local FORMAT = { '<dd', '<ddd', '<dd' }
-local LENGTH = { 16, 24, 16 }
+local SLACK_US = 1000000
 
--- Floor of a / b for integers a >= 0, b > 0, corrected for the rounding of
--- the division (exact while a + b < 2^53).
+-- The script runs in Redis's single thread, so every instruction counts:
+-- the common path (one check per request) is written out, and helpers are
+-- few.
+
+-- Floor of a / b for integers a >= 0, b > 0: the division can round up to
+-- the next integer, never down past one (exact while a + b < 2^53).
 local function div(a, b)
   local q = floor(a / b)
-  local r = a - q * b
-  if r < 0 then
+  if q * b > a then
     q = q - 1
-  elseif r >= b then
-    q = q + 1
   end
   return q
 end
@@ -50,6 +51,13 @@ local function cdiv(a, b)
     q = q + 1
   end
   return q
+end
+
+local blob = ARGV[1]
+local npolicies, nrequests, at = sunpack('<I4I4', blob)
+local palg, plimit, pw, pburst = {}, {}, {}, {}
+for i = 1, npolicies do
+  palg[i], plimit[i], pw[i], pburst[i], at = sunpack('<Bddd', blob, at)
 end
 
 local nkeys = #KEYS
@@ -66,53 +74,26 @@ else
   end
 end
 
--- The batch's view of each key: `have[k]` is nil until read, then 0 for
--- fresh or 1 with the state in sa, sb, sc.
-local have, sa, sb, sc = {}, {}, {}, {}
--- Keys to write at the end, in order, with the `now` and policy of their
--- last change.
-local dirty, dirty_now, dirty_policy, ndirty = {}, {}, {}, 0
-
+-- A key's state: h = 1 and its numbers, or h = 0 when fresh. A key this
+-- batch wrote reads its new value (`store` puts it in `raw`).
 local function load(k, alg)
-  local h = have[k]
-  if h == nil then
-    h = 0
-    local v = raw[k]
-    if v and #v == LENGTH[alg] then
-      h = 1
-      sa[k], sb[k], sc[k] = sunpack(FORMAT[alg], v)
-      if alg ~= 2 then
-        sc[k] = 0
+  local v = raw[k]
+  if v then
+    if alg == 2 then
+      if #v == 32 then
+        local a, b, c = sunpack('<ddd', v)
+        return 1, a, b, c
       end
+    elseif #v == 24 then
+      local a, b = sunpack('<dd', v)
+      return 1, a, b, 0
     end
-    have[k] = h
   end
-  return h
+  return 0
 end
 
--- Each evaluation answers: allowed, remaining, reset, retry (-1), and the
--- new state (a, b, c).
-
-local function fixed(h, a, b, limit, w, cost, now)
-  local window = div(now, w)
-  local count = 0
-  if h == 1 and a == window then
-    count = b
-  end
-  local allowed = count + cost <= limit
-  if allowed then
-    count = count + cost
-  end
-  local reset = (window + 1) * w - now
-  local remaining = limit - count
-  if remaining < 0 then
-    remaining = 0
-  end
-  return allowed, remaining, reset, allowed and -1 or reset, window, count, 0
-end
-
--- The earliest point into a window with counters (p, c) where the cost
--- fits, or nil if it does not fit in that window.
+-- The earliest point into a sliding window with counters (p, c) where the
+-- cost fits, or nil if it does not fit in that window.
 local function fits_at(p, c, cost, limit, w)
   local room = (limit - c - cost) * w
   if room < 0 then
@@ -128,8 +109,59 @@ local function fits_at(p, c, cost, limit, w)
   return e
 end
 
-local function sliding(h, a, b, c, limit, w, cost, now)
-  local window = div(now, w)
+-- Decides one check against a state (h = 0: fresh). Answers allowed,
+-- remaining, reset, retry (-1 for none) and the new state a, b, c.
+local function decide(alg, h, a, b, c, limit, w, burst, cost, now)
+  if alg == 3 then
+    -- GCRA. d: how far the arrival time is ahead of now, in 1/limit µs.
+    local d = 0
+    if h == 1 then
+      d = (a - now) * limit + b
+      if d < 0 then
+        d = 0
+      end
+    end
+    local tolerance = burst * w
+    local next_d = d + cost * w
+    local allowed = next_d <= tolerance
+    local kept = allowed and next_d or d
+    local q = div(kept, limit)
+    local r = kept - q * limit
+    local remaining = burst - cdiv(kept, w)
+    if remaining < 0 then
+      remaining = 0
+    end
+    local retry = -1
+    if not allowed then
+      retry = cdiv(next_d - tolerance, limit)
+    end
+    return allowed, remaining, r > 0 and q + 1 or q, retry, now + q, r, 0
+  end
+
+  local window = floor(now / w)
+  if window * w > now then
+    window = window - 1
+  end
+  local reset = (window + 1) * w - now
+  if alg == 1 then
+    local count = 0
+    if h == 1 and a == window then
+      count = b
+    end
+    local allowed = count + cost <= limit
+    if allowed then
+      count = count + cost
+    end
+    local remaining = limit - count
+    if remaining < 0 then
+      remaining = 0
+    end
+    return allowed, remaining, reset, allowed and -1 or reset, window, count, 0
+  end
+
+  -- Sliding window: the estimate scaled by the window is weighted +
+  -- current × w; kept apart, no product is formed where the previous
+  -- window weighs nothing.
   local elapsed = now - window * w
   local prev, cur = 0, 0
   if h == 1 then
@@ -139,19 +171,22 @@ local function sliding(h, a, b, c, limit, w, cost, now)
       prev = c
     end
   end
-  -- The estimate scaled by the window is weighted + current × w; kept
-  -- apart, no product is formed where the previous window weighs nothing.
-  local weighted = prev * (w - elapsed)
+  local weighted = 0
+  if prev > 0 then
+    weighted = prev * (w - elapsed)
+  end
   local room = limit - cur - cost
   local allowed = room >= 0 and weighted <= room * w
   if allowed then
     cur = cur + cost
   end
-  local remaining = limit - cur - cdiv(weighted, w)
+  local remaining = limit - cur
+  if weighted > 0 then
+    remaining = remaining - cdiv(weighted, w)
+  end
   if remaining < 0 then
     remaining = 0
   end
-  local reset = (window + 1) * w - now
   local retry = -1
   if not allowed then
     local e = fits_at(prev, cur, cost, limit, w)
@@ -171,31 +206,6 @@ local function sliding(h, a, b, c, limit, w, cost, now)
   return allowed, remaining, reset, retry, window, prev, cur
 end
 
-local function gcra(h, a, b, limit, w, burst, cost, now)
-  -- d: how far the arrival time is ahead of now, in 1/limit microseconds.
-  local d = 0
-  if h == 1 then
-    d = (a - now) * limit + b
-    if d < 0 then
-      d = 0
-    end
-  end
-  local tolerance = burst * w
-  local next_d = d + cost * w
-  local allowed = next_d <= tolerance
-  local kept = allowed and next_d or d
-  local remaining = burst - cdiv(kept, w)
-  if remaining < 0 then
-    remaining = 0
-  end
-  local retry = -1
-  if not allowed then
-    retry = cdiv(next_d - tolerance, limit)
-  end
-  local q = div(kept, limit)
-  return allowed, remaining, cdiv(kept, limit), retry, now + q, kept - q * limit, 0
-end
-
 -- When a state stops mattering (`Policy::idle_at`), in microseconds.
 local function idle_at(alg, a, b, w)
   if alg == 1 then
@@ -208,11 +218,49 @@ local function idle_at(alg, a, b, w)
   return a
 end
 
-local blob = ARGV[1]
-local npolicies, nrequests, at = sunpack('<I4I4', blob)
-local palg, plimit, pw, pburst = {}, {}, {}, {}
-for i = 1, npolicies do
-  palg[i], plimit[i], pw[i], pburst[i], at = sunpack('<Bddd', blob, at)
+-- Printing a number is dear in Redis's Lua, and many keys share a TTL.
+local ttls = {}
+
+-- Writes a key's new state. Each value ends with the moment (µs, the
+-- writers' clock) its key expires: a key whose expiry already covers its
+-- new idle time is rewritten in place (SETRANGE keeps the TTL, at half the
+-- cost of PSETEX); otherwise PSETEX sets a new one, for GCRA a quarter of
+-- the bucket's drain time beyond need, so that a busy key is not
+-- re-expired at every check.
+local function store(k, alg, p, a, b, c, now)
+  local need = idle_at(alg, a, b, pw[p]) + SLACK_US
+  local v = raw[k]
+  local expires = -1
+  if v and #v == (alg == 2 and 32 or 24) then
+    expires = sunpack('<d', v, #v - 7)
+  end
+  local px
+  if expires < need then
+    if alg == 3 then
+      need = need + floor(pburst[p] * pw[p] / plimit[p] / 4)
+    end
+    local ttl = cdiv(need - now, 1000)
+    if ttl < 1 then
+      ttl = 1
+    end
+    px = ttls[ttl]
+    if not px then
+      px = tostring(ttl)
+      ttls[ttl] = px
+    end
+    expires = now + ttl * 1000
+  end
+  if alg == 2 then
+    v = spack('<dddd', a, b, c, expires)
+  else
+    v = spack('<ddd', a, b, expires)
+  end
+  if px then
+    call('PSETEX', KEYS[k], px, v)
+  else
+    call('SETRANGE', KEYS[k], '0', v)
+  end
+  raw[k] = v
 end
 
 local redis_now
@@ -224,40 +272,43 @@ local function time_now()
   return redis_now
 end
 
-local function evaluate(alg, h, a, b, c, p, cost, now)
-  if alg == 1 then
-    return fixed(h, a, b, plimit[p], pw[p], cost, now)
-  elseif alg == 2 then
-    return sliding(h, a, b, c, plimit[p], pw[p], cost, now)
-  end
-  return gcra(h, a, b, plimit[p], pw[p], pburst[p], cost, now)
-end
-
+-- Answers, five a request; written as the requests are decided. A denied
+-- check writes nothing; a check at no cost writes nothing either, since
+-- its state decides like the one stored (and a fresh key gets none, as in
+-- memory).
 local out, o = {}, 0
--- Per request: the tentative new states, by check.
+-- Per request of several checks: the tentative new states, by check.
 local tk, tp, tcost, ta, tb, tc = {}, {}, {}, {}, {}, {}
+
 for _ = 1, nrequests do
-  local op, now, n
-  op, now, n, at = sunpack('<BdI4', blob, at)
+  local op, now, n, k, p, cost
+  op, now, n, k, p, cost, at = sunpack('<BdI4I4I4d', blob, at)
   if now < 0 then
     now = time_now()
   end
+  local alg = palg[p]
   if op == 1 then
-    local k, p, _
-    k, p, _, at = sunpack('<I4I4d', blob, at)
-    local alg = palg[p]
-    if load(k, alg) == 1 and idle_at(alg, sa[k], sb[k], pw[p]) > now then
-      local allowed, remaining, reset, retry = evaluate(alg, 1, sa[k], sb[k], sc[k], p, 0, now)
+    local h, a, b, c = load(k, alg)
+    if h == 1 and idle_at(alg, a, b, pw[p]) > now then
+      local allowed, remaining, reset, retry = decide(alg, 1, a, b, c, plimit[p], pw[p], pburst[p], 0, now)
       out[o + 1], out[o + 2], out[o + 3], out[o + 4], out[o + 5] = allowed and 1 or 0, 0, remaining, reset, retry
     else
       out[o + 1], out[o + 2], out[o + 3], out[o + 4], out[o + 5] = -1, 0, 0, 0, -1
     end
+  elseif n == 1 then
+    local h, a, b, c = load(k, alg)
+    local allowed, remaining, reset, retry, na, nb, nc = decide(alg, h, a, b, c, plimit[p], pw[p], pburst[p], cost, now)
+    if allowed and cost > 0 then
+      store(k, alg, p, na, nb, nc, now)
+    end
+    out[o + 1], out[o + 2], out[o + 3], out[o + 4], out[o + 5] = allowed and 1 or 0, 0, remaining, reset, retry
   else
     local bi, ballowed, bremaining, breset, bretry
     for j = 1, n do
-      local k, p, cost
-      k, p, cost, at = sunpack('<I4I4d', blob, at)
-      local alg = palg[p]
+      if j > 1 then
+        k, p, cost, at = sunpack('<I4I4d', blob, at)
+        alg = palg[p]
+      end
       local h, a, b, c
       -- A key checked twice in one request sees its earlier check.
       local earlier
@@ -270,10 +321,10 @@ for _ = 1, nrequests do
       if earlier then
         h, a, b, c = 1, ta[earlier], tb[earlier], tc[earlier]
       else
-        h = load(k, alg)
-        a, b, c = sa[k], sb[k], sc[k]
+        h, a, b, c = load(k, alg)
       end
-      local allowed, remaining, reset, retry, na, nb, nc = evaluate(alg, h, a, b, c, p, cost, now)
+      local allowed, remaining, reset, retry, na, nb, nc =
+        decide(alg, h, a, b, c, plimit[p], pw[p], pburst[p], cost, now)
       tk[j], tp[j], tcost[j], ta[j], tb[j], tc[j] = k, p, cost, na, nb, nc
       if not bi or (ballowed and (not allowed or remaining < bremaining)) then
         bi, ballowed, bremaining, breset, bretry = j, allowed, remaining, reset, retry
@@ -281,18 +332,9 @@ for _ = 1, nrequests do
     end
     if ballowed then
       for j = 1, n do
-        local k = tk[j]
-        local counted = tcost[j] > 0
-        -- As in memory: a fresh key checked at no cost gets no state.
-        if counted or have[k] == 1 then
-          have[k], sa[k], sb[k], sc[k] = 1, ta[j], tb[j], tc[j]
-        end
-        if counted then
-          if not dirty_now[k] then
-            ndirty = ndirty + 1
-            dirty[ndirty] = k
-          end
-          dirty_now[k], dirty_policy[k] = now, tp[j]
+        if tcost[j] > 0 then
+          p = tp[j]
+          store(tk[j], palg[p], p, ta[j], tb[j], tc[j], now)
         end
       end
     end
@@ -301,28 +343,15 @@ for _ = 1, nrequests do
   o = o + 5
 end
 
--- Printing a number is dear in Redis's Lua, and many keys share a TTL.
-local ttls = {}
-for i = 1, ndirty do
-  local k = dirty[i]
-  local p = dirty_policy[k]
-  local alg = palg[p]
-  local value
-  if alg == 2 then
-    value = spack('<ddd', sa[k], sb[k], sc[k])
-  else
-    value = spack('<dd', sa[k], sb[k])
-  end
-  local ttl = cdiv(idle_at(alg, sa[k], sb[k], pw[p]) - dirty_now[k], 1000)
-  if ttl < 1 then
-    ttl = 1
-  end
-  local px = ttls[ttl]
-  if not px then
-    px = tostring(ttl + SLACK_MS)
-    ttls[ttl] = px
-  end
-  call('PSETEX', KEYS[k], px, value)
+-- One string of doubles: far cheaper for Redis to send (and for the
+-- client to read) than five integer replies a request.
+local fmt = '<' .. string.rep('d', o)
+if o <= 4000 then
+  return spack(fmt, unpack(out))
 end
-
-return out
+local parts = {}
+for i = 1, o, 4000 do
+  local j = math.min(i + 3999, o)
+  parts[#parts + 1] = spack('<' .. string.rep('d', j - i + 1), unpack(out, i, j))
+end
+return table.concat(parts)

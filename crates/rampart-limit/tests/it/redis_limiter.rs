@@ -286,29 +286,46 @@ async fn without_now_redis_keeps_the_time() {
 #[tokio::test]
 async fn written_keys_expire_when_their_state_stops_mattering() {
     let Some(h) = Harness::start("expiry").await else { return };
-    let now = Some(nanos(T0_US + 2 * SECOND_US));
+    let at = |s: u64| Some(nanos(T0_US + s * SECOND_US));
     let window = Duration::from_secs(10);
+    // (algorithm, cost, PTTL expected in ms): when the state stops
+    // mattering, plus a second of slack, plus for GCRA a quarter of the
+    // bucket's drain time (10 s × 10 / 10).
     let cases = [
-        // (algorithm, cost, the state stops mattering in)
-        (Algorithm::FixedWindow, 1, 8_000),
-        (Algorithm::SlidingWindow, 1, 18_000),
-        (Algorithm::Gcra, 4, 4_000),
+        (Algorithm::FixedWindow, 1, 8_000 + 1_000),
+        (Algorithm::SlidingWindow, 1, 18_000 + 1_000),
+        (Algorithm::Gcra, 4, 4_000 + 1_000 + 2_500),
     ];
     let mut conn = h.conn().await;
-    for (algorithm, cost, idle_ms) in cases {
+    for (algorithm, cost, expected) in cases {
         let policy = policy(10, window, algorithm);
         let check = RedisCheck { name: algorithm.as_str(), policy: &policy, key: "k", cost };
-        assert!(h.limiter.check(&[check], now).await.unwrap().0.allowed);
         let key = h.limiter.key(algorithm.as_str(), &policy, "k");
-        let ttl: i64 = redis::cmd("PTTL").arg(&key).query_async(&mut conn).await.unwrap();
-        // One second of slack on top; the test's own latency below.
-        let most = idle_ms + 1000;
-        assert!(ttl > most - 1000 && ttl <= most, "{algorithm}: PTTL {ttl}, expected just under {most}");
+        let pttl = async |conn: &mut redis::aio::MultiplexedConnection| -> i64 {
+            redis::cmd("PTTL").arg(&key).query_async(conn).await.unwrap()
+        };
+        assert!(h.limiter.check(&[check], at(2)).await.unwrap().0.allowed);
+        let ttl = pttl(&mut conn).await;
+        // The test's own latency below.
+        assert!(ttl > expected - 1000 && ttl <= expected, "{algorithm}: PTTL {ttl}, expected just under {expected}");
+
+        // A check the expiry still covers keeps it; one past it moves it on.
+        let cost = RedisCheck { cost: 1, ..check };
+        assert!(h.limiter.check(&[cost], at(2)).await.unwrap().0.allowed);
+        let kept = pttl(&mut conn).await;
+        assert!(kept <= ttl, "{algorithm}: PTTL {kept} after {ttl}");
+        if algorithm != Algorithm::Gcra {
+            // In the next window, 15 s in: 5 s (fixed) or 15 s (sliding) to go, and the slack.
+            assert!(h.limiter.check(&[cost], at(15)).await.unwrap().0.allowed);
+            let moved = pttl(&mut conn).await;
+            let expected = expected - 3_000;
+            assert!(moved > expected - 1000 && moved <= expected, "{algorithm}: PTTL {moved}, expected {expected}");
+        }
 
         // A denied check of a fresh key, and one at no cost, write nothing.
         let fresh = RedisCheck { key: "fresh", cost: 11, ..check };
-        assert!(!h.limiter.check(&[fresh], now).await.unwrap().0.allowed);
-        assert!(h.limiter.check(&[RedisCheck { cost: 0, ..fresh }], now).await.unwrap().0.allowed);
+        assert!(!h.limiter.check(&[fresh], at(2)).await.unwrap().0.allowed);
+        assert!(h.limiter.check(&[RedisCheck { cost: 0, ..fresh }], at(2)).await.unwrap().0.allowed);
         let exists: u64 = redis::cmd("EXISTS")
             .arg(h.limiter.key(algorithm.as_str(), &policy, "fresh"))
             .query_async(&mut conn)
@@ -407,9 +424,11 @@ async fn a_restarted_redis_is_reconnected_by_itself() {
     }
     assert!(started.elapsed() < 6 * timeout + HANG, "took {:?}", started.elapsed());
 
-    // Back, empty (no persistence) and without the script.
+    // Back, empty (no persistence) and without the script. Wait with pings:
+    // a check that timed out while the connection came back may still
+    // have been counted.
     redis.restart().await;
-    let (decision, _) = eventually(Duration::from_secs(10), || async { limiter.check(&[check], now).await.ok() }).await;
+    eventually(Duration::from_secs(10), || async { limiter.ping().await.ok() }).await;
+    let (decision, _) = limiter.check(&[check], now).await.unwrap();
     assert!(decision.allowed, "the restarted Redis forgot the key");
-    limiter.ping().await.unwrap();
 }
