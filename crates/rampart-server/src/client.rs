@@ -18,8 +18,8 @@ use crate::wire::{
     DeadRetryRequest, DeadRetryResponse, EnqueueRequest, EnqueueResponse, ErrorBody, FailRequest, HealthResponse,
     HeartbeatRequest, HeartbeatResponse, JobListResponse, JobStateResponse, JobView, KeyCreateRequest,
     KeyCreatedResponse, KeysResponse, LeaseRequest, LeaseResponse, QueuePausedResponse, QueueView, QueuesResponse,
-    RateLimitCheckRequest, RateLimitCheckResponse, RateLimitPoliciesResponse, RateLimitPolicyPut, RateLimitPolicyView,
-    ReadyResponse,
+    RateLimitCheckRequest, RateLimitCheckResponse, RateLimitKeyView, RateLimitPoliciesResponse, RateLimitPolicyPut,
+    RateLimitPolicyView, RateLimitResetResponse, ReadyResponse,
 };
 
 /// How long one request may take. Long enough for a lease that long-polls
@@ -327,6 +327,18 @@ impl Client {
     /// Every rate-limit policy with its counters since start.
     pub async fn ratelimit_policies(&self) -> Result<RateLimitPoliciesResponse, ClientError> {
         self.send(self.request(Method::GET, &["v1", "ratelimit", "policies"]), &[StatusCode::OK]).await
+    }
+
+    /// A key's state under a policy, counting nothing.
+    pub async fn ratelimit_key(&self, policy: &str, key: &str) -> Result<RateLimitKeyView, ClientError> {
+        let request = self.request(Method::GET, &["v1", "ratelimit", "policies", policy, "keys", key]);
+        self.send(request, &[StatusCode::OK]).await
+    }
+
+    /// Resets a key under a policy (admin): its next check starts fresh.
+    pub async fn ratelimit_key_reset(&self, policy: &str, key: &str) -> Result<RateLimitResetResponse, ClientError> {
+        let request = self.request(Method::DELETE, &["v1", "ratelimit", "policies", policy, "keys", key]);
+        self.send(request, &[StatusCode::OK]).await
     }
 
     /// Defines or replaces a rate-limit policy kept in the store (admin).

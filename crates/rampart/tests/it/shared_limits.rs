@@ -140,6 +140,16 @@ async fn two_nodes_on_one_redis_admit_exactly_what_one_node_would() {
     assert_eq!(on_a + on_b, 300, "admitted {on_a} on a and {on_b} on b");
     assert!(on_a > 0 && on_b > 0, "both nodes admitted some: {on_a} and {on_b}");
     assert!(redis.key_count() >= 1, "the count lives in Redis under the test's prefix");
+
+    // One key's state is one state, whichever node is asked, and a reset
+    // through one node unblocks the key on the other.
+    let seen = b.client().ratelimit_key("shared", "user:7").await.expect("the key's state on b");
+    assert_eq!((seen.remaining, seen.fresh), (0, false), "{seen:?}");
+    let reset = a.client().ratelimit_key_reset("shared", "user:7").await.expect("reset on a");
+    assert!(reset.reset);
+    let again = check(b.client(), "shared", "user:7").await;
+    assert!(again.allowed && !again.fallback, "admitted on b after the reset on a: {again:?}");
+    assert_eq!(again.remaining, 299);
 }
 
 #[tokio::test]
