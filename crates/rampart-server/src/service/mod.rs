@@ -17,3 +17,27 @@ pub use reaper::{Reaper, ReaperConfig};
 pub use redis_prober::{RedisProber, RedisProberConfig};
 pub use relay::Relay;
 pub use sweeper::{Sweeper, SweeperConfig};
+
+/// A tick every interval until shutdown: the loop of each service that polls.
+/// A tick that comes late is not made up for (`MissedTickBehavior::Delay`).
+pub(crate) struct Ticks {
+    tick: tokio::time::Interval,
+    shutdown: crate::shutdown::Shutdown,
+}
+
+impl Ticks {
+    /// Ticks every `interval`, the first at once.
+    pub(crate) fn new(interval: std::time::Duration, shutdown: crate::shutdown::Shutdown) -> Ticks {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Ticks { tick, shutdown }
+    }
+
+    /// Waits for the next tick; false once shutdown has fired.
+    pub(crate) async fn next(&mut self) -> bool {
+        tokio::select! {
+            _ = self.tick.tick() => true,
+            _ = self.shutdown.wait() => false,
+        }
+    }
+}

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use rampart_store::{Store, StoreError};
 
+use super::Ticks;
 use crate::ratelimit::{RateLimiter, stored};
 use crate::shutdown::Shutdown;
 
@@ -51,13 +52,8 @@ impl PolicySyncer {
 
     /// Looks until shutdown.
     pub async fn run(mut self, shutdown: Shutdown) {
-        let mut tick = tokio::time::interval(self.config.interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = shutdown.wait() => return,
-            }
+        let mut ticks = Ticks::new(self.config.interval, shutdown);
+        while ticks.next().await {
             if let Err(e) = self.run_once().await {
                 tracing::warn!(error = %e, "cannot read the stored rate-limit policies; retrying on the next tick");
             }

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::Ticks;
 use crate::engine::{Engine, EngineError};
 use crate::shutdown::Shutdown;
 
@@ -46,13 +47,8 @@ impl Reaper {
 
     /// Sweeps until shutdown.
     pub async fn run(self, shutdown: Shutdown) {
-        let mut tick = tokio::time::interval(self.config.interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = shutdown.wait() => return,
-            }
+        let mut ticks = Ticks::new(self.config.interval, shutdown);
+        while ticks.next().await {
             if let Err(e) = self.run_once().await {
                 tracing::warn!(error = %e, "reaper sweep failed; retrying on the next tick");
             }

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use super::Ticks;
 use crate::ratelimit::RateLimiter;
 use crate::ratelimit::own::OwnLimits;
 use crate::shutdown::Shutdown;
@@ -48,13 +49,8 @@ impl Sweeper {
 
     /// Sweeps until shutdown.
     pub async fn run(self, shutdown: Shutdown) {
-        let mut tick = tokio::time::interval(self.config.interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = shutdown.wait() => return,
-            }
+        let mut ticks = Ticks::new(self.config.interval, shutdown);
+        while ticks.next().await {
             let dropped = self.run_once();
             if dropped > 0 {
                 tracing::debug!(dropped, "swept idle rate-limit keys");
