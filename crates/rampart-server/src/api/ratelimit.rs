@@ -139,7 +139,9 @@ async fn ratelimit_policy_put(
     Ok(Json(policy_view(&*state.limiter.policy(name.as_str())?)))
 }
 
-/// Deletes a policy defined through the API; its keys are forgotten with it.
+/// Deletes a policy defined through the API. Its keys' counts are not
+/// wiped: they expire with their windows (a policy put again under the same
+/// name and window before then finds them).
 async fn ratelimit_policy_delete(
     State(state): State<AppState>,
     _auth: Auth<Admin>,

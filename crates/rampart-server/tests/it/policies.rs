@@ -24,7 +24,7 @@ async fn check(app: &TestApp, policy: &str, key: &str) -> Answer {
 }
 
 #[tokio::test]
-async fn a_policy_put_through_the_api_is_used_at_once_and_deleted_with_its_keys() {
+async fn a_policy_put_through_the_api_is_used_at_once_and_gone_once_deleted() {
     let app = TestApp::new().await;
     assert_eq!(check(&app, "signup", "1.2.3.4").await.code(), "POLICY_NOT_FOUND");
 
