@@ -329,6 +329,11 @@ impl Client {
         self.send(self.request(Method::GET, &["v1", "ratelimit", "policies"]), &[StatusCode::OK]).await
     }
 
+    /// One rate-limit policy with its counters.
+    pub async fn ratelimit_policy(&self, name: &str) -> Result<RateLimitPolicyView, ClientError> {
+        self.send(self.request(Method::GET, &["v1", "ratelimit", "policies", name]), &[StatusCode::OK]).await
+    }
+
     /// A key's state under a policy, counting nothing.
     pub async fn ratelimit_key(&self, policy: &str, key: &str) -> Result<RateLimitKeyView, ClientError> {
         let request = self.request(Method::GET, &["v1", "ratelimit", "policies", policy, "keys", key]);

@@ -42,6 +42,8 @@ enum Command {
     Dlq(cli::dlq::Args),
     /// Create, list and revoke API keys.
     Keys(cli::keys::Args),
+    /// List rate-limit policies, check one, look at or reset a key, define or delete a policy.
+    Ratelimit(cli::ratelimit::Args),
     /// Run a shell command for every job of a queue.
     Work(cli::work::Args),
     /// Measure a running server's throughput and latency.
@@ -72,6 +74,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Enqueue(args) => cli::enqueue::run(args, &Remote::connect(&global)?).await,
         Command::Jobs(args) => cli::jobs::run(args, &Remote::connect(&global)?).await,
         Command::Queues(args) => cli::queues::run(args, &Remote::connect(&global)?).await,
+        Command::Ratelimit(args) => cli::ratelimit::run(args, &Remote::connect(&global)?).await,
         Command::Dlq(args) => cli::dlq::run(args, &Remote::connect(&global)?).await,
         Command::Keys(args) => cli::keys::run(args, &Remote::connect(&global)?).await,
         Command::Work(args) => cli::work::run(args, &Remote::connect(&global)?).await,

@@ -15,6 +15,7 @@ pub mod keys;
 pub mod migrate;
 pub mod output;
 pub mod queues;
+pub mod ratelimit;
 pub mod serve;
 pub mod work;
 

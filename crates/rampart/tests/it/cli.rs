@@ -1,5 +1,5 @@
 //! What the CLI says when it cannot do its job: no server, a refused key,
-//! a configuration with several problems.
+//! a configuration with several problems; and `rampart ratelimit` end to end.
 
 use crate::harness::{Cli, TestServer, unused_url};
 use crate::server::{BAD_CONFIG, assert_one_line_per_problem};
@@ -40,4 +40,38 @@ async fn config_check_reports_every_problem_on_its_own_line() {
     run.expect_code(0);
     assert!(run.stdout.contains("configuration OK"), "{}", run.stdout);
     assert!(run.stdout.lines().any(|l| l.starts_with("rate limits") && l.ends_with("oauth")), "{}", run.stdout);
+}
+
+#[tokio::test]
+async fn ratelimit_commands_define_check_show_and_reset() {
+    let server = TestServer::start().await;
+    let cli = server.cli();
+    let put = cli.run(&["ratelimit", "put", "signup", "--limit", "2", "--window", "1m", "--algorithm", "fixed_window"]);
+    let put = put.await;
+    put.expect_code(0);
+    assert!(put.stdout.lines().any(|l| l.split_whitespace().eq(["limit", "2", "per", "1m"])), "{}", put.stdout);
+    for verdict in ["allowed", "allowed", "denied"] {
+        let run = cli.run(&["ratelimit", "check", "signup", "203.0.113.9"]).await;
+        run.expect_code(0);
+        let first: Vec<&str> = run.stdout.lines().next().unwrap_or("").split_whitespace().collect();
+        assert_eq!(first, ["verdict", verdict], "{}", run.stdout);
+    }
+    let list = cli.run(&["ratelimit"]).await;
+    list.expect_code(0);
+    let row: Vec<&str> =
+        list.stdout.lines().find(|l| l.starts_with("signup")).unwrap_or("").split_whitespace().collect();
+    assert_eq!(row, ["signup", "2/1m", "fixed_window", "ip", "memory", "api", "2", "1", "0"], "{}", list.stdout);
+    let key: serde_json::Value = cli.json(&["ratelimit", "key", "signup", "203.0.113.9"]).await;
+    assert_eq!((&key["remaining"], &key["fresh"]), (&serde_json::json!(0), &serde_json::json!(false)), "{key}");
+    cli.run(&["ratelimit", "reset", "signup", "203.0.113.9"]).await.expect_code(0);
+    let again: serde_json::Value = cli.json(&["ratelimit", "check", "signup", "203.0.113.9"]).await;
+    assert_eq!(again["allowed"], true, "unblocked: {again}");
+
+    let bad = cli.run(&["ratelimit", "put", "p", "--limit", "0", "--window", "1m"]).await;
+    bad.expect_code(1);
+    assert!(bad.stderr.contains("`limit`"), "{}", bad.stderr);
+    cli.run(&["ratelimit", "delete", "signup"]).await.expect_code(0);
+    let gone = cli.run(&["ratelimit", "show", "signup"]).await;
+    gone.expect_code(1);
+    assert!(gone.stderr.contains("no rate-limit policy is named `signup`"), "{}", gone.stderr);
 }
