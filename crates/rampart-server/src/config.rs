@@ -1256,6 +1256,16 @@ impl Check<'_> {
         }
     }
 
+    /// A URL that may hold a password: empty means unset, and a message
+    /// about it never quotes it.
+    fn secret_url<T>(&mut self, path: &[String], value: &Value, parse: fn(&str) -> Result<T, String>) -> Option<T> {
+        let s = self.text(path, value)?;
+        if s.trim().is_empty() {
+            return None;
+        }
+        parse(s).map_err(|e| self.report(path, e)).ok()
+    }
+
     fn boolean(&mut self, path: &[String], value: &Value) -> Option<bool> {
         match value {
             Value::Boolean(b) => Some(*b),
@@ -1370,28 +1380,10 @@ impl Check<'_> {
                         }
                     }
                 }
-                "database_url" => {
-                    if let Some(s) = self.text(&path, value) {
-                        // Empty is the default: SQLite. Never quote the URL: it may hold a password.
-                        if !s.trim().is_empty() {
-                            match DatabaseUrl::parse(s) {
-                                Ok(url) => config.database_url = Some(url),
-                                Err(e) => self.report(&path, e),
-                            }
-                        }
-                    }
-                }
-                "redis_url" => {
-                    if let Some(s) = self.text(&path, value) {
-                        // Empty is the default: counters in memory. Never quote the URL: it may hold a password.
-                        if !s.trim().is_empty() {
-                            match RedisUrl::parse(s) {
-                                Ok(url) => config.redis_url = Some(url),
-                                Err(e) => self.report(&path, e),
-                            }
-                        }
-                    }
-                }
+                // Empty is the default: SQLite.
+                "database_url" => config.database_url = self.secret_url(&path, value, DatabaseUrl::parse),
+                // Empty is the default: counters in memory.
+                "redis_url" => config.redis_url = self.secret_url(&path, value, RedisUrl::parse),
                 "postgres" => config.postgres = self.postgres(&path, value),
                 "max_payload_bytes" => {
                     match self.int(&path, value, 1, max_size).and_then(|n| usize::try_from(n).ok()) {
