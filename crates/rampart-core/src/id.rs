@@ -31,98 +31,72 @@ impl FromStr for JobId {
     }
 }
 
-/// A queue's name: 1–128 characters of `A-Za-z0-9_.:-`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct QueueName(String);
+/// A name type: 1 to 128 characters of `A-Z`, `a-z`, `0-9`, `_`, `.`, `:`
+/// and `-`, with its error. Queue and policy names follow the same rule, so
+/// one definition serves both.
+macro_rules! name_type {
+    ($(#[$doc:meta])* $name:ident, $error:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(String);
 
-/// Why a queue name was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a queue name: use 1 to 128 characters of A-Z, a-z, 0-9, `_`, `.`, `:` and `-`")]
-pub struct QueueNameError(pub String);
+        #[doc = concat!("Why a ", $what, " was refused.")]
+        #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+        #[error("`{0}` is not a {what}: use 1 to 128 characters of A-Z, a-z, 0-9, `_`, `.`, `:` and `-`", what = $what)]
+        pub struct $error(pub String);
 
-impl QueueName {
-    /// The longest name allowed.
-    pub const MAX_LEN: usize = 128;
+        impl $name {
+            /// The longest name allowed.
+            pub const MAX_LEN: usize = 128;
 
-    /// Checks and wraps a queue name.
-    pub fn new(name: &str) -> Result<Self, QueueNameError> {
-        let ok = !name.is_empty()
-            && name.len() <= Self::MAX_LEN
-            && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
-        if ok { Ok(QueueName(name.to_string())) } else { Err(QueueNameError(name.chars().take(140).collect())) }
-    }
+            /// Checks and wraps a name.
+            pub fn new(name: &str) -> Result<Self, $error> {
+                let ok = !name.is_empty()
+                    && name.len() <= Self::MAX_LEN
+                    && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
+                if ok { Ok($name(name.to_string())) } else { Err($error(name.chars().take(140).collect())) }
+            }
 
-    /// The name as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+            /// The name as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = $error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $name::new(s)
+            }
+        }
+    };
 }
 
-impl fmt::Display for QueueName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+name_type!(
+    /// A queue's name: 1–128 characters of `A-Za-z0-9_.:-`.
+    QueueName,
+    QueueNameError,
+    "queue name"
+);
 
-impl std::borrow::Borrow<str> for QueueName {
-    fn borrow(&self) -> &str {
-        &self.0
-    }
-}
-
-impl FromStr for QueueName {
-    type Err = QueueNameError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        QueueName::new(s)
-    }
-}
-
-/// The name of a rate-limit policy: 1 to 128 characters of A-Z, a-z, 0-9,
-/// `_`, `.`, `:` and `-`, as queue names.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct PolicyName(String);
-
-/// Why a policy name was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a policy name: use 1 to 128 characters of A-Z, a-z, 0-9, `_`, `.`, `:` and `-`")]
-pub struct PolicyNameError(pub String);
-
-impl PolicyName {
-    /// The longest name allowed.
-    pub const MAX_LEN: usize = 128;
-
-    /// Checks and wraps a policy name.
-    pub fn new(name: &str) -> Result<Self, PolicyNameError> {
-        let ok = !name.is_empty()
-            && name.len() <= Self::MAX_LEN
-            && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
-        if ok { Ok(PolicyName(name.to_string())) } else { Err(PolicyNameError(name.chars().take(140).collect())) }
-    }
-
-    /// The name as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for PolicyName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::borrow::Borrow<str> for PolicyName {
-    fn borrow(&self) -> &str {
-        &self.0
-    }
-}
-
-impl FromStr for PolicyName {
-    type Err = PolicyNameError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        PolicyName::new(s)
-    }
-}
+name_type!(
+    /// The name of a rate-limit policy, by the same rule as queue names.
+    PolicyName,
+    PolicyNameError,
+    "policy name"
+);
 
 #[cfg(test)]
 mod tests {
