@@ -96,6 +96,9 @@ pub struct Config {
     pub queues: BTreeMap<QueueName, QueueConfig>,
     /// Rate limiting and its named policies (`[ratelimit]`).
     pub ratelimit: RateLimitConfig,
+    /// How long a stopping server lets in-flight requests and the work it
+    /// holds finish before it gives the rest back (`shutdown_grace`).
+    pub shutdown_grace: Duration,
 }
 
 /// How log lines are written.
@@ -615,6 +618,7 @@ impl Default for Config {
             queue_defaults: QueueConfig::default(),
             queues: BTreeMap::new(),
             ratelimit: RateLimitConfig::default(),
+            shutdown_grace: Duration::from_secs(30),
         }
     }
 }
@@ -786,6 +790,7 @@ const TOP_KEYS: &[(&str, Kind)] = &[
     ("queue_defaults", Kind::Table),
     ("queues", Kind::Table),
     ("ratelimit", Kind::Table),
+    ("shutdown_grace", Kind::Text),
 ];
 
 const QUEUE_KEYS: &[(&str, Kind)] = &[
@@ -1405,6 +1410,11 @@ impl Check<'_> {
                     }
                 }
                 "ratelimit" => config.ratelimit = self.ratelimit(&path, value),
+                "shutdown_grace" => {
+                    if let Some(d) = self.duration(&path, value) {
+                        config.shutdown_grace = d;
+                    }
+                }
                 // Walked below, once queue_defaults is known.
                 "queue_defaults" | "queues" => {}
                 _ => self.unknown(&path, TOP_KEYS),
