@@ -11,8 +11,10 @@
 //! - [`job`]: job states and the reasons a transition happens.
 //! - [`retry`]: retry policy, exponential backoff with jitter, the fail decision.
 //! - [`auth`]: API-key roles and what each may do.
+//! - [`alert`]: alert rules, the fire/remind/resolve decision over samples, silences.
 //! - [`webhook`]: Standard Webhooks signatures (push delivery signs, intake verifies).
 
+pub mod alert;
 pub mod auth;
 pub mod duration;
 pub mod id;

@@ -1,0 +1,455 @@
+//! Alert rules and their lifecycle as pure logic.
+//!
+//! A rule compares one figure of a sample (a queue's waiting jobs, its failed
+//! rate, …) with a threshold. Whether that comparison holds is fed, sample by
+//! sample, into a [`Streak`]: a rule *fires* once it has held for
+//! `fire_after` consecutive samples and *resolves* once it has stopped
+//! holding for `resolve_after` consecutive samples, so a value flapping around
+//! its threshold neither fires nor resolves. While an alert fires, a reminder
+//! is due every `repeat_interval` unless someone acknowledged it.
+//!
+//! [`step`] turns one sample's verdict, the stored alert (if one fires) and
+//! now into the one thing to do: fire, remind, resolve or nothing. The store
+//! then claims that transition with a compare-and-set, so of several nodes
+//! that decide the same thing only one notifies. Time comes in as an argument.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::time::UnixMillis;
+
+/// An alert's id, or a silence's: a positive integer clients see as an
+/// opaque string.
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident, $error:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(pub i64);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}", self.0)
+            }
+        }
+
+        #[doc = concat!("Why a ", $what, " was refused.")]
+        #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+        #[error("`{0}` is not {what}; ids are the strings rampart returned", what = $what)]
+        pub struct $error(pub String);
+
+        impl FromStr for $name {
+            type Err = $error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s.parse::<i64>() {
+                    Ok(n) if n > 0 => Ok($name(n)),
+                    _ => Err($error(s.chars().take(64).collect())),
+                }
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A stored alert's id.
+    AlertId,
+    AlertIdError,
+    "an alert id"
+);
+
+id_type!(
+    /// A silence's id.
+    SilenceId,
+    SilenceIdError,
+    "a silence id"
+);
+
+/// The rules rampart evaluates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AlertRule {
+    /// A queue's available jobs exceed the threshold.
+    QueueWaiting,
+    /// The share of a queue's attempts that failed during the interval
+    /// exceeds the threshold (a fraction: 0.1 is 10%).
+    QueueFailedRate,
+    /// More of a queue's leases expired during the interval than the threshold.
+    QueueStalled,
+    /// A trivial store query took longer than the threshold, in milliseconds.
+    StoreLatency,
+    /// Jobs of a queue went dead since the last sample: at least the threshold.
+    DeadLetters,
+}
+
+impl AlertRule {
+    /// Every rule, in a stable order.
+    pub const ALL: [AlertRule; 5] = [
+        AlertRule::QueueWaiting,
+        AlertRule::QueueFailedRate,
+        AlertRule::QueueStalled,
+        AlertRule::StoreLatency,
+        AlertRule::DeadLetters,
+    ];
+
+    /// The rule's name in config, API and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertRule::QueueWaiting => "queue_waiting",
+            AlertRule::QueueFailedRate => "queue_failed_rate",
+            AlertRule::QueueStalled => "queue_stalled",
+            AlertRule::StoreLatency => "store_latency",
+            AlertRule::DeadLetters => "dead_letters",
+        }
+    }
+
+    /// Whether `value` breaches `threshold`: strictly above it, except dead
+    /// letters, which count from the threshold up (`≥ 1` by default).
+    pub fn holds(self, value: f64, threshold: f64) -> bool {
+        match self {
+            AlertRule::DeadLetters => value >= threshold,
+            _ => value > threshold,
+        }
+    }
+
+    /// Consecutive holding samples before the rule fires. Dead letters are
+    /// events, not levels: the first sample that sees one fires.
+    pub fn fire_after(self, configured: u32) -> u32 {
+        match self {
+            AlertRule::DeadLetters => 1,
+            _ => configured.max(1),
+        }
+    }
+
+    /// What the rule watches, for people: "waiting jobs", "store latency".
+    pub fn figure(self) -> &'static str {
+        match self {
+            AlertRule::QueueWaiting => "waiting jobs",
+            AlertRule::QueueFailedRate => "failed rate",
+            AlertRule::QueueStalled => "stalled jobs per interval",
+            AlertRule::StoreLatency => "store latency",
+            AlertRule::DeadLetters => "new dead jobs",
+        }
+    }
+
+    /// A figure of this rule as people read it: `"12.5%"`, `"140 ms"`, `"1200"`.
+    pub fn format_value(self, value: f64) -> String {
+        match self {
+            AlertRule::QueueFailedRate => format!("{}%", trim_number(value * 100.0)),
+            AlertRule::StoreLatency => format!("{} ms", trim_number(value)),
+            _ => trim_number(value),
+        }
+    }
+}
+
+/// A number without a useless fraction: `1200`, `12.5`, `0.33`.
+fn trim_number(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        let s = format!("{x:.2}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+impl fmt::Display for AlertRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a rule name was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{0}` is not an alert rule; rules are queue_waiting, queue_failed_rate, queue_stalled, store_latency and dead_letters"
+)]
+pub struct AlertRuleError(pub String);
+
+impl FromStr for AlertRule {
+    type Err = AlertRuleError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        AlertRule::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| AlertRuleError(s.chars().take(64).collect()))
+    }
+}
+
+/// The state of a stored alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AlertState {
+    /// The rule holds; notifications went out.
+    Firing,
+    /// The rule stopped holding; final.
+    Resolved,
+}
+
+impl AlertState {
+    /// The state's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertState::Firing => "firing",
+            AlertState::Resolved => "resolved",
+        }
+    }
+}
+
+impl fmt::Display for AlertState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why an alert state was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not an alert state; use firing or resolved")]
+pub struct AlertStateError(pub String);
+
+impl FromStr for AlertState {
+    type Err = AlertStateError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "firing" => Ok(AlertState::Firing),
+            "resolved" => Ok(AlertState::Resolved),
+            other => Err(AlertStateError(other.chars().take(64).collect())),
+        }
+    }
+}
+
+/// What a notification announces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NoticeKind {
+    /// The alert started firing (sent once).
+    Firing,
+    /// The alert still fires (at most every `repeat_interval`).
+    Reminder,
+    /// The alert resolved (sent once).
+    Resolved,
+    /// A test message from `rampart alerts test`.
+    Test,
+}
+
+impl NoticeKind {
+    /// The kind's name, as stored and sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeKind::Firing => "firing",
+            NoticeKind::Reminder => "reminder",
+            NoticeKind::Resolved => "resolved",
+            NoticeKind::Test => "test",
+        }
+    }
+}
+
+impl FromStr for NoticeKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "firing" => Ok(NoticeKind::Firing),
+            "reminder" => Ok(NoticeKind::Reminder),
+            "resolved" => Ok(NoticeKind::Resolved),
+            "test" => Ok(NoticeKind::Test),
+            other => Err(format!("`{other}` is not a notification kind")),
+        }
+    }
+}
+
+/// How many samples a rule must hold before firing and stop holding before
+/// resolving, and how often a firing alert reminds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertTiming {
+    /// Consecutive holding samples before firing (`for`, default 2).
+    pub fire_after: u32,
+    /// Consecutive clear samples before resolving (`resolve_after`, default 2).
+    pub resolve_after: u32,
+    /// Least time between two notifications of a firing alert (default 4h).
+    pub repeat_interval: Duration,
+}
+
+impl Default for AlertTiming {
+    fn default() -> Self {
+        AlertTiming { fire_after: 2, resolve_after: 2, repeat_interval: Duration::from_secs(4 * 3600) }
+    }
+}
+
+/// The run of consecutive samples one rule (for one subject) has seen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Streak {
+    /// Consecutive samples the rule held, while not firing.
+    held: u32,
+    /// Consecutive samples the rule did not hold, while firing.
+    cleared: u32,
+}
+
+/// The stored alert that fires for a rule and subject, as [`step`] needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Firing {
+    /// When its last notification (firing or reminder) was claimed.
+    pub last_notified_at: UnixMillis,
+    /// Whether someone acknowledged it: no more reminders.
+    pub acked: bool,
+}
+
+/// What one sample calls for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Nothing to record or send.
+    Nothing,
+    /// Start an alert and send its firing notice.
+    Fire,
+    /// Send a reminder of the firing alert.
+    Remind,
+    /// Resolve the firing alert and send its resolved notice.
+    Resolve,
+}
+
+/// Feeds one sample's verdict (`holds`) into the streak of a rule, given
+/// the alert the store has firing for it (`firing`, the truth shared by
+/// every node), and answers what to do now.
+///
+/// Not firing: `fire_after` consecutive holding samples fire (a clear
+/// sample starts the count again). Firing: `resolve_after` consecutive clear
+/// samples resolve (a holding sample starts that count again); otherwise a
+/// reminder is due once `repeat_interval` has passed since the last notice,
+/// unless the alert was acknowledged.
+pub fn step(streak: &mut Streak, holds: bool, firing: Option<Firing>, now: UnixMillis, timing: &AlertTiming) -> Step {
+    match firing {
+        None => {
+            streak.cleared = 0;
+            if !holds {
+                streak.held = 0;
+                return Step::Nothing;
+            }
+            streak.held = streak.held.saturating_add(1);
+            if streak.held >= timing.fire_after.max(1) {
+                streak.held = 0;
+                Step::Fire
+            } else {
+                Step::Nothing
+            }
+        }
+        Some(f) => {
+            streak.held = 0;
+            if holds {
+                streak.cleared = 0;
+            } else {
+                streak.cleared = streak.cleared.saturating_add(1);
+                if streak.cleared >= timing.resolve_after.max(1) {
+                    streak.cleared = 0;
+                    return Step::Resolve;
+                }
+            }
+            if !f.acked && now >= f.last_notified_at.plus(timing.repeat_interval) { Step::Remind } else { Step::Nothing }
+        }
+    }
+}
+
+/// Whether a silence with these matchers covers an alert of `rule` on
+/// `subject`: a matcher left out matches everything.
+pub fn silence_matches(
+    silence_rule: Option<AlertRule>,
+    silence_subject: Option<&str>,
+    rule: AlertRule,
+    subject: &str,
+) -> bool {
+    silence_rule.is_none_or(|r| r == rule) && silence_subject.is_none_or(|s| s == subject)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: Duration = Duration::from_secs(60);
+
+    fn timing() -> AlertTiming {
+        AlertTiming { fire_after: 2, resolve_after: 2, repeat_interval: Duration::from_secs(4 * 3600) }
+    }
+
+    /// Runs a sequence of verdicts one minute apart through [`step`], keeping
+    /// the firing alert the way the store would (a claimed fire starts it, a
+    /// reminder moves its notice time, a resolve ends it), and answers the
+    /// steps taken, with the minute each was taken at.
+    fn check(verdicts: &str, acked: bool, expected: &[(usize, Step)]) {
+        let mut streak = Streak::default();
+        let mut firing: Option<Firing> = None;
+        let mut taken = Vec::new();
+        for (minute, c) in verdicts.chars().enumerate() {
+            let now = UnixMillis(0).plus(MIN * minute as u32);
+            let holds = match c {
+                'x' => true,
+                '.' => false,
+                other => panic!("verdicts are x or ., got {other}"),
+            };
+            let s = step(&mut streak, holds, firing, now, &timing());
+            match s {
+                Step::Nothing => {}
+                Step::Fire => firing = Some(Firing { last_notified_at: now, acked }),
+                Step::Remind => firing = firing.map(|f| Firing { last_notified_at: now, ..f }),
+                Step::Resolve => firing = None,
+            }
+            if s != Step::Nothing {
+                taken.push((minute, s));
+            }
+        }
+        assert_eq!(taken, expected, "verdicts {verdicts}");
+    }
+
+    #[test]
+    fn fires_once_after_for_and_resolves_once_after_resolve_after() {
+        check("xxxxx..", false, &[(1, Step::Fire), (6, Step::Resolve)]);
+        check(".x.xx...x", false, &[(4, Step::Fire), (6, Step::Resolve)]);
+    }
+
+    #[test]
+    fn flapping_values_neither_fire_nor_resolve() {
+        check("x.x.x.x.x.x.", false, &[]);
+        check("xx.x.x.x.x..", false, &[(1, Step::Fire), (11, Step::Resolve)]);
+    }
+
+    #[test]
+    fn reminders_come_every_repeat_interval_unless_acknowledged() {
+        // 4h = 240 samples a minute apart: fired at minute 1, reminded at 241 and 481.
+        let long = "x".repeat(500);
+        check(&long, false, &[(1, Step::Fire), (241, Step::Remind), (481, Step::Remind)]);
+        check(&long, true, &[(1, Step::Fire)]);
+    }
+
+    #[test]
+    fn an_alert_another_node_fired_is_resolved_from_this_node_too() {
+        let mut streak = Streak::default();
+        let firing = Some(Firing { last_notified_at: UnixMillis(0), acked: false });
+        let t = timing();
+        assert_eq!(step(&mut streak, false, firing, UnixMillis(1), &t), Step::Nothing);
+        assert_eq!(step(&mut streak, false, firing, UnixMillis(2), &t), Step::Resolve);
+    }
+
+    #[test]
+    fn dead_letters_fire_on_the_first_sample_and_count_from_the_threshold() {
+        assert_eq!(AlertRule::DeadLetters.fire_after(2), 1);
+        assert_eq!(AlertRule::QueueWaiting.fire_after(3), 3);
+        assert!(AlertRule::DeadLetters.holds(1.0, 1.0));
+        assert!(!AlertRule::QueueWaiting.holds(1000.0, 1000.0));
+        assert!(AlertRule::QueueWaiting.holds(1001.0, 1000.0));
+    }
+
+    #[test]
+    fn rules_and_states_round_trip_through_their_names() {
+        for r in AlertRule::ALL {
+            assert_eq!(r.as_str().parse::<AlertRule>().unwrap(), r);
+        }
+        assert!("waiting".parse::<AlertRule>().is_err());
+        assert_eq!("firing".parse::<AlertState>().unwrap(), AlertState::Firing);
+        assert!("open".parse::<AlertState>().is_err());
+    }
+
+    #[test]
+    fn figures_read_as_people_write_them() {
+        assert_eq!(AlertRule::QueueFailedRate.format_value(0.125), "12.5%");
+        assert_eq!(AlertRule::StoreLatency.format_value(140.0), "140 ms");
+        assert_eq!(AlertRule::QueueWaiting.format_value(1200.0), "1200");
+    }
+
+    #[test]
+    fn silences_match_by_rule_and_subject_with_blanks_matching_all() {
+        let r = AlertRule::QueueWaiting;
+        assert!(silence_matches(None, None, r, "email"));
+        assert!(silence_matches(Some(r), Some("email"), r, "email"));
+        assert!(!silence_matches(Some(r), Some("sms"), r, "email"));
+        assert!(!silence_matches(Some(AlertRule::DeadLetters), None, r, "email"));
+    }
+}
