@@ -334,7 +334,11 @@ pub fn step(streak: &mut Streak, holds: bool, firing: Option<Firing>, now: UnixM
                     return Step::Resolve;
                 }
             }
-            if !f.acked && now >= f.last_notified_at.plus(timing.repeat_interval) { Step::Remind } else { Step::Nothing }
+            if !f.acked && now >= f.last_notified_at.plus(timing.repeat_interval) {
+                Step::Remind
+            } else {
+                Step::Nothing
+            }
         }
     }
 }

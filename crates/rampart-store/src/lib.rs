@@ -8,6 +8,7 @@
 //!
 //! Layout:
 //! - [`error`]: [`StoreError`], whose variants mean the same on every backend.
+//! - [`alert`]: alerts, silences and the outbox of alert notifications.
 //! - [`job`]: parameters and records of job operations.
 //! - [`queue`], [`api_key`]: the same for queues and API keys.
 //! - [`ratelimit`]: rate-limit policies defined through the API, kept as the
@@ -21,6 +22,7 @@
 //! Method names read noun first, then verb (`job_insert_many`, `job_lease`);
 //! every method that records a time takes `now` so tests control the clock.
 
+pub mod alert;
 pub mod api_key;
 pub mod error;
 pub mod job;
@@ -30,6 +32,7 @@ pub mod ratelimit;
 pub mod signal;
 pub mod sqlite;
 
+pub use alert::*;
 pub use api_key::{ApiKeyInsert, ApiKeyRecord};
 pub use error::StoreError;
 pub use job::*;

@@ -8,6 +8,7 @@
 //! promoter can run at once. Commits that make jobs available `NOTIFY` the
 //! other nodes; [`listener`] turns those into [`StoreSignal`]s.
 
+mod alert;
 mod error;
 mod jobs;
 mod keys;

@@ -5,6 +5,7 @@
 //! read-only connections on tokio's blocking pool, so reads never wait for
 //! writes. A lock file keeps a second server off the same directory.
 
+mod alert;
 mod checkpointer;
 mod jobs;
 mod keys;
@@ -29,8 +30,11 @@ use crate::{ApiKeyInsert, ApiKeyRecord};
 use writer::Writer;
 
 /// Schema migrations in order; `PRAGMA user_version` counts those applied.
-const MIGRATIONS: &[&str] =
-    &[include_str!("migrations/0001_init.sql"), include_str!("migrations/0002_ratelimit_policies.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_ratelimit_policies.sql"),
+    include_str!("migrations/0007_alerts.sql"),
+];
 
 /// Read connections kept open between reads.
 const READERS_KEPT: usize = 8;

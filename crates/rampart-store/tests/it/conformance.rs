@@ -11,6 +11,9 @@ use rampart_core::retry::{Backoff, RetryPlanner};
 use rampart_core::time::UnixMillis;
 use rampart_store::*;
 
+// The alert contract lives in its own file; `backend!` runs it too.
+use crate::alert_store::*;
+
 const T0: UnixMillis = UnixMillis(1_800_000_000_000);
 const LEASE: Duration = Duration::from_secs(30);
 
@@ -592,6 +595,12 @@ macro_rules! backend {
             run!(ratelimit_policies_are_put_replaced_and_listed_by_name);
             run!(ratelimit_policy_delete_answers_whether_one_was_there);
             run!(ratelimit_policy_revision_changes_on_every_put_and_delete_only);
+            run!(alert_notices_are_claimed_once_each_fire_remind_resolve);
+            run!(alerts_list_newest_first_by_state_in_pages);
+            run!(concurrent_nodes_claim_each_notice_once);
+            run!(failed_notifications_come_back_when_due_until_given_up);
+            run!(silences_are_listed_until_they_end_and_deleted_by_id);
+            run!(dead_jobs_are_found_by_the_window_they_died_in);
         }
     };
 }

@@ -1,4 +1,5 @@
 //! Integration tests of rampart-store: the conformance suite, run against
 //! every backend available here.
 
+mod alert_store;
 mod conformance;
