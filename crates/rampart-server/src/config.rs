@@ -24,7 +24,9 @@
 //! Queue settings resolve per key: a `[queues.NAME]` table overrides only the
 //! keys it sets and takes every other key, backoff keys included, from
 //! `[queue_defaults]`. Rate-limit policies (`[ratelimit.policies.NAME]`) are
-//! checked by building the [`Policy`] each describes.
+//! checked by building the [`Policy`] each describes. Alerting
+//! (`[alerts]`, `[[alerts.channels]]`, `SLACK_WEBHOOK_URL`) is read in
+//! [`alerts`].
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -41,6 +43,9 @@ use rampart_limit::{Algorithm, Policy, PolicyError};
 use rampart_store::postgres::{PgConfig, check_url};
 use rampart_store::sqlite::Durability;
 use toml::{Table, Value};
+
+mod alerts;
+pub use alerts::{AlertThresholds, AlertsConfig, ChannelConfig, ChannelKind, SecretUrl};
 
 /// The built-in configuration file: every key at its default value, with a
 /// comment explaining it. It is the first layer of [`Config::load`].
@@ -99,6 +104,8 @@ pub struct Config {
     /// How long a stopping server lets in-flight requests and the work it
     /// holds finish before it gives the rest back (`shutdown_grace`).
     pub shutdown_grace: Duration,
+    /// Alert rules, timing and channels (`[alerts]`).
+    pub alerts: AlertsConfig,
 }
 
 /// How log lines are written.
@@ -619,6 +626,7 @@ impl Default for Config {
             queues: BTreeMap::new(),
             ratelimit: RateLimitConfig::default(),
             shutdown_grace: Duration::from_secs(30),
+            alerts: AlertsConfig::default(),
         }
     }
 }
@@ -697,6 +705,10 @@ impl Config {
         }
         for (name, value) in sources.env.iter().filter(|(name, _)| name == ENV_REDIS_URL) {
             layers.set(&["redis_url".to_string()], value, Kind::Text, Source::Env(name.clone()));
+        }
+        for (name, value) in sources.env.iter().filter(|(name, _)| name == alerts::ENV_SLACK_WEBHOOK_URL) {
+            let path = ["alerts", "slack_webhook_url"].map(String::from);
+            layers.set(&path, value, Kind::Text, Source::Env(name.clone()));
         }
         for (name, value) in &sources.env {
             let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
@@ -791,6 +803,7 @@ const TOP_KEYS: &[(&str, Kind)] = &[
     ("queues", Kind::Table),
     ("ratelimit", Kind::Table),
     ("shutdown_grace", Kind::Text),
+    ("alerts", Kind::Table),
 ];
 
 const QUEUE_KEYS: &[(&str, Kind)] = &[
@@ -873,6 +886,7 @@ fn resolve(segments: &[&str]) -> Result<(Vec<String>, Kind), String> {
             _ => Err(format!("`postgres` keys have no sub-keys; postgres keys are {}", key_list(POSTGRES_KEYS))),
         },
         "ratelimit" => resolve_ratelimit_key(rest),
+        "alerts" => alerts::resolve_key(rest),
         _ => match kind_of(TOP_KEYS, &first) {
             Some(kind) if rest.is_empty() => Ok((vec![first], kind)),
             Some(_) => Err(format!("`{first}` has no sub-keys")),
@@ -983,6 +997,9 @@ fn resolve_dotted(key: &str) -> Result<(Vec<String>, Kind), String> {
             Some((name, key)) => resolve(&["ratelimit", "policies", name, key]),
             None => resolve(&["ratelimit", "policies", rest]),
         };
+    }
+    if let Some(rest) = key.strip_prefix("alerts.queues.") {
+        return alerts::resolve_dotted_queue(rest);
     }
     let Some(rest) = key.strip_prefix("queues.") else {
         let segments: Vec<&str> = key.split('.').collect();
@@ -1410,6 +1427,7 @@ impl Check<'_> {
                     }
                 }
                 "ratelimit" => config.ratelimit = self.ratelimit(&path, value),
+                "alerts" => config.alerts = self.alerts(&path, value),
                 "shutdown_grace" => {
                     if let Some(d) = self.duration(&path, value) {
                         config.shutdown_grace = d;

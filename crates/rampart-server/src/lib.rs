@@ -1,6 +1,8 @@
 //! rampart-server: the running rampart system.
 //!
 //! Layout:
+//! - [`alert`]: alert notices, their text, the channels they go to and
+//!   the channels' health.
 //! - [`config`]: layered configuration (defaults, file, environment, flags)
 //!   validated all at once.
 //! - [`engine`]: the queue engine: enqueue, lease with long-poll, heartbeat,
@@ -18,6 +20,7 @@
 //! - [`server`]: wires it together and serves until shut down.
 //! - [`telemetry`]: logging set-up.
 
+pub mod alert;
 pub mod api;
 pub mod auth;
 pub mod client;

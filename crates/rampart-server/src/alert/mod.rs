@@ -1,0 +1,312 @@
+//! Alert notifications: what a notice says and where it goes.
+//!
+//! The [`crate::service::Alerter`] decides (rules over samples, through
+//! `rampart_core::alert::step`) and claims each notice in the store; the
+//! [`crate::service::Notifier`] claims due notices from the store's outbox
+//! and sends each to its channel here. This module holds:
+//! - [`Notice`]: one message, built from a claimed notification or as a test;
+//!   [`Notice::text`] is the text every channel sends, exactly;
+//! - [`channel`]: the channels (Slack incoming webhook, signed JSON webhook,
+//!   the log) and how each sends;
+//! - [`ChannelHealth`]: each channel's last success, last error and
+//!   consecutive failures on this node, the hook `system-health` and
+//!   diagnostics read (`AppState::alert_channels`).
+
+pub mod channel;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use rampart_core::alert::{AlertId, AlertRule, AlertState, NoticeKind};
+use rampart_core::time::UnixMillis;
+use rampart_store::AlertNotification;
+use serde::{Deserialize, Serialize};
+
+pub use channel::{Channel, Channels};
+
+/// Dead jobs listed in a dead-letter notice, at most.
+pub const DEAD_JOBS_LISTED: u32 = 5;
+
+/// What a notice carries beyond the figure: for dead letters, the first
+/// few dead jobs. Stored as the alert's `details` JSON.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertDetails {
+    /// The first dead jobs of the interval, oldest death first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dead_jobs: Vec<DeadJobDetail>,
+}
+
+/// One dead job in [`AlertDetails`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadJobDetail {
+    /// The job's id.
+    pub id: String,
+    /// Attempts it used.
+    pub attempts: u32,
+    /// Its last error.
+    pub last_error: Option<String>,
+    /// When it died (RFC 3339).
+    pub died_at: String,
+}
+
+/// One message to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    /// Stable across retries of the same message (the webhook's
+    /// `webhook-id`): `alert-notification-<outbox id>`, or `test-<random>`.
+    pub message_id: String,
+    /// What it announces.
+    pub kind: NoticeKind,
+    /// The alert it is about; `None` for a test.
+    pub alert: Option<NoticeAlert>,
+    /// When the notice was claimed (or the test made).
+    pub at: UnixMillis,
+}
+
+/// The alert a [`Notice`] is about, as of the notice.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NoticeAlert {
+    /// The alert's id.
+    pub id: AlertId,
+    /// The rule.
+    pub rule: AlertRule,
+    /// What it is about: a queue, or `store`.
+    pub subject: String,
+    /// Its state when the notice was claimed.
+    pub state: AlertState,
+    /// The figure when the notice was claimed.
+    pub value: f64,
+    /// The threshold.
+    pub threshold: f64,
+    /// When it started firing.
+    pub started_at: UnixMillis,
+    /// When it resolved (resolved notices).
+    pub resolved_at: Option<UnixMillis>,
+    /// Dead jobs and the like.
+    pub details: AlertDetails,
+}
+
+impl Notice {
+    /// The notice of a claimed outbox row, with the figure and details as
+    /// they were when it was claimed.
+    pub fn from_notification(n: &AlertNotification) -> Notice {
+        let state = if n.kind == NoticeKind::Resolved { AlertState::Resolved } else { AlertState::Firing };
+        Notice {
+            message_id: format!("alert-notification-{}", n.id),
+            kind: n.kind,
+            alert: Some(NoticeAlert {
+                id: n.alert.id,
+                rule: n.alert.rule,
+                subject: n.alert.subject.clone(),
+                state,
+                value: n.value,
+                threshold: n.alert.threshold,
+                started_at: n.alert.started_at,
+                resolved_at: if state == AlertState::Resolved { n.alert.resolved_at } else { None },
+                details: serde_json::from_str(&n.details).unwrap_or_default(),
+            }),
+            at: n.created_at,
+        }
+    }
+
+    /// A test message (`rampart alerts test`).
+    pub fn test(at: UnixMillis) -> Notice {
+        Notice { message_id: format!("test-{:016x}", rand::random::<u64>()), kind: NoticeKind::Test, alert: None, at }
+    }
+
+    /// The message every channel sends, for people: what, where, the figure
+    /// against the threshold, since when, the dead jobs if any, and what to
+    /// do next. Slack renders its `*bold*` and `` `code` ``.
+    pub fn text(&self) -> String {
+        let Some(a) = &self.alert else {
+            return format!(
+                ":wave: *rampart test message* sent at {}. If you read this, this channel works.",
+                self.at.to_rfc3339()
+            );
+        };
+        let (mark, label) = match self.kind {
+            NoticeKind::Firing => (":rotating_light:", "FIRING"),
+            NoticeKind::Reminder => (":bell:", "STILL FIRING"),
+            NoticeKind::Resolved => (":white_check_mark:", "RESOLVED"),
+            NoticeKind::Test => (":wave:", "TEST"),
+        };
+        let place = if a.rule == AlertRule::StoreLatency {
+            "the store".to_string()
+        } else {
+            format!("queue `{}`", a.subject)
+        };
+        let mut text = format!(
+            "{mark} *[{label}] {} on {place}*: {} (threshold {})\n",
+            a.rule.figure(),
+            a.rule.format_value(a.value),
+            a.rule.format_value(a.threshold)
+        );
+        match a.resolved_at {
+            Some(resolved) => text.push_str(&format!(
+                "Firing from {} to {}. Alert {}.",
+                a.started_at.to_rfc3339(),
+                resolved.to_rfc3339(),
+                a.id
+            )),
+            None => text.push_str(&format!("Firing since {}. Alert {}.", a.started_at.to_rfc3339(), a.id)),
+        }
+        if !a.details.dead_jobs.is_empty() {
+            text.push_str("\nDead jobs:");
+            for j in &a.details.dead_jobs {
+                let error = j.last_error.as_deref().unwrap_or("no error recorded");
+                let plural = if j.attempts == 1 { "" } else { "s" };
+                text.push_str(&format!("\n• job {}: {} attempt{plural}, last error: {error}", j.id, j.attempts));
+            }
+        }
+        if self.kind != NoticeKind::Resolved {
+            text.push_str(&format!("\nNext: {}", next_step(a)));
+        }
+        text
+    }
+}
+
+/// What an operator should do about a firing alert.
+fn next_step(a: &NoticeAlert) -> String {
+    let q = &a.subject;
+    let ack = format!("acknowledge with `rampart alerts ack {}` to stop reminders.", a.id);
+    match a.rule {
+        AlertRule::QueueWaiting => format!(
+            "check that workers of `{q}` are running and keeping up (`rampart queues show {q}`), add workers or \
+             concurrency; {ack}"
+        ),
+        AlertRule::QueueFailedRate => format!(
+            "look at recent failures (`rampart jobs list {q} --state scheduled`) and the service they call; {ack}"
+        ),
+        AlertRule::QueueStalled => format!(
+            "workers of `{q}` stop heartbeating: look for crashes or attempts longer than the lease; {ack}"
+        ),
+        AlertRule::StoreLatency => format!("check the database's load, disk and connections; {ack}"),
+        AlertRule::DeadLetters => {
+            let first = a.details.dead_jobs.first().map_or_else(|| "ID".to_string(), |j| j.id.clone());
+            format!(
+                "read the errors (`rampart jobs show {first}`), fix the cause, then `rampart dlq retry {q}`; {ack}"
+            )
+        }
+    }
+}
+
+/// How one channel has fared on this node.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChannelStatus {
+    /// The channel's kind (`slack`, `webhook`, `log`).
+    pub kind: &'static str,
+    /// When a send last succeeded.
+    pub last_success_at: Option<UnixMillis>,
+    /// When a send last failed.
+    pub last_error_at: Option<UnixMillis>,
+    /// Why it last failed.
+    pub last_error: Option<String>,
+    /// Failures since the last success; more than zero means failing.
+    pub consecutive_failures: u32,
+}
+
+/// Every channel's [`ChannelStatus`] on this node, shared by the notifier
+/// (which records) and whatever reports health (which reads). Cloning shares it.
+#[derive(Debug, Clone, Default)]
+pub struct ChannelHealth {
+    inner: Arc<Mutex<BTreeMap<String, ChannelStatus>>>,
+}
+
+impl ChannelHealth {
+    /// Health for these channels, none of which has sent yet.
+    pub fn new(channels: &Channels) -> ChannelHealth {
+        let map = channels
+            .iter()
+            .map(|c| (c.name().to_string(), ChannelStatus { kind: c.kind().as_str(), ..ChannelStatus::default() }))
+            .collect();
+        ChannelHealth { inner: Arc::new(Mutex::new(map)) }
+    }
+
+    /// Records a send's outcome.
+    pub fn record(&self, channel: &str, outcome: &Result<(), String>, now: UnixMillis) {
+        let Ok(mut map) = self.inner.lock() else { return };
+        let status = map.entry(channel.to_string()).or_default();
+        match outcome {
+            Ok(()) => {
+                status.last_success_at = Some(now);
+                status.consecutive_failures = 0;
+            }
+            Err(e) => {
+                status.last_error_at = Some(now);
+                status.last_error = Some(e.clone());
+                status.consecutive_failures = status.consecutive_failures.saturating_add(1);
+            }
+        }
+    }
+
+    /// Every channel's status, by name.
+    pub fn snapshot(&self) -> BTreeMap<String, ChannelStatus> {
+        self.inner.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    /// The names of the channels whose last send failed.
+    pub fn failing(&self) -> Vec<String> {
+        self.snapshot().into_iter().filter(|(_, s)| s.consecutive_failures > 0).map(|(name, _)| name).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert(rule: AlertRule, value: f64, threshold: f64) -> NoticeAlert {
+        NoticeAlert {
+            id: AlertId(12),
+            rule,
+            subject: "email-send".into(),
+            state: AlertState::Firing,
+            value,
+            threshold,
+            started_at: UnixMillis(1_800_000_000_000),
+            resolved_at: None,
+            details: AlertDetails::default(),
+        }
+    }
+
+    fn notice(kind: NoticeKind, alert: NoticeAlert) -> Notice {
+        Notice { message_id: "alert-notification-1".into(), kind, alert: Some(alert), at: UnixMillis(1_800_000_060_000) }
+    }
+
+    #[test]
+    fn a_firing_notice_says_what_where_how_much_since_when_and_what_next() {
+        let text = notice(NoticeKind::Firing, alert(AlertRule::QueueWaiting, 1500.0, 1000.0)).text();
+        assert_eq!(
+            text,
+            ":rotating_light: *[FIRING] waiting jobs on queue `email-send`*: 1500 (threshold 1000)\n\
+             Firing since 2027-01-15T08:00:00.000Z. Alert 12.\n\
+             Next: check that workers of `email-send` are running and keeping up (`rampart queues show email-send`), \
+             add workers or concurrency; acknowledge with `rampart alerts ack 12` to stop reminders."
+        );
+    }
+
+    #[test]
+    fn a_resolved_notice_gives_the_span_and_no_next_step() {
+        let mut a = alert(AlertRule::QueueFailedRate, 0.02, 0.1);
+        a.state = AlertState::Resolved;
+        a.resolved_at = Some(UnixMillis(1_800_000_120_000));
+        assert_eq!(
+            notice(NoticeKind::Resolved, a).text(),
+            ":white_check_mark: *[RESOLVED] failed rate on queue `email-send`*: 2% (threshold 10%)\n\
+             Firing from 2027-01-15T08:00:00.000Z to 2027-01-15T08:02:00.000Z. Alert 12."
+        );
+    }
+
+    #[test]
+    fn channel_health_counts_failures_until_a_success() {
+        let health = ChannelHealth::default();
+        health.record("slack", &Err("HTTP 500".into()), UnixMillis(1));
+        health.record("slack", &Err("HTTP 502".into()), UnixMillis(2));
+        health.record("log", &Ok(()), UnixMillis(2));
+        assert_eq!(health.failing(), ["slack"]);
+        let s = &health.snapshot()["slack"];
+        assert_eq!((s.consecutive_failures, s.last_error.as_deref()), (2, Some("HTTP 502")));
+        health.record("slack", &Ok(()), UnixMillis(3));
+        assert!(health.failing().is_empty());
+        assert_eq!(health.snapshot()["slack"].last_error_at, Some(UnixMillis(2)), "the last error stays visible");
+    }
+}

@@ -1,0 +1,464 @@
+//! The `[alerts]` section: timing, thresholds (defaults in `[alerts.rules]`,
+//! per queue in `[alerts.queues.NAME]`, each key falling back to the
+//! default), and the channels of `[[alerts.channels]]`, plus the
+//! conventional `SLACK_WEBHOOK_URL`, read as `alerts.slack_webhook_url`.
+//!
+//! Kept beside `config.rs` so the alert keys live in one place; it uses the
+//! same validating walk ([`Check`]) and reports problems the same way.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use rampart_core::alert::{AlertRule, AlertTiming};
+use rampart_core::id::QueueName;
+use rampart_core::webhook::WebhookSecret;
+use toml::{Table, Value};
+
+use super::{Check, Kind, child, describe, key_list, kind_of};
+
+/// The conventional variable for a Slack incoming webhook; read as
+/// `alerts.slack_webhook_url`, below `RAMPART_ALERTS__SLACK_WEBHOOK_URL`.
+pub(super) const ENV_SLACK_WEBHOOK_URL: &str = "SLACK_WEBHOOK_URL";
+
+pub(super) const ALERTS_KEYS: &[(&str, Kind)] = &[
+    ("enabled", Kind::Bool),
+    ("interval", Kind::Text),
+    ("for", Kind::Int),
+    ("resolve_after", Kind::Int),
+    ("repeat_interval", Kind::Text),
+    ("slack_webhook_url", Kind::Text),
+    ("rules", Kind::Table),
+    ("queues", Kind::Table),
+    ("channels", Kind::Table),
+];
+
+pub(super) const RULE_KEYS: &[(&str, Kind)] = &[
+    ("waiting", Kind::Int),
+    ("failed_rate", Kind::Float),
+    ("stalled", Kind::Int),
+    ("store_latency", Kind::Text),
+    ("dead_letters", Kind::Int),
+];
+
+/// The keys of `[alerts.queues.NAME]`: the queue rules' thresholds.
+const QUEUE_RULE_KEYS: &[(&str, Kind)] =
+    &[("waiting", Kind::Int), ("failed_rate", Kind::Float), ("stalled", Kind::Int), ("dead_letters", Kind::Int)];
+
+const CHANNEL_KEYS: &[(&str, Kind)] =
+    &[("name", Kind::Text), ("kind", Kind::Text), ("url", Kind::Text), ("secret", Kind::Text)];
+
+/// Alerting (`[alerts]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertsConfig {
+    /// Whether rules are evaluated and notifications sent (`enabled`).
+    pub enabled: bool,
+    /// Time between two evaluations: one sample (`interval`).
+    pub interval: Duration,
+    /// `for`, `resolve_after` and `repeat_interval`.
+    pub timing: AlertTiming,
+    /// Thresholds of every queue that has no table of its own, and of the
+    /// store (`[alerts.rules]`).
+    pub rules: AlertThresholds,
+    /// Queues with their own thresholds (`[alerts.queues.NAME]`), resolved:
+    /// each key a table leaves out holds the `[alerts.rules]` value.
+    pub queues: BTreeMap<QueueName, AlertThresholds>,
+    /// Where notifications go (`[[alerts.channels]]`, plus a Slack channel
+    /// named `slack` from `SLACK_WEBHOOK_URL` when no Slack channel is set).
+    pub channels: Vec<ChannelConfig>,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            enabled: true,
+            interval: Duration::from_secs(15),
+            timing: AlertTiming::default(),
+            rules: AlertThresholds::default(),
+            queues: BTreeMap::new(),
+            channels: Vec::new(),
+        }
+    }
+}
+
+impl AlertsConfig {
+    /// The thresholds of one queue: its own table, else the defaults.
+    pub fn thresholds(&self, queue: &QueueName) -> &AlertThresholds {
+        self.queues.get(queue).unwrap_or(&self.rules)
+    }
+}
+
+/// The thresholds of the rules.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AlertThresholds {
+    /// Fire above this many available jobs (`waiting`, default 1000).
+    pub waiting: u64,
+    /// Fire above this share of failed attempts in an interval
+    /// (`failed_rate`, default 0.1).
+    pub failed_rate: f64,
+    /// Fire above this many expired leases in an interval (`stalled`, default 10).
+    pub stalled: u64,
+    /// Fire above this store round trip (`store_latency`, default 100ms).
+    pub store_latency: Duration,
+    /// Fire at this many new dead jobs (`dead_letters`, default 1).
+    pub dead_letters: u64,
+}
+
+impl Default for AlertThresholds {
+    fn default() -> Self {
+        AlertThresholds {
+            waiting: 1000,
+            failed_rate: 0.1,
+            stalled: 10,
+            store_latency: Duration::from_millis(100),
+            dead_letters: 1,
+        }
+    }
+}
+
+impl AlertThresholds {
+    /// The threshold of `rule`, in the unit its figures use (milliseconds
+    /// for the store latency).
+    pub fn of(&self, rule: AlertRule) -> f64 {
+        match rule {
+            AlertRule::QueueWaiting => self.waiting as f64,
+            AlertRule::QueueFailedRate => self.failed_rate,
+            AlertRule::QueueStalled => self.stalled as f64,
+            AlertRule::StoreLatency => self.store_latency.as_secs_f64() * 1000.0,
+            AlertRule::DeadLetters => self.dead_letters as f64,
+        }
+    }
+}
+
+/// A channel's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelKind {
+    /// A Slack incoming webhook.
+    Slack,
+    /// A JSON POST signed as Standard Webhooks.
+    Webhook,
+    /// A warning line in rampart's log.
+    Log,
+}
+
+impl ChannelKind {
+    /// The kind's name in config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Slack => "slack",
+            ChannelKind::Webhook => "webhook",
+            ChannelKind::Log => "log",
+        }
+    }
+}
+
+/// A URL that is a secret (a Slack webhook URL is one): `Display` and
+/// `Debug` show only its scheme and host.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretUrl(String);
+
+impl SecretUrl {
+    /// The URL to send to.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let after_scheme = self.0.find("://").map_or(0, |i| i + 3);
+        let host_end = self.0[after_scheme..].find('/').map_or(self.0.len(), |i| after_scheme + i);
+        write!(f, "{}/***", &self.0[..host_end])
+    }
+}
+
+impl fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretUrl({self})")
+    }
+}
+
+/// One `[[alerts.channels]]` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelConfig {
+    /// Its name, unique among channels: notifications and health name it.
+    pub name: String,
+    /// What it is.
+    pub kind: ChannelKind,
+    /// Where to POST (Slack and webhook channels).
+    pub url: Option<SecretUrl>,
+    /// The signing secret (webhook channels, required).
+    pub secret: Option<WebhookSecret>,
+}
+
+/// Resolves the key segments that follow `alerts` (environment variables).
+pub(super) fn resolve_key(segments: &[&str]) -> Result<(Vec<String>, Kind), String> {
+    let lower: Vec<String> = segments.iter().map(|s| s.to_ascii_lowercase()).collect();
+    let path = |rest: &[String]| std::iter::once("alerts".to_string()).chain(rest.iter().cloned()).collect();
+    match lower.as_slice() {
+        [] => Err("`alerts` is a table: set one of its keys, e.g. `alerts.enabled`".to_string()),
+        [key] if key == "channels" => Err(
+            "`alerts.channels` is an array of tables: write it in the configuration file as [[alerts.channels]]"
+                .to_string(),
+        ),
+        [key] => match kind_of(ALERTS_KEYS, key) {
+            Some(Kind::Table) => Err(format!("`alerts.{key}` is a table: set one of its keys")),
+            Some(kind) => Ok((path(&lower), kind)),
+            None => Err(format!("`alerts.{key}` is not a setting; alerts keys are {}", key_list(ALERTS_KEYS))),
+        },
+        [table, key] if table == "rules" => match kind_of(RULE_KEYS, key) {
+            Some(kind) => Ok((path(&lower), kind)),
+            None => Err(format!("`alerts.rules.{key}` is not a setting; rules are {}", key_list(RULE_KEYS))),
+        },
+        [table, _, key] if table == "queues" => match kind_of(QUEUE_RULE_KEYS, key) {
+            // The queue name keeps its case.
+            Some(kind) => Ok((path(&[table.clone(), segments[1].to_string(), key.clone()]), kind)),
+            None => Err(format!(
+                "`alerts.queues.{}.{key}` is not a setting; per-queue rules are {}",
+                segments[1],
+                key_list(QUEUE_RULE_KEYS)
+            )),
+        },
+        [table, ..] if table == "queues" => {
+            Err("`alerts.queues` needs a queue name and a rule, e.g. `alerts.queues.email-send.waiting`".to_string())
+        }
+        _ => Err(format!("`alerts.{}` is not a setting; alerts keys are {}", lower.join("."), key_list(ALERTS_KEYS))),
+    }
+}
+
+/// Maps a dotted flag key under `alerts.queues.` to its path: the queue
+/// name may hold dots, so the rule is taken from the end.
+pub(super) fn resolve_dotted_queue(rest: &str) -> Result<(Vec<String>, Kind), String> {
+    match rest.rsplit_once('.') {
+        Some((name, key)) => resolve_key(&["queues", name, key]),
+        None => resolve_key(&["queues", rest]),
+    }
+}
+
+impl Check<'_> {
+    /// The `[alerts]` table over the defaults.
+    pub(super) fn alerts(&mut self, path: &[String], value: &Value) -> AlertsConfig {
+        let mut alerts = AlertsConfig::default();
+        let Some(table) = self.table(path, value, "a table of alert settings") else {
+            return alerts;
+        };
+        let mut slack_url = None;
+        for (key, value) in table {
+            let path = child(path, key);
+            match key.as_str() {
+                "enabled" => {
+                    if let Some(b) = self.boolean(&path, value) {
+                        alerts.enabled = b;
+                    }
+                }
+                "interval" => {
+                    if let Some(d) = self.positive_duration(&path, value, "must be more than 0s") {
+                        alerts.interval = d;
+                    }
+                }
+                "for" => {
+                    if let Some(n) = self.int(&path, value, 1, 1000).and_then(|n| u32::try_from(n).ok()) {
+                        alerts.timing.fire_after = n;
+                    }
+                }
+                "resolve_after" => {
+                    if let Some(n) = self.int(&path, value, 1, 1000).and_then(|n| u32::try_from(n).ok()) {
+                        alerts.timing.resolve_after = n;
+                    }
+                }
+                "repeat_interval" => {
+                    if let Some(d) = self.positive_duration(&path, value, "must be more than 0s") {
+                        alerts.timing.repeat_interval = d;
+                    }
+                }
+                "slack_webhook_url" => {
+                    if let Some(s) = self.text(&path, value)
+                        && !s.trim().is_empty()
+                    {
+                        slack_url = self.http_url(&path, s);
+                    }
+                }
+                // Walked below, once the default thresholds are known.
+                "queues" | "channels" => {}
+                "rules" => alerts.rules = self.thresholds(&path, value, &AlertThresholds::default(), RULE_KEYS),
+                _ => self.unknown(&path, ALERTS_KEYS),
+            }
+        }
+        if let Some(value) = table.get("queues") {
+            let path = child(path, "queues");
+            if let Some(queues) = self.table(&path, value, "a table of queues ([alerts.queues.NAME])") {
+                for (name, value) in queues {
+                    let path = child(&path, name);
+                    let thresholds = self.thresholds(&path, value, &alerts.rules, QUEUE_RULE_KEYS);
+                    match QueueName::new(name) {
+                        Ok(name) => {
+                            alerts.queues.insert(name, thresholds);
+                        }
+                        Err(e) => self.report(&path, e),
+                    }
+                }
+            }
+        }
+        if let Some(value) = table.get("channels") {
+            alerts.channels = self.channels(&child(path, "channels"), value);
+        }
+        if let Some(url) = slack_url
+            && !alerts.channels.iter().any(|c| c.kind == ChannelKind::Slack)
+        {
+            alerts.channels.push(ChannelConfig {
+                name: "slack".into(),
+                kind: ChannelKind::Slack,
+                url: Some(url),
+                secret: None,
+            });
+        }
+        alerts
+    }
+
+    /// A thresholds table over `base`, with the keys `allowed`.
+    fn thresholds(
+        &mut self,
+        path: &[String],
+        value: &Value,
+        base: &AlertThresholds,
+        allowed: &[(&str, Kind)],
+    ) -> AlertThresholds {
+        let mut t = *base;
+        let Some(table) = self.table(path, value, "a table of rule thresholds") else {
+            return t;
+        };
+        for (key, value) in table {
+            let path = child(path, key);
+            if kind_of(allowed, key).is_none() {
+                self.unknown(&path, allowed);
+                continue;
+            }
+            match key.as_str() {
+                "waiting" => t.waiting = self.int(&path, value, 0, u64::MAX >> 11).unwrap_or(t.waiting),
+                "failed_rate" => t.failed_rate = self.float(&path, value, 0.0, 1.0).unwrap_or(t.failed_rate),
+                "stalled" => t.stalled = self.int(&path, value, 0, u64::MAX >> 11).unwrap_or(t.stalled),
+                "store_latency" => {
+                    t.store_latency =
+                        self.positive_duration(&path, value, "must be more than 0s").unwrap_or(t.store_latency)
+                }
+                "dead_letters" => t.dead_letters = self.int(&path, value, 1, u64::MAX >> 11).unwrap_or(t.dead_letters),
+                _ => self.unknown(&path, allowed),
+            }
+        }
+        t
+    }
+
+    /// An `http://` or `https://` URL.
+    fn http_url(&mut self, path: &[String], s: &str) -> Option<SecretUrl> {
+        let s = s.trim();
+        match reqwest::Url::parse(s) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+                Some(SecretUrl(s.to_string()))
+            }
+            // The URL may be a secret: never quote it.
+            _ => {
+                self.report(path, "is not an http:// or https:// URL");
+                None
+            }
+        }
+    }
+
+    /// The `[[alerts.channels]]` array.
+    fn channels(&mut self, path: &[String], value: &Value) -> Vec<ChannelConfig> {
+        let Value::Array(items) = value else {
+            self.report(path, format!("expected an array of tables ([[alerts.channels]]), got {}", describe(value)));
+            return Vec::new();
+        };
+        let mut channels: Vec<ChannelConfig> = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let path = child(path, &i.to_string());
+            let Some(table) = self.table(&path, item, "a channel table with name, kind and url") else {
+                continue;
+            };
+            if let Some(channel) = self.channel(&path, table) {
+                if channels.iter().any(|c| c.name == channel.name) {
+                    self.report(&child(&path, "name"), format!("{:?} names two channels; names must differ", channel.name));
+                } else {
+                    channels.push(channel);
+                }
+            }
+        }
+        channels
+    }
+
+    fn channel(&mut self, path: &[String], table: &Table) -> Option<ChannelConfig> {
+        let (mut name, mut kind, mut url, mut secret) = (None, None, None, None);
+        let mut ok = true;
+        for (key, value) in table {
+            let path = child(path, key);
+            match key.as_str() {
+                "name" => match self.text(&path, value).map(str::trim) {
+                    Some(s) if !s.is_empty() && s.len() <= 64 => name = Some(s.to_string()),
+                    Some(_) => {
+                        self.report(&path, "must be 1 to 64 characters");
+                        ok = false;
+                    }
+                    None => ok = false,
+                },
+                "kind" => match self.text(&path, value).map(|s| s.trim().to_ascii_lowercase()) {
+                    Some(s) if s == "slack" => kind = Some(ChannelKind::Slack),
+                    Some(s) if s == "webhook" => kind = Some(ChannelKind::Webhook),
+                    Some(s) if s == "log" => kind = Some(ChannelKind::Log),
+                    Some(s) => {
+                        self.report(&path, format!("{s:?} is not a channel kind; use \"slack\", \"webhook\" or \"log\""));
+                        ok = false;
+                    }
+                    None => ok = false,
+                },
+                "url" => match self.text(&path, value) {
+                    Some(s) => {
+                        url = self.http_url(&path, s);
+                        ok &= url.is_some();
+                    }
+                    None => ok = false,
+                },
+                "secret" => match self.text(&path, value).map(WebhookSecret::parse) {
+                    Some(Ok(s)) => secret = Some(s),
+                    // The secret itself is never quoted.
+                    Some(Err(e)) => {
+                        self.report(&path, e);
+                        ok = false;
+                    }
+                    None => ok = false,
+                },
+                _ => {
+                    self.unknown(&path, CHANNEL_KEYS);
+                    ok = false;
+                }
+            }
+        }
+        if name.is_none() {
+            self.report(&child(path, "name"), "is required: every channel has a name");
+            ok = false;
+        }
+        let Some(kind) = kind else {
+            self.report(&child(path, "kind"), "is required: \"slack\", \"webhook\" or \"log\"");
+            return None;
+        };
+        if kind != ChannelKind::Log && url.is_none() && !table.contains_key("url") {
+            self.report(&child(path, "url"), format!("is required for a {} channel", kind.as_str()));
+            ok = false;
+        }
+        if kind == ChannelKind::Webhook && secret.is_none() && !table.contains_key("secret") {
+            self.report(
+                &child(path, "secret"),
+                format!(
+                    "is required for a webhook channel: its messages are signed with it (Standard Webhooks); \
+                     for example secret = \"{}\" (freshly generated)",
+                    WebhookSecret::generate().expose()
+                ),
+            );
+            ok = false;
+        }
+        if kind != ChannelKind::Webhook && table.contains_key("secret") {
+            self.report(&child(path, "secret"), "only webhook channels are signed; remove it");
+            ok = false;
+        }
+        ok.then(|| ChannelConfig { name: name.unwrap_or_default(), kind, url, secret })
+    }
+}
