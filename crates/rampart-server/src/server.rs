@@ -17,6 +17,7 @@ use rampart_store::{Store, StoreError};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
+use crate::alert::Alerting;
 use crate::api::{self, AppState, Shared};
 use crate::auth::{Authenticator, BootstrapError};
 use crate::config::{Config, DatabaseUrl};
@@ -25,8 +26,8 @@ use crate::ratelimit::RateLimiter;
 use crate::ratelimit::own::OwnLimits;
 use crate::ratelimit::stored;
 use crate::service::{
-    PolicySyncer, PolicySyncerConfig, Promoter, PromoterConfig, Reaper, ReaperConfig, RedisProber, RedisProberConfig,
-    Relay, Sweeper, SweeperConfig,
+    Alerter, Notifier, NotifierConfig, PolicySyncer, PolicySyncerConfig, Promoter, PromoterConfig, Reaper,
+    ReaperConfig, RedisProber, RedisProberConfig, Relay, Sweeper, SweeperConfig,
 };
 use crate::shutdown::{Shutdown, ShutdownTrigger};
 
@@ -158,6 +159,16 @@ impl Server {
             let prober = RedisProber::new(RedisProberConfig::default(), Arc::clone(redis), clock.clone());
             services.spawn(prober.run(shutdown.clone()));
         }
+        let alerting = Alerting::new(&config.alerts.channels);
+        if config.alerts.enabled {
+            let queued = Arc::new(tokio::sync::Notify::new());
+            let (channels, health) = (alerting.channels.clone(), alerting.health.clone());
+            let alerter = Alerter::new(config.alerts.clone(), engine.clone(), channels.names(), queued.clone());
+            services.spawn(alerter.run(shutdown.clone()));
+            let store = engine.store().clone();
+            let notifier = Notifier::new(NotifierConfig::default(), store, clock.clone(), channels, health, queued);
+            services.spawn(notifier.run(shutdown.clone()));
+        }
         let state = AppState::new(Shared {
             engine: engine.clone(),
             auth,
@@ -165,6 +176,7 @@ impl Server {
             own_limits,
             max_body_bytes: config.max_body_bytes,
             started: Arc::new(Instant::now()),
+            alerting,
         });
         match &config.database_url {
             Some(url) => tracing::info!(

@@ -160,7 +160,11 @@ impl Channels {
         }
         let text = res.text().await.unwrap_or_default();
         let text: String = text.chars().take(200).collect();
-        Err(format!("{url} answered HTTP {}{}", status.as_u16(), if text.is_empty() { String::new() } else { format!(": {text}") }))
+        Err(format!(
+            "{url} answered HTTP {}{}",
+            status.as_u16(),
+            if text.is_empty() { String::new() } else { format!(": {text}") }
+        ))
     }
 }
 

@@ -130,11 +130,8 @@ impl Notice {
             NoticeKind::Resolved => (":white_check_mark:", "RESOLVED"),
             NoticeKind::Test => (":wave:", "TEST"),
         };
-        let place = if a.rule == AlertRule::StoreLatency {
-            "the store".to_string()
-        } else {
-            format!("queue `{}`", a.subject)
-        };
+        let place =
+            if a.rule == AlertRule::StoreLatency { "the store".to_string() } else { format!("queue `{}`", a.subject) };
         let mut text = format!(
             "{mark} *[{label}] {} on {place}*: {} (threshold {})\n",
             a.rule.figure(),
@@ -177,18 +174,68 @@ fn next_step(a: &NoticeAlert) -> String {
         AlertRule::QueueFailedRate => format!(
             "look at recent failures (`rampart jobs list {q} --state scheduled`) and the service they call; {ack}"
         ),
-        AlertRule::QueueStalled => format!(
-            "workers of `{q}` stop heartbeating: look for crashes or attempts longer than the lease; {ack}"
-        ),
+        AlertRule::QueueStalled => {
+            format!("workers of `{q}` stop heartbeating: look for crashes or attempts longer than the lease; {ack}")
+        }
         AlertRule::StoreLatency => format!("check the database's load, disk and connections; {ack}"),
         AlertRule::DeadLetters => {
             let first = a.details.dead_jobs.first().map_or_else(|| "ID".to_string(), |j| j.id.clone());
-            format!(
-                "read the errors (`rampart jobs show {first}`), fix the cause, then `rampart dlq retry {q}`; {ack}"
-            )
+            format!("read the errors (`rampart jobs show {first}`), fix the cause, then `rampart dlq retry {q}`; {ack}")
         }
     }
 }
+
+/// Alerting as the API and health reports see it: the channels, their
+/// health on this node, and the firing count from the store. Cloning shares it.
+#[derive(Debug, Clone)]
+pub struct Alerting {
+    /// The configured channels.
+    pub channels: Channels,
+    /// Their health on this node.
+    pub health: ChannelHealth,
+}
+
+/// Alerting's state for `system-health`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertsStatus {
+    /// Alerts firing now (every node's).
+    pub firing: u64,
+    /// Channels whose last send from this node failed.
+    pub failing_channels: Vec<String>,
+}
+
+impl Alerting {
+    /// The channels of `[[alerts.channels]]`, none of which has sent yet.
+    pub fn new(config: &[crate::config::ChannelConfig]) -> Alerting {
+        let channels = Channels::new(config);
+        let health = ChannelHealth::new(&channels);
+        Alerting { channels, health }
+    }
+
+    /// How many alerts fire, and which channels fail: what
+    /// `/v1/monitoring/system-health` shows under `components.alerts`.
+    pub async fn status(&self, store: &rampart_store::Store) -> Result<AlertsStatus, rampart_store::StoreError> {
+        let params = rampart_store::AlertListParams { state: Some(AlertState::Firing), before: None, limit: 10_000 };
+        let firing = store.alert_list(params).await?.len() as u64;
+        Ok(AlertsStatus { firing, failing_channels: self.health.failing() })
+    }
+
+    /// Sends a test message to every channel, recording each outcome in
+    /// the channels' health; answers each channel's result in order.
+    pub async fn test(&self, now: UnixMillis) -> Vec<(String, ChannelKindName, Result<(), String>)> {
+        let notice = Notice::test(now);
+        let mut out = Vec::new();
+        for c in self.channels.iter() {
+            let outcome = self.channels.send(c, &notice, now).await;
+            self.health.record(c.name(), &outcome, now);
+            out.push((c.name().to_string(), c.kind().as_str(), outcome));
+        }
+        out
+    }
+}
+
+/// A channel kind's name, as [`Alerting::test`] answers it.
+pub type ChannelKindName = &'static str;
 
 /// How one channel has fared on this node.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -269,7 +316,12 @@ mod tests {
     }
 
     fn notice(kind: NoticeKind, alert: NoticeAlert) -> Notice {
-        Notice { message_id: "alert-notification-1".into(), kind, alert: Some(alert), at: UnixMillis(1_800_000_060_000) }
+        Notice {
+            message_id: "alert-notification-1".into(),
+            kind,
+            alert: Some(alert),
+            at: UnixMillis(1_800_000_060_000),
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! the handler turns wire types into engine calls → [`view`] turns records
 //! back into wire types, or [`error::ApiError`] answers the failure.
 
+mod alerts;
 pub mod error;
 pub mod extract;
 mod gate;
@@ -68,6 +69,8 @@ pub struct Shared {
     pub max_body_bytes: usize,
     /// When the server started.
     pub started: Arc<Instant>,
+    /// Alert channels and their health on this node.
+    pub alerting: crate::alert::Alerting,
 }
 
 /// The whole API with its layers. Serve it with
@@ -84,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .merge(keys::router())
         .merge(ratelimit::router())
         .merge(gate::router())
+        .merge(alerts::router())
         .fallback(|| async { ApiError::not_found("no such route; see the API reference in the README") })
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::own_limits))
         .with_state(state)

@@ -197,10 +197,10 @@ pub(super) fn resolve_key(segments: &[&str]) -> Result<(Vec<String>, Kind), Stri
     let path = |rest: &[String]| std::iter::once("alerts".to_string()).chain(rest.iter().cloned()).collect();
     match lower.as_slice() {
         [] => Err("`alerts` is a table: set one of its keys, e.g. `alerts.enabled`".to_string()),
-        [key] if key == "channels" => Err(
-            "`alerts.channels` is an array of tables: write it in the configuration file as [[alerts.channels]]"
-                .to_string(),
-        ),
+        [key] if key == "channels" => {
+            Err("`alerts.channels` is an array of tables: write it in the configuration file as [[alerts.channels]]"
+                .to_string())
+        }
         [key] => match kind_of(ALERTS_KEYS, key) {
             Some(Kind::Table) => Err(format!("`alerts.{key}` is a table: set one of its keys")),
             Some(kind) => Ok((path(&lower), kind)),
@@ -377,7 +377,10 @@ impl Check<'_> {
             };
             if let Some(channel) = self.channel(&path, table) {
                 if channels.iter().any(|c| c.name == channel.name) {
-                    self.report(&child(&path, "name"), format!("{:?} names two channels; names must differ", channel.name));
+                    self.report(
+                        &child(&path, "name"),
+                        format!("{:?} names two channels; names must differ", channel.name),
+                    );
                 } else {
                     channels.push(channel);
                 }
@@ -405,7 +408,10 @@ impl Check<'_> {
                     Some(s) if s == "webhook" => kind = Some(ChannelKind::Webhook),
                     Some(s) if s == "log" => kind = Some(ChannelKind::Log),
                     Some(s) => {
-                        self.report(&path, format!("{s:?} is not a channel kind; use \"slack\", \"webhook\" or \"log\""));
+                        self.report(
+                            &path,
+                            format!("{s:?} is not a channel kind; use \"slack\", \"webhook\" or \"log\""),
+                        );
                         ok = false;
                     }
                     None => ok = false,

@@ -44,6 +44,13 @@ fn routes(job: &str) -> Vec<(Method, String, Option<&'static str>, Action)> {
         (Method::DELETE, "/v1/ratelimit/policies/nope".into(), None, Admin),
         (Method::GET, "/v1/ratelimit/policies/p/keys/k".into(), None, Read),
         (Method::DELETE, "/v1/ratelimit/policies/p/keys/k".into(), None, Admin),
+        (Method::GET, "/v1/alerts?state=firing".into(), None, Read),
+        (Method::GET, "/v1/alerts/1".into(), None, Read),
+        (Method::POST, "/v1/alerts/1/ack".into(), None, Admin),
+        (Method::GET, "/v1/alerts/silences".into(), None, Read),
+        (Method::POST, "/v1/alerts/silences".into(), Some(r#"{"duration":"1h","reason":"deploy"}"#), Admin),
+        (Method::DELETE, "/v1/alerts/silences/999".into(), None, Admin),
+        (Method::POST, "/v1/alerts/test".into(), None, Admin),
     ]
 }
 

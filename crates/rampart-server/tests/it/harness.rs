@@ -116,6 +116,7 @@ impl TestApp {
             own_limits: OwnLimits::new(&config.ratelimit, clock.clone()),
             max_body_bytes: config.max_body_bytes,
             started: Arc::new(Instant::now()),
+            alerting: rampart_server::alert::Alerting::new(&config.alerts.channels),
         });
         // In process there is no connection: requests come from PEER unless they say otherwise.
         let router = api::router(state).layer(MockConnectInfo(PEER));

@@ -1,0 +1,275 @@
+//! The alerter: once per `[alerts] interval` it takes a sample (each
+//! queue's waiting jobs, failed attempts and expired leases since the last
+//! sample, its jobs that went dead since then, and a store round trip) and
+//! evaluates every rule on it.
+//!
+//! A rule's verdicts go through `rampart_core::alert::step` with the alert
+//! the store has firing for it, so every node agrees on what fires; each
+//! fire, reminder and resolve is then claimed in the store by a
+//! compare-and-set that only one node wins, and the winner's claim queues
+//! one outbox row per channel (none while a silence matches). Sending is the
+//! [`super::Notifier`]'s job: the evaluation never waits on a channel, and
+//! runs off the hot path (a few reads per interval).
+//!
+//! [`Alerter::evaluate`] takes an [`AlertSample`] from anywhere: the
+//! alerter's own [`Alerter::sample`], or another sampler's figures.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use rampart_core::alert::{AlertRule, AlertState, AlertTiming, Firing, Step, Streak, silence_matches, step};
+use rampart_core::id::QueueName;
+use rampart_core::job::JobState;
+use rampart_core::time::UnixMillis;
+use rampart_store::{
+    AlertFireParams, AlertListParams, AlertRecord, AlertRemindParams, AlertResolveParams, DeadJobSummary,
+    JobDeadSinceParams, SilenceRecord, StoreError,
+};
+use tokio::sync::Notify;
+
+use super::Ticks;
+use crate::alert::{AlertDetails, DEAD_JOBS_LISTED, DeadJobDetail};
+use crate::config::AlertsConfig;
+use crate::engine::{Engine, EngineError};
+use crate::shutdown::Shutdown;
+
+/// The subject of store-wide rules.
+pub const STORE_SUBJECT: &str = "store";
+
+/// Firing alerts read per evaluation, at most: far more than rules × queues.
+const FIRING_READ: u32 = 10_000;
+
+/// The figures one evaluation looks at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertSample {
+    /// When it was taken.
+    pub at: UnixMillis,
+    /// One trivial store query's round trip.
+    pub store_latency: Duration,
+    /// Per queue.
+    pub queues: Vec<QueueSample>,
+}
+
+/// One queue's figures in an [`AlertSample`]; counts are over the interval
+/// since the previous sample.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueSample {
+    /// The queue.
+    pub queue: QueueName,
+    /// Available jobs now.
+    pub waiting: u64,
+    /// Attempts that finished (completed or failed).
+    pub attempts: u64,
+    /// Attempts that failed.
+    pub failed: u64,
+    /// Leases that expired.
+    pub stalled: u64,
+    /// Jobs that went dead.
+    pub dead: u64,
+    /// The first few of them, oldest death first.
+    pub dead_first: Vec<DeadJobSummary>,
+}
+
+impl QueueSample {
+    /// The share of attempts that failed; 0 with no attempts.
+    pub fn failed_rate(&self) -> f64 {
+        if self.attempts == 0 { 0.0 } else { self.failed as f64 / self.attempts as f64 }
+    }
+}
+
+/// What one evaluation claimed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Evaluation {
+    /// Alerts this node started.
+    pub fired: u32,
+    /// Reminders this node claimed.
+    pub reminded: u32,
+    /// Alerts this node resolved.
+    pub resolved: u32,
+}
+
+/// Evaluates alert rules once per interval.
+pub struct Alerter {
+    config: AlertsConfig,
+    engine: Engine,
+    channels: Vec<String>,
+    streaks: HashMap<(AlertRule, String), Streak>,
+    /// This node's totals per queue at the last sample: (finished, failed, stalled).
+    last_totals: HashMap<QueueName, (u64, u64, u64)>,
+    /// When the last sample was taken: dead jobs are counted after it.
+    last_at: UnixMillis,
+    /// Told after every evaluation that queued notices.
+    queued: std::sync::Arc<Notify>,
+}
+
+impl Alerter {
+    /// An alerter over `engine` that queues notices for `channels` (by name)
+    /// and tells `queued` when it did.
+    pub fn new(config: AlertsConfig, engine: Engine, channels: Vec<String>, queued: std::sync::Arc<Notify>) -> Alerter {
+        let last_at = engine.now();
+        Alerter { config, engine, channels, streaks: HashMap::new(), last_totals: HashMap::new(), last_at, queued }
+    }
+
+    /// Takes a sample: every known queue's figures since the last sample.
+    /// Failed and stalled attempts are this node's own (each node counts
+    /// what its API acknowledged and its reaper reaped); waiting and dead
+    /// jobs are read from the store, the same on every node.
+    pub async fn sample(&mut self) -> Result<AlertSample, EngineError> {
+        let store = self.engine.store();
+        let started = Instant::now();
+        store.ping().await?;
+        let store_latency = started.elapsed();
+        let now = self.engine.now();
+        let dead = store
+            .job_dead_since(JobDeadSinceParams { after: self.last_at, until: now, per_queue: DEAD_JOBS_LISTED })
+            .await?;
+        let mut dead: BTreeMap<QueueName, _> = dead.into_iter().map(|d| (d.queue.clone(), d)).collect();
+        let mut queues = Vec::new();
+        for q in self.engine.queues().await? {
+            let t = q.totals;
+            let totals = (t.completed + t.failed, t.failed, t.stalled);
+            let before = self.last_totals.insert(q.name.clone(), totals).unwrap_or((0, 0, 0));
+            let dead = dead.remove(&q.name);
+            queues.push(QueueSample {
+                waiting: q.counts.get(JobState::Available),
+                attempts: totals.0.saturating_sub(before.0),
+                failed: totals.1.saturating_sub(before.1),
+                stalled: totals.2.saturating_sub(before.2),
+                dead: dead.as_ref().map_or(0, |d| d.count),
+                dead_first: dead.map(|d| d.first).unwrap_or_default(),
+                queue: q.name,
+            });
+        }
+        self.last_at = now;
+        Ok(AlertSample { at: now, store_latency, queues })
+    }
+
+    /// Evaluates every rule on `sample` and claims what it calls for.
+    pub async fn evaluate(&mut self, sample: &AlertSample) -> Result<Evaluation, StoreError> {
+        let store = self.engine.store().clone();
+        let firing =
+            store.alert_list(AlertListParams { state: Some(AlertState::Firing), before: None, limit: FIRING_READ });
+        let (firing, silences) = tokio::try_join!(firing, store.silence_list(sample.at))?;
+        let mut firing: HashMap<(AlertRule, String), AlertRecord> =
+            firing.into_iter().map(|a| ((a.rule, a.subject.clone()), a)).collect();
+        let mut out = Evaluation::default();
+        for (rule, subject, value, details) in self.figures(sample) {
+            let key = (rule, subject);
+            let alert = firing.remove(&key);
+            self.apply(key, value, details, alert, &silences, sample.at, &mut out).await?;
+        }
+        // Firing alerts of a subject the sample no longer has (a queue gone)
+        // count as clear, so they resolve.
+        for (key, alert) in firing {
+            self.apply(key, 0.0, AlertDetails::default(), Some(alert), &silences, sample.at, &mut out).await?;
+        }
+        if out != Evaluation::default() {
+            self.queued.notify_one();
+        }
+        Ok(out)
+    }
+
+    /// Each rule's figure in the sample, with its details.
+    fn figures(&self, sample: &AlertSample) -> Vec<(AlertRule, String, f64, AlertDetails)> {
+        let latency_ms = sample.store_latency.as_secs_f64() * 1000.0;
+        let mut out = vec![(AlertRule::StoreLatency, STORE_SUBJECT.to_string(), latency_ms, AlertDetails::default())];
+        for q in &sample.queues {
+            let subject = q.queue.to_string();
+            let dead_jobs = q
+                .dead_first
+                .iter()
+                .map(|j| DeadJobDetail {
+                    id: j.id.to_string(),
+                    attempts: j.attempts,
+                    last_error: j.last_error.clone(),
+                    died_at: j.died_at.to_rfc3339(),
+                })
+                .collect();
+            out.push((AlertRule::QueueWaiting, subject.clone(), q.waiting as f64, AlertDetails::default()));
+            out.push((AlertRule::QueueFailedRate, subject.clone(), q.failed_rate(), AlertDetails::default()));
+            out.push((AlertRule::QueueStalled, subject.clone(), q.stalled as f64, AlertDetails::default()));
+            out.push((AlertRule::DeadLetters, subject, q.dead as f64, AlertDetails { dead_jobs }));
+        }
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)] // one step of the loop above, kept out of it to be read
+    async fn apply(
+        &mut self,
+        key: (AlertRule, String),
+        value: f64,
+        details: AlertDetails,
+        alert: Option<AlertRecord>,
+        silences: &[SilenceRecord],
+        now: UnixMillis,
+        out: &mut Evaluation,
+    ) -> Result<(), StoreError> {
+        let (rule, subject) = (key.0, key.1.clone());
+        let threshold = self.threshold(rule, &subject);
+        let timing = AlertTiming { fire_after: rule.fire_after(self.config.timing.fire_after), ..self.config.timing };
+        let state =
+            alert.as_ref().map(|a| Firing { last_notified_at: a.last_notified_at, acked: a.acked_at.is_some() });
+        let streak = self.streaks.entry(key).or_default();
+        let decided = step(streak, rule.holds(value, threshold), state, now, &timing);
+        if decided == Step::Nothing {
+            return Ok(());
+        }
+        let silenced = silences.iter().any(|s| silence_matches(s.rule, s.subject.as_deref(), rule, &subject));
+        let channels = if silenced { Vec::new() } else { self.channels.clone() };
+        let details = serde_json::to_string(&details).unwrap_or_else(|_| "{}".into());
+        let store = self.engine.store();
+        match (decided, alert) {
+            (Step::Fire, _) => {
+                let p = AlertFireParams { rule, subject, value, threshold, details, channels, now };
+                if let Some(a) = store.alert_fire(p).await? {
+                    tracing::warn!(alert_id = a.id.0, rule = %rule, subject = %a.subject, value, threshold, silenced, "alert firing");
+                    out.fired += 1;
+                }
+            }
+            (Step::Remind, Some(a)) => {
+                let seen_notified_at = a.last_notified_at;
+                let p = AlertRemindParams { id: a.id, seen_notified_at, value, details, channels, now };
+                if store.alert_remind(p).await? {
+                    out.reminded += 1;
+                }
+            }
+            (Step::Resolve, Some(a)) => {
+                let p = AlertResolveParams { id: a.id, value, details, channels, now };
+                if store.alert_resolve(p).await? {
+                    tracing::info!(alert_id = a.id.0, rule = %rule, subject = %a.subject, value, "alert resolved");
+                    out.resolved += 1;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn threshold(&self, rule: AlertRule, subject: &str) -> f64 {
+        match QueueName::new(subject) {
+            Ok(q) if rule != AlertRule::StoreLatency => self.config.thresholds(&q).of(rule),
+            _ => self.config.rules.of(rule),
+        }
+    }
+
+    /// One sample and its evaluation.
+    pub async fn run_once(&mut self) -> Result<Evaluation, EngineError> {
+        let sample = self.sample().await?;
+        Ok(self.evaluate(&sample).await?)
+    }
+
+    /// Samples and evaluates every interval until shutdown.
+    pub async fn run(mut self, shutdown: Shutdown) {
+        let mut ticks = Ticks::new(self.config.interval, shutdown);
+        // The first tick comes at once: skip it, so the first sample covers
+        // a whole interval.
+        if !ticks.next().await {
+            return;
+        }
+        while ticks.next().await {
+            if let Err(e) = self.run_once().await {
+                tracing::warn!(error = %e, "alert evaluation failed; retrying on the next tick");
+            }
+        }
+    }
+}
