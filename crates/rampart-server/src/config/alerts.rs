@@ -158,6 +158,16 @@ impl ChannelKind {
 pub struct SecretUrl(String);
 
 impl SecretUrl {
+    /// Checks an `http://` or `https://` URL with a host; the message never
+    /// quotes it.
+    pub fn parse(s: &str) -> Result<SecretUrl, String> {
+        let s = s.trim();
+        match reqwest::Url::parse(s) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(SecretUrl(s.to_string())),
+            _ => Err("is not an http:// or https:// URL".to_string()),
+        }
+    }
+
     /// The URL to send to.
     pub fn expose(&self) -> &str {
         &self.0
@@ -350,17 +360,7 @@ impl Check<'_> {
 
     /// An `http://` or `https://` URL.
     fn http_url(&mut self, path: &[String], s: &str) -> Option<SecretUrl> {
-        let s = s.trim();
-        match reqwest::Url::parse(s) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
-                Some(SecretUrl(s.to_string()))
-            }
-            // The URL may be a secret: never quote it.
-            _ => {
-                self.report(path, "is not an http:// or https:// URL");
-                None
-            }
-        }
+        SecretUrl::parse(s).map_err(|e| self.report(path, e)).ok()
     }
 
     /// The `[[alerts.channels]]` array.

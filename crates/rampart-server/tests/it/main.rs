@@ -1,6 +1,7 @@
 //! Integration tests of rampart-server: routes in process through
 //! `tower::ServiceExt::oneshot`, the engine and services on a manual clock.
 
+mod alerts;
 mod api;
 mod engine;
 mod gate;
@@ -9,4 +10,5 @@ mod layer;
 mod own_limits;
 mod policies;
 mod ratelimit;
+mod receiver;
 mod worker;

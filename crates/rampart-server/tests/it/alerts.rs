@@ -1,0 +1,409 @@
+//! Alerts on a manual clock: the lifecycle (fires once after `for`,
+//! reminds after `repeat_interval`, resolves once, flapping stays quiet),
+//! dead letters, silences and acks, and the Slack and webhook channels
+//! against a real local receiver, byte for byte, with retries.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{Method, StatusCode};
+use rampart_core::id::QueueName;
+use rampart_core::time::{Clock, SharedClock, UnixMillis};
+use rampart_core::webhook::{WebhookSecret, verify};
+use rampart_server::alert::Alerting;
+use rampart_server::config::{AlertsConfig, ChannelConfig, ChannelKind, Config};
+use rampart_server::service::{AlertSample, Alerter, Notifier, NotifierConfig, QueueSample};
+use rampart_store::AlertListParams;
+use serde_json::json;
+use tokio::sync::Notify;
+
+use crate::harness::TestApp;
+use crate::receiver::Receiver;
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+fn channels(receiver: &Receiver) -> Vec<ChannelConfig> {
+    let url = |p: &str| Some(rampart_server::config::SecretUrl::parse(&receiver.url(p)).unwrap());
+    vec![
+        ChannelConfig { name: "ops-slack".into(), kind: ChannelKind::Slack, url: url("/slack"), secret: None },
+        ChannelConfig {
+            name: "pager".into(),
+            kind: ChannelKind::Webhook,
+            url: url("/hook"),
+            secret: Some(WebhookSecret::parse(SECRET).unwrap()),
+        },
+    ]
+}
+
+/// An app whose alert config sends to `receiver`, with the alerter and the
+/// notifier driven by hand.
+struct Rig {
+    app: TestApp,
+    alerter: Alerter,
+    notifier: Notifier,
+    alerting: Alerting,
+}
+
+async fn rig(receiver: &Receiver, tweak: impl FnOnce(&mut AlertsConfig)) -> Rig {
+    let mut config = Config::default();
+    config.alerts.channels = channels(receiver);
+    // The store's real latency is not what these tests are about.
+    config.alerts.rules.store_latency = Duration::from_secs(60);
+    tweak(&mut config.alerts);
+    let app = TestApp::with_config(config.clone()).await;
+    let alerting = Alerting::new(&config.alerts.channels);
+    let wake = Arc::new(Notify::new());
+    let alerter = Alerter::new(config.alerts.clone(), app.engine.clone(), alerting.channels.names(), wake.clone());
+    let clock: SharedClock = app.clock.clone();
+    let notifier = Notifier::new(
+        NotifierConfig::default(),
+        app.engine.store().clone(),
+        clock,
+        alerting.channels.clone(),
+        alerting.health.clone(),
+        wake,
+    );
+    Rig { app, alerter, notifier, alerting }
+}
+
+fn waiting(queue: &str, n: u64, at: UnixMillis) -> AlertSample {
+    AlertSample {
+        at,
+        store_latency: Duration::from_millis(1),
+        queues: vec![QueueSample {
+            queue: QueueName::new(queue).unwrap(),
+            waiting: n,
+            attempts: 0,
+            failed: 0,
+            stalled: 0,
+            dead: 0,
+            dead_first: vec![],
+        }],
+    }
+}
+
+impl Rig {
+    /// Moves the clock by `d` and evaluates one sample of `waiting` jobs in `email`.
+    async fn tick(&mut self, d: Duration, n: u64) {
+        self.app.clock.advance(d);
+        let sample = waiting("email", n, self.app.clock.now());
+        self.alerter.evaluate(&sample).await.unwrap();
+    }
+
+    async fn deliver(&self) {
+        self.notifier.run_once().await.unwrap();
+    }
+}
+
+/// The Slack texts a receiver got, in order.
+fn slack_texts(receiver: &Receiver) -> Vec<String> {
+    receiver
+        .received()
+        .iter()
+        .filter(|r| r.path == "/slack")
+        .map(|r| r.json()["text"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_rule_fires_once_after_for_reminds_after_repeat_interval_and_resolves_once() {
+    let receiver = Receiver::start(0).await;
+    let mut rig = rig(&receiver, |a| a.timing.repeat_interval = Duration::from_secs(3600)).await;
+    let minute = Duration::from_secs(60);
+    rig.tick(minute, 1500).await;
+    rig.deliver().await;
+    assert!(receiver.received().is_empty(), "one holding sample is not enough");
+    rig.tick(minute, 1600).await;
+    rig.deliver().await;
+    let fired_at = rig.app.clock.now();
+    let texts = slack_texts(&receiver);
+    assert_eq!(texts.len(), 1);
+    assert_eq!(
+        texts[0],
+        format!(
+            ":rotating_light: *[FIRING] waiting jobs on queue `email`*: 1600 (threshold 1000)\n\
+             Firing since {}. Alert 1.\n\
+             Next: check that workers of `email` are running and keeping up (`rampart queues show email`), add \
+             workers or concurrency; acknowledge with `rampart alerts ack 1` to stop reminders.",
+            fired_at.to_rfc3339()
+        )
+    );
+    // Still holding for 59 minutes: nothing; at the hour, one reminder.
+    for _ in 0..59 {
+        rig.tick(minute, 1700).await;
+    }
+    rig.deliver().await;
+    assert_eq!(slack_texts(&receiver).len(), 1);
+    rig.tick(minute, 1800).await;
+    rig.deliver().await;
+    let texts = slack_texts(&receiver);
+    assert_eq!(texts.len(), 2);
+    assert!(texts[1].starts_with(":bell: *[STILL FIRING] waiting jobs on queue `email`*: 1800 (threshold 1000)\n"));
+    // Flapping while firing does not resolve; two clear samples do, once.
+    for n in [10, 2000, 10, 2000] {
+        rig.tick(minute, n).await;
+    }
+    rig.tick(minute, 10).await;
+    rig.tick(minute, 10).await;
+    let resolved_at = rig.app.clock.now();
+    for _ in 0..5 {
+        rig.tick(minute, 10).await;
+    }
+    rig.deliver().await;
+    let texts = slack_texts(&receiver);
+    assert_eq!(texts.len(), 3, "{texts:#?}");
+    assert_eq!(
+        texts[2],
+        format!(
+            ":white_check_mark: *[RESOLVED] waiting jobs on queue `email`*: 10 (threshold 1000)\n\
+             Firing from {} to {}. Alert 1.",
+            fired_at.to_rfc3339(),
+            resolved_at.to_rfc3339()
+        )
+    );
+    // Flapping below `for` never fires again.
+    for n in [2000, 10, 2000, 10, 2000, 10] {
+        rig.tick(minute, n).await;
+    }
+    rig.deliver().await;
+    assert_eq!(slack_texts(&receiver).len(), 3);
+    // The webhook got the same three notices, in order.
+    let kinds: Vec<String> = receiver
+        .received()
+        .iter()
+        .filter(|r| r.path == "/hook")
+        .map(|r| r.json()["type"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(kinds, ["alert.firing", "alert.reminder", "alert.resolved"]);
+    let alerts = rig.app.engine.store().alert_list(AlertListParams { state: None, before: None, limit: 10 }).await;
+    assert_eq!(alerts.unwrap().len(), 1, "one alert in the store");
+}
+
+#[tokio::test]
+async fn the_webhook_is_signed_like_push_delivery_and_carries_the_alert() {
+    let receiver = Receiver::start(0).await;
+    let mut rig = rig(&receiver, |_| {}).await;
+    rig.tick(Duration::from_secs(1), 5000).await;
+    rig.tick(Duration::from_secs(1), 5000).await;
+    rig.deliver().await;
+    let hooks: Vec<_> = receiver.received().into_iter().filter(|r| r.path == "/hook").collect();
+    assert_eq!(hooks.len(), 1);
+    let hook = &hooks[0];
+    assert_eq!(hook.header("content-type"), "application/json");
+    assert!(hook.header("webhook-id").starts_with("alert-notification-"), "{:?}", hook.headers);
+    let secret = WebhookSecret::parse(SECRET).unwrap();
+    let now_s = rig.app.clock.now().0 / 1000;
+    let checked = verify(
+        &secret,
+        hook.header("webhook-id"),
+        hook.header("webhook-timestamp"),
+        hook.header("webhook-signature"),
+        &hook.body,
+        now_s,
+        300,
+    );
+    assert_eq!(checked, Ok(()));
+    let at = rig.app.clock.now().to_rfc3339();
+    let body = hook.json();
+    let text = body["text"].as_str().unwrap().to_string();
+    assert_eq!(
+        body,
+        json!({
+            "type": "alert.firing",
+            "id": hook.header("webhook-id"),
+            "at": at,
+            "alert": {
+                "id": "1",
+                "rule": "queue_waiting",
+                "subject": "email",
+                "state": "firing",
+                "value": 5000.0,
+                "threshold": 1000.0,
+                "started_at": at,
+                "resolved_at": null,
+                "dead_jobs": [],
+            },
+            "text": text,
+        })
+    );
+    assert_eq!(slack_texts(&receiver), [text], "the webhook's text is the Slack message");
+}
+
+#[tokio::test]
+async fn a_failing_receiver_gets_retries_with_backoff_and_the_channel_shows_failing() {
+    // Both channels share the receiver: its first three answers are 500.
+    let receiver = Receiver::start(3).await;
+    let mut rig = rig(&receiver, |_| {}).await;
+    rig.tick(Duration::from_secs(1), 5000).await;
+    rig.tick(Duration::from_secs(1), 5000).await;
+    rig.deliver().await;
+    assert_eq!(receiver.received().len(), 2, "one attempt per channel");
+    assert_eq!(rig.alerting.health.failing(), ["ops-slack", "pager"]);
+    let status = rig.alerting.status(rig.app.engine.store()).await.unwrap();
+    assert_eq!((status.firing, status.failing_channels.len()), (1, 2));
+    let health = rig.alerting.health.snapshot();
+    assert!(health["pager"].last_error.as_deref().unwrap().contains("answered HTTP 500"), "{health:?}");
+    // Not before the backoff (1 s) has passed.
+    rig.deliver().await;
+    assert_eq!(receiver.received().len(), 2);
+    rig.app.clock.advance(Duration::from_secs(1));
+    rig.deliver().await;
+    assert_eq!(receiver.received().len(), 4, "both retried; the third request failed again");
+    // The second backoff is 2 s.
+    rig.app.clock.advance(Duration::from_secs(1));
+    rig.deliver().await;
+    assert_eq!(receiver.received().len(), 4);
+    rig.app.clock.advance(Duration::from_secs(1));
+    rig.deliver().await;
+    let got = receiver.received();
+    assert_eq!(got.len(), 5, "only the channel that failed twice comes back");
+    assert!(rig.alerting.health.failing().is_empty());
+    // Each retry of a message carries the same id, and every Slack try the same text.
+    let ids: Vec<&str> = got.iter().filter(|r| r.path == "/hook").map(|r| r.header("webhook-id")).collect();
+    assert!(ids.windows(2).all(|w| w[0] == w[1]), "{ids:?}");
+    let texts = slack_texts(&receiver);
+    assert!(texts.windows(2).all(|w| w[0] == w[1]));
+    rig.app.clock.advance(Duration::from_secs(3600));
+    rig.deliver().await;
+    assert_eq!(receiver.received().len(), 5, "delivered notices are not sent again");
+}
+
+#[tokio::test]
+async fn a_dead_job_produces_one_dead_letter_alert_listing_it() {
+    let receiver = Receiver::start(0).await;
+    let mut rig = rig(&receiver, |_| {}).await;
+    let id = rig.app.enqueue("billing", r#"{"payload":{"invoice":7},"max_attempts":1}"#).await;
+    // It dies after the alerter's first window opened.
+    rig.app.clock.advance(Duration::from_secs(1));
+    let leased = rig.app.lease("billing", 1).await;
+    let token = leased[0]["lease_token"].as_str().unwrap();
+    let fail = json!({"lease_token": token, "error": "card declined: insufficient funds"}).to_string();
+    let a = rig.app.send(Method::POST, &format!("/v1/jobs/{id}/fail"), Some(&fail)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(rig.app.job(&id).await["state"], "dead");
+    rig.app.clock.advance(Duration::from_secs(15));
+    let first = rig.alerter.run_once().await.unwrap();
+    assert_eq!(first.fired, 1, "dead letters fire on the first sample that sees them");
+    rig.app.clock.advance(Duration::from_secs(15));
+    assert_eq!(rig.alerter.run_once().await.unwrap().fired, 0, "the same dead job is not counted twice");
+    rig.deliver().await;
+    let texts = slack_texts(&receiver);
+    assert_eq!(texts.len(), 1, "{texts:#?}");
+    let alert = rig.app.send(Method::GET, "/v1/alerts?state=firing", None).await.body["alerts"][0].clone();
+    assert_eq!(alert["rule"], "dead_letters");
+    assert_eq!(alert["subject"], "billing");
+    assert_eq!(alert["summary"], "1 ≥ 1");
+    assert_eq!(alert["dead_jobs"][0]["id"], id.as_str());
+    assert_eq!(alert["dead_jobs"][0]["attempts"], 1);
+    assert_eq!(
+        texts[0],
+        format!(
+            ":rotating_light: *[FIRING] new dead jobs on queue `billing`*: 1 (threshold 1)\n\
+             Firing since {}. Alert 1.\n\
+             Dead jobs:\n\
+             • job {id}: 1 attempt, last error: card declined: insufficient funds\n\
+             Next: read the errors (`rampart jobs show {id}`), fix the cause, then `rampart dlq retry billing`; \
+             acknowledge with `rampart alerts ack 1` to stop reminders.",
+            alert["started_at"].as_str().unwrap()
+        )
+    );
+    // No new dead job for `resolve_after` samples: resolved, once.
+    rig.app.clock.advance(Duration::from_secs(15));
+    assert_eq!(rig.alerter.run_once().await.unwrap().resolved, 1);
+    rig.deliver().await;
+    let texts = slack_texts(&receiver);
+    assert_eq!(texts.len(), 2);
+    assert!(texts[1].starts_with(":white_check_mark: *[RESOLVED] new dead jobs on queue `billing`*: 0 (threshold 1)"));
+}
+
+#[tokio::test]
+async fn silences_hold_notices_back_and_acks_stop_reminders() {
+    let receiver = Receiver::start(0).await;
+    let mut rig = rig(&receiver, |a| a.timing.repeat_interval = Duration::from_secs(120)).await;
+    let made = rig
+        .app
+        .send(
+            Method::POST,
+            "/v1/alerts/silences",
+            Some(r#"{"rule":"queue_waiting","subject":"email","duration":"10m","reason":"backfill"}"#),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    assert_eq!(made.body["created_by"], "admin-key");
+    let minute = Duration::from_secs(60);
+    rig.tick(minute, 5000).await;
+    rig.tick(minute, 5000).await;
+    rig.deliver().await;
+    assert!(receiver.received().is_empty(), "silenced");
+    let firing = rig.app.send(Method::GET, "/v1/alerts?state=firing", None).await;
+    assert_eq!(firing.body["alerts"].as_array().unwrap().len(), 1, "recorded all the same");
+    // The silence ends; the next reminder goes out.
+    let silence = made.body["id"].as_str().unwrap();
+    let deleted = rig.app.send(Method::DELETE, &format!("/v1/alerts/silences/{silence}"), None).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    rig.tick(minute, 5000).await;
+    rig.tick(minute, 5000).await;
+    rig.deliver().await;
+    assert_eq!(slack_texts(&receiver).len(), 1);
+    assert!(slack_texts(&receiver)[0].starts_with(":bell: *[STILL FIRING]"));
+    // Acknowledged: reminders stop; the resolve still goes out.
+    let acked = rig.app.send(Method::POST, "/v1/alerts/1/ack", None).await;
+    assert_eq!(acked.status, StatusCode::OK, "{}", acked.body);
+    assert_eq!(acked.body["acked_by"], "admin-key");
+    for _ in 0..10 {
+        rig.tick(minute, 5000).await;
+    }
+    rig.deliver().await;
+    assert_eq!(slack_texts(&receiver).len(), 1);
+    rig.tick(minute, 1).await;
+    rig.tick(minute, 1).await;
+    rig.deliver().await;
+    let texts = slack_texts(&receiver);
+    assert_eq!(texts.len(), 2);
+    assert!(texts[1].starts_with(":white_check_mark: *[RESOLVED]"));
+}
+
+#[tokio::test]
+async fn alert_routes_validate_their_input_and_test_every_channel() {
+    let receiver = Receiver::start(0).await;
+    let rig = rig(&receiver, |_| {}).await;
+    let app = &rig.app;
+    let bad = [("/v1/alerts?state=open", "state"), ("/v1/alerts?limit=0", "limit"), ("/v1/alerts?cursor=x", "cursor")];
+    for (path, field) in bad {
+        let a = app.send(Method::GET, path, None).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{path}");
+        assert!(a.message().contains(field), "{path}: {}", a.message());
+    }
+    let missing = app.send(Method::GET, "/v1/alerts/42", None).await;
+    assert_eq!((missing.status, missing.code()), (StatusCode::NOT_FOUND, "ALERT_NOT_FOUND"));
+    let bad_id = app.send(Method::POST, "/v1/alerts/x/ack", None).await;
+    assert_eq!((bad_id.status, bad_id.code()), (StatusCode::BAD_REQUEST, "INVALID_ALERT_ID"));
+    let silences = [
+        (r#"{"reason":"x"}"#, "duration"),
+        (r#"{"duration":"1h","ends_at":"2030-01-01T00:00:00Z","reason":"x"}"#, "not both"),
+        (r#"{"duration":"soon","reason":"x"}"#, "duration"),
+        (r#"{"ends_at":"2000-01-01T00:00:00Z","reason":"x"}"#, "future"),
+        (r#"{"duration":"1h","reason":" "}"#, "reason"),
+        (r#"{"duration":"1h","reason":"x","rule":"waiting"}"#, "rule"),
+        (r#"{"duration":"1h","reason":"x","colour":"red"}"#, "colour"),
+    ];
+    for (body, needle) in silences {
+        let a = app.send(Method::POST, "/v1/alerts/silences", Some(body)).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(a.message().contains(needle), "{body}: {}", a.message());
+    }
+    let tested = app.send(Method::POST, "/v1/alerts/test", None).await;
+    assert_eq!(tested.status, StatusCode::OK);
+    assert_eq!(
+        tested.body,
+        json!({"channels": [
+            {"name": "ops-slack", "kind": "slack", "ok": true, "error": null},
+            {"name": "pager", "kind": "webhook", "ok": true, "error": null},
+        ]})
+    );
+    let got = receiver.received();
+    assert_eq!(got.len(), 2);
+    assert!(got[0].json()["text"].as_str().unwrap().starts_with(":wave: *rampart test message*"));
+    assert_eq!(got[1].json()["type"], "alert.test");
+    assert_eq!(got[1].json()["alert"], serde_json::Value::Null);
+}
