@@ -8,6 +8,7 @@
 mod checkpointer;
 mod jobs;
 mod keys;
+mod monitoring;
 mod ratelimit;
 mod writer;
 
@@ -22,6 +23,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::error::StoreError;
 use crate::job::*;
+use crate::monitoring::{JobHealthCounts, QueueTotalsAddParams, QueueTotalsRecord};
 use crate::queue::{QueueCounts, QueueRecord};
 use crate::ratelimit::RateLimitPolicyRecord;
 use crate::{ApiKeyInsert, ApiKeyRecord};
@@ -29,8 +31,11 @@ use crate::{ApiKeyInsert, ApiKeyRecord};
 use writer::Writer;
 
 /// Schema migrations in order; `PRAGMA user_version` counts those applied.
-const MIGRATIONS: &[&str] =
-    &[include_str!("migrations/0001_init.sql"), include_str!("migrations/0002_ratelimit_policies.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_ratelimit_policies.sql"),
+    include_str!("migrations/0006_monitoring.sql"),
+];
 
 /// Read connections kept open between reads.
 const READERS_KEPT: usize = 8;
@@ -304,6 +309,18 @@ impl SqliteStore {
 
     pub(crate) async fn ratelimit_policy_revision(&self) -> Result<u64, StoreError> {
         self.read(ratelimit::revision).await
+    }
+
+    pub(crate) async fn queue_totals_add(&self, p: QueueTotalsAddParams) -> Result<(), StoreError> {
+        self.write(move |c| monitoring::totals_add(c, &p)).await
+    }
+
+    pub(crate) async fn queue_totals_list(&self) -> Result<Vec<QueueTotalsRecord>, StoreError> {
+        self.read(monitoring::totals_list).await
+    }
+
+    pub(crate) async fn job_health_counts(&self, now: UnixMillis) -> Result<JobHealthCounts, StoreError> {
+        self.read(move |c| monitoring::job_health_counts(c, now)).await
     }
 }
 
