@@ -21,12 +21,13 @@ use crate::api::{self, AppState, Shared};
 use crate::auth::{Authenticator, BootstrapError};
 use crate::config::{Config, DatabaseUrl};
 use crate::engine::Engine;
+use crate::monitoring::Monitor;
 use crate::ratelimit::RateLimiter;
 use crate::ratelimit::own::OwnLimits;
 use crate::ratelimit::stored;
 use crate::service::{
     PolicySyncer, PolicySyncerConfig, Promoter, PromoterConfig, Reaper, ReaperConfig, RedisProber, RedisProberConfig,
-    Relay, Sweeper, SweeperConfig,
+    Relay, Sampler, SamplerConfig, Sweeper, SweeperConfig,
 };
 use crate::shutdown::{Shutdown, ShutdownTrigger};
 
@@ -158,6 +159,11 @@ impl Server {
             let prober = RedisProber::new(RedisProberConfig::default(), Arc::clone(redis), clock.clone());
             services.spawn(prober.run(shutdown.clone()));
         }
+        let monitor = Monitor::new(config.monitoring.clone(), engine.clone());
+        if config.monitoring.enabled {
+            let sampler = Sampler::new(SamplerConfig::from_config(&config.monitoring), monitor.clone());
+            services.spawn(sampler.run(shutdown.clone()));
+        }
         let state = AppState::new(Shared {
             engine: engine.clone(),
             auth,
@@ -165,6 +171,7 @@ impl Server {
             own_limits,
             max_body_bytes: config.max_body_bytes,
             started: Arc::new(Instant::now()),
+            monitor,
         });
         match &config.database_url {
             Some(url) => tracing::info!(

@@ -1,4 +1,4 @@
-//! Background services: reaper, promoter, relay, and the rate limiter's
+//! Background services: reaper, promoter, relay, the monitoring sampler, and the rate limiter's
 //! sweeper, policy syncer and Redis prober. Each is an agent noun in its own
 //! file with a `run(shutdown)` loop and a `run_once()` step that tests drive directly
 //! (and its own `…Config` when it has settings); every loop ends when the
@@ -9,6 +9,7 @@ pub mod promoter;
 pub mod reaper;
 pub mod redis_prober;
 pub mod relay;
+pub mod sampler;
 pub mod sweeper;
 
 pub use policy_syncer::{PolicySyncer, PolicySyncerConfig};
@@ -16,6 +17,7 @@ pub use promoter::{Promoter, PromoterConfig};
 pub use reaper::{Reaper, ReaperConfig};
 pub use redis_prober::{RedisProber, RedisProberConfig};
 pub use relay::Relay;
+pub use sampler::{Sampler, SamplerConfig};
 pub use sweeper::{Sweeper, SweeperConfig};
 
 /// A tick every interval until shutdown: the loop of each service that polls.
