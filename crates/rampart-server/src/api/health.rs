@@ -65,7 +65,10 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<ReadyResponse
 
 /// Pings the store, and when `figures_at` is given reads the job figures
 /// readiness reports at that time, all within [`READY_TIMEOUT`].
-pub(super) async fn probe_store(store: &Store, figures_at: Option<UnixMillis>) -> (StoreHealth, Option<JobHealthCounts>) {
+pub(super) async fn probe_store(
+    store: &Store,
+    figures_at: Option<UnixMillis>,
+) -> (StoreHealth, Option<JobHealthCounts>) {
     let probe = async {
         let started = Instant::now();
         store.ping().await?;
@@ -196,7 +199,8 @@ mod tests {
             last_error: Some("connection refused".into()),
             failures: 3,
         };
-        let components = ReadyComponents { redis: Some(redis), ..only(store_health("sqlite", Ping::Up(Duration::ZERO))) };
+        let components =
+            ReadyComponents { redis: Some(redis), ..only(store_health("sqlite", Ping::Up(Duration::ZERO))) };
         let (status, body) = readiness(components);
         assert_eq!(status, StatusCode::OK);
         let json = serde_json::to_value(&body).unwrap();

@@ -98,10 +98,7 @@ async fn monitoring_queue_health(
     Ok(Json(QueueHealthResponse { queues }))
 }
 
-async fn monitoring_system_health(
-    State(state): State<AppState>,
-    _auth: Auth<Read>,
-) -> Json<SystemHealthResponse> {
+async fn monitoring_system_health(State(state): State<AppState>, _auth: Auth<Read>) -> Json<SystemHealthResponse> {
     let (store, _) = probe_store(state.engine.store(), None).await;
     let redis = redis_view(&state.limiter);
     let latest = state.monitor.latest();

@@ -40,22 +40,38 @@ pub const SERIES: &[(&str, &str, &str)] = &[
         "Run time of the attempts that ended on this node since it started, by queue.",
     ),
     ("rampart_queue_jobs", "gauge", "Jobs per queue and state at the last sample."),
-    ("rampart_queue_failed_ratio", "gauge", "Failed attempts / attempts on this node over the last interval, by queue."),
+    (
+        "rampart_queue_failed_ratio",
+        "gauge",
+        "Failed attempts / attempts on this node over the last interval, by queue.",
+    ),
     ("rampart_store_latency_seconds", "gauge", "How long the store took to answer a trivial query at the last sample."),
     ("rampart_workers_seen", "gauge", "Workers that leased from this node in the last minute."),
-    ("rampart_http_requests_total", "counter", "HTTP requests answered by this node, by method, matched route and status."),
+    (
+        "rampart_http_requests_total",
+        "counter",
+        "HTTP requests answered by this node, by method, matched route and status.",
+    ),
     (
         "rampart_http_request_duration_seconds",
         "histogram",
         "Time to answer HTTP requests on this node, by method, matched route and status.",
     ),
-    ("rampart_ratelimit_checks_total", "counter", "Rate-limit checks on this node by policy and decision (allowed, denied)."),
+    (
+        "rampart_ratelimit_checks_total",
+        "counter",
+        "Rate-limit checks on this node by policy and decision (allowed, denied).",
+    ),
     (
         "rampart_ratelimit_fallbacks_total",
         "counter",
         "Rate-limit checks this node decided by a policy's on_backend_error, by policy.",
     ),
-    ("rampart_redis_up", "gauge", "1 while rate-limit checks go to Redis, 0 while they fall back; absent without Redis."),
+    (
+        "rampart_redis_up",
+        "gauge",
+        "1 while rate-limit checks go to Redis, 0 while they fall back; absent without Redis.",
+    ),
 ];
 
 /// The exposition of everything the server measures.
@@ -77,7 +93,8 @@ pub fn render(monitor: &Monitor, limiter: &RateLimiter, uptime: Duration) -> Str
             "rampart_jobs_total" => {
                 for (queue, t) in &totals {
                     for (outcome, n) in [("completed", t.completed), ("retried", t.retries), ("dead", t.dead)] {
-                        let _ = writeln!(out, "{name}{{queue=\"{}\",outcome=\"{outcome}\"}} {n}", escape(queue.as_str()));
+                        let _ =
+                            writeln!(out, "{name}{{queue=\"{}\",outcome=\"{outcome}\"}} {n}", escape(queue.as_str()));
                     }
                 }
             }
@@ -122,7 +139,7 @@ pub fn render(monitor: &Monitor, limiter: &RateLimiter, uptime: Duration) -> Str
                         out,
                         "{name}{{method=\"{}\",route=\"{}\",status=\"{}\"}} {}",
                         s.method,
-                        escape(&s.route),
+                        route_label(&s.route),
                         s.status,
                         s.count
                     );
@@ -130,7 +147,8 @@ pub fn render(monitor: &Monitor, limiter: &RateLimiter, uptime: Duration) -> Str
             }
             "rampart_http_request_duration_seconds" => {
                 for s in &http {
-                    let labels = format!("method=\"{}\",route=\"{}\",status=\"{}\"", s.method, escape(&s.route), s.status);
+                    let labels =
+                        format!("method=\"{}\",route=\"{}\",status=\"{}\"", s.method, route_label(&s.route), s.status);
                     histogram(&mut out, name, &labels, LATENCY_BOUNDS_S.iter().copied(), &s.buckets, s.sum_seconds);
                 }
             }
@@ -160,14 +178,7 @@ pub fn render(monitor: &Monitor, limiter: &RateLimiter, uptime: Duration) -> Str
 
 /// Writes one histogram: cumulative `_bucket` lines with `le`, then
 /// `_sum` and `_count`. `buckets` holds one count per bound and one past them.
-fn histogram(
-    out: &mut String,
-    name: &str,
-    labels: &str,
-    bounds: impl Iterator<Item = f64>,
-    buckets: &[u64],
-    sum: f64,
-) {
+fn histogram(out: &mut String, name: &str, labels: &str, bounds: impl Iterator<Item = f64>, buckets: &[u64], sum: f64) {
     let mut cumulative = 0;
     for (bound, n) in bounds.zip(buckets) {
         cumulative += n;
@@ -177,6 +188,13 @@ fn histogram(
     let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {count}");
     let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
     let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
+}
+
+/// A route pattern as a label: `/v1/jobs/{id}` becomes `/v1/jobs/:id`.
+/// Braces are legal in a label value, but simple parsers of the format
+/// (and some relabelling rules) stop at the first `}`.
+fn route_label(route: &str) -> String {
+    escape(&route.replace('{', ":").replace('}', "")).into_owned()
 }
 
 /// A label value with `\`, `"` and line feeds escaped, as the format asks.
@@ -190,6 +208,12 @@ fn escape(value: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn route_patterns_become_colon_parameters() {
+        assert_eq!(route_label("/v1/queues/{queue}/jobs"), "/v1/queues/:queue/jobs");
+        assert_eq!(route_label("/health"), "/health");
+    }
 
     #[test]
     fn label_values_are_escaped() {

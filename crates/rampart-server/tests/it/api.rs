@@ -44,6 +44,11 @@ fn routes(job: &str) -> Vec<(Method, String, Option<&'static str>, Action)> {
         (Method::DELETE, "/v1/ratelimit/policies/nope".into(), None, Admin),
         (Method::GET, "/v1/ratelimit/policies/p/keys/k".into(), None, Read),
         (Method::DELETE, "/v1/ratelimit/policies/p/keys/k".into(), None, Admin),
+        (Method::GET, "/v1/monitoring/queue-metrics".into(), None, Read),
+        (Method::GET, "/v1/monitoring/queue-metrics/q".into(), None, Read),
+        (Method::GET, "/v1/monitoring/queue-health".into(), None, Read),
+        (Method::GET, "/v1/monitoring/system-health".into(), None, Read),
+        (Method::GET, "/metrics".into(), None, Read),
     ]
 }
 
