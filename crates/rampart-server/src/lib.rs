@@ -12,7 +12,9 @@
 //!   backend, with counters and the decision's HTTP headers; the client IP
 //!   behind trusted proxies, the limits on rampart's own API, and a tower
 //!   layer for an app's routes.
-//! - [`service`]: background loops (reaper, promoter, relay, sweeper), each
+//! - [`monitoring`]: queue samples with their history, totals kept across
+//!   restarts, HTTP request metrics and the Prometheus exposition.
+//! - [`service`]: background loops (reaper, promoter, relay, sampler, sweeper), each
 //!   stopping on the shared shutdown signal.
 //! - [`api`]: the HTTP routes, one module per resource, one auth extractor.
 //! - [`wire`]: JSON shapes shared by routes and the typed [`client`].
@@ -26,6 +28,7 @@ pub mod auth;
 pub mod client;
 pub mod config;
 pub mod engine;
+pub mod monitoring;
 pub mod ratelimit;
 pub mod server;
 pub mod service;

@@ -22,12 +22,13 @@ use crate::api::{self, AppState, Shared};
 use crate::auth::{Authenticator, BootstrapError};
 use crate::config::{Config, DatabaseUrl};
 use crate::engine::Engine;
+use crate::monitoring::Monitor;
 use crate::ratelimit::RateLimiter;
 use crate::ratelimit::own::OwnLimits;
 use crate::ratelimit::stored;
 use crate::service::{
-    Alerter, Notifier, NotifierConfig, PolicySyncer, PolicySyncerConfig, Promoter, PromoterConfig, Reaper,
-    ReaperConfig, RedisProber, RedisProberConfig, Relay, Sweeper, SweeperConfig,
+    Alerter, AlerterConfig, Notifier, NotifierConfig, PolicySyncer, PolicySyncerConfig, Promoter, PromoterConfig,
+    Reaper, ReaperConfig, RedisProber, RedisProberConfig, Relay, Sampler, SamplerConfig, Sweeper, SweeperConfig,
 };
 use crate::shutdown::{Shutdown, ShutdownTrigger};
 
@@ -159,11 +160,24 @@ impl Server {
             let prober = RedisProber::new(RedisProberConfig::default(), Arc::clone(redis), clock.clone());
             services.spawn(prober.run(shutdown.clone()));
         }
+        let monitor = Monitor::new(config.monitoring.clone(), engine.clone());
+        if config.monitoring.enabled {
+            let sampler = Sampler::new(SamplerConfig::from_config(&config.monitoring), monitor.clone());
+            services.spawn(sampler.run(shutdown.clone()));
+        }
         let alerting = Alerting::new(&config.alerts.channels);
         if config.alerts.enabled {
             let queued = Arc::new(tokio::sync::Notify::new());
             let (channels, health) = (alerting.channels.clone(), alerting.health.clone());
-            let alerter = Alerter::new(config.alerts.clone(), engine.clone(), channels.names(), queued.clone());
+            let alerter_config = AlerterConfig {
+                alerts: config.alerts.clone(),
+                interval: config.monitoring.interval,
+                channels: channels.names(),
+            };
+            let mut alerter = Alerter::new(alerter_config, engine.clone(), queued.clone());
+            if config.monitoring.enabled {
+                alerter = alerter.with_monitor(monitor.clone());
+            }
             services.spawn(alerter.run(shutdown.clone()));
             let store = engine.store().clone();
             let notifier = Notifier::new(NotifierConfig::default(), store, clock.clone(), channels, health, queued);
@@ -177,6 +191,7 @@ impl Server {
             max_body_bytes: config.max_body_bytes,
             started: Arc::new(Instant::now()),
             alerting,
+            monitor,
         });
         match &config.database_url {
             Some(url) => tracing::info!(

@@ -43,14 +43,14 @@ fn not_found(id: AlertId) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "ALERT_NOT_FOUND", format!("no alert {id}; `rampart alerts list` shows them"))
 }
 
-fn view(a: AlertRecord) -> AlertView {
+fn view(a: AlertRecord) -> AlertRecordView {
     let details: AlertDetails = serde_json::from_str(&a.details).unwrap_or_default();
     let relation = if a.rule.holds(a.value, a.threshold) {
         if a.rule == AlertRule::DeadLetters { "≥" } else { ">" }
     } else {
         "≤"
     };
-    AlertView {
+    AlertRecordView {
         id: a.id.to_string(),
         rule: a.rule.to_string(),
         summary: format!("{} {relation} {}", a.rule.format_value(a.value), a.rule.format_value(a.threshold)),
@@ -120,7 +120,7 @@ async fn alerts_get(
     State(state): State<AppState>,
     _auth: Auth<Read>,
     Path(id): Path<String>,
-) -> Result<Json<AlertView>, ApiError> {
+) -> Result<Json<AlertRecordView>, ApiError> {
     let id = alert_id(&id)?;
     let alert = state.engine.store().alert_get(id).await?.ok_or_else(|| not_found(id))?;
     Ok(Json(view(alert)))
@@ -130,7 +130,7 @@ async fn alerts_ack(
     State(state): State<AppState>,
     auth: Auth<Admin>,
     Path(id): Path<String>,
-) -> Result<Json<AlertView>, ApiError> {
+) -> Result<Json<AlertRecordView>, ApiError> {
     let id = alert_id(&id)?;
     let acked = state.engine.store().alert_ack(id, auth.key.name, state.engine.now()).await?;
     Ok(Json(view(acked.ok_or_else(|| not_found(id))?)))

@@ -23,7 +23,6 @@ pub(super) const ENV_SLACK_WEBHOOK_URL: &str = "SLACK_WEBHOOK_URL";
 
 pub(super) const ALERTS_KEYS: &[(&str, Kind)] = &[
     ("enabled", Kind::Bool),
-    ("interval", Kind::Text),
     ("for", Kind::Int),
     ("resolve_after", Kind::Int),
     ("repeat_interval", Kind::Text),
@@ -53,8 +52,6 @@ const CHANNEL_KEYS: &[(&str, Kind)] =
 pub struct AlertsConfig {
     /// Whether rules are evaluated and notifications sent (`enabled`).
     pub enabled: bool,
-    /// Time between two evaluations: one sample (`interval`).
-    pub interval: Duration,
     /// `for`, `resolve_after` and `repeat_interval`.
     pub timing: AlertTiming,
     /// Thresholds of every queue that has no table of its own, and of the
@@ -72,7 +69,6 @@ impl Default for AlertsConfig {
     fn default() -> Self {
         AlertsConfig {
             enabled: true,
-            interval: Duration::from_secs(15),
             timing: AlertTiming::default(),
             rules: AlertThresholds::default(),
             queues: BTreeMap::new(),
@@ -259,11 +255,6 @@ impl Check<'_> {
                 "enabled" => {
                     if let Some(b) = self.boolean(&path, value) {
                         alerts.enabled = b;
-                    }
-                }
-                "interval" => {
-                    if let Some(d) = self.positive_duration(&path, value, "must be more than 0s") {
-                        alerts.interval = d;
                     }
                 }
                 "for" => {

@@ -1,7 +1,11 @@
-//! The alerter: once per `[alerts] interval` it takes a sample (each
-//! queue's waiting jobs, failed attempts and expired leases since the last
-//! sample, its jobs that went dead since then, and a store round trip) and
-//! evaluates every rule on it.
+//! The alerter: on every sample set the monitoring [`Sampler`] publishes
+//! (once per `monitoring.interval`) it evaluates every rule: each queue's
+//! waiting jobs, failed rate and expired leases over the interval, the jobs
+//! that went dead since the last sample (read from the store, with the
+//! first few listed), and the store's latency. With monitoring turned off
+//! it takes the same figures itself on the same interval.
+//!
+//! [`Sampler`]: super::Sampler
 //!
 //! A rule's verdicts go through `rampart_core::alert::step` with the alert
 //! the store has firing for it, so every node agrees on what fires; each
@@ -11,8 +15,11 @@
 //! [`super::Notifier`]'s job: the evaluation never waits on a channel, and
 //! runs off the hot path (a few reads per interval).
 //!
-//! [`Alerter::evaluate`] takes an [`AlertSample`] from anywhere: the
-//! alerter's own [`Alerter::sample`], or another sampler's figures.
+//! [`Alerter::evaluate`] takes an [`AlertSample`] from anywhere: one made
+//! from the monitor's [`SampleSet`] ([`Alerter::from_sample_set`]), the
+//! alerter's own [`Alerter::sample`], or a test's. After each evaluation
+//! the alerts firing are published to the monitor, which system health
+//! and queue health show.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -31,6 +38,7 @@ use super::Ticks;
 use crate::alert::{AlertDetails, DEAD_JOBS_LISTED, DeadJobDetail};
 use crate::config::AlertsConfig;
 use crate::engine::{Engine, EngineError};
+use crate::monitoring::{FiringAlert, Monitor, SampleSet};
 use crate::shutdown::Shutdown;
 
 /// The subject of store-wide rules.
@@ -88,13 +96,27 @@ pub struct Evaluation {
     pub resolved: u32,
 }
 
-/// Evaluates alert rules once per interval.
+/// How the alerter runs.
+#[derive(Debug, Clone)]
+pub struct AlerterConfig {
+    /// Thresholds and timing (`[alerts]`).
+    pub alerts: AlertsConfig,
+    /// Time between samples when the alerter takes them itself
+    /// (`monitoring.interval`).
+    pub interval: Duration,
+    /// The channels every notice goes to, by name.
+    pub channels: Vec<String>,
+}
+
+/// Evaluates alert rules once per sample.
 pub struct Alerter {
     config: AlertsConfig,
+    interval: Duration,
     engine: Engine,
+    monitor: Option<Monitor>,
     channels: Vec<String>,
     streaks: HashMap<(AlertRule, String), Streak>,
-    /// This node's totals per queue at the last sample: (finished, failed, stalled).
+    /// Totals per queue at the last sample: (finished, failed, stalled).
     last_totals: HashMap<QueueName, (u64, u64, u64)>,
     /// When the last sample was taken: dead jobs are counted after it.
     last_at: UnixMillis,
@@ -103,11 +125,65 @@ pub struct Alerter {
 }
 
 impl Alerter {
-    /// An alerter over `engine` that queues notices for `channels` (by name)
-    /// and tells `queued` when it did.
-    pub fn new(config: AlertsConfig, engine: Engine, channels: Vec<String>, queued: std::sync::Arc<Notify>) -> Alerter {
+    /// An alerter over `engine` that tells `queued` when it queued notices.
+    pub fn new(config: AlerterConfig, engine: Engine, queued: std::sync::Arc<Notify>) -> Alerter {
         let last_at = engine.now();
-        Alerter { config, engine, channels, streaks: HashMap::new(), last_totals: HashMap::new(), last_at, queued }
+        Alerter {
+            config: config.alerts,
+            interval: config.interval,
+            engine,
+            monitor: None,
+            channels: config.channels,
+            streaks: HashMap::new(),
+            last_totals: HashMap::new(),
+            last_at,
+            queued,
+        }
+    }
+
+    /// Evaluates on the monitor's sample sets, and publishes the alerts
+    /// firing to it.
+    pub fn with_monitor(mut self, monitor: Monitor) -> Alerter {
+        self.monitor = Some(monitor);
+        self
+    }
+
+    /// The figures of a monitor's sample set, plus the jobs that went dead
+    /// since the last sample. Expired leases are counted from the totals of
+    /// every node.
+    pub async fn from_sample_set(&mut self, set: &SampleSet) -> Result<AlertSample, StoreError> {
+        let now = set.at.unwrap_or_else(|| self.engine.now());
+        let mut dead = self.dead_since(now).await?;
+        let queues = set
+            .queues
+            .iter()
+            .map(|s| {
+                let before = self.last_totals.insert(s.queue.clone(), (0, 0, s.totals.stalled));
+                let dead = dead.remove(&s.queue);
+                QueueSample {
+                    queue: s.queue.clone(),
+                    waiting: s.counts.get(JobState::Available),
+                    attempts: s.interval_attempts,
+                    failed: s.interval_failed,
+                    stalled: before.map_or(0, |b| s.totals.stalled.saturating_sub(b.2)),
+                    dead: dead.as_ref().map_or(0, |d| d.count),
+                    dead_first: dead.map(|d| d.first).unwrap_or_default(),
+                }
+            })
+            .collect();
+        let latency = Duration::from_secs_f64(set.store_latency_ms.max(0.0) / 1000.0);
+        Ok(AlertSample { at: now, store_latency: latency, queues })
+    }
+
+    /// The jobs that went dead after the last sample up to `now`, by queue.
+    async fn dead_since(
+        &mut self,
+        now: UnixMillis,
+    ) -> Result<BTreeMap<QueueName, rampart_store::DeadJobsOfQueue>, StoreError> {
+        let params = JobDeadSinceParams { after: self.last_at, until: now, per_queue: DEAD_JOBS_LISTED };
+        let dead = self.engine.store().job_dead_since(params).await?;
+        self.last_at = self.last_at.max(now);
+        Ok(dead.into_iter().map(|d| (d.queue.clone(), d)).collect())
     }
 
     /// Takes a sample: every known queue's figures since the last sample.
@@ -120,10 +196,7 @@ impl Alerter {
         store.ping().await?;
         let store_latency = started.elapsed();
         let now = self.engine.now();
-        let dead = store
-            .job_dead_since(JobDeadSinceParams { after: self.last_at, until: now, per_queue: DEAD_JOBS_LISTED })
-            .await?;
-        let mut dead: BTreeMap<QueueName, _> = dead.into_iter().map(|d| (d.queue.clone(), d)).collect();
+        let mut dead = self.dead_since(now).await?;
         let mut queues = Vec::new();
         for q in self.engine.queues().await? {
             let t = q.totals;
@@ -140,7 +213,6 @@ impl Alerter {
                 queue: q.name,
             });
         }
-        self.last_at = now;
         Ok(AlertSample { at: now, store_latency, queues })
     }
 
@@ -165,6 +237,11 @@ impl Alerter {
         }
         if out != Evaluation::default() {
             self.queued.notify_one();
+        }
+        if let Some(monitor) = &self.monitor {
+            let params = AlertListParams { state: Some(AlertState::Firing), before: None, limit: FIRING_READ };
+            let firing = store.alert_list(params).await?;
+            monitor.alerts_publish(firing.iter().map(firing_alert).collect());
         }
         Ok(out)
     }
@@ -258,9 +335,29 @@ impl Alerter {
         Ok(self.evaluate(&sample).await?)
     }
 
-    /// Samples and evaluates every interval until shutdown.
+    /// Evaluates every sample set of the monitor, or (without one) samples
+    /// and evaluates every interval, until shutdown.
     pub async fn run(mut self, shutdown: Shutdown) {
-        let mut ticks = Ticks::new(self.config.interval, shutdown);
+        if let Some(monitor) = self.monitor.clone() {
+            let mut sets = monitor.subscribe();
+            // The set there before this subscription is not news.
+            sets.borrow_and_update();
+            loop {
+                tokio::select! {
+                    changed = sets.changed() => if changed.is_err() { return },
+                    _ = shutdown.wait() => return,
+                }
+                let set = sets.borrow_and_update().clone();
+                let evaluated = match self.from_sample_set(&set).await {
+                    Ok(sample) => self.evaluate(&sample).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = evaluated {
+                    tracing::warn!(error = %e, "alert evaluation failed; retrying on the next sample");
+                }
+            }
+        }
+        let mut ticks = Ticks::new(self.interval, shutdown);
         // The first tick comes at once: skip it, so the first sample covers
         // a whole interval.
         if !ticks.next().await {
@@ -271,5 +368,23 @@ impl Alerter {
                 tracing::warn!(error = %e, "alert evaluation failed; retrying on the next tick");
             }
         }
+    }
+}
+
+/// A stored firing alert as the monitor shows it in health.
+fn firing_alert(a: &AlertRecord) -> FiringAlert {
+    let place =
+        if a.rule == AlertRule::StoreLatency { "the store".to_string() } else { format!("queue {}", a.subject) };
+    FiringAlert {
+        name: a.rule.to_string(),
+        queue: QueueName::new(&a.subject).ok().filter(|_| a.rule != AlertRule::StoreLatency),
+        message: format!(
+            "{} on {place}: {} (threshold {}); alert {}",
+            a.rule.figure(),
+            a.rule.format_value(a.value),
+            a.rule.format_value(a.threshold),
+            a.id
+        ),
+        since: a.started_at,
     }
 }

@@ -1,6 +1,7 @@
-//! Background services: reaper, promoter, relay, the rate limiter's
-//! sweeper, policy syncer and Redis prober, and the alerter and notifier.
-//! Each is an agent noun in its own file with a `run(shutdown)` loop and a `run_once()` step that tests drive directly
+//! Background services: reaper, promoter, relay, the monitoring sampler, the
+//! rate limiter's sweeper, policy syncer and Redis prober, and the alerter
+//! and notifier. Each is an agent noun in its own file with a `run(shutdown)`
+//! loop and a `run_once()` step that tests drive directly
 //! (and its own `…Config` when it has settings); every loop ends when the
 //! shutdown signal fires.
 
@@ -11,15 +12,17 @@ pub mod promoter;
 pub mod reaper;
 pub mod redis_prober;
 pub mod relay;
+pub mod sampler;
 pub mod sweeper;
 
-pub use alerter::{AlertSample, Alerter, QueueSample};
+pub use alerter::{AlertSample, Alerter, AlerterConfig, QueueSample};
 pub use notifier::{Notifier, NotifierConfig};
 pub use policy_syncer::{PolicySyncer, PolicySyncerConfig};
 pub use promoter::{Promoter, PromoterConfig};
 pub use reaper::{Reaper, ReaperConfig};
 pub use redis_prober::{RedisProber, RedisProberConfig};
 pub use relay::Relay;
+pub use sampler::{Sampler, SamplerConfig};
 pub use sweeper::{Sweeper, SweeperConfig};
 
 /// A tick every interval until shutdown: the loop of each service that polls.

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// An alert.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AlertView {
+pub struct AlertRecordView {
     /// Its id.
     pub id: String,
     /// The rule (`queue_waiting`, `queue_failed_rate`, `queue_stalled`,
@@ -40,7 +40,7 @@ pub struct AlertView {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AlertsResponse {
     /// A page of alerts, newest first.
-    pub alerts: Vec<AlertView>,
+    pub alerts: Vec<AlertRecordView>,
     /// Pass as `cursor` for the next page; absent on the last page.
     pub next_cursor: Option<String>,
 }

@@ -12,7 +12,9 @@ use rampart_core::time::{Clock, SharedClock, UnixMillis};
 use rampart_core::webhook::{WebhookSecret, verify};
 use rampart_server::alert::Alerting;
 use rampart_server::config::{AlertsConfig, ChannelConfig, ChannelKind, Config};
-use rampart_server::service::{AlertSample, Alerter, Notifier, NotifierConfig, QueueSample};
+use rampart_server::service::{
+    AlertSample, Alerter, AlerterConfig, Notifier, NotifierConfig, QueueSample, Sampler, SamplerConfig,
+};
 use rampart_store::AlertListParams;
 use serde_json::json;
 use tokio::sync::Notify;
@@ -51,9 +53,14 @@ async fn rig(receiver: &Receiver, tweak: impl FnOnce(&mut AlertsConfig)) -> Rig 
     config.alerts.rules.store_latency = Duration::from_secs(60);
     tweak(&mut config.alerts);
     let app = TestApp::with_config(config.clone()).await;
-    let alerting = Alerting::new(&config.alerts.channels);
+    let alerting = app.alerting.clone();
     let wake = Arc::new(Notify::new());
-    let alerter = Alerter::new(config.alerts.clone(), app.engine.clone(), alerting.channels.names(), wake.clone());
+    let alerter_config = AlerterConfig {
+        alerts: config.alerts.clone(),
+        interval: config.monitoring.interval,
+        channels: alerting.channels.names(),
+    };
+    let alerter = Alerter::new(alerter_config, app.engine.clone(), wake.clone()).with_monitor(app.monitor.clone());
     let clock: SharedClock = app.clock.clone();
     let notifier = Notifier::new(
         NotifierConfig::default(),
@@ -241,6 +248,8 @@ async fn a_failing_receiver_gets_retries_with_backoff_and_the_channel_shows_fail
     assert_eq!(rig.alerting.health.failing(), ["ops-slack", "pager"]);
     let status = rig.alerting.status(rig.app.engine.store()).await.unwrap();
     assert_eq!((status.firing, status.failing_channels.len()), (1, 2));
+    let health = rig.app.send(Method::GET, "/v1/monitoring/system-health", None).await.body;
+    assert_eq!(health["components"]["alerts"]["failing_channels"], json!(["ops-slack", "pager"]));
     let health = rig.alerting.health.snapshot();
     assert!(health["pager"].last_error.as_deref().unwrap().contains("answered HTTP 500"), "{health:?}");
     // Not before the backoff (1 s) has passed.
@@ -281,11 +290,23 @@ async fn a_dead_job_produces_one_dead_letter_alert_listing_it() {
     let a = rig.app.send(Method::POST, &format!("/v1/jobs/{id}/fail"), Some(&fail)).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert_eq!(rig.app.job(&id).await["state"], "dead");
+    // Through the monitoring sampler's sample set, as the server does.
+    let sampler = Sampler::new(SamplerConfig::default(), rig.app.monitor.clone());
     rig.app.clock.advance(Duration::from_secs(15));
-    let first = rig.alerter.run_once().await.unwrap();
+    let set = sampler.run_once().await.unwrap();
+    let sample = rig.alerter.from_sample_set(&set).await.unwrap();
+    assert_eq!(sample.queues[0].dead_first.iter().map(|j| j.id.to_string()).collect::<Vec<_>>(), [id.clone()]);
+    let first = rig.alerter.evaluate(&sample).await.unwrap();
     assert_eq!(first.fired, 1, "dead letters fire on the first sample that sees them");
+    let health = rig.app.send(Method::GET, "/v1/monitoring/system-health", None).await.body;
+    assert_eq!(health["status"], "degraded");
+    assert_eq!(health["components"]["alerts"]["firing"], 1);
+    assert_eq!(health["components"]["alerts"]["alerts"][0]["name"], "dead_letters");
+    assert_eq!(health["components"]["alerts"]["alerts"][0]["queue"], "billing");
     rig.app.clock.advance(Duration::from_secs(15));
-    assert_eq!(rig.alerter.run_once().await.unwrap().fired, 0, "the same dead job is not counted twice");
+    let set = sampler.run_once().await.unwrap();
+    let sample = rig.alerter.from_sample_set(&set).await.unwrap();
+    assert_eq!(rig.alerter.evaluate(&sample).await.unwrap().fired, 0, "the same dead job is not counted twice");
     rig.deliver().await;
     let texts = slack_texts(&receiver);
     assert_eq!(texts.len(), 1, "{texts:#?}");
@@ -309,7 +330,10 @@ async fn a_dead_job_produces_one_dead_letter_alert_listing_it() {
     );
     // No new dead job for `resolve_after` samples: resolved, once.
     rig.app.clock.advance(Duration::from_secs(15));
-    assert_eq!(rig.alerter.run_once().await.unwrap().resolved, 1);
+    let set = sampler.run_once().await.unwrap();
+    let sample = rig.alerter.from_sample_set(&set).await.unwrap();
+    assert_eq!(rig.alerter.evaluate(&sample).await.unwrap().resolved, 1);
+    assert!(rig.app.monitor.alerts().is_empty(), "the monitor hears it resolved");
     rig.deliver().await;
     let texts = slack_texts(&receiver);
     assert_eq!(texts.len(), 2);
@@ -406,4 +430,41 @@ async fn alert_routes_validate_their_input_and_test_every_channel() {
     assert!(got[0].json()["text"].as_str().unwrap().starts_with(":wave: *rampart test message*"));
     assert_eq!(got[1].json()["type"], "alert.test");
     assert_eq!(got[1].json()["alert"], serde_json::Value::Null);
+}
+
+#[tokio::test]
+async fn without_monitoring_the_alerter_samples_by_itself_with_per_queue_thresholds() {
+    let receiver = Receiver::start(0).await;
+    let mut config = Config::default();
+    let toml = r#"
+        [alerts.queues.email]
+        waiting = 2
+    "#;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rampart.toml");
+    std::fs::write(&file, toml).unwrap();
+    let sources = rampart_server::config::ConfigSources { file: Some(file), ..Default::default() };
+    config.alerts = rampart_server::config::Config::load(&sources).unwrap().alerts;
+    config.alerts.channels = channels(&receiver);
+    config.alerts.rules.store_latency = Duration::from_secs(60);
+    let app = TestApp::with_config(config.clone()).await;
+    for _ in 0..3 {
+        app.enqueue("email", r#"{"payload":{}}"#).await;
+        app.enqueue("sms", r#"{"payload":{}}"#).await;
+    }
+    let alerter_config = AlerterConfig {
+        alerts: config.alerts.clone(),
+        interval: Duration::from_secs(1),
+        channels: vec!["ops-slack".into()],
+    };
+    let mut alerter = Alerter::new(alerter_config, app.engine.clone(), Arc::new(Notify::new()));
+    for _ in 0..2 {
+        app.clock.advance(Duration::from_secs(1));
+        alerter.run_once().await.unwrap();
+    }
+    let firing = app.send(Method::GET, "/v1/alerts?state=firing", None).await.body;
+    let firing = firing["alerts"].as_array().unwrap();
+    assert_eq!(firing.len(), 1, "email's own threshold (2) fires; sms keeps the default (1000): {firing:?}");
+    assert_eq!((firing[0]["rule"].as_str(), firing[0]["subject"].as_str()), (Some("queue_waiting"), Some("email")));
+    assert_eq!(firing[0]["summary"], "3 > 2");
 }

@@ -51,6 +51,11 @@ fn routes(job: &str) -> Vec<(Method, String, Option<&'static str>, Action)> {
         (Method::POST, "/v1/alerts/silences".into(), Some(r#"{"duration":"1h","reason":"deploy"}"#), Admin),
         (Method::DELETE, "/v1/alerts/silences/999".into(), None, Admin),
         (Method::POST, "/v1/alerts/test".into(), None, Admin),
+        (Method::GET, "/v1/monitoring/queue-metrics".into(), None, Read),
+        (Method::GET, "/v1/monitoring/queue-metrics/q".into(), None, Read),
+        (Method::GET, "/v1/monitoring/queue-health".into(), None, Read),
+        (Method::GET, "/v1/monitoring/system-health".into(), None, Read),
+        (Method::GET, "/metrics".into(), None, Read),
     ]
 }
 

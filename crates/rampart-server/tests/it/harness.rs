@@ -22,6 +22,7 @@ use rampart_server::api::{self, AppState, Shared};
 use rampart_server::auth::Authenticator;
 use rampart_server::config::Config;
 use rampart_server::engine::Engine;
+use rampart_server::monitoring::Monitor;
 use rampart_server::ratelimit::RateLimiter;
 use rampart_server::ratelimit::own::OwnLimits;
 use rampart_server::shutdown::{Shutdown, ShutdownTrigger};
@@ -42,6 +43,8 @@ pub struct TestApp {
     pub router: Router,
     pub engine: Engine,
     pub limiter: RateLimiter,
+    pub monitor: Monitor,
+    pub alerting: rampart_server::alert::Alerting,
     pub clock: Arc<ManualClock>,
     pub keys: HashMap<&'static str, String>,
     _trigger: ShutdownTrigger,
@@ -104,6 +107,8 @@ impl TestApp {
         let engine = Engine::new(store.clone(), &config, clock.clone(), shutdown);
         let limiter = RateLimiter::new(&config.ratelimit, clock.clone());
         let auth = Authenticator::new(store);
+        let monitor = Monitor::new(config.monitoring.clone(), engine.clone());
+        let alerting = rampart_server::alert::Alerting::new(&config.alerts.channels);
         let mut keys = HashMap::new();
         for role in Role::ALL {
             let new = auth.create(format!("{role}-key"), role, T0).await.unwrap();
@@ -116,11 +121,12 @@ impl TestApp {
             own_limits: OwnLimits::new(&config.ratelimit, clock.clone()),
             max_body_bytes: config.max_body_bytes,
             started: Arc::new(Instant::now()),
-            alerting: rampart_server::alert::Alerting::new(&config.alerts.channels),
+            alerting: alerting.clone(),
+            monitor: monitor.clone(),
         });
         // In process there is no connection: requests come from PEER unless they say otherwise.
         let router = api::router(state).layer(MockConnectInfo(PEER));
-        TestApp { router, engine, limiter, clock, keys, _trigger: trigger, _dir: dir, _db: db }
+        TestApp { router, engine, limiter, monitor, alerting, clock, keys, _trigger: trigger, _dir: dir, _db: db }
     }
 
     /// A request to build up and send; see [`Call`].

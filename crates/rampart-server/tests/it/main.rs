@@ -7,6 +7,7 @@ mod engine;
 mod gate;
 mod harness;
 mod layer;
+mod monitoring;
 mod own_limits;
 mod policies;
 mod ratelimit;

@@ -14,6 +14,7 @@ mod jobs;
 mod keys;
 mod listener;
 mod migrate;
+mod monitoring;
 mod ratelimit;
 pub mod testing;
 
@@ -28,6 +29,7 @@ use tokio_postgres::NoTls;
 
 use crate::error::StoreError;
 use crate::job::*;
+use crate::monitoring::{JobHealthCounts, QueueTotalsAddParams, QueueTotalsRecord};
 use crate::queue::{QueueCounts, QueueRecord};
 use crate::ratelimit::RateLimitPolicyRecord;
 use crate::signal::StoreSignal;
@@ -301,5 +303,17 @@ impl PgStore {
 
     pub(crate) async fn ratelimit_policy_revision(&self) -> Result<u64, StoreError> {
         self.call(async |c| ratelimit::revision(c).await).await
+    }
+
+    pub(crate) async fn queue_totals_add(&self, p: QueueTotalsAddParams) -> Result<(), StoreError> {
+        self.call(async |c| monitoring::totals_add(c, &p).await).await
+    }
+
+    pub(crate) async fn queue_totals_list(&self) -> Result<Vec<QueueTotalsRecord>, StoreError> {
+        self.call(async |c| monitoring::totals_list(c).await).await
+    }
+
+    pub(crate) async fn job_health_counts(&self, now: UnixMillis) -> Result<JobHealthCounts, StoreError> {
+        self.call(async |c| monitoring::job_health_counts(c, now).await).await
     }
 }

@@ -9,6 +9,7 @@ mod alert;
 mod checkpointer;
 mod jobs;
 mod keys;
+mod monitoring;
 mod ratelimit;
 mod writer;
 
@@ -23,6 +24,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::error::StoreError;
 use crate::job::*;
+use crate::monitoring::{JobHealthCounts, QueueTotalsAddParams, QueueTotalsRecord};
 use crate::queue::{QueueCounts, QueueRecord};
 use crate::ratelimit::RateLimitPolicyRecord;
 use crate::{ApiKeyInsert, ApiKeyRecord};
@@ -33,6 +35,7 @@ use writer::Writer;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_ratelimit_policies.sql"),
+    include_str!("migrations/0006_monitoring.sql"),
     include_str!("migrations/0007_alerts.sql"),
 ];
 
@@ -308,6 +311,18 @@ impl SqliteStore {
 
     pub(crate) async fn ratelimit_policy_revision(&self) -> Result<u64, StoreError> {
         self.read(ratelimit::revision).await
+    }
+
+    pub(crate) async fn queue_totals_add(&self, p: QueueTotalsAddParams) -> Result<(), StoreError> {
+        self.write(move |c| monitoring::totals_add(c, &p)).await
+    }
+
+    pub(crate) async fn queue_totals_list(&self) -> Result<Vec<QueueTotalsRecord>, StoreError> {
+        self.read(monitoring::totals_list).await
+    }
+
+    pub(crate) async fn job_health_counts(&self, now: UnixMillis) -> Result<JobHealthCounts, StoreError> {
+        self.read(move |c| monitoring::job_health_counts(c, now)).await
     }
 }
 
