@@ -21,6 +21,7 @@ use crate::wire::{
     RateLimitCheckRequest, RateLimitCheckResponse, RateLimitKeyView, RateLimitPoliciesResponse, RateLimitPolicyPut,
     RateLimitPolicyView, RateLimitResetResponse, ReadyResponse, ReleaseRequest,
 };
+use crate::wire::{AlertRecordView, AlertTestResponse, AlertsResponse, SilenceRequest, SilenceView, SilencesResponse};
 use crate::wire::{QueueHealthResponse, QueueMetricsHistory, QueueMetricsResponse, SystemHealthResponse};
 
 /// How long one request may take. Long enough for a lease that long-polls
@@ -368,6 +369,65 @@ impl Client {
     pub async fn ratelimit_policy_delete(&self, name: &str) -> Result<(), ClientError> {
         let request = self.request(Method::DELETE, &["v1", "ratelimit", "policies", name]);
         self.execute(request, &[StatusCode::NO_CONTENT]).await.map(drop)
+    }
+
+    /// A page of alerts, newest first, optionally only those in `state`
+    /// (`firing` or `resolved`).
+    pub async fn alerts(
+        &self,
+        state: Option<&str>,
+        limit: Option<u32>,
+        cursor: Option<&str>,
+    ) -> Result<AlertsResponse, ClientError> {
+        let mut url = self.url(&["v1", "alerts"]);
+        {
+            let mut query = url.query_pairs_mut();
+            if let Some(state) = state {
+                query.append_pair("state", state);
+            }
+            if let Some(limit) = limit {
+                query.append_pair("limit", &limit.to_string());
+            }
+            if let Some(cursor) = cursor {
+                query.append_pair("cursor", cursor);
+            }
+        }
+        if url.query() == Some("") {
+            url.set_query(None);
+        }
+        self.send(self.http.get(url), &[StatusCode::OK]).await
+    }
+
+    /// One alert.
+    pub async fn alert(&self, id: &str) -> Result<AlertRecordView, ClientError> {
+        self.send(self.request(Method::GET, &["v1", "alerts", id]), &[StatusCode::OK]).await
+    }
+
+    /// Acknowledges an alert: no more reminders for it.
+    pub async fn alert_ack(&self, id: &str) -> Result<AlertRecordView, ClientError> {
+        self.send(self.request(Method::POST, &["v1", "alerts", id, "ack"]), &[StatusCode::OK]).await
+    }
+
+    /// The silences that have not ended.
+    pub async fn alert_silences(&self) -> Result<SilencesResponse, ClientError> {
+        self.send(self.request(Method::GET, &["v1", "alerts", "silences"]), &[StatusCode::OK]).await
+    }
+
+    /// Silences matching alerts until the silence ends.
+    pub async fn alert_silence(&self, req: &SilenceRequest) -> Result<SilenceView, ClientError> {
+        let request = self.request(Method::POST, &["v1", "alerts", "silences"]).json(req);
+        self.send(request, &[StatusCode::CREATED]).await
+    }
+
+    /// Ends a silence now.
+    pub async fn alert_silence_delete(&self, id: &str) -> Result<(), ClientError> {
+        let request = self.request(Method::DELETE, &["v1", "alerts", "silences", id]);
+        self.execute(request, &[StatusCode::NO_CONTENT]).await.map(drop)
+    }
+
+    /// Sends a test message to every alert channel; answers each one's result.
+    pub async fn alert_test(&self) -> Result<AlertTestResponse, ClientError> {
+        self.send(self.request(Method::POST, &["v1", "alerts", "test"]), &[StatusCode::OK]).await
     }
 
     /// The server's liveness, uptime and version (needs no key).

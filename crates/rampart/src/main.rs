@@ -48,6 +48,8 @@ enum Command {
     Work(cli::work::Args),
     /// Show the system's health and every queue's metrics, or one queue's history.
     Monitor(cli::monitor::Args),
+    /// List, show and acknowledge alerts, silence them, test the channels.
+    Alerts(cli::alerts::Args),
     /// Measure a running server's throughput and latency.
     Bench(cli::bench::Args),
 }
@@ -81,6 +83,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(args) => cli::keys::run(args, &Remote::connect(&global)?).await,
         Command::Work(args) => cli::work::run(args, &Remote::connect(&global)?).await,
         Command::Monitor(args) => cli::monitor::run(args, &Remote::connect(&global)?).await,
+        Command::Alerts(args) => cli::alerts::run(args, &Remote::connect(&global)?).await,
         Command::Bench(args) => cli::bench::run(args, Remote::connect(&global)?.client).await,
     }
 }

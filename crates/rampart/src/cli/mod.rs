@@ -6,6 +6,7 @@
 //! server through the typed [`Client`] or the server library, then prints
 //! with [`output`]. Commands that talk to a server get a [`Remote`].
 
+pub mod alerts;
 pub mod bench;
 pub mod config;
 pub mod dlq;
