@@ -293,7 +293,12 @@ impl Alerter {
         }
         let silenced = silences.iter().any(|s| silence_matches(s.rule, s.subject.as_deref(), rule, &subject));
         let channels = if silenced { Vec::new() } else { self.channels.clone() };
-        let details = serde_json::to_string(&details).unwrap_or_else(|_| "{}".into());
+        // A notice without details of its own (a resolve, a reminder with no
+        // new dead jobs) keeps those the alert has, so they stay readable.
+        let details = match &alert {
+            Some(a) if details == AlertDetails::default() => a.details.clone(),
+            _ => serde_json::to_string(&details).unwrap_or_else(|_| "{}".into()),
+        };
         let store = self.engine.store();
         match (decided, alert) {
             (Step::Fire, _) => {

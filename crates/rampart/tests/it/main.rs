@@ -12,6 +12,8 @@
 //! - [`shutdown`]: SIGTERM: in-flight requests finish within the grace, a
 //!   second signal stops at once, a stopping worker gives its jobs back;
 //! - [`cli`]: what the CLI says when it cannot do its job;
+//! - [`alerts`]: two nodes on one PostgreSQL send each alert notice once to
+//!   a real receiver; `rampart alerts` from the CLI;
 //! - [`cluster`]: two nodes on one PostgreSQL database: jobs run once across
 //!   both, a node killed with SIGKILL, a database outage, unique keys;
 //! - [`shared_limits`]: rate limits shared by two nodes through one Redis, and a
@@ -25,6 +27,7 @@
 //! Nothing waits a fixed time for something to happen: every wait polls a
 //! condition under a generous bound, so the suite holds on a busy machine.
 
+mod alerts;
 mod cli;
 mod cluster;
 mod durability;
