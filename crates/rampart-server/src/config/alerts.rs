@@ -459,3 +459,154 @@ impl Check<'_> {
         ok.then(|| ChannelConfig { name: name.unwrap_or_default(), kind, url, secret })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, ConfigSources, DEFAULT_TOML};
+
+    fn load(file: Option<&str>, env: &[(&str, &str)]) -> Result<Config, Vec<String>> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rampart.toml");
+        if let Some(text) = file {
+            std::fs::write(&path, text).unwrap();
+        }
+        let sources = ConfigSources {
+            file: file.map(|_| path),
+            look_for_default_file: false,
+            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            overrides: Vec::new(),
+        };
+        Config::load(&sources).map_err(|e| e.0)
+    }
+
+    #[test]
+    fn the_defaults_match_the_issue_and_the_default_file_documents_every_key() {
+        let config = load(None, &[]).unwrap().alerts;
+        assert_eq!(config, AlertsConfig::default());
+        assert!(config.enabled && config.channels.is_empty());
+        assert_eq!((config.timing.fire_after, config.timing.resolve_after), (2, 2));
+        assert_eq!(config.timing.repeat_interval, Duration::from_secs(4 * 3600));
+        let r = config.rules;
+        assert_eq!((r.waiting, r.failed_rate, r.stalled, r.dead_letters), (1000, 0.1, 10, 1));
+        assert_eq!(r.store_latency, Duration::from_millis(100));
+        let table: Table = DEFAULT_TOML.parse().unwrap();
+        let alerts = table["alerts"].as_table().unwrap();
+        for (key, kind) in ALERTS_KEYS {
+            let documented = alerts.contains_key(*key)
+                || (*kind == Kind::Table && DEFAULT_TOML.contains(&format!("# [alerts.{key}")))
+                || DEFAULT_TOML.contains(&format!("# [[alerts.{key}]]"));
+            assert!(documented, "alerts key `{key}` missing from config.default.toml");
+        }
+        for (key, _) in RULE_KEYS {
+            assert!(alerts["rules"].as_table().unwrap().contains_key(*key), "rule `{key}` missing");
+        }
+        for (key, _) in CHANNEL_KEYS {
+            assert!(DEFAULT_TOML.contains(&format!("\n# {key} = ")), "channel key `{key}` missing");
+        }
+    }
+
+    #[test]
+    fn channels_thresholds_and_timing_come_from_file_and_environment() {
+        let file = r#"
+            [alerts]
+            for = 3
+            repeat_interval = "1h"
+            [alerts.rules]
+            waiting = 5000
+            [alerts.queues."billing.v2"]
+            failed_rate = 0.02
+            [[alerts.channels]]
+            name = "ops"
+            kind = "slack"
+            url = "https://hooks.slack.com/services/T/B/X"
+            [[alerts.channels]]
+            name = "pager"
+            kind = "webhook"
+            url = "https://pager.example.com/in"
+            secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+            [[alerts.channels]]
+            name = "log"
+            kind = "log"
+        "#;
+        let env = [
+            ("RAMPART_ALERTS__RESOLVE_AFTER", "4"),
+            ("RAMPART_ALERTS__QUEUES__email__STALLED", "2"),
+            ("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/ignored/because/ops"),
+        ];
+        let alerts = load(Some(file), &env).unwrap().alerts;
+        assert_eq!((alerts.timing.fire_after, alerts.timing.resolve_after), (3, 4));
+        assert_eq!(alerts.timing.repeat_interval, Duration::from_secs(3600));
+        let billing = alerts.thresholds(&QueueName::new("billing.v2").unwrap());
+        assert_eq!((billing.failed_rate, billing.waiting), (0.02, 5000), "unset keys take [alerts.rules]");
+        assert_eq!(alerts.thresholds(&QueueName::new("email").unwrap()).stalled, 2);
+        assert_eq!(alerts.thresholds(&QueueName::new("other").unwrap()).stalled, 10);
+        let names: Vec<_> = alerts.channels.iter().map(|c| (c.name.as_str(), c.kind)).collect();
+        assert_eq!(names, [("ops", ChannelKind::Slack), ("pager", ChannelKind::Webhook), ("log", ChannelKind::Log)]);
+        assert_eq!(alerts.channels[0].url.as_ref().unwrap().to_string(), "https://hooks.slack.com/***");
+        assert!(!format!("{:?}", alerts.channels[1]).contains("MfKQ9"), "the secret never shows");
+    }
+
+    #[test]
+    fn slack_webhook_url_alone_adds_a_slack_channel() {
+        let url = "https://hooks.slack.com/services/T0/B0/secret";
+        let alerts = load(None, &[("SLACK_WEBHOOK_URL", url)]).unwrap().alerts;
+        assert_eq!(alerts.channels.len(), 1);
+        assert_eq!((alerts.channels[0].name.as_str(), alerts.channels[0].kind), ("slack", ChannelKind::Slack));
+        assert_eq!(alerts.channels[0].url.as_ref().unwrap().expose(), url);
+        let bad = load(None, &[("SLACK_WEBHOOK_URL", "hooks.slack.com/secret-part")]).unwrap_err();
+        assert_eq!(bad, ["alerts.slack_webhook_url: is not an http:// or https:// URL (from SLACK_WEBHOOK_URL)"]);
+    }
+
+    #[test]
+    fn every_alert_problem_names_its_key_at_once_without_quoting_secrets() {
+        let file = r#"
+            [alerts]
+            for = 0
+            repeat_interval = "soon"
+            colour = "red"
+            [alerts.rules]
+            failed_rate = 1.5
+            dead_letters = 0
+            [alerts.queues.email]
+            store_latency = "1s"
+            [alerts.queues."bad name"]
+            waiting = 1
+            [[alerts.channels]]
+            kind = "pager"
+            [[alerts.channels]]
+            name = "hook"
+            kind = "webhook"
+            url = "https://example.com/x"
+            [[alerts.channels]]
+            name = "hook"
+            kind = "slack"
+            url = "ftp://secret-token@example.com"
+            [[alerts.channels]]
+            name = "s"
+            kind = "log"
+            secret = "whsec_c2hvcnQ="
+        "#;
+        let errors = load(Some(file), &[("RAMPART_ALERTS__CHANNELS", "x")]).unwrap_err();
+        let expect = [
+            "RAMPART_ALERTS__CHANNELS: `alerts.channels` is an array of tables",
+            "alerts.for: must be at least 1, got 0",
+            "alerts.repeat_interval: `soon` is not a duration",
+            "alerts.colour: unknown key",
+            "alerts.rules.failed_rate: must be at most 1.0, got 1.5",
+            "alerts.rules.dead_letters: must be at least 1, got 0",
+            "alerts.queues.email.store_latency: unknown key",
+            "alerts.queues.\"bad name\": `bad name` is not a queue name",
+            "alerts.channels.0.kind: \"pager\" is not a channel kind",
+            "alerts.channels.0.name: is required",
+            "alerts.channels.1.secret: is required for a webhook channel",
+            "alerts.channels.2.url: is not an http:// or https:// URL",
+            "alerts.channels.3.secret: the key after `whsec_` is 5 bytes",
+        ];
+        for needle in expect {
+            assert!(errors.iter().any(|e| e.starts_with(needle)), "no error starting {needle:?} in {errors:#?}");
+        }
+        assert!(!errors.iter().any(|e| e.contains("secret-token")), "URLs are never quoted: {errors:#?}");
+        assert!(errors.iter().any(|e| e.contains("for example secret = \"whsec_")), "{errors:#?}");
+    }
+}
