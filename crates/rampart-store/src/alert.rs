@@ -244,10 +244,13 @@ pub struct DeadJobsOfQueue {
     pub first: Vec<DeadJobSummary>,
 }
 
+/// A dead job as read: queue, id, attempt, last error, when it died.
+pub(crate) type DeadRow = (String, i64, i64, Option<String>, i64);
+
 /// Groups dead jobs (oldest death first) by queue, counting all and keeping
 /// the first `per_queue` of each.
 pub(crate) fn group_dead(
-    rows: Vec<(String, i64, i64, Option<String>, i64)>,
+    rows: Vec<DeadRow>,
     per_queue: u32,
 ) -> Result<Vec<DeadJobsOfQueue>, StoreError> {
     let mut out: Vec<DeadJobsOfQueue> = Vec::new();

@@ -169,7 +169,18 @@ pub(super) fn notification_claim(
     p: &AlertNotificationClaimParams,
 ) -> Result<Vec<AlertNotification>, StoreError> {
     let until = p.now.plus(p.lease);
-    let claimed: Vec<(i64, i64, String, String, f64, String, i64, i64)> = c
+    // The claimed rows, read before their alerts are.
+    struct Claimed {
+        id: i64,
+        alert_id: i64,
+        kind: String,
+        channel: String,
+        value: f64,
+        details: String,
+        created_at: i64,
+        attempts: i64,
+    }
+    let claimed: Vec<Claimed> = c
         .prepare_cached(
             "UPDATE alert_notifications SET attempts = attempts + 1, next_attempt_at = ?1
              WHERE id IN (SELECT id FROM alert_notifications WHERE done = 0 AND next_attempt_at <= ?2
@@ -177,11 +188,20 @@ pub(super) fn notification_claim(
              RETURNING id, alert_id, kind, channel, value, details, created_at, attempts",
         )?
         .query_map(params![until.0, p.now.0, p.limit], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
+            Ok(Claimed {
+                id: r.get(0)?,
+                alert_id: r.get(1)?,
+                kind: r.get(2)?,
+                channel: r.get(3)?,
+                value: r.get(4)?,
+                details: r.get(5)?,
+                created_at: r.get(6)?,
+                attempts: r.get(7)?,
+            })
         })?
         .collect::<Result<_, _>>()?;
     let mut out = Vec::with_capacity(claimed.len());
-    for (id, alert_id, kind, channel, value, details, created_at, attempts) in claimed {
+    for Claimed { id, alert_id, kind, channel, value, details, created_at, attempts } in claimed {
         let alert = get(c, AlertId(alert_id))?
             .ok_or_else(|| StoreError::Internal(format!("notification {id} names alert {alert_id}, which is gone")))?;
         out.push(AlertNotification {
@@ -220,7 +240,7 @@ pub(super) fn notification_settle(
 }
 
 pub(super) fn job_dead_since(c: &Connection, p: &JobDeadSinceParams) -> Result<Vec<DeadJobsOfQueue>, StoreError> {
-    let rows: Vec<(String, i64, i64, Option<String>, i64)> = c
+    let rows: Vec<crate::alert::DeadRow> = c
         .prepare_cached(
             "SELECT queue, id, attempt, last_error, finished_at FROM jobs
              WHERE state = 'dead' AND finished_at > ?1 AND finished_at <= ?2
