@@ -111,11 +111,23 @@ impl HttpMetrics {
 pub(crate) async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let route = req.extensions().get::<MatchedPath>().cloned();
-    let method = req.method().clone();
+    // Any token is a method to HTTP: only the standard ones become labels,
+    // so a client cannot grow the series without bound.
+    let method = match *req.method() {
+        Method::GET | Method::POST | Method::PUT | Method::DELETE | Method::PATCH | Method::HEAD | Method::OPTIONS => {
+            req.method().clone()
+        }
+        _ => other_method(),
+    };
     let response = next.run(req).await;
     let route = route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
     state.monitor.http().record(route, &method, response.status().as_u16(), started.elapsed());
     response
+}
+
+/// The label of every method outside the standard ones.
+fn other_method() -> Method {
+    Method::from_bytes(b"OTHER").unwrap_or(Method::GET)
 }
 
 #[cfg(test)]

@@ -124,10 +124,8 @@ pub fn render(monitor: &Monitor, limiter: &RateLimiter, uptime: Duration) -> Str
                     let _ = writeln!(out, "{name}{{queue=\"{}\"}} {}", escape(s.queue.as_str()), s.failed_rate);
                 }
             }
-            "rampart_store_latency_seconds" => {
-                if latest.at.is_some() {
-                    let _ = writeln!(out, "{name} {}", latest.store_latency_ms / 1e3);
-                }
+            "rampart_store_latency_seconds" if latest.at.is_some() => {
+                let _ = writeln!(out, "{name} {}", latest.store_latency_ms / 1e3);
             }
             "rampart_workers_seen" => {
                 let minute_ago = UnixMillis(engine.now().0 - 60_000);
@@ -165,10 +163,9 @@ pub fn render(monitor: &Monitor, limiter: &RateLimiter, uptime: Duration) -> Str
                     let _ = writeln!(out, "{name}{{policy=\"{}\"}} {}", escape(p.name.as_str()), p.fallbacks());
                 }
             }
-            "rampart_redis_up" => {
-                if let Some(redis) = limiter.redis() {
-                    let _ = writeln!(out, "{name} {}", u8::from(redis.is_up()));
-                }
+            "rampart_redis_up" if limiter.redis().is_some() => {
+                let up = limiter.redis().is_some_and(|redis| redis.is_up());
+                let _ = writeln!(out, "{name} {}", u8::from(up));
             }
             _ => {}
         }

@@ -231,6 +231,9 @@ async fn metrics_parse_as_prometheus_text_and_carry_the_documented_series() {
     finish_one(&app, "mail", false, None).await;
     app.send_as("reader", Method::GET, "/v1/jobs/1", None).await;
     app.send_as("reader", Method::GET, "/no/such/route", None).await;
+    for method in ["BREW", "WHEN"] {
+        app.send_as("reader", Method::from_bytes(method.as_bytes()).unwrap(), "/v1/queues", None).await;
+    }
 
     let a = app.call(Method::GET, "/metrics").role("reader").send().await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
@@ -269,6 +272,8 @@ async fn metrics_parse_as_prometheus_text_and_carry_the_documented_series() {
     assert!(!text.contains("/v1/jobs/1\""), "a raw path became a label");
     let unmatched = [("route", "unmatched"), ("status", "404")];
     assert_eq!(counter("rampart_http_requests_total", &unmatched), 1.0);
+    let odd = [("method", "OTHER"), ("route", "/v1/queues"), ("status", "405")];
+    assert_eq!(counter("rampart_http_requests_total", &odd), 2.0, "methods outside the standard ones share one label");
     match find(&scrape, "rampart_http_request_duration_seconds", &job) {
         Some(Value::Histogram(buckets)) => assert_eq!(buckets.last().map(|b| b.count), Some(1.0)),
         other => panic!("rampart_http_request_duration_seconds: {other:?}"),
