@@ -295,7 +295,7 @@ async fn a_dead_job_produces_one_dead_letter_alert_listing_it() {
     rig.app.clock.advance(Duration::from_secs(15));
     let set = sampler.run_once().await.unwrap();
     let sample = rig.alerter.from_sample_set(&set).await.unwrap();
-    assert_eq!(sample.queues[0].dead_first.iter().map(|j| j.id.to_string()).collect::<Vec<_>>(), [id.clone()]);
+    assert_eq!(sample.queues[0].dead_first.iter().map(|j| j.id.to_string()).collect::<Vec<_>>(), [id.as_str()]);
     let first = rig.alerter.evaluate(&sample).await.unwrap();
     assert_eq!(first.fired, 1, "dead letters fire on the first sample that sees them");
     let health = rig.app.send(Method::GET, "/v1/monitoring/system-health", None).await.body;
