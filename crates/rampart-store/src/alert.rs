@@ -249,10 +249,7 @@ pub(crate) type DeadRow = (String, i64, i64, Option<String>, i64);
 
 /// Groups dead jobs (oldest death first) by queue, counting all and keeping
 /// the first `per_queue` of each.
-pub(crate) fn group_dead(
-    rows: Vec<DeadRow>,
-    per_queue: u32,
-) -> Result<Vec<DeadJobsOfQueue>, StoreError> {
+pub(crate) fn group_dead(rows: Vec<DeadRow>, per_queue: u32) -> Result<Vec<DeadJobsOfQueue>, StoreError> {
     let mut out: Vec<DeadJobsOfQueue> = Vec::new();
     for (queue, id, attempt, last_error, died_at) in rows {
         let queue =
