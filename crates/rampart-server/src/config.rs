@@ -36,8 +36,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use axum::http::HeaderName;
-use rampart_core::duration::{format_duration, parse_duration};
 use rampart_core::breaker::BreakerPolicy;
+use rampart_core::duration::{format_duration, parse_duration};
 use rampart_core::id::{BreakerName, QueueName};
 use rampart_core::retry::Backoff;
 use rampart_limit::{Algorithm, Policy, PolicyError};

@@ -14,7 +14,7 @@ use rampart_core::breaker::{BreakerPolicy, FailureRate};
 use rampart_core::id::BreakerName;
 use toml::{Table, Value};
 
-use super::{Check, Config, Kind, Key, child, describe, key_list, kind_of};
+use super::{Check, Config, Key, Kind, child, describe, key_list, kind_of};
 
 /// The keys of `[breaker_defaults]` and `[breakers.NAME]`.
 pub(super) const BREAKER_KEYS: &[(&str, Kind)] = &[
@@ -222,7 +222,10 @@ mod tests {
         assert!(config.breakers.is_empty());
         assert_eq!(config.breaker("anything"), &BreakerPolicy::default());
         for (key, _) in BREAKER_KEYS {
-            assert!(DEFAULT_TOML.contains(&format!("\n{key} = ")), "breaker key `{key}` missing from config.default.toml");
+            assert!(
+                DEFAULT_TOML.contains(&format!("\n{key} = ")),
+                "breaker key `{key}` missing from config.default.toml"
+            );
         }
         assert!(DEFAULT_TOML.contains("\n# [breakers.payments-api]\n"));
     }
@@ -297,7 +300,11 @@ mod tests {
             "breakers.\"has space\": `has space` is not a breaker name",
         ];
         for line in expect {
-            assert!(errors.iter().any(|e| e.starts_with(line)), "no error starting {line:?} in:\n{}", errors.join("\n"));
+            assert!(
+                errors.iter().any(|e| e.starts_with(line)),
+                "no error starting {line:?} in:\n{}",
+                errors.join("\n")
+            );
         }
     }
 }
