@@ -9,6 +9,8 @@
 //!   dead letters, a worker killed mid-job, a worker stopped with SIGTERM;
 //! - [`durability`]: acknowledged jobs survive a SIGKILL of the server;
 //! - [`server`]: start-up: the admin key file, a bad configuration;
+//! - [`breakers`]: `rampart breakers`, and two nodes on one PostgreSQL
+//!   agreeing on a shared breaker;
 //! - [`cli`]: what the CLI says when it cannot do its job;
 //! - [`cluster`]: two nodes on one PostgreSQL database: jobs run once across
 //!   both, a node killed with SIGKILL, a database outage, unique keys;
@@ -21,6 +23,7 @@
 //! Nothing waits a fixed time for something to happen: every wait polls a
 //! condition under a generous bound, so the suite holds on a busy machine.
 
+mod breakers;
 mod cli;
 mod cluster;
 mod durability;
