@@ -11,8 +11,10 @@
 //! - [`job`]: job states and the reasons a transition happens.
 //! - [`retry`]: retry policy, exponential backoff with jitter, the fail decision.
 //! - [`auth`]: API-key roles and what each may do.
+//! - [`breaker`]: the circuit breaker's policy and state machine.
 
 pub mod auth;
+pub mod breaker;
 pub mod duration;
 pub mod id;
 pub mod job;

@@ -5,6 +5,7 @@
 //! read-only connections on tokio's blocking pool, so reads never wait for
 //! writes. A lock file keeps a second server off the same directory.
 
+mod breaker;
 mod checkpointer;
 mod jobs;
 mod keys;
@@ -16,10 +17,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rampart_core::id::{JobId, PolicyName, QueueName};
+use rampart_core::id::{BreakerName, JobId, PolicyName, QueueName};
 use rampart_core::time::UnixMillis;
 use rusqlite::{Connection, OpenFlags};
 
+use crate::breaker::{BreakerApplied, BreakerApplyParams, BreakerRecord};
 use crate::error::StoreError;
 use crate::job::*;
 use crate::queue::{QueueCounts, QueueRecord};
@@ -29,8 +31,11 @@ use crate::{ApiKeyInsert, ApiKeyRecord};
 use writer::Writer;
 
 /// Schema migrations in order; `PRAGMA user_version` counts those applied.
-const MIGRATIONS: &[&str] =
-    &[include_str!("migrations/0001_init.sql"), include_str!("migrations/0002_ratelimit_policies.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_ratelimit_policies.sql"),
+    include_str!("migrations/0004_breakers.sql"),
+];
 
 /// Read connections kept open between reads.
 const READERS_KEPT: usize = 8;
@@ -304,6 +309,32 @@ impl SqliteStore {
 
     pub(crate) async fn ratelimit_policy_revision(&self) -> Result<u64, StoreError> {
         self.read(ratelimit::revision).await
+    }
+
+    pub(crate) async fn breaker_apply(&self, p: BreakerApplyParams) -> Result<BreakerApplied, StoreError> {
+        // A step that changes nothing is answered from a read; the writer
+        // runs it again on the latest row otherwise.
+        let name = p.name.clone();
+        if let Some(stored) = self.read(move |c| breaker::load(c, &name)).await? {
+            let mut machine = stored.clone();
+            let (admission, transition) = p.step(&mut machine);
+            if machine == stored {
+                return Ok(BreakerApplied { machine, admission, transition });
+            }
+        }
+        self.write(move |c| breaker::apply(c, &p)).await
+    }
+
+    pub(crate) async fn breaker_get(
+        &self,
+        name: BreakerName,
+        transitions: u32,
+    ) -> Result<Option<BreakerRecord>, StoreError> {
+        self.read(move |c| breaker::get(c, &name, transitions)).await
+    }
+
+    pub(crate) async fn breaker_list(&self) -> Result<Vec<BreakerRecord>, StoreError> {
+        self.read(breaker::list).await
     }
 }
 
