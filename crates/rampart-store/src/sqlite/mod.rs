@@ -6,6 +6,7 @@
 //! writes. A lock file keeps a second server off the same directory.
 
 mod checkpointer;
+mod cron;
 mod jobs;
 mod keys;
 mod ratelimit;
@@ -16,10 +17,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rampart_core::id::{JobId, PolicyName, QueueName};
+use rampart_core::id::{CronName, JobId, PolicyName, QueueName};
 use rampart_core::time::UnixMillis;
 use rusqlite::{Connection, OpenFlags};
 
+use crate::cron::*;
 use crate::error::StoreError;
 use crate::job::*;
 use crate::queue::{QueueCounts, QueueRecord};
@@ -29,8 +31,11 @@ use crate::{ApiKeyInsert, ApiKeyRecord};
 use writer::Writer;
 
 /// Schema migrations in order; `PRAGMA user_version` counts those applied.
-const MIGRATIONS: &[&str] =
-    &[include_str!("migrations/0001_init.sql"), include_str!("migrations/0002_ratelimit_policies.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_ratelimit_policies.sql"),
+    include_str!("migrations/0003_cron.sql"),
+];
 
 /// Read connections kept open between reads.
 const READERS_KEPT: usize = 8;
@@ -292,6 +297,63 @@ impl SqliteStore {
 
     pub(crate) async fn ratelimit_policy_revision(&self) -> Result<u64, StoreError> {
         self.read(ratelimit::revision).await
+    }
+
+    pub(crate) async fn cron_put(&self, p: CronPutParams) -> Result<CronScheduleRecord, StoreError> {
+        self.write(move |c| cron::put(c, &p.schedule, p.now)).await
+    }
+
+    pub(crate) async fn cron_sync(&self, p: CronSyncParams) -> Result<(), StoreError> {
+        self.write(move |c| cron::sync(c, &p)).await
+    }
+
+    pub(crate) async fn cron_get(&self, name: CronName) -> Result<Option<CronScheduleRecord>, StoreError> {
+        self.read(move |c| cron::get(c, &name)).await
+    }
+
+    pub(crate) async fn cron_list(&self) -> Result<Vec<CronScheduleRecord>, StoreError> {
+        self.read(cron::list).await
+    }
+
+    pub(crate) async fn cron_delete(&self, name: CronName) -> Result<bool, StoreError> {
+        self.write(move |c| cron::delete(c, &name)).await
+    }
+
+    pub(crate) async fn cron_set_paused(
+        &self,
+        name: CronName,
+        paused: bool,
+        now: UnixMillis,
+    ) -> Result<bool, StoreError> {
+        self.write(move |c| cron::set_paused(c, &name, paused, now)).await
+    }
+
+    pub(crate) async fn cron_fire(&self, p: CronFireParams) -> Result<Option<CronFired>, StoreError> {
+        self.write(move |c| cron::fire(c, &p)).await
+    }
+
+    pub(crate) async fn cron_run_list(&self, p: CronRunListParams) -> Result<Vec<CronRunRecord>, StoreError> {
+        self.read(move |c| cron::run_list(c, &p)).await
+    }
+
+    pub(crate) async fn cron_run_last(&self) -> Result<Vec<CronRunRecord>, StoreError> {
+        self.read(cron::run_last).await
+    }
+
+    pub(crate) async fn cron_run_settle(&self) -> Result<u64, StoreError> {
+        self.write(cron::run_settle).await
+    }
+
+    pub(crate) async fn cron_run_finish(&self, p: CronRunFinishParams) -> Result<bool, StoreError> {
+        self.write(move |c| cron::run_finish(c, &p)).await
+    }
+
+    pub(crate) async fn cron_run_prune(&self, p: CronRunPruneParams) -> Result<u64, StoreError> {
+        self.write(move |c| cron::run_prune(c, &p)).await
+    }
+
+    pub(crate) async fn job_prune(&self, p: JobPruneParams) -> Result<u64, StoreError> {
+        self.write(move |c| cron::job_prune(c, &p)).await
     }
 }
 
