@@ -258,7 +258,7 @@ pub async fn cron_runs_settle_from_their_jobs_and_page_newest_first(store: Store
     assert_eq!(store.cron_run_settle().await.unwrap(), 2, "the two finished jobs' runs changed");
     assert_eq!(store.cron_run_settle().await.unwrap(), 0, "nothing changed since");
     let all = runs(&store, "settle").await;
-    let shown: Vec<(Option<JobId>, JobState, u32, Option<&str>, Option<&str>)> =
+    let shown: Vec<_> =
         all.iter().map(|r| (r.job_id, r.status, r.attempts, r.error.as_deref(), r.result.as_deref())).collect();
     assert_eq!(
         shown,
