@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use rampart_core::cron::Misfire;
-use rampart_core::id::{CronName, JobId, QueueName};
+use rampart_core::id::{CronName, QueueName};
 use rampart_core::job::JobState;
 use rampart_core::retry::{Backoff, RetryPlanner};
 use rampart_core::time::UnixMillis;
