@@ -42,6 +42,10 @@ use rampart_store::postgres::{PgConfig, check_url};
 use rampart_store::sqlite::Durability;
 use toml::{Table, Value};
 
+mod cron;
+
+pub use cron::{CronConfig, RetentionConfig};
+
 /// The built-in configuration file: every key at its default value, with a
 /// comment explaining it. It is the first layer of [`Config::load`].
 pub const DEFAULT_TOML: &str = include_str!("../config.default.toml");
@@ -96,6 +100,10 @@ pub struct Config {
     pub queues: BTreeMap<QueueName, QueueConfig>,
     /// Rate limiting and its named policies (`[ratelimit]`).
     pub ratelimit: RateLimitConfig,
+    /// Cron schedules of the configuration (`[[cron]]`), in file order.
+    pub cron: Vec<CronConfig>,
+    /// Deleting old jobs and cron runs (`[retention]`).
+    pub retention: RetentionConfig,
 }
 
 /// How log lines are written.
@@ -339,6 +347,12 @@ pub struct QueueConfig {
     pub concurrency: Option<u32>,
     /// Whether the queue starts paused: it accepts jobs but hands none out.
     pub paused: bool,
+    /// How long its completed jobs are kept (`retention_completed`); `None`
+    /// is `[retention] completed`.
+    pub retention_completed: Option<Duration>,
+    /// How long its dead jobs are kept (`retention_dead`); `None` is
+    /// `[retention] dead`.
+    pub retention_dead: Option<Duration>,
 }
 
 impl Default for QueueConfig {
@@ -350,6 +364,8 @@ impl Default for QueueConfig {
             lease: Duration::from_secs(30),
             concurrency: None,
             paused: false,
+            retention_completed: None,
+            retention_dead: None,
         }
     }
 }
@@ -615,6 +631,8 @@ impl Default for Config {
             queue_defaults: QueueConfig::default(),
             queues: BTreeMap::new(),
             ratelimit: RateLimitConfig::default(),
+            cron: Vec::new(),
+            retention: RetentionConfig::default(),
         }
     }
 }
@@ -786,6 +804,8 @@ const TOP_KEYS: &[(&str, Kind)] = &[
     ("queue_defaults", Kind::Table),
     ("queues", Kind::Table),
     ("ratelimit", Kind::Table),
+    ("cron", Kind::Table),
+    ("retention", Kind::Table),
 ];
 
 const QUEUE_KEYS: &[(&str, Kind)] = &[
@@ -795,6 +815,8 @@ const QUEUE_KEYS: &[(&str, Kind)] = &[
     ("lease", Kind::Text),
     ("concurrency", Kind::Int),
     ("paused", Kind::Bool),
+    ("retention_completed", Kind::Text),
+    ("retention_dead", Kind::Text),
 ];
 
 const BACKOFF_KEYS: &[(&str, Kind)] =
@@ -868,6 +890,8 @@ fn resolve(segments: &[&str]) -> Result<(Vec<String>, Kind), String> {
             _ => Err(format!("`postgres` keys have no sub-keys; postgres keys are {}", key_list(POSTGRES_KEYS))),
         },
         "ratelimit" => resolve_ratelimit_key(rest),
+        "retention" => cron::resolve_retention_key(rest),
+        "cron" => Err("[[cron]] schedules are set in the configuration file or through the API".to_string()),
         _ => match kind_of(TOP_KEYS, &first) {
             Some(kind) if rest.is_empty() => Ok((vec![first], kind)),
             Some(_) => Err(format!("`{first}` has no sub-keys")),
@@ -1405,6 +1429,8 @@ impl Check<'_> {
                     }
                 }
                 "ratelimit" => config.ratelimit = self.ratelimit(&path, value),
+                "cron" => config.cron = self.cron(&path, value),
+                "retention" => config.retention = self.retention(&path, value),
                 // Walked below, once queue_defaults is known.
                 "queue_defaults" | "queues" => {}
                 _ => self.unknown(&path, TOP_KEYS),
@@ -1505,6 +1531,12 @@ impl Check<'_> {
                     if let Some(b) = self.boolean(&path, value) {
                         queue.paused = b;
                     }
+                }
+                "retention_completed" => {
+                    queue.retention_completed = self.queue_retention(&path, value, key).or(queue.retention_completed);
+                }
+                "retention_dead" => {
+                    queue.retention_dead = self.queue_retention(&path, value, key).or(queue.retention_dead);
                 }
                 _ => self.unknown(&path, QUEUE_KEYS),
             }

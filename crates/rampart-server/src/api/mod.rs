@@ -6,6 +6,7 @@
 //! the handler turns wire types into engine calls → [`view`] turns records
 //! back into wire types, or [`error::ApiError`] answers the failure.
 
+mod cron;
 pub mod error;
 pub mod extract;
 mod gate;
@@ -68,6 +69,8 @@ pub struct Shared {
     pub max_body_bytes: usize,
     /// When the server started.
     pub started: Arc<Instant>,
+    /// Cron schedules and their runs.
+    pub cron: crate::cron::Cron,
 }
 
 /// The whole API with its layers. Serve it with
@@ -83,6 +86,7 @@ pub fn router(state: AppState) -> Router {
         .merge(queues::router())
         .merge(keys::router())
         .merge(ratelimit::router())
+        .merge(cron::router())
         .merge(gate::router())
         .fallback(|| async { ApiError::not_found("no such route; see the API reference in the README") })
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::own_limits))

@@ -21,9 +21,11 @@ use rampart_core::time::{ManualClock, UnixMillis};
 use rampart_server::api::{self, AppState, Shared};
 use rampart_server::auth::Authenticator;
 use rampart_server::config::Config;
+use rampart_server::cron::Cron;
 use rampart_server::engine::Engine;
 use rampart_server::ratelimit::RateLimiter;
 use rampart_server::ratelimit::own::OwnLimits;
+use rampart_server::service::{Pruner, PrunerConfig};
 use rampart_server::shutdown::{Shutdown, ShutdownTrigger};
 use rampart_store::Store;
 use rampart_store::postgres::PgConfig;
@@ -44,6 +46,10 @@ pub struct TestApp {
     pub limiter: RateLimiter,
     pub clock: Arc<ManualClock>,
     pub keys: HashMap<&'static str, String>,
+    /// Cron over the engine; drive it with a `Scheduler`'s `run_once`.
+    pub cron: Cron,
+    /// The pruner the built-in retention schedule hands its runs to.
+    pub pruner: tokio::sync::Mutex<Pruner>,
     _trigger: ShutdownTrigger,
     _dir: tempfile::TempDir,
     _db: Option<TestDatabase>,
@@ -103,6 +109,9 @@ impl TestApp {
         let (trigger, shutdown) = Shutdown::new();
         let engine = Engine::new(store.clone(), &config, clock.clone(), shutdown);
         let limiter = RateLimiter::new(&config.ratelimit, clock.clone());
+        let (pruner, prune_requests) = Pruner::new(PrunerConfig::from_config(&config), engine.clone());
+        let cron = Cron::new(engine.clone(), &config, prune_requests);
+        cron.sync(&config).await.unwrap();
         let auth = Authenticator::new(store);
         let mut keys = HashMap::new();
         for role in Role::ALL {
@@ -116,10 +125,12 @@ impl TestApp {
             own_limits: OwnLimits::new(&config.ratelimit, clock.clone()),
             max_body_bytes: config.max_body_bytes,
             started: Arc::new(Instant::now()),
+            cron: cron.clone(),
         });
         // In process there is no connection: requests come from PEER unless they say otherwise.
         let router = api::router(state).layer(MockConnectInfo(PEER));
-        TestApp { router, engine, limiter, clock, keys, _trigger: trigger, _dir: dir, _db: db }
+        let pruner = tokio::sync::Mutex::new(pruner);
+        TestApp { router, engine, limiter, clock, keys, cron, pruner, _trigger: trigger, _dir: dir, _db: db }
     }
 
     /// A request to build up and send; see [`Call`].
