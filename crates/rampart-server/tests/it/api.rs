@@ -43,6 +43,14 @@ fn routes(job: &str) -> Vec<(Method, String, Option<&'static str>, Action)> {
         (Method::DELETE, "/v1/ratelimit/policies/nope".into(), None, Admin),
         (Method::GET, "/v1/ratelimit/policies/p/keys/k".into(), None, Read),
         (Method::DELETE, "/v1/ratelimit/policies/p/keys/k".into(), None, Admin),
+        (Method::GET, "/v1/cron".into(), None, Read),
+        (Method::GET, "/v1/cron/rampart.retention".into(), None, Read),
+        (Method::GET, "/v1/cron/rampart.retention/runs".into(), None, Read),
+        (Method::PUT, "/v1/cron/c".into(), Some(r#"{"schedule":"@hourly","queue":"q"}"#), Admin),
+        (Method::POST, "/v1/cron/nope/trigger".into(), None, Admin),
+        (Method::POST, "/v1/cron/nope/pause".into(), None, Admin),
+        (Method::POST, "/v1/cron/nope/resume".into(), None, Admin),
+        (Method::DELETE, "/v1/cron/nope".into(), None, Admin),
     ]
 }
 
