@@ -122,11 +122,14 @@ impl Check<'_> {
         let mut seen = BTreeSet::new();
         for (i, item) in items.iter().enumerate() {
             let path = child(path, &i.to_string());
+            // Names are compared as written, whether or not the rest is valid.
+            if let Some(Value::String(name)) = item.get("name")
+                && !seen.insert(name.clone())
+            {
+                self.report(&child(&path, "name"), format!("`{name}` names two [[cron]] schedules"));
+                continue;
+            }
             if let Some(c) = self.cron_one(&path, item) {
-                if !seen.insert(c.name.clone()) {
-                    self.report(&child(&path, "name"), format!("`{}` names two [[cron]] schedules", c.name));
-                    continue;
-                }
                 out.push(c);
             }
         }
@@ -251,5 +254,153 @@ impl Check<'_> {
             return None;
         }
         self.positive_duration(path, value, "must be more than 0s; leave the key out for the [retention] value")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, ConfigSources};
+
+    fn load(file: &str, env: &[(&str, &str)]) -> Result<Config, Vec<String>> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rampart.toml");
+        std::fs::write(&path, file).unwrap();
+        let sources = ConfigSources {
+            file: Some(path),
+            look_for_default_file: false,
+            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            overrides: Vec::new(),
+        };
+        Config::load(&sources).map_err(|e| e.0)
+    }
+
+    #[test]
+    fn cron_tables_become_schedules_with_their_defaults() {
+        let config = load(
+            r#"
+            [[cron]]
+            name = "nightly"
+            schedule = "30 2 * * *"
+            timezone = "America/New_York"
+            queue = "reports"
+            payload = { kind = "nightly", days = [1, 2] }
+            description = "the nightly report"
+            misfire = "run_once"
+
+            [[cron]]
+            name = "tick"
+            schedule = "*/10 * * * * *"
+            queue = "ticks"
+            "#,
+            &[],
+        )
+        .unwrap();
+        assert_eq!(config.cron.len(), 2);
+        let nightly = &config.cron[0];
+        assert_eq!((nightly.name.as_str(), nightly.timezone.name()), ("nightly", "America/New_York"));
+        assert_eq!(nightly.payload, r#"{"days":[1,2],"kind":"nightly"}"#);
+        assert_eq!((nightly.misfire, nightly.description.as_str()), (Misfire::RunOnce, "the nightly report"));
+        let tick = &config.cron[1];
+        assert_eq!((tick.timezone, tick.payload.as_str(), tick.misfire), (Timezone::UTC, "{}", Misfire::Skip));
+        assert_eq!(tick.description, "");
+    }
+
+    #[test]
+    fn every_cron_problem_is_reported_naming_its_key() {
+        let errors = load(
+            r#"
+            [[cron]]
+            name = "a"
+            schedule = "61 * * * *"
+            queue = "q"
+
+            [[cron]]
+            name = "a"
+            schedule = "@daily"
+            queue = "q"
+
+            [[cron]]
+            name = "rampart.mine"
+            schedule = "@daily"
+            timezone = "Mars/Base"
+            queue = "has space"
+            misfire = "later"
+            every = "1m"
+
+            [[cron]]
+            schedule = "@daily"
+            "#,
+            &[],
+        )
+        .unwrap_err();
+        let expect = [
+            "cron.0.schedule: `61 * * * *` is not a cron schedule",
+            "cron.1.name: `a` names two [[cron]] schedules",
+            "cron.2.every: unknown key",
+            "cron.2.name: names starting with `rampart.`",
+            "cron.2.timezone: `Mars/Base` is not an IANA time zone",
+            "cron.2.queue: `has space` is not a queue name",
+            "cron.2.misfire: `later` is not a misfire policy",
+            "cron.3.name: missing",
+            "cron.3.queue: missing",
+        ];
+        for line in expect {
+            assert!(errors.iter().any(|e| e.contains(line)), "no `{line}` in:\n{}", errors.join("\n"));
+        }
+    }
+
+    #[test]
+    fn retention_reads_its_table_the_environment_and_per_queue_keys() {
+        let config = load(
+            r#"
+            [retention]
+            completed = "1d"
+            schedule = "0 4 * * *"
+            timezone = "Europe/Berlin"
+
+            [queues.audit]
+            retention_completed = "90d"
+            "#,
+            &[("RAMPART_RETENTION__DEAD", "2d"), ("RAMPART_QUEUES__audit__RETENTION_DEAD", "180d")],
+        )
+        .unwrap();
+        let r = &config.retention;
+        assert_eq!(
+            (r.completed, r.dead, r.cron_runs),
+            (Duration::from_secs(86_400), Duration::from_secs(2 * 86_400), Duration::from_secs(30 * 86_400))
+        );
+        assert_eq!((r.schedule.as_str(), r.timezone.name()), ("0 4 * * *", "Europe/Berlin"));
+        let audit = &config.queues[&QueueName::new("audit").unwrap()];
+        assert_eq!(audit.retention_completed, Some(Duration::from_secs(90 * 86_400)));
+        assert_eq!(audit.retention_dead, Some(Duration::from_secs(180 * 86_400)));
+        assert_eq!(Config::default().retention, RetentionConfig::default());
+    }
+
+    #[test]
+    fn retention_problems_are_reported_naming_their_key() {
+        let errors = load(
+            r#"
+            [retention]
+            completed = "0s"
+            schedule = "every day"
+            keep = "1d"
+
+            [queue_defaults]
+            retention_dead = "1d"
+            "#,
+            &[("RAMPART_CRON__NAME", "x")],
+        )
+        .unwrap_err();
+        let expect = [
+            "retention.completed: must be more than 0s",
+            "retention.schedule: `every day` is not a cron schedule",
+            "retention.keep: unknown key",
+            "queue_defaults.retention_dead: set `retention.dead` for every queue",
+            "RAMPART_CRON__NAME: [[cron]] schedules are set in the configuration file",
+        ];
+        for line in expect {
+            assert!(errors.iter().any(|e| e.contains(line)), "no `{line}` in:\n{}", errors.join("\n"));
+        }
     }
 }
