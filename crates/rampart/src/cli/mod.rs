@@ -8,6 +8,7 @@
 
 pub mod bench;
 pub mod config;
+pub mod cron;
 pub mod dlq;
 pub mod enqueue;
 pub mod jobs;
