@@ -362,10 +362,10 @@ impl Cron {
                 engine.jobs_inserted(&record.queue, std::slice::from_ref(job));
             }
             if let (true, Some(run)) = (builtin, &f.run)
-                && let Err(run) = self.inner.prune.request(run.clone())
+                && let Err(id) = self.inner.prune.request(run.id)
             {
                 let finish = CronRunFinishParams {
-                    id: run.id,
+                    id,
                     status: JobState::Dead,
                     started_at: now,
                     error: Some("skipped: earlier maintenance runs are still going".into()),

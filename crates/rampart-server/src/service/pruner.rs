@@ -14,7 +14,7 @@ use std::time::Duration;
 use rampart_core::id::QueueName;
 use rampart_core::job::JobState;
 use rampart_core::time::UnixMillis;
-use rampart_store::{CronRunFinishParams, CronRunPruneParams, CronRunRecord, JobPruneParams, QueueFilter};
+use rampart_store::{CronRunFinishParams, CronRunPruneParams, JobPruneParams, QueueFilter};
 use tokio::sync::mpsc;
 
 use crate::config::{Config, RetentionConfig};
@@ -61,11 +61,11 @@ pub struct PruneReport {
 
 /// Hands runs of the retention schedule to the pruner. Cloning shares it.
 #[derive(Clone)]
-pub struct PruneRequests(mpsc::Sender<CronRunRecord>);
+pub struct PruneRequests(mpsc::Sender<i64>);
 
 impl PruneRequests {
-    /// Queues a run; gives it back when the pruner has too many waiting.
-    pub(crate) fn request(&self, run: CronRunRecord) -> Result<(), CronRunRecord> {
+    /// Queues a run, by id; gives it back when the pruner has too many waiting.
+    pub(crate) fn request(&self, run: i64) -> Result<(), i64> {
         self.0.try_send(run).map_err(|e| match e {
             mpsc::error::TrySendError::Full(run) | mpsc::error::TrySendError::Closed(run) => run,
         })
@@ -76,7 +76,7 @@ impl PruneRequests {
 pub struct Pruner {
     config: PrunerConfig,
     engine: Engine,
-    requests: mpsc::Receiver<CronRunRecord>,
+    requests: mpsc::Receiver<i64>,
 }
 
 /// Why a prune stopped early.
@@ -115,7 +115,7 @@ impl Pruner {
         }
     }
 
-    async fn work(&self, run: CronRunRecord, shutdown: Option<&Shutdown>) -> Result<PruneReport, EngineError> {
+    async fn work(&self, run: i64, shutdown: Option<&Shutdown>) -> Result<PruneReport, EngineError> {
         let started = self.engine.now();
         let outcome = self.prune(started, shutdown).await;
         let (status, error, report) = match outcome {
@@ -135,7 +135,7 @@ impl Pruner {
             );
         }
         let finish = CronRunFinishParams {
-            id: run.id,
+            id: run,
             status,
             started_at: started,
             error,
