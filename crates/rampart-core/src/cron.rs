@@ -428,6 +428,60 @@ mod tests {
         assert!("later".parse::<Misfire>().is_err());
     }
 
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// Schedules of each kind (fixed local time, intervals, seconds),
+        /// several of them touching the hours DST moves.
+        const EXPRESSIONS: &[&str] = &[
+            "30 2 * * *",
+            "0 3 * * *",
+            "*/15 * * * *",
+            "0,30 1-3 * * *",
+            "*/20 * 2 * * *",
+            "0 9 * * MON-FRI",
+            "@hourly",
+            "@daily",
+        ];
+        const ZONES: &[&str] = &["America/New_York", "Europe/Berlin", "UTC"];
+        /// 2026-01-01 to 2028-01-01: two springs and two autumns of each zone.
+        const SPAN: std::ops::Range<i64> = 1_767_225_600_000..1_830_297_600_000;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(200))]
+
+            /// Ticks come strictly later in UTC and in local wall-clock time
+            /// alike (so no local time fires twice), and nothing is skipped:
+            /// asking from any instant between two ticks gives the second.
+            #[test]
+            fn ticks_move_forward_in_utc_and_in_local_time(
+                expr in proptest::sample::select(EXPRESSIONS),
+                zone in proptest::sample::select(ZONES),
+                start in SPAN,
+                probe in 0.0f64..1.0,
+            ) {
+                let tz: Timezone = zone.parse().unwrap();
+                let s = Schedule::new(expr, tz).unwrap();
+                let local = |t: UnixMillis| {
+                    DateTime::<Utc>::from_timestamp_millis(t.0).unwrap().with_timezone(&tz.0).naive_local()
+                };
+                let mut t = UnixMillis(start);
+                for _ in 0..40 {
+                    let next = s.next_after(t).unwrap();
+                    prop_assert!(next > t, "{expr} in {zone}: {next} after {t}");
+                    let between = UnixMillis(t.0 + ((next.0 - t.0) as f64 * probe) as i64);
+                    prop_assert_eq!(s.next_after(between.min(UnixMillis(next.0 - 1))), Some(next));
+                    if t.0 != start {
+                        prop_assert!(local(next) > local(t), "{expr} in {zone}: local {} then {}", local(t), local(next));
+                    }
+                    t = next;
+                }
+            }
+        }
+    }
+
     fn plan(expr: &str, next: &str, now: &str, misfire: Misfire) -> Option<(Option<(String, bool)>, String)> {
         plan_due(&schedule(expr, "UTC"), utc(next), utc(now), misfire)
             .map(|p| (p.fire.map(|f| (f.scheduled_at.to_rfc3339(), f.missed)), p.next_run_at.unwrap().to_rfc3339()))
