@@ -3,14 +3,15 @@
 //! pause and resume, manual runs, validation, and retention as the built-in
 //! schedule. The clock starts at 2027-01-15T08:00:00Z.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::http::{Method, StatusCode};
 use rampart_core::id::QueueName;
 use rampart_core::time::UnixMillis;
 use rampart_server::config::{Config, CronConfig, QueueConfig};
 use rampart_server::engine::{JobSpec, LeaseRequest};
-use rampart_server::service::{Scheduler, SchedulerConfig};
+use rampart_server::service::{Pruner, PrunerConfig, Scheduler, SchedulerConfig};
+use rampart_server::shutdown::Shutdown;
 use serde_json::{Value, json};
 
 use crate::harness::{T0, TestApp};
@@ -356,4 +357,47 @@ async fn retention_runs_as_a_builtin_schedule_and_records_what_it_deleted() {
     let report = app.pruner.lock().await.run_once().await.unwrap().unwrap();
     assert_eq!(report.cron_runs, 1);
     assert_eq!(field(&runs(&app, "rampart.retention").await, "trigger"), ["manual"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduler_and_pruner_run_in_the_background_until_shutdown() {
+    let app = TestApp::with_config(quiet()).await;
+    put(&app, "bg", json!({"schedule": "* * * * *", "queue": "bg"})).await;
+    let (trigger, shutdown) = Shutdown::new();
+    let scheduling = tokio::spawn(scheduler(&app).run(shutdown.clone()));
+    let (pruner, _requests) = Pruner::new(PrunerConfig::from_config(&quiet()), app.engine.clone());
+    let pruning = tokio::spawn(pruner.run(shutdown));
+    app.clock.advance(Duration::from_secs(60));
+    // The scheduler sleeps at most a second between passes.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while runs(&app, "bg").await.is_empty() {
+        assert!(Instant::now() < deadline, "the background scheduler fired nothing within 30s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    trigger.trigger();
+    let stopped = tokio::time::timeout(Duration::from_secs(10), async {
+        scheduling.await.unwrap();
+        pruning.await.unwrap();
+    });
+    stopped.await.expect("both stop on shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tick_wakes_a_worker_long_polling_its_queue() {
+    let app = TestApp::with_config(quiet()).await;
+    put(&app, "wake", json!({"schedule": "* * * * *", "queue": "woken"})).await;
+    let engine = app.engine.clone();
+    let waiting = tokio::spawn(async move {
+        let started = Instant::now();
+        let req = LeaseRequest { wait: Duration::from_secs(30), ..lease_req() };
+        let jobs = engine.lease(&q("woken"), req).await.unwrap();
+        (jobs.len(), started.elapsed())
+    });
+    app.clock.advance(Duration::from_secs(60));
+    // A lease already waiting is brought back only by the wake-up, well
+    // before its 30 s run out (one that starts after the tick finds the job).
+    assert_eq!(scheduler(&app).run_once().await.unwrap().fired, 1);
+    let (leased, waited) = tokio::time::timeout(Duration::from_secs(20), waiting).await.expect("woken").unwrap();
+    assert_eq!(leased, 1);
+    assert!(waited < Duration::from_secs(25), "woken by the tick, not by its 30s wait running out ({waited:?})");
 }
