@@ -1,6 +1,6 @@
 //! `rampart cron` end to end: a schedule from the configuration fires every
 //! second in a real server, and the CLI lists it, shows it and its runs,
-//! pauses, triggers and resumes it.
+//! pauses it (which a restart keeps), triggers and resumes it.
 
 use rampart_server::wire::{CronListResponse, CronRunsResponse};
 
@@ -18,7 +18,7 @@ description = "fires every second"
 
 #[tokio::test]
 async fn cron_commands_list_show_run_pause_trigger_and_resume() {
-    let server = TestServer::builder().config(EVERY_SECOND).start().await;
+    let mut server = TestServer::builder().config(EVERY_SECOND).start().await;
     let cli = server.cli();
     eventually("two runs of `tick`", || async {
         let runs: CronRunsResponse = cli.json(&["cron", "runs", "tick"]).await;
@@ -55,6 +55,10 @@ async fn cron_commands_list_show_run_pause_trigger_and_resume() {
     let listed: CronListResponse = cli.json(&["cron", "list"]).await;
     let tick = listed.schedules.iter().find(|s| s.name == "tick").expect("tick is listed");
     assert!(tick.paused);
+    // A restart stores the configured schedule again, unchanged: it stays paused.
+    server.kill();
+    server.restart().await;
+    let cli = server.cli();
     let table = cli.run(&["cron", "list"]).await;
     let row = table.stdout.lines().find(|l| l.starts_with("tick ")).unwrap_or("");
     assert!(row.contains(" paused "), "the next run column says paused: {}", table.stdout);
