@@ -319,7 +319,7 @@ impl Store {
         dispatch!(self, s => s.cron_run_list(params))
     }
 
-    /// The latest run of every schedule that has runs, by name.
+    /// The latest run of every stored schedule that has runs, by name.
     pub async fn cron_run_last(&self) -> Result<Vec<CronRunRecord>, StoreError> {
         dispatch!(self, s => s.cron_run_last())
     }

@@ -223,10 +223,12 @@ pub(super) async fn run_list(c: &mut Client, p: &CronRunListParams) -> Result<Ve
     rows.iter().map(run_from).collect()
 }
 
+// One probe of `cron_runs_name` per schedule, however long the history.
 pub(super) async fn run_last(c: &mut Client) -> Result<Vec<CronRunRecord>, StoreError> {
     let stmt = c
         .prepare_cached(&format!(
-            "SELECT {RUN_COLUMNS} FROM cron_runs WHERE id IN (SELECT MAX(id) FROM cron_runs GROUP BY name)
+            "SELECT {RUN_COLUMNS} FROM cron_runs WHERE id IN
+                 (SELECT (SELECT MAX(r.id) FROM cron_runs r WHERE r.name = s.name) FROM cron_schedules s)
              ORDER BY name"
         ))
         .await?;

@@ -182,9 +182,12 @@ pub(super) fn run_list(c: &Connection, p: &CronRunListParams) -> Result<Vec<Cron
     .collect::<Result<Vec<_>, _>>()?)
 }
 
+// One probe of `cron_runs_name` per schedule, however long the history.
 pub(super) fn run_last(c: &Connection) -> Result<Vec<CronRunRecord>, StoreError> {
     Ok(c.prepare_cached(&format!(
-        "SELECT {RUN_COLUMNS} FROM cron_runs WHERE id IN (SELECT MAX(id) FROM cron_runs GROUP BY name) ORDER BY name"
+        "SELECT {RUN_COLUMNS} FROM cron_runs WHERE id IN
+             (SELECT (SELECT MAX(r.id) FROM cron_runs r WHERE r.name = s.name) FROM cron_schedules s)
+         ORDER BY name"
     ))?
     .query_map([], run_from)?
     .collect::<Result<Vec<_>, _>>()?)

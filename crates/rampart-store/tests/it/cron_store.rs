@@ -287,6 +287,10 @@ pub async fn cron_runs_settle_from_their_jobs_and_page_newest_first(store: Store
         last.iter().map(|r| (r.name.as_str(), r.scheduled_at)).collect::<Vec<_>>(),
         [("other", at(1)), ("settle", at(180_000))]
     );
+    // Only stored schedules: a deleted one's runs stay, but it has no "last run".
+    store.cron_delete(&name("other")).await.unwrap();
+    let last = store.cron_run_last().await.unwrap();
+    assert_eq!(last.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["settle"]);
 }
 
 pub async fn cron_builtin_runs_start_active_and_finish_in_process(store: Store) {
