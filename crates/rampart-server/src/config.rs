@@ -46,6 +46,9 @@ use rampart_store::sqlite::Durability;
 use toml::{Table, Value};
 
 mod breaker;
+mod cron;
+
+pub use cron::{CronConfig, RetentionConfig};
 
 /// The built-in configuration file: every key at its default value, with a
 /// comment explaining it. It is the first layer of [`Config::load`].
@@ -110,6 +113,10 @@ pub struct Config {
     /// Breakers with their own policy (`[breakers.NAME]`), already resolved
     /// over `breaker_defaults`.
     pub breakers: BTreeMap<BreakerName, BreakerPolicy>,
+    /// Cron schedules of the configuration (`[[cron]]`), in file order.
+    pub cron: Vec<CronConfig>,
+    /// Deleting old jobs and cron runs (`[retention]`).
+    pub retention: RetentionConfig,
 }
 
 /// How log lines are written.
@@ -353,6 +360,12 @@ pub struct QueueConfig {
     pub concurrency: Option<u32>,
     /// Whether the queue starts paused: it accepts jobs but hands none out.
     pub paused: bool,
+    /// How long its completed jobs are kept (`retention_completed`); `None`
+    /// is `[retention] completed`.
+    pub retention_completed: Option<Duration>,
+    /// How long its dead jobs are kept (`retention_dead`); `None` is
+    /// `[retention] dead`.
+    pub retention_dead: Option<Duration>,
 }
 
 impl Default for QueueConfig {
@@ -364,6 +377,8 @@ impl Default for QueueConfig {
             lease: Duration::from_secs(30),
             concurrency: None,
             paused: false,
+            retention_completed: None,
+            retention_dead: None,
         }
     }
 }
@@ -632,6 +647,8 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(30),
             breaker_defaults: BreakerPolicy::default(),
             breakers: BTreeMap::new(),
+            cron: Vec::new(),
+            retention: RetentionConfig::default(),
         }
     }
 }
@@ -806,6 +823,8 @@ const TOP_KEYS: &[(&str, Kind)] = &[
     ("shutdown_grace", Kind::Text),
     ("breaker_defaults", Kind::Table),
     ("breakers", Kind::Table),
+    ("cron", Kind::Table),
+    ("retention", Kind::Table),
 ];
 
 const QUEUE_KEYS: &[(&str, Kind)] = &[
@@ -815,6 +834,8 @@ const QUEUE_KEYS: &[(&str, Kind)] = &[
     ("lease", Kind::Text),
     ("concurrency", Kind::Int),
     ("paused", Kind::Bool),
+    ("retention_completed", Kind::Text),
+    ("retention_dead", Kind::Text),
 ];
 
 const BACKOFF_KEYS: &[(&str, Kind)] =
@@ -890,6 +911,8 @@ fn resolve(segments: &[&str]) -> Result<(Vec<String>, Kind), String> {
         "ratelimit" => resolve_ratelimit_key(rest),
         "breaker_defaults" => breaker::resolve_key(vec![first], rest),
         "breakers" => breaker::resolve_named(rest),
+        "retention" => cron::resolve_retention_key(rest),
+        "cron" => Err("[[cron]] schedules are set in the configuration file or through the API".to_string()),
         _ => match kind_of(TOP_KEYS, &first) {
             Some(kind) if rest.is_empty() => Ok((vec![first], kind)),
             Some(_) => Err(format!("`{first}` has no sub-keys")),
@@ -1438,6 +1461,8 @@ impl Check<'_> {
                         config.shutdown_grace = d;
                     }
                 }
+                "cron" => config.cron = self.cron(&path, value),
+                "retention" => config.retention = self.retention(&path, value),
                 // Walked below, once queue_defaults is known.
                 "queue_defaults" | "queues" => {}
                 // Walked below, once breaker_defaults is known.
@@ -1541,6 +1566,12 @@ impl Check<'_> {
                     if let Some(b) = self.boolean(&path, value) {
                         queue.paused = b;
                     }
+                }
+                "retention_completed" => {
+                    queue.retention_completed = self.queue_retention(&path, value, key).or(queue.retention_completed);
+                }
+                "retention_dead" => {
+                    queue.retention_dead = self.queue_retention(&path, value, key).or(queue.retention_dead);
                 }
                 _ => self.unknown(&path, QUEUE_KEYS),
             }

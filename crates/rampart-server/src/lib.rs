@@ -6,6 +6,8 @@
 //! - [`engine`]: the queue engine: enqueue, lease with long-poll, heartbeat,
 //!   ack, retries, dead letters, running totals. Every route and the embedded
 //!   worker go through it.
+//! - [`cron`]: cron schedules (configuration, API, built-in retention),
+//!   fired once per tick through the store.
 //! - [`ratelimit`]: the configured rate-limit policies over the memory
 //!   backend, with counters and the decision's HTTP headers; the client IP
 //!   behind trusted proxies, the limits on rampart's own API, and a tower
@@ -24,6 +26,7 @@ pub mod auth;
 pub mod breaker;
 pub mod client;
 pub mod config;
+pub mod cron;
 pub mod engine;
 pub mod ratelimit;
 pub mod server;

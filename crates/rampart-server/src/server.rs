@@ -29,6 +29,7 @@ use crate::service::{
     PolicySyncer, PolicySyncerConfig, Promoter, PromoterConfig, Reaper, ReaperConfig, RedisProber, RedisProberConfig,
     Relay, Sweeper, SweeperConfig,
 };
+use crate::service::{Pruner, PrunerConfig, Scheduler, SchedulerConfig};
 use crate::shutdown::{Shutdown, ShutdownTrigger};
 
 pub use rampart_store::postgres::MigrateReport;
@@ -140,6 +141,9 @@ impl Server {
             redis.probe(clock.now()).await;
         }
         let engine = Engine::new(store, &config, clock.clone(), shutdown.clone());
+        let (pruner, prune_requests) = Pruner::new(PrunerConfig::from_config(&config), engine.clone());
+        let cron = crate::cron::Cron::new(engine.clone(), &config, prune_requests);
+        cron.sync(&config).await?;
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
@@ -149,6 +153,8 @@ impl Server {
         let mut services = JoinSet::new();
         services.spawn(Reaper::new(ReaperConfig::default(), engine.clone()).run(shutdown.clone()));
         services.spawn(Promoter::new(PromoterConfig::default(), engine.clone()).run(shutdown.clone()));
+        services.spawn(Scheduler::new(SchedulerConfig::default(), cron.clone()).run(shutdown.clone()));
+        services.spawn(pruner.run(shutdown.clone()));
         if let Some(signals) = engine.store().subscribe() {
             services.spawn(Relay::new(engine.clone(), signals).run(shutdown.clone()));
         }
@@ -170,6 +176,7 @@ impl Server {
             started: Arc::new(Instant::now()),
             breakers,
             shared_breakers: SharedBreakers::new(engine.store().clone(), &config, clock.clone()),
+            cron,
         });
         match &config.database_url {
             Some(url) => tracing::info!(

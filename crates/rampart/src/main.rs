@@ -46,6 +46,8 @@ enum Command {
     Ratelimit(cli::ratelimit::Args),
     /// List circuit breakers, show one with its transitions, reset one.
     Breakers(cli::breakers::Args),
+    /// List cron schedules, show one and its runs, trigger, pause or resume one.
+    Cron(cli::cron::Args),
     /// Run a shell command for every job of a queue.
     Work(cli::work::Args),
     /// Measure a running server's throughput and latency.
@@ -80,6 +82,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dlq(args) => cli::dlq::run(args, &Remote::connect(&global)?).await,
         Command::Keys(args) => cli::keys::run(args, &Remote::connect(&global)?).await,
         Command::Breakers(args) => cli::breakers::run(args, &Remote::connect(&global)?).await,
+        Command::Cron(args) => cli::cron::run(args, &Remote::connect(&global)?).await,
         Command::Work(args) => cli::work::run(args, &Remote::connect(&global)?).await,
         Command::Bench(args) => cli::bench::run(args, Remote::connect(&global)?.client).await,
     }

@@ -7,6 +7,7 @@
 //! back into wire types, or [`error::ApiError`] answers the failure.
 
 mod breakers;
+mod cron;
 pub mod error;
 pub mod extract;
 mod gate;
@@ -74,6 +75,8 @@ pub struct Shared {
     pub breakers: LocalBreakers,
     /// The breakers apps share over HTTP, kept in the store.
     pub shared_breakers: SharedBreakers,
+    /// Cron schedules and their runs.
+    pub cron: crate::cron::Cron,
 }
 
 /// The whole API with its layers. Serve it with
@@ -90,6 +93,7 @@ pub fn router(state: AppState) -> Router {
         .merge(keys::router())
         .merge(ratelimit::router())
         .merge(breakers::router())
+        .merge(cron::router())
         .merge(gate::router())
         .fallback(|| async { ApiError::not_found("no such route; see the API reference in the README") })
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::own_limits))

@@ -3,6 +3,7 @@
 
 mod api;
 mod breakers;
+mod cron;
 mod engine;
 mod gate;
 mod harness;

@@ -13,6 +13,8 @@ use rampart_store::*;
 
 mod breakers;
 pub use breakers::*;
+// The cron and retention contract lives in its own file; `backend!` runs it too.
+use crate::cron_store::*;
 
 const T0: UnixMillis = UnixMillis(1_800_000_000_000);
 const LEASE: Duration = Duration::from_secs(30);
@@ -600,6 +602,13 @@ macro_rules! backend {
             run!(breaker_reset_closes_and_is_recorded);
             run!(breakers_keep_their_latest_transitions);
             run!(concurrent_breaker_steps_agree);
+            run!(cron_schedules_are_put_replaced_listed_and_deleted);
+            run!(cron_sync_replaces_the_schedules_of_one_source_only);
+            run!(cron_fire_advances_the_tick_once_with_its_job_and_run);
+            run!(cron_fire_of_one_tick_from_many_callers_fires_once);
+            run!(cron_runs_settle_from_their_jobs_and_page_newest_first);
+            run!(cron_builtin_runs_start_active_and_finish_in_process);
+            run!(retention_prunes_finished_jobs_and_runs_in_bounded_batches);
         }
     };
 }

@@ -79,6 +79,7 @@ pub fn run(args: Args, json: bool) -> anyhow::Result<()> {
             let queues: Vec<&str> = config.queues.keys().map(|q| q.as_str()).collect();
             let policies: Vec<&str> = config.ratelimit.policies.keys().map(|p| p.as_str()).collect();
             let breakers: Vec<&str> = config.breakers.keys().map(|b| b.as_str()).collect();
+            let cron: Vec<&str> = config.cron.iter().map(|c| c.name.as_str()).collect();
             if json {
                 return output::json(&serde_json::json!({
                     "ok": true,
@@ -90,6 +91,7 @@ pub fn run(args: Args, json: bool) -> anyhow::Result<()> {
                     "queues": queues,
                     "ratelimit_policies": policies,
                     "breakers": breakers,
+                    "cron": cron,
                 }));
             }
             output::line("configuration OK")?;
@@ -117,6 +119,7 @@ pub fn run(args: Args, json: bool) -> anyhow::Result<()> {
                         breakers.join(", ")
                     },
                 ),
+                ("cron", if cron.is_empty() { "no schedules configured".to_string() } else { cron.join(", ") }),
             ]))
         }
     }

@@ -9,6 +9,7 @@
 pub mod bench;
 pub mod breakers;
 pub mod config;
+pub mod cron;
 pub mod dlq;
 pub mod enqueue;
 pub mod jobs;

@@ -16,6 +16,9 @@
 //! - [`cli`]: what the CLI says when it cannot do its job;
 //! - [`cluster`]: two nodes on one PostgreSQL database: jobs run once across
 //!   both, a node killed with SIGKILL, a database outage, unique keys;
+//! - [`cron`]: `rampart cron` against a server firing a schedule every second;
+//! - [`cron_cluster`]: two nodes on one PostgreSQL fire each tick of a
+//!   schedule exactly once;
 //! - [`shared_limits`]: rate limits shared by two nodes through one Redis, and a
 //!   Redis cut mid-run;
 //! - [`nginx`]: the shipped nginx `auth_request` example in front of an app,
@@ -28,6 +31,8 @@
 mod breakers;
 mod cli;
 mod cluster;
+mod cron;
+mod cron_cluster;
 mod durability;
 mod harness;
 mod nginx;
