@@ -22,6 +22,8 @@ use crate::wire::{
     RateLimitPolicyView, RateLimitResetResponse, ReadyResponse, ReleaseRequest,
 };
 use crate::wire::{AlertRecordView, AlertTestResponse, AlertsResponse, SilenceRequest, SilenceView, SilencesResponse};
+use crate::wire::{BreakerAcquireResponse, BreakerRecordRequest, BreakerStepResponse, BreakerView, BreakersResponse};
+use crate::wire::{CronListResponse, CronPut, CronRunView, CronRunsResponse, CronView};
 use crate::wire::{QueueHealthResponse, QueueMetricsHistory, QueueMetricsResponse, SystemHealthResponse};
 
 /// How long one request may take. Long enough for a lease that long-polls
@@ -398,6 +400,84 @@ impl Client {
         self.send(self.http.get(url), &[StatusCode::OK]).await
     }
 
+    /// Every circuit breaker: the shared ones (used or configured), then the
+    /// server node's in-process ones.
+    pub async fn breakers(&self) -> Result<BreakersResponse, ClientError> {
+        self.send(self.request(Method::GET, &["v1", "breakers"]), &[StatusCode::OK]).await
+    }
+
+    /// One circuit breaker with its latest transitions.
+    pub async fn breaker(&self, name: &str) -> Result<BreakerView, ClientError> {
+        self.send(self.request(Method::GET, &["v1", "breakers", name]), &[StatusCode::OK]).await
+    }
+
+    /// Asks a shared breaker whether to make a call. A refusal is an answer
+    /// (`allowed: false`), not an error.
+    pub async fn breaker_acquire(&self, name: &str) -> Result<BreakerAcquireResponse, ClientError> {
+        self.send(self.request(Method::POST, &["v1", "breakers", name, "acquire"]), &[StatusCode::OK]).await
+    }
+
+    /// Tells a shared breaker how an admitted call ended.
+    pub async fn breaker_record(
+        &self,
+        name: &str,
+        req: &BreakerRecordRequest,
+    ) -> Result<BreakerStepResponse, ClientError> {
+        let request = self.request(Method::POST, &["v1", "breakers", name, "record"]).json(req);
+        self.send(request, &[StatusCode::OK]).await
+    }
+
+    /// Closes a breaker and forgets its counts (admin).
+    pub async fn breaker_reset(&self, name: &str) -> Result<BreakerStepResponse, ClientError> {
+        self.send(self.request(Method::POST, &["v1", "breakers", name, "reset"]), &[StatusCode::OK]).await
+    }
+
+    /// Every cron schedule with its next and last run.
+    pub async fn cron_list(&self) -> Result<CronListResponse, ClientError> {
+        self.send(self.request(Method::GET, &["v1", "cron"]), &[StatusCode::OK]).await
+    }
+
+    /// One cron schedule.
+    pub async fn cron_get(&self, name: &str) -> Result<CronView, ClientError> {
+        self.send(self.request(Method::GET, &["v1", "cron", name]), &[StatusCode::OK]).await
+    }
+
+    /// Defines or replaces a cron schedule kept in the store (admin).
+    pub async fn cron_put(&self, name: &str, schedule: &CronPut) -> Result<CronView, ClientError> {
+        let request = self.request(Method::PUT, &["v1", "cron", name]).json(schedule);
+        self.send(request, &[StatusCode::OK]).await
+    }
+
+    /// Deletes a cron schedule defined through the API (admin); its runs stay.
+    pub async fn cron_delete(&self, name: &str) -> Result<(), ClientError> {
+        let request = self.request(Method::DELETE, &["v1", "cron", name]);
+        self.execute(request, &[StatusCode::NO_CONTENT]).await.map(drop)
+    }
+
+    /// A page of a schedule's runs, newest first; `cursor` is the previous
+    /// page's `next_cursor`.
+    pub async fn cron_runs(
+        &self,
+        name: &str,
+        limit: Option<u32>,
+        cursor: Option<&str>,
+    ) -> Result<CronRunsResponse, ClientError> {
+        let mut url = self.url(&["v1", "cron", name, "runs"]);
+        {
+            let mut query = url.query_pairs_mut();
+            if let Some(limit) = limit {
+                query.append_pair("limit", &limit.to_string());
+            }
+            if let Some(cursor) = cursor {
+                query.append_pair("cursor", cursor);
+            }
+        }
+        if url.query() == Some("") {
+            url.set_query(None);
+        }
+        self.send(self.http.get(url), &[StatusCode::OK]).await
+    }
+
     /// One alert.
     pub async fn alert(&self, id: &str) -> Result<AlertRecordView, ClientError> {
         self.send(self.request(Method::GET, &["v1", "alerts", id]), &[StatusCode::OK]).await
@@ -428,6 +508,21 @@ impl Client {
     /// Sends a test message to every alert channel; answers each one's result.
     pub async fn alert_test(&self) -> Result<AlertTestResponse, ClientError> {
         self.send(self.request(Method::POST, &["v1", "alerts", "test"]), &[StatusCode::OK]).await
+    }
+
+    /// Runs a schedule once now (admin).
+    pub async fn cron_trigger(&self, name: &str) -> Result<CronRunView, ClientError> {
+        self.send(self.request(Method::POST, &["v1", "cron", name, "trigger"]), &[StatusCode::OK]).await
+    }
+
+    /// Pauses a schedule: its ticks pass without runs (admin).
+    pub async fn cron_pause(&self, name: &str) -> Result<CronView, ClientError> {
+        self.send(self.request(Method::POST, &["v1", "cron", name, "pause"]), &[StatusCode::OK]).await
+    }
+
+    /// Resumes a paused schedule from its next tick (admin).
+    pub async fn cron_resume(&self, name: &str) -> Result<CronView, ClientError> {
+        self.send(self.request(Method::POST, &["v1", "cron", name, "resume"]), &[StatusCode::OK]).await
     }
 
     /// The server's liveness, uptime and version (needs no key).

@@ -27,6 +27,8 @@
 //! checked by building the [`Policy`] each describes. Alerting
 //! (`[alerts]`, `[[alerts.channels]]`, `SLACK_WEBHOOK_URL`) is read in
 //! [`alerts`].
+//! Circuit breakers (`[breakers.NAME]` over `[breaker_defaults]`) resolve
+//! the same way and are checked in `config/breaker.rs`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -36,8 +38,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use axum::http::HeaderName;
+use rampart_core::breaker::BreakerPolicy;
 use rampart_core::duration::{format_duration, parse_duration};
-use rampart_core::id::QueueName;
+use rampart_core::id::{BreakerName, QueueName};
 use rampart_core::retry::Backoff;
 use rampart_limit::{Algorithm, Policy, PolicyError};
 use rampart_store::postgres::{PgConfig, check_url};
@@ -46,6 +49,10 @@ use toml::{Table, Value};
 
 mod alerts;
 pub use alerts::{AlertThresholds, AlertsConfig, ChannelConfig, ChannelKind, SecretUrl};
+mod breaker;
+mod cron;
+
+pub use cron::{CronConfig, RetentionConfig};
 
 /// The built-in configuration file: every key at its default value, with a
 /// comment explaining it. It is the first layer of [`Config::load`].
@@ -108,6 +115,16 @@ pub struct Config {
     pub alerts: AlertsConfig,
     /// Queue metrics, their history and `/metrics` (`[monitoring]`).
     pub monitoring: MonitoringConfig,
+    /// The policy of every shared breaker without a table of its own
+    /// (`[breaker_defaults]`).
+    pub breaker_defaults: BreakerPolicy,
+    /// Breakers with their own policy (`[breakers.NAME]`), already resolved
+    /// over `breaker_defaults`.
+    pub breakers: BTreeMap<BreakerName, BreakerPolicy>,
+    /// Cron schedules of the configuration (`[[cron]]`), in file order.
+    pub cron: Vec<CronConfig>,
+    /// Deleting old jobs and cron runs (`[retention]`).
+    pub retention: RetentionConfig,
 }
 
 /// Queue metrics, their history and `/metrics` (`[monitoring]`).
@@ -373,6 +390,12 @@ pub struct QueueConfig {
     pub concurrency: Option<u32>,
     /// Whether the queue starts paused: it accepts jobs but hands none out.
     pub paused: bool,
+    /// How long its completed jobs are kept (`retention_completed`); `None`
+    /// is `[retention] completed`.
+    pub retention_completed: Option<Duration>,
+    /// How long its dead jobs are kept (`retention_dead`); `None` is
+    /// `[retention] dead`.
+    pub retention_dead: Option<Duration>,
 }
 
 impl Default for QueueConfig {
@@ -384,6 +407,8 @@ impl Default for QueueConfig {
             lease: Duration::from_secs(30),
             concurrency: None,
             paused: false,
+            retention_completed: None,
+            retention_dead: None,
         }
     }
 }
@@ -652,6 +677,10 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(30),
             alerts: AlertsConfig::default(),
             monitoring: MonitoringConfig::default(),
+            breaker_defaults: BreakerPolicy::default(),
+            breakers: BTreeMap::new(),
+            cron: Vec::new(),
+            retention: RetentionConfig::default(),
         }
     }
 }
@@ -830,6 +859,10 @@ const TOP_KEYS: &[(&str, Kind)] = &[
     ("shutdown_grace", Kind::Text),
     ("alerts", Kind::Table),
     ("monitoring", Kind::Table),
+    ("breaker_defaults", Kind::Table),
+    ("breakers", Kind::Table),
+    ("cron", Kind::Table),
+    ("retention", Kind::Table),
 ];
 
 const MONITORING_KEYS: &[(&str, Kind)] =
@@ -842,6 +875,8 @@ const QUEUE_KEYS: &[(&str, Kind)] = &[
     ("lease", Kind::Text),
     ("concurrency", Kind::Int),
     ("paused", Kind::Bool),
+    ("retention_completed", Kind::Text),
+    ("retention_dead", Kind::Text),
 ];
 
 const BACKOFF_KEYS: &[(&str, Kind)] =
@@ -928,6 +963,10 @@ fn resolve(segments: &[&str]) -> Result<(Vec<String>, Kind), String> {
             [] => Err("`monitoring` is a table: set one of its keys, e.g. `monitoring.interval`".to_string()),
             _ => Err(format!("`monitoring` keys have no sub-keys; monitoring keys are {}", key_list(MONITORING_KEYS))),
         },
+        "breaker_defaults" => breaker::resolve_key(vec![first], rest),
+        "breakers" => breaker::resolve_named(rest),
+        "retention" => cron::resolve_retention_key(rest),
+        "cron" => Err("[[cron]] schedules are set in the configuration file or through the API".to_string()),
         _ => match kind_of(TOP_KEYS, &first) {
             Some(kind) if rest.is_empty() => Ok((vec![first], kind)),
             Some(_) => Err(format!("`{first}` has no sub-keys")),
@@ -1041,6 +1080,12 @@ fn resolve_dotted(key: &str) -> Result<(Vec<String>, Kind), String> {
     }
     if let Some(rest) = key.strip_prefix("alerts.queues.") {
         return alerts::resolve_dotted_queue(rest);
+    }
+    if let Some(rest) = key.strip_prefix("breakers.") {
+        return match rest.rsplit_once('.') {
+            Some((name, key)) => resolve(&["breakers", name, key]),
+            None => resolve(&["breakers", rest]),
+        };
     }
     let Some(rest) = key.strip_prefix("queues.") else {
         let segments: Vec<&str> = key.split('.').collect();
@@ -1475,8 +1520,12 @@ impl Check<'_> {
                         config.shutdown_grace = d;
                     }
                 }
+                "cron" => config.cron = self.cron(&path, value),
+                "retention" => config.retention = self.retention(&path, value),
                 // Walked below, once queue_defaults is known.
                 "queue_defaults" | "queues" => {}
+                // Walked below, once breaker_defaults is known.
+                "breaker_defaults" | "breakers" => {}
                 _ => self.unknown(&path, TOP_KEYS),
             }
         }
@@ -1522,6 +1571,7 @@ impl Check<'_> {
                 }
             }
         }
+        self.breakers(table, &mut config);
         if config.redis_url.is_none() {
             for (name, policy) in &config.ratelimit.policies {
                 if policy.backend == Some(LimitBackend::Redis) {
@@ -1575,6 +1625,12 @@ impl Check<'_> {
                     if let Some(b) = self.boolean(&path, value) {
                         queue.paused = b;
                     }
+                }
+                "retention_completed" => {
+                    queue.retention_completed = self.queue_retention(&path, value, key).or(queue.retention_completed);
+                }
+                "retention_dead" => {
+                    queue.retention_dead = self.queue_retention(&path, value, key).or(queue.retention_dead);
                 }
                 _ => self.unknown(&path, QUEUE_KEYS),
             }

@@ -20,6 +20,7 @@ use tokio::task::JoinSet;
 use crate::alert::Alerting;
 use crate::api::{self, AppState, Shared};
 use crate::auth::{Authenticator, BootstrapError};
+use crate::breaker::{LocalBreakers, SharedBreakers};
 use crate::config::{Config, DatabaseUrl};
 use crate::engine::Engine;
 use crate::monitoring::Monitor;
@@ -30,6 +31,7 @@ use crate::service::{
     Alerter, AlerterConfig, Notifier, NotifierConfig, PolicySyncer, PolicySyncerConfig, Promoter, PromoterConfig,
     Reaper, ReaperConfig, RedisProber, RedisProberConfig, Relay, Sampler, SamplerConfig, Sweeper, SweeperConfig,
 };
+use crate::service::{Pruner, PrunerConfig, Scheduler, SchedulerConfig};
 use crate::shutdown::{Shutdown, ShutdownTrigger};
 
 pub use rampart_store::postgres::MigrateReport;
@@ -141,13 +143,20 @@ impl Server {
             redis.probe(clock.now()).await;
         }
         let engine = Engine::new(store, &config, clock.clone(), shutdown.clone());
+        let (pruner, prune_requests) = Pruner::new(PrunerConfig::from_config(&config), engine.clone());
+        let cron = crate::cron::Cron::new(engine.clone(), &config, prune_requests);
+        cron.sync(&config).await?;
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
         let addr = listener.local_addr().map_err(ServerError::Serve)?;
+        // This node's in-process breakers: services that keep some register them here.
+        let breakers = LocalBreakers::new();
         let mut services = JoinSet::new();
         services.spawn(Reaper::new(ReaperConfig::default(), engine.clone()).run(shutdown.clone()));
         services.spawn(Promoter::new(PromoterConfig::default(), engine.clone()).run(shutdown.clone()));
+        services.spawn(Scheduler::new(SchedulerConfig::default(), cron.clone()).run(shutdown.clone()));
+        services.spawn(pruner.run(shutdown.clone()));
         if let Some(signals) = engine.store().subscribe() {
             services.spawn(Relay::new(engine.clone(), signals).run(shutdown.clone()));
         }
@@ -192,6 +201,9 @@ impl Server {
             started: Arc::new(Instant::now()),
             alerting,
             monitor,
+            breakers,
+            shared_breakers: SharedBreakers::new(engine.store().clone(), &config, clock.clone()),
+            cron,
         });
         match &config.database_url {
             Some(url) => tracing::info!(

@@ -7,6 +7,8 @@
 //! back into wire types, or [`error::ApiError`] answers the failure.
 
 mod alerts;
+mod breakers;
+mod cron;
 pub mod error;
 pub mod extract;
 mod gate;
@@ -30,6 +32,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::auth::Authenticator;
+use crate::breaker::{LocalBreakers, SharedBreakers};
 use crate::engine::Engine;
 use crate::monitoring::Monitor;
 use crate::ratelimit::RateLimiter;
@@ -75,6 +78,12 @@ pub struct Shared {
     pub alerting: crate::alert::Alerting,
     /// Queue samples, totals, alerts firing and HTTP request counters.
     pub monitor: Monitor,
+    /// This node's in-process circuit breakers (listed as per-node).
+    pub breakers: LocalBreakers,
+    /// The breakers apps share over HTTP, kept in the store.
+    pub shared_breakers: SharedBreakers,
+    /// Cron schedules and their runs.
+    pub cron: crate::cron::Cron,
 }
 
 /// The whole API with its layers. Serve it with
@@ -91,6 +100,8 @@ pub fn router(state: AppState) -> Router {
         .merge(queues::router())
         .merge(keys::router())
         .merge(ratelimit::router())
+        .merge(breakers::router())
+        .merge(cron::router())
         .merge(gate::router())
         .merge(alerts::router())
         .merge(monitoring::router(monitoring.metrics_public))

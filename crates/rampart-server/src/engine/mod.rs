@@ -152,6 +152,11 @@ impl Engine {
         self.inner.clock.now()
     }
 
+    /// The largest payload a job may have (`max_payload_bytes`).
+    pub fn max_payload_bytes(&self) -> usize {
+        self.inner.max_payload_bytes
+    }
+
     /// The settings of a queue.
     pub fn queue_config(&self, queue: &QueueName) -> &QueueConfig {
         self.inner.policies.queue(queue.as_str())
@@ -222,6 +227,18 @@ impl Engine {
             self.inner.wakers.wake_promoter();
         }
         Ok(inserted)
+    }
+
+    /// Wakes what waits on jobs another store call inserted into `queue` (a
+    /// cron run's job): leases of the queue, and the promoter for a job that
+    /// runs later.
+    pub fn jobs_inserted(&self, queue: &QueueName, inserted: &[JobInserted]) {
+        if inserted.iter().any(|j| !j.duplicate && j.state == JobState::Available) {
+            self.inner.wakers.wake_queue(queue);
+        }
+        if inserted.iter().any(|j| !j.duplicate && j.state == JobState::Scheduled) {
+            self.inner.wakers.wake_promoter();
+        }
     }
 
     /// Leases jobs, long-polling up to `wait` until at least one is available.

@@ -2,6 +2,9 @@
 //! rate limiter's sweeper, policy syncer and Redis prober, and the alerter
 //! and notifier. Each is an agent noun in its own file with a `run(shutdown)`
 //! loop and a `run_once()` step that tests drive directly
+//! Background services: reaper, promoter, relay, the cron scheduler and the
+//! pruner, and the rate limiter's sweeper, policy syncer and Redis prober. Each is an agent noun in its own
+//! file with a `run(shutdown)` loop and a `run_once()` step that tests drive directly
 //! (and its own `…Config` when it has settings); every loop ends when the
 //! shutdown signal fires.
 
@@ -9,20 +12,24 @@ pub mod alerter;
 pub mod notifier;
 pub mod policy_syncer;
 pub mod promoter;
+pub mod pruner;
 pub mod reaper;
 pub mod redis_prober;
 pub mod relay;
 pub mod sampler;
+pub mod scheduler;
 pub mod sweeper;
 
 pub use alerter::{AlertSample, Alerter, AlerterConfig, QueueSample};
 pub use notifier::{Notifier, NotifierConfig};
 pub use policy_syncer::{PolicySyncer, PolicySyncerConfig};
 pub use promoter::{Promoter, PromoterConfig};
+pub use pruner::{PruneReport, Pruner, PrunerConfig};
 pub use reaper::{Reaper, ReaperConfig};
 pub use redis_prober::{RedisProber, RedisProberConfig};
 pub use relay::Relay;
 pub use sampler::{Sampler, SamplerConfig};
+pub use scheduler::{Scheduler, SchedulerConfig};
 pub use sweeper::{Sweeper, SweeperConfig};
 
 /// A tick every interval until shutdown: the loop of each service that polls.

@@ -56,6 +56,19 @@ fn routes(job: &str) -> Vec<(Method, String, Option<&'static str>, Action)> {
         (Method::GET, "/v1/monitoring/queue-health".into(), None, Read),
         (Method::GET, "/v1/monitoring/system-health".into(), None, Read),
         (Method::GET, "/metrics".into(), None, Read),
+        (Method::GET, "/v1/breakers".into(), None, Read),
+        (Method::GET, "/v1/breakers/b".into(), None, Read),
+        (Method::POST, "/v1/breakers/b/acquire".into(), None, RateLimit),
+        (Method::POST, "/v1/breakers/b/record".into(), Some(r#"{"outcome":"success","duration_ms":5}"#), RateLimit),
+        (Method::POST, "/v1/breakers/b/reset".into(), None, Admin),
+        (Method::GET, "/v1/cron".into(), None, Read),
+        (Method::GET, "/v1/cron/rampart.retention".into(), None, Read),
+        (Method::GET, "/v1/cron/rampart.retention/runs".into(), None, Read),
+        (Method::PUT, "/v1/cron/c".into(), Some(r#"{"schedule":"@hourly","queue":"q"}"#), Admin),
+        (Method::POST, "/v1/cron/nope/trigger".into(), None, Admin),
+        (Method::POST, "/v1/cron/nope/pause".into(), None, Admin),
+        (Method::POST, "/v1/cron/nope/resume".into(), None, Admin),
+        (Method::DELETE, "/v1/cron/nope".into(), None, Admin),
     ]
 }
 

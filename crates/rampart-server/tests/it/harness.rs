@@ -20,11 +20,14 @@ use rampart_core::auth::Role;
 use rampart_core::time::{ManualClock, UnixMillis};
 use rampart_server::api::{self, AppState, Shared};
 use rampart_server::auth::Authenticator;
+use rampart_server::breaker::{LocalBreakers, SharedBreakers};
 use rampart_server::config::Config;
+use rampart_server::cron::Cron;
 use rampart_server::engine::Engine;
 use rampart_server::monitoring::Monitor;
 use rampart_server::ratelimit::RateLimiter;
 use rampart_server::ratelimit::own::OwnLimits;
+use rampart_server::service::{Pruner, PrunerConfig};
 use rampart_server::shutdown::{Shutdown, ShutdownTrigger};
 use rampart_store::Store;
 use rampart_store::postgres::PgConfig;
@@ -47,6 +50,12 @@ pub struct TestApp {
     pub alerting: rampart_server::alert::Alerting,
     pub clock: Arc<ManualClock>,
     pub keys: HashMap<&'static str, String>,
+    /// The node's in-process breakers, as the API state holds them.
+    pub breakers: LocalBreakers,
+    /// Cron over the engine; drive it with a `Scheduler`'s `run_once`.
+    pub cron: Cron,
+    /// The pruner the built-in retention schedule hands its runs to.
+    pub pruner: tokio::sync::Mutex<Pruner>,
     _trigger: ShutdownTrigger,
     _dir: tempfile::TempDir,
     _db: Option<TestDatabase>,
@@ -106,6 +115,9 @@ impl TestApp {
         let (trigger, shutdown) = Shutdown::new();
         let engine = Engine::new(store.clone(), &config, clock.clone(), shutdown);
         let limiter = RateLimiter::new(&config.ratelimit, clock.clone());
+        let (pruner, prune_requests) = Pruner::new(PrunerConfig::from_config(&config), engine.clone());
+        let cron = Cron::new(engine.clone(), &config, prune_requests);
+        cron.sync(&config).await.unwrap();
         let auth = Authenticator::new(store);
         let monitor = Monitor::new(config.monitoring.clone(), engine.clone());
         let alerting = rampart_server::alert::Alerting::new(&config.alerts.channels);
@@ -114,6 +126,7 @@ impl TestApp {
             let new = auth.create(format!("{role}-key"), role, T0).await.unwrap();
             keys.insert(role.as_str(), new.key);
         }
+        let breakers = LocalBreakers::new();
         let state = AppState::new(Shared {
             engine: engine.clone(),
             auth,
@@ -123,10 +136,28 @@ impl TestApp {
             started: Arc::new(Instant::now()),
             alerting: alerting.clone(),
             monitor: monitor.clone(),
+            breakers: breakers.clone(),
+            shared_breakers: SharedBreakers::new(engine.store().clone(), &config, clock.clone()),
+            cron: cron.clone(),
         });
         // In process there is no connection: requests come from PEER unless they say otherwise.
         let router = api::router(state).layer(MockConnectInfo(PEER));
-        TestApp { router, engine, limiter, monitor, alerting, clock, keys, _trigger: trigger, _dir: dir, _db: db }
+        let pruner = tokio::sync::Mutex::new(pruner);
+        TestApp {
+            router,
+            engine,
+            limiter,
+            monitor,
+            alerting,
+            clock,
+            keys,
+            breakers,
+            cron,
+            pruner,
+            _trigger: trigger,
+            _dir: dir,
+            _db: db,
+        }
     }
 
     /// A request to build up and send; see [`Call`].

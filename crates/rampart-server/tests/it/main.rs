@@ -3,6 +3,8 @@
 
 mod alerts;
 mod api;
+mod breakers;
+mod cron;
 mod engine;
 mod gate;
 mod harness;

@@ -116,7 +116,7 @@ pub(super) async fn insert_many(
 
 /// Inserts the jobs at `pending`, resolving unique-key duplicates to their
 /// live twin; answers the indexes whose twin finished meanwhile.
-async fn insert_round(
+pub(super) async fn insert_round(
     c: &impl GenericClient,
     node: &str,
     p: &JobInsertParams,

@@ -13,6 +13,10 @@ use rampart_store::*;
 
 // The alert contract lives in its own file; `backend!` runs it too.
 use crate::alert_store::*;
+mod breakers;
+pub use breakers::*;
+// The cron and retention contract lives in its own file; `backend!` runs it too.
+use crate::cron_store::*;
 
 const T0: UnixMillis = UnixMillis(1_800_000_000_000);
 const LEASE: Duration = Duration::from_secs(30);
@@ -659,6 +663,18 @@ macro_rules! backend {
             run!(dead_jobs_are_found_by_the_window_they_died_in);
             run!(queue_totals_add_up_across_calls_and_count_each_utc_day);
             run!(job_health_counts_read_available_active_and_stale_leases);
+            run!(breakers_are_made_on_first_use_and_step_through_their_states);
+            run!(breaker_steps_that_change_nothing_write_nothing);
+            run!(breaker_reset_closes_and_is_recorded);
+            run!(breakers_keep_their_latest_transitions);
+            run!(concurrent_breaker_steps_agree);
+            run!(cron_schedules_are_put_replaced_listed_and_deleted);
+            run!(cron_sync_replaces_the_schedules_of_one_source_only);
+            run!(cron_fire_advances_the_tick_once_with_its_job_and_run);
+            run!(cron_fire_of_one_tick_from_many_callers_fires_once);
+            run!(cron_runs_settle_from_their_jobs_and_page_newest_first);
+            run!(cron_builtin_runs_start_active_and_finish_in_process);
+            run!(retention_prunes_finished_jobs_and_runs_in_bounded_batches);
         }
     };
 }

@@ -3,3 +3,4 @@
 
 mod alert_store;
 mod conformance;
+mod cron_store;

@@ -8,7 +8,9 @@
 
 pub mod alerts;
 pub mod bench;
+pub mod breakers;
 pub mod config;
+pub mod cron;
 pub mod dlq;
 pub mod enqueue;
 pub mod jobs;

@@ -11,11 +11,16 @@
 //! - [`server`]: start-up: the admin key file, a bad configuration;
 //! - [`shutdown`]: SIGTERM: in-flight requests finish within the grace, a
 //!   second signal stops at once, a stopping worker gives its jobs back;
+//! - [`breakers`]: `rampart breakers`, and two nodes on one PostgreSQL
+//!   agreeing on a shared breaker;
 //! - [`cli`]: what the CLI says when it cannot do its job;
 //! - [`alerts`]: two nodes on one PostgreSQL send each alert notice once to
 //!   a real receiver; `rampart alerts` from the CLI;
 //! - [`cluster`]: two nodes on one PostgreSQL database: jobs run once across
 //!   both, a node killed with SIGKILL, a database outage, unique keys;
+//! - [`cron`]: `rampart cron` against a server firing a schedule every second;
+//! - [`cron_cluster`]: two nodes on one PostgreSQL fire each tick of a
+//!   schedule exactly once;
 //! - [`shared_limits`]: rate limits shared by two nodes through one Redis, and a
 //!   Redis cut mid-run;
 //! - [`nginx`]: the shipped nginx `auth_request` example in front of an app,
@@ -28,8 +33,11 @@
 //! condition under a generous bound, so the suite holds on a busy machine.
 
 mod alerts;
+mod breakers;
 mod cli;
 mod cluster;
+mod cron;
+mod cron_cluster;
 mod durability;
 mod harness;
 mod monitoring;
