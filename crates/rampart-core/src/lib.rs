@@ -11,6 +11,7 @@
 //! - [`job`]: job states and the reasons a transition happens.
 //! - [`retry`]: retry policy, exponential backoff with jitter, the fail decision.
 //! - [`auth`]: API-key roles and what each may do.
+//! - [`webhook`]: Standard Webhooks signatures (push delivery signs, intake verifies).
 
 pub mod auth;
 pub mod duration;
@@ -18,3 +19,4 @@ pub mod id;
 pub mod job;
 pub mod retry;
 pub mod time;
+pub mod webhook;
