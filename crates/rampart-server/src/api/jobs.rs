@@ -192,7 +192,7 @@ async fn jobs_ack(
         acks.push(JobAck {
             id,
             lease_token: f.lease_token,
-            outcome: AckOutcome::Fail { error: f.error, retryable: f.retryable.unwrap_or(true) },
+            outcome: AckOutcome::Fail { error: f.error, retryable: f.retryable.unwrap_or(true), retry_at: None },
         });
     }
     let ids: Vec<String> = acks.iter().map(|a| a.id.to_string()).collect();

@@ -8,6 +8,7 @@
 mod checkpointer;
 mod jobs;
 mod keys;
+mod push;
 mod ratelimit;
 mod writer;
 
@@ -29,8 +30,11 @@ use crate::{ApiKeyInsert, ApiKeyRecord};
 use writer::Writer;
 
 /// Schema migrations in order; `PRAGMA user_version` counts those applied.
-const MIGRATIONS: &[&str] =
-    &[include_str!("migrations/0001_init.sql"), include_str!("migrations/0002_ratelimit_policies.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_ratelimit_policies.sql"),
+    include_str!("migrations/0005_push.sql"),
+];
 
 /// Read connections kept open between reads.
 const READERS_KEPT: usize = 8;
@@ -292,6 +296,15 @@ impl SqliteStore {
 
     pub(crate) async fn ratelimit_policy_revision(&self) -> Result<u64, StoreError> {
         self.read(ratelimit::revision).await
+    }
+
+    pub(crate) async fn push_secret_ensure(
+        &self,
+        queue: QueueName,
+        candidate: String,
+        now: UnixMillis,
+    ) -> Result<String, StoreError> {
+        self.write(move |c| push::secret_ensure(c, &queue, &candidate, now)).await
     }
 }
 
