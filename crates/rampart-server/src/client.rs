@@ -19,7 +19,7 @@ use crate::wire::{
     HeartbeatRequest, HeartbeatResponse, JobListResponse, JobStateResponse, JobView, KeyCreateRequest,
     KeyCreatedResponse, KeysResponse, LeaseRequest, LeaseResponse, QueuePausedResponse, QueueView, QueuesResponse,
     RateLimitCheckRequest, RateLimitCheckResponse, RateLimitKeyView, RateLimitPoliciesResponse, RateLimitPolicyPut,
-    RateLimitPolicyView, RateLimitResetResponse, ReadyResponse,
+    RateLimitPolicyView, RateLimitResetResponse, ReadyResponse, ReleaseRequest,
 };
 
 /// How long one request may take. Long enough for a lease that long-polls
@@ -217,6 +217,13 @@ impl Client {
     /// Reports an active job's attempt as failed.
     pub async fn fail(&self, id: &str, req: &FailRequest) -> Result<AckResponse, ClientError> {
         let request = self.request(Method::POST, &["v1", "jobs", id, "fail"]).json(req);
+        self.send(request, &[StatusCode::OK]).await
+    }
+
+    /// Gives an active job's lease back without counting its attempt: the
+    /// job is `available` again at once.
+    pub async fn release(&self, id: &str, req: &ReleaseRequest) -> Result<JobStateResponse, ClientError> {
+        let request = self.request(Method::POST, &["v1", "jobs", id, "release"]).json(req);
         self.send(request, &[StatusCode::OK]).await
     }
 

@@ -99,6 +99,9 @@ pub struct Config {
     pub ratelimit: RateLimitConfig,
     /// Push delivery (`[push]`).
     pub push: PushConfig,
+    /// How long a stopping server lets in-flight requests and the work it
+    /// holds finish before it gives the rest back (`shutdown_grace`).
+    pub shutdown_grace: Duration,
 }
 
 /// How log lines are written.
@@ -714,6 +717,7 @@ impl Default for Config {
             queues: BTreeMap::new(),
             ratelimit: RateLimitConfig::default(),
             push: PushConfig::default(),
+            shutdown_grace: Duration::from_secs(30),
         }
     }
 }
@@ -886,6 +890,7 @@ const TOP_KEYS: &[(&str, Kind)] = &[
     ("queues", Kind::Table),
     ("ratelimit", Kind::Table),
     ("push", Kind::Table),
+    ("shutdown_grace", Kind::Text),
 ];
 
 const QUEUE_KEYS: &[(&str, Kind)] = &[
@@ -1531,6 +1536,11 @@ impl Check<'_> {
                 }
                 "ratelimit" => config.ratelimit = self.ratelimit(&path, value),
                 "push" => config.push = self.push(&path, value),
+                "shutdown_grace" => {
+                    if let Some(d) = self.duration(&path, value) {
+                        config.shutdown_grace = d;
+                    }
+                }
                 // Walked below, once queue_defaults is known.
                 "queue_defaults" | "queues" => {}
                 _ => self.unknown(&path, TOP_KEYS),

@@ -6,9 +6,10 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::serve::ListenerExt;
+use rampart_core::duration::format_duration;
 use rampart_core::time::{SharedClock, SystemClock};
 use rampart_store::postgres;
 use rampart_store::sqlite::SqliteConfig;
@@ -106,6 +107,7 @@ pub struct Server {
     trigger: ShutdownTrigger,
     shutdown: Shutdown,
     services: JoinSet<()>,
+    grace: Duration,
 }
 
 impl Server {
@@ -179,7 +181,7 @@ impl Server {
                 "rampart is listening on http://{addr}"
             ),
         }
-        Ok(Server { listener, addr, engine, state, trigger, shutdown, services })
+        Ok(Server { listener, addr, engine, state, trigger, shutdown, services, grace: config.shutdown_grace })
     }
 
     /// The bound address (useful with port 0).
@@ -192,10 +194,12 @@ impl Server {
         self.engine.clone()
     }
 
-    /// Serves until `signal` resolves, then stops: no new connections,
-    /// long-polls answered empty, background services ended.
+    /// Serves until `signal` resolves, then stops gracefully: no new
+    /// connections and no new work (long-polls answered empty, services
+    /// told to stop), in-flight requests and the services' own work given up
+    /// to the shutdown grace, then every pending write flushed.
     pub async fn run(self, signal: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
-        let Server { listener, state, trigger, shutdown, mut services, .. } = self;
+        let Server { listener, engine, state, trigger, shutdown, mut services, grace, .. } = self;
         let app = api::router(state);
         // Small JSON answers must not wait for Nagle's algorithm.
         let listener = listener.tap_io(|tcp| {
@@ -211,12 +215,41 @@ impl Server {
                     _ = signal => {}
                     _ = stop.wait() => {}
                 }
-                tracing::info!("shutting down: finishing in-flight requests");
+                tracing::info!(grace = %format_duration(grace), "shutting down: taking no new work, finishing what is in flight");
                 trigger.trigger();
             })
-            .await;
-        while services.join_next().await.is_some() {}
+            .into_future();
+        // Requests still running when the grace is over are cut off with
+        // their connections; the work they held is given back by the services.
+        let served = tokio::select! {
+            r = served => r,
+            _ = after_grace(&shutdown, grace) => {
+                tracing::warn!("the grace period is over; closing connections with requests still in flight");
+                Ok(())
+            }
+        };
+        // Services hand back what they hold when their own grace ends; a
+        // margin beyond it covers that last round trip to the store.
+        let joined =
+            tokio::time::timeout(grace + SERVICE_STOP_MARGIN, async { while services.join_next().await.is_some() {} })
+                .await;
+        if joined.is_err() {
+            tracing::warn!("background services did not stop in time; stopping them now");
+            services.abort_all();
+        }
+        if let Err(e) = engine.store().flush().await {
+            tracing::error!(error = %e, "could not flush the store's last writes");
+        }
         tracing::info!("rampart stopped");
         served.map_err(ServerError::Serve)
     }
+}
+
+/// How long past the grace the services may take to give back what they hold.
+const SERVICE_STOP_MARGIN: Duration = Duration::from_secs(5);
+
+/// Resolves `grace` after the shutdown starts.
+async fn after_grace(shutdown: &Shutdown, grace: Duration) {
+    shutdown.wait().await;
+    tokio::time::sleep(grace).await;
 }

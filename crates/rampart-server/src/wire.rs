@@ -182,6 +182,15 @@ pub struct FailRequest {
     pub retryable: Option<bool>,
 }
 
+/// `POST /v1/jobs/{id}/release`: gives the lease back without counting the
+/// attempt (a worker stopping before it could finish).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseRequest {
+    /// The lease token.
+    pub lease_token: String,
+}
+
 /// The answer to a complete or fail: the job's new state.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AckResponse {

@@ -164,6 +164,35 @@ pub struct JobAcked {
     pub retry_at: Option<UnixMillis>,
 }
 
+/// Gives leases back without ending their attempts: a stopping node hands
+/// its unfinished jobs to the others at once instead of letting the leases
+/// expire (which would count a failed attempt).
+#[derive(Debug, Clone)]
+pub struct JobReleaseParams {
+    /// The leases to give back; each stands or falls on its own.
+    pub releases: Vec<JobRelease>,
+    /// Release time.
+    pub now: UnixMillis,
+}
+
+/// One lease to give back.
+#[derive(Debug, Clone)]
+pub struct JobRelease {
+    /// The job.
+    pub id: JobId,
+    /// The lease token from the lease.
+    pub lease_token: String,
+}
+
+/// A released job: `available` again, its attempt not counted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobReleased {
+    /// The job.
+    pub id: JobId,
+    /// Its queue, whose workers may now be woken.
+    pub queue: QueueName,
+}
+
 /// Fails active jobs whose lease or timeout ran out.
 #[derive(Clone)]
 pub struct JobReapParams {
@@ -248,7 +277,7 @@ pub struct JobEvent {
     /// The worker involved, if any.
     pub worker: Option<String>,
     /// Why: `enqueued`, `due`, `leased`, `completed`, `error`, `lease_expired`,
-    /// `timeout`, `retried`, `cancelled`.
+    /// `timeout`, `released`, `retried`, `cancelled`.
     pub reason: String,
     /// The error message, for failures.
     pub error: Option<String>,

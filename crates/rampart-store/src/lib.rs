@@ -113,6 +113,16 @@ impl Store {
         dispatch!(self, s => s.ping())
     }
 
+    /// Answers once every write issued before it is durable; a stopping
+    /// server calls it last. (PostgreSQL writes are committed when they
+    /// answer, so there it has nothing to wait for.)
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.flush().await,
+            Store::Postgres(_) => Ok(()),
+        }
+    }
+
     /// Inserts jobs all-or-nothing; a live job with the same queue and
     /// `unique_key` is returned instead of a new one (`duplicate: true`).
     ///
@@ -144,6 +154,16 @@ impl Store {
     /// Applies completions and failures; each ack succeeds or fails on its own.
     pub async fn job_ack_many(&self, params: JobAckParams) -> Result<Vec<Result<JobAcked, StoreError>>, StoreError> {
         dispatch!(self, s => s.job_ack_many(params))
+    }
+
+    /// Gives leases back without counting their attempts: each job held
+    /// with its token becomes `available` again, first in line as before;
+    /// [`StoreError::LeaseLost`] for a token that no longer holds its job.
+    pub async fn job_release_many(
+        &self,
+        params: JobReleaseParams,
+    ) -> Result<Vec<Result<JobReleased, StoreError>>, StoreError> {
+        dispatch!(self, s => s.job_release_many(params))
     }
 
     /// One job with its full history.

@@ -31,6 +31,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/v1/jobs/{id}/heartbeat", post(jobs_heartbeat))
         .route("/v1/jobs/{id}/complete", post(jobs_complete))
         .route("/v1/jobs/{id}/fail", post(jobs_fail))
+        .route("/v1/jobs/{id}/release", post(jobs_release))
         .route("/v1/jobs/{id}/retry", post(jobs_retry))
         .route("/v1/jobs/{id}/cancel", post(jobs_cancel))
         .route("/v1/acks", post(jobs_ack))
@@ -158,6 +159,19 @@ async fn jobs_complete(
     let id = job_id(&id)?;
     let result = req.result.map(|r| r.get().to_string());
     Ok(Json(ack_response(state.engine.complete(id, req.lease_token, result).await?)))
+}
+
+async fn jobs_release(
+    State(state): State<AppState>,
+    _auth: Auth<Work>,
+    Path(id): Path<String>,
+    Body(req): Body<ReleaseRequest>,
+) -> Result<Json<JobStateResponse>, ApiError> {
+    let id = job_id(&id)?;
+    let release = rampart_store::JobRelease { id, lease_token: req.lease_token };
+    let no_answer = || EngineError::Store(rampart_store::StoreError::Internal("no release result".into()));
+    let released = state.engine.release(vec![release]).await?.pop().unwrap_or_else(|| Err(no_answer()))?;
+    Ok(Json(JobStateResponse { id: released.id.to_string(), state: JobState::Available.to_string() }))
 }
 
 async fn jobs_fail(

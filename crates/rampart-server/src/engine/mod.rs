@@ -23,8 +23,8 @@ use rampart_core::retry::{Backoff, RetryPlanner};
 use rampart_core::time::{SharedClock, UnixMillis};
 use rampart_store::{
     AckOutcome, JobAck, JobAckParams, JobAcked, JobHeartbeatParams, JobInsertParams, JobInserted, JobLeaseParams,
-    JobListParams, JobReapParams, JobReaped, JobRecord, JobRetryDeadParams, LeasedJob, NewJob, QueueCounts, Store,
-    StoreError, StoreSignal,
+    JobListParams, JobReapParams, JobReaped, JobRecord, JobRelease, JobReleaseParams, JobReleased, JobRetryDeadParams,
+    LeasedJob, NewJob, QueueCounts, Store, StoreError, StoreSignal,
 };
 
 use crate::config::{Config, QueueConfig};
@@ -327,6 +327,27 @@ impl Engine {
             .await?
             .pop()
             .unwrap_or(Err(EngineError::Store(StoreError::Internal("no ack result".into()))))
+    }
+
+    /// Gives leases back without counting their attempts (a stopping worker
+    /// or node hands its unfinished jobs to the others at once); each stands
+    /// or falls on its own.
+    pub async fn release(
+        &self,
+        releases: Vec<JobRelease>,
+    ) -> Result<Vec<Result<JobReleased, EngineError>>, EngineError> {
+        if releases.is_empty() {
+            return Ok(Vec::new());
+        }
+        let results = self.inner.store.job_release_many(JobReleaseParams { releases, now: self.now() }).await?;
+        let mut woken: Vec<&QueueName> = Vec::new();
+        for r in results.iter().flatten() {
+            if !woken.contains(&&r.queue) {
+                self.inner.wakers.wake_queue(&r.queue);
+                woken.push(&r.queue);
+            }
+        }
+        Ok(results.into_iter().map(|r| r.map_err(EngineError::from)).collect())
     }
 
     /// One job with its history.

@@ -18,18 +18,21 @@
 //! Each queue gets a loop that long-polls for as many jobs as it has free
 //! slots, runs each in its own task with a heartbeat every third of the
 //! lease, and acknowledges the outcome. On shutdown it stops leasing and
-//! lets running jobs finish within the grace period.
+//! lets running jobs finish within the grace period; those still running
+//! then are stopped and their leases given back, so another worker takes
+//! them at once without an attempt counted.
 
 mod source;
 
 pub use source::{Job, Source, SourceError};
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rampart_core::id::{QueueName, QueueNameError};
+use rampart_core::id::{JobId, QueueName, QueueNameError};
 use rampart_core::time::{Clock, SystemClock};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -182,6 +185,9 @@ impl Lane {
     async fn run(self, shutdown: Shutdown) {
         let slots = Arc::new(Semaphore::new(self.concurrency));
         let mut running = JoinSet::new();
+        // The jobs being worked on, so those still running when the grace
+        // period ends are given back rather than left to expire.
+        let held: Arc<Mutex<HashMap<JobId, Job>>> = Arc::default();
         let mut failures = 0u32;
         loop {
             while running.try_join_next().is_some() {}
@@ -219,16 +225,27 @@ impl Lane {
             for job in jobs {
                 let Some(permit) = permits.pop() else { break };
                 let task = Attempt { source: self.source.clone(), handler: self.handler.clone(), lease: self.lease };
+                held.lock().unwrap_or_else(|e| e.into_inner()).insert(job.id, job.clone());
+                let held = Arc::clone(&held);
                 running.spawn(async move {
+                    let id = job.id;
                     task.run(job).await;
+                    held.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
                     drop(permit);
                 });
             }
         }
         let drained = tokio::time::timeout(self.grace, async { while running.join_next().await.is_some() {} }).await;
         if drained.is_err() {
-            tracing::warn!(queue = %self.queue, "grace period over; abandoning running jobs (their leases will expire and they will be retried)");
             running.abort_all();
+            while running.join_next().await.is_some() {}
+            let unfinished: Vec<Job> = held.lock().unwrap_or_else(|e| e.into_inner()).drain().map(|(_, j)| j).collect();
+            tracing::warn!(queue = %self.queue, jobs = unfinished.len(), "grace period over; stopping running jobs and giving their leases back");
+            for job in unfinished {
+                if let Err(e) = self.source.release(&job).await {
+                    tracing::warn!(job = %job.id, error = %e, "could not give the lease back; the job will be retried when its lease expires");
+                }
+            }
         }
     }
 }

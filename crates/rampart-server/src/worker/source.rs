@@ -168,4 +168,20 @@ impl Source {
         }
         Ok(())
     }
+    /// Gives the lease back without counting the attempt.
+    pub(super) async fn release(&self, job: &Job) -> Result<(), SourceError> {
+        match self {
+            Source::Embedded(engine) => {
+                let release = rampart_store::JobRelease { id: job.id, lease_token: job.lease_token.clone() };
+                if let Some(Err(e)) = engine.release(vec![release]).await?.pop() {
+                    return Err(e.into());
+                }
+            }
+            Source::Remote(client) => {
+                let req = wire::ReleaseRequest { lease_token: job.lease_token.clone() };
+                client.release(&job.id.to_string(), &req).await?;
+            }
+        }
+        Ok(())
+    }
 }

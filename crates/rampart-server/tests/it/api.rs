@@ -23,6 +23,7 @@ fn routes(job: &str) -> Vec<(Method, String, Option<&'static str>, Action)> {
         (Method::POST, format!("/v1/jobs/{job}/heartbeat"), Some(r#"{"lease_token":"x"}"#), Work),
         (Method::POST, format!("/v1/jobs/{job}/complete"), Some(r#"{"lease_token":"x"}"#), Work),
         (Method::POST, format!("/v1/jobs/{job}/fail"), Some(r#"{"lease_token":"x","error":"e"}"#), Work),
+        (Method::POST, format!("/v1/jobs/{job}/release"), Some(r#"{"lease_token":"x"}"#), Work),
         (Method::POST, "/v1/acks".into(), Some(r#"{"complete":[]}"#), Work),
         (Method::POST, format!("/v1/jobs/{job}/retry"), None, Admin),
         (Method::POST, format!("/v1/jobs/{job}/cancel"), None, Admin),

@@ -441,6 +441,51 @@ async fn end_attempt(
     Ok((state, retry_at))
 }
 
+pub(super) async fn release_many(
+    c: &mut Client,
+    node: &str,
+    p: &JobReleaseParams,
+) -> Result<Vec<Result<JobReleased, StoreError>>, StoreError> {
+    let tx = c.transaction().await?;
+    // An expired lease still held is given back too: nobody else has the job
+    // until a reaper fails the attempt, which releasing spares.
+    let stmt = tx
+        .prepare_cached(
+            "WITH released AS (
+                 UPDATE jobs SET state = 'available', attempt = attempt - 1,
+                     lease_token = NULL, lease_expires_at = NULL, timeout_at = NULL
+                 WHERE id = $1 AND state = 'active' AND lease_token = $2
+                 RETURNING id, queue, attempt + 1 AS attempt, started_at, worker
+             ),
+             events AS (
+                 INSERT INTO job_events (job_id, at, from_state, to_state, attempt, worker, reason)
+                 SELECT id, started_at, 'available', 'active', attempt, worker, 'leased' FROM released
+                 UNION ALL
+                 SELECT id, $3::bigint, 'active', 'available', attempt, worker, 'released' FROM released
+             )
+             SELECT queue FROM released",
+        )
+        .await?;
+    let mut out = Vec::with_capacity(p.releases.len());
+    let mut queues: Vec<String> = Vec::new();
+    for r in &p.releases {
+        match tx.query_opt(&stmt, &[&r.id.0, &r.lease_token, &p.now.0]).await? {
+            Some(row) => {
+                let queue = queue_of(&row, 0)?;
+                if !queues.iter().any(|q| q == queue.as_str()) {
+                    queues.push(queue.as_str().to_string());
+                }
+                out.push(Ok(JobReleased { id: r.id, queue }));
+            }
+            None => out.push(Err(StoreError::LeaseLost)),
+        }
+    }
+    let names: Vec<&str> = queues.iter().map(String::as_str).collect();
+    notify_ready(&tx, node, &names).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
 pub(super) async fn reap(c: &mut Client, p: &JobReapParams) -> Result<Vec<JobReaped>, StoreError> {
     let tx = c.transaction().await?;
     let limit = i64::from(p.limit);

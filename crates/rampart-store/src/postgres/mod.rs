@@ -201,6 +201,14 @@ impl PgStore {
         self.call(async |c| jobs::list(c, &p).await).await
     }
 
+    pub(crate) async fn job_release_many(
+        &self,
+        p: JobReleaseParams,
+    ) -> Result<Vec<Result<JobReleased, StoreError>>, StoreError> {
+        let node = &self.inner.node;
+        self.call(async |c| jobs::release_many(c, node, &p).await).await
+    }
+
     pub(crate) async fn job_retry(&self, id: JobId, now: UnixMillis) -> Result<JobRetried, StoreError> {
         let node = &self.inner.node;
         self.call(async |c| jobs::retry(c, node, id, now).await).await

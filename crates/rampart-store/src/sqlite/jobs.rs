@@ -258,6 +258,45 @@ fn end_attempt(
     Ok((state, retry_at))
 }
 
+pub(super) fn release_many(
+    c: &Connection,
+    p: &JobReleaseParams,
+) -> Result<Vec<Result<JobReleased, StoreError>>, StoreError> {
+    let mut out = Vec::with_capacity(p.releases.len());
+    for r in &p.releases {
+        // An expired lease still held is given back too: nobody else has
+        // the job until the reaper fails the attempt, which releasing spares.
+        let held = c
+            .prepare_cached(
+                "UPDATE jobs SET state = 'available', attempt = attempt - 1,
+                     lease_token = NULL, lease_expires_at = NULL, timeout_at = NULL
+                 WHERE id = ?1 AND state = 'active' AND lease_token = ?2
+                 RETURNING id, queue, attempt + 1, max_attempts, started_at, worker",
+            )?
+            .query_row(params![r.id.0, r.lease_token], held_from)
+            .optional()?;
+        let Some(held) = held else {
+            out.push(Err(StoreError::LeaseLost));
+            continue;
+        };
+        let w = held.worker.as_deref();
+        event(
+            c,
+            held.id,
+            held.started_at,
+            Some(JobState::Available),
+            JobState::Active,
+            held.attempt,
+            w,
+            "leased",
+            None,
+        )?;
+        event(c, held.id, p.now, Some(JobState::Active), JobState::Available, held.attempt, w, "released", None)?;
+        out.push(Ok(JobReleased { id: held.id, queue: held.queue }));
+    }
+    Ok(out)
+}
+
 pub(super) fn reap(c: &Connection, p: &JobReapParams) -> Result<Vec<JobReaped>, StoreError> {
     // Timeouts first: a job past both its timeout and its lease timed out.
     let mut due: BTreeMap<i64, (Held, FailureKind, Option<i64>)> = BTreeMap::new();

@@ -162,6 +162,11 @@ impl SqliteStore {
         self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?)).await
     }
 
+    pub(crate) async fn flush(&self) -> Result<(), StoreError> {
+        // Writes run in the order they were queued: this one commits last.
+        self.write(|_| Ok(())).await
+    }
+
     pub(crate) fn job_insert_many(
         &self,
         p: JobInsertParams,
@@ -179,6 +184,13 @@ impl SqliteStore {
 
     pub(crate) async fn job_ack_many(&self, p: JobAckParams) -> Result<Vec<Result<JobAcked, StoreError>>, StoreError> {
         self.write(move |c| jobs::ack_many(c, &p)).await
+    }
+
+    pub(crate) async fn job_release_many(
+        &self,
+        p: JobReleaseParams,
+    ) -> Result<Vec<Result<JobReleased, StoreError>>, StoreError> {
+        self.write(move |c| jobs::release_many(c, &p)).await
     }
 
     pub(crate) async fn job_get(&self, id: JobId) -> Result<Option<JobRecord>, StoreError> {

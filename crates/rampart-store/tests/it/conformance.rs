@@ -305,6 +305,47 @@ pub async fn complete_records_result_and_fences_stale_tokens(store: Store) {
     );
 }
 
+async fn release(store: &Store, id: JobId, token: &str, now: UnixMillis) -> Result<JobReleased, StoreError> {
+    let releases = vec![JobRelease { id, lease_token: token.into() }];
+    store.job_release_many(JobReleaseParams { releases, now }).await.unwrap().pop().unwrap()
+}
+
+pub async fn release_gives_a_lease_back_without_counting_its_attempt(store: Store) {
+    let ids = insert(&store, vec![job("rel"), job("rel")]).await;
+    let held = lease(&store, "rel", 2, T0).await;
+    assert_eq!(held.len(), 2);
+    assert!(matches!(release(&store, ids[0].id, "not-the-token", at(1_000)).await, Err(StoreError::LeaseLost)));
+    // Both in one call, the second given back after its lease expired (the
+    // reaper has not failed it yet, so nobody else holds it).
+    let releases = held.iter().map(|l| JobRelease { id: l.id, lease_token: l.lease_token.clone() }).collect();
+    let out = store.job_release_many(JobReleaseParams { releases, now: at(40_000) }).await.unwrap();
+    let released: Vec<_> = out.into_iter().map(|r| r.unwrap()).collect();
+    assert_eq!(
+        released.iter().map(|r| (r.id, r.queue.clone())).collect::<Vec<_>>(),
+        [(held[0].id, q("rel")), (held[1].id, q("rel"))]
+    );
+    assert!(matches!(release(&store, held[0].id, &held[0].lease_token, at(41_000)).await, Err(StoreError::LeaseLost)));
+    assert!(store.job_reap(JobReapParams { limit: 10, planner: planner(), now: at(90_000) }).await.unwrap().is_empty());
+    let got = get(&store, held[0].id).await;
+    assert_eq!((got.state, got.attempt, got.lease_expires_at), (JobState::Available, 0, None));
+    // Leased again, first in line, as the same attempt.
+    let again = lease(&store, "rel", 1, at(50_000)).await.remove(0);
+    assert_eq!((again.id, again.attempt), (held[0].id, 1));
+    ack(&store, again.id, &again.lease_token, complete(), at(51_000)).await.unwrap();
+    let history = get(&store, again.id).await.history;
+    let steps: Vec<(&str, i64, u32)> = history.iter().map(|e| (e.reason.as_str(), e.at.0 - T0.0, e.attempt)).collect();
+    assert_eq!(
+        steps,
+        [
+            ("enqueued", 0, 0),
+            ("leased", 0, 1),
+            ("released", 40_000, 1),
+            ("leased", 50_000, 1),
+            ("completed", 51_000, 1)
+        ]
+    );
+}
+
 pub async fn failures_retry_with_backoff_then_die(store: Store) {
     let id = insert(&store, vec![job("r")]).await[0].id;
     let mut now = T0;
@@ -582,6 +623,7 @@ macro_rules! backend {
             run!(paused_queues_and_concurrency_limit_leasing);
             run!(heartbeat_extends_only_a_held_lease);
             run!(complete_records_result_and_fences_stale_tokens);
+            run!(release_gives_a_lease_back_without_counting_its_attempt);
             run!(failures_retry_with_backoff_then_die);
             run!(non_retryable_failure_goes_straight_to_dead);
             run!(reaper_times_out_long_attempts);

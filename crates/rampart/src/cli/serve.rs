@@ -1,5 +1,6 @@
 //! `rampart serve`: loads the configuration, sets up logging and runs the
-//! server until SIGINT or SIGTERM.
+//! server until SIGINT or SIGTERM (then stops gracefully; a second signal
+//! stops it at once).
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -43,7 +44,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A future that resolves on the first SIGINT or SIGTERM.
+/// A future that resolves on the first SIGINT or SIGTERM. A second one
+/// ends the process at once, whatever is still in flight.
 fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
     let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
@@ -52,7 +54,15 @@ fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static
             _ = interrupt.recv() => "SIGINT",
             _ = terminate.recv() => "SIGTERM",
         };
-        tracing::info!(signal = name, "received a shutdown signal");
+        tracing::info!(signal = name, "received a shutdown signal; send another to stop at once");
+        tokio::spawn(async move {
+            let (name, code) = tokio::select! {
+                _ = interrupt.recv() => ("SIGINT", 130),
+                _ = terminate.recv() => ("SIGTERM", 143),
+            };
+            tracing::warn!(signal = name, "received a second shutdown signal; stopping at once");
+            std::process::exit(code);
+        });
     })
 }
 

@@ -400,8 +400,26 @@ impl TestServer {
         }
     }
 
+    /// Sends `signal` (e.g. `TERM`) to the server process.
+    pub fn signal(&self, signal: &str) {
+        self.process.as_ref().expect("the server is running").signal(signal);
+    }
+
+    /// Waits for a line containing `needle` on the server's stderr.
+    pub async fn wait_for_stderr(&mut self, needle: &str) -> String {
+        self.process.as_mut().expect("the server is running").wait_for_stderr(needle).await
+    }
+
+    /// Waits for the server to exit on its own and answers its status; it
+    /// can then be started again with [`TestServer::restart`].
+    pub async fn wait_exit(&mut self) -> ExitStatus {
+        let status = self.process.as_mut().expect("the server is running").wait_exit().await;
+        self.process = None;
+        status
+    }
+
     /// Starts a server again on the same data directory and configuration
-    /// (on a new port), after [`TestServer::kill`].
+    /// (on a new port), after [`TestServer::kill`] or its exit.
     pub async fn restart(&mut self) {
         assert!(self.process.is_none(), "kill the server before restarting it");
         self.launch().await;

@@ -9,6 +9,8 @@
 //!   dead letters, a worker killed mid-job, a worker stopped with SIGTERM;
 //! - [`durability`]: acknowledged jobs survive a SIGKILL of the server;
 //! - [`server`]: start-up: the admin key file, a bad configuration;
+//! - [`shutdown`]: SIGTERM: in-flight requests finish within the grace, a
+//!   second signal stops at once, a stopping worker gives its jobs back;
 //! - [`cli`]: what the CLI says when it cannot do its job;
 //! - [`cluster`]: two nodes on one PostgreSQL database: jobs run once across
 //!   both, a node killed with SIGKILL, a database outage, unique keys;
@@ -28,5 +30,6 @@ mod harness;
 mod nginx;
 mod server;
 mod shared_limits;
+mod shutdown;
 mod tcpproxy;
 mod worker;
