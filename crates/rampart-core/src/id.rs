@@ -98,6 +98,14 @@ name_type!(
     "policy name"
 );
 
+name_type!(
+    /// A circuit breaker's name, by the same rule as queue names
+    /// (`payments-api`, `push:hooks.example.com`).
+    BreakerName,
+    BreakerNameError,
+    "breaker name"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

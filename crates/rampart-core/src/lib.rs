@@ -12,8 +12,10 @@
 //! - [`retry`]: retry policy, exponential backoff with jitter, the fail decision.
 //! - [`auth`]: API-key roles and what each may do.
 //! - [`webhook`]: Standard Webhooks signatures (push delivery signs, intake verifies).
+//! - [`breaker`]: the circuit breaker's policy and state machine.
 
 pub mod auth;
+pub mod breaker;
 pub mod duration;
 pub mod id;
 pub mod job;

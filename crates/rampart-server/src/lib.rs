@@ -10,6 +10,7 @@
 //!   backend, with counters and the decision's HTTP headers; the client IP
 //!   behind trusted proxies, the limits on rampart's own API, and a tower
 //!   layer for an app's routes.
+//! - [`breaker`]: this node's in-process circuit breakers, by name.
 //! - [`service`]: background loops (reaper, promoter, relay, sweeper), each
 //!   stopping on the shared shutdown signal.
 //! - [`api`]: the HTTP routes, one module per resource, one auth extractor.
@@ -20,6 +21,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod breaker;
 pub mod client;
 pub mod config;
 pub mod engine;

@@ -19,6 +19,7 @@ use tokio::task::JoinSet;
 
 use crate::api::{self, AppState, Shared};
 use crate::auth::{Authenticator, BootstrapError};
+use crate::breaker::LocalBreakers;
 use crate::config::{Config, DatabaseUrl};
 use crate::engine::Engine;
 use crate::ratelimit::RateLimiter;
@@ -143,6 +144,8 @@ impl Server {
             .await
             .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
         let addr = listener.local_addr().map_err(ServerError::Serve)?;
+        // This node's in-process breakers: services that keep some register them here.
+        let breakers = LocalBreakers::new();
         let mut services = JoinSet::new();
         services.spawn(Reaper::new(ReaperConfig::default(), engine.clone()).run(shutdown.clone()));
         services.spawn(Promoter::new(PromoterConfig::default(), engine.clone()).run(shutdown.clone()));
@@ -165,6 +168,7 @@ impl Server {
             own_limits,
             max_body_bytes: config.max_body_bytes,
             started: Arc::new(Instant::now()),
+            breakers,
         });
         match &config.database_url {
             Some(url) => tracing::info!(

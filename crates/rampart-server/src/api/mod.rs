@@ -28,6 +28,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::auth::Authenticator;
+use crate::breaker::LocalBreakers;
 use crate::engine::Engine;
 use crate::ratelimit::RateLimiter;
 use crate::ratelimit::own::OwnLimits;
@@ -68,6 +69,8 @@ pub struct Shared {
     pub max_body_bytes: usize,
     /// When the server started.
     pub started: Arc<Instant>,
+    /// This node's in-process circuit breakers (listed as per-node).
+    pub breakers: LocalBreakers,
 }
 
 /// The whole API with its layers. Serve it with

@@ -20,6 +20,7 @@ use rampart_core::auth::Role;
 use rampart_core::time::{ManualClock, UnixMillis};
 use rampart_server::api::{self, AppState, Shared};
 use rampart_server::auth::Authenticator;
+use rampart_server::breaker::LocalBreakers;
 use rampart_server::config::Config;
 use rampart_server::engine::Engine;
 use rampart_server::ratelimit::RateLimiter;
@@ -116,6 +117,7 @@ impl TestApp {
             own_limits: OwnLimits::new(&config.ratelimit, clock.clone()),
             max_body_bytes: config.max_body_bytes,
             started: Arc::new(Instant::now()),
+            breakers: LocalBreakers::new(),
         });
         // In process there is no connection: requests come from PEER unless they say otherwise.
         let router = api::router(state).layer(MockConnectInfo(PEER));
