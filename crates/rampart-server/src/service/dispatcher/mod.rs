@@ -39,7 +39,7 @@ use rampart_core::id::{BreakerName, JobId, QueueName};
 use rampart_core::time::SharedClock;
 use rampart_core::webhook::WebhookSecret;
 use rampart_guard::Breaker;
-use rampart_store::{JobAck, LeasedJob};
+use rampart_store::{JobAck, JobRelease, LeasedJob};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 
@@ -318,8 +318,12 @@ impl Dispatcher {
     /// Gives leases back without failing their jobs.
     async fn release(&self, queue: &QueueName, leases: Vec<(JobId, String)>) {
         let count = leases.len();
-        match self.engine.release(leases).await {
-            Ok(released) => tracing::info!(queue = %queue, released, count, "released the leases of cut-off deliveries"),
+        let releases = leases.into_iter().map(|(id, lease_token)| JobRelease { id, lease_token }).collect();
+        match self.engine.release(releases).await {
+            Ok(results) => {
+                let released = results.iter().filter(|r| r.is_ok()).count();
+                tracing::info!(queue = %queue, released, count, "released the leases of cut-off push deliveries");
+            }
             Err(e) => tracing::warn!(queue = %queue, error = %e, count, "releasing leases failed; they expire by themselves"),
         }
     }
