@@ -150,13 +150,14 @@ mod tests {
     fn a_requested_time_delays_the_retry_up_to_a_day() {
         let (now, planned) = (UnixMillis(10_000), UnixMillis(11_000));
         let day = 24 * 60 * 60 * 1000;
-        for (requested, expected) in [
-            (None, 11_000),
-            (Some(5_000), 11_000),
-            (Some(12_000), 12_000),
-            (Some(10_000 + 2 * day), 10_000 + day),
-        ] {
-            assert_eq!(retry_not_before(planned, requested.map(UnixMillis), now), UnixMillis(expected), "{requested:?}");
+        for (requested, expected) in
+            [(None, 11_000), (Some(5_000), 11_000), (Some(12_000), 12_000), (Some(10_000 + 2 * day), 10_000 + day)]
+        {
+            assert_eq!(
+                retry_not_before(planned, requested.map(UnixMillis), now),
+                UnixMillis(expected),
+                "{requested:?}"
+            );
         }
     }
 

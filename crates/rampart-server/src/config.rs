@@ -1653,10 +1653,9 @@ impl Check<'_> {
                         queue.retry_4xx = b;
                     }
                 }
-                "target" | "secret" if path.first().is_some_and(|p| p == "queue_defaults") => self.report(
-                    &path,
-                    "belongs to one queue: set it in [queues.NAME], not in [queue_defaults]",
-                ),
+                "target" | "secret" if path.first().is_some_and(|p| p == "queue_defaults") => {
+                    self.report(&path, "belongs to one queue: set it in [queues.NAME], not in [queue_defaults]")
+                }
                 "target" => {
                     if let Some(s) = self.text(&path, value) {
                         match PushTarget::parse(s) {
@@ -1700,7 +1699,8 @@ impl Check<'_> {
                 let b = &mut push.breaker;
                 match key.as_str() {
                     "failure_threshold" => {
-                        if let Some(n) = self.int(&path, value, 1, u64::from(u32::MAX)).and_then(|n| u32::try_from(n).ok())
+                        if let Some(n) =
+                            self.int(&path, value, 1, u64::from(u32::MAX)).and_then(|n| u32::try_from(n).ok())
                         {
                             b.failure_threshold = n;
                         }
@@ -1711,7 +1711,8 @@ impl Check<'_> {
                         }
                     }
                     "half_open_max" => {
-                        if let Some(n) = self.int(&path, value, 1, u64::from(u32::MAX)).and_then(|n| u32::try_from(n).ok())
+                        if let Some(n) =
+                            self.int(&path, value, 1, u64::from(u32::MAX)).and_then(|n| u32::try_from(n).ok())
                         {
                             b.half_open_max = n;
                         }
@@ -2151,7 +2152,8 @@ mod tests {
              [queues.fast]\ntarget = \"http://127.0.0.1:9000/x\"\nconcurrency = 4\ntimeout = \"2s\"\nretry_4xx = true\n\
              [push.breaker]\nfailure_threshold = 3\n"
         );
-        let config = ok(Some(&file), &[("RAMPART_PUSH__BREAKER__COOLDOWN", "10s")], &[("push.breaker.half_open_max", "2")]);
+        let config =
+            ok(Some(&file), &[("RAMPART_PUSH__BREAKER__COOLDOWN", "10s")], &[("push.breaker.half_open_max", "2")]);
         let hook = config.queue(&name("hook"));
         assert_eq!(hook.target.as_ref().map(|t| t.to_string()).as_deref(), Some("https://app.example.com/jobs"));
         assert_eq!(hook.target.as_ref().map(|t| t.host()).as_deref(), Some("app.example.com:443"));

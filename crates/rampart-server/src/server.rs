@@ -26,8 +26,8 @@ use crate::ratelimit::RateLimiter;
 use crate::ratelimit::own::OwnLimits;
 use crate::ratelimit::stored;
 use crate::service::{
-    Dispatcher, DispatcherConfig, PolicySyncer, PolicySyncerConfig, Promoter, PromoterConfig, Reaper, ReaperConfig, RedisProber, RedisProberConfig,
-    Relay, Sweeper, SweeperConfig,
+    Dispatcher, DispatcherConfig, PolicySyncer, PolicySyncerConfig, Promoter, PromoterConfig, Reaper, ReaperConfig,
+    RedisProber, RedisProberConfig, Relay, Sweeper, SweeperConfig,
 };
 use crate::shutdown::{Shutdown, ShutdownTrigger};
 

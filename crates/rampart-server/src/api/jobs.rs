@@ -128,7 +128,9 @@ async fn jobs_lease(
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "QUEUE_IS_PUSH",
-            format!("queue `{queue}` is a push queue: rampart delivers its jobs to {target}; workers cannot lease from it"),
+            format!(
+                "queue `{queue}` is a push queue: rampart delivers its jobs to {target}; workers cannot lease from it"
+            ),
         ));
     }
     // Bounds of `max`, `wait` and `lease` are the engine's, checked there.

@@ -8,8 +8,8 @@ use axum::{Json, Router};
 use rampart_core::auth::Role;
 
 use super::extract::{Admin, Auth, Body, Read};
-use crate::service::dispatcher::push_secret;
 use super::{ApiError, AppState, job_id, queue_name, view};
+use crate::service::dispatcher::push_secret;
 use crate::wire::*;
 
 pub(super) fn router() -> Router<AppState> {

@@ -8,5 +8,6 @@ mod harness;
 mod layer;
 mod own_limits;
 mod policies;
+mod push;
 mod ratelimit;
 mod worker;

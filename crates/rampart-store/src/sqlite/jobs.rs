@@ -170,8 +170,13 @@ pub(super) fn ack_many(c: &Connection, p: &JobAckParams) -> Result<Vec<Result<Jo
                     .optional()?;
                 match held {
                     Some(held) => {
-                        let (state, retry_at) =
-                            end_attempt(c, &held, Failure::error(error, *retryable, *retry_at), p.planner.as_ref(), p.now)?;
+                        let (state, retry_at) = end_attempt(
+                            c,
+                            &held,
+                            Failure::error(error, *retryable, *retry_at),
+                            p.planner.as_ref(),
+                            p.now,
+                        )?;
                         let run_time = p.now.since(held.started_at);
                         Ok(JobAcked {
                             id: held.id,

@@ -387,8 +387,7 @@ pub async fn a_failure_asking_for_a_later_retry_gets_it_within_a_day(store: Stor
     let day = 24 * 60 * 60 * 1000;
     // Backoff alone is 1s: an earlier request loses, a later one wins, one
     // past a day is held to a day.
-    for (l, requested, expected) in
-        [(&leased[0], 500, 1_000), (&leased[1], 30_000, 30_000), (&leased[2], 3 * day, day)]
+    for (l, requested, expected) in [(&leased[0], 500, 1_000), (&leased[1], 30_000, 30_000), (&leased[2], 3 * day, day)]
     {
         let outcome = AckOutcome::Fail { error: "503".into(), retryable: true, retry_at: Some(at(requested)) };
         let acked = ack(&store, l.id, &l.lease_token, outcome, T0).await.unwrap();

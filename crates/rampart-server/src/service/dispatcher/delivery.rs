@@ -61,7 +61,10 @@ pub(super) async fn deliver(
         Err(e) => {
             // Payloads are checked as JSON at enqueue; one that is not cannot be sent.
             let error = format!("the payload is not JSON and cannot be pushed: {e}");
-            return Delivered { outcome: AckOutcome::Fail { error, retryable: false, retry_at: None }, host_failed: false };
+            return Delivered {
+                outcome: AckOutcome::Fail { error, retryable: false, retry_at: None },
+                host_failed: false,
+            };
         }
     };
     let body = PushBody {
@@ -75,7 +78,10 @@ pub(super) async fn deliver(
         Ok(b) => b,
         Err(e) => {
             let error = format!("cannot encode the push body: {e}");
-            return Delivered { outcome: AckOutcome::Fail { error, retryable: false, retry_at: None }, host_failed: false };
+            return Delivered {
+                outcome: AckOutcome::Fail { error, retryable: false, retry_at: None },
+                host_failed: false,
+            };
         }
     };
     let msg_id = message_id(job);
@@ -141,11 +147,7 @@ fn judge(status: StatusCode, headers: &HeaderMap, body: &[u8], retry_4xx: bool, 
     let retryable = host_failed || retry_4xx || !status.is_client_error();
     let retry_at = if retryable { retry_after(headers, now) } else { None };
     let excerpt = excerpt(body);
-    let error = if excerpt.is_empty() {
-        format!("HTTP {status}")
-    } else {
-        format!("HTTP {status}: {excerpt}")
-    };
+    let error = if excerpt.is_empty() { format!("HTTP {status}") } else { format!("HTTP {status}: {excerpt}") };
     Delivered { outcome: AckOutcome::Fail { error, retryable, retry_at }, host_failed }
 }
 

@@ -133,11 +133,8 @@ type Held = Arc<Mutex<HashMap<JobId, String>>>;
 /// The name of a target host's breaker: `push:` and the host and port,
 /// with characters that names do not allow (an IPv6 address's brackets) as `_`.
 pub fn breaker_name(target: &PushTarget) -> BreakerName {
-    let host: String = target
-        .host()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "_.:-".contains(c) { c } else { '_' })
-        .collect();
+    let host: String =
+        target.host().chars().map(|c| if c.is_ascii_alphanumeric() || "_.:-".contains(c) { c } else { '_' }).collect();
     BreakerName::new(&format!("push:{host}")).unwrap_or_else(|_| {
         // A host too long for a name: its length-limited start still groups it.
         BreakerName::new(&format!("push:{}", &host[..host.len().min(100)])).unwrap_or_else(|_| unreachable!())
@@ -158,7 +155,8 @@ pub async fn push_secret(engine: &Engine, queue: &QueueName) -> Result<WebhookSe
 
 impl Dispatcher {
     /// A dispatcher for every queue of `app` that has a target, its
-    /// breakers registered in `breakers` and reading time from `clock`.
+    /// breakers registered in `breakers` and reading time from `clock`
+    /// (deliveries take their time from the engine).
     pub fn new(
         config: DispatcherConfig,
         app: &Config,
@@ -298,10 +296,9 @@ impl Dispatcher {
         if in_flight > 0 {
             tracing::info!(queue = %queue, in_flight, grace = ?self.config.shutdown_grace, "letting push deliveries finish");
         }
-        let finished = tokio::time::timeout(self.config.shutdown_grace, async {
-            while deliveries.join_next().await.is_some() {}
-        })
-        .await;
+        let finished =
+            tokio::time::timeout(self.config.shutdown_grace, async { while deliveries.join_next().await.is_some() {} })
+                .await;
         if finished.is_err() {
             deliveries.abort_all();
             while deliveries.join_next().await.is_some() {}
@@ -324,7 +321,9 @@ impl Dispatcher {
                 let released = results.iter().filter(|r| r.is_ok()).count();
                 tracing::info!(queue = %queue, released, count, "released the leases of cut-off push deliveries");
             }
-            Err(e) => tracing::warn!(queue = %queue, error = %e, count, "releasing leases failed; they expire by themselves"),
+            Err(e) => {
+                tracing::warn!(queue = %queue, error = %e, count, "releasing leases failed; they expire by themselves")
+            }
         }
     }
 
@@ -376,7 +375,8 @@ struct Delivery {
 
 impl Delivery {
     async fn run(self, job: LeasedJob, slot: OwnedSemaphorePermit) {
-        let now = self.dispatcher.clock.now();
+        // The engine's time, which the job's timeout is on.
+        let now = self.dispatcher.engine.now();
         let left = job.timeout_at.map(|t| t.since(now).saturating_sub(TIMEOUT_MARGIN));
         let timeout = left.map_or(self.queue.timeout, |l| l.min(self.queue.timeout)).max(Duration::from_millis(1));
         let started = Instant::now();
