@@ -37,7 +37,9 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use tokio::task::JoinSet;
 
-use crate::harness::open_store;
+use axum::http::Method;
+
+use crate::harness::{TestApp, open_store};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -465,4 +467,34 @@ async fn without_a_configured_secret_one_is_made_once_and_signs_deliveries() {
     rig.wait_for_state(&[id], JobState::Completed).await;
     assert!(rx.seen()[0].signed, "signed with the kept secret");
     rig.stop().await;
+}
+
+#[tokio::test]
+async fn a_push_queue_refuses_pull_leases_and_shows_its_secret_to_admins_only() {
+    let mut config = Config::default();
+    config.queues.insert(queue("hook"), push_queue("https://app.example.com/jobs"));
+    config.queues.insert(queue("made"), QueueConfig { secret: None, ..push_queue("http://127.0.0.1:9/x") });
+    let app = TestApp::with_config(config).await;
+    // The server makes configured queues known at start; this test app does not start one.
+    app.engine.store().queue_ensure(vec![queue("hook"), queue("made")], app.engine.now()).await.unwrap();
+
+    let a = app.send_as("worker", Method::POST, "/v1/queues/hook/lease", Some(r#"{"max":1}"#)).await;
+    assert_eq!((a.status, a.code()), (StatusCode::CONFLICT, "QUEUE_IS_PUSH"), "{}", a.body);
+    assert!(a.message().contains("https://app.example.com/jobs"), "{}", a.message());
+
+    let admin = app.send(Method::GET, "/v1/queues/hook", None).await;
+    assert_eq!(admin.status, StatusCode::OK, "{}", admin.body);
+    assert_eq!(admin.body["target"], "https://app.example.com/jobs");
+    assert_eq!(admin.body["secret"], SECRET);
+    let reader = app.send_as("reader", Method::GET, "/v1/queues/hook", None).await;
+    assert_eq!(reader.body["target"], "https://app.example.com/jobs");
+    assert!(reader.body.get("secret").is_none(), "{}", reader.body);
+    let list = app.send_as("reader", Method::GET, "/v1/queues", None).await;
+    let hook = list.body["queues"].as_array().unwrap().iter().find(|q| q["name"] == "hook").cloned();
+    assert_eq!(hook.map(|q| q["target"].clone()), Some(json!("https://app.example.com/jobs")));
+
+    // Without a configured secret, the one made and kept is shown, the same each time.
+    let first = app.send(Method::GET, "/v1/queues/made", None).await.body["secret"].clone();
+    assert!(first.as_str().is_some_and(|s| s.starts_with("whsec_")), "{first}");
+    assert_eq!(app.send(Method::GET, "/v1/queues/made", None).await.body["secret"], first);
 }
