@@ -7,7 +7,7 @@ use rampart_core::time::UnixMillis;
 use rampart_core::webhook::{self, WebhookSecret};
 use rampart_store::{AckOutcome, LeasedJob};
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, LOCATION, RETRY_AFTER};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -146,8 +146,17 @@ fn judge(status: StatusCode, headers: &HeaderMap, body: &[u8], retry_4xx: bool, 
     let host_failed = matches!(status.as_u16(), 408 | 429) || status.is_server_error();
     let retryable = host_failed || retry_4xx || !status.is_client_error();
     let retry_at = if retryable { retry_after(headers, now) } else { None };
+    let mut error = format!("HTTP {status}");
+    if status.is_redirection() {
+        // Redirects are not followed: say where the target points instead.
+        let location = headers.get(LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("nowhere");
+        error.push_str(&format!(" to {location} (redirects are not followed; fix the queue's target)"));
+    }
     let excerpt = excerpt(body);
-    let error = if excerpt.is_empty() { format!("HTTP {status}") } else { format!("HTTP {status}: {excerpt}") };
+    if !excerpt.is_empty() {
+        error.push_str(": ");
+        error.push_str(&excerpt);
+    }
     Delivered { outcome: AckOutcome::Fail { error, retryable, retry_at }, host_failed }
 }
 
@@ -231,6 +240,14 @@ mod tests {
         let failed = judge(StatusCode::BAD_REQUEST, &h, b"missing field `to`\n", false, NOW);
         assert!(
             matches!(&failed.outcome, AckOutcome::Fail { error, .. } if error == "HTTP 400 Bad Request: missing field `to`"),
+            "{failed:?}"
+        );
+        let mut moved = HeaderMap::new();
+        moved.insert(LOCATION, "https://new.example/hook".parse().unwrap());
+        let failed = judge(StatusCode::MOVED_PERMANENTLY, &moved, b"", false, NOW);
+        assert!(
+            matches!(&failed.outcome, AckOutcome::Fail { error, retryable: true, .. }
+                if error.starts_with("HTTP 301 Moved Permanently to https://new.example/hook (redirects are not followed")),
             "{failed:?}"
         );
         let long = "x".repeat(500);

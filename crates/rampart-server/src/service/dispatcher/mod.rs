@@ -166,7 +166,10 @@ impl Dispatcher {
     ) -> Dispatcher {
         let queues = app.queues.iter().filter_map(|(name, q)| PushQueue::from_config(name, q)).collect();
         // Keep-alive pooling: each lane's requests reuse their connections.
+        // Redirects are not followed: a job goes to its configured target or
+        // fails (a 3xx is retried, and names where it pointed in its error).
         let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("rampart/", env!("CARGO_PKG_VERSION")))
             .pool_max_idle_per_host(1024)
             .tcp_nodelay(true)
