@@ -45,8 +45,9 @@ pub(super) struct Delivered {
 }
 
 /// Sends one job to `url`, signed with `secret`, waiting at most `timeout`
-/// for the whole answer. `now` is the signature's time and the base of a
-/// `Retry-After` in seconds.
+/// for the whole answer. `now` gives the signature's time when the request
+/// leaves, and the base of a `Retry-After` in seconds when the answer
+/// arrives (which is what the header counts from).
 pub(super) async fn deliver(
     client: &reqwest::Client,
     url: &reqwest::Url,
@@ -54,7 +55,7 @@ pub(super) async fn deliver(
     job: &LeasedJob,
     timeout: Duration,
     retry_4xx: bool,
-    now: UnixMillis,
+    now: &(dyn Fn() -> UnixMillis + Sync),
 ) -> Delivered {
     let payload = match RawValue::from_string(job.payload.clone()) {
         Ok(p) => p,
@@ -85,7 +86,7 @@ pub(super) async fn deliver(
         }
     };
     let msg_id = message_id(job);
-    let timestamp = now.0.div_euclid(1000);
+    let timestamp = now().0.div_euclid(1000);
     let signature = webhook::sign(secret, &msg_id, timestamp, &body);
     let request = client
         .post(url.clone())
@@ -106,7 +107,7 @@ pub(super) async fn deliver(
         Ok::<_, reqwest::Error>((status, headers, body))
     };
     match answer.await {
-        Ok((status, headers, body)) => judge(status, &headers, &body, retry_4xx, now),
+        Ok((status, headers, body)) => judge(status, &headers, &body, retry_4xx, now()),
         Err(e) => {
             let error = if e.is_timeout() {
                 format!("timeout: {url} did not answer within {}", rampart_core::duration::format_duration(timeout))

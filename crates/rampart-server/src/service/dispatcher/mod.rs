@@ -384,8 +384,11 @@ impl Delivery {
         let timeout = left.map_or(self.queue.timeout, |l| l.min(self.queue.timeout)).max(Duration::from_millis(1));
         let started = Instant::now();
         let url = self.queue.target.url();
-        let d = delivery::deliver(&self.dispatcher.client, url, &self.secret, &job, timeout, self.queue.retry_4xx, now)
-            .await;
+        let engine = &self.dispatcher.engine;
+        let clock = || engine.now();
+        let d =
+            delivery::deliver(&self.dispatcher.client, url, &self.secret, &job, timeout, self.queue.retry_4xx, &clock)
+                .await;
         let outcome = if d.host_failed { Outcome::Failure } else { Outcome::Success };
         self.breaker.record(outcome, started.elapsed());
         // From here the ack owns the lease: shutdown must not release it.
