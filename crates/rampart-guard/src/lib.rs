@@ -8,6 +8,8 @@
 //! Layout:
 //! - [`breaker`]: [`Breaker`], a thread-safe circuit breaker with a
 //!   lock-free check while closed.
+//! - [`call`]: [`safe_call`], a timeout per attempt, retries with backoff
+//!   and jitter, an error classifier and the breaker, with typed errors.
 //!
 //! Use one `Arc<Breaker>` per thing that fails on its own (a host, an API):
 //!
@@ -32,6 +34,8 @@
 //! ```
 
 pub mod breaker;
+pub mod call;
 
 pub use breaker::{Breaker, BreakerSnapshot};
+pub use call::{CallError, CallPolicy, Classify, ErrorKind, RetryAll, safe_call};
 pub use rampart_core::breaker::{Admission, BreakerPolicy, BreakerState, FailureRate, Outcome, Transition};

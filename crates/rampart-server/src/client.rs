@@ -21,6 +21,7 @@ use crate::wire::{
     RateLimitCheckRequest, RateLimitCheckResponse, RateLimitKeyView, RateLimitPoliciesResponse, RateLimitPolicyPut,
     RateLimitPolicyView, RateLimitResetResponse, ReadyResponse, ReleaseRequest,
 };
+use crate::wire::{BreakerAcquireResponse, BreakerRecordRequest, BreakerStepResponse, BreakerView, BreakersResponse};
 
 /// How long one request may take. Long enough for a lease that long-polls
 /// the server's maximum wait (30s) with room to spare.
@@ -367,6 +368,38 @@ impl Client {
     pub async fn ratelimit_policy_delete(&self, name: &str) -> Result<(), ClientError> {
         let request = self.request(Method::DELETE, &["v1", "ratelimit", "policies", name]);
         self.execute(request, &[StatusCode::NO_CONTENT]).await.map(drop)
+    }
+
+    /// Every circuit breaker: the shared ones (used or configured), then the
+    /// server node's in-process ones.
+    pub async fn breakers(&self) -> Result<BreakersResponse, ClientError> {
+        self.send(self.request(Method::GET, &["v1", "breakers"]), &[StatusCode::OK]).await
+    }
+
+    /// One circuit breaker with its latest transitions.
+    pub async fn breaker(&self, name: &str) -> Result<BreakerView, ClientError> {
+        self.send(self.request(Method::GET, &["v1", "breakers", name]), &[StatusCode::OK]).await
+    }
+
+    /// Asks a shared breaker whether to make a call. A refusal is an answer
+    /// (`allowed: false`), not an error.
+    pub async fn breaker_acquire(&self, name: &str) -> Result<BreakerAcquireResponse, ClientError> {
+        self.send(self.request(Method::POST, &["v1", "breakers", name, "acquire"]), &[StatusCode::OK]).await
+    }
+
+    /// Tells a shared breaker how an admitted call ended.
+    pub async fn breaker_record(
+        &self,
+        name: &str,
+        req: &BreakerRecordRequest,
+    ) -> Result<BreakerStepResponse, ClientError> {
+        let request = self.request(Method::POST, &["v1", "breakers", name, "record"]).json(req);
+        self.send(request, &[StatusCode::OK]).await
+    }
+
+    /// Closes a breaker and forgets its counts (admin).
+    pub async fn breaker_reset(&self, name: &str) -> Result<BreakerStepResponse, ClientError> {
+        self.send(self.request(Method::POST, &["v1", "breakers", name, "reset"]), &[StatusCode::OK]).await
     }
 
     /// The server's liveness, uptime and version (needs no key).

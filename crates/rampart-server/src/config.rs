@@ -25,6 +25,8 @@
 //! keys it sets and takes every other key, backoff keys included, from
 //! `[queue_defaults]`. Rate-limit policies (`[ratelimit.policies.NAME]`) are
 //! checked by building the [`Policy`] each describes.
+//! Circuit breakers (`[breakers.NAME]` over `[breaker_defaults]`) resolve
+//! the same way and are checked in `config/breaker.rs`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -34,14 +36,17 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use axum::http::HeaderName;
+use rampart_core::breaker::BreakerPolicy;
 use rampart_core::duration::{format_duration, parse_duration};
-use rampart_core::id::QueueName;
+use rampart_core::id::{BreakerName, QueueName};
 use rampart_core::retry::Backoff;
 use rampart_core::webhook::WebhookSecret;
 use rampart_limit::{Algorithm, Policy, PolicyError};
 use rampart_store::postgres::{PgConfig, check_url};
 use rampart_store::sqlite::Durability;
 use toml::{Table, Value};
+
+mod breaker;
 
 /// The built-in configuration file: every key at its default value, with a
 /// comment explaining it. It is the first layer of [`Config::load`].
@@ -102,6 +107,12 @@ pub struct Config {
     /// How long a stopping server lets in-flight requests and the work it
     /// holds finish before it gives the rest back (`shutdown_grace`).
     pub shutdown_grace: Duration,
+    /// The policy of every shared breaker without a table of its own
+    /// (`[breaker_defaults]`).
+    pub breaker_defaults: BreakerPolicy,
+    /// Breakers with their own policy (`[breakers.NAME]`), already resolved
+    /// over `breaker_defaults`.
+    pub breakers: BTreeMap<BreakerName, BreakerPolicy>,
 }
 
 /// How log lines are written.
@@ -718,6 +729,8 @@ impl Default for Config {
             ratelimit: RateLimitConfig::default(),
             push: PushConfig::default(),
             shutdown_grace: Duration::from_secs(30),
+            breaker_defaults: BreakerPolicy::default(),
+            breakers: BTreeMap::new(),
         }
     }
 }
@@ -891,6 +904,8 @@ const TOP_KEYS: &[(&str, Kind)] = &[
     ("ratelimit", Kind::Table),
     ("push", Kind::Table),
     ("shutdown_grace", Kind::Text),
+    ("breaker_defaults", Kind::Table),
+    ("breakers", Kind::Table),
 ];
 
 const QUEUE_KEYS: &[(&str, Kind)] = &[
@@ -998,6 +1013,8 @@ fn resolve(segments: &[&str]) -> Result<(Vec<String>, Kind), String> {
                 )),
             }
         }
+        "breaker_defaults" => breaker::resolve_key(vec![first], rest),
+        "breakers" => breaker::resolve_named(rest),
         _ => match kind_of(TOP_KEYS, &first) {
             Some(kind) if rest.is_empty() => Ok((vec![first], kind)),
             Some(_) => Err(format!("`{first}` has no sub-keys")),
@@ -1107,6 +1124,12 @@ fn resolve_dotted(key: &str) -> Result<(Vec<String>, Kind), String> {
         return match rest.rsplit_once('.') {
             Some((name, key)) => resolve(&["ratelimit", "policies", name, key]),
             None => resolve(&["ratelimit", "policies", rest]),
+        };
+    }
+    if let Some(rest) = key.strip_prefix("breakers.") {
+        return match rest.rsplit_once('.') {
+            Some((name, key)) => resolve(&["breakers", name, key]),
+            None => resolve(&["breakers", rest]),
         };
     }
     let Some(rest) = key.strip_prefix("queues.") else {
@@ -1543,6 +1566,8 @@ impl Check<'_> {
                 }
                 // Walked below, once queue_defaults is known.
                 "queue_defaults" | "queues" => {}
+                // Walked below, once breaker_defaults is known.
+                "breaker_defaults" | "breakers" => {}
                 _ => self.unknown(&path, TOP_KEYS),
             }
         }
@@ -1594,6 +1619,7 @@ impl Check<'_> {
                 }
             }
         }
+        self.breakers(table, &mut config);
         if config.redis_url.is_none() {
             for (name, policy) in &config.ratelimit.policies {
                 if policy.backend == Some(LimitBackend::Redis) {

@@ -19,7 +19,7 @@ use tokio::task::JoinSet;
 
 use crate::api::{self, AppState, Shared};
 use crate::auth::{Authenticator, BootstrapError};
-use crate::breaker::LocalBreakers;
+use crate::breaker::{LocalBreakers, SharedBreakers};
 use crate::config::{Config, DatabaseUrl};
 use crate::engine::Engine;
 use crate::ratelimit::RateLimiter;
@@ -184,6 +184,7 @@ impl Server {
             max_body_bytes: config.max_body_bytes,
             started: Arc::new(Instant::now()),
             breakers,
+            shared_breakers: SharedBreakers::new(engine.store().clone(), &config, clock.clone()),
         });
         match &config.database_url {
             Some(url) => tracing::info!(

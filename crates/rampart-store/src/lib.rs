@@ -12,6 +12,8 @@
 //! - [`queue`], [`api_key`]: the same for queues and API keys.
 //! - [`ratelimit`]: rate-limit policies defined through the API, kept as the
 //!   server's JSON text, and the revision every node polls to reload them.
+//! - [`breaker`]: shared circuit breakers: the state machine's row and the
+//!   transitions, stepped atomically across nodes.
 //! - [`sqlite`]: the embedded backend (WAL, one writer thread with group
 //!   commit, a pool of read connections).
 //! - [`postgres`]: the backend for several nodes on one database (a pool,
@@ -25,6 +27,7 @@
 //! every method that records a time takes `now` so tests control the clock.
 
 pub mod api_key;
+pub mod breaker;
 pub mod error;
 pub mod job;
 pub mod postgres;
@@ -34,6 +37,7 @@ pub mod signal;
 pub mod sqlite;
 
 pub use api_key::{ApiKeyInsert, ApiKeyRecord};
+pub use breaker::{BreakerApplied, BreakerApplyParams, BreakerOp, BreakerRecord, BreakerTransitionRecord};
 pub use error::StoreError;
 pub use job::*;
 pub use queue::{QueueCounts, QueueRecord};
@@ -43,7 +47,7 @@ pub use signal::StoreSignal;
 use std::pin::Pin;
 use std::time::Duration;
 
-use rampart_core::id::{JobId, PolicyName, QueueName};
+use rampart_core::id::{BreakerName, JobId, PolicyName, QueueName};
 use rampart_core::time::UnixMillis;
 use tokio::sync::broadcast;
 
@@ -306,5 +310,23 @@ impl Store {
             Store::Sqlite(s) => s.push_secret_ensure(queue.clone(), candidate.to_string(), now).await,
             Store::Postgres(s) => s.push_secret_ensure(queue, candidate, now).await,
         }
+    }
+
+    /// Runs one step of a shared breaker (acquire, record or reset),
+    /// creating it closed when it does not exist yet: load, run the state
+    /// machine, write back with the transition it caused, atomically across
+    /// nodes. A step that changes nothing writes nothing.
+    pub async fn breaker_apply(&self, params: BreakerApplyParams) -> Result<BreakerApplied, StoreError> {
+        dispatch!(self, s => s.breaker_apply(params))
+    }
+
+    /// One shared breaker with its latest `transitions` transitions, oldest first.
+    pub async fn breaker_get(&self, name: &BreakerName, transitions: u32) -> Result<Option<BreakerRecord>, StoreError> {
+        dispatch!(self, s => s.breaker_get(name.clone(), transitions))
+    }
+
+    /// Every shared breaker, without transitions, in bytewise name order.
+    pub async fn breaker_list(&self) -> Result<Vec<BreakerRecord>, StoreError> {
+        dispatch!(self, s => s.breaker_list())
     }
 }

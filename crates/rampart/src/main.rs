@@ -44,6 +44,8 @@ enum Command {
     Keys(cli::keys::Args),
     /// List rate-limit policies, check one, look at or reset a key, define or delete a policy.
     Ratelimit(cli::ratelimit::Args),
+    /// List circuit breakers, show one with its transitions, reset one.
+    Breakers(cli::breakers::Args),
     /// Run a shell command for every job of a queue.
     Work(cli::work::Args),
     /// Measure a running server's throughput and latency.
@@ -77,6 +79,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ratelimit(args) => cli::ratelimit::run(args, &Remote::connect(&global)?).await,
         Command::Dlq(args) => cli::dlq::run(args, &Remote::connect(&global)?).await,
         Command::Keys(args) => cli::keys::run(args, &Remote::connect(&global)?).await,
+        Command::Breakers(args) => cli::breakers::run(args, &Remote::connect(&global)?).await,
         Command::Work(args) => cli::work::run(args, &Remote::connect(&global)?).await,
         Command::Bench(args) => cli::bench::run(args, Remote::connect(&global)?.client).await,
     }

@@ -6,6 +6,7 @@
 //! the handler turns wire types into engine calls → [`view`] turns records
 //! back into wire types, or [`error::ApiError`] answers the failure.
 
+mod breakers;
 pub mod error;
 pub mod extract;
 mod gate;
@@ -28,7 +29,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::auth::Authenticator;
-use crate::breaker::LocalBreakers;
+use crate::breaker::{LocalBreakers, SharedBreakers};
 use crate::engine::Engine;
 use crate::ratelimit::RateLimiter;
 use crate::ratelimit::own::OwnLimits;
@@ -71,6 +72,8 @@ pub struct Shared {
     pub started: Arc<Instant>,
     /// This node's in-process circuit breakers (listed as per-node).
     pub breakers: LocalBreakers,
+    /// The breakers apps share over HTTP, kept in the store.
+    pub shared_breakers: SharedBreakers,
 }
 
 /// The whole API with its layers. Serve it with
@@ -86,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         .merge(queues::router())
         .merge(keys::router())
         .merge(ratelimit::router())
+        .merge(breakers::router())
         .merge(gate::router())
         .fallback(|| async { ApiError::not_found("no such route; see the API reference in the README") })
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::own_limits))

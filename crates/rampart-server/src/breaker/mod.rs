@@ -4,7 +4,11 @@
 //! - [`local`]: [`LocalBreakers`], the registry of this node's
 //!   `rampart_guard::Breaker`s (the push dispatcher registers one per target
 //!   host as `push:<host>`). Their state is per node: another node has its own.
+//! - [`shared`]: [`SharedBreakers`], the breakers apps use over HTTP, kept
+//!   in the store so every node agrees, with this node's policies for them.
 
 pub mod local;
+pub mod shared;
 
 pub use local::LocalBreakers;
+pub use shared::SharedBreakers;

@@ -44,6 +44,11 @@ fn routes(job: &str) -> Vec<(Method, String, Option<&'static str>, Action)> {
         (Method::DELETE, "/v1/ratelimit/policies/nope".into(), None, Admin),
         (Method::GET, "/v1/ratelimit/policies/p/keys/k".into(), None, Read),
         (Method::DELETE, "/v1/ratelimit/policies/p/keys/k".into(), None, Admin),
+        (Method::GET, "/v1/breakers".into(), None, Read),
+        (Method::GET, "/v1/breakers/b".into(), None, Read),
+        (Method::POST, "/v1/breakers/b/acquire".into(), None, RateLimit),
+        (Method::POST, "/v1/breakers/b/record".into(), Some(r#"{"outcome":"success","duration_ms":5}"#), RateLimit),
+        (Method::POST, "/v1/breakers/b/reset".into(), None, Admin),
     ]
 }
 

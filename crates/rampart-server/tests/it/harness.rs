@@ -20,7 +20,7 @@ use rampart_core::auth::Role;
 use rampart_core::time::{ManualClock, UnixMillis};
 use rampart_server::api::{self, AppState, Shared};
 use rampart_server::auth::Authenticator;
-use rampart_server::breaker::LocalBreakers;
+use rampart_server::breaker::{LocalBreakers, SharedBreakers};
 use rampart_server::config::Config;
 use rampart_server::engine::Engine;
 use rampart_server::ratelimit::RateLimiter;
@@ -45,6 +45,8 @@ pub struct TestApp {
     pub limiter: RateLimiter,
     pub clock: Arc<ManualClock>,
     pub keys: HashMap<&'static str, String>,
+    /// The node's in-process breakers, as the API state holds them.
+    pub breakers: LocalBreakers,
     _trigger: ShutdownTrigger,
     _dir: tempfile::TempDir,
     _db: Option<TestDatabase>,
@@ -110,6 +112,7 @@ impl TestApp {
             let new = auth.create(format!("{role}-key"), role, T0).await.unwrap();
             keys.insert(role.as_str(), new.key);
         }
+        let breakers = LocalBreakers::new();
         let state = AppState::new(Shared {
             engine: engine.clone(),
             auth,
@@ -117,11 +120,12 @@ impl TestApp {
             own_limits: OwnLimits::new(&config.ratelimit, clock.clone()),
             max_body_bytes: config.max_body_bytes,
             started: Arc::new(Instant::now()),
-            breakers: LocalBreakers::new(),
+            breakers: breakers.clone(),
+            shared_breakers: SharedBreakers::new(engine.store().clone(), &config, clock.clone()),
         });
         // In process there is no connection: requests come from PEER unless they say otherwise.
         let router = api::router(state).layer(MockConnectInfo(PEER));
-        TestApp { router, engine, limiter, clock, keys, _trigger: trigger, _dir: dir, _db: db }
+        TestApp { router, engine, limiter, clock, keys, breakers, _trigger: trigger, _dir: dir, _db: db }
     }
 
     /// A request to build up and send; see [`Call`].

@@ -8,6 +8,7 @@
 //! promoter can run at once. Commits that make jobs available `NOTIFY` the
 //! other nodes; [`listener`] turns those into [`StoreSignal`]s.
 
+mod breaker;
 mod error;
 mod jobs;
 mod keys;
@@ -21,11 +22,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use rampart_core::id::{JobId, PolicyName, QueueName};
+use rampart_core::id::{BreakerName, JobId, PolicyName, QueueName};
 use rampart_core::time::UnixMillis;
 use tokio::sync::broadcast;
 use tokio_postgres::NoTls;
 
+use crate::breaker::{BreakerApplied, BreakerApplyParams, BreakerRecord};
 use crate::error::StoreError;
 use crate::job::*;
 use crate::queue::{QueueCounts, QueueRecord};
@@ -310,5 +312,21 @@ impl PgStore {
         now: UnixMillis,
     ) -> Result<String, StoreError> {
         self.call(async |c| push::secret_ensure(c, queue, candidate, now).await).await
+    }
+
+    pub(crate) async fn breaker_apply(&self, p: BreakerApplyParams) -> Result<BreakerApplied, StoreError> {
+        self.call(async |c| breaker::apply(c, &p).await).await
+    }
+
+    pub(crate) async fn breaker_get(
+        &self,
+        name: BreakerName,
+        transitions: u32,
+    ) -> Result<Option<BreakerRecord>, StoreError> {
+        self.call(async |c| breaker::get(c, &name, transitions).await).await
+    }
+
+    pub(crate) async fn breaker_list(&self) -> Result<Vec<BreakerRecord>, StoreError> {
+        self.call(async |c| breaker::list(c).await).await
     }
 }

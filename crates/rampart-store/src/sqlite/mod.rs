@@ -5,6 +5,7 @@
 //! read-only connections on tokio's blocking pool, so reads never wait for
 //! writes. A lock file keeps a second server off the same directory.
 
+mod breaker;
 mod checkpointer;
 mod jobs;
 mod keys;
@@ -17,10 +18,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rampart_core::id::{JobId, PolicyName, QueueName};
+use rampart_core::id::{BreakerName, JobId, PolicyName, QueueName};
 use rampart_core::time::UnixMillis;
 use rusqlite::{Connection, OpenFlags};
 
+use crate::breaker::{BreakerApplied, BreakerApplyParams, BreakerRecord};
 use crate::error::StoreError;
 use crate::job::*;
 use crate::queue::{QueueCounts, QueueRecord};
@@ -33,6 +35,7 @@ use writer::Writer;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_ratelimit_policies.sql"),
+    include_str!("migrations/0004_breakers.sql"),
     include_str!("migrations/0005_push.sql"),
 ];
 
@@ -317,6 +320,32 @@ impl SqliteStore {
         now: UnixMillis,
     ) -> Result<String, StoreError> {
         self.write(move |c| push::secret_ensure(c, &queue, &candidate, now)).await
+    }
+
+    pub(crate) async fn breaker_apply(&self, p: BreakerApplyParams) -> Result<BreakerApplied, StoreError> {
+        // A step that changes nothing is answered from a read; the writer
+        // runs it again on the latest row otherwise.
+        let name = p.name.clone();
+        if let Some(stored) = self.read(move |c| breaker::load(c, &name)).await? {
+            let mut machine = stored.clone();
+            let (admission, transition) = p.step(&mut machine);
+            if machine == stored {
+                return Ok(BreakerApplied { machine, admission, transition });
+            }
+        }
+        self.write(move |c| breaker::apply(c, &p)).await
+    }
+
+    pub(crate) async fn breaker_get(
+        &self,
+        name: BreakerName,
+        transitions: u32,
+    ) -> Result<Option<BreakerRecord>, StoreError> {
+        self.read(move |c| breaker::get(c, &name, transitions)).await
+    }
+
+    pub(crate) async fn breaker_list(&self) -> Result<Vec<BreakerRecord>, StoreError> {
+        self.read(breaker::list).await
     }
 }
 

@@ -11,6 +11,9 @@ use rampart_core::retry::{Backoff, RetryPlanner};
 use rampart_core::time::UnixMillis;
 use rampart_store::*;
 
+mod breakers;
+pub use breakers::*;
+
 const T0: UnixMillis = UnixMillis(1_800_000_000_000);
 const LEASE: Duration = Duration::from_secs(30);
 
@@ -635,6 +638,11 @@ macro_rules! backend {
             run!(ratelimit_policies_are_put_replaced_and_listed_by_name);
             run!(ratelimit_policy_delete_answers_whether_one_was_there);
             run!(ratelimit_policy_revision_changes_on_every_put_and_delete_only);
+            run!(breakers_are_made_on_first_use_and_step_through_their_states);
+            run!(breaker_steps_that_change_nothing_write_nothing);
+            run!(breaker_reset_closes_and_is_recorded);
+            run!(breakers_keep_their_latest_transitions);
+            run!(concurrent_breaker_steps_agree);
         }
     };
 }

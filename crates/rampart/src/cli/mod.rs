@@ -7,6 +7,7 @@
 //! with [`output`]. Commands that talk to a server get a [`Remote`].
 
 pub mod bench;
+pub mod breakers;
 pub mod config;
 pub mod dlq;
 pub mod enqueue;

@@ -11,6 +11,8 @@
 //! - [`server`]: start-up: the admin key file, a bad configuration;
 //! - [`shutdown`]: SIGTERM: in-flight requests finish within the grace, a
 //!   second signal stops at once, a stopping worker gives its jobs back;
+//! - [`breakers`]: `rampart breakers`, and two nodes on one PostgreSQL
+//!   agreeing on a shared breaker;
 //! - [`cli`]: what the CLI says when it cannot do its job;
 //! - [`cluster`]: two nodes on one PostgreSQL database: jobs run once across
 //!   both, a node killed with SIGKILL, a database outage, unique keys;
@@ -25,6 +27,7 @@
 //! Nothing waits a fixed time for something to happen: every wait polls a
 //! condition under a generous bound, so the suite holds on a busy machine.
 
+mod breakers;
 mod cli;
 mod cluster;
 mod durability;
