@@ -76,6 +76,11 @@ async fn sigterm_during_push_deliveries_loses_nothing_and_leaves_no_job_active()
         ids.push(server.enqueue("hook", &format!(r#"{{"n":{n}}}"#)).await);
     }
     eventually("three deliveries in flight", || std::future::ready((receiver.requests() >= 3).then_some(()))).await;
+    // The target host's breaker is listed with the node's own breakers.
+    let port = receiver.url.trim_start_matches("http://127.0.0.1:").trim_end_matches("/hook").to_string();
+    let breakers = server.client().breakers().await.expect("GET /v1/breakers");
+    let push = breakers.breakers.iter().find(|b| b.name == format!("push:127.0.0.1:{port}"));
+    assert_eq!(push.map(|b| (b.scope.as_str(), b.state.as_str())), Some(("node", "closed")), "{breakers:?}");
 
     server.signal("TERM");
     server.wait_for_stderr("released the leases of cut-off push deliveries").await;
