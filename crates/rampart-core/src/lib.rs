@@ -12,6 +12,7 @@
 //! - [`cron`]: cron schedules in time zones, their DST rule and misfire plans.
 //! - [`retry`]: retry policy, exponential backoff with jitter, the fail decision.
 //! - [`auth`]: API-key roles and what each may do.
+//! - [`webhook`]: Standard Webhooks signatures (push delivery signs, intake verifies).
 //! - [`breaker`]: the circuit breaker's policy and state machine.
 
 pub mod auth;
@@ -22,3 +23,4 @@ pub mod id;
 pub mod job;
 pub mod retry;
 pub mod time;
+pub mod webhook;

@@ -21,6 +21,9 @@
 //! - [`postgres`]: the backend for several nodes on one database (a pool,
 //!   `SKIP LOCKED` claims, `LISTEN/NOTIFY` between nodes).
 //! - [`signal`]: what a shared store tells every node ([`StoreSignal`]).
+//! - Push secrets: the signing secret of each push queue that its
+//!   configuration leaves out, made once and shared by every node
+//!   ([`Store::push_secret_ensure`]).
 //!
 //! Method names read noun first, then verb (`job_insert_many`, `job_lease`);
 //! every method that records a time takes `now` so tests control the clock.
@@ -296,6 +299,21 @@ impl Store {
     /// means the list holds at least every change up to that revision.
     pub async fn ratelimit_policy_revision(&self) -> Result<u64, StoreError> {
         dispatch!(self, s => s.ratelimit_policy_revision())
+    }
+
+    /// The signing secret kept for a push queue: `candidate` is stored when
+    /// the queue has none yet, else the stored one is answered. Race-free, so
+    /// nodes starting together agree on one secret.
+    pub async fn push_secret_ensure(
+        &self,
+        queue: &QueueName,
+        candidate: &str,
+        now: UnixMillis,
+    ) -> Result<String, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.push_secret_ensure(queue.clone(), candidate.to_string(), now).await,
+            Store::Postgres(s) => s.push_secret_ensure(queue, candidate, now).await,
+        }
     }
 
     /// Runs one step of a shared breaker (acquire, record or reset),

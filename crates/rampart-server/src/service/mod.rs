@@ -1,9 +1,11 @@
 //! Background services: reaper, promoter, relay, the cron scheduler and the
-//! pruner, and the rate limiter's sweeper, policy syncer and Redis prober. Each is an agent noun in its own
+//! pruner, the push dispatcher, and the rate limiter's sweeper, policy syncer
+//! and Redis prober. Each is an agent noun in its own
 //! file with a `run(shutdown)` loop and a `run_once()` step that tests drive directly
 //! (and its own `…Config` when it has settings); every loop ends when the
 //! shutdown signal fires.
 
+pub mod dispatcher;
 pub mod policy_syncer;
 pub mod promoter;
 pub mod pruner;
@@ -13,6 +15,7 @@ pub mod relay;
 pub mod scheduler;
 pub mod sweeper;
 
+pub use dispatcher::{Dispatcher, DispatcherConfig};
 pub use policy_syncer::{PolicySyncer, PolicySyncerConfig};
 pub use promoter::{Promoter, PromoterConfig};
 pub use pruner::{PruneReport, Pruner, PrunerConfig};

@@ -10,5 +10,6 @@ mod harness;
 mod layer;
 mod own_limits;
 mod policies;
+mod push;
 mod ratelimit;
 mod worker;

@@ -15,6 +15,7 @@ mod jobs;
 mod keys;
 mod listener;
 mod migrate;
+mod push;
 mod ratelimit;
 pub mod testing;
 
@@ -304,6 +305,15 @@ impl PgStore {
 
     pub(crate) async fn ratelimit_policy_revision(&self) -> Result<u64, StoreError> {
         self.call(async |c| ratelimit::revision(c).await).await
+    }
+
+    pub(crate) async fn push_secret_ensure(
+        &self,
+        queue: &QueueName,
+        candidate: &str,
+        now: UnixMillis,
+    ) -> Result<String, StoreError> {
+        self.call(async |c| push::secret_ensure(c, queue, candidate, now).await).await
     }
 
     pub(crate) async fn breaker_apply(&self, p: BreakerApplyParams) -> Result<BreakerApplied, StoreError> {

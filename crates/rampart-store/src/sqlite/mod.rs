@@ -10,6 +10,7 @@ mod checkpointer;
 mod cron;
 mod jobs;
 mod keys;
+mod push;
 mod ratelimit;
 mod writer;
 
@@ -38,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_ratelimit_policies.sql"),
     include_str!("migrations/0003_cron.sql"),
     include_str!("migrations/0004_breakers.sql"),
+    include_str!("migrations/0005_push.sql"),
 ];
 
 /// Read connections kept open between reads.
@@ -312,6 +314,15 @@ impl SqliteStore {
 
     pub(crate) async fn ratelimit_policy_revision(&self) -> Result<u64, StoreError> {
         self.read(ratelimit::revision).await
+    }
+
+    pub(crate) async fn push_secret_ensure(
+        &self,
+        queue: QueueName,
+        candidate: String,
+        now: UnixMillis,
+    ) -> Result<String, StoreError> {
+        self.write(move |c| push::secret_ensure(c, &queue, &candidate, now)).await
     }
 
     pub(crate) async fn breaker_apply(&self, p: BreakerApplyParams) -> Result<BreakerApplied, StoreError> {

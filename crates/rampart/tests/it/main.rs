@@ -23,6 +23,8 @@
 //!   Redis cut mid-run;
 //! - [`nginx`]: the shipped nginx `auth_request` example in front of an app,
 //!   with a real nginx: the 11th request in 5 minutes gets a real 429;
+//! - [`push`]: push delivery by the real binary: a SIGTERM during slow
+//!   deliveries exits 0, leaves no job active and loses none;
 //! - [`tcpproxy`]: the TCP proxy to PostgreSQL or Redis that tests cut and restore.
 //!
 //! Nothing waits a fixed time for something to happen: every wait polls a
@@ -36,6 +38,7 @@ mod cron_cluster;
 mod durability;
 mod harness;
 mod nginx;
+mod push;
 mod server;
 mod shared_limits;
 mod shutdown;
