@@ -42,6 +42,7 @@ use rampart_core::breaker::BreakerPolicy;
 use rampart_core::duration::{format_duration, parse_duration};
 use rampart_core::id::{BreakerName, QueueName};
 use rampart_core::retry::Backoff;
+use rampart_core::webhook::WebhookSecret;
 use rampart_limit::{Algorithm, Policy, PolicyError};
 use rampart_store::postgres::{PgConfig, check_url};
 use rampart_store::sqlite::Durability;
@@ -108,6 +109,8 @@ pub struct Config {
     pub queues: BTreeMap<QueueName, QueueConfig>,
     /// Rate limiting and its named policies (`[ratelimit]`).
     pub ratelimit: RateLimitConfig,
+    /// Push delivery (`[push]`).
+    pub push: PushConfig,
     /// How long a stopping server lets in-flight requests and the work it
     /// holds finish before it gives the rest back (`shutdown_grace`).
     pub shutdown_grace: Duration,
@@ -396,6 +399,98 @@ pub struct QueueConfig {
     /// How long its dead jobs are kept (`retention_dead`); `None` is
     /// `[retention] dead`.
     pub retention_dead: Option<Duration>,
+    /// Where rampart POSTs the queue's jobs itself (`target`, http or https);
+    /// `None` is a pull queue. Only in `[queues.NAME]`.
+    pub target: Option<PushTarget>,
+    /// The key push deliveries are signed with (`secret`); `None` uses one
+    /// made once and kept in the store. Only in `[queues.NAME]`.
+    pub secret: Option<WebhookSecret>,
+    /// Whether a push answer of 4xx other than 408 and 429 is retried
+    /// (`retry_4xx`); false makes the job dead at once.
+    pub retry_4xx: bool,
+}
+
+/// A push queue's target: an absolute http or https URL with a host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushTarget {
+    url: reqwest::Url,
+}
+
+impl PushTarget {
+    /// Parses and checks a target URL.
+    pub fn parse(s: &str) -> Result<PushTarget, String> {
+        let url = reqwest::Url::parse(s.trim()).map_err(|e| format!("{s:?} is not a URL ({e})"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!("{s:?} must be an http:// or https:// URL, not {}://", url.scheme()));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(format!("{s:?} names no host"));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            let mut shown = url.clone();
+            if shown.password().is_some() {
+                // Never quote a password: `set_password` fails only for URLs that cannot hold one.
+                let _ = shown.set_password(Some("***"));
+            }
+            return Err(format!(
+                "{:?} holds credentials; deliveries are signed with the queue's secret instead",
+                shown.as_str()
+            ));
+        }
+        Ok(PushTarget { url })
+    }
+
+    /// The URL requests go to.
+    pub fn url(&self) -> &reqwest::Url {
+        &self.url
+    }
+
+    /// The host and port its circuit breaker is named after (`host:port`,
+    /// the port being the scheme's default when the URL gives none).
+    pub fn host(&self) -> String {
+        let host = self.url.host_str().unwrap_or_default();
+        match self.url.port_or_known_default() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for PushTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.url.as_str())
+    }
+}
+
+/// Push delivery (`[push]`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PushConfig {
+    /// The circuit breaker of each target host (`[push.breaker]`).
+    pub breaker: PushBreakerConfig,
+}
+
+/// The breaker policy of every push target host (`[push.breaker]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushBreakerConfig {
+    /// Failed deliveries in a row that open it (`failure_threshold`, at least 1).
+    pub failure_threshold: u32,
+    /// How long it stays open before probing (`cooldown`, more than 0).
+    pub cooldown: Duration,
+    /// Probes let through once the cooldown passed (`half_open_max`, at least 1).
+    pub half_open_max: u32,
+}
+
+impl Default for PushBreakerConfig {
+    fn default() -> Self {
+        PushBreakerConfig { failure_threshold: 5, cooldown: Duration::from_secs(30), half_open_max: 1 }
+    }
+}
+
+impl QueueConfig {
+    /// Requests in flight to a push queue's target when `concurrency` is not set.
+    pub const PUSH_CONCURRENCY: u32 = 16;
+    /// How long a push delivery waits for an answer when `timeout` is not set.
+    pub const PUSH_TIMEOUT: Duration = Duration::from_secs(30);
 }
 
 impl Default for QueueConfig {
@@ -409,6 +504,9 @@ impl Default for QueueConfig {
             paused: false,
             retention_completed: None,
             retention_dead: None,
+            target: None,
+            secret: None,
+            retry_4xx: false,
         }
     }
 }
@@ -674,6 +772,7 @@ impl Default for Config {
             queue_defaults: QueueConfig::default(),
             queues: BTreeMap::new(),
             ratelimit: RateLimitConfig::default(),
+            push: PushConfig::default(),
             shutdown_grace: Duration::from_secs(30),
             alerts: AlertsConfig::default(),
             monitoring: MonitoringConfig::default(),
@@ -856,6 +955,7 @@ const TOP_KEYS: &[(&str, Kind)] = &[
     ("queue_defaults", Kind::Table),
     ("queues", Kind::Table),
     ("ratelimit", Kind::Table),
+    ("push", Kind::Table),
     ("shutdown_grace", Kind::Text),
     ("alerts", Kind::Table),
     ("monitoring", Kind::Table),
@@ -877,7 +977,15 @@ const QUEUE_KEYS: &[(&str, Kind)] = &[
     ("paused", Kind::Bool),
     ("retention_completed", Kind::Text),
     ("retention_dead", Kind::Text),
+    ("target", Kind::Text),
+    ("secret", Kind::Text),
+    ("retry_4xx", Kind::Bool),
 ];
+
+const PUSH_KEYS: &[(&str, Kind)] = &[("breaker", Kind::Table)];
+
+const PUSH_BREAKER_KEYS: &[(&str, Kind)] =
+    &[("failure_threshold", Kind::Int), ("cooldown", Kind::Text), ("half_open_max", Kind::Int)];
 
 const BACKOFF_KEYS: &[(&str, Kind)] =
     &[("initial", Kind::Text), ("factor", Kind::Float), ("max", Kind::Text), ("jitter", Kind::Float)];
@@ -963,6 +1071,23 @@ fn resolve(segments: &[&str]) -> Result<(Vec<String>, Kind), String> {
             [] => Err("`monitoring` is a table: set one of its keys, e.g. `monitoring.interval`".to_string()),
             _ => Err(format!("`monitoring` keys have no sub-keys; monitoring keys are {}", key_list(MONITORING_KEYS))),
         },
+        "push" => {
+            let lower: Vec<String> = rest.iter().map(|s| s.to_ascii_lowercase()).collect();
+            match lower.as_slice() {
+                [table, key] if table == "breaker" && kind_of(PUSH_BREAKER_KEYS, key).is_some() => {
+                    Ok((vec![first, table.clone(), key.clone()], kind_of(PUSH_BREAKER_KEYS, key).unwrap_or(Kind::Text)))
+                }
+                [table, key] if table == "breaker" => Err(format!(
+                    "`push.breaker.{key}` is not a setting; push.breaker keys are {}",
+                    key_list(PUSH_BREAKER_KEYS)
+                )),
+                _ => Err(format!(
+                    "`push.{}` is not a setting; set a key of [push.breaker]: {}",
+                    lower.join("."),
+                    key_list(PUSH_BREAKER_KEYS)
+                )),
+            }
+        }
         "breaker_defaults" => breaker::resolve_key(vec![first], rest),
         "breakers" => breaker::resolve_named(rest),
         "retention" => cron::resolve_retention_key(rest),
@@ -1515,6 +1640,7 @@ impl Check<'_> {
                 "ratelimit" => config.ratelimit = self.ratelimit(&path, value),
                 "alerts" => config.alerts = self.alerts(&path, value),
                 "monitoring" => config.monitoring = self.monitoring(&path, value),
+                "push" => config.push = self.push(&path, value),
                 "shutdown_grace" => {
                     if let Some(d) = self.duration(&path, value) {
                         config.shutdown_grace = d;
@@ -1561,7 +1687,13 @@ impl Check<'_> {
                         );
                         continue;
                     }
-                    let queue = self.queue(&path, value, &config.queue_defaults);
+                    let mut queue = self.queue(&path, value, &config.queue_defaults);
+                    if queue.target.is_some() {
+                        queue.concurrency.get_or_insert(QueueConfig::PUSH_CONCURRENCY);
+                        queue.timeout.get_or_insert(QueueConfig::PUSH_TIMEOUT);
+                    } else if queue.secret.is_some() {
+                        self.report(&child(&path, "secret"), "is only used with `target`; set a target or remove it");
+                    }
                     match QueueName::new(name) {
                         Ok(name) => {
                             config.queues.insert(name, queue);
@@ -1632,10 +1764,80 @@ impl Check<'_> {
                 "retention_dead" => {
                     queue.retention_dead = self.queue_retention(&path, value, key).or(queue.retention_dead);
                 }
+                "retry_4xx" => {
+                    if let Some(b) = self.boolean(&path, value) {
+                        queue.retry_4xx = b;
+                    }
+                }
+                "target" | "secret" if path.first().is_some_and(|p| p == "queue_defaults") => {
+                    self.report(&path, "belongs to one queue: set it in [queues.NAME], not in [queue_defaults]")
+                }
+                "target" => {
+                    if let Some(s) = self.text(&path, value) {
+                        match PushTarget::parse(s) {
+                            Ok(t) => queue.target = Some(t),
+                            Err(e) => self.report(&path, e),
+                        }
+                    }
+                }
+                "secret" => {
+                    if let Some(s) = self.text(&path, value) {
+                        // The message never quotes the value: it is a key.
+                        match WebhookSecret::parse(s) {
+                            Ok(secret) => queue.secret = Some(secret),
+                            Err(e) => self.report(&path, e),
+                        }
+                    }
+                }
                 _ => self.unknown(&path, QUEUE_KEYS),
             }
         }
         queue
+    }
+
+    /// The `[push]` table over the defaults.
+    fn push(&mut self, path: &[String], value: &Value) -> PushConfig {
+        let mut push = PushConfig::default();
+        let Some(table) = self.table(path, value, "a table of push settings") else {
+            return push;
+        };
+        for (key, value) in table {
+            let path = child(path, key);
+            if key != "breaker" {
+                self.unknown(&path, PUSH_KEYS);
+                continue;
+            }
+            let Some(breaker) = self.table(&path, value, "a table of breaker settings") else {
+                continue;
+            };
+            for (key, value) in breaker {
+                let path = child(&path, key);
+                let b = &mut push.breaker;
+                match key.as_str() {
+                    "failure_threshold" => {
+                        if let Some(n) =
+                            self.int(&path, value, 1, u64::from(u32::MAX)).and_then(|n| u32::try_from(n).ok())
+                        {
+                            b.failure_threshold = n;
+                        }
+                    }
+                    "cooldown" => {
+                        if let Some(d) = self.positive_duration(&path, value, "must be more than 0s") {
+                            b.cooldown = d;
+                        }
+                    }
+                    "half_open_max" => {
+                        if let Some(n) =
+                            self.int(&path, value, 1, u64::from(u32::MAX)).and_then(|n| u32::try_from(n).ok())
+                        {
+                            b.half_open_max = n;
+                        }
+                    }
+                    _ => self.unknown(&path, PUSH_BREAKER_KEYS),
+                }
+            }
+        }
+        push
     }
 
     /// The `[postgres]` table over the defaults.
@@ -2077,6 +2279,10 @@ mod tests {
             assert!(ratelimit.contains_key(*key), "ratelimit key `{key}` missing from config.default.toml");
         }
         assert!(DEFAULT_TOML.contains("\n# [ratelimit.policies.NAME]\n"));
+        let breaker = table["push"]["breaker"].as_table().unwrap();
+        for (key, _) in PUSH_BREAKER_KEYS {
+            assert!(breaker.contains_key(*key), "push.breaker key `{key}` missing from config.default.toml");
+        }
         for (key, _) in POLICY_KEYS {
             assert!(
                 DEFAULT_TOML.contains(&format!("\n# {key} = ")),
@@ -2091,6 +2297,66 @@ mod tests {
 
     fn ip_net(s: &str) -> IpNet {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn push_queues_read_target_secret_and_breaker_with_push_defaults() {
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let file = format!(
+            "[queues.hook]\ntarget = \"https://app.example.com/jobs\"\nsecret = \"{secret}\"\n\
+             [queues.fast]\ntarget = \"http://127.0.0.1:9000/x\"\nconcurrency = 4\ntimeout = \"2s\"\nretry_4xx = true\n\
+             [push.breaker]\nfailure_threshold = 3\n"
+        );
+        let config =
+            ok(Some(&file), &[("RAMPART_PUSH__BREAKER__COOLDOWN", "10s")], &[("push.breaker.half_open_max", "2")]);
+        let hook = config.queue(&name("hook"));
+        assert_eq!(hook.target.as_ref().map(|t| t.to_string()).as_deref(), Some("https://app.example.com/jobs"));
+        assert_eq!(hook.target.as_ref().map(|t| t.host()).as_deref(), Some("app.example.com:443"));
+        assert_eq!(hook.secret.as_ref().map(|s| s.expose()), Some(secret));
+        assert_eq!((hook.concurrency, hook.timeout), (Some(16), Some(Duration::from_secs(30))), "push defaults");
+        assert!(!hook.retry_4xx);
+        let fast = config.queue(&name("fast"));
+        assert_eq!((fast.concurrency, fast.timeout, fast.retry_4xx), (Some(4), Some(Duration::from_secs(2)), true));
+        assert_eq!(fast.target.as_ref().map(|t| t.host()).as_deref(), Some("127.0.0.1:9000"));
+        assert_eq!(
+            config.push.breaker,
+            PushBreakerConfig { failure_threshold: 3, cooldown: Duration::from_secs(10), half_open_max: 2 }
+        );
+        // A pull queue keeps no limit and no timeout.
+        let plain = ok(Some("[queues.plain]\npaused = false"), &[], &[]).queue(&name("plain"));
+        assert_eq!((plain.target, plain.concurrency, plain.timeout), (None, None, None));
+        let env = ok(None, &[("RAMPART_QUEUES__e__TARGET", "http://localhost/hook")], &[]);
+        assert!(env.queue(&name("e")).target.is_some());
+    }
+
+    #[test]
+    fn push_settings_are_checked_all_at_once_without_quoting_secrets() {
+        let file = "[queue_defaults]\ntarget = \"https://a.example\"\n\
+                    [queues.a]\ntarget = \"ftp://a.example/x\"\n\
+                    [queues.b]\ntarget = \"https://user:pw@b.example/\"\n\
+                    [queues.c]\ntarget = \"not a url\"\n\
+                    [queues.d]\ntarget = \"https://d.example\"\nsecret = \"whsec_c2hvcnQ=\"\n\
+                    [queues.e]\nsecret = \"hunter2-secret\"\n\
+                    [push.breaker]\nfailure_threshold = 0\ncooldown = \"0s\"\nhalf_open = 1\n";
+        let got = errors(Some(file), &[], &[]);
+        let expected = [
+            "queue_defaults.target: belongs to one queue",
+            "queues.a.target: \"ftp://a.example/x\" must be an http:// or https:// URL",
+            "queues.b.target: \"https://user:***@b.example/\" holds credentials",
+            "queues.c.target: \"not a url\" is not a URL",
+            "queues.d.secret: the key after `whsec_` is 5 bytes",
+            "queues.e.secret: a secret starts with `whsec_`",
+            "push.breaker.failure_threshold: must be at least 1",
+            "push.breaker.cooldown: must be more than 0s",
+            "push.breaker.half_open: unknown key",
+        ];
+        for e in expected {
+            assert!(got.iter().any(|g| g.contains(e)), "missing {e:?} in {got:#?}");
+        }
+        assert!(!got.iter().any(|g| g.contains("hunter2")), "a secret is never quoted: {got:#?}");
+        assert!(!got.iter().any(|g| g.contains(":pw@")), "a password is never quoted: {got:#?}");
+        let env = errors(None, &[("RAMPART_PUSH__BREAKER__COOLDOWN_S", "1")], &[]);
+        assert!(env[0].contains("`push.breaker.cooldown_s` is not a setting"), "{env:?}");
     }
 
     #[test]

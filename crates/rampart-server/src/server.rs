@@ -28,8 +28,9 @@ use crate::ratelimit::RateLimiter;
 use crate::ratelimit::own::OwnLimits;
 use crate::ratelimit::stored;
 use crate::service::{
-    Alerter, AlerterConfig, Notifier, NotifierConfig, PolicySyncer, PolicySyncerConfig, Promoter, PromoterConfig,
-    Reaper, ReaperConfig, RedisProber, RedisProberConfig, Relay, Sampler, SamplerConfig, Sweeper, SweeperConfig,
+    Alerter, AlerterConfig, Dispatcher, DispatcherConfig, Notifier, NotifierConfig, PolicySyncer, PolicySyncerConfig,
+    Promoter, PromoterConfig, Reaper, ReaperConfig, RedisProber, RedisProberConfig, Relay, Sampler, SamplerConfig,
+    Sweeper, SweeperConfig,
 };
 use crate::service::{Pruner, PrunerConfig, Scheduler, SchedulerConfig};
 use crate::shutdown::{Shutdown, ShutdownTrigger};
@@ -159,6 +160,21 @@ impl Server {
         services.spawn(pruner.run(shutdown.clone()));
         if let Some(signals) = engine.store().subscribe() {
             services.spawn(Relay::new(engine.clone(), signals).run(shutdown.clone()));
+        }
+        let dispatcher = Dispatcher::new(
+            DispatcherConfig {
+                worker: format!("dispatcher@{addr}"),
+                breaker: config.push.breaker.clone(),
+                shutdown_grace: config.shutdown_grace,
+                ..DispatcherConfig::default()
+            },
+            &config,
+            engine.clone(),
+            breakers.clone(),
+            clock.clone(),
+        );
+        if dispatcher.has_queues() {
+            services.spawn(dispatcher.run(shutdown.clone()));
         }
         let own_limits = OwnLimits::new(&config.ratelimit, clock.clone());
         let sweeper = Sweeper::new(SweeperConfig::default(), limiter.clone()).with_own_limits(own_limits.clone());

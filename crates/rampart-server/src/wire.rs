@@ -401,6 +401,13 @@ pub struct QueueView {
     pub counts: StateCounts,
     /// Totals since start-up.
     pub totals: QueueTotals,
+    /// Where rampart pushes the queue's jobs, for a push queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// The key push deliveries are signed with (`whsec_…`): only in
+    /// `GET /v1/queues/{queue}`, and only to admin keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
 }
 
 /// `GET /v1/queues`.

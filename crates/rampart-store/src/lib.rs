@@ -24,6 +24,9 @@
 //! - [`signal`]: what a shared store tells every node ([`StoreSignal`]).
 //! - [`monitoring`]: the running totals of every queue, kept across
 //!   restarts, and the job figures readiness reports.
+//! - Push secrets: the signing secret of each push queue that its
+//!   configuration leaves out, made once and shared by every node
+//!   ([`Store::push_secret_ensure`]).
 //!
 //! Method names read noun first, then verb (`job_insert_many`, `job_lease`);
 //! every method that records a time takes `now` so tests control the clock.
@@ -325,6 +328,21 @@ impl Store {
     /// keeps anyway, so it stays cheap however many jobs have finished.
     pub async fn job_health_counts(&self, now: UnixMillis) -> Result<JobHealthCounts, StoreError> {
         dispatch!(self, s => s.job_health_counts(now))
+    }
+
+    /// The signing secret kept for a push queue: `candidate` is stored when
+    /// the queue has none yet, else the stored one is answered. Race-free, so
+    /// nodes starting together agree on one secret.
+    pub async fn push_secret_ensure(
+        &self,
+        queue: &QueueName,
+        candidate: &str,
+        now: UnixMillis,
+    ) -> Result<String, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.push_secret_ensure(queue.clone(), candidate.to_string(), now).await,
+            Store::Postgres(s) => s.push_secret_ensure(queue, candidate, now).await,
+        }
     }
 
     /// Runs one step of a shared breaker (acquire, record or reset),

@@ -123,6 +123,16 @@ async fn jobs_lease(
     Body(req): Body<crate::wire::LeaseRequest>,
 ) -> Result<Json<LeaseResponse>, ApiError> {
     let queue = queue_name(&queue)?;
+    if let Some(target) = &state.engine.queue_config(&queue).target {
+        // Its dispatcher delivers every job: a worker's lease would take jobs from it.
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "QUEUE_IS_PUSH",
+            format!(
+                "queue `{queue}` is a push queue: rampart delivers its jobs to {target}; workers cannot lease from it"
+            ),
+        ));
+    }
     // Bounds of `max`, `wait` and `lease` are the engine's, checked there.
     let max = req.max.unwrap_or(1);
     let wait = duration_field("wait", req.wait.as_deref())?.unwrap_or_default();
@@ -210,7 +220,7 @@ async fn jobs_ack(
         acks.push(JobAck {
             id,
             lease_token: f.lease_token,
-            outcome: AckOutcome::Fail { error: f.error, retryable: f.retryable.unwrap_or(true) },
+            outcome: AckOutcome::Fail { error: f.error, retryable: f.retryable.unwrap_or(true), retry_at: None },
         });
     }
     let ids: Vec<String> = acks.iter().map(|a| a.id.to_string()).collect();

@@ -359,7 +359,7 @@ impl Engine {
         error: String,
         retryable: bool,
     ) -> Result<JobAcked, EngineError> {
-        self.ack_one(JobAck { id, lease_token, outcome: AckOutcome::Fail { error, retryable } }).await
+        self.ack_one(JobAck { id, lease_token, outcome: AckOutcome::Fail { error, retryable, retry_at: None } }).await
     }
 
     async fn ack_one(&self, ack: JobAck) -> Result<JobAcked, EngineError> {

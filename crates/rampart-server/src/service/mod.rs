@@ -1,14 +1,12 @@
-//! Background services: reaper, promoter, relay, the monitoring sampler, the
-//! rate limiter's sweeper, policy syncer and Redis prober, and the alerter
-//! and notifier. Each is an agent noun in its own file with a `run(shutdown)`
-//! loop and a `run_once()` step that tests drive directly
 //! Background services: reaper, promoter, relay, the cron scheduler and the
-//! pruner, and the rate limiter's sweeper, policy syncer and Redis prober. Each is an agent noun in its own
-//! file with a `run(shutdown)` loop and a `run_once()` step that tests drive directly
-//! (and its own `…Config` when it has settings); every loop ends when the
-//! shutdown signal fires.
+//! pruner, the push dispatcher, the monitoring sampler, the alerter and
+//! notifier, and the rate limiter's sweeper, policy syncer and Redis prober.
+//! Each is an agent noun in its own file with a `run(shutdown)` loop and a
+//! `run_once()` step that tests drive directly (and its own `…Config` when
+//! it has settings); every loop ends when the shutdown signal fires.
 
 pub mod alerter;
+pub mod dispatcher;
 pub mod notifier;
 pub mod policy_syncer;
 pub mod promoter;
@@ -21,6 +19,7 @@ pub mod scheduler;
 pub mod sweeper;
 
 pub use alerter::{AlertSample, Alerter, AlerterConfig, QueueSample};
+pub use dispatcher::{Dispatcher, DispatcherConfig};
 pub use notifier::{Notifier, NotifierConfig};
 pub use policy_syncer::{PolicySyncer, PolicySyncerConfig};
 pub use promoter::{Promoter, PromoterConfig};

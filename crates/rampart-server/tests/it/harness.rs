@@ -62,7 +62,7 @@ pub struct TestApp {
 }
 
 /// The store a test runs on, chosen by `TEST_STORE` (`sqlite`, the default, or `postgres`).
-async fn open_store(dir: &std::path::Path) -> (Store, Option<TestDatabase>) {
+pub async fn open_store(dir: &std::path::Path) -> (Store, Option<TestDatabase>) {
     match std::env::var("TEST_STORE").as_deref() {
         Ok("postgres") => {
             let db = TestDatabase::create("engine and API tests")

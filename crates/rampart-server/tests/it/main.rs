@@ -12,6 +12,7 @@ mod layer;
 mod monitoring;
 mod own_limits;
 mod policies;
+mod push;
 mod ratelimit;
 mod receiver;
 mod worker;

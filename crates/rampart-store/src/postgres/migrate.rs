@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_ratelimit_policies.sql"),
     include_str!("migrations/0003_cron.sql"),
     include_str!("migrations/0004_breakers.sql"),
+    include_str!("migrations/0005_push.sql"),
     include_str!("migrations/0006_monitoring.sql"),
     include_str!("migrations/0007_alerts.sql"),
 ];

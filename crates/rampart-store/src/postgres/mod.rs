@@ -17,6 +17,7 @@ mod keys;
 mod listener;
 mod migrate;
 mod monitoring;
+mod push;
 mod ratelimit;
 pub mod testing;
 
@@ -319,6 +320,15 @@ impl PgStore {
 
     pub(crate) async fn job_health_counts(&self, now: UnixMillis) -> Result<JobHealthCounts, StoreError> {
         self.call(async |c| monitoring::job_health_counts(c, now).await).await
+    }
+
+    pub(crate) async fn push_secret_ensure(
+        &self,
+        queue: &QueueName,
+        candidate: &str,
+        now: UnixMillis,
+    ) -> Result<String, StoreError> {
+        self.call(async |c| push::secret_ensure(c, queue, candidate, now).await).await
     }
 
     pub(crate) async fn breaker_apply(&self, p: BreakerApplyParams) -> Result<BreakerApplied, StoreError> {

@@ -12,6 +12,7 @@ mod cron;
 mod jobs;
 mod keys;
 mod monitoring;
+mod push;
 mod ratelimit;
 mod writer;
 
@@ -41,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_ratelimit_policies.sql"),
     include_str!("migrations/0003_cron.sql"),
     include_str!("migrations/0004_breakers.sql"),
+    include_str!("migrations/0005_push.sql"),
     include_str!("migrations/0006_monitoring.sql"),
     include_str!("migrations/0007_alerts.sql"),
 ];
@@ -329,6 +331,15 @@ impl SqliteStore {
 
     pub(crate) async fn job_health_counts(&self, now: UnixMillis) -> Result<JobHealthCounts, StoreError> {
         self.read(move |c| monitoring::job_health_counts(c, now)).await
+    }
+
+    pub(crate) async fn push_secret_ensure(
+        &self,
+        queue: QueueName,
+        candidate: String,
+        now: UnixMillis,
+    ) -> Result<String, StoreError> {
+        self.write(move |c| push::secret_ensure(c, &queue, &candidate, now)).await
     }
 
     pub(crate) async fn breaker_apply(&self, p: BreakerApplyParams) -> Result<BreakerApplied, StoreError> {

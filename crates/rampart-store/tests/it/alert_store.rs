@@ -266,7 +266,7 @@ async fn kill(store: &Store, queue: &str, when: UnixMillis, error: &str) -> ramp
     let ack = JobAck {
         id,
         lease_token: leased[0].lease_token.clone(),
-        outcome: AckOutcome::Fail { error: error.into(), retryable: true },
+        outcome: AckOutcome::Fail { error: error.into(), retryable: true, retry_at: None },
     };
     let acked = store.job_ack_many(JobAckParams { acks: vec![ack], planner: Arc::new(Planner), now: when }).await;
     assert_eq!(acked.unwrap()[0].as_ref().unwrap().state, rampart_core::job::JobState::Dead);

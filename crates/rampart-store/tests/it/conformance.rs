@@ -85,7 +85,7 @@ fn complete() -> AckOutcome {
 }
 
 fn fail(retryable: bool) -> AckOutcome {
-    AckOutcome::Fail { error: "boom".into(), retryable }
+    AckOutcome::Fail { error: "boom".into(), retryable, retry_at: None }
 }
 
 async fn get(store: &Store, id: JobId) -> JobRecord {
@@ -388,6 +388,47 @@ pub async fn non_retryable_failure_goes_straight_to_dead(store: Store) {
     assert_eq!((acked.state, acked.attempt), (JobState::Dead, 1));
 }
 
+pub async fn a_failure_asking_for_a_later_retry_gets_it_within_a_day(store: Store) {
+    let ids: Vec<JobId> = insert(&store, vec![job("ra"), job("ra"), job("ra")]).await.iter().map(|j| j.id).collect();
+    let leased = lease(&store, "ra", 3, T0).await;
+    let day = 24 * 60 * 60 * 1000;
+    // Backoff alone is 1s: an earlier request loses, a later one wins, one
+    // past a day is held to a day.
+    for (l, requested, expected) in [(&leased[0], 500, 1_000), (&leased[1], 30_000, 30_000), (&leased[2], 3 * day, day)]
+    {
+        let outcome = AckOutcome::Fail { error: "503".into(), retryable: true, retry_at: Some(at(requested)) };
+        let acked = ack(&store, l.id, &l.lease_token, outcome, T0).await.unwrap();
+        assert_eq!((acked.state, acked.retry_at), (JobState::Scheduled, Some(at(expected))), "asked {requested}");
+        assert_eq!(get(&store, l.id).await.run_at, at(expected));
+    }
+    assert!(ids.iter().all(|id| leased.iter().any(|l| l.id == *id)));
+    // A request does not revive a job without attempts left or a non-retryable failure.
+    let id = insert(&store, vec![NewJob { max_attempts: 1, ..job("ra1") }]).await[0].id;
+    let l = lease(&store, "ra1", 1, T0).await.remove(0);
+    let outcome = AckOutcome::Fail { error: "503".into(), retryable: true, retry_at: Some(at(30_000)) };
+    let acked = ack(&store, id, &l.lease_token, outcome, T0).await.unwrap();
+    assert_eq!((acked.state, acked.retry_at), (JobState::Dead, None));
+}
+
+pub async fn push_secret_is_made_once_and_kept(store: Store) {
+    let first = store.push_secret_ensure(&q("hook"), "whsec_first", T0).await.unwrap();
+    assert_eq!(first, "whsec_first");
+    assert_eq!(store.push_secret_ensure(&q("hook"), "whsec_second", at(1)).await.unwrap(), "whsec_first");
+    assert_eq!(store.push_secret_ensure(&q("other"), "whsec_other", T0).await.unwrap(), "whsec_other");
+    // Callers racing: one candidate wins and every caller gets it.
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.push_secret_ensure(&q("race"), &format!("whsec_{i}"), T0).await.unwrap() })
+        })
+        .collect();
+    let mut got = Vec::new();
+    for t in tasks {
+        got.push(t.await.unwrap());
+    }
+    assert!(got.windows(2).all(|w| w[0] == w[1]), "{got:?}");
+}
+
 pub async fn reaper_times_out_long_attempts(store: Store) {
     let mut j = job("t");
     j.timeout = Some(Duration::from_secs(5));
@@ -648,6 +689,8 @@ macro_rules! backend {
             run!(failures_retry_with_backoff_then_die);
             run!(non_retryable_failure_goes_straight_to_dead);
             run!(reaper_times_out_long_attempts);
+            run!(a_failure_asking_for_a_later_retry_gets_it_within_a_day);
+            run!(push_secret_is_made_once_and_kept);
             run!(retry_and_cancel_follow_the_state_rules);
             run!(dead_letters_retry_and_purge_in_pages);
             run!(counts_and_listing_page_by_id);

@@ -251,7 +251,7 @@ pub async fn cron_runs_settle_from_their_jobs_and_page_newest_first(store: Store
         JobAck {
             id: ids[1],
             lease_token: leased[1].lease_token.clone(),
-            outcome: AckOutcome::Fail { error: "boom".into(), retryable: false },
+            outcome: AckOutcome::Fail { error: "boom".into(), retryable: false, retry_at: None },
         },
     ];
     store.job_ack_many(JobAckParams { acks, planner: Arc::new(Planner), now: at(201_000) }).await.unwrap();

@@ -27,6 +27,8 @@
 //!   with a real nginx: the 11th request in 5 minutes gets a real 429;
 //! - [`monitoring`]: readiness through a database outage, queue metrics,
 //!   `/metrics` and `rampart monitor`, totals across a restart;
+//! - [`push`]: push delivery by the real binary: a SIGTERM during slow
+//!   deliveries exits 0, leaves no job active and loses none;
 //! - [`tcpproxy`]: the TCP proxy to PostgreSQL or Redis that tests cut and restore.
 //!
 //! Nothing waits a fixed time for something to happen: every wait polls a
@@ -42,6 +44,7 @@ mod durability;
 mod harness;
 mod monitoring;
 mod nginx;
+mod push;
 mod server;
 mod shared_limits;
 mod shutdown;
