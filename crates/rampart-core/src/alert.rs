@@ -78,16 +78,22 @@ pub enum AlertRule {
     StoreLatency,
     /// Jobs of a queue went dead since the last sample: at least the threshold.
     DeadLetters,
+    /// A shared circuit breaker is open (or probing): 1 while it is.
+    BreakerOpen,
+    /// A cron schedule's latest run failed for good: 1 while it is the latest.
+    CronFailed,
 }
 
 impl AlertRule {
     /// Every rule, in a stable order.
-    pub const ALL: [AlertRule; 5] = [
+    pub const ALL: [AlertRule; 7] = [
         AlertRule::QueueWaiting,
         AlertRule::QueueFailedRate,
         AlertRule::QueueStalled,
         AlertRule::StoreLatency,
         AlertRule::DeadLetters,
+        AlertRule::BreakerOpen,
+        AlertRule::CronFailed,
     ];
 
     /// The rule's name in config, API and messages.
@@ -98,23 +104,35 @@ impl AlertRule {
             AlertRule::QueueStalled => "queue_stalled",
             AlertRule::StoreLatency => "store_latency",
             AlertRule::DeadLetters => "dead_letters",
+            AlertRule::BreakerOpen => "breaker_open",
+            AlertRule::CronFailed => "cron_failed",
         }
     }
 
-    /// Whether `value` breaches `threshold`: strictly above it, except dead
-    /// letters, which count from the threshold up (`≥ 1` by default).
+    /// Whether the rule is about a queue (its subject is a queue's name).
+    pub fn is_queue_rule(self) -> bool {
+        matches!(
+            self,
+            AlertRule::QueueWaiting | AlertRule::QueueFailedRate | AlertRule::QueueStalled | AlertRule::DeadLetters
+        )
+    }
+
+    /// Whether `value` breaches `threshold`: strictly above it, except the
+    /// rules that count events or states, which hold from the threshold up
+    /// (`≥ 1`).
     pub fn holds(self, value: f64, threshold: f64) -> bool {
         match self {
-            AlertRule::DeadLetters => value >= threshold,
+            AlertRule::DeadLetters | AlertRule::BreakerOpen | AlertRule::CronFailed => value >= threshold,
             _ => value > threshold,
         }
     }
 
-    /// Consecutive holding samples before the rule fires. Dead letters are
-    /// events, not levels: the first sample that sees one fires.
+    /// Consecutive holding samples before the rule fires. Dead letters, an
+    /// open breaker and a failed cron run are events, not levels: the first
+    /// sample that sees one fires.
     pub fn fire_after(self, configured: u32) -> u32 {
         match self {
-            AlertRule::DeadLetters => 1,
+            AlertRule::DeadLetters | AlertRule::BreakerOpen | AlertRule::CronFailed => 1,
             _ => configured.max(1),
         }
     }
@@ -127,6 +145,8 @@ impl AlertRule {
             AlertRule::QueueStalled => "stalled jobs per interval",
             AlertRule::StoreLatency => "store latency",
             AlertRule::DeadLetters => "new dead jobs",
+            AlertRule::BreakerOpen => "circuit breaker open",
+            AlertRule::CronFailed => "cron run failed",
         }
     }
 
@@ -159,7 +179,8 @@ impl fmt::Display for AlertRule {
 /// Why a rule name was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "`{0}` is not an alert rule; rules are queue_waiting, queue_failed_rate, queue_stalled, store_latency and dead_letters"
+    "`{0}` is not an alert rule; rules are queue_waiting, queue_failed_rate, queue_stalled, store_latency, \
+     dead_letters, breaker_open and cron_failed"
 )]
 pub struct AlertRuleError(pub String);
 
@@ -425,6 +446,9 @@ mod tests {
     #[test]
     fn dead_letters_fire_on_the_first_sample_and_count_from_the_threshold() {
         assert_eq!(AlertRule::DeadLetters.fire_after(2), 1);
+        assert_eq!(AlertRule::BreakerOpen.fire_after(2), 1);
+        assert!(AlertRule::CronFailed.holds(1.0, 1.0) && !AlertRule::CronFailed.holds(0.0, 1.0));
+        assert!(AlertRule::DeadLetters.is_queue_rule() && !AlertRule::BreakerOpen.is_queue_rule());
         assert_eq!(AlertRule::QueueWaiting.fire_after(3), 3);
         assert!(AlertRule::DeadLetters.holds(1.0, 1.0));
         assert!(!AlertRule::QueueWaiting.holds(1000.0, 1000.0));

@@ -130,8 +130,12 @@ impl Notice {
             NoticeKind::Resolved => (":white_check_mark:", "RESOLVED"),
             NoticeKind::Test => (":wave:", "TEST"),
         };
-        let place =
-            if a.rule == AlertRule::StoreLatency { "the store".to_string() } else { format!("queue `{}`", a.subject) };
+        let place = match a.rule {
+            AlertRule::StoreLatency => "the store".to_string(),
+            AlertRule::BreakerOpen => format!("breaker `{}`", a.subject),
+            AlertRule::CronFailed => format!("cron schedule `{}`", a.subject),
+            _ => format!("queue `{}`", a.subject),
+        };
         let mut text = format!(
             "{mark} *[{label}] {} on {place}*: {} (threshold {})\n",
             a.rule.figure(),
@@ -148,7 +152,7 @@ impl Notice {
             None => text.push_str(&format!("Firing since {}. Alert {}.", a.started_at.to_rfc3339(), a.id)),
         }
         if !a.details.dead_jobs.is_empty() {
-            text.push_str("\nDead jobs:");
+            text.push_str(if a.rule == AlertRule::CronFailed { "\nIts job:" } else { "\nDead jobs:" });
             for j in &a.details.dead_jobs {
                 let error = j.last_error.as_deref().unwrap_or("no error recorded");
                 let plural = if j.attempts == 1 { "" } else { "s" };
@@ -181,6 +185,13 @@ fn next_step(a: &NoticeAlert) -> String {
         AlertRule::DeadLetters => {
             let first = a.details.dead_jobs.first().map_or_else(|| "ID".to_string(), |j| j.id.clone());
             format!("read the errors (`rampart jobs show {first}`), fix the cause, then `rampart dlq retry {q}`; {ack}")
+        }
+        AlertRule::BreakerOpen => format!(
+            "the service behind `{q}` is failing: callers are refused until it recovers (`rampart breakers show {q}`); \
+             {ack}"
+        ),
+        AlertRule::CronFailed => {
+            format!("read the run's error (`rampart cron runs {q}`), fix the cause; the next tick runs again; {ack}")
         }
     }
 }

@@ -122,6 +122,8 @@ impl AlertThresholds {
             AlertRule::QueueStalled => self.stalled as f64,
             AlertRule::StoreLatency => self.store_latency.as_secs_f64() * 1000.0,
             AlertRule::DeadLetters => self.dead_letters as f64,
+            // States, not levels: open (or failed) is 1.
+            AlertRule::BreakerOpen | AlertRule::CronFailed => 1.0,
         }
     }
 }

@@ -25,12 +25,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use rampart_core::alert::{AlertRule, AlertState, AlertTiming, Firing, Step, Streak, silence_matches, step};
+use rampart_core::breaker::BreakerState;
 use rampart_core::id::QueueName;
 use rampart_core::job::JobState;
 use rampart_core::time::UnixMillis;
 use rampart_store::{
-    AlertFireParams, AlertListParams, AlertRecord, AlertRemindParams, AlertResolveParams, DeadJobSummary,
-    JobDeadSinceParams, SilenceRecord, StoreError,
+    AlertFireParams, AlertListParams, AlertRecord, AlertRemindParams, AlertResolveParams, CronRunRecord,
+    DeadJobSummary, JobDeadSinceParams, SilenceRecord, StoreError,
 };
 use tokio::sync::Notify;
 
@@ -56,6 +57,11 @@ pub struct AlertSample {
     pub store_latency: Duration,
     /// Per queue.
     pub queues: Vec<QueueSample>,
+    /// Shared circuit breakers (kept in the store, the same on every node)
+    /// and whether each is open or probing.
+    pub breakers: Vec<(String, bool)>,
+    /// Every cron schedule's latest run, read from the store.
+    pub cron: Vec<CronRunRecord>,
 }
 
 /// One queue's figures in an [`AlertSample`]; counts are over the interval
@@ -172,7 +178,18 @@ impl Alerter {
             })
             .collect();
         let latency = Duration::from_secs_f64(set.store_latency_ms.max(0.0) / 1000.0);
-        Ok(AlertSample { at: now, store_latency: latency, queues })
+        let (breakers, cron) = self.breakers_and_cron().await?;
+        Ok(AlertSample { at: now, store_latency: latency, queues, breakers, cron })
+    }
+
+    /// The shared breakers with whether each is open, and every schedule's
+    /// latest run.
+    async fn breakers_and_cron(&self) -> Result<(Vec<(String, bool)>, Vec<CronRunRecord>), StoreError> {
+        let store = self.engine.store();
+        let (breakers, cron) = tokio::try_join!(store.breaker_list(), store.cron_run_last())?;
+        let breakers =
+            breakers.into_iter().map(|b| (b.name.to_string(), b.machine.state() != BreakerState::Closed)).collect();
+        Ok((breakers, cron))
     }
 
     /// The jobs that went dead after the last sample up to `now`, by queue.
@@ -213,7 +230,8 @@ impl Alerter {
                 queue: q.name,
             });
         }
-        Ok(AlertSample { at: now, store_latency, queues })
+        let (breakers, cron) = self.breakers_and_cron().await?;
+        Ok(AlertSample { at: now, store_latency, queues, breakers, cron })
     }
 
     /// Evaluates every rule on `sample` and claims what it calls for.
@@ -266,6 +284,27 @@ impl Alerter {
             out.push((AlertRule::QueueFailedRate, subject.clone(), q.failed_rate(), AlertDetails::default()));
             out.push((AlertRule::QueueStalled, subject.clone(), q.stalled as f64, AlertDetails::default()));
             out.push((AlertRule::DeadLetters, subject, q.dead as f64, AlertDetails { dead_jobs }));
+        }
+        for (name, open) in &sample.breakers {
+            out.push((AlertRule::BreakerOpen, name.clone(), f64::from(u8::from(*open)), AlertDetails::default()));
+        }
+        for run in &sample.cron {
+            let failed = run.status == JobState::Dead;
+            let dead_jobs = match (failed, run.job_id) {
+                (true, Some(id)) => vec![DeadJobDetail {
+                    id: id.to_string(),
+                    attempts: run.attempts,
+                    last_error: run.error.clone(),
+                    died_at: run.finished_at.unwrap_or(run.enqueued_at).to_rfc3339(),
+                }],
+                _ => Vec::new(),
+            };
+            out.push((
+                AlertRule::CronFailed,
+                run.name.to_string(),
+                f64::from(u8::from(failed)),
+                AlertDetails { dead_jobs },
+            ));
         }
         out
     }
@@ -329,7 +368,7 @@ impl Alerter {
 
     fn threshold(&self, rule: AlertRule, subject: &str) -> f64 {
         match QueueName::new(subject) {
-            Ok(q) if rule != AlertRule::StoreLatency => self.config.thresholds(&q).of(rule),
+            Ok(q) if rule.is_queue_rule() => self.config.thresholds(&q).of(rule),
             _ => self.config.rules.of(rule),
         }
     }
@@ -378,11 +417,15 @@ impl Alerter {
 
 /// A stored firing alert as the monitor shows it in health.
 fn firing_alert(a: &AlertRecord) -> FiringAlert {
-    let place =
-        if a.rule == AlertRule::StoreLatency { "the store".to_string() } else { format!("queue {}", a.subject) };
+    let place = match a.rule {
+        AlertRule::StoreLatency => "the store".to_string(),
+        AlertRule::BreakerOpen => format!("breaker {}", a.subject),
+        AlertRule::CronFailed => format!("cron schedule {}", a.subject),
+        _ => format!("queue {}", a.subject),
+    };
     FiringAlert {
         name: a.rule.to_string(),
-        queue: QueueName::new(&a.subject).ok().filter(|_| a.rule != AlertRule::StoreLatency),
+        queue: QueueName::new(&a.subject).ok().filter(|_| a.rule.is_queue_rule()),
         message: format!(
             "{} on {place}: {} (threshold {}); alert {}",
             a.rule.figure(),

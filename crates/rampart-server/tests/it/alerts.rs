@@ -86,6 +86,8 @@ fn waiting(queue: &str, n: u64, at: UnixMillis) -> AlertSample {
             dead: 0,
             dead_first: vec![],
         }],
+        breakers: vec![],
+        cron: vec![],
     }
 }
 
@@ -467,4 +469,52 @@ async fn without_monitoring_the_alerter_samples_by_itself_with_per_queue_thresho
     assert_eq!(firing.len(), 1, "email's own threshold (2) fires; sms keeps the default (1000): {firing:?}");
     assert_eq!((firing[0]["rule"].as_str(), firing[0]["subject"].as_str()), (Some("queue_waiting"), Some("email")));
     assert_eq!(firing[0]["summary"], "3 > 2");
+}
+
+#[tokio::test]
+async fn an_open_shared_breaker_and_a_failed_cron_run_fire_and_resolve() {
+    let receiver = Receiver::start(0).await;
+    let mut rig = rig(&receiver, |_| {}).await;
+    let app = &rig.app;
+    // Five failures in a row (the default threshold) open the breaker.
+    for _ in 0..5 {
+        let a = app.send(Method::POST, "/v1/breakers/stripe/record", Some(r#"{"outcome":"failure"}"#)).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    }
+    // A cron run whose job fails for good.
+    let put = json!({"schedule": "@daily", "queue": "reports"}).to_string();
+    let a = app.send(Method::PUT, "/v1/cron/nightly", Some(&put)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(app.send(Method::POST, "/v1/cron/nightly/trigger", None).await.status, StatusCode::OK);
+    let job = app.lease("reports", 1).await.remove(0);
+    let fail = json!({"lease_token": job["lease_token"], "error": "report query timed out", "retryable": false});
+    let id = job["id"].as_str().unwrap().to_string();
+    let a = app.send(Method::POST, &format!("/v1/jobs/{id}/fail"), Some(&fail.to_string())).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    app.engine.store().cron_run_settle().await.unwrap();
+    app.clock.advance(Duration::from_secs(15));
+    let fired = rig.alerter.run_once().await.unwrap();
+    rig.deliver().await;
+    let texts = slack_texts(&receiver);
+    assert_eq!(fired.fired, 2, "{texts:#?}");
+    let breaker = texts.iter().find(|t| t.contains("breaker `stripe`")).expect("a breaker message");
+    assert!(
+        breaker.starts_with(":rotating_light: *[FIRING] circuit breaker open on breaker `stripe`*: 1 (threshold 1)")
+    );
+    let cron = texts.iter().find(|t| t.contains("cron schedule `nightly`")).expect("a cron message");
+    assert!(cron.contains(&format!("Its job:\n• job {id}: 1 attempt, last error: report query timed out")), "{cron}");
+    // The breaker reset and the next run succeeding: both resolve.
+    let a = rig.app.send(Method::POST, "/v1/breakers/stripe/reset", None).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    rig.app.send(Method::POST, "/v1/cron/nightly/trigger", None).await;
+    let job = rig.app.lease("reports", 1).await.remove(0);
+    let done = json!({"lease_token": job["lease_token"]}).to_string();
+    rig.app.send(Method::POST, &format!("/v1/jobs/{}/complete", job["id"].as_str().unwrap()), Some(&done)).await;
+    rig.app.engine.store().cron_run_settle().await.unwrap();
+    let mut resolved = 0;
+    for _ in 0..2 {
+        rig.app.clock.advance(Duration::from_secs(15));
+        resolved += rig.alerter.run_once().await.unwrap().resolved;
+    }
+    assert_eq!(resolved, 2);
 }
