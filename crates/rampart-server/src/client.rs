@@ -23,6 +23,7 @@ use crate::wire::{
 };
 use crate::wire::{BreakerAcquireResponse, BreakerRecordRequest, BreakerStepResponse, BreakerView, BreakersResponse};
 use crate::wire::{CronListResponse, CronPut, CronRunView, CronRunsResponse, CronView};
+use crate::wire::{QueueHealthResponse, QueueMetricsHistory, QueueMetricsResponse, SystemHealthResponse};
 
 /// How long one request may take. Long enough for a lease that long-polls
 /// the server's maximum wait (30s) with room to spare.
@@ -474,6 +475,32 @@ impl Client {
     pub async fn ready(&self) -> Result<ReadyResponse, ClientError> {
         let request = self.request(Method::GET, &["health", "ready"]);
         self.send(request, &[StatusCode::OK, StatusCode::SERVICE_UNAVAILABLE]).await
+    }
+
+    /// The latest sample of every queue.
+    pub async fn queue_metrics(&self) -> Result<QueueMetricsResponse, ClientError> {
+        self.send(self.request(Method::GET, &["v1", "monitoring", "queue-metrics"]), &[StatusCode::OK]).await
+    }
+
+    /// A queue's latest sample and the ones kept before it.
+    pub async fn queue_metrics_history(&self, queue: &str) -> Result<QueueMetricsHistory, ClientError> {
+        self.send(self.request(Method::GET, &["v1", "monitoring", "queue-metrics", queue]), &[StatusCode::OK]).await
+    }
+
+    /// Whether each queue is healthy, with the alerts firing on it.
+    pub async fn queue_health(&self) -> Result<QueueHealthResponse, ClientError> {
+        self.send(self.request(Method::GET, &["v1", "monitoring", "queue-health"]), &[StatusCode::OK]).await
+    }
+
+    /// The whole system's health, component by component.
+    pub async fn system_health(&self) -> Result<SystemHealthResponse, ClientError> {
+        self.send(self.request(Method::GET, &["v1", "monitoring", "system-health"]), &[StatusCode::OK]).await
+    }
+
+    /// `GET /metrics`: the Prometheus text exposition.
+    pub async fn metrics(&self) -> Result<String, ClientError> {
+        let (_, body) = self.execute(self.request(Method::GET, &["metrics"]), &[StatusCode::OK]).await?;
+        String::from_utf8(body).map_err(|e| ClientError::Decode(format!("GET /metrics: {e}")))
     }
 
     /// The same client for the server at `base_url`: the same API key and

@@ -120,6 +120,30 @@ pub struct Config {
     pub cron: Vec<CronConfig>,
     /// Deleting old jobs and cron runs (`[retention]`).
     pub retention: RetentionConfig,
+    /// Queue metrics, their history and `/metrics` (`[monitoring]`).
+    pub monitoring: MonitoringConfig,
+}
+
+/// Queue metrics, their history and `/metrics` (`[monitoring]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitoringConfig {
+    /// Whether the sampler runs and HTTP requests are counted (`enabled`);
+    /// health routes answer either way.
+    pub enabled: bool,
+    /// How often every queue is sampled and the totals stored (`interval`,
+    /// from 1s to 1h).
+    pub interval: Duration,
+    /// Samples kept in memory per queue (`retain`, 1 to 10,000).
+    pub retain: usize,
+    /// Whether `GET /metrics` answers without a key (`metrics_public`);
+    /// otherwise it needs the reader role.
+    pub metrics_public: bool,
+}
+
+impl Default for MonitoringConfig {
+    fn default() -> Self {
+        MonitoringConfig { enabled: true, interval: Duration::from_secs(30), retain: 100, metrics_public: false }
+    }
 }
 
 /// How log lines are written.
@@ -748,6 +772,7 @@ impl Default for Config {
             breakers: BTreeMap::new(),
             cron: Vec::new(),
             retention: RetentionConfig::default(),
+            monitoring: MonitoringConfig::default(),
         }
     }
 }
@@ -925,7 +950,11 @@ const TOP_KEYS: &[(&str, Kind)] = &[
     ("breakers", Kind::Table),
     ("cron", Kind::Table),
     ("retention", Kind::Table),
+    ("monitoring", Kind::Table),
 ];
+
+const MONITORING_KEYS: &[(&str, Kind)] =
+    &[("enabled", Kind::Bool), ("interval", Kind::Text), ("retain", Kind::Int), ("metrics_public", Kind::Bool)];
 
 const QUEUE_KEYS: &[(&str, Kind)] = &[
     ("max_attempts", Kind::Int),
@@ -1038,6 +1067,18 @@ fn resolve(segments: &[&str]) -> Result<(Vec<String>, Kind), String> {
         "breakers" => breaker::resolve_named(rest),
         "retention" => cron::resolve_retention_key(rest),
         "cron" => Err("[[cron]] schedules are set in the configuration file or through the API".to_string()),
+        "monitoring" => match rest {
+            [key] => match kind_of(MONITORING_KEYS, &key.to_ascii_lowercase()) {
+                Some(kind) => Ok((vec![first, key.to_ascii_lowercase()], kind)),
+                None => Err(format!(
+                    "`monitoring.{}` is not a setting; monitoring keys are {}",
+                    key.to_ascii_lowercase(),
+                    key_list(MONITORING_KEYS)
+                )),
+            },
+            [] => Err("`monitoring` is a table: set one of its keys, e.g. `monitoring.interval`".to_string()),
+            _ => Err(format!("`monitoring` keys have no sub-keys; monitoring keys are {}", key_list(MONITORING_KEYS))),
+        },
         _ => match kind_of(TOP_KEYS, &first) {
             Some(kind) if rest.is_empty() => Ok((vec![first], kind)),
             Some(_) => Err(format!("`{first}` has no sub-keys")),
@@ -1582,6 +1623,7 @@ impl Check<'_> {
                 }
                 "ratelimit" => config.ratelimit = self.ratelimit(&path, value),
                 "push" => config.push = self.push(&path, value),
+                "monitoring" => config.monitoring = self.monitoring(&path, value),
                 "shutdown_grace" => {
                     if let Some(d) = self.duration(&path, value) {
                         config.shutdown_grace = d;
@@ -1810,6 +1852,45 @@ impl Check<'_> {
             }
         }
         postgres
+    }
+
+    /// The `[monitoring]` table over the defaults.
+    fn monitoring(&mut self, path: &[String], value: &Value) -> MonitoringConfig {
+        let mut monitoring = MonitoringConfig::default();
+        let Some(table) = self.table(path, value, "a table of monitoring settings") else {
+            return monitoring;
+        };
+        for (key, value) in table {
+            let path = child(path, key);
+            match key.as_str() {
+                "enabled" => {
+                    if let Some(b) = self.boolean(&path, value) {
+                        monitoring.enabled = b;
+                    }
+                }
+                "interval" => {
+                    if let Some(d) = self.duration(&path, value) {
+                        if d < Duration::from_secs(1) || d > Duration::from_secs(3600) {
+                            self.report(&path, format!("must be from 1s to 1h, got {}", format_duration(d)));
+                        } else {
+                            monitoring.interval = d;
+                        }
+                    }
+                }
+                "retain" => {
+                    if let Some(n) = self.int(&path, value, 1, 10_000).and_then(|n| usize::try_from(n).ok()) {
+                        monitoring.retain = n;
+                    }
+                }
+                "metrics_public" => {
+                    if let Some(b) = self.boolean(&path, value) {
+                        monitoring.metrics_public = b;
+                    }
+                }
+                _ => self.unknown(&path, MONITORING_KEYS),
+            }
+        }
+        monitoring
     }
 
     /// The `[ratelimit]` table over the defaults, its policies included.
@@ -2970,6 +3051,37 @@ mod tests {
         assert!(config.queue(&name("Reports")).paused);
         assert!(!config.queues.contains_key(&name("reports")));
         assert_eq!(config.queues.len(), 2);
+    }
+
+    #[test]
+    fn the_monitoring_table_from_file_environment_and_flags() {
+        assert_eq!(ok(None, &[], &[]).monitoring, MonitoringConfig::default());
+        let file = "[monitoring]\ninterval = \"10s\"\nretain = 5";
+        let env = [("RAMPART_MONITORING__METRICS_PUBLIC", "true"), ("RAMPART_MONITORING__RETAIN", "7")];
+        let config = ok(Some(file), &env, &[("monitoring.enabled", "false")]);
+        let expected =
+            MonitoringConfig { enabled: false, interval: Duration::from_secs(10), retain: 7, metrics_public: true };
+        assert_eq!(config.monitoring, expected);
+    }
+
+    #[test]
+    fn bad_monitoring_settings_are_each_reported_with_their_key() {
+        let file = "[monitoring]\ninterval = \"500ms\"\nretain = 0\nmetrics_public = \"yes\"\nsamples = 3";
+        let got = errors(Some(file), &[("RAMPART_MONITORING__INTERVAL__X", "1s")], &[]);
+        let expected = [
+            "monitoring.interval: must be from 1s to 1h, got 500ms",
+            "monitoring.retain: must be at least 1, got 0",
+            "monitoring.metrics_public: expected true or false",
+            "monitoring.samples: unknown key",
+            "RAMPART_MONITORING__INTERVAL__X: `monitoring` keys have no sub-keys",
+        ];
+        for want in expected {
+            assert!(got.iter().any(|e| e.contains(want)), "no error containing {want:?} in {got:#?}");
+        }
+        assert_eq!(got.len(), expected.len(), "{got:#?}");
+        let too_long = errors(None, &[("RAMPART_MONITORING__INTERVAL", "2h")], &[]);
+        assert!(too_long[0].contains("must be from 1s to 1h"), "{too_long:?}");
+        assert!(too_long[0].contains("(from RAMPART_MONITORING__INTERVAL)"), "{too_long:?}");
     }
 
     #[test]

@@ -13,7 +13,10 @@
 //!   behind trusted proxies, the limits on rampart's own API, and a tower
 //!   layer for an app's routes.
 //! - [`breaker`]: this node's in-process circuit breakers, by name.
-//! - [`service`]: background loops (reaper, promoter, relay, sweeper), each
+//! - [`monitoring`]: queue samples with their history, totals kept across
+//!   restarts, HTTP request metrics and the Prometheus exposition.
+//! - [`service`]: background loops (reaper, promoter, relay, scheduler,
+//!   pruner, dispatcher, sampler, sweeper, …), each
 //!   stopping on the shared shutdown signal.
 //! - [`api`]: the HTTP routes, one module per resource, one auth extractor.
 //! - [`wire`]: JSON shapes shared by routes and the typed [`client`].
@@ -28,6 +31,7 @@ pub mod client;
 pub mod config;
 pub mod cron;
 pub mod engine;
+pub mod monitoring;
 pub mod ratelimit;
 pub mod server;
 pub mod service;

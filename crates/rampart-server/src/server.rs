@@ -22,12 +22,13 @@ use crate::auth::{Authenticator, BootstrapError};
 use crate::breaker::{LocalBreakers, SharedBreakers};
 use crate::config::{Config, DatabaseUrl};
 use crate::engine::Engine;
+use crate::monitoring::Monitor;
 use crate::ratelimit::RateLimiter;
 use crate::ratelimit::own::OwnLimits;
 use crate::ratelimit::stored;
 use crate::service::{
     Dispatcher, DispatcherConfig, PolicySyncer, PolicySyncerConfig, Promoter, PromoterConfig, Reaper, ReaperConfig,
-    RedisProber, RedisProberConfig, Relay, Sweeper, SweeperConfig,
+    RedisProber, RedisProberConfig, Relay, Sampler, SamplerConfig, Sweeper, SweeperConfig,
 };
 use crate::service::{Pruner, PrunerConfig, Scheduler, SchedulerConfig};
 use crate::shutdown::{Shutdown, ShutdownTrigger};
@@ -182,6 +183,11 @@ impl Server {
             let prober = RedisProber::new(RedisProberConfig::default(), Arc::clone(redis), clock.clone());
             services.spawn(prober.run(shutdown.clone()));
         }
+        let monitor = Monitor::new(config.monitoring.clone(), engine.clone());
+        if config.monitoring.enabled {
+            let sampler = Sampler::new(SamplerConfig::from_config(&config.monitoring), monitor.clone());
+            services.spawn(sampler.run(shutdown.clone()));
+        }
         let state = AppState::new(Shared {
             engine: engine.clone(),
             auth,
@@ -192,6 +198,7 @@ impl Server {
             breakers,
             shared_breakers: SharedBreakers::new(engine.store().clone(), &config, clock.clone()),
             cron,
+            monitor,
         });
         match &config.database_url {
             Some(url) => tracing::info!(

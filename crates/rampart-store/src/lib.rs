@@ -24,6 +24,8 @@
 //! - Push secrets: the signing secret of each push queue that its
 //!   configuration leaves out, made once and shared by every node
 //!   ([`Store::push_secret_ensure`]).
+//! - [`monitoring`]: the running totals of every queue, kept across
+//!   restarts, and the job figures readiness reports.
 //!
 //! Method names read noun first, then verb (`job_insert_many`, `job_lease`);
 //! every method that records a time takes `now` so tests control the clock.
@@ -33,6 +35,7 @@ pub mod breaker;
 pub mod cron;
 pub mod error;
 pub mod job;
+pub mod monitoring;
 pub mod postgres;
 pub mod queue;
 pub mod ratelimit;
@@ -44,6 +47,9 @@ pub use breaker::{BreakerApplied, BreakerApplyParams, BreakerOp, BreakerRecord, 
 pub use cron::*;
 pub use error::StoreError;
 pub use job::*;
+pub use monitoring::{
+    JobHealthCounts, QueueTotalsAddParams, QueueTotalsCounts, QueueTotalsDelta, QueueTotalsRecord, utc_day,
+};
 pub use queue::{QueueCounts, QueueRecord};
 pub use ratelimit::RateLimitPolicyRecord;
 pub use signal::StoreSignal;
@@ -405,5 +411,25 @@ impl Store {
     /// `older_than`, with their history; answers how many.
     pub async fn job_prune(&self, params: JobPruneParams) -> Result<u64, StoreError> {
         dispatch!(self, s => s.job_prune(params))
+    }
+
+    /// Adds one node's deltas to the stored totals of their queues (creating
+    /// the rows), and counts their completed and dead jobs on the UTC day of
+    /// `now`: a later day starts those two afresh.
+    pub async fn queue_totals_add(&self, params: QueueTotalsAddParams) -> Result<(), StoreError> {
+        dispatch!(self, s => s.queue_totals_add(params))
+    }
+
+    /// Every queue's stored totals, in bytewise name order.
+    pub async fn queue_totals_list(&self) -> Result<Vec<QueueTotalsRecord>, StoreError> {
+        dispatch!(self, s => s.queue_totals_list())
+    }
+
+    /// The job figures readiness reports at `now`: available and active
+    /// jobs, expired leases not reaped yet, and today's (UTC) completed and
+    /// dead jobs from the stored totals. Reads only indexes the hot path
+    /// keeps anyway, so it stays cheap however many jobs have finished.
+    pub async fn job_health_counts(&self, now: UnixMillis) -> Result<JobHealthCounts, StoreError> {
+        dispatch!(self, s => s.job_health_counts(now))
     }
 }

@@ -50,6 +50,8 @@ enum Command {
     Cron(cli::cron::Args),
     /// Run a shell command for every job of a queue.
     Work(cli::work::Args),
+    /// Show the system's health and every queue's metrics, or one queue's history.
+    Monitor(cli::monitor::Args),
     /// Measure a running server's throughput and latency.
     Bench(cli::bench::Args),
 }
@@ -84,6 +86,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Breakers(args) => cli::breakers::run(args, &Remote::connect(&global)?).await,
         Command::Cron(args) => cli::cron::run(args, &Remote::connect(&global)?).await,
         Command::Work(args) => cli::work::run(args, &Remote::connect(&global)?).await,
+        Command::Monitor(args) => cli::monitor::run(args, &Remote::connect(&global)?).await,
         Command::Bench(args) => cli::bench::run(args, Remote::connect(&global)?.client).await,
     }
 }

@@ -118,7 +118,7 @@ async fn jobs_create_batch(
 
 async fn jobs_lease(
     State(state): State<AppState>,
-    _auth: Auth<Work>,
+    auth: Auth<Work>,
     Path(queue): Path<String>,
     Body(req): Body<crate::wire::LeaseRequest>,
 ) -> Result<Json<LeaseResponse>, ApiError> {
@@ -139,6 +139,10 @@ async fn jobs_lease(
     let lease = duration_field("lease", req.lease.as_deref())?;
     if req.worker.as_ref().is_some_and(|w| w.len() > MAX_WORKER_LEN) {
         return Err(ApiError::invalid(format!("invalid field `worker`: at most {MAX_WORKER_LEN} bytes")));
+    }
+    if req.worker.is_none() {
+        // A worker that gives no name is known by its key.
+        state.engine.worker_seen(&format!("key:{}", auth.key.id));
     }
     let jobs = state.engine.lease(&queue, engine::LeaseRequest { max, wait, lease, worker: req.worker }).await?;
     Ok(Json(LeaseResponse { jobs: jobs.into_iter().map(view::leased).collect() }))

@@ -15,6 +15,7 @@ mod guard;
 mod health;
 mod jobs;
 mod keys;
+mod monitoring;
 mod queues;
 mod ratelimit;
 mod view;
@@ -32,6 +33,7 @@ use tower_http::trace::TraceLayer;
 use crate::auth::Authenticator;
 use crate::breaker::{LocalBreakers, SharedBreakers};
 use crate::engine::Engine;
+use crate::monitoring::Monitor;
 use crate::ratelimit::RateLimiter;
 use crate::ratelimit::own::OwnLimits;
 pub use error::ApiError;
@@ -77,6 +79,8 @@ pub struct Shared {
     pub shared_breakers: SharedBreakers,
     /// Cron schedules and their runs.
     pub cron: crate::cron::Cron,
+    /// Queue samples, totals, alerts firing and HTTP request counters.
+    pub monitor: Monitor,
 }
 
 /// The whole API with its layers. Serve it with
@@ -86,7 +90,8 @@ pub struct Shared {
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let max_body = state.max_body_bytes;
-    Router::new()
+    let monitoring = state.monitor.config().clone();
+    let routes = Router::new()
         .merge(health::router())
         .merge(jobs::router())
         .merge(queues::router())
@@ -95,8 +100,16 @@ pub fn router(state: AppState) -> Router {
         .merge(breakers::router())
         .merge(cron::router())
         .merge(gate::router())
+        .merge(monitoring::router(monitoring.metrics_public))
         .fallback(|| async { ApiError::not_found("no such route; see the API reference in the README") })
-        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::own_limits))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::own_limits));
+    // Outside the own limits, so their refusals count too.
+    let routes = if monitoring.enabled {
+        routes.layer(axum::middleware::from_fn_with_state(state.clone(), crate::monitoring::http::count_requests))
+    } else {
+        routes
+    };
+    routes
         .with_state(state)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

@@ -1,6 +1,6 @@
 //! Background services: reaper, promoter, relay, the cron scheduler and the
-//! pruner, the push dispatcher, and the rate limiter's sweeper, policy syncer
-//! and Redis prober. Each is an agent noun in its own
+//! pruner, the push dispatcher, the monitoring sampler, and the rate
+//! limiter's sweeper, policy syncer and Redis prober. Each is an agent noun in its own
 //! file with a `run(shutdown)` loop and a `run_once()` step that tests drive directly
 //! (and its own `…Config` when it has settings); every loop ends when the
 //! shutdown signal fires.
@@ -12,6 +12,7 @@ pub mod pruner;
 pub mod reaper;
 pub mod redis_prober;
 pub mod relay;
+pub mod sampler;
 pub mod scheduler;
 pub mod sweeper;
 
@@ -22,6 +23,7 @@ pub use pruner::{PruneReport, Pruner, PrunerConfig};
 pub use reaper::{Reaper, ReaperConfig};
 pub use redis_prober::{RedisProber, RedisProberConfig};
 pub use relay::Relay;
+pub use sampler::{Sampler, SamplerConfig};
 pub use scheduler::{Scheduler, SchedulerConfig};
 pub use sweeper::{Sweeper, SweeperConfig};
 

@@ -57,6 +57,11 @@ fn routes(job: &str) -> Vec<(Method, String, Option<&'static str>, Action)> {
         (Method::POST, "/v1/cron/nope/pause".into(), None, Admin),
         (Method::POST, "/v1/cron/nope/resume".into(), None, Admin),
         (Method::DELETE, "/v1/cron/nope".into(), None, Admin),
+        (Method::GET, "/v1/monitoring/queue-metrics".into(), None, Read),
+        (Method::GET, "/v1/monitoring/queue-metrics/q".into(), None, Read),
+        (Method::GET, "/v1/monitoring/queue-health".into(), None, Read),
+        (Method::GET, "/v1/monitoring/system-health".into(), None, Read),
+        (Method::GET, "/metrics".into(), None, Read),
     ]
 }
 

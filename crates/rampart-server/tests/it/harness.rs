@@ -24,6 +24,7 @@ use rampart_server::breaker::{LocalBreakers, SharedBreakers};
 use rampart_server::config::Config;
 use rampart_server::cron::Cron;
 use rampart_server::engine::Engine;
+use rampart_server::monitoring::Monitor;
 use rampart_server::ratelimit::RateLimiter;
 use rampart_server::ratelimit::own::OwnLimits;
 use rampart_server::service::{Pruner, PrunerConfig};
@@ -45,6 +46,7 @@ pub struct TestApp {
     pub router: Router,
     pub engine: Engine,
     pub limiter: RateLimiter,
+    pub monitor: Monitor,
     pub clock: Arc<ManualClock>,
     pub keys: HashMap<&'static str, String>,
     /// The node's in-process breakers, as the API state holds them.
@@ -116,6 +118,7 @@ impl TestApp {
         let cron = Cron::new(engine.clone(), &config, prune_requests);
         cron.sync(&config).await.unwrap();
         let auth = Authenticator::new(store);
+        let monitor = Monitor::new(config.monitoring.clone(), engine.clone());
         let mut keys = HashMap::new();
         for role in Role::ALL {
             let new = auth.create(format!("{role}-key"), role, T0).await.unwrap();
@@ -132,11 +135,25 @@ impl TestApp {
             breakers: breakers.clone(),
             shared_breakers: SharedBreakers::new(engine.store().clone(), &config, clock.clone()),
             cron: cron.clone(),
+            monitor: monitor.clone(),
         });
         // In process there is no connection: requests come from PEER unless they say otherwise.
         let router = api::router(state).layer(MockConnectInfo(PEER));
         let pruner = tokio::sync::Mutex::new(pruner);
-        TestApp { router, engine, limiter, clock, keys, breakers, cron, pruner, _trigger: trigger, _dir: dir, _db: db }
+        TestApp {
+            router,
+            engine,
+            limiter,
+            monitor,
+            clock,
+            keys,
+            breakers,
+            cron,
+            pruner,
+            _trigger: trigger,
+            _dir: dir,
+            _db: db,
+        }
     }
 
     /// A request to build up and send; see [`Call`].

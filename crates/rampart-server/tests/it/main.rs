@@ -8,6 +8,7 @@ mod engine;
 mod gate;
 mod harness;
 mod layer;
+mod monitoring;
 mod own_limits;
 mod policies;
 mod push;

@@ -865,7 +865,7 @@ fn parse_state(s: &str) -> Result<JobState, StoreError> {
     s.parse().map_err(|e| StoreError::Internal(format!("stored job state: {e}")))
 }
 
-fn queue_of(r: &Row, i: usize) -> Result<QueueName, StoreError> {
+pub(super) fn queue_of(r: &Row, i: usize) -> Result<QueueName, StoreError> {
     let s: String = r.try_get(i)?;
     QueueName::new(&s).map_err(|e| StoreError::Internal(format!("stored queue name: {e}")))
 }

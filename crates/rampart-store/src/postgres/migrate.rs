@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_cron.sql"),
     include_str!("migrations/0004_breakers.sql"),
     include_str!("migrations/0005_push.sql"),
+    include_str!("migrations/0006_monitoring.sql"),
 ];
 
 /// The advisory lock key held while migrating ("rampart" in ASCII).

@@ -15,6 +15,7 @@ mod jobs;
 mod keys;
 mod listener;
 mod migrate;
+mod monitoring;
 mod push;
 mod ratelimit;
 pub mod testing;
@@ -32,6 +33,7 @@ use crate::breaker::{BreakerApplied, BreakerApplyParams, BreakerRecord};
 use crate::cron::*;
 use crate::error::StoreError;
 use crate::job::*;
+use crate::monitoring::{JobHealthCounts, QueueTotalsAddParams, QueueTotalsRecord};
 use crate::queue::{QueueCounts, QueueRecord};
 use crate::ratelimit::RateLimitPolicyRecord;
 use crate::signal::StoreSignal;
@@ -388,5 +390,17 @@ impl PgStore {
 
     pub(crate) async fn job_prune(&self, p: JobPruneParams) -> Result<u64, StoreError> {
         self.call(async |c| cron::job_prune(c, &p).await).await
+    }
+
+    pub(crate) async fn queue_totals_add(&self, p: QueueTotalsAddParams) -> Result<(), StoreError> {
+        self.call(async |c| monitoring::totals_add(c, &p).await).await
+    }
+
+    pub(crate) async fn queue_totals_list(&self) -> Result<Vec<QueueTotalsRecord>, StoreError> {
+        self.call(async |c| monitoring::totals_list(c).await).await
+    }
+
+    pub(crate) async fn job_health_counts(&self, now: UnixMillis) -> Result<JobHealthCounts, StoreError> {
+        self.call(async |c| monitoring::job_health_counts(c, now).await).await
     }
 }

@@ -604,7 +604,7 @@ fn parse_state(s: &str, i: usize) -> rusqlite::Result<JobState> {
     s.parse().map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, Box::new(e)))
 }
 
-fn queue_at(r: &Row<'_>, i: usize) -> rusqlite::Result<QueueName> {
+pub(super) fn queue_at(r: &Row<'_>, i: usize) -> rusqlite::Result<QueueName> {
     let s: String = r.get(i)?;
     QueueName::new(&s).map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, Box::new(e)))
 }

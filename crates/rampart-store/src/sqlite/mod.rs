@@ -10,6 +10,7 @@ mod checkpointer;
 mod cron;
 mod jobs;
 mod keys;
+mod monitoring;
 mod push;
 mod ratelimit;
 mod writer;
@@ -27,6 +28,7 @@ use crate::breaker::{BreakerApplied, BreakerApplyParams, BreakerRecord};
 use crate::cron::*;
 use crate::error::StoreError;
 use crate::job::*;
+use crate::monitoring::{JobHealthCounts, QueueTotalsAddParams, QueueTotalsRecord};
 use crate::queue::{QueueCounts, QueueRecord};
 use crate::ratelimit::RateLimitPolicyRecord;
 use crate::{ApiKeyInsert, ApiKeyRecord};
@@ -40,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_cron.sql"),
     include_str!("migrations/0004_breakers.sql"),
     include_str!("migrations/0005_push.sql"),
+    include_str!("migrations/0006_monitoring.sql"),
 ];
 
 /// Read connections kept open between reads.
@@ -406,6 +409,18 @@ impl SqliteStore {
 
     pub(crate) async fn job_prune(&self, p: JobPruneParams) -> Result<u64, StoreError> {
         self.write(move |c| cron::job_prune(c, &p)).await
+    }
+
+    pub(crate) async fn queue_totals_add(&self, p: QueueTotalsAddParams) -> Result<(), StoreError> {
+        self.write(move |c| monitoring::totals_add(c, &p)).await
+    }
+
+    pub(crate) async fn queue_totals_list(&self) -> Result<Vec<QueueTotalsRecord>, StoreError> {
+        self.read(monitoring::totals_list).await
+    }
+
+    pub(crate) async fn job_health_counts(&self, now: UnixMillis) -> Result<JobHealthCounts, StoreError> {
+        self.read(move |c| monitoring::job_health_counts(c, now)).await
     }
 }
 

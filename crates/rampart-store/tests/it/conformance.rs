@@ -605,6 +605,62 @@ pub async fn ratelimit_policy_revision_changes_on_every_put_and_delete_only(stor
     assert!(during.iter().all(|r| !seen.contains(r)), "each put's own revision is new: {during:?}");
 }
 
+fn totals(attempts: u64, completed: u64, dead: u64) -> QueueTotalsCounts {
+    QueueTotalsCounts {
+        attempts,
+        completed,
+        failed: attempts - completed,
+        retries: attempts - completed - dead,
+        dead,
+        stalled: 1,
+        timeouts: 0,
+        run_ms: attempts * 10,
+    }
+}
+
+pub async fn queue_totals_add_up_across_calls_and_count_each_utc_day(store: Store) {
+    assert!(store.queue_totals_list().await.unwrap().is_empty());
+    let delta = |queue: &str, counts| QueueTotalsDelta { queue: q(queue), counts };
+    let add = |deltas, now| store.queue_totals_add(QueueTotalsAddParams { deltas, now });
+    add(vec![delta("b", totals(5, 3, 1)), delta("a", totals(2, 2, 0))], T0).await.unwrap();
+    add(vec![delta("b", totals(4, 4, 0))], at(1_000)).await.unwrap();
+    add(Vec::new(), at(2_000)).await.unwrap();
+    let rows = store.queue_totals_list().await.unwrap();
+    assert_eq!(rows.iter().map(|r| r.queue.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    let b = &rows[1];
+    assert_eq!(b.counts, QueueTotalsCounts { stalled: 2, ..totals(9, 7, 1) });
+    assert_eq!((b.day, b.completed_today, b.dead_today, b.updated_at), (utc_day(T0), 7, 1, at(1_000)));
+    assert_eq!(store.job_health_counts(T0).await.unwrap().completed_today, 9);
+    // The next UTC day starts today's counts afresh; all-time totals go on.
+    let tomorrow = UnixMillis((utc_day(T0) + 1) * 86_400_000 + 5);
+    add(vec![delta("b", totals(1, 1, 0))], tomorrow).await.unwrap();
+    let b = store.queue_totals_list().await.unwrap().remove(1);
+    assert_eq!((b.counts.completed, b.day, b.completed_today, b.dead_today), (8, utc_day(T0) + 1, 1, 0));
+    let figures = store.job_health_counts(tomorrow).await.unwrap();
+    assert_eq!((figures.completed_today, figures.dead_today), (1, 0), "queue a counted nothing tomorrow");
+    // A node whose clock is still on the day before adds to the newer day.
+    add(vec![delta("b", totals(2, 1, 1))], T0).await.unwrap();
+    let b = store.queue_totals_list().await.unwrap().remove(1);
+    assert_eq!((b.day, b.completed_today, b.dead_today), (utc_day(T0) + 1, 2, 1));
+}
+
+pub async fn job_health_counts_read_available_active_and_stale_leases(store: Store) {
+    assert_eq!(store.job_health_counts(T0).await.unwrap(), JobHealthCounts::default());
+    let mut later = job("h");
+    later.run_at = at(60_000);
+    insert(&store, vec![job("h"), job("h"), job("h"), job("other"), later]).await;
+    lease(&store, "h", 2, T0).await;
+    lease(&store, "other", 1, at(20_000)).await;
+    let now = store.job_health_counts(T0).await.unwrap();
+    assert_eq!((now.available, now.active, now.stale_leases), (1, 3, 0));
+    // Past the first two leases' expiry, before the third's: two are stale until reaped.
+    let expired = store.job_health_counts(T0.plus(LEASE)).await.unwrap();
+    assert_eq!((expired.available, expired.active, expired.stale_leases), (1, 3, 2));
+    store.job_reap(JobReapParams { limit: 10, planner: planner(), now: T0.plus(LEASE) }).await.unwrap();
+    let reaped = store.job_health_counts(T0.plus(LEASE)).await.unwrap();
+    assert_eq!((reaped.active, reaped.stale_leases), (1, 0));
+}
+
 macro_rules! backend {
     ($backend:ident, $open:path) => {
         mod $backend {
@@ -652,6 +708,8 @@ macro_rules! backend {
             run!(cron_runs_settle_from_their_jobs_and_page_newest_first);
             run!(cron_builtin_runs_start_active_and_finish_in_process);
             run!(retention_prunes_finished_jobs_and_runs_in_bounded_batches);
+            run!(queue_totals_add_up_across_calls_and_count_each_utc_day);
+            run!(job_health_counts_read_available_active_and_stale_leases);
         }
     };
 }

@@ -15,6 +15,7 @@ pub mod enqueue;
 pub mod jobs;
 pub mod keys;
 pub mod migrate;
+pub mod monitor;
 pub mod output;
 pub mod queues;
 pub mod ratelimit;
