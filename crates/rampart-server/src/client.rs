@@ -373,33 +373,6 @@ impl Client {
         self.execute(request, &[StatusCode::NO_CONTENT]).await.map(drop)
     }
 
-    /// A page of alerts, newest first, optionally only those in `state`
-    /// (`firing` or `resolved`).
-    pub async fn alerts(
-        &self,
-        state: Option<&str>,
-        limit: Option<u32>,
-        cursor: Option<&str>,
-    ) -> Result<AlertsResponse, ClientError> {
-        let mut url = self.url(&["v1", "alerts"]);
-        {
-            let mut query = url.query_pairs_mut();
-            if let Some(state) = state {
-                query.append_pair("state", state);
-            }
-            if let Some(limit) = limit {
-                query.append_pair("limit", &limit.to_string());
-            }
-            if let Some(cursor) = cursor {
-                query.append_pair("cursor", cursor);
-            }
-        }
-        if url.query() == Some("") {
-            url.set_query(None);
-        }
-        self.send(self.http.get(url), &[StatusCode::OK]).await
-    }
-
     /// Every circuit breaker: the shared ones (used or configured), then the
     /// server node's in-process ones.
     pub async fn breakers(&self) -> Result<BreakersResponse, ClientError> {
@@ -478,6 +451,48 @@ impl Client {
         self.send(self.http.get(url), &[StatusCode::OK]).await
     }
 
+    /// Runs a schedule once now (admin).
+    pub async fn cron_trigger(&self, name: &str) -> Result<CronRunView, ClientError> {
+        self.send(self.request(Method::POST, &["v1", "cron", name, "trigger"]), &[StatusCode::OK]).await
+    }
+
+    /// Pauses a schedule: its ticks pass without runs (admin).
+    pub async fn cron_pause(&self, name: &str) -> Result<CronView, ClientError> {
+        self.send(self.request(Method::POST, &["v1", "cron", name, "pause"]), &[StatusCode::OK]).await
+    }
+
+    /// Resumes a paused schedule from its next tick (admin).
+    pub async fn cron_resume(&self, name: &str) -> Result<CronView, ClientError> {
+        self.send(self.request(Method::POST, &["v1", "cron", name, "resume"]), &[StatusCode::OK]).await
+    }
+
+    /// A page of alerts, newest first, optionally only those in `state`
+    /// (`firing` or `resolved`).
+    pub async fn alerts(
+        &self,
+        state: Option<&str>,
+        limit: Option<u32>,
+        cursor: Option<&str>,
+    ) -> Result<AlertsResponse, ClientError> {
+        let mut url = self.url(&["v1", "alerts"]);
+        {
+            let mut query = url.query_pairs_mut();
+            if let Some(state) = state {
+                query.append_pair("state", state);
+            }
+            if let Some(limit) = limit {
+                query.append_pair("limit", &limit.to_string());
+            }
+            if let Some(cursor) = cursor {
+                query.append_pair("cursor", cursor);
+            }
+        }
+        if url.query() == Some("") {
+            url.set_query(None);
+        }
+        self.send(self.http.get(url), &[StatusCode::OK]).await
+    }
+
     /// One alert.
     pub async fn alert(&self, id: &str) -> Result<AlertRecordView, ClientError> {
         self.send(self.request(Method::GET, &["v1", "alerts", id]), &[StatusCode::OK]).await
@@ -508,21 +523,6 @@ impl Client {
     /// Sends a test message to every alert channel; answers each one's result.
     pub async fn alert_test(&self) -> Result<AlertTestResponse, ClientError> {
         self.send(self.request(Method::POST, &["v1", "alerts", "test"]), &[StatusCode::OK]).await
-    }
-
-    /// Runs a schedule once now (admin).
-    pub async fn cron_trigger(&self, name: &str) -> Result<CronRunView, ClientError> {
-        self.send(self.request(Method::POST, &["v1", "cron", name, "trigger"]), &[StatusCode::OK]).await
-    }
-
-    /// Pauses a schedule: its ticks pass without runs (admin).
-    pub async fn cron_pause(&self, name: &str) -> Result<CronView, ClientError> {
-        self.send(self.request(Method::POST, &["v1", "cron", name, "pause"]), &[StatusCode::OK]).await
-    }
-
-    /// Resumes a paused schedule from its next tick (admin).
-    pub async fn cron_resume(&self, name: &str) -> Result<CronView, ClientError> {
-        self.send(self.request(Method::POST, &["v1", "cron", name, "resume"]), &[StatusCode::OK]).await
     }
 
     /// The server's liveness, uptime and version (needs no key).

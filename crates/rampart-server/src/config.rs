@@ -49,9 +49,10 @@ use rampart_store::sqlite::Durability;
 use toml::{Table, Value};
 
 mod alerts;
-pub use alerts::{AlertThresholds, AlertsConfig, ChannelConfig, ChannelKind, SecretUrl};
 mod breaker;
 mod cron;
+
+pub use alerts::{AlertThresholds, AlertsConfig, ChannelConfig, ChannelKind, SecretUrl};
 
 pub use cron::{CronConfig, RetentionConfig};
 
@@ -114,10 +115,6 @@ pub struct Config {
     /// How long a stopping server lets in-flight requests and the work it
     /// holds finish before it gives the rest back (`shutdown_grace`).
     pub shutdown_grace: Duration,
-    /// Alert rules, timing and channels (`[alerts]`).
-    pub alerts: AlertsConfig,
-    /// Queue metrics, their history and `/metrics` (`[monitoring]`).
-    pub monitoring: MonitoringConfig,
     /// The policy of every shared breaker without a table of its own
     /// (`[breaker_defaults]`).
     pub breaker_defaults: BreakerPolicy,
@@ -128,6 +125,10 @@ pub struct Config {
     pub cron: Vec<CronConfig>,
     /// Deleting old jobs and cron runs (`[retention]`).
     pub retention: RetentionConfig,
+    /// Queue metrics, their history and `/metrics` (`[monitoring]`).
+    pub monitoring: MonitoringConfig,
+    /// Alert rules, timing and channels (`[alerts]`).
+    pub alerts: AlertsConfig,
 }
 
 /// Queue metrics, their history and `/metrics` (`[monitoring]`).
@@ -774,12 +775,12 @@ impl Default for Config {
             ratelimit: RateLimitConfig::default(),
             push: PushConfig::default(),
             shutdown_grace: Duration::from_secs(30),
-            alerts: AlertsConfig::default(),
-            monitoring: MonitoringConfig::default(),
             breaker_defaults: BreakerPolicy::default(),
             breakers: BTreeMap::new(),
             cron: Vec::new(),
             retention: RetentionConfig::default(),
+            monitoring: MonitoringConfig::default(),
+            alerts: AlertsConfig::default(),
         }
     }
 }
@@ -957,12 +958,12 @@ const TOP_KEYS: &[(&str, Kind)] = &[
     ("ratelimit", Kind::Table),
     ("push", Kind::Table),
     ("shutdown_grace", Kind::Text),
-    ("alerts", Kind::Table),
-    ("monitoring", Kind::Table),
     ("breaker_defaults", Kind::Table),
     ("breakers", Kind::Table),
     ("cron", Kind::Table),
     ("retention", Kind::Table),
+    ("monitoring", Kind::Table),
+    ("alerts", Kind::Table),
 ];
 
 const MONITORING_KEYS: &[(&str, Kind)] =
@@ -1059,18 +1060,6 @@ fn resolve(segments: &[&str]) -> Result<(Vec<String>, Kind), String> {
         },
         "ratelimit" => resolve_ratelimit_key(rest),
         "alerts" => alerts::resolve_key(rest),
-        "monitoring" => match rest {
-            [key] => match kind_of(MONITORING_KEYS, &key.to_ascii_lowercase()) {
-                Some(kind) => Ok((vec![first, key.to_ascii_lowercase()], kind)),
-                None => Err(format!(
-                    "`monitoring.{}` is not a setting; monitoring keys are {}",
-                    key.to_ascii_lowercase(),
-                    key_list(MONITORING_KEYS)
-                )),
-            },
-            [] => Err("`monitoring` is a table: set one of its keys, e.g. `monitoring.interval`".to_string()),
-            _ => Err(format!("`monitoring` keys have no sub-keys; monitoring keys are {}", key_list(MONITORING_KEYS))),
-        },
         "push" => {
             let lower: Vec<String> = rest.iter().map(|s| s.to_ascii_lowercase()).collect();
             match lower.as_slice() {
@@ -1092,6 +1081,18 @@ fn resolve(segments: &[&str]) -> Result<(Vec<String>, Kind), String> {
         "breakers" => breaker::resolve_named(rest),
         "retention" => cron::resolve_retention_key(rest),
         "cron" => Err("[[cron]] schedules are set in the configuration file or through the API".to_string()),
+        "monitoring" => match rest {
+            [key] => match kind_of(MONITORING_KEYS, &key.to_ascii_lowercase()) {
+                Some(kind) => Ok((vec![first, key.to_ascii_lowercase()], kind)),
+                None => Err(format!(
+                    "`monitoring.{}` is not a setting; monitoring keys are {}",
+                    key.to_ascii_lowercase(),
+                    key_list(MONITORING_KEYS)
+                )),
+            },
+            [] => Err("`monitoring` is a table: set one of its keys, e.g. `monitoring.interval`".to_string()),
+            _ => Err(format!("`monitoring` keys have no sub-keys; monitoring keys are {}", key_list(MONITORING_KEYS))),
+        },
         _ => match kind_of(TOP_KEYS, &first) {
             Some(kind) if rest.is_empty() => Ok((vec![first], kind)),
             Some(_) => Err(format!("`{first}` has no sub-keys")),
@@ -1638,9 +1639,9 @@ impl Check<'_> {
                     }
                 }
                 "ratelimit" => config.ratelimit = self.ratelimit(&path, value),
-                "alerts" => config.alerts = self.alerts(&path, value),
-                "monitoring" => config.monitoring = self.monitoring(&path, value),
                 "push" => config.push = self.push(&path, value),
+                "monitoring" => config.monitoring = self.monitoring(&path, value),
+                "alerts" => config.alerts = self.alerts(&path, value),
                 "shutdown_grace" => {
                     if let Some(d) = self.duration(&path, value) {
                         config.shutdown_grace = d;

@@ -14,11 +14,11 @@
 //!   backend, with counters and the decision's HTTP headers; the client IP
 //!   behind trusted proxies, the limits on rampart's own API, and a tower
 //!   layer for an app's routes.
+//! - [`breaker`]: this node's in-process circuit breakers, by name.
 //! - [`monitoring`]: queue samples with their history, totals kept across
 //!   restarts, HTTP request metrics and the Prometheus exposition.
-//! - [`service`]: background loops (reaper, promoter, relay, sampler, sweeper), each
-//! - [`breaker`]: this node's in-process circuit breakers, by name.
-//! - [`service`]: background loops (reaper, promoter, relay, sweeper), each
+//! - [`service`]: background loops (reaper, promoter, relay, scheduler,
+//!   pruner, dispatcher, sampler, sweeper, …), each
 //!   stopping on the shared shutdown signal.
 //! - [`api`]: the HTTP routes, one module per resource, one auth extractor.
 //! - [`wire`]: JSON shapes shared by routes and the typed [`client`].

@@ -27,10 +27,10 @@ use crate::monitoring::Monitor;
 use crate::ratelimit::RateLimiter;
 use crate::ratelimit::own::OwnLimits;
 use crate::ratelimit::stored;
+use crate::service::{Alerter, AlerterConfig, Notifier, NotifierConfig};
 use crate::service::{
-    Alerter, AlerterConfig, Dispatcher, DispatcherConfig, Notifier, NotifierConfig, PolicySyncer, PolicySyncerConfig,
-    Promoter, PromoterConfig, Reaper, ReaperConfig, RedisProber, RedisProberConfig, Relay, Sampler, SamplerConfig,
-    Sweeper, SweeperConfig,
+    Dispatcher, DispatcherConfig, PolicySyncer, PolicySyncerConfig, Promoter, PromoterConfig, Reaper, ReaperConfig,
+    RedisProber, RedisProberConfig, Relay, Sampler, SamplerConfig, Sweeper, SweeperConfig,
 };
 use crate::service::{Pruner, PrunerConfig, Scheduler, SchedulerConfig};
 use crate::shutdown::{Shutdown, ShutdownTrigger};
@@ -215,11 +215,11 @@ impl Server {
             own_limits,
             max_body_bytes: config.max_body_bytes,
             started: Arc::new(Instant::now()),
-            alerting,
-            monitor,
             breakers,
             shared_breakers: SharedBreakers::new(engine.store().clone(), &config, clock.clone()),
             cron,
+            monitor,
+            alerting,
         });
         match &config.database_url {
             Some(url) => tracing::info!(

@@ -8,7 +8,6 @@
 //!
 //! Layout:
 //! - [`error`]: [`StoreError`], whose variants mean the same on every backend.
-//! - [`alert`]: alerts, silences and the outbox of alert notifications.
 //! - [`job`]: parameters and records of job operations.
 //! - [`queue`], [`api_key`]: the same for queues and API keys.
 //! - [`ratelimit`]: rate-limit policies defined through the API, kept as the
@@ -22,11 +21,12 @@
 //! - [`postgres`]: the backend for several nodes on one database (a pool,
 //!   `SKIP LOCKED` claims, `LISTEN/NOTIFY` between nodes).
 //! - [`signal`]: what a shared store tells every node ([`StoreSignal`]).
-//! - [`monitoring`]: the running totals of every queue, kept across
-//!   restarts, and the job figures readiness reports.
 //! - Push secrets: the signing secret of each push queue that its
 //!   configuration leaves out, made once and shared by every node
 //!   ([`Store::push_secret_ensure`]).
+//! - [`alert`]: alerts, silences and the outbox of alert notifications.
+//! - [`monitoring`]: the running totals of every queue, kept across
+//!   restarts, and the job figures readiness reports.
 //!
 //! Method names read noun first, then verb (`job_insert_many`, `job_lease`);
 //! every method that records a time takes `now` so tests control the clock.
@@ -310,26 +310,6 @@ impl Store {
         dispatch!(self, s => s.ratelimit_policy_revision())
     }
 
-    /// Adds one node's deltas to the stored totals of their queues (creating
-    /// the rows), and counts their completed and dead jobs on the UTC day of
-    /// `now`: a later day starts those two afresh.
-    pub async fn queue_totals_add(&self, params: QueueTotalsAddParams) -> Result<(), StoreError> {
-        dispatch!(self, s => s.queue_totals_add(params))
-    }
-
-    /// Every queue's stored totals, in bytewise name order.
-    pub async fn queue_totals_list(&self) -> Result<Vec<QueueTotalsRecord>, StoreError> {
-        dispatch!(self, s => s.queue_totals_list())
-    }
-
-    /// The job figures readiness reports at `now`: available and active
-    /// jobs, expired leases not reaped yet, and today's (UTC) completed and
-    /// dead jobs from the stored totals. Reads only indexes the hot path
-    /// keeps anyway, so it stays cheap however many jobs have finished.
-    pub async fn job_health_counts(&self, now: UnixMillis) -> Result<JobHealthCounts, StoreError> {
-        dispatch!(self, s => s.job_health_counts(now))
-    }
-
     /// The signing secret kept for a push queue: `candidate` is stored when
     /// the queue has none yet, else the stored one is answered. Race-free, so
     /// nodes starting together agree on one secret.
@@ -434,5 +414,25 @@ impl Store {
     /// `older_than`, with their history; answers how many.
     pub async fn job_prune(&self, params: JobPruneParams) -> Result<u64, StoreError> {
         dispatch!(self, s => s.job_prune(params))
+    }
+
+    /// Adds one node's deltas to the stored totals of their queues (creating
+    /// the rows), and counts their completed and dead jobs on the UTC day of
+    /// `now`: a later day starts those two afresh.
+    pub async fn queue_totals_add(&self, params: QueueTotalsAddParams) -> Result<(), StoreError> {
+        dispatch!(self, s => s.queue_totals_add(params))
+    }
+
+    /// Every queue's stored totals, in bytewise name order.
+    pub async fn queue_totals_list(&self) -> Result<Vec<QueueTotalsRecord>, StoreError> {
+        dispatch!(self, s => s.queue_totals_list())
+    }
+
+    /// The job figures readiness reports at `now`: available and active
+    /// jobs, expired leases not reaped yet, and today's (UTC) completed and
+    /// dead jobs from the stored totals. Reads only indexes the hot path
+    /// keeps anyway, so it stays cheap however many jobs have finished.
+    pub async fn job_health_counts(&self, now: UnixMillis) -> Result<JobHealthCounts, StoreError> {
+        dispatch!(self, s => s.job_health_counts(now))
     }
 }

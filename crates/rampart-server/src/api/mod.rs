@@ -74,16 +74,16 @@ pub struct Shared {
     pub max_body_bytes: usize,
     /// When the server started.
     pub started: Arc<Instant>,
-    /// Alert channels and their health on this node.
-    pub alerting: crate::alert::Alerting,
-    /// Queue samples, totals, alerts firing and HTTP request counters.
-    pub monitor: Monitor,
     /// This node's in-process circuit breakers (listed as per-node).
     pub breakers: LocalBreakers,
     /// The breakers apps share over HTTP, kept in the store.
     pub shared_breakers: SharedBreakers,
     /// Cron schedules and their runs.
     pub cron: crate::cron::Cron,
+    /// Queue samples, totals, alerts firing and HTTP request counters.
+    pub monitor: Monitor,
+    /// Alert channels and their health on this node.
+    pub alerting: crate::alert::Alerting,
 }
 
 /// The whole API with its layers. Serve it with

@@ -134,11 +134,11 @@ impl TestApp {
             own_limits: OwnLimits::new(&config.ratelimit, clock.clone()),
             max_body_bytes: config.max_body_bytes,
             started: Arc::new(Instant::now()),
-            alerting: alerting.clone(),
-            monitor: monitor.clone(),
             breakers: breakers.clone(),
             shared_breakers: SharedBreakers::new(engine.store().clone(), &config, clock.clone()),
             cron: cron.clone(),
+            monitor: monitor.clone(),
+            alerting: alerting.clone(),
         });
         // In process there is no connection: requests come from PEER unless they say otherwise.
         let router = api::router(state).layer(MockConnectInfo(PEER));

@@ -310,18 +310,6 @@ impl PgStore {
         self.call(async |c| ratelimit::revision(c).await).await
     }
 
-    pub(crate) async fn queue_totals_add(&self, p: QueueTotalsAddParams) -> Result<(), StoreError> {
-        self.call(async |c| monitoring::totals_add(c, &p).await).await
-    }
-
-    pub(crate) async fn queue_totals_list(&self) -> Result<Vec<QueueTotalsRecord>, StoreError> {
-        self.call(async |c| monitoring::totals_list(c).await).await
-    }
-
-    pub(crate) async fn job_health_counts(&self, now: UnixMillis) -> Result<JobHealthCounts, StoreError> {
-        self.call(async |c| monitoring::job_health_counts(c, now).await).await
-    }
-
     pub(crate) async fn push_secret_ensure(
         &self,
         queue: &QueueName,
@@ -403,5 +391,17 @@ impl PgStore {
 
     pub(crate) async fn job_prune(&self, p: JobPruneParams) -> Result<u64, StoreError> {
         self.call(async |c| cron::job_prune(c, &p).await).await
+    }
+
+    pub(crate) async fn queue_totals_add(&self, p: QueueTotalsAddParams) -> Result<(), StoreError> {
+        self.call(async |c| monitoring::totals_add(c, &p).await).await
+    }
+
+    pub(crate) async fn queue_totals_list(&self) -> Result<Vec<QueueTotalsRecord>, StoreError> {
+        self.call(async |c| monitoring::totals_list(c).await).await
+    }
+
+    pub(crate) async fn job_health_counts(&self, now: UnixMillis) -> Result<JobHealthCounts, StoreError> {
+        self.call(async |c| monitoring::job_health_counts(c, now).await).await
     }
 }

@@ -321,18 +321,6 @@ impl SqliteStore {
         self.read(ratelimit::revision).await
     }
 
-    pub(crate) async fn queue_totals_add(&self, p: QueueTotalsAddParams) -> Result<(), StoreError> {
-        self.write(move |c| monitoring::totals_add(c, &p)).await
-    }
-
-    pub(crate) async fn queue_totals_list(&self) -> Result<Vec<QueueTotalsRecord>, StoreError> {
-        self.read(monitoring::totals_list).await
-    }
-
-    pub(crate) async fn job_health_counts(&self, now: UnixMillis) -> Result<JobHealthCounts, StoreError> {
-        self.read(move |c| monitoring::job_health_counts(c, now)).await
-    }
-
     pub(crate) async fn push_secret_ensure(
         &self,
         queue: QueueName,
@@ -423,6 +411,18 @@ impl SqliteStore {
 
     pub(crate) async fn job_prune(&self, p: JobPruneParams) -> Result<u64, StoreError> {
         self.write(move |c| cron::job_prune(c, &p)).await
+    }
+
+    pub(crate) async fn queue_totals_add(&self, p: QueueTotalsAddParams) -> Result<(), StoreError> {
+        self.write(move |c| monitoring::totals_add(c, &p)).await
+    }
+
+    pub(crate) async fn queue_totals_list(&self) -> Result<Vec<QueueTotalsRecord>, StoreError> {
+        self.read(monitoring::totals_list).await
+    }
+
+    pub(crate) async fn job_health_counts(&self, now: UnixMillis) -> Result<JobHealthCounts, StoreError> {
+        self.read(move |c| monitoring::job_health_counts(c, now)).await
     }
 }
 

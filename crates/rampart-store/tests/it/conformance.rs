@@ -13,6 +13,7 @@ use rampart_store::*;
 
 // The alert contract lives in its own file; `backend!` runs it too.
 use crate::alert_store::*;
+
 mod breakers;
 pub use breakers::*;
 // The cron and retention contract lives in its own file; `backend!` runs it too.
@@ -698,14 +699,6 @@ macro_rules! backend {
             run!(ratelimit_policies_are_put_replaced_and_listed_by_name);
             run!(ratelimit_policy_delete_answers_whether_one_was_there);
             run!(ratelimit_policy_revision_changes_on_every_put_and_delete_only);
-            run!(alert_notices_are_claimed_once_each_fire_remind_resolve);
-            run!(alerts_list_newest_first_by_state_in_pages);
-            run!(concurrent_nodes_claim_each_notice_once);
-            run!(failed_notifications_come_back_when_due_until_given_up);
-            run!(silences_are_listed_until_they_end_and_deleted_by_id);
-            run!(dead_jobs_are_found_by_the_window_they_died_in);
-            run!(queue_totals_add_up_across_calls_and_count_each_utc_day);
-            run!(job_health_counts_read_available_active_and_stale_leases);
             run!(breakers_are_made_on_first_use_and_step_through_their_states);
             run!(breaker_steps_that_change_nothing_write_nothing);
             run!(breaker_reset_closes_and_is_recorded);
@@ -718,6 +711,14 @@ macro_rules! backend {
             run!(cron_runs_settle_from_their_jobs_and_page_newest_first);
             run!(cron_builtin_runs_start_active_and_finish_in_process);
             run!(retention_prunes_finished_jobs_and_runs_in_bounded_batches);
+            run!(queue_totals_add_up_across_calls_and_count_each_utc_day);
+            run!(job_health_counts_read_available_active_and_stale_leases);
+            run!(alert_notices_are_claimed_once_each_fire_remind_resolve);
+            run!(alerts_list_newest_first_by_state_in_pages);
+            run!(concurrent_nodes_claim_each_notice_once);
+            run!(failed_notifications_come_back_when_due_until_given_up);
+            run!(silences_are_listed_until_they_end_and_deleted_by_id);
+            run!(dead_jobs_are_found_by_the_window_they_died_in);
         }
     };
 }

@@ -25,10 +25,10 @@
 //!   Redis cut mid-run;
 //! - [`nginx`]: the shipped nginx `auth_request` example in front of an app,
 //!   with a real nginx: the 11th request in 5 minutes gets a real 429;
-//! - [`monitoring`]: readiness through a database outage, queue metrics,
-//!   `/metrics` and `rampart monitor`, totals across a restart;
 //! - [`push`]: push delivery by the real binary: a SIGTERM during slow
 //!   deliveries exits 0, leaves no job active and loses none;
+//! - [`monitoring`]: readiness through a database outage, queue metrics,
+//!   `/metrics` and `rampart monitor`, totals across a restart;
 //! - [`tcpproxy`]: the TCP proxy to PostgreSQL or Redis that tests cut and restore.
 //!
 //! Nothing waits a fixed time for something to happen: every wait polls a
