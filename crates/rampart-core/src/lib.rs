@@ -11,10 +11,12 @@
 //! - [`job`]: job states and the reasons a transition happens.
 //! - [`retry`]: retry policy, exponential backoff with jitter, the fail decision.
 //! - [`auth`]: API-key roles and what each may do.
+//! - [`integration`]: the states an app reports for its third-party connections.
 
 pub mod auth;
 pub mod duration;
 pub mod id;
+pub mod integration;
 pub mod job;
 pub mod retry;
 pub mod time;

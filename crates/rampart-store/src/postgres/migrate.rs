@@ -8,8 +8,11 @@ use super::PgConfig;
 use crate::error::StoreError;
 
 /// Migrations in order; version N is `MIGRATIONS[N - 1]`.
-const MIGRATIONS: &[&str] =
-    &[include_str!("migrations/0001_init.sql"), include_str!("migrations/0002_ratelimit_policies.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_ratelimit_policies.sql"),
+    include_str!("migrations/0008_integrations.sql"),
+];
 
 /// The advisory lock key held while migrating ("rampart" in ASCII).
 const LOCK_KEY: i64 = 0x72_61_6d_70_61_72_74;

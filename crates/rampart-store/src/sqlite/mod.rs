@@ -6,6 +6,7 @@
 //! writes. A lock file keeps a second server off the same directory.
 
 mod checkpointer;
+mod integration;
 mod jobs;
 mod keys;
 mod ratelimit;
@@ -21,6 +22,7 @@ use rampart_core::time::UnixMillis;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::error::StoreError;
+use crate::integration::{IntegrationRecord, IntegrationSummary, IntegrationUpsertParams};
 use crate::job::*;
 use crate::queue::{QueueCounts, QueueRecord};
 use crate::ratelimit::RateLimitPolicyRecord;
@@ -29,8 +31,11 @@ use crate::{ApiKeyInsert, ApiKeyRecord};
 use writer::Writer;
 
 /// Schema migrations in order; `PRAGMA user_version` counts those applied.
-const MIGRATIONS: &[&str] =
-    &[include_str!("migrations/0001_init.sql"), include_str!("migrations/0002_ratelimit_policies.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_ratelimit_policies.sql"),
+    include_str!("migrations/0008_integrations.sql"),
+];
 
 /// Read connections kept open between reads.
 const READERS_KEPT: usize = 8;
@@ -304,6 +309,26 @@ impl SqliteStore {
 
     pub(crate) async fn ratelimit_policy_revision(&self) -> Result<u64, StoreError> {
         self.read(ratelimit::revision).await
+    }
+
+    pub(crate) async fn integration_upsert(&self, p: IntegrationUpsertParams) -> Result<IntegrationRecord, StoreError> {
+        self.write(move |c| integration::upsert(c, &p)).await
+    }
+
+    pub(crate) async fn integration_summary(&self) -> Result<Vec<IntegrationSummary>, StoreError> {
+        self.read(integration::summary).await
+    }
+
+    pub(crate) async fn integration_recent(&self, per_platform: u32) -> Result<Vec<IntegrationRecord>, StoreError> {
+        self.read(move |c| integration::recent(c, per_platform)).await
+    }
+
+    pub(crate) async fn integration_expiring(
+        &self,
+        before: UnixMillis,
+        limit: u32,
+    ) -> Result<Vec<IntegrationRecord>, StoreError> {
+        self.read(move |c| integration::expiring(c, before, limit)).await
     }
 }
 
