@@ -42,6 +42,9 @@ use rampart_store::postgres::{PgConfig, check_url};
 use rampart_store::sqlite::Durability;
 use toml::{Table, Value};
 
+mod diagnostics;
+pub use diagnostics::{DiagnosticsConfig, SentryConfig, SentryDsn};
+
 /// The built-in configuration file: every key at its default value, with a
 /// comment explaining it. It is the first layer of [`Config::load`].
 pub const DEFAULT_TOML: &str = include_str!("../config.default.toml");
@@ -63,6 +66,10 @@ const ENV_DATABASE_URL: &str = "DATABASE_URL";
 /// The conventional variable for a Redis URL; read as `redis_url`, below
 /// `RAMPART_REDIS_URL`.
 const ENV_REDIS_URL: &str = "REDIS_URL";
+
+/// The variable Sentry's clients read for a DSN; read as `sentry.dsn`,
+/// below `RAMPART_SENTRY__DSN` (and its short form `RAMPART_SENTRY_DSN`).
+const ENV_SENTRY_DSN: &str = "SENTRY_DSN";
 
 /// The whole configuration of a server.
 #[derive(Debug, Clone, PartialEq)]
@@ -99,6 +106,10 @@ pub struct Config {
     /// How long a stopping server lets in-flight requests and the work it
     /// holds finish before it gives the rest back (`shutdown_grace`).
     pub shutdown_grace: Duration,
+    /// What the admin diagnostics show (`[diagnostics]`).
+    pub diagnostics: DiagnosticsConfig,
+    /// Error reporting to Sentry (`[sentry]`).
+    pub sentry: SentryConfig,
 }
 
 /// How log lines are written.
@@ -619,6 +630,8 @@ impl Default for Config {
             queues: BTreeMap::new(),
             ratelimit: RateLimitConfig::default(),
             shutdown_grace: Duration::from_secs(30),
+            diagnostics: DiagnosticsConfig::default(),
+            sentry: SentryConfig::default(),
         }
     }
 }
@@ -697,6 +710,9 @@ impl Config {
         }
         for (name, value) in sources.env.iter().filter(|(name, _)| name == ENV_REDIS_URL) {
             layers.set(&["redis_url".to_string()], value, Kind::Text, Source::Env(name.clone()));
+        }
+        for (name, value) in sources.env.iter().filter(|(name, _)| name == ENV_SENTRY_DSN) {
+            layers.set(&["sentry".to_string(), "dsn".to_string()], value, Kind::Text, Source::Env(name.clone()));
         }
         for (name, value) in &sources.env {
             let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
@@ -791,6 +807,8 @@ const TOP_KEYS: &[(&str, Kind)] = &[
     ("queues", Kind::Table),
     ("ratelimit", Kind::Table),
     ("shutdown_grace", Kind::Text),
+    ("diagnostics", Kind::Table),
+    ("sentry", Kind::Table),
 ];
 
 const QUEUE_KEYS: &[(&str, Kind)] = &[
@@ -873,6 +891,9 @@ fn resolve(segments: &[&str]) -> Result<(Vec<String>, Kind), String> {
             _ => Err(format!("`postgres` keys have no sub-keys; postgres keys are {}", key_list(POSTGRES_KEYS))),
         },
         "ratelimit" => resolve_ratelimit_key(rest),
+        "diagnostics" | "sentry" => diagnostics::resolve_section(&first, rest),
+        // The short form of RAMPART_SENTRY__DSN.
+        "sentry_dsn" if rest.is_empty() => Ok((vec!["sentry".into(), "dsn".into()], Kind::Text)),
         _ => match kind_of(TOP_KEYS, &first) {
             Some(kind) if rest.is_empty() => Ok((vec![first], kind)),
             Some(_) => Err(format!("`{first}` has no sub-keys")),
@@ -1415,6 +1436,8 @@ impl Check<'_> {
                         config.shutdown_grace = d;
                     }
                 }
+                "diagnostics" => config.diagnostics = self.diagnostics(&path, value),
+                "sentry" => config.sentry = self.sentry(&path, value),
                 // Walked below, once queue_defaults is known.
                 "queue_defaults" | "queues" => {}
                 _ => self.unknown(&path, TOP_KEYS),

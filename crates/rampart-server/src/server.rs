@@ -17,13 +17,14 @@ use rampart_store::{Store, StoreError};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-use crate::api::{self, AppState, Shared};
+use crate::api::{self, AppState, DiagnosticSources, Shared};
 use crate::auth::{Authenticator, BootstrapError};
 use crate::config::{Config, DatabaseUrl};
 use crate::engine::Engine;
 use crate::ratelimit::RateLimiter;
 use crate::ratelimit::own::OwnLimits;
 use crate::ratelimit::stored;
+use crate::service::loops::{Loops, names};
 use crate::service::{
     PolicySyncer, PolicySyncerConfig, Promoter, PromoterConfig, Reaper, ReaperConfig, RedisProber, RedisProberConfig,
     Relay, Sweeper, SweeperConfig,
@@ -144,18 +145,32 @@ impl Server {
             .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
         let addr = listener.local_addr().map_err(ServerError::Serve)?;
         let mut services = JoinSet::new();
-        services.spawn(Reaper::new(ReaperConfig::default(), engine.clone()).run(shutdown.clone()));
-        services.spawn(Promoter::new(PromoterConfig::default(), engine.clone()).run(shutdown.clone()));
+        // Every loop started here reports each run; the admin diagnostics
+        // list them, registered first so one that never ran shows too.
+        let loops = Loops::new(clock.clone());
+        let register = |name| {
+            loops.register(name);
+            loops.clone()
+        };
+        let reaper = Reaper::new(ReaperConfig::default(), engine.clone()).with_loops(register(names::REAPER));
+        services.spawn(reaper.run(shutdown.clone()));
+        let promoter = Promoter::new(PromoterConfig::default(), engine.clone()).with_loops(register(names::PROMOTER));
+        services.spawn(promoter.run(shutdown.clone()));
         if let Some(signals) = engine.store().subscribe() {
-            services.spawn(Relay::new(engine.clone(), signals).run(shutdown.clone()));
+            services
+                .spawn(Relay::new(engine.clone(), signals).with_loops(register(names::RELAY)).run(shutdown.clone()));
         }
         let own_limits = OwnLimits::new(&config.ratelimit, clock.clone());
-        let sweeper = Sweeper::new(SweeperConfig::default(), limiter.clone()).with_own_limits(own_limits.clone());
+        let sweeper = Sweeper::new(SweeperConfig::default(), limiter.clone())
+            .with_own_limits(own_limits.clone())
+            .with_loops(register(names::SWEEPER));
         services.spawn(sweeper.run(shutdown.clone()));
-        let syncer = PolicySyncer::new(PolicySyncerConfig::default(), engine.store().clone(), limiter.clone());
+        let syncer = PolicySyncer::new(PolicySyncerConfig::default(), engine.store().clone(), limiter.clone())
+            .with_loops(register(names::POLICY_SYNCER));
         services.spawn(syncer.run(shutdown.clone()));
         if let Some(redis) = limiter.redis() {
-            let prober = RedisProber::new(RedisProberConfig::default(), Arc::clone(redis), clock.clone());
+            let prober = RedisProber::new(RedisProberConfig::default(), Arc::clone(redis), clock.clone())
+                .with_loops(register(names::REDIS_PROBER));
             services.spawn(prober.run(shutdown.clone()));
         }
         let state = AppState::new(Shared {
@@ -165,6 +180,9 @@ impl Server {
             own_limits,
             max_body_bytes: config.max_body_bytes,
             started: Arc::new(Instant::now()),
+            loops,
+            diagnostics: config.diagnostics.clone(),
+            sources: DiagnosticSources::default(),
         });
         match &config.database_url {
             Some(url) => tracing::info!(

@@ -8,6 +8,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+mod diagnostics;
+pub use diagnostics::*;
+
 /// The error body of every non-2xx answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorBody {

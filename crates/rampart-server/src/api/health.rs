@@ -33,15 +33,20 @@ async fn health(State(state): State<AppState>) -> Json<HealthResponse> {
 }
 
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<ReadyResponse>) {
-    let store = state.engine.store();
+    let (status, body) = readiness(store_status(state.engine.store()).await);
+    (status, Json(body))
+}
+
+/// Pings the store, bounded by [`READY_TIMEOUT`]: up with its latency, or
+/// down with why. The admin diagnostics show the same.
+pub(super) async fn store_status(store: &rampart_store::Store) -> StoreHealth {
     let started = Instant::now();
     let ping = match tokio::time::timeout(READY_TIMEOUT, store.ping()).await {
         Ok(Ok(())) => Ping::Up(started.elapsed()),
         Ok(Err(e)) => Ping::Failed(e),
         Err(_) => Ping::TimedOut,
     };
-    let (status, body) = readiness(store_health(store.backend(), ping));
-    (status, Json(body))
+    store_health(store.backend(), ping)
 }
 
 /// How a ping of the store went.

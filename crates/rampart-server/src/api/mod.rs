@@ -6,11 +6,13 @@
 //! the handler turns wire types into engine calls → [`view`] turns records
 //! back into wire types, or [`error::ApiError`] answers the failure.
 
+pub mod diagnostics;
 pub mod error;
 pub mod extract;
 mod gate;
 mod guard;
 mod health;
+mod integrations;
 mod jobs;
 mod keys;
 mod queues;
@@ -28,9 +30,12 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::auth::Authenticator;
+use crate::config::DiagnosticsConfig;
 use crate::engine::Engine;
 use crate::ratelimit::RateLimiter;
 use crate::ratelimit::own::OwnLimits;
+use crate::service::Loops;
+pub use diagnostics::DiagnosticSources;
 pub use error::ApiError;
 
 /// What every handler can reach, behind one `Arc`: axum clones the state
@@ -68,6 +73,13 @@ pub struct Shared {
     pub max_body_bytes: usize,
     /// When the server started.
     pub started: Arc<Instant>,
+    /// What each background loop last did, for the admin diagnostics.
+    pub loops: Loops,
+    /// Settings of the admin diagnostics (`[diagnostics]`).
+    pub diagnostics: DiagnosticsConfig,
+    /// The diagnostics sections other parts provide (cron, push targets,
+    /// breakers); each left out while unset.
+    pub sources: DiagnosticSources,
 }
 
 /// The whole API with its layers. Serve it with
@@ -84,6 +96,8 @@ pub fn router(state: AppState) -> Router {
         .merge(keys::router())
         .merge(ratelimit::router())
         .merge(gate::router())
+        .merge(diagnostics::router())
+        .merge(integrations::router())
         .fallback(|| async { ApiError::not_found("no such route; see the API reference in the README") })
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::own_limits))
         .with_state(state)

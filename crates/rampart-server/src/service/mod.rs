@@ -1,9 +1,11 @@
 //! Background services: reaper, promoter, relay, and the rate limiter's
-//! sweeper, policy syncer and Redis prober. Each is an agent noun in its own
+//! sweeper, policy syncer and Redis prober; each reports its runs to the
+//! [`Loops`] registry the admin diagnostics read. Each is an agent noun in its own
 //! file with a `run(shutdown)` loop and a `run_once()` step that tests drive directly
 //! (and its own `…Config` when it has settings); every loop ends when the
 //! shutdown signal fires.
 
+pub mod loops;
 pub mod policy_syncer;
 pub mod promoter;
 pub mod reaper;
@@ -11,6 +13,7 @@ pub mod redis_prober;
 pub mod relay;
 pub mod sweeper;
 
+pub use loops::{LoopStatus, Loops};
 pub use policy_syncer::{PolicySyncer, PolicySyncerConfig};
 pub use promoter::{Promoter, PromoterConfig};
 pub use reaper::{Reaper, ReaperConfig};

@@ -9,6 +9,7 @@
 use rampart_store::StoreSignal;
 use tokio::sync::broadcast::{self, error::RecvError};
 
+use super::loops::{Loops, names};
 use crate::engine::Engine;
 use crate::shutdown::Shutdown;
 
@@ -16,12 +17,19 @@ use crate::shutdown::Shutdown;
 pub struct Relay {
     engine: Engine,
     signals: broadcast::Receiver<StoreSignal>,
+    loops: Loops,
 }
 
 impl Relay {
     /// A relay of `signals` to `engine`.
     pub fn new(engine: Engine, signals: broadcast::Receiver<StoreSignal>) -> Relay {
-        Relay { engine, signals }
+        Relay { engine, signals, loops: Loops::default() }
+    }
+
+    /// Reports each run to `loops` (the server's registry, for the admin diagnostics).
+    pub fn with_loops(mut self, loops: Loops) -> Self {
+        self.loops = loops;
+        self
     }
 
     /// Waits for the next signal and acts on it; false once the store sends
@@ -39,6 +47,7 @@ impl Relay {
             Err(RecvError::Closed) => return false,
         };
         self.engine.on_store_signal(&signal);
+        self.loops.ok(names::RELAY);
         true
     }
 

@@ -18,12 +18,13 @@ use axum::http::{HeaderMap, Method, Request, StatusCode, request};
 use http_body_util::BodyExt;
 use rampart_core::auth::Role;
 use rampart_core::time::{ManualClock, UnixMillis};
-use rampart_server::api::{self, AppState, Shared};
+use rampart_server::api::{self, AppState, DiagnosticSources, Shared};
 use rampart_server::auth::Authenticator;
 use rampart_server::config::Config;
 use rampart_server::engine::Engine;
 use rampart_server::ratelimit::RateLimiter;
 use rampart_server::ratelimit::own::OwnLimits;
+use rampart_server::service::Loops;
 use rampart_server::shutdown::{Shutdown, ShutdownTrigger};
 use rampart_store::Store;
 use rampart_store::postgres::PgConfig;
@@ -43,6 +44,7 @@ pub struct TestApp {
     pub engine: Engine,
     pub limiter: RateLimiter,
     pub clock: Arc<ManualClock>,
+    pub loops: Loops,
     pub keys: HashMap<&'static str, String>,
     _trigger: ShutdownTrigger,
     _dir: tempfile::TempDir,
@@ -104,6 +106,7 @@ impl TestApp {
         let engine = Engine::new(store.clone(), &config, clock.clone(), shutdown);
         let limiter = RateLimiter::new(&config.ratelimit, clock.clone());
         let auth = Authenticator::new(store);
+        let loops = Loops::new(clock.clone());
         let mut keys = HashMap::new();
         for role in Role::ALL {
             let new = auth.create(format!("{role}-key"), role, T0).await.unwrap();
@@ -116,10 +119,13 @@ impl TestApp {
             own_limits: OwnLimits::new(&config.ratelimit, clock.clone()),
             max_body_bytes: config.max_body_bytes,
             started: Arc::new(Instant::now()),
+            loops: loops.clone(),
+            diagnostics: config.diagnostics.clone(),
+            sources: DiagnosticSources::default(),
         });
         // In process there is no connection: requests come from PEER unless they say otherwise.
         let router = api::router(state).layer(MockConnectInfo(PEER));
-        TestApp { router, engine, limiter, clock, keys, _trigger: trigger, _dir: dir, _db: db }
+        TestApp { router, engine, limiter, clock, loops, keys, _trigger: trigger, _dir: dir, _db: db }
     }
 
     /// A request to build up and send; see [`Call`].
