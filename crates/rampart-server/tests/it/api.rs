@@ -44,6 +44,9 @@ fn routes(job: &str) -> Vec<(Method, String, Option<&'static str>, Action)> {
         (Method::DELETE, "/v1/ratelimit/policies/nope".into(), None, Admin),
         (Method::GET, "/v1/ratelimit/policies/p/keys/k".into(), None, Read),
         (Method::DELETE, "/v1/ratelimit/policies/p/keys/k".into(), None, Admin),
+        (Method::PUT, "/v1/integrations/stripe/connections/acct_1".into(), Some(r#"{"status":"connected"}"#), Report),
+        (Method::GET, "/v1/admin/diagnostics/background-jobs".into(), None, Admin),
+        (Method::GET, "/v1/admin/diagnostics/integrations".into(), None, Admin),
     ]
 }
 

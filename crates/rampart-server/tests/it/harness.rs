@@ -97,7 +97,12 @@ impl TestApp {
         TestApp::with_config(Config::default()).await
     }
 
-    pub async fn with_config(mut config: Config) -> TestApp {
+    pub async fn with_config(config: Config) -> TestApp {
+        TestApp::with_sources(config, DiagnosticSources::default()).await
+    }
+
+    /// With the diagnostics sections other parts provide.
+    pub async fn with_sources(mut config: Config, sources: DiagnosticSources) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         config.data_dir = dir.path().to_path_buf();
         let (store, db) = open_store(dir.path()).await;
@@ -121,7 +126,7 @@ impl TestApp {
             started: Arc::new(Instant::now()),
             loops: loops.clone(),
             diagnostics: config.diagnostics.clone(),
-            sources: DiagnosticSources::default(),
+            sources,
         });
         // In process there is no connection: requests come from PEER unless they say otherwise.
         let router = api::router(state).layer(MockConnectInfo(PEER));

@@ -2,6 +2,7 @@
 //! `tower::ServiceExt::oneshot`, the engine and services on a manual clock.
 
 mod api;
+mod diagnostics;
 mod engine;
 mod gate;
 mod harness;
