@@ -7,6 +7,7 @@ mod engine;
 mod gate;
 mod harness;
 mod layer;
+mod logs;
 mod own_limits;
 mod policies;
 mod ratelimit;
