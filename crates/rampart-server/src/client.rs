@@ -21,6 +21,7 @@ use crate::wire::{
     RateLimitCheckRequest, RateLimitCheckResponse, RateLimitKeyView, RateLimitPoliciesResponse, RateLimitPolicyPut,
     RateLimitPolicyView, RateLimitResetResponse, ReadyResponse, ReleaseRequest,
 };
+use crate::wire::{BackgroundJobsDiagnostics, IntegrationReportRequest, IntegrationView, IntegrationsDiagnostics};
 
 /// How long one request may take. Long enough for a lease that long-polls
 /// the server's maximum wait (30s) with room to spare.
@@ -367,6 +368,31 @@ impl Client {
     pub async fn ratelimit_policy_delete(&self, name: &str) -> Result<(), ClientError> {
         let request = self.request(Method::DELETE, &["v1", "ratelimit", "policies", name]);
         self.execute(request, &[StatusCode::NO_CONTENT]).await.map(drop)
+    }
+
+    /// Reports how one of the app's connections to a third-party platform
+    /// stands (producer or admin).
+    pub async fn integration_report(
+        &self,
+        platform: &str,
+        id: &str,
+        report: &IntegrationReportRequest,
+    ) -> Result<IntegrationView, ClientError> {
+        let request = self.request(Method::PUT, &["v1", "integrations", platform, "connections", id]).json(report);
+        self.send(request, &[StatusCode::OK]).await
+    }
+
+    /// The background-jobs diagnostics (admin): store, Redis, queues, loops, cron.
+    pub async fn diagnostics_background_jobs(&self) -> Result<BackgroundJobsDiagnostics, ClientError> {
+        let request = self.request(Method::GET, &["v1", "admin", "diagnostics", "background-jobs"]);
+        self.send(request, &[StatusCode::OK]).await
+    }
+
+    /// The integrations diagnostics (admin): platforms, expiring tokens,
+    /// push targets and breakers.
+    pub async fn diagnostics_integrations(&self) -> Result<IntegrationsDiagnostics, ClientError> {
+        let request = self.request(Method::GET, &["v1", "admin", "diagnostics", "integrations"]);
+        self.send(request, &[StatusCode::OK]).await
     }
 
     /// The server's liveness, uptime and version (needs no key).

@@ -46,6 +46,8 @@ enum Command {
     Ratelimit(cli::ratelimit::Args),
     /// Run a shell command for every job of a queue.
     Work(cli::work::Args),
+    /// Show the admin diagnostics: background jobs and loops, integrations.
+    Diag(cli::diag::Args),
     /// Measure a running server's throughput and latency.
     Bench(cli::bench::Args),
 }
@@ -78,6 +80,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dlq(args) => cli::dlq::run(args, &Remote::connect(&global)?).await,
         Command::Keys(args) => cli::keys::run(args, &Remote::connect(&global)?).await,
         Command::Work(args) => cli::work::run(args, &Remote::connect(&global)?).await,
+        Command::Diag(args) => cli::diag::run(args, &Remote::connect(&global)?).await,
         Command::Bench(args) => cli::bench::run(args, Remote::connect(&global)?.client).await,
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod bench;
 pub mod config;
+pub mod diag;
 pub mod dlq;
 pub mod enqueue;
 pub mod jobs;
