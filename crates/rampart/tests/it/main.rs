@@ -18,6 +18,10 @@
 //!   Redis cut mid-run;
 //! - [`nginx`]: the shipped nginx `auth_request` example in front of an app,
 //!   with a real nginx: the 11th request in 5 minutes gets a real 429;
+//! - [`sentry`]: internal errors reported to a local stand-in for Sentry,
+//!   scrubbed, and nothing sent without a DSN;
+//! - [`diag`]: `rampart diag` and an app's integration report against the
+//!   real binary;
 //! - [`tcpproxy`]: the TCP proxy to PostgreSQL or Redis that tests cut and restore.
 //!
 //! Nothing waits a fixed time for something to happen: every wait polls a
@@ -25,9 +29,11 @@
 
 mod cli;
 mod cluster;
+mod diag;
 mod durability;
 mod harness;
 mod nginx;
+mod sentry;
 mod server;
 mod shared_limits;
 mod shutdown;
