@@ -626,10 +626,13 @@ async fn migrate_applies_the_schema_once_and_names_a_bad_database_url() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let cli = crate::harness::Cli::new(&crate::harness::unused_url(), dir.path(), dir.path());
     let first: serde_json::Value = cli.json(&["migrate", "--database-url", &db.url]).await;
-    assert_eq!(first, json!({"backend": "postgres", "applied": [1, 2], "version": 2}));
+    // Every migration, in order, once: the count grows with each part that adds one.
+    let version = first["version"].as_u64().expect("a version");
+    assert!(version >= 2, "{first}");
+    assert_eq!(first, json!({"backend": "postgres", "applied": (1..=version).collect::<Vec<_>>(), "version": version}));
     let again = cli.run(&["migrate", "--database-url", &db.url]).await;
     again.expect_code(0);
-    assert!(again.stdout.contains("schema is up to date (version 2)"), "{}", again.stdout);
+    assert!(again.stdout.contains(&format!("schema is up to date (version {version})")), "{}", again.stdout);
     // A node starts on the migrated database without migrating again.
     let node = TestServer::builder().env("DATABASE_URL", &db.url).env("RAMPART_POSTGRES__POOL_SIZE", "2").start().await;
     let (status, body) = node.ready().await;
