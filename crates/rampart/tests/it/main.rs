@@ -18,6 +18,7 @@
 //!   Redis cut mid-run;
 //! - [`nginx`]: the shipped nginx `auth_request` example in front of an app,
 //!   with a real nginx: the 11th request in 5 minutes gets a real 429;
+//! - [`logs`]: the server's log at TRACE holds no API key;
 //! - [`sentry`]: internal errors reported to a local stand-in for Sentry,
 //!   scrubbed, and nothing sent without a DSN;
 //! - [`diag`]: `rampart diag` and an app's integration report against the
@@ -32,6 +33,7 @@ mod cluster;
 mod diag;
 mod durability;
 mod harness;
+mod logs;
 mod nginx;
 mod sentry;
 mod server;
