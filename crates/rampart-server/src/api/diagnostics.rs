@@ -101,7 +101,7 @@ async fn diagnostics_background_jobs(
             name: name.to_string(),
             status: if s.last_run_at.is_none() {
                 "idle"
-            } else if s.failing() {
+            } else if s.failing {
                 "failing"
             } else {
                 "ok"

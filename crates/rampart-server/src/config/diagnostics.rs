@@ -188,6 +188,17 @@ mod tests {
     }
 
     #[test]
+    fn the_default_file_documents_every_key() {
+        let table: toml::Table = super::super::DEFAULT_TOML.parse().unwrap();
+        for (section, keys) in [("diagnostics", DIAGNOSTICS_KEYS), ("sentry", SENTRY_KEYS)] {
+            let documented = table[section].as_table().unwrap();
+            for (key, _) in keys {
+                assert!(documented.contains_key(*key), "`{section}.{key}` missing from config.default.toml");
+            }
+        }
+    }
+
+    #[test]
     fn defaults_report_nothing_and_keep_a_week_of_horizon() {
         let config = load("", &[]).unwrap();
         assert_eq!(config.sentry, SentryConfig::default());
