@@ -12,6 +12,11 @@ pub mod scrub;
 use std::io::IsTerminal as _;
 use std::sync::Arc;
 
+use ::sentry::{Hub, SentryFutureExt as _};
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
@@ -23,6 +28,21 @@ use crate::config::{LogFormat, SentryConfig};
 #[must_use = "dropping it stops error reporting"]
 pub struct Telemetry {
     _sentry: Option<sentry::ClientInitGuard>,
+}
+
+/// Runs a request under a Sentry scope tagged with its `x-request-id`, so
+/// an error report names the request whose log lines tell the rest. Without
+/// a Sentry client it only passes the request on.
+pub async fn request_scope(req: Request, next: Next) -> Response {
+    if Hub::current().client().is_none() {
+        return next.run(req).await;
+    }
+    let hub = Arc::new(Hub::new_from_top(Hub::current()));
+    if let Some(id) = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()) {
+        let id = id.to_string();
+        hub.configure_scope(|scope| scope.set_tag("request_id", id));
+    }
+    next.run(req).bind_hub(hub).await
 }
 
 /// Installs the global subscriber without error reporting; a second call is

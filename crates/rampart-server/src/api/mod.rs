@@ -113,6 +113,7 @@ pub fn router(state: AppState) -> Router {
                 // (a database outage is a warning, not an error per request).
                 .on_failure(()),
         )
+        .layer(axum::middleware::from_fn(crate::telemetry::request_scope))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 

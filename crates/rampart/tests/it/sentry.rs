@@ -9,7 +9,6 @@
 
 use std::sync::{Arc, Mutex};
 
-use rampart_server::client::ClientError;
 use rampart_store::postgres::testing::TestDatabase;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::TcpListener;
@@ -92,12 +91,19 @@ async fn damage(db: &TestDatabase) {
         .expect("insert the damaged row");
 }
 
-/// Asks for the integrations diagnostics, which fail on the damaged row.
-async fn fail_once(server: &TestServer) {
-    match server.client().diagnostics_integrations().await {
-        Err(ClientError::Api { status, code, .. }) => assert_eq!((status, code.as_str()), (500, "INTERNAL")),
-        other => panic!("expected an internal error, got {other:?}"),
-    }
+/// Asks for the integrations diagnostics, which fail on the damaged row,
+/// as request `request_id`.
+async fn fail_once(server: &TestServer, request_id: &str) {
+    let answer = reqwest::Client::new()
+        .get(format!("{}/v1/admin/diagnostics/integrations", server.url()))
+        .bearer_auth(server.api_key())
+        .header("x-request-id", request_id)
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(answer.status().as_u16(), 500);
+    let body: serde_json::Value = answer.json().await.expect("a JSON error");
+    assert_eq!(body["error"]["code"], "INTERNAL", "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -108,7 +114,7 @@ async fn internal_errors_reach_sentry_scrubbed_and_only_with_a_dsn() {
     // Without a DSN: the failure is logged, nothing is sent.
     let mut quiet = TestServer::builder().env("DATABASE_URL", &db.url).start().await;
     damage(&db).await;
-    fail_once(&quiet).await;
+    fail_once(&quiet, "req-without-dsn").await;
     quiet.wait_for_stderr("is not a platform name").await;
     assert!(!quiet.stderr().contains("reported to Sentry"), "{}", quiet.stderr());
     quiet.signal("TERM");
@@ -125,7 +131,7 @@ async fn internal_errors_reach_sentry_scrubbed_and_only_with_a_dsn() {
         .start()
         .await;
     assert!(!server.stderr().contains("public@"), "the DSN's key is not logged: {}", server.stderr());
-    fail_once(&server).await;
+    fail_once(&server, "req-with-dsn").await;
     let (request, envelope) = eventually("the error to reach the receiver", || {
         let received = received.clone();
         async move { received.all().into_iter().find(|(_, body)| body.contains("is not a platform name")) }
@@ -133,6 +139,7 @@ async fn internal_errors_reach_sentry_scrubbed_and_only_with_a_dsn() {
     .await;
     assert!(request.starts_with("POST /api/1/envelope/"), "{request}");
     assert!(envelope.contains(r#""environment":"e2e""#), "{envelope}");
+    assert!(envelope.contains(r#""request_id":"req-with-dsn""#), "tagged with the request: {envelope}");
     assert!(envelope.contains("[email]"), "{envelope}");
     for secret in [EMAIL, server.api_key()] {
         assert!(!envelope.contains(secret), "{secret} reached Sentry: {envelope}");
