@@ -5,7 +5,7 @@
 //!   in time), the rate limiter's Redis, every queue with its counts, every
 //!   background loop of this node with its last run and last error (from the
 //!   [`Loops`](crate::service::Loops) registry), and the cron schedules with
-//!   their last run once a [`CronSource`] is set.
+//!   their last run once a [`ScheduleSource`] is set.
 //! - `GET /v1/admin/diagnostics/integrations`: per platform the counts by
 //!   status and the most recent connections; the connections whose token
 //!   expires within `diagnostics.token_expiry_horizon`; and push targets and
@@ -42,16 +42,17 @@ pub type SourceFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ApiError>> 
 
 /// Lists cron schedules with their last run, for the background-jobs
 /// diagnostics. The cron part implements it over its store methods.
-pub trait CronSource: Send + Sync + 'static {
+pub trait ScheduleSource: Send + Sync + 'static {
     /// Every schedule, by name, with its last run.
     fn schedules(&self) -> SourceFuture<'_, Vec<CronScheduleView>>;
 }
 
 /// Lists outbound dependencies (push targets, breakers) with how they last
-/// fared, from a registry in memory: it must answer at once.
+/// fared. The breakers part implements it over its store records, the push
+/// part over its targets.
 pub trait OutboundSource: Send + Sync + 'static {
     /// Every entry, by name.
-    fn outbound(&self) -> Vec<OutboundView>;
+    fn outbound(&self) -> SourceFuture<'_, Vec<OutboundView>>;
 }
 
 /// The sections of the diagnostics that other parts provide; `None` leaves
@@ -59,7 +60,7 @@ pub trait OutboundSource: Send + Sync + 'static {
 #[derive(Clone, Default)]
 pub struct DiagnosticSources {
     /// Cron schedules (background-jobs `cron`).
-    pub cron: Option<Arc<dyn CronSource>>,
+    pub cron: Option<Arc<dyn ScheduleSource>>,
     /// Push targets (integrations `push_targets`).
     pub push_targets: Option<Arc<dyn OutboundSource>>,
     /// Circuit breakers (integrations `breakers`).
@@ -128,6 +129,14 @@ async fn diagnostics_background_jobs(
     }))
 }
 
+/// A section from its source, `None` (left out) without one.
+async fn outbound(source: Option<&dyn OutboundSource>) -> Result<Option<Vec<OutboundView>>, ApiError> {
+    match source {
+        Some(source) => Ok(Some(source.outbound().await?)),
+        None => Ok(None),
+    }
+}
+
 async fn diagnostics_integrations(
     State(state): State<AppState>,
     _auth: Auth<Admin>,
@@ -163,7 +172,7 @@ async fn diagnostics_integrations(
         platforms,
         expiring: expiring.into_iter().map(integrations::view).collect(),
         token_expiry_horizon: format_duration(horizon),
-        push_targets: state.sources.push_targets.as_ref().map(|s| s.outbound()),
-        breakers: state.sources.breakers.as_ref().map(|s| s.outbound()),
+        push_targets: outbound(state.sources.push_targets.as_deref()).await?,
+        breakers: outbound(state.sources.breakers.as_deref()).await?,
     }))
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use axum::http::{Method, StatusCode};
 use rampart_core::time::UnixMillis;
 use rampart_server::api::DiagnosticSources;
-use rampart_server::api::diagnostics::{CronSource, OutboundSource, SourceFuture};
+use rampart_server::api::diagnostics::{OutboundSource, ScheduleSource, SourceFuture};
 use rampart_server::config::Config;
 use rampart_server::wire::{CronRunView, CronScheduleView, OutboundView};
 use serde_json::{Value, json};
@@ -188,7 +188,7 @@ async fn background_jobs_show_the_store_the_queues_and_every_loop() {
 
 struct Schedules;
 
-impl CronSource for Schedules {
+impl ScheduleSource for Schedules {
     fn schedules(&self) -> SourceFuture<'_, Vec<CronScheduleView>> {
         Box::pin(async {
             Ok(vec![CronScheduleView {
@@ -209,14 +209,16 @@ impl CronSource for Schedules {
 struct Targets(&'static str);
 
 impl OutboundSource for Targets {
-    fn outbound(&self) -> Vec<OutboundView> {
-        vec![OutboundView {
-            name: self.0.into(),
-            state: "open".into(),
-            last_success_at: Some(at(0)),
-            last_error: Some("502 Bad Gateway".into()),
-            last_error_at: Some(at(1_000)),
-        }]
+    fn outbound(&self) -> SourceFuture<'_, Vec<OutboundView>> {
+        Box::pin(async {
+            Ok(vec![OutboundView {
+                name: self.0.into(),
+                state: "open".into(),
+                last_success_at: Some(at(0)),
+                last_error: Some("502 Bad Gateway".into()),
+                last_error_at: Some(at(1_000)),
+            }])
+        })
     }
 }
 
