@@ -99,6 +99,32 @@ name_type!(
 );
 
 name_type!(
+    /// A circuit breaker's name, by the same rule as queue names
+    /// (`payments-api`, `push:hooks.example.com`).
+    BreakerName,
+    BreakerNameError,
+    "breaker name"
+);
+
+name_type!(
+    /// The name of a cron schedule, by the same rule as queue names. Names
+    /// starting with `rampart.` are reserved for built-in schedules.
+    CronName,
+    CronNameError,
+    "cron schedule name"
+);
+
+impl CronName {
+    /// The prefix of built-in schedules' names, refused for user schedules.
+    pub const RESERVED_PREFIX: &'static str = "rampart.";
+
+    /// True for the names of built-in schedules.
+    pub fn is_reserved(&self) -> bool {
+        self.0.starts_with(Self::RESERVED_PREFIX)
+    }
+}
+
+name_type!(
     /// The name of a third-party platform an app connects to (`stripe`,
     /// `gmail`), by the same rule as queue names.
     PlatformName,
@@ -138,6 +164,14 @@ mod tests {
             let err = PolicyName::new(bad).unwrap_err();
             assert!(err.to_string().contains("is not a policy name"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn cron_names_follow_the_alphabet_and_reserve_the_rampart_prefix() {
+        assert!(!CronName::new("nightly-report").unwrap().is_reserved());
+        assert!(CronName::new("rampart.retention").unwrap().is_reserved());
+        assert!(!CronName::new("rampart-retention").unwrap().is_reserved());
+        assert!(CronName::new("has space").is_err());
     }
 
     #[test]

@@ -9,14 +9,20 @@
 //! - [`time`]: Unix-millisecond timestamps and the injectable clock.
 //! - [`duration`]: the human duration strings of config and API (`"30s"`).
 //! - [`job`]: job states and the reasons a transition happens.
+//! - [`cron`]: cron schedules in time zones, their DST rule and misfire plans.
 //! - [`retry`]: retry policy, exponential backoff with jitter, the fail decision.
 //! - [`auth`]: API-key roles and what each may do.
+//! - [`webhook`]: Standard Webhooks signatures (push delivery signs, intake verifies).
+//! - [`breaker`]: the circuit breaker's policy and state machine.
 //! - [`integration`]: the states an app reports for its third-party connections.
 
 pub mod auth;
+pub mod breaker;
+pub mod cron;
 pub mod duration;
 pub mod id;
 pub mod integration;
 pub mod job;
 pub mod retry;
 pub mod time;
+pub mod webhook;

@@ -66,6 +66,20 @@ pub fn decide_failure(
     }
 }
 
+/// The furthest a failure may push its retry past now by asking for a time
+/// (an HTTP `Retry-After`): a receiver cannot park a job for longer.
+pub const MAX_REQUESTED_DELAY: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// A retry planned for `planned` that its failure asked to hold until
+/// `requested`: the later of the two, the request capped at
+/// [`MAX_REQUESTED_DELAY`] from `now`.
+pub fn retry_not_before(planned: UnixMillis, requested: Option<UnixMillis>, now: UnixMillis) -> UnixMillis {
+    match requested {
+        Some(at) => planned.max(at.min(now.plus(MAX_REQUESTED_DELAY))),
+        None => planned,
+    }
+}
+
 /// Looks up the backoff for a queue when a failure must be planned.
 ///
 /// Implemented by the server from its per-queue configuration; the store calls
@@ -130,6 +144,21 @@ mod tests {
         assert_eq!(decide_failure(&b, 1, 3, false, now, 0.5), FailureOutcome::Dead);
         assert_eq!(decide_failure(&b, 1, 3, true, now, 0.5), FailureOutcome::Retry(UnixMillis(11_000)));
         assert_eq!(decide_failure(&b, 2, 3, true, now, 0.5), FailureOutcome::Retry(UnixMillis(12_000)));
+    }
+
+    #[test]
+    fn a_requested_time_delays_the_retry_up_to_a_day() {
+        let (now, planned) = (UnixMillis(10_000), UnixMillis(11_000));
+        let day = 24 * 60 * 60 * 1000;
+        for (requested, expected) in
+            [(None, 11_000), (Some(5_000), 11_000), (Some(12_000), 12_000), (Some(10_000 + 2 * day), 10_000 + day)]
+        {
+            assert_eq!(
+                retry_not_before(planned, requested.map(UnixMillis), now),
+                UnixMillis(expected),
+                "{requested:?}"
+            );
+        }
     }
 
     proptest! {

@@ -22,6 +22,9 @@ use crate::wire::{
     RateLimitPolicyView, RateLimitResetResponse, ReadyResponse, ReleaseRequest,
 };
 use crate::wire::{BackgroundJobsDiagnostics, IntegrationReportRequest, IntegrationView, IntegrationsDiagnostics};
+use crate::wire::{BreakerAcquireResponse, BreakerRecordRequest, BreakerStepResponse, BreakerView, BreakersResponse};
+use crate::wire::{CronListResponse, CronPut, CronRunView, CronRunsResponse, CronView};
+use crate::wire::{QueueHealthResponse, QueueMetricsHistory, QueueMetricsResponse, SystemHealthResponse};
 
 /// How long one request may take. Long enough for a lease that long-polls
 /// the server's maximum wait (30s) with room to spare.
@@ -395,6 +398,99 @@ impl Client {
         self.send(request, &[StatusCode::OK]).await
     }
 
+    /// Every circuit breaker: the shared ones (used or configured), then the
+    /// server node's in-process ones.
+    pub async fn breakers(&self) -> Result<BreakersResponse, ClientError> {
+        self.send(self.request(Method::GET, &["v1", "breakers"]), &[StatusCode::OK]).await
+    }
+
+    /// One circuit breaker with its latest transitions.
+    pub async fn breaker(&self, name: &str) -> Result<BreakerView, ClientError> {
+        self.send(self.request(Method::GET, &["v1", "breakers", name]), &[StatusCode::OK]).await
+    }
+
+    /// Asks a shared breaker whether to make a call. A refusal is an answer
+    /// (`allowed: false`), not an error.
+    pub async fn breaker_acquire(&self, name: &str) -> Result<BreakerAcquireResponse, ClientError> {
+        self.send(self.request(Method::POST, &["v1", "breakers", name, "acquire"]), &[StatusCode::OK]).await
+    }
+
+    /// Tells a shared breaker how an admitted call ended.
+    pub async fn breaker_record(
+        &self,
+        name: &str,
+        req: &BreakerRecordRequest,
+    ) -> Result<BreakerStepResponse, ClientError> {
+        let request = self.request(Method::POST, &["v1", "breakers", name, "record"]).json(req);
+        self.send(request, &[StatusCode::OK]).await
+    }
+
+    /// Closes a breaker and forgets its counts (admin).
+    pub async fn breaker_reset(&self, name: &str) -> Result<BreakerStepResponse, ClientError> {
+        self.send(self.request(Method::POST, &["v1", "breakers", name, "reset"]), &[StatusCode::OK]).await
+    }
+
+    /// Every cron schedule with its next and last run.
+    pub async fn cron_list(&self) -> Result<CronListResponse, ClientError> {
+        self.send(self.request(Method::GET, &["v1", "cron"]), &[StatusCode::OK]).await
+    }
+
+    /// One cron schedule.
+    pub async fn cron_get(&self, name: &str) -> Result<CronView, ClientError> {
+        self.send(self.request(Method::GET, &["v1", "cron", name]), &[StatusCode::OK]).await
+    }
+
+    /// Defines or replaces a cron schedule kept in the store (admin).
+    pub async fn cron_put(&self, name: &str, schedule: &CronPut) -> Result<CronView, ClientError> {
+        let request = self.request(Method::PUT, &["v1", "cron", name]).json(schedule);
+        self.send(request, &[StatusCode::OK]).await
+    }
+
+    /// Deletes a cron schedule defined through the API (admin); its runs stay.
+    pub async fn cron_delete(&self, name: &str) -> Result<(), ClientError> {
+        let request = self.request(Method::DELETE, &["v1", "cron", name]);
+        self.execute(request, &[StatusCode::NO_CONTENT]).await.map(drop)
+    }
+
+    /// A page of a schedule's runs, newest first; `cursor` is the previous
+    /// page's `next_cursor`.
+    pub async fn cron_runs(
+        &self,
+        name: &str,
+        limit: Option<u32>,
+        cursor: Option<&str>,
+    ) -> Result<CronRunsResponse, ClientError> {
+        let mut url = self.url(&["v1", "cron", name, "runs"]);
+        {
+            let mut query = url.query_pairs_mut();
+            if let Some(limit) = limit {
+                query.append_pair("limit", &limit.to_string());
+            }
+            if let Some(cursor) = cursor {
+                query.append_pair("cursor", cursor);
+            }
+        }
+        if url.query() == Some("") {
+            url.set_query(None);
+        }
+        self.send(self.http.get(url), &[StatusCode::OK]).await
+    }
+
+    /// Runs a schedule once now (admin).
+    pub async fn cron_trigger(&self, name: &str) -> Result<CronRunView, ClientError> {
+        self.send(self.request(Method::POST, &["v1", "cron", name, "trigger"]), &[StatusCode::OK]).await
+    }
+
+    /// Pauses a schedule: its ticks pass without runs (admin).
+    pub async fn cron_pause(&self, name: &str) -> Result<CronView, ClientError> {
+        self.send(self.request(Method::POST, &["v1", "cron", name, "pause"]), &[StatusCode::OK]).await
+    }
+
+    /// Resumes a paused schedule from its next tick (admin).
+    pub async fn cron_resume(&self, name: &str) -> Result<CronView, ClientError> {
+        self.send(self.request(Method::POST, &["v1", "cron", name, "resume"]), &[StatusCode::OK]).await
+    }
+
     /// The server's liveness, uptime and version (needs no key).
     pub async fn health(&self) -> Result<HealthResponse, ClientError> {
         self.send(self.request(Method::GET, &["health"]), &[StatusCode::OK]).await
@@ -405,6 +501,32 @@ impl Client {
     pub async fn ready(&self) -> Result<ReadyResponse, ClientError> {
         let request = self.request(Method::GET, &["health", "ready"]);
         self.send(request, &[StatusCode::OK, StatusCode::SERVICE_UNAVAILABLE]).await
+    }
+
+    /// The latest sample of every queue.
+    pub async fn queue_metrics(&self) -> Result<QueueMetricsResponse, ClientError> {
+        self.send(self.request(Method::GET, &["v1", "monitoring", "queue-metrics"]), &[StatusCode::OK]).await
+    }
+
+    /// A queue's latest sample and the ones kept before it.
+    pub async fn queue_metrics_history(&self, queue: &str) -> Result<QueueMetricsHistory, ClientError> {
+        self.send(self.request(Method::GET, &["v1", "monitoring", "queue-metrics", queue]), &[StatusCode::OK]).await
+    }
+
+    /// Whether each queue is healthy, with the alerts firing on it.
+    pub async fn queue_health(&self) -> Result<QueueHealthResponse, ClientError> {
+        self.send(self.request(Method::GET, &["v1", "monitoring", "queue-health"]), &[StatusCode::OK]).await
+    }
+
+    /// The whole system's health, component by component.
+    pub async fn system_health(&self) -> Result<SystemHealthResponse, ClientError> {
+        self.send(self.request(Method::GET, &["v1", "monitoring", "system-health"]), &[StatusCode::OK]).await
+    }
+
+    /// `GET /metrics`: the Prometheus text exposition.
+    pub async fn metrics(&self) -> Result<String, ClientError> {
+        let (_, body) = self.execute(self.request(Method::GET, &["metrics"]), &[StatusCode::OK]).await?;
+        String::from_utf8(body).map_err(|e| ClientError::Decode(format!("GET /metrics: {e}")))
     }
 
     /// The same client for the server at `base_url`: the same API key and

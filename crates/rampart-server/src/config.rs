@@ -25,6 +25,8 @@
 //! keys it sets and takes every other key, backoff keys included, from
 //! `[queue_defaults]`. Rate-limit policies (`[ratelimit.policies.NAME]`) are
 //! checked by building the [`Policy`] each describes.
+//! Circuit breakers (`[breakers.NAME]` over `[breaker_defaults]`) resolve
+//! the same way and are checked in `config/breaker.rs`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -34,14 +36,20 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use axum::http::HeaderName;
+use rampart_core::breaker::BreakerPolicy;
 use rampart_core::duration::{format_duration, parse_duration};
-use rampart_core::id::QueueName;
+use rampart_core::id::{BreakerName, QueueName};
 use rampart_core::retry::Backoff;
+use rampart_core::webhook::WebhookSecret;
 use rampart_limit::{Algorithm, Policy, PolicyError};
 use rampart_store::postgres::{PgConfig, check_url};
 use rampart_store::sqlite::Durability;
 use toml::{Table, Value};
 
+mod breaker;
+mod cron;
+
+pub use cron::{CronConfig, RetentionConfig};
 mod diagnostics;
 pub use diagnostics::{DiagnosticsConfig, SentryConfig, SentryDsn};
 
@@ -103,6 +111,8 @@ pub struct Config {
     pub queues: BTreeMap<QueueName, QueueConfig>,
     /// Rate limiting and its named policies (`[ratelimit]`).
     pub ratelimit: RateLimitConfig,
+    /// Push delivery (`[push]`).
+    pub push: PushConfig,
     /// How long a stopping server lets in-flight requests and the work it
     /// holds finish before it gives the rest back (`shutdown_grace`).
     pub shutdown_grace: Duration,
@@ -110,6 +120,40 @@ pub struct Config {
     pub diagnostics: DiagnosticsConfig,
     /// Error reporting to Sentry (`[sentry]`).
     pub sentry: SentryConfig,
+    /// The policy of every shared breaker without a table of its own
+    /// (`[breaker_defaults]`).
+    pub breaker_defaults: BreakerPolicy,
+    /// Breakers with their own policy (`[breakers.NAME]`), already resolved
+    /// over `breaker_defaults`.
+    pub breakers: BTreeMap<BreakerName, BreakerPolicy>,
+    /// Cron schedules of the configuration (`[[cron]]`), in file order.
+    pub cron: Vec<CronConfig>,
+    /// Deleting old jobs and cron runs (`[retention]`).
+    pub retention: RetentionConfig,
+    /// Queue metrics, their history and `/metrics` (`[monitoring]`).
+    pub monitoring: MonitoringConfig,
+}
+
+/// Queue metrics, their history and `/metrics` (`[monitoring]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitoringConfig {
+    /// Whether the sampler runs and HTTP requests are counted (`enabled`);
+    /// health routes answer either way.
+    pub enabled: bool,
+    /// How often every queue is sampled and the totals stored (`interval`,
+    /// from 1s to 1h).
+    pub interval: Duration,
+    /// Samples kept in memory per queue (`retain`, 1 to 10,000).
+    pub retain: usize,
+    /// Whether `GET /metrics` answers without a key (`metrics_public`);
+    /// otherwise it needs the reader role.
+    pub metrics_public: bool,
+}
+
+impl Default for MonitoringConfig {
+    fn default() -> Self {
+        MonitoringConfig { enabled: true, interval: Duration::from_secs(30), retain: 100, metrics_public: false }
+    }
 }
 
 /// How log lines are written.
@@ -353,6 +397,104 @@ pub struct QueueConfig {
     pub concurrency: Option<u32>,
     /// Whether the queue starts paused: it accepts jobs but hands none out.
     pub paused: bool,
+    /// How long its completed jobs are kept (`retention_completed`); `None`
+    /// is `[retention] completed`.
+    pub retention_completed: Option<Duration>,
+    /// How long its dead jobs are kept (`retention_dead`); `None` is
+    /// `[retention] dead`.
+    pub retention_dead: Option<Duration>,
+    /// Where rampart POSTs the queue's jobs itself (`target`, http or https);
+    /// `None` is a pull queue. Only in `[queues.NAME]`.
+    pub target: Option<PushTarget>,
+    /// The key push deliveries are signed with (`secret`); `None` uses one
+    /// made once and kept in the store. Only in `[queues.NAME]`.
+    pub secret: Option<WebhookSecret>,
+    /// Whether a push answer of 4xx other than 408 and 429 is retried
+    /// (`retry_4xx`); false makes the job dead at once.
+    pub retry_4xx: bool,
+}
+
+/// A push queue's target: an absolute http or https URL with a host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushTarget {
+    url: reqwest::Url,
+}
+
+impl PushTarget {
+    /// Parses and checks a target URL.
+    pub fn parse(s: &str) -> Result<PushTarget, String> {
+        let url = reqwest::Url::parse(s.trim()).map_err(|e| format!("{s:?} is not a URL ({e})"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!("{s:?} must be an http:// or https:// URL, not {}://", url.scheme()));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(format!("{s:?} names no host"));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            let mut shown = url.clone();
+            if shown.password().is_some() {
+                // Never quote a password: `set_password` fails only for URLs that cannot hold one.
+                let _ = shown.set_password(Some("***"));
+            }
+            return Err(format!(
+                "{:?} holds credentials; deliveries are signed with the queue's secret instead",
+                shown.as_str()
+            ));
+        }
+        Ok(PushTarget { url })
+    }
+
+    /// The URL requests go to.
+    pub fn url(&self) -> &reqwest::Url {
+        &self.url
+    }
+
+    /// The host and port its circuit breaker is named after (`host:port`,
+    /// the port being the scheme's default when the URL gives none).
+    pub fn host(&self) -> String {
+        let host = self.url.host_str().unwrap_or_default();
+        match self.url.port_or_known_default() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for PushTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.url.as_str())
+    }
+}
+
+/// Push delivery (`[push]`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PushConfig {
+    /// The circuit breaker of each target host (`[push.breaker]`).
+    pub breaker: PushBreakerConfig,
+}
+
+/// The breaker policy of every push target host (`[push.breaker]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushBreakerConfig {
+    /// Failed deliveries in a row that open it (`failure_threshold`, at least 1).
+    pub failure_threshold: u32,
+    /// How long it stays open before probing (`cooldown`, more than 0).
+    pub cooldown: Duration,
+    /// Probes let through once the cooldown passed (`half_open_max`, at least 1).
+    pub half_open_max: u32,
+}
+
+impl Default for PushBreakerConfig {
+    fn default() -> Self {
+        PushBreakerConfig { failure_threshold: 5, cooldown: Duration::from_secs(30), half_open_max: 1 }
+    }
+}
+
+impl QueueConfig {
+    /// Requests in flight to a push queue's target when `concurrency` is not set.
+    pub const PUSH_CONCURRENCY: u32 = 16;
+    /// How long a push delivery waits for an answer when `timeout` is not set.
+    pub const PUSH_TIMEOUT: Duration = Duration::from_secs(30);
 }
 
 impl Default for QueueConfig {
@@ -364,6 +506,11 @@ impl Default for QueueConfig {
             lease: Duration::from_secs(30),
             concurrency: None,
             paused: false,
+            retention_completed: None,
+            retention_dead: None,
+            target: None,
+            secret: None,
+            retry_4xx: false,
         }
     }
 }
@@ -629,9 +776,15 @@ impl Default for Config {
             queue_defaults: QueueConfig::default(),
             queues: BTreeMap::new(),
             ratelimit: RateLimitConfig::default(),
+            push: PushConfig::default(),
             shutdown_grace: Duration::from_secs(30),
             diagnostics: DiagnosticsConfig::default(),
             sentry: SentryConfig::default(),
+            breaker_defaults: BreakerPolicy::default(),
+            breakers: BTreeMap::new(),
+            cron: Vec::new(),
+            retention: RetentionConfig::default(),
+            monitoring: MonitoringConfig::default(),
         }
     }
 }
@@ -806,10 +959,19 @@ const TOP_KEYS: &[(&str, Kind)] = &[
     ("queue_defaults", Kind::Table),
     ("queues", Kind::Table),
     ("ratelimit", Kind::Table),
+    ("push", Kind::Table),
     ("shutdown_grace", Kind::Text),
     ("diagnostics", Kind::Table),
     ("sentry", Kind::Table),
+    ("breaker_defaults", Kind::Table),
+    ("breakers", Kind::Table),
+    ("cron", Kind::Table),
+    ("retention", Kind::Table),
+    ("monitoring", Kind::Table),
 ];
+
+const MONITORING_KEYS: &[(&str, Kind)] =
+    &[("enabled", Kind::Bool), ("interval", Kind::Text), ("retain", Kind::Int), ("metrics_public", Kind::Bool)];
 
 const QUEUE_KEYS: &[(&str, Kind)] = &[
     ("max_attempts", Kind::Int),
@@ -818,7 +980,17 @@ const QUEUE_KEYS: &[(&str, Kind)] = &[
     ("lease", Kind::Text),
     ("concurrency", Kind::Int),
     ("paused", Kind::Bool),
+    ("retention_completed", Kind::Text),
+    ("retention_dead", Kind::Text),
+    ("target", Kind::Text),
+    ("secret", Kind::Text),
+    ("retry_4xx", Kind::Bool),
 ];
+
+const PUSH_KEYS: &[(&str, Kind)] = &[("breaker", Kind::Table)];
+
+const PUSH_BREAKER_KEYS: &[(&str, Kind)] =
+    &[("failure_threshold", Kind::Int), ("cooldown", Kind::Text), ("half_open_max", Kind::Int)];
 
 const BACKOFF_KEYS: &[(&str, Kind)] =
     &[("initial", Kind::Text), ("factor", Kind::Float), ("max", Kind::Text), ("jitter", Kind::Float)];
@@ -894,6 +1066,39 @@ fn resolve(segments: &[&str]) -> Result<(Vec<String>, Kind), String> {
         "diagnostics" | "sentry" => diagnostics::resolve_section(&first, rest),
         // The short form of RAMPART_SENTRY__DSN.
         "sentry_dsn" if rest.is_empty() => Ok((vec!["sentry".into(), "dsn".into()], Kind::Text)),
+        "push" => {
+            let lower: Vec<String> = rest.iter().map(|s| s.to_ascii_lowercase()).collect();
+            match lower.as_slice() {
+                [table, key] if table == "breaker" && kind_of(PUSH_BREAKER_KEYS, key).is_some() => {
+                    Ok((vec![first, table.clone(), key.clone()], kind_of(PUSH_BREAKER_KEYS, key).unwrap_or(Kind::Text)))
+                }
+                [table, key] if table == "breaker" => Err(format!(
+                    "`push.breaker.{key}` is not a setting; push.breaker keys are {}",
+                    key_list(PUSH_BREAKER_KEYS)
+                )),
+                _ => Err(format!(
+                    "`push.{}` is not a setting; set a key of [push.breaker]: {}",
+                    lower.join("."),
+                    key_list(PUSH_BREAKER_KEYS)
+                )),
+            }
+        }
+        "breaker_defaults" => breaker::resolve_key(vec![first], rest),
+        "breakers" => breaker::resolve_named(rest),
+        "retention" => cron::resolve_retention_key(rest),
+        "cron" => Err("[[cron]] schedules are set in the configuration file or through the API".to_string()),
+        "monitoring" => match rest {
+            [key] => match kind_of(MONITORING_KEYS, &key.to_ascii_lowercase()) {
+                Some(kind) => Ok((vec![first, key.to_ascii_lowercase()], kind)),
+                None => Err(format!(
+                    "`monitoring.{}` is not a setting; monitoring keys are {}",
+                    key.to_ascii_lowercase(),
+                    key_list(MONITORING_KEYS)
+                )),
+            },
+            [] => Err("`monitoring` is a table: set one of its keys, e.g. `monitoring.interval`".to_string()),
+            _ => Err(format!("`monitoring` keys have no sub-keys; monitoring keys are {}", key_list(MONITORING_KEYS))),
+        },
         _ => match kind_of(TOP_KEYS, &first) {
             Some(kind) if rest.is_empty() => Ok((vec![first], kind)),
             Some(_) => Err(format!("`{first}` has no sub-keys")),
@@ -1003,6 +1208,12 @@ fn resolve_dotted(key: &str) -> Result<(Vec<String>, Kind), String> {
         return match rest.rsplit_once('.') {
             Some((name, key)) => resolve(&["ratelimit", "policies", name, key]),
             None => resolve(&["ratelimit", "policies", rest]),
+        };
+    }
+    if let Some(rest) = key.strip_prefix("breakers.") {
+        return match rest.rsplit_once('.') {
+            Some((name, key)) => resolve(&["breakers", name, key]),
+            None => resolve(&["breakers", rest]),
         };
     }
     let Some(rest) = key.strip_prefix("queues.") else {
@@ -1431,6 +1642,8 @@ impl Check<'_> {
                     }
                 }
                 "ratelimit" => config.ratelimit = self.ratelimit(&path, value),
+                "push" => config.push = self.push(&path, value),
+                "monitoring" => config.monitoring = self.monitoring(&path, value),
                 "shutdown_grace" => {
                     if let Some(d) = self.duration(&path, value) {
                         config.shutdown_grace = d;
@@ -1438,8 +1651,12 @@ impl Check<'_> {
                 }
                 "diagnostics" => config.diagnostics = self.diagnostics(&path, value),
                 "sentry" => config.sentry = self.sentry(&path, value),
+                "cron" => config.cron = self.cron(&path, value),
+                "retention" => config.retention = self.retention(&path, value),
                 // Walked below, once queue_defaults is known.
                 "queue_defaults" | "queues" => {}
+                // Walked below, once breaker_defaults is known.
+                "breaker_defaults" | "breakers" => {}
                 _ => self.unknown(&path, TOP_KEYS),
             }
         }
@@ -1475,7 +1692,13 @@ impl Check<'_> {
                         );
                         continue;
                     }
-                    let queue = self.queue(&path, value, &config.queue_defaults);
+                    let mut queue = self.queue(&path, value, &config.queue_defaults);
+                    if queue.target.is_some() {
+                        queue.concurrency.get_or_insert(QueueConfig::PUSH_CONCURRENCY);
+                        queue.timeout.get_or_insert(QueueConfig::PUSH_TIMEOUT);
+                    } else if queue.secret.is_some() {
+                        self.report(&child(&path, "secret"), "is only used with `target`; set a target or remove it");
+                    }
                     match QueueName::new(name) {
                         Ok(name) => {
                             config.queues.insert(name, queue);
@@ -1485,6 +1708,7 @@ impl Check<'_> {
                 }
             }
         }
+        self.breakers(table, &mut config);
         if config.redis_url.is_none() {
             for (name, policy) in &config.ratelimit.policies {
                 if policy.backend == Some(LimitBackend::Redis) {
@@ -1539,10 +1763,86 @@ impl Check<'_> {
                         queue.paused = b;
                     }
                 }
+                "retention_completed" => {
+                    queue.retention_completed = self.queue_retention(&path, value, key).or(queue.retention_completed);
+                }
+                "retention_dead" => {
+                    queue.retention_dead = self.queue_retention(&path, value, key).or(queue.retention_dead);
+                }
+                "retry_4xx" => {
+                    if let Some(b) = self.boolean(&path, value) {
+                        queue.retry_4xx = b;
+                    }
+                }
+                "target" | "secret" if path.first().is_some_and(|p| p == "queue_defaults") => {
+                    self.report(&path, "belongs to one queue: set it in [queues.NAME], not in [queue_defaults]")
+                }
+                "target" => {
+                    if let Some(s) = self.text(&path, value) {
+                        match PushTarget::parse(s) {
+                            Ok(t) => queue.target = Some(t),
+                            Err(e) => self.report(&path, e),
+                        }
+                    }
+                }
+                "secret" => {
+                    if let Some(s) = self.text(&path, value) {
+                        // The message never quotes the value: it is a key.
+                        match WebhookSecret::parse(s) {
+                            Ok(secret) => queue.secret = Some(secret),
+                            Err(e) => self.report(&path, e),
+                        }
+                    }
+                }
                 _ => self.unknown(&path, QUEUE_KEYS),
             }
         }
         queue
+    }
+
+    /// The `[push]` table over the defaults.
+    fn push(&mut self, path: &[String], value: &Value) -> PushConfig {
+        let mut push = PushConfig::default();
+        let Some(table) = self.table(path, value, "a table of push settings") else {
+            return push;
+        };
+        for (key, value) in table {
+            let path = child(path, key);
+            if key != "breaker" {
+                self.unknown(&path, PUSH_KEYS);
+                continue;
+            }
+            let Some(breaker) = self.table(&path, value, "a table of breaker settings") else {
+                continue;
+            };
+            for (key, value) in breaker {
+                let path = child(&path, key);
+                let b = &mut push.breaker;
+                match key.as_str() {
+                    "failure_threshold" => {
+                        if let Some(n) =
+                            self.int(&path, value, 1, u64::from(u32::MAX)).and_then(|n| u32::try_from(n).ok())
+                        {
+                            b.failure_threshold = n;
+                        }
+                    }
+                    "cooldown" => {
+                        if let Some(d) = self.positive_duration(&path, value, "must be more than 0s") {
+                            b.cooldown = d;
+                        }
+                    }
+                    "half_open_max" => {
+                        if let Some(n) =
+                            self.int(&path, value, 1, u64::from(u32::MAX)).and_then(|n| u32::try_from(n).ok())
+                        {
+                            b.half_open_max = n;
+                        }
+                    }
+                    _ => self.unknown(&path, PUSH_BREAKER_KEYS),
+                }
+            }
+        }
+        push
     }
 
     /// The `[postgres]` table over the defaults.
@@ -1574,6 +1874,45 @@ impl Check<'_> {
             }
         }
         postgres
+    }
+
+    /// The `[monitoring]` table over the defaults.
+    fn monitoring(&mut self, path: &[String], value: &Value) -> MonitoringConfig {
+        let mut monitoring = MonitoringConfig::default();
+        let Some(table) = self.table(path, value, "a table of monitoring settings") else {
+            return monitoring;
+        };
+        for (key, value) in table {
+            let path = child(path, key);
+            match key.as_str() {
+                "enabled" => {
+                    if let Some(b) = self.boolean(&path, value) {
+                        monitoring.enabled = b;
+                    }
+                }
+                "interval" => {
+                    if let Some(d) = self.duration(&path, value) {
+                        if d < Duration::from_secs(1) || d > Duration::from_secs(3600) {
+                            self.report(&path, format!("must be from 1s to 1h, got {}", format_duration(d)));
+                        } else {
+                            monitoring.interval = d;
+                        }
+                    }
+                }
+                "retain" => {
+                    if let Some(n) = self.int(&path, value, 1, 10_000).and_then(|n| usize::try_from(n).ok()) {
+                        monitoring.retain = n;
+                    }
+                }
+                "metrics_public" => {
+                    if let Some(b) = self.boolean(&path, value) {
+                        monitoring.metrics_public = b;
+                    }
+                }
+                _ => self.unknown(&path, MONITORING_KEYS),
+            }
+        }
+        monitoring
     }
 
     /// The `[ratelimit]` table over the defaults, its policies included.
@@ -1945,6 +2284,10 @@ mod tests {
             assert!(ratelimit.contains_key(*key), "ratelimit key `{key}` missing from config.default.toml");
         }
         assert!(DEFAULT_TOML.contains("\n# [ratelimit.policies.NAME]\n"));
+        let breaker = table["push"]["breaker"].as_table().unwrap();
+        for (key, _) in PUSH_BREAKER_KEYS {
+            assert!(breaker.contains_key(*key), "push.breaker key `{key}` missing from config.default.toml");
+        }
         for (key, _) in POLICY_KEYS {
             assert!(
                 DEFAULT_TOML.contains(&format!("\n# {key} = ")),
@@ -1959,6 +2302,66 @@ mod tests {
 
     fn ip_net(s: &str) -> IpNet {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn push_queues_read_target_secret_and_breaker_with_push_defaults() {
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let file = format!(
+            "[queues.hook]\ntarget = \"https://app.example.com/jobs\"\nsecret = \"{secret}\"\n\
+             [queues.fast]\ntarget = \"http://127.0.0.1:9000/x\"\nconcurrency = 4\ntimeout = \"2s\"\nretry_4xx = true\n\
+             [push.breaker]\nfailure_threshold = 3\n"
+        );
+        let config =
+            ok(Some(&file), &[("RAMPART_PUSH__BREAKER__COOLDOWN", "10s")], &[("push.breaker.half_open_max", "2")]);
+        let hook = config.queue(&name("hook"));
+        assert_eq!(hook.target.as_ref().map(|t| t.to_string()).as_deref(), Some("https://app.example.com/jobs"));
+        assert_eq!(hook.target.as_ref().map(|t| t.host()).as_deref(), Some("app.example.com:443"));
+        assert_eq!(hook.secret.as_ref().map(|s| s.expose()), Some(secret));
+        assert_eq!((hook.concurrency, hook.timeout), (Some(16), Some(Duration::from_secs(30))), "push defaults");
+        assert!(!hook.retry_4xx);
+        let fast = config.queue(&name("fast"));
+        assert_eq!((fast.concurrency, fast.timeout, fast.retry_4xx), (Some(4), Some(Duration::from_secs(2)), true));
+        assert_eq!(fast.target.as_ref().map(|t| t.host()).as_deref(), Some("127.0.0.1:9000"));
+        assert_eq!(
+            config.push.breaker,
+            PushBreakerConfig { failure_threshold: 3, cooldown: Duration::from_secs(10), half_open_max: 2 }
+        );
+        // A pull queue keeps no limit and no timeout.
+        let plain = ok(Some("[queues.plain]\npaused = false"), &[], &[]).queue(&name("plain"));
+        assert_eq!((plain.target, plain.concurrency, plain.timeout), (None, None, None));
+        let env = ok(None, &[("RAMPART_QUEUES__e__TARGET", "http://localhost/hook")], &[]);
+        assert!(env.queue(&name("e")).target.is_some());
+    }
+
+    #[test]
+    fn push_settings_are_checked_all_at_once_without_quoting_secrets() {
+        let file = "[queue_defaults]\ntarget = \"https://a.example\"\n\
+                    [queues.a]\ntarget = \"ftp://a.example/x\"\n\
+                    [queues.b]\ntarget = \"https://user:pw@b.example/\"\n\
+                    [queues.c]\ntarget = \"not a url\"\n\
+                    [queues.d]\ntarget = \"https://d.example\"\nsecret = \"whsec_c2hvcnQ=\"\n\
+                    [queues.e]\nsecret = \"hunter2-secret\"\n\
+                    [push.breaker]\nfailure_threshold = 0\ncooldown = \"0s\"\nhalf_open = 1\n";
+        let got = errors(Some(file), &[], &[]);
+        let expected = [
+            "queue_defaults.target: belongs to one queue",
+            "queues.a.target: \"ftp://a.example/x\" must be an http:// or https:// URL",
+            "queues.b.target: \"https://user:***@b.example/\" holds credentials",
+            "queues.c.target: \"not a url\" is not a URL",
+            "queues.d.secret: the key after `whsec_` is 5 bytes",
+            "queues.e.secret: a secret starts with `whsec_`",
+            "push.breaker.failure_threshold: must be at least 1",
+            "push.breaker.cooldown: must be more than 0s",
+            "push.breaker.half_open: unknown key",
+        ];
+        for e in expected {
+            assert!(got.iter().any(|g| g.contains(e)), "missing {e:?} in {got:#?}");
+        }
+        assert!(!got.iter().any(|g| g.contains("hunter2")), "a secret is never quoted: {got:#?}");
+        assert!(!got.iter().any(|g| g.contains(":pw@")), "a password is never quoted: {got:#?}");
+        let env = errors(None, &[("RAMPART_PUSH__BREAKER__COOLDOWN_S", "1")], &[]);
+        assert!(env[0].contains("`push.breaker.cooldown_s` is not a setting"), "{env:?}");
     }
 
     #[test]
@@ -2670,6 +3073,37 @@ mod tests {
         assert!(config.queue(&name("Reports")).paused);
         assert!(!config.queues.contains_key(&name("reports")));
         assert_eq!(config.queues.len(), 2);
+    }
+
+    #[test]
+    fn the_monitoring_table_from_file_environment_and_flags() {
+        assert_eq!(ok(None, &[], &[]).monitoring, MonitoringConfig::default());
+        let file = "[monitoring]\ninterval = \"10s\"\nretain = 5";
+        let env = [("RAMPART_MONITORING__METRICS_PUBLIC", "true"), ("RAMPART_MONITORING__RETAIN", "7")];
+        let config = ok(Some(file), &env, &[("monitoring.enabled", "false")]);
+        let expected =
+            MonitoringConfig { enabled: false, interval: Duration::from_secs(10), retain: 7, metrics_public: true };
+        assert_eq!(config.monitoring, expected);
+    }
+
+    #[test]
+    fn bad_monitoring_settings_are_each_reported_with_their_key() {
+        let file = "[monitoring]\ninterval = \"500ms\"\nretain = 0\nmetrics_public = \"yes\"\nsamples = 3";
+        let got = errors(Some(file), &[("RAMPART_MONITORING__INTERVAL__X", "1s")], &[]);
+        let expected = [
+            "monitoring.interval: must be from 1s to 1h, got 500ms",
+            "monitoring.retain: must be at least 1, got 0",
+            "monitoring.metrics_public: expected true or false",
+            "monitoring.samples: unknown key",
+            "RAMPART_MONITORING__INTERVAL__X: `monitoring` keys have no sub-keys",
+        ];
+        for want in expected {
+            assert!(got.iter().any(|e| e.contains(want)), "no error containing {want:?} in {got:#?}");
+        }
+        assert_eq!(got.len(), expected.len(), "{got:#?}");
+        let too_long = errors(None, &[("RAMPART_MONITORING__INTERVAL", "2h")], &[]);
+        assert!(too_long[0].contains("must be from 1s to 1h"), "{too_long:?}");
+        assert!(too_long[0].contains("(from RAMPART_MONITORING__INTERVAL)"), "{too_long:?}");
     }
 
     #[test]

@@ -6,11 +6,17 @@
 //! - [`engine`]: the queue engine: enqueue, lease with long-poll, heartbeat,
 //!   ack, retries, dead letters, running totals. Every route and the embedded
 //!   worker go through it.
+//! - [`cron`]: cron schedules (configuration, API, built-in retention),
+//!   fired once per tick through the store.
 //! - [`ratelimit`]: the configured rate-limit policies over the memory
 //!   backend, with counters and the decision's HTTP headers; the client IP
 //!   behind trusted proxies, the limits on rampart's own API, and a tower
 //!   layer for an app's routes.
-//! - [`service`]: background loops (reaper, promoter, relay, sweeper), each
+//! - [`breaker`]: this node's in-process circuit breakers, by name.
+//! - [`monitoring`]: queue samples with their history, totals kept across
+//!   restarts, HTTP request metrics and the Prometheus exposition.
+//! - [`service`]: background loops (reaper, promoter, relay, scheduler,
+//!   pruner, dispatcher, sampler, sweeper, …), each
 //!   stopping on the shared shutdown signal.
 //! - [`api`]: the HTTP routes, one module per resource, one auth extractor.
 //! - [`wire`]: JSON shapes shared by routes and the typed [`client`].
@@ -21,9 +27,12 @@
 
 pub mod api;
 pub mod auth;
+pub mod breaker;
 pub mod client;
 pub mod config;
+pub mod cron;
 pub mod engine;
+pub mod monitoring;
 pub mod ratelimit;
 pub mod server;
 pub mod service;

@@ -17,18 +17,21 @@ use rampart_store::{Store, StoreError};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-use crate::api::{self, AppState, DiagnosticSources, Shared};
+use crate::api::{self, AppState, Shared};
 use crate::auth::{Authenticator, BootstrapError};
+use crate::breaker::{LocalBreakers, SharedBreakers};
 use crate::config::{Config, DatabaseUrl};
 use crate::engine::Engine;
+use crate::monitoring::Monitor;
 use crate::ratelimit::RateLimiter;
 use crate::ratelimit::own::OwnLimits;
 use crate::ratelimit::stored;
 use crate::service::loops::{Loops, names};
 use crate::service::{
-    PolicySyncer, PolicySyncerConfig, Promoter, PromoterConfig, Reaper, ReaperConfig, RedisProber, RedisProberConfig,
-    Relay, Sweeper, SweeperConfig,
+    Dispatcher, DispatcherConfig, PolicySyncer, PolicySyncerConfig, Promoter, PromoterConfig, Reaper, ReaperConfig,
+    RedisProber, RedisProberConfig, Relay, Sampler, SamplerConfig, Sweeper, SweeperConfig,
 };
+use crate::service::{Pruner, PrunerConfig, Scheduler, SchedulerConfig};
 use crate::shutdown::{Shutdown, ShutdownTrigger};
 
 pub use rampart_store::postgres::MigrateReport;
@@ -140,10 +143,15 @@ impl Server {
             redis.probe(clock.now()).await;
         }
         let engine = Engine::new(store, &config, clock.clone(), shutdown.clone());
+        let (pruner, prune_requests) = Pruner::new(PrunerConfig::from_config(&config), engine.clone());
+        let cron = crate::cron::Cron::new(engine.clone(), &config, prune_requests);
+        cron.sync(&config).await?;
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
         let addr = listener.local_addr().map_err(ServerError::Serve)?;
+        // This node's in-process breakers: services that keep some register them here.
+        let breakers = LocalBreakers::new();
         let mut services = JoinSet::new();
         // Every loop started here reports each run; the admin diagnostics
         // list them, registered first so one that never ran shows too.
@@ -156,9 +164,29 @@ impl Server {
         services.spawn(reaper.run(shutdown.clone()));
         let promoter = Promoter::new(PromoterConfig::default(), engine.clone()).with_loops(register(names::PROMOTER));
         services.spawn(promoter.run(shutdown.clone()));
+        let scheduler = Scheduler::new(SchedulerConfig::default(), cron.clone()).with_loops(register(names::SCHEDULER));
+        services.spawn(scheduler.run(shutdown.clone()));
+        services.spawn(pruner.with_loops(register(names::PRUNER)).run(shutdown.clone()));
         if let Some(signals) = engine.store().subscribe() {
             services
                 .spawn(Relay::new(engine.clone(), signals).with_loops(register(names::RELAY)).run(shutdown.clone()));
+        }
+        let dispatcher = Dispatcher::new(
+            DispatcherConfig {
+                worker: format!("dispatcher@{addr}"),
+                breaker: config.push.breaker.clone(),
+                shutdown_grace: config.shutdown_grace,
+                ..DispatcherConfig::default()
+            },
+            &config,
+            engine.clone(),
+            breakers.clone(),
+            clock.clone(),
+        )
+        .with_loops(loops.clone());
+        if dispatcher.has_queues() {
+            loops.register(names::DISPATCHER);
+            services.spawn(dispatcher.run(shutdown.clone()));
         }
         let own_limits = OwnLimits::new(&config.ratelimit, clock.clone());
         let sweeper = Sweeper::new(SweeperConfig::default(), limiter.clone())
@@ -173,6 +201,12 @@ impl Server {
                 .with_loops(register(names::REDIS_PROBER));
             services.spawn(prober.run(shutdown.clone()));
         }
+        let monitor = Monitor::new(config.monitoring.clone(), engine.clone());
+        if config.monitoring.enabled {
+            let sampler = Sampler::new(SamplerConfig::from_config(&config.monitoring), monitor.clone())
+                .with_loops(register(names::SAMPLER));
+            services.spawn(sampler.run(shutdown.clone()));
+        }
         let state = AppState::new(Shared {
             engine: engine.clone(),
             auth,
@@ -182,7 +216,10 @@ impl Server {
             started: Arc::new(Instant::now()),
             loops,
             diagnostics: config.diagnostics.clone(),
-            sources: DiagnosticSources::default(),
+            breakers,
+            shared_breakers: SharedBreakers::new(engine.store().clone(), &config, clock.clone()),
+            cron,
+            monitor,
         });
         match &config.database_url {
             Some(url) => tracing::info!(

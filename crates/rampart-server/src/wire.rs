@@ -401,6 +401,13 @@ pub struct QueueView {
     pub counts: StateCounts,
     /// Totals since start-up.
     pub totals: QueueTotals,
+    /// Where rampart pushes the queue's jobs, for a push queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// The key push deliveries are signed with (`whsec_…`): only in
+    /// `GET /v1/queues/{queue}`, and only to admin keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
 }
 
 /// `GET /v1/queues`.
@@ -520,8 +527,47 @@ pub struct ReadyResponse {
 /// further ones can join without changing the shape of the others.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReadyComponents {
-    /// The job store.
+    /// The job store: the only component whose failure makes the node not ready.
     pub store: StoreHealth,
+    /// The rate limiter's Redis, when one is configured. Down is degraded,
+    /// not unready: checks follow each policy's `on_backend_error`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis: Option<RedisBackendView>,
+    /// The workers leasing from this node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<WorkersHealth>,
+    /// Job figures of the whole store; absent while it is down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jobs: Option<JobsHealth>,
+}
+
+/// The workers' part of `GET /health/ready`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WorkersHealth {
+    /// Workers (by name, or by key when they give none) that leased from
+    /// this node in the last minute.
+    pub seen_last_minute: u64,
+    /// Jobs leased now, on every node; absent while the store is down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_leases: Option<u64>,
+    /// Leases that expired and that no reaper has failed yet; absent while
+    /// the store is down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_leases: Option<u64>,
+}
+
+/// The jobs' part of `GET /health/ready`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobsHealth {
+    /// Ready to lease now.
+    pub available: u64,
+    /// Leased now.
+    pub active: u64,
+    /// Completed since UTC midnight, as every node last stored its totals
+    /// (up to `monitoring.interval` behind).
+    pub completed_today: u64,
+    /// Gone dead since UTC midnight, likewise.
+    pub dead_today: u64,
 }
 
 /// The job store's part of `GET /health/ready`.
@@ -694,4 +740,387 @@ pub struct RateLimitKeyView {
 pub struct RateLimitResetResponse {
     /// Whether the key had a state to forget.
     pub reset: bool,
+}
+
+/// A circuit breaker as `GET /v1/breakers` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BreakerView {
+    /// Its name.
+    pub name: String,
+    /// `shared`: kept in the store, the same on every node (driven over
+    /// HTTP); `node`: in this node's memory only (driven by rampart itself,
+    /// e.g. `push:<host>` for push delivery).
+    pub scope: String,
+    /// `closed`, `open` or `half_open`, as a caller would meet it now.
+    pub state: String,
+    /// When the state began, RFC 3339; `null` for a configured breaker not
+    /// used yet.
+    pub since: Option<String>,
+    /// When not admitting calls, seconds until it may, rounded up.
+    pub retry_after_s: Option<u64>,
+    /// Failures in a row while closed.
+    pub consecutive_failures: u32,
+    /// Calls counted in the failure-rate window (0 without the rule).
+    pub window_calls: u32,
+    /// Of which failed.
+    pub window_failures: u32,
+    /// Half-open probes admitted and not yet recorded.
+    pub probes_in_flight: u32,
+    /// The policy this node applies to it.
+    pub policy: BreakerPolicyView,
+    /// Node breakers: successes, failures and rejections since start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calls: Option<BreakerCallsView>,
+    /// The latest transitions, oldest first (`GET /v1/breakers/{name}` only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transitions: Vec<BreakerTransitionView>,
+}
+
+/// A breaker's policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BreakerPolicyView {
+    /// Failures in a row that open it.
+    pub failure_threshold: u32,
+    /// The failed fraction of recent calls that opens it; `null` without the rule.
+    pub failure_rate: Option<f64>,
+    /// How far back calls count for the rate (`"60s"`); `null` without the rule.
+    pub window: Option<String>,
+    /// Fewest calls before the rate counts; `null` without the rule.
+    pub min_calls: Option<u32>,
+    /// How long it stays open (`"30s"`).
+    pub cooldown: String,
+    /// Probes admitted at once while half-open.
+    pub half_open_max: u32,
+    /// Successes slower than this count as failures (`"2s"`); `null` without the rule.
+    pub slow_call: Option<String>,
+}
+
+/// What an in-process breaker has counted since the node started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BreakerCallsView {
+    /// Successes recorded.
+    pub successes: u64,
+    /// Failures recorded.
+    pub failures: u64,
+    /// Calls refused.
+    pub rejections: u64,
+}
+
+/// A change of a breaker's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BreakerTransitionView {
+    /// When, RFC 3339.
+    pub at: String,
+    /// The state before.
+    pub from: String,
+    /// The state after.
+    pub to: String,
+    /// Why (`5 consecutive failures`).
+    pub reason: String,
+}
+
+/// `GET /v1/breakers`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BreakersResponse {
+    /// Shared breakers (used, or configured), then this node's, each by name.
+    pub breakers: Vec<BreakerView>,
+}
+
+/// The answer to `POST /v1/breakers/{name}/acquire` (`200` either way).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BreakerAcquireResponse {
+    /// Whether to make the call; record its outcome afterwards.
+    pub allowed: bool,
+    /// The breaker's state after the acquire.
+    pub state: String,
+    /// Whether the call is a half-open probe whose outcome decides the state.
+    pub probe: bool,
+    /// When refused, seconds until a call may be admitted, rounded up;
+    /// `null` when allowed.
+    pub retry_after_s: Option<u64>,
+}
+
+/// `POST /v1/breakers/{name}/record`: how an admitted call ended.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakerRecordRequest {
+    /// `success` or `failure`.
+    pub outcome: String,
+    /// How long the call took, in milliseconds (default 0); a success
+    /// slower than the policy's `slow_call` counts as a failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+}
+
+/// The answer to a record or a reset.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BreakerStepResponse {
+    /// The breaker's state after the step.
+    pub state: String,
+    /// The transition the step caused; `null` when the state stayed.
+    pub transition: Option<BreakerTransitionView>,
+}
+
+/// A cron schedule: `GET /v1/cron/{name}`, and each item of `GET /v1/cron`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CronView {
+    /// Its name.
+    pub name: String,
+    /// The cron expression (5 or 6 fields, or a macro such as `@hourly`).
+    pub schedule: String,
+    /// The IANA zone it is read in.
+    pub timezone: String,
+    /// The queue its jobs go to; `null` for rampart's own schedules, which run in process.
+    pub queue: Option<String>,
+    /// Its jobs' payload.
+    pub payload: Box<RawValue>,
+    /// What it is for.
+    pub description: String,
+    /// `skip` or `run_once`: what ticks missed during downtime do.
+    pub misfire: String,
+    /// `config`, `api` or `builtin`.
+    pub source: String,
+    /// A paused schedule's ticks pass without runs.
+    pub paused: bool,
+    /// The next tick, RFC 3339; `null` when it never fires again.
+    pub next_run_at: Option<String>,
+    /// Its latest run.
+    pub last_run: Option<CronRunView>,
+    /// When it was first stored.
+    pub created_at: String,
+    /// When it was last changed.
+    pub updated_at: String,
+}
+
+/// `GET /v1/cron`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CronListResponse {
+    /// Every schedule, by name.
+    pub schedules: Vec<CronView>,
+}
+
+/// `PUT /v1/cron/{name}`: a schedule kept in the store, fired by every node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CronPut {
+    /// The cron expression: 5 fields, 6 with seconds first, or `@hourly`,
+    /// `@daily` (`@midnight`), `@weekly`, `@monthly`, `@yearly` (`@annually`).
+    pub schedule: String,
+    /// An IANA zone (default `UTC`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    /// The queue each run's job goes to.
+    pub queue: String,
+    /// Each job's payload, any JSON (default `{}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Box<RawValue>>,
+    /// What it is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `skip` (default) or `run_once`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub misfire: Option<String>,
+}
+
+/// One run of a schedule.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CronRunView {
+    /// The run's id (a cursor for paging).
+    pub id: String,
+    /// The schedule.
+    pub name: String,
+    /// The tick it stands for, RFC 3339 (the trigger time for a manual run).
+    pub scheduled_at: String,
+    /// When its job was enqueued.
+    pub enqueued_at: String,
+    /// Its job; `null` for rampart's own work.
+    pub job_id: Option<String>,
+    /// `schedule`, `manual` or `misfire`.
+    pub trigger: String,
+    /// Its job's state as last seen: `available`, `active`, `completed`, `dead`, ….
+    pub status: String,
+    /// When its latest attempt started.
+    pub started_at: Option<String>,
+    /// When it finished.
+    pub finished_at: Option<String>,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The last error.
+    pub error: Option<String>,
+    /// Its job's result; for retention, what it deleted.
+    pub result: Option<Box<RawValue>>,
+}
+
+/// `GET /v1/cron/{name}/runs`: newest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CronRunsResponse {
+    /// A page of runs, newest first.
+    pub runs: Vec<CronRunView>,
+    /// Pass as `cursor` for the next (older) page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /v1/monitoring/queue-metrics`: the latest sample of every queue.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueueMetricsResponse {
+    /// When the samples were taken, RFC 3339; `null` before the first.
+    pub sampled_at: Option<String>,
+    /// Time between samples (`monitoring.interval`).
+    pub interval: String,
+    /// Samples kept per queue (`monitoring.retain`).
+    pub retain: usize,
+    /// One per queue, by name.
+    pub queues: Vec<QueueSampleView>,
+}
+
+/// `GET /v1/monitoring/queue-metrics/{queue}`: a queue's latest sample and
+/// the ones kept before it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueueMetricsHistory {
+    /// The queue.
+    pub queue: String,
+    /// Time between samples.
+    pub interval: String,
+    /// The latest sample.
+    pub latest: QueueSampleView,
+    /// Every sample kept, oldest first (the latest last).
+    pub samples: Vec<QueueSampleView>,
+}
+
+/// One queue at one sampling.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueueSampleView {
+    /// The queue.
+    pub queue: String,
+    /// When, RFC 3339.
+    pub at: String,
+    /// Jobs ready to lease (`available`).
+    pub waiting: u64,
+    /// Jobs waiting for their time (`scheduled`: delayed or retrying).
+    pub delayed: u64,
+    /// Jobs leased.
+    pub active: u64,
+    /// Attempts that completed, every node's, since the totals were first stored.
+    pub completed: u64,
+    /// Jobs that went dead, likewise.
+    pub dead: u64,
+    /// Attempts that failed, likewise.
+    pub failed: u64,
+    /// Failed attempts that will retry, likewise.
+    pub retries: u64,
+    /// Leases that expired, likewise.
+    pub stalled: u64,
+    /// Attempts that ran past their timeout, likewise.
+    pub timeouts: u64,
+    /// Attempts that ended on this node since the previous sample.
+    pub interval_attempts: u64,
+    /// Of those, the share that failed (0 to 1).
+    pub failed_rate: f64,
+    /// Their mean run time, in milliseconds.
+    pub mean_processing_ms: f64,
+    /// Their 95th percentile run time, in milliseconds.
+    pub p95_processing_ms: f64,
+    /// How long the store took to answer a trivial query, in milliseconds.
+    pub store_latency_ms: f64,
+}
+
+/// `GET /v1/monitoring/queue-health`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueueHealthResponse {
+    /// One per sampled queue, by name.
+    pub queues: Vec<QueueHealthView>,
+}
+
+/// Whether a queue is healthy, and the alerts firing on it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueueHealthView {
+    /// The queue.
+    pub queue: String,
+    /// True when no alert fires on it.
+    pub healthy: bool,
+    /// The alerts firing on it.
+    pub alerts: Vec<AlertView>,
+}
+
+/// An alert firing now.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AlertView {
+    /// Its name (its rule).
+    pub name: String,
+    /// The queue it is about, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+    /// What is wrong.
+    pub message: String,
+    /// Since when it fires, RFC 3339.
+    pub since: String,
+}
+
+/// `GET /v1/monitoring/system-health`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SystemHealthResponse {
+    /// True when `status` is `healthy`.
+    pub healthy: bool,
+    /// `unhealthy` while the store is down, `degraded` while an alert fires
+    /// or Redis is down, else `healthy`.
+    pub status: String,
+    /// Each part's state.
+    pub components: SystemComponents,
+    /// When this was answered, RFC 3339.
+    pub timestamp: String,
+}
+
+/// The parts `GET /v1/monitoring/system-health` reports.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SystemComponents {
+    /// The job store.
+    pub store: StoreHealth,
+    /// The rate limiter's Redis; `null` when none is configured.
+    pub redis: Option<RedisBackendView>,
+    /// The queues as last sampled.
+    pub queues: QueuesHealth,
+    /// Circuit breakers; `null` in a server without them.
+    pub breakers: Option<serde_json::Value>,
+    /// The rate limiter's policies and their counters on this node.
+    pub ratelimit: RateLimitHealth,
+    /// The alerts firing now.
+    pub alerts: AlertsHealth,
+}
+
+/// The queues' part of system health.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueuesHealth {
+    /// When they were last sampled, RFC 3339; `null` before the first
+    /// sample or with monitoring off.
+    pub sampled_at: Option<String>,
+    /// Queues known.
+    pub count: usize,
+    /// Jobs ready to lease, all queues together.
+    pub waiting: u64,
+    /// Jobs leased, all queues together.
+    pub active: u64,
+    /// Queues with an alert firing on them.
+    pub unhealthy: usize,
+}
+
+/// The rate limiter's part of system health.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RateLimitHealth {
+    /// Policies in force.
+    pub policies: usize,
+    /// Checks admitted on this node since start, all policies together.
+    pub allowed: u64,
+    /// Checks refused, likewise.
+    pub denied: u64,
+    /// Checks decided by a fallback, likewise.
+    pub fallbacks: u64,
+}
+
+/// The alerts' part of system health.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AlertsHealth {
+    /// How many fire.
+    pub firing: usize,
+    /// Which.
+    pub alerts: Vec<AlertView>,
 }

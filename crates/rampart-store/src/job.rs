@@ -118,6 +118,10 @@ pub enum AckOutcome {
         error: String,
         /// False sends the job straight to `dead`.
         retryable: bool,
+        /// Retry no earlier than this (a receiver's `Retry-After`): the later
+        /// of it and the backoff wins, capped at
+        /// [`rampart_core::retry::MAX_REQUESTED_DELAY`] from now.
+        retry_at: Option<UnixMillis>,
     },
 }
 
@@ -377,5 +381,24 @@ pub(crate) fn reaped_error(kind: FailureKind, timeout_ms: Option<i64>, worker: O
         ),
         (_, Some(w)) => format!("lease expired: worker `{w}` sent no heartbeat within the lease"),
         (_, None) => "lease expired: the worker sent no heartbeat within the lease".to_string(),
+    }
+}
+
+/// A failed attempt as both backends end it.
+pub(crate) struct Failure<'a> {
+    /// Why the attempt ended.
+    pub(crate) kind: FailureKind,
+    /// The error recorded.
+    pub(crate) error: &'a str,
+    /// False buries the job.
+    pub(crate) retryable: bool,
+    /// Retry no earlier than this (see [`AckOutcome::Fail`]).
+    pub(crate) not_before: Option<UnixMillis>,
+}
+
+impl<'a> Failure<'a> {
+    /// A failure a worker reported.
+    pub(crate) fn error(error: &'a str, retryable: bool, not_before: Option<UnixMillis>) -> Failure<'a> {
+        Failure { kind: FailureKind::Error, error, retryable, not_before }
     }
 }

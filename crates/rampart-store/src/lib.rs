@@ -12,6 +12,10 @@
 //! - [`queue`], [`api_key`]: the same for queues and API keys.
 //! - [`ratelimit`]: rate-limit policies defined through the API, kept as the
 //!   server's JSON text, and the revision every node polls to reload them.
+//! - [`breaker`]: shared circuit breakers: the state machine's row and the
+//!   transitions, stepped atomically across nodes.
+//! - [`cron`]: cron schedules, their runs (fired exactly once with their job,
+//!   settled from it), and the bounded deletes of retention.
 //! - [`integration`]: the third-party connections apps report, read back
 //!   per platform and by token expiry.
 //! - [`sqlite`]: the embedded backend (WAL, one writer thread with group
@@ -19,14 +23,22 @@
 //! - [`postgres`]: the backend for several nodes on one database (a pool,
 //!   `SKIP LOCKED` claims, `LISTEN/NOTIFY` between nodes).
 //! - [`signal`]: what a shared store tells every node ([`StoreSignal`]).
+//! - Push secrets: the signing secret of each push queue that its
+//!   configuration leaves out, made once and shared by every node
+//!   ([`Store::push_secret_ensure`]).
+//! - [`monitoring`]: the running totals of every queue, kept across
+//!   restarts, and the job figures readiness reports.
 //!
 //! Method names read noun first, then verb (`job_insert_many`, `job_lease`);
 //! every method that records a time takes `now` so tests control the clock.
 
 pub mod api_key;
+pub mod breaker;
+pub mod cron;
 pub mod error;
 pub mod integration;
 pub mod job;
+pub mod monitoring;
 pub mod postgres;
 pub mod queue;
 pub mod ratelimit;
@@ -34,9 +46,14 @@ pub mod signal;
 pub mod sqlite;
 
 pub use api_key::{ApiKeyInsert, ApiKeyRecord};
+pub use breaker::{BreakerApplied, BreakerApplyParams, BreakerOp, BreakerRecord, BreakerTransitionRecord};
+pub use cron::*;
 pub use error::StoreError;
 pub use integration::{IntegrationCounts, IntegrationRecord, IntegrationSummary, IntegrationUpsertParams};
 pub use job::*;
+pub use monitoring::{
+    JobHealthCounts, QueueTotalsAddParams, QueueTotalsCounts, QueueTotalsDelta, QueueTotalsRecord, utc_day,
+};
 pub use queue::{QueueCounts, QueueRecord};
 pub use ratelimit::RateLimitPolicyRecord;
 pub use signal::StoreSignal;
@@ -44,7 +61,7 @@ pub use signal::StoreSignal;
 use std::pin::Pin;
 use std::time::Duration;
 
-use rampart_core::id::{JobId, PolicyName, QueueName};
+use rampart_core::id::{BreakerName, CronName, JobId, PolicyName, QueueName};
 use rampart_core::time::UnixMillis;
 use tokio::sync::broadcast;
 
@@ -322,5 +339,131 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<IntegrationRecord>, StoreError> {
         dispatch!(self, s => s.integration_expiring(before, limit))
+    }
+
+    /// The signing secret kept for a push queue: `candidate` is stored when
+    /// the queue has none yet, else the stored one is answered. Race-free, so
+    /// nodes starting together agree on one secret.
+    pub async fn push_secret_ensure(
+        &self,
+        queue: &QueueName,
+        candidate: &str,
+        now: UnixMillis,
+    ) -> Result<String, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.push_secret_ensure(queue.clone(), candidate.to_string(), now).await,
+            Store::Postgres(s) => s.push_secret_ensure(queue, candidate, now).await,
+        }
+    }
+
+    /// Runs one step of a shared breaker (acquire, record or reset),
+    /// creating it closed when it does not exist yet: load, run the state
+    /// machine, write back with the transition it caused, atomically across
+    /// nodes. A step that changes nothing writes nothing.
+    pub async fn breaker_apply(&self, params: BreakerApplyParams) -> Result<BreakerApplied, StoreError> {
+        dispatch!(self, s => s.breaker_apply(params))
+    }
+
+    /// One shared breaker with its latest `transitions` transitions, oldest first.
+    pub async fn breaker_get(&self, name: &BreakerName, transitions: u32) -> Result<Option<BreakerRecord>, StoreError> {
+        dispatch!(self, s => s.breaker_get(name.clone(), transitions))
+    }
+
+    /// Every shared breaker, without transitions, in bytewise name order.
+    pub async fn breaker_list(&self) -> Result<Vec<BreakerRecord>, StoreError> {
+        dispatch!(self, s => s.breaker_list())
+    }
+
+    /// Stores a schedule, replacing the one of that name. An unchanged
+    /// expression and zone keep the stored `next_run_at`; the pause stays.
+    pub async fn cron_put(&self, params: CronPutParams) -> Result<CronScheduleRecord, StoreError> {
+        dispatch!(self, s => s.cron_put(params))
+    }
+
+    /// Puts every schedule of a source and deletes that source's others, in
+    /// one transaction (the configured schedules, at start).
+    pub async fn cron_sync(&self, params: CronSyncParams) -> Result<(), StoreError> {
+        dispatch!(self, s => s.cron_sync(params))
+    }
+
+    /// One schedule.
+    pub async fn cron_get(&self, name: &CronName) -> Result<Option<CronScheduleRecord>, StoreError> {
+        dispatch!(self, s => s.cron_get(name.clone()))
+    }
+
+    /// Every schedule, in bytewise name order.
+    pub async fn cron_list(&self) -> Result<Vec<CronScheduleRecord>, StoreError> {
+        dispatch!(self, s => s.cron_list())
+    }
+
+    /// Deletes a schedule (its runs stay until retention); false when there was none.
+    pub async fn cron_delete(&self, name: &CronName) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.cron_delete(name.clone()))
+    }
+
+    /// Pauses or resumes a schedule; false when there is none.
+    pub async fn cron_set_paused(&self, name: &CronName, paused: bool, now: UnixMillis) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.cron_set_paused(name.clone(), paused, now))
+    }
+
+    /// Fires a schedule in one transaction: compare-and-sets `next_run_at`
+    /// (when `advance` is given), inserts the job and records the run.
+    /// `None` when nothing changed: another node fired that tick first, or
+    /// the schedule is gone.
+    pub async fn cron_fire(&self, params: CronFireParams) -> Result<Option<CronFired>, StoreError> {
+        dispatch!(self, s => s.cron_fire(params))
+    }
+
+    /// A page of a schedule's runs, newest first.
+    pub async fn cron_run_list(&self, params: CronRunListParams) -> Result<Vec<CronRunRecord>, StoreError> {
+        dispatch!(self, s => s.cron_run_list(params))
+    }
+
+    /// The latest run of every stored schedule that has runs, by name.
+    pub async fn cron_run_last(&self) -> Result<Vec<CronRunRecord>, StoreError> {
+        dispatch!(self, s => s.cron_run_last())
+    }
+
+    /// Copies their jobs' state, times, attempts, error and result into the
+    /// runs not yet settled; answers how many changed. A run whose job was
+    /// deleted keeps what it last saw.
+    pub async fn cron_run_settle(&self) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.cron_run_settle())
+    }
+
+    /// Ends a run of built-in work (one without a job); false when there is none.
+    pub async fn cron_run_finish(&self, params: CronRunFinishParams) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.cron_run_finish(params))
+    }
+
+    /// Deletes up to `limit` runs enqueued before `older_than`; answers how many.
+    pub async fn cron_run_prune(&self, params: CronRunPruneParams) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.cron_run_prune(params))
+    }
+
+    /// Deletes up to `limit` jobs in `state` that finished before
+    /// `older_than`, with their history; answers how many.
+    pub async fn job_prune(&self, params: JobPruneParams) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.job_prune(params))
+    }
+
+    /// Adds one node's deltas to the stored totals of their queues (creating
+    /// the rows), and counts their completed and dead jobs on the UTC day of
+    /// `now`: a later day starts those two afresh.
+    pub async fn queue_totals_add(&self, params: QueueTotalsAddParams) -> Result<(), StoreError> {
+        dispatch!(self, s => s.queue_totals_add(params))
+    }
+
+    /// Every queue's stored totals, in bytewise name order.
+    pub async fn queue_totals_list(&self) -> Result<Vec<QueueTotalsRecord>, StoreError> {
+        dispatch!(self, s => s.queue_totals_list())
+    }
+
+    /// The job figures readiness reports at `now`: available and active
+    /// jobs, expired leases not reaped yet, and today's (UTC) completed and
+    /// dead jobs from the stored totals. Reads only indexes the hot path
+    /// keeps anyway, so it stays cheap however many jobs have finished.
+    pub async fn job_health_counts(&self, now: UnixMillis) -> Result<JobHealthCounts, StoreError> {
+        dispatch!(self, s => s.job_health_counts(now))
     }
 }

@@ -44,8 +44,14 @@ enum Command {
     Keys(cli::keys::Args),
     /// List rate-limit policies, check one, look at or reset a key, define or delete a policy.
     Ratelimit(cli::ratelimit::Args),
+    /// List circuit breakers, show one with its transitions, reset one.
+    Breakers(cli::breakers::Args),
+    /// List cron schedules, show one and its runs, trigger, pause or resume one.
+    Cron(cli::cron::Args),
     /// Run a shell command for every job of a queue.
     Work(cli::work::Args),
+    /// Show the system's health and every queue's metrics, or one queue's history.
+    Monitor(cli::monitor::Args),
     /// Show the admin diagnostics: background jobs and loops, integrations.
     Diag(cli::diag::Args),
     /// Measure a running server's throughput and latency.
@@ -79,7 +85,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ratelimit(args) => cli::ratelimit::run(args, &Remote::connect(&global)?).await,
         Command::Dlq(args) => cli::dlq::run(args, &Remote::connect(&global)?).await,
         Command::Keys(args) => cli::keys::run(args, &Remote::connect(&global)?).await,
+        Command::Breakers(args) => cli::breakers::run(args, &Remote::connect(&global)?).await,
+        Command::Cron(args) => cli::cron::run(args, &Remote::connect(&global)?).await,
         Command::Work(args) => cli::work::run(args, &Remote::connect(&global)?).await,
+        Command::Monitor(args) => cli::monitor::run(args, &Remote::connect(&global)?).await,
         Command::Diag(args) => cli::diag::run(args, &Remote::connect(&global)?).await,
         Command::Bench(args) => cli::bench::run(args, Remote::connect(&global)?.client).await,
     }

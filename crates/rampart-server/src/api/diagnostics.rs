@@ -4,68 +4,28 @@
 //! - `GET /v1/admin/diagnostics/background-jobs`: the store (pinged, bounded
 //!   in time), the rate limiter's Redis, every queue with its counts, every
 //!   background loop of this node with its last run and last error (from the
-//!   [`Loops`](crate::service::Loops) registry), and the cron schedules with
-//!   their last run once a [`ScheduleSource`] is set.
+//!   [`Loops`](crate::service::Loops) registry), and every cron schedule
+//!   with its last run.
 //! - `GET /v1/admin/diagnostics/integrations`: per platform the counts by
 //!   status and the most recent connections; the connections whose token
-//!   expires within `diagnostics.token_expiry_horizon`; and push targets and
-//!   circuit breakers, each with its last success and last error, once an
-//!   [`OutboundSource`] is set for them.
-//!
-//! Parts that live outside this module plug in through [`DiagnosticSources`]
-//! in the server's state: the server sets a source for each registry it
-//! runs, and a section whose source is unset is left out of the answer
-//! (rather than shown empty, which would read as "none").
-
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
+//!   expires within `diagnostics.token_expiry_horizon`; every push queue's
+//!   target with its host's breaker (when it last opened, why, when it
+//!   recovered); and every circuit breaker.
 
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
+use rampart_core::breaker::BreakerState;
 use rampart_core::duration::format_duration;
 use rampart_core::time::UnixMillis;
 
 use super::extract::{Admin, Auth};
-use super::{ApiError, AppState, health, integrations, view};
-use crate::wire::{
-    BackgroundJobsDiagnostics, CronScheduleView, IntegrationsDiagnostics, LoopView, OutboundView, PlatformDiagnostics,
-    RedisBackendView,
-};
+use super::{ApiError, AppState, breakers, cron, health, integrations, view};
+use crate::service::dispatcher::breaker_name;
+use crate::wire::{BackgroundJobsDiagnostics, IntegrationsDiagnostics, LoopView, PlatformDiagnostics, PushTargetView};
 
 /// Most expiring connections listed.
 const MAX_EXPIRING: u32 = 100;
-
-/// A source's answer, computed when asked.
-pub type SourceFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ApiError>> + Send + 'a>>;
-
-/// Lists cron schedules with their last run, for the background-jobs
-/// diagnostics. The cron part implements it over its store methods.
-pub trait ScheduleSource: Send + Sync + 'static {
-    /// Every schedule, by name, with its last run.
-    fn schedules(&self) -> SourceFuture<'_, Vec<CronScheduleView>>;
-}
-
-/// Lists outbound dependencies (push targets, breakers) with how they last
-/// fared. The breakers part implements it over its store records, the push
-/// part over its targets.
-pub trait OutboundSource: Send + Sync + 'static {
-    /// Every entry, by name.
-    fn outbound(&self) -> SourceFuture<'_, Vec<OutboundView>>;
-}
-
-/// The sections of the diagnostics that other parts provide; `None` leaves
-/// a section out.
-#[derive(Clone, Default)]
-pub struct DiagnosticSources {
-    /// Cron schedules (background-jobs `cron`).
-    pub cron: Option<Arc<dyn ScheduleSource>>,
-    /// Push targets (integrations `push_targets`).
-    pub push_targets: Option<Arc<dyn OutboundSource>>,
-    /// Circuit breakers (integrations `breakers`).
-    pub breakers: Option<Arc<dyn OutboundSource>>,
-}
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -81,19 +41,11 @@ async fn diagnostics_background_jobs(
     State(state): State<AppState>,
     _auth: Auth<Admin>,
 ) -> Result<Json<BackgroundJobsDiagnostics>, ApiError> {
-    let store = health::store_status(state.engine.store()).await;
+    let (store, _) = health::probe_store(state.engine.store(), None).await;
     // A store that is down still leaves the loops and Redis to show: that
     // is when an operator needs them.
     let queues = if store.status == "up" { state.engine.queues().await? } else { Vec::new() };
-    let redis = state.limiter.redis().map(|redis| {
-        let health = redis.health();
-        RedisBackendView {
-            status: if redis.is_up() { "up" } else { "down" }.to_string(),
-            since: time(health.since),
-            last_error: health.last_error,
-            failures: redis.failures(),
-        }
-    });
+    let redis = health::redis_view(&state.limiter);
     let loops = state
         .loops
         .snapshot()
@@ -116,10 +68,7 @@ async fn diagnostics_background_jobs(
             failures: s.failures,
         })
         .collect();
-    let cron = match &state.sources.cron {
-        Some(source) => Some(source.schedules().await?),
-        None => None,
-    };
+    let cron = state.cron.list().await?.into_iter().map(cron::schedule_view).collect();
     Ok(Json(BackgroundJobsDiagnostics {
         store,
         redis,
@@ -129,12 +78,32 @@ async fn diagnostics_background_jobs(
     }))
 }
 
-/// A section from its source, `None` (left out) without one.
-async fn outbound(source: Option<&dyn OutboundSource>) -> Result<Option<Vec<OutboundView>>, ApiError> {
-    match source {
-        Some(source) => Ok(Some(source.outbound().await?)),
-        None => Ok(None),
-    }
+/// Every push queue's target, with what its host's breaker went through.
+async fn push_targets(state: &AppState) -> Result<Vec<PushTargetView>, ApiError> {
+    let queues = state.engine.queues().await?;
+    let targets = queues.into_iter().filter_map(|q| {
+        let target = state.engine.queue_config(&q.name).target.clone()?;
+        Some((q.name, target))
+    });
+    Ok(targets
+        .map(|(queue, target)| {
+            let name = breaker_name(&target);
+            let snapshot = state.breakers.get(name.as_str()).map(|b| b.snapshot());
+            let transitions = snapshot.as_ref().map(|s| s.transitions.as_slice()).unwrap_or_default();
+            let opened =
+                transitions.iter().rev().find(|t| t.to == BreakerState::Open && t.from == BreakerState::Closed);
+            let recovered = transitions.iter().rev().find(|t| t.to == BreakerState::Closed);
+            PushTargetView {
+                queue: queue.to_string(),
+                target: target.url().to_string(),
+                breaker: name.to_string(),
+                state: snapshot.as_ref().map_or(BreakerState::Closed, |s| s.state).to_string(),
+                last_error_at: time(opened.map(|t| t.at)),
+                last_error: opened.map(|t| t.reason.to_string()),
+                last_recovered_at: time(recovered.map(|t| t.at)),
+            }
+        })
+        .collect())
 }
 
 async fn diagnostics_integrations(
@@ -172,7 +141,7 @@ async fn diagnostics_integrations(
         platforms,
         expiring: expiring.into_iter().map(integrations::view).collect(),
         token_expiry_horizon: format_duration(horizon),
-        push_targets: outbound(state.sources.push_targets.as_deref()).await?,
-        breakers: outbound(state.sources.breakers.as_deref()).await?,
+        push_targets: push_targets(&state).await?,
+        breakers: breakers::breaker_views(&state).await?,
     }))
 }

@@ -2,9 +2,12 @@
 //! everyone so that load balancers and orchestrators need no key.
 //!
 //! Liveness only says the process answers. Readiness says whether this node
-//! can serve jobs now: it pings the store, bounded in time so that a probe
-//! never hangs on a database that went silent, and answers 503 when any
-//! component is down.
+//! can serve jobs now: it pings the store and reads a few job figures from
+//! indexes the hot path keeps anyway, bounded in time so that a probe never
+//! hangs on a database that went silent, and answers 503 when the store is
+//! down. Redis down is degraded, not unready: rate-limit checks go on by
+//! each policy's `on_backend_error`, so the node still serves; readiness
+//! shows it, and system health says `degraded`.
 
 use std::time::{Duration, Instant};
 
@@ -12,10 +15,14 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use rampart_store::StoreError;
+use rampart_core::time::UnixMillis;
+use rampart_store::{JobHealthCounts, Store, StoreError};
 
 use super::AppState;
-use crate::wire::{HealthResponse, ReadyComponents, ReadyResponse, StoreHealth};
+use crate::ratelimit::RateLimiter;
+use crate::wire::{
+    HealthResponse, JobsHealth, ReadyComponents, ReadyResponse, RedisBackendView, StoreHealth, WorkersHealth,
+};
 
 /// Longest a readiness probe waits for the store.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -33,20 +40,70 @@ async fn health(State(state): State<AppState>) -> Json<HealthResponse> {
 }
 
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<ReadyResponse>) {
-    let (status, body) = readiness(store_status(state.engine.store()).await);
+    let engine = &state.engine;
+    let now = engine.now();
+    let (store, figures) = probe_store(engine.store(), Some(now)).await;
+    let workers = WorkersHealth {
+        seen_last_minute: engine.workers_seen_since(UnixMillis(now.0 - 60_000)) as u64,
+        active_leases: figures.map(|f| f.active),
+        stale_leases: figures.map(|f| f.stale_leases),
+    };
+    let components = ReadyComponents {
+        store,
+        redis: redis_view(&state.limiter),
+        workers: Some(workers),
+        jobs: figures.map(|f| JobsHealth {
+            available: f.available,
+            active: f.active,
+            completed_today: f.completed_today,
+            dead_today: f.dead_today,
+        }),
+    };
+    let (status, body) = readiness(components);
     (status, Json(body))
 }
 
-/// Pings the store, bounded by [`READY_TIMEOUT`]: up with its latency, or
-/// down with why. The admin diagnostics show the same.
-pub(super) async fn store_status(store: &rampart_store::Store) -> StoreHealth {
-    let started = Instant::now();
-    let ping = match tokio::time::timeout(READY_TIMEOUT, store.ping()).await {
-        Ok(Ok(())) => Ping::Up(started.elapsed()),
-        Ok(Err(e)) => Ping::Failed(e),
-        Err(_) => Ping::TimedOut,
+/// Pings the store, and when `figures_at` is given reads the job figures
+/// readiness reports at that time, all within [`READY_TIMEOUT`].
+pub(super) async fn probe_store(
+    store: &Store,
+    figures_at: Option<UnixMillis>,
+) -> (StoreHealth, Option<JobHealthCounts>) {
+    let probe = async {
+        let started = Instant::now();
+        store.ping().await?;
+        let took = started.elapsed();
+        let figures = match figures_at {
+            Some(now) => match store.job_health_counts(now).await {
+                Ok(f) => Some(f),
+                Err(e) => {
+                    tracing::warn!(error = %e, "readiness: cannot count the jobs");
+                    None
+                }
+            },
+            None => None,
+        };
+        Ok::<_, StoreError>((took, figures))
     };
-    store_health(store.backend(), ping)
+    let (ping, figures) = match tokio::time::timeout(READY_TIMEOUT, probe).await {
+        Ok(Ok((took, figures))) => (Ping::Up(took), figures),
+        Ok(Err(e)) => (Ping::Failed(e), None),
+        Err(_) => (Ping::TimedOut, None),
+    };
+    (store_health(store.backend(), ping), figures)
+}
+
+/// The rate limiter's Redis as operators see it; `None` without one.
+pub(super) fn redis_view(limiter: &RateLimiter) -> Option<RedisBackendView> {
+    limiter.redis().map(|redis| {
+        let health = redis.health();
+        RedisBackendView {
+            status: if redis.is_up() { "up" } else { "down" }.to_string(),
+            since: health.since.map(|t| t.to_rfc3339()),
+            last_error: health.last_error,
+            failures: redis.failures(),
+        }
+    })
 }
 
 /// How a ping of the store went.
@@ -82,11 +139,10 @@ fn store_health(backend: &str, ping: Ping) -> StoreHealth {
     }
 }
 
-/// The answer: 200 `ready` when every component is up, else 503 `not_ready`.
-fn readiness(store: StoreHealth) -> (StatusCode, ReadyResponse) {
-    let up = store.status == "up";
-    let body =
-        ReadyResponse { status: if up { "ready" } else { "not_ready" }.into(), components: ReadyComponents { store } };
+/// The answer: 200 `ready` while the store is up, else 503 `not_ready`.
+fn readiness(components: ReadyComponents) -> (StatusCode, ReadyResponse) {
+    let up = components.store.status == "up";
+    let body = ReadyResponse { status: if up { "ready" } else { "not_ready" }.into(), components };
     (if up { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, body)
 }
 
@@ -94,9 +150,13 @@ fn readiness(store: StoreHealth) -> (StatusCode, ReadyResponse) {
 mod tests {
     use super::*;
 
+    fn only(store: StoreHealth) -> ReadyComponents {
+        ReadyComponents { store, redis: None, workers: None, jobs: None }
+    }
+
     #[test]
     fn an_answering_store_is_ready_with_its_latency() {
-        let (status, body) = readiness(store_health("sqlite", Ping::Up(Duration::from_micros(1_234))));
+        let (status, body) = readiness(only(store_health("sqlite", Ping::Up(Duration::from_micros(1_234)))));
         assert_eq!(status, StatusCode::OK);
         let json = serde_json::to_value(&body).unwrap();
         assert_eq!(
@@ -111,7 +171,7 @@ mod tests {
     #[test]
     fn a_failing_store_is_not_ready_and_says_why() {
         fn check(ping: Ping, error: &str) {
-            let (status, body) = readiness(store_health("postgres", ping));
+            let (status, body) = readiness(only(store_health("postgres", ping)));
             assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
             let json = serde_json::to_value(&body).unwrap();
             assert_eq!(
@@ -129,5 +189,22 @@ mod tests {
             Ping::Failed(StoreError::Internal("relation \"jobs\" does not exist".into())),
             "the store failed; see the server's log",
         );
+    }
+
+    #[test]
+    fn redis_down_is_shown_but_the_node_stays_ready() {
+        let redis = RedisBackendView {
+            status: "down".into(),
+            since: None,
+            last_error: Some("connection refused".into()),
+            failures: 3,
+        };
+        let components =
+            ReadyComponents { redis: Some(redis), ..only(store_health("sqlite", Ping::Up(Duration::ZERO))) };
+        let (status, body) = readiness(components);
+        assert_eq!(status, StatusCode::OK);
+        let json = serde_json::to_value(&body).unwrap();
+        assert_eq!(json["status"], "ready");
+        assert_eq!(json["components"]["redis"]["status"], "down");
     }
 }

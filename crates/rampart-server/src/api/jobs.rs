@@ -118,17 +118,31 @@ async fn jobs_create_batch(
 
 async fn jobs_lease(
     State(state): State<AppState>,
-    _auth: Auth<Work>,
+    auth: Auth<Work>,
     Path(queue): Path<String>,
     Body(req): Body<crate::wire::LeaseRequest>,
 ) -> Result<Json<LeaseResponse>, ApiError> {
     let queue = queue_name(&queue)?;
+    if let Some(target) = &state.engine.queue_config(&queue).target {
+        // Its dispatcher delivers every job: a worker's lease would take jobs from it.
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "QUEUE_IS_PUSH",
+            format!(
+                "queue `{queue}` is a push queue: rampart delivers its jobs to {target}; workers cannot lease from it"
+            ),
+        ));
+    }
     // Bounds of `max`, `wait` and `lease` are the engine's, checked there.
     let max = req.max.unwrap_or(1);
     let wait = duration_field("wait", req.wait.as_deref())?.unwrap_or_default();
     let lease = duration_field("lease", req.lease.as_deref())?;
     if req.worker.as_ref().is_some_and(|w| w.len() > MAX_WORKER_LEN) {
         return Err(ApiError::invalid(format!("invalid field `worker`: at most {MAX_WORKER_LEN} bytes")));
+    }
+    if req.worker.is_none() {
+        // A worker that gives no name is known by its key.
+        state.engine.worker_seen(&format!("key:{}", auth.key.id));
     }
     let jobs = state.engine.lease(&queue, engine::LeaseRequest { max, wait, lease, worker: req.worker }).await?;
     Ok(Json(LeaseResponse { jobs: jobs.into_iter().map(view::leased).collect() }))
@@ -206,7 +220,7 @@ async fn jobs_ack(
         acks.push(JobAck {
             id,
             lease_token: f.lease_token,
-            outcome: AckOutcome::Fail { error: f.error, retryable: f.retryable.unwrap_or(true) },
+            outcome: AckOutcome::Fail { error: f.error, retryable: f.retryable.unwrap_or(true), retry_at: None },
         });
     }
     let ids: Vec<String> = acks.iter().map(|a| a.id.to_string()).collect();

@@ -6,7 +6,9 @@
 //! the handler turns wire types into engine calls → [`view`] turns records
 //! back into wire types, or [`error::ApiError`] answers the failure.
 
-pub mod diagnostics;
+mod breakers;
+mod cron;
+mod diagnostics;
 pub mod error;
 pub mod extract;
 mod gate;
@@ -15,6 +17,7 @@ mod health;
 mod integrations;
 mod jobs;
 mod keys;
+mod monitoring;
 mod queues;
 mod ratelimit;
 mod view;
@@ -30,12 +33,13 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::auth::Authenticator;
+use crate::breaker::{LocalBreakers, SharedBreakers};
 use crate::config::DiagnosticsConfig;
 use crate::engine::Engine;
+use crate::monitoring::Monitor;
 use crate::ratelimit::RateLimiter;
 use crate::ratelimit::own::OwnLimits;
 use crate::service::Loops;
-pub use diagnostics::DiagnosticSources;
 pub use error::ApiError;
 
 /// What every handler can reach, behind one `Arc`: axum clones the state
@@ -77,9 +81,14 @@ pub struct Shared {
     pub loops: Loops,
     /// Settings of the admin diagnostics (`[diagnostics]`).
     pub diagnostics: DiagnosticsConfig,
-    /// The diagnostics sections other parts provide (cron, push targets,
-    /// breakers); each left out while unset.
-    pub sources: DiagnosticSources,
+    /// This node's in-process circuit breakers (listed as per-node).
+    pub breakers: LocalBreakers,
+    /// The breakers apps share over HTTP, kept in the store.
+    pub shared_breakers: SharedBreakers,
+    /// Cron schedules and their runs.
+    pub cron: crate::cron::Cron,
+    /// Queue samples, totals, alerts firing and HTTP request counters.
+    pub monitor: Monitor,
 }
 
 /// The whole API with its layers. Serve it with
@@ -89,17 +98,28 @@ pub struct Shared {
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let max_body = state.max_body_bytes;
-    Router::new()
+    let monitoring = state.monitor.config().clone();
+    let routes = Router::new()
         .merge(health::router())
         .merge(jobs::router())
         .merge(queues::router())
         .merge(keys::router())
         .merge(ratelimit::router())
+        .merge(breakers::router())
+        .merge(cron::router())
         .merge(gate::router())
         .merge(diagnostics::router())
         .merge(integrations::router())
+        .merge(monitoring::router(monitoring.metrics_public))
         .fallback(|| async { ApiError::not_found("no such route; see the API reference in the README") })
-        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::own_limits))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::own_limits));
+    // Outside the own limits, so their refusals count too.
+    let routes = if monitoring.enabled {
+        routes.layer(axum::middleware::from_fn_with_state(state.clone(), crate::monitoring::http::count_requests))
+    } else {
+        routes
+    };
+    routes
         .with_state(state)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

@@ -1,11 +1,15 @@
-//! Queue routes: counts and totals, dead letters, pause and resume.
+//! Queue routes: counts and totals (with a push queue's target, and its
+//! signing secret for admins), dead letters, pause and resume.
 
 use axum::extract::{Path, State};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 
+use rampart_core::auth::Role;
+
 use super::extract::{Admin, Auth, Body, Read};
 use super::{ApiError, AppState, job_id, queue_name, view};
+use crate::service::dispatcher::push_secret;
 use crate::wire::*;
 
 pub(super) fn router() -> Router<AppState> {
@@ -20,16 +24,31 @@ pub(super) fn router() -> Router<AppState> {
 
 async fn queues_list(State(state): State<AppState>, _auth: Auth<Read>) -> Result<Json<QueuesResponse>, ApiError> {
     let queues = state.engine.queues().await?;
-    Ok(Json(QueuesResponse { queues: queues.into_iter().map(view::queue).collect() }))
+    let queues = queues
+        .into_iter()
+        .map(|q| {
+            let target = state.engine.queue_config(&q.name).target.as_ref().map(|t| t.to_string());
+            QueueView { target, ..view::queue(q) }
+        })
+        .collect();
+    Ok(Json(QueuesResponse { queues }))
 }
 
 async fn queues_get(
     State(state): State<AppState>,
-    _auth: Auth<Read>,
+    auth: Auth<Read>,
     Path(queue): Path<String>,
 ) -> Result<Json<QueueView>, ApiError> {
     let queue = queue_name(&queue)?;
-    Ok(Json(view::queue(state.engine.queue(&queue).await?)))
+    let mut shown = view::queue(state.engine.queue(&queue).await?);
+    if let Some(target) = &state.engine.queue_config(&queue).target {
+        shown.target = Some(target.to_string());
+        // The secret signs deliveries: only an admin may read it.
+        if auth.key.role == Role::Admin {
+            shown.secret = Some(push_secret(&state.engine, &queue).await?.expose().to_string());
+        }
+    }
+    Ok(Json(shown))
 }
 
 async fn queues_dead_retry(

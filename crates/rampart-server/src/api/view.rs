@@ -104,5 +104,7 @@ pub(crate) fn queue(q: QueueStatus) -> QueueView {
             timeouts: t.timeouts,
             mean_processing_ms: t.mean_processing_ms,
         },
+        target: None,
+        secret: None,
     }
 }

@@ -9,9 +9,10 @@
 mod error;
 mod totals;
 mod wake;
+mod workers;
 
 pub use error::EngineError;
-pub use totals::QueueTotalsSnapshot;
+pub use totals::{QueueTotalsSnapshot, RUN_TIME_BOUNDS_US, RUN_TIME_BUCKETS, RunningTotals};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -31,6 +32,7 @@ use crate::config::{Config, QueueConfig};
 use crate::shutdown::Shutdown;
 use totals::Totals;
 use wake::Wakers;
+use workers::Workers;
 
 /// Longest long-poll a lease may ask for.
 pub const MAX_WAIT: Duration = Duration::from_secs(30);
@@ -99,6 +101,7 @@ struct Inner {
     max_payload_bytes: usize,
     wakers: Wakers,
     totals: Totals,
+    workers: Workers,
     shutdown: Shutdown,
 }
 
@@ -133,6 +136,7 @@ impl Engine {
                 max_payload_bytes: config.max_payload_bytes,
                 wakers: Wakers::default(),
                 totals: Totals::default(),
+                workers: Workers::default(),
                 shutdown,
             }),
         }
@@ -146,6 +150,11 @@ impl Engine {
     /// The current time of the engine's clock.
     pub fn now(&self) -> UnixMillis {
         self.inner.clock.now()
+    }
+
+    /// The largest payload a job may have (`max_payload_bytes`).
+    pub fn max_payload_bytes(&self) -> usize {
+        self.inner.max_payload_bytes
     }
 
     /// The settings of a queue.
@@ -220,6 +229,18 @@ impl Engine {
         Ok(inserted)
     }
 
+    /// Wakes what waits on jobs another store call inserted into `queue` (a
+    /// cron run's job): leases of the queue, and the promoter for a job that
+    /// runs later.
+    pub fn jobs_inserted(&self, queue: &QueueName, inserted: &[JobInserted]) {
+        if inserted.iter().any(|j| !j.duplicate && j.state == JobState::Available) {
+            self.inner.wakers.wake_queue(queue);
+        }
+        if inserted.iter().any(|j| !j.duplicate && j.state == JobState::Scheduled) {
+            self.inner.wakers.wake_promoter();
+        }
+    }
+
     /// Leases jobs, long-polling up to `wait` until at least one is available.
     pub async fn lease(&self, queue: &QueueName, req: LeaseRequest) -> Result<Vec<LeasedJob>, EngineError> {
         if req.max == 0 || req.max > MAX_LEASE_BATCH {
@@ -232,6 +253,9 @@ impl Engine {
         let lease = req.lease.unwrap_or(cfg.lease);
         if lease.is_zero() {
             return Err(EngineError::Invalid("`lease` must be longer than 0s".into()));
+        }
+        if let Some(worker) = &req.worker {
+            self.worker_seen(worker);
         }
         let deadline = tokio::time::Instant::now() + req.wait;
         let waker = self.inner.wakers.queue(queue);
@@ -264,6 +288,22 @@ impl Engine {
                 _ = self.inner.shutdown.wait() => return Ok(Vec::new()),
             }
         }
+    }
+
+    /// Notes that a worker leased just now (readiness counts the workers
+    /// seen in the last minute); [`Engine::lease`] notes the named ones itself.
+    pub fn worker_seen(&self, who: &str) {
+        self.inner.workers.seen(who, self.now());
+    }
+
+    /// How many workers leased from this node since `since`.
+    pub fn workers_seen_since(&self, since: UnixMillis) -> usize {
+        self.inner.workers.count_since(since)
+    }
+
+    /// Every queue's running totals since this server started, by name.
+    pub fn running_totals(&self) -> Vec<(QueueName, RunningTotals)> {
+        self.inner.totals.all()
     }
 
     /// Extends a lease by `lease` (the original lease length when absent).
@@ -319,7 +359,7 @@ impl Engine {
         error: String,
         retryable: bool,
     ) -> Result<JobAcked, EngineError> {
-        self.ack_one(JobAck { id, lease_token, outcome: AckOutcome::Fail { error, retryable } }).await
+        self.ack_one(JobAck { id, lease_token, outcome: AckOutcome::Fail { error, retryable, retry_at: None } }).await
     }
 
     async fn ack_one(&self, ack: JobAck) -> Result<JobAcked, EngineError> {

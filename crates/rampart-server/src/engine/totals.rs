@@ -1,4 +1,9 @@
-//! Running totals per queue since this server started.
+//! Running totals per queue since this server started, with a histogram of
+//! attempt run times: what `/v1/queues` shows and what the monitoring
+//! sampler turns into deltas.
+//!
+//! The hot path pays one lock per ack batch (or reap batch) and a few
+//! additions per job; nothing here allocates once a queue has been seen.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -7,7 +12,34 @@ use rampart_core::id::QueueName;
 use rampart_core::job::{FailureKind, JobState};
 use rampart_store::{JobAcked, JobReaped};
 
-/// Totals of one queue.
+/// Upper bounds of the run-time histogram's buckets, in microseconds: the
+/// conventional Prometheus latency buckets from 1 ms to 1 h. A last bucket,
+/// past every bound, holds the longer runs.
+pub const RUN_TIME_BOUNDS_US: [u64; 18] = [
+    1_000,
+    2_500,
+    5_000,
+    10_000,
+    25_000,
+    50_000,
+    100_000,
+    250_000,
+    500_000,
+    1_000_000,
+    2_500_000,
+    5_000_000,
+    10_000_000,
+    30_000_000,
+    60_000_000,
+    300_000_000,
+    900_000_000,
+    3_600_000_000,
+];
+
+/// Buckets of the run-time histogram: one per bound and one past them.
+pub const RUN_TIME_BUCKETS: usize = RUN_TIME_BOUNDS_US.len() + 1;
+
+/// Totals of one queue, as `/v1/queues` shows them.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct QueueTotalsSnapshot {
     /// Attempts that completed.
@@ -26,20 +58,99 @@ pub struct QueueTotalsSnapshot {
     pub mean_processing_ms: f64,
 }
 
-#[derive(Default, Clone, Copy)]
-struct Acc {
-    completed: u64,
-    failed: u64,
-    retries: u64,
-    dead: u64,
-    stalled: u64,
-    timeouts: u64,
-    run_ms_sum: u128,
-    runs: u64,
+/// Every running total of one queue since start, raw: counters only grow,
+/// so two of them taken apart in time subtract into what happened between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunningTotals {
+    /// Attempts that ended, however.
+    pub attempts: u64,
+    /// Attempts that completed.
+    pub completed: u64,
+    /// Attempts that failed, for any reason.
+    pub failed: u64,
+    /// Failed attempts scheduled to retry.
+    pub retries: u64,
+    /// Jobs that went dead.
+    pub dead: u64,
+    /// Leases that expired.
+    pub stalled: u64,
+    /// Attempts that timed out.
+    pub timeouts: u64,
+    /// Run time of the ended attempts, summed, in milliseconds.
+    pub run_ms: u64,
+    /// Ended attempts per run-time bucket (not cumulative); see
+    /// [`RUN_TIME_BOUNDS_US`].
+    pub buckets: [u64; RUN_TIME_BUCKETS],
 }
 
-impl Acc {
-    fn finish(&mut self, state: JobState, run_ms: u128) {
+impl Default for RunningTotals {
+    fn default() -> Self {
+        RunningTotals {
+            attempts: 0,
+            completed: 0,
+            failed: 0,
+            retries: 0,
+            dead: 0,
+            stalled: 0,
+            timeouts: 0,
+            run_ms: 0,
+            buckets: [0; RUN_TIME_BUCKETS],
+        }
+    }
+}
+
+impl RunningTotals {
+    /// What happened between `earlier` and `self` (zero where a counter
+    /// went back, which only a different server's totals could do).
+    pub fn since(&self, earlier: &RunningTotals) -> RunningTotals {
+        let mut buckets = [0; RUN_TIME_BUCKETS];
+        for (i, b) in buckets.iter_mut().enumerate() {
+            *b = self.buckets[i].saturating_sub(earlier.buckets[i]);
+        }
+        RunningTotals {
+            attempts: self.attempts.saturating_sub(earlier.attempts),
+            completed: self.completed.saturating_sub(earlier.completed),
+            failed: self.failed.saturating_sub(earlier.failed),
+            retries: self.retries.saturating_sub(earlier.retries),
+            dead: self.dead.saturating_sub(earlier.dead),
+            stalled: self.stalled.saturating_sub(earlier.stalled),
+            timeouts: self.timeouts.saturating_sub(earlier.timeouts),
+            run_ms: self.run_ms.saturating_sub(earlier.run_ms),
+            buckets,
+        }
+    }
+
+    /// Mean run time of the ended attempts, in milliseconds (0 with none).
+    pub fn mean_ms(&self) -> f64 {
+        if self.attempts == 0 { 0.0 } else { self.run_ms as f64 / self.attempts as f64 }
+    }
+
+    /// The run time under which `q` (0 to 1) of the ended attempts fall, in
+    /// milliseconds, interpolated within its bucket as Prometheus's
+    /// `histogram_quantile` does (0 with no attempts; the last bound when it
+    /// falls past every bound).
+    pub fn quantile_ms(&self, q: f64) -> f64 {
+        let total: u64 = self.buckets.iter().sum();
+        if total == 0 {
+            return 0.0;
+        }
+        let rank = q.clamp(0.0, 1.0) * total as f64;
+        let mut below = 0u64;
+        for (i, &n) in self.buckets.iter().enumerate() {
+            if n > 0 && (below + n) as f64 >= rank {
+                let Some(&upper) = RUN_TIME_BOUNDS_US.get(i) else {
+                    return RUN_TIME_BOUNDS_US[RUN_TIME_BOUNDS_US.len() - 1] as f64 / 1_000.0;
+                };
+                let lower = if i == 0 { 0 } else { RUN_TIME_BOUNDS_US[i - 1] };
+                let within = (rank - below as f64) / n as f64;
+                return (lower as f64 + within * (upper - lower) as f64) / 1_000.0;
+            }
+            below += n;
+        }
+        RUN_TIME_BOUNDS_US[RUN_TIME_BOUNDS_US.len() - 1] as f64 / 1_000.0
+    }
+
+    fn finish(&mut self, state: JobState, run: std::time::Duration) {
         match state {
             JobState::Completed => self.completed += 1,
             JobState::Scheduled => {
@@ -52,14 +163,16 @@ impl Acc {
             }
             _ => {}
         }
-        self.run_ms_sum += run_ms;
-        self.runs += 1;
+        let us = u64::try_from(run.as_micros()).unwrap_or(u64::MAX);
+        self.run_ms = self.run_ms.saturating_add(us / 1_000);
+        self.attempts += 1;
+        self.buckets[RUN_TIME_BOUNDS_US.partition_point(|&bound| bound < us)] += 1;
     }
 }
 
 #[derive(Default)]
 pub(super) struct Totals {
-    queues: Mutex<HashMap<QueueName, Acc>>,
+    queues: Mutex<HashMap<QueueName, RunningTotals>>,
 }
 
 impl Totals {
@@ -69,33 +182,92 @@ impl Totals {
         }
         let Ok(mut map) = self.queues.lock() else { return };
         for a in acked {
-            map.entry(a.queue.clone()).or_default().finish(a.state, a.run_time.as_millis());
+            match map.get_mut(&a.queue) {
+                Some(t) => t.finish(a.state, a.run_time),
+                None => map.entry(a.queue.clone()).or_default().finish(a.state, a.run_time),
+            }
         }
     }
 
     pub(super) fn record_reaped(&self, reaped: &[JobReaped]) {
         let Ok(mut map) = self.queues.lock() else { return };
         for r in reaped {
-            let acc = map.entry(r.queue.clone()).or_default();
-            acc.finish(r.state, r.run_time.as_millis());
+            let t = map.entry(r.queue.clone()).or_default();
+            t.finish(r.state, r.run_time);
             match r.kind {
-                FailureKind::LeaseExpired => acc.stalled += 1,
-                FailureKind::Timeout => acc.timeouts += 1,
+                FailureKind::LeaseExpired => t.stalled += 1,
+                FailureKind::Timeout => t.timeouts += 1,
                 FailureKind::Error => {}
             }
         }
     }
 
     pub(super) fn snapshot(&self, queue: &QueueName) -> QueueTotalsSnapshot {
-        let acc = self.queues.lock().ok().and_then(|m| m.get(queue).copied()).unwrap_or_default();
+        let t = self.queues.lock().ok().and_then(|m| m.get(queue).copied()).unwrap_or_default();
         QueueTotalsSnapshot {
-            completed: acc.completed,
-            failed: acc.failed,
-            retries: acc.retries,
-            dead: acc.dead,
-            stalled: acc.stalled,
-            timeouts: acc.timeouts,
-            mean_processing_ms: if acc.runs == 0 { 0.0 } else { acc.run_ms_sum as f64 / acc.runs as f64 },
+            completed: t.completed,
+            failed: t.failed,
+            retries: t.retries,
+            dead: t.dead,
+            stalled: t.stalled,
+            timeouts: t.timeouts,
+            mean_processing_ms: t.mean_ms(),
         }
+    }
+
+    pub(super) fn all(&self) -> Vec<(QueueName, RunningTotals)> {
+        let Ok(map) = self.queues.lock() else { return Vec::new() };
+        let mut all: Vec<(QueueName, RunningTotals)> = map.iter().map(|(q, t)| (q.clone(), *t)).collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn with_runs(runs_ms: &[u64]) -> RunningTotals {
+        let mut t = RunningTotals::default();
+        for &ms in runs_ms {
+            t.finish(JobState::Completed, Duration::from_millis(ms));
+        }
+        t
+    }
+
+    #[test]
+    fn runs_fall_in_the_bucket_of_the_first_bound_not_below_them() {
+        let t = with_runs(&[0, 1, 2, 3_600_000, 3_600_001]);
+        assert_eq!(t.buckets[0], 2, "0 ms and exactly 1 ms are within 1 ms");
+        assert_eq!(t.buckets[1], 1, "2 ms is within 2.5 ms");
+        assert_eq!(t.buckets[RUN_TIME_BUCKETS - 2], 1, "exactly 1 h");
+        assert_eq!(t.buckets[RUN_TIME_BUCKETS - 1], 1, "past every bound");
+        assert_eq!((t.attempts, t.completed, t.run_ms), (5, 5, 7_200_004));
+    }
+
+    #[test]
+    fn quantiles_interpolate_within_the_bucket() {
+        fn check(runs: &[u64], q: f64, expected: f64) {
+            let got = with_runs(runs).quantile_ms(q);
+            assert!((got - expected).abs() < 1e-9, "{runs:?} q{q}: {got} != {expected}");
+        }
+        check(&[], 0.95, 0.0);
+        // 20 runs in (5, 10] ms: the 95th percentile is 19/20 of the way.
+        check(&[7; 20], 0.95, 5.0 + 0.95 * 5.0);
+        // 19 fast runs and one of 40 ms: rank 19 is the last fast one.
+        check(&[&[1; 19][..], &[40]].concat(), 0.95, 1.0);
+        check(&[&[1; 18][..], &[40, 40]].concat(), 0.95, 25.0 + 0.5 * 25.0);
+        check(&[5_000_000], 0.5, 3_600_000.0);
+    }
+
+    #[test]
+    fn since_subtracts_every_counter() {
+        let earlier = with_runs(&[1, 7]);
+        let later = with_runs(&[1, 7, 7, 300]);
+        let d = later.since(&earlier);
+        assert_eq!((d.attempts, d.completed, d.run_ms), (2, 2, 307));
+        assert_eq!(d.buckets.iter().sum::<u64>(), 2);
+        assert_eq!(earlier.since(&later), RunningTotals::default());
     }
 }

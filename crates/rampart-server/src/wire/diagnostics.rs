@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{QueueView, RedisBackendView, StoreHealth};
+use super::{BreakerView, CronView, QueueView, RedisBackendView, StoreHealth};
 
 /// `PUT /v1/integrations/{platform}/connections/{id}`: how one of the app's
 /// connections to a third-party platform stands. Optional fields left out
@@ -69,24 +69,28 @@ pub struct PlatformDiagnostics {
     pub recent: Vec<IntegrationView>,
 }
 
-/// How an outbound dependency rampart calls (a push target, a circuit
-/// breaker's service) last fared.
+/// A push queue's target in the diagnostics, with its host's breaker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OutboundView {
-    /// Its name.
-    pub name: String,
-    /// Its state in its own words (`closed`, `open`, `healthy`, `failing`, …).
+pub struct PushTargetView {
+    /// The push queue.
+    pub queue: String,
+    /// Where its jobs are delivered.
+    pub target: String,
+    /// The breaker of the target's host (`push:HOST:PORT`).
+    pub breaker: String,
+    /// That breaker's state: `closed` (delivering), `open` or `half_open`;
+    /// `closed` before the first delivery.
     pub state: String,
-    /// When a call last succeeded.
-    pub last_success_at: Option<String>,
-    /// The last error.
-    pub last_error: Option<String>,
-    /// When that error happened.
+    /// When the breaker last opened because of failed deliveries.
     pub last_error_at: Option<String>,
+    /// Why it did (`5 consecutive failures`).
+    pub last_error: Option<String>,
+    /// When it last closed again after a successful probe.
+    pub last_recovered_at: Option<String>,
 }
 
 /// `GET /v1/admin/diagnostics/integrations`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IntegrationsDiagnostics {
     /// Every platform, by name.
     pub platforms: Vec<PlatformDiagnostics>,
@@ -95,12 +99,10 @@ pub struct IntegrationsDiagnostics {
     pub expiring: Vec<IntegrationView>,
     /// The horizon (`diagnostics.token_expiry_horizon`), e.g. `"7d"`.
     pub token_expiry_horizon: String,
-    /// Push targets, when this server delivers to any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub push_targets: Option<Vec<OutboundView>>,
-    /// Circuit breakers, when this server has any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub breakers: Option<Vec<OutboundView>>,
+    /// Every push queue's target.
+    pub push_targets: Vec<PushTargetView>,
+    /// Every circuit breaker, as `GET /v1/breakers` lists them.
+    pub breakers: Vec<BreakerView>,
 }
 
 /// A background loop in the diagnostics.
@@ -124,32 +126,6 @@ pub struct LoopView {
     pub failures: u64,
 }
 
-/// A cron schedule with its last run, in the diagnostics.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CronScheduleView {
-    /// The schedule's name.
-    pub name: String,
-    /// Its cron expression.
-    pub schedule: String,
-    /// What it does.
-    pub description: Option<String>,
-    /// Its last run, if any.
-    pub last_run: Option<CronRunView>,
-}
-
-/// One run of a cron schedule.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CronRunView {
-    /// How it ended (`running`, `succeeded`, `failed`, …).
-    pub status: String,
-    /// When it started.
-    pub started_at: String,
-    /// When it ended.
-    pub finished_at: Option<String>,
-    /// Why it failed.
-    pub error: Option<String>,
-}
-
 /// `GET /v1/admin/diagnostics/background-jobs`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BackgroundJobsDiagnostics {
@@ -161,7 +137,6 @@ pub struct BackgroundJobsDiagnostics {
     pub queues: Vec<QueueView>,
     /// Every background loop of this node, by name.
     pub loops: Vec<LoopView>,
-    /// Cron schedules with their last run, when this server runs cron.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cron: Option<Vec<CronScheduleView>>,
+    /// Every cron schedule with its last run (status, start, end, error).
+    pub cron: Vec<CronView>,
 }

@@ -1,15 +1,11 @@
 //! The admin diagnostics and the integrations apps report: what they show,
 //! and bad reports answered with a 4xx naming the field.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use rampart_core::time::UnixMillis;
-use rampart_server::api::DiagnosticSources;
-use rampart_server::api::diagnostics::{OutboundSource, ScheduleSource, SourceFuture};
 use rampart_server::config::Config;
-use rampart_server::wire::{CronRunView, CronScheduleView, OutboundView};
 use serde_json::{Value, json};
 
 use crate::harness::{T0, TestApp};
@@ -76,7 +72,6 @@ async fn integrations_reported_by_apps_are_summarised_for_admins() {
     assert_eq!(d["platforms"][1]["platform"], "stripe");
     let expiring: Vec<&str> = d["expiring"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
     assert_eq!(expiring, ["acct-3", "acct-1"], "within 7 days, expired ones included, soonest first");
-    assert!(d.get("push_targets").is_none() && d.get("breakers").is_none(), "no source, no section: {d}");
 }
 
 #[tokio::test]
@@ -183,58 +178,18 @@ async fn background_jobs_show_the_store_the_queues_and_every_loop() {
              "last_error": "database is locked", "last_error_at": at(2_000), "runs": 2, "failures": 1},
         ])
     );
-    assert!(d.get("cron").is_none(), "no cron source, no section: {d}");
-}
-
-struct Schedules;
-
-impl ScheduleSource for Schedules {
-    fn schedules(&self) -> SourceFuture<'_, Vec<CronScheduleView>> {
-        Box::pin(async {
-            Ok(vec![CronScheduleView {
-                name: "nightly-report".into(),
-                schedule: "0 3 * * *".into(),
-                description: Some("Emails the report".into()),
-                last_run: Some(CronRunView {
-                    status: "failed".into(),
-                    started_at: at(0),
-                    finished_at: Some(at(1_000)),
-                    error: Some("SMTP timeout".into()),
-                }),
-            }])
-        })
-    }
-}
-
-struct Targets(&'static str);
-
-impl OutboundSource for Targets {
-    fn outbound(&self) -> SourceFuture<'_, Vec<OutboundView>> {
-        Box::pin(async {
-            Ok(vec![OutboundView {
-                name: self.0.into(),
-                state: "open".into(),
-                last_success_at: Some(at(0)),
-                last_error: Some("502 Bad Gateway".into()),
-                last_error_at: Some(at(1_000)),
-            }])
-        })
-    }
 }
 
 #[tokio::test]
-async fn sections_of_other_parts_show_once_their_source_is_set() {
-    let sources = DiagnosticSources {
-        cron: Some(Arc::new(Schedules)),
-        push_targets: Some(Arc::new(Targets("https://app.example/hooks/jobs"))),
-        breakers: Some(Arc::new(Targets("openai"))),
-    };
-    let app = TestApp::with_sources(Config::default(), sources).await;
+async fn cron_schedules_and_breakers_show_with_their_state() {
+    let app = TestApp::new().await;
+    let acquired = app.send_as("producer", Method::POST, "/v1/breakers/payments-api/acquire", None).await;
+    assert_eq!(acquired.status, StatusCode::OK, "{}", acquired.body);
     let jobs = app.send(Method::GET, "/v1/admin/diagnostics/background-jobs", None).await.body;
-    assert_eq!(jobs["cron"][0]["name"], "nightly-report");
-    assert_eq!(jobs["cron"][0]["last_run"]["error"], "SMTP timeout");
-    let integrations = app.send(Method::GET, "/v1/admin/diagnostics/integrations", None).await.body;
-    assert_eq!(integrations["push_targets"][0]["name"], "https://app.example/hooks/jobs");
-    assert_eq!(integrations["breakers"][0]["state"], "open");
-    assert_eq!(integrations["breakers"][0]["last_error"], "502 Bad Gateway");
+    let cron: Vec<&str> = jobs["cron"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert!(cron.contains(&"rampart.retention"), "the built-in schedule is listed: {jobs}");
+    let d = app.send(Method::GET, "/v1/admin/diagnostics/integrations", None).await.body;
+    assert_eq!(d["breakers"][0]["name"], "payments-api", "{d}");
+    assert_eq!(d["breakers"][0]["state"], "closed", "{d}");
+    assert_eq!(d["push_targets"], json!([]), "no push queue configured");
 }

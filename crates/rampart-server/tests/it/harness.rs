@@ -18,13 +18,17 @@ use axum::http::{HeaderMap, Method, Request, StatusCode, request};
 use http_body_util::BodyExt;
 use rampart_core::auth::Role;
 use rampart_core::time::{ManualClock, UnixMillis};
-use rampart_server::api::{self, AppState, DiagnosticSources, Shared};
+use rampart_server::api::{self, AppState, Shared};
 use rampart_server::auth::Authenticator;
+use rampart_server::breaker::{LocalBreakers, SharedBreakers};
 use rampart_server::config::Config;
+use rampart_server::cron::Cron;
 use rampart_server::engine::Engine;
+use rampart_server::monitoring::Monitor;
 use rampart_server::ratelimit::RateLimiter;
 use rampart_server::ratelimit::own::OwnLimits;
 use rampart_server::service::Loops;
+use rampart_server::service::{Pruner, PrunerConfig};
 use rampart_server::shutdown::{Shutdown, ShutdownTrigger};
 use rampart_store::Store;
 use rampart_store::postgres::PgConfig;
@@ -43,16 +47,23 @@ pub struct TestApp {
     pub router: Router,
     pub engine: Engine,
     pub limiter: RateLimiter,
+    pub monitor: Monitor,
     pub clock: Arc<ManualClock>,
     pub loops: Loops,
     pub keys: HashMap<&'static str, String>,
+    /// The node's in-process breakers, as the API state holds them.
+    pub breakers: LocalBreakers,
+    /// Cron over the engine; drive it with a `Scheduler`'s `run_once`.
+    pub cron: Cron,
+    /// The pruner the built-in retention schedule hands its runs to.
+    pub pruner: tokio::sync::Mutex<Pruner>,
     _trigger: ShutdownTrigger,
     _dir: tempfile::TempDir,
     _db: Option<TestDatabase>,
 }
 
 /// The store a test runs on, chosen by `TEST_STORE` (`sqlite`, the default, or `postgres`).
-async fn open_store(dir: &std::path::Path) -> (Store, Option<TestDatabase>) {
+pub async fn open_store(dir: &std::path::Path) -> (Store, Option<TestDatabase>) {
     match std::env::var("TEST_STORE").as_deref() {
         Ok("postgres") => {
             let db = TestDatabase::create("engine and API tests")
@@ -97,12 +108,7 @@ impl TestApp {
         TestApp::with_config(Config::default()).await
     }
 
-    pub async fn with_config(config: Config) -> TestApp {
-        TestApp::with_sources(config, DiagnosticSources::default()).await
-    }
-
-    /// With the diagnostics sections other parts provide.
-    pub async fn with_sources(mut config: Config, sources: DiagnosticSources) -> TestApp {
+    pub async fn with_config(mut config: Config) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         config.data_dir = dir.path().to_path_buf();
         let (store, db) = open_store(dir.path()).await;
@@ -110,13 +116,18 @@ impl TestApp {
         let (trigger, shutdown) = Shutdown::new();
         let engine = Engine::new(store.clone(), &config, clock.clone(), shutdown);
         let limiter = RateLimiter::new(&config.ratelimit, clock.clone());
+        let (pruner, prune_requests) = Pruner::new(PrunerConfig::from_config(&config), engine.clone());
+        let cron = Cron::new(engine.clone(), &config, prune_requests);
+        cron.sync(&config).await.unwrap();
         let auth = Authenticator::new(store);
         let loops = Loops::new(clock.clone());
+        let monitor = Monitor::new(config.monitoring.clone(), engine.clone());
         let mut keys = HashMap::new();
         for role in Role::ALL {
             let new = auth.create(format!("{role}-key"), role, T0).await.unwrap();
             keys.insert(role.as_str(), new.key);
         }
+        let breakers = LocalBreakers::new();
         let state = AppState::new(Shared {
             engine: engine.clone(),
             auth,
@@ -124,13 +135,31 @@ impl TestApp {
             own_limits: OwnLimits::new(&config.ratelimit, clock.clone()),
             max_body_bytes: config.max_body_bytes,
             started: Arc::new(Instant::now()),
+            breakers: breakers.clone(),
+            shared_breakers: SharedBreakers::new(engine.store().clone(), &config, clock.clone()),
+            cron: cron.clone(),
+            monitor: monitor.clone(),
             loops: loops.clone(),
             diagnostics: config.diagnostics.clone(),
-            sources,
         });
         // In process there is no connection: requests come from PEER unless they say otherwise.
         let router = api::router(state).layer(MockConnectInfo(PEER));
-        TestApp { router, engine, limiter, clock, loops, keys, _trigger: trigger, _dir: dir, _db: db }
+        let pruner = tokio::sync::Mutex::new(pruner);
+        TestApp {
+            router,
+            engine,
+            limiter,
+            monitor,
+            clock,
+            keys,
+            loops,
+            breakers,
+            cron,
+            pruner,
+            _trigger: trigger,
+            _dir: dir,
+            _db: db,
+        }
     }
 
     /// A request to build up and send; see [`Call`].

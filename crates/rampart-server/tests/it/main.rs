@@ -2,13 +2,17 @@
 //! `tower::ServiceExt::oneshot`, the engine and services on a manual clock.
 
 mod api;
+mod breakers;
+mod cron;
 mod diagnostics;
 mod engine;
 mod gate;
 mod harness;
 mod layer;
 mod logs;
+mod monitoring;
 mod own_limits;
 mod policies;
+mod push;
 mod ratelimit;
 mod worker;

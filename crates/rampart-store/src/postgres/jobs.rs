@@ -14,7 +14,7 @@ use std::time::Duration;
 use deadpool_postgres::{GenericClient, Transaction};
 use rampart_core::id::{JobId, QueueName};
 use rampart_core::job::{FailureKind, JobState};
-use rampart_core::retry::{FailureOutcome, RetryPlanner};
+use rampart_core::retry::{FailureOutcome, RetryPlanner, retry_not_before};
 use rampart_core::time::UnixMillis;
 use tokio_postgres::Row;
 
@@ -116,7 +116,7 @@ pub(super) async fn insert_many(
 
 /// Inserts the jobs at `pending`, resolving unique-key duplicates to their
 /// live twin; answers the indexes whose twin finished meanwhile.
-async fn insert_round(
+pub(super) async fn insert_round(
     c: &impl GenericClient,
     node: &str,
     p: &JobInsertParams,
@@ -349,7 +349,9 @@ pub(super) async fn ack_many(
         let acked = match (&ack.outcome, first) {
             (_, false) => Err(StoreError::LeaseLost),
             (AckOutcome::Complete { .. }, true) => done.remove(&ack.id).ok_or(StoreError::LeaseLost),
-            (AckOutcome::Fail { error, retryable }, true) => fail(&tx, ack, error, *retryable, p).await?,
+            (AckOutcome::Fail { error, retryable, retry_at }, true) => {
+                fail(&tx, ack, Failure::error(error, *retryable, *retry_at), p).await?
+            }
         };
         out.push(acked);
     }
@@ -360,8 +362,7 @@ pub(super) async fn ack_many(
 async fn fail(
     tx: &Transaction<'_>,
     ack: &JobAck,
-    error: &str,
-    retryable: bool,
+    failure: Failure<'_>,
     p: &JobAckParams,
 ) -> Result<Result<JobAcked, StoreError>, StoreError> {
     let stmt = tx
@@ -376,8 +377,7 @@ async fn fail(
         return Ok(Err(StoreError::LeaseLost));
     };
     let held = held_from(&row)?;
-    let (state, retry_at) =
-        end_attempt(tx, &held, FailureKind::Error, error, retryable, p.planner.as_ref(), p.now).await?;
+    let (state, retry_at) = end_attempt(tx, &held, failure, p.planner.as_ref(), p.now).await?;
     Ok(Ok(JobAcked {
         id: held.id,
         queue: held.queue,
@@ -392,15 +392,17 @@ async fn fail(
 async fn end_attempt(
     tx: &Transaction<'_>,
     held: &Held,
-    kind: FailureKind,
-    error: &str,
-    retryable: bool,
+    failure: Failure<'_>,
     planner: &dyn RetryPlanner,
     now: UnixMillis,
 ) -> Result<(JobState, Option<UnixMillis>), StoreError> {
+    let Failure { kind, error, retryable, not_before } = failure;
     let (state, retry_at, at) = match planner.plan(held.queue.as_str(), held.attempt, held.max_attempts, retryable, now)
     {
-        FailureOutcome::Retry(at) => (JobState::Scheduled, Some(at), at),
+        FailureOutcome::Retry(at) => {
+            let at = retry_not_before(at, not_before, now);
+            (JobState::Scheduled, Some(at), at)
+        }
         FailureOutcome::Dead => (JobState::Dead, None, now),
     };
     let stmt = tx
@@ -513,7 +515,8 @@ pub(super) async fn reap(c: &mut Client, p: &JobReapParams) -> Result<Vec<JobRea
     let mut out = Vec::with_capacity(due.len());
     for (held, kind, timeout_ms) in due.into_values().take(p.limit as usize) {
         let error = reaped_error(kind, timeout_ms, held.worker.as_deref());
-        let (state, _) = end_attempt(&tx, &held, kind, &error, true, p.planner.as_ref(), p.now).await?;
+        let failure = Failure { kind, error: &error, retryable: true, not_before: None };
+        let (state, _) = end_attempt(&tx, &held, failure, p.planner.as_ref(), p.now).await?;
         out.push(JobReaped {
             id: held.id,
             queue: held.queue.clone(),
@@ -862,7 +865,7 @@ fn parse_state(s: &str) -> Result<JobState, StoreError> {
     s.parse().map_err(|e| StoreError::Internal(format!("stored job state: {e}")))
 }
 
-fn queue_of(r: &Row, i: usize) -> Result<QueueName, StoreError> {
+pub(super) fn queue_of(r: &Row, i: usize) -> Result<QueueName, StoreError> {
     let s: String = r.try_get(i)?;
     QueueName::new(&s).map_err(|e| StoreError::Internal(format!("stored queue name: {e}")))
 }

@@ -11,6 +11,10 @@ use crate::error::StoreError;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_ratelimit_policies.sql"),
+    include_str!("migrations/0003_cron.sql"),
+    include_str!("migrations/0004_breakers.sql"),
+    include_str!("migrations/0005_push.sql"),
+    include_str!("migrations/0006_monitoring.sql"),
     include_str!("migrations/0008_integrations.sql"),
 ];
 

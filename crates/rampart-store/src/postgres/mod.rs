@@ -8,12 +8,16 @@
 //! promoter can run at once. Commits that make jobs available `NOTIFY` the
 //! other nodes; [`listener`] turns those into [`StoreSignal`]s.
 
+mod breaker;
+mod cron;
 mod error;
 mod integration;
 mod jobs;
 mod keys;
 mod listener;
 mod migrate;
+mod monitoring;
+mod push;
 mod ratelimit;
 pub mod testing;
 
@@ -21,14 +25,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use rampart_core::id::{JobId, PolicyName, QueueName};
+use rampart_core::id::{BreakerName, CronName, JobId, PolicyName, QueueName};
 use rampart_core::time::UnixMillis;
 use tokio::sync::broadcast;
 use tokio_postgres::NoTls;
 
+use crate::breaker::{BreakerApplied, BreakerApplyParams, BreakerRecord};
+use crate::cron::*;
 use crate::error::StoreError;
 use crate::integration::{IntegrationRecord, IntegrationSummary, IntegrationUpsertParams};
 use crate::job::*;
+use crate::monitoring::{JobHealthCounts, QueueTotalsAddParams, QueueTotalsRecord};
 use crate::queue::{QueueCounts, QueueRecord};
 use crate::ratelimit::RateLimitPolicyRecord;
 use crate::signal::StoreSignal;
@@ -322,5 +329,100 @@ impl PgStore {
         limit: u32,
     ) -> Result<Vec<IntegrationRecord>, StoreError> {
         self.call(async |c| integration::expiring(c, before, limit).await).await
+    }
+
+    pub(crate) async fn push_secret_ensure(
+        &self,
+        queue: &QueueName,
+        candidate: &str,
+        now: UnixMillis,
+    ) -> Result<String, StoreError> {
+        self.call(async |c| push::secret_ensure(c, queue, candidate, now).await).await
+    }
+
+    pub(crate) async fn breaker_apply(&self, p: BreakerApplyParams) -> Result<BreakerApplied, StoreError> {
+        self.call(async |c| breaker::apply(c, &p).await).await
+    }
+
+    pub(crate) async fn breaker_get(
+        &self,
+        name: BreakerName,
+        transitions: u32,
+    ) -> Result<Option<BreakerRecord>, StoreError> {
+        self.call(async |c| breaker::get(c, &name, transitions).await).await
+    }
+
+    pub(crate) async fn breaker_list(&self) -> Result<Vec<BreakerRecord>, StoreError> {
+        self.call(async |c| breaker::list(c).await).await
+    }
+
+    pub(crate) async fn cron_put(&self, p: CronPutParams) -> Result<CronScheduleRecord, StoreError> {
+        self.call(async |c| cron::put(c, &p).await).await
+    }
+
+    pub(crate) async fn cron_sync(&self, p: CronSyncParams) -> Result<(), StoreError> {
+        self.call(async |c| cron::sync(c, &p).await).await
+    }
+
+    pub(crate) async fn cron_get(&self, name: CronName) -> Result<Option<CronScheduleRecord>, StoreError> {
+        self.call(async |c| cron::get(c, &name).await).await
+    }
+
+    pub(crate) async fn cron_list(&self) -> Result<Vec<CronScheduleRecord>, StoreError> {
+        self.call(async |c| cron::list(c).await).await
+    }
+
+    pub(crate) async fn cron_delete(&self, name: CronName) -> Result<bool, StoreError> {
+        self.call(async |c| cron::delete(c, &name).await).await
+    }
+
+    pub(crate) async fn cron_set_paused(
+        &self,
+        name: CronName,
+        paused: bool,
+        now: UnixMillis,
+    ) -> Result<bool, StoreError> {
+        self.call(async |c| cron::set_paused(c, &name, paused, now).await).await
+    }
+
+    pub(crate) async fn cron_fire(&self, p: CronFireParams) -> Result<Option<CronFired>, StoreError> {
+        let node = &self.inner.node;
+        self.call(async |c| cron::fire(c, node, &p).await).await
+    }
+
+    pub(crate) async fn cron_run_list(&self, p: CronRunListParams) -> Result<Vec<CronRunRecord>, StoreError> {
+        self.call(async |c| cron::run_list(c, &p).await).await
+    }
+
+    pub(crate) async fn cron_run_last(&self) -> Result<Vec<CronRunRecord>, StoreError> {
+        self.call(async |c| cron::run_last(c).await).await
+    }
+
+    pub(crate) async fn cron_run_settle(&self) -> Result<u64, StoreError> {
+        self.call(async |c| cron::run_settle(c).await).await
+    }
+
+    pub(crate) async fn cron_run_finish(&self, p: CronRunFinishParams) -> Result<bool, StoreError> {
+        self.call(async |c| cron::run_finish(c, &p).await).await
+    }
+
+    pub(crate) async fn cron_run_prune(&self, p: CronRunPruneParams) -> Result<u64, StoreError> {
+        self.call(async |c| cron::run_prune(c, &p).await).await
+    }
+
+    pub(crate) async fn job_prune(&self, p: JobPruneParams) -> Result<u64, StoreError> {
+        self.call(async |c| cron::job_prune(c, &p).await).await
+    }
+
+    pub(crate) async fn queue_totals_add(&self, p: QueueTotalsAddParams) -> Result<(), StoreError> {
+        self.call(async |c| monitoring::totals_add(c, &p).await).await
+    }
+
+    pub(crate) async fn queue_totals_list(&self) -> Result<Vec<QueueTotalsRecord>, StoreError> {
+        self.call(async |c| monitoring::totals_list(c).await).await
+    }
+
+    pub(crate) async fn job_health_counts(&self, now: UnixMillis) -> Result<JobHealthCounts, StoreError> {
+        self.call(async |c| monitoring::job_health_counts(c, now).await).await
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rampart_core::id::{JobId, QueueName};
 use rampart_core::job::{FailureKind, JobState};
-use rampart_core::retry::{FailureOutcome, RetryPlanner};
+use rampart_core::retry::{FailureOutcome, RetryPlanner, retry_not_before};
 use rampart_core::time::UnixMillis;
 use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -159,7 +159,7 @@ pub(super) fn ack_many(c: &Connection, p: &JobAckParams) -> Result<Vec<Result<Jo
     for ack in &p.acks {
         let acked = match &ack.outcome {
             AckOutcome::Complete { result } => complete(c, ack, result.as_deref(), p.now)?,
-            AckOutcome::Fail { error, retryable } => {
+            AckOutcome::Fail { error, retryable, retry_at } => {
                 let held = c
                     .prepare_cached(
                         "SELECT id, queue, attempt, max_attempts, started_at, worker FROM jobs
@@ -170,8 +170,13 @@ pub(super) fn ack_many(c: &Connection, p: &JobAckParams) -> Result<Vec<Result<Jo
                     .optional()?;
                 match held {
                     Some(held) => {
-                        let (state, retry_at) =
-                            end_attempt(c, &held, FailureKind::Error, error, *retryable, p.planner.as_ref(), p.now)?;
+                        let (state, retry_at) = end_attempt(
+                            c,
+                            &held,
+                            Failure::error(error, *retryable, *retry_at),
+                            p.planner.as_ref(),
+                            p.now,
+                        )?;
                         let run_time = p.now.since(held.started_at);
                         Ok(JobAcked {
                             id: held.id,
@@ -225,14 +230,14 @@ fn complete(
 fn end_attempt(
     c: &Connection,
     held: &Held,
-    kind: FailureKind,
-    error: &str,
-    retryable: bool,
+    failure: Failure<'_>,
     planner: &dyn RetryPlanner,
     now: UnixMillis,
 ) -> Result<(JobState, Option<UnixMillis>), StoreError> {
+    let Failure { kind, error, retryable, not_before } = failure;
     let (state, retry_at) = match planner.plan(held.queue.as_str(), held.attempt, held.max_attempts, retryable, now) {
         FailureOutcome::Retry(at) => {
+            let at = retry_not_before(at, not_before, now);
             c.prepare_cached(
                 "UPDATE jobs SET state = 'scheduled', run_at = ?2, last_error = ?3,
                      lease_token = NULL, lease_expires_at = NULL, timeout_at = NULL
@@ -323,7 +328,8 @@ pub(super) fn reap(c: &Connection, p: &JobReapParams) -> Result<Vec<JobReaped>, 
     let mut out = Vec::with_capacity(due.len());
     for (held, kind, timeout_ms) in due.into_values().take(p.limit as usize) {
         let error = reaped_error(kind, timeout_ms, held.worker.as_deref());
-        let (state, _) = end_attempt(c, &held, kind, &error, true, p.planner.as_ref(), p.now)?;
+        let failure = Failure { kind, error: &error, retryable: true, not_before: None };
+        let (state, _) = end_attempt(c, &held, failure, p.planner.as_ref(), p.now)?;
         out.push(JobReaped {
             id: held.id,
             queue: held.queue.clone(),
@@ -598,7 +604,7 @@ fn parse_state(s: &str, i: usize) -> rusqlite::Result<JobState> {
     s.parse().map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, Box::new(e)))
 }
 
-fn queue_at(r: &Row<'_>, i: usize) -> rusqlite::Result<QueueName> {
+pub(super) fn queue_at(r: &Row<'_>, i: usize) -> rusqlite::Result<QueueName> {
     let s: String = r.get(i)?;
     QueueName::new(&s).map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, Box::new(e)))
 }

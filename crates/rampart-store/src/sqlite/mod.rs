@@ -5,10 +5,14 @@
 //! read-only connections on tokio's blocking pool, so reads never wait for
 //! writes. A lock file keeps a second server off the same directory.
 
+mod breaker;
 mod checkpointer;
+mod cron;
 mod integration;
 mod jobs;
 mod keys;
+mod monitoring;
+mod push;
 mod ratelimit;
 mod writer;
 
@@ -17,13 +21,16 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rampart_core::id::{JobId, PolicyName, QueueName};
+use rampart_core::id::{BreakerName, CronName, JobId, PolicyName, QueueName};
 use rampart_core::time::UnixMillis;
 use rusqlite::{Connection, OpenFlags};
 
+use crate::breaker::{BreakerApplied, BreakerApplyParams, BreakerRecord};
+use crate::cron::*;
 use crate::error::StoreError;
 use crate::integration::{IntegrationRecord, IntegrationSummary, IntegrationUpsertParams};
 use crate::job::*;
+use crate::monitoring::{JobHealthCounts, QueueTotalsAddParams, QueueTotalsRecord};
 use crate::queue::{QueueCounts, QueueRecord};
 use crate::ratelimit::RateLimitPolicyRecord;
 use crate::{ApiKeyInsert, ApiKeyRecord};
@@ -34,6 +41,10 @@ use writer::Writer;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_ratelimit_policies.sql"),
+    include_str!("migrations/0003_cron.sql"),
+    include_str!("migrations/0004_breakers.sql"),
+    include_str!("migrations/0005_push.sql"),
+    include_str!("migrations/0006_monitoring.sql"),
     include_str!("migrations/0008_integrations.sql"),
 ];
 
@@ -329,6 +340,110 @@ impl SqliteStore {
         limit: u32,
     ) -> Result<Vec<IntegrationRecord>, StoreError> {
         self.read(move |c| integration::expiring(c, before, limit)).await
+    }
+
+    pub(crate) async fn push_secret_ensure(
+        &self,
+        queue: QueueName,
+        candidate: String,
+        now: UnixMillis,
+    ) -> Result<String, StoreError> {
+        self.write(move |c| push::secret_ensure(c, &queue, &candidate, now)).await
+    }
+
+    pub(crate) async fn breaker_apply(&self, p: BreakerApplyParams) -> Result<BreakerApplied, StoreError> {
+        // A step that changes nothing is answered from a read; the writer
+        // runs it again on the latest row otherwise.
+        let name = p.name.clone();
+        if let Some(stored) = self.read(move |c| breaker::load(c, &name)).await? {
+            let mut machine = stored.clone();
+            let (admission, transition) = p.step(&mut machine);
+            if machine == stored {
+                return Ok(BreakerApplied { machine, admission, transition });
+            }
+        }
+        self.write(move |c| breaker::apply(c, &p)).await
+    }
+
+    pub(crate) async fn breaker_get(
+        &self,
+        name: BreakerName,
+        transitions: u32,
+    ) -> Result<Option<BreakerRecord>, StoreError> {
+        self.read(move |c| breaker::get(c, &name, transitions)).await
+    }
+
+    pub(crate) async fn breaker_list(&self) -> Result<Vec<BreakerRecord>, StoreError> {
+        self.read(breaker::list).await
+    }
+
+    pub(crate) async fn cron_put(&self, p: CronPutParams) -> Result<CronScheduleRecord, StoreError> {
+        self.write(move |c| cron::put(c, &p.schedule, p.now)).await
+    }
+
+    pub(crate) async fn cron_sync(&self, p: CronSyncParams) -> Result<(), StoreError> {
+        self.write(move |c| cron::sync(c, &p)).await
+    }
+
+    pub(crate) async fn cron_get(&self, name: CronName) -> Result<Option<CronScheduleRecord>, StoreError> {
+        self.read(move |c| cron::get(c, &name)).await
+    }
+
+    pub(crate) async fn cron_list(&self) -> Result<Vec<CronScheduleRecord>, StoreError> {
+        self.read(cron::list).await
+    }
+
+    pub(crate) async fn cron_delete(&self, name: CronName) -> Result<bool, StoreError> {
+        self.write(move |c| cron::delete(c, &name)).await
+    }
+
+    pub(crate) async fn cron_set_paused(
+        &self,
+        name: CronName,
+        paused: bool,
+        now: UnixMillis,
+    ) -> Result<bool, StoreError> {
+        self.write(move |c| cron::set_paused(c, &name, paused, now)).await
+    }
+
+    pub(crate) async fn cron_fire(&self, p: CronFireParams) -> Result<Option<CronFired>, StoreError> {
+        self.write(move |c| cron::fire(c, &p)).await
+    }
+
+    pub(crate) async fn cron_run_list(&self, p: CronRunListParams) -> Result<Vec<CronRunRecord>, StoreError> {
+        self.read(move |c| cron::run_list(c, &p)).await
+    }
+
+    pub(crate) async fn cron_run_last(&self) -> Result<Vec<CronRunRecord>, StoreError> {
+        self.read(cron::run_last).await
+    }
+
+    pub(crate) async fn cron_run_settle(&self) -> Result<u64, StoreError> {
+        self.write(cron::run_settle).await
+    }
+
+    pub(crate) async fn cron_run_finish(&self, p: CronRunFinishParams) -> Result<bool, StoreError> {
+        self.write(move |c| cron::run_finish(c, &p)).await
+    }
+
+    pub(crate) async fn cron_run_prune(&self, p: CronRunPruneParams) -> Result<u64, StoreError> {
+        self.write(move |c| cron::run_prune(c, &p)).await
+    }
+
+    pub(crate) async fn job_prune(&self, p: JobPruneParams) -> Result<u64, StoreError> {
+        self.write(move |c| cron::job_prune(c, &p)).await
+    }
+
+    pub(crate) async fn queue_totals_add(&self, p: QueueTotalsAddParams) -> Result<(), StoreError> {
+        self.write(move |c| monitoring::totals_add(c, &p)).await
+    }
+
+    pub(crate) async fn queue_totals_list(&self) -> Result<Vec<QueueTotalsRecord>, StoreError> {
+        self.read(monitoring::totals_list).await
+    }
+
+    pub(crate) async fn job_health_counts(&self, now: UnixMillis) -> Result<JobHealthCounts, StoreError> {
+        self.read(move |c| monitoring::job_health_counts(c, now)).await
     }
 }
 

@@ -12,6 +12,11 @@ use rampart_core::retry::{Backoff, RetryPlanner};
 use rampart_core::time::UnixMillis;
 use rampart_store::*;
 
+mod breakers;
+pub use breakers::*;
+// The cron and retention contract lives in its own file; `backend!` runs it too.
+use crate::cron_store::*;
+
 const T0: UnixMillis = UnixMillis(1_800_000_000_000);
 const LEASE: Duration = Duration::from_secs(30);
 
@@ -79,7 +84,7 @@ fn complete() -> AckOutcome {
 }
 
 fn fail(retryable: bool) -> AckOutcome {
-    AckOutcome::Fail { error: "boom".into(), retryable }
+    AckOutcome::Fail { error: "boom".into(), retryable, retry_at: None }
 }
 
 async fn get(store: &Store, id: JobId) -> JobRecord {
@@ -382,6 +387,47 @@ pub async fn non_retryable_failure_goes_straight_to_dead(store: Store) {
     assert_eq!((acked.state, acked.attempt), (JobState::Dead, 1));
 }
 
+pub async fn a_failure_asking_for_a_later_retry_gets_it_within_a_day(store: Store) {
+    let ids: Vec<JobId> = insert(&store, vec![job("ra"), job("ra"), job("ra")]).await.iter().map(|j| j.id).collect();
+    let leased = lease(&store, "ra", 3, T0).await;
+    let day = 24 * 60 * 60 * 1000;
+    // Backoff alone is 1s: an earlier request loses, a later one wins, one
+    // past a day is held to a day.
+    for (l, requested, expected) in [(&leased[0], 500, 1_000), (&leased[1], 30_000, 30_000), (&leased[2], 3 * day, day)]
+    {
+        let outcome = AckOutcome::Fail { error: "503".into(), retryable: true, retry_at: Some(at(requested)) };
+        let acked = ack(&store, l.id, &l.lease_token, outcome, T0).await.unwrap();
+        assert_eq!((acked.state, acked.retry_at), (JobState::Scheduled, Some(at(expected))), "asked {requested}");
+        assert_eq!(get(&store, l.id).await.run_at, at(expected));
+    }
+    assert!(ids.iter().all(|id| leased.iter().any(|l| l.id == *id)));
+    // A request does not revive a job without attempts left or a non-retryable failure.
+    let id = insert(&store, vec![NewJob { max_attempts: 1, ..job("ra1") }]).await[0].id;
+    let l = lease(&store, "ra1", 1, T0).await.remove(0);
+    let outcome = AckOutcome::Fail { error: "503".into(), retryable: true, retry_at: Some(at(30_000)) };
+    let acked = ack(&store, id, &l.lease_token, outcome, T0).await.unwrap();
+    assert_eq!((acked.state, acked.retry_at), (JobState::Dead, None));
+}
+
+pub async fn push_secret_is_made_once_and_kept(store: Store) {
+    let first = store.push_secret_ensure(&q("hook"), "whsec_first", T0).await.unwrap();
+    assert_eq!(first, "whsec_first");
+    assert_eq!(store.push_secret_ensure(&q("hook"), "whsec_second", at(1)).await.unwrap(), "whsec_first");
+    assert_eq!(store.push_secret_ensure(&q("other"), "whsec_other", T0).await.unwrap(), "whsec_other");
+    // Callers racing: one candidate wins and every caller gets it.
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.push_secret_ensure(&q("race"), &format!("whsec_{i}"), T0).await.unwrap() })
+        })
+        .collect();
+    let mut got = Vec::new();
+    for t in tasks {
+        got.push(t.await.unwrap());
+    }
+    assert!(got.windows(2).all(|w| w[0] == w[1]), "{got:?}");
+}
+
 pub async fn reaper_times_out_long_attempts(store: Store) {
     let mut j = job("t");
     j.timeout = Some(Duration::from_secs(5));
@@ -661,6 +707,62 @@ pub async fn integration_expiring_lists_tokens_due_by_a_time_soonest_first(store
     assert!(store.integration_expiring(at(-2_000), 10).await.unwrap().is_empty());
 }
 
+fn totals(attempts: u64, completed: u64, dead: u64) -> QueueTotalsCounts {
+    QueueTotalsCounts {
+        attempts,
+        completed,
+        failed: attempts - completed,
+        retries: attempts - completed - dead,
+        dead,
+        stalled: 1,
+        timeouts: 0,
+        run_ms: attempts * 10,
+    }
+}
+
+pub async fn queue_totals_add_up_across_calls_and_count_each_utc_day(store: Store) {
+    assert!(store.queue_totals_list().await.unwrap().is_empty());
+    let delta = |queue: &str, counts| QueueTotalsDelta { queue: q(queue), counts };
+    let add = |deltas, now| store.queue_totals_add(QueueTotalsAddParams { deltas, now });
+    add(vec![delta("b", totals(5, 3, 1)), delta("a", totals(2, 2, 0))], T0).await.unwrap();
+    add(vec![delta("b", totals(4, 4, 0))], at(1_000)).await.unwrap();
+    add(Vec::new(), at(2_000)).await.unwrap();
+    let rows = store.queue_totals_list().await.unwrap();
+    assert_eq!(rows.iter().map(|r| r.queue.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    let b = &rows[1];
+    assert_eq!(b.counts, QueueTotalsCounts { stalled: 2, ..totals(9, 7, 1) });
+    assert_eq!((b.day, b.completed_today, b.dead_today, b.updated_at), (utc_day(T0), 7, 1, at(1_000)));
+    assert_eq!(store.job_health_counts(T0).await.unwrap().completed_today, 9);
+    // The next UTC day starts today's counts afresh; all-time totals go on.
+    let tomorrow = UnixMillis((utc_day(T0) + 1) * 86_400_000 + 5);
+    add(vec![delta("b", totals(1, 1, 0))], tomorrow).await.unwrap();
+    let b = store.queue_totals_list().await.unwrap().remove(1);
+    assert_eq!((b.counts.completed, b.day, b.completed_today, b.dead_today), (8, utc_day(T0) + 1, 1, 0));
+    let figures = store.job_health_counts(tomorrow).await.unwrap();
+    assert_eq!((figures.completed_today, figures.dead_today), (1, 0), "queue a counted nothing tomorrow");
+    // A node whose clock is still on the day before adds to the newer day.
+    add(vec![delta("b", totals(2, 1, 1))], T0).await.unwrap();
+    let b = store.queue_totals_list().await.unwrap().remove(1);
+    assert_eq!((b.day, b.completed_today, b.dead_today), (utc_day(T0) + 1, 2, 1));
+}
+
+pub async fn job_health_counts_read_available_active_and_stale_leases(store: Store) {
+    assert_eq!(store.job_health_counts(T0).await.unwrap(), JobHealthCounts::default());
+    let mut later = job("h");
+    later.run_at = at(60_000);
+    insert(&store, vec![job("h"), job("h"), job("h"), job("other"), later]).await;
+    lease(&store, "h", 2, T0).await;
+    lease(&store, "other", 1, at(20_000)).await;
+    let now = store.job_health_counts(T0).await.unwrap();
+    assert_eq!((now.available, now.active, now.stale_leases), (1, 3, 0));
+    // Past the first two leases' expiry, before the third's: two are stale until reaped.
+    let expired = store.job_health_counts(T0.plus(LEASE)).await.unwrap();
+    assert_eq!((expired.available, expired.active, expired.stale_leases), (1, 3, 2));
+    store.job_reap(JobReapParams { limit: 10, planner: planner(), now: T0.plus(LEASE) }).await.unwrap();
+    let reaped = store.job_health_counts(T0.plus(LEASE)).await.unwrap();
+    assert_eq!((reaped.active, reaped.stale_leases), (1, 0));
+}
+
 macro_rules! backend {
     ($backend:ident, $open:path) => {
         mod $backend {
@@ -687,6 +789,8 @@ macro_rules! backend {
             run!(failures_retry_with_backoff_then_die);
             run!(non_retryable_failure_goes_straight_to_dead);
             run!(reaper_times_out_long_attempts);
+            run!(a_failure_asking_for_a_later_retry_gets_it_within_a_day);
+            run!(push_secret_is_made_once_and_kept);
             run!(retry_and_cancel_follow_the_state_rules);
             run!(dead_letters_retry_and_purge_in_pages);
             run!(counts_and_listing_page_by_id);
@@ -697,6 +801,20 @@ macro_rules! backend {
             run!(integrations_are_upserted_field_by_field_and_counted_per_platform);
             run!(integration_recent_keeps_the_newest_of_each_platform);
             run!(integration_expiring_lists_tokens_due_by_a_time_soonest_first);
+            run!(breakers_are_made_on_first_use_and_step_through_their_states);
+            run!(breaker_steps_that_change_nothing_write_nothing);
+            run!(breaker_reset_closes_and_is_recorded);
+            run!(breakers_keep_their_latest_transitions);
+            run!(concurrent_breaker_steps_agree);
+            run!(cron_schedules_are_put_replaced_listed_and_deleted);
+            run!(cron_sync_replaces_the_schedules_of_one_source_only);
+            run!(cron_fire_advances_the_tick_once_with_its_job_and_run);
+            run!(cron_fire_of_one_tick_from_many_callers_fires_once);
+            run!(cron_runs_settle_from_their_jobs_and_page_newest_first);
+            run!(cron_builtin_runs_start_active_and_finish_in_process);
+            run!(retention_prunes_finished_jobs_and_runs_in_bounded_batches);
+            run!(queue_totals_add_up_across_calls_and_count_each_utc_day);
+            run!(job_health_counts_read_available_active_and_stale_leases);
         }
     };
 }

@@ -2,3 +2,4 @@
 //! every backend available here.
 
 mod conformance;
+mod cron_store;

@@ -78,6 +78,8 @@ pub fn run(args: Args, json: bool) -> anyhow::Result<()> {
             let config = load(config, Vec::new())?;
             let queues: Vec<&str> = config.queues.keys().map(|q| q.as_str()).collect();
             let policies: Vec<&str> = config.ratelimit.policies.keys().map(|p| p.as_str()).collect();
+            let breakers: Vec<&str> = config.breakers.keys().map(|b| b.as_str()).collect();
+            let cron: Vec<&str> = config.cron.iter().map(|c| c.name.as_str()).collect();
             if json {
                 return output::json(&serde_json::json!({
                     "ok": true,
@@ -88,6 +90,8 @@ pub fn run(args: Args, json: bool) -> anyhow::Result<()> {
                     "redis_url": config.redis_url.as_ref().map(ToString::to_string),
                     "queues": queues,
                     "ratelimit_policies": policies,
+                    "breakers": breakers,
+                    "cron": cron,
                 }));
             }
             output::line("configuration OK")?;
@@ -107,6 +111,15 @@ pub fn run(args: Args, json: bool) -> anyhow::Result<()> {
                     "rate limits",
                     if policies.is_empty() { "no policies configured".to_string() } else { policies.join(", ") },
                 ),
+                (
+                    "breakers",
+                    if breakers.is_empty() {
+                        "none configured (defaults apply)".to_string()
+                    } else {
+                        breakers.join(", ")
+                    },
+                ),
+                ("cron", if cron.is_empty() { "no schedules configured".to_string() } else { cron.join(", ") }),
             ]))
         }
     }

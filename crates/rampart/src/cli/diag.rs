@@ -2,7 +2,9 @@
 //! in the background, and how the app's integrations stand.
 
 use anyhow::Context as _;
-use rampart_server::wire::{BackgroundJobsDiagnostics, IntegrationView, IntegrationsDiagnostics, OutboundView};
+use rampart_server::wire::{
+    BackgroundJobsDiagnostics, BreakerView, IntegrationView, IntegrationsDiagnostics, PushTargetView,
+};
 
 use crate::cli::{Remote, output};
 
@@ -95,20 +97,20 @@ fn render_background_jobs(d: &BackgroundJobsDiagnostics) -> String {
         out.push_str(&queues.render());
     }
 
-    if let Some(cron) = &d.cron {
-        let mut table = output::Table::new(&["SCHEDULE", "CRON", "LAST RUN", "STATUS", "ERROR"]);
-        for s in cron {
-            let run = s.last_run.as_ref();
-            table.row(vec![
-                s.name.clone(),
-                s.schedule.clone(),
-                output::or_dash(run.map(|r| r.started_at.as_str())),
-                output::or_dash(run.map(|r| r.status.as_str())),
-                error_cell(run.and_then(|r| r.error.as_deref())),
-            ]);
-        }
+    let mut cron = output::Table::new(&["SCHEDULE", "CRON", "LAST RUN", "STATUS", "ERROR"]);
+    for c in &d.cron {
+        let run = c.last_run.as_ref();
+        cron.row(vec![
+            c.name.clone(),
+            c.schedule.clone(),
+            output::or_dash(run.map(|r| r.enqueued_at.as_str())),
+            output::or_dash(run.map(|r| r.status.as_str())),
+            error_cell(run.and_then(|r| r.error.as_deref())),
+        ]);
+    }
+    if !cron.is_empty() {
         out.push('\n');
-        out.push_str(&table.render());
+        out.push_str(&cron.render());
     }
     out
 }
@@ -129,15 +131,30 @@ fn connections_table(connections: &[&IntegrationView]) -> output::Table {
     table
 }
 
-fn outbound_table(kind: &'static str, entries: &[OutboundView]) -> output::Table {
-    let mut table = output::Table::new(&[kind, "STATE", "LAST SUCCESS", "LAST ERROR AT", "LAST ERROR"]);
-    for e in entries {
+fn push_table(targets: &[PushTargetView]) -> output::Table {
+    let mut table = output::Table::new(&["QUEUE", "TARGET", "STATE", "LAST OPENED", "WHY", "RECOVERED"]);
+    for t in targets {
         table.row(vec![
-            e.name.clone(),
-            e.state.clone(),
-            output::or_dash(e.last_success_at.as_deref()),
-            output::or_dash(e.last_error_at.as_deref()),
-            error_cell(e.last_error.as_deref()),
+            t.queue.clone(),
+            t.target.clone(),
+            t.state.clone(),
+            output::or_dash(t.last_error_at.as_deref()),
+            error_cell(t.last_error.as_deref()),
+            output::or_dash(t.last_recovered_at.as_deref()),
+        ]);
+    }
+    table
+}
+
+fn breakers_table(breakers: &[BreakerView]) -> output::Table {
+    let mut table = output::Table::new(&["BREAKER", "SCOPE", "STATE", "SINCE", "FAILURES IN A ROW"]);
+    for b in breakers {
+        table.row(vec![
+            b.name.clone(),
+            b.scope.clone(),
+            b.state.clone(),
+            output::or_dash(b.since.as_deref()),
+            b.consecutive_failures.to_string(),
         ]);
     }
     table
@@ -168,11 +185,13 @@ fn render_integrations(d: &IntegrationsDiagnostics) -> String {
     } else {
         out.push_str(&connections_table(&d.expiring.iter().collect::<Vec<_>>()).render());
     }
-    for (kind, title, entries) in [("TARGET", "push targets", &d.push_targets), ("BREAKER", "breakers", &d.breakers)] {
-        if let Some(entries) = entries {
-            out.push_str(&format!("\n{title}\n"));
-            out.push_str(&outbound_table(kind, entries).render());
-        }
+    if !d.push_targets.is_empty() {
+        out.push_str("\npush targets\n");
+        out.push_str(&push_table(&d.push_targets).render());
+    }
+    if !d.breakers.is_empty() {
+        out.push_str("\nbreakers\n");
+        out.push_str(&breakers_table(&d.breakers).render());
     }
     out
 }
@@ -223,14 +242,16 @@ mod tests {
             }],
             expiring: vec![],
             token_expiry_horizon: "7d".into(),
-            push_targets: None,
-            breakers: Some(vec![OutboundView {
-                name: "openai".into(),
+            push_targets: vec![PushTargetView {
+                queue: "hooks".into(),
+                target: "https://app.example/jobs".into(),
+                breaker: "push:app.example:443".into(),
                 state: "open".into(),
-                last_success_at: None,
-                last_error: Some("timeout".into()),
-                last_error_at: None,
-            }]),
+                last_error_at: Some("2026-12-04T08:00:00Z".into()),
+                last_error: Some("5 consecutive failures".into()),
+                last_recovered_at: None,
+            }],
+            breakers: vec![],
         };
         let text = render_integrations(&d);
         assert!(
@@ -240,7 +261,8 @@ mod tests {
         assert!(text.contains("gmail     b           error"), "{text}");
         assert!(text.contains("invalid_grant"), "{text}");
         assert!(text.contains("tokens expiring within 7d\nnone\n"), "{text}");
-        assert!(text.contains("\nbreakers\nBREAKER  STATE"), "{text}");
-        assert!(!text.contains("push targets"), "{text}");
+        assert!(text.contains("\npush targets\nQUEUE  TARGET"), "{text}");
+        assert!(text.contains("5 consecutive failures"), "{text}");
+        assert!(!text.contains("breakers"), "{text}");
     }
 }

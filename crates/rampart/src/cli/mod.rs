@@ -7,13 +7,16 @@
 //! with [`output`]. Commands that talk to a server get a [`Remote`].
 
 pub mod bench;
+pub mod breakers;
 pub mod config;
+pub mod cron;
 pub mod diag;
 pub mod dlq;
 pub mod enqueue;
 pub mod jobs;
 pub mod keys;
 pub mod migrate;
+pub mod monitor;
 pub mod output;
 pub mod queues;
 pub mod ratelimit;

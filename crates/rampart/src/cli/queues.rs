@@ -20,7 +20,8 @@ pub struct Args {
 pub enum QueuesCommand {
     /// List every queue with its jobs per state.
     List,
-    /// Show a queue's jobs per state and its totals since the server started.
+    /// Show a queue's jobs per state and its totals since the server started;
+    /// for a push queue also its target and (to an admin key) its secret.
     Show {
         /// The queue.
         name: QueueName,
@@ -104,7 +105,13 @@ fn queues_table(queues: &[QueueView]) -> output::Table {
 /// A queue's details for people: counts per state, then totals since start-up.
 fn render_queue(queue: &QueueView) -> String {
     let (c, t) = (&queue.counts, &queue.totals);
-    let mut out = output::fields(&[("name", queue.name.clone()), ("paused", yes_no(queue.paused))]);
+    let mut head = vec![("name", queue.name.clone()), ("paused", yes_no(queue.paused))];
+    if let Some(target) = &queue.target {
+        head.push(("target", target.clone()));
+        // Shown to admin keys only: others see that there is one.
+        head.push(("secret", queue.secret.clone().unwrap_or_else(|| "(shown to admin keys only)".into())));
+    }
+    let mut out = output::fields(&head);
     out.push_str("\njobs now\n");
     out.push_str(&output::fields(&[
         ("  scheduled", c.scheduled.to_string()),
@@ -167,6 +174,8 @@ mod tests {
             paused,
             counts: StateCounts { scheduled: 1, available: 20, active: 3, completed: 400, dead: 5, cancelled: 0 },
             totals: QueueTotals { completed: 10, failed: 2, mean_processing_ms: 12.25, ..QueueTotals::default() },
+            target: None,
+            secret: None,
         }
     }
 
@@ -188,5 +197,18 @@ billing.invoices  yes     1          20         3       400        5     0
         assert!(text.contains("\njobs now\n  scheduled  1\n"), "{text}");
         assert!(text.contains("  mean processing  12.2ms\n") || text.contains("  mean processing  12.3ms\n"), "{text}");
         assert!(text.contains("  failed           2\n"), "{text}");
+        assert!(!text.contains("target"), "a pull queue has none: {text}");
+    }
+
+    #[test]
+    fn a_push_queue_shows_its_target_and_secret() {
+        let mut q = queue("hook", false);
+        q.target = Some("https://app.example.com/jobs".into());
+        q.secret = Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into());
+        let text = render_queue(&q);
+        assert!(text.contains("target  https://app.example.com/jobs\n"), "{text}");
+        assert!(text.contains("secret  whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n"), "{text}");
+        q.secret = None;
+        assert!(render_queue(&q).contains("secret  (shown to admin keys only)\n"));
     }
 }

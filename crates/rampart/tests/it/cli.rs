@@ -34,12 +34,16 @@ async fn config_check_reports_every_problem_on_its_own_line() {
 
     let good = dir.path().join("good.toml");
     let good_config = "[queues.email]\nconcurrency = 4\nlease = \"10s\"\n\
-                       [ratelimit.policies.oauth]\nlimit = 10\nwindow = \"5m\"\n";
+                       [ratelimit.policies.oauth]\nlimit = 10\nwindow = \"5m\"\n\
+                       [breakers.payments]\ncooldown = \"1m\"\n\
+                       [[cron]]\nname = \"nightly\"\nschedule = \"@daily\"\nqueue = \"email\"\n";
     std::fs::write(&good, good_config).expect("write the config");
     let run = cli.run(&["config", "check", "--config", good.to_str().expect("UTF-8 path")]).await;
     run.expect_code(0);
     assert!(run.stdout.contains("configuration OK"), "{}", run.stdout);
     assert!(run.stdout.lines().any(|l| l.starts_with("rate limits") && l.ends_with("oauth")), "{}", run.stdout);
+    assert!(run.stdout.lines().any(|l| l.starts_with("breakers") && l.ends_with("payments")), "{}", run.stdout);
+    assert!(run.stdout.lines().any(|l| l.starts_with("cron") && l.ends_with("nightly")), "{}", run.stdout);
 }
 
 #[tokio::test]

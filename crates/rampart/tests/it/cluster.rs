@@ -626,10 +626,11 @@ async fn migrate_applies_the_schema_once_and_names_a_bad_database_url() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let cli = crate::harness::Cli::new(&crate::harness::unused_url(), dir.path(), dir.path());
     let first: serde_json::Value = cli.json(&["migrate", "--database-url", &db.url]).await;
-    // Every migration, in order, once: the count grows with each part that adds one.
+    // Every migration this rampart knows, in order, whatever their number.
     let version = first["version"].as_u64().expect("a version");
-    assert!(version >= 2, "{first}");
-    assert_eq!(first, json!({"backend": "postgres", "applied": (1..=version).collect::<Vec<_>>(), "version": version}));
+    assert!(version >= 3, "{first}");
+    let all: Vec<u64> = (1..=version).collect();
+    assert_eq!(first, json!({"backend": "postgres", "applied": all, "version": version}));
     let again = cli.run(&["migrate", "--database-url", &db.url]).await;
     again.expect_code(0);
     assert!(again.stdout.contains(&format!("schema is up to date (version {version})")), "{}", again.stdout);

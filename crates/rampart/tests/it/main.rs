@@ -11,13 +11,22 @@
 //! - [`server`]: start-up: the admin key file, a bad configuration;
 //! - [`shutdown`]: SIGTERM: in-flight requests finish within the grace, a
 //!   second signal stops at once, a stopping worker gives its jobs back;
+//! - [`breakers`]: `rampart breakers`, and two nodes on one PostgreSQL
+//!   agreeing on a shared breaker;
 //! - [`cli`]: what the CLI says when it cannot do its job;
 //! - [`cluster`]: two nodes on one PostgreSQL database: jobs run once across
 //!   both, a node killed with SIGKILL, a database outage, unique keys;
+//! - [`cron`]: `rampart cron` against a server firing a schedule every second;
+//! - [`cron_cluster`]: two nodes on one PostgreSQL fire each tick of a
+//!   schedule exactly once;
 //! - [`shared_limits`]: rate limits shared by two nodes through one Redis, and a
 //!   Redis cut mid-run;
 //! - [`nginx`]: the shipped nginx `auth_request` example in front of an app,
 //!   with a real nginx: the 11th request in 5 minutes gets a real 429;
+//! - [`push`]: push delivery by the real binary: a SIGTERM during slow
+//!   deliveries exits 0, leaves no job active and loses none;
+//! - [`monitoring`]: readiness through a database outage, queue metrics,
+//!   `/metrics` and `rampart monitor`, totals across a restart;
 //! - [`logs`]: the server's log at TRACE holds no API key;
 //! - [`sentry`]: internal errors reported to a local stand-in for Sentry,
 //!   scrubbed, and nothing sent without a DSN;
@@ -28,13 +37,18 @@
 //! Nothing waits a fixed time for something to happen: every wait polls a
 //! condition under a generous bound, so the suite holds on a busy machine.
 
+mod breakers;
 mod cli;
 mod cluster;
+mod cron;
+mod cron_cluster;
 mod diag;
 mod durability;
 mod harness;
 mod logs;
+mod monitoring;
 mod nginx;
+mod push;
 mod sentry;
 mod server;
 mod shared_limits;

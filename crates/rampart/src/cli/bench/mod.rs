@@ -1,6 +1,7 @@
 //! `rampart bench queue`: drives a running server over HTTP the way real
 //! producers and workers do, and prints what it measured as one JSON line.
-//! (`rampart bench ratelimit` is in [`ratelimit`].)
+//! (`rampart bench ratelimit` is in [`ratelimit`], `rampart bench push` in
+//! [`push`].)
 //!
 //! It starts nothing itself; point it at a server with the global `--url`
 //! and `--api-key`. Three phases run one after the other:
@@ -37,6 +38,7 @@
 //! so scripts can collect it. Any failed request ends the bench with an error
 //! naming the phase.
 
+mod push;
 mod ratelimit;
 
 use std::sync::Arc;
@@ -98,6 +100,9 @@ pub enum What {
     /// Rate-limit checks per second and their latency over
     /// `POST /v1/ratelimit/check`, against a running server.
     Ratelimit(ratelimit::RatelimitArgs),
+    /// Push delivery throughput, enqueue to delivered, through an
+    /// in-process server on SQLite to a local no-op receiver.
+    Push(push::PushArgs),
 }
 
 /// Options of `rampart bench queue`.
@@ -155,6 +160,7 @@ pub async fn run(args: Args, client: Client) -> anyhow::Result<()> {
     match args.what {
         What::Queue(args) => queue(args, client).await,
         What::Ratelimit(args) => ratelimit::run(args, client).await,
+        What::Push(args) => push::run(args).await,
     }
 }
 
@@ -581,7 +587,7 @@ fn tiny_payload(json: &str) -> anyhow::Result<Box<RawValue>> {
 }
 
 /// Items per second, 0 when no time passed.
-fn rate(count: u64, seconds: f64) -> f64 {
+pub(crate) fn rate(count: u64, seconds: f64) -> f64 {
     if seconds > 0.0 { count as f64 / seconds } else { 0.0 }
 }
 

@@ -1,0 +1,202 @@
+//! Cron routes: the schedules with their next and last runs, their run
+//! history, and defining, deleting, triggering, pausing and resuming them.
+//!
+//! Schedules of the configuration (and rampart's own, `rampart.*`) can be
+//! read, triggered, paused and resumed here, but not replaced or deleted:
+//! that answers `409 CRON_IN_CONFIG` (or `CRON_RESERVED`).
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rampart_core::cron::{Misfire, Schedule, Timezone};
+use rampart_core::id::CronName;
+use rampart_store::{CronRunRecord, CronSource};
+use serde::Deserialize;
+
+use super::extract::{Admin, Auth, Body, Read};
+use super::view::raw;
+use super::{ApiError, AppState, queue_name};
+use crate::cron::{CronError, CronSpec, CronView as ScheduleView, MAX_RUNS_PAGE};
+use crate::wire::{CronListResponse, CronPut, CronRunView, CronRunsResponse, CronView};
+
+/// Runs per page when the request does not say.
+const DEFAULT_RUNS_PAGE: u32 = 50;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/cron", get(cron_list))
+        .route("/v1/cron/{name}", get(cron_get).put(cron_put).delete(cron_delete))
+        .route("/v1/cron/{name}/runs", get(cron_runs))
+        .route("/v1/cron/{name}/trigger", post(cron_trigger))
+        .route("/v1/cron/{name}/pause", post(cron_pause))
+        .route("/v1/cron/{name}/resume", post(cron_resume))
+}
+
+impl From<CronError> for ApiError {
+    fn from(e: CronError) -> Self {
+        let message = e.to_string();
+        match e {
+            CronError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "CRON_NOT_FOUND", message),
+            CronError::InConfig(_) => ApiError::new(StatusCode::CONFLICT, "CRON_IN_CONFIG", message),
+            CronError::Reserved(_) => ApiError::new(StatusCode::CONFLICT, "CRON_RESERVED", message),
+            CronError::Engine(e) => e.into(),
+        }
+    }
+}
+
+fn cron_name(raw: &str) -> Result<CronName, ApiError> {
+    CronName::new(raw).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "INVALID_CRON_NAME", e.to_string()))
+}
+
+async fn cron_list(State(state): State<AppState>, _auth: Auth<Read>) -> Result<Json<CronListResponse>, ApiError> {
+    let schedules = state.cron.list().await?.into_iter().map(schedule_view).collect();
+    Ok(Json(CronListResponse { schedules }))
+}
+
+async fn cron_get(
+    State(state): State<AppState>,
+    _auth: Auth<Read>,
+    Path(name): Path<String>,
+) -> Result<Json<CronView>, ApiError> {
+    Ok(Json(schedule_view(state.cron.get(&cron_name(&name)?).await?)))
+}
+
+/// Defines or replaces a schedule of the API; every node fires it from its
+/// next pass (within a second).
+async fn cron_put(
+    State(state): State<AppState>,
+    _auth: Auth<Admin>,
+    Path(name): Path<String>,
+    Body(req): Body<CronPut>,
+) -> Result<Json<CronView>, ApiError> {
+    let name = cron_name(&name)?;
+    let timezone = match req.timezone.as_deref() {
+        Some(tz) => tz.trim().parse::<Timezone>().map_err(|e| {
+            ApiError::new(StatusCode::BAD_REQUEST, "INVALID_TIMEZONE", format!("invalid field `timezone`: {e}"))
+        })?,
+        None => Timezone::UTC,
+    };
+    let schedule = Schedule::new(&req.schedule, timezone).map_err(|e| {
+        ApiError::new(StatusCode::BAD_REQUEST, "INVALID_SCHEDULE", format!("invalid field `schedule`: {e}"))
+    })?;
+    let queue = queue_name(&req.queue)
+        .map_err(|e| ApiError { message: format!("invalid field `queue`: {}", e.message), ..e })?;
+    let misfire = match req.misfire.as_deref() {
+        Some(m) => m.parse::<Misfire>().map_err(|e| ApiError::invalid(format!("invalid field `misfire`: {e}")))?,
+        None => Misfire::Skip,
+    };
+    let payload = req.payload.map_or_else(|| "{}".to_string(), |p| p.get().to_string());
+    let limit = state.engine.max_payload_bytes();
+    if payload.len() > limit {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            format!("invalid field `payload`: it is {} bytes; the limit (max_payload_bytes) is {limit}", payload.len()),
+        ));
+    }
+    let spec = CronSpec { schedule, queue, payload, description: req.description.unwrap_or_default(), misfire };
+    state.cron.put(&name, spec).await?;
+    Ok(Json(schedule_view(state.cron.get(&name).await?)))
+}
+
+async fn cron_delete(
+    State(state): State<AppState>,
+    _auth: Auth<Admin>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.cron.delete(&cron_name(&name)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunsQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+async fn cron_runs(
+    State(state): State<AppState>,
+    _auth: Auth<Read>,
+    Path(name): Path<String>,
+    query: Result<Query<RunsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<CronRunsResponse>, ApiError> {
+    let name = cron_name(&name)?;
+    let Query(q) = query.map_err(|e| ApiError::invalid(format!("invalid query: {}", e.body_text())))?;
+    let limit = q.limit.unwrap_or(DEFAULT_RUNS_PAGE);
+    if limit == 0 || limit > MAX_RUNS_PAGE {
+        return Err(ApiError::invalid(format!("invalid parameter `limit`: use 1 to {MAX_RUNS_PAGE}")));
+    }
+    let before = q
+        .cursor
+        .map(|c| {
+            c.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                ApiError::invalid("invalid parameter `cursor`: pass the `next_cursor` of the previous page")
+            })
+        })
+        .transpose()?;
+    let runs = state.cron.runs(&name, before, limit).await?;
+    let next_cursor = (runs.len() == limit as usize).then(|| runs.last().map(|r| r.id.to_string())).flatten();
+    Ok(Json(CronRunsResponse { runs: runs.into_iter().map(run_view).collect(), next_cursor }))
+}
+
+async fn cron_trigger(
+    State(state): State<AppState>,
+    _auth: Auth<Admin>,
+    Path(name): Path<String>,
+) -> Result<Json<CronRunView>, ApiError> {
+    Ok(Json(run_view(state.cron.trigger(&cron_name(&name)?).await?)))
+}
+
+async fn cron_pause(
+    State(state): State<AppState>,
+    _auth: Auth<Admin>,
+    Path(name): Path<String>,
+) -> Result<Json<CronView>, ApiError> {
+    Ok(Json(schedule_view(state.cron.set_paused(&cron_name(&name)?, true).await?)))
+}
+
+async fn cron_resume(
+    State(state): State<AppState>,
+    _auth: Auth<Admin>,
+    Path(name): Path<String>,
+) -> Result<Json<CronView>, ApiError> {
+    Ok(Json(schedule_view(state.cron.set_paused(&cron_name(&name)?, false).await?)))
+}
+
+pub(super) fn schedule_view(v: ScheduleView) -> CronView {
+    let r = v.record;
+    CronView {
+        name: r.name.to_string(),
+        schedule: r.schedule,
+        timezone: r.timezone,
+        queue: (r.source != CronSource::Builtin).then(|| r.queue.to_string()),
+        payload: raw(r.payload),
+        description: r.description,
+        misfire: r.misfire.as_str().to_string(),
+        source: r.source.as_str().to_string(),
+        paused: r.paused,
+        next_run_at: r.next_run_at.map(|t| t.to_rfc3339()),
+        last_run: v.last_run.map(run_view),
+        created_at: r.created_at.to_rfc3339(),
+        updated_at: r.updated_at.to_rfc3339(),
+    }
+}
+
+fn run_view(r: CronRunRecord) -> CronRunView {
+    CronRunView {
+        id: r.id.to_string(),
+        name: r.name.to_string(),
+        scheduled_at: r.scheduled_at.to_rfc3339(),
+        enqueued_at: r.enqueued_at.to_rfc3339(),
+        job_id: r.job_id.map(|j| j.to_string()),
+        trigger: r.trigger.as_str().to_string(),
+        status: r.status.as_str().to_string(),
+        started_at: r.started_at.map(|t| t.to_rfc3339()),
+        finished_at: r.finished_at.map(|t| t.to_rfc3339()),
+        attempts: r.attempts,
+        error: r.error,
+        result: r.result.map(raw),
+    }
+}

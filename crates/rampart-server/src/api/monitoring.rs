@@ -1,0 +1,181 @@
+//! Monitoring routes: queue metrics with their history, queue health,
+//! system health (reader), and `GET /metrics` in the Prometheus text format
+//! (reader, or open with `monitoring.metrics_public = true`).
+//!
+//! They read what the sampler keeps in the [`crate::monitoring::Monitor`]
+//! and never scan jobs themselves; system health pings the store like
+//! readiness does.
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use rampart_core::duration::format_duration;
+use rampart_core::job::JobState;
+
+use super::extract::{Auth, Read};
+use super::health::{probe_store, redis_view};
+use super::{ApiError, AppState, queue_name};
+use crate::monitoring::{FiringAlert, QueueSample, prometheus};
+use crate::wire::*;
+
+pub(super) fn router(metrics_public: bool) -> Router<AppState> {
+    let router = Router::new()
+        .route("/v1/monitoring/queue-metrics", get(monitoring_queue_metrics))
+        .route("/v1/monitoring/queue-metrics/{queue}", get(monitoring_queue_metrics_get))
+        .route("/v1/monitoring/queue-health", get(monitoring_queue_health))
+        .route("/v1/monitoring/system-health", get(monitoring_system_health));
+    if metrics_public { router.route("/metrics", get(metrics_open)) } else { router.route("/metrics", get(metrics)) }
+}
+
+/// Refuses the routes that need the sampler when monitoring is off.
+fn enabled(state: &AppState) -> Result<(), ApiError> {
+    if state.monitor.config().enabled {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::NOT_FOUND,
+        "MONITORING_DISABLED",
+        "monitoring is off on this server; set monitoring.enabled = true (RAMPART_MONITORING__ENABLED=true) to sample queues and serve metrics",
+    ))
+}
+
+async fn monitoring_queue_metrics(
+    State(state): State<AppState>,
+    _auth: Auth<Read>,
+) -> Result<Json<QueueMetricsResponse>, ApiError> {
+    enabled(&state)?;
+    let latest = state.monitor.latest();
+    let config = state.monitor.config();
+    Ok(Json(QueueMetricsResponse {
+        sampled_at: latest.at.map(|t| t.to_rfc3339()),
+        interval: format_duration(config.interval),
+        retain: config.retain,
+        queues: latest.queues.iter().map(sample_view).collect(),
+    }))
+}
+
+async fn monitoring_queue_metrics_get(
+    State(state): State<AppState>,
+    _auth: Auth<Read>,
+    Path(queue): Path<String>,
+) -> Result<Json<QueueMetricsHistory>, ApiError> {
+    let queue = queue_name(&queue)?;
+    enabled(&state)?;
+    let samples = state.monitor.history(&queue).unwrap_or_default();
+    let Some(latest) = samples.last() else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "QUEUE_NOT_FOUND",
+            format!("queue `{queue}` has not been sampled; it has no jobs yet, or the first sample is still to come"),
+        ));
+    };
+    Ok(Json(QueueMetricsHistory {
+        queue: queue.to_string(),
+        interval: format_duration(state.monitor.config().interval),
+        latest: sample_view(latest),
+        samples: samples.iter().map(sample_view).collect(),
+    }))
+}
+
+async fn monitoring_queue_health(
+    State(state): State<AppState>,
+    _auth: Auth<Read>,
+) -> Result<Json<QueueHealthResponse>, ApiError> {
+    enabled(&state)?;
+    let latest = state.monitor.latest();
+    let alerts = state.monitor.alerts();
+    let queues = latest
+        .queues
+        .iter()
+        .map(|s| {
+            let firing: Vec<AlertView> =
+                alerts.iter().filter(|a| a.queue.as_ref() == Some(&s.queue)).map(alert_view).collect();
+            QueueHealthView { queue: s.queue.to_string(), healthy: firing.is_empty(), alerts: firing }
+        })
+        .collect();
+    Ok(Json(QueueHealthResponse { queues }))
+}
+
+async fn monitoring_system_health(State(state): State<AppState>, _auth: Auth<Read>) -> Json<SystemHealthResponse> {
+    let (store, _) = probe_store(state.engine.store(), None).await;
+    let redis = redis_view(&state.limiter);
+    let latest = state.monitor.latest();
+    let alerts = state.monitor.alerts();
+    let unhealthy = latest.queues.iter().filter(|s| alerts.iter().any(|a| a.queue.as_ref() == Some(&s.queue))).count();
+    let queues = QueuesHealth {
+        sampled_at: latest.at.map(|t| t.to_rfc3339()),
+        count: latest.queues.len(),
+        waiting: latest.queues.iter().map(|s| s.counts.get(JobState::Available)).sum(),
+        active: latest.queues.iter().map(|s| s.counts.get(JobState::Active)).sum(),
+        unhealthy,
+    };
+    let policies = state.limiter.policies();
+    let ratelimit = RateLimitHealth {
+        policies: policies.iter().count(),
+        allowed: policies.iter().map(|p| p.allowed()).sum(),
+        denied: policies.iter().map(|p| p.denied()).sum(),
+        fallbacks: policies.iter().map(|p| p.fallbacks()).sum(),
+    };
+    let status = if store.status != "up" {
+        "unhealthy"
+    } else if !alerts.is_empty() || redis.as_ref().is_some_and(|r| r.status != "up") {
+        "degraded"
+    } else {
+        "healthy"
+    };
+    Json(SystemHealthResponse {
+        healthy: status == "healthy",
+        status: status.into(),
+        components: SystemComponents {
+            store,
+            redis,
+            queues,
+            breakers: None,
+            ratelimit,
+            alerts: AlertsHealth { firing: alerts.len(), alerts: alerts.iter().map(alert_view).collect() },
+        },
+        timestamp: state.engine.now().to_rfc3339(),
+    })
+}
+
+async fn metrics(State(state): State<AppState>, _auth: Auth<Read>) -> Result<Response, ApiError> {
+    metrics_open(State(state)).await
+}
+
+async fn metrics_open(State(state): State<AppState>) -> Result<Response, ApiError> {
+    enabled(&state)?;
+    let text = prometheus::render(&state.monitor, &state.limiter, state.started.elapsed());
+    Ok(([(header::CONTENT_TYPE, prometheus::CONTENT_TYPE)], text).into_response())
+}
+
+fn sample_view(s: &QueueSample) -> QueueSampleView {
+    QueueSampleView {
+        queue: s.queue.to_string(),
+        at: s.at.to_rfc3339(),
+        waiting: s.counts.get(JobState::Available),
+        delayed: s.counts.get(JobState::Scheduled),
+        active: s.counts.get(JobState::Active),
+        completed: s.totals.completed,
+        dead: s.totals.dead,
+        failed: s.totals.failed,
+        retries: s.totals.retries,
+        stalled: s.totals.stalled,
+        timeouts: s.totals.timeouts,
+        interval_attempts: s.interval_attempts,
+        failed_rate: s.failed_rate,
+        mean_processing_ms: s.mean_processing_ms,
+        p95_processing_ms: s.p95_processing_ms,
+        store_latency_ms: s.store_latency_ms,
+    }
+}
+
+fn alert_view(a: &FiringAlert) -> AlertView {
+    AlertView {
+        name: a.name.clone(),
+        queue: a.queue.as_ref().map(ToString::to_string),
+        message: a.message.clone(),
+        since: a.since.to_rfc3339(),
+    }
+}

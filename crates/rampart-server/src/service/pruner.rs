@@ -1,0 +1,216 @@
+//! The pruner: rampart's retention. It deletes completed and dead jobs (with
+//! their history) and cron runs past their retention, in batches of
+//! [`PrunerConfig::batch`] rows, one transaction each, so the SQLite writer
+//! is never held long and the queues never wait on it.
+//!
+//! It works when told: each run of the built-in `rampart.retention` cron
+//! schedule is handed to it through [`PruneRequests`], and it ends that run
+//! with what it deleted, or why it failed. On PostgreSQL the deletes claim
+//! rows `SKIP LOCKED`, so pruners of several nodes never wait on each other.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rampart_core::id::QueueName;
+use rampart_core::job::JobState;
+use rampart_core::time::UnixMillis;
+use rampart_store::{CronRunFinishParams, CronRunPruneParams, JobPruneParams, QueueFilter};
+use tokio::sync::mpsc;
+
+use super::loops::{Loops, names};
+use crate::config::{Config, RetentionConfig};
+use crate::engine::{Engine, EngineError};
+use crate::shutdown::Shutdown;
+
+/// Runs waiting for the pruner; more are ended at once as skipped.
+const QUEUED_RUNS: usize = 4;
+
+/// How the pruner deletes.
+#[derive(Debug, Clone)]
+pub struct PrunerConfig {
+    /// The retention of every queue without its own (`[retention]`).
+    pub retention: RetentionConfig,
+    /// Queues with their own retention: completed, dead (`None`: the default).
+    pub queues: BTreeMap<QueueName, (Option<Duration>, Option<Duration>)>,
+    /// Rows deleted per transaction.
+    pub batch: u32,
+}
+
+impl PrunerConfig {
+    /// The retention settings of a configuration.
+    pub fn from_config(config: &Config) -> PrunerConfig {
+        let queues = config
+            .queues
+            .iter()
+            .filter(|(_, q)| q.retention_completed.is_some() || q.retention_dead.is_some())
+            .map(|(name, q)| (name.clone(), (q.retention_completed, q.retention_dead)))
+            .collect();
+        PrunerConfig { retention: config.retention.clone(), queues, batch: 1_000 }
+    }
+}
+
+/// What one prune deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct PruneReport {
+    /// Completed jobs deleted.
+    pub completed_jobs: u64,
+    /// Dead jobs deleted.
+    pub dead_jobs: u64,
+    /// Cron runs deleted.
+    pub cron_runs: u64,
+}
+
+/// Hands runs of the retention schedule to the pruner. Cloning shares it.
+#[derive(Clone)]
+pub struct PruneRequests(mpsc::Sender<i64>);
+
+impl PruneRequests {
+    /// Queues a run, by id; gives it back when the pruner has too many waiting.
+    pub(crate) fn request(&self, run: i64) -> Result<(), i64> {
+        self.0.try_send(run).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(run) | mpsc::error::TrySendError::Closed(run) => run,
+        })
+    }
+}
+
+/// Deletes what is past its retention.
+pub struct Pruner {
+    config: PrunerConfig,
+    engine: Engine,
+    requests: mpsc::Receiver<i64>,
+    loops: Loops,
+}
+
+/// Why a prune stopped early.
+#[derive(Debug, thiserror::Error)]
+enum PruneError {
+    #[error("stopped by shutdown after deleting {0:?}")]
+    Shutdown(PruneReport),
+    #[error("{error} (after deleting {done:?})")]
+    Failed { error: EngineError, done: PruneReport },
+}
+
+impl Pruner {
+    /// A pruner over `engine`, and the handle that gives it work.
+    pub fn new(config: PrunerConfig, engine: Engine) -> (Pruner, PruneRequests) {
+        let (tx, rx) = mpsc::channel(QUEUED_RUNS);
+        (Pruner { config, engine, requests: rx, loops: Loops::default() }, PruneRequests(tx))
+    }
+
+    /// Reports each run to `loops` (the server's registry, for the admin diagnostics).
+    pub fn with_loops(mut self, loops: Loops) -> Self {
+        self.loops = loops;
+        self
+    }
+
+    /// Does the one waiting run, if any, and ends it; answers what it deleted.
+    pub async fn run_once(&mut self) -> Result<Option<PruneReport>, EngineError> {
+        let Ok(run) = self.requests.try_recv() else { return Ok(None) };
+        self.work(run, None).await.map(Some)
+    }
+
+    /// Prunes for each run handed over, until shutdown.
+    pub async fn run(mut self, shutdown: Shutdown) {
+        loop {
+            let run = tokio::select! {
+                run = self.requests.recv() => run,
+                _ = shutdown.wait() => return,
+            };
+            let Some(run) = run else { return };
+            let result = self.work(run, Some(&shutdown)).await;
+            self.loops.report(names::PRUNER, &result);
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "cannot record the end of a retention run");
+            }
+        }
+    }
+
+    async fn work(&self, run: i64, shutdown: Option<&Shutdown>) -> Result<PruneReport, EngineError> {
+        let started = self.engine.now();
+        let outcome = self.prune(started, shutdown).await;
+        let (status, error, report) = match outcome {
+            Ok(report) => (JobState::Completed, None, report),
+            Err(PruneError::Shutdown(done)) => (JobState::Dead, Some(PruneError::Shutdown(done).to_string()), done),
+            Err(PruneError::Failed { error, done }) => {
+                tracing::warn!(error = %error, "retention failed; the next run tries again");
+                (JobState::Dead, Some(format!("{error}")), done)
+            }
+        };
+        if status == JobState::Completed {
+            tracing::info!(
+                completed_jobs = report.completed_jobs,
+                dead_jobs = report.dead_jobs,
+                cron_runs = report.cron_runs,
+                "retention ran"
+            );
+        }
+        let finish = CronRunFinishParams {
+            id: run,
+            status,
+            started_at: started,
+            error,
+            result: serde_json::to_string(&report).ok(),
+            now: self.engine.now(),
+        };
+        self.engine.store().cron_run_finish(finish).await?;
+        Ok(report)
+    }
+
+    /// Deletes everything past its retention at `now`, batch by batch.
+    async fn prune(&self, now: UnixMillis, shutdown: Option<&Shutdown>) -> Result<PruneReport, PruneError> {
+        let mut done = PruneReport::default();
+        let cutoff =
+            |keep: Duration| UnixMillis(now.0.saturating_sub(i64::try_from(keep.as_millis()).unwrap_or(i64::MAX)));
+        let own: Vec<QueueName> = self.config.queues.keys().cloned().collect();
+        let r = &self.config.retention;
+        let mut jobs = Vec::new();
+        for (state, default) in [(JobState::Completed, r.completed), (JobState::Dead, r.dead)] {
+            for (queue, (completed, dead)) in &self.config.queues {
+                let keep = if state == JobState::Completed { completed } else { dead };
+                jobs.push((state, keep.unwrap_or(default), QueueFilter::Only(queue.clone())));
+            }
+            jobs.push((state, default, QueueFilter::Except(own.clone())));
+        }
+        for (state, keep, queues) in jobs {
+            loop {
+                let params = JobPruneParams {
+                    state,
+                    older_than: cutoff(keep),
+                    queues: queues.clone(),
+                    limit: self.config.batch,
+                };
+                let n = self.step(self.engine.store().job_prune(params), done, shutdown).await?;
+                match state {
+                    JobState::Completed => done.completed_jobs += n,
+                    _ => done.dead_jobs += n,
+                }
+                if n < u64::from(self.config.batch) {
+                    break;
+                }
+            }
+        }
+        loop {
+            let params = CronRunPruneParams { older_than: cutoff(r.cron_runs), limit: self.config.batch };
+            let n = self.step(self.engine.store().cron_run_prune(params), done, shutdown).await?;
+            done.cron_runs += n;
+            if n < u64::from(self.config.batch) {
+                return Ok(done);
+            }
+        }
+    }
+
+    /// One batch, unless shutdown came; then lets other tasks (and writes) in.
+    async fn step(
+        &self,
+        batch: impl Future<Output = Result<u64, rampart_store::StoreError>>,
+        done: PruneReport,
+        shutdown: Option<&Shutdown>,
+    ) -> Result<u64, PruneError> {
+        if shutdown.is_some_and(Shutdown::is_triggered) {
+            return Err(PruneError::Shutdown(done));
+        }
+        let n = batch.await.map_err(|e| PruneError::Failed { error: e.into(), done })?;
+        tokio::task::yield_now().await;
+        Ok(n)
+    }
+}

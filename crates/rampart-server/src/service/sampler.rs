@@ -1,0 +1,112 @@
+//! The sampler: once per `monitoring.interval` it samples every queue into
+//! the [`Monitor`] (jobs per state from the store, what this node's engine
+//! counted since the last sample, the store's latency) and adds this node's
+//! totals to the stored ones, one small upsert per queue, never one per
+//! job, so a restart does not reset them. On shutdown it stores what it
+//! counted since its last sample.
+//!
+//! When the store is down a sample is skipped (readiness says why); what
+//! was not stored is kept and added at the next sample that reaches it.
+
+use std::time::{Duration, Instant};
+
+use rampart_store::{QueueTotalsAddParams, StoreError};
+
+use super::Ticks;
+use super::loops::{Loops, names};
+use crate::config::MonitoringConfig;
+use crate::monitoring::{Monitor, SampleSet};
+use crate::shutdown::Shutdown;
+
+/// Longest the last store of the totals may take on shutdown.
+const FINAL_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How the sampler runs.
+#[derive(Debug, Clone)]
+pub struct SamplerConfig {
+    /// Time between samples (`monitoring.interval`).
+    pub interval: Duration,
+}
+
+impl SamplerConfig {
+    /// The sampler's part of `[monitoring]`.
+    pub fn from_config(config: &MonitoringConfig) -> SamplerConfig {
+        SamplerConfig { interval: config.interval }
+    }
+}
+
+impl Default for SamplerConfig {
+    fn default() -> Self {
+        SamplerConfig::from_config(&MonitoringConfig::default())
+    }
+}
+
+/// Samples every queue and keeps the totals in the store.
+pub struct Sampler {
+    config: SamplerConfig,
+    monitor: Monitor,
+    loops: Loops,
+}
+
+impl Sampler {
+    /// A sampler filling `monitor`.
+    pub fn new(config: SamplerConfig, monitor: Monitor) -> Sampler {
+        Sampler { config, monitor, loops: Loops::default() }
+    }
+
+    /// Reports each run to `loops` (the server's registry, for the admin diagnostics).
+    pub fn with_loops(mut self, loops: Loops) -> Self {
+        self.loops = loops;
+        self
+    }
+
+    /// Stores this node's totals since they were last stored; a failure
+    /// keeps them for the next try.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let engine = self.monitor.engine();
+        let running = engine.running_totals();
+        let deltas = self.monitor.unflushed(&running);
+        if deltas.is_empty() {
+            return Ok(());
+        }
+        engine.store().queue_totals_add(QueueTotalsAddParams { deltas: deltas.clone(), now: engine.now() }).await?;
+        self.monitor.flushed(&running, &deltas);
+        Ok(())
+    }
+
+    /// One sample of every queue, published to the monitor's subscribers.
+    pub async fn run_once(&self) -> Result<std::sync::Arc<SampleSet>, StoreError> {
+        let engine = self.monitor.engine();
+        let store = engine.store();
+        let started = Instant::now();
+        store.ping().await?;
+        let latency = started.elapsed();
+        let (known, counts) = tokio::try_join!(store.queue_list(), store.queue_counts())?;
+        if let Err(e) = self.flush().await {
+            tracing::warn!(error = %e, "cannot store the queue totals; they are kept for the next sample");
+        }
+        match store.queue_totals_list().await {
+            Ok(rows) => self.monitor.stored(rows),
+            Err(e) => tracing::warn!(error = %e, "cannot read the stored queue totals; using the last ones read"),
+        }
+        let running = engine.running_totals();
+        Ok(self.monitor.record(engine.now(), latency, known, counts, running))
+    }
+
+    /// Samples until shutdown, then stores the last totals.
+    pub async fn run(self, shutdown: Shutdown) {
+        let mut ticks = Ticks::new(self.config.interval, shutdown);
+        while ticks.next().await {
+            let result = self.run_once().await;
+            self.loops.report(names::SAMPLER, &result);
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "cannot sample the queues; trying again on the next tick");
+            }
+        }
+        match tokio::time::timeout(FINAL_FLUSH_TIMEOUT, self.flush()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot store the last queue totals before stopping"),
+            Err(_) => tracing::warn!("storing the last queue totals took too long; stopping without them"),
+        }
+    }
+}

@@ -1,0 +1,9 @@
+-- The signing secret of each push queue whose configuration gives none:
+-- made once by the first node that needs it and kept, so every node and
+-- every restart signs with the same key. Names compare bytewise, as queue
+-- names do.
+CREATE TABLE push_secrets (
+    queue      TEXT   COLLATE "C" PRIMARY KEY,
+    secret     TEXT   NOT NULL,
+    created_at BIGINT NOT NULL
+);
