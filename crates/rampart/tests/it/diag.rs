@@ -34,7 +34,8 @@ async fn diag_shows_the_loops_and_the_integrations_an_app_reported() {
     assert_eq!(jobs.store.status, "up");
     assert_eq!(jobs.queues[0].name, "email-send");
     let loops: Vec<&str> = jobs.loops.iter().map(|l| l.name.as_str()).collect();
-    for name in ["policy_syncer", "promoter", "reaper", "sweeper"] {
+    assert!(jobs.cron.iter().any(|c| c.name == "rampart.retention"), "the built-in schedule is listed");
+    for name in ["policy_syncer", "promoter", "pruner", "reaper", "sampler", "scheduler", "sweeper"] {
         assert!(loops.contains(&name), "{name} missing from {loops:?}");
     }
     let table = cli.run(&["diag"]).await;
