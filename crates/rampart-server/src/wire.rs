@@ -1079,12 +1079,24 @@ pub struct SystemComponents {
     pub redis: Option<RedisBackendView>,
     /// The queues as last sampled.
     pub queues: QueuesHealth,
-    /// Circuit breakers; `null` in a server without them.
-    pub breakers: Option<serde_json::Value>,
+    /// The circuit breakers in use (shared and this node's); `null` when
+    /// the store cannot be read.
+    pub breakers: Option<BreakersHealth>,
     /// The rate limiter's policies and their counters on this node.
     pub ratelimit: RateLimitHealth,
     /// The alerts firing now.
     pub alerts: AlertsHealth,
+}
+
+/// The circuit breakers' part of system health.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BreakersHealth {
+    /// Breakers in use.
+    pub count: usize,
+    /// The names of those open: calls through them fail fast.
+    pub open: Vec<String>,
+    /// The names of those letting probes through.
+    pub half_open: Vec<String>,
 }
 
 /// The queues' part of system health.

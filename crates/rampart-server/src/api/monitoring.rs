@@ -11,12 +11,14 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use rampart_core::breaker::BreakerState;
 use rampart_core::duration::format_duration;
 use rampart_core::job::JobState;
 
 use super::extract::{Auth, Read};
 use super::health::{probe_store, redis_view};
 use super::{ApiError, AppState, queue_name};
+use crate::breaker::{self, BreakerStatus};
 use crate::monitoring::{FiringAlert, QueueSample, prometheus};
 use crate::wire::*;
 
@@ -118,9 +120,13 @@ async fn monitoring_system_health(State(state): State<AppState>, _auth: Auth<Rea
         denied: policies.iter().map(|p| p.denied()).sum(),
         fallbacks: policies.iter().map(|p| p.fallbacks()).sum(),
     };
+    let breakers = breaker::statuses(&state.shared_breakers, &state.breakers).await.ok().map(|b| breakers_health(&b));
     let status = if store.status != "up" {
         "unhealthy"
-    } else if !alerts.is_empty() || redis.as_ref().is_some_and(|r| r.status != "up") {
+    } else if !alerts.is_empty()
+        || redis.as_ref().is_some_and(|r| r.status != "up")
+        || breakers.as_ref().is_some_and(|b| !b.open.is_empty())
+    {
         "degraded"
     } else {
         "healthy"
@@ -132,12 +138,19 @@ async fn monitoring_system_health(State(state): State<AppState>, _auth: Auth<Rea
             store,
             redis,
             queues,
-            breakers: None,
+            breakers,
             ratelimit,
             alerts: AlertsHealth { firing: alerts.len(), alerts: alerts.iter().map(alert_view).collect() },
         },
         timestamp: state.engine.now().to_rfc3339(),
     })
+}
+
+/// The breakers' part of system health: an open one makes it degraded.
+fn breakers_health(breakers: &[BreakerStatus]) -> BreakersHealth {
+    let named =
+        |state: BreakerState| breakers.iter().filter(|b| b.state == state).map(|b| b.name.clone()).collect::<Vec<_>>();
+    BreakersHealth { count: breakers.len(), open: named(BreakerState::Open), half_open: named(BreakerState::HalfOpen) }
 }
 
 async fn metrics(State(state): State<AppState>, _auth: Auth<Read>) -> Result<Response, ApiError> {
@@ -146,7 +159,16 @@ async fn metrics(State(state): State<AppState>, _auth: Auth<Read>) -> Result<Res
 
 async fn metrics_open(State(state): State<AppState>) -> Result<Response, ApiError> {
     enabled(&state)?;
-    let text = prometheus::render(&state.monitor, &state.limiter, state.started.elapsed());
+    // Without the store the shared breakers are left out; the rest still
+    // answers, and readiness says what is down.
+    let breakers = match breaker::statuses(&state.shared_breakers, &state.breakers).await {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics: cannot read the shared circuit breakers");
+            breaker::statuses_local(&state.breakers)
+        }
+    };
+    let text = prometheus::render(&state.monitor, &state.limiter, &breakers, state.started.elapsed());
     Ok(([(header::CONTENT_TYPE, prometheus::CONTENT_TYPE)], text).into_response())
 }
 

@@ -14,7 +14,9 @@
 //!   [`SampleSet`]: the alerting part evaluates its thresholds on each.
 //! - [`Monitor::alerts_publish`] takes the alerts firing now; queue health
 //!   and system health report them (and say `degraded` while any fires).
-//! - Further components (cron runs, circuit breakers) add a field to
+//! - Circuit breakers come in through [`crate::breaker::statuses`]: system
+//!   health counts them (degraded while one is open) and `/metrics` writes
+//!   `rampart_breaker_state`. Further components add a field to
 //!   `SystemComponents` and a section to [`prometheus::render`].
 
 pub mod http;

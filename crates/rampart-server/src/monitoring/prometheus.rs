@@ -17,6 +17,9 @@ use rampart_core::time::UnixMillis;
 
 use super::Monitor;
 use super::http::LATENCY_BOUNDS_S;
+use rampart_core::breaker::BreakerState;
+
+use crate::breaker::BreakerStatus;
 use crate::engine::RUN_TIME_BOUNDS_US;
 use crate::ratelimit::RateLimiter;
 
@@ -68,6 +71,11 @@ pub const SERIES: &[(&str, &str, &str)] = &[
         "Rate-limit checks this node decided by a policy's on_backend_error, by policy.",
     ),
     (
+        "rampart_breaker_state",
+        "gauge",
+        "1 for the state each circuit breaker is in now (closed, open, half_open), 0 for the others; scope shared or node.",
+    ),
+    (
         "rampart_redis_up",
         "gauge",
         "1 while rate-limit checks go to Redis, 0 while they fall back; absent without Redis.",
@@ -75,7 +83,7 @@ pub const SERIES: &[(&str, &str, &str)] = &[
 ];
 
 /// The exposition of everything the server measures.
-pub fn render(monitor: &Monitor, limiter: &RateLimiter, uptime: Duration) -> String {
+pub fn render(monitor: &Monitor, limiter: &RateLimiter, breakers: &[BreakerStatus], uptime: Duration) -> String {
     let mut out = String::with_capacity(64 * 1024);
     let engine = monitor.engine();
     let latest = monitor.latest();
@@ -161,6 +169,19 @@ pub fn render(monitor: &Monitor, limiter: &RateLimiter, uptime: Duration) -> Str
             "rampart_ratelimit_fallbacks_total" => {
                 for p in limiter.policies().iter() {
                     let _ = writeln!(out, "{name}{{policy=\"{}\"}} {}", escape(p.name.as_str()), p.fallbacks());
+                }
+            }
+            "rampart_breaker_state" => {
+                for b in breakers {
+                    let (breaker, scope) = (escape(&b.name), b.scope.as_str());
+                    for state in [BreakerState::Closed, BreakerState::Open, BreakerState::HalfOpen] {
+                        let on = u8::from(b.state == state);
+                        let _ = writeln!(
+                            out,
+                            "{name}{{breaker=\"{breaker}\",scope=\"{scope}\",state=\"{}\"}} {on}",
+                            state.as_str()
+                        );
+                    }
                 }
             }
             "rampart_redis_up" if limiter.redis().is_some() => {

@@ -154,7 +154,8 @@ async fn system_and_queue_health_turn_degraded_while_an_alert_fires() {
     assert_eq!((&sys.body["healthy"], &sys.body["status"]), (&json!(true), &json!("healthy")));
     let c = &sys.body["components"];
     assert_eq!(c["store"]["status"], "up");
-    assert_eq!((&c["redis"], &c["breakers"]), (&Json::Null, &Json::Null));
+    assert_eq!(c["redis"], Json::Null);
+    assert_eq!(c["breakers"], json!({"count": 0, "open": [], "half_open": []}));
     assert_eq!((&c["queues"]["count"], &c["queues"]["waiting"]), (&json!(2), &json!(2)));
     assert_eq!(c["alerts"], json!({"firing": 0, "alerts": []}));
     assert_eq!(c["ratelimit"]["policies"], 0);
@@ -181,6 +182,35 @@ async fn system_and_queue_health_turn_degraded_while_an_alert_fires() {
     );
     app.monitor.alerts_publish(Vec::new());
     let sys = app.send_as("reader", Method::GET, "/v1/monitoring/system-health", None).await;
+    assert_eq!(sys.body["status"], "healthy");
+}
+
+#[tokio::test]
+async fn an_open_breaker_degrades_system_health_and_shows_in_the_metrics() {
+    let app = TestApp::new().await;
+    for _ in 0..5 {
+        let acquired = app.send_as("producer", Method::POST, "/v1/breakers/payments/acquire", None).await;
+        assert_eq!(acquired.body["allowed"], true, "{}", acquired.body);
+        let failure = r#"{"outcome":"failure","duration_ms":3}"#;
+        let recorded = app.send_as("producer", Method::POST, "/v1/breakers/payments/record", Some(failure)).await;
+        assert_eq!(recorded.status, StatusCode::OK, "{}", recorded.body);
+    }
+    let sys = app.send_as("reader", Method::GET, "/v1/monitoring/system-health", None).await;
+    assert_eq!((&sys.body["healthy"], &sys.body["status"]), (&json!(false), &json!("degraded")));
+    assert_eq!(sys.body["components"]["breakers"], json!({"count": 1, "open": ["payments"], "half_open": []}));
+
+    let text = app.call(Method::GET, "/metrics").role("reader").send().await.body.as_str().unwrap().to_string();
+    let scrape = parse(&text);
+    let state = |s: &str| match find(&scrape, "rampart_breaker_state", &[("breaker", "payments"), ("state", s)]) {
+        Some(Value::Gauge(n)) => *n,
+        other => panic!("rampart_breaker_state {s}: {other:?}\n{text}"),
+    };
+    assert_eq!((state("closed"), state("open"), state("half_open")), (0.0, 1.0, 0.0));
+
+    // Past the cooldown it lets a probe through: no longer open.
+    app.clock.advance(Duration::from_secs(31));
+    let sys = app.send_as("reader", Method::GET, "/v1/monitoring/system-health", None).await;
+    assert_eq!(sys.body["components"]["breakers"], json!({"count": 1, "open": [], "half_open": ["payments"]}));
     assert_eq!(sys.body["status"], "healthy");
 }
 
