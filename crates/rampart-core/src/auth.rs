@@ -30,6 +30,9 @@ pub enum Action {
     RateLimit,
     /// Change what exists: retry, cancel, purge, pause, manage keys.
     Admin,
+    /// Report the app's own state to rampart (the state of its third-party
+    /// connections): what an app does with the producer key it holds.
+    Report,
 }
 
 impl Role {
@@ -40,7 +43,7 @@ impl Role {
     pub fn allows(self, action: Action) -> bool {
         match self {
             Role::Admin => true,
-            Role::Producer => matches!(action, Action::Read | Action::Enqueue | Action::RateLimit),
+            Role::Producer => matches!(action, Action::Read | Action::Enqueue | Action::RateLimit | Action::Report),
             Role::Worker => matches!(action, Action::Read | Action::Work | Action::RateLimit),
             Role::Reader => matches!(action, Action::Read),
         }
@@ -83,14 +86,14 @@ mod tests {
     fn permission_matrix() {
         use Action::*;
         let table = [
-            // Read, Enqueue, Work, RateLimit, Admin
-            (Role::Admin, [true, true, true, true, true]),
-            (Role::Producer, [true, true, false, true, false]),
-            (Role::Worker, [true, false, true, true, false]),
-            (Role::Reader, [true, false, false, false, false]),
+            // Read, Enqueue, Work, RateLimit, Admin, Report
+            (Role::Admin, [true, true, true, true, true, true]),
+            (Role::Producer, [true, true, false, true, false, true]),
+            (Role::Worker, [true, false, true, true, false, false]),
+            (Role::Reader, [true, false, false, false, false, false]),
         ];
         for (role, expected) in table {
-            let got = [Read, Enqueue, Work, RateLimit, Admin].map(|a| role.allows(a));
+            let got = [Read, Enqueue, Work, RateLimit, Admin, Report].map(|a| role.allows(a));
             assert_eq!(got, expected, "{role}");
         }
     }

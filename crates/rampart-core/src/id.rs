@@ -124,6 +124,23 @@ impl CronName {
     }
 }
 
+name_type!(
+    /// The name of a third-party platform an app connects to (`stripe`,
+    /// `gmail`), by the same rule as queue names.
+    PlatformName,
+    PlatformNameError,
+    "platform name"
+);
+
+name_type!(
+    /// The app's id of one connection to a platform (an account, a
+    /// workspace), by the same rule as queue names: an email address is not
+    /// an id, so none ends up in the store or the logs by that road.
+    ConnectionId,
+    ConnectionIdError,
+    "connection id"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

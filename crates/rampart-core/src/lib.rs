@@ -15,6 +15,7 @@
 //! - [`alert`]: alert rules, the fire/remind/resolve decision over samples, silences.
 //! - [`webhook`]: Standard Webhooks signatures (push delivery signs, intake verifies).
 //! - [`breaker`]: the circuit breaker's policy and state machine.
+//! - [`integration`]: the states an app reports for its third-party connections.
 
 pub mod alert;
 pub mod auth;
@@ -22,6 +23,7 @@ pub mod breaker;
 pub mod cron;
 pub mod duration;
 pub mod id;
+pub mod integration;
 pub mod job;
 pub mod retry;
 pub mod time;

@@ -22,6 +22,7 @@ use crate::wire::{
     RateLimitPolicyView, RateLimitResetResponse, ReadyResponse, ReleaseRequest,
 };
 use crate::wire::{AlertRecordView, AlertTestResponse, AlertsResponse, SilenceRequest, SilenceView, SilencesResponse};
+use crate::wire::{BackgroundJobsDiagnostics, IntegrationReportRequest, IntegrationView, IntegrationsDiagnostics};
 use crate::wire::{BreakerAcquireResponse, BreakerRecordRequest, BreakerStepResponse, BreakerView, BreakersResponse};
 use crate::wire::{CronListResponse, CronPut, CronRunView, CronRunsResponse, CronView};
 use crate::wire::{QueueHealthResponse, QueueMetricsHistory, QueueMetricsResponse, SystemHealthResponse};
@@ -371,6 +372,31 @@ impl Client {
     pub async fn ratelimit_policy_delete(&self, name: &str) -> Result<(), ClientError> {
         let request = self.request(Method::DELETE, &["v1", "ratelimit", "policies", name]);
         self.execute(request, &[StatusCode::NO_CONTENT]).await.map(drop)
+    }
+
+    /// Reports how one of the app's connections to a third-party platform
+    /// stands (producer or admin).
+    pub async fn integration_report(
+        &self,
+        platform: &str,
+        id: &str,
+        report: &IntegrationReportRequest,
+    ) -> Result<IntegrationView, ClientError> {
+        let request = self.request(Method::PUT, &["v1", "integrations", platform, "connections", id]).json(report);
+        self.send(request, &[StatusCode::OK]).await
+    }
+
+    /// The background-jobs diagnostics (admin): store, Redis, queues, loops, cron.
+    pub async fn diagnostics_background_jobs(&self) -> Result<BackgroundJobsDiagnostics, ClientError> {
+        let request = self.request(Method::GET, &["v1", "admin", "diagnostics", "background-jobs"]);
+        self.send(request, &[StatusCode::OK]).await
+    }
+
+    /// The integrations diagnostics (admin): platforms, expiring tokens,
+    /// push targets and breakers.
+    pub async fn diagnostics_integrations(&self) -> Result<IntegrationsDiagnostics, ClientError> {
+        let request = self.request(Method::GET, &["v1", "admin", "diagnostics", "integrations"]);
+        self.send(request, &[StatusCode::OK]).await
     }
 
     /// Every circuit breaker: the shared ones (used or configured), then the

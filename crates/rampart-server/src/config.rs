@@ -55,6 +55,8 @@ mod cron;
 pub use alerts::{AlertThresholds, AlertsConfig, ChannelConfig, ChannelKind, SecretUrl};
 
 pub use cron::{CronConfig, RetentionConfig};
+mod diagnostics;
+pub use diagnostics::{DiagnosticsConfig, SentryConfig, SentryDsn};
 
 /// The built-in configuration file: every key at its default value, with a
 /// comment explaining it. It is the first layer of [`Config::load`].
@@ -77,6 +79,10 @@ const ENV_DATABASE_URL: &str = "DATABASE_URL";
 /// The conventional variable for a Redis URL; read as `redis_url`, below
 /// `RAMPART_REDIS_URL`.
 const ENV_REDIS_URL: &str = "REDIS_URL";
+
+/// The variable Sentry's clients read for a DSN; read as `sentry.dsn`,
+/// below `RAMPART_SENTRY__DSN` (and its short form `RAMPART_SENTRY_DSN`).
+const ENV_SENTRY_DSN: &str = "SENTRY_DSN";
 
 /// The whole configuration of a server.
 #[derive(Debug, Clone, PartialEq)]
@@ -115,6 +121,10 @@ pub struct Config {
     /// How long a stopping server lets in-flight requests and the work it
     /// holds finish before it gives the rest back (`shutdown_grace`).
     pub shutdown_grace: Duration,
+    /// What the admin diagnostics show (`[diagnostics]`).
+    pub diagnostics: DiagnosticsConfig,
+    /// Error reporting to Sentry (`[sentry]`).
+    pub sentry: SentryConfig,
     /// The policy of every shared breaker without a table of its own
     /// (`[breaker_defaults]`).
     pub breaker_defaults: BreakerPolicy,
@@ -775,6 +785,8 @@ impl Default for Config {
             ratelimit: RateLimitConfig::default(),
             push: PushConfig::default(),
             shutdown_grace: Duration::from_secs(30),
+            diagnostics: DiagnosticsConfig::default(),
+            sentry: SentryConfig::default(),
             breaker_defaults: BreakerPolicy::default(),
             breakers: BTreeMap::new(),
             cron: Vec::new(),
@@ -863,6 +875,9 @@ impl Config {
         for (name, value) in sources.env.iter().filter(|(name, _)| name == alerts::ENV_SLACK_WEBHOOK_URL) {
             let path = ["alerts", "slack_webhook_url"].map(String::from);
             layers.set(&path, value, Kind::Text, Source::Env(name.clone()));
+        }
+        for (name, value) in sources.env.iter().filter(|(name, _)| name == ENV_SENTRY_DSN) {
+            layers.set(&["sentry".to_string(), "dsn".to_string()], value, Kind::Text, Source::Env(name.clone()));
         }
         for (name, value) in &sources.env {
             let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
@@ -958,6 +973,8 @@ const TOP_KEYS: &[(&str, Kind)] = &[
     ("ratelimit", Kind::Table),
     ("push", Kind::Table),
     ("shutdown_grace", Kind::Text),
+    ("diagnostics", Kind::Table),
+    ("sentry", Kind::Table),
     ("breaker_defaults", Kind::Table),
     ("breakers", Kind::Table),
     ("cron", Kind::Table),
@@ -1060,6 +1077,9 @@ fn resolve(segments: &[&str]) -> Result<(Vec<String>, Kind), String> {
         },
         "ratelimit" => resolve_ratelimit_key(rest),
         "alerts" => alerts::resolve_key(rest),
+        "diagnostics" | "sentry" => diagnostics::resolve_section(&first, rest),
+        // The short form of RAMPART_SENTRY__DSN.
+        "sentry_dsn" if rest.is_empty() => Ok((vec!["sentry".into(), "dsn".into()], Kind::Text)),
         "push" => {
             let lower: Vec<String> = rest.iter().map(|s| s.to_ascii_lowercase()).collect();
             match lower.as_slice() {
@@ -1647,6 +1667,8 @@ impl Check<'_> {
                         config.shutdown_grace = d;
                     }
                 }
+                "diagnostics" => config.diagnostics = self.diagnostics(&path, value),
+                "sentry" => config.sentry = self.sentry(&path, value),
                 "cron" => config.cron = self.cron(&path, value),
                 "retention" => config.retention = self.retention(&path, value),
                 // Walked below, once queue_defaults is known.

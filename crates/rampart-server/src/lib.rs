@@ -24,7 +24,8 @@
 //! - [`wire`]: JSON shapes shared by routes and the typed [`client`].
 //! - [`worker`]: run handlers in-process against an embedded engine or a remote server.
 //! - [`server`]: wires it together and serves until shut down.
-//! - [`telemetry`]: logging set-up.
+//! - [`telemetry`]: logging set-up, error reporting to Sentry and the
+//!   scrubber that keeps personal data and secrets out of it.
 
 pub mod alert;
 pub mod api;

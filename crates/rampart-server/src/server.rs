@@ -27,6 +27,7 @@ use crate::monitoring::Monitor;
 use crate::ratelimit::RateLimiter;
 use crate::ratelimit::own::OwnLimits;
 use crate::ratelimit::stored;
+use crate::service::loops::{Loops, names};
 use crate::service::{Alerter, AlerterConfig, Notifier, NotifierConfig};
 use crate::service::{
     Dispatcher, DispatcherConfig, PolicySyncer, PolicySyncerConfig, Promoter, PromoterConfig, Reaper, ReaperConfig,
@@ -154,12 +155,23 @@ impl Server {
         // This node's in-process breakers: services that keep some register them here.
         let breakers = LocalBreakers::new();
         let mut services = JoinSet::new();
-        services.spawn(Reaper::new(ReaperConfig::default(), engine.clone()).run(shutdown.clone()));
-        services.spawn(Promoter::new(PromoterConfig::default(), engine.clone()).run(shutdown.clone()));
-        services.spawn(Scheduler::new(SchedulerConfig::default(), cron.clone()).run(shutdown.clone()));
-        services.spawn(pruner.run(shutdown.clone()));
+        // Every loop started here reports each run; the admin diagnostics
+        // list them, registered first so one that never ran shows too.
+        let loops = Loops::new(clock.clone());
+        let register = |name| {
+            loops.register(name);
+            loops.clone()
+        };
+        let reaper = Reaper::new(ReaperConfig::default(), engine.clone()).with_loops(register(names::REAPER));
+        services.spawn(reaper.run(shutdown.clone()));
+        let promoter = Promoter::new(PromoterConfig::default(), engine.clone()).with_loops(register(names::PROMOTER));
+        services.spawn(promoter.run(shutdown.clone()));
+        let scheduler = Scheduler::new(SchedulerConfig::default(), cron.clone()).with_loops(register(names::SCHEDULER));
+        services.spawn(scheduler.run(shutdown.clone()));
+        services.spawn(pruner.with_loops(register(names::PRUNER)).run(shutdown.clone()));
         if let Some(signals) = engine.store().subscribe() {
-            services.spawn(Relay::new(engine.clone(), signals).run(shutdown.clone()));
+            services
+                .spawn(Relay::new(engine.clone(), signals).with_loops(register(names::RELAY)).run(shutdown.clone()));
         }
         let dispatcher = Dispatcher::new(
             DispatcherConfig {
@@ -172,22 +184,29 @@ impl Server {
             engine.clone(),
             breakers.clone(),
             clock.clone(),
-        );
+        )
+        .with_loops(loops.clone());
         if dispatcher.has_queues() {
+            loops.register(names::DISPATCHER);
             services.spawn(dispatcher.run(shutdown.clone()));
         }
         let own_limits = OwnLimits::new(&config.ratelimit, clock.clone());
-        let sweeper = Sweeper::new(SweeperConfig::default(), limiter.clone()).with_own_limits(own_limits.clone());
+        let sweeper = Sweeper::new(SweeperConfig::default(), limiter.clone())
+            .with_own_limits(own_limits.clone())
+            .with_loops(register(names::SWEEPER));
         services.spawn(sweeper.run(shutdown.clone()));
-        let syncer = PolicySyncer::new(PolicySyncerConfig::default(), engine.store().clone(), limiter.clone());
+        let syncer = PolicySyncer::new(PolicySyncerConfig::default(), engine.store().clone(), limiter.clone())
+            .with_loops(register(names::POLICY_SYNCER));
         services.spawn(syncer.run(shutdown.clone()));
         if let Some(redis) = limiter.redis() {
-            let prober = RedisProber::new(RedisProberConfig::default(), Arc::clone(redis), clock.clone());
+            let prober = RedisProber::new(RedisProberConfig::default(), Arc::clone(redis), clock.clone())
+                .with_loops(register(names::REDIS_PROBER));
             services.spawn(prober.run(shutdown.clone()));
         }
         let monitor = Monitor::new(config.monitoring.clone(), engine.clone());
         if config.monitoring.enabled {
-            let sampler = Sampler::new(SamplerConfig::from_config(&config.monitoring), monitor.clone());
+            let sampler = Sampler::new(SamplerConfig::from_config(&config.monitoring), monitor.clone())
+                .with_loops(register(names::SAMPLER));
             services.spawn(sampler.run(shutdown.clone()));
         }
         let alerting = Alerting::new(&config.alerts.channels);
@@ -199,13 +218,15 @@ impl Server {
                 interval: config.monitoring.interval,
                 channels: channels.names(),
             };
-            let mut alerter = Alerter::new(alerter_config, engine.clone(), queued.clone());
+            let mut alerter =
+                Alerter::new(alerter_config, engine.clone(), queued.clone()).with_loops(register(names::ALERTER));
             if config.monitoring.enabled {
                 alerter = alerter.with_monitor(monitor.clone());
             }
             services.spawn(alerter.run(shutdown.clone()));
             let store = engine.store().clone();
-            let notifier = Notifier::new(NotifierConfig::default(), store, clock.clone(), channels, health, queued);
+            let notifier = Notifier::new(NotifierConfig::default(), store, clock.clone(), channels, health, queued)
+                .with_loops(register(names::NOTIFIER));
             services.spawn(notifier.run(shutdown.clone()));
         }
         let state = AppState::new(Shared {
@@ -215,6 +236,8 @@ impl Server {
             own_limits,
             max_body_bytes: config.max_body_bytes,
             started: Arc::new(Instant::now()),
+            loops,
+            diagnostics: config.diagnostics.clone(),
             breakers,
             shared_breakers: SharedBreakers::new(engine.store().clone(), &config, clock.clone()),
             cron,

@@ -10,6 +10,8 @@ use serde_json::value::RawValue;
 
 mod alerts;
 pub use alerts::*;
+mod diagnostics;
+pub use diagnostics::*;
 
 /// The error body of every non-2xx answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]

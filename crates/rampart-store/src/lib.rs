@@ -16,6 +16,8 @@
 //!   transitions, stepped atomically across nodes.
 //! - [`cron`]: cron schedules, their runs (fired exactly once with their job,
 //!   settled from it), and the bounded deletes of retention.
+//! - [`integration`]: the third-party connections apps report, read back
+//!   per platform and by token expiry.
 //! - [`sqlite`]: the embedded backend (WAL, one writer thread with group
 //!   commit, a pool of read connections).
 //! - [`postgres`]: the backend for several nodes on one database (a pool,
@@ -36,6 +38,7 @@ pub mod api_key;
 pub mod breaker;
 pub mod cron;
 pub mod error;
+pub mod integration;
 pub mod job;
 pub mod monitoring;
 pub mod postgres;
@@ -49,6 +52,7 @@ pub use api_key::{ApiKeyInsert, ApiKeyRecord};
 pub use breaker::{BreakerApplied, BreakerApplyParams, BreakerOp, BreakerRecord, BreakerTransitionRecord};
 pub use cron::*;
 pub use error::StoreError;
+pub use integration::{IntegrationCounts, IntegrationRecord, IntegrationSummary, IntegrationUpsertParams};
 pub use job::*;
 pub use monitoring::{
     JobHealthCounts, QueueTotalsAddParams, QueueTotalsCounts, QueueTotalsDelta, QueueTotalsRecord, utc_day,
@@ -308,6 +312,36 @@ impl Store {
     /// means the list holds at least every change up to that revision.
     pub async fn ratelimit_policy_revision(&self) -> Result<u64, StoreError> {
         dispatch!(self, s => s.ratelimit_policy_revision())
+    }
+
+    /// Records a report of a third-party connection: inserts it, or updates
+    /// the stored one with the status and every field the report carries
+    /// (fields it leaves out keep their stored values; `created_at` stays).
+    pub async fn integration_upsert(&self, params: IntegrationUpsertParams) -> Result<IntegrationRecord, StoreError> {
+        dispatch!(self, s => s.integration_upsert(params))
+    }
+
+    /// Every platform with its connections counted per status, by platform name.
+    pub async fn integration_summary(&self) -> Result<Vec<IntegrationSummary>, StoreError> {
+        dispatch!(self, s => s.integration_summary())
+    }
+
+    /// The `per_platform` most recently reported connections of each
+    /// platform: by platform name, then newest first.
+    pub async fn integration_recent(&self, per_platform: u32) -> Result<Vec<IntegrationRecord>, StoreError> {
+        dispatch!(self, s => s.integration_recent(per_platform))
+    }
+
+    /// Up to `limit` connections whose token expires at or before `before`
+    /// (those already expired included), soonest first. The admin
+    /// diagnostics call it with `now + diagnostics.token_expiry_horizon`; an
+    /// alert rule on expiring tokens calls it the same way each evaluation.
+    pub async fn integration_expiring(
+        &self,
+        before: UnixMillis,
+        limit: u32,
+    ) -> Result<Vec<IntegrationRecord>, StoreError> {
+        dispatch!(self, s => s.integration_expiring(before, limit))
     }
 
     /// The signing secret kept for a push queue: `candidate` is stored when

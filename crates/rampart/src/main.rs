@@ -54,6 +54,8 @@ enum Command {
     Monitor(cli::monitor::Args),
     /// List, show and acknowledge alerts, silence them, test the channels.
     Alerts(cli::alerts::Args),
+    /// Show the admin diagnostics: background jobs and loops, integrations.
+    Diag(cli::diag::Args),
     /// Measure a running server's throughput and latency.
     Bench(cli::bench::Args),
 }
@@ -90,6 +92,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Work(args) => cli::work::run(args, &Remote::connect(&global)?).await,
         Command::Monitor(args) => cli::monitor::run(args, &Remote::connect(&global)?).await,
         Command::Alerts(args) => cli::alerts::run(args, &Remote::connect(&global)?).await,
+        Command::Diag(args) => cli::diag::run(args, &Remote::connect(&global)?).await,
         Command::Bench(args) => cli::bench::run(args, Remote::connect(&global)?.client).await,
     }
 }

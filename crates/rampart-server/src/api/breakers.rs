@@ -55,6 +55,13 @@ fn local_only(name: &BreakerName) -> ApiError {
 }
 
 async fn breakers_list(State(state): State<AppState>, _auth: Auth<Read>) -> Result<Json<BreakersResponse>, ApiError> {
+    Ok(Json(BreakersResponse { breakers: breaker_views(&state).await? }))
+}
+
+/// Every breaker: the shared ones by name (configured ones not used yet
+/// included), then this node's in-process ones. The admin diagnostics list
+/// them too.
+pub(super) async fn breaker_views(state: &AppState) -> Result<Vec<BreakerView>, ApiError> {
     let shared = &state.shared_breakers;
     let now = shared.now();
     let stored = shared.list().await?;
@@ -67,7 +74,7 @@ async fn breakers_list(State(state): State<AppState>, _auth: Auth<Read>) -> Resu
     }
     breakers.sort_by(|a, b| a.name.cmp(&b.name));
     breakers.extend(state.breakers.list().iter().map(|(name, b)| local_view(name, &b.snapshot())));
-    Ok(Json(BreakersResponse { breakers }))
+    Ok(breakers)
 }
 
 async fn breakers_get(

@@ -165,7 +165,7 @@ async fn cron_resume(
     Ok(Json(schedule_view(state.cron.set_paused(&cron_name(&name)?, false).await?)))
 }
 
-fn schedule_view(v: ScheduleView) -> CronView {
+pub(super) fn schedule_view(v: ScheduleView) -> CronView {
     let r = v.record;
     CronView {
         name: r.name.to_string(),

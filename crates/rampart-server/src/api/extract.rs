@@ -82,6 +82,7 @@ permission!(Enqueue, Action::Enqueue, "Adding jobs.");
 permission!(Work, Action::Work, "Leasing and acknowledging jobs.");
 permission!(RateLimit, Action::RateLimit, "Checking rate limits.");
 permission!(Admin, Action::Admin, "Changing what exists.");
+permission!(Report, Action::Report, "Reporting the app's own state (its integrations).");
 
 /// The bearer token of a request (`Authorization: Bearer <key>`), if any.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {

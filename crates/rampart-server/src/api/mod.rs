@@ -9,11 +9,13 @@
 mod alerts;
 mod breakers;
 mod cron;
+mod diagnostics;
 pub mod error;
 pub mod extract;
 mod gate;
 mod guard;
 mod health;
+mod integrations;
 mod jobs;
 mod keys;
 mod monitoring;
@@ -33,10 +35,12 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::Authenticator;
 use crate::breaker::{LocalBreakers, SharedBreakers};
+use crate::config::DiagnosticsConfig;
 use crate::engine::Engine;
 use crate::monitoring::Monitor;
 use crate::ratelimit::RateLimiter;
 use crate::ratelimit::own::OwnLimits;
+use crate::service::Loops;
 pub use error::ApiError;
 
 /// What every handler can reach, behind one `Arc`: axum clones the state
@@ -74,6 +78,10 @@ pub struct Shared {
     pub max_body_bytes: usize,
     /// When the server started.
     pub started: Arc<Instant>,
+    /// What each background loop last did, for the admin diagnostics.
+    pub loops: Loops,
+    /// Settings of the admin diagnostics (`[diagnostics]`).
+    pub diagnostics: DiagnosticsConfig,
     /// This node's in-process circuit breakers (listed as per-node).
     pub breakers: LocalBreakers,
     /// The breakers apps share over HTTP, kept in the store.
@@ -104,6 +112,8 @@ pub fn router(state: AppState) -> Router {
         .merge(cron::router())
         .merge(gate::router())
         .merge(alerts::router())
+        .merge(diagnostics::router())
+        .merge(integrations::router())
         .merge(monitoring::router(monitoring.metrics_public))
         .fallback(|| async { ApiError::not_found("no such route; see the API reference in the README") })
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::own_limits));
@@ -127,6 +137,7 @@ pub fn router(state: AppState) -> Router {
                 // (a database outage is a warning, not an error per request).
                 .on_failure(()),
         )
+        .layer(axum::middleware::from_fn(crate::telemetry::request_scope))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 

@@ -21,6 +21,7 @@
 //! the alerts firing are published to the monitor, which system health
 //! and queue health show.
 
+use super::loops::{Loops, names};
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
@@ -128,6 +129,7 @@ pub struct Alerter {
     last_at: UnixMillis,
     /// Told after every evaluation that queued notices.
     queued: std::sync::Arc<Notify>,
+    loops: Loops,
 }
 
 impl Alerter {
@@ -144,7 +146,14 @@ impl Alerter {
             last_totals: HashMap::new(),
             last_at,
             queued,
+            loops: Loops::default(),
         }
+    }
+
+    /// Reports each evaluation to `loops` (the server's registry, for the admin diagnostics).
+    pub fn with_loops(mut self, loops: Loops) -> Self {
+        self.loops = loops;
+        self
     }
 
     /// Evaluates on the monitor's sample sets, and publishes the alerts
@@ -396,6 +405,7 @@ impl Alerter {
                     Ok(sample) => self.evaluate(&sample).await,
                     Err(e) => Err(e),
                 };
+                self.loops.report(names::ALERTER, &evaluated);
                 if let Err(e) = evaluated {
                     tracing::warn!(error = %e, "alert evaluation failed; retrying on the next sample");
                 }
@@ -408,7 +418,9 @@ impl Alerter {
             return;
         }
         while ticks.next().await {
-            if let Err(e) = self.run_once().await {
+            let evaluated = self.run_once().await;
+            self.loops.report(names::ALERTER, &evaluated);
+            if let Err(e) = evaluated {
                 tracing::warn!(error = %e, "alert evaluation failed; retrying on the next tick");
             }
         }

@@ -1,12 +1,14 @@
 //! Background services: reaper, promoter, relay, the cron scheduler and the
 //! pruner, the push dispatcher, the monitoring sampler, the alerter and
-//! notifier, and the rate limiter's sweeper, policy syncer and Redis prober.
-//! Each is an agent noun in its own file with a `run(shutdown)` loop and a
-//! `run_once()` step that tests drive directly (and its own `…Config` when
-//! it has settings); every loop ends when the shutdown signal fires.
+//! notifier, and the rate limiter's sweeper, policy syncer and Redis prober;
+//! each reports its runs to the [`Loops`] registry the admin diagnostics
+//! read. Each is an agent noun in its own file with a `run(shutdown)` loop
+//! and a `run_once()` step that tests drive directly (and its own `…Config`
+//! when it has settings); every loop ends when the shutdown signal fires.
 
 pub mod alerter;
 pub mod dispatcher;
+pub mod loops;
 pub mod notifier;
 pub mod policy_syncer;
 pub mod promoter;
@@ -20,6 +22,7 @@ pub mod sweeper;
 
 pub use alerter::{AlertSample, Alerter, AlerterConfig, QueueSample};
 pub use dispatcher::{Dispatcher, DispatcherConfig};
+pub use loops::{LoopStatus, Loops};
 pub use notifier::{Notifier, NotifierConfig};
 pub use policy_syncer::{PolicySyncer, PolicySyncerConfig};
 pub use promoter::{Promoter, PromoterConfig};

@@ -12,6 +12,7 @@
 //! Rounds run every [`NotifierConfig::interval`] and at once when the
 //! alerter queued something on this node.
 
+use super::loops::{Loops, names};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -71,6 +72,7 @@ pub struct Notifier {
     channels: Channels,
     health: ChannelHealth,
     wake: Arc<Notify>,
+    loops: Loops,
 }
 
 impl Notifier {
@@ -83,7 +85,13 @@ impl Notifier {
         health: ChannelHealth,
         wake: Arc<Notify>,
     ) -> Notifier {
-        Notifier { config, store, clock, channels, health, wake }
+        Notifier { config, store, clock, channels, health, wake, loops: Loops::default() }
+    }
+
+    /// Reports each round to `loops` (the server's registry, for the admin diagnostics).
+    pub fn with_loops(mut self, loops: Loops) -> Self {
+        self.loops = loops;
+        self
     }
 
     /// The wait after the `attempts`-th failed attempt.
@@ -133,7 +141,9 @@ impl Notifier {
     /// Sends until shutdown.
     pub async fn run(self, shutdown: Shutdown) {
         loop {
-            match self.run_once().await {
+            let round = self.run_once().await;
+            self.loops.report(names::NOTIFIER, &round);
+            match round {
                 // A full batch: there may be more due at once.
                 Ok(r) if r.delivered + r.retrying + r.given_up >= self.config.batch => continue,
                 Ok(_) => {}

@@ -8,6 +8,7 @@ use std::time::Duration;
 use rampart_store::{Store, StoreError};
 
 use super::Ticks;
+use super::loops::{Loops, names};
 use crate::ratelimit::{RateLimiter, stored};
 use crate::shutdown::Shutdown;
 
@@ -32,12 +33,19 @@ pub struct PolicySyncer {
     limiter: RateLimiter,
     /// The revision last loaded; `None` before the first load.
     seen: Option<u64>,
+    loops: Loops,
 }
 
 impl PolicySyncer {
     /// A syncer of `limiter`'s stored policies with `store`.
     pub fn new(config: PolicySyncerConfig, store: Store, limiter: RateLimiter) -> PolicySyncer {
-        PolicySyncer { config, store, limiter, seen: None }
+        PolicySyncer { config, store, limiter, seen: None, loops: Loops::default() }
+    }
+
+    /// Reports each run to `loops` (the server's registry, for the admin diagnostics).
+    pub fn with_loops(mut self, loops: Loops) -> Self {
+        self.loops = loops;
+        self
     }
 
     /// One look; answers whether it reloaded.
@@ -54,7 +62,9 @@ impl PolicySyncer {
     pub async fn run(mut self, shutdown: Shutdown) {
         let mut ticks = Ticks::new(self.config.interval, shutdown);
         while ticks.next().await {
-            if let Err(e) = self.run_once().await {
+            let result = self.run_once().await;
+            self.loops.report(names::POLICY_SYNCER, &result);
+            if let Err(e) = result {
                 tracing::warn!(error = %e, "cannot read the stored rate-limit policies; retrying on the next tick");
             }
         }

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::loops::{Loops, names};
 use crate::engine::{Engine, EngineError};
 use crate::shutdown::Shutdown;
 
@@ -24,12 +25,19 @@ impl Default for PromoterConfig {
 pub struct Promoter {
     config: PromoterConfig,
     engine: Engine,
+    loops: Loops,
 }
 
 impl Promoter {
     /// A promoter over `engine`.
     pub fn new(config: PromoterConfig, engine: Engine) -> Promoter {
-        Promoter { config, engine }
+        Promoter { config, engine, loops: Loops::default() }
+    }
+
+    /// Reports each run to `loops` (the server's registry, for the admin diagnostics).
+    pub fn with_loops(mut self, loops: Loops) -> Self {
+        self.loops = loops;
+        self
     }
 
     /// Promotes everything due now; answers how many jobs.
@@ -58,7 +66,9 @@ impl Promoter {
     /// Promotes until shutdown.
     pub async fn run(self, shutdown: Shutdown) {
         loop {
-            if let Err(e) = self.run_once().await {
+            let result = self.run_once().await;
+            self.loops.report(names::PROMOTER, &result);
+            if let Err(e) = result {
                 tracing::warn!(error = %e, "promoting due jobs failed; retrying shortly");
             }
             let sleep = self.sleep_for().await;

@@ -17,6 +17,7 @@ use rampart_core::time::UnixMillis;
 use rampart_store::{CronRunFinishParams, CronRunPruneParams, JobPruneParams, QueueFilter};
 use tokio::sync::mpsc;
 
+use super::loops::{Loops, names};
 use crate::config::{Config, RetentionConfig};
 use crate::engine::{Engine, EngineError};
 use crate::shutdown::Shutdown;
@@ -77,6 +78,7 @@ pub struct Pruner {
     config: PrunerConfig,
     engine: Engine,
     requests: mpsc::Receiver<i64>,
+    loops: Loops,
 }
 
 /// Why a prune stopped early.
@@ -92,7 +94,13 @@ impl Pruner {
     /// A pruner over `engine`, and the handle that gives it work.
     pub fn new(config: PrunerConfig, engine: Engine) -> (Pruner, PruneRequests) {
         let (tx, rx) = mpsc::channel(QUEUED_RUNS);
-        (Pruner { config, engine, requests: rx }, PruneRequests(tx))
+        (Pruner { config, engine, requests: rx, loops: Loops::default() }, PruneRequests(tx))
+    }
+
+    /// Reports each run to `loops` (the server's registry, for the admin diagnostics).
+    pub fn with_loops(mut self, loops: Loops) -> Self {
+        self.loops = loops;
+        self
     }
 
     /// Does the one waiting run, if any, and ends it; answers what it deleted.
@@ -109,7 +117,9 @@ impl Pruner {
                 _ = shutdown.wait() => return,
             };
             let Some(run) = run else { return };
-            if let Err(e) = self.work(run, Some(&shutdown)).await {
+            let result = self.work(run, Some(&shutdown)).await;
+            self.loops.report(names::PRUNER, &result);
+            if let Err(e) = result {
                 tracing::warn!(error = %e, "cannot record the end of a retention run");
             }
         }

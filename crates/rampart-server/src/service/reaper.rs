@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use super::Ticks;
+use super::loops::{Loops, names};
 use crate::engine::{Engine, EngineError};
 use crate::shutdown::Shutdown;
 
@@ -25,12 +26,19 @@ impl Default for ReaperConfig {
 pub struct Reaper {
     config: ReaperConfig,
     engine: Engine,
+    loops: Loops,
 }
 
 impl Reaper {
     /// A reaper over `engine`.
     pub fn new(config: ReaperConfig, engine: Engine) -> Reaper {
-        Reaper { config, engine }
+        Reaper { config, engine, loops: Loops::default() }
+    }
+
+    /// Reports each run to `loops` (the server's registry, for the admin diagnostics).
+    pub fn with_loops(mut self, loops: Loops) -> Self {
+        self.loops = loops;
+        self
     }
 
     /// One sweep; answers how many attempts it failed.
@@ -49,7 +57,9 @@ impl Reaper {
     pub async fn run(self, shutdown: Shutdown) {
         let mut ticks = Ticks::new(self.config.interval, shutdown);
         while ticks.next().await {
-            if let Err(e) = self.run_once().await {
+            let result = self.run_once().await;
+            self.loops.report(names::REAPER, &result);
+            if let Err(e) = result {
                 tracing::warn!(error = %e, "reaper sweep failed; retrying on the next tick");
             }
         }

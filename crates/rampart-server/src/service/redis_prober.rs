@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use rampart_core::time::SharedClock;
 
+use super::loops::{Loops, names};
 use crate::ratelimit::redis::RedisBackend;
 use crate::shutdown::Shutdown;
 
@@ -30,17 +31,29 @@ pub struct RedisProber {
     config: RedisProberConfig,
     backend: Arc<RedisBackend>,
     clock: SharedClock,
+    loops: Loops,
 }
 
 impl RedisProber {
     /// A prober of `backend`.
     pub fn new(config: RedisProberConfig, backend: Arc<RedisBackend>, clock: SharedClock) -> RedisProber {
-        RedisProber { config, backend, clock }
+        RedisProber { config, backend, clock, loops: Loops::default() }
+    }
+
+    /// Reports each run to `loops` (the server's registry, for the admin diagnostics).
+    pub fn with_loops(mut self, loops: Loops) -> Self {
+        self.loops = loops;
+        self
     }
 
     /// One probe; answers whether Redis is up.
     pub async fn run_once(&self) -> bool {
-        self.backend.probe(self.clock.now()).await
+        let up = self.backend.probe(self.clock.now()).await;
+        match self.backend.health().last_error.filter(|_| !up) {
+            Some(error) => self.loops.failed(names::REDIS_PROBER, &error),
+            None => self.loops.ok(names::REDIS_PROBER),
+        }
+        up
     }
 
     /// Probes while Redis is down, sleeps while it is up, until shutdown.

@@ -9,19 +9,33 @@
 use rampart_store::StoreSignal;
 use tokio::sync::broadcast::{self, error::RecvError};
 
+use super::loops::{Loops, names};
 use crate::engine::Engine;
 use crate::shutdown::Shutdown;
+
+/// The shortest time between two reports of the relay's runs.
+const REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Wakes this node's waiters on other nodes' signals.
 pub struct Relay {
     engine: Engine,
     signals: broadcast::Receiver<StoreSignal>,
+    loops: Loops,
+    /// When the relay last reported to `loops`: at most once a second, since
+    /// signals come once per commit of another node.
+    reported: Option<tokio::time::Instant>,
 }
 
 impl Relay {
     /// A relay of `signals` to `engine`.
     pub fn new(engine: Engine, signals: broadcast::Receiver<StoreSignal>) -> Relay {
-        Relay { engine, signals }
+        Relay { engine, signals, loops: Loops::default(), reported: None }
+    }
+
+    /// Reports each run to `loops` (the server's registry, for the admin diagnostics).
+    pub fn with_loops(mut self, loops: Loops) -> Self {
+        self.loops = loops;
+        self
     }
 
     /// Waits for the next signal and acts on it; false once the store sends
@@ -39,6 +53,11 @@ impl Relay {
             Err(RecvError::Closed) => return false,
         };
         self.engine.on_store_signal(&signal);
+        let now = tokio::time::Instant::now();
+        if self.reported.is_none_or(|at| now.duration_since(at) >= REPORT_EVERY) {
+            self.reported = Some(now);
+            self.loops.ok(names::RELAY);
+        }
         true
     }
 

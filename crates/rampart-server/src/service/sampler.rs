@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use rampart_store::{QueueTotalsAddParams, StoreError};
 
 use super::Ticks;
+use super::loops::{Loops, names};
 use crate::config::MonitoringConfig;
 use crate::monitoring::{Monitor, SampleSet};
 use crate::shutdown::Shutdown;
@@ -44,12 +45,19 @@ impl Default for SamplerConfig {
 pub struct Sampler {
     config: SamplerConfig,
     monitor: Monitor,
+    loops: Loops,
 }
 
 impl Sampler {
     /// A sampler filling `monitor`.
     pub fn new(config: SamplerConfig, monitor: Monitor) -> Sampler {
-        Sampler { config, monitor }
+        Sampler { config, monitor, loops: Loops::default() }
+    }
+
+    /// Reports each run to `loops` (the server's registry, for the admin diagnostics).
+    pub fn with_loops(mut self, loops: Loops) -> Self {
+        self.loops = loops;
+        self
     }
 
     /// Stores this node's totals since they were last stored; a failure
@@ -89,7 +97,9 @@ impl Sampler {
     pub async fn run(self, shutdown: Shutdown) {
         let mut ticks = Ticks::new(self.config.interval, shutdown);
         while ticks.next().await {
-            if let Err(e) = self.run_once().await {
+            let result = self.run_once().await;
+            self.loops.report(names::SAMPLER, &result);
+            if let Err(e) = result {
                 tracing::warn!(error = %e, "cannot sample the queues; trying again on the next tick");
             }
         }

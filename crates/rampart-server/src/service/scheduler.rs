@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use super::loops::{Loops, names};
 use crate::cron::{Cron, CronError, Tick};
 use crate::shutdown::Shutdown;
 
@@ -27,12 +28,19 @@ impl Default for SchedulerConfig {
 pub struct Scheduler {
     config: SchedulerConfig,
     cron: Cron,
+    loops: Loops,
 }
 
 impl Scheduler {
     /// A scheduler of `cron`.
     pub fn new(config: SchedulerConfig, cron: Cron) -> Scheduler {
-        Scheduler { config, cron }
+        Scheduler { config, cron, loops: Loops::default() }
+    }
+
+    /// Reports each run to `loops` (the server's registry, for the admin diagnostics).
+    pub fn with_loops(mut self, loops: Loops) -> Self {
+        self.loops = loops;
+        self
     }
 
     /// One pass: settles runs and fires what is due.
@@ -43,7 +51,9 @@ impl Scheduler {
     /// Fires schedules until shutdown.
     pub async fn run(self, shutdown: Shutdown) {
         loop {
-            let sleep = match self.run_once().await {
+            let result = self.run_once().await;
+            self.loops.report(names::SCHEDULER, &result);
+            let sleep = match result {
                 Ok(tick) => match tick.next_due {
                     Some(due) => due.since(self.cron.now()).min(self.config.max_sleep),
                     None => self.config.max_sleep,

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use super::Ticks;
+use super::loops::{Loops, names};
 use crate::ratelimit::RateLimiter;
 use crate::ratelimit::own::OwnLimits;
 use crate::shutdown::Shutdown;
@@ -28,12 +29,19 @@ pub struct Sweeper {
     config: SweeperConfig,
     limiter: RateLimiter,
     own: Option<OwnLimits>,
+    loops: Loops,
 }
 
 impl Sweeper {
     /// A sweeper over `limiter`.
     pub fn new(config: SweeperConfig, limiter: RateLimiter) -> Sweeper {
-        Sweeper { config, limiter, own: None }
+        Sweeper { config, limiter, own: None, loops: Loops::default() }
+    }
+
+    /// Reports each run to `loops` (the server's registry, for the admin diagnostics).
+    pub fn with_loops(mut self, loops: Loops) -> Self {
+        self.loops = loops;
+        self
     }
 
     /// Sweeps the keys of the API's own limits too.
@@ -52,6 +60,7 @@ impl Sweeper {
         let mut ticks = Ticks::new(self.config.interval, shutdown);
         while ticks.next().await {
             let dropped = self.run_once();
+            self.loops.ok(names::SWEEPER);
             if dropped > 0 {
                 tracing::debug!(dropped, "swept idle rate-limit keys");
             }

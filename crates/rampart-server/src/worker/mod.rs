@@ -36,6 +36,7 @@ use rampart_core::id::{JobId, QueueName, QueueNameError};
 use rampart_core::time::{Clock, SystemClock};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+use tracing::Instrument as _;
 
 use crate::shutdown::Shutdown;
 
@@ -227,12 +228,18 @@ impl Lane {
                 let task = Attempt { source: self.source.clone(), handler: self.handler.clone(), lease: self.lease };
                 held.lock().unwrap_or_else(|e| e.into_inner()).insert(job.id, job.clone());
                 let held = Arc::clone(&held);
-                running.spawn(async move {
-                    let id = job.id;
-                    task.run(job).await;
-                    held.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
-                    drop(permit);
-                });
+                // Everything the attempt logs, the handler's own lines
+                // included, carries the job's id.
+                let span = tracing::info_span!("job", job_id = %job.id, queue = %job.queue, attempt = job.attempt);
+                running.spawn(
+                    async move {
+                        let id = job.id;
+                        task.run(job).await;
+                        held.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+                        drop(permit);
+                    }
+                    .instrument(span),
+                );
             }
         }
         let drained = tokio::time::timeout(self.grace, async { while running.join_next().await.is_some() {} }).await;

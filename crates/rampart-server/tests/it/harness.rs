@@ -27,6 +27,7 @@ use rampart_server::engine::Engine;
 use rampart_server::monitoring::Monitor;
 use rampart_server::ratelimit::RateLimiter;
 use rampart_server::ratelimit::own::OwnLimits;
+use rampart_server::service::Loops;
 use rampart_server::service::{Pruner, PrunerConfig};
 use rampart_server::shutdown::{Shutdown, ShutdownTrigger};
 use rampart_store::Store;
@@ -49,6 +50,7 @@ pub struct TestApp {
     pub monitor: Monitor,
     pub alerting: rampart_server::alert::Alerting,
     pub clock: Arc<ManualClock>,
+    pub loops: Loops,
     pub keys: HashMap<&'static str, String>,
     /// The node's in-process breakers, as the API state holds them.
     pub breakers: LocalBreakers,
@@ -119,6 +121,7 @@ impl TestApp {
         let cron = Cron::new(engine.clone(), &config, prune_requests);
         cron.sync(&config).await.unwrap();
         let auth = Authenticator::new(store);
+        let loops = Loops::new(clock.clone());
         let monitor = Monitor::new(config.monitoring.clone(), engine.clone());
         let alerting = rampart_server::alert::Alerting::new(&config.alerts.channels);
         let mut keys = HashMap::new();
@@ -139,6 +142,8 @@ impl TestApp {
             cron: cron.clone(),
             monitor: monitor.clone(),
             alerting: alerting.clone(),
+            loops: loops.clone(),
+            diagnostics: config.diagnostics.clone(),
         });
         // In process there is no connection: requests come from PEER unless they say otherwise.
         let router = api::router(state).layer(MockConnectInfo(PEER));
@@ -151,6 +156,7 @@ impl TestApp {
             alerting,
             clock,
             keys,
+            loops,
             breakers,
             cron,
             pruner,

@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_push.sql"),
     include_str!("migrations/0006_monitoring.sql"),
     include_str!("migrations/0007_alerts.sql"),
+    include_str!("migrations/0008_integrations.sql"),
 ];
 
 /// The advisory lock key held while migrating ("rampart" in ASCII).

@@ -12,6 +12,7 @@ mod alert;
 mod breaker;
 mod cron;
 mod error;
+mod integration;
 mod jobs;
 mod keys;
 mod listener;
@@ -33,6 +34,7 @@ use tokio_postgres::NoTls;
 use crate::breaker::{BreakerApplied, BreakerApplyParams, BreakerRecord};
 use crate::cron::*;
 use crate::error::StoreError;
+use crate::integration::{IntegrationRecord, IntegrationSummary, IntegrationUpsertParams};
 use crate::job::*;
 use crate::monitoring::{JobHealthCounts, QueueTotalsAddParams, QueueTotalsRecord};
 use crate::queue::{QueueCounts, QueueRecord};
@@ -308,6 +310,26 @@ impl PgStore {
 
     pub(crate) async fn ratelimit_policy_revision(&self) -> Result<u64, StoreError> {
         self.call(async |c| ratelimit::revision(c).await).await
+    }
+
+    pub(crate) async fn integration_upsert(&self, p: IntegrationUpsertParams) -> Result<IntegrationRecord, StoreError> {
+        self.call(async |c| integration::upsert(c, &p).await).await
+    }
+
+    pub(crate) async fn integration_summary(&self) -> Result<Vec<IntegrationSummary>, StoreError> {
+        self.call(async |c| integration::summary(c).await).await
+    }
+
+    pub(crate) async fn integration_recent(&self, per_platform: u32) -> Result<Vec<IntegrationRecord>, StoreError> {
+        self.call(async |c| integration::recent(c, per_platform).await).await
+    }
+
+    pub(crate) async fn integration_expiring(
+        &self,
+        before: UnixMillis,
+        limit: u32,
+    ) -> Result<Vec<IntegrationRecord>, StoreError> {
+        self.call(async |c| integration::expiring(c, before, limit).await).await
     }
 
     pub(crate) async fn push_secret_ensure(

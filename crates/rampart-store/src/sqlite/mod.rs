@@ -9,6 +9,7 @@ mod alert;
 mod breaker;
 mod checkpointer;
 mod cron;
+mod integration;
 mod jobs;
 mod keys;
 mod monitoring;
@@ -28,6 +29,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::breaker::{BreakerApplied, BreakerApplyParams, BreakerRecord};
 use crate::cron::*;
 use crate::error::StoreError;
+use crate::integration::{IntegrationRecord, IntegrationSummary, IntegrationUpsertParams};
 use crate::job::*;
 use crate::monitoring::{JobHealthCounts, QueueTotalsAddParams, QueueTotalsRecord};
 use crate::queue::{QueueCounts, QueueRecord};
@@ -45,6 +47,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_push.sql"),
     include_str!("migrations/0006_monitoring.sql"),
     include_str!("migrations/0007_alerts.sql"),
+    include_str!("migrations/0008_integrations.sql"),
 ];
 
 /// Read connections kept open between reads.
@@ -319,6 +322,26 @@ impl SqliteStore {
 
     pub(crate) async fn ratelimit_policy_revision(&self) -> Result<u64, StoreError> {
         self.read(ratelimit::revision).await
+    }
+
+    pub(crate) async fn integration_upsert(&self, p: IntegrationUpsertParams) -> Result<IntegrationRecord, StoreError> {
+        self.write(move |c| integration::upsert(c, &p)).await
+    }
+
+    pub(crate) async fn integration_summary(&self) -> Result<Vec<IntegrationSummary>, StoreError> {
+        self.read(integration::summary).await
+    }
+
+    pub(crate) async fn integration_recent(&self, per_platform: u32) -> Result<Vec<IntegrationRecord>, StoreError> {
+        self.read(move |c| integration::recent(c, per_platform)).await
+    }
+
+    pub(crate) async fn integration_expiring(
+        &self,
+        before: UnixMillis,
+        limit: u32,
+    ) -> Result<Vec<IntegrationRecord>, StoreError> {
+        self.read(move |c| integration::expiring(c, before, limit)).await
     }
 
     pub(crate) async fn push_secret_ensure(

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rampart_core::auth::Role;
-use rampart_core::id::{JobId, PolicyName, QueueName};
+use rampart_core::id::{ConnectionId, JobId, PlatformName, PolicyName, QueueName};
+use rampart_core::integration::IntegrationStatus;
 use rampart_core::job::{FailureKind, JobState};
 use rampart_core::retry::{Backoff, RetryPlanner};
 use rampart_core::time::UnixMillis;
@@ -608,6 +609,107 @@ pub async fn ratelimit_policy_revision_changes_on_every_put_and_delete_only(stor
     assert!(during.iter().all(|r| !seen.contains(r)), "each put's own revision is new: {during:?}");
 }
 
+fn report(platform: &str, id: &str, status: IntegrationStatus, now: UnixMillis) -> IntegrationUpsertParams {
+    IntegrationUpsertParams {
+        platform: PlatformName::new(platform).unwrap(),
+        connection_id: ConnectionId::new(id).unwrap(),
+        status,
+        last_synced_at: None,
+        last_error: None,
+        last_error_at: None,
+        token_expires_at: None,
+        reported_by: "app-key".into(),
+        now,
+    }
+}
+
+pub async fn integrations_are_upserted_field_by_field_and_counted_per_platform(store: Store) {
+    assert!(store.integration_summary().await.unwrap().is_empty(), "a fresh store has no integrations");
+    let first = IntegrationUpsertParams {
+        last_synced_at: Some(at(-5_000)),
+        token_expires_at: Some(at(86_400_000)),
+        ..report("gmail", "acct-1", IntegrationStatus::Connected, T0)
+    };
+    let stored = store.integration_upsert(first).await.unwrap();
+    assert_eq!((stored.created_at, stored.updated_at), (T0, T0));
+    assert_eq!(stored.last_synced_at, Some(at(-5_000)));
+    assert_eq!(stored.last_error, None);
+
+    // An error report sets the error and keeps what it leaves out.
+    let failing = IntegrationUpsertParams {
+        last_error: Some("invalid_grant".into()),
+        last_error_at: Some(at(900)),
+        reported_by: "other-key".into(),
+        ..report("gmail", "acct-1", IntegrationStatus::Error, at(1_000))
+    };
+    let stored = store.integration_upsert(failing).await.unwrap();
+    assert_eq!(stored.status, IntegrationStatus::Error);
+    assert_eq!((stored.created_at, stored.updated_at), (T0, at(1_000)));
+    assert_eq!(stored.last_synced_at, Some(at(-5_000)), "kept");
+    assert_eq!(stored.token_expires_at, Some(at(86_400_000)), "kept");
+    assert_eq!((stored.last_error.as_deref(), stored.last_error_at), (Some("invalid_grant"), Some(at(900))));
+    assert_eq!(stored.reported_by, "other-key");
+
+    // Recovery keeps the last error for the operator to see.
+    let back = IntegrationUpsertParams {
+        last_synced_at: Some(at(2_000)),
+        ..report("gmail", "acct-1", IntegrationStatus::Connected, at(2_000))
+    };
+    let stored = store.integration_upsert(back).await.unwrap();
+    assert_eq!((stored.status, stored.last_synced_at), (IntegrationStatus::Connected, Some(at(2_000))));
+    assert_eq!(stored.last_error.as_deref(), Some("invalid_grant"));
+
+    store.integration_upsert(report("gmail", "acct-2", IntegrationStatus::Expired, at(3_000))).await.unwrap();
+    store.integration_upsert(report("stripe", "acct_9", IntegrationStatus::Error, at(3_000))).await.unwrap();
+    store.integration_upsert(report("Stripe", "x", IntegrationStatus::Connected, at(3_000))).await.unwrap();
+    let summary = store.integration_summary().await.unwrap();
+    let got: Vec<(String, IntegrationCounts)> =
+        summary.into_iter().map(|s| (s.platform.to_string(), s.counts)).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("Stripe".into(), IntegrationCounts { total: 1, connected: 1, error: 0, expired: 0 }),
+            ("gmail".into(), IntegrationCounts { total: 2, connected: 1, error: 0, expired: 1 }),
+            ("stripe".into(), IntegrationCounts { total: 1, connected: 0, error: 1, expired: 0 }),
+        ],
+        "platforms in bytewise order, names case-sensitive"
+    );
+}
+
+pub async fn integration_recent_keeps_the_newest_of_each_platform(store: Store) {
+    for (i, id) in ["a", "b", "c", "d"].iter().enumerate() {
+        let now = at(i as i64 * 1_000);
+        store.integration_upsert(report("slack", id, IntegrationStatus::Connected, now)).await.unwrap();
+    }
+    store.integration_upsert(report("github", "only", IntegrationStatus::Error, T0)).await.unwrap();
+    // Reporting `a` again makes it the newest.
+    store.integration_upsert(report("slack", "a", IntegrationStatus::Connected, at(9_000))).await.unwrap();
+    let recent = store.integration_recent(2).await.unwrap();
+    let got: Vec<(String, String)> =
+        recent.iter().map(|r| (r.platform.to_string(), r.connection_id.to_string())).collect();
+    let want = [("github", "only"), ("slack", "a"), ("slack", "d")];
+    assert_eq!(got, want.map(|(p, c)| (p.to_string(), c.to_string())));
+    assert!(store.integration_recent(0).await.unwrap().is_empty());
+}
+
+pub async fn integration_expiring_lists_tokens_due_by_a_time_soonest_first(store: Store) {
+    let with_expiry = |id: &str, expires: Option<UnixMillis>| IntegrationUpsertParams {
+        token_expires_at: expires,
+        ..report("hubspot", id, IntegrationStatus::Connected, T0)
+    };
+    store.integration_upsert(with_expiry("later", Some(at(10 * 86_400_000)))).await.unwrap();
+    store.integration_upsert(with_expiry("soon", Some(at(3_600_000)))).await.unwrap();
+    store.integration_upsert(with_expiry("gone", Some(at(-1_000)))).await.unwrap();
+    store.integration_upsert(with_expiry("never", None)).await.unwrap();
+    let ids =
+        |records: Vec<IntegrationRecord>| records.into_iter().map(|r| r.connection_id.to_string()).collect::<Vec<_>>();
+    let horizon = at(7 * 86_400_000);
+    assert_eq!(ids(store.integration_expiring(horizon, 10).await.unwrap()), ["gone", "soon"]);
+    assert_eq!(ids(store.integration_expiring(horizon, 1).await.unwrap()), ["gone"]);
+    assert_eq!(ids(store.integration_expiring(at(20 * 86_400_000), 10).await.unwrap()), ["gone", "soon", "later"]);
+    assert!(store.integration_expiring(at(-2_000), 10).await.unwrap().is_empty());
+}
+
 fn totals(attempts: u64, completed: u64, dead: u64) -> QueueTotalsCounts {
     QueueTotalsCounts {
         attempts,
@@ -699,6 +801,9 @@ macro_rules! backend {
             run!(ratelimit_policies_are_put_replaced_and_listed_by_name);
             run!(ratelimit_policy_delete_answers_whether_one_was_there);
             run!(ratelimit_policy_revision_changes_on_every_put_and_delete_only);
+            run!(integrations_are_upserted_field_by_field_and_counted_per_platform);
+            run!(integration_recent_keeps_the_newest_of_each_platform);
+            run!(integration_expiring_lists_tokens_due_by_a_time_soonest_first);
             run!(breakers_are_made_on_first_use_and_step_through_their_states);
             run!(breaker_steps_that_change_nothing_write_nothing);
             run!(breaker_reset_closes_and_is_recorded);

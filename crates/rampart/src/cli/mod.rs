@@ -11,6 +11,7 @@ pub mod bench;
 pub mod breakers;
 pub mod config;
 pub mod cron;
+pub mod diag;
 pub mod dlq;
 pub mod enqueue;
 pub mod jobs;

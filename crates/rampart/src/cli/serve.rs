@@ -37,7 +37,8 @@ impl Args {
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let overrides = args.overrides();
     let config = config::load(args.config, overrides)?;
-    rampart_server::telemetry::init(config.log_format);
+    // Held to the end: dropping it sends the error reports still queued.
+    let _telemetry = rampart_server::telemetry::init_with_sentry(config.log_format, &config.sentry);
     let shutdown = shutdown_signal()?;
     let server = Server::start(config).await?;
     server.run(shutdown).await?;

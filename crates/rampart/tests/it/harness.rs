@@ -105,7 +105,8 @@ fn rampart(cwd: &Path) -> Command {
     let mut command = Command::new(RAMPART);
     for (key, _) in std::env::vars_os() {
         let key_text = key.to_string_lossy();
-        if key_text.starts_with("RAMPART_") || key_text == "DATABASE_URL" || key_text == "REDIS_URL" {
+        if key_text.starts_with("RAMPART_") || ["DATABASE_URL", "REDIS_URL", "SENTRY_DSN"].contains(&key_text.as_ref())
+        {
             command.env_remove(key);
         }
     }

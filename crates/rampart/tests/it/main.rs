@@ -29,6 +29,11 @@
 //!   deliveries exits 0, leaves no job active and loses none;
 //! - [`monitoring`]: readiness through a database outage, queue metrics,
 //!   `/metrics` and `rampart monitor`, totals across a restart;
+//! - [`logs`]: the server's log at TRACE holds no API key;
+//! - [`sentry`]: internal errors reported to a local stand-in for Sentry,
+//!   scrubbed, and nothing sent without a DSN;
+//! - [`diag`]: `rampart diag` and an app's integration report against the
+//!   real binary;
 //! - [`tcpproxy`]: the TCP proxy to PostgreSQL or Redis that tests cut and restore.
 //!
 //! Nothing waits a fixed time for something to happen: every wait polls a
@@ -40,11 +45,14 @@ mod cli;
 mod cluster;
 mod cron;
 mod cron_cluster;
+mod diag;
 mod durability;
 mod harness;
+mod logs;
 mod monitoring;
 mod nginx;
 mod push;
+mod sentry;
 mod server;
 mod shared_limits;
 mod shutdown;

@@ -8,9 +8,14 @@ use std::net::TcpStream;
 
 use crate::harness::{TestServer, eventually};
 
-/// Opens a connection and sends a request whose body never completes: the
-/// request stays in flight until the server gives up on it.
-fn request_in_flight(server: &TestServer) -> TcpStream {
+/// Logs each request as it starts (tower-http's `started processing
+/// request`, at debug), so a test can wait until the server holds one.
+const REQUEST_LOGS: &str = "info,tower_http=debug";
+
+/// Opens a connection and sends a request whose body never completes, and
+/// waits until the server has started on it: the request then stays in
+/// flight until the server gives up on it.
+async fn request_in_flight(server: &mut TestServer) -> TcpStream {
     let addr = server.url().trim_start_matches("http://");
     let mut tcp = TcpStream::connect(addr).expect("connect to the server");
     let head = format!(
@@ -19,14 +24,16 @@ fn request_in_flight(server: &TestServer) -> TcpStream {
         server.api_key()
     );
     tcp.write_all(head.as_bytes()).expect("send the start of a request");
+    server.wait_for_stderr("path=/v1/queues/slow/jobs").await;
     tcp
 }
 
 #[tokio::test]
 async fn sigterm_lets_a_request_in_flight_run_until_the_grace_ends_then_exits_0() {
-    let mut server = TestServer::builder().config("shutdown_grace = \"2s\"").start().await;
+    let mut server =
+        TestServer::builder().config("shutdown_grace = \"2s\"").env("RAMPART_LOG", REQUEST_LOGS).start().await;
     let kept = server.enqueue("kept", "{}").await;
-    let _in_flight = request_in_flight(&server);
+    let _in_flight = request_in_flight(&mut server).await;
 
     server.signal("TERM");
     server.wait_for_stderr("shutting down").await;
@@ -41,8 +48,9 @@ async fn sigterm_lets_a_request_in_flight_run_until_the_grace_ends_then_exits_0(
 
 #[tokio::test]
 async fn a_second_signal_stops_the_server_at_once() {
-    let mut server = TestServer::builder().config("shutdown_grace = \"10m\"").start().await;
-    let _in_flight = request_in_flight(&server);
+    let mut server =
+        TestServer::builder().config("shutdown_grace = \"10m\"").env("RAMPART_LOG", REQUEST_LOGS).start().await;
+    let _in_flight = request_in_flight(&mut server).await;
 
     server.signal("TERM");
     server.wait_for_stderr("shutting down").await;

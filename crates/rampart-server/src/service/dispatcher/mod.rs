@@ -43,6 +43,8 @@ use rampart_store::{JobAck, JobRelease, LeasedJob};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 
+use super::loops::{Loops, names};
+
 use crate::breaker::LocalBreakers;
 use crate::config::{Config, PushBreakerConfig, PushTarget, QueueConfig};
 use crate::engine::{Engine, EngineError, LeaseRequest, MAX_WAIT};
@@ -118,6 +120,7 @@ pub struct Dispatcher {
     breakers: LocalBreakers,
     clock: SharedClock,
     client: reqwest::Client,
+    loops: Loops,
 }
 
 /// A finished delivery on its way to the store, with the slot it frees.
@@ -175,7 +178,13 @@ impl Dispatcher {
             .tcp_nodelay(true)
             .build()
             .unwrap_or_default();
-        Dispatcher { config, queues, engine, breakers, clock, client }
+        Dispatcher { config, queues, engine, breakers, clock, client, loops: Loops::default() }
+    }
+
+    /// Reports each run to `loops` (the server's registry, for the admin diagnostics).
+    pub fn with_loops(mut self, loops: Loops) -> Self {
+        self.loops = loops;
+        self
     }
 
     /// Whether any queue is pushed.
@@ -256,7 +265,10 @@ impl Dispatcher {
                 lease: Some(lease),
                 worker: Some(self.config.worker.clone()),
             };
-            let jobs = match self.engine.lease(&queue.name, request).await {
+            // One report per lease (a batch, or a long-poll's end), never per job.
+            let leased = self.engine.lease(&queue.name, request).await;
+            self.loops.report(names::DISPATCHER, &leased);
+            let jobs = match leased {
                 Ok(jobs) => jobs,
                 Err(e) => {
                     tracing::warn!(queue = %queue.name, error = %e, "leasing push jobs failed; retrying shortly");

@@ -1,0 +1,147 @@
+//! The admin diagnostics (admin role): what runs in the background and how
+//! the app's integrations stand.
+//!
+//! - `GET /v1/admin/diagnostics/background-jobs`: the store (pinged, bounded
+//!   in time), the rate limiter's Redis, every queue with its counts, every
+//!   background loop of this node with its last run and last error (from the
+//!   [`Loops`](crate::service::Loops) registry), and every cron schedule
+//!   with its last run.
+//! - `GET /v1/admin/diagnostics/integrations`: per platform the counts by
+//!   status and the most recent connections; the connections whose token
+//!   expires within `diagnostics.token_expiry_horizon`; every push queue's
+//!   target with its host's breaker (when it last opened, why, when it
+//!   recovered); and every circuit breaker.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use rampart_core::breaker::BreakerState;
+use rampart_core::duration::format_duration;
+use rampart_core::time::UnixMillis;
+
+use super::extract::{Admin, Auth};
+use super::{ApiError, AppState, breakers, cron, health, integrations, view};
+use crate::service::dispatcher::breaker_name;
+use crate::wire::{BackgroundJobsDiagnostics, IntegrationsDiagnostics, LoopView, PlatformDiagnostics, PushTargetView};
+
+/// Most expiring connections listed.
+const MAX_EXPIRING: u32 = 100;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/admin/diagnostics/background-jobs", get(diagnostics_background_jobs))
+        .route("/v1/admin/diagnostics/integrations", get(diagnostics_integrations))
+}
+
+fn time(t: Option<UnixMillis>) -> Option<String> {
+    t.map(UnixMillis::to_rfc3339)
+}
+
+async fn diagnostics_background_jobs(
+    State(state): State<AppState>,
+    _auth: Auth<Admin>,
+) -> Result<Json<BackgroundJobsDiagnostics>, ApiError> {
+    let (store, _) = health::probe_store(state.engine.store(), None).await;
+    // A store that is down still leaves the loops and Redis to show: that
+    // is when an operator needs them.
+    let queues = if store.status == "up" { state.engine.queues().await? } else { Vec::new() };
+    let redis = health::redis_view(&state.limiter);
+    let loops = state
+        .loops
+        .snapshot()
+        .into_iter()
+        .map(|(name, s)| LoopView {
+            name: name.to_string(),
+            status: if s.last_run_at.is_none() {
+                "idle"
+            } else if s.failing {
+                "failing"
+            } else {
+                "ok"
+            }
+            .to_string(),
+            last_run_at: time(s.last_run_at),
+            last_ok_at: time(s.last_ok_at),
+            last_error: s.last_error,
+            last_error_at: time(s.last_error_at),
+            runs: s.runs,
+            failures: s.failures,
+        })
+        .collect();
+    let cron = state.cron.list().await?.into_iter().map(cron::schedule_view).collect();
+    Ok(Json(BackgroundJobsDiagnostics {
+        store,
+        redis,
+        queues: queues.into_iter().map(view::queue).collect(),
+        loops,
+        cron,
+    }))
+}
+
+/// Every push queue's target, with what its host's breaker went through.
+async fn push_targets(state: &AppState) -> Result<Vec<PushTargetView>, ApiError> {
+    let queues = state.engine.queues().await?;
+    let targets = queues.into_iter().filter_map(|q| {
+        let target = state.engine.queue_config(&q.name).target.clone()?;
+        Some((q.name, target))
+    });
+    Ok(targets
+        .map(|(queue, target)| {
+            let name = breaker_name(&target);
+            let snapshot = state.breakers.get(name.as_str()).map(|b| b.snapshot());
+            let transitions = snapshot.as_ref().map(|s| s.transitions.as_slice()).unwrap_or_default();
+            let opened =
+                transitions.iter().rev().find(|t| t.to == BreakerState::Open && t.from == BreakerState::Closed);
+            let recovered = transitions.iter().rev().find(|t| t.to == BreakerState::Closed);
+            PushTargetView {
+                queue: queue.to_string(),
+                target: target.url().to_string(),
+                breaker: name.to_string(),
+                state: snapshot.as_ref().map_or(BreakerState::Closed, |s| s.state).to_string(),
+                last_error_at: time(opened.map(|t| t.at)),
+                last_error: opened.map(|t| t.reason.to_string()),
+                last_recovered_at: time(recovered.map(|t| t.at)),
+            }
+        })
+        .collect())
+}
+
+async fn diagnostics_integrations(
+    State(state): State<AppState>,
+    _auth: Auth<Admin>,
+) -> Result<Json<IntegrationsDiagnostics>, ApiError> {
+    let store = state.engine.store();
+    let horizon = state.diagnostics.token_expiry_horizon;
+    let before = state.engine.now().plus(horizon);
+    let (summary, recent, expiring) = tokio::try_join!(
+        store.integration_summary(),
+        store.integration_recent(state.diagnostics.recent_connections),
+        store.integration_expiring(before, MAX_EXPIRING),
+    )?;
+    let mut recent = recent.into_iter().peekable();
+    let platforms = summary
+        .into_iter()
+        .map(|s| {
+            // Both lists come in platform order: take this platform's run.
+            let mut mine = Vec::new();
+            while let Some(r) = recent.next_if(|r| r.platform == s.platform) {
+                mine.push(integrations::view(r));
+            }
+            PlatformDiagnostics {
+                platform: s.platform.to_string(),
+                total: s.counts.total,
+                connected: s.counts.connected,
+                error: s.counts.error,
+                expired: s.counts.expired,
+                recent: mine,
+            }
+        })
+        .collect();
+    Ok(Json(IntegrationsDiagnostics {
+        platforms,
+        expiring: expiring.into_iter().map(integrations::view).collect(),
+        token_expiry_horizon: format_duration(horizon),
+        push_targets: push_targets(&state).await?,
+        breakers: breakers::breaker_views(&state).await?,
+    }))
+}

@@ -1,0 +1,142 @@
+//! The JSON shapes of the integrations report and the admin diagnostics.
+
+use serde::{Deserialize, Serialize};
+
+use super::{BreakerView, CronView, QueueView, RedisBackendView, StoreHealth};
+
+/// `PUT /v1/integrations/{platform}/connections/{id}`: how one of the app's
+/// connections to a third-party platform stands. Optional fields left out
+/// keep the values of the previous report.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationReportRequest {
+    /// `connected`, `error` or `expired`.
+    pub status: String,
+    /// When the app last synced through it, RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_synced_at: Option<String>,
+    /// The last error the app saw on it (at most 2000 characters; emails,
+    /// tokens and card-like numbers in it are replaced before it is stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// When that error happened, RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error_at: Option<String>,
+    /// When its access token expires, RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_expires_at: Option<String>,
+}
+
+/// A reported connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IntegrationView {
+    /// The platform.
+    pub platform: String,
+    /// The app's id of the connection.
+    pub id: String,
+    /// `connected`, `error` or `expired`.
+    pub status: String,
+    /// When the app last synced through it.
+    pub last_synced_at: Option<String>,
+    /// The last error reported.
+    pub last_error: Option<String>,
+    /// When that error happened.
+    pub last_error_at: Option<String>,
+    /// When its access token expires.
+    pub token_expires_at: Option<String>,
+    /// The name of the API key that last reported it.
+    pub reported_by: String,
+    /// When it was first reported.
+    pub created_at: String,
+    /// When it was last reported.
+    pub updated_at: String,
+}
+
+/// One platform in the integrations diagnostics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlatformDiagnostics {
+    /// The platform.
+    pub platform: String,
+    /// Its connections.
+    pub total: u64,
+    /// Those `connected`.
+    pub connected: u64,
+    /// Those in `error`.
+    pub error: u64,
+    /// Those `expired`.
+    pub expired: u64,
+    /// Its most recently reported connections, newest first.
+    pub recent: Vec<IntegrationView>,
+}
+
+/// A push queue's target in the diagnostics, with its host's breaker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushTargetView {
+    /// The push queue.
+    pub queue: String,
+    /// Where its jobs are delivered.
+    pub target: String,
+    /// The breaker of the target's host (`push:HOST:PORT`).
+    pub breaker: String,
+    /// That breaker's state: `closed` (delivering), `open` or `half_open`;
+    /// `closed` before the first delivery.
+    pub state: String,
+    /// When the breaker last opened because of failed deliveries.
+    pub last_error_at: Option<String>,
+    /// Why it did (`5 consecutive failures`).
+    pub last_error: Option<String>,
+    /// When it last closed again after a successful probe.
+    pub last_recovered_at: Option<String>,
+}
+
+/// `GET /v1/admin/diagnostics/integrations`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IntegrationsDiagnostics {
+    /// Every platform, by name.
+    pub platforms: Vec<PlatformDiagnostics>,
+    /// Connections whose token expires within the horizon (or has expired),
+    /// soonest first.
+    pub expiring: Vec<IntegrationView>,
+    /// The horizon (`diagnostics.token_expiry_horizon`), e.g. `"7d"`.
+    pub token_expiry_horizon: String,
+    /// Every push queue's target.
+    pub push_targets: Vec<PushTargetView>,
+    /// Every circuit breaker, as `GET /v1/breakers` lists them.
+    pub breakers: Vec<BreakerView>,
+}
+
+/// A background loop in the diagnostics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoopView {
+    /// The loop (`reaper`, `scheduler`, …).
+    pub name: String,
+    /// `ok`, `failing` (its last run failed) or `idle` (not run yet).
+    pub status: String,
+    /// When it last finished a run.
+    pub last_run_at: Option<String>,
+    /// When a run last succeeded.
+    pub last_ok_at: Option<String>,
+    /// The error of the last failed run.
+    pub last_error: Option<String>,
+    /// When a run last failed.
+    pub last_error_at: Option<String>,
+    /// Runs since start.
+    pub runs: u64,
+    /// Failed runs since start.
+    pub failures: u64,
+}
+
+/// `GET /v1/admin/diagnostics/background-jobs`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BackgroundJobsDiagnostics {
+    /// The store, pinged (bounded in time).
+    pub store: StoreHealth,
+    /// The rate limiter's Redis; `null` without `redis_url`.
+    pub redis: Option<RedisBackendView>,
+    /// Every queue with its counts.
+    pub queues: Vec<QueueView>,
+    /// Every background loop of this node, by name.
+    pub loops: Vec<LoopView>,
+    /// Every cron schedule with its last run (status, start, end, error).
+    pub cron: Vec<CronView>,
+}
