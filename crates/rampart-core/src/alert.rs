@@ -82,11 +82,14 @@ pub enum AlertRule {
     BreakerOpen,
     /// A cron schedule's latest run failed for good: 1 while it is the latest.
     CronFailed,
+    /// An integration's access token (as apps report it) expires within
+    /// `diagnostics.token_expiry_horizon`, or has expired: 1 while it does.
+    TokenExpiring,
 }
 
 impl AlertRule {
     /// Every rule, in a stable order.
-    pub const ALL: [AlertRule; 7] = [
+    pub const ALL: [AlertRule; 8] = [
         AlertRule::QueueWaiting,
         AlertRule::QueueFailedRate,
         AlertRule::QueueStalled,
@@ -94,6 +97,7 @@ impl AlertRule {
         AlertRule::DeadLetters,
         AlertRule::BreakerOpen,
         AlertRule::CronFailed,
+        AlertRule::TokenExpiring,
     ];
 
     /// The rule's name in config, API and messages.
@@ -106,6 +110,7 @@ impl AlertRule {
             AlertRule::DeadLetters => "dead_letters",
             AlertRule::BreakerOpen => "breaker_open",
             AlertRule::CronFailed => "cron_failed",
+            AlertRule::TokenExpiring => "token_expiring",
         }
     }
 
@@ -122,17 +127,19 @@ impl AlertRule {
     /// (`≥ 1`).
     pub fn holds(self, value: f64, threshold: f64) -> bool {
         match self {
-            AlertRule::DeadLetters | AlertRule::BreakerOpen | AlertRule::CronFailed => value >= threshold,
+            AlertRule::DeadLetters | AlertRule::BreakerOpen | AlertRule::CronFailed | AlertRule::TokenExpiring => {
+                value >= threshold
+            }
             _ => value > threshold,
         }
     }
 
     /// Consecutive holding samples before the rule fires. Dead letters, an
-    /// open breaker and a failed cron run are events, not levels: the first
-    /// sample that sees one fires.
+    /// open breaker, a failed cron run and an expiring token are events, not
+    /// levels: the first sample that sees one fires.
     pub fn fire_after(self, configured: u32) -> u32 {
         match self {
-            AlertRule::DeadLetters | AlertRule::BreakerOpen | AlertRule::CronFailed => 1,
+            AlertRule::DeadLetters | AlertRule::BreakerOpen | AlertRule::CronFailed | AlertRule::TokenExpiring => 1,
             _ => configured.max(1),
         }
     }
@@ -147,6 +154,7 @@ impl AlertRule {
             AlertRule::DeadLetters => "new dead jobs",
             AlertRule::BreakerOpen => "circuit breaker open",
             AlertRule::CronFailed => "cron run failed",
+            AlertRule::TokenExpiring => "access token expiring",
         }
     }
 
@@ -180,7 +188,7 @@ impl fmt::Display for AlertRule {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "`{0}` is not an alert rule; rules are queue_waiting, queue_failed_rate, queue_stalled, store_latency, \
-     dead_letters, breaker_open and cron_failed"
+     dead_letters, breaker_open, cron_failed and token_expiring"
 )]
 pub struct AlertRuleError(pub String);
 

@@ -217,6 +217,7 @@ impl Server {
                 alerts: config.alerts.clone(),
                 interval: config.monitoring.interval,
                 channels: channels.names(),
+                token_expiry_horizon: config.diagnostics.token_expiry_horizon,
             };
             let mut alerter =
                 Alerter::new(alerter_config, engine.clone(), queued.clone()).with_loops(register(names::ALERTER));

@@ -134,6 +134,7 @@ impl Notice {
             AlertRule::StoreLatency => "the store".to_string(),
             AlertRule::BreakerOpen => format!("breaker `{}`", a.subject),
             AlertRule::CronFailed => format!("cron schedule `{}`", a.subject),
+            AlertRule::TokenExpiring => format!("integration `{}`", a.subject),
             _ => format!("queue `{}`", a.subject),
         };
         let mut text = format!(
@@ -193,6 +194,10 @@ fn next_step(a: &NoticeAlert) -> String {
         AlertRule::CronFailed => {
             format!("read the run's error (`rampart cron runs {q}`), fix the cause; the next tick runs again; {ack}")
         }
+        AlertRule::TokenExpiring => format!(
+            "reconnect `{q}` in the app before its token expires (`rampart diag integrations` shows when); the alert \
+             resolves once the app reports a later expiry; {ack}"
+        ),
     }
 }
 

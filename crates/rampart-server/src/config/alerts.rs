@@ -123,7 +123,7 @@ impl AlertThresholds {
             AlertRule::StoreLatency => self.store_latency.as_secs_f64() * 1000.0,
             AlertRule::DeadLetters => self.dead_letters as f64,
             // States, not levels: open (or failed) is 1.
-            AlertRule::BreakerOpen | AlertRule::CronFailed => 1.0,
+            AlertRule::BreakerOpen | AlertRule::CronFailed | AlertRule::TokenExpiring => 1.0,
         }
     }
 }

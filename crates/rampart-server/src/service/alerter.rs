@@ -63,6 +63,9 @@ pub struct AlertSample {
     pub breakers: Vec<(String, bool)>,
     /// Every cron schedule's latest run, read from the store.
     pub cron: Vec<CronRunRecord>,
+    /// The integrations (`platform/connection`) whose token expires within
+    /// the horizon, or has expired.
+    pub tokens_expiring: Vec<String>,
 }
 
 /// One queue's figures in an [`AlertSample`]; counts are over the interval
@@ -113,6 +116,9 @@ pub struct AlerterConfig {
     pub interval: Duration,
     /// The channels every notice goes to, by name.
     pub channels: Vec<String>,
+    /// How far ahead an integration's token expiry alerts
+    /// (`diagnostics.token_expiry_horizon`).
+    pub token_expiry_horizon: Duration,
 }
 
 /// Evaluates alert rules once per sample.
@@ -129,8 +135,15 @@ pub struct Alerter {
     last_at: UnixMillis,
     /// Told after every evaluation that queued notices.
     queued: std::sync::Arc<Notify>,
+    token_expiry_horizon: Duration,
     loops: Loops,
 }
+
+/// What [`Alerter::states`] reads: breakers, cron runs, expiring tokens.
+type States = (Vec<(String, bool)>, Vec<CronRunRecord>, Vec<String>);
+
+/// Most expiring tokens read per evaluation (soonest first).
+const TOKENS_READ: u32 = 100;
 
 impl Alerter {
     /// An alerter over `engine` that tells `queued` when it queued notices.
@@ -146,6 +159,7 @@ impl Alerter {
             last_totals: HashMap::new(),
             last_at,
             queued,
+            token_expiry_horizon: config.token_expiry_horizon,
             loops: Loops::default(),
         }
     }
@@ -187,18 +201,20 @@ impl Alerter {
             })
             .collect();
         let latency = Duration::from_secs_f64(set.store_latency_ms.max(0.0) / 1000.0);
-        let (breakers, cron) = self.breakers_and_cron().await?;
-        Ok(AlertSample { at: now, store_latency: latency, queues, breakers, cron })
+        let (breakers, cron, tokens_expiring) = self.states(now).await?;
+        Ok(AlertSample { at: now, store_latency: latency, queues, breakers, cron, tokens_expiring })
     }
 
-    /// The shared breakers with whether each is open, and every schedule's
-    /// latest run.
-    async fn breakers_and_cron(&self) -> Result<(Vec<(String, bool)>, Vec<CronRunRecord>), StoreError> {
+    /// The shared breakers with whether each is open, every schedule's
+    /// latest run, and the integrations whose token expires within the horizon.
+    async fn states(&self, now: UnixMillis) -> Result<States, StoreError> {
         let store = self.engine.store();
-        let (breakers, cron) = tokio::try_join!(store.breaker_list(), store.cron_run_last())?;
+        let expiring = store.integration_expiring(now.plus(self.token_expiry_horizon), TOKENS_READ);
+        let (breakers, cron, expiring) = tokio::try_join!(store.breaker_list(), store.cron_run_last(), expiring)?;
         let breakers =
             breakers.into_iter().map(|b| (b.name.to_string(), b.machine.state() != BreakerState::Closed)).collect();
-        Ok((breakers, cron))
+        let tokens = expiring.iter().map(|i| format!("{}/{}", i.platform, i.connection_id)).collect();
+        Ok((breakers, cron, tokens))
     }
 
     /// The jobs that went dead after the last sample up to `now`, by queue.
@@ -239,8 +255,8 @@ impl Alerter {
                 queue: q.name,
             });
         }
-        let (breakers, cron) = self.breakers_and_cron().await?;
-        Ok(AlertSample { at: now, store_latency, queues, breakers, cron })
+        let (breakers, cron, tokens_expiring) = self.states(now).await?;
+        Ok(AlertSample { at: now, store_latency, queues, breakers, cron, tokens_expiring })
     }
 
     /// Evaluates every rule on `sample` and claims what it calls for.
@@ -296,6 +312,9 @@ impl Alerter {
         }
         for (name, open) in &sample.breakers {
             out.push((AlertRule::BreakerOpen, name.clone(), f64::from(u8::from(*open)), AlertDetails::default()));
+        }
+        for subject in &sample.tokens_expiring {
+            out.push((AlertRule::TokenExpiring, subject.clone(), 1.0, AlertDetails::default()));
         }
         for run in &sample.cron {
             let failed = run.status == JobState::Dead;
@@ -433,6 +452,7 @@ fn firing_alert(a: &AlertRecord) -> FiringAlert {
         AlertRule::StoreLatency => "the store".to_string(),
         AlertRule::BreakerOpen => format!("breaker {}", a.subject),
         AlertRule::CronFailed => format!("cron schedule {}", a.subject),
+        AlertRule::TokenExpiring => format!("integration {}", a.subject),
         _ => format!("queue {}", a.subject),
     };
     FiringAlert {

@@ -59,6 +59,7 @@ async fn rig(receiver: &Receiver, tweak: impl FnOnce(&mut AlertsConfig)) -> Rig 
         alerts: config.alerts.clone(),
         interval: config.monitoring.interval,
         channels: alerting.channels.names(),
+        token_expiry_horizon: config.diagnostics.token_expiry_horizon,
     };
     let alerter = Alerter::new(alerter_config, app.engine.clone(), wake.clone()).with_monitor(app.monitor.clone());
     let clock: SharedClock = app.clock.clone();
@@ -88,6 +89,7 @@ fn waiting(queue: &str, n: u64, at: UnixMillis) -> AlertSample {
         }],
         breakers: vec![],
         cron: vec![],
+        tokens_expiring: vec![],
     }
 }
 
@@ -458,6 +460,7 @@ async fn without_monitoring_the_alerter_samples_by_itself_with_per_queue_thresho
         alerts: config.alerts.clone(),
         interval: Duration::from_secs(1),
         channels: vec!["ops-slack".into()],
+        token_expiry_horizon: config.diagnostics.token_expiry_horizon,
     };
     let mut alerter = Alerter::new(alerter_config, app.engine.clone(), Arc::new(Notify::new()));
     for _ in 0..2 {
@@ -517,4 +520,46 @@ async fn an_open_shared_breaker_and_a_failed_cron_run_fire_and_resolve() {
         resolved += rig.alerter.run_once().await.unwrap().resolved;
     }
     assert_eq!(resolved, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_expiring_within_the_horizon_fires_once_and_resolves_when_renewed() {
+    let receiver = Receiver::start(0).await;
+    let mut rig = rig(&receiver, |_| {}).await;
+    let report =
+        |expires: UnixMillis| json!({"status": "connected", "token_expires_at": expires.to_rfc3339()}).to_string();
+    let path = "/v1/integrations/google/connections/acct-1";
+    let now = rig.app.engine.now();
+    // Two days left, inside the default 7-day horizon; another a month out.
+    let soon = report(now.plus(Duration::from_secs(2 * 86_400)));
+    assert_eq!(rig.app.send_as("producer", Method::PUT, path, Some(&soon)).await.status, StatusCode::OK);
+    let later = report(now.plus(Duration::from_secs(30 * 86_400)));
+    let other = "/v1/integrations/google/connections/acct-2";
+    assert_eq!(rig.app.send_as("producer", Method::PUT, other, Some(&later)).await.status, StatusCode::OK);
+
+    rig.app.clock.advance(Duration::from_secs(15));
+    assert_eq!(rig.alerter.run_once().await.unwrap().fired, 1);
+    rig.app.clock.advance(Duration::from_secs(15));
+    assert_eq!(rig.alerter.run_once().await.unwrap().fired, 0, "fires once");
+    rig.deliver().await;
+    let texts = slack_texts(&receiver);
+    assert_eq!(texts.len(), 1, "{texts:#?}");
+    assert!(
+        texts[0].starts_with(
+            ":rotating_light: *[FIRING] access token expiring on integration `google/acct-1`*: 1 (threshold 1)"
+        ),
+        "{}",
+        texts[0]
+    );
+    assert!(texts[0].contains("reconnect `google/acct-1` in the app"), "{}", texts[0]);
+
+    // The app reconnects and reports a token good for a month: resolved.
+    let renewed = report(rig.app.engine.now().plus(Duration::from_secs(30 * 86_400)));
+    assert_eq!(rig.app.send_as("producer", Method::PUT, path, Some(&renewed)).await.status, StatusCode::OK);
+    let mut resolved = 0;
+    for _ in 0..2 {
+        rig.app.clock.advance(Duration::from_secs(15));
+        resolved += rig.alerter.run_once().await.unwrap().resolved;
+    }
+    assert_eq!(resolved, 1);
 }
