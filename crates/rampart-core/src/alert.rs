@@ -85,11 +85,17 @@ pub enum AlertRule {
     /// An integration's access token (as apps report it) expires within
     /// `diagnostics.token_expiry_horizon`, or has expired: 1 while it does.
     TokenExpiring,
+    /// Rate-limit checks of a policy on this node were decided by its
+    /// `on_backend_error` (Redis failing) during the interval: at least 1.
+    LimiterFallback,
+    /// The share of this node's API requests answered 5xx during the
+    /// interval exceeds the threshold (a fraction), once enough came.
+    ApiErrorRate,
 }
 
 impl AlertRule {
     /// Every rule, in a stable order.
-    pub const ALL: [AlertRule; 8] = [
+    pub const ALL: [AlertRule; 10] = [
         AlertRule::QueueWaiting,
         AlertRule::QueueFailedRate,
         AlertRule::QueueStalled,
@@ -98,6 +104,8 @@ impl AlertRule {
         AlertRule::BreakerOpen,
         AlertRule::CronFailed,
         AlertRule::TokenExpiring,
+        AlertRule::LimiterFallback,
+        AlertRule::ApiErrorRate,
     ];
 
     /// The rule's name in config, API and messages.
@@ -111,6 +119,8 @@ impl AlertRule {
             AlertRule::BreakerOpen => "breaker_open",
             AlertRule::CronFailed => "cron_failed",
             AlertRule::TokenExpiring => "token_expiring",
+            AlertRule::LimiterFallback => "ratelimit_fallback",
+            AlertRule::ApiErrorRate => "api_error_rate",
         }
     }
 
@@ -127,9 +137,11 @@ impl AlertRule {
     /// (`≥ 1`).
     pub fn holds(self, value: f64, threshold: f64) -> bool {
         match self {
-            AlertRule::DeadLetters | AlertRule::BreakerOpen | AlertRule::CronFailed | AlertRule::TokenExpiring => {
-                value >= threshold
-            }
+            AlertRule::DeadLetters
+            | AlertRule::BreakerOpen
+            | AlertRule::CronFailed
+            | AlertRule::TokenExpiring
+            | AlertRule::LimiterFallback => value >= threshold,
             _ => value > threshold,
         }
     }
@@ -139,7 +151,11 @@ impl AlertRule {
     /// levels: the first sample that sees one fires.
     pub fn fire_after(self, configured: u32) -> u32 {
         match self {
-            AlertRule::DeadLetters | AlertRule::BreakerOpen | AlertRule::CronFailed | AlertRule::TokenExpiring => 1,
+            AlertRule::DeadLetters
+            | AlertRule::BreakerOpen
+            | AlertRule::CronFailed
+            | AlertRule::TokenExpiring
+            | AlertRule::LimiterFallback => 1,
             _ => configured.max(1),
         }
     }
@@ -155,13 +171,15 @@ impl AlertRule {
             AlertRule::BreakerOpen => "circuit breaker open",
             AlertRule::CronFailed => "cron run failed",
             AlertRule::TokenExpiring => "access token expiring",
+            AlertRule::LimiterFallback => "rate-limit checks decided by fallback",
+            AlertRule::ApiErrorRate => "API error rate",
         }
     }
 
     /// A figure of this rule as people read it: `"12.5%"`, `"140 ms"`, `"1200"`.
     pub fn format_value(self, value: f64) -> String {
         match self {
-            AlertRule::QueueFailedRate => format!("{}%", trim_number(value * 100.0)),
+            AlertRule::QueueFailedRate | AlertRule::ApiErrorRate => format!("{}%", trim_number(value * 100.0)),
             AlertRule::StoreLatency => format!("{} ms", trim_number(value)),
             _ => trim_number(value),
         }
@@ -188,7 +206,7 @@ impl fmt::Display for AlertRule {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "`{0}` is not an alert rule; rules are queue_waiting, queue_failed_rate, queue_stalled, store_latency, \
-     dead_letters, breaker_open, cron_failed and token_expiring"
+     dead_letters, breaker_open, cron_failed, token_expiring, ratelimit_fallback and api_error_rate"
 )]
 pub struct AlertRuleError(pub String);
 

@@ -219,8 +219,9 @@ impl Server {
                 channels: channels.names(),
                 token_expiry_horizon: config.diagnostics.token_expiry_horizon,
             };
-            let mut alerter =
-                Alerter::new(alerter_config, engine.clone(), queued.clone()).with_loops(register(names::ALERTER));
+            let mut alerter = Alerter::new(alerter_config, engine.clone(), queued.clone())
+                .with_loops(register(names::ALERTER))
+                .with_limiter(limiter.clone());
             if config.monitoring.enabled {
                 alerter = alerter.with_monitor(monitor.clone());
             }

@@ -135,6 +135,8 @@ impl Notice {
             AlertRule::BreakerOpen => format!("breaker `{}`", a.subject),
             AlertRule::CronFailed => format!("cron schedule `{}`", a.subject),
             AlertRule::TokenExpiring => format!("integration `{}`", a.subject),
+            AlertRule::LimiterFallback => format!("rate-limit policy `{}`", a.subject),
+            AlertRule::ApiErrorRate => "rampart's API".to_string(),
             _ => format!("queue `{}`", a.subject),
         };
         let mut text = format!(
@@ -194,6 +196,14 @@ fn next_step(a: &NoticeAlert) -> String {
         AlertRule::CronFailed => {
             format!("read the run's error (`rampart cron runs {q}`), fix the cause; the next tick runs again; {ack}")
         }
+        AlertRule::LimiterFallback => format!(
+            "Redis is failing or slow: checks of `{q}` follow its on_backend_error until it answers (`rampart \
+             ratelimit list` shows Redis's state); {ack}"
+        ),
+        AlertRule::ApiErrorRate => format!(
+            "rampart answers 5xx: read its log for the requests' errors (each carries its x-request-id) and check \
+             the store (`rampart monitor`); {ack}"
+        ),
         AlertRule::TokenExpiring => format!(
             "reconnect `{q}` in the app before its token expires (`rampart diag integrations` shows when); the alert \
              resolves once the app reports a later expiry; {ack}"

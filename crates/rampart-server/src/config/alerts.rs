@@ -38,6 +38,7 @@ pub(super) const RULE_KEYS: &[(&str, Kind)] = &[
     ("stalled", Kind::Int),
     ("store_latency", Kind::Text),
     ("dead_letters", Kind::Int),
+    ("api_error_rate", Kind::Float),
 ];
 
 /// The keys of `[alerts.queues.NAME]`: the queue rules' thresholds.
@@ -98,6 +99,9 @@ pub struct AlertThresholds {
     pub store_latency: Duration,
     /// Fire at this many new dead jobs (`dead_letters`, default 1).
     pub dead_letters: u64,
+    /// Fire above this share of API requests answered 5xx in an interval
+    /// (`api_error_rate`, default 0.05); not per queue.
+    pub api_error_rate: f64,
 }
 
 impl Default for AlertThresholds {
@@ -108,6 +112,7 @@ impl Default for AlertThresholds {
             stalled: 10,
             store_latency: Duration::from_millis(100),
             dead_letters: 1,
+            api_error_rate: 0.05,
         }
     }
 }
@@ -123,7 +128,10 @@ impl AlertThresholds {
             AlertRule::StoreLatency => self.store_latency.as_secs_f64() * 1000.0,
             AlertRule::DeadLetters => self.dead_letters as f64,
             // States, not levels: open (or failed) is 1.
-            AlertRule::BreakerOpen | AlertRule::CronFailed | AlertRule::TokenExpiring => 1.0,
+            AlertRule::ApiErrorRate => self.api_error_rate,
+            AlertRule::BreakerOpen | AlertRule::CronFailed | AlertRule::TokenExpiring | AlertRule::LimiterFallback => {
+                1.0
+            }
         }
     }
 }
@@ -345,6 +353,7 @@ impl Check<'_> {
                         self.positive_duration(&path, value, "must be more than 0s").unwrap_or(t.store_latency)
                 }
                 "dead_letters" => t.dead_letters = self.int(&path, value, 1, u64::MAX >> 11).unwrap_or(t.dead_letters),
+                "api_error_rate" => t.api_error_rate = self.float(&path, value, 0.0, 1.0).unwrap_or(t.api_error_rate),
                 _ => self.unknown(&path, allowed),
             }
         }

@@ -41,6 +41,7 @@ use crate::alert::{AlertDetails, DEAD_JOBS_LISTED, DeadJobDetail};
 use crate::config::AlertsConfig;
 use crate::engine::{Engine, EngineError};
 use crate::monitoring::{FiringAlert, Monitor, SampleSet};
+use crate::ratelimit::RateLimiter;
 use crate::shutdown::Shutdown;
 
 /// The subject of store-wide rules.
@@ -66,7 +67,20 @@ pub struct AlertSample {
     /// The integrations (`platform/connection`) whose token expires within
     /// the horizon, or has expired.
     pub tokens_expiring: Vec<String>,
+    /// Per rate-limit policy, checks this node decided by fallback during
+    /// the interval.
+    pub fallbacks: Vec<(String, u64)>,
+    /// This node's API requests during the interval and those answered 5xx;
+    /// `None` without the monitor's request counts.
+    pub api: Option<(u64, u64)>,
 }
+
+/// Fewest API requests in an interval before its error rate can fire: one
+/// failed request out of two is not an outage.
+pub const API_ERROR_MIN_REQUESTS: u64 = 20;
+
+/// The subject of the API error-rate rule.
+pub const API_SUBJECT: &str = "api";
 
 /// One queue's figures in an [`AlertSample`]; counts are over the interval
 /// since the previous sample.
@@ -136,11 +150,20 @@ pub struct Alerter {
     /// Told after every evaluation that queued notices.
     queued: std::sync::Arc<Notify>,
     token_expiry_horizon: Duration,
+    limiter: Option<RateLimiter>,
+    /// Fallback counts per policy at the last sample.
+    last_fallbacks: HashMap<String, u64>,
+    /// API requests and 5xx answers at the last sample.
+    last_api: Option<(u64, u64)>,
     loops: Loops,
 }
 
 /// What [`Alerter::states`] reads: breakers, cron runs, expiring tokens.
 type States = (Vec<(String, bool)>, Vec<CronRunRecord>, Vec<String>);
+
+/// What [`Alerter::node_counts`] reads: fallbacks per policy, and API
+/// requests with their 5xx answers.
+type NodeCounts = (Vec<(String, u64)>, Option<(u64, u64)>);
 
 /// Most expiring tokens read per evaluation (soonest first).
 const TOKENS_READ: u32 = 100;
@@ -160,8 +183,38 @@ impl Alerter {
             last_at,
             queued,
             token_expiry_horizon: config.token_expiry_horizon,
+            limiter: None,
+            last_fallbacks: HashMap::new(),
+            last_api: None,
             loops: Loops::default(),
         }
+    }
+
+    /// Watches `limiter`'s fallbacks (the `ratelimit_fallback` rule).
+    pub fn with_limiter(mut self, limiter: RateLimiter) -> Alerter {
+        self.limiter = Some(limiter);
+        self
+    }
+
+    /// What this node counted since the last sample: fallbacks per policy,
+    /// and API requests with their 5xx answers (from the monitor).
+    fn node_counts(&mut self) -> NodeCounts {
+        let mut fallbacks = Vec::new();
+        if let Some(limiter) = &self.limiter {
+            for p in limiter.policies().iter() {
+                let (name, now) = (p.name.to_string(), p.fallbacks());
+                let before = self.last_fallbacks.insert(name.clone(), now).unwrap_or(now);
+                fallbacks.push((name, now.saturating_sub(before)));
+            }
+        }
+        let api = self.monitor.as_ref().map(|m| {
+            let series = m.http().series();
+            let total: u64 = series.iter().map(|s| s.count).sum();
+            let errors: u64 = series.iter().filter(|s| s.status >= 500).map(|s| s.count).sum();
+            let (t0, e0) = self.last_api.replace((total, errors)).unwrap_or((total, errors));
+            (total.saturating_sub(t0), errors.saturating_sub(e0))
+        });
+        (fallbacks, api)
     }
 
     /// Reports each evaluation to `loops` (the server's registry, for the admin diagnostics).
@@ -202,7 +255,8 @@ impl Alerter {
             .collect();
         let latency = Duration::from_secs_f64(set.store_latency_ms.max(0.0) / 1000.0);
         let (breakers, cron, tokens_expiring) = self.states(now).await?;
-        Ok(AlertSample { at: now, store_latency: latency, queues, breakers, cron, tokens_expiring })
+        let (fallbacks, api) = self.node_counts();
+        Ok(AlertSample { at: now, store_latency: latency, queues, breakers, cron, tokens_expiring, fallbacks, api })
     }
 
     /// The shared breakers with whether each is open, every schedule's
@@ -256,7 +310,8 @@ impl Alerter {
             });
         }
         let (breakers, cron, tokens_expiring) = self.states(now).await?;
-        Ok(AlertSample { at: now, store_latency, queues, breakers, cron, tokens_expiring })
+        let (fallbacks, api) = self.node_counts();
+        Ok(AlertSample { at: now, store_latency, queues, breakers, cron, tokens_expiring, fallbacks, api })
     }
 
     /// Evaluates every rule on `sample` and claims what it calls for.
@@ -312,6 +367,14 @@ impl Alerter {
         }
         for (name, open) in &sample.breakers {
             out.push((AlertRule::BreakerOpen, name.clone(), f64::from(u8::from(*open)), AlertDetails::default()));
+        }
+        for (policy, n) in &sample.fallbacks {
+            out.push((AlertRule::LimiterFallback, policy.clone(), *n as f64, AlertDetails::default()));
+        }
+        if let Some((requests, errors)) = sample.api {
+            // Too few requests to tell: counts as clear.
+            let rate = if requests >= API_ERROR_MIN_REQUESTS { errors as f64 / requests as f64 } else { 0.0 };
+            out.push((AlertRule::ApiErrorRate, API_SUBJECT.to_string(), rate, AlertDetails::default()));
         }
         for subject in &sample.tokens_expiring {
             out.push((AlertRule::TokenExpiring, subject.clone(), 1.0, AlertDetails::default()));
@@ -453,6 +516,8 @@ fn firing_alert(a: &AlertRecord) -> FiringAlert {
         AlertRule::BreakerOpen => format!("breaker {}", a.subject),
         AlertRule::CronFailed => format!("cron schedule {}", a.subject),
         AlertRule::TokenExpiring => format!("integration {}", a.subject),
+        AlertRule::LimiterFallback => format!("rate-limit policy {}", a.subject),
+        AlertRule::ApiErrorRate => "the API".to_string(),
         _ => format!("queue {}", a.subject),
     };
     FiringAlert {

@@ -90,6 +90,8 @@ fn waiting(queue: &str, n: u64, at: UnixMillis) -> AlertSample {
         breakers: vec![],
         cron: vec![],
         tokens_expiring: vec![],
+        fallbacks: vec![],
+        api: None,
     }
 }
 
@@ -562,4 +564,88 @@ async fn a_token_expiring_within_the_horizon_fires_once_and_resolves_when_renewe
         resolved += rig.alerter.run_once().await.unwrap().resolved;
     }
     assert_eq!(resolved, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_apis_error_rate_fires_past_its_threshold_once_enough_requests_came() {
+    let receiver = Receiver::start(0).await;
+    let mut rig = rig(&receiver, |_| {}).await;
+    let http = rig.app.monitor.http().clone();
+    let answer = |status: u16, n: usize| {
+        for _ in 0..n {
+            http.record("/v1/queues/{queue}/jobs", &Method::POST, status, Duration::from_millis(2));
+        }
+    };
+    // The first evaluation only takes the counts as they stand.
+    rig.app.clock.advance(Duration::from_secs(15));
+    rig.alerter.run_once().await.unwrap();
+    // Too few requests to tell, however many failed.
+    answer(503, 5);
+    for _ in 0..2 {
+        rig.app.clock.advance(Duration::from_secs(15));
+        assert_eq!(rig.alerter.run_once().await.unwrap().fired, 0);
+    }
+    // 3 failures in 30 requests (10%), twice: above the default 5%.
+    let mut fired = 0;
+    for _ in 0..2 {
+        answer(200, 27);
+        answer(500, 3);
+        rig.app.clock.advance(Duration::from_secs(15));
+        fired += rig.alerter.run_once().await.unwrap().fired;
+    }
+    assert_eq!(fired, 1);
+    rig.deliver().await;
+    let texts = slack_texts(&receiver);
+    assert!(
+        texts[0].starts_with(":rotating_light: *[FIRING] API error rate on rampart's API*: 10% (threshold 5%)"),
+        "{texts:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checks_decided_by_fallback_while_redis_fails_fire_one_alert() {
+    use rampart_limit::policy::{Algorithm, Policy};
+    use rampart_server::config::{LimitBackend, OnBackendError, PolicyConfig, PolicyName, RedisUrl};
+    use rampart_server::ratelimit::{CheckInput, RateLimiter};
+
+    let receiver = Receiver::start(0).await;
+    let mut config = Config::default();
+    let policy = Policy::new(100, Duration::from_secs(60), Algorithm::SlidingWindow, None).unwrap();
+    let policy = PolicyConfig {
+        policy,
+        key: Default::default(),
+        backend: Some(LimitBackend::Redis),
+        on_backend_error: OnBackendError::Allow,
+    };
+    config.ratelimit.policies.insert(PolicyName::new("oauth").unwrap(), policy);
+    config.ratelimit.redis_timeout = Duration::from_millis(200);
+    // A Redis nobody listens on: every check falls back.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let unused = format!("redis://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let redis = RedisUrl::parse(&unused).unwrap();
+    let app = TestApp::with_config(config.clone()).await;
+    let clock: SharedClock = app.clock.clone();
+    let limiter = RateLimiter::with_redis(&config.ratelimit, Some(&redis), clock);
+    let alerter_config = AlerterConfig {
+        alerts: AlertsConfig { channels: channels(&receiver), ..config.alerts.clone() },
+        interval: Duration::from_secs(1),
+        channels: vec!["ops-slack".into()],
+        token_expiry_horizon: config.diagnostics.token_expiry_horizon,
+    };
+    let mut alerter =
+        Alerter::new(alerter_config, app.engine.clone(), Arc::new(Notify::new())).with_limiter(limiter.clone());
+    alerter.run_once().await.unwrap();
+    let check = [CheckInput { field: "", policy: "oauth", key: "u1", cost: 1 }];
+    let verdict = limiter.check(&check).await.unwrap();
+    assert!(verdict.fallback, "Redis is unreachable: the check falls back");
+    app.clock.advance(Duration::from_secs(1));
+    assert_eq!(alerter.run_once().await.unwrap().fired, 1);
+    let firing = app.send(Method::GET, "/v1/alerts?state=firing", None).await.body;
+    let firing = firing["alerts"].as_array().unwrap();
+    assert_eq!(
+        (firing[0]["rule"].as_str(), firing[0]["subject"].as_str()),
+        (Some("ratelimit_fallback"), Some("oauth")),
+        "{firing:?}"
+    );
 }
