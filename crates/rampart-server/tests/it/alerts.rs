@@ -570,7 +570,7 @@ async fn a_token_expiring_within_the_horizon_fires_once_and_resolves_when_renewe
 async fn the_apis_error_rate_fires_past_its_threshold_once_enough_requests_came() {
     let receiver = Receiver::start(0).await;
     let mut rig = rig(&receiver, |_| {}).await;
-    let http = rig.app.monitor.http().clone();
+    let http = rig.app.monitor.http();
     let answer = |status: u16, n: usize| {
         for _ in 0..n {
             http.record("/v1/queues/{queue}/jobs", &Method::POST, status, Duration::from_millis(2));
