@@ -53,6 +53,8 @@ struct Inner {
     machine: BreakerMachine,
     successes: u64,
     failures: u64,
+    last_success: Option<UnixMillis>,
+    last_failure: Option<UnixMillis>,
     transitions: VecDeque<Transition>,
 }
 
@@ -80,6 +82,10 @@ pub struct BreakerSnapshot {
     pub failures: u64,
     /// Calls refused since the breaker was made.
     pub rejections: u64,
+    /// When the latest success was recorded.
+    pub last_success: Option<UnixMillis>,
+    /// When the latest failure was recorded.
+    pub last_failure: Option<UnixMillis>,
     /// The latest transitions, oldest first (at most [`KEPT_TRANSITIONS`]).
     pub transitions: Vec<Transition>,
 }
@@ -94,7 +100,14 @@ impl Breaker {
             clock,
             closed: AtomicBool::new(true),
             rejections: AtomicU64::new(0),
-            inner: Mutex::new(Inner { machine, successes: 0, failures: 0, transitions: VecDeque::new() }),
+            inner: Mutex::new(Inner {
+                machine,
+                successes: 0,
+                failures: 0,
+                last_success: None,
+                last_failure: None,
+                transitions: VecDeque::new(),
+            }),
         })
     }
 
@@ -120,12 +133,19 @@ impl Breaker {
     /// Records how an admitted call ended and how long it took; answers the
     /// transition it caused, if any.
     pub fn record(&self, outcome: Outcome, duration: Duration) -> Option<Transition> {
+        let now = self.clock.now();
         let mut inner = self.lock();
         match outcome {
-            Outcome::Success => inner.successes += 1,
-            Outcome::Failure => inner.failures += 1,
+            Outcome::Success => {
+                inner.successes += 1;
+                inner.last_success = Some(now);
+            }
+            Outcome::Failure => {
+                inner.failures += 1;
+                inner.last_failure = Some(now);
+            }
         }
-        let transition = inner.machine.record(&self.policy, outcome, duration, self.clock.now());
+        let transition = inner.machine.record(&self.policy, outcome, duration, now);
         self.after_step(&mut inner, transition);
         transition
     }
@@ -164,6 +184,8 @@ impl Breaker {
             successes: inner.successes,
             failures: inner.failures,
             rejections: self.rejections.load(Ordering::Relaxed),
+            last_success: inner.last_success,
+            last_failure: inner.last_failure,
             transitions: inner.transitions.iter().copied().collect(),
         }
     }
@@ -224,6 +246,8 @@ mod tests {
 
         let s = b.snapshot();
         assert_eq!((s.successes, s.failures, s.rejections), (1, 2, 2));
+        let t0 = UnixMillis(1_800_000_000_000);
+        assert_eq!((s.last_failure, s.last_success), (Some(t0), Some(t0.plus(Duration::from_secs(30)))));
         let path: Vec<_> = s.transitions.iter().map(|t| (t.from, t.to)).collect();
         assert_eq!(
             path,

@@ -101,6 +101,8 @@ async fn push_targets(state: &AppState) -> Result<Vec<PushTargetView>, ApiError>
                 last_error_at: time(opened.map(|t| t.at)),
                 last_error: opened.map(|t| t.reason.to_string()),
                 last_recovered_at: time(recovered.map(|t| t.at)),
+                last_success_at: time(snapshot.as_ref().and_then(|s| s.last_success)),
+                last_failure_at: time(snapshot.as_ref().and_then(|s| s.last_failure)),
             }
         })
         .collect())

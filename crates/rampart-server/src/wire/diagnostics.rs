@@ -87,6 +87,10 @@ pub struct PushTargetView {
     pub last_error: Option<String>,
     /// When it last closed again after a successful probe.
     pub last_recovered_at: Option<String>,
+    /// When a delivery to the host last succeeded (this node, since start).
+    pub last_success_at: Option<String>,
+    /// When a delivery to the host last failed (this node, since start).
+    pub last_failure_at: Option<String>,
 }
 
 /// `GET /v1/admin/diagnostics/integrations`.

@@ -132,12 +132,23 @@ fn connections_table(connections: &[&IntegrationView]) -> output::Table {
 }
 
 fn push_table(targets: &[PushTargetView]) -> output::Table {
-    let mut table = output::Table::new(&["QUEUE", "TARGET", "STATE", "LAST OPENED", "WHY", "RECOVERED"]);
+    let mut table = output::Table::new(&[
+        "QUEUE",
+        "TARGET",
+        "STATE",
+        "LAST SUCCESS",
+        "LAST FAILURE",
+        "LAST OPENED",
+        "WHY",
+        "RECOVERED",
+    ]);
     for t in targets {
         table.row(vec![
             t.queue.clone(),
             t.target.clone(),
             t.state.clone(),
+            output::or_dash(t.last_success_at.as_deref()),
+            output::or_dash(t.last_failure_at.as_deref()),
             output::or_dash(t.last_error_at.as_deref()),
             error_cell(t.last_error.as_deref()),
             output::or_dash(t.last_recovered_at.as_deref()),
@@ -250,6 +261,8 @@ mod tests {
                 last_error_at: Some("2026-12-04T08:00:00Z".into()),
                 last_error: Some("5 consecutive failures".into()),
                 last_recovered_at: None,
+                last_success_at: Some("2026-12-04T07:59:00Z".into()),
+                last_failure_at: Some("2026-12-04T08:00:00Z".into()),
             }],
             breakers: vec![],
         };
