@@ -271,23 +271,7 @@ impl Client {
         limit: Option<u32>,
         cursor: Option<&str>,
     ) -> Result<JobListResponse, ClientError> {
-        let mut url = self.url(&["v1", "queues", queue, "jobs"]);
-        {
-            let mut query = url.query_pairs_mut();
-            if let Some(state) = state {
-                query.append_pair("state", state);
-            }
-            if let Some(limit) = limit {
-                query.append_pair("limit", &limit.to_string());
-            }
-            if let Some(cursor) = cursor {
-                query.append_pair("cursor", cursor);
-            }
-        }
-        // An empty query would leave a bare `?` behind.
-        if url.query() == Some("") {
-            url.set_query(None);
-        }
+        let url = self.page_url(&["v1", "queues", queue, "jobs"], state, limit, cursor);
         self.send(self.http.get(url), &[StatusCode::OK]).await
     }
 
@@ -461,19 +445,7 @@ impl Client {
         limit: Option<u32>,
         cursor: Option<&str>,
     ) -> Result<CronRunsResponse, ClientError> {
-        let mut url = self.url(&["v1", "cron", name, "runs"]);
-        {
-            let mut query = url.query_pairs_mut();
-            if let Some(limit) = limit {
-                query.append_pair("limit", &limit.to_string());
-            }
-            if let Some(cursor) = cursor {
-                query.append_pair("cursor", cursor);
-            }
-        }
-        if url.query() == Some("") {
-            url.set_query(None);
-        }
+        let url = self.page_url(&["v1", "cron", name, "runs"], None, limit, cursor);
         self.send(self.http.get(url), &[StatusCode::OK]).await
     }
 
@@ -500,22 +472,7 @@ impl Client {
         limit: Option<u32>,
         cursor: Option<&str>,
     ) -> Result<AlertsResponse, ClientError> {
-        let mut url = self.url(&["v1", "alerts"]);
-        {
-            let mut query = url.query_pairs_mut();
-            if let Some(state) = state {
-                query.append_pair("state", state);
-            }
-            if let Some(limit) = limit {
-                query.append_pair("limit", &limit.to_string());
-            }
-            if let Some(cursor) = cursor {
-                query.append_pair("cursor", cursor);
-            }
-        }
-        if url.query() == Some("") {
-            url.set_query(None);
-        }
+        let url = self.page_url(&["v1", "alerts"], state, limit, cursor);
         self.send(self.http.get(url), &[StatusCode::OK]).await
     }
 
@@ -602,6 +559,28 @@ impl Client {
         // Cannot fail: `new` accepts only http(s) URLs, which can be a base.
         if let Ok(mut path) = url.path_segments_mut() {
             path.pop_if_empty().extend(segments);
+        }
+        url
+    }
+
+    /// A listing's URL with whichever of `state`, `limit` and `cursor` are given.
+    fn page_url(&self, segments: &[&str], state: Option<&str>, limit: Option<u32>, cursor: Option<&str>) -> Url {
+        let mut url = self.url(segments);
+        {
+            let mut query = url.query_pairs_mut();
+            if let Some(state) = state {
+                query.append_pair("state", state);
+            }
+            if let Some(limit) = limit {
+                query.append_pair("limit", &limit.to_string());
+            }
+            if let Some(cursor) = cursor {
+                query.append_pair("cursor", cursor);
+            }
+        }
+        // An empty query would leave a bare `?` behind.
+        if url.query() == Some("") {
+            url.set_query(None);
         }
         url
     }
