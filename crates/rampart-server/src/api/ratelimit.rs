@@ -15,7 +15,7 @@ use super::{ApiError, AppState};
 use crate::config::{LimitBackend, policy_from_json};
 use crate::ratelimit::headers::{ceil_secs, headers};
 use crate::ratelimit::{CheckInput, LimitError, LimitedPolicy, MAX_CHECKS, stored};
-use crate::wire::*;
+use rampart_client::wire::*;
 use rampart_core::id::PolicyName;
 
 pub(super) fn router() -> Router<AppState> {

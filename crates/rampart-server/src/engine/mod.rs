@@ -1,6 +1,6 @@
 //! The queue engine: everything a job goes through, on top of the store.
 //!
-//! Routes, the embedded [`crate::worker`] and the background services all
+//! Routes, in-process workers ([`crate::worker`]) and the background services all
 //! call the [`Engine`]; it resolves per-queue settings, checks limits, wakes
 //! long-polling workers when jobs become available and keeps the running
 //! totals since start-up. It never reads the wall clock directly: time comes

@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
+use rampart_client::worker::Worker;
 use rampart_core::id::QueueName;
 use rampart_core::job::JobState;
 use rampart_server::engine::JobSpec;
-use rampart_server::worker::{Source, Worker};
 use tracing_subscriber::fmt::MakeWriter;
 
 use crate::harness::TestApp;
@@ -100,7 +100,7 @@ async fn a_job_logs_inside_a_span_with_its_id() {
     let id = app.engine.enqueue(&queue, vec![spec]).await.unwrap()[0].id;
     let (logs, _guard) = capture();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let worker = Worker::new(Source::Embedded(app.engine.clone())).handle("spans", |_job| async {
+    let worker = Worker::new(app.engine.clone()).handle("spans", |_job| async {
         tracing::info!("handler says hello");
         Ok(None)
     });
