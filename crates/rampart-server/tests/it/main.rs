@@ -17,4 +17,5 @@ mod policies;
 mod push;
 mod ratelimit;
 mod receiver;
+mod timer;
 mod worker;
