@@ -37,7 +37,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use axum::http::HeaderName;
+use http::HeaderName;
 use rampart_core::breaker::BreakerPolicy;
 use rampart_core::duration::{format_duration, parse_duration};
 use rampart_core::id::{BreakerName, QueueName};
@@ -424,13 +424,13 @@ pub struct QueueConfig {
 /// A push queue's target: an absolute http or https URL with a host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushTarget {
-    url: reqwest::Url,
+    url: url::Url,
 }
 
 impl PushTarget {
     /// Parses and checks a target URL.
     pub fn parse(s: &str) -> Result<PushTarget, String> {
-        let url = reqwest::Url::parse(s.trim()).map_err(|e| format!("{s:?} is not a URL ({e})"))?;
+        let url = url::Url::parse(s.trim()).map_err(|e| format!("{s:?} is not a URL ({e})"))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(format!("{s:?} must be an http:// or https:// URL, not {}://", url.scheme()));
         }
@@ -452,7 +452,7 @@ impl PushTarget {
     }
 
     /// The URL requests go to.
-    pub fn url(&self) -> &reqwest::Url {
+    pub fn url(&self) -> &url::Url {
         &self.url
     }
 
