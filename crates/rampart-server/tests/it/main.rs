@@ -3,6 +3,7 @@
 
 mod alerts;
 mod api;
+mod architecture;
 mod breakers;
 mod cron;
 mod diagnostics;
