@@ -27,6 +27,8 @@
 //! - [`server`]: wires it together and serves until shut down.
 //! - [`telemetry`]: logging set-up, error reporting to Sentry and the
 //!   scrubber that keeps personal data and secrets out of it.
+//! - [`timer`]: sleeping on the injected clock, for the services and the
+//!   engine's long-poll: a manual clock moved by a test wakes them at once.
 
 pub mod alert;
 pub mod api;
@@ -41,4 +43,5 @@ pub mod server;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;
+pub mod timer;
 pub mod worker;
