@@ -1,6 +1,8 @@
 //! Integration tests of rampart-server: routes in process through
 //! `tower::ServiceExt::oneshot`, the engine and services on a manual clock.
 
+#![allow(clippy::unwrap_used, reason = "a test that unwraps fails at the line that broke")]
+
 mod alerts;
 mod api;
 mod architecture;
