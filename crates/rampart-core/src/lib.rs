@@ -16,6 +16,7 @@
 //! - [`webhook`]: Standard Webhooks signatures (push delivery signs, intake verifies).
 //! - [`breaker`]: the circuit breaker's policy and state machine.
 //! - [`integration`]: the states an app reports for its third-party connections.
+//! - [`name`]: [`named_enum!`], enums whose values have fixed names, spelled once.
 
 pub mod alert;
 pub mod auth;
@@ -25,6 +26,7 @@ pub mod duration;
 pub mod id;
 pub mod integration;
 pub mod job;
+pub mod name;
 pub mod retry;
 pub mod time;
 pub mod webhook;

@@ -10,9 +10,6 @@
 //! [`crate::Store::cron_run_settle`] is called, so the job hot path never
 //! touches cron tables.
 
-use std::fmt;
-use std::str::FromStr;
-
 use rampart_core::cron::Misfire;
 use rampart_core::id::{CronName, JobId, QueueName};
 use rampart_core::job::JobState;
@@ -20,78 +17,32 @@ use rampart_core::time::UnixMillis;
 
 use crate::job::{JobInserted, NewJob};
 
-/// Where a schedule was defined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CronSource {
-    /// In the configuration (`[[cron]]`); replaced at every start.
-    Config,
-    /// Through the admin API.
-    Api,
-    /// Built into rampart (names starting with `rampart.`).
-    Builtin,
-}
-
-impl CronSource {
-    /// The source's name in the API and the store.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CronSource::Config => "config",
-            CronSource::Api => "api",
-            CronSource::Builtin => "builtin",
-        }
+rampart_core::named_enum! {
+    /// Where a schedule was defined.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum CronSource {
+        /// In the configuration (`[[cron]]`); replaced at every start.
+        Config = "config",
+        /// Through the admin API.
+        Api = "api",
+        /// Built into rampart (names starting with `rampart.`).
+        Builtin = "builtin",
     }
+    parse_error: String = |s| format!("`{s}` is not a cron schedule source");
 }
 
-impl FromStr for CronSource {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "config" => Ok(CronSource::Config),
-            "api" => Ok(CronSource::Api),
-            "builtin" => Ok(CronSource::Builtin),
-            other => Err(format!("`{other}` is not a cron schedule source")),
-        }
+rampart_core::named_enum! {
+    /// Why a run was made.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum CronTrigger {
+        /// A tick came.
+        Schedule = "schedule",
+        /// An operator asked for a run now.
+        Manual = "manual",
+        /// Ticks were missed and the schedule's policy is `run_once`.
+        Misfire = "misfire",
     }
-}
-
-/// Why a run was made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CronTrigger {
-    /// A tick came.
-    Schedule,
-    /// An operator asked for a run now.
-    Manual,
-    /// Ticks were missed and the schedule's policy is `run_once`.
-    Misfire,
-}
-
-impl CronTrigger {
-    /// The trigger's name in the API and the store.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CronTrigger::Schedule => "schedule",
-            CronTrigger::Manual => "manual",
-            CronTrigger::Misfire => "misfire",
-        }
-    }
-}
-
-impl FromStr for CronTrigger {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "schedule" => Ok(CronTrigger::Schedule),
-            "manual" => Ok(CronTrigger::Manual),
-            "misfire" => Ok(CronTrigger::Misfire),
-            other => Err(format!("`{other}` is not a cron run trigger")),
-        }
-    }
-}
-
-impl fmt::Display for CronTrigger {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+    parse_error: String = |s| format!("`{s}` is not a cron run trigger");
 }
 
 /// A stored schedule.
