@@ -16,6 +16,7 @@ use rampart_core::job::JobState;
 use rampart_core::time::UnixMillis;
 
 use crate::job::{JobInserted, NewJob};
+use crate::row::Row;
 
 rampart_core::named_enum! {
     /// Where a schedule was defined.
@@ -249,4 +250,48 @@ pub struct CronRunPruneParams {
     pub older_than: UnixMillis,
     /// Most runs this call deletes.
     pub limit: u32,
+}
+
+impl CronScheduleRecord {
+    /// The record of a row read with the columns `name, schedule, timezone,
+    /// queue, payload, description, misfire, source, paused, next_run_at,
+    /// created_at, updated_at`.
+    pub(crate) fn from_row<R: Row>(r: &R) -> Result<CronScheduleRecord, R::Error> {
+        Ok(CronScheduleRecord {
+            name: r.parsed(0, "cron name")?,
+            schedule: r.text(1)?,
+            timezone: r.text(2)?,
+            queue: r.parsed(3, "cron queue")?,
+            payload: r.text(4)?,
+            description: r.text(5)?,
+            misfire: r.parsed(6, "cron misfire")?,
+            source: r.parsed(7, "cron source")?,
+            paused: r.flag(8)?,
+            next_run_at: r.opt_time(9)?,
+            created_at: r.time(10)?,
+            updated_at: r.time(11)?,
+        })
+    }
+}
+
+impl CronRunRecord {
+    /// The record of a row read with the columns `id, name, scheduled_at,
+    /// enqueued_at, job_id, trigger, status, started_at, finished_at,
+    /// attempts, error, result`.
+    pub(crate) fn from_row<R: Row>(r: &R) -> Result<CronRunRecord, R::Error> {
+        Ok(CronRunRecord {
+            id: r.int(0)?,
+            name: r.parsed(1, "cron name")?,
+            scheduled_at: r.time(2)?,
+            enqueued_at: r.time(3)?,
+            job_id: r.opt_int(4)?.map(JobId),
+            trigger: r.parsed(5, "cron trigger")?,
+            status: r.parsed(6, "cron status")?,
+            started_at: r.opt_time(7)?,
+            finished_at: r.opt_time(8)?,
+            attempts: r.count(9)?,
+            error: r.opt_text(10)?,
+            result: r.opt_text(11)?,
+        })
+    }
 }

@@ -29,6 +29,8 @@
 //! - [`alert`]: alerts, silences and the outbox of alert notifications.
 //! - [`monitoring`]: the running totals of every queue, kept across
 //!   restarts, and the job figures readiness reports.
+//! - `row`: one trait to read a row on either backend, so each record's
+//!   mapping from its row is written once, beside the record.
 //!
 //! Method names read noun first, then verb (`job_insert_many`, `job_lease`);
 //! every method that records a time takes `now` so tests control the clock.
@@ -44,6 +46,7 @@ pub mod monitoring;
 pub mod postgres;
 pub mod queue;
 pub mod ratelimit;
+mod row;
 pub mod signal;
 pub mod sqlite;
 

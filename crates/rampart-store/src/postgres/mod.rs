@@ -20,6 +20,7 @@ mod migrate;
 mod monitoring;
 mod push;
 mod ratelimit;
+mod row;
 pub mod testing;
 
 use std::sync::Arc;
