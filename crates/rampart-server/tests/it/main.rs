@@ -3,6 +3,7 @@
 
 mod alerts;
 mod api;
+mod bounds;
 mod breakers;
 mod cron;
 mod diagnostics;
@@ -17,4 +18,5 @@ mod policies;
 mod push;
 mod ratelimit;
 mod receiver;
+mod routes;
 mod worker;
