@@ -6,6 +6,7 @@
 mod alerts;
 mod api;
 mod architecture;
+mod bounds;
 mod breakers;
 mod cron;
 mod diagnostics;
@@ -20,5 +21,6 @@ mod policies;
 mod push;
 mod ratelimit;
 mod receiver;
+mod routes;
 mod timer;
 mod worker;
