@@ -1,8 +1,11 @@
 //! Integration tests of rampart-server: routes in process through
 //! `tower::ServiceExt::oneshot`, the engine and services on a manual clock.
 
+#![allow(clippy::unwrap_used, reason = "a test that unwraps fails at the line that broke")]
+
 mod alerts;
 mod api;
+mod architecture;
 mod bounds;
 mod breakers;
 mod cron;
@@ -19,4 +22,5 @@ mod push;
 mod ratelimit;
 mod receiver;
 mod routes;
+mod timer;
 mod worker;

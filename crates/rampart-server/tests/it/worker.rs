@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
 
 use rampart_client::worker::{JobError, Worker};
 use rampart_core::id::QueueName;
@@ -10,19 +9,14 @@ use rampart_core::job::JobState;
 use rampart_server::engine::JobSpec;
 use serde_json::json;
 
-use crate::harness::TestApp;
+use crate::harness::{TestApp, eventually};
 
-/// Waits until `queue` has `n` jobs in `state`, polling with a generous bound.
+/// Waits until `queue` has `n` jobs in `state`.
 async fn until_count(app: &TestApp, queue: &QueueName, state: JobState, n: u64) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let status = app.engine.queue(queue).await.unwrap();
-        if status.counts.get(state) == n {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "gave up waiting for {n} {state} jobs: {:?}", status.counts);
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually(&format!("{n} {state} jobs in {queue}"), || async {
+        (app.engine.queue(queue).await.unwrap().counts.get(state) == n).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
