@@ -57,6 +57,8 @@ pub use alerts::{AlertThresholds, AlertsConfig, ChannelConfig, ChannelKind, Secr
 pub use cron::{CronConfig, RetentionConfig};
 mod diagnostics;
 pub use diagnostics::{DiagnosticsConfig, SentryConfig, SentryDsn};
+mod http;
+pub use http::HttpConfig;
 
 /// The built-in configuration file: every key at its default value, with a
 /// comment explaining it. It is the first layer of [`Config::load`].
@@ -108,6 +110,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Log output format (`log_format`: `"text"` or `"json"`).
     pub log_format: LogFormat,
+    /// Timeouts and the connection cap of the HTTP server (`[http]`).
+    pub http: HttpConfig,
     /// Settings of every queue that its own table does not override
     /// (`[queue_defaults]`).
     pub queue_defaults: QueueConfig,
@@ -780,6 +784,7 @@ impl Default for Config {
             max_payload_bytes: 1024 * 1024,
             max_body_bytes: 32 * 1024 * 1024,
             log_format: LogFormat::default(),
+            http: HttpConfig::default(),
             queue_defaults: QueueConfig::default(),
             queues: BTreeMap::new(),
             ratelimit: RateLimitConfig::default(),
@@ -968,6 +973,7 @@ const TOP_KEYS: &[(&str, Kind)] = &[
     ("max_payload_bytes", Kind::Int),
     ("max_body_bytes", Kind::Int),
     ("log_format", Kind::Text),
+    ("http", Kind::Table),
     ("queue_defaults", Kind::Table),
     ("queues", Kind::Table),
     ("ratelimit", Kind::Table),
@@ -1078,6 +1084,7 @@ fn resolve(segments: &[&str]) -> Result<(Vec<String>, Kind), String> {
         "ratelimit" => resolve_ratelimit_key(rest),
         "alerts" => alerts::resolve_key(rest),
         "diagnostics" | "sentry" => diagnostics::resolve_section(&first, rest),
+        "http" => http::resolve_key(rest),
         // The short form of RAMPART_SENTRY__DSN.
         "sentry_dsn" if rest.is_empty() => Ok((vec!["sentry".into(), "dsn".into()], Kind::Text)),
         "push" => {
@@ -1658,6 +1665,7 @@ impl Check<'_> {
                         }
                     }
                 }
+                "http" => config.http = self.http(&path, value),
                 "ratelimit" => config.ratelimit = self.ratelimit(&path, value),
                 "push" => config.push = self.push(&path, value),
                 "monitoring" => config.monitoring = self.monitoring(&path, value),

@@ -24,6 +24,8 @@
 //! - [`wire`]: JSON shapes shared by routes and the typed [`client`].
 //! - [`worker`]: run handlers in-process against an embedded engine or a remote server.
 //! - [`server`]: wires it together and serves until shut down.
+//! - [`connection`]: accepting HTTP connections, with the timeouts and the
+//!   cap that bound what a slow or idle client can hold.
 //! - [`telemetry`]: logging set-up, error reporting to Sentry and the
 //!   scrubber that keeps personal data and secrets out of it.
 
@@ -33,6 +35,7 @@ pub mod auth;
 pub mod breaker;
 pub mod client;
 pub mod config;
+pub mod connection;
 pub mod cron;
 pub mod engine;
 pub mod monitoring;

@@ -4,11 +4,13 @@
 mod alerts;
 mod api;
 mod breakers;
+mod connection;
 mod cron;
 mod diagnostics;
 mod engine;
 mod gate;
 mod harness;
+mod json;
 mod layer;
 mod logs;
 mod monitoring;
