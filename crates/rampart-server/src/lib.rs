@@ -3,8 +3,8 @@
 //! Layout:
 //! - [`alert`]: alert notices, their text, the channels they go to and
 //!   the channels' health.
-//! - [`config`]: layered configuration (defaults, file, environment, flags)
-//!   validated all at once.
+//! - [`config`]: the `rampart-config` crate, re-exported: layered
+//!   configuration (defaults, file, environment, flags) validated all at once.
 //! - [`engine`]: the queue engine: enqueue, lease with long-poll, heartbeat,
 //!   ack, retries, dead letters, running totals. Every route and the embedded
 //!   worker go through it.
@@ -34,7 +34,7 @@ pub mod api;
 pub mod auth;
 pub mod breaker;
 pub mod client;
-pub mod config;
+pub use rampart_config as config;
 pub mod connection;
 pub mod cron;
 pub mod engine;

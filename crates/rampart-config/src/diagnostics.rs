@@ -63,7 +63,7 @@ impl SentryDsn {
     /// Checks a DSN.
     pub fn parse(dsn: &str) -> Result<SentryDsn, String> {
         dsn.trim()
-            .parse::<sentry::types::Dsn>()
+            .parse::<sentry_types::Dsn>()
             .map(|_| SentryDsn(dsn.trim().to_string()))
             .map_err(|e| format!("not a Sentry DSN ({e}); give one like https://KEY@o0.ingest.sentry.io/0"))
     }
@@ -76,7 +76,7 @@ impl SentryDsn {
 
 impl fmt::Display for SentryDsn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0.parse::<sentry::types::Dsn>() {
+        match self.0.parse::<sentry_types::Dsn>() {
             Ok(dsn) => write!(f, "{}://***@{}/{}", dsn.scheme(), dsn.host(), dsn.project_id()),
             Err(_) => f.write_str("***"),
         }

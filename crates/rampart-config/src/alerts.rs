@@ -168,7 +168,7 @@ impl SecretUrl {
     /// quotes it.
     pub fn parse(s: &str) -> Result<SecretUrl, String> {
         let s = s.trim();
-        match reqwest::Url::parse(s) {
+        match url::Url::parse(s) {
             Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(SecretUrl(s.to_string())),
             _ => Err("is not an http:// or https:// URL".to_string()),
         }
@@ -474,7 +474,7 @@ impl Check<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, ConfigSources, DEFAULT_TOML};
+    use crate::{Config, ConfigSources, DEFAULT_TOML};
 
     fn load(file: Option<&str>, env: &[(&str, &str)]) -> Result<Config, Vec<String>> {
         let dir = tempfile::tempdir().unwrap();

@@ -1,6 +1,7 @@
-//! The `[http]` section: how long a client may take to send a request, how
-//! long an idle connection stays open, and how many connections the server
-//! holds at once. These bound what a slow or idle client can hold.
+//! The `[http]` section, on HTTP connections: how long a client may take to
+//! send a request, how long an idle connection stays open, and how many
+//! connections the server holds at once. These bound what a slow or idle
+//! client can hold.
 
 use std::time::Duration;
 

@@ -260,7 +260,7 @@ impl Check<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, ConfigSources};
+    use crate::{Config, ConfigSources};
 
     fn load(file: &str, env: &[(&str, &str)]) -> Result<Config, Vec<String>> {
         let dir = tempfile::tempdir().unwrap();

@@ -37,7 +37,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use axum::http::HeaderName;
+use http::HeaderName;
 use rampart_core::breaker::BreakerPolicy;
 use rampart_core::duration::{format_duration, parse_duration};
 use rampart_core::id::{BreakerName, QueueName};
@@ -57,8 +57,8 @@ pub use alerts::{AlertThresholds, AlertsConfig, ChannelConfig, ChannelKind, Secr
 pub use cron::{CronConfig, RetentionConfig};
 mod diagnostics;
 pub use diagnostics::{DiagnosticsConfig, SentryConfig, SentryDsn};
-mod http;
-pub use http::HttpConfig;
+mod connection;
+pub use connection::HttpConfig;
 
 /// The built-in configuration file: every key at its default value, with a
 /// comment explaining it. It is the first layer of [`Config::load`].
@@ -428,13 +428,13 @@ pub struct QueueConfig {
 /// A push queue's target: an absolute http or https URL with a host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushTarget {
-    url: reqwest::Url,
+    url: url::Url,
 }
 
 impl PushTarget {
     /// Parses and checks a target URL.
     pub fn parse(s: &str) -> Result<PushTarget, String> {
-        let url = reqwest::Url::parse(s.trim()).map_err(|e| format!("{s:?} is not a URL ({e})"))?;
+        let url = url::Url::parse(s.trim()).map_err(|e| format!("{s:?} is not a URL ({e})"))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(format!("{s:?} must be an http:// or https:// URL, not {}://", url.scheme()));
         }
@@ -456,7 +456,7 @@ impl PushTarget {
     }
 
     /// The URL requests go to.
-    pub fn url(&self) -> &reqwest::Url {
+    pub fn url(&self) -> &url::Url {
         &self.url
     }
 
@@ -1084,7 +1084,7 @@ fn resolve(segments: &[&str]) -> Result<(Vec<String>, Kind), String> {
         "ratelimit" => resolve_ratelimit_key(rest),
         "alerts" => alerts::resolve_key(rest),
         "diagnostics" | "sentry" => diagnostics::resolve_section(&first, rest),
-        "http" => http::resolve_key(rest),
+        "http" => connection::resolve_key(rest),
         // The short form of RAMPART_SENTRY__DSN.
         "sentry_dsn" if rest.is_empty() => Ok((vec!["sentry".into(), "dsn".into()], Kind::Text)),
         "push" => {
