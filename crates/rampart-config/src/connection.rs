@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use toml::Value;
 
-use super::{Check, Kind, child, key_list};
+use crate::check::Check;
+use crate::keys::{Kind, Resolved, child, resolve_flat};
 
 /// Limits on HTTP connections (`[http]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,31 +43,22 @@ impl Default for HttpConfig {
 /// descriptors for.
 const MAX_CONNECTIONS: u64 = 1_000_000;
 
-pub(super) const HTTP_KEYS: &[(&str, Kind)] = &[
+/// The keys of `[http]`.
+pub(crate) const HTTP_KEYS: &[(&str, Kind)] = &[
     ("header_read_timeout", Kind::Text),
     ("body_read_timeout", Kind::Text),
     ("idle_timeout", Kind::Text),
     ("max_connections", Kind::Int),
 ];
 
-/// Resolves the key that follows `http` (environment variables and flags).
-pub(super) fn resolve_key(rest: &[&str]) -> Result<(Vec<String>, Kind), String> {
-    match rest {
-        [key] => {
-            let key = key.to_ascii_lowercase();
-            match HTTP_KEYS.iter().find(|(name, _)| *name == key) {
-                Some((_, kind)) => Ok((vec!["http".to_string(), key], *kind)),
-                None => Err(format!("`http.{key}` is not a setting; http keys are {}", key_list(HTTP_KEYS))),
-            }
-        }
-        [] => Err("`http` is a table: set one of its keys, e.g. `http.idle_timeout`".to_string()),
-        _ => Err(format!("`http` keys have no sub-keys; http keys are {}", key_list(HTTP_KEYS))),
-    }
+/// Resolves the key segments that follow `http` (environment variables and flags).
+pub(crate) fn resolve_key(rest: &[&str]) -> Resolved {
+    resolve_flat("http", HTTP_KEYS, "idle_timeout", rest)
 }
 
 impl Check<'_> {
     /// The `[http]` table over the defaults.
-    pub(super) fn http(&mut self, path: &[String], value: &Value) -> HttpConfig {
+    pub(crate) fn http(&mut self, path: &[String], value: &Value) -> HttpConfig {
         let mut http = HttpConfig::default();
         let Some(table) = self.table(path, value, "a table of HTTP connection settings") else {
             return http;
@@ -99,52 +91,39 @@ impl Check<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Config, ConfigSources};
     use super::*;
-
-    fn load(file: &str, env: &[(&str, &str)]) -> Result<Config, Vec<String>> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("rampart.toml");
-        std::fs::write(&path, file).unwrap();
-        let sources = ConfigSources {
-            file: Some(path),
-            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            ..ConfigSources::default()
-        };
-        Config::load(&sources).map_err(|e| e.0)
-    }
+    use crate::DEFAULT_TOML;
+    use crate::testing::{errors, ok};
 
     #[test]
     fn the_default_file_documents_every_key_at_its_default() {
-        let table: toml::Table = super::super::DEFAULT_TOML.parse().unwrap();
+        let table: toml::Table = DEFAULT_TOML.parse().unwrap();
         let documented = table["http"].as_table().unwrap();
         for (key, _) in HTTP_KEYS {
             assert!(documented.contains_key(*key), "`http.{key}` missing from config.default.toml");
         }
-        assert_eq!(load("", &[]).unwrap().http, HttpConfig::default());
+        assert_eq!(ok(None, &[], &[]).http, HttpConfig::default());
     }
 
     #[test]
-    fn keys_come_from_the_file_and_the_environment() {
+    fn keys_come_from_the_file_the_environment_and_flags() {
         let file = "[http]\nheader_read_timeout = \"2s\"\nmax_connections = 50";
-        let config = load(file, &[("RAMPART_HTTP__IDLE_TIMEOUT", "5m"), ("RAMPART_HTTP__BODY_READ_TIMEOUT", "1m")]);
-        let http = config.unwrap().http;
-        assert_eq!(
-            http,
-            HttpConfig {
-                header_read_timeout: Duration::from_secs(2),
-                body_read_timeout: Duration::from_secs(60),
-                idle_timeout: Duration::from_secs(300),
-                max_connections: 50,
-            }
-        );
+        let env = [("RAMPART_HTTP__IDLE_TIMEOUT", "5m"), ("RAMPART_HTTP__BODY_READ_TIMEOUT", "1m")];
+        let config = ok(Some(file), &env, &[("http.max_connections", "60")]);
+        let expected = HttpConfig {
+            header_read_timeout: Duration::from_secs(2),
+            body_read_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(300),
+            max_connections: 60,
+        };
+        assert_eq!(config.http, expected);
     }
 
     #[test]
     fn every_bad_value_is_reported_at_once_naming_its_key() {
         let file = "[http]\nheader_read_timeout = \"0s\"\nbody_read_timeout = 30\nidle_timeout = \"soon\"\n\
                     max_connections = 0\nkeep_alive = true";
-        let errors = load(file, &[("RAMPART_HTTP__NOPE", "1")]).unwrap_err();
+        let got = errors(Some(file), &[("RAMPART_HTTP__NOPE", "1")], &[]);
         let want = [
             "RAMPART_HTTP__NOPE: `http.nope` is not a setting",
             "http.header_read_timeout: must be more than 0s",
@@ -154,7 +133,8 @@ mod tests {
             "http.keep_alive: unknown key",
         ];
         for w in want {
-            assert!(errors.iter().any(|e| e.starts_with(w)), "missing {w:?} in {errors:#?}");
+            assert!(got.iter().any(|e| e.starts_with(w)), "missing {w:?} in {got:#?}");
         }
+        assert_eq!(got.len(), want.len(), "{got:#?}");
     }
 }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use rampart_core::cron::{Misfire, Schedule, Timezone, plan_due};
 use rampart_core::id::{CronName, QueueName};
 use rampart_core::job::JobState;
-use rampart_core::time::UnixMillis;
+use rampart_core::time::{SharedClock, UnixMillis};
 use rampart_store::{
     CronAdvance, CronFireParams, CronFired, CronPutParams, CronRunFinishParams, CronRunListParams, CronRunNew,
     CronRunRecord, CronSchedulePut, CronScheduleRecord, CronSource, CronSyncParams, CronTrigger, NewJob, StoreError,
@@ -151,6 +151,11 @@ impl Cron {
             next_run_at: None,
         };
         Cron { inner: Arc::new(Inner { engine, configured, retention, prune }) }
+    }
+
+    /// The engine's clock, which the scheduler sleeps on.
+    pub fn clock(&self) -> &SharedClock {
+        self.inner.engine.clock()
     }
 
     /// The current time of the engine's clock.

@@ -16,7 +16,7 @@ use axum::http::header::{ALLOW, CONTENT_TYPE};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::wire::{ErrorBody, ErrorDetail};
+use rampart_client::wire::{ErrorBody, ErrorDetail};
 
 /// Longest request URI (path and query) accepted, in bytes.
 pub const MAX_URI_BYTES: usize = 8 * 1024;

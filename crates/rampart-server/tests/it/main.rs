@@ -3,6 +3,7 @@
 
 mod alerts;
 mod api;
+mod architecture;
 mod breakers;
 mod connection;
 mod cron;
@@ -19,4 +20,5 @@ mod policies;
 mod push;
 mod ratelimit;
 mod receiver;
+mod timer;
 mod worker;
