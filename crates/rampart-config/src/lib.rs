@@ -75,4 +75,4 @@ pub use ratelimit::{
 };
 pub use server::LogFormat;
 pub use store::PostgresConfig;
-pub use urls::{DatabaseUrl, PushTarget, RedisUrl, SecretUrl};
+pub use urls::{DatabaseUrl, PushTarget, RedisUrl, SecretUrl, redact_query};
