@@ -16,6 +16,7 @@
 //! - [`webhook`]: Standard Webhooks signatures (push delivery signs, intake verifies).
 //! - [`breaker`]: the circuit breaker's policy and state machine.
 //! - [`integration`]: the states an app reports for its third-party connections.
+//! - [`text`]: serde for the values above that travel as JSON strings.
 
 pub mod alert;
 pub mod auth;
@@ -26,5 +27,6 @@ pub mod id;
 pub mod integration;
 pub mod job;
 pub mod retry;
+pub mod text;
 pub mod time;
 pub mod webhook;

@@ -1,9 +1,12 @@
 //! Integration tests of rampart-server: routes in process through
 //! `tower::ServiceExt::oneshot`, the engine and services on a manual clock.
 
+#![allow(clippy::unwrap_used, reason = "a test that unwraps fails at the line that broke")]
+
 mod alerts;
 mod api;
 mod architecture;
+mod bounds;
 mod breakers;
 mod connection;
 mod cron;
@@ -20,5 +23,6 @@ mod policies;
 mod push;
 mod ratelimit;
 mod receiver;
+mod routes;
 mod timer;
 mod worker;
