@@ -16,6 +16,8 @@
 //! - [`webhook`]: Standard Webhooks signatures (push delivery signs, intake verifies).
 //! - [`breaker`]: the circuit breaker's policy and state machine.
 //! - [`integration`]: the states an app reports for its third-party connections.
+//! - [`text`]: the one rule for NUL in strings from outside (names refused,
+//!   free text cleaned).
 
 pub mod alert;
 pub mod auth;
@@ -26,5 +28,6 @@ pub mod id;
 pub mod integration;
 pub mod job;
 pub mod retry;
+pub mod text;
 pub mod time;
 pub mod webhook;
