@@ -3,8 +3,12 @@
 //!
 //! Requests refuse unknown fields (the error names them). Times are RFC 3339
 //! UTC strings, durations human strings (`"30s"`), ids opaque strings, and
-//! payloads and results arbitrary JSON carried through unparsed.
+//! payloads and results arbitrary JSON carried through unparsed. Request
+//! strings follow the NUL rule of `rampart_core::text` as they are read:
+//! names and keys (`text::key`) refuse a NUL, naming the field, and free
+//! text (`text::free`) gets U+FFFD in its place.
 
+use rampart_core::text;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -51,7 +55,7 @@ pub struct EnqueueRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
     /// While a live job of the queue has this key, enqueue returns it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "text::key_opt", skip_serializing_if = "Option::is_none")]
     pub unique_key: Option<String>,
 }
 
@@ -111,7 +115,7 @@ pub struct LeaseRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease: Option<String>,
     /// The worker's name, recorded in the history.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "text::key_opt", skip_serializing_if = "Option::is_none")]
     pub worker: Option<String>,
 }
 
@@ -150,6 +154,7 @@ pub struct LeaseResponse {
 #[serde(deny_unknown_fields)]
 pub struct HeartbeatRequest {
     /// The lease token.
+    #[serde(deserialize_with = "text::key")]
     pub lease_token: String,
     /// New lease length from now (default: the queue's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -168,6 +173,7 @@ pub struct HeartbeatResponse {
 #[serde(deny_unknown_fields)]
 pub struct CompleteRequest {
     /// The lease token.
+    #[serde(deserialize_with = "text::key")]
     pub lease_token: String,
     /// Any JSON value to keep as the job's result.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -179,8 +185,10 @@ pub struct CompleteRequest {
 #[serde(deny_unknown_fields)]
 pub struct FailRequest {
     /// The lease token.
+    #[serde(deserialize_with = "text::key")]
     pub lease_token: String,
     /// What went wrong.
+    #[serde(deserialize_with = "text::free")]
     pub error: String,
     /// False sends the job straight to `dead` (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -193,6 +201,7 @@ pub struct FailRequest {
 #[serde(deny_unknown_fields)]
 pub struct ReleaseRequest {
     /// The lease token.
+    #[serde(deserialize_with = "text::key")]
     pub lease_token: String,
 }
 
@@ -206,6 +215,11 @@ pub struct AckResponse {
     /// When it will be retried.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_at: Option<String>,
+    /// True when this ack repeated the one that had already ended the
+    /// attempt (same lease token and outcome): nothing changed, `state` is
+    /// the job's state now. Absent otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub already: bool,
 }
 
 /// One completion in `POST /v1/acks`.
@@ -215,6 +229,7 @@ pub struct CompleteAck {
     /// The job's id.
     pub id: String,
     /// The lease token.
+    #[serde(deserialize_with = "text::key")]
     pub lease_token: String,
     /// Any JSON value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -228,8 +243,10 @@ pub struct FailAck {
     /// The job's id.
     pub id: String,
     /// The lease token.
+    #[serde(deserialize_with = "text::key")]
     pub lease_token: String,
     /// What went wrong.
+    #[serde(deserialize_with = "text::free")]
     pub error: String,
     /// False sends the job straight to `dead` (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -256,6 +273,10 @@ pub struct AckResult {
     /// The job's new state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
+    /// True when this ack repeated the one that had already ended the
+    /// attempt: nothing changed. Absent otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub already: bool,
     /// Why the ack was refused (e.g. `LEASE_LOST`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorDetail>,
@@ -465,6 +486,7 @@ pub struct JobStateResponse {
 #[serde(deny_unknown_fields)]
 pub struct KeyCreateRequest {
     /// A name for people, unique among live keys.
+    #[serde(deserialize_with = "text::key")]
     pub name: String,
     /// admin, producer, worker or reader.
     pub role: String,
@@ -593,10 +615,10 @@ pub struct StoreHealth {
 #[serde(deny_unknown_fields)]
 pub struct RateLimitCheckRequest {
     /// The policy's name (one check).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "text::key_opt", skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
     /// The key counted against, e.g. a user id or an IP (one check).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "text::key_opt", skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
     /// What the check costs, at least 1 (default 1; one check).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -611,8 +633,10 @@ pub struct RateLimitCheckRequest {
 #[serde(deny_unknown_fields)]
 pub struct RateLimitCheck {
     /// The policy's name.
+    #[serde(deserialize_with = "text::key")]
     pub policy: String,
     /// The key counted against.
+    #[serde(deserialize_with = "text::key")]
     pub key: String,
     /// What the check costs, at least 1 (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -710,7 +734,7 @@ pub struct RateLimitPolicyPut {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub burst: Option<u64>,
     /// How the gate derives the key: `ip` (default), `api_key` or `header:NAME`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "text::key_opt", skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
     /// `memory` or `redis` (default: `redis` when the server has a Redis).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -773,9 +797,11 @@ pub struct BreakerView {
     /// Node breakers: successes, failures and rejections since start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calls: Option<BreakerCallsView>,
-    /// The latest transitions, oldest first (`GET /v1/breakers/{name}` only).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub transitions: Vec<BreakerTransitionView>,
+    /// The latest transitions, oldest first: always in `GET
+    /// /v1/breakers/{name}` (empty when there were none); in the list only a
+    /// node breaker's, when it has some.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transitions: Option<Vec<BreakerTransitionView>>,
 }
 
 /// A breaker's policy.
@@ -917,7 +943,7 @@ pub struct CronPut {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<Box<RawValue>>,
     /// What it is for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "text::free_opt", skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// `skip` (default) or `run_once`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

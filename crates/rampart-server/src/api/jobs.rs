@@ -161,7 +161,12 @@ async fn jobs_heartbeat(
 }
 
 fn ack_response(a: rampart_store::JobAcked) -> AckResponse {
-    AckResponse { id: a.id.to_string(), state: a.state.to_string(), retry_at: a.retry_at.map(|t| t.to_rfc3339()) }
+    AckResponse {
+        id: a.id.to_string(),
+        state: a.state.to_string(),
+        retry_at: a.retry_at.map(|t| t.to_rfc3339()),
+        already: a.already,
+    }
 }
 
 async fn jobs_complete(
@@ -229,12 +234,13 @@ async fn jobs_ack(
         .into_iter()
         .zip(results)
         .map(|(id, r)| match r {
-            Ok(a) => AckResult { id, state: Some(a.state.to_string()), error: None },
+            Ok(a) => AckResult { id, state: Some(a.state.to_string()), already: a.already, error: None },
             Err(e) => {
                 let api = ApiError::from(e);
                 AckResult {
                     id,
                     state: None,
+                    already: false,
                     error: Some(ErrorDetail { code: api.code.to_string(), message: api.message }),
                 }
             }

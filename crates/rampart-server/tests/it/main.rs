@@ -17,4 +17,5 @@ mod policies;
 mod push;
 mod ratelimit;
 mod receiver;
+mod text;
 mod worker;
