@@ -16,15 +16,15 @@ use std::sync::Arc;
 use rampart_core::cron::{Misfire, Schedule, Timezone, plan_due};
 use rampart_core::id::{CronName, QueueName};
 use rampart_core::job::JobState;
-use rampart_core::time::UnixMillis;
+use rampart_core::time::{SharedClock, UnixMillis};
 use rampart_store::{
     CronAdvance, CronFireParams, CronFired, CronPutParams, CronRunFinishParams, CronRunListParams, CronRunNew,
     CronRunRecord, CronSchedulePut, CronScheduleRecord, CronSource, CronSyncParams, CronTrigger, NewJob, StoreError,
 };
+use tokio::sync::mpsc;
 
 use crate::config::Config;
 use crate::engine::{Engine, EngineError};
-use crate::service::pruner::PruneRequests;
 
 /// The name of the built-in retention schedule.
 pub const RETENTION: &str = "rampart.retention";
@@ -34,6 +34,27 @@ const MAX_FIRES_PER_PASS: usize = 100;
 
 /// Most runs one page of history holds.
 pub const MAX_RUNS_PAGE: u32 = 1_000;
+
+/// Hands runs of the built-in retention schedule to whoever prunes (the
+/// server's [`crate::service::Pruner`]). Cloning shares it.
+#[derive(Clone)]
+pub struct PruneRequests(mpsc::Sender<i64>);
+
+impl PruneRequests {
+    /// A handle, and the receiving end the pruner takes runs (by id) from;
+    /// at most `capacity` runs wait.
+    pub fn channel(capacity: usize) -> (PruneRequests, mpsc::Receiver<i64>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        (PruneRequests(tx), rx)
+    }
+
+    /// Queues a run, by id; gives it back when the pruner has too many waiting.
+    pub(crate) fn request(&self, run: i64) -> Result<(), i64> {
+        self.0.try_send(run).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(run) | mpsc::error::TrySendError::Closed(run) => run,
+        })
+    }
+}
 
 /// What went wrong in a cron call.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -130,6 +151,11 @@ impl Cron {
             next_run_at: None,
         };
         Cron { inner: Arc::new(Inner { engine, configured, retention, prune }) }
+    }
+
+    /// The engine's clock, which the scheduler sleeps on.
+    pub fn clock(&self) -> &SharedClock {
+        self.inner.engine.clock()
     }
 
     /// The current time of the engine's clock.

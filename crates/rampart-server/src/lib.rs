@@ -3,8 +3,8 @@
 //! Layout:
 //! - [`alert`]: alert notices, their text, the channels they go to and
 //!   the channels' health.
-//! - [`config`]: layered configuration (defaults, file, environment, flags)
-//!   validated all at once.
+//! - [`config`]: the `rampart-config` crate, re-exported: layered
+//!   configuration (defaults, file, environment, flags) validated all at once.
 //! - [`engine`]: the queue engine: enqueue, lease with long-poll, heartbeat,
 //!   ack, retries, dead letters, running totals. Every route and the embedded
 //!   worker go through it.
@@ -21,18 +21,20 @@
 //!   pruner, dispatcher, sampler, sweeper, …), each
 //!   stopping on the shared shutdown signal.
 //! - [`api`]: the HTTP routes, one module per resource, one auth extractor.
-//! - [`wire`]: JSON shapes shared by routes and the typed [`client`].
-//! - [`worker`]: run handlers in-process against an embedded engine or a remote server.
+//! - [`worker`]: the engine as a job source, so a `rampart_client` worker
+//!   runs handlers in-process (the JSON shapes, the typed client and the
+//!   worker itself live in `rampart-client`).
 //! - [`server`]: wires it together and serves until shut down.
 //! - [`telemetry`]: logging set-up, error reporting to Sentry and the
 //!   scrubber that keeps personal data and secrets out of it.
+//! - [`timer`]: sleeping on the injected clock, for the services and the
+//!   engine's long-poll: a manual clock moved by a test wakes them at once.
 
 pub mod alert;
 pub mod api;
 pub mod auth;
 pub mod breaker;
-pub mod client;
-pub mod config;
+pub use rampart_config as config;
 pub mod cron;
 pub mod engine;
 pub mod monitoring;
@@ -41,5 +43,5 @@ pub mod server;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;
-pub mod wire;
+pub mod timer;
 pub mod worker;

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::extract::{Admin, Auth, Body, Read};
 use super::{ApiError, AppState, duration_field};
 use crate::alert::AlertDetails;
-use crate::wire::*;
+use rampart_client::wire::*;
 
 /// Alerts per page unless `limit` says otherwise.
 const DEFAULT_PAGE: u32 = 50;

@@ -23,7 +23,7 @@ use rampart_store::{BreakerOp, BreakerRecord};
 use super::extract::{Admin, Auth, Body, RateLimit, Read};
 use super::{ApiError, AppState};
 use crate::ratelimit::headers::ceil_secs;
-use crate::wire::*;
+use rampart_client::wire::*;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()

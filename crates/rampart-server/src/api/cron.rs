@@ -18,7 +18,7 @@ use super::extract::{Admin, Auth, Body, Read};
 use super::view::raw;
 use super::{ApiError, AppState, queue_name};
 use crate::cron::{CronError, CronSpec, CronView as ScheduleView, MAX_RUNS_PAGE};
-use crate::wire::{CronListResponse, CronPut, CronRunView, CronRunsResponse, CronView};
+use rampart_client::wire::{CronListResponse, CronPut, CronRunView, CronRunsResponse, CronView};
 
 /// Runs per page when the request does not say.
 const DEFAULT_RUNS_PAGE: u32 = 50;

@@ -22,7 +22,9 @@ use rampart_core::time::UnixMillis;
 use super::extract::{Admin, Auth};
 use super::{ApiError, AppState, breakers, cron, health, integrations, view};
 use crate::service::dispatcher::breaker_name;
-use crate::wire::{BackgroundJobsDiagnostics, IntegrationsDiagnostics, LoopView, PlatformDiagnostics, PushTargetView};
+use rampart_client::wire::{
+    BackgroundJobsDiagnostics, IntegrationsDiagnostics, LoopView, PlatformDiagnostics, PushTargetView,
+};
 
 /// Most expiring connections listed.
 const MAX_EXPIRING: u32 = 100;

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use crate::auth::AuthError;
 use crate::engine::EngineError;
 use crate::ratelimit::LimitError;
-use crate::wire::{ErrorBody, ErrorDetail};
+use rampart_client::wire::{ErrorBody, ErrorDetail};
 use rampart_store::StoreError;
 
 /// An error answer.

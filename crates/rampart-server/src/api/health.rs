@@ -24,7 +24,7 @@ use rampart_store::{JobHealthCounts, Store, StoreError};
 
 use super::AppState;
 use crate::ratelimit::RateLimiter;
-use crate::wire::{
+use rampart_client::wire::{
     HealthResponse, JobsHealth, ReadyComponents, ReadyResponse, RedisBackendView, StoreHealth, WorkersHealth,
 };
 

@@ -15,7 +15,7 @@ use rampart_store::{IntegrationRecord, IntegrationUpsertParams};
 use super::extract::{Auth, Body, Report};
 use super::{ApiError, AppState};
 use crate::telemetry::scrub::scrub;
-use crate::wire::{IntegrationReportRequest, IntegrationView};
+use rampart_client::wire::{IntegrationReportRequest, IntegrationView};
 
 /// The longest `last_error` kept, in characters.
 pub const MAX_ERROR_CHARS: usize = 2000;

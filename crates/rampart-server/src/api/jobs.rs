@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::extract::{Admin, Auth, Body, Enqueue, Read, Work};
 use super::{ApiError, AppState, duration_field, job_id, queue_name, view};
 use crate::engine::{self, EngineError, JobSpec};
-use crate::wire::*;
+use rampart_client::wire::*;
 
 /// Longest unique key and worker name accepted.
 const MAX_KEY_LEN: usize = 1024;
@@ -120,7 +120,7 @@ async fn jobs_lease(
     State(state): State<AppState>,
     auth: Auth<Work>,
     Path(queue): Path<String>,
-    Body(req): Body<crate::wire::LeaseRequest>,
+    Body(req): Body<rampart_client::wire::LeaseRequest>,
 ) -> Result<Json<LeaseResponse>, ApiError> {
     let queue = queue_name(&queue)?;
     if let Some(target) = &state.engine.queue_config(&queue).target {

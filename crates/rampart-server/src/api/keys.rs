@@ -9,7 +9,7 @@ use rampart_store::ApiKeyRecord;
 
 use super::extract::{Admin, Auth, Body};
 use super::{ApiError, AppState};
-use crate::wire::*;
+use rampart_client::wire::*;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/v1/keys", post(keys_create).get(keys_list)).route("/v1/keys/{key}", delete(keys_revoke))

@@ -119,7 +119,8 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::own_limits));
     // Outside the own limits, so their refusals count too.
     let routes = if monitoring.enabled {
-        routes.layer(axum::middleware::from_fn_with_state(state.clone(), crate::monitoring::http::count_requests))
+        routes
+            .layer(axum::middleware::from_fn_with_state(state.monitor.clone(), crate::monitoring::http::count_requests))
     } else {
         routes
     };

@@ -20,7 +20,7 @@ use super::health::{probe_store, redis_view};
 use super::{ApiError, AppState, queue_name};
 use crate::breaker::{self, BreakerStatus};
 use crate::monitoring::{FiringAlert, QueueSample, prometheus};
-use crate::wire::*;
+use rampart_client::wire::*;
 
 pub(super) fn router(metrics_public: bool) -> Router<AppState> {
     let router = Router::new()

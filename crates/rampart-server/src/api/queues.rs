@@ -10,7 +10,7 @@ use rampart_core::auth::Role;
 use super::extract::{Admin, Auth, Body, Read};
 use super::{ApiError, AppState, job_id, queue_name, view};
 use crate::service::dispatcher::push_secret;
-use crate::wire::*;
+use rampart_client::wire::*;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()

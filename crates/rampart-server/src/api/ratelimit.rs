@@ -12,10 +12,10 @@ use axum::{Json, Router};
 
 use super::extract::{Admin, Auth, Body, RateLimit, Read};
 use super::{ApiError, AppState};
-use crate::config::{LimitBackend, policy_from_json};
+use crate::config::{LimitBackend, PolicySpec};
 use crate::ratelimit::headers::{ceil_secs, headers};
 use crate::ratelimit::{CheckInput, LimitError, LimitedPolicy, MAX_CHECKS, stored};
-use crate::wire::*;
+use rampart_client::wire::*;
 use rampart_core::id::PolicyName;
 
 pub(super) fn router() -> Router<AppState> {
@@ -120,12 +120,17 @@ async fn ratelimit_policy_put(
     if state.limiter.is_configured(name.as_str()) {
         return Err(configured(&name));
     }
-    let spec = serde_json::to_value(&req).map_err(|e| ApiError::invalid(format!("invalid policy: {e}")))?;
-    let policy = policy_from_json(&spec).map_err(|problems| {
-        let named = problems.iter().map(|p| match p.split_once(": ") {
-            Some((field, problem)) => format!("invalid field `{field}`: {problem}"),
-            None => p.clone(),
-        });
+    let spec = PolicySpec {
+        limit: req.limit,
+        window: req.window,
+        algorithm: req.algorithm,
+        burst: req.burst,
+        key: req.key,
+        backend: req.backend,
+        on_backend_error: req.on_backend_error,
+    };
+    let policy = spec.validate().map_err(|problems| {
+        let named = problems.iter().map(|p| format!("invalid field `{}`: {}", p.field, p.message));
         ApiError::invalid(named.collect::<Vec<_>>().join("; "))
     })?;
     if policy.backend == Some(LimitBackend::Redis) && state.limiter.redis().is_none() {
@@ -134,7 +139,8 @@ async fn ratelimit_policy_put(
         ));
     }
     let store = state.engine.store();
-    store.ratelimit_policy_put(&name, &spec.to_string(), state.engine.now()).await?;
+    let kept = serde_json::to_string(&spec).map_err(|e| ApiError::invalid(format!("invalid policy: {e}")))?;
+    store.ratelimit_policy_put(&name, &kept, state.engine.now()).await?;
     stored::reload(store, &state.limiter).await?;
     Ok(Json(policy_view(&*state.limiter.policy(name.as_str())?)))
 }

@@ -6,7 +6,7 @@ use rampart_store::{JobRecord, LeasedJob};
 use serde_json::value::RawValue;
 
 use crate::engine::QueueStatus;
-use crate::wire::{JobErrorView, JobEventView, JobView, LeasedJobView, QueueTotals, QueueView, StateCounts};
+use rampart_client::wire::{JobErrorView, JobEventView, JobView, LeasedJobView, QueueTotals, QueueView, StateCounts};
 
 /// JSON text from the store as a raw value; stored text is always valid JSON,
 /// but a damaged row shows as a string instead of failing the whole answer.

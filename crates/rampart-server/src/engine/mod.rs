@@ -1,6 +1,6 @@
 //! The queue engine: everything a job goes through, on top of the store.
 //!
-//! Routes, the embedded [`crate::worker`] and the background services all
+//! Routes, in-process workers ([`crate::worker`]) and the background services all
 //! call the [`Engine`]; it resolves per-queue settings, checks limits, wakes
 //! long-polling workers when jobs become available and keeps the running
 //! totals since start-up. It never reads the wall clock directly: time comes
@@ -30,6 +30,7 @@ use rampart_store::{
 
 use crate::config::{Config, QueueConfig};
 use crate::shutdown::Shutdown;
+use crate::timer::Timer as _;
 use totals::Totals;
 use wake::Wakers;
 use workers::Workers;
@@ -147,6 +148,11 @@ impl Engine {
         &self.inner.store
     }
 
+    /// The clock the engine reads time from, which its services sleep on.
+    pub fn clock(&self) -> &SharedClock {
+        &self.inner.clock
+    }
+
     /// The current time of the engine's clock.
     pub fn now(&self) -> UnixMillis {
         self.inner.clock.now()
@@ -257,7 +263,10 @@ impl Engine {
         if let Some(worker) = &req.worker {
             self.worker_seen(worker);
         }
-        let deadline = tokio::time::Instant::now() + req.wait;
+        let deadline = self.now().plus(req.wait);
+        // Made once, so wake-ups that find nothing do not push it back.
+        let expired = self.inner.clock.sleep_until(deadline);
+        tokio::pin!(expired);
         let waker = self.inner.wakers.queue(queue);
         // On a shared store a lost signal must not leave this lease asleep
         // for its whole wait while jobs sit in the queue.
@@ -278,13 +287,13 @@ impl Engine {
                     now: self.now(),
                 })
                 .await?;
-            if !jobs.is_empty() || tokio::time::Instant::now() >= deadline || self.inner.shutdown.is_triggered() {
+            if !jobs.is_empty() || self.now() >= deadline || self.inner.shutdown.is_triggered() {
                 return Ok(jobs);
             }
             tokio::select! {
                 _ = notified => {}
                 _ = look_again_after(fallback) => {}
-                _ = tokio::time::sleep_until(deadline) => return Ok(Vec::new()),
+                _ = &mut expired => return Ok(Vec::new()),
                 _ = self.inner.shutdown.wait() => return Ok(Vec::new()),
             }
         }

@@ -14,7 +14,7 @@ use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::api::AppState;
+use super::Monitor;
 
 /// Upper bounds of the request-latency buckets, in seconds.
 pub const LATENCY_BOUNDS_S: [f64; 15] =
@@ -106,9 +106,9 @@ impl HttpMetrics {
     }
 }
 
-/// The middleware that counts every request the router answers, the own
-/// API limits' refusals included.
-pub(crate) async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// The middleware that counts every request the router answers into the
+/// monitor's [`HttpMetrics`], the own API limits' refusals included.
+pub(crate) async fn count_requests(State(monitor): State<Monitor>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let route = req.extensions().get::<MatchedPath>().cloned();
     // Any token is a method to HTTP: only the standard ones become labels,
@@ -121,7 +121,7 @@ pub(crate) async fn count_requests(State(state): State<AppState>, req: Request, 
     };
     let response = next.run(req).await;
     let route = route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
-    state.monitor.http().record(route, &method, response.status().as_u16(), started.elapsed());
+    monitor.http().record(route, &method, response.status().as_u16(), started.elapsed());
     response
 }
 

@@ -72,7 +72,7 @@ use super::client_ip::{client_ip, peer_addr};
 use super::headers::{ceil_secs, headers};
 use super::{CheckInput, LimitError, RateLimiter, Verdict};
 use crate::config::{IpNet, ResetFormat};
-use crate::wire::{ErrorBody, ErrorDetail};
+use rampart_client::wire::{ErrorBody, ErrorDetail};
 
 /// The code of the answer to a denied request.
 pub const RATE_LIMIT_EXCEEDED: &str = "RATE_LIMIT_EXCEEDED";

@@ -151,6 +151,12 @@ impl RateLimiter {
         self.inner.set.store(Arc::new(set));
     }
 
+    /// The clock the limiter decides by, which its sweeper and policy
+    /// syncer sleep on.
+    pub fn clock(&self) -> &SharedClock {
+        &self.inner.clock
+    }
+
     /// Whether the configuration defines `name` (so the admin API may not).
     pub fn is_configured(&self, name: &str) -> bool {
         self.inner.configured.contains_key(name)

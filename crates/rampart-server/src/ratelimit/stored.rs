@@ -9,7 +9,7 @@ use rampart_core::id::PolicyName;
 use rampart_store::{Store, StoreError};
 
 use super::RateLimiter;
-use crate::config::{PolicyConfig, policy_from_json};
+use crate::config::{PolicyConfig, PolicySpec};
 
 /// Reads the store's policies into `limiter`; answers the revision read.
 ///
@@ -39,5 +39,5 @@ pub async fn reload(store: &Store, limiter: &RateLimiter) -> Result<u64, StoreEr
 fn parse(name: &PolicyName, spec: &str) -> Result<PolicyConfig, Vec<String>> {
     let value: serde_json::Value =
         serde_json::from_str(spec).map_err(|e| vec![format!("policy `{name}` is not JSON: {e}")])?;
-    policy_from_json(&value)
+    PolicySpec::read_json(&value)
 }

@@ -36,13 +36,13 @@ use rampart_store::{
 };
 use tokio::sync::Notify;
 
-use super::Ticks;
 use crate::alert::{AlertDetails, DEAD_JOBS_LISTED, DeadJobDetail};
 use crate::config::AlertsConfig;
 use crate::engine::{Engine, EngineError};
 use crate::monitoring::{FiringAlert, Monitor, SampleSet};
 use crate::ratelimit::RateLimiter;
 use crate::shutdown::Shutdown;
+use crate::timer::Ticks;
 
 /// The subject of store-wide rules.
 pub const STORE_SUBJECT: &str = "store";
@@ -493,7 +493,7 @@ impl Alerter {
                 }
             }
         }
-        let mut ticks = Ticks::new(self.interval, shutdown);
+        let mut ticks = Ticks::new(self.interval, self.engine.clock().clone(), shutdown);
         // The first tick comes at once: skip it, so the first sample covers
         // a whole interval.
         if !ticks.next().await {

@@ -5,6 +5,8 @@
 //! read. Each is an agent noun in its own file with a `run(shutdown)` loop
 //! and a `run_once()` step that tests drive directly (and its own `…Config`
 //! when it has settings); every loop ends when the shutdown signal fires.
+//! Each sleeps on the injected clock ([`crate::timer`]), so a test that
+//! moves a manual clock sees the service run at once.
 
 pub mod alerter;
 pub mod dispatcher;
@@ -33,27 +35,3 @@ pub use relay::Relay;
 pub use sampler::{Sampler, SamplerConfig};
 pub use scheduler::{Scheduler, SchedulerConfig};
 pub use sweeper::{Sweeper, SweeperConfig};
-
-/// A tick every interval until shutdown: the loop of each service that polls.
-/// A tick that comes late is not made up for (`MissedTickBehavior::Delay`).
-pub(crate) struct Ticks {
-    tick: tokio::time::Interval,
-    shutdown: crate::shutdown::Shutdown,
-}
-
-impl Ticks {
-    /// Ticks every `interval`, the first at once.
-    pub(crate) fn new(interval: std::time::Duration, shutdown: crate::shutdown::Shutdown) -> Ticks {
-        let mut tick = tokio::time::interval(interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        Ticks { tick, shutdown }
-    }
-
-    /// Waits for the next tick; false once shutdown has fired.
-    pub(crate) async fn next(&mut self) -> bool {
-        tokio::select! {
-            _ = self.tick.tick() => true,
-            _ = self.shutdown.wait() => false,
-        }
-    }
-}

@@ -9,8 +9,8 @@
 //! rows to come due again when their claim lapses: a notice is delivered at
 //! least once, and a receiver can drop a repeat by its `webhook-id`.
 //!
-//! Rounds run every [`NotifierConfig::interval`] and at once when the
-//! alerter queued something on this node.
+//! Rounds run every [`NotifierConfig::interval`] of the clock and at once
+//! when the alerter queued something on this node.
 
 use super::loops::{Loops, names};
 use std::sync::Arc;
@@ -22,6 +22,7 @@ use tokio::sync::Notify;
 
 use crate::alert::{ChannelHealth, Channels, Notice};
 use crate::shutdown::Shutdown;
+use crate::timer::Timer as _;
 
 /// How the notifier runs.
 #[derive(Debug, Clone)]
@@ -150,7 +151,7 @@ impl Notifier {
                 Err(e) => tracing::warn!(error = %e, "alert notice round failed; retrying shortly"),
             }
             tokio::select! {
-                _ = tokio::time::sleep(self.config.interval) => {}
+                _ = self.clock.sleep(self.config.interval) => {}
                 _ = self.wake.notified() => {}
                 _ = shutdown.wait() => return,
             }

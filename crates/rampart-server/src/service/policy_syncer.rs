@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use rampart_store::{Store, StoreError};
 
-use super::Ticks;
 use super::loops::{Loops, names};
 use crate::ratelimit::{RateLimiter, stored};
 use crate::shutdown::Shutdown;
+use crate::timer::Ticks;
 
 /// How the syncer runs.
 #[derive(Debug, Clone)]
@@ -60,7 +60,7 @@ impl PolicySyncer {
 
     /// Looks until shutdown.
     pub async fn run(mut self, shutdown: Shutdown) {
-        let mut ticks = Ticks::new(self.config.interval, shutdown);
+        let mut ticks = Ticks::new(self.config.interval, self.limiter.clock().clone(), shutdown);
         while ticks.next().await {
             let result = self.run_once().await;
             self.loops.report(names::POLICY_SYNCER, &result);

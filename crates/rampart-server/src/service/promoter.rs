@@ -1,12 +1,14 @@
 //! The promoter: makes delayed and retrying jobs available when their time
-//! comes. It sleeps until the earliest due time (at most `max_sleep`), and is
-//! woken early whenever a job is scheduled, so a delayed job starts on time.
+//! comes. It sleeps on the engine's clock until the earliest due time (at
+//! most `max_sleep`), and is woken early whenever a job is scheduled, so a
+//! delayed job starts on time.
 
 use std::time::Duration;
 
 use super::loops::{Loops, names};
 use crate::engine::{Engine, EngineError};
 use crate::shutdown::Shutdown;
+use crate::timer::Timer as _;
 
 /// How the promoter runs.
 #[derive(Debug, Clone)]
@@ -73,7 +75,7 @@ impl Promoter {
             }
             let sleep = self.sleep_for().await;
             tokio::select! {
-                _ = tokio::time::sleep(sleep) => {}
+                _ = self.engine.clock().sleep(sleep) => {}
                 _ = self.engine.promoter_woken() => {}
                 _ = shutdown.wait() => return,
             }

@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 
 use super::loops::{Loops, names};
 use crate::config::{Config, RetentionConfig};
+use crate::cron::PruneRequests;
 use crate::engine::{Engine, EngineError};
 use crate::shutdown::Shutdown;
 
@@ -60,19 +61,6 @@ pub struct PruneReport {
     pub cron_runs: u64,
 }
 
-/// Hands runs of the retention schedule to the pruner. Cloning shares it.
-#[derive(Clone)]
-pub struct PruneRequests(mpsc::Sender<i64>);
-
-impl PruneRequests {
-    /// Queues a run, by id; gives it back when the pruner has too many waiting.
-    pub(crate) fn request(&self, run: i64) -> Result<(), i64> {
-        self.0.try_send(run).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(run) | mpsc::error::TrySendError::Closed(run) => run,
-        })
-    }
-}
-
 /// Deletes what is past its retention.
 pub struct Pruner {
     config: PrunerConfig,
@@ -93,8 +81,8 @@ enum PruneError {
 impl Pruner {
     /// A pruner over `engine`, and the handle that gives it work.
     pub fn new(config: PrunerConfig, engine: Engine) -> (Pruner, PruneRequests) {
-        let (tx, rx) = mpsc::channel(QUEUED_RUNS);
-        (Pruner { config, engine, requests: rx, loops: Loops::default() }, PruneRequests(tx))
+        let (requests, rx) = PruneRequests::channel(QUEUED_RUNS);
+        (Pruner { config, engine, requests: rx, loops: Loops::default() }, requests)
     }
 
     /// Reports each run to `loops` (the server's registry, for the admin diagnostics).

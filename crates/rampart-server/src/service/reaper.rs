@@ -1,13 +1,14 @@
 //! The reaper: finds active jobs whose lease expired or whose timeout passed
 //! and fails their attempt (`lease_expired` / `timeout`), so the retry policy
-//! takes over. It polls on a short interval: detection within about a second.
+//! takes over. It polls on a short interval of the engine's clock:
+//! detection within about a second.
 
 use std::time::Duration;
 
-use super::Ticks;
 use super::loops::{Loops, names};
 use crate::engine::{Engine, EngineError};
 use crate::shutdown::Shutdown;
+use crate::timer::Ticks;
 
 /// How the reaper runs.
 #[derive(Debug, Clone)]
@@ -55,7 +56,7 @@ impl Reaper {
 
     /// Sweeps until shutdown.
     pub async fn run(self, shutdown: Shutdown) {
-        let mut ticks = Ticks::new(self.config.interval, shutdown);
+        let mut ticks = Ticks::new(self.config.interval, self.engine.clock().clone(), shutdown);
         while ticks.next().await {
             let result = self.run_once().await;
             self.loops.report(names::REAPER, &result);

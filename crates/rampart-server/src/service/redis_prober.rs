@@ -11,6 +11,7 @@ use rampart_core::time::SharedClock;
 use super::loops::{Loops, names};
 use crate::ratelimit::redis::RedisBackend;
 use crate::shutdown::Shutdown;
+use crate::timer::Timer as _;
 
 /// How the prober runs.
 #[derive(Debug, Clone)]
@@ -61,7 +62,7 @@ impl RedisProber {
         loop {
             if !self.backend.is_up() && !self.run_once().await {
                 tokio::select! {
-                    _ = tokio::time::sleep(self.config.interval) => continue,
+                    _ = self.clock.sleep(self.config.interval) => continue,
                     _ = shutdown.wait() => return,
                 }
             }

@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 
 use rampart_store::{QueueTotalsAddParams, StoreError};
 
-use super::Ticks;
 use super::loops::{Loops, names};
 use crate::config::MonitoringConfig;
 use crate::monitoring::{Monitor, SampleSet};
 use crate::shutdown::Shutdown;
+use crate::timer::Ticks;
 
 /// Longest the last store of the totals may take on shutdown.
 const FINAL_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
@@ -95,7 +95,7 @@ impl Sampler {
 
     /// Samples until shutdown, then stores the last totals.
     pub async fn run(self, shutdown: Shutdown) {
-        let mut ticks = Ticks::new(self.config.interval, shutdown);
+        let mut ticks = Ticks::new(self.config.interval, self.monitor.engine().clock().clone(), shutdown);
         while ticks.next().await {
             let result = self.run_once().await;
             self.loops.report(names::SAMPLER, &result);

@@ -1,6 +1,7 @@
 //! The scheduler: fires cron schedules. Each pass ([`Scheduler::run_once`])
 //! settles runs from their jobs and fires every due tick through
-//! [`Cron::tick`]; then it sleeps until the earliest next tick, at most
+//! [`Cron::tick`]; then it sleeps on the engine's clock until the earliest
+//! next tick, at most
 //! `max_sleep`, so schedules added or changed on other nodes are seen
 //! within it. Safe on every node at once: a tick fires through one store
 //! compare-and-set, which exactly one node wins.
@@ -10,6 +11,7 @@ use std::time::Duration;
 use super::loops::{Loops, names};
 use crate::cron::{Cron, CronError, Tick};
 use crate::shutdown::Shutdown;
+use crate::timer::Timer as _;
 
 /// How the scheduler runs.
 #[derive(Debug, Clone)]
@@ -64,7 +66,7 @@ impl Scheduler {
                 }
             };
             tokio::select! {
-                _ = tokio::time::sleep(sleep) => {}
+                _ = self.cron.clock().sleep(sleep) => {}
                 _ = shutdown.wait() => return,
             }
         }

@@ -5,11 +5,11 @@
 
 use std::time::Duration;
 
-use super::Ticks;
 use super::loops::{Loops, names};
 use crate::ratelimit::RateLimiter;
 use crate::ratelimit::own::OwnLimits;
 use crate::shutdown::Shutdown;
+use crate::timer::Ticks;
 
 /// How the sweeper runs.
 #[derive(Debug, Clone)]
@@ -57,7 +57,7 @@ impl Sweeper {
 
     /// Sweeps until shutdown.
     pub async fn run(self, shutdown: Shutdown) {
-        let mut ticks = Ticks::new(self.config.interval, shutdown);
+        let mut ticks = Ticks::new(self.config.interval, self.limiter.clock().clone(), shutdown);
         while ticks.next().await {
             let dropped = self.run_once();
             self.loops.ok(names::SWEEPER);

@@ -268,8 +268,8 @@ async fn a_long_poll_returns_as_soon_as_a_job_arrives() {
             serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()
         })
     };
-    // Let the poll register before the enqueue (the answer is right either way).
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The poll is waiting (on its queue and on the clock for its 30s) before the enqueue.
+    app.asleep(1).await;
     let id = app.enqueue("lp", r#"{"payload":{}}"#).await;
     let answer = tokio::time::timeout(Duration::from_secs(20), poll)
         .await

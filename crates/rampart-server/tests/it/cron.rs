@@ -14,7 +14,7 @@ use rampart_server::service::{Pruner, PrunerConfig, Scheduler, SchedulerConfig};
 use rampart_server::shutdown::Shutdown;
 use serde_json::{Value, json};
 
-use crate::harness::{T0, TestApp};
+use crate::harness::{T0, TestApp, eventually};
 
 /// A configuration whose built-in retention schedule stays out of the way
 /// (it fires on January 1st).
@@ -392,13 +392,13 @@ async fn the_scheduler_and_pruner_run_in_the_background_until_shutdown() {
     let scheduling = tokio::spawn(scheduler(&app).run(shutdown.clone()));
     let (pruner, _requests) = Pruner::new(PrunerConfig::from_config(&quiet()), app.engine.clone());
     let pruning = tokio::spawn(pruner.run(shutdown));
+    // The scheduler sleeps on the clock: moved past the tick, it fires at once.
+    app.asleep(1).await;
     app.clock.advance(Duration::from_secs(60));
-    // The scheduler sleeps at most a second between passes.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while runs(&app, "bg").await.is_empty() {
-        assert!(Instant::now() < deadline, "the background scheduler fired nothing within 30s");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually("the background scheduler to fire `bg`", || async {
+        (!runs(&app, "bg").await.is_empty()).then_some(())
+    })
+    .await;
     trigger.trigger();
     let stopped = tokio::time::timeout(Duration::from_secs(10), async {
         scheduling.await.unwrap();
@@ -411,6 +411,8 @@ async fn the_scheduler_and_pruner_run_in_the_background_until_shutdown() {
 async fn a_tick_wakes_a_worker_long_polling_its_queue() {
     let app = TestApp::with_config(quiet()).await;
     put(&app, "wake", json!({"schedule": "* * * * *", "queue": "woken"})).await;
+    // The tick is due; the lease's 30 s wait counts on the clock from here.
+    app.clock.advance(Duration::from_secs(60));
     let engine = app.engine.clone();
     let waiting = tokio::spawn(async move {
         let started = Instant::now();
@@ -418,9 +420,9 @@ async fn a_tick_wakes_a_worker_long_polling_its_queue() {
         let jobs = engine.lease(&q("woken"), req).await.unwrap();
         (jobs.len(), started.elapsed())
     });
-    app.clock.advance(Duration::from_secs(60));
     // A lease already waiting is brought back only by the wake-up, well
     // before its 30 s run out (one that starts after the tick finds the job).
+    app.asleep(1).await;
     assert_eq!(scheduler(&app).run_once().await.unwrap().fired, 1);
     let (leased, waited) = tokio::time::timeout(Duration::from_secs(20), waiting).await.expect("woken").unwrap();
     assert_eq!(leased, 1);

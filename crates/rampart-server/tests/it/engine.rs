@@ -155,9 +155,9 @@ async fn another_nodes_signal_wakes_a_waiting_lease() {
         let engine = app.engine.clone();
         async move { engine.lease(&q("x"), LeaseRequest { wait: Duration::from_secs(30), ..lease_req() }).await }
     });
-    // The lease queues its first look now, ahead of the insert below, so it
-    // finds nothing and waits.
-    tokio::task::yield_now().await;
+    // The lease has looked, found nothing, and waits (on its queue, and on
+    // the clock for its 30 s) before the insert below.
+    app.asleep(1).await;
     // Written behind this engine's back, as another node would.
     let job = NewJob {
         queue: q("x"),

@@ -1,14 +1,16 @@
 //! A test app: a real store, the engine on a manual clock, one key per
-//! role, and the router to send requests to.
+//! role, and the router to send requests to; and [`eventually`], the one
+//! way these tests wait for something.
 //!
 //! The store is SQLite in a temp dir, or, with `TEST_STORE=postgres`, a
 //! PostgreSQL database of the test's own (`.ci/run` runs these tests both
 //! ways): no engine or API test depends on the backend.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
@@ -42,6 +44,31 @@ pub const T0: UnixMillis = UnixMillis(1_800_000_000_000);
 /// The peer address of a request that names none (see [`Call::from`]), as
 /// if a client had connected from it.
 pub const PEER: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1)), 4711);
+
+/// The longest any awaited condition may take before the test fails: far
+/// beyond what a healthy run needs, so a busy machine never fails a test.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// How often [`eventually`] looks again.
+const POLL: Duration = Duration::from_millis(10);
+
+/// Polls `probe` until it answers `Some` and answers that, failing the test
+/// after [`PATIENCE`] with `what` it waited for. Services sleep on the
+/// manual clock, so a test moves the clock and waits here for what follows.
+pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "gave up after {PATIENCE:?} waiting for {what}");
+        tokio::time::sleep(POLL).await;
+    }
+}
 
 pub struct TestApp {
     pub router: Router,
@@ -164,6 +191,15 @@ impl TestApp {
             _dir: dir,
             _db: db,
         }
+    }
+
+    /// Waits until `n` sleepers wait on the app's clock (services between
+    /// their runs, long-polling leases), so moving the clock wakes them.
+    pub async fn asleep(&self, n: usize) {
+        eventually(&format!("{n} sleepers on the clock"), || {
+            std::future::ready((self.clock.sleepers() >= n).then_some(()))
+        })
+        .await;
     }
 
     /// A request to build up and send; see [`Call`].

@@ -4,16 +4,15 @@
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
+use rampart_client::worker::Worker;
 use rampart_core::id::QueueName;
 use rampart_core::job::JobState;
 use rampart_server::engine::JobSpec;
-use rampart_server::worker::{Source, Worker};
 use tracing_subscriber::fmt::MakeWriter;
 
-use crate::harness::TestApp;
+use crate::harness::{TestApp, eventually};
 
 /// Log output kept in memory.
 #[derive(Clone, Default)]
@@ -100,18 +99,17 @@ async fn a_job_logs_inside_a_span_with_its_id() {
     let id = app.engine.enqueue(&queue, vec![spec]).await.unwrap()[0].id;
     let (logs, _guard) = capture();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let worker = Worker::new(Source::Embedded(app.engine.clone())).handle("spans", |_job| async {
+    let worker = Worker::new(app.engine.clone()).handle("spans", |_job| async {
         tracing::info!("handler says hello");
         Ok(None)
     });
     let running = tokio::spawn(worker.run(async move {
         let _ = stopped.await;
     }));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while app.engine.queue(&queue).await.unwrap().counts.get(JobState::Completed) < 1 {
-        assert!(tokio::time::Instant::now() < deadline, "the job never completed");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually("the job to complete", || async {
+        (app.engine.queue(&queue).await.unwrap().counts.get(JobState::Completed) >= 1).then_some(())
+    })
+    .await;
     let _ = stop.send(());
     running.await.unwrap().unwrap();
     let line = logs.text().lines().find(|l| l.contains("handler says hello")).map(str::to_string);

@@ -3,6 +3,7 @@
 
 mod alerts;
 mod api;
+mod architecture;
 mod breakers;
 mod cron;
 mod diagnostics;
@@ -18,4 +19,5 @@ mod push;
 mod ratelimit;
 mod receiver;
 mod text;
+mod timer;
 mod worker;

@@ -6,7 +6,6 @@
 //! The receiver checks every signature with its own code for the Standard
 //! Webhooks scheme (HMAC-SHA256 over `id.timestamp.body`), not rampart's.
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -39,7 +38,7 @@ use tokio::task::JoinSet;
 
 use axum::http::Method;
 
-use crate::harness::{TestApp, open_store};
+use crate::harness::{TestApp, eventually, open_store};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -162,6 +161,8 @@ async fn receive(State(state): State<Arc<ReceiverState>>, headers: HeaderMap, bo
             }
         }
         Reply::Slow(d) => {
+            // Answering late is the behaviour under test (a timeout, the
+            // shutdown grace), not a wait for something.
             tokio::time::sleep(d).await;
             axum::Json(json!({"late": true})).into_response()
         }
@@ -242,15 +243,15 @@ impl Rig {
         self.engine.job(id).await.unwrap()
     }
 
-    /// Waits until every job is in `state` (up to 30 s).
+    /// Waits until every job is in `state`.
     async fn wait_for_state(&self, ids: &[JobId], state: JobState) {
-        wait_until(&format!("{ids:?} {state}"), || async {
+        eventually(&format!("{ids:?} {state}"), || async {
             for id in ids {
                 if self.job(*id).await.state != state {
-                    return false;
+                    return None;
                 }
             }
-            true
+            Some(())
         })
         .await;
     }
@@ -260,23 +261,16 @@ impl Rig {
         self.breakers.get(name.as_str()).map(|b| b.state())
     }
 
+    /// How many admissions the target's breaker refused.
+    fn breaker_rejections(&self, url: &str) -> u64 {
+        let name = breaker_name(&PushTarget::parse(url).unwrap());
+        self.breakers.get(name.as_str()).map_or(0, |b| b.snapshot().rejections)
+    }
+
     /// Signals shutdown and waits for every service, the dispatcher's grace included.
     async fn stop(&mut self) {
         drop(self.trigger.take());
         while self.services.join_next().await.is_some() {}
-    }
-}
-
-/// Polls `check` every 20 ms until it holds; fails after 30 s.
-async fn wait_until<F, Fut>(what: &str, check: F)
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -404,17 +398,24 @@ async fn the_breaker_opens_sends_nothing_while_open_and_a_probe_closes_it() {
     for n in 0..5 {
         ids.push(rig.enqueue("flaky", json!({"n": n})).await);
     }
-    wait_until("three failed deliveries", || async { rx.count() >= 3 }).await;
-    wait_until("the breaker to open", || async { rig.breaker_state(&rx.url()) == Some(BreakerState::Open) }).await;
+    eventually("three failed deliveries", || std::future::ready((rx.count() >= 3).then_some(()))).await;
+    eventually("the breaker to open", || {
+        std::future::ready((rig.breaker_state(&rx.url()) == Some(BreakerState::Open)).then_some(()))
+    })
+    .await;
     assert_eq!(rx.count(), 3, "the threshold's failures, then nothing");
 
     // While open, nothing is sent and no attempt is used, however long it
-    // lasts: the lane asks the breaker again every second, so 2.5 s covers
-    // two looks.
-    let open_since = Instant::now();
-    while open_since.elapsed() < Duration::from_millis(2_500) {
+    // lasts: the lane sleeps on the breakers' clock (a second at most), so
+    // each move of it brings a look at the breaker, which refuses.
+    for _ in 0..2 {
+        let refused = rig.breaker_rejections(&rx.url());
+        rig.breaker_clock.advance(Duration::from_secs(1));
+        eventually("the lane to ask the open breaker again", || {
+            std::future::ready((rig.breaker_rejections(&rx.url()) > refused).then_some(()))
+        })
+        .await;
         assert_eq!(rx.count(), 3, "a request reached the receiver while the breaker was open");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let mut attempts = 0;
     for id in &ids {
@@ -453,7 +454,7 @@ async fn shutdown_lets_deliveries_finish_within_the_grace_and_releases_the_rest(
     let mut rig = Rig::start(vec![("work", q)], PushBreakerConfig::default(), Duration::from_millis(1_500)).await;
     let quick = [rig.enqueue("work", json!({"hang": false})).await, rig.enqueue("work", json!({"hang": false})).await];
     let hung = [rig.enqueue("work", json!({"hang": true})).await, rig.enqueue("work", json!({"hang": true})).await];
-    wait_until("four requests in flight", || async { rx.count() == 4 }).await;
+    eventually("four requests in flight", || std::future::ready((rx.count() == 4).then_some(()))).await;
     let stopping = Instant::now();
     rig.stop().await;
     assert!(stopping.elapsed() < Duration::from_secs(10), "the grace bounds the stop");

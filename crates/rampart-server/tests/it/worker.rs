@@ -2,27 +2,21 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
 
+use rampart_client::worker::{JobError, Worker};
 use rampart_core::id::QueueName;
 use rampart_core::job::JobState;
 use rampart_server::engine::JobSpec;
-use rampart_server::worker::{JobError, Source, Worker};
 use serde_json::json;
 
-use crate::harness::TestApp;
+use crate::harness::{TestApp, eventually};
 
-/// Waits until `queue` has `n` jobs in `state`, polling with a generous bound.
+/// Waits until `queue` has `n` jobs in `state`.
 async fn until_count(app: &TestApp, queue: &QueueName, state: JobState, n: u64) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let status = app.engine.queue(queue).await.unwrap();
-        if status.counts.get(state) == n {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "gave up waiting for {n} {state} jobs: {:?}", status.counts);
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually(&format!("{n} {state} jobs in {queue}"), || async {
+        (app.engine.queue(queue).await.unwrap().counts.get(state) == n).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -39,21 +33,20 @@ async fn an_embedded_worker_runs_handlers_and_records_their_outcomes() {
     app.engine.enqueue(&queue, specs).await.unwrap();
     let runs = Arc::new(AtomicU32::new(0));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let worker =
-        Worker::new(Source::Embedded(app.engine.clone())).name("embedded-1").concurrency(4).handle("embedded", {
+    let worker = Worker::new(app.engine.clone()).name("embedded-1").concurrency(4).handle("embedded", {
+        let runs = runs.clone();
+        move |job| {
             let runs = runs.clone();
-            move |job| {
-                let runs = runs.clone();
-                async move {
-                    runs.fetch_add(1, Ordering::SeqCst);
-                    let payload: serde_json::Value = job.payload_as().map_err(|e| JobError::fatal(e.to_string()))?;
-                    if payload["fail"] == true {
-                        return Err(JobError::fatal(format!("job {} refuses", payload["n"])));
-                    }
-                    Ok(Some(json!({ "doubled": payload["n"].as_i64().unwrap_or(0) * 2 })))
+            async move {
+                runs.fetch_add(1, Ordering::SeqCst);
+                let payload: serde_json::Value = job.payload_as().map_err(|e| JobError::fatal(e.to_string()))?;
+                if payload["fail"] == true {
+                    return Err(JobError::fatal(format!("job {} refuses", payload["n"])));
                 }
+                Ok(Some(json!({ "doubled": payload["n"].as_i64().unwrap_or(0) * 2 })))
             }
-        });
+        }
+    });
     let running = tokio::spawn(worker.run(async move {
         let _ = stopped.await;
     }));
@@ -86,11 +79,8 @@ async fn an_embedded_worker_runs_handlers_and_records_their_outcomes() {
 #[tokio::test]
 async fn a_worker_without_handlers_or_with_a_bad_queue_name_says_so() {
     let app = TestApp::new().await;
-    let none = Worker::new(Source::Embedded(app.engine.clone())).run(async {}).await;
+    let none = Worker::new(app.engine.clone()).run(async {}).await;
     assert!(none.unwrap_err().to_string().contains("no handlers"));
-    let bad = Worker::new(Source::Embedded(app.engine.clone()))
-        .handle("bad name", |_| async { Ok(None) })
-        .run(async {})
-        .await;
+    let bad = Worker::new(app.engine.clone()).handle("bad name", |_| async { Ok(None) }).run(async {}).await;
     assert!(bad.unwrap_err().to_string().contains("queue name"));
 }

@@ -2,8 +2,8 @@
 //! and send a test message to every channel.
 
 use anyhow::Context as _;
+use rampart_client::wire::{AlertRecordView, SilenceRequest, SilenceView};
 use rampart_core::alert::{AlertId, AlertRule, AlertState, SilenceId};
-use rampart_server::wire::{AlertRecordView, SilenceRequest, SilenceView};
 
 use crate::cli::{Remote, output};
 

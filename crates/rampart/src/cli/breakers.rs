@@ -2,7 +2,7 @@
 //! server node's own), one with its latest transitions, and a reset.
 
 use anyhow::Context as _;
-use rampart_server::wire::{BreakerPolicyView, BreakerStepResponse, BreakerView};
+use rampart_client::wire::{BreakerPolicyView, BreakerStepResponse, BreakerView};
 
 use crate::cli::{Remote, output};
 
@@ -141,7 +141,7 @@ fn render_breaker(b: &BreakerView) -> String {
 
 #[cfg(test)]
 mod tests {
-    use rampart_server::wire::BreakerTransitionView;
+    use rampart_client::wire::BreakerTransitionView;
 
     use super::*;
 

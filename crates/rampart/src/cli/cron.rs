@@ -2,7 +2,7 @@
 //! schedule, its run history, and running, pausing or resuming one.
 
 use anyhow::Context as _;
-use rampart_server::wire::{CronRunView, CronView};
+use rampart_client::wire::{CronRunView, CronView};
 
 use crate::cli::{Remote, output};
 

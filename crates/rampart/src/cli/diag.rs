@@ -2,7 +2,7 @@
 //! in the background, and how the app's integrations stand.
 
 use anyhow::Context as _;
-use rampart_server::wire::{
+use rampart_client::wire::{
     BackgroundJobsDiagnostics, BreakerView, IntegrationView, IntegrationsDiagnostics, PushTargetView,
 };
 
@@ -209,7 +209,7 @@ fn render_integrations(d: &IntegrationsDiagnostics) -> String {
 
 #[cfg(test)]
 mod tests {
-    use rampart_server::wire::PlatformDiagnostics;
+    use rampart_client::wire::PlatformDiagnostics;
 
     use super::*;
 

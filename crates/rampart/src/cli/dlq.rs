@@ -6,9 +6,9 @@
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
 use anyhow::Context as _;
+use rampart_client::wire::DeadRetryRequest;
 use rampart_core::id::{JobId, QueueName};
 use rampart_core::job::JobState;
-use rampart_server::wire::DeadRetryRequest;
 
 use crate::cli::{Remote, UsageError, output};
 

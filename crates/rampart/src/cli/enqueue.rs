@@ -7,8 +7,8 @@ use std::io::Read as _;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
+use rampart_client::wire::EnqueueRequest;
 use rampart_core::id::QueueName;
-use rampart_server::wire::EnqueueRequest;
 use serde_json::value::RawValue;
 
 use crate::cli::{Remote, UsageError, output};

@@ -1,9 +1,9 @@
 //! `rampart jobs`: look at one job or a queue's jobs, retry or cancel a job.
 
 use anyhow::Context as _;
+use rampart_client::wire::{JobStateResponse, JobView};
 use rampart_core::id::{JobId, QueueName};
 use rampart_core::job::JobState;
-use rampart_server::wire::{JobStateResponse, JobView};
 
 use crate::cli::{Remote, output};
 
@@ -178,7 +178,7 @@ fn print_state(response: &JobStateResponse, remote: &Remote) -> anyhow::Result<(
 
 #[cfg(test)]
 mod tests {
-    use rampart_server::wire::{JobErrorView, JobEventView};
+    use rampart_client::wire::{JobErrorView, JobEventView};
     use serde_json::value::RawValue;
 
     use super::*;

@@ -4,8 +4,8 @@
 //! `KEY=$(rampart keys create …)` captures it, with the notes on stderr.
 
 use anyhow::Context as _;
+use rampart_client::wire::{KeyCreateRequest, KeyView};
 use rampart_core::auth::Role;
-use rampart_server::wire::{KeyCreateRequest, KeyView};
 
 use crate::cli::{Remote, output};
 

@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use rampart_server::client::{Client, ClientError};
+use rampart_client::client::{Client, ClientError};
 use rampart_server::config::ConfigErrors;
 
 /// Where the data directory is when `RAMPART_DATA_DIR` is not set.

@@ -2,8 +2,8 @@
 //! as tables, or one queue's kept samples (`rampart monitor queue NAME`).
 
 use anyhow::Context as _;
+use rampart_client::wire::{QueueSampleView, SystemHealthResponse};
 use rampart_core::id::QueueName;
-use rampart_server::wire::{QueueSampleView, SystemHealthResponse};
 
 use crate::cli::{Remote, output};
 

@@ -2,8 +2,8 @@
 //! totals since start-up, pause and resume leasing.
 
 use anyhow::Context as _;
+use rampart_client::wire::{QueuePausedResponse, QueueView};
 use rampart_core::id::QueueName;
-use rampart_server::wire::{QueuePausedResponse, QueueView};
 
 use crate::cli::{Remote, output};
 
@@ -148,7 +148,7 @@ fn yes_no(flag: bool) -> String {
 
 #[cfg(test)]
 mod tests {
-    use rampart_server::wire::{QueueTotals, StateCounts};
+    use rampart_client::wire::{QueueTotals, StateCounts};
 
     use super::*;
 

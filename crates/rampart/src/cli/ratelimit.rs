@@ -3,7 +3,7 @@
 //! kept in the store.
 
 use anyhow::Context as _;
-use rampart_server::wire::{RateLimitCheckRequest, RateLimitPoliciesResponse, RateLimitPolicyPut, RateLimitPolicyView};
+use rampart_client::wire::{RateLimitCheckRequest, RateLimitPoliciesResponse, RateLimitPolicyPut, RateLimitPolicyView};
 
 use crate::cli::{Remote, output};
 

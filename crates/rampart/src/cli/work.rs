@@ -13,8 +13,8 @@ use std::process::Stdio;
 use anyhow::Context as _;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+use rampart_client::worker::{HandlerResult, Job, JobError, Worker};
 use rampart_core::duration::parse_duration;
-use rampart_server::worker::{HandlerResult, Job, JobError, Source, Worker};
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
@@ -59,8 +59,7 @@ pub async fn run(args: Args, remote: &Remote) -> anyhow::Result<()> {
     remote.client.health().await.context("cannot start the worker")?;
     let command = args.command;
     tracing::info!(queue = %args.queue, concurrency = args.concurrency, command = %command.join(" "), "worker started");
-    let mut worker =
-        Worker::new(Source::Remote(remote.client.clone())).concurrency(args.concurrency).lease(lease).grace(grace);
+    let mut worker = Worker::new(remote.client.clone()).concurrency(args.concurrency).lease(lease).grace(grace);
     if let Some(name) = args.name {
         worker = worker.name(name);
     }

@@ -9,7 +9,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use rampart_server::wire::{EnqueueRequest, FailRequest, LeaseRequest};
+use rampart_client::wire::{EnqueueRequest, FailRequest, LeaseRequest};
 use rampart_store::postgres::testing::TestDatabase;
 use serde_json::Value;
 use serde_json::value::RawValue;

@@ -6,8 +6,8 @@
 //! two-node test prints that it skipped, except under `CI=true`, where it
 //! fails.
 
-use rampart_server::client::Client;
-use rampart_server::wire::BreakerRecordRequest;
+use rampart_client::client::Client;
+use rampart_client::wire::BreakerRecordRequest;
 use rampart_store::postgres::testing::TestDatabase;
 use tokio::task::JoinSet;
 

@@ -20,8 +20,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use rampart_client::wire::{BatchRequest, EnqueueRequest, RateLimitCheckRequest, RateLimitPolicyPut};
 use rampart_core::id::JobId;
-use rampart_server::wire::{BatchRequest, EnqueueRequest, RateLimitCheckRequest, RateLimitPolicyPut};
 use rampart_store::Store;
 use rampart_store::postgres::PgConfig;
 use rampart_store::postgres::testing::TestDatabase;

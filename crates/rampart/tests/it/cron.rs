@@ -2,7 +2,7 @@
 //! second in a real server, and the CLI lists it, shows it and its runs,
 //! pauses it (which a restart keeps), triggers and resumes it.
 
-use rampart_server::wire::{CronListResponse, CronRunsResponse};
+use rampart_client::wire::{CronListResponse, CronRunsResponse};
 
 use crate::harness::{TestServer, eventually};
 

@@ -2,8 +2,8 @@
 //! with a producer key through the typed client, and an operator reads the
 //! diagnostics as tables and as JSON.
 
-use rampart_server::client::Client;
-use rampart_server::wire::{
+use rampart_client::client::Client;
+use rampart_client::wire::{
     BackgroundJobsDiagnostics, IntegrationReportRequest, IntegrationsDiagnostics, KeyCreateRequest,
 };
 

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use rampart_server::wire::{BatchRequest, EnqueueRequest};
+use rampart_client::wire::{BatchRequest, EnqueueRequest};
 use serde_json::json;
 use serde_json::value::RawValue;
 use tokio::task::JoinSet;

@@ -19,8 +19,8 @@
 //!   the first node wrote (keys live in the shared database, so a joining
 //!   node writes no `admin.key` of its own).
 //! - [`eventually`] polls a condition every 20ms for up to a minute
-//!   ([`eventually_within`] for a longer bound): the only way these tests
-//!   wait.
+//!   ([`eventually_within`] for a longer bound, [`TestServer::job_until`]
+//!   for a job, naming what it last saw): the only way these tests wait.
 
 use std::future::Future;
 use std::io::{BufRead as _, BufReader};
@@ -31,8 +31,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rampart_server::client::Client;
-use rampart_server::wire::JobView;
+use rampart_client::client::Client;
+use rampart_client::wire::JobView;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -69,12 +69,28 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
+    poll_until(what, patience, || {
+        let answer = probe();
+        async move { answer.await.ok_or_else(String::new) }
+    })
+    .await
+}
+
+/// The one polling loop of these tests: polls `probe` every [`POLL`] until
+/// it answers `Ok`, failing the test after `patience` with `what` it waited
+/// for and the last thing it saw instead (the probe's last `Err`).
+async fn poll_until<T, F, Fut>(what: &str, patience: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
     let deadline = Instant::now() + patience;
     loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "gave up after {patience:?} waiting for {what}");
+        let seen = match probe().await {
+            Ok(value) => return value,
+            Err(seen) => seen,
+        };
+        assert!(Instant::now() < deadline, "gave up after {patience:?} waiting for {what}; {seen}");
         tokio::time::sleep(POLL).await;
     }
 }
@@ -466,18 +482,14 @@ impl TestServer {
     /// Polls the job until `done` holds for it and answers it; `what`
     /// describes the awaited condition for the failure message.
     pub async fn job_until(&self, id: &str, what: &str, done: impl Fn(&JobView) -> bool) -> JobView {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
+        poll_until(&format!("job {id}: {what}"), PATIENCE, || async {
             let job = self.client().job(id).await.unwrap_or_else(|e| panic!("cannot read job {id}: {e}"));
             if done(&job) {
-                return job;
+                return Ok(job);
             }
-            if Instant::now() > deadline {
-                let last = serde_json::to_string_pretty(&job).expect("a job is JSON");
-                panic!("gave up after {PATIENCE:?} waiting for job {id}: {what}; last seen:\n{last}");
-            }
-            tokio::time::sleep(POLL).await;
-        }
+            Err(format!("last seen:\n{}", serde_json::to_string_pretty(&job).expect("a job is JSON")))
+        })
+        .await
     }
 
     /// Polls the job until it is in `state` and answers it.

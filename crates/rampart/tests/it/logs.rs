@@ -1,7 +1,7 @@
 //! The real binary's log at its most verbose while requests carry keys and
 //! create one: no key, and no `Authorization` header, in it.
 
-use rampart_server::wire::{IntegrationReportRequest, KeyCreateRequest};
+use rampart_client::wire::{IntegrationReportRequest, KeyCreateRequest};
 
 use crate::harness::TestServer;
 

@@ -7,7 +7,7 @@
 //! `TEST_DATABASE_URL`): without it, it prints that it skipped, except
 //! under `CI=true`, where it fails.
 
-use rampart_server::wire::{CompleteRequest, LeaseRequest, QueueMetricsResponse, SystemHealthResponse};
+use rampart_client::wire::{CompleteRequest, LeaseRequest, QueueMetricsResponse, SystemHealthResponse};
 use rampart_store::postgres::testing::TestDatabase;
 use serde_json::Value;
 

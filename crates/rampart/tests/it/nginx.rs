@@ -13,7 +13,7 @@ use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use rampart_server::wire::KeyCreateRequest;
+use rampart_client::wire::KeyCreateRequest;
 use serde_json::{Value, json};
 
 use crate::harness::{Process, TestServer, eventually};

@@ -35,6 +35,8 @@ impl Receiver {
                 let (d, r) = (d.clone(), r.clone());
                 async move {
                     r.fetch_add(1, Ordering::SeqCst);
+                    // Answering slowly is the behaviour under test (deliveries
+                    // in flight at a restart), not a wait for something.
                     tokio::time::sleep(Duration::from_millis(d.load(Ordering::SeqCst))).await;
                     StatusCode::NO_CONTENT
                 }

@@ -11,8 +11,8 @@
 use std::net::{SocketAddr, ToSocketAddrs as _};
 use std::time::{Duration, Instant};
 
-use rampart_server::client::Client;
-use rampart_server::wire::{RateLimitCheckRequest, RateLimitCheckResponse};
+use rampart_client::client::Client;
+use rampart_client::wire::{RateLimitCheckRequest, RateLimitCheckResponse};
 use tokio::task::JoinSet;
 
 use crate::harness::{TestServer, eventually};

@@ -49,6 +49,7 @@ use crate::breaker::LocalBreakers;
 use crate::config::{Config, PushBreakerConfig, PushTarget, QueueConfig};
 use crate::engine::{Engine, EngineError, LeaseRequest, MAX_WAIT};
 use crate::shutdown::Shutdown;
+use crate::timer::Timer as _;
 
 /// Added to a push queue's timeout for the length of its leases, so a
 /// delivery that runs its whole timeout is still acked within the lease.
@@ -58,7 +59,8 @@ const LEASE_MARGIN: Duration = Duration::from_secs(10);
 /// delivery's own timeout answer reaches the store before the reaper's.
 const TIMEOUT_MARGIN: Duration = Duration::from_millis(100);
 
-/// Longest a lane sleeps on an open breaker before asking it again.
+/// Longest a lane sleeps on an open breaker before asking it again (on the
+/// breakers' clock, so moving it brings the next look at once).
 const OPEN_RECHECK: Duration = Duration::from_secs(1);
 
 /// Wait before retrying a store call that failed.
@@ -253,7 +255,7 @@ impl Dispatcher {
             if admitted == 0 {
                 drop(free);
                 tokio::select! {
-                    _ = tokio::time::sleep(wait_open.clamp(Duration::from_millis(10), OPEN_RECHECK)) => continue,
+                    _ = self.clock.sleep(wait_open.clamp(Duration::from_millis(10), OPEN_RECHECK)) => continue,
                     _ = shutdown.wait() => break,
                 }
             }
@@ -274,7 +276,7 @@ impl Dispatcher {
                     tracing::warn!(queue = %queue.name, error = %e, "leasing push jobs failed; retrying shortly");
                     drop(free);
                     tokio::select! {
-                        _ = tokio::time::sleep(STORE_RETRY) => continue,
+                        _ = self.engine.clock().sleep(STORE_RETRY) => continue,
                         _ = shutdown.wait() => break,
                     }
                 }
@@ -282,7 +284,7 @@ impl Dispatcher {
             if jobs.is_empty() && probing {
                 drop(free);
                 tokio::select! {
-                    _ = tokio::time::sleep(OPEN_RECHECK) => continue,
+                    _ = self.clock.sleep(OPEN_RECHECK) => continue,
                     _ = shutdown.wait() => break,
                 }
             }
@@ -355,7 +357,7 @@ impl Dispatcher {
                 }
             }
             tokio::select! {
-                _ = tokio::time::sleep(STORE_RETRY) => {}
+                _ = self.engine.clock().sleep(STORE_RETRY) => {}
                 _ = shutdown.wait() => return None,
             }
         }
@@ -434,7 +436,7 @@ async fn ack_loop(engine: Engine, mut inbox: mpsc::UnboundedReceiver<Finished>, 
                 Err(e) if tries < 5 => {
                     tries += 1;
                     tracing::warn!(error = %e, count = acks.len(), "writing push acks failed; retrying");
-                    tokio::time::sleep(STORE_RETRY).await;
+                    engine.clock().sleep(STORE_RETRY).await;
                 }
                 Err(e) => {
                     tracing::error!(error = %e, count = acks.len(), "writing push acks failed; their leases expire by themselves");

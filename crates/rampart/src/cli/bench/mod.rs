@@ -47,13 +47,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
-use rampart_core::id::QueueName;
-use rampart_core::time::{Clock as _, SystemClock};
-use rampart_server::client::Client;
-use rampart_server::engine::{MAX_ENQUEUE_BATCH, MAX_LEASE_BATCH};
-use rampart_server::wire::{
+use rampart_client::client::Client;
+use rampart_client::wire::{
     AckResult, AcksRequest, BatchRequest, CompleteAck, CompleteRequest, EnqueueRequest, LeaseRequest,
 };
+use rampart_core::id::QueueName;
+use rampart_core::time::{Clock as _, SystemClock};
+use rampart_server::engine::{MAX_ENQUEUE_BATCH, MAX_LEASE_BATCH};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;

@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use rampart_server::client::Client;
-use rampart_server::wire::{RateLimitCheckRequest, RateLimitPolicyPut};
+use rampart_client::client::Client;
+use rampart_client::wire::{RateLimitCheckRequest, RateLimitPolicyPut};
 use serde::Serialize;
 use tokio::task::JoinSet;
 

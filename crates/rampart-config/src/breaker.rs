@@ -8,16 +8,18 @@
 //! Each policy is then checked as a whole (`BreakerPolicy::validate`), every
 //! problem named by its key.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use rampart_core::breaker::{BreakerPolicy, FailureRate};
 use rampart_core::id::BreakerName;
 use toml::{Table, Value};
 
-use super::{Check, Config, Key, Kind, child, describe, key_list, kind_of};
+use crate::check::Check;
+use crate::keys::{Key, Kind, Resolved, child, describe, key_list, kind_of};
 
 /// The keys of `[breaker_defaults]` and `[breakers.NAME]`.
-pub(super) const BREAKER_KEYS: &[(&str, Kind)] = &[
+pub(crate) const BREAKER_KEYS: &[(&str, Kind)] = &[
     ("failure_threshold", Kind::Int),
     ("failure_rate", Kind::Float),
     ("window", Kind::Text),
@@ -75,7 +77,7 @@ impl Default for Settings {
 
 /// Resolves the key segments that follow `breaker_defaults` (`prefix` is
 /// that) or `breakers.NAME` (`prefix` holds both).
-pub(super) fn resolve_key(mut prefix: Vec<String>, segments: &[&str]) -> Result<(Vec<String>, Kind), String> {
+pub(crate) fn resolve_key(mut prefix: Vec<String>, segments: &[&str]) -> Resolved {
     let shown = Key(&prefix).to_string();
     match segments {
         [] => Err(format!("`{shown}` is a table: set one of its keys, e.g. `{shown}.failure_threshold`")),
@@ -98,28 +100,39 @@ pub(super) fn resolve_key(mut prefix: Vec<String>, segments: &[&str]) -> Result<
 }
 
 /// Resolves the segments after `breakers`: a name, then a key.
-pub(super) fn resolve_named(segments: &[&str]) -> Result<(Vec<String>, Kind), String> {
+pub(crate) fn resolve_named(segments: &[&str]) -> Resolved {
     match segments.split_first() {
         Some((name, rest)) if !rest.is_empty() => resolve_key(vec!["breakers".into(), (*name).to_string()], rest),
         _ => Err("`breakers` needs a breaker name and a key, e.g. `breakers.payments-api.cooldown`".to_string()),
     }
 }
 
+/// Resolves a dotted flag key after `breakers.`: a breaker name may itself
+/// hold dots, so the key is taken from the end.
+pub(crate) fn resolve_dotted(rest: &str) -> Resolved {
+    match rest.rsplit_once('.') {
+        Some((name, key)) => resolve_named(&[name, key]),
+        None => resolve_named(&[rest]),
+    }
+}
+
 impl Check<'_> {
     /// Reads `[breaker_defaults]` and `[breakers.NAME]` from the merged
-    /// table into `config`.
-    pub(super) fn breakers(&mut self, table: &Table, config: &mut Config) {
+    /// table: the default policy, and each named breaker's resolved over it.
+    pub(crate) fn breakers(&mut self, table: &Table) -> (BreakerPolicy, BTreeMap<BreakerName, BreakerPolicy>) {
         let defaults_path = vec!["breaker_defaults".to_string()];
         let defaults = match table.get("breaker_defaults") {
             Some(value) => self.breaker_settings(&defaults_path, value, &Settings::default()),
             None => Settings::default(),
         };
-        if let Some(policy) = self.breaker_policy(&defaults_path, &defaults) {
-            config.breaker_defaults = policy;
-        }
-        let Some(value) = table.get("breakers") else { return };
+        let default_policy = self.breaker_policy(&defaults_path, &defaults).unwrap_or_default();
+        let mut named = BTreeMap::new();
         let path = vec!["breakers".to_string()];
-        let Some(breakers) = self.table(&path, value, "a table of breakers ([breakers.NAME])") else { return };
+        let Some(breakers) =
+            table.get("breakers").and_then(|value| self.table(&path, value, "a table of breakers ([breakers.NAME])"))
+        else {
+            return (default_policy, named);
+        };
         for (name, value) in breakers {
             let path = child(&path, name);
             if kind_of(BREAKER_KEYS, name).is_some() && !value.is_table() {
@@ -137,12 +150,13 @@ impl Check<'_> {
             let policy = self.breaker_policy(&path, &settings);
             match (BreakerName::new(name), policy) {
                 (Ok(name), Some(policy)) => {
-                    config.breakers.insert(name, policy);
+                    named.insert(name, policy);
                 }
                 (Err(e), _) => self.report(&path, e),
                 (Ok(_), None) => {}
             }
         }
+        (default_policy, named)
     }
 
     /// A breaker table over `base`: each key it sets replaces the base value.
@@ -185,30 +199,14 @@ impl Check<'_> {
     }
 }
 
-impl Config {
-    /// The policy of breaker `name`: its `[breakers.NAME]` table, else
-    /// `[breaker_defaults]`.
-    pub fn breaker(&self, name: &str) -> &BreakerPolicy {
-        self.breakers.get(name).unwrap_or(&self.breaker_defaults)
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::super::{ConfigErrors, ConfigSources, DEFAULT_TOML};
     use super::*;
+    use crate::testing;
+    use crate::{Config, ConfigErrors, DEFAULT_TOML};
 
     fn load(file: &str, env: &[(&str, &str)], overrides: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("rampart.toml");
-        std::fs::write(&path, file).unwrap();
-        let owned = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Config::load(&ConfigSources {
-            file: Some(path),
-            look_for_default_file: false,
-            env: owned(env),
-            overrides: owned(overrides),
-        })
+        testing::load(Some(file), env, overrides)
     }
 
     fn name(s: &str) -> BreakerName {

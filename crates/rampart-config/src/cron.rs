@@ -9,10 +9,11 @@ use rampart_core::cron::{Misfire, Schedule, Timezone};
 use rampart_core::id::{CronName, QueueName};
 use toml::Value;
 
-use super::{Check, Kind, child, describe, key_list};
+use crate::check::Check;
+use crate::keys::{Kind, Resolved, child, describe, key_list, kind_of};
 
 /// The keys of one `[[cron]]` table.
-pub(super) const CRON_KEYS: &[(&str, Kind)] = &[
+pub(crate) const CRON_KEYS: &[(&str, Kind)] = &[
     ("name", Kind::Text),
     ("schedule", Kind::Text),
     ("timezone", Kind::Text),
@@ -23,7 +24,7 @@ pub(super) const CRON_KEYS: &[(&str, Kind)] = &[
 ];
 
 /// The keys of `[retention]`.
-pub(super) const RETENTION_KEYS: &[(&str, Kind)] = &[
+pub(crate) const RETENTION_KEYS: &[(&str, Kind)] = &[
     ("completed", Kind::Text),
     ("dead", Kind::Text),
     ("cron_runs", Kind::Text),
@@ -79,11 +80,11 @@ impl Default for RetentionConfig {
 }
 
 /// Resolves the key segments that follow `retention` (environment and flags).
-pub(super) fn resolve_retention_key(segments: &[&str]) -> Result<(Vec<String>, Kind), String> {
+pub(crate) fn resolve_retention_key(segments: &[&str]) -> Resolved {
     match segments {
         [key] => {
             let key = key.to_ascii_lowercase();
-            match super::kind_of(RETENTION_KEYS, &key) {
+            match kind_of(RETENTION_KEYS, &key) {
                 Some(kind) => Ok((vec!["retention".into(), key], kind)),
                 None => {
                     Err(format!("`retention.{key}` is not a setting; retention keys are {}", key_list(RETENTION_KEYS)))
@@ -113,7 +114,7 @@ impl Check<'_> {
     }
 
     /// The `[[cron]]` array.
-    pub(super) fn cron(&mut self, path: &[String], value: &Value) -> Vec<CronConfig> {
+    pub(crate) fn cron(&mut self, path: &[String], value: &Value) -> Vec<CronConfig> {
         let Value::Array(items) = value else {
             self.report(path, format!("expected [[cron]] tables (an array of tables), got {}", describe(value)));
             return Vec::new();
@@ -139,7 +140,7 @@ impl Check<'_> {
     fn cron_one(&mut self, path: &[String], value: &Value) -> Option<CronConfig> {
         let table = self.table(path, value, "a [[cron]] table")?;
         let mut ok = true;
-        for key in table.keys().filter(|k| super::kind_of(CRON_KEYS, k).is_none()) {
+        for key in table.keys().filter(|k| kind_of(CRON_KEYS, k).is_none()) {
             self.unknown(&child(path, key), CRON_KEYS);
             ok = false;
         }
@@ -216,7 +217,7 @@ impl Check<'_> {
     }
 
     /// The `[retention]` table over the defaults.
-    pub(super) fn retention(&mut self, path: &[String], value: &Value) -> RetentionConfig {
+    pub(crate) fn retention(&mut self, path: &[String], value: &Value) -> RetentionConfig {
         let mut retention = RetentionConfig::default();
         let Some(table) = self.table(path, value, "a table of retention settings") else {
             return retention;
@@ -244,35 +245,16 @@ impl Check<'_> {
         }
         retention
     }
-
-    /// A per-queue retention override: a duration more than zero; refused in
-    /// `[queue_defaults]`, where `[retention]` says it.
-    pub(super) fn queue_retention(&mut self, path: &[String], value: &Value, key: &str) -> Option<Duration> {
-        if path.first().map(String::as_str) == Some("queue_defaults") {
-            let table_key = key.trim_start_matches("retention_");
-            self.report(path, format!("set `retention.{table_key}` for every queue; this key is for [queues.NAME]"));
-            return None;
-        }
-        self.positive_duration(path, value, "must be more than 0s; leave the key out for the [retention] value")
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, ConfigSources};
+    use crate::Config;
+    use crate::testing;
 
     fn load(file: &str, env: &[(&str, &str)]) -> Result<Config, Vec<String>> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("rampart.toml");
-        std::fs::write(&path, file).unwrap();
-        let sources = ConfigSources {
-            file: Some(path),
-            look_for_default_file: false,
-            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            overrides: Vec::new(),
-        };
-        Config::load(&sources).map_err(|e| e.0)
+        testing::load(Some(file), env, &[]).map_err(|e| e.0)
     }
 
     #[test]

@@ -3,11 +3,10 @@
 //! default), and the channels of `[[alerts.channels]]`, plus the
 //! conventional `SLACK_WEBHOOK_URL`, read as `alerts.slack_webhook_url`.
 //!
-//! Kept beside `config.rs` so the alert keys live in one place; it uses the
-//! same validating walk ([`Check`]) and reports problems the same way.
+//! Its keys, their resolution from the environment and flags, and their
+//! checks live here, on the validating walk's primitives ([`Check`]).
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::time::Duration;
 
 use rampart_core::alert::{AlertRule, AlertTiming};
@@ -15,13 +14,15 @@ use rampart_core::id::QueueName;
 use rampart_core::webhook::WebhookSecret;
 use toml::{Table, Value};
 
-use super::{Check, Kind, child, describe, key_list, kind_of};
+use crate::check::Check;
+use crate::keys::{Kind, Resolved, child, describe, key_list, kind_of};
+use crate::urls::SecretUrl;
 
 /// The conventional variable for a Slack incoming webhook; read as
 /// `alerts.slack_webhook_url`, below `RAMPART_ALERTS__SLACK_WEBHOOK_URL`.
-pub(super) const ENV_SLACK_WEBHOOK_URL: &str = "SLACK_WEBHOOK_URL";
+pub(crate) const ENV_SLACK_WEBHOOK_URL: &str = "SLACK_WEBHOOK_URL";
 
-pub(super) const ALERTS_KEYS: &[(&str, Kind)] = &[
+pub(crate) const ALERTS_KEYS: &[(&str, Kind)] = &[
     ("enabled", Kind::Bool),
     ("for", Kind::Int),
     ("resolve_after", Kind::Int),
@@ -32,7 +33,7 @@ pub(super) const ALERTS_KEYS: &[(&str, Kind)] = &[
     ("channels", Kind::Table),
 ];
 
-pub(super) const RULE_KEYS: &[(&str, Kind)] = &[
+pub(crate) const RULE_KEYS: &[(&str, Kind)] = &[
     ("waiting", Kind::Int),
     ("failed_rate", Kind::Float),
     ("stalled", Kind::Int),
@@ -158,42 +159,6 @@ impl ChannelKind {
     }
 }
 
-/// A URL that is a secret (a Slack webhook URL is one): `Display` and
-/// `Debug` show only its scheme and host.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretUrl(String);
-
-impl SecretUrl {
-    /// Checks an `http://` or `https://` URL with a host; the message never
-    /// quotes it.
-    pub fn parse(s: &str) -> Result<SecretUrl, String> {
-        let s = s.trim();
-        match reqwest::Url::parse(s) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(SecretUrl(s.to_string())),
-            _ => Err("is not an http:// or https:// URL".to_string()),
-        }
-    }
-
-    /// The URL to send to.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for SecretUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let after_scheme = self.0.find("://").map_or(0, |i| i + 3);
-        let host_end = self.0[after_scheme..].find('/').map_or(self.0.len(), |i| after_scheme + i);
-        write!(f, "{}/***", &self.0[..host_end])
-    }
-}
-
-impl fmt::Debug for SecretUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SecretUrl({self})")
-    }
-}
-
 /// One `[[alerts.channels]]` entry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChannelConfig {
@@ -208,7 +173,7 @@ pub struct ChannelConfig {
 }
 
 /// Resolves the key segments that follow `alerts` (environment variables).
-pub(super) fn resolve_key(segments: &[&str]) -> Result<(Vec<String>, Kind), String> {
+pub(crate) fn resolve_key(segments: &[&str]) -> Resolved {
     let lower: Vec<String> = segments.iter().map(|s| s.to_ascii_lowercase()).collect();
     let path = |rest: &[String]| std::iter::once("alerts".to_string()).chain(rest.iter().cloned()).collect();
     match lower.as_slice() {
@@ -244,7 +209,7 @@ pub(super) fn resolve_key(segments: &[&str]) -> Result<(Vec<String>, Kind), Stri
 
 /// Maps a dotted flag key under `alerts.queues.` to its path: the queue
 /// name may hold dots, so the rule is taken from the end.
-pub(super) fn resolve_dotted_queue(rest: &str) -> Result<(Vec<String>, Kind), String> {
+pub(crate) fn resolve_dotted_queue(rest: &str) -> Resolved {
     match rest.rsplit_once('.') {
         Some((name, key)) => resolve_key(&["queues", name, key]),
         None => resolve_key(&["queues", rest]),
@@ -253,7 +218,7 @@ pub(super) fn resolve_dotted_queue(rest: &str) -> Result<(Vec<String>, Kind), St
 
 impl Check<'_> {
     /// The `[alerts]` table over the defaults.
-    pub(super) fn alerts(&mut self, path: &[String], value: &Value) -> AlertsConfig {
+    pub(crate) fn alerts(&mut self, path: &[String], value: &Value) -> AlertsConfig {
         let mut alerts = AlertsConfig::default();
         let Some(table) = self.table(path, value, "a table of alert settings") else {
             return alerts;
@@ -474,21 +439,11 @@ impl Check<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, ConfigSources, DEFAULT_TOML};
+    use crate::testing;
+    use crate::{Config, DEFAULT_TOML};
 
     fn load(file: Option<&str>, env: &[(&str, &str)]) -> Result<Config, Vec<String>> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("rampart.toml");
-        if let Some(text) = file {
-            std::fs::write(&path, text).unwrap();
-        }
-        let sources = ConfigSources {
-            file: file.map(|_| path),
-            look_for_default_file: false,
-            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            overrides: Vec::new(),
-        };
-        Config::load(&sources).map_err(|e| e.0)
+        testing::load(file, env, &[]).map_err(|e| e.0)
     }
 
     #[test]

@@ -1,9 +1,10 @@
-//! Workers: run handlers for jobs, in-process or against a remote server.
+//! Workers: run handlers for jobs, against a remote server or (through
+//! `rampart-server`) an engine in the same process.
 //!
 //! ```no_run
-//! # async fn demo(client: rampart_server::client::Client) -> Result<(), rampart_server::worker::WorkerError> {
-//! use rampart_server::worker::{JobError, Source, Worker};
-//! Worker::new(Source::Remote(client))
+//! # async fn demo(client: rampart_client::client::Client) -> Result<(), rampart_client::worker::WorkerError> {
+//! use rampart_client::worker::{JobError, Worker};
+//! Worker::new(client)
 //!     .concurrency(8)
 //!     .handle("email-send", |job| async move {
 //!         let to: serde_json::Value = job.payload_as().map_err(|e| JobError::fatal(e.to_string()))?;
@@ -15,7 +16,9 @@
 //! # }
 //! ```
 //!
-//! Each queue gets a loop that long-polls for as many jobs as it has free
+//! The worker leases from any [`JobSource`]: the [`Client`](crate::client::Client)
+//! implements it over HTTP, and `rampart-server` implements it for its
+//! `Engine`. Each queue gets a loop that long-polls for as many jobs as it has free
 //! slots, runs each in its own task with a heartbeat every third of the
 //! lease, and acknowledges the outcome. On shutdown it stops leasing and
 //! lets running jobs finish within the grace period; those still running
@@ -24,7 +27,7 @@
 
 mod source;
 
-pub use source::{Job, Source, SourceError};
+pub use source::{Job, JobSource, SourceError};
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -34,11 +37,9 @@ use std::time::Duration;
 
 use rampart_core::id::{JobId, QueueName, QueueNameError};
 use rampart_core::time::{Clock, SystemClock};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument as _;
-
-use crate::shutdown::Shutdown;
 
 /// How an attempt failed, as a handler reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,8 +79,8 @@ pub enum WorkerError {
 }
 
 /// A set of handlers and how to run them.
-pub struct Worker {
-    source: Source,
+pub struct Worker<S> {
+    source: Arc<S>,
     name: String,
     concurrency: usize,
     lease: Duration,
@@ -87,12 +88,12 @@ pub struct Worker {
     handlers: Vec<(String, BoxedHandler)>,
 }
 
-impl Worker {
+impl<S: JobSource> Worker<S> {
     /// A worker pulling from `source`: concurrency 1, lease 30s, grace 30s.
-    pub fn new(source: Source) -> Worker {
+    pub fn new(source: S) -> Worker<S> {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into());
         Worker {
-            source,
+            source: Arc::new(source),
             name: format!("{host}:{}", std::process::id()),
             concurrency: 1,
             lease: Duration::from_secs(30),
@@ -102,31 +103,31 @@ impl Worker {
     }
 
     /// The name recorded in job histories.
-    pub fn name(mut self, name: impl Into<String>) -> Worker {
+    pub fn name(mut self, name: impl Into<String>) -> Worker<S> {
         self.name = name.into();
         self
     }
 
     /// Jobs run at once per queue (at least 1).
-    pub fn concurrency(mut self, n: usize) -> Worker {
+    pub fn concurrency(mut self, n: usize) -> Worker<S> {
         self.concurrency = n.max(1);
         self
     }
 
     /// Lease length; heartbeats go every third of it.
-    pub fn lease(mut self, lease: Duration) -> Worker {
+    pub fn lease(mut self, lease: Duration) -> Worker<S> {
         self.lease = lease.max(Duration::from_millis(300));
         self
     }
 
     /// How long running jobs may take to finish after shutdown starts.
-    pub fn grace(mut self, grace: Duration) -> Worker {
+    pub fn grace(mut self, grace: Duration) -> Worker<S> {
         self.grace = grace;
         self
     }
 
     /// Runs `handler` for every job of `queue`.
-    pub fn handle<F, Fut>(mut self, queue: &str, handler: F) -> Worker
+    pub fn handle<F, Fut>(mut self, queue: &str, handler: F) -> Worker<S>
     where
         F: Fn(Job) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = HandlerResult> + Send + 'static,
@@ -146,11 +147,11 @@ impl Worker {
             .iter()
             .map(|(q, h)| Ok((QueueName::new(q)?, h.clone())))
             .collect::<Result<Vec<_>, QueueNameError>>()?;
-        let (trigger, shutdown) = Shutdown::new();
+        let (trigger, shutdown) = Stop::new();
         let mut loops = JoinSet::new();
         for (queue, handler) in queues {
             let lane = Lane {
-                source: self.source.clone(),
+                source: Arc::clone(&self.source),
                 queue,
                 handler,
                 worker: self.name.clone(),
@@ -172,8 +173,8 @@ impl Worker {
 }
 
 /// One queue's lease loop.
-struct Lane {
-    source: Source,
+struct Lane<S> {
+    source: Arc<S>,
     queue: QueueName,
     handler: BoxedHandler,
     worker: String,
@@ -182,8 +183,8 @@ struct Lane {
     grace: Duration,
 }
 
-impl Lane {
-    async fn run(self, shutdown: Shutdown) {
+impl<S: JobSource> Lane<S> {
+    async fn run(self, shutdown: Stop) {
         let slots = Arc::new(Semaphore::new(self.concurrency));
         let mut running = JoinSet::new();
         // The jobs being worked on, so those still running when the grace
@@ -206,7 +207,7 @@ impl Lane {
             let leased = tokio::select! {
                 biased;
                 _ = shutdown.wait() => break,
-                r = self.source.lease(&self.queue, max, Duration::from_secs(30), self.lease, &self.worker) => r,
+                r = self.source.lease_jobs(&self.queue, max, Duration::from_secs(30), self.lease, &self.worker) => r,
             };
             let jobs = match leased {
                 Ok(jobs) => {
@@ -225,7 +226,8 @@ impl Lane {
             };
             for job in jobs {
                 let Some(permit) = permits.pop() else { break };
-                let task = Attempt { source: self.source.clone(), handler: self.handler.clone(), lease: self.lease };
+                let task =
+                    Attempt { source: Arc::clone(&self.source), handler: self.handler.clone(), lease: self.lease };
                 held.lock().unwrap_or_else(|e| e.into_inner()).insert(job.id, job.clone());
                 let held = Arc::clone(&held);
                 // Everything the attempt logs, the handler's own lines
@@ -249,7 +251,7 @@ impl Lane {
             let unfinished: Vec<Job> = held.lock().unwrap_or_else(|e| e.into_inner()).drain().map(|(_, j)| j).collect();
             tracing::warn!(queue = %self.queue, jobs = unfinished.len(), "grace period over; stopping running jobs and giving their leases back");
             for job in unfinished {
-                if let Err(e) = self.source.release(&job).await {
+                if let Err(e) = self.source.release_job(&job).await {
                     tracing::warn!(job = %job.id, error = %e, "could not give the lease back; the job will be retried when its lease expires");
                 }
             }
@@ -258,13 +260,13 @@ impl Lane {
 }
 
 /// One job's run: handler, heartbeats, ack.
-struct Attempt {
-    source: Source,
+struct Attempt<S> {
+    source: Arc<S>,
     handler: BoxedHandler,
     lease: Duration,
 }
 
-impl Attempt {
+impl<S: JobSource> Attempt<S> {
     async fn run(self, job: Job) {
         let work = (self.handler)(job.clone());
         let timeout = job.timeout_at.map(|t| t.since(SystemClock.now()));
@@ -279,9 +281,9 @@ impl Attempt {
         let Some(outcome) = outcome else { return };
         let acked = match outcome {
             Ok(result) => {
-                self.with_retries(|| self.source.complete(&job, result.as_ref().map(|v| v.to_string()))).await
+                self.with_retries(|| self.source.complete_job(&job, result.as_ref().map(|v| v.to_string()))).await
             }
-            Err(e) => self.with_retries(|| self.source.fail(&job, e.message.clone(), e.retryable)).await,
+            Err(e) => self.with_retries(|| self.source.fail_job(&job, e.message.clone(), e.retryable)).await,
         };
         if let Err(e) = acked {
             tracing::warn!(job = %job.id, error = %e, "could not acknowledge the job; it will be retried when its lease expires");
@@ -293,7 +295,7 @@ impl Attempt {
         let every = self.lease / 3;
         loop {
             tokio::time::sleep(every).await;
-            match self.source.heartbeat(job, self.lease).await {
+            match self.source.heartbeat_job(job, self.lease).await {
                 Ok(()) => {}
                 Err(SourceError::LeaseLost) => return "the lease was lost".into(),
                 Err(e) => tracing::warn!(job = %job.id, error = %e, "heartbeat failed; trying again"),
@@ -325,5 +327,33 @@ async fn sleep_or_never(d: Option<Duration>) {
     match d {
         Some(d) => tokio::time::sleep(d).await,
         None => std::future::pending().await,
+    }
+}
+
+/// The worker's own stop signal: the lanes stop leasing once it is sent.
+#[derive(Clone)]
+struct Stop(watch::Receiver<bool>);
+
+impl Stop {
+    /// A new signal and its sender.
+    fn new() -> (StopTrigger, Stop) {
+        let (tx, rx) = watch::channel(false);
+        (StopTrigger(tx), Stop(rx))
+    }
+
+    /// Resolves once the stop is sent (or its sender is dropped).
+    async fn wait(&self) {
+        let mut rx = self.0.clone();
+        let _ = rx.wait_for(|stop| *stop).await;
+    }
+}
+
+/// Sends the [`Stop`].
+struct StopTrigger(watch::Sender<bool>);
+
+impl StopTrigger {
+    /// Tells every lane to stop.
+    fn trigger(&self) {
+        self.0.send_replace(true);
     }
 }

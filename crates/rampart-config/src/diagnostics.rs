@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use toml::Value;
 
-use super::{Check, Kind, child, key_list};
+use crate::check::Check;
+use crate::keys::{Kind, Resolved, child, resolve_flat};
 
 /// Settings of the admin diagnostics (`[diagnostics]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +64,7 @@ impl SentryDsn {
     /// Checks a DSN.
     pub fn parse(dsn: &str) -> Result<SentryDsn, String> {
         dsn.trim()
-            .parse::<sentry::types::Dsn>()
+            .parse::<sentry_types::Dsn>()
             .map(|_| SentryDsn(dsn.trim().to_string()))
             .map_err(|e| format!("not a Sentry DSN ({e}); give one like https://KEY@o0.ingest.sentry.io/0"))
     }
@@ -76,7 +77,7 @@ impl SentryDsn {
 
 impl fmt::Display for SentryDsn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0.parse::<sentry::types::Dsn>() {
+        match self.0.parse::<sentry_types::Dsn>() {
             Ok(dsn) => write!(f, "{}://***@{}/{}", dsn.scheme(), dsn.host(), dsn.project_id()),
             Err(_) => f.write_str("***"),
         }
@@ -89,31 +90,25 @@ impl fmt::Debug for SentryDsn {
     }
 }
 
-pub(super) const DIAGNOSTICS_KEYS: &[(&str, Kind)] =
+pub(crate) const DIAGNOSTICS_KEYS: &[(&str, Kind)] =
     &[("token_expiry_horizon", Kind::Text), ("recent_connections", Kind::Int)];
 
-pub(super) const SENTRY_KEYS: &[(&str, Kind)] =
+pub(crate) const SENTRY_KEYS: &[(&str, Kind)] =
     &[("dsn", Kind::Text), ("environment", Kind::Text), ("sample_rate", Kind::Float)];
 
+/// The variable Sentry's clients read for a DSN; read as `sentry.dsn`,
+/// below `RAMPART_SENTRY__DSN` (and its short form `RAMPART_SENTRY_DSN`).
+pub(crate) const ENV_SENTRY_DSN: &str = "SENTRY_DSN";
+
 /// Resolves the key that follows `diagnostics` or `sentry` (`table`).
-pub(super) fn resolve_section(table: &str, rest: &[&str]) -> Result<(Vec<String>, Kind), String> {
+pub(crate) fn resolve_section(table: &str, rest: &[&str]) -> Resolved {
     let keys = if table == "sentry" { SENTRY_KEYS } else { DIAGNOSTICS_KEYS };
-    match rest {
-        [key] => {
-            let key = key.to_ascii_lowercase();
-            match keys.iter().find(|(name, _)| *name == key) {
-                Some((_, kind)) => Ok((vec![table.to_string(), key], *kind)),
-                None => Err(format!("`{table}.{key}` is not a setting; {table} keys are {}", key_list(keys))),
-            }
-        }
-        [] => Err(format!("`{table}` is a table: set one of its keys, e.g. `{table}.{}`", keys[0].0)),
-        _ => Err(format!("`{table}` keys have no sub-keys; {table} keys are {}", key_list(keys))),
-    }
+    resolve_flat(table, keys, keys[0].0, rest)
 }
 
 impl Check<'_> {
     /// The `[diagnostics]` table over the defaults.
-    pub(super) fn diagnostics(&mut self, path: &[String], value: &Value) -> DiagnosticsConfig {
+    pub(crate) fn diagnostics(&mut self, path: &[String], value: &Value) -> DiagnosticsConfig {
         let mut diagnostics = DiagnosticsConfig::default();
         let Some(table) = self.table(path, value, "a table of diagnostics settings") else {
             return diagnostics;
@@ -138,7 +133,7 @@ impl Check<'_> {
     }
 
     /// The `[sentry]` table over the defaults.
-    pub(super) fn sentry(&mut self, path: &[String], value: &Value) -> SentryConfig {
+    pub(crate) fn sentry(&mut self, path: &[String], value: &Value) -> SentryConfig {
         let mut sentry = SentryConfig::default();
         let Some(table) = self.table(path, value, "a table of Sentry settings") else {
             return sentry;
@@ -172,24 +167,17 @@ impl Check<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Config, ConfigSources};
     use super::*;
+    use crate::Config;
+    use crate::testing;
 
     fn load(file: &str, env: &[(&str, &str)]) -> Result<Config, Vec<String>> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("rampart.toml");
-        std::fs::write(&path, file).unwrap();
-        let sources = ConfigSources {
-            file: Some(path),
-            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            ..ConfigSources::default()
-        };
-        Config::load(&sources).map_err(|e| e.0)
+        testing::load(Some(file), env, &[]).map_err(|e| e.0)
     }
 
     #[test]
     fn the_default_file_documents_every_key() {
-        let table: toml::Table = super::super::DEFAULT_TOML.parse().unwrap();
+        let table: toml::Table = crate::DEFAULT_TOML.parse().unwrap();
         for (section, keys) in [("diagnostics", DIAGNOSTICS_KEYS), ("sentry", SENTRY_KEYS)] {
             let documented = table[section].as_table().unwrap();
             for (key, _) in keys {

@@ -1,0 +1,16 @@
+//! rampart-client: the rampart HTTP API from Rust, without the server.
+//!
+//! An app that only enqueues and works jobs depends on this crate alone: it
+//! pulls in no store, no server framework and no Redis client.
+//!
+//! Layout:
+//! - [`wire`]: the JSON shapes of every route, shared with the server's
+//!   handlers so the two cannot drift apart.
+//! - [`client`]: the typed HTTP client, one async method per route.
+//! - [`worker`]: runs handlers for jobs, leasing from a [`worker::JobSource`]:
+//!   a remote server through the [`client::Client`], or (in `rampart-server`)
+//!   an engine in the same process.
+
+pub mod client;
+pub mod wire;
+pub mod worker;

@@ -1,0 +1,149 @@
+//! Where a worker gets its jobs: the [`JobSource`] trait, and its remote
+//! implementation over HTTP by the [`Client`]. (`rampart-server` implements
+//! it for an engine in the same process.)
+
+use std::future::Future;
+use std::time::Duration;
+
+use rampart_core::duration::format_duration;
+use rampart_core::id::{JobId, QueueName};
+use rampart_core::time::UnixMillis;
+
+use crate::client::{Client, ClientError};
+use crate::wire;
+
+/// A leased job handed to a handler.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The job's id.
+    pub id: JobId,
+    /// Its queue.
+    pub queue: QueueName,
+    /// The payload as JSON text.
+    pub payload: String,
+    /// This attempt's number, from 1.
+    pub attempt: u32,
+    /// Attempts allowed.
+    pub max_attempts: u32,
+    /// When this attempt times out, if the job has a timeout.
+    pub timeout_at: Option<UnixMillis>,
+    /// The lease's token: the worker heartbeats and acknowledges with it, so
+    /// a handler has no use for it.
+    pub lease_token: String,
+}
+
+impl Job {
+    /// The payload decoded into `T`.
+    pub fn payload_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(&self.payload)
+    }
+}
+
+/// Why talking to the job source failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The lease is gone: stop working on the job.
+    #[error("the lease is lost")]
+    LeaseLost,
+    /// Anything else; worth retrying later.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<ClientError> for SourceError {
+    fn from(e: ClientError) -> Self {
+        if e.is_code("LEASE_LOST") { SourceError::LeaseLost } else { SourceError::Other(e.to_string()) }
+    }
+}
+
+/// The server a worker pulls from: the five verbs of a job's lease.
+pub trait JobSource: Send + Sync + 'static {
+    /// Leases up to `max` jobs of `queue` for `lease`, long-polling up to
+    /// `wait` when none is available; `worker` is recorded in the history.
+    fn lease_jobs(
+        &self,
+        queue: &QueueName,
+        max: u32,
+        wait: Duration,
+        lease: Duration,
+        worker: &str,
+    ) -> impl Future<Output = Result<Vec<Job>, SourceError>> + Send;
+
+    /// Extends the job's lease to `lease` from now.
+    fn heartbeat_job(&self, job: &Job, lease: Duration) -> impl Future<Output = Result<(), SourceError>> + Send;
+
+    /// Reports the job as done, with its result as JSON text.
+    fn complete_job(&self, job: &Job, result: Option<String>) -> impl Future<Output = Result<(), SourceError>> + Send;
+
+    /// Reports the attempt as failed; not `retryable` sends the job to `dead`.
+    fn fail_job(
+        &self,
+        job: &Job,
+        error: String,
+        retryable: bool,
+    ) -> impl Future<Output = Result<(), SourceError>> + Send;
+
+    /// Gives the lease back without counting the attempt.
+    fn release_job(&self, job: &Job) -> impl Future<Output = Result<(), SourceError>> + Send;
+}
+
+impl JobSource for Client {
+    async fn lease_jobs(
+        &self,
+        queue: &QueueName,
+        max: u32,
+        wait: Duration,
+        lease: Duration,
+        worker: &str,
+    ) -> Result<Vec<Job>, SourceError> {
+        let req = wire::LeaseRequest {
+            max: Some(max),
+            wait: Some(format_duration(wait)),
+            lease: Some(format_duration(lease)),
+            worker: Some(worker.to_string()),
+        };
+        let resp = self.lease(queue.as_str(), &req).await?;
+        resp.jobs
+            .into_iter()
+            .map(|j| {
+                Ok(Job {
+                    id: j.id.parse().map_err(|e| SourceError::Other(format!("bad job id from server: {e}")))?,
+                    queue: queue.clone(),
+                    payload: j.payload.get().to_string(),
+                    attempt: j.attempt,
+                    max_attempts: j.max_attempts,
+                    timeout_at: j.timeout_at.as_deref().and_then(|t| UnixMillis::parse_rfc3339(t).ok()),
+                    lease_token: j.lease_token,
+                })
+            })
+            .collect()
+    }
+
+    async fn heartbeat_job(&self, job: &Job, lease: Duration) -> Result<(), SourceError> {
+        let req = wire::HeartbeatRequest { lease_token: job.lease_token.clone(), lease: Some(format_duration(lease)) };
+        self.heartbeat(&job.id.to_string(), &req).await?;
+        Ok(())
+    }
+
+    async fn complete_job(&self, job: &Job, result: Option<String>) -> Result<(), SourceError> {
+        let result = result
+            .map(serde_json::value::RawValue::from_string)
+            .transpose()
+            .map_err(|e| SourceError::Other(format!("the result is not JSON: {e}")))?;
+        let req = wire::CompleteRequest { lease_token: job.lease_token.clone(), result };
+        self.complete(&job.id.to_string(), &req).await?;
+        Ok(())
+    }
+
+    async fn fail_job(&self, job: &Job, error: String, retryable: bool) -> Result<(), SourceError> {
+        let req = wire::FailRequest { lease_token: job.lease_token.clone(), error, retryable: Some(retryable) };
+        self.fail(&job.id.to_string(), &req).await?;
+        Ok(())
+    }
+
+    async fn release_job(&self, job: &Job) -> Result<(), SourceError> {
+        let req = wire::ReleaseRequest { lease_token: job.lease_token.clone() };
+        self.release(&job.id.to_string(), &req).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,563 @@
+//! The queue sections: `[queue_defaults]`, `[queues.NAME]` with its push
+//! keys (`target`, `secret`, `retry_4xx`), and `[push]` (the breaker of
+//! every push target's host).
+//!
+//! A queue's table overrides only the keys it sets and takes every other
+//! key, backoff keys included, from `[queue_defaults]`; a push queue
+//! without `concurrency` or `timeout` takes the push defaults.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rampart_core::duration::format_duration;
+use rampart_core::id::QueueName;
+use rampart_core::retry::Backoff;
+use rampart_core::webhook::WebhookSecret;
+use toml::{Table, Value};
+
+use crate::check::Check;
+use crate::keys::{Key, Kind, Resolved, child, describe, key_list, kind_of};
+use crate::urls::PushTarget;
+
+/// The keys of `[queue_defaults]` and `[queues.NAME]`.
+pub(crate) const QUEUE_KEYS: &[(&str, Kind)] = &[
+    ("max_attempts", Kind::Int),
+    ("backoff", Kind::Table),
+    ("timeout", Kind::Text),
+    ("lease", Kind::Text),
+    ("concurrency", Kind::Int),
+    ("paused", Kind::Bool),
+    ("retention_completed", Kind::Text),
+    ("retention_dead", Kind::Text),
+    ("target", Kind::Text),
+    ("secret", Kind::Text),
+    ("retry_4xx", Kind::Bool),
+];
+
+/// The keys of a queue's `backoff` table.
+pub(crate) const BACKOFF_KEYS: &[(&str, Kind)] =
+    &[("initial", Kind::Text), ("factor", Kind::Float), ("max", Kind::Text), ("jitter", Kind::Float)];
+
+/// The keys of `[push]`.
+const PUSH_KEYS: &[(&str, Kind)] = &[("breaker", Kind::Table)];
+
+/// The keys of `[push.breaker]`.
+pub(crate) const PUSH_BREAKER_KEYS: &[(&str, Kind)] =
+    &[("failure_threshold", Kind::Int), ("cooldown", Kind::Text), ("half_open_max", Kind::Int)];
+
+/// The settings of one queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueConfig {
+    /// Runs a job gets before it is dead, the first included (at least 1).
+    pub max_attempts: u32,
+    /// Wait between attempts (`backoff` table: `initial`, `factor`, `max`, `jitter`).
+    pub backoff: Backoff,
+    /// Longest an attempt may run before it fails with `timeout`; `None` is no
+    /// limit. Never zero: the key is left out for no limit.
+    pub timeout: Option<Duration>,
+    /// How long a lease lasts without a heartbeat (more than zero).
+    pub lease: Duration,
+    /// Most jobs of the queue active at once; `None` is no limit (at least 1).
+    pub concurrency: Option<u32>,
+    /// Whether the queue starts paused: it accepts jobs but hands none out.
+    pub paused: bool,
+    /// How long its completed jobs are kept (`retention_completed`); `None`
+    /// is `[retention] completed`.
+    pub retention_completed: Option<Duration>,
+    /// How long its dead jobs are kept (`retention_dead`); `None` is
+    /// `[retention] dead`.
+    pub retention_dead: Option<Duration>,
+    /// Where rampart POSTs the queue's jobs itself (`target`, http or https);
+    /// `None` is a pull queue. Only in `[queues.NAME]`.
+    pub target: Option<PushTarget>,
+    /// The key push deliveries are signed with (`secret`); `None` uses one
+    /// made once and kept in the store. Only in `[queues.NAME]`.
+    pub secret: Option<WebhookSecret>,
+    /// Whether a push answer of 4xx other than 408 and 429 is retried
+    /// (`retry_4xx`); false makes the job dead at once.
+    pub retry_4xx: bool,
+}
+
+/// Push delivery (`[push]`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PushConfig {
+    /// The circuit breaker of each target host (`[push.breaker]`).
+    pub breaker: PushBreakerConfig,
+}
+
+/// The breaker policy of every push target host (`[push.breaker]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushBreakerConfig {
+    /// Failed deliveries in a row that open it (`failure_threshold`, at least 1).
+    pub failure_threshold: u32,
+    /// How long it stays open before probing (`cooldown`, more than 0).
+    pub cooldown: Duration,
+    /// Probes let through once the cooldown passed (`half_open_max`, at least 1).
+    pub half_open_max: u32,
+}
+
+impl Default for PushBreakerConfig {
+    fn default() -> Self {
+        PushBreakerConfig { failure_threshold: 5, cooldown: Duration::from_secs(30), half_open_max: 1 }
+    }
+}
+
+impl QueueConfig {
+    /// Requests in flight to a push queue's target when `concurrency` is not set.
+    pub const PUSH_CONCURRENCY: u32 = 16;
+    /// How long a push delivery waits for an answer when `timeout` is not set.
+    pub const PUSH_TIMEOUT: Duration = Duration::from_secs(30);
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            max_attempts: 3,
+            backoff: Backoff::default(),
+            timeout: None,
+            lease: Duration::from_secs(30),
+            concurrency: None,
+            paused: false,
+            retention_completed: None,
+            retention_dead: None,
+            target: None,
+            secret: None,
+            retry_4xx: false,
+        }
+    }
+}
+
+/// Resolves the key segments that follow a queue table (`queue_defaults` or
+/// `queues.NAME`), whose path is `prefix`.
+pub(crate) fn resolve_queue_key(mut prefix: Vec<String>, segments: &[&str]) -> Resolved {
+    let shown = Key(&prefix).to_string();
+    let lower: Vec<String> = segments.iter().map(|s| s.to_ascii_lowercase()).collect();
+    match lower.as_slice() {
+        [] => Err(format!("`{shown}` is a table: set one of its keys, e.g. `{shown}.max_attempts`")),
+        [key] => match kind_of(QUEUE_KEYS, key) {
+            Some(Kind::Table) => {
+                Err(format!("`{shown}.{key}` is a table: set one of its keys, e.g. `{shown}.{key}.initial`"))
+            }
+            Some(kind) => {
+                prefix.push(key.clone());
+                Ok((prefix, kind))
+            }
+            None => Err(format!("`{shown}.{key}` is not a setting; queue keys are {}", key_list(QUEUE_KEYS))),
+        },
+        [table, key] if table == "backoff" => match kind_of(BACKOFF_KEYS, key) {
+            Some(kind) => {
+                prefix.push(table.clone());
+                prefix.push(key.clone());
+                Ok((prefix, kind))
+            }
+            None => {
+                Err(format!("`{shown}.backoff.{key}` is not a setting; backoff keys are {}", key_list(BACKOFF_KEYS)))
+            }
+        },
+        _ => Err(format!("`{shown}.{}` is not a setting; queue keys are {}", lower.join("."), key_list(QUEUE_KEYS))),
+    }
+}
+
+/// Resolves the segments after `queues`: a name, kept as written since
+/// names are case-sensitive, then a key.
+pub(crate) fn resolve_named(segments: &[&str]) -> Resolved {
+    match segments.split_first() {
+        Some((name, rest)) if !rest.is_empty() => resolve_queue_key(vec!["queues".into(), (*name).to_string()], rest),
+        _ => Err("`queues` needs a queue name and a key, e.g. `queues.email-send.timeout`".to_string()),
+    }
+}
+
+/// Resolves a dotted flag key after `queues.`. A queue name may itself hold
+/// dots, so the key is taken from the end: `backoff.KEY` when those are a
+/// backoff key, else the last part.
+pub(crate) fn resolve_dotted(rest: &str) -> Resolved {
+    let mut from_end = rest.rsplitn(3, '.');
+    let is_backoff_key = |table: &str, key: &str| {
+        table.eq_ignore_ascii_case("backoff") && kind_of(BACKOFF_KEYS, &key.to_ascii_lowercase()).is_some()
+    };
+    match (from_end.next(), from_end.next(), from_end.next()) {
+        (Some(key), Some(table), Some(name)) if is_backoff_key(table, key) => resolve_named(&[name, table, key]),
+        _ => match rest.rsplit_once('.') {
+            Some((name, key)) => resolve_named(&[name, key]),
+            None => resolve_named(&[rest]),
+        },
+    }
+}
+
+/// Resolves the key segments that follow `push`.
+pub(crate) fn resolve_push_key(rest: &[&str]) -> Resolved {
+    let lower: Vec<String> = rest.iter().map(|s| s.to_ascii_lowercase()).collect();
+    match lower.as_slice() {
+        [table, key] if table == "breaker" => match kind_of(PUSH_BREAKER_KEYS, key) {
+            Some(kind) => Ok((vec!["push".into(), table.clone(), key.clone()], kind)),
+            None => Err(format!(
+                "`push.breaker.{key}` is not a setting; push.breaker keys are {}",
+                key_list(PUSH_BREAKER_KEYS)
+            )),
+        },
+        _ => Err(format!(
+            "`push.{}` is not a setting; set a key of [push.breaker]: {}",
+            lower.join("."),
+            key_list(PUSH_BREAKER_KEYS)
+        )),
+    }
+}
+
+impl Check<'_> {
+    /// `[queue_defaults]` and every `[queues.NAME]` over it, resolved: the
+    /// defaults, and each named queue with every key it leaves out taken
+    /// from them.
+    pub(crate) fn queues(&mut self, table: &Table) -> (QueueConfig, BTreeMap<QueueName, QueueConfig>) {
+        let defaults = match table.get("queue_defaults") {
+            Some(value) => self.queue(&["queue_defaults".to_string()], value, &QueueConfig::default()),
+            None => QueueConfig::default(),
+        };
+        let mut named = BTreeMap::new();
+        let path = vec!["queues".to_string()];
+        let Some(queues) =
+            table.get("queues").and_then(|value| self.table(&path, value, "a table of queues ([queues.NAME])"))
+        else {
+            return (defaults, named);
+        };
+        for (name, value) in queues {
+            let path = child(&path, name);
+            if kind_of(QUEUE_KEYS, name).is_some() && !value.is_table() {
+                self.report(
+                    &path,
+                    format!(
+                        "expected a table of settings for queue {name:?}, got {}; settings for \
+                         every queue go in [queue_defaults]",
+                        describe(value)
+                    ),
+                );
+                continue;
+            }
+            let mut queue = self.queue(&path, value, &defaults);
+            if queue.target.is_some() {
+                queue.concurrency.get_or_insert(QueueConfig::PUSH_CONCURRENCY);
+                queue.timeout.get_or_insert(QueueConfig::PUSH_TIMEOUT);
+            } else if queue.secret.is_some() {
+                self.report(&child(&path, "secret"), "is only used with `target`; set a target or remove it");
+            }
+            match QueueName::new(name) {
+                Ok(name) => {
+                    named.insert(name, queue);
+                }
+                Err(e) => self.report(&path, e),
+            }
+        }
+        (defaults, named)
+    }
+
+    /// A queue table over `base`: each key it sets replaces the base value.
+    fn queue(&mut self, path: &[String], value: &Value, base: &QueueConfig) -> QueueConfig {
+        let mut queue = base.clone();
+        let Some(table) = self.table(path, value, "a table of queue settings") else {
+            return queue;
+        };
+        for (key, value) in table {
+            let path = child(path, key);
+            match key.as_str() {
+                "max_attempts" => queue.max_attempts = self.count(&path, value).unwrap_or(queue.max_attempts),
+                "backoff" => queue.backoff = self.backoff(&path, value, &base.backoff),
+                "timeout" => {
+                    let if_zero = "must be more than 0s; leave the key out for no timeout";
+                    if let Some(d) = self.positive_duration(&path, value, if_zero) {
+                        queue.timeout = Some(d);
+                    }
+                }
+                "lease" => {
+                    if let Some(d) = self.positive_duration(&path, value, "must be more than 0s") {
+                        queue.lease = d;
+                    }
+                }
+                "concurrency" => {
+                    let limit = "leave the key out for no limit";
+                    if let Value::Integer(0) = value {
+                        self.report(&path, format!("must be at least 1, got 0; {limit}"));
+                    } else if let Some(n) = self.count(&path, value) {
+                        queue.concurrency = Some(n);
+                    }
+                }
+                "paused" => {
+                    if let Some(b) = self.boolean(&path, value) {
+                        queue.paused = b;
+                    }
+                }
+                "retention_completed" => {
+                    queue.retention_completed = self.queue_retention(&path, value, key).or(queue.retention_completed);
+                }
+                "retention_dead" => {
+                    queue.retention_dead = self.queue_retention(&path, value, key).or(queue.retention_dead);
+                }
+                "retry_4xx" => {
+                    if let Some(b) = self.boolean(&path, value) {
+                        queue.retry_4xx = b;
+                    }
+                }
+                "target" | "secret" if path.first().is_some_and(|p| p == "queue_defaults") => {
+                    self.report(&path, "belongs to one queue: set it in [queues.NAME], not in [queue_defaults]")
+                }
+                "target" => {
+                    if let Some(s) = self.text(&path, value) {
+                        match PushTarget::parse(s) {
+                            Ok(t) => queue.target = Some(t),
+                            Err(e) => self.report(&path, e),
+                        }
+                    }
+                }
+                "secret" => {
+                    if let Some(s) = self.text(&path, value) {
+                        // The message never quotes the value: it is a key.
+                        match WebhookSecret::parse(s) {
+                            Ok(secret) => queue.secret = Some(secret),
+                            Err(e) => self.report(&path, e),
+                        }
+                    }
+                }
+                _ => self.unknown(&path, QUEUE_KEYS),
+            }
+        }
+        queue
+    }
+
+    /// A backoff table over `base`: each key it sets replaces the base value.
+    fn backoff(&mut self, path: &[String], value: &Value, base: &Backoff) -> Backoff {
+        let mut backoff = *base;
+        let Some(table) = self.table(path, value, "a table of backoff settings") else {
+            return backoff;
+        };
+        let (mut initial_set, mut max_set, mut failed) = (false, false, false);
+        for (key, value) in table {
+            let path = child(path, key);
+            match key.as_str() {
+                "initial" => match self.duration(&path, value) {
+                    Some(d) => (backoff.initial, initial_set) = (d, true),
+                    None => failed = true,
+                },
+                "factor" => {
+                    if let Some(x) = self.float(&path, value, 1.0, f64::MAX) {
+                        backoff.factor = x;
+                    }
+                }
+                "max" => match self.duration(&path, value) {
+                    Some(d) => (backoff.max, max_set) = (d, true),
+                    None => failed = true,
+                },
+                "jitter" => {
+                    if let Some(x) = self.float(&path, value, 0.0, 1.0) {
+                        backoff.jitter = x;
+                    }
+                }
+                _ => self.unknown(&path, BACKOFF_KEYS),
+            }
+        }
+        // Checked only where this table sets a bound, so that a bad pair in
+        // queue_defaults is reported once, not once per queue.
+        if !failed && (initial_set || max_set) && backoff.max < backoff.initial {
+            let (initial, max) = (format_duration(backoff.initial), format_duration(backoff.max));
+            if max_set {
+                self.report(
+                    &child(path, "max"),
+                    format!("{max:?} is shorter than backoff.initial ({initial:?}); make max at least initial"),
+                );
+            } else {
+                self.report(
+                    &child(path, "initial"),
+                    format!("{initial:?} is longer than backoff.max ({max:?}); make max at least initial"),
+                );
+            }
+        }
+        backoff
+    }
+
+    /// A per-queue retention override: a duration more than zero; refused in
+    /// `[queue_defaults]`, where `[retention]` says it.
+    fn queue_retention(&mut self, path: &[String], value: &Value, key: &str) -> Option<Duration> {
+        if path.first().map(String::as_str) == Some("queue_defaults") {
+            let table_key = key.trim_start_matches("retention_");
+            self.report(path, format!("set `retention.{table_key}` for every queue; this key is for [queues.NAME]"));
+            return None;
+        }
+        self.positive_duration(path, value, "must be more than 0s; leave the key out for the [retention] value")
+    }
+
+    /// The `[push]` table over the defaults.
+    pub(crate) fn push(&mut self, path: &[String], value: &Value) -> PushConfig {
+        let mut push = PushConfig::default();
+        let Some(table) = self.table(path, value, "a table of push settings") else {
+            return push;
+        };
+        for (key, value) in table {
+            let path = child(path, key);
+            if key != "breaker" {
+                self.unknown(&path, PUSH_KEYS);
+                continue;
+            }
+            let Some(breaker) = self.table(&path, value, "a table of breaker settings") else {
+                continue;
+            };
+            for (key, value) in breaker {
+                let path = child(&path, key);
+                let b = &mut push.breaker;
+                match key.as_str() {
+                    "failure_threshold" => {
+                        b.failure_threshold = self.count(&path, value).unwrap_or(b.failure_threshold)
+                    }
+                    "cooldown" => {
+                        if let Some(d) = self.positive_duration(&path, value, "must be more than 0s") {
+                            b.cooldown = d;
+                        }
+                    }
+                    "half_open_max" => b.half_open_max = self.count(&path, value).unwrap_or(b.half_open_max),
+                    _ => self.unknown(&path, PUSH_BREAKER_KEYS),
+                }
+            }
+        }
+        push
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DEFAULT_TOML;
+    use crate::testing::{errors, ok};
+
+    fn name(s: &str) -> QueueName {
+        QueueName::new(s).unwrap()
+    }
+
+    #[test]
+    fn the_default_file_documents_every_queue_and_push_key() {
+        let table: Table = DEFAULT_TOML.parse().unwrap();
+        let defaults = table["queue_defaults"].as_table().unwrap();
+        for (key, _) in QUEUE_KEYS {
+            // Keys whose default is "not set" are shown commented out.
+            let present = defaults.contains_key(*key) || DEFAULT_TOML.contains(&format!("\n# {key} = "));
+            assert!(present, "queue key `{key}` missing from config.default.toml");
+        }
+        let backoff = defaults["backoff"].as_table().unwrap();
+        for (key, _) in BACKOFF_KEYS {
+            assert!(backoff.contains_key(*key), "backoff key `{key}` missing from config.default.toml");
+        }
+        assert!(DEFAULT_TOML.contains("# [queues.email-send]"));
+        let breaker = table["push"]["breaker"].as_table().unwrap();
+        for (key, _) in PUSH_BREAKER_KEYS {
+            assert!(breaker.contains_key(*key), "push.breaker key `{key}` missing from config.default.toml");
+        }
+    }
+
+    #[test]
+    fn push_queues_read_target_secret_and_breaker_with_push_defaults() {
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let file = format!(
+            "[queues.hook]\ntarget = \"https://app.example.com/jobs\"\nsecret = \"{secret}\"\n\
+             [queues.fast]\ntarget = \"http://127.0.0.1:9000/x\"\nconcurrency = 4\ntimeout = \"2s\"\nretry_4xx = true\n\
+             [push.breaker]\nfailure_threshold = 3\n"
+        );
+        let config =
+            ok(Some(&file), &[("RAMPART_PUSH__BREAKER__COOLDOWN", "10s")], &[("push.breaker.half_open_max", "2")]);
+        let hook = config.queue(&name("hook"));
+        assert_eq!(hook.target.as_ref().map(|t| t.to_string()).as_deref(), Some("https://app.example.com/jobs"));
+        assert_eq!(hook.target.as_ref().map(|t| t.host()).as_deref(), Some("app.example.com:443"));
+        assert_eq!(hook.secret.as_ref().map(|s| s.expose()), Some(secret));
+        assert_eq!((hook.concurrency, hook.timeout), (Some(16), Some(Duration::from_secs(30))), "push defaults");
+        assert!(!hook.retry_4xx);
+        let fast = config.queue(&name("fast"));
+        assert_eq!((fast.concurrency, fast.timeout, fast.retry_4xx), (Some(4), Some(Duration::from_secs(2)), true));
+        assert_eq!(fast.target.as_ref().map(|t| t.host()).as_deref(), Some("127.0.0.1:9000"));
+        assert_eq!(
+            config.push.breaker,
+            PushBreakerConfig { failure_threshold: 3, cooldown: Duration::from_secs(10), half_open_max: 2 }
+        );
+        // A pull queue keeps no limit and no timeout.
+        let plain = ok(Some("[queues.plain]\npaused = false"), &[], &[]).queue(&name("plain"));
+        assert_eq!((plain.target, plain.concurrency, plain.timeout), (None, None, None));
+        let env = ok(None, &[("RAMPART_QUEUES__e__TARGET", "http://localhost/hook")], &[]);
+        assert!(env.queue(&name("e")).target.is_some());
+    }
+
+    #[test]
+    fn push_settings_are_checked_all_at_once_without_quoting_secrets() {
+        let file = "[queue_defaults]\ntarget = \"https://a.example\"\n\
+                    [queues.a]\ntarget = \"ftp://a.example/x\"\n\
+                    [queues.b]\ntarget = \"https://user:pw@b.example/\"\n\
+                    [queues.c]\ntarget = \"not a url\"\n\
+                    [queues.d]\ntarget = \"https://d.example\"\nsecret = \"whsec_c2hvcnQ=\"\n\
+                    [queues.e]\nsecret = \"hunter2-secret\"\n\
+                    [push.breaker]\nfailure_threshold = 0\ncooldown = \"0s\"\nhalf_open = 1\n";
+        let got = errors(Some(file), &[], &[]);
+        let expected = [
+            "queue_defaults.target: belongs to one queue",
+            "queues.a.target: \"ftp://a.example/x\" must be an http:// or https:// URL",
+            "queues.b.target: \"https://user:***@b.example/\" holds credentials",
+            "queues.c.target: \"not a url\" is not a URL",
+            "queues.d.secret: the key after `whsec_` is 5 bytes",
+            "queues.e.secret: a secret starts with `whsec_`",
+            "push.breaker.failure_threshold: must be at least 1",
+            "push.breaker.cooldown: must be more than 0s",
+            "push.breaker.half_open: unknown key",
+        ];
+        for e in expected {
+            assert!(got.iter().any(|g| g.contains(e)), "missing {e:?} in {got:#?}");
+        }
+        assert!(!got.iter().any(|g| g.contains("hunter2")), "a secret is never quoted: {got:#?}");
+        assert!(!got.iter().any(|g| g.contains(":pw@")), "a password is never quoted: {got:#?}");
+        let env = errors(None, &[("RAMPART_PUSH__BREAKER__COOLDOWN_S", "1")], &[]);
+        assert!(env[0].contains("`push.breaker.cooldown_s` is not a setting"), "{env:?}");
+    }
+
+    #[test]
+    fn a_queue_falls_back_to_queue_defaults_key_by_key() {
+        let file = r#"
+            [queue_defaults]
+            max_attempts = 5
+            lease = "1m"
+            [queue_defaults.backoff]
+            factor = 3.0
+            [queues.email-send]
+            timeout = "30s"
+            [queues.email-send.backoff]
+            initial = "10s"
+            [queues."billing.invoices:v2"]
+            paused = true
+            concurrency = 2
+        "#;
+        let config = ok(Some(file), &[], &[]);
+        let defaults = QueueConfig {
+            max_attempts: 5,
+            lease: Duration::from_secs(60),
+            backoff: Backoff { factor: 3.0, ..Backoff::default() },
+            ..QueueConfig::default()
+        };
+        assert_eq!(config.queue_defaults, defaults);
+        let email = config.queue(&name("email-send"));
+        assert_eq!(
+            email,
+            QueueConfig {
+                timeout: Some(Duration::from_secs(30)),
+                backoff: Backoff { initial: Duration::from_secs(10), ..defaults.backoff },
+                ..defaults.clone()
+            }
+        );
+        let billing = config.queue(&name("billing.invoices:v2"));
+        assert_eq!(billing, QueueConfig { paused: true, concurrency: Some(2), ..defaults.clone() });
+        assert_eq!(config.queue(&name("not-configured")), defaults);
+    }
+
+    #[test]
+    fn overrides_reach_queues_whose_names_hold_dots() {
+        let overrides = [
+            ("queues.billing.invoices:v2.timeout", "5m"),
+            ("queues.billing.invoices:v2.backoff.max", "10m"),
+            ("queues.x.backoff.lease", "1m"),
+        ];
+        let config = ok(None, &[], &overrides);
+        let billing = config.queue(&name("billing.invoices:v2"));
+        assert_eq!(billing.timeout, Some(Duration::from_secs(300)));
+        assert_eq!(billing.backoff.max, Duration::from_secs(600));
+        // `backoff.lease` is no backoff key, so `x.backoff` is the queue's name.
+        assert_eq!(config.queue(&name("x.backoff")).lease, Duration::from_secs(60));
+    }
+}

@@ -1,0 +1,81 @@
+//! The in-process job source: a [`rampart_client::worker::Worker`] running
+//! against an [`Engine`] in the same process, with no HTTP in between.
+//!
+//! ```no_run
+//! # async fn demo(engine: rampart_server::engine::Engine) -> Result<(), rampart_client::worker::WorkerError> {
+//! use rampart_client::worker::Worker;
+//! Worker::new(engine)
+//!     .handle("email-send", |job| async move {
+//!         println!("sending {}", job.payload);
+//!         Ok(None)
+//!     })
+//!     .run(async { let _ = tokio::signal::ctrl_c().await; })
+//!     .await
+//! # }
+//! ```
+
+use std::time::Duration;
+
+use rampart_client::worker::{Job, JobSource, SourceError};
+use rampart_core::id::QueueName;
+use rampart_store::JobRelease;
+
+use crate::engine::{self, Engine, EngineError};
+
+impl From<EngineError> for SourceError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::LeaseLost => SourceError::LeaseLost,
+            other => SourceError::Other(other.to_string()),
+        }
+    }
+}
+
+impl JobSource for Engine {
+    async fn lease_jobs(
+        &self,
+        queue: &QueueName,
+        max: u32,
+        wait: Duration,
+        lease: Duration,
+        worker: &str,
+    ) -> Result<Vec<Job>, SourceError> {
+        let req = engine::LeaseRequest { max, wait, lease: Some(lease), worker: Some(worker.to_string()) };
+        let jobs = self.lease(queue, req).await?;
+        Ok(jobs
+            .into_iter()
+            .map(|j| Job {
+                id: j.id,
+                queue: j.queue,
+                payload: j.payload,
+                attempt: j.attempt,
+                max_attempts: j.max_attempts,
+                timeout_at: j.timeout_at,
+                lease_token: j.lease_token,
+            })
+            .collect())
+    }
+
+    async fn heartbeat_job(&self, job: &Job, lease: Duration) -> Result<(), SourceError> {
+        self.heartbeat(job.id, job.lease_token.clone(), Some(lease)).await?;
+        Ok(())
+    }
+
+    async fn complete_job(&self, job: &Job, result: Option<String>) -> Result<(), SourceError> {
+        self.complete(job.id, job.lease_token.clone(), result).await?;
+        Ok(())
+    }
+
+    async fn fail_job(&self, job: &Job, error: String, retryable: bool) -> Result<(), SourceError> {
+        self.fail(job.id, job.lease_token.clone(), error, retryable).await?;
+        Ok(())
+    }
+
+    async fn release_job(&self, job: &Job) -> Result<(), SourceError> {
+        let release = JobRelease { id: job.id, lease_token: job.lease_token.clone() };
+        if let Some(Err(e)) = self.release(vec![release]).await?.pop() {
+            return Err(e.into());
+        }
+        Ok(())
+    }
+}
