@@ -2,6 +2,9 @@
 //! on a closed breaker) of at most 100 ns, and `safe_call` adding at most
 //! 1 µs to a call that succeeds at once.
 
+#![allow(clippy::unwrap_used, reason = "a benchmark that cannot set up should stop at once")]
+#![allow(missing_docs, reason = "criterion_group! defines undocumented public functions")]
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

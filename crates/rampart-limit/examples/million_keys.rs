@@ -10,7 +10,8 @@ const KEYS: usize = 1_000_000;
 
 fn main() {
     let now = 1_750_000_000_000_000_000;
-    let policy = Policy::new(100, Duration::from_secs(60), Algorithm::SlidingWindow, None).unwrap();
+    let policy = Policy::new(100, Duration::from_secs(60), Algorithm::SlidingWindow, None)
+        .expect("100 per minute is a valid policy");
     let limiter = MemoryLimiter::new(2 * KEYS);
     let before = rss_kib();
     let mut key = String::new();

@@ -285,9 +285,9 @@ impl crate::Store {
     /// unless one already fires for the rule and subject: then `None`, and
     /// nothing is written. Of several nodes firing at once, one gets `Some`.
     pub async fn alert_fire(&self, mut params: AlertFireParams) -> Result<Option<AlertRecord>, StoreError> {
-        crate::text::key("subject", &params.subject)?;
-        params.channels.iter().try_for_each(|c| crate::text::key("channels", c))?;
-        crate::text::clean(&mut params.details);
+        crate::nul::key("subject", &params.subject)?;
+        params.channels.iter().try_for_each(|c| crate::nul::key("channels", c))?;
+        crate::nul::clean(&mut params.details);
         dispatch_alert!(self, s => s.alert_fire(params))
     }
 
@@ -295,16 +295,16 @@ impl crate::Store {
     /// queues a reminder, only if it still holds `seen_notified_at`; false
     /// (nothing written) when another node reminded first or it changed.
     pub async fn alert_remind(&self, mut params: AlertRemindParams) -> Result<bool, StoreError> {
-        params.channels.iter().try_for_each(|c| crate::text::key("channels", c))?;
-        crate::text::clean(&mut params.details);
+        params.channels.iter().try_for_each(|c| crate::nul::key("channels", c))?;
+        crate::nul::clean(&mut params.details);
         dispatch_alert!(self, s => s.alert_remind(params))
     }
 
     /// Resolves a firing alert and queues its resolved notice; false
     /// (nothing written) when it no longer fires.
     pub async fn alert_resolve(&self, mut params: AlertResolveParams) -> Result<bool, StoreError> {
-        params.channels.iter().try_for_each(|c| crate::text::key("channels", c))?;
-        crate::text::clean(&mut params.details);
+        params.channels.iter().try_for_each(|c| crate::nul::key("channels", c))?;
+        crate::nul::clean(&mut params.details);
         dispatch_alert!(self, s => s.alert_resolve(params))
     }
 
@@ -321,15 +321,15 @@ impl crate::Store {
     /// Acknowledges an alert (a second ack keeps the first); answers the
     /// alert, `None` when there is no such alert.
     pub async fn alert_ack(&self, id: AlertId, by: String, now: UnixMillis) -> Result<Option<AlertRecord>, StoreError> {
-        crate::text::key("by", &by)?;
+        crate::nul::key("by", &by)?;
         dispatch_alert!(self, s => s.alert_ack(id, by, now))
     }
 
     /// Stores a silence.
     pub async fn silence_insert(&self, mut silence: SilenceInsert) -> Result<SilenceRecord, StoreError> {
-        crate::text::key_opt("subject", silence.subject.as_deref())?;
-        crate::text::key("created_by", &silence.created_by)?;
-        crate::text::clean(&mut silence.reason);
+        crate::nul::key_opt("subject", silence.subject.as_deref())?;
+        crate::nul::key("created_by", &silence.created_by)?;
+        crate::nul::clean(&mut silence.reason);
         dispatch_alert!(self, s => s.silence_insert(silence))
     }
 
@@ -361,11 +361,11 @@ impl crate::Store {
     ) -> Result<(), StoreError> {
         let outcome = match outcome {
             NotificationOutcome::Retry { at, mut error } => {
-                crate::text::clean(&mut error);
+                crate::nul::clean(&mut error);
                 NotificationOutcome::Retry { at, error }
             }
             NotificationOutcome::GiveUp { mut error } => {
-                crate::text::clean(&mut error);
+                crate::nul::clean(&mut error);
                 NotificationOutcome::GiveUp { error }
             }
             delivered => delivered,

@@ -1,7 +1,7 @@
 //! The store's error, with variants that mean the same on every backend.
 
 use rampart_core::job::JobState;
-use rampart_core::text::NulError;
+use rampart_core::nul::NulError;
 
 /// What went wrong in a store call.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -29,7 +29,7 @@ pub enum StoreError {
     #[error("the store cannot write: {0}")]
     NotWritable(String),
     /// A value the store cannot keep, such as a name or key holding NUL
-    /// (see `rampart_core::text`); the message names the field.
+    /// (see `rampart_core::nul`); the message names the field.
     #[error("{0}")]
     Invalid(String),
     /// Anything else: a bug or corrupt data.

@@ -30,7 +30,7 @@
 //! - [`monitoring`]: the running totals of every queue, kept across
 //!   restarts, the job figures readiness reports, and whether the database
 //!   takes writes ([`Store::write_failure`], [`Store::write_probe`]).
-//! - `text`: the NUL rule of `rampart_core::text`, applied by every method
+//! - `nul`: the NUL rule of `rampart_core::nul`, applied by every method
 //!   here before a backend sees its arguments, so both answer the same.
 //!
 //! Method names read noun first, then verb (`job_insert_many`, `job_lease`);
@@ -44,12 +44,12 @@ pub mod error;
 pub mod integration;
 pub mod job;
 pub mod monitoring;
+mod nul;
 pub mod postgres;
 pub mod queue;
 pub mod ratelimit;
 pub mod signal;
 pub mod sqlite;
-mod text;
 
 pub use alert::*;
 pub use api_key::{ApiKeyInsert, ApiKeyRecord};
@@ -182,7 +182,7 @@ impl Store {
     /// engine) commits after it and sees the new jobs. On PostgreSQL it runs
     /// when awaited.
     pub fn job_insert_many(&self, mut params: JobInsertParams) -> Pin<Box<dyn Future<Output = InsertResult> + Send>> {
-        if let Err(e) = params.jobs.iter_mut().try_for_each(text::new_job) {
+        if let Err(e) = params.jobs.iter_mut().try_for_each(nul::new_job) {
             return Box::pin(std::future::ready(Err(e)));
         }
         match self {
@@ -197,13 +197,13 @@ impl Store {
     /// Leases up to `max` available jobs of a queue, highest priority first,
     /// then oldest `run_at`; none when the queue is paused or at its concurrency.
     pub async fn job_lease(&self, params: JobLeaseParams) -> Result<Vec<LeasedJob>, StoreError> {
-        text::key_opt("worker", params.worker.as_deref())?;
+        nul::key_opt("worker", params.worker.as_deref())?;
         dispatch!(self, s => s.job_lease(params))
     }
 
     /// Extends a lease; [`StoreError::LeaseLost`] when the token no longer holds it.
     pub async fn job_heartbeat(&self, params: JobHeartbeatParams) -> Result<UnixMillis, StoreError> {
-        text::key("lease_token", &params.lease_token)?;
+        nul::key("lease_token", &params.lease_token)?;
         dispatch!(self, s => s.job_heartbeat(params))
     }
 
@@ -214,7 +214,7 @@ impl Store {
     /// job's state, marked [`JobAcked::already`], and changes nothing.
     pub async fn job_ack_many(&self, params: JobAckParams) -> Result<Vec<Result<JobAcked, StoreError>>, StoreError> {
         let JobAckParams { acks, planner, now } = params;
-        each_checked(acks, text::ack, async |acks| {
+        each_checked(acks, nul::ack, async |acks| {
             let params = JobAckParams { acks, planner, now };
             dispatch!(self, s => s.job_ack_many(params))
         })
@@ -231,7 +231,7 @@ impl Store {
         let JobReleaseParams { releases, now } = params;
         each_checked(
             releases,
-            |r| text::key("lease_token", &r.lease_token),
+            |r| nul::key("lease_token", &r.lease_token),
             async |releases| {
                 let params = JobReleaseParams { releases, now };
                 dispatch!(self, s => s.job_release_many(params))
@@ -310,15 +310,15 @@ impl Store {
 
     /// Stores a new API key (its hash, never the key).
     pub async fn api_key_insert(&self, key: ApiKeyInsert) -> Result<ApiKeyRecord, StoreError> {
-        text::key("name", &key.name)?;
-        text::key("hash", &key.hash)?;
-        text::key("prefix", &key.prefix)?;
+        nul::key("name", &key.name)?;
+        nul::key("hash", &key.hash)?;
+        nul::key("prefix", &key.prefix)?;
         dispatch!(self, s => s.api_key_insert(key))
     }
 
     /// The unrevoked key with this hash.
     pub async fn api_key_find(&self, hash: String) -> Result<Option<ApiKeyRecord>, StoreError> {
-        text::key("hash", &hash)?;
+        nul::key("hash", &hash)?;
         dispatch!(self, s => s.api_key_find(hash))
     }
 
@@ -329,7 +329,7 @@ impl Store {
 
     /// Revokes a key by id or name; false when no unrevoked key matched.
     pub async fn api_key_revoke(&self, id_or_name: String, now: UnixMillis) -> Result<bool, StoreError> {
-        text::key("key", &id_or_name)?;
+        nul::key("key", &id_or_name)?;
         dispatch!(self, s => s.api_key_revoke(id_or_name, now))
     }
 
@@ -343,7 +343,7 @@ impl Store {
         spec: &str,
         now: UnixMillis,
     ) -> Result<RateLimitPolicyRecord, StoreError> {
-        let spec = rampart_core::text::clean(spec);
+        let spec = rampart_core::nul::clean(spec);
         match self {
             Store::Sqlite(s) => s.ratelimit_policy_put(name.clone(), spec.into_owned(), now).await,
             Store::Postgres(s) => s.ratelimit_policy_put(name, &spec, now).await,
@@ -380,8 +380,8 @@ impl Store {
         &self,
         mut params: IntegrationUpsertParams,
     ) -> Result<IntegrationRecord, StoreError> {
-        text::key("reported_by", &params.reported_by)?;
-        text::clean_opt(&mut params.last_error);
+        nul::key("reported_by", &params.reported_by)?;
+        nul::clean_opt(&mut params.last_error);
         dispatch!(self, s => s.integration_upsert(params))
     }
 
@@ -444,14 +444,14 @@ impl Store {
     /// Stores a schedule, replacing the one of that name. An unchanged
     /// expression and zone keep the stored `next_run_at`; the pause stays.
     pub async fn cron_put(&self, mut params: CronPutParams) -> Result<CronScheduleRecord, StoreError> {
-        text::cron_schedule(&mut params.schedule)?;
+        nul::cron_schedule(&mut params.schedule)?;
         dispatch!(self, s => s.cron_put(params))
     }
 
     /// Puts every schedule of a source and deletes that source's others, in
     /// one transaction (the configured schedules, at start).
     pub async fn cron_sync(&self, mut params: CronSyncParams) -> Result<(), StoreError> {
-        params.schedules.iter_mut().try_for_each(text::cron_schedule)?;
+        params.schedules.iter_mut().try_for_each(nul::cron_schedule)?;
         dispatch!(self, s => s.cron_sync(params))
     }
 
@@ -481,7 +481,7 @@ impl Store {
     /// the schedule is gone.
     pub async fn cron_fire(&self, mut params: CronFireParams) -> Result<Option<CronFired>, StoreError> {
         if let Some(job) = params.run.as_mut().and_then(|r| r.job.as_mut()) {
-            text::new_job(job)?;
+            nul::new_job(job)?;
         }
         dispatch!(self, s => s.cron_fire(params))
     }
@@ -505,8 +505,8 @@ impl Store {
 
     /// Ends a run of built-in work (one without a job); false when there is none.
     pub async fn cron_run_finish(&self, mut params: CronRunFinishParams) -> Result<bool, StoreError> {
-        text::clean_opt(&mut params.error);
-        text::clean_opt(&mut params.result);
+        nul::clean_opt(&mut params.error);
+        nul::clean_opt(&mut params.result);
         dispatch!(self, s => s.cron_run_finish(params))
     }
 

@@ -12,14 +12,15 @@
 //!   target with its host's breaker (when it last opened, why, when it
 //!   recovered); and every circuit breaker.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use rampart_client::endpoint::{DIAGNOSTICS_BACKGROUND_JOBS, DIAGNOSTICS_INTEGRATIONS};
 use rampart_core::breaker::BreakerState;
 use rampart_core::duration::format_duration;
 use rampart_core::time::UnixMillis;
 
 use super::extract::{Admin, Auth};
+use super::route::Routes;
 use super::{ApiError, AppState, breakers, cron, health, integrations, view};
 use crate::service::dispatcher::breaker_name;
 use rampart_client::wire::{
@@ -29,10 +30,10 @@ use rampart_client::wire::{
 /// Most expiring connections listed.
 const MAX_EXPIRING: u32 = 100;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/admin/diagnostics/background-jobs", get(diagnostics_background_jobs))
-        .route("/v1/admin/diagnostics/integrations", get(diagnostics_integrations))
+pub(super) fn router() -> Routes {
+    Routes::new()
+        .add(DIAGNOSTICS_BACKGROUND_JOBS, diagnostics_background_jobs)
+        .add(DIAGNOSTICS_INTEGRATIONS, diagnostics_integrations)
 }
 
 fn time(t: Option<UnixMillis>) -> Option<String> {

@@ -55,8 +55,8 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<rampart_core::text::NulError> for ApiError {
-    fn from(e: rampart_core::text::NulError) -> Self {
+impl From<rampart_core::nul::NulError> for ApiError {
+    fn from(e: rampart_core::nul::NulError) -> Self {
         ApiError::invalid(e.to_string())
     }
 }

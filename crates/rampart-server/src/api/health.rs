@@ -15,14 +15,15 @@
 
 use std::time::{Duration, Instant};
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
+use rampart_client::endpoint::{HEALTH, HEALTH_READY};
 use rampart_core::time::UnixMillis;
 use rampart_store::{JobHealthCounts, Store, StoreError};
 
 use super::AppState;
+use super::route::Routes;
 use crate::ratelimit::RateLimiter;
 use rampart_client::wire::{
     HealthResponse, JobsHealth, ReadyComponents, ReadyResponse, RedisBackendView, StoreHealth, WorkersHealth,
@@ -31,8 +32,8 @@ use rampart_client::wire::{
 /// Longest a readiness probe waits for the store.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/health", get(health)).route("/health/ready", get(ready))
+pub(super) fn router() -> Routes {
+    Routes::new().add(HEALTH, health).add(HEALTH_READY, ready)
 }
 
 async fn health(State(state): State<AppState>) -> Json<HealthResponse> {
@@ -109,7 +110,7 @@ pub(super) fn redis_view(limiter: &RateLimiter) -> Option<RedisBackendView> {
         let health = redis.health();
         RedisBackendView {
             status: if redis.is_up() { "up" } else { "down" }.to_string(),
-            since: health.since.map(|t| t.to_rfc3339()),
+            since: health.since,
             last_error: health.last_error,
             failures: redis.failures(),
         }

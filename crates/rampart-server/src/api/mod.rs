@@ -21,14 +21,16 @@ mod keys;
 mod monitoring;
 mod queues;
 mod ratelimit;
+mod route;
 mod view;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request, StatusCode};
+use rampart_client::endpoint::Endpoint;
 use rampart_core::id::{JobId, QueueName};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -42,6 +44,7 @@ use crate::ratelimit::RateLimiter;
 use crate::ratelimit::own::OwnLimits;
 use crate::service::Loops;
 pub use error::ApiError;
+use route::Routes;
 
 /// What every handler can reach, behind one `Arc`: axum clones the state
 /// for every request, and one reference count is cheaper than one per part.
@@ -94,15 +97,9 @@ pub struct Shared {
     pub alerting: crate::alert::Alerting,
 }
 
-/// The whole API with its layers. Serve it with
-/// `into_make_service_with_connect_info::<SocketAddr>()`: the gate and the
-/// per-IP limit read the peer address (without it, every request counts as
-/// coming from one unknown address).
-pub fn router(state: AppState) -> Router {
-    let request_id = HeaderName::from_static("x-request-id");
-    let max_body = state.max_body_bytes;
-    let monitoring = state.monitor.config().clone();
-    let routes = Router::new()
+/// Every route of the API, each module's.
+fn routes(metrics_public: bool) -> Routes {
+    Routes::new()
         .merge(health::router())
         .merge(jobs::router())
         .merge(queues::router())
@@ -114,7 +111,25 @@ pub fn router(state: AppState) -> Router {
         .merge(alerts::router())
         .merge(diagnostics::router())
         .merge(integrations::router())
-        .merge(monitoring::router(monitoring.metrics_public))
+        .merge(monitoring::router(metrics_public))
+}
+
+/// The endpoints the API serves (method and path), for the test that checks
+/// they are exactly those `rampart_client::endpoint::ALL` declares.
+pub fn endpoints() -> Vec<Endpoint> {
+    routes(false).into_parts().1
+}
+
+/// The whole API with its layers. Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()`: the gate and the
+/// per-IP limit read the peer address (without it, every request counts as
+/// coming from one unknown address).
+pub fn router(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    let max_body = state.max_body_bytes;
+    let monitoring = state.monitor.config().clone();
+    let (routes, _) = routes(monitoring.metrics_public).into_parts();
+    let routes = routes
         .fallback(|| async { ApiError::not_found("no such route; see the API reference in the README") })
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::own_limits));
     // Outside the own limits, so their refusals count too.
@@ -147,18 +162,9 @@ pub(crate) fn queue_name(raw: &str) -> Result<QueueName, ApiError> {
     QueueName::new(raw).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "INVALID_QUEUE_NAME", e.to_string()))
 }
 
-/// A job id from the path or body.
+/// A job id from the path.
 pub(crate) fn job_id(raw: &str) -> Result<JobId, ApiError> {
     raw.parse().map_err(|e: rampart_core::id::JobIdError| {
         ApiError::new(StatusCode::BAD_REQUEST, "INVALID_JOB_ID", e.to_string())
     })
-}
-
-/// An optional duration field, with the field named in the error.
-pub(crate) fn duration_field(field: &str, raw: Option<&str>) -> Result<Option<Duration>, ApiError> {
-    raw.map(|s| {
-        rampart_core::duration::parse_duration(s)
-            .map_err(|e| ApiError::invalid(format!("invalid field `{field}`: {e}")))
-    })
-    .transpose()
 }

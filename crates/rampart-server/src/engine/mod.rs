@@ -7,11 +7,13 @@
 //! from the injected [`Clock`], so tests move it by hand.
 
 mod error;
+mod spec;
 mod totals;
 mod wake;
 mod workers;
 
 pub use error::EngineError;
+pub use spec::{InvalidSpec, JobSpec, MAX_DELAY, MAX_TIMEOUT, MAX_UNIQUE_KEY_LEN};
 pub use totals::{QueueTotalsSnapshot, RUN_TIME_BOUNDS_US, RUN_TIME_BUCKETS, RunningTotals};
 
 use std::collections::BTreeMap;
@@ -37,31 +39,15 @@ use workers::Workers;
 
 /// Longest long-poll a lease may ask for.
 pub const MAX_WAIT: Duration = Duration::from_secs(30);
+/// Longest lease (and heartbeat extension) a worker may ask for: past it a
+/// crashed worker's job would wait too long for the reaper.
+pub const MAX_LEASE: Duration = Duration::from_secs(24 * 3600);
 /// Most jobs one lease call may take.
 pub const MAX_LEASE_BATCH: u32 = 1_000;
 /// Most jobs one batch enqueue may carry.
 pub const MAX_ENQUEUE_BATCH: usize = 10_000;
 /// Rows a maintenance step touches per transaction, so it never blocks the queue for long.
 const MAINTENANCE_BATCH: u32 = 1_000;
-
-/// A job to enqueue, validated at the edge.
-#[derive(Debug, Clone, Default)]
-pub struct JobSpec {
-    /// JSON text.
-    pub payload: String,
-    /// Run no earlier than this (from `delay` or `run_at`); now when absent.
-    pub run_at: Option<UnixMillis>,
-    /// Run after this delay from now; exclusive with `run_at`.
-    pub delay: Option<Duration>,
-    /// Higher runs first.
-    pub priority: i32,
-    /// Attempts allowed; the queue's when absent.
-    pub max_attempts: Option<u32>,
-    /// Per-attempt timeout; the queue's when absent.
-    pub timeout: Option<Duration>,
-    /// At most one live job per queue with this key.
-    pub unique_key: Option<String>,
-}
 
 /// What a lease asks for.
 #[derive(Debug, Clone, Default)]
@@ -187,30 +173,12 @@ impl Engine {
                     limit: self.inner.max_payload_bytes,
                 });
             }
-            let run_at = match (spec.run_at, spec.delay) {
-                (Some(_), Some(_)) => {
-                    return Err(EngineError::Invalid("give either `delay` or `run_at`, not both".into()));
-                }
-                (Some(t), None) => t,
-                (None, Some(d)) => now.plus(d),
-                (None, None) => now,
-            };
-            let max_attempts = spec.max_attempts.unwrap_or(cfg.max_attempts);
-            if max_attempts == 0 {
-                return Err(EngineError::Invalid("`max_attempts` must be at least 1".into()));
-            }
-            if spec.unique_key.as_deref() == Some("") {
-                return Err(EngineError::Invalid("`unique_key` must not be empty; omit it for no key".into()));
-            }
-            if spec.timeout == Some(Duration::ZERO) {
-                return Err(EngineError::Invalid("`timeout` must be longer than 0s; omit it for no timeout".into()));
-            }
             jobs.push(NewJob {
                 queue: queue.clone(),
                 payload: spec.payload,
-                run_at,
+                run_at: spec.run_at.unwrap_or(now),
                 priority: spec.priority,
-                max_attempts,
+                max_attempts: spec.max_attempts.unwrap_or(cfg.max_attempts),
                 timeout: spec.timeout.or(cfg.timeout),
                 unique_key: spec.unique_key,
             });
@@ -226,12 +194,7 @@ impl Engine {
         let inserted = pending.await?;
         // And again once committed, for a lease that ran before the insert
         // was visible (it went back to waiting).
-        if inserted.iter().any(|j| !j.duplicate && j.state == JobState::Available) {
-            self.inner.wakers.wake_queue(queue);
-        }
-        if inserted.iter().any(|j| !j.duplicate && j.state == JobState::Scheduled) {
-            self.inner.wakers.wake_promoter();
-        }
+        self.jobs_inserted(queue, &inserted);
         Ok(inserted)
     }
 
@@ -257,9 +220,7 @@ impl Engine {
         }
         let cfg = self.queue_config(queue);
         let lease = req.lease.unwrap_or(cfg.lease);
-        if lease.is_zero() {
-            return Err(EngineError::Invalid("`lease` must be longer than 0s".into()));
-        }
+        check_lease(lease)?;
         if let Some(worker) = &req.worker {
             self.worker_seen(worker);
         }
@@ -322,9 +283,7 @@ impl Engine {
         lease_token: String,
         lease: Option<Duration>,
     ) -> Result<UnixMillis, EngineError> {
-        if lease == Some(Duration::ZERO) {
-            return Err(EngineError::Invalid("`lease` must be longer than 0s".into()));
-        }
+        lease.map(check_lease).transpose()?;
         let params = JobHeartbeatParams { id, lease_token, lease, now: self.now() };
         Ok(self.inner.store.job_heartbeat(params).await?)
     }
@@ -561,4 +520,15 @@ fn not_found_as(e: StoreError, id: JobId) -> EngineError {
         StoreError::NotFound => EngineError::JobNotFound(id),
         other => other.into(),
     }
+}
+
+/// A lease length a worker asked for: longer than zero, at most [`MAX_LEASE`].
+fn check_lease(lease: Duration) -> Result<(), EngineError> {
+    if lease.is_zero() {
+        return Err(EngineError::Invalid("`lease` must be longer than 0s".into()));
+    }
+    if lease > MAX_LEASE {
+        return Err(EngineError::Invalid("invalid field `lease`: must be at most 24h".into()));
+    }
+    Ok(())
 }

@@ -1,9 +1,12 @@
 //! Integration tests of rampart-server: routes in process through
 //! `tower::ServiceExt::oneshot`, the engine and services on a manual clock.
 
+#![allow(clippy::unwrap_used, reason = "a test that unwraps fails at the line that broke")]
+
 mod alerts;
 mod api;
 mod architecture;
+mod bounds;
 mod breakers;
 mod cron;
 mod diagnostics;
@@ -13,11 +16,12 @@ mod harness;
 mod layer;
 mod logs;
 mod monitoring;
+mod nul;
 mod own_limits;
 mod policies;
 mod push;
 mod ratelimit;
 mod receiver;
-mod text;
+mod routes;
 mod timer;
 mod worker;

@@ -17,11 +17,11 @@ use crate::alert_store::*;
 
 mod ack;
 mod breakers;
-mod text;
+mod nul;
 mod write;
 pub use ack::*;
 pub use breakers::*;
-pub use text::*;
+pub use nul::*;
 pub use write::*;
 // The cron and retention contract lives in its own file; `backend!` runs it too.
 use crate::cron_store::*;

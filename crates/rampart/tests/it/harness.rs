@@ -503,7 +503,7 @@ impl TestServer {
 
     /// Polls the job until it is in `state` and answers it.
     pub async fn job_in_state(&self, id: &str, state: &str) -> JobView {
-        self.job_until(id, &format!("state `{state}`"), |job| job.state == state).await
+        self.job_until(id, &format!("state `{state}`"), |job| job.state.as_str() == state).await
     }
 }
 

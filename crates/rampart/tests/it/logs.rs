@@ -2,6 +2,7 @@
 //! create one: no key, and no `Authorization` header, in it.
 
 use rampart_client::wire::{IntegrationReportRequest, KeyCreateRequest};
+use rampart_core::auth::Role;
 
 use crate::harness::TestServer;
 
@@ -11,7 +12,7 @@ async fn a_trace_level_json_log_holds_no_key() {
     server.enqueue("email-send", r#"{"n":1}"#).await;
     let created = server
         .client()
-        .key_create(&KeyCreateRequest { name: "app".into(), role: "producer".into() })
+        .key_create(&KeyCreateRequest { name: "app".into(), role: Role::Producer })
         .await
         .expect("a key");
     let report = IntegrationReportRequest {

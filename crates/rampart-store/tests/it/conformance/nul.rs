@@ -1,4 +1,4 @@
-//! The NUL rule (`rampart_core::text`) as every backend keeps it, run by the
+//! The NUL rule (`rampart_core::nul`) as every backend keeps it, run by the
 //! `backend!` list of the conformance suite: names and keys holding U+0000
 //! are refused as [`StoreError::Invalid`] naming the field, free text keeps
 //! its meaning with U+FFFD in place of each NUL, and JSON text with `\u0000`

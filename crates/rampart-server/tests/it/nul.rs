@@ -1,4 +1,4 @@
-//! The NUL rule over HTTP (`rampart_core::text`), on whichever store the
+//! The NUL rule over HTTP (`rampart_core::nul`), on whichever store the
 //! run uses (`TEST_STORE=postgres` is where NUL used to answer 500): names
 //! and keys holding U+0000 answer 400 naming the field, free text is kept
 //! with U+FFFD in place of each NUL, and JSON payloads and results with

@@ -1,4 +1,4 @@
-//! The NUL rule of `rampart_core::text`, applied to what reaches the store:
+//! The NUL rule of `rampart_core::nul`, applied to what reaches the store:
 //! every [`crate::Store`] method checks the names and keys it is given and
 //! cleans the free text, before either backend sees them. PostgreSQL cannot
 //! keep U+0000 in text and SQLite can, so applying the rule here, once, is
@@ -7,7 +7,7 @@
 //! of each NUL. JSON text (payloads, results, details) is cleaned too: valid
 //! JSON writes a NUL as the escape `\u0000` and so is never changed.
 
-use rampart_core::text::{check_key, clean_owned};
+use rampart_core::nul::{check_key, clean_owned};
 
 use crate::cron::CronSchedulePut;
 use crate::error::StoreError;
