@@ -6,7 +6,9 @@
 //! ids (`JobId`, `QueueName`) as opaque strings, states and roles by name,
 //! times (`UnixMillis`) as RFC 3339 UTC, durations (`HumanDuration`) as human
 //! strings (`"30s"`). Payloads and results are arbitrary JSON carried through
-//! unparsed.
+//! unparsed. String fields follow the NUL rule of `rampart_core::nul` as
+//! they are read: names and keys (`nul::key`) refuse a NUL, naming the
+//! field, and free text (`nul::free`) gets U+FFFD in its place.
 
 use serde::{Deserialize, Serialize};
 

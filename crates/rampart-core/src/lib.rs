@@ -18,6 +18,8 @@
 //! - [`breaker`]: the circuit breaker's policy and state machine.
 //! - [`integration`]: the states an app reports for its third-party connections.
 //! - [`text`]: serde for the values above that travel as JSON strings.
+//! - [`nul`]: the one rule for NUL in strings from outside (names and keys
+//!   refused, free text cleaned).
 
 pub mod alert;
 pub mod auth;
@@ -27,6 +29,7 @@ pub mod duration;
 pub mod id;
 pub mod integration;
 pub mod job;
+pub mod nul;
 pub mod queue;
 pub mod retry;
 pub mod text;

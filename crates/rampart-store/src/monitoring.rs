@@ -1,5 +1,6 @@
 //! Records of monitoring: the running totals of every queue, kept so that a
-//! restart does not reset them, and the few counts readiness reports.
+//! restart does not reset them, the few counts readiness reports, and
+//! whether the database takes writes ([`WriteHealth`]).
 //!
 //! Each node keeps its totals in memory and adds what changed to the stored
 //! ones once per sampling interval (one small upsert per queue, never one
@@ -7,9 +8,46 @@
 //! the all-time totals a row keeps the jobs completed and dead on one UTC
 //! day; the first delta of a later day starts them afresh.
 
+use std::sync::{Mutex, PoisonError};
+
 use rampart_core::id::QueueName;
 use rampart_core::queue::QueueCounters;
 use rampart_core::time::UnixMillis;
+
+use crate::error::StoreError;
+
+/// Bytes of the row [`crate::Store::write_probe`] writes: a few pages, so
+/// the probe needs the database to grow (or reuse free pages) like a job
+/// with a payload does.
+pub(crate) const WRITE_PROBE_BYTES: usize = 16 * 1024;
+
+/// Whether the database takes writes: the latest write it refused because
+/// it cannot write ([`StoreError::NotWritable`]), kept until a probe write
+/// succeeds. Each backend feeds it from the one place its calls pass
+/// through (SQLite's writer, PostgreSQL's `call`).
+#[derive(Debug, Default)]
+pub(crate) struct WriteHealth {
+    failure: Mutex<Option<String>>,
+}
+
+impl WriteHealth {
+    /// Notes a call's outcome: a refused write is kept.
+    pub(crate) fn observe<T>(&self, outcome: &Result<T, StoreError>) {
+        if let Err(StoreError::NotWritable(why)) = outcome {
+            *self.failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(why.clone());
+        }
+    }
+
+    /// The kept failure, if any.
+    pub(crate) fn failure(&self) -> Option<String> {
+        self.failure.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Forgets the failure: a probe write went through.
+    pub(crate) fn clear(&self) {
+        *self.failure.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+}
 
 /// One day in milliseconds.
 const DAY_MS: i64 = 86_400_000;

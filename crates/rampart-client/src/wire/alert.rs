@@ -56,7 +56,7 @@ pub struct SilenceRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
     /// Only this subject (a queue's name, or `store`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "rampart_core::nul::key_opt", skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     /// The end, as an RFC 3339 time; exclusive with `duration`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -65,6 +65,7 @@ pub struct SilenceRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<HumanDuration>,
     /// Why, for the next person.
+    #[serde(deserialize_with = "rampart_core::nul::free")]
     pub reason: String,
 }
 

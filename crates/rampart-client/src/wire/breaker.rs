@@ -32,9 +32,11 @@ pub struct BreakerView {
     /// Node breakers: successes, failures and rejections since start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calls: Option<BreakerCallsView>,
-    /// The latest transitions, oldest first (`GET /v1/breakers/{name}` only).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub transitions: Vec<BreakerTransitionView>,
+    /// The latest transitions, oldest first: always in `GET
+    /// /v1/breakers/{name}` (empty when there were none); in the list only a
+    /// node breaker's, when it has some.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transitions: Option<Vec<BreakerTransitionView>>,
 }
 
 /// A breaker's policy.

@@ -59,7 +59,7 @@ pub struct CronPut {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<Box<RawValue>>,
     /// What it is for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "rampart_core::nul::free_opt", skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// `skip` (default) or `run_once`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

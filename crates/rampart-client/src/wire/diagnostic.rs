@@ -18,7 +18,7 @@ pub struct IntegrationReportRequest {
     pub last_synced_at: Option<UnixMillis>,
     /// The last error the app saw on it (at most 2000 characters; emails,
     /// tokens and card-like numbers in it are replaced before it is stored).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "rampart_core::nul::free_opt", skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     /// When that error happened, RFC 3339.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -4,6 +4,7 @@ use rampart_core::duration::HumanDuration;
 use rampart_core::id::JobId;
 use rampart_core::id::QueueName;
 use rampart_core::job::JobState;
+use rampart_core::nul;
 use rampart_core::time::UnixMillis;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -32,7 +33,7 @@ pub struct EnqueueRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<HumanDuration>,
     /// While a live job of the queue has this key, enqueue returns it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "nul::key_opt", skip_serializing_if = "Option::is_none")]
     pub unique_key: Option<String>,
 }
 
@@ -92,7 +93,7 @@ pub struct LeaseRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease: Option<HumanDuration>,
     /// The worker's name, recorded in the history.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "nul::key_opt", skip_serializing_if = "Option::is_none")]
     pub worker: Option<String>,
 }
 
@@ -131,6 +132,7 @@ pub struct LeaseResponse {
 #[serde(deny_unknown_fields)]
 pub struct HeartbeatRequest {
     /// The lease token.
+    #[serde(deserialize_with = "nul::key")]
     pub lease_token: String,
     /// New lease length from now (default: the queue's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -149,6 +151,7 @@ pub struct HeartbeatResponse {
 #[serde(deny_unknown_fields)]
 pub struct CompleteRequest {
     /// The lease token.
+    #[serde(deserialize_with = "nul::key")]
     pub lease_token: String,
     /// Any JSON value to keep as the job's result.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -160,8 +163,10 @@ pub struct CompleteRequest {
 #[serde(deny_unknown_fields)]
 pub struct FailRequest {
     /// The lease token.
+    #[serde(deserialize_with = "nul::key")]
     pub lease_token: String,
     /// What went wrong.
+    #[serde(deserialize_with = "nul::free")]
     pub error: String,
     /// False sends the job straight to `dead` (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -174,6 +179,7 @@ pub struct FailRequest {
 #[serde(deny_unknown_fields)]
 pub struct ReleaseRequest {
     /// The lease token.
+    #[serde(deserialize_with = "nul::key")]
     pub lease_token: String,
 }
 
@@ -187,6 +193,11 @@ pub struct AckResponse {
     /// When it will be retried.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_at: Option<UnixMillis>,
+    /// True when this ack repeated the one that had already ended the
+    /// attempt (same lease token and outcome): nothing changed, `state` is
+    /// the job's state now. Absent otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub already: bool,
 }
 
 /// One completion in `POST /v1/acks`.
@@ -196,6 +207,7 @@ pub struct CompleteAck {
     /// The job's id.
     pub id: JobId,
     /// The lease token.
+    #[serde(deserialize_with = "nul::key")]
     pub lease_token: String,
     /// Any JSON value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -209,8 +221,10 @@ pub struct FailAck {
     /// The job's id.
     pub id: JobId,
     /// The lease token.
+    #[serde(deserialize_with = "nul::key")]
     pub lease_token: String,
     /// What went wrong.
+    #[serde(deserialize_with = "nul::free")]
     pub error: String,
     /// False sends the job straight to `dead` (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -237,6 +251,10 @@ pub struct AckResult {
     /// The job's new state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<JobState>,
+    /// True when this ack repeated the one that had already ended the
+    /// attempt: nothing changed. Absent otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub already: bool,
     /// Why the ack was refused (e.g. `LEASE_LOST`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorDetail>,

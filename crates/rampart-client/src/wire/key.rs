@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct KeyCreateRequest {
     /// A name for people, unique among live keys.
+    #[serde(deserialize_with = "rampart_core::nul::key")]
     pub name: String,
     /// admin, producer, worker or reader.
     pub role: Role,

@@ -1,5 +1,6 @@
 //! The shapes of the rate-limit routes (`/v1/ratelimit/…`).
 
+use rampart_core::nul;
 use rampart_core::time::UnixMillis;
 use serde::{Deserialize, Serialize};
 
@@ -9,10 +10,10 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct RateLimitCheckRequest {
     /// The policy's name (one check).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "nul::key_opt", skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
     /// The key counted against, e.g. a user id or an IP (one check).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "nul::key_opt", skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
     /// What the check costs, at least 1 (default 1; one check).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -27,8 +28,10 @@ pub struct RateLimitCheckRequest {
 #[serde(deny_unknown_fields)]
 pub struct RateLimitCheck {
     /// The policy's name.
+    #[serde(deserialize_with = "nul::key")]
     pub policy: String,
     /// The key counted against.
+    #[serde(deserialize_with = "nul::key")]
     pub key: String,
     /// What the check costs, at least 1 (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -126,7 +129,7 @@ pub struct RateLimitPolicyPut {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub burst: Option<u64>,
     /// How the gate derives the key: `ip` (default), `api_key` or `header:NAME`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "nul::key_opt", skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
     /// `memory` or `redis` (default: `redis` when the server has a Redis).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -75,6 +75,13 @@ pub(super) async fn breaker_views(state: &AppState) -> Result<Vec<BreakerView>, 
     }
     breakers.sort_by(|a, b| a.name.cmp(&b.name));
     breakers.extend(state.breakers.list().iter().map(|(name, b)| local_view(name, &b.snapshot())));
+    // Listed, a breaker shows transitions only when it has some (the
+    // shared ones' are not read for the list); `GET` shows them always.
+    for b in &mut breakers {
+        if b.transitions.as_ref().is_some_and(Vec::is_empty) {
+            b.transitions = None;
+        }
+    }
     Ok(breakers)
 }
 
@@ -213,22 +220,23 @@ fn machine_view(
         probes_in_flight: m.probes_in_flight(now),
         policy: policy_view(policy),
         calls: None,
-        transitions: Vec::new(),
+        transitions: Some(Vec::new()),
     }
 }
 
 fn shared_view(r: &BreakerRecord, policy: &BreakerPolicy, now: rampart_core::time::UnixMillis) -> BreakerView {
     let mut view = machine_view(&r.name, "shared", &r.machine, policy, now);
-    view.transitions = r
-        .transitions
-        .iter()
-        .map(|t| BreakerTransitionView {
-            at: t.at,
-            from: t.from.to_string(),
-            to: t.to.to_string(),
-            reason: t.reason.clone(),
-        })
-        .collect();
+    view.transitions = Some(
+        r.transitions
+            .iter()
+            .map(|t| BreakerTransitionView {
+                at: t.at,
+                from: t.from.to_string(),
+                to: t.to.to_string(),
+                reason: t.reason.clone(),
+            })
+            .collect(),
+    );
     view
 }
 
@@ -252,6 +260,6 @@ fn local_view(name: &BreakerName, s: &rampart_guard::BreakerSnapshot) -> Breaker
         probes_in_flight: s.probes_in_flight,
         policy: policy_view(&s.policy),
         calls: Some(BreakerCallsView { successes: s.successes, failures: s.failures, rejections: s.rejections }),
-        transitions: s.transitions.iter().copied().map(transition_view).collect(),
+        transitions: Some(s.transitions.iter().copied().map(transition_view).collect()),
     }
 }

@@ -123,7 +123,7 @@ async fn jobs_heartbeat(
 }
 
 fn ack_response(a: rampart_store::JobAcked) -> AckResponse {
-    AckResponse { id: a.id, state: a.state, retry_at: a.retry_at }
+    AckResponse { id: a.id, state: a.state, retry_at: a.retry_at, already: a.already }
 }
 
 async fn jobs_complete(
@@ -187,12 +187,13 @@ async fn jobs_ack(
         .into_iter()
         .zip(results)
         .map(|(id, r)| match r {
-            Ok(a) => AckResult { id, state: Some(a.state), error: None },
+            Ok(a) => AckResult { id, state: Some(a.state), already: a.already, error: None },
             Err(e) => {
                 let api = ApiError::from(e);
                 AckResult {
                     id,
                     state: None,
+                    already: false,
                     error: Some(ErrorDetail { code: api.code.to_string(), message: api.message }),
                 }
             }

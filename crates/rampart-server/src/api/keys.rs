@@ -50,6 +50,7 @@ async fn keys_revoke(
     _auth: Auth<Admin>,
     Path(key): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    rampart_core::nul::check_key("key", &key)?;
     if state.auth.revoke(key.clone(), state.engine.now()).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

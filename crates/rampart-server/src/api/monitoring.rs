@@ -104,7 +104,7 @@ async fn monitoring_queue_health(
 }
 
 async fn monitoring_system_health(State(state): State<AppState>, _auth: Auth<Read>) -> Json<SystemHealthResponse> {
-    let (store, _) = probe_store(state.engine.store(), None).await;
+    let (store, _) = probe_store(state.engine.store(), state.engine.now(), false).await;
     let redis = redis_view(&state.limiter);
     let latest = state.monitor.latest();
     let alerts = state.monitor.alerts();

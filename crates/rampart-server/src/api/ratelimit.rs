@@ -200,6 +200,7 @@ async fn ratelimit_key_get(
     _auth: Auth<Read>,
     Path((name, key)): Path<(String, String)>,
 ) -> Result<Json<RateLimitKeyView>, ApiError> {
+    rampart_core::nul::check_key("key", &key)?;
     let (policy, key_state) = state.limiter.peek(&name, &key).await?;
     let decision = key_state.decision;
     Ok(Json(RateLimitKeyView {
@@ -217,5 +218,6 @@ async fn ratelimit_key_reset(
     _auth: Auth<Admin>,
     Path((name, key)): Path<(String, String)>,
 ) -> Result<Json<RateLimitResetResponse>, ApiError> {
+    rampart_core::nul::check_key("key", &key)?;
     Ok(Json(RateLimitResetResponse { reset: state.limiter.reset(&name, &key).await? }))
 }

@@ -289,14 +289,17 @@ impl Engine {
         Ok(self.inner.store.job_heartbeat(params).await?)
     }
 
-    /// Applies completions and failures; each stands or falls on its own.
+    /// Applies completions and failures; each stands or falls on its own. An
+    /// ack repeating the one that ended its attempt answers the job's state
+    /// again, marked `already`, and is not counted twice.
     pub async fn ack(&self, acks: Vec<JobAck>) -> Result<Vec<Result<JobAcked, EngineError>>, EngineError> {
         if acks.is_empty() {
             return Ok(Vec::new());
         }
         let params = JobAckParams { acks, planner: self.inner.policies.clone(), now: self.now() };
         let results = self.inner.store.job_ack_many(params).await?;
-        let acked: Vec<&JobAcked> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+        // A repeated ack (`already`) changed nothing: nothing to count or wake.
+        let acked: Vec<&JobAcked> = results.iter().filter_map(|r| r.as_ref().ok()).filter(|a| !a.already).collect();
         self.inner.totals.record_acks(&acked);
         if acked.iter().any(|a| a.state == JobState::Scheduled) {
             self.inner.wakers.wake_promoter();

@@ -18,6 +18,7 @@ mod json;
 mod layer;
 mod logs;
 mod monitoring;
+mod nul;
 mod own_limits;
 mod policies;
 mod push;

@@ -128,9 +128,9 @@ fn render_breaker(b: &BreakerView) -> String {
     }
     pairs.push(("policy", policy_line(&b.policy)));
     let mut text = output::fields(&pairs);
-    if !b.transitions.is_empty() {
+    if let Some(transitions) = b.transitions.as_ref().filter(|t| !t.is_empty()) {
         let mut table = output::Table::new(&["AT", "FROM", "TO", "REASON"]);
-        for t in &b.transitions {
+        for t in transitions {
             table.row(vec![t.at.to_string(), t.from.clone(), t.to.clone(), t.reason.clone()]);
         }
         text.push('\n');
@@ -170,7 +170,7 @@ mod tests {
                 slow_call: None,
             },
             calls: None,
-            transitions: Vec::new(),
+            transitions: None,
         }
     }
 
@@ -197,7 +197,7 @@ search  shared  closed  2027-01-15T08:00:00.000Z  0         -         5 failures
     #[test]
     fn show_lists_the_transitions() {
         let mut b = view("pay", "open");
-        b.transitions.push(BreakerTransitionView {
+        b.transitions.get_or_insert_default().push(BreakerTransitionView {
             at: "2027-01-15T08:00:00.000Z".parse().unwrap(),
             from: "closed".into(),
             to: "open".into(),
