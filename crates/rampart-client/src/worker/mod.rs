@@ -41,6 +41,9 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument as _;
 
+/// The longest lease a server grants (`lease` past it is refused).
+const MAX_LEASE: Duration = Duration::from_secs(24 * 3600);
+
 /// How an attempt failed, as a handler reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobError {
@@ -114,9 +117,10 @@ impl<S: JobSource> Worker<S> {
         self
     }
 
-    /// Lease length; heartbeats go every third of it.
+    /// Lease length, from 300ms to the server's maximum of 24h (a longer
+    /// one is taken as 24h); heartbeats go every third of it.
     pub fn lease(mut self, lease: Duration) -> Worker<S> {
-        self.lease = lease.max(Duration::from_millis(300));
+        self.lease = lease.clamp(Duration::from_millis(300), MAX_LEASE);
         self
     }
 
@@ -355,5 +359,19 @@ impl StopTrigger {
     /// Tells every lane to stop.
     fn trigger(&self) {
         self.0.send_replace(true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::Client;
+
+    #[test]
+    fn a_lease_stays_within_what_a_server_grants() {
+        let client = Client::new("http://127.0.0.1:7433", None).expect("a client");
+        assert_eq!(Worker::new(client.clone()).lease(Duration::from_secs(30 * 3600)).lease, MAX_LEASE);
+        assert_eq!(Worker::new(client.clone()).lease(Duration::ZERO).lease, Duration::from_millis(300));
+        assert_eq!(Worker::new(client).lease(Duration::from_secs(60)).lease, Duration::from_secs(60));
     }
 }
