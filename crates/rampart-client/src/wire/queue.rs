@@ -67,7 +67,9 @@ pub struct QueueView {
     pub counts: StateCounts,
     /// Totals since start-up.
     pub totals: QueueTotals,
-    /// Where rampart pushes the queue's jobs, for a push queue.
+    /// Where rampart pushes the queue's jobs, for a push queue: its query
+    /// values hidden (`?token=***`), except for an admin key's
+    /// `GET /v1/queues/{queue}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
     /// The key push deliveries are signed with (`whsec_…`): only in
