@@ -48,6 +48,7 @@ use rampart_client::wire::{
     AckResult, AcksRequest, BatchRequest, CompleteAck, CompleteRequest, EnqueueRequest, LeaseRequest,
 };
 use rampart_core::id::QueueName;
+use rampart_core::job::JobState;
 use rampart_core::time::{Clock as _, SystemClock};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -64,14 +65,14 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 const DRAIN_STALL_LIMIT: Duration = Duration::from_secs(30);
 
 /// How long a drain worker long-polls when the queue looks empty.
-const DRAIN_WAIT: &str = "1s";
+const DRAIN_WAIT: Duration = Duration::from_secs(1);
 
 /// How long the latency worker long-polls (the server's maximum).
-const LATENCY_WAIT: &str = "30s";
+const LATENCY_WAIT: Duration = Duration::from_secs(30);
 
 /// The lease length asked for: far longer than any ack takes here, so no
 /// lease expires during a run.
-const LEASE_LENGTH: &str = "60s";
+const LEASE_LENGTH: Duration = Duration::from_secs(60);
 
 /// The pause before each latency sample, so the worker is back in its
 /// long-poll and the sample measures a wake-up, not a job already waiting.
@@ -255,8 +256,8 @@ async fn drain_phase(clients: &[Client], queue: &QueueName, args: &QueueOptions)
     let finished = Arc::new(OnceLock::new());
     let lease = LeaseRequest {
         max: Some(args.lease_batch),
-        wait: Some(DRAIN_WAIT.to_string()),
-        lease: Some(LEASE_LENGTH.to_string()),
+        wait: Some(DRAIN_WAIT.into()),
+        lease: Some(LEASE_LENGTH.into()),
         worker: None,
     };
 
@@ -290,7 +291,7 @@ async fn drain_phase(clients: &[Client], queue: &QueueName, args: &QueueOptions)
                     .with_context(|| format!("drain phase: worker {index} could not ack its jobs"))?;
                 let mut done = 0;
                 for result in &answer.results {
-                    if result.state.as_deref() != Some("completed") {
+                    if result.state != Some(JobState::Completed) {
                         bail!("drain phase: {}", refused_ack(result));
                     }
                     done += 1;
@@ -442,8 +443,8 @@ async fn latency_worker(
 ) -> anyhow::Result<()> {
     let lease = LeaseRequest {
         max: Some(1),
-        wait: Some(LATENCY_WAIT.to_string()),
-        lease: Some(LEASE_LENGTH.to_string()),
+        wait: Some(LATENCY_WAIT.into()),
+        lease: Some(LEASE_LENGTH.into()),
         worker: Some("bench-latency".to_string()),
     };
     let mut pending: Option<SampleStart> = None;
@@ -463,11 +464,11 @@ async fn latency_worker(
         let tag = serde_json::from_str::<LatencyTag>(leased.payload.get()).ok();
         let sampled = pending.filter(|p| tag.is_some_and(|t| t.run == run_id && t.n == p.seq));
         let acked = client
-            .complete(&leased.id, &CompleteRequest { lease_token: leased.lease_token, result: None })
+            .complete(&leased.id.to_string(), &CompleteRequest { lease_token: leased.lease_token, result: None })
             .await
             .with_context(|| format!("latency phase: the worker could not complete job {}", leased.id))?;
         let completed_at = Instant::now();
-        if acked.state != "completed" {
+        if acked.state != JobState::Completed {
             bail!("latency phase: job {} went to `{}` instead of `completed`", acked.id, acked.state);
         }
         if let Some(start) = sampled {

@@ -1,5 +1,6 @@
 //! The typed HTTP client of the rampart API: one async method per route,
-//! taking and returning the [`crate::wire`] shapes.
+//! taking and returning the [`crate::wire`] shapes, each sent to the
+//! [`crate::endpoint`] that declares its method, path and success status.
 //!
 //! The CLI, remote workers and the end-to-end tests talk to a server through
 //! it. A [`Client`] is cheap to clone and shares one pool of keep-alive
@@ -9,9 +10,12 @@
 
 use std::time::Duration;
 
+use rampart_core::duration::HumanDuration;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use reqwest::{Method, RequestBuilder, StatusCode, Url};
 use serde::de::DeserializeOwned;
+
+use crate::endpoint::{self, *};
 
 use crate::wire::{
     AckResponse, AcksRequest, AcksResponse, BatchRequest, BatchResponse, CompleteRequest, DeadPurgeResponse,
@@ -156,6 +160,24 @@ pub struct Client {
     key_sent: bool,
 }
 
+/// A request being built, with the endpoint whose status it expects.
+struct Call {
+    endpoint: Endpoint,
+    builder: RequestBuilder,
+}
+
+impl Call {
+    /// With this JSON body.
+    fn json<B: serde::Serialize + ?Sized>(self, body: &B) -> Call {
+        Call { builder: self.builder.json(body), ..self }
+    }
+
+    /// With this timeout instead of the client's.
+    fn timeout(self, timeout: Duration) -> Call {
+        Call { builder: self.builder.timeout(timeout), ..self }
+    }
+}
+
 impl Client {
     /// A client of the server at `base_url` (e.g. `http://127.0.0.1:7433`),
     /// authenticating with `api_key` when given.
@@ -187,80 +209,77 @@ impl Client {
 
     /// Enqueues one job (`201`, or `200` with `duplicate: true` when its unique key matched).
     pub async fn enqueue(&self, queue: &str, req: &EnqueueRequest) -> Result<EnqueueResponse, ClientError> {
-        let request = self.request(Method::POST, &["v1", "queues", queue, "jobs"]).json(req);
-        self.send(request, &[StatusCode::CREATED, StatusCode::OK]).await
+        let request = self.call(JOBS_CREATE, &[queue])?.json(req);
+        self.send(request, &[StatusCode::OK]).await
     }
 
     /// Enqueues many jobs at once, all or nothing.
     pub async fn enqueue_batch(&self, queue: &str, req: &BatchRequest) -> Result<BatchResponse, ClientError> {
-        let request = self.request(Method::POST, &["v1", "queues", queue, "jobs", "batch"]).json(req);
-        self.send(request, &[StatusCode::CREATED]).await
+        let request = self.call(JOBS_CREATE_BATCH, &[queue])?.json(req);
+        self.send(request, &[]).await
     }
 
     /// Leases jobs, long-polling up to `req.wait` when none is available.
     pub async fn lease(&self, queue: &str, req: &LeaseRequest) -> Result<LeaseResponse, ClientError> {
-        let wait = req.wait.as_deref().and_then(|w| rampart_core::duration::parse_duration(w).ok()).unwrap_or_default();
-        let request = self
-            .request(Method::POST, &["v1", "queues", queue, "lease"])
-            .timeout(REQUEST_TIMEOUT.max(wait + LEASE_MARGIN))
-            .json(req);
-        self.send(request, &[StatusCode::OK]).await
+        let wait = req.wait.map(HumanDuration::get).unwrap_or_default();
+        let request = self.call(JOBS_LEASE, &[queue])?.timeout(REQUEST_TIMEOUT.max(wait + LEASE_MARGIN)).json(req);
+        self.send(request, &[]).await
     }
 
     /// Extends the lease of an active job.
     pub async fn heartbeat(&self, id: &str, req: &HeartbeatRequest) -> Result<HeartbeatResponse, ClientError> {
-        let request = self.request(Method::POST, &["v1", "jobs", id, "heartbeat"]).json(req);
-        self.send(request, &[StatusCode::OK]).await
+        let request = self.call(JOBS_HEARTBEAT, &[id])?.json(req);
+        self.send(request, &[]).await
     }
 
     /// Reports an active job as done.
     pub async fn complete(&self, id: &str, req: &CompleteRequest) -> Result<AckResponse, ClientError> {
-        let request = self.request(Method::POST, &["v1", "jobs", id, "complete"]).json(req);
-        self.send(request, &[StatusCode::OK]).await
+        let request = self.call(JOBS_COMPLETE, &[id])?.json(req);
+        self.send(request, &[]).await
     }
 
     /// Reports an active job's attempt as failed.
     pub async fn fail(&self, id: &str, req: &FailRequest) -> Result<AckResponse, ClientError> {
-        let request = self.request(Method::POST, &["v1", "jobs", id, "fail"]).json(req);
-        self.send(request, &[StatusCode::OK]).await
+        let request = self.call(JOBS_FAIL, &[id])?.json(req);
+        self.send(request, &[]).await
     }
 
     /// Gives an active job's lease back without counting its attempt: the
     /// job is `available` again at once.
     pub async fn release(&self, id: &str, req: &ReleaseRequest) -> Result<JobStateResponse, ClientError> {
-        let request = self.request(Method::POST, &["v1", "jobs", id, "release"]).json(req);
-        self.send(request, &[StatusCode::OK]).await
+        let request = self.call(JOBS_RELEASE, &[id])?.json(req);
+        self.send(request, &[]).await
     }
 
     /// Completes and fails many jobs in one call; each ack succeeds or fails on its own.
     pub async fn acks(&self, req: &AcksRequest) -> Result<AcksResponse, ClientError> {
-        let request = self.request(Method::POST, &["v1", "acks"]).json(req);
-        self.send(request, &[StatusCode::OK]).await
+        let request = self.call(ACKS, &[])?.json(req);
+        self.send(request, &[]).await
     }
 
     /// A job with its errors and history.
     pub async fn job(&self, id: &str) -> Result<JobView, ClientError> {
-        self.send(self.request(Method::GET, &["v1", "jobs", id]), &[StatusCode::OK]).await
+        self.send(self.call(JOBS_GET, &[id])?, &[]).await
     }
 
     /// Makes a dead or cancelled job available again.
     pub async fn job_retry(&self, id: &str) -> Result<JobStateResponse, ClientError> {
-        self.send(self.request(Method::POST, &["v1", "jobs", id, "retry"]), &[StatusCode::OK]).await
+        self.send(self.call(JOBS_RETRY, &[id])?, &[]).await
     }
 
     /// Cancels a job that has not started.
     pub async fn job_cancel(&self, id: &str) -> Result<JobStateResponse, ClientError> {
-        self.send(self.request(Method::POST, &["v1", "jobs", id, "cancel"]), &[StatusCode::OK]).await
+        self.send(self.call(JOBS_CANCEL, &[id])?, &[]).await
     }
 
     /// Every known queue with its counts and totals.
     pub async fn queues(&self) -> Result<QueuesResponse, ClientError> {
-        self.send(self.request(Method::GET, &["v1", "queues"]), &[StatusCode::OK]).await
+        self.send(self.call(QUEUES_LIST, &[])?, &[]).await
     }
 
     /// One queue with its counts and totals.
     pub async fn queue(&self, name: &str) -> Result<QueueView, ClientError> {
-        self.send(self.request(Method::GET, &["v1", "queues", name]), &[StatusCode::OK]).await
+        self.send(self.call(QUEUES_GET, &[name])?, &[]).await
     }
 
     /// A page of a queue's jobs, optionally only those in `state`.
@@ -271,75 +290,75 @@ impl Client {
         limit: Option<u32>,
         cursor: Option<&str>,
     ) -> Result<JobListResponse, ClientError> {
-        let url = self.page_url(&["v1", "queues", queue, "jobs"], state, limit, cursor);
-        self.send(self.http.get(url), &[StatusCode::OK]).await
+        let page = self.page(JOBS_LIST, &[queue], state, limit, cursor)?;
+        self.send(page, &[]).await
     }
 
     /// Makes a queue's dead jobs (all, or those listed) available again.
     pub async fn dead_retry(&self, queue: &str, req: &DeadRetryRequest) -> Result<DeadRetryResponse, ClientError> {
-        let request = self.request(Method::POST, &["v1", "queues", queue, "dead", "retry"]).json(req);
-        self.send(request, &[StatusCode::OK]).await
+        let request = self.call(QUEUES_DEAD_RETRY, &[queue])?.json(req);
+        self.send(request, &[]).await
     }
 
     /// Deletes a queue's dead jobs.
     pub async fn dead_purge(&self, queue: &str) -> Result<DeadPurgeResponse, ClientError> {
-        self.send(self.request(Method::DELETE, &["v1", "queues", queue, "dead"]), &[StatusCode::OK]).await
+        self.send(self.call(QUEUES_DEAD_PURGE, &[queue])?, &[]).await
     }
 
     /// Stops a queue's jobs from being leased.
     pub async fn queue_pause(&self, queue: &str) -> Result<QueuePausedResponse, ClientError> {
-        self.send(self.request(Method::POST, &["v1", "queues", queue, "pause"]), &[StatusCode::OK]).await
+        self.send(self.call(QUEUES_PAUSE, &[queue])?, &[]).await
     }
 
     /// Lets a paused queue's jobs be leased again.
     pub async fn queue_resume(&self, queue: &str) -> Result<QueuePausedResponse, ClientError> {
-        self.send(self.request(Method::POST, &["v1", "queues", queue, "resume"]), &[StatusCode::OK]).await
+        self.send(self.call(QUEUES_RESUME, &[queue])?, &[]).await
     }
 
     /// Creates an API key; the answer is the only time the key itself is shown.
     pub async fn key_create(&self, req: &KeyCreateRequest) -> Result<KeyCreatedResponse, ClientError> {
-        let request = self.request(Method::POST, &["v1", "keys"]).json(req);
-        self.send(request, &[StatusCode::CREATED]).await
+        let request = self.call(KEYS_CREATE, &[])?.json(req);
+        self.send(request, &[]).await
     }
 
     /// Every API key, revoked ones included.
     pub async fn keys(&self) -> Result<KeysResponse, ClientError> {
-        self.send(self.request(Method::GET, &["v1", "keys"]), &[StatusCode::OK]).await
+        self.send(self.call(KEYS_LIST, &[])?, &[]).await
     }
 
     /// Revokes an API key by id or name.
     pub async fn key_revoke(&self, id_or_name: &str) -> Result<(), ClientError> {
-        let request = self.request(Method::DELETE, &["v1", "keys", id_or_name]);
-        self.execute(request, &[StatusCode::NO_CONTENT]).await.map(drop)
+        let request = self.call(KEYS_REVOKE, &[id_or_name])?;
+        self.execute(request, &[]).await.map(drop)
     }
 
     /// Checks one or several rate limits and counts the request when all
     /// allow it. A denial is an answer (`allowed: false`), not an error.
     pub async fn ratelimit_check(&self, req: &RateLimitCheckRequest) -> Result<RateLimitCheckResponse, ClientError> {
-        let request = self.request(Method::POST, &["v1", "ratelimit", "check"]).json(req);
-        self.send(request, &[StatusCode::OK]).await
+        let request = self.call(RATELIMIT_CHECK, &[])?.json(req);
+        self.send(request, &[]).await
     }
 
     /// Every rate-limit policy with its counters since start.
     pub async fn ratelimit_policies(&self) -> Result<RateLimitPoliciesResponse, ClientError> {
-        self.send(self.request(Method::GET, &["v1", "ratelimit", "policies"]), &[StatusCode::OK]).await
+        self.send(self.call(RATELIMIT_POLICIES, &[])?, &[]).await
     }
 
     /// One rate-limit policy with its counters.
     pub async fn ratelimit_policy(&self, name: &str) -> Result<RateLimitPolicyView, ClientError> {
-        self.send(self.request(Method::GET, &["v1", "ratelimit", "policies", name]), &[StatusCode::OK]).await
+        self.send(self.call(RATELIMIT_POLICY_GET, &[name])?, &[]).await
     }
 
     /// A key's state under a policy, counting nothing.
     pub async fn ratelimit_key(&self, policy: &str, key: &str) -> Result<RateLimitKeyView, ClientError> {
-        let request = self.request(Method::GET, &["v1", "ratelimit", "policies", policy, "keys", key]);
-        self.send(request, &[StatusCode::OK]).await
+        let request = self.call(RATELIMIT_KEY_GET, &[policy, key])?;
+        self.send(request, &[]).await
     }
 
     /// Resets a key under a policy (admin): its next check starts fresh.
     pub async fn ratelimit_key_reset(&self, policy: &str, key: &str) -> Result<RateLimitResetResponse, ClientError> {
-        let request = self.request(Method::DELETE, &["v1", "ratelimit", "policies", policy, "keys", key]);
-        self.send(request, &[StatusCode::OK]).await
+        let request = self.call(RATELIMIT_KEY_RESET, &[policy, key])?;
+        self.send(request, &[]).await
     }
 
     /// Defines or replaces a rate-limit policy kept in the store (admin).
@@ -348,14 +367,14 @@ impl Client {
         name: &str,
         policy: &RateLimitPolicyPut,
     ) -> Result<RateLimitPolicyView, ClientError> {
-        let request = self.request(Method::PUT, &["v1", "ratelimit", "policies", name]).json(policy);
-        self.send(request, &[StatusCode::OK]).await
+        let request = self.call(RATELIMIT_POLICY_PUT, &[name])?.json(policy);
+        self.send(request, &[]).await
     }
 
     /// Deletes a rate-limit policy defined through the API (admin).
     pub async fn ratelimit_policy_delete(&self, name: &str) -> Result<(), ClientError> {
-        let request = self.request(Method::DELETE, &["v1", "ratelimit", "policies", name]);
-        self.execute(request, &[StatusCode::NO_CONTENT]).await.map(drop)
+        let request = self.call(RATELIMIT_POLICY_DELETE, &[name])?;
+        self.execute(request, &[]).await.map(drop)
     }
 
     /// Reports how one of the app's connections to a third-party platform
@@ -366,38 +385,38 @@ impl Client {
         id: &str,
         report: &IntegrationReportRequest,
     ) -> Result<IntegrationView, ClientError> {
-        let request = self.request(Method::PUT, &["v1", "integrations", platform, "connections", id]).json(report);
-        self.send(request, &[StatusCode::OK]).await
+        let request = self.call(INTEGRATIONS_REPORT, &[platform, id])?.json(report);
+        self.send(request, &[]).await
     }
 
     /// The background-jobs diagnostics (admin): store, Redis, queues, loops, cron.
     pub async fn diagnostics_background_jobs(&self) -> Result<BackgroundJobsDiagnostics, ClientError> {
-        let request = self.request(Method::GET, &["v1", "admin", "diagnostics", "background-jobs"]);
-        self.send(request, &[StatusCode::OK]).await
+        let request = self.call(DIAGNOSTICS_BACKGROUND_JOBS, &[])?;
+        self.send(request, &[]).await
     }
 
     /// The integrations diagnostics (admin): platforms, expiring tokens,
     /// push targets and breakers.
     pub async fn diagnostics_integrations(&self) -> Result<IntegrationsDiagnostics, ClientError> {
-        let request = self.request(Method::GET, &["v1", "admin", "diagnostics", "integrations"]);
-        self.send(request, &[StatusCode::OK]).await
+        let request = self.call(DIAGNOSTICS_INTEGRATIONS, &[])?;
+        self.send(request, &[]).await
     }
 
     /// Every circuit breaker: the shared ones (used or configured), then the
     /// server node's in-process ones.
     pub async fn breakers(&self) -> Result<BreakersResponse, ClientError> {
-        self.send(self.request(Method::GET, &["v1", "breakers"]), &[StatusCode::OK]).await
+        self.send(self.call(BREAKERS_LIST, &[])?, &[]).await
     }
 
     /// One circuit breaker with its latest transitions.
     pub async fn breaker(&self, name: &str) -> Result<BreakerView, ClientError> {
-        self.send(self.request(Method::GET, &["v1", "breakers", name]), &[StatusCode::OK]).await
+        self.send(self.call(BREAKERS_GET, &[name])?, &[]).await
     }
 
     /// Asks a shared breaker whether to make a call. A refusal is an answer
     /// (`allowed: false`), not an error.
     pub async fn breaker_acquire(&self, name: &str) -> Result<BreakerAcquireResponse, ClientError> {
-        self.send(self.request(Method::POST, &["v1", "breakers", name, "acquire"]), &[StatusCode::OK]).await
+        self.send(self.call(BREAKERS_ACQUIRE, &[name])?, &[]).await
     }
 
     /// Tells a shared breaker how an admitted call ended.
@@ -406,35 +425,35 @@ impl Client {
         name: &str,
         req: &BreakerRecordRequest,
     ) -> Result<BreakerStepResponse, ClientError> {
-        let request = self.request(Method::POST, &["v1", "breakers", name, "record"]).json(req);
-        self.send(request, &[StatusCode::OK]).await
+        let request = self.call(BREAKERS_RECORD, &[name])?.json(req);
+        self.send(request, &[]).await
     }
 
     /// Closes a breaker and forgets its counts (admin).
     pub async fn breaker_reset(&self, name: &str) -> Result<BreakerStepResponse, ClientError> {
-        self.send(self.request(Method::POST, &["v1", "breakers", name, "reset"]), &[StatusCode::OK]).await
+        self.send(self.call(BREAKERS_RESET, &[name])?, &[]).await
     }
 
     /// Every cron schedule with its next and last run.
     pub async fn cron_list(&self) -> Result<CronListResponse, ClientError> {
-        self.send(self.request(Method::GET, &["v1", "cron"]), &[StatusCode::OK]).await
+        self.send(self.call(CRON_LIST, &[])?, &[]).await
     }
 
     /// One cron schedule.
     pub async fn cron_get(&self, name: &str) -> Result<CronView, ClientError> {
-        self.send(self.request(Method::GET, &["v1", "cron", name]), &[StatusCode::OK]).await
+        self.send(self.call(CRON_GET, &[name])?, &[]).await
     }
 
     /// Defines or replaces a cron schedule kept in the store (admin).
     pub async fn cron_put(&self, name: &str, schedule: &CronPut) -> Result<CronView, ClientError> {
-        let request = self.request(Method::PUT, &["v1", "cron", name]).json(schedule);
-        self.send(request, &[StatusCode::OK]).await
+        let request = self.call(CRON_PUT, &[name])?.json(schedule);
+        self.send(request, &[]).await
     }
 
     /// Deletes a cron schedule defined through the API (admin); its runs stay.
     pub async fn cron_delete(&self, name: &str) -> Result<(), ClientError> {
-        let request = self.request(Method::DELETE, &["v1", "cron", name]);
-        self.execute(request, &[StatusCode::NO_CONTENT]).await.map(drop)
+        let request = self.call(CRON_DELETE, &[name])?;
+        self.execute(request, &[]).await.map(drop)
     }
 
     /// A page of a schedule's runs, newest first; `cursor` is the previous
@@ -445,23 +464,23 @@ impl Client {
         limit: Option<u32>,
         cursor: Option<&str>,
     ) -> Result<CronRunsResponse, ClientError> {
-        let url = self.page_url(&["v1", "cron", name, "runs"], None, limit, cursor);
-        self.send(self.http.get(url), &[StatusCode::OK]).await
+        let page = self.page(CRON_RUNS, &[name], None, limit, cursor)?;
+        self.send(page, &[]).await
     }
 
     /// Runs a schedule once now (admin).
     pub async fn cron_trigger(&self, name: &str) -> Result<CronRunView, ClientError> {
-        self.send(self.request(Method::POST, &["v1", "cron", name, "trigger"]), &[StatusCode::OK]).await
+        self.send(self.call(CRON_TRIGGER, &[name])?, &[]).await
     }
 
     /// Pauses a schedule: its ticks pass without runs (admin).
     pub async fn cron_pause(&self, name: &str) -> Result<CronView, ClientError> {
-        self.send(self.request(Method::POST, &["v1", "cron", name, "pause"]), &[StatusCode::OK]).await
+        self.send(self.call(CRON_PAUSE, &[name])?, &[]).await
     }
 
     /// Resumes a paused schedule from its next tick (admin).
     pub async fn cron_resume(&self, name: &str) -> Result<CronView, ClientError> {
-        self.send(self.request(Method::POST, &["v1", "cron", name, "resume"]), &[StatusCode::OK]).await
+        self.send(self.call(CRON_RESUME, &[name])?, &[]).await
     }
 
     /// A page of alerts, newest first, optionally only those in `state`
@@ -472,77 +491,77 @@ impl Client {
         limit: Option<u32>,
         cursor: Option<&str>,
     ) -> Result<AlertsResponse, ClientError> {
-        let url = self.page_url(&["v1", "alerts"], state, limit, cursor);
-        self.send(self.http.get(url), &[StatusCode::OK]).await
+        let page = self.page(ALERTS_LIST, &[], state, limit, cursor)?;
+        self.send(page, &[]).await
     }
 
     /// One alert.
     pub async fn alert(&self, id: &str) -> Result<AlertRecordView, ClientError> {
-        self.send(self.request(Method::GET, &["v1", "alerts", id]), &[StatusCode::OK]).await
+        self.send(self.call(ALERTS_GET, &[id])?, &[]).await
     }
 
     /// Acknowledges an alert: no more reminders for it.
     pub async fn alert_ack(&self, id: &str) -> Result<AlertRecordView, ClientError> {
-        self.send(self.request(Method::POST, &["v1", "alerts", id, "ack"]), &[StatusCode::OK]).await
+        self.send(self.call(ALERTS_ACK, &[id])?, &[]).await
     }
 
     /// The silences that have not ended.
     pub async fn alert_silences(&self) -> Result<SilencesResponse, ClientError> {
-        self.send(self.request(Method::GET, &["v1", "alerts", "silences"]), &[StatusCode::OK]).await
+        self.send(self.call(ALERTS_SILENCES_LIST, &[])?, &[]).await
     }
 
     /// Silences matching alerts until the silence ends.
     pub async fn alert_silence(&self, req: &SilenceRequest) -> Result<SilenceView, ClientError> {
-        let request = self.request(Method::POST, &["v1", "alerts", "silences"]).json(req);
-        self.send(request, &[StatusCode::CREATED]).await
+        let request = self.call(ALERTS_SILENCES_CREATE, &[])?.json(req);
+        self.send(request, &[]).await
     }
 
     /// Ends a silence now.
     pub async fn alert_silence_delete(&self, id: &str) -> Result<(), ClientError> {
-        let request = self.request(Method::DELETE, &["v1", "alerts", "silences", id]);
-        self.execute(request, &[StatusCode::NO_CONTENT]).await.map(drop)
+        let request = self.call(ALERTS_SILENCES_DELETE, &[id])?;
+        self.execute(request, &[]).await.map(drop)
     }
 
     /// Sends a test message to every alert channel; answers each one's result.
     pub async fn alert_test(&self) -> Result<AlertTestResponse, ClientError> {
-        self.send(self.request(Method::POST, &["v1", "alerts", "test"]), &[StatusCode::OK]).await
+        self.send(self.call(ALERTS_TEST, &[])?, &[]).await
     }
 
     /// The server's liveness, uptime and version (needs no key).
     pub async fn health(&self) -> Result<HealthResponse, ClientError> {
-        self.send(self.request(Method::GET, &["health"]), &[StatusCode::OK]).await
+        self.send(self.call(HEALTH, &[])?, &[]).await
     }
 
     /// Whether the server can serve, component by component (needs no key).
     /// A server that is not ready answers too (with 503): see `status`.
     pub async fn ready(&self) -> Result<ReadyResponse, ClientError> {
-        let request = self.request(Method::GET, &["health", "ready"]);
-        self.send(request, &[StatusCode::OK, StatusCode::SERVICE_UNAVAILABLE]).await
+        let request = self.call(HEALTH_READY, &[])?;
+        self.send(request, &[StatusCode::SERVICE_UNAVAILABLE]).await
     }
 
     /// The latest sample of every queue.
     pub async fn queue_metrics(&self) -> Result<QueueMetricsResponse, ClientError> {
-        self.send(self.request(Method::GET, &["v1", "monitoring", "queue-metrics"]), &[StatusCode::OK]).await
+        self.send(self.call(MONITORING_QUEUE_METRICS, &[])?, &[]).await
     }
 
     /// A queue's latest sample and the ones kept before it.
     pub async fn queue_metrics_history(&self, queue: &str) -> Result<QueueMetricsHistory, ClientError> {
-        self.send(self.request(Method::GET, &["v1", "monitoring", "queue-metrics", queue]), &[StatusCode::OK]).await
+        self.send(self.call(MONITORING_QUEUE_METRICS_GET, &[queue])?, &[]).await
     }
 
     /// Whether each queue is healthy, with the alerts firing on it.
     pub async fn queue_health(&self) -> Result<QueueHealthResponse, ClientError> {
-        self.send(self.request(Method::GET, &["v1", "monitoring", "queue-health"]), &[StatusCode::OK]).await
+        self.send(self.call(MONITORING_QUEUE_HEALTH, &[])?, &[]).await
     }
 
     /// The whole system's health, component by component.
     pub async fn system_health(&self) -> Result<SystemHealthResponse, ClientError> {
-        self.send(self.request(Method::GET, &["v1", "monitoring", "system-health"]), &[StatusCode::OK]).await
+        self.send(self.call(MONITORING_SYSTEM_HEALTH, &[])?, &[]).await
     }
 
     /// `GET /metrics`: the Prometheus text exposition.
     pub async fn metrics(&self) -> Result<String, ClientError> {
-        let (_, body) = self.execute(self.request(Method::GET, &["metrics"]), &[StatusCode::OK]).await?;
+        let (_, body) = self.execute(self.call(METRICS, &[])?, &[]).await?;
         String::from_utf8(body).map_err(|e| ClientError::Decode(format!("GET /metrics: {e}")))
     }
 
@@ -563,57 +582,69 @@ impl Client {
         url
     }
 
-    /// A listing's URL with whichever of `state`, `limit` and `cursor` are given.
-    fn page_url(&self, segments: &[&str], state: Option<&str>, limit: Option<u32>, cursor: Option<&str>) -> Url {
-        let mut url = self.url(segments);
-        {
-            let mut query = url.query_pairs_mut();
-            if let Some(state) = state {
-                query.append_pair("state", state);
-            }
-            if let Some(limit) = limit {
-                query.append_pair("limit", &limit.to_string());
-            }
-            if let Some(cursor) = cursor {
-                query.append_pair("cursor", cursor);
-            }
-        }
-        // An empty query would leave a bare `?` behind.
-        if url.query() == Some("") {
-            url.set_query(None);
-        }
-        url
+    /// `endpoint`'s URL with its path parameters filled in, in order.
+    fn endpoint_url(&self, endpoint: Endpoint, params: &[&str]) -> Result<Url, ClientError> {
+        let segments = endpoint.segments(params).ok_or_else(|| {
+            ClientError::InvalidRequest(format!("{} takes other path parameters than {params:?}", endpoint.path))
+        })?;
+        Ok(self.url(&segments))
     }
 
-    fn request(&self, method: Method, segments: &[&str]) -> RequestBuilder {
-        self.http.request(method, self.url(segments))
+    /// A request to `endpoint`, with its path parameters.
+    fn call(&self, endpoint: Endpoint, params: &[&str]) -> Result<Call, ClientError> {
+        let method = match endpoint.method {
+            endpoint::Method::Get => Method::GET,
+            endpoint::Method::Post => Method::POST,
+            endpoint::Method::Put => Method::PUT,
+            endpoint::Method::Delete => Method::DELETE,
+        };
+        Ok(Call { endpoint, builder: self.http.request(method, self.endpoint_url(endpoint, params)?) })
     }
 
-    /// Sends a request and decodes an answer with one of the `expected` statuses.
-    async fn send<T: DeserializeOwned>(
+    /// A request for a page of a listing, with whichever of `state`, `limit`
+    /// and `cursor` are given.
+    fn page(
         &self,
-        request: RequestBuilder,
-        expected: &[StatusCode],
-    ) -> Result<T, ClientError> {
-        let (what, body) = self.execute(request, expected).await?;
+        endpoint: Endpoint,
+        params: &[&str],
+        state: Option<&str>,
+        limit: Option<u32>,
+        cursor: Option<&str>,
+    ) -> Result<Call, ClientError> {
+        let mut query: Vec<(&str, String)> = Vec::new();
+        if let Some(state) = state {
+            query.push(("state", state.to_string()));
+        }
+        if let Some(limit) = limit {
+            query.push(("limit", limit.to_string()));
+        }
+        if let Some(cursor) = cursor {
+            query.push(("cursor", cursor.to_string()));
+        }
+        let call = self.call(endpoint, params)?;
+        // An empty query would leave a bare `?` behind.
+        Ok(if query.is_empty() { call } else { Call { builder: call.builder.query(&query), ..call } })
+    }
+
+    /// Sends a request and decodes an answer with the endpoint's status (or
+    /// one of `also`).
+    async fn send<T: DeserializeOwned>(&self, call: Call, also: &[StatusCode]) -> Result<T, ClientError> {
+        let (what, body) = self.execute(call, also).await?;
         serde_json::from_slice(&body).map_err(|e| ClientError::Decode(format!("{what}: {e}")))
     }
 
     /// Sends a request and returns `METHOD /path` with the body of an answer
-    /// with one of the `expected` statuses; any other answer becomes an error.
-    async fn execute(
-        &self,
-        request: RequestBuilder,
-        expected: &[StatusCode],
-    ) -> Result<(String, Vec<u8>), ClientError> {
+    /// with the endpoint's status (or one of `also`); any other answer
+    /// becomes an error.
+    async fn execute(&self, call: Call, also: &[StatusCode]) -> Result<(String, Vec<u8>), ClientError> {
         let request =
-            request.build().map_err(|e| ClientError::InvalidRequest(format!("cannot build the request: {e}")))?;
+            call.builder.build().map_err(|e| ClientError::InvalidRequest(format!("cannot build the request: {e}")))?;
         let what = format!("{} {}", request.method(), request.url().path());
         let unreachable = |source| ClientError::Unreachable { url: self.display_url.clone(), source };
         let response = self.http.execute(request).await.map_err(unreachable)?;
         let status = response.status();
         let body = response.bytes().await.map_err(unreachable)?;
-        if expected.contains(&status) {
+        if status.as_u16() == call.endpoint.status || also.contains(&status) {
             return Ok((what, body.into()));
         }
         Err(self.error_from(&what, status, &body))

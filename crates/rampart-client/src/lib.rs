@@ -6,11 +6,14 @@
 //! Layout:
 //! - [`wire`]: the JSON shapes of every route, shared with the server's
 //!   handlers so the two cannot drift apart.
+//! - [`endpoint`]: every route's method, path and success status, declared
+//!   once for the client and the server's router.
 //! - [`client`]: the typed HTTP client, one async method per route.
 //! - [`worker`]: runs handlers for jobs, leasing from a [`worker::JobSource`]:
 //!   a remote server through the [`client::Client`], or (in `rampart-server`)
 //!   an engine in the same process.
 
 pub mod client;
+pub mod endpoint;
 pub mod wire;
 pub mod worker;

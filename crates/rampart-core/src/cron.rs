@@ -24,8 +24,9 @@
 //! Misfires: a tick counts as *missed* when it is more than [`MISFIRE_GRACE`]
 //! older than now. A tick found a little late (the scheduler polled late, a
 //! busy machine) is not missed and fires as usual, whatever the policy.
-//! [`plan_due`] decides, from the stored next-due tick, what fires and what
-//! the next due tick becomes.
+//! Whatever the lateness, a schedule fires at most one run at a time, for its
+//! latest due tick: [`plan_due`] decides, from the stored next-due tick, what
+//! fires and what the next due tick becomes.
 
 use std::fmt;
 use std::str::FromStr;
@@ -209,10 +210,10 @@ impl fmt::Display for Schedule {
 /// One run to fire now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fire {
-    /// The tick the run stands for.
+    /// The tick the run stands for: the latest due one.
     pub scheduled_at: UnixMillis,
     /// True when it stands for missed ticks (`run_once`), false for a tick
-    /// found on time.
+    /// found within the grace with none missed before it.
     pub missed: bool,
 }
 
@@ -228,33 +229,52 @@ pub struct DuePlan {
 /// Decides what a due schedule does at `now`: `None` when `next_run_at` has
 /// not come yet.
 ///
-/// - `next_run_at` within [`MISFIRE_GRACE`] of `now` fires as scheduled, and
-///   the next tick after it becomes due (so a scheduler that polled late
-///   catches up on each tick in turn).
-/// - Older, the ticks up to `now - MISFIRE_GRACE` are missed: `skip` fires
-///   nothing, `run_once` fires one run standing for the latest missed tick;
-///   either way the first tick after the missed ones becomes due, and fires
-///   as usual on the next call if it is within the grace already.
+/// A schedule fires at most one run per call, for its latest due tick (the
+/// latest tick at or before `now`), and its next due tick becomes the first
+/// tick after `now`; every earlier due tick is dropped. So a scheduler that
+/// looked late, or after downtime, never fires a burst of runs.
+///
+/// - The latest due tick within [`MISFIRE_GRACE`] of `now` fires under
+///   either policy. Under `run_once` it is marked `missed` when an earlier
+///   due tick was older than the grace: the run stands for those too.
+/// - The latest due tick older than the grace is missed: `skip` fires
+///   nothing, `run_once` fires one run for it, marked `missed`.
 pub fn plan_due(schedule: &Schedule, next_run_at: UnixMillis, now: UnixMillis, misfire: Misfire) -> Option<DuePlan> {
     if next_run_at > now {
         return None;
     }
     let cutoff = UnixMillis(now.0.saturating_sub(i64::try_from(MISFIRE_GRACE.as_millis()).unwrap_or(i64::MAX)));
-    if next_run_at >= cutoff {
-        let fire = Fire { scheduled_at: next_run_at, missed: false };
-        return Some(DuePlan { fire: Some(fire), next_run_at: schedule.next_after(next_run_at) });
-    }
-    // Every tick up to and including `cutoff - 1ms` is missed.
-    let last_missed = UnixMillis(cutoff.0 - 1);
-    let resume = schedule.next_after(last_missed);
-    let fire = match misfire {
-        Misfire::Skip => None,
-        Misfire::RunOnce => {
-            let latest = schedule.latest_at_or_before(last_missed).filter(|t| *t >= next_run_at).unwrap_or(next_run_at);
-            Some(Fire { scheduled_at: latest, missed: true })
+    let latest = latest_due(schedule, next_run_at, now);
+    let fire = if latest >= cutoff {
+        Some(Fire { scheduled_at: latest, missed: misfire == Misfire::RunOnce && next_run_at < cutoff })
+    } else {
+        match misfire {
+            Misfire::Skip => None,
+            Misfire::RunOnce => Some(Fire { scheduled_at: latest, missed: true }),
         }
     };
-    Some(DuePlan { fire, next_run_at: resume })
+    Some(DuePlan { fire, next_run_at: schedule.next_after(now) })
+}
+
+/// The latest tick of `schedule` at or before `now`, given that `next_run_at`
+/// (≤ `now`) is due: croner's latest occurrence when it is a tick by the DST
+/// rule, then forward tick by tick (bounded) to the last one not after `now`.
+fn latest_due(schedule: &Schedule, next_run_at: UnixMillis, now: UnixMillis) -> UnixMillis {
+    let mut latest = next_run_at;
+    // Croner's occurrence may be the second pass of a repeated hour, which is
+    // no tick: the tick found from just before it is, if not after `now`.
+    if let Some(near) = schedule.latest_at_or_before(now).filter(|t| *t > next_run_at)
+        && let Some(tick) = schedule.next_after(UnixMillis(near.0 - 1)).filter(|t| *t <= now)
+    {
+        latest = latest.max(tick);
+    }
+    for _ in 0..MAX_REPEATED_TICKS {
+        match schedule.next_after(latest) {
+            Some(t) if t <= now => latest = t,
+            _ => break,
+        }
+    }
+    latest
 }
 
 #[cfg(test)]
@@ -484,11 +504,50 @@ mod tests {
                 Some((Some((at("2026-01-01T11:00:00Z"), false)), at("2026-01-01T12:00:00Z")))
             );
         }
-        // Several ticks within the grace fire one after another.
-        assert_eq!(
-            plan("* * * * * *", "2026-01-01T11:00:00Z", "2026-01-01T11:00:03Z", Misfire::Skip),
-            Some((Some((at("2026-01-01T11:00:00Z"), false)), at("2026-01-01T11:00:01Z")))
-        );
+        // Several ticks due at once: only the latest fires, and the schedule
+        // moves past now (a scheduler that looked late never bursts).
+        for misfire in [Misfire::Skip, Misfire::RunOnce] {
+            assert_eq!(
+                plan("* * * * * *", "2026-01-01T11:00:00Z", "2026-01-01T11:00:03Z", misfire),
+                Some((Some((at("2026-01-01T11:00:03Z"), false)), at("2026-01-01T11:00:04Z")))
+            );
+        }
+    }
+
+    #[test]
+    fn skip_fires_at_most_one_catch_up_run_whatever_the_lateness() {
+        // A per-second schedule after 75 s with no scheduler: the ticks less
+        // than 60 s late do not all fire; only the latest due tick does.
+        let s = schedule("* * * * * *", "UTC");
+        let next = utc("2026-01-01T11:00:00Z");
+        for late_s in [1, 2, 30, 59, 60, 61, 75, 3_600, 86_400 * 3] {
+            let now = UnixMillis(next.0 + late_s * 1000 + 400);
+            let p = plan_due(&s, next, now, Misfire::Skip).unwrap();
+            let fired = p.fire.expect("the latest due tick is always within the grace");
+            assert_eq!(
+                fired,
+                Fire { scheduled_at: UnixMillis(next.0 + late_s * 1000), missed: false },
+                "{late_s}s late"
+            );
+            assert_eq!(p.next_run_at, Some(UnixMillis(next.0 + (late_s + 1) * 1000)), "{late_s}s late");
+            assert_eq!(plan_due(&s, p.next_run_at.unwrap(), now, Misfire::Skip), None, "nothing more is due");
+        }
+        // An hourly schedule found 75 s late (within a minute-and-a-bit): its
+        // one due tick is older than the grace, so skip drops it.
+        let hourly = schedule("0 * * * *", "UTC");
+        let p = plan_due(&hourly, next, utc("2026-01-01T11:01:15Z"), Misfire::Skip).unwrap();
+        assert_eq!((p.fire, p.next_run_at), (None, Some(utc("2026-01-01T12:00:00Z"))));
+    }
+
+    #[test]
+    fn run_once_fires_one_run_standing_for_every_due_tick() {
+        // Down 75 s: one run for the latest tick, marked as standing for
+        // missed ones, then on with the schedule.
+        let s = schedule("* * * * * *", "UTC");
+        let next = utc("2026-01-01T11:00:00Z");
+        let p = plan_due(&s, next, utc("2026-01-01T11:01:15Z"), Misfire::RunOnce).unwrap();
+        assert_eq!(p.fire, Some(Fire { scheduled_at: utc("2026-01-01T11:01:15Z"), missed: true }));
+        assert_eq!(p.next_run_at, Some(utc("2026-01-01T11:01:16Z")));
     }
 
     #[test]
@@ -497,10 +556,11 @@ mod tests {
             plan("0 * * * *", "2026-01-01T11:00:00Z", "2026-01-01T15:30:00Z", Misfire::Skip),
             Some((None, at("2026-01-01T16:00:00Z")))
         );
-        // A tick within the grace of now is not missed: it becomes due at once.
+        // The latest due tick within the grace of now is not missed: it fires,
+        // alone.
         assert_eq!(
             plan("*/5 * * * *", "2026-01-01T11:00:00Z", "2026-01-01T15:00:30Z", Misfire::Skip),
-            Some((None, at("2026-01-01T15:00:00Z")))
+            Some((Some((at("2026-01-01T15:00:00Z"), false)), at("2026-01-01T15:05:00Z")))
         );
     }
 
@@ -515,6 +575,20 @@ mod tests {
             plan("0 * * * *", "2026-01-01T11:00:00Z", "2026-01-01T11:30:00Z", Misfire::RunOnce),
             Some((Some((at("2026-01-01T11:00:00Z"), true)), at("2026-01-01T12:00:00Z")))
         );
+    }
+
+    #[test]
+    fn the_latest_due_tick_in_a_repeated_hour_is_on_its_first_pass() {
+        // New York falls back at 02:00 EDT on 2026-11-01: 01:00–01:59 passes
+        // twice, and only the first pass has ticks.
+        let s = schedule("*/15 * * * *", "America/New_York");
+        let first_pass = utc("2026-11-01T05:00:00Z");
+        let in_second_pass = utc("2026-11-01T06:20:00Z");
+        let p = plan_due(&s, first_pass, in_second_pass, Misfire::RunOnce).unwrap();
+        assert_eq!(p.fire, Some(Fire { scheduled_at: utc("2026-11-01T05:45:00Z"), missed: true }));
+        assert_eq!(p.next_run_at, Some(utc("2026-11-01T07:00:00Z")), "02:00 EST");
+        let p = plan_due(&s, first_pass, in_second_pass, Misfire::Skip).unwrap();
+        assert_eq!((p.fire, p.next_run_at), (None, Some(utc("2026-11-01T07:00:00Z"))));
     }
 
     #[test]

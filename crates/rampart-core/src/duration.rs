@@ -3,6 +3,8 @@
 //! Config and API take durations only in this form so that a value reads the
 //! same everywhere; a bare number is refused because its unit would be a guess.
 
+use std::fmt;
+use std::str::FromStr;
 use std::time::Duration;
 
 /// Why a duration string was refused.
@@ -63,6 +65,43 @@ pub fn format_duration(d: Duration) -> String {
         }
     }
     out
+}
+
+/// A duration that reads and writes as a human string (`"30s"`): the type
+/// of every duration field of the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct HumanDuration(pub Duration);
+
+impl HumanDuration {
+    /// The duration.
+    pub fn get(self) -> Duration {
+        self.0
+    }
+}
+
+impl From<Duration> for HumanDuration {
+    fn from(d: Duration) -> Self {
+        HumanDuration(d)
+    }
+}
+
+impl From<HumanDuration> for Duration {
+    fn from(d: HumanDuration) -> Self {
+        d.0
+    }
+}
+
+impl fmt::Display for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&format_duration(self.0))
+    }
+}
+
+impl FromStr for HumanDuration {
+    type Err = DurationError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse_duration(s).map(HumanDuration)
+    }
 }
 
 #[cfg(test)]

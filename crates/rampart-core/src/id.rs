@@ -31,9 +31,30 @@ impl FromStr for JobId {
     }
 }
 
+/// Why a name breaks the alphabet of names.
+const ALPHABET: &str = "use 1 to 128 characters of A-Z, a-z, 0-9, `_`, `.`, `:` and `-`";
+/// Why `.` and `..` are no names: names are path segments of the API's URLs.
+const DOT_SEGMENT: &str =
+    "`.` and `..` are path segments that HTTP clients resolve away, so the name could not be reached; choose another";
+
+/// Checks a name against the rule every name type shares; answers why not.
+fn name_problem(name: &str, max_len: usize) -> Option<&'static str> {
+    let alphabet = !name.is_empty()
+        && name.len() <= max_len
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
+    if !alphabet {
+        Some(ALPHABET)
+    } else if name == "." || name == ".." {
+        Some(DOT_SEGMENT)
+    } else {
+        None
+    }
+}
+
 /// A name type: 1 to 128 characters of `A-Z`, `a-z`, `0-9`, `_`, `.`, `:`
-/// and `-`, with its error. Queue and policy names follow the same rule, so
-/// one definition serves both.
+/// and `-`, except `.` and `..` (names are path segments of the API's URLs),
+/// with its error. Queue and policy names follow the same rule, so one
+/// definition serves both.
 macro_rules! name_type {
     ($(#[$doc:meta])* $name:ident, $error:ident, $what:literal) => {
         $(#[$doc])*
@@ -42,8 +63,13 @@ macro_rules! name_type {
 
         #[doc = concat!("Why a ", $what, " was refused.")]
         #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-        #[error("`{0}` is not a {what}: use 1 to 128 characters of A-Z, a-z, 0-9, `_`, `.`, `:` and `-`", what = $what)]
-        pub struct $error(pub String);
+        #[error("`{name}` is not a {what}: {reason}", what = $what)]
+        pub struct $error {
+            /// The refused name (its first 140 characters).
+            pub name: String,
+            /// What is wrong with it.
+            pub reason: &'static str,
+        }
 
         impl $name {
             /// The longest name allowed.
@@ -51,10 +77,10 @@ macro_rules! name_type {
 
             /// Checks and wraps a name.
             pub fn new(name: &str) -> Result<Self, $error> {
-                let ok = !name.is_empty()
-                    && name.len() <= Self::MAX_LEN
-                    && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
-                if ok { Ok($name(name.to_string())) } else { Err($error(name.chars().take(140).collect())) }
+                match name_problem(name, Self::MAX_LEN) {
+                    None => Ok($name(name.to_string())),
+                    Some(reason) => Err($error { name: name.chars().take(140).collect(), reason }),
+                }
             }
 
             /// The name as text.
@@ -153,6 +179,29 @@ mod tests {
         for bad in ["", "has space", "slash/es", "ünï", "semi;colon", &"q".repeat(129)] {
             assert!(QueueName::new(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn dot_segments_are_no_names_and_the_error_says_why() {
+        for dots in [".", ".."] {
+            let err = QueueName::new(dots).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "`{dots}` is not a queue name: `.` and `..` are path segments that HTTP clients resolve away, so the name could not be reached; choose another"
+                )
+            );
+            assert!(CronName::new(dots).is_err() && BreakerName::new(dots).is_err() && PolicyName::new(dots).is_err());
+        }
+        for ok in ["...", ".a", "a.", "a..b", ".hidden"] {
+            assert!(QueueName::new(ok).is_ok(), "{ok}");
+        }
+        assert!(
+            QueueName::new("a b")
+                .unwrap_err()
+                .to_string()
+                .ends_with("use 1 to 128 characters of A-Z, a-z, 0-9, `_`, `.`, `:` and `-`")
+        );
     }
 
     #[test]

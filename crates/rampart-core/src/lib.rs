@@ -9,6 +9,7 @@
 //! - [`time`]: Unix-millisecond timestamps and the injectable clock.
 //! - [`duration`]: the human duration strings of config and API (`"30s"`).
 //! - [`job`]: job states and the reasons a transition happens.
+//! - [`queue`]: the counters of a queue's attempts.
 //! - [`cron`]: cron schedules in time zones, their DST rule and misfire plans.
 //! - [`retry`]: retry policy, exponential backoff with jitter, the fail decision.
 //! - [`auth`]: API-key roles and what each may do.
@@ -17,6 +18,9 @@
 //! - [`breaker`]: the circuit breaker's policy and state machine.
 //! - [`integration`]: the states an app reports for its third-party connections.
 //! - [`name`]: [`named_enum!`], enums whose values have fixed names, spelled once.
+//! - [`text`]: serde for the values above that travel as JSON strings.
+//! - [`nul`]: the one rule for NUL in strings from outside (names and keys
+//!   refused, free text cleaned).
 
 pub mod alert;
 pub mod auth;
@@ -27,6 +31,9 @@ pub mod id;
 pub mod integration;
 pub mod job;
 pub mod name;
+pub mod nul;
+pub mod queue;
 pub mod retry;
+pub mod text;
 pub mod time;
 pub mod webhook;

@@ -36,12 +36,20 @@ impl UnixMillis {
         Duration::from_millis(u64::try_from(self.0 - earlier.0).unwrap_or(0))
     }
 
+    /// The earliest time RFC 3339 can write: `0000-01-01T00:00:00.000Z`.
+    pub const RFC3339_MIN: UnixMillis = UnixMillis(-62_167_219_200_000);
+
+    /// The latest time RFC 3339 can write: `9999-12-31T23:59:59.999Z`.
+    pub const RFC3339_MAX: UnixMillis = UnixMillis(253_402_300_799_999);
+
     /// RFC 3339 in UTC with millisecond precision, e.g. `2026-11-23T16:20:00.000Z`.
+    /// A time beyond the years 0000 to 9999 (which RFC 3339 cannot write)
+    /// shows as the nearest one it can, so the text is always RFC 3339.
     pub fn to_rfc3339(self) -> String {
-        match chrono::DateTime::from_timestamp_millis(self.0) {
-            Some(t) => t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            None => format!("@{}ms", self.0),
-        }
+        let clamped = self.0.clamp(Self::RFC3339_MIN.0, Self::RFC3339_MAX.0);
+        chrono::DateTime::from_timestamp_millis(clamped)
+            .unwrap_or_default()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
     }
 
     /// Parses an RFC 3339 timestamp with any offset.
@@ -49,6 +57,13 @@ impl UnixMillis {
         chrono::DateTime::parse_from_rfc3339(s)
             .map(|t| UnixMillis(t.timestamp_millis()))
             .map_err(|e| format!("`{s}` is not an RFC 3339 time ({e}); use e.g. 2026-01-31T12:00:00Z"))
+    }
+}
+
+impl std::str::FromStr for UnixMillis {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        UnixMillis::parse_rfc3339(s)
     }
 }
 
@@ -230,6 +245,14 @@ mod tests {
         let s = t.to_rfc3339();
         assert!(s.ends_with('Z'), "{s}");
         assert_eq!(UnixMillis::parse_rfc3339(&s).unwrap(), t);
+    }
+
+    #[test]
+    fn every_time_writes_as_rfc3339() {
+        assert_eq!(UnixMillis(i64::MAX).to_rfc3339(), "9999-12-31T23:59:59.999Z");
+        assert_eq!(UnixMillis(i64::MIN).to_rfc3339(), "0000-01-01T00:00:00.000Z");
+        assert_eq!(UnixMillis::parse_rfc3339(&UnixMillis::RFC3339_MAX.to_rfc3339()).unwrap(), UnixMillis::RFC3339_MAX);
+        assert_eq!(UnixMillis::parse_rfc3339(&UnixMillis::RFC3339_MIN.to_rfc3339()).unwrap(), UnixMillis::RFC3339_MIN);
     }
 
     #[test]

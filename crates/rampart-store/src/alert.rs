@@ -280,25 +280,33 @@ pub(crate) fn group_dead(rows: Vec<DeadRow>, per_queue: u32) -> Result<Vec<DeadJ
 }
 
 // The alert calls of the store. Kept beside their types so the shared
-// `lib.rs` only names this module.
+// `lib.rs` only names this module. Like every store call, they apply the
+// NUL rule (`crate::text`) to their arguments first.
 impl crate::Store {
     /// Starts a firing alert and queues its firing notice for each channel,
     /// unless one already fires for the rule and subject: then `None`, and
     /// nothing is written. Of several nodes firing at once, one gets `Some`.
-    pub async fn alert_fire(&self, params: AlertFireParams) -> Result<Option<AlertRecord>, StoreError> {
+    pub async fn alert_fire(&self, mut params: AlertFireParams) -> Result<Option<AlertRecord>, StoreError> {
+        crate::nul::key("subject", &params.subject)?;
+        params.channels.iter().try_for_each(|c| crate::nul::key("channels", c))?;
+        crate::nul::clean(&mut params.details);
         dispatch_alert!(self, s => s.alert_fire(params))
     }
 
     /// Moves a firing, unacknowledged alert's `last_notified_at` to now and
     /// queues a reminder, only if it still holds `seen_notified_at`; false
     /// (nothing written) when another node reminded first or it changed.
-    pub async fn alert_remind(&self, params: AlertRemindParams) -> Result<bool, StoreError> {
+    pub async fn alert_remind(&self, mut params: AlertRemindParams) -> Result<bool, StoreError> {
+        params.channels.iter().try_for_each(|c| crate::nul::key("channels", c))?;
+        crate::nul::clean(&mut params.details);
         dispatch_alert!(self, s => s.alert_remind(params))
     }
 
     /// Resolves a firing alert and queues its resolved notice; false
     /// (nothing written) when it no longer fires.
-    pub async fn alert_resolve(&self, params: AlertResolveParams) -> Result<bool, StoreError> {
+    pub async fn alert_resolve(&self, mut params: AlertResolveParams) -> Result<bool, StoreError> {
+        params.channels.iter().try_for_each(|c| crate::nul::key("channels", c))?;
+        crate::nul::clean(&mut params.details);
         dispatch_alert!(self, s => s.alert_resolve(params))
     }
 
@@ -315,11 +323,15 @@ impl crate::Store {
     /// Acknowledges an alert (a second ack keeps the first); answers the
     /// alert, `None` when there is no such alert.
     pub async fn alert_ack(&self, id: AlertId, by: String, now: UnixMillis) -> Result<Option<AlertRecord>, StoreError> {
+        crate::nul::key("by", &by)?;
         dispatch_alert!(self, s => s.alert_ack(id, by, now))
     }
 
     /// Stores a silence.
-    pub async fn silence_insert(&self, silence: SilenceInsert) -> Result<SilenceRecord, StoreError> {
+    pub async fn silence_insert(&self, mut silence: SilenceInsert) -> Result<SilenceRecord, StoreError> {
+        crate::nul::key_opt("subject", silence.subject.as_deref())?;
+        crate::nul::key("created_by", &silence.created_by)?;
+        crate::nul::clean(&mut silence.reason);
         dispatch_alert!(self, s => s.silence_insert(silence))
     }
 
@@ -349,6 +361,17 @@ impl crate::Store {
         outcome: NotificationOutcome,
         now: UnixMillis,
     ) -> Result<(), StoreError> {
+        let outcome = match outcome {
+            NotificationOutcome::Retry { at, mut error } => {
+                crate::nul::clean(&mut error);
+                NotificationOutcome::Retry { at, error }
+            }
+            NotificationOutcome::GiveUp { mut error } => {
+                crate::nul::clean(&mut error);
+                NotificationOutcome::GiveUp { error }
+            }
+            delivered => delivered,
+        };
         dispatch_alert!(self, s => s.alert_notification_settle(id, outcome, now))
     }
 

@@ -1,6 +1,7 @@
 //! The store's error, with variants that mean the same on every backend.
 
 use rampart_core::job::JobState;
+use rampart_core::nul::NulError;
 
 /// What went wrong in a store call.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -18,9 +19,19 @@ pub enum StoreError {
     /// A uniqueness rule would be broken.
     #[error("conflict: {0}")]
     Conflict(String),
-    /// The database cannot be reached or is not writable right now.
+    /// The database cannot be reached right now.
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
+    /// The database answers but refuses writes: its disk (or size limit) is
+    /// full, or it became read-only. Reads go on; writes fail until an
+    /// operator makes room, and readiness reports it meanwhile (see
+    /// [`crate::Store::write_failure`]).
+    #[error("the store cannot write: {0}")]
+    NotWritable(String),
+    /// A value the store cannot keep, such as a name or key holding NUL
+    /// (see `rampart_core::nul`); the message names the field.
+    #[error("{0}")]
+    Invalid(String),
     /// Anything else: a bug or corrupt data.
     #[error("store error: {0}")]
     Internal(String),
@@ -32,15 +43,19 @@ impl From<rusqlite::Error> for StoreError {
         match &e {
             rusqlite::Error::SqliteFailure(f, _) => match f.code {
                 C::ConstraintViolation => StoreError::Conflict(e.to_string()),
-                C::DatabaseBusy
-                | C::DatabaseLocked
-                | C::CannotOpen
-                | C::DiskFull
-                | C::ReadOnly
-                | C::SystemIoFailure => StoreError::Unavailable(e.to_string()),
+                C::DiskFull | C::ReadOnly => StoreError::NotWritable(e.to_string()),
+                C::DatabaseBusy | C::DatabaseLocked | C::CannotOpen | C::SystemIoFailure => {
+                    StoreError::Unavailable(e.to_string())
+                }
                 _ => StoreError::Internal(e.to_string()),
             },
             _ => StoreError::Internal(e.to_string()),
         }
+    }
+}
+
+impl From<NulError> for StoreError {
+    fn from(e: NulError) -> Self {
+        StoreError::Invalid(e.to_string())
     }
 }

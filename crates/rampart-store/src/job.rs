@@ -8,6 +8,7 @@ use rampart_core::job::{FailureKind, JobState};
 use rampart_core::retry::RetryPlanner;
 use rampart_core::time::UnixMillis;
 
+use crate::error::StoreError;
 use crate::row::Row;
 
 /// A job to insert. Its payload is JSON text, stored as given.
@@ -164,6 +165,46 @@ pub struct JobAcked {
     pub run_time: Duration,
     /// When it runs again, for a retry.
     pub retry_at: Option<UnixMillis>,
+    /// True when this ack repeated the one that had ended the attempt (the
+    /// same token and outcome): nothing changed, and `state` is the job's
+    /// state now (`run_time` is zero).
+    pub already: bool,
+}
+
+impl AckOutcome {
+    /// Whether an attempt that left its job in `state` ended with this
+    /// outcome: a complete leaves it completed, a failure anything else.
+    pub(crate) fn ended_in(&self, state: JobState) -> bool {
+        match self {
+            AckOutcome::Complete { .. } => state == JobState::Completed,
+            AckOutcome::Fail { .. } => state != JobState::Completed,
+        }
+    }
+}
+
+/// The answer to an ack repeating the one that ended its attempt, from the
+/// job's row (found by id and the token the worker's ack left in it, with
+/// the job no longer active): success marked `already` when the outcome is
+/// the same, else the lease is lost.
+pub(crate) fn repeated_ack(
+    ack: &JobAck,
+    queue: QueueName,
+    state: JobState,
+    attempt: u32,
+    run_at: UnixMillis,
+) -> Result<JobAcked, StoreError> {
+    if !ack.outcome.ended_in(state) {
+        return Err(StoreError::LeaseLost);
+    }
+    Ok(JobAcked {
+        id: ack.id,
+        queue,
+        state,
+        attempt,
+        run_time: Duration::ZERO,
+        retry_at: (state == JobState::Scheduled).then_some(run_at),
+        already: true,
+    })
 }
 
 /// Gives leases back without ending their attempts: a stopping node hands

@@ -28,7 +28,10 @@
 //!   ([`Store::push_secret_ensure`]).
 //! - [`alert`]: alerts, silences and the outbox of alert notifications.
 //! - [`monitoring`]: the running totals of every queue, kept across
-//!   restarts, and the job figures readiness reports.
+//!   restarts, the job figures readiness reports, and whether the database
+//!   takes writes ([`Store::write_failure`], [`Store::write_probe`]).
+//! - `nul`: the NUL rule of `rampart_core::nul`, applied by every method
+//!   here before a backend sees its arguments, so both answer the same.
 //! - `row`: one trait to read a row on either backend, so each record's
 //!   mapping from its row is written once, beside the record.
 //!
@@ -43,6 +46,7 @@ pub mod error;
 pub mod integration;
 pub mod job;
 pub mod monitoring;
+mod nul;
 pub mod postgres;
 pub mod queue;
 pub mod ratelimit;
@@ -57,9 +61,7 @@ pub use cron::*;
 pub use error::StoreError;
 pub use integration::{IntegrationCounts, IntegrationRecord, IntegrationSummary, IntegrationUpsertParams};
 pub use job::*;
-pub use monitoring::{
-    JobHealthCounts, QueueTotalsAddParams, QueueTotalsCounts, QueueTotalsDelta, QueueTotalsRecord, utc_day,
-};
+pub use monitoring::{JobHealthCounts, QueueTotalsAddParams, QueueTotalsDelta, QueueTotalsRecord, utc_day};
 pub use queue::{QueueCounts, QueueRecord};
 pub use ratelimit::RateLimitPolicyRecord;
 pub use signal::StoreSignal;
@@ -137,6 +139,32 @@ impl Store {
         dispatch!(self, s => s.ping())
     }
 
+    /// The latest write the database refused because it cannot write (a
+    /// full disk or size limit, a read-only file or standby:
+    /// [`StoreError::NotWritable`]), until a [`Store::write_probe`] succeeds;
+    /// `None` while writes go through. Readiness reports it.
+    pub fn write_failure(&self) -> Option<String> {
+        match self {
+            Store::Sqlite(s) => s.write_health().failure(),
+            Store::Postgres(s) => s.write_health().failure(),
+        }
+    }
+
+    /// Writes a probe row of a few pages and deletes it again, committed:
+    /// succeeds only when the database can grow and write, and then clears
+    /// [`Store::write_failure`]. Readiness calls it while a write failure
+    /// is kept, so it recovers by itself once there is room.
+    pub async fn write_probe(&self, now: UnixMillis) -> Result<(), StoreError> {
+        let probed = dispatch!(self, s => s.write_probe(now));
+        if probed.is_ok() {
+            match self {
+                Store::Sqlite(s) => s.write_health().clear(),
+                Store::Postgres(s) => s.write_health().clear(),
+            }
+        }
+        probed
+    }
+
     /// Answers once every write issued before it is durable; a stopping
     /// server calls it last. (PostgreSQL writes are committed when they
     /// answer, so there it has nothing to wait for.)
@@ -154,7 +182,10 @@ impl Store {
     /// is awaited: a write issued afterwards (a lease woken early by the
     /// engine) commits after it and sees the new jobs. On PostgreSQL it runs
     /// when awaited.
-    pub fn job_insert_many(&self, params: JobInsertParams) -> Pin<Box<dyn Future<Output = InsertResult> + Send>> {
+    pub fn job_insert_many(&self, mut params: JobInsertParams) -> Pin<Box<dyn Future<Output = InsertResult> + Send>> {
+        if let Err(e) = params.jobs.iter_mut().try_for_each(nul::new_job) {
+            return Box::pin(std::future::ready(Err(e)));
+        }
         match self {
             Store::Sqlite(s) => Box::pin(s.job_insert_many(params)),
             Store::Postgres(s) => {
@@ -167,17 +198,28 @@ impl Store {
     /// Leases up to `max` available jobs of a queue, highest priority first,
     /// then oldest `run_at`; none when the queue is paused or at its concurrency.
     pub async fn job_lease(&self, params: JobLeaseParams) -> Result<Vec<LeasedJob>, StoreError> {
+        nul::key_opt("worker", params.worker.as_deref())?;
         dispatch!(self, s => s.job_lease(params))
     }
 
     /// Extends a lease; [`StoreError::LeaseLost`] when the token no longer holds it.
     pub async fn job_heartbeat(&self, params: JobHeartbeatParams) -> Result<UnixMillis, StoreError> {
+        nul::key("lease_token", &params.lease_token)?;
         dispatch!(self, s => s.job_heartbeat(params))
     }
 
     /// Applies completions and failures; each ack succeeds or fails on its own.
+    ///
+    /// An ack repeating the one that ended its attempt (the same token and
+    /// outcome: its answer was lost on the way) succeeds again with the
+    /// job's state, marked [`JobAcked::already`], and changes nothing.
     pub async fn job_ack_many(&self, params: JobAckParams) -> Result<Vec<Result<JobAcked, StoreError>>, StoreError> {
-        dispatch!(self, s => s.job_ack_many(params))
+        let JobAckParams { acks, planner, now } = params;
+        each_checked(acks, nul::ack, async |acks| {
+            let params = JobAckParams { acks, planner, now };
+            dispatch!(self, s => s.job_ack_many(params))
+        })
+        .await
     }
 
     /// Gives leases back without counting their attempts: each job held
@@ -187,7 +229,16 @@ impl Store {
         &self,
         params: JobReleaseParams,
     ) -> Result<Vec<Result<JobReleased, StoreError>>, StoreError> {
-        dispatch!(self, s => s.job_release_many(params))
+        let JobReleaseParams { releases, now } = params;
+        each_checked(
+            releases,
+            |r| nul::key("lease_token", &r.lease_token),
+            async |releases| {
+                let params = JobReleaseParams { releases, now };
+                dispatch!(self, s => s.job_release_many(params))
+            },
+        )
+        .await
     }
 
     /// One job with its full history.
@@ -260,11 +311,15 @@ impl Store {
 
     /// Stores a new API key (its hash, never the key).
     pub async fn api_key_insert(&self, key: ApiKeyInsert) -> Result<ApiKeyRecord, StoreError> {
+        nul::key("name", &key.name)?;
+        nul::key("hash", &key.hash)?;
+        nul::key("prefix", &key.prefix)?;
         dispatch!(self, s => s.api_key_insert(key))
     }
 
     /// The unrevoked key with this hash.
     pub async fn api_key_find(&self, hash: String) -> Result<Option<ApiKeyRecord>, StoreError> {
+        nul::key("hash", &hash)?;
         dispatch!(self, s => s.api_key_find(hash))
     }
 
@@ -275,6 +330,7 @@ impl Store {
 
     /// Revokes a key by id or name; false when no unrevoked key matched.
     pub async fn api_key_revoke(&self, id_or_name: String, now: UnixMillis) -> Result<bool, StoreError> {
+        nul::key("key", &id_or_name)?;
         dispatch!(self, s => s.api_key_revoke(id_or_name, now))
     }
 
@@ -288,9 +344,10 @@ impl Store {
         spec: &str,
         now: UnixMillis,
     ) -> Result<RateLimitPolicyRecord, StoreError> {
+        let spec = rampart_core::nul::clean(spec);
         match self {
-            Store::Sqlite(s) => s.ratelimit_policy_put(name.clone(), spec.to_string(), now).await,
-            Store::Postgres(s) => s.ratelimit_policy_put(name, spec, now).await,
+            Store::Sqlite(s) => s.ratelimit_policy_put(name.clone(), spec.into_owned(), now).await,
+            Store::Postgres(s) => s.ratelimit_policy_put(name, &spec, now).await,
         }
     }
 
@@ -320,7 +377,12 @@ impl Store {
     /// Records a report of a third-party connection: inserts it, or updates
     /// the stored one with the status and every field the report carries
     /// (fields it leaves out keep their stored values; `created_at` stays).
-    pub async fn integration_upsert(&self, params: IntegrationUpsertParams) -> Result<IntegrationRecord, StoreError> {
+    pub async fn integration_upsert(
+        &self,
+        mut params: IntegrationUpsertParams,
+    ) -> Result<IntegrationRecord, StoreError> {
+        nul::key("reported_by", &params.reported_by)?;
+        nul::clean_opt(&mut params.last_error);
         dispatch!(self, s => s.integration_upsert(params))
     }
 
@@ -382,13 +444,15 @@ impl Store {
 
     /// Stores a schedule, replacing the one of that name. An unchanged
     /// expression and zone keep the stored `next_run_at`; the pause stays.
-    pub async fn cron_put(&self, params: CronPutParams) -> Result<CronScheduleRecord, StoreError> {
+    pub async fn cron_put(&self, mut params: CronPutParams) -> Result<CronScheduleRecord, StoreError> {
+        nul::cron_schedule(&mut params.schedule)?;
         dispatch!(self, s => s.cron_put(params))
     }
 
     /// Puts every schedule of a source and deletes that source's others, in
     /// one transaction (the configured schedules, at start).
-    pub async fn cron_sync(&self, params: CronSyncParams) -> Result<(), StoreError> {
+    pub async fn cron_sync(&self, mut params: CronSyncParams) -> Result<(), StoreError> {
+        params.schedules.iter_mut().try_for_each(nul::cron_schedule)?;
         dispatch!(self, s => s.cron_sync(params))
     }
 
@@ -416,7 +480,10 @@ impl Store {
     /// (when `advance` is given), inserts the job and records the run.
     /// `None` when nothing changed: another node fired that tick first, or
     /// the schedule is gone.
-    pub async fn cron_fire(&self, params: CronFireParams) -> Result<Option<CronFired>, StoreError> {
+    pub async fn cron_fire(&self, mut params: CronFireParams) -> Result<Option<CronFired>, StoreError> {
+        if let Some(job) = params.run.as_mut().and_then(|r| r.job.as_mut()) {
+            nul::new_job(job)?;
+        }
         dispatch!(self, s => s.cron_fire(params))
     }
 
@@ -438,7 +505,9 @@ impl Store {
     }
 
     /// Ends a run of built-in work (one without a job); false when there is none.
-    pub async fn cron_run_finish(&self, params: CronRunFinishParams) -> Result<bool, StoreError> {
+    pub async fn cron_run_finish(&self, mut params: CronRunFinishParams) -> Result<bool, StoreError> {
+        nul::clean_opt(&mut params.error);
+        nul::clean_opt(&mut params.result);
         dispatch!(self, s => s.cron_run_finish(params))
     }
 
@@ -472,4 +541,21 @@ impl Store {
     pub async fn job_health_counts(&self, now: UnixMillis) -> Result<JobHealthCounts, StoreError> {
         dispatch!(self, s => s.job_health_counts(now))
     }
+}
+
+/// Runs `call` on the items `check` lets through, and answers every item in
+/// order: the call's answer, or the check's error for an item it refused.
+async fn each_checked<T, R>(
+    mut items: Vec<T>,
+    check: impl Fn(&mut T) -> Result<(), StoreError>,
+    call: impl AsyncFnOnce(Vec<T>) -> Result<Vec<Result<R, StoreError>>, StoreError>,
+) -> Result<Vec<Result<R, StoreError>>, StoreError> {
+    let refused: Vec<Option<StoreError>> = items.iter_mut().map(|i| check(i).err()).collect();
+    if refused.iter().all(Option::is_none) {
+        return call(items).await;
+    }
+    let passed = items.into_iter().zip(&refused).filter(|(_, r)| r.is_none()).map(|(i, _)| i).collect();
+    let mut answers = call(passed).await?.into_iter();
+    let missing = || Err(StoreError::Internal("the backend answered fewer items than it was given".into()));
+    Ok(refused.into_iter().map(|r| r.map_or_else(|| answers.next().unwrap_or_else(missing), Err)).collect())
 }

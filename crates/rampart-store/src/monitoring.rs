@@ -1,5 +1,6 @@
 //! Records of monitoring: the running totals of every queue, kept so that a
-//! restart does not reset them, and the few counts readiness reports.
+//! restart does not reset them, the few counts readiness reports, and
+//! whether the database takes writes ([`WriteHealth`]).
 //!
 //! Each node keeps its totals in memory and adds what changed to the stored
 //! ones once per sampling interval (one small upsert per queue, never one
@@ -7,10 +8,47 @@
 //! the all-time totals a row keeps the jobs completed and dead on one UTC
 //! day; the first delta of a later day starts them afresh.
 
+use std::sync::{Mutex, PoisonError};
+
 use rampart_core::id::QueueName;
+use rampart_core::queue::QueueCounters;
 use rampart_core::time::UnixMillis;
 
+use crate::error::StoreError;
 use crate::row::Row;
+
+/// Bytes of the row [`crate::Store::write_probe`] writes: a few pages, so
+/// the probe needs the database to grow (or reuse free pages) like a job
+/// with a payload does.
+pub(crate) const WRITE_PROBE_BYTES: usize = 16 * 1024;
+
+/// Whether the database takes writes: the latest write it refused because
+/// it cannot write ([`StoreError::NotWritable`]), kept until a probe write
+/// succeeds. Each backend feeds it from the one place its calls pass
+/// through (SQLite's writer, PostgreSQL's `call`).
+#[derive(Debug, Default)]
+pub(crate) struct WriteHealth {
+    failure: Mutex<Option<String>>,
+}
+
+impl WriteHealth {
+    /// Notes a call's outcome: a refused write is kept.
+    pub(crate) fn observe<T>(&self, outcome: &Result<T, StoreError>) {
+        if let Err(StoreError::NotWritable(why)) = outcome {
+            *self.failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(why.clone());
+        }
+    }
+
+    /// The kept failure, if any.
+    pub(crate) fn failure(&self) -> Option<String> {
+        self.failure.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Forgets the failure: a probe write went through.
+    pub(crate) fn clear(&self) {
+        *self.failure.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+}
 
 /// One day in milliseconds.
 const DAY_MS: i64 = 86_400_000;
@@ -21,41 +59,13 @@ pub fn utc_day(at: UnixMillis) -> i64 {
     at.0.div_euclid(DAY_MS)
 }
 
-/// Counters of one queue: what a node adds, and what the store holds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct QueueTotalsCounts {
-    /// Attempts that ended, however.
-    pub attempts: u64,
-    /// Attempts that completed.
-    pub completed: u64,
-    /// Attempts that failed, for any reason.
-    pub failed: u64,
-    /// Failed attempts scheduled to retry.
-    pub retries: u64,
-    /// Jobs that went dead.
-    pub dead: u64,
-    /// Leases that expired.
-    pub stalled: u64,
-    /// Attempts that timed out.
-    pub timeouts: u64,
-    /// Run time of the ended attempts, summed, in milliseconds.
-    pub run_ms: u64,
-}
-
-impl QueueTotalsCounts {
-    /// Whether every counter is zero (nothing to add).
-    pub fn is_zero(&self) -> bool {
-        *self == QueueTotalsCounts::default()
-    }
-}
-
 /// What one node adds to a queue's stored totals.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueTotalsDelta {
     /// The queue.
     pub queue: QueueName,
     /// What changed since the node's last add.
-    pub counts: QueueTotalsCounts,
+    pub counts: QueueCounters,
 }
 
 /// What [`crate::Store::queue_totals_add`] adds.
@@ -73,7 +83,7 @@ pub struct QueueTotalsRecord {
     /// The queue.
     pub queue: QueueName,
     /// Since the totals were first stored.
-    pub counts: QueueTotalsCounts,
+    pub counts: QueueCounters,
     /// The UTC day (see [`utc_day`]) `completed_today` and `dead_today` count.
     pub day: i64,
     /// Jobs completed on `day`.
@@ -106,7 +116,7 @@ impl QueueTotalsRecord {
     pub(crate) fn from_row<R: Row>(r: &R) -> Result<QueueTotalsRecord, R::Error> {
         Ok(QueueTotalsRecord {
             queue: r.parsed(0, "queue name")?,
-            counts: QueueTotalsCounts {
+            counts: QueueCounters {
                 attempts: r.counter(1)?,
                 completed: r.counter(2)?,
                 failed: r.counter(3)?,

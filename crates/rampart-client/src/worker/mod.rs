@@ -24,6 +24,12 @@
 //! lets running jobs finish within the grace period; those still running
 //! then are stopped and their leases given back, so another worker takes
 //! them at once without an attempt counted.
+//!
+//! A server that does not answer (restarting, a network blip) costs no
+//! finished work: a heartbeat or an ack that fails is tried again, soon and
+//! then at most every [`RETRY_MAX_PAUSE`], until the lease would expire. An
+//! ack whose answer was lost is safe to repeat: the server answers the
+//! repeat with the job's state (`already`).
 
 mod source;
 
@@ -39,7 +45,16 @@ use rampart_core::id::{JobId, QueueName, QueueNameError};
 use rampart_core::time::{Clock, SystemClock};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tracing::Instrument as _;
+
+/// First pause before a failed heartbeat or ack is tried again; it doubles
+/// up to [`RETRY_MAX_PAUSE`].
+const RETRY_FIRST_PAUSE: Duration = Duration::from_millis(100);
+/// Longest pause between two tries of a failed heartbeat or ack.
+pub const RETRY_MAX_PAUSE: Duration = Duration::from_secs(2);
+/// The longest lease a server grants (`lease` past it is refused).
+const MAX_LEASE: Duration = Duration::from_secs(24 * 3600);
 
 /// How an attempt failed, as a handler reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,9 +129,10 @@ impl<S: JobSource> Worker<S> {
         self
     }
 
-    /// Lease length; heartbeats go every third of it.
+    /// Lease length, from 300ms to the server's maximum of 24h (a longer
+    /// one is taken as 24h); heartbeats go every third of it.
     pub fn lease(mut self, lease: Duration) -> Worker<S> {
-        self.lease = lease.max(Duration::from_millis(300));
+        self.lease = lease.clamp(Duration::from_millis(300), MAX_LEASE);
         self
     }
 
@@ -268,11 +284,13 @@ struct Attempt<S> {
 
 impl<S: JobSource> Attempt<S> {
     async fn run(self, job: Job) {
+        // Leased just now: the server's lease started a moment ago.
+        let lease_end = LeaseEnd::new(Instant::now() + self.lease);
         let work = (self.handler)(job.clone());
         let timeout = job.timeout_at.map(|t| t.since(SystemClock.now()));
         let outcome = tokio::select! {
             r = work => Some(r),
-            lost = self.heartbeats(&job) => { tracing::warn!(job = %job.id, "{lost}; abandoning the job"); None }
+            lost = self.heartbeats(&job, &lease_end) => { tracing::warn!(job = %job.id, "{lost}; abandoning the job"); None }
             _ = sleep_or_never(timeout) => {
                 tracing::warn!(job = %job.id, "the attempt reached its timeout; stopping it (the server records the timeout)");
                 None
@@ -281,45 +299,100 @@ impl<S: JobSource> Attempt<S> {
         let Some(outcome) = outcome else { return };
         let acked = match outcome {
             Ok(result) => {
-                self.with_retries(|| self.source.complete_job(&job, result.as_ref().map(|v| v.to_string()))).await
+                let result = result.as_ref().map(|v| v.to_string());
+                until_lease_ends(&lease_end, "acknowledging the job", || self.source.complete_job(&job, result.clone()))
+                    .await
             }
-            Err(e) => self.with_retries(|| self.source.fail_job(&job, e.message.clone(), e.retryable)).await,
+            Err(e) => {
+                until_lease_ends(&lease_end, "acknowledging the job", || {
+                    self.source.fail_job(&job, e.message.clone(), e.retryable)
+                })
+                .await
+            }
         };
-        if let Err(e) = acked {
-            tracing::warn!(job = %job.id, error = %e, "could not acknowledge the job; it will be retried when its lease expires");
+        match acked {
+            Ok(()) => {}
+            Err(SourceError::LeaseLost) => {
+                tracing::warn!(job = %job.id, "the lease was lost before the answer reached the server; the job will be retried");
+            }
+            Err(e) => {
+                tracing::warn!(job = %job.id, error = %e, "could not acknowledge the job within its lease; it will be retried");
+            }
         }
     }
 
-    /// Heartbeats until the lease is lost; answers why it stopped.
-    async fn heartbeats(&self, job: &Job) -> String {
+    /// Heartbeats until the server says the lease is lost; answers why it
+    /// stopped. Past the lease's end without an answer it keeps trying every
+    /// third of the lease: only the server knows whether it still holds.
+    async fn heartbeats(&self, job: &Job, lease_end: &LeaseEnd) -> String {
         let every = self.lease / 3;
         loop {
             tokio::time::sleep(every).await;
-            match self.source.heartbeat_job(job, self.lease).await {
-                Ok(()) => {}
+            let sent = Instant::now();
+            match until_lease_ends(lease_end, "heartbeating", || self.source.heartbeat_job(job, self.lease)).await {
+                Ok(()) => lease_end.extend_to(sent + self.lease),
                 Err(SourceError::LeaseLost) => return "the lease was lost".into(),
-                Err(e) => tracing::warn!(job = %job.id, error = %e, "heartbeat failed; trying again"),
+                Err(e) => {
+                    tracing::warn!(job = %job.id, error = %e, "no heartbeat reached the server within the lease; trying again in {every:?}");
+                }
             }
         }
     }
+}
 
-    async fn with_retries<F, Fut>(&self, mut call: F) -> Result<(), SourceError>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<(), SourceError>>,
-    {
-        let mut delay = Duration::from_millis(100);
-        for _ in 0..5 {
-            match call().await {
-                Err(SourceError::Other(e)) => {
-                    tracing::debug!(error = %e, "ack failed; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
+/// When a lease runs out as far as the worker knows: from when it was
+/// leased, then from each heartbeat sent (the server's own end is a little
+/// later, by the time the request took to arrive).
+struct LeaseEnd(Mutex<Instant>);
+
+impl LeaseEnd {
+    fn new(end: Instant) -> LeaseEnd {
+        LeaseEnd(Mutex::new(end))
+    }
+
+    fn get(&self) -> Instant {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn extend_to(&self, end: Instant) {
+        let mut held = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *held = (*held).max(end);
+    }
+}
+
+/// Runs `call` until it answers anything but [`SourceError::Other`] (a
+/// server that did not answer, or answered 5xx), trying again after 100 ms,
+/// then twice as long each time up to [`RETRY_MAX_PAUSE`], the last time
+/// when the lease ends; answers the last failure once the lease has ended.
+async fn until_lease_ends<F, Fut>(lease_end: &LeaseEnd, doing: &str, mut call: F) -> Result<(), SourceError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), SourceError>>,
+{
+    let mut pause = RETRY_FIRST_PAUSE;
+    let mut failures = 0u32;
+    loop {
+        let error = match call().await {
+            Err(SourceError::Other(e)) => e,
+            done => {
+                if failures > 0 {
+                    tracing::info!(failures, "{doing}: the server answered again");
                 }
-                done => return done,
+                return done;
             }
+        };
+        let left = lease_end.get().saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(SourceError::Other(error));
         }
-        call().await
+        failures += 1;
+        if failures == 1 {
+            tracing::warn!(error = %error, "{doing} failed; trying again until the lease ends in {left:?}");
+        } else {
+            tracing::debug!(error = %error, failures, "{doing} failed again");
+        }
+        tokio::time::sleep(pause.min(left)).await;
+        pause = (pause * 2).min(RETRY_MAX_PAUSE);
     }
 }
 
@@ -355,5 +428,19 @@ impl StopTrigger {
     /// Tells every lane to stop.
     fn trigger(&self) {
         self.0.send_replace(true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::Client;
+
+    #[test]
+    fn a_lease_stays_within_what_a_server_grants() {
+        let client = Client::new("http://127.0.0.1:7433", None).expect("a client");
+        assert_eq!(Worker::new(client.clone()).lease(Duration::from_secs(30 * 3600)).lease, MAX_LEASE);
+        assert_eq!(Worker::new(client.clone()).lease(Duration::ZERO).lease, Duration::from_millis(300));
+        assert_eq!(Worker::new(client).lease(Duration::from_secs(60)).lease, Duration::from_secs(60));
     }
 }

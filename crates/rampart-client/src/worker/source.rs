@@ -5,7 +5,6 @@
 use std::future::Future;
 use std::time::Duration;
 
-use rampart_core::duration::format_duration;
 use rampart_core::id::{JobId, QueueName};
 use rampart_core::time::UnixMillis;
 
@@ -98,29 +97,28 @@ impl JobSource for Client {
     ) -> Result<Vec<Job>, SourceError> {
         let req = wire::LeaseRequest {
             max: Some(max),
-            wait: Some(format_duration(wait)),
-            lease: Some(format_duration(lease)),
+            wait: Some(wait.into()),
+            lease: Some(lease.into()),
             worker: Some(worker.to_string()),
         };
         let resp = self.lease(queue.as_str(), &req).await?;
-        resp.jobs
+        Ok(resp
+            .jobs
             .into_iter()
-            .map(|j| {
-                Ok(Job {
-                    id: j.id.parse().map_err(|e| SourceError::Other(format!("bad job id from server: {e}")))?,
-                    queue: queue.clone(),
-                    payload: j.payload.get().to_string(),
-                    attempt: j.attempt,
-                    max_attempts: j.max_attempts,
-                    timeout_at: j.timeout_at.as_deref().and_then(|t| UnixMillis::parse_rfc3339(t).ok()),
-                    lease_token: j.lease_token,
-                })
+            .map(|j| Job {
+                id: j.id,
+                queue: j.queue,
+                payload: j.payload.get().to_string(),
+                attempt: j.attempt,
+                max_attempts: j.max_attempts,
+                timeout_at: j.timeout_at,
+                lease_token: j.lease_token,
             })
-            .collect()
+            .collect())
     }
 
     async fn heartbeat_job(&self, job: &Job, lease: Duration) -> Result<(), SourceError> {
-        let req = wire::HeartbeatRequest { lease_token: job.lease_token.clone(), lease: Some(format_duration(lease)) };
+        let req = wire::HeartbeatRequest { lease_token: job.lease_token.clone(), lease: Some(lease.into()) };
         self.heartbeat(&job.id.to_string(), &req).await?;
         Ok(())
     }

@@ -2,18 +2,22 @@
 //! send a test message to every channel. Reading needs a reader key;
 //! anything that changes what is sent needs an admin key.
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use rampart_client::endpoint::{
+    ALERTS_ACK, ALERTS_GET, ALERTS_LIST, ALERTS_SILENCES_CREATE, ALERTS_SILENCES_DELETE, ALERTS_SILENCES_LIST,
+    ALERTS_TEST,
+};
 use rampart_core::alert::{AlertId, AlertRule, AlertState, SilenceId};
-use rampart_core::time::UnixMillis;
 use rampart_store::{AlertListParams, AlertRecord, SilenceInsert, SilenceRecord};
 use serde::Deserialize;
 
 use super::extract::{Admin, Auth, Body, Read};
-use super::{ApiError, AppState, duration_field};
+use super::route::Routes;
+use super::{ApiError, AppState};
 use crate::alert::AlertDetails;
+use crate::engine::MAX_DELAY;
 use rampart_client::wire::*;
 
 /// Alerts per page unless `limit` says otherwise.
@@ -23,14 +27,15 @@ const MAX_PAGE: u32 = 500;
 /// The longest reason kept with a silence.
 const MAX_REASON: usize = 1000;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/alerts", get(alerts_list))
-        .route("/v1/alerts/silences", get(alerts_silences_list).post(alerts_silences_create))
-        .route("/v1/alerts/silences/{id}", delete(alerts_silences_delete))
-        .route("/v1/alerts/test", post(alerts_test))
-        .route("/v1/alerts/{id}", get(alerts_get))
-        .route("/v1/alerts/{id}/ack", post(alerts_ack))
+pub(super) fn router() -> Routes {
+    Routes::new()
+        .add(ALERTS_LIST, alerts_list)
+        .add(ALERTS_SILENCES_LIST, alerts_silences_list)
+        .add(ALERTS_SILENCES_CREATE, alerts_silences_create)
+        .add(ALERTS_SILENCES_DELETE, alerts_silences_delete)
+        .add(ALERTS_TEST, alerts_test)
+        .add(ALERTS_GET, alerts_get)
+        .add(ALERTS_ACK, alerts_ack)
 }
 
 fn alert_id(raw: &str) -> Result<AlertId, ApiError> {
@@ -59,10 +64,10 @@ fn view(a: AlertRecord) -> AlertRecordView {
         value: a.value,
         threshold: a.threshold,
         dead_jobs: details.dead_jobs.iter().filter_map(|j| serde_json::to_value(j).ok()).collect(),
-        started_at: a.started_at.to_rfc3339(),
-        last_notified_at: a.last_notified_at.to_rfc3339(),
-        resolved_at: a.resolved_at.map(UnixMillis::to_rfc3339),
-        acked_at: a.acked_at.map(UnixMillis::to_rfc3339),
+        started_at: a.started_at,
+        last_notified_at: a.last_notified_at,
+        resolved_at: a.resolved_at,
+        acked_at: a.acked_at,
         acked_by: a.acked_by,
     }
 }
@@ -72,8 +77,8 @@ fn silence_view(s: SilenceRecord) -> SilenceView {
         id: s.id.to_string(),
         rule: s.rule.map(|r| r.to_string()),
         subject: s.subject,
-        ends_at: s.ends_at.to_rfc3339(),
-        created_at: s.created_at.to_rfc3339(),
+        ends_at: s.ends_at,
+        created_at: s.created_at,
         created_by: s.created_by,
         reason: s.reason,
     }
@@ -159,16 +164,20 @@ async fn alerts_silences_create(
     if subject.as_ref().is_some_and(|s| s.is_empty() || s.len() > 128) {
         return Err(ApiError::invalid("invalid field `subject`: give a queue's name or `store`, or leave it out"));
     }
-    let ends_at = match (req.ends_at.as_deref(), duration_field("duration", req.duration.as_deref())?) {
+    let ends_at = match (req.ends_at, req.duration) {
         (Some(_), Some(_)) => return Err(ApiError::invalid("give either `ends_at` or `duration`, not both")),
         (None, None) => return Err(ApiError::invalid("give `ends_at` (an RFC 3339 time) or `duration` (\"2h\")")),
-        (Some(t), None) => {
-            UnixMillis::parse_rfc3339(t).map_err(|e| ApiError::invalid(format!("invalid field `ends_at`: {e}")))?
+        (Some(t), None) => t,
+        (None, Some(d)) if d.get() > MAX_DELAY => {
+            return Err(ApiError::invalid("invalid field `duration`: must be at most 3650d (10 years)"));
         }
-        (None, Some(d)) => now.plus(d),
+        (None, Some(d)) => now.plus(d.get()),
     };
     if ends_at <= now {
         return Err(ApiError::invalid("invalid field `ends_at`: the end must be in the future"));
+    }
+    if ends_at > now.plus(MAX_DELAY) {
+        return Err(ApiError::invalid("invalid field `ends_at`: must be at most 10 years ahead"));
     }
     let reason = req.reason.trim().to_string();
     if reason.is_empty() || reason.len() > MAX_REASON {

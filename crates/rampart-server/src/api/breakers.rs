@@ -11,27 +11,28 @@
 
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use rampart_client::endpoint::{BREAKERS_ACQUIRE, BREAKERS_GET, BREAKERS_LIST, BREAKERS_RECORD, BREAKERS_RESET};
 use rampart_core::breaker::{Admission, BreakerMachine, BreakerPolicy, Outcome, Transition};
 use rampart_core::duration::format_duration;
 use rampart_core::id::BreakerName;
 use rampart_store::{BreakerOp, BreakerRecord};
 
 use super::extract::{Admin, Auth, Body, RateLimit, Read};
+use super::route::Routes;
 use super::{ApiError, AppState};
 use crate::ratelimit::headers::ceil_secs;
 use rampart_client::wire::*;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/breakers", get(breakers_list))
-        .route("/v1/breakers/{name}", get(breakers_get))
-        .route("/v1/breakers/{name}/acquire", post(breakers_acquire))
-        .route("/v1/breakers/{name}/record", post(breakers_record))
-        .route("/v1/breakers/{name}/reset", post(breakers_reset))
+pub(super) fn router() -> Routes {
+    Routes::new()
+        .add(BREAKERS_LIST, breakers_list)
+        .add(BREAKERS_GET, breakers_get)
+        .add(BREAKERS_ACQUIRE, breakers_acquire)
+        .add(BREAKERS_RECORD, breakers_record)
+        .add(BREAKERS_RESET, breakers_reset)
 }
 
 fn breaker_name(raw: &str) -> Result<BreakerName, ApiError> {
@@ -74,6 +75,13 @@ pub(super) async fn breaker_views(state: &AppState) -> Result<Vec<BreakerView>, 
     }
     breakers.sort_by(|a, b| a.name.cmp(&b.name));
     breakers.extend(state.breakers.list().iter().map(|(name, b)| local_view(name, &b.snapshot())));
+    // Listed, a breaker shows transitions only when it has some (the
+    // shared ones' are not read for the list); `GET` shows them always.
+    for b in &mut breakers {
+        if b.transitions.as_ref().is_some_and(Vec::is_empty) {
+            b.transitions = None;
+        }
+    }
     Ok(breakers)
 }
 
@@ -180,12 +188,7 @@ fn policy_view(p: &BreakerPolicy) -> BreakerPolicyView {
 }
 
 fn transition_view(t: Transition) -> BreakerTransitionView {
-    BreakerTransitionView {
-        at: t.at.to_rfc3339(),
-        from: t.from.to_string(),
-        to: t.to.to_string(),
-        reason: t.reason.to_string(),
-    }
+    BreakerTransitionView { at: t.at, from: t.from.to_string(), to: t.to.to_string(), reason: t.reason.to_string() }
 }
 
 /// The view of a stored machine, as a caller would meet it at `now`.
@@ -202,7 +205,7 @@ fn machine_view(
         name: name.to_string(),
         scope: scope.to_string(),
         state: m.state_at(policy, now).to_string(),
-        since: Some(m.since().to_rfc3339()),
+        since: Some(m.since()),
         retry_after_s: (!retry_after.is_zero()).then(|| ceil_secs(retry_after)),
         consecutive_failures: m.consecutive_failures(),
         window_calls: window.calls,
@@ -210,22 +213,23 @@ fn machine_view(
         probes_in_flight: m.probes_in_flight(now),
         policy: policy_view(policy),
         calls: None,
-        transitions: Vec::new(),
+        transitions: Some(Vec::new()),
     }
 }
 
 fn shared_view(r: &BreakerRecord, policy: &BreakerPolicy, now: rampart_core::time::UnixMillis) -> BreakerView {
     let mut view = machine_view(&r.name, "shared", &r.machine, policy, now);
-    view.transitions = r
-        .transitions
-        .iter()
-        .map(|t| BreakerTransitionView {
-            at: t.at.to_rfc3339(),
-            from: t.from.to_string(),
-            to: t.to.to_string(),
-            reason: t.reason.clone(),
-        })
-        .collect();
+    view.transitions = Some(
+        r.transitions
+            .iter()
+            .map(|t| BreakerTransitionView {
+                at: t.at,
+                from: t.from.to_string(),
+                to: t.to.to_string(),
+                reason: t.reason.clone(),
+            })
+            .collect(),
+    );
     view
 }
 
@@ -241,7 +245,7 @@ fn local_view(name: &BreakerName, s: &rampart_guard::BreakerSnapshot) -> Breaker
         name: name.to_string(),
         scope: "node".to_string(),
         state: s.state.to_string(),
-        since: Some(s.since.to_rfc3339()),
+        since: Some(s.since),
         retry_after_s: (!s.retry_after.is_zero()).then(|| ceil_secs(s.retry_after)),
         consecutive_failures: s.consecutive_failures,
         window_calls: s.window.calls,
@@ -249,6 +253,6 @@ fn local_view(name: &BreakerName, s: &rampart_guard::BreakerSnapshot) -> Breaker
         probes_in_flight: s.probes_in_flight,
         policy: policy_view(&s.policy),
         calls: Some(BreakerCallsView { successes: s.successes, failures: s.failures, rejections: s.rejections }),
-        transitions: s.transitions.iter().copied().map(transition_view).collect(),
+        transitions: Some(s.transitions.iter().copied().map(transition_view).collect()),
     }
 }

@@ -5,16 +5,19 @@
 //! read, triggered, paused and resumed here, but not replaced or deleted:
 //! that answers `409 CRON_IN_CONFIG` (or `CRON_RESERVED`).
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use rampart_client::endpoint::{
+    CRON_DELETE, CRON_GET, CRON_LIST, CRON_PAUSE, CRON_PUT, CRON_RESUME, CRON_RUNS, CRON_TRIGGER,
+};
 use rampart_core::cron::{Misfire, Schedule, Timezone};
 use rampart_core::id::CronName;
 use rampart_store::{CronRunRecord, CronSource};
 use serde::Deserialize;
 
 use super::extract::{Admin, Auth, Body, Read};
+use super::route::Routes;
 use super::view::raw;
 use super::{ApiError, AppState, queue_name};
 use crate::cron::{CronError, CronSpec, CronView as ScheduleView, MAX_RUNS_PAGE};
@@ -23,14 +26,16 @@ use rampart_client::wire::{CronListResponse, CronPut, CronRunView, CronRunsRespo
 /// Runs per page when the request does not say.
 const DEFAULT_RUNS_PAGE: u32 = 50;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/cron", get(cron_list))
-        .route("/v1/cron/{name}", get(cron_get).put(cron_put).delete(cron_delete))
-        .route("/v1/cron/{name}/runs", get(cron_runs))
-        .route("/v1/cron/{name}/trigger", post(cron_trigger))
-        .route("/v1/cron/{name}/pause", post(cron_pause))
-        .route("/v1/cron/{name}/resume", post(cron_resume))
+pub(super) fn router() -> Routes {
+    Routes::new()
+        .add(CRON_LIST, cron_list)
+        .add(CRON_GET, cron_get)
+        .add(CRON_PUT, cron_put)
+        .add(CRON_DELETE, cron_delete)
+        .add(CRON_RUNS, cron_runs)
+        .add(CRON_TRIGGER, cron_trigger)
+        .add(CRON_PAUSE, cron_pause)
+        .add(CRON_RESUME, cron_resume)
 }
 
 impl From<CronError> for ApiError {
@@ -177,10 +182,10 @@ pub(super) fn schedule_view(v: ScheduleView) -> CronView {
         misfire: r.misfire.as_str().to_string(),
         source: r.source.as_str().to_string(),
         paused: r.paused,
-        next_run_at: r.next_run_at.map(|t| t.to_rfc3339()),
+        next_run_at: r.next_run_at,
         last_run: v.last_run.map(run_view),
-        created_at: r.created_at.to_rfc3339(),
-        updated_at: r.updated_at.to_rfc3339(),
+        created_at: r.created_at,
+        updated_at: r.updated_at,
     }
 }
 
@@ -188,13 +193,13 @@ fn run_view(r: CronRunRecord) -> CronRunView {
     CronRunView {
         id: r.id.to_string(),
         name: r.name.to_string(),
-        scheduled_at: r.scheduled_at.to_rfc3339(),
-        enqueued_at: r.enqueued_at.to_rfc3339(),
-        job_id: r.job_id.map(|j| j.to_string()),
+        scheduled_at: r.scheduled_at,
+        enqueued_at: r.enqueued_at,
+        job_id: r.job_id,
         trigger: r.trigger.as_str().to_string(),
         status: r.status.as_str().to_string(),
-        started_at: r.started_at.map(|t| t.to_rfc3339()),
-        finished_at: r.finished_at.map(|t| t.to_rfc3339()),
+        started_at: r.started_at,
+        finished_at: r.finished_at,
         attempts: r.attempts,
         error: r.error,
         result: r.result.map(raw),

@@ -12,14 +12,15 @@
 //!   target with its host's breaker (when it last opened, why, when it
 //!   recovered); and every circuit breaker.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use rampart_client::endpoint::{DIAGNOSTICS_BACKGROUND_JOBS, DIAGNOSTICS_INTEGRATIONS};
 use rampart_core::breaker::BreakerState;
 use rampart_core::duration::format_duration;
 use rampart_core::time::UnixMillis;
 
 use super::extract::{Admin, Auth};
+use super::route::Routes;
 use super::{ApiError, AppState, breakers, cron, health, integrations, view};
 use crate::service::dispatcher::breaker_name;
 use rampart_client::wire::{
@@ -29,10 +30,10 @@ use rampart_client::wire::{
 /// Most expiring connections listed.
 const MAX_EXPIRING: u32 = 100;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/admin/diagnostics/background-jobs", get(diagnostics_background_jobs))
-        .route("/v1/admin/diagnostics/integrations", get(diagnostics_integrations))
+pub(super) fn router() -> Routes {
+    Routes::new()
+        .add(DIAGNOSTICS_BACKGROUND_JOBS, diagnostics_background_jobs)
+        .add(DIAGNOSTICS_INTEGRATIONS, diagnostics_integrations)
 }
 
 fn time(t: Option<UnixMillis>) -> Option<String> {
@@ -43,7 +44,7 @@ async fn diagnostics_background_jobs(
     State(state): State<AppState>,
     _auth: Auth<Admin>,
 ) -> Result<Json<BackgroundJobsDiagnostics>, ApiError> {
-    let (store, _) = health::probe_store(state.engine.store(), None).await;
+    let (store, _) = health::probe_store(state.engine.store(), state.engine.now(), false).await;
     // A store that is down still leaves the loops and Redis to show: that
     // is when an operator needs them.
     let queues = if store.status == "up" { state.engine.queues().await? } else { Vec::new() };
@@ -97,7 +98,7 @@ async fn push_targets(state: &AppState) -> Result<Vec<PushTargetView>, ApiError>
             let recovered = transitions.iter().rev().find(|t| t.to == BreakerState::Closed);
             PushTargetView {
                 queue: queue.to_string(),
-                target: target.url().to_string(),
+                target: target.to_string(),
                 breaker: name.to_string(),
                 state: snapshot.as_ref().map_or(BreakerState::Closed, |s| s.state).to_string(),
                 last_error_at: time(opened.map(|t| t.at)),

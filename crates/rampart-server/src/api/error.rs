@@ -55,6 +55,12 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<rampart_core::nul::NulError> for ApiError {
+    fn from(e: rampart_core::nul::NulError) -> Self {
+        ApiError::invalid(e.to_string())
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -66,6 +72,15 @@ impl From<StoreError> for ApiError {
                     "the store is unavailable right now; retry shortly",
                 )
             }
+            StoreError::NotWritable(m) => {
+                tracing::warn!(error = %m, "store cannot write");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "STORE_UNAVAILABLE",
+                    "the store cannot write right now (its disk is full or read-only); retry later",
+                )
+            }
+            StoreError::Invalid(m) => ApiError::invalid(m),
             StoreError::NotFound => ApiError::not_found("not found"),
             StoreError::LeaseLost => EngineError::LeaseLost.into(),
             StoreError::InvalidState(s) => EngineError::InvalidState(s).into(),

@@ -16,13 +16,13 @@
 //! body) for nginx to map back to a real `429`; see
 //! `docs/nginx/rampart-gate.conf`.
 
-use axum::Router;
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use rampart_client::endpoint::RATELIMIT_GATE;
 
 use super::extract::{Auth, RateLimit};
+use super::route::Routes;
 use super::{ApiError, AppState};
 use crate::config::KeySource;
 use crate::ratelimit::client_ip::{client_ip, peer_addr};
@@ -30,8 +30,8 @@ use crate::ratelimit::headers::headers;
 use crate::ratelimit::layer::exceeded;
 use crate::ratelimit::{CheckInput, LimitError};
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/v1/ratelimit/gate/{policy}", get(ratelimit_gate))
+pub(super) fn router() -> Routes {
+    Routes::new().add(RATELIMIT_GATE, ratelimit_gate)
 }
 
 async fn ratelimit_gate(

@@ -5,20 +5,25 @@
 //! can serve jobs now: it pings the store and reads a few job figures from
 //! indexes the hot path keeps anyway, bounded in time so that a probe never
 //! hangs on a database that went silent, and answers 503 when the store is
-//! down. Redis down is degraded, not unready: rate-limit checks go on by
+//! down. A store that answers but refused a write because it cannot write
+//! (a full disk, a read-only file) is down too: while the store keeps that
+//! failure ([`Store::write_failure`]) each probe tries a test write
+//! ([`Store::write_probe`]), and the node is ready again by itself as soon
+//! as one goes through. Redis down is degraded, not unready: rate-limit checks go on by
 //! each policy's `on_backend_error`, so the node still serves; readiness
 //! shows it, and system health says `degraded`.
 
 use std::time::{Duration, Instant};
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
+use rampart_client::endpoint::{HEALTH, HEALTH_READY};
 use rampart_core::time::UnixMillis;
 use rampart_store::{JobHealthCounts, Store, StoreError};
 
 use super::AppState;
+use super::route::Routes;
 use crate::ratelimit::RateLimiter;
 use rampart_client::wire::{
     HealthResponse, JobsHealth, ReadyComponents, ReadyResponse, RedisBackendView, StoreHealth, WorkersHealth,
@@ -27,8 +32,8 @@ use rampart_client::wire::{
 /// Longest a readiness probe waits for the store.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/health", get(health)).route("/health/ready", get(ready))
+pub(super) fn router() -> Routes {
+    Routes::new().add(HEALTH, health).add(HEALTH_READY, ready)
 }
 
 async fn health(State(state): State<AppState>) -> Json<HealthResponse> {
@@ -42,7 +47,7 @@ async fn health(State(state): State<AppState>) -> Json<HealthResponse> {
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<ReadyResponse>) {
     let engine = &state.engine;
     let now = engine.now();
-    let (store, figures) = probe_store(engine.store(), Some(now)).await;
+    let (store, figures) = probe_store(engine.store(), now, true).await;
     let workers = WorkersHealth {
         seen_last_minute: engine.workers_seen_since(UnixMillis(now.0 - 60_000)) as u64,
         active_leases: figures.map(|f| f.active),
@@ -63,25 +68,31 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<ReadyResponse
     (status, Json(body))
 }
 
-/// Pings the store, and when `figures_at` is given reads the job figures
-/// readiness reports at that time, all within [`READY_TIMEOUT`].
+/// Pings the store, tries a test write while it keeps a refused write, and
+/// with `figures` reads the job figures readiness reports at `now`, all
+/// within [`READY_TIMEOUT`].
 pub(super) async fn probe_store(
     store: &Store,
-    figures_at: Option<UnixMillis>,
+    now: UnixMillis,
+    figures: bool,
 ) -> (StoreHealth, Option<JobHealthCounts>) {
     let probe = async {
         let started = Instant::now();
         store.ping().await?;
         let took = started.elapsed();
-        let figures = match figures_at {
-            Some(now) => match store.job_health_counts(now).await {
+        if store.write_failure().is_some() {
+            store.write_probe(now).await?;
+        }
+        let figures = if figures {
+            match store.job_health_counts(now).await {
                 Ok(f) => Some(f),
                 Err(e) => {
                     tracing::warn!(error = %e, "readiness: cannot count the jobs");
                     None
                 }
-            },
-            None => None,
+            }
+        } else {
+            None
         };
         Ok::<_, StoreError>((took, figures))
     };
@@ -99,7 +110,7 @@ pub(super) fn redis_view(limiter: &RateLimiter) -> Option<RedisBackendView> {
         let health = redis.health();
         RedisBackendView {
             status: if redis.is_up() { "up" } else { "down" }.to_string(),
-            since: health.since.map(|t| t.to_rfc3339()),
+            since: health.since,
             last_error: health.last_error,
             failures: redis.failures(),
         }
@@ -131,6 +142,7 @@ fn store_health(backend: &str, ping: Ping) -> StoreHealth {
         // Why the database cannot be reached is what the operator needs; it
         // never holds the connection's password.
         Ping::Failed(StoreError::Unavailable(why)) => down(why),
+        Ping::Failed(StoreError::NotWritable(why)) => down(format!("the store cannot write: {why}")),
         Ping::Failed(other) => {
             tracing::error!(backend, error = %other, "readiness: the store failed");
             down("the store failed; see the server's log".into())
@@ -184,6 +196,10 @@ mod tests {
         }
         check(Ping::Failed(StoreError::Unavailable("connection refused".into())), "connection refused");
         check(Ping::TimedOut, "no answer within 2s");
+        check(
+            Ping::Failed(StoreError::NotWritable("database or disk is full".into())),
+            "the store cannot write: database or disk is full",
+        );
         // Internal details stay in the log.
         check(
             Ping::Failed(StoreError::Internal("relation \"jobs\" does not exist".into())),

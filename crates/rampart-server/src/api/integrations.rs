@@ -3,16 +3,17 @@
 //! may too). The admin diagnostics read the reports back
 //! ([`super::diagnostics`]).
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::put;
-use axum::{Json, Router};
+use rampart_client::endpoint::INTEGRATIONS_REPORT;
 use rampart_core::id::{ConnectionId, PlatformName};
 use rampart_core::integration::IntegrationStatus;
 use rampart_core::time::UnixMillis;
 use rampart_store::{IntegrationRecord, IntegrationUpsertParams};
 
 use super::extract::{Auth, Body, Report};
+use super::route::Routes;
 use super::{ApiError, AppState};
 use crate::telemetry::scrub::scrub;
 use rampart_client::wire::{IntegrationReportRequest, IntegrationView};
@@ -20,8 +21,8 @@ use rampart_client::wire::{IntegrationReportRequest, IntegrationView};
 /// The longest `last_error` kept, in characters.
 pub const MAX_ERROR_CHARS: usize = 2000;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/v1/integrations/{platform}/connections/{id}", put(integrations_report))
+pub(super) fn router() -> Routes {
+    Routes::new().add(INTEGRATIONS_REPORT, integrations_report)
 }
 
 /// A stored connection as the API shows it.
@@ -30,20 +31,14 @@ pub(super) fn view(r: IntegrationRecord) -> IntegrationView {
         platform: r.platform.to_string(),
         id: r.connection_id.to_string(),
         status: r.status.to_string(),
-        last_synced_at: r.last_synced_at.map(UnixMillis::to_rfc3339),
+        last_synced_at: r.last_synced_at,
         last_error: r.last_error,
-        last_error_at: r.last_error_at.map(UnixMillis::to_rfc3339),
-        token_expires_at: r.token_expires_at.map(UnixMillis::to_rfc3339),
+        last_error_at: r.last_error_at,
+        token_expires_at: r.token_expires_at,
         reported_by: r.reported_by,
-        created_at: r.created_at.to_rfc3339(),
-        updated_at: r.updated_at.to_rfc3339(),
+        created_at: r.created_at,
+        updated_at: r.updated_at,
     }
-}
-
-/// An optional RFC 3339 time field, with the field named in the error.
-fn time_field(field: &str, raw: Option<&str>) -> Result<Option<UnixMillis>, ApiError> {
-    raw.map(|s| UnixMillis::parse_rfc3339(s).map_err(|e| ApiError::invalid(format!("invalid field `{field}`: {e}"))))
-        .transpose()
 }
 
 /// Checks a report and turns it into the store's parameters.
@@ -75,10 +70,10 @@ fn upsert_params(
         platform,
         connection_id,
         status,
-        last_synced_at: time_field("last_synced_at", req.last_synced_at.as_deref())?,
+        last_synced_at: req.last_synced_at,
         last_error,
-        last_error_at: time_field("last_error_at", req.last_error_at.as_deref())?,
-        token_expires_at: time_field("token_expires_at", req.token_expires_at.as_deref())?,
+        last_error_at: req.last_error_at,
+        token_expires_at: req.token_expires_at,
         reported_by,
         now,
     })

@@ -1,83 +1,49 @@
 //! Job routes: enqueue, lease, heartbeat, ack, inspect, retry, cancel.
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use rampart_client::endpoint::{
+    ACKS, JOBS_CANCEL, JOBS_COMPLETE, JOBS_CREATE, JOBS_CREATE_BATCH, JOBS_FAIL, JOBS_GET, JOBS_HEARTBEAT, JOBS_LEASE,
+    JOBS_LIST, JOBS_RELEASE, JOBS_RETRY,
+};
+use rampart_core::duration::HumanDuration;
 use rampart_core::id::JobId;
 use rampart_core::job::JobState;
-use rampart_core::time::UnixMillis;
 use rampart_store::{AckOutcome, JobAck, JobListParams};
 use serde::Deserialize;
 
 use super::extract::{Admin, Auth, Body, Enqueue, Read, Work};
-use super::{ApiError, AppState, duration_field, job_id, queue_name, view};
+use super::route::Routes;
+use super::{ApiError, AppState, job_id, queue_name, view};
 use crate::engine::{self, EngineError, JobSpec};
 use rampart_client::wire::*;
 
-/// Longest unique key and worker name accepted.
-const MAX_KEY_LEN: usize = 1024;
+/// Longest worker name accepted.
 const MAX_WORKER_LEN: usize = 200;
 /// Default and largest page of a listing.
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 1_000;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/queues/{queue}/jobs", post(jobs_create).get(jobs_list))
-        .route("/v1/queues/{queue}/jobs/batch", post(jobs_create_batch))
-        .route("/v1/queues/{queue}/lease", post(jobs_lease))
-        .route("/v1/jobs/{id}", get(jobs_get))
-        .route("/v1/jobs/{id}/heartbeat", post(jobs_heartbeat))
-        .route("/v1/jobs/{id}/complete", post(jobs_complete))
-        .route("/v1/jobs/{id}/fail", post(jobs_fail))
-        .route("/v1/jobs/{id}/release", post(jobs_release))
-        .route("/v1/jobs/{id}/retry", post(jobs_retry))
-        .route("/v1/jobs/{id}/cancel", post(jobs_cancel))
-        .route("/v1/acks", post(jobs_ack))
+pub(super) fn router() -> Routes {
+    Routes::new()
+        .add(JOBS_CREATE, jobs_create)
+        .add(JOBS_LIST, jobs_list)
+        .add(JOBS_CREATE_BATCH, jobs_create_batch)
+        .add(JOBS_LEASE, jobs_lease)
+        .add(JOBS_GET, jobs_get)
+        .add(JOBS_HEARTBEAT, jobs_heartbeat)
+        .add(JOBS_COMPLETE, jobs_complete)
+        .add(JOBS_FAIL, jobs_fail)
+        .add(JOBS_RELEASE, jobs_release)
+        .add(JOBS_RETRY, jobs_retry)
+        .add(JOBS_CANCEL, jobs_cancel)
+        .add(ACKS, jobs_ack)
 }
 
-/// Turns a wire enqueue into a spec, naming fields as `{prefix}field`.
-fn spec(req: EnqueueRequest, prefix: &str) -> Result<JobSpec, ApiError> {
-    let field = |name: &str| format!("{prefix}{name}");
-    let run_at = req
-        .run_at
-        .as_deref()
-        .map(|s| {
-            UnixMillis::parse_rfc3339(s)
-                .map_err(|e| ApiError::invalid(format!("invalid field `{}`: {e}", field("run_at"))))
-        })
-        .transpose()?;
-    if let Some(key) = &req.unique_key
-        && (key.is_empty() || key.len() > MAX_KEY_LEN)
-    {
-        return Err(ApiError::invalid(format!(
-            "invalid field `{}`: use 1 to {MAX_KEY_LEN} bytes",
-            field("unique_key")
-        )));
-    }
-    if req.max_attempts == Some(0) {
-        return Err(ApiError::invalid(format!("invalid field `{}`: must be at least 1", field("max_attempts"))));
-    }
-    let timeout = duration_field(&field("timeout"), req.timeout.as_deref())?;
-    if timeout.is_some_and(|t| t.is_zero()) {
-        return Err(ApiError::invalid(format!(
-            "invalid field `{}`: must be longer than 0s; omit it for no timeout",
-            field("timeout")
-        )));
-    }
-    if req.delay.is_some() && run_at.is_some() {
-        return Err(ApiError::invalid(format!("give either `{}` or `{}`, not both", field("delay"), field("run_at"))));
-    }
-    Ok(JobSpec {
-        payload: req.payload.get().to_string(),
-        run_at,
-        delay: duration_field(&field("delay"), req.delay.as_deref())?,
-        priority: req.priority.unwrap_or(0),
-        max_attempts: req.max_attempts,
-        timeout,
-        unique_key: req.unique_key,
-    })
+/// Checks a wire enqueue and turns it into a spec, naming fields as `{at}field`.
+fn spec(state: &AppState, req: EnqueueRequest, at: &str) -> Result<JobSpec, ApiError> {
+    JobSpec::from_request(req, at, state.engine.now()).map_err(|e| ApiError::invalid(e.0))
 }
 
 async fn jobs_create(
@@ -87,13 +53,10 @@ async fn jobs_create(
     Body(req): Body<EnqueueRequest>,
 ) -> Result<(StatusCode, Json<EnqueueResponse>), ApiError> {
     let queue = queue_name(&queue)?;
-    let inserted = state.engine.enqueue(&queue, vec![spec(req, "")?]).await?;
+    let inserted = state.engine.enqueue(&queue, vec![spec(&state, req, "")?]).await?;
     let job = inserted.into_iter().next().ok_or_else(|| ApiError::invalid("nothing was enqueued"))?;
     let status = if job.duplicate { StatusCode::OK } else { StatusCode::CREATED };
-    Ok((
-        status,
-        Json(EnqueueResponse { id: job.id.to_string(), state: job.state.to_string(), duplicate: job.duplicate }),
-    ))
+    Ok((status, Json(EnqueueResponse { id: job.id, state: job.state, duplicate: job.duplicate })))
 }
 
 async fn jobs_create_batch(
@@ -110,10 +73,10 @@ async fn jobs_create_batch(
         .jobs
         .into_iter()
         .enumerate()
-        .map(|(i, j)| spec(j, &format!("jobs[{i}].")))
+        .map(|(i, j)| spec(&state, j, &format!("jobs[{i}].")))
         .collect::<Result<Vec<_>, _>>()?;
     let inserted = state.engine.enqueue(&queue, specs).await?;
-    Ok((StatusCode::CREATED, Json(BatchResponse { ids: inserted.into_iter().map(|j| j.id.to_string()).collect() })))
+    Ok((StatusCode::CREATED, Json(BatchResponse { ids: inserted.into_iter().map(|j| j.id).collect() })))
 }
 
 async fn jobs_lease(
@@ -135,8 +98,8 @@ async fn jobs_lease(
     }
     // Bounds of `max`, `wait` and `lease` are the engine's, checked there.
     let max = req.max.unwrap_or(1);
-    let wait = duration_field("wait", req.wait.as_deref())?.unwrap_or_default();
-    let lease = duration_field("lease", req.lease.as_deref())?;
+    let wait = req.wait.map(HumanDuration::get).unwrap_or_default();
+    let lease = req.lease.map(HumanDuration::get);
     if req.worker.as_ref().is_some_and(|w| w.len() > MAX_WORKER_LEN) {
         return Err(ApiError::invalid(format!("invalid field `worker`: at most {MAX_WORKER_LEN} bytes")));
     }
@@ -155,13 +118,12 @@ async fn jobs_heartbeat(
     Body(req): Body<HeartbeatRequest>,
 ) -> Result<Json<HeartbeatResponse>, ApiError> {
     let id = job_id(&id)?;
-    let lease = duration_field("lease", req.lease.as_deref())?;
-    let expires = state.engine.heartbeat(id, req.lease_token, lease).await?;
-    Ok(Json(HeartbeatResponse { lease_expires_at: expires.to_rfc3339() }))
+    let expires = state.engine.heartbeat(id, req.lease_token, req.lease.map(HumanDuration::get)).await?;
+    Ok(Json(HeartbeatResponse { lease_expires_at: expires }))
 }
 
 fn ack_response(a: rampart_store::JobAcked) -> AckResponse {
-    AckResponse { id: a.id.to_string(), state: a.state.to_string(), retry_at: a.retry_at.map(|t| t.to_rfc3339()) }
+    AckResponse { id: a.id, state: a.state, retry_at: a.retry_at, already: a.already }
 }
 
 async fn jobs_complete(
@@ -185,7 +147,7 @@ async fn jobs_release(
     let release = rampart_store::JobRelease { id, lease_token: req.lease_token };
     let no_answer = || EngineError::Store(rampart_store::StoreError::Internal("no release result".into()));
     let released = state.engine.release(vec![release]).await?.pop().unwrap_or_else(|| Err(no_answer()))?;
-    Ok(Json(JobStateResponse { id: released.id.to_string(), state: JobState::Available.to_string() }))
+    Ok(Json(JobStateResponse { id: released.id, state: JobState::Available }))
 }
 
 async fn jobs_fail(
@@ -205,36 +167,33 @@ async fn jobs_ack(
     Body(req): Body<AcksRequest>,
 ) -> Result<Json<AcksResponse>, ApiError> {
     let mut acks = Vec::with_capacity(req.complete.len() + req.fail.len());
-    for (i, c) in req.complete.into_iter().enumerate() {
-        let id =
-            job_id(&c.id).map_err(|e| ApiError::invalid(format!("invalid field `complete[{i}].id`: {}", e.message)))?;
+    for c in req.complete {
         acks.push(JobAck {
-            id,
+            id: c.id,
             lease_token: c.lease_token,
             outcome: AckOutcome::Complete { result: c.result.map(|r| r.get().to_string()) },
         });
     }
-    for (i, f) in req.fail.into_iter().enumerate() {
-        let id =
-            job_id(&f.id).map_err(|e| ApiError::invalid(format!("invalid field `fail[{i}].id`: {}", e.message)))?;
+    for f in req.fail {
         acks.push(JobAck {
-            id,
+            id: f.id,
             lease_token: f.lease_token,
             outcome: AckOutcome::Fail { error: f.error, retryable: f.retryable.unwrap_or(true), retry_at: None },
         });
     }
-    let ids: Vec<String> = acks.iter().map(|a| a.id.to_string()).collect();
+    let ids: Vec<JobId> = acks.iter().map(|a| a.id).collect();
     let results = state.engine.ack(acks).await?;
     let results = ids
         .into_iter()
         .zip(results)
         .map(|(id, r)| match r {
-            Ok(a) => AckResult { id, state: Some(a.state.to_string()), error: None },
+            Ok(a) => AckResult { id, state: Some(a.state), already: a.already, error: None },
             Err(e) => {
                 let api = ApiError::from(e);
                 AckResult {
                     id,
                     state: None,
+                    already: false,
                     error: Some(ErrorDetail { code: api.code.to_string(), message: api.message }),
                 }
             }
@@ -269,7 +228,7 @@ async fn jobs_retry(
 ) -> Result<Json<JobStateResponse>, ApiError> {
     let id = job_id(&id)?;
     state.engine.job_retry(id).await.map_err(refused(id, "only dead or cancelled jobs can be retried"))?;
-    Ok(Json(JobStateResponse { id: id.to_string(), state: JobState::Available.to_string() }))
+    Ok(Json(JobStateResponse { id, state: JobState::Available }))
 }
 
 async fn jobs_cancel(
@@ -279,7 +238,7 @@ async fn jobs_cancel(
 ) -> Result<Json<JobStateResponse>, ApiError> {
     let id = job_id(&id)?;
     state.engine.job_cancel(id).await.map_err(refused(id, "only scheduled or available jobs can be cancelled"))?;
-    Ok(Json(JobStateResponse { id: id.to_string(), state: JobState::Cancelled.to_string() }))
+    Ok(Json(JobStateResponse { id, state: JobState::Cancelled }))
 }
 
 #[derive(Deserialize)]

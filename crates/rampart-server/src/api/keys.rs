@@ -1,28 +1,28 @@
 //! API-key routes (admin only): create, list, revoke.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, post};
-use axum::{Json, Router};
-use rampart_core::auth::Role;
+use rampart_client::endpoint::{KEYS_CREATE, KEYS_LIST, KEYS_REVOKE};
 use rampart_store::ApiKeyRecord;
 
 use super::extract::{Admin, Auth, Body};
+use super::route::Routes;
 use super::{ApiError, AppState};
 use rampart_client::wire::*;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/v1/keys", post(keys_create).get(keys_list)).route("/v1/keys/{key}", delete(keys_revoke))
+pub(super) fn router() -> Routes {
+    Routes::new().add(KEYS_CREATE, keys_create).add(KEYS_LIST, keys_list).add(KEYS_REVOKE, keys_revoke)
 }
 
 fn key_view(k: ApiKeyRecord) -> KeyView {
     KeyView {
         id: k.id.to_string(),
         name: k.name,
-        role: k.role.to_string(),
+        role: k.role,
         prefix: k.prefix,
-        created_at: k.created_at.to_rfc3339(),
-        revoked_at: k.revoked_at.map(|t| t.to_rfc3339()),
+        created_at: k.created_at,
+        revoked_at: k.revoked_at,
     }
 }
 
@@ -31,10 +31,7 @@ async fn keys_create(
     _auth: Auth<Admin>,
     Body(req): Body<KeyCreateRequest>,
 ) -> Result<(StatusCode, Json<KeyCreatedResponse>), ApiError> {
-    let role: Role = req
-        .role
-        .parse()
-        .map_err(|e: rampart_core::auth::RoleError| ApiError::invalid(format!("invalid field `role`: {e}")))?;
+    let role = req.role;
     let name = req.name.trim().to_string();
     if name.is_empty() || name.len() > 100 {
         return Err(ApiError::invalid("invalid field `name`: use 1 to 100 characters"));
@@ -53,6 +50,7 @@ async fn keys_revoke(
     _auth: Auth<Admin>,
     Path(key): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    rampart_core::nul::check_key("key", &key)?;
     if state.auth.revoke(key.clone(), state.engine.now()).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

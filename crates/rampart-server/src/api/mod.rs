@@ -1,8 +1,11 @@
 //! The HTTP API: one module per resource, each with a `router()`.
 //!
 //! A request flows: tower layers (request id, trace span, body limit) →
-//! `guard`, the API's own rate limits (one in-memory check) →
-//! [`extract::Auth`] checks the key's role → [`extract::Body`] parses JSON →
+//! [`edge`] (URI and header limits; the standard body on the framework's
+//! own error answers) → `guard`, the API's own rate limits (one in-memory
+//! check) →
+//! [`extract::Auth`] checks the key's role → [`extract::Body`] parses JSON
+//! strictly ([`json`]) →
 //! the handler turns wire types into engine calls → [`view`] turns records
 //! back into wire types, or [`error::ApiError`] answers the failure.
 
@@ -10,6 +13,7 @@ mod alerts;
 mod breakers;
 mod cron;
 mod diagnostics;
+mod edge;
 pub mod error;
 pub mod extract;
 mod gate;
@@ -17,18 +21,21 @@ mod guard;
 mod health;
 mod integrations;
 mod jobs;
+pub mod json;
 mod keys;
 mod monitoring;
 mod queues;
 mod ratelimit;
+mod route;
 mod view;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request, StatusCode};
+use rampart_client::endpoint::Endpoint;
 use rampart_core::id::{JobId, QueueName};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -42,6 +49,7 @@ use crate::ratelimit::RateLimiter;
 use crate::ratelimit::own::OwnLimits;
 use crate::service::Loops;
 pub use error::ApiError;
+use route::Routes;
 
 /// What every handler can reach, behind one `Arc`: axum clones the state
 /// for every request, and one reference count is cheaper than one per part.
@@ -94,15 +102,9 @@ pub struct Shared {
     pub alerting: crate::alert::Alerting,
 }
 
-/// The whole API with its layers. Serve it with
-/// `into_make_service_with_connect_info::<SocketAddr>()`: the gate and the
-/// per-IP limit read the peer address (without it, every request counts as
-/// coming from one unknown address).
-pub fn router(state: AppState) -> Router {
-    let request_id = HeaderName::from_static("x-request-id");
-    let max_body = state.max_body_bytes;
-    let monitoring = state.monitor.config().clone();
-    let routes = Router::new()
+/// Every route of the API, each module's.
+fn routes(metrics_public: bool) -> Routes {
+    Routes::new()
         .merge(health::router())
         .merge(jobs::router())
         .merge(queues::router())
@@ -114,7 +116,25 @@ pub fn router(state: AppState) -> Router {
         .merge(alerts::router())
         .merge(diagnostics::router())
         .merge(integrations::router())
-        .merge(monitoring::router(monitoring.metrics_public))
+        .merge(monitoring::router(metrics_public))
+}
+
+/// The endpoints the API serves (method and path), for the test that checks
+/// they are exactly those `rampart_client::endpoint::ALL` declares.
+pub fn endpoints() -> Vec<Endpoint> {
+    routes(false).into_parts().1
+}
+
+/// The whole API with its layers. Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()`: the gate and the
+/// per-IP limit read the peer address (without it, every request counts as
+/// coming from one unknown address).
+pub fn router(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    let max_body = state.max_body_bytes;
+    let monitoring = state.monitor.config().clone();
+    let (routes, _) = routes(monitoring.metrics_public).into_parts();
+    let routes = routes
         .fallback(|| async { ApiError::not_found("no such route; see the API reference in the README") })
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::own_limits));
     // Outside the own limits, so their refusals count too.
@@ -126,6 +146,7 @@ pub fn router(state: AppState) -> Router {
     };
     routes
         .with_state(state)
+        .layer(axum::middleware::from_fn(edge::edge))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(
@@ -147,18 +168,9 @@ pub(crate) fn queue_name(raw: &str) -> Result<QueueName, ApiError> {
     QueueName::new(raw).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "INVALID_QUEUE_NAME", e.to_string()))
 }
 
-/// A job id from the path or body.
+/// A job id from the path.
 pub(crate) fn job_id(raw: &str) -> Result<JobId, ApiError> {
     raw.parse().map_err(|e: rampart_core::id::JobIdError| {
         ApiError::new(StatusCode::BAD_REQUEST, "INVALID_JOB_ID", e.to_string())
     })
-}
-
-/// An optional duration field, with the field named in the error.
-pub(crate) fn duration_field(field: &str, raw: Option<&str>) -> Result<Option<Duration>, ApiError> {
-    raw.map(|s| {
-        rampart_core::duration::parse_duration(s)
-            .map_err(|e| ApiError::invalid(format!("invalid field `{field}`: {e}")))
-    })
-    .transpose()
 }

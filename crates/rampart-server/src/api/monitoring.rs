@@ -6,29 +6,32 @@
 //! and never scan jobs themselves; system health pings the store like
 //! readiness does.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use rampart_client::endpoint::{
+    METRICS, MONITORING_QUEUE_HEALTH, MONITORING_QUEUE_METRICS, MONITORING_QUEUE_METRICS_GET, MONITORING_SYSTEM_HEALTH,
+};
 use rampart_core::breaker::BreakerState;
-use rampart_core::duration::format_duration;
+use rampart_core::duration::HumanDuration;
 use rampart_core::job::JobState;
 
 use super::extract::{Auth, Read};
 use super::health::{probe_store, redis_view};
+use super::route::Routes;
 use super::{ApiError, AppState, queue_name};
 use crate::breaker::{self, BreakerStatus};
 use crate::monitoring::{FiringAlert, QueueSample, prometheus};
 use rampart_client::wire::*;
 
-pub(super) fn router(metrics_public: bool) -> Router<AppState> {
-    let router = Router::new()
-        .route("/v1/monitoring/queue-metrics", get(monitoring_queue_metrics))
-        .route("/v1/monitoring/queue-metrics/{queue}", get(monitoring_queue_metrics_get))
-        .route("/v1/monitoring/queue-health", get(monitoring_queue_health))
-        .route("/v1/monitoring/system-health", get(monitoring_system_health));
-    if metrics_public { router.route("/metrics", get(metrics_open)) } else { router.route("/metrics", get(metrics)) }
+pub(super) fn router(metrics_public: bool) -> Routes {
+    let router = Routes::new()
+        .add(MONITORING_QUEUE_METRICS, monitoring_queue_metrics)
+        .add(MONITORING_QUEUE_METRICS_GET, monitoring_queue_metrics_get)
+        .add(MONITORING_QUEUE_HEALTH, monitoring_queue_health)
+        .add(MONITORING_SYSTEM_HEALTH, monitoring_system_health);
+    if metrics_public { router.add(METRICS, metrics_open) } else { router.add(METRICS, metrics) }
 }
 
 /// Refuses the routes that need the sampler when monitoring is off.
@@ -51,8 +54,8 @@ async fn monitoring_queue_metrics(
     let latest = state.monitor.latest();
     let config = state.monitor.config();
     Ok(Json(QueueMetricsResponse {
-        sampled_at: latest.at.map(|t| t.to_rfc3339()),
-        interval: format_duration(config.interval),
+        sampled_at: latest.at,
+        interval: HumanDuration(config.interval),
         retain: config.retain,
         queues: latest.queues.iter().map(sample_view).collect(),
     }))
@@ -75,7 +78,7 @@ async fn monitoring_queue_metrics_get(
     };
     Ok(Json(QueueMetricsHistory {
         queue: queue.to_string(),
-        interval: format_duration(state.monitor.config().interval),
+        interval: HumanDuration(state.monitor.config().interval),
         latest: sample_view(latest),
         samples: samples.iter().map(sample_view).collect(),
     }))
@@ -101,14 +104,14 @@ async fn monitoring_queue_health(
 }
 
 async fn monitoring_system_health(State(state): State<AppState>, _auth: Auth<Read>) -> Json<SystemHealthResponse> {
-    let (store, _) = probe_store(state.engine.store(), None).await;
+    let (store, _) = probe_store(state.engine.store(), state.engine.now(), false).await;
     let redis = redis_view(&state.limiter);
     let latest = state.monitor.latest();
     let alerts = state.monitor.alerts();
     let failing_channels = state.alerting.health.failing();
     let unhealthy = latest.queues.iter().filter(|s| alerts.iter().any(|a| a.queue.as_ref() == Some(&s.queue))).count();
     let queues = QueuesHealth {
-        sampled_at: latest.at.map(|t| t.to_rfc3339()),
+        sampled_at: latest.at,
         count: latest.queues.len(),
         waiting: latest.queues.iter().map(|s| s.counts.get(JobState::Available)).sum(),
         active: latest.queues.iter().map(|s| s.counts.get(JobState::Active)).sum(),
@@ -148,7 +151,7 @@ async fn monitoring_system_health(State(state): State<AppState>, _auth: Auth<Rea
                 failing_channels,
             },
         },
-        timestamp: state.engine.now().to_rfc3339(),
+        timestamp: state.engine.now(),
     })
 }
 
@@ -181,7 +184,7 @@ async fn metrics_open(State(state): State<AppState>) -> Result<Response, ApiErro
 fn sample_view(s: &QueueSample) -> QueueSampleView {
     QueueSampleView {
         queue: s.queue.to_string(),
-        at: s.at.to_rfc3339(),
+        at: s.at,
         waiting: s.counts.get(JobState::Available),
         delayed: s.counts.get(JobState::Scheduled),
         active: s.counts.get(JobState::Active),
@@ -204,6 +207,6 @@ fn alert_view(a: &FiringAlert) -> AlertView {
         name: a.name.clone(),
         queue: a.queue.as_ref().map(ToString::to_string),
         message: a.message.clone(),
-        since: a.since.to_rfc3339(),
+        since: a.since,
     }
 }

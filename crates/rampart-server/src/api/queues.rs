@@ -1,25 +1,29 @@
-//! Queue routes: counts and totals (with a push queue's target, and its
-//! signing secret for admins), dead letters, pause and resume.
+//! Queue routes: counts and totals (with a push queue's target, its query
+//! values hidden, and for admins the whole target and its signing secret),
+//! dead letters, pause and resume.
 
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
 
+use rampart_client::endpoint::{
+    QUEUES_DEAD_PURGE, QUEUES_DEAD_RETRY, QUEUES_GET, QUEUES_LIST, QUEUES_PAUSE, QUEUES_RESUME,
+};
 use rampart_core::auth::Role;
 
 use super::extract::{Admin, Auth, Body, Read};
-use super::{ApiError, AppState, job_id, queue_name, view};
+use super::route::Routes;
+use super::{ApiError, AppState, queue_name, view};
 use crate::service::dispatcher::push_secret;
 use rampart_client::wire::*;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/queues", get(queues_list))
-        .route("/v1/queues/{queue}", get(queues_get))
-        .route("/v1/queues/{queue}/dead/retry", post(queues_dead_retry))
-        .route("/v1/queues/{queue}/dead", delete(queues_dead_purge))
-        .route("/v1/queues/{queue}/pause", post(queues_pause))
-        .route("/v1/queues/{queue}/resume", post(queues_resume))
+pub(super) fn router() -> Routes {
+    Routes::new()
+        .add(QUEUES_LIST, queues_list)
+        .add(QUEUES_GET, queues_get)
+        .add(QUEUES_DEAD_RETRY, queues_dead_retry)
+        .add(QUEUES_DEAD_PURGE, queues_dead_purge)
+        .add(QUEUES_PAUSE, queues_pause)
+        .add(QUEUES_RESUME, queues_resume)
 }
 
 async fn queues_list(State(state): State<AppState>, _auth: Auth<Read>) -> Result<Json<QueuesResponse>, ApiError> {
@@ -42,9 +46,11 @@ async fn queues_get(
     let queue = queue_name(&queue)?;
     let mut shown = view::queue(state.engine.queue(&queue).await?);
     if let Some(target) = &state.engine.queue_config(&queue).target {
+        // Its query may hold a token, shown hidden; an admin, who may read
+        // the signing secret too, sees it whole.
         shown.target = Some(target.to_string());
-        // The secret signs deliveries: only an admin may read it.
         if auth.key.role == Role::Admin {
+            shown.target = Some(target.url().to_string());
             shown.secret = Some(push_secret(&state.engine, &queue).await?.expose().to_string());
         }
     }
@@ -58,18 +64,7 @@ async fn queues_dead_retry(
     Body(req): Body<DeadRetryRequest>,
 ) -> Result<Json<DeadRetryResponse>, ApiError> {
     let queue = queue_name(&queue)?;
-    let ids = req
-        .ids
-        .map(|ids| {
-            ids.iter()
-                .enumerate()
-                .map(|(i, id)| {
-                    job_id(id).map_err(|e| ApiError::invalid(format!("invalid field `ids[{i}]`: {}", e.message)))
-                })
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .transpose()?;
-    let retried = state.engine.dead_retry(&queue, ids).await?;
+    let retried = state.engine.dead_retry(&queue, req.ids).await?;
     Ok(Json(DeadRetryResponse { retried }))
 }
 
@@ -85,7 +80,7 @@ async fn queues_dead_purge(
 async fn set_paused(state: AppState, queue: String, paused: bool) -> Result<Json<QueuePausedResponse>, ApiError> {
     let queue = queue_name(&queue)?;
     state.engine.queue_set_paused(&queue, paused).await?;
-    Ok(Json(QueuePausedResponse { name: queue.to_string(), paused }))
+    Ok(Json(QueuePausedResponse { name: queue, paused }))
 }
 
 async fn queues_pause(

@@ -5,12 +5,16 @@
 //! A check answers `200` whether it was allowed or not: the caller asked a
 //! question and got its answer; refusing its own client is the app's call.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use rampart_client::endpoint::{
+    RATELIMIT_CHECK, RATELIMIT_KEY_GET, RATELIMIT_KEY_RESET, RATELIMIT_POLICIES, RATELIMIT_POLICY_DELETE,
+    RATELIMIT_POLICY_GET, RATELIMIT_POLICY_PUT,
+};
 
 use super::extract::{Admin, Auth, Body, RateLimit, Read};
+use super::route::Routes;
 use super::{ApiError, AppState};
 use crate::config::{LimitBackend, PolicySpec};
 use crate::ratelimit::headers::{ceil_secs, headers};
@@ -18,15 +22,15 @@ use crate::ratelimit::{CheckInput, LimitError, LimitedPolicy, MAX_CHECKS, stored
 use rampart_client::wire::*;
 use rampart_core::id::PolicyName;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/ratelimit/check", post(ratelimit_check))
-        .route("/v1/ratelimit/policies", get(ratelimit_policies))
-        .route(
-            "/v1/ratelimit/policies/{name}",
-            get(ratelimit_policy_get).put(ratelimit_policy_put).delete(ratelimit_policy_delete),
-        )
-        .route("/v1/ratelimit/policies/{name}/keys/{key}", get(ratelimit_key_get).delete(ratelimit_key_reset))
+pub(super) fn router() -> Routes {
+    Routes::new()
+        .add(RATELIMIT_CHECK, ratelimit_check)
+        .add(RATELIMIT_POLICIES, ratelimit_policies)
+        .add(RATELIMIT_POLICY_GET, ratelimit_policy_get)
+        .add(RATELIMIT_POLICY_PUT, ratelimit_policy_put)
+        .add(RATELIMIT_POLICY_DELETE, ratelimit_policy_delete)
+        .add(RATELIMIT_KEY_GET, ratelimit_key_get)
+        .add(RATELIMIT_KEY_RESET, ratelimit_key_reset)
 }
 
 async fn ratelimit_check(
@@ -92,7 +96,7 @@ async fn ratelimit_policies(
         let health = redis.health();
         RedisBackendView {
             status: if redis.is_up() { "up" } else { "down" }.to_string(),
-            since: health.since.map(|t| t.to_rfc3339()),
+            since: health.since,
             last_error: health.last_error,
             failures: redis.failures(),
         }
@@ -196,6 +200,7 @@ async fn ratelimit_key_get(
     _auth: Auth<Read>,
     Path((name, key)): Path<(String, String)>,
 ) -> Result<Json<RateLimitKeyView>, ApiError> {
+    rampart_core::nul::check_key("key", &key)?;
     let (policy, key_state) = state.limiter.peek(&name, &key).await?;
     let decision = key_state.decision;
     Ok(Json(RateLimitKeyView {
@@ -213,5 +218,6 @@ async fn ratelimit_key_reset(
     _auth: Auth<Admin>,
     Path((name, key)): Path<(String, String)>,
 ) -> Result<Json<RateLimitResetResponse>, ApiError> {
+    rampart_core::nul::check_key("key", &key)?;
     Ok(Json(RateLimitResetResponse { reset: state.limiter.reset(&name, &key).await? }))
 }

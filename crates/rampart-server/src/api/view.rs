@@ -1,6 +1,6 @@
 //! Store and engine records turned into the wire shapes.
 
-use rampart_core::duration::format_duration;
+use rampart_core::duration::HumanDuration;
 use rampart_core::job::JobState;
 use rampart_store::{JobRecord, LeasedJob};
 use serde_json::value::RawValue;
@@ -19,15 +19,15 @@ pub(crate) fn raw(json: String) -> Box<RawValue> {
 
 pub(crate) fn leased(j: LeasedJob) -> LeasedJobView {
     LeasedJobView {
-        id: j.id.to_string(),
-        queue: j.queue.to_string(),
+        id: j.id,
+        queue: j.queue,
         payload: raw(j.payload),
         attempt: j.attempt,
         max_attempts: j.max_attempts,
         lease_token: j.lease_token,
-        lease_expires_at: j.lease_expires_at.to_rfc3339(),
-        timeout_at: j.timeout_at.map(|t| t.to_rfc3339()),
-        created_at: j.created_at.to_rfc3339(),
+        lease_expires_at: j.lease_expires_at,
+        timeout_at: j.timeout_at,
+        created_at: j.created_at,
     }
 }
 
@@ -38,7 +38,7 @@ pub(crate) fn job(j: JobRecord) -> JobView {
         .filter_map(|e| {
             e.error.as_ref().map(|msg| JobErrorView {
                 attempt: e.attempt,
-                at: e.at.to_rfc3339(),
+                at: e.at,
                 reason: e.reason.clone(),
                 error: msg.clone(),
             })
@@ -48,9 +48,9 @@ pub(crate) fn job(j: JobRecord) -> JobView {
         .history
         .into_iter()
         .map(|e| JobEventView {
-            at: e.at.to_rfc3339(),
-            from: e.from.map(|s| s.to_string()),
-            to: e.to.to_string(),
+            at: e.at,
+            from: e.from,
+            to: e.to,
             attempt: e.attempt,
             worker: e.worker,
             reason: e.reason,
@@ -58,21 +58,21 @@ pub(crate) fn job(j: JobRecord) -> JobView {
         })
         .collect();
     JobView {
-        id: j.id.to_string(),
-        queue: j.queue.to_string(),
-        state: j.state.to_string(),
+        id: j.id,
+        queue: j.queue,
+        state: j.state,
         payload: raw(j.payload),
         priority: j.priority,
         attempt: j.attempt,
         max_attempts: j.max_attempts,
-        timeout: j.timeout.map(format_duration),
+        timeout: j.timeout.map(HumanDuration),
         unique_key: j.unique_key,
-        created_at: j.created_at.to_rfc3339(),
-        run_at: j.run_at.to_rfc3339(),
-        started_at: j.started_at.map(|t| t.to_rfc3339()),
-        finished_at: j.finished_at.map(|t| t.to_rfc3339()),
-        lease_expires_at: j.lease_expires_at.map(|t| t.to_rfc3339()),
-        timeout_at: j.timeout_at.map(|t| t.to_rfc3339()),
+        created_at: j.created_at,
+        run_at: j.run_at,
+        started_at: j.started_at,
+        finished_at: j.finished_at,
+        lease_expires_at: j.lease_expires_at,
+        timeout_at: j.timeout_at,
         worker: j.worker,
         last_error: j.last_error,
         result: j.result.map(raw),
@@ -83,9 +83,8 @@ pub(crate) fn job(j: JobRecord) -> JobView {
 
 pub(crate) fn queue(q: QueueStatus) -> QueueView {
     let c = &q.counts;
-    let t = q.totals;
     QueueView {
-        name: q.name.to_string(),
+        name: q.name,
         paused: q.paused,
         counts: StateCounts {
             scheduled: c.get(JobState::Scheduled),
@@ -95,15 +94,7 @@ pub(crate) fn queue(q: QueueStatus) -> QueueView {
             dead: c.get(JobState::Dead),
             cancelled: c.get(JobState::Cancelled),
         },
-        totals: QueueTotals {
-            completed: t.completed,
-            failed: t.failed,
-            retries: t.retries,
-            dead: t.dead,
-            stalled: t.stalled,
-            timeouts: t.timeouts,
-            mean_processing_ms: t.mean_processing_ms,
-        },
+        totals: QueueTotals::from(&q.totals),
         target: None,
         secret: None,
     }

@@ -46,6 +46,7 @@ impl From<StoreError> for EngineError {
             StoreError::LeaseLost => EngineError::LeaseLost,
             StoreError::InvalidState(s) => EngineError::InvalidState(s),
             StoreError::Conflict(m) => EngineError::Conflict(m),
+            StoreError::Invalid(m) => EngineError::Invalid(m),
             other => EngineError::Store(other),
         }
     }

@@ -7,12 +7,14 @@
 //! from the injected [`Clock`], so tests move it by hand.
 
 mod error;
+mod spec;
 mod totals;
 mod wake;
 mod workers;
 
 pub use error::EngineError;
-pub use totals::{QueueTotalsSnapshot, RUN_TIME_BOUNDS_US, RUN_TIME_BUCKETS, RunningTotals};
+pub use spec::{InvalidSpec, JobSpec, MAX_DELAY, MAX_TIMEOUT, MAX_UNIQUE_KEY_LEN};
+pub use totals::{RUN_TIME_BOUNDS_US, RUN_TIME_BUCKETS, RunningTotals};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,6 +22,7 @@ use std::time::Duration;
 
 use rampart_core::id::{JobId, QueueName};
 use rampart_core::job::JobState;
+use rampart_core::queue::QueueCounters;
 use rampart_core::retry::{Backoff, RetryPlanner};
 use rampart_core::time::{SharedClock, UnixMillis};
 use rampart_store::{
@@ -37,31 +40,15 @@ use workers::Workers;
 
 /// Longest long-poll a lease may ask for.
 pub const MAX_WAIT: Duration = Duration::from_secs(30);
+/// Longest lease (and heartbeat extension) a worker may ask for: past it a
+/// crashed worker's job would wait too long for the reaper.
+pub const MAX_LEASE: Duration = Duration::from_secs(24 * 3600);
 /// Most jobs one lease call may take.
 pub const MAX_LEASE_BATCH: u32 = 1_000;
 /// Most jobs one batch enqueue may carry.
 pub const MAX_ENQUEUE_BATCH: usize = 10_000;
 /// Rows a maintenance step touches per transaction, so it never blocks the queue for long.
 const MAINTENANCE_BATCH: u32 = 1_000;
-
-/// A job to enqueue, validated at the edge.
-#[derive(Debug, Clone, Default)]
-pub struct JobSpec {
-    /// JSON text.
-    pub payload: String,
-    /// Run no earlier than this (from `delay` or `run_at`); now when absent.
-    pub run_at: Option<UnixMillis>,
-    /// Run after this delay from now; exclusive with `run_at`.
-    pub delay: Option<Duration>,
-    /// Higher runs first.
-    pub priority: i32,
-    /// Attempts allowed; the queue's when absent.
-    pub max_attempts: Option<u32>,
-    /// Per-attempt timeout; the queue's when absent.
-    pub timeout: Option<Duration>,
-    /// At most one live job per queue with this key.
-    pub unique_key: Option<String>,
-}
 
 /// What a lease asks for.
 #[derive(Debug, Clone, Default)]
@@ -85,8 +72,8 @@ pub struct QueueStatus {
     pub paused: bool,
     /// Jobs per state.
     pub counts: QueueCounts,
-    /// Totals since this server started.
-    pub totals: QueueTotalsSnapshot,
+    /// What its attempts came to since this server started.
+    pub totals: QueueCounters,
 }
 
 /// The queue engine. Cloning shares it.
@@ -187,30 +174,12 @@ impl Engine {
                     limit: self.inner.max_payload_bytes,
                 });
             }
-            let run_at = match (spec.run_at, spec.delay) {
-                (Some(_), Some(_)) => {
-                    return Err(EngineError::Invalid("give either `delay` or `run_at`, not both".into()));
-                }
-                (Some(t), None) => t,
-                (None, Some(d)) => now.plus(d),
-                (None, None) => now,
-            };
-            let max_attempts = spec.max_attempts.unwrap_or(cfg.max_attempts);
-            if max_attempts == 0 {
-                return Err(EngineError::Invalid("`max_attempts` must be at least 1".into()));
-            }
-            if spec.unique_key.as_deref() == Some("") {
-                return Err(EngineError::Invalid("`unique_key` must not be empty; omit it for no key".into()));
-            }
-            if spec.timeout == Some(Duration::ZERO) {
-                return Err(EngineError::Invalid("`timeout` must be longer than 0s; omit it for no timeout".into()));
-            }
             jobs.push(NewJob {
                 queue: queue.clone(),
                 payload: spec.payload,
-                run_at,
+                run_at: spec.run_at.unwrap_or(now),
                 priority: spec.priority,
-                max_attempts,
+                max_attempts: spec.max_attempts.unwrap_or(cfg.max_attempts),
                 timeout: spec.timeout.or(cfg.timeout),
                 unique_key: spec.unique_key,
             });
@@ -226,12 +195,7 @@ impl Engine {
         let inserted = pending.await?;
         // And again once committed, for a lease that ran before the insert
         // was visible (it went back to waiting).
-        if inserted.iter().any(|j| !j.duplicate && j.state == JobState::Available) {
-            self.inner.wakers.wake_queue(queue);
-        }
-        if inserted.iter().any(|j| !j.duplicate && j.state == JobState::Scheduled) {
-            self.inner.wakers.wake_promoter();
-        }
+        self.jobs_inserted(queue, &inserted);
         Ok(inserted)
     }
 
@@ -257,9 +221,7 @@ impl Engine {
         }
         let cfg = self.queue_config(queue);
         let lease = req.lease.unwrap_or(cfg.lease);
-        if lease.is_zero() {
-            return Err(EngineError::Invalid("`lease` must be longer than 0s".into()));
-        }
+        check_lease(lease)?;
         if let Some(worker) = &req.worker {
             self.worker_seen(worker);
         }
@@ -322,21 +284,22 @@ impl Engine {
         lease_token: String,
         lease: Option<Duration>,
     ) -> Result<UnixMillis, EngineError> {
-        if lease == Some(Duration::ZERO) {
-            return Err(EngineError::Invalid("`lease` must be longer than 0s".into()));
-        }
+        lease.map(check_lease).transpose()?;
         let params = JobHeartbeatParams { id, lease_token, lease, now: self.now() };
         Ok(self.inner.store.job_heartbeat(params).await?)
     }
 
-    /// Applies completions and failures; each stands or falls on its own.
+    /// Applies completions and failures; each stands or falls on its own. An
+    /// ack repeating the one that ended its attempt answers the job's state
+    /// again, marked `already`, and is not counted twice.
     pub async fn ack(&self, acks: Vec<JobAck>) -> Result<Vec<Result<JobAcked, EngineError>>, EngineError> {
         if acks.is_empty() {
             return Ok(Vec::new());
         }
         let params = JobAckParams { acks, planner: self.inner.policies.clone(), now: self.now() };
         let results = self.inner.store.job_ack_many(params).await?;
-        let acked: Vec<&JobAcked> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+        // A repeated ack (`already`) changed nothing: nothing to count or wake.
+        let acked: Vec<&JobAcked> = results.iter().filter_map(|r| r.as_ref().ok()).filter(|a| !a.already).collect();
         self.inner.totals.record_acks(&acked);
         if acked.iter().any(|a| a.state == JobState::Scheduled) {
             self.inner.wakers.wake_promoter();
@@ -490,7 +453,7 @@ impl Engine {
     }
 
     fn status(&self, name: QueueName, paused: bool, counts: QueueCounts) -> QueueStatus {
-        let totals = self.inner.totals.snapshot(&name);
+        let totals = self.inner.totals.counts(&name);
         QueueStatus { name, paused, counts, totals }
     }
 
@@ -558,4 +521,15 @@ fn not_found_as(e: StoreError, id: JobId) -> EngineError {
         StoreError::NotFound => EngineError::JobNotFound(id),
         other => other.into(),
     }
+}
+
+/// A lease length a worker asked for: longer than zero, at most [`MAX_LEASE`].
+fn check_lease(lease: Duration) -> Result<(), EngineError> {
+    if lease.is_zero() {
+        return Err(EngineError::Invalid("`lease` must be longer than 0s".into()));
+    }
+    if lease > MAX_LEASE {
+        return Err(EngineError::Invalid("invalid field `lease`: must be at most 24h".into()));
+    }
+    Ok(())
 }

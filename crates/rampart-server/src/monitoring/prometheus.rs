@@ -201,7 +201,7 @@ pub fn render(monitor: &Monitor, limiter: &RateLimiter, breakers: &[BreakerStatu
             Series::JobDurationSeconds => {
                 for (queue, t) in engine.running_totals() {
                     let bounds = RUN_TIME_BOUNDS_US.iter().map(|&us| us as f64 / 1e6);
-                    out.histogram(series, &[queue.as_str()], bounds, &t.buckets, t.run_ms as f64 / 1e3);
+                    out.histogram(series, &[queue.as_str()], bounds, &t.buckets, t.counts.run_ms as f64 / 1e3);
                 }
             }
             Series::QueueJobs => {

@@ -180,6 +180,21 @@ async fn bad_input_is_refused_naming_what_is_wrong() {
 }
 
 #[tokio::test]
+async fn one_breaker_always_shows_its_transitions_even_none() {
+    let app = app().await;
+    // Configured, never used.
+    assert_eq!(show(&app, "pay").await["transitions"], serde_json::json!([]));
+    // Used, and still closed: no transition yet.
+    acquire(&app, "pay").await;
+    record(&app, "pay", "success", 5).await;
+    assert_eq!(show(&app, "pay").await["transitions"], serde_json::json!([]));
+    // The list reads no transitions of shared breakers, and says none.
+    let listed = app.send_as("reader", Method::GET, "/v1/breakers", None).await.body;
+    let pay = listed["breakers"].as_array().unwrap().iter().find(|b| b["name"] == "pay").cloned().unwrap();
+    assert!(pay.get("transitions").is_none(), "{pay}");
+}
+
+#[tokio::test]
 async fn reset_closes_a_shared_breaker_for_everyone() {
     let app = app().await;
     for _ in 0..3 {

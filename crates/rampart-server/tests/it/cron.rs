@@ -151,6 +151,31 @@ async fn after_downtime_skip_drops_missed_ticks_and_run_once_runs_one() {
 }
 
 #[tokio::test]
+async fn after_75_s_down_a_per_second_schedule_fires_one_catch_up_run_not_59() {
+    let app = TestApp::with_config(quiet()).await;
+    let s = scheduler(&app);
+    put(&app, "skipper", json!({"schedule": "* * * * * *", "queue": "skip", "misfire": "skip"})).await;
+    put(&app, "catcher", json!({"schedule": "* * * * * *", "queue": "once", "misfire": "run_once"})).await;
+    // Every node down from 08:00:00 to 08:01:15.
+    app.clock.advance(Duration::from_secs(75));
+    assert_eq!(s.run_once().await.unwrap().fired, 2, "one run per schedule");
+    assert_eq!(s.run_once().await.unwrap().fired, 0, "and nothing left to catch up");
+    let skipped = runs(&app, "skipper").await;
+    assert_eq!(field(&skipped, "scheduled_at"), [at("2027-01-15T08:01:15Z")], "the latest due tick");
+    assert_eq!(field(&skipped, "trigger"), ["schedule"]);
+    let caught = runs(&app, "catcher").await;
+    assert_eq!(field(&caught, "scheduled_at"), [at("2027-01-15T08:01:15Z")]);
+    assert_eq!(field(&caught, "trigger"), ["misfire"], "it stands for the missed ticks too");
+    assert_eq!(app.engine.lease(&q("skip"), lease_req()).await.unwrap().len(), 1);
+    for name in ["skipper", "catcher"] {
+        let v = app.send(Method::GET, &format!("/v1/cron/{name}"), None).await.body;
+        assert_eq!(v["next_run_at"], at("2027-01-15T08:01:16Z"), "{name} goes on from now");
+    }
+    app.clock.advance(Duration::from_secs(1));
+    assert_eq!(s.run_once().await.unwrap().fired, 2, "then each tick as usual");
+}
+
+#[tokio::test]
 async fn schedules_follow_their_time_zone_across_dst() {
     // 2027-03-14 is New York's spring-forward day: 02:30 does not exist.
     let app = TestApp::with_config(quiet()).await;

@@ -110,7 +110,7 @@ async fn delayed_jobs_become_available_exactly_when_due() {
     let app = TestApp::new().await;
     let promoter = Promoter::new(PromoterConfig::default(), app.engine.clone());
     let mut s = spec();
-    s.delay = Some(Duration::from_secs(10));
+    s.run_at = Some(app.engine.now().plus(Duration::from_secs(10)));
     let inserted = app.engine.enqueue(&q("later"), vec![s]).await.unwrap();
     assert_eq!(inserted[0].state.as_str(), "scheduled");
     assert!(app.engine.lease(&q("later"), lease_req()).await.unwrap().is_empty());

@@ -145,6 +145,42 @@ async fn readiness_reports_redis_workers_and_job_figures() {
 }
 
 #[tokio::test]
+async fn readiness_turns_503_while_the_store_cannot_write_and_recovers_by_itself() {
+    let app = TestApp::new().await;
+    // A full disk made for real: SQLite may not grow past its current size.
+    let rampart_store::Store::Sqlite(sqlite) = app.engine.store() else { return };
+    app.enqueue("full", r#"{"payload":{}}"#).await;
+    assert_eq!(app.send_as("", Method::GET, "/health/ready", None).await.status, StatusCode::OK);
+    sqlite.max_page_count_set(1).await.unwrap();
+    let big = json!({"payload": {"blob": "x".repeat(256 * 1024)}}).to_string();
+    let refused = app.send(Method::POST, "/v1/queues/full/jobs", Some(&big)).await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::SERVICE_UNAVAILABLE, "STORE_UNAVAILABLE"),
+        "{}",
+        refused.body
+    );
+
+    let ready = app.send_as("", Method::GET, "/health/ready", None).await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE, "{}", ready.body);
+    let store = &ready.body["components"]["store"];
+    assert_eq!((store["status"].as_str(), ready.body["status"].as_str()), (Some("down"), Some("not_ready")));
+    assert!(store["error"].as_str().unwrap_or("").contains("cannot write"), "{store}");
+    let sys = app.send_as("reader", Method::GET, "/v1/monitoring/system-health", None).await;
+    assert_eq!(sys.body["components"]["store"]["status"], "down", "{}", sys.body);
+    // Still full: each probe tries a write, and stays unready.
+    assert_eq!(app.send_as("", Method::GET, "/health/ready", None).await.status, StatusCode::SERVICE_UNAVAILABLE);
+
+    // Room again: the next probe's test write goes through, with no other write.
+    sqlite.max_page_count_set(u32::MAX.into()).await.unwrap();
+    let ready = app.send_as("", Method::GET, "/health/ready", None).await;
+    assert_eq!(ready.status, StatusCode::OK, "{}", ready.body);
+    assert_eq!(ready.body["components"]["store"]["status"], "up");
+    let accepted = app.send(Method::POST, "/v1/queues/full/jobs", Some(&big)).await;
+    assert_eq!(accepted.status, StatusCode::CREATED, "{}", accepted.body);
+}
+
+#[tokio::test]
 async fn system_and_queue_health_turn_degraded_while_an_alert_fires() {
     let app = TestApp::new().await;
     app.enqueue("a", r#"{"payload":{}}"#).await;

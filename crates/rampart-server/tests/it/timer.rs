@@ -7,6 +7,7 @@ use std::time::Duration;
 use axum::http::{Method, StatusCode};
 use rampart_core::id::QueueName;
 use rampart_core::job::JobState;
+use rampart_core::time::Clock as _;
 use rampart_server::config::Config;
 use rampart_server::engine::{JobSpec, LeaseRequest};
 use rampart_server::service::{
@@ -48,7 +49,7 @@ async fn the_reaper_sweeps_as_soon_as_the_clock_passes_its_interval() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_promoter_promotes_as_soon_as_the_clock_reaches_a_delayed_job() {
     let app = TestApp::new().await;
-    let delayed = JobSpec { delay: Some(Duration::from_secs(600)), ..spec() };
+    let delayed = JobSpec { run_at: Some(app.clock.now().plus(Duration::from_secs(600))), ..spec() };
     let id = app.engine.enqueue(&q("p"), vec![delayed]).await.unwrap()[0].id;
     let (_trigger, shutdown) = Shutdown::new();
     tokio::spawn(Promoter::new(PromoterConfig { max_sleep: HOUR }, app.engine.clone()).run(shutdown));

@@ -14,6 +14,13 @@ impl From<tokio_postgres::Error> for StoreError {
         let message = e.as_db_error().map_or_else(|| e.to_string(), |d| d.message().to_string());
         if *code == SqlState::UNIQUE_VIOLATION {
             StoreError::Conflict(message)
+        } else if *code == SqlState::DISK_FULL || *code == SqlState::READ_ONLY_SQL_TRANSACTION {
+            // The database answers but cannot write: a full disk, or a standby.
+            StoreError::NotWritable(format!("PostgreSQL: {message}"))
+        } else if *code == SqlState::CHARACTER_NOT_IN_REPERTOIRE {
+            // A NUL the text rule should have caught before: still the
+            // caller's value, never an internal error.
+            StoreError::Invalid(format!("a text value holds a character PostgreSQL cannot keep (NUL): {message}"))
         } else if *code == SqlState::QUERY_CANCELED {
             StoreError::Unavailable(format!("PostgreSQL cancelled a statement (statement timeout?): {message}"))
         } else if code.code().starts_with("08")
@@ -21,10 +28,9 @@ impl From<tokio_postgres::Error> for StoreError {
             || code.code().starts_with("53")
             || *code == SqlState::T_R_SERIALIZATION_FAILURE
             || *code == SqlState::T_R_DEADLOCK_DETECTED
-            || *code == SqlState::READ_ONLY_SQL_TRANSACTION
         {
-            // Connection exceptions, shutdowns, lack of resources, a standby,
-            // and conflicts worth retrying: the database, not the request.
+            // Connection exceptions, shutdowns, lack of resources, and
+            // conflicts worth retrying: the database, not the request.
             StoreError::Unavailable(format!("PostgreSQL: {message}"))
         } else {
             StoreError::Internal(format!("PostgreSQL error {}: {message}", code.code()))

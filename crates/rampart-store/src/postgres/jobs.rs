@@ -311,7 +311,7 @@ pub(super) async fn ack_many(
                 "WITH a AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[]) AS a(id, token, result)),
                  done AS (
                      UPDATE jobs j SET state = 'completed', finished_at = $4, result = a.result,
-                         lease_token = NULL, lease_expires_at = NULL, timeout_at = NULL
+                         lease_expires_at = NULL, timeout_at = NULL
                      FROM a
                      WHERE j.id = a.id AND j.state = 'active' AND j.lease_token = a.token
                        AND j.lease_expires_at > $4 AND (j.timeout_at IS NULL OR j.timeout_at > $4)
@@ -340,6 +340,7 @@ pub(super) async fn ack_many(
                     attempt: held.attempt,
                     run_time: p.now.since(held.started_at),
                     retry_at: None,
+                    already: false,
                 },
             );
         }
@@ -355,8 +356,47 @@ pub(super) async fn ack_many(
         };
         out.push(acked);
     }
+    repeated(&tx, &p.acks, &mut out).await?;
     tx.commit().await?;
     Ok(out)
+}
+
+/// Answers the acks that found no lease: a repeat of the ack that ended its
+/// attempt (the worker's own complete or fail left its token in the row)
+/// answers the job's state again, in one query for the batch; anything else
+/// lost its lease.
+async fn repeated(
+    tx: &Transaction<'_>,
+    acks: &[JobAck],
+    out: &mut [Result<JobAcked, StoreError>],
+) -> Result<(), StoreError> {
+    let lost: Vec<usize> = (0..out.len()).filter(|&i| matches!(out[i], Err(StoreError::LeaseLost))).collect();
+    if lost.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = lost.iter().map(|&i| acks[i].id.0).collect();
+    let tokens: Vec<&str> = lost.iter().map(|&i| acks[i].lease_token.as_str()).collect();
+    let stmt = tx
+        .prepare_cached(
+            "SELECT j.id, j.lease_token, j.queue, j.state, j.attempt, j.run_at
+             FROM jobs j JOIN unnest($1::bigint[], $2::text[]) AS a(id, token)
+               ON j.id = a.id AND j.lease_token = a.token
+             WHERE j.state <> 'active'",
+        )
+        .await?;
+    let mut found = HashMap::new();
+    for row in tx.query(&stmt, &[&ids, &tokens]).await? {
+        let key: (i64, String) = (row.try_get(0)?, row.try_get(1)?);
+        found
+            .insert(key, (queue_of(&row, 2)?, state_of(&row, 3)?, count(row.try_get(4)?), UnixMillis(row.try_get(5)?)));
+    }
+    for i in lost {
+        let ack = &acks[i];
+        if let Some((queue, state, attempt, run_at)) = found.get(&(ack.id.0, ack.lease_token.clone())) {
+            out[i] = repeated_ack(ack, queue.clone(), *state, *attempt, *run_at);
+        }
+    }
+    Ok(())
 }
 
 async fn fail(
@@ -385,6 +425,7 @@ async fn fail(
         attempt: held.attempt,
         run_time: p.now.since(held.started_at),
         retry_at,
+        already: false,
     }))
 }
 
@@ -411,7 +452,8 @@ async fn end_attempt(
                  UPDATE jobs SET state = $2,
                      run_at = CASE WHEN $2 = 'scheduled' THEN $3 ELSE run_at END,
                      finished_at = CASE WHEN $2 = 'dead' THEN $3 ELSE finished_at END,
-                     last_error = $4, lease_token = NULL, lease_expires_at = NULL, timeout_at = NULL
+                     last_error = $4, lease_token = CASE WHEN $10 THEN lease_token END,
+                     lease_expires_at = NULL, timeout_at = NULL
                  WHERE id = $1
                  RETURNING id
              )
@@ -435,6 +477,9 @@ async fn end_attempt(
             &held.worker,
             &kind.as_str(),
             &held.started_at.0,
+            // A worker's own failure keeps its token in the row, so a repeat
+            // of it is recognised; an attempt the reaper ended keeps none.
+            &(kind == FailureKind::Error),
         ],
     )
     .await?;
@@ -585,7 +630,8 @@ async fn revive(
     let stmt = tx
         .prepare_cached(
             "WITH revived AS (
-                 UPDATE jobs SET state = 'available', attempt = 0, run_at = $2, finished_at = NULL, result = NULL
+                 UPDATE jobs SET state = 'available', attempt = 0, run_at = $2, finished_at = NULL, result = NULL,
+                     lease_token = NULL
                  WHERE id = $1 RETURNING id
              )
              INSERT INTO job_events (job_id, at, from_state, to_state, attempt, reason)
@@ -625,7 +671,9 @@ pub(super) async fn cancel(c: &mut Client, id: JobId, now: UnixMillis) -> Result
     }
     let stmt = tx
         .prepare_cached(
-            "WITH cancelled AS (UPDATE jobs SET state = 'cancelled', finished_at = $2 WHERE id = $1 RETURNING id)
+            "WITH cancelled AS (
+                 UPDATE jobs SET state = 'cancelled', finished_at = $2, lease_token = NULL WHERE id = $1 RETURNING id
+             )
              INSERT INTO job_events (job_id, at, from_state, to_state, attempt, reason)
              SELECT id, $2, $3, 'cancelled', $4, 'cancelled' FROM cancelled",
         )

@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_monitoring.sql"),
     include_str!("migrations/0007_alerts.sql"),
     include_str!("migrations/0008_integrations.sql"),
+    include_str!("migrations/0009_write_probes.sql"),
 ];
 
 /// The advisory lock key held while migrating ("rampart" in ASCII).

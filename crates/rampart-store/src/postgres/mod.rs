@@ -37,7 +37,7 @@ use crate::cron::*;
 use crate::error::StoreError;
 use crate::integration::{IntegrationRecord, IntegrationSummary, IntegrationUpsertParams};
 use crate::job::*;
-use crate::monitoring::{JobHealthCounts, QueueTotalsAddParams, QueueTotalsRecord};
+use crate::monitoring::{JobHealthCounts, QueueTotalsAddParams, QueueTotalsRecord, WRITE_PROBE_BYTES, WriteHealth};
 use crate::queue::{QueueCounts, QueueRecord};
 use crate::ratelimit::RateLimitPolicyRecord;
 use crate::signal::StoreSignal;
@@ -121,6 +121,7 @@ struct Inner {
     node: String,
     signals: broadcast::Sender<StoreSignal>,
     call_timeout: Duration,
+    writes: WriteHealth,
     _listener: listener::Listener,
 }
 
@@ -149,7 +150,14 @@ impl PgStore {
             tracing::warn!("not yet listening for other nodes' jobs; long-polls fall back to polling meanwhile");
         }
         Ok(PgStore {
-            inner: Arc::new(Inner { pool, node, signals, call_timeout: config.call_timeout(), _listener: listener }),
+            inner: Arc::new(Inner {
+                pool,
+                node,
+                signals,
+                call_timeout: config.call_timeout(),
+                writes: WriteHealth::default(),
+                _listener: listener,
+            }),
         })
     }
 
@@ -169,13 +177,35 @@ impl PgStore {
             let mut client = self.inner.pool.get().await.map_err(error::from_pool)?;
             op(&mut client).await
         };
-        match tokio::time::timeout(self.inner.call_timeout, work).await {
+        let out = match tokio::time::timeout(self.inner.call_timeout, work).await {
             Ok(out) => out,
             Err(_) => Err(StoreError::Unavailable(format!(
                 "PostgreSQL did not answer within {:?}; is it up and reachable?",
                 self.inner.call_timeout
             ))),
-        }
+        };
+        self.inner.writes.observe(&out);
+        out
+    }
+
+    /// Whether writes go through; fed by every call.
+    pub(crate) fn write_health(&self) -> &WriteHealth {
+        &self.inner.writes
+    }
+
+    pub(crate) async fn write_probe(&self, now: UnixMillis) -> Result<(), StoreError> {
+        let node = &self.inner.node;
+        let mut filler = vec![0u8; WRITE_PROBE_BYTES];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut filler);
+        self.call(async |c| {
+            let tx = c.transaction().await?;
+            tx.execute("INSERT INTO write_probes (node, at, filler) VALUES ($1, $2, $3)", &[node, &now.0, &filler])
+                .await?;
+            tx.execute("DELETE FROM write_probes WHERE node = $1", &[node]).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
     }
 
     pub(crate) async fn ping(&self) -> Result<(), StoreError> {

@@ -6,6 +6,7 @@
 //! `jobs_lease_expiry`): monitoring adds no index a lease or an ack must
 //! update.
 
+use rampart_core::queue::QueueCounters;
 use rampart_core::time::UnixMillis;
 
 use super::Client;
@@ -24,7 +25,7 @@ pub(super) async fn totals_add(c: &mut Client, p: &QueueTotalsAddParams) -> Resu
     if p.deltas.is_empty() {
         return Ok(());
     }
-    let column = |f: fn(&QueueTotalsCounts) -> u64| p.deltas.iter().map(|d| count(f(&d.counts))).collect::<Vec<_>>();
+    let column = |f: fn(&QueueCounters) -> u64| p.deltas.iter().map(|d| count(f(&d.counts))).collect::<Vec<_>>();
     let queues: Vec<&str> = p.deltas.iter().map(|d| d.queue.as_str()).collect();
     let (attempts, completed, failed) = (column(|n| n.attempts), column(|n| n.completed), column(|n| n.failed));
     let (retries, dead, stalled) = (column(|n| n.retries), column(|n| n.dead), column(|n| n.stalled));

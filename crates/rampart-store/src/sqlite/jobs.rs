@@ -185,9 +185,10 @@ pub(super) fn ack_many(c: &Connection, p: &JobAckParams) -> Result<Vec<Result<Jo
                             attempt: held.attempt,
                             run_time,
                             retry_at,
+                            already: false,
                         })
                     }
-                    None => Err(StoreError::LeaseLost),
+                    None => repeated(c, ack)?,
                 }
             }
         };
@@ -203,17 +204,18 @@ fn complete(
     result: Option<&str>,
     now: UnixMillis,
 ) -> Result<Result<JobAcked, StoreError>, StoreError> {
+    // The token stays in the row: a repeat of this ack is recognised by it.
     let held = c
         .prepare_cached(
             "UPDATE jobs SET state = 'completed', finished_at = ?3, result = ?4,
-                 lease_token = NULL, lease_expires_at = NULL, timeout_at = NULL
+                 lease_expires_at = NULL, timeout_at = NULL
              WHERE id = ?1 AND state = 'active' AND lease_token = ?2 AND lease_expires_at > ?3
                AND (timeout_at IS NULL OR timeout_at > ?3)
              RETURNING id, queue, attempt, max_attempts, started_at, worker",
         )?
         .query_row(params![ack.id.0, ack.lease_token, now.0, result], held_from)
         .optional()?;
-    let Some(held) = held else { return Ok(Err(StoreError::LeaseLost)) };
+    let Some(held) = held else { return repeated(c, ack) };
     // No event: a completed attempt is in the row (see `JobRecord::set_history`).
     let run_time = now.since(held.started_at);
     Ok(Ok(JobAcked {
@@ -223,7 +225,26 @@ fn complete(
         attempt: held.attempt,
         run_time,
         retry_at: None,
+        already: false,
     }))
+}
+
+/// An ack whose lease no longer holds its job: a repeat of the ack that
+/// ended the attempt (the worker's own complete or fail left its token in
+/// the row) answers the job's state again; anything else lost its lease.
+fn repeated(c: &Connection, ack: &JobAck) -> Result<Result<JobAcked, StoreError>, StoreError> {
+    let row = c
+        .prepare_cached(
+            "SELECT queue, state, attempt, run_at FROM jobs WHERE id = ?1 AND lease_token = ?2 AND state <> 'active'",
+        )?
+        .query_row(params![ack.id.0, ack.lease_token], |r| {
+            Ok((queue_at(r, 0)?, state_at(r, 1)?, r.get::<_, u32>(2)?, UnixMillis(r.get(3)?)))
+        })
+        .optional()?;
+    Ok(match row {
+        Some((queue, state, attempt, run_at)) => repeated_ack(ack, queue, state, attempt, run_at),
+        None => Err(StoreError::LeaseLost),
+    })
 }
 
 /// Ends a failed attempt: schedules the retry or buries the job.
@@ -235,24 +256,27 @@ fn end_attempt(
     now: UnixMillis,
 ) -> Result<(JobState, Option<UnixMillis>), StoreError> {
     let Failure { kind, error, retryable, not_before } = failure;
+    // A worker's own failure keeps its token in the row, so a repeat of it
+    // is recognised; an attempt the reaper ended keeps none.
+    let keep_token = kind == FailureKind::Error;
     let (state, retry_at) = match planner.plan(held.queue.as_str(), held.attempt, held.max_attempts, retryable, now) {
         FailureOutcome::Retry(at) => {
             let at = retry_not_before(at, not_before, now);
             c.prepare_cached(
                 "UPDATE jobs SET state = 'scheduled', run_at = ?2, last_error = ?3,
-                     lease_token = NULL, lease_expires_at = NULL, timeout_at = NULL
+                     lease_token = CASE WHEN ?4 THEN lease_token END, lease_expires_at = NULL, timeout_at = NULL
                  WHERE id = ?1",
             )?
-            .execute(params![held.id.0, at.0, error])?;
+            .execute(params![held.id.0, at.0, error, keep_token])?;
             (JobState::Scheduled, Some(at))
         }
         FailureOutcome::Dead => {
             c.prepare_cached(
                 "UPDATE jobs SET state = 'dead', finished_at = ?2, last_error = ?3,
-                     lease_token = NULL, lease_expires_at = NULL, timeout_at = NULL
+                     lease_token = CASE WHEN ?4 THEN lease_token END, lease_expires_at = NULL, timeout_at = NULL
                  WHERE id = ?1",
             )?
-            .execute(params![held.id.0, now.0, error])?;
+            .execute(params![held.id.0, now.0, error, keep_token])?;
             (JobState::Dead, None)
         }
     };
@@ -368,7 +392,8 @@ fn state_and_queue(c: &Connection, id: JobId) -> Result<(JobState, QueueName, u3
 /// Makes a dead or cancelled job available with a fresh set of attempts.
 fn revive(c: &Connection, id: JobId, from: JobState, attempt: u32, now: UnixMillis) -> Result<(), StoreError> {
     c.prepare_cached(
-        "UPDATE jobs SET state = 'available', attempt = 0, run_at = ?2, finished_at = NULL, result = NULL
+        "UPDATE jobs SET state = 'available', attempt = 0, run_at = ?2, finished_at = NULL, result = NULL,
+             lease_token = NULL
          WHERE id = ?1",
     )?
     .execute(params![id.0, now.0])
@@ -395,8 +420,10 @@ pub(super) fn cancel(c: &Connection, id: JobId, now: UnixMillis) -> Result<(), S
     match state {
         JobState::Cancelled => Ok(()),
         JobState::Scheduled | JobState::Available => {
-            c.prepare_cached("UPDATE jobs SET state = 'cancelled', finished_at = ?2 WHERE id = ?1")?
-                .execute(params![id.0, now.0])?;
+            c.prepare_cached(
+                "UPDATE jobs SET state = 'cancelled', finished_at = ?2, lease_token = NULL WHERE id = ?1",
+            )?
+            .execute(params![id.0, now.0])?;
             event(c, id, now, Some(state), JobState::Cancelled, attempt, None, "cancelled", None)
         }
         other => Err(StoreError::InvalidState(other)),

@@ -32,7 +32,7 @@ use crate::cron::*;
 use crate::error::StoreError;
 use crate::integration::{IntegrationRecord, IntegrationSummary, IntegrationUpsertParams};
 use crate::job::*;
-use crate::monitoring::{JobHealthCounts, QueueTotalsAddParams, QueueTotalsRecord};
+use crate::monitoring::{JobHealthCounts, QueueTotalsAddParams, QueueTotalsRecord, WRITE_PROBE_BYTES, WriteHealth};
 use crate::queue::{QueueCounts, QueueRecord};
 use crate::ratelimit::RateLimitPolicyRecord;
 use crate::{ApiKeyInsert, ApiKeyRecord};
@@ -49,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_monitoring.sql"),
     include_str!("migrations/0007_alerts.sql"),
     include_str!("migrations/0008_integrations.sql"),
+    include_str!("migrations/0009_write_probes.sql"),
 ];
 
 /// Read connections kept open between reads.
@@ -85,6 +86,7 @@ pub struct SqliteStore {
 
 struct Inner {
     writer: Writer,
+    writes: Arc<WriteHealth>,
     _checkpointer: checkpointer::Checkpointer,
     readers: Mutex<Vec<Connection>>,
     db_path: PathBuf,
@@ -133,6 +135,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 writer,
+                writes: Arc::default(),
                 _checkpointer: checkpointer,
                 readers: Mutex::new(Vec::new()),
                 db_path,
@@ -146,7 +149,38 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        self.inner.writer.write(write)
+        let written = self.inner.writer.write(write);
+        let health = self.inner.writes.clone();
+        async move {
+            let outcome = written.await;
+            health.observe(&outcome);
+            outcome
+        }
+    }
+
+    /// Whether writes go through; fed by every write.
+    pub(crate) fn write_health(&self) -> &WriteHealth {
+        &self.inner.writes
+    }
+
+    pub(crate) async fn write_probe(&self, now: UnixMillis) -> Result<(), StoreError> {
+        self.write(move |c| {
+            c.prepare_cached("INSERT INTO write_probes (node, at, filler) VALUES ('local', ?1, randomblob(?2))")?
+                .execute(rusqlite::params![now.0, WRITE_PROBE_BYTES])?;
+            c.prepare_cached("DELETE FROM write_probes")?.execute([])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Limits how large the database may grow, in pages (`PRAGMA
+    /// max_page_count` on the writer's connection; never below the current
+    /// size), and answers the limit now in force. Past it every write that
+    /// needs a new page fails as on a full disk
+    /// ([`StoreError::NotWritable`]): tests use it to see rampart run out
+    /// of space for real. The limit lasts until the store is closed.
+    pub async fn max_page_count_set(&self, pages: u64) -> Result<u64, StoreError> {
+        self.write(move |c| Ok(c.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| r.get(0))?)).await
     }
 
     async fn read<T, F>(&self, read: F) -> Result<T, StoreError>

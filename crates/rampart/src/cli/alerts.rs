@@ -4,6 +4,7 @@
 use anyhow::Context as _;
 use rampart_client::wire::{AlertRecordView, SilenceRequest, SilenceView};
 use rampart_core::alert::{AlertId, AlertRule, AlertState, SilenceId};
+use rampart_core::duration::HumanDuration;
 
 use crate::cli::{Remote, output};
 
@@ -48,7 +49,7 @@ pub enum AlertsCommand {
         subject: Option<String>,
         /// How long, e.g. "2h".
         #[arg(long = "for", value_name = "DURATION")]
-        duration: String,
+        duration: HumanDuration,
         /// Why, for the next person.
         #[arg(long)]
         reason: String,
@@ -166,7 +167,7 @@ fn alerts_table(alerts: &[AlertRecordView]) -> output::Table {
             a.rule.clone(),
             a.subject.clone(),
             a.summary.clone(),
-            a.started_at.clone(),
+            a.started_at.to_string(),
             a.acked_by.clone().unwrap_or_default(),
         ]);
     }
@@ -180,7 +181,7 @@ fn silences_table(silences: &[SilenceView]) -> output::Table {
             s.id.clone(),
             s.rule.clone().unwrap_or_else(|| "*".into()),
             s.subject.clone().unwrap_or_else(|| "*".into()),
-            s.ends_at.clone(),
+            s.ends_at.to_string(),
             s.created_by.clone(),
             s.reason.clone(),
         ]);
@@ -233,7 +234,7 @@ mod tests {
             panic!("silence parses");
         };
         assert_eq!(
-            (rule, subject.as_deref(), duration.as_str(), reason.as_str()),
+            (rule, subject.as_deref(), duration.to_string().as_str(), reason.as_str()),
             (Some(AlertRule::DeadLetters), Some("email"), "2h", "deploy")
         );
         assert!(parse(&["silence", "--rule", "nope", "--for", "1h", "--reason", "x"]).is_err());

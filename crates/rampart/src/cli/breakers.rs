@@ -94,7 +94,7 @@ fn breakers_table(breakers: &[BreakerView]) -> output::Table {
             b.name.clone(),
             b.scope.clone(),
             b.state.clone(),
-            b.since.clone().unwrap_or_else(|| "-".into()),
+            output::or_dash(b.since),
             b.consecutive_failures.to_string(),
             b.retry_after_s.map_or_else(|| "-".into(), |s| format!("{s}s")),
             policy_line(&b.policy),
@@ -108,7 +108,7 @@ fn render_breaker(b: &BreakerView) -> String {
         ("name", b.name.clone()),
         ("scope", b.scope.clone()),
         ("state", b.state.clone()),
-        ("since", b.since.clone().unwrap_or_else(|| "never used".into())),
+        ("since", b.since.map_or_else(|| "never used".into(), |t| t.to_string())),
     ];
     if let Some(retry) = b.retry_after_s {
         pairs.push(("retry in", format!("{retry}s")));
@@ -128,10 +128,10 @@ fn render_breaker(b: &BreakerView) -> String {
     }
     pairs.push(("policy", policy_line(&b.policy)));
     let mut text = output::fields(&pairs);
-    if !b.transitions.is_empty() {
+    if let Some(transitions) = b.transitions.as_ref().filter(|t| !t.is_empty()) {
         let mut table = output::Table::new(&["AT", "FROM", "TO", "REASON"]);
-        for t in &b.transitions {
-            table.row(vec![t.at.clone(), t.from.clone(), t.to.clone(), t.reason.clone()]);
+        for t in transitions {
+            table.row(vec![t.at.to_string(), t.from.clone(), t.to.clone(), t.reason.clone()]);
         }
         text.push('\n');
         text.push_str(&table.render());
@@ -154,7 +154,7 @@ mod tests {
             name: name.into(),
             scope: "shared".into(),
             state: state.into(),
-            since: Some("2027-01-15T08:00:00.000Z".into()),
+            since: Some("2027-01-15T08:00:00.000Z".parse().unwrap()),
             retry_after_s: (state == "open").then_some(25),
             consecutive_failures: 0,
             window_calls: 0,
@@ -170,7 +170,7 @@ mod tests {
                 slow_call: None,
             },
             calls: None,
-            transitions: Vec::new(),
+            transitions: None,
         }
     }
 
@@ -197,8 +197,8 @@ search  shared  closed  2027-01-15T08:00:00.000Z  0         -         5 failures
     #[test]
     fn show_lists_the_transitions() {
         let mut b = view("pay", "open");
-        b.transitions.push(BreakerTransitionView {
-            at: "2027-01-15T08:00:00.000Z".into(),
+        b.transitions.get_or_insert_default().push(BreakerTransitionView {
+            at: "2027-01-15T08:00:00.000Z".parse().unwrap(),
             from: "closed".into(),
             to: "open".into(),
             reason: "5 consecutive failures".into(),

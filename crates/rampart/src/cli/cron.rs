@@ -103,7 +103,7 @@ pub async fn run(args: Args, remote: &Remote) -> anyhow::Result<()> {
             if remote.json {
                 return output::json(&schedule);
             }
-            let next = output::or_dash(schedule.next_run_at.as_deref());
+            let next = output::or_dash(schedule.next_run_at);
             output::line(&format!("`{name}` resumed; next run {next}"))
         }
     }
@@ -120,7 +120,7 @@ fn schedules_table(schedules: &[CronView]) -> output::Table {
     let mut table =
         output::Table::new(&["NAME", "SCHEDULE", "TIMEZONE", "QUEUE", "SOURCE", "NEXT RUN", "LAST RUN", "DESCRIPTION"]);
     for s in schedules {
-        let next = if s.paused { "paused".to_string() } else { output::or_dash(s.next_run_at.as_deref()) };
+        let next = if s.paused { "paused".to_string() } else { output::or_dash(s.next_run_at) };
         table.row(vec![
             s.name.clone(),
             s.schedule.clone(),
@@ -150,12 +150,12 @@ fn runs_table(runs: &[CronRunView]) -> output::Table {
     for r in runs {
         table.row(vec![
             r.id.clone(),
-            r.scheduled_at.clone(),
+            r.scheduled_at.to_string(),
             r.trigger.clone(),
-            output::or_dash(r.job_id.as_deref()),
+            output::or_dash(r.job_id),
             r.status.clone(),
-            output::or_dash(r.started_at.as_deref()),
-            output::or_dash(r.finished_at.as_deref()),
+            output::or_dash(r.started_at),
+            output::or_dash(r.finished_at),
             r.attempts.to_string(),
             output::truncate(r.error.as_deref().unwrap_or("-"), 60),
         ]);
@@ -173,7 +173,7 @@ fn render_schedule(s: &CronView) -> String {
         ("misfire", s.misfire.clone()),
         ("source", s.source.clone()),
         ("paused", if s.paused { "yes" } else { "no" }.to_string()),
-        ("next run", output::or_dash(s.next_run_at.as_deref())),
+        ("next run", output::or_dash(s.next_run_at)),
         ("last run", last_run(s)),
     ])
 }

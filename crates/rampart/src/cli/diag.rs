@@ -82,7 +82,7 @@ fn render_background_jobs(d: &BackgroundJobsDiagnostics) -> String {
     for q in &d.queues {
         let c = &q.counts;
         queues.row(vec![
-            q.name.clone(),
+            q.name.to_string(),
             if q.paused { "yes" } else { "no" }.to_string(),
             c.scheduled.to_string(),
             c.available.to_string(),
@@ -103,7 +103,7 @@ fn render_background_jobs(d: &BackgroundJobsDiagnostics) -> String {
         cron.row(vec![
             c.name.clone(),
             c.schedule.clone(),
-            output::or_dash(run.map(|r| r.enqueued_at.as_str())),
+            output::or_dash(run.map(|r| r.enqueued_at)),
             output::or_dash(run.map(|r| r.status.as_str())),
             error_cell(run.and_then(|r| r.error.as_deref())),
         ]);
@@ -123,8 +123,8 @@ fn connections_table(connections: &[&IntegrationView]) -> output::Table {
             c.platform.clone(),
             c.id.clone(),
             c.status.clone(),
-            output::or_dash(c.last_synced_at.as_deref()),
-            output::or_dash(c.token_expires_at.as_deref()),
+            output::or_dash(c.last_synced_at),
+            output::or_dash(c.token_expires_at),
             error_cell(c.last_error.as_deref()),
         ]);
     }
@@ -164,7 +164,7 @@ fn breakers_table(breakers: &[BreakerView]) -> output::Table {
             b.name.clone(),
             b.scope.clone(),
             b.state.clone(),
-            output::or_dash(b.since.as_deref()),
+            output::or_dash(b.since),
             b.consecutive_failures.to_string(),
         ]);
     }
@@ -230,13 +230,13 @@ mod tests {
             platform: platform.into(),
             id: id.into(),
             status: if error.is_some() { "error" } else { "connected" }.into(),
-            last_synced_at: Some("2026-12-04T08:00:00Z".into()),
+            last_synced_at: Some("2026-12-04T08:00:00Z".parse().unwrap()),
             last_error: error.map(Into::into),
             last_error_at: None,
             token_expires_at: None,
             reported_by: "app".into(),
-            created_at: "2026-12-01T00:00:00Z".into(),
-            updated_at: "2026-12-04T08:00:00Z".into(),
+            created_at: "2026-12-01T00:00:00Z".parse().unwrap(),
+            updated_at: "2026-12-04T08:00:00Z".parse().unwrap(),
         }
     }
 
@@ -258,11 +258,11 @@ mod tests {
                 target: "https://app.example/jobs".into(),
                 breaker: "push:app.example:443".into(),
                 state: "open".into(),
-                last_error_at: Some("2026-12-04T08:00:00Z".into()),
+                last_error_at: Some("2026-12-04T08:00:00Z".parse().unwrap()),
                 last_error: Some("5 consecutive failures".into()),
                 last_recovered_at: None,
-                last_success_at: Some("2026-12-04T07:59:00Z".into()),
-                last_failure_at: Some("2026-12-04T08:00:00Z".into()),
+                last_success_at: Some("2026-12-04T07:59:00Z".parse().unwrap()),
+                last_failure_at: Some("2026-12-04T08:00:00Z".parse().unwrap()),
             }],
             breakers: vec![],
         };

@@ -76,9 +76,9 @@ async fn list(queue: &QueueName, limit: Option<u32>, cursor: Option<&str>, remot
     let mut table = output::Table::new(&["ID", "ATTEMPTS", "FINISHED", "LAST ERROR"]);
     for job in &page.jobs {
         table.row(vec![
-            job.id.clone(),
+            job.id.to_string(),
             format!("{}/{}", job.attempt, job.max_attempts),
-            output::or_dash(job.finished_at.as_deref()),
+            output::or_dash(job.finished_at),
             output::truncate(job.last_error.as_deref().unwrap_or("-"), ERROR_WIDTH),
         ]);
     }
@@ -94,9 +94,7 @@ async fn list(queue: &QueueName, limit: Option<u32>, cursor: Option<&str>, remot
 }
 
 async fn retry(queue: &QueueName, ids: Vec<JobId>, remote: &Remote) -> anyhow::Result<()> {
-    let request = DeadRetryRequest {
-        ids: Some(ids.iter().map(JobId::to_string).collect::<Vec<_>>()).filter(|ids| !ids.is_empty()),
-    };
+    let request = DeadRetryRequest { ids: Some(ids).filter(|ids| !ids.is_empty()) };
     let response = remote
         .client
         .dead_retry(queue.as_str(), &request)

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use rampart_client::wire::EnqueueRequest;
+use rampart_core::duration::HumanDuration;
 use rampart_core::id::QueueName;
+use rampart_core::time::UnixMillis;
 use serde_json::value::RawValue;
 
 use crate::cli::{Remote, UsageError, output};
@@ -26,10 +28,10 @@ pub struct Args {
     pub payload_file: Option<PathBuf>,
     /// Run the job after this long (e.g. 30s, 5m, 1h30m).
     #[arg(long, value_parser = duration_arg, conflicts_with = "run_at")]
-    pub delay: Option<String>,
+    pub delay: Option<HumanDuration>,
     /// Run the job at this RFC 3339 time (e.g. 2026-01-31T12:00:00Z).
     #[arg(long, value_parser = time_arg)]
-    pub run_at: Option<String>,
+    pub run_at: Option<UnixMillis>,
     /// Higher runs first [default: 0].
     #[arg(long, allow_negative_numbers = true)]
     pub priority: Option<i32>,
@@ -38,7 +40,7 @@ pub struct Args {
     pub max_attempts: Option<u32>,
     /// How long one attempt may run [default: the queue's].
     #[arg(long, value_parser = duration_arg)]
-    pub timeout: Option<String>,
+    pub timeout: Option<HumanDuration>,
     /// While a live job of the queue has this key, return it instead of adding another.
     #[arg(long)]
     pub unique_key: Option<String>,
@@ -95,14 +97,14 @@ fn json_arg(text: &str) -> Result<Box<RawValue>, String> {
         .map_err(|e| format!("not valid JSON ({e}); write e.g. --payload '{{\"to\": \"ada@example.com\"}}'"))
 }
 
-/// Checks a duration option, keeping the text the server expects.
-fn duration_arg(text: &str) -> Result<String, String> {
-    rampart_core::duration::parse_duration(text).map(|_| text.trim().to_string()).map_err(|e| e.to_string())
+/// Reads a duration option (`30s`).
+fn duration_arg(text: &str) -> Result<HumanDuration, String> {
+    text.parse().map_err(|e: rampart_core::duration::DurationError| e.to_string())
 }
 
-/// Checks an RFC 3339 time option, keeping the text the server expects.
-fn time_arg(text: &str) -> Result<String, String> {
-    rampart_core::time::UnixMillis::parse_rfc3339(text.trim()).map(|_| text.trim().to_string())
+/// Reads an RFC 3339 time option.
+fn time_arg(text: &str) -> Result<UnixMillis, String> {
+    UnixMillis::parse_rfc3339(text.trim())
 }
 
 #[cfg(test)]
@@ -141,10 +143,10 @@ mod tests {
         ])
         .expect("parses");
         assert_eq!(args.payload.get(), r#"{"to":"a@b.c"}"#);
-        assert_eq!(args.delay.as_deref(), Some("30s"));
+        assert_eq!(args.delay.map(|d| d.to_string()).as_deref(), Some("30s"));
         assert_eq!(args.priority, Some(-5));
         assert_eq!(args.max_attempts, Some(4));
-        assert_eq!(args.timeout.as_deref(), Some("1m"));
+        assert_eq!(args.timeout.map(|d| d.to_string()).as_deref(), Some("1m"));
         assert_eq!(args.unique_key.as_deref(), Some("k1"));
     }
 

@@ -85,24 +85,25 @@ async fn show(id: JobId, remote: &Remote) -> anyhow::Result<()> {
 /// A job's details for people: fields, then its errors and its history.
 fn render_job(job: &JobView) -> String {
     let mut pairs = vec![
-        ("id", job.id.clone()),
-        ("state", job.state.clone()),
-        ("queue", job.queue.clone()),
+        ("id", job.id.to_string()),
+        ("state", job.state.to_string()),
+        ("queue", job.queue.to_string()),
         ("attempts", format!("{}/{}", job.attempt, job.max_attempts)),
         ("priority", job.priority.to_string()),
     ];
-    let optional = [("timeout", &job.timeout), ("unique key", &job.unique_key), ("worker", &job.worker)];
-    pairs.extend(optional.into_iter().filter_map(|(label, value)| Some((label, value.clone()?))));
-    pairs.push(("created", job.created_at.clone()));
-    pairs.push(("run at", job.run_at.clone()));
-    let times = [
-        ("started", &job.started_at),
-        ("finished", &job.finished_at),
-        ("lease expires", &job.lease_expires_at),
-        ("times out", &job.timeout_at),
-        ("last error", &job.last_error),
+    let optional = [
+        ("timeout", job.timeout.map(|t| t.to_string())),
+        ("unique key", job.unique_key.clone()),
+        ("worker", job.worker.clone()),
+        ("created", Some(job.created_at.to_string())),
+        ("run at", Some(job.run_at.to_string())),
+        ("started", job.started_at.map(|t| t.to_string())),
+        ("finished", job.finished_at.map(|t| t.to_string())),
+        ("lease expires", job.lease_expires_at.map(|t| t.to_string())),
+        ("times out", job.timeout_at.map(|t| t.to_string())),
+        ("last error", job.last_error.clone()),
     ];
-    pairs.extend(times.into_iter().filter_map(|(label, value)| Some((label, value.clone()?))));
+    pairs.extend(optional.into_iter().filter_map(|(label, value)| Some((label, value?))));
     if let Some(result) = &job.result {
         pairs.push(("result", result.get().to_string()));
     }
@@ -112,7 +113,7 @@ fn render_job(job: &JobView) -> String {
     if !job.errors.is_empty() {
         let mut errors = output::Table::new(&["ATTEMPT", "AT", "REASON", "ERROR"]);
         for e in &job.errors {
-            errors.row(vec![e.attempt.to_string(), e.at.clone(), e.reason.clone(), e.error.clone()]);
+            errors.row(vec![e.attempt.to_string(), e.at.to_string(), e.reason.clone(), e.error.clone()]);
         }
         out.push_str("\nerrors\n");
         out.push_str(&errors.render());
@@ -121,8 +122,8 @@ fn render_job(job: &JobView) -> String {
         let mut history = output::Table::new(&["AT", "TRANSITION", "ATTEMPT", "WORKER", "REASON", "ERROR"]);
         for event in &job.history {
             history.row(vec![
-                event.at.clone(),
-                format!("{} → {}", output::or_dash(event.from.as_deref()), event.to),
+                event.at.to_string(),
+                format!("{} → {}", output::or_dash(event.from), event.to),
                 event.attempt.to_string(),
                 output::or_dash(event.worker.as_deref()),
                 event.reason.clone(),
@@ -148,10 +149,10 @@ async fn list(args: ListArgs, remote: &Remote) -> anyhow::Result<()> {
     let mut table = output::Table::new(&["ID", "STATE", "ATTEMPT", "CREATED", "LAST ERROR"]);
     for job in &page.jobs {
         table.row(vec![
-            job.id.clone(),
-            job.state.clone(),
+            job.id.to_string(),
+            job.state.to_string(),
             format!("{}/{}", job.attempt, job.max_attempts),
-            job.created_at.clone(),
+            job.created_at.to_string(),
             output::truncate(job.last_error.as_deref().unwrap_or("-"), ERROR_WIDTH),
         ]);
     }
@@ -216,19 +217,19 @@ mod tests {
     fn a_job_shows_its_fields_errors_and_history() {
         let raw = |s: &str| RawValue::from_string(s.to_string()).expect("json");
         let job = JobView {
-            id: "42".into(),
-            queue: "email".into(),
-            state: "dead".into(),
+            id: "42".parse().unwrap(),
+            queue: "email".parse().unwrap(),
+            state: "dead".parse().unwrap(),
             payload: raw(r#"{"to":"a@b.c"}"#),
             priority: 0,
             attempt: 1,
             max_attempts: 1,
             timeout: None,
             unique_key: None,
-            created_at: "2026-01-01T00:00:00.000Z".into(),
-            run_at: "2026-01-01T00:00:00.000Z".into(),
-            started_at: Some("2026-01-01T00:00:01.000Z".into()),
-            finished_at: Some("2026-01-01T00:00:02.000Z".into()),
+            created_at: "2026-01-01T00:00:00.000Z".parse().unwrap(),
+            run_at: "2026-01-01T00:00:00.000Z".parse().unwrap(),
+            started_at: Some("2026-01-01T00:00:01.000Z".parse().unwrap()),
+            finished_at: Some("2026-01-01T00:00:02.000Z".parse().unwrap()),
             lease_expires_at: None,
             timeout_at: None,
             worker: Some("w1".into()),
@@ -236,24 +237,24 @@ mod tests {
             result: None,
             errors: vec![JobErrorView {
                 attempt: 1,
-                at: "2026-01-01T00:00:02.000Z".into(),
+                at: "2026-01-01T00:00:02.000Z".parse().unwrap(),
                 reason: "error".into(),
                 error: "smtp down".into(),
             }],
             history: vec![
                 JobEventView {
-                    at: "2026-01-01T00:00:00.000Z".into(),
+                    at: "2026-01-01T00:00:00.000Z".parse().unwrap(),
                     from: None,
-                    to: "available".into(),
+                    to: "available".parse().unwrap(),
                     attempt: 0,
                     worker: None,
                     reason: "enqueued".into(),
                     error: None,
                 },
                 JobEventView {
-                    at: "2026-01-01T00:00:02.000Z".into(),
-                    from: Some("active".into()),
-                    to: "dead".into(),
+                    at: "2026-01-01T00:00:02.000Z".parse().unwrap(),
+                    from: Some("active".parse().unwrap()),
+                    to: "dead".parse().unwrap(),
                     attempt: 1,
                     worker: Some("w1".into()),
                     reason: "error".into(),

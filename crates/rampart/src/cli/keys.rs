@@ -42,7 +42,7 @@ pub enum KeysCommand {
 pub async fn run(args: Args, remote: &Remote) -> anyhow::Result<()> {
     match args.command {
         KeysCommand::Create { role, name } => {
-            let request = KeyCreateRequest { name, role: role.to_string() };
+            let request = KeyCreateRequest { name, role };
             let created = remote
                 .client
                 .key_create(&request)
@@ -84,10 +84,10 @@ fn keys_table(keys: &[KeyView]) -> output::Table {
         table.row(vec![
             key.id.clone(),
             key.name.clone(),
-            key.role.clone(),
+            key.role.to_string(),
             key.prefix.clone(),
-            key.created_at.clone(),
-            output::or_dash(key.revoked_at.as_deref()),
+            key.created_at.to_string(),
+            output::or_dash(key.revoked_at),
         ]);
     }
     table
@@ -124,10 +124,10 @@ mod tests {
         let key = |id: &str, revoked: Option<&str>| KeyView {
             id: id.into(),
             name: format!("key-{id}"),
-            role: "reader".into(),
+            role: "reader".parse().unwrap(),
             prefix: "rk_ab12".into(),
-            created_at: "2026-01-01T00:00:00.000Z".into(),
-            revoked_at: revoked.map(str::to_string),
+            created_at: "2026-01-01T00:00:00.000Z".parse().unwrap(),
+            revoked_at: revoked.map(|t| t.parse().unwrap()),
         };
         let text = keys_table(&[key("1", None), key("2", Some("2026-02-01T00:00:00.000Z"))]).render();
         let expected = "\

@@ -103,7 +103,7 @@ fn samples_table(samples: &[QueueSampleView], by_time: bool) -> output::Table {
     ]);
     for s in samples {
         table.row(vec![
-            if by_time { s.at.clone() } else { s.queue.clone() },
+            if by_time { s.at.to_string() } else { s.queue.clone() },
             s.waiting.to_string(),
             s.delayed.to_string(),
             s.active.to_string(),

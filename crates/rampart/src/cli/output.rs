@@ -118,8 +118,8 @@ pub fn truncate(text: &str, max: usize) -> String {
 }
 
 /// The value, or `-` when there is none.
-pub fn or_dash(value: Option<&str>) -> String {
-    value.unwrap_or("-").to_string()
+pub fn or_dash(value: Option<impl std::fmt::Display>) -> String {
+    value.map_or_else(|| "-".to_string(), |v| v.to_string())
 }
 
 /// Replaces control characters (line breaks, tabs) with spaces so a value
@@ -183,7 +183,7 @@ ID    STATE      LAST ERROR
         assert_eq!(truncate("exactly10!", 10), "exactly10!");
         assert_eq!(truncate("this is far too long", 10), "this is f…");
         assert_eq!(truncate("a\nb", 10), "a b");
-        assert_eq!(or_dash(None), "-");
+        assert_eq!(or_dash(None::<&str>), "-");
         assert_eq!(or_dash(Some("w1")), "w1");
     }
 }

@@ -89,7 +89,7 @@ fn queues_table(queues: &[QueueView]) -> output::Table {
     for q in queues {
         let c = &q.counts;
         table.row(vec![
-            q.name.clone(),
+            q.name.to_string(),
             yes_no(q.paused),
             c.scheduled.to_string(),
             c.available.to_string(),
@@ -105,7 +105,7 @@ fn queues_table(queues: &[QueueView]) -> output::Table {
 /// A queue's details for people: counts per state, then totals since start-up.
 fn render_queue(queue: &QueueView) -> String {
     let (c, t) = (&queue.counts, &queue.totals);
-    let mut head = vec![("name", queue.name.clone()), ("paused", yes_no(queue.paused))];
+    let mut head = vec![("name", queue.name.to_string()), ("paused", yes_no(queue.paused))];
     if let Some(target) = &queue.target {
         head.push(("target", target.clone()));
         // Shown to admin keys only: others see that there is one.
@@ -170,7 +170,7 @@ mod tests {
 
     fn queue(name: &str, paused: bool) -> QueueView {
         QueueView {
-            name: name.into(),
+            name: name.parse().unwrap(),
             paused,
             counts: StateCounts { scheduled: 1, available: 20, active: 3, completed: 400, dead: 5, cancelled: 0 },
             totals: QueueTotals { completed: 10, failed: 2, mean_processing_ms: 12.25, ..QueueTotals::default() },

@@ -108,7 +108,7 @@ url = "{}"
 async fn kill_a_job(node: &TestServer, queue: &str, error: &str) -> String {
     let payload = RawValue::from_string(r#"{"invoice":7}"#.into()).unwrap();
     let request = EnqueueRequest { max_attempts: Some(1), ..EnqueueRequest::new(payload) };
-    let id = node.client().enqueue(queue, &request).await.expect("enqueue").id;
+    let id = node.client().enqueue(queue, &request).await.expect("enqueue").id.to_string();
     let leased = node.client().lease(queue, &LeaseRequest { max: Some(1), ..LeaseRequest::default() }).await;
     let job = leased.expect("lease").jobs.into_iter().next().expect("the job is leased");
     let fail = FailRequest { lease_token: job.lease_token, error: error.into(), retryable: None };
@@ -175,6 +175,5 @@ async fn two_nodes_send_each_alert_notice_once() {
 /// When a node's monitor last sampled, as Unix milliseconds.
 async fn sampled_at(node: &TestServer) -> i64 {
     let health = node.client().system_health().await.expect("system health");
-    let at = health.components.queues.sampled_at.unwrap_or_default();
-    rampart_core::time::UnixMillis::parse_rfc3339(&at).map_or(0, |t| t.0)
+    health.components.queues.sampled_at.map_or(0, |t| t.0)
 }

@@ -167,7 +167,8 @@ impl Cluster {
             let queue = queue.to_string();
             calls.spawn(async move {
                 let jobs = (start..n.min(start + batch)).map(|n| request(json!({ "n": n }), None)).collect();
-                client.enqueue_batch(&queue, &BatchRequest { jobs }).await.expect("a batch enqueue").ids
+                let ids = client.enqueue_batch(&queue, &BatchRequest { jobs }).await.expect("a batch enqueue").ids;
+                ids.iter().map(ToString::to_string).collect::<Vec<_>>()
             });
         }
         let mut ids = Vec::with_capacity(n);
@@ -544,11 +545,11 @@ async fn a_unique_key_gives_one_live_job_across_nodes_under_concurrent_enqueues(
             if i < 200 {
                 let key = KEYS[i % KEYS.len()];
                 let answer = client.enqueue(QUEUE, &request(json!({ "i": i }), Some(key))).await.expect("enqueue");
-                vec![(key, answer.id, Some(answer.duplicate))]
+                vec![(key, answer.id.to_string(), Some(answer.duplicate))]
             } else {
                 let jobs = KEYS.iter().map(|key| request(json!({ "i": i }), Some(key))).collect();
                 let ids = client.enqueue_batch(QUEUE, &BatchRequest { jobs }).await.expect("batch enqueue").ids;
-                KEYS.into_iter().zip(ids).map(|(key, id)| (key, id, None)).collect()
+                KEYS.into_iter().zip(ids).map(|(key, id)| (key, id.to_string(), None)).collect()
             }
         });
     }

@@ -6,6 +6,8 @@ use rampart_client::client::Client;
 use rampart_client::wire::{
     BackgroundJobsDiagnostics, IntegrationReportRequest, IntegrationsDiagnostics, KeyCreateRequest,
 };
+use rampart_core::auth::Role;
+use rampart_core::time::UnixMillis;
 
 use crate::harness::TestServer;
 
@@ -15,14 +17,14 @@ async fn diag_shows_the_loops_and_the_integrations_an_app_reported() {
     server.enqueue("email-send", r#"{"to":"x"}"#).await;
     let producer = server
         .client()
-        .key_create(&KeyCreateRequest { name: "billing-app".into(), role: "producer".into() })
+        .key_create(&KeyCreateRequest { name: "billing-app".into(), role: Role::Producer })
         .await
         .expect("a producer key");
     let app = Client::new(server.url(), Some(producer.key)).unwrap();
     let report = IntegrationReportRequest {
         status: "error".into(),
         last_error: Some("invalid_grant".into()),
-        token_expires_at: Some("2000-01-01T00:00:00Z".into()),
+        token_expires_at: Some(UnixMillis::parse_rfc3339("2000-01-01T00:00:00Z").unwrap()),
         ..IntegrationReportRequest::default()
     };
     let stored = app.integration_report("gmail", "acct-1", &report).await.expect("a producer may report");
@@ -32,7 +34,7 @@ async fn diag_shows_the_loops_and_the_integrations_an_app_reported() {
     let cli = server.cli();
     let jobs: BackgroundJobsDiagnostics = cli.json(&["diag", "background-jobs"]).await;
     assert_eq!(jobs.store.status, "up");
-    assert_eq!(jobs.queues[0].name, "email-send");
+    assert_eq!(jobs.queues[0].name.as_str(), "email-send");
     let loops: Vec<&str> = jobs.loops.iter().map(|l| l.name.as_str()).collect();
     assert!(jobs.cron.iter().any(|c| c.name == "rampart.retention"), "the built-in schedule is listed");
     for name in ["policy_syncer", "promoter", "pruner", "reaper", "sampler", "scheduler", "sweeper"] {

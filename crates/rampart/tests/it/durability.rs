@@ -66,11 +66,11 @@ async fn a_thousand_acknowledged_jobs_survive_a_sigkill_of_the_server() {
             None => break,
         }
     }
-    let expected: BTreeSet<String> = acknowledged.iter().map(|(id, _)| id.clone()).collect();
+    let expected: BTreeSet<_> = acknowledged.iter().map(|(id, _)| *id).collect();
     assert_eq!(stored, expected);
 
     for (id, n) in acknowledged.iter().step_by(97) {
-        let job = client.job(id).await.expect("job");
+        let job = client.job(&id.to_string()).await.expect("job");
         assert_eq!((job.state.as_str(), parsed(&job.payload)), ("available", json!({"n": n})), "job {id}");
     }
 }

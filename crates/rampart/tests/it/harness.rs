@@ -310,7 +310,7 @@ impl ServerBuilder {
             key: String::new(),
             client: None,
         };
-        server.launch().await;
+        server.launch("127.0.0.1:0").await;
         server
     }
 }
@@ -341,10 +341,11 @@ impl TestServer {
         TestServer::builder().start().await
     }
 
-    /// Starts the binary on the data directory and waits until it serves.
-    async fn launch(&mut self) {
+    /// Starts the binary on the data directory, listening on `listen`, and
+    /// waits until it serves.
+    async fn launch(&mut self, listen: &str) {
         let mut command = rampart(&self.work_dir());
-        command.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(self.data_dir());
+        command.args(["serve", "--listen", listen, "--data-dir"]).arg(self.data_dir());
         if let Some(config) = &self.config {
             command.arg("--config").arg(config);
         }
@@ -439,7 +440,15 @@ impl TestServer {
     /// (on a new port), after [`TestServer::kill`] or its exit.
     pub async fn restart(&mut self) {
         assert!(self.process.is_none(), "kill the server before restarting it");
-        self.launch().await;
+        self.launch("127.0.0.1:0").await;
+    }
+
+    /// Starts a server again on the same data directory, configuration and
+    /// address, so that clients and workers of the stopped one reach it.
+    pub async fn restart_on_the_same_address(&mut self) {
+        assert!(self.process.is_none(), "stop the server before restarting it");
+        let address = self.url.trim_start_matches("http://").to_string();
+        self.launch(&address).await;
     }
 
     /// The data directory (store and `admin.key`).
@@ -494,7 +503,7 @@ impl TestServer {
 
     /// Polls the job until it is in `state` and answers it.
     pub async fn job_in_state(&self, id: &str, state: &str) -> JobView {
-        self.job_until(id, &format!("state `{state}`"), |job| job.state == state).await
+        self.job_until(id, &format!("state `{state}`"), |job| job.state.as_str() == state).await
     }
 }
 

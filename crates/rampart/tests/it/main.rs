@@ -14,6 +14,8 @@
 //! - [`breakers`]: `rampart breakers`, and two nodes on one PostgreSQL
 //!   agreeing on a shared breaker;
 //! - [`cli`]: what the CLI says when it cannot do its job;
+//! - [`client`]: a Rust app enqueuing and working jobs through the
+//!   `rampart-client` crate alone (the flow of its example);
 //! - [`alerts`]: two nodes on one PostgreSQL send each alert notice once to
 //!   a real receiver; `rampart alerts` from the CLI;
 //! - [`cluster`]: two nodes on one PostgreSQL database: jobs run once across
@@ -44,6 +46,7 @@
 mod alerts;
 mod breakers;
 mod cli;
+mod client;
 mod cluster;
 mod cron;
 mod cron_cluster;

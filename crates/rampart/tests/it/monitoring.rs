@@ -66,7 +66,7 @@ async fn a_worker_shows_in_the_metrics_and_the_totals_outlive_a_restart() {
     let lease = LeaseRequest { max: Some(1), worker: Some("w1".into()), ..LeaseRequest::default() };
     let job = client.lease("mail", &lease).await.expect("a lease").jobs.remove(0);
     let done = CompleteRequest { lease_token: job.lease_token, result: None };
-    client.complete(&job.id, &done).await.expect("completed");
+    client.complete(&job.id.to_string(), &done).await.expect("completed");
 
     let completed =
         |metrics: QueueMetricsResponse| metrics.queues.iter().find(|q| q.queue == "mail").map_or(0, |q| q.completed);

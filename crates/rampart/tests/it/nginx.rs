@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use rampart_client::wire::KeyCreateRequest;
+use rampart_core::auth::Role;
 use serde_json::{Value, json};
 
 use crate::harness::{Process, TestServer, eventually};
@@ -196,7 +197,7 @@ async fn the_eleventh_request_in_five_minutes_from_one_ip_gets_429_through_nginx
     let server = TestServer::builder().config(RAMPART_CONFIG).start().await;
     let created = server
         .client()
-        .key_create(&KeyCreateRequest { name: "nginx-gate".into(), role: "producer".into() })
+        .key_create(&KeyCreateRequest { name: "nginx-gate".into(), role: Role::Producer })
         .await
         .expect("create nginx's key");
     let nginx = Nginx::start(server.url(), &created.key).await;

@@ -43,7 +43,7 @@ async fn sigterm_lets_a_request_in_flight_run_until_the_grace_ends_then_exits_0(
     assert_eq!(status.code(), Some(0), "{status:?}");
 
     server.restart().await;
-    assert_eq!(server.job(&kept).await.state, "available");
+    assert_eq!(server.job(&kept).await.state.as_str(), "available");
 }
 
 #[tokio::test]

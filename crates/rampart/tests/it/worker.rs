@@ -1,7 +1,8 @@
 //! `rampart work` running real shell commands against a real server: the
 //! payload on stdin and the job's environment, retries with the stderr tail
 //! as the error, exit 75 to the dead-letter queue and back, a worker killed
-//! mid-job whose lease expires, and a worker stopped with SIGTERM.
+//! mid-job whose lease expires, a worker stopped with SIGTERM, a finished
+//! command acknowledged across a server restart, and a NUL in stderr.
 
 use serde_json::{Value, json};
 
@@ -154,7 +155,7 @@ async fn a_job_of_a_killed_worker_is_released_when_its_lease_expires() {
     assert_eq!(job.result.as_deref().map(parsed), Some(json!({"attempt": 2})));
     let expired = job.history.iter().find(|event| event.reason == "lease_expired");
     let expired = expired.unwrap_or_else(|| panic!("no lease_expired in {:#?}", job.history));
-    assert_eq!((expired.from.as_deref(), expired.attempt), (Some("active"), 1), "{expired:#?}");
+    assert_eq!((expired.from.map(|s| s.as_str()), expired.attempt), (Some("active"), 1), "{expired:#?}");
     let done = job.history.last().expect("history");
     assert_eq!((done.to.as_str(), done.worker.as_deref()), ("completed", Some("second")), "{done:#?}");
 }
@@ -189,7 +190,7 @@ async fn sigterm_stops_leasing_and_lets_the_running_command_finish() {
     assert_eq!(status.code(), Some(0), "{status:?}");
 
     let job = server.job(&running).await;
-    assert_eq!(job.state, "completed");
+    assert_eq!(job.state.as_str(), "completed");
     assert_eq!(job.result.as_deref().map(parsed), Some(json!({"finished": true})));
     let late = server.job(&late).await;
     assert_eq!((late.state.as_str(), late.attempt), ("available", 0), "{:#?}", late.history);
@@ -213,4 +214,59 @@ async fn a_timed_out_command_is_stopped_with_the_processes_it_started() {
         .expect("a pid");
     eventually("the timed-out command's child to be stopped", || std::future::ready(has_ended(pid).then_some(())))
         .await;
+}
+
+#[tokio::test]
+async fn a_command_finished_while_the_server_restarts_is_completed_once_on_attempt_1() {
+    let mut server = TestServer::start().await;
+    let id = server.enqueue("restart", r#"{"n": 1}"#).await;
+    let mut worker = server
+        .cli()
+        .worker("restart")
+        .script(
+            r#"echo "$RAMPART_ATTEMPT" >> runs.txt
+               while [ ! -e release ]; do sleep 0.02; done
+               touch finished
+               echo '{"done": true}'"#,
+        )
+        .await;
+    let runs = server.work_dir().join("runs.txt");
+    eventually("the command to start", || std::future::ready((!lines(&runs).is_empty()).then_some(()))).await;
+
+    // The server stops (SIGTERM, a deploy) while the command runs, and the
+    // command finishes while no server answers.
+    server.signal("TERM");
+    let status = server.wait_exit().await;
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    std::fs::write(server.work_dir().join("release"), "").expect("release the command");
+    let finished = server.work_dir().join("finished");
+    eventually("the command to finish", || std::future::ready(finished.exists().then_some(()))).await;
+    // The outage is the behaviour under test: longer than the ~3 s workers
+    // used to retry an ack for, far shorter than the 30 s lease.
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    server.restart_on_the_same_address().await;
+
+    let job = server.job_in_state(&id, "completed").await;
+    assert_eq!(job.attempt, 1, "{:#?}", job.history);
+    assert_eq!(job.result.as_deref().map(parsed), Some(json!({"done": true})));
+    assert_eq!(lines(&runs), ["1"], "the command ran once");
+    assert!(worker.is_running());
+    assert!(!worker.stderr().contains("will be retried"), "{}", worker.stderr());
+}
+
+#[tokio::test]
+async fn a_command_whose_stderr_holds_nul_fails_its_job_with_the_error_kept() {
+    // PostgreSQL is where a NUL in the error used to answer 500 (without it
+    // the test runs on SQLite).
+    let db = rampart_store::postgres::testing::TestDatabase::create("worker NUL stderr").await;
+    let mut builder = TestServer::builder().config("[queues.binary]\nmax_attempts = 1\n");
+    if let Some(db) = &db {
+        builder = builder.env("DATABASE_URL", &db.url);
+    }
+    let server = builder.start().await;
+    let id = server.enqueue("binary", "{}").await;
+    let worker = server.cli().worker("binary").script(r#"printf 'bad\000bytes' >&2; exit 1"#).await;
+    let job = server.job_in_state(&id, "dead").await;
+    assert_eq!(job.last_error.as_deref(), Some("exit 1: bad\u{FFFD}bytes"), "{:#?}", job.history);
+    assert!(!worker.stderr().contains("could not acknowledge"), "{}", worker.stderr());
 }

@@ -1,5 +1,7 @@
 //! The JSON shapes of the alert routes (`/v1/alerts…`).
 
+use rampart_core::duration::HumanDuration;
+use rampart_core::time::UnixMillis;
 use serde::{Deserialize, Serialize};
 
 /// An alert.
@@ -25,13 +27,13 @@ pub struct AlertRecordView {
     /// `last_error`, `died_at`); otherwise empty.
     pub dead_jobs: Vec<serde_json::Value>,
     /// When it started firing.
-    pub started_at: String,
+    pub started_at: UnixMillis,
     /// When its last notice went out.
-    pub last_notified_at: String,
+    pub last_notified_at: UnixMillis,
     /// When it resolved.
-    pub resolved_at: Option<String>,
+    pub resolved_at: Option<UnixMillis>,
     /// When someone acknowledged it.
-    pub acked_at: Option<String>,
+    pub acked_at: Option<UnixMillis>,
     /// Who acknowledged it (the key's name).
     pub acked_by: Option<String>,
 }
@@ -54,15 +56,16 @@ pub struct SilenceRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
     /// Only this subject (a queue's name, or `store`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "rampart_core::nul::key_opt", skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     /// The end, as an RFC 3339 time; exclusive with `duration`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ends_at: Option<String>,
+    pub ends_at: Option<UnixMillis>,
     /// How long from now (`"2h"`); exclusive with `ends_at`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub duration: Option<String>,
+    pub duration: Option<HumanDuration>,
     /// Why, for the next person.
+    #[serde(deserialize_with = "rampart_core::nul::free")]
     pub reason: String,
 }
 
@@ -76,9 +79,9 @@ pub struct SilenceView {
     /// The subject it matches; absent matches all.
     pub subject: Option<String>,
     /// When it ends.
-    pub ends_at: String,
+    pub ends_at: UnixMillis,
     /// When it was made.
-    pub created_at: String,
+    pub created_at: UnixMillis,
     /// Who made it (the key's name).
     pub created_by: String,
     /// Why.

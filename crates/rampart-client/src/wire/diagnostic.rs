@@ -1,5 +1,6 @@
 //! The JSON shapes of the integrations report and the admin diagnostics.
 
+use rampart_core::time::UnixMillis;
 use serde::{Deserialize, Serialize};
 
 use super::{BreakerView, CronView, QueueView, RedisBackendView, StoreHealth};
@@ -14,17 +15,17 @@ pub struct IntegrationReportRequest {
     pub status: String,
     /// When the app last synced through it, RFC 3339.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_synced_at: Option<String>,
+    pub last_synced_at: Option<UnixMillis>,
     /// The last error the app saw on it (at most 2000 characters; emails,
     /// tokens and card-like numbers in it are replaced before it is stored).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "rampart_core::nul::free_opt", skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     /// When that error happened, RFC 3339.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_error_at: Option<String>,
+    pub last_error_at: Option<UnixMillis>,
     /// When its access token expires, RFC 3339.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token_expires_at: Option<String>,
+    pub token_expires_at: Option<UnixMillis>,
 }
 
 /// A reported connection.
@@ -37,19 +38,19 @@ pub struct IntegrationView {
     /// `connected`, `error` or `expired`.
     pub status: String,
     /// When the app last synced through it.
-    pub last_synced_at: Option<String>,
+    pub last_synced_at: Option<UnixMillis>,
     /// The last error reported.
     pub last_error: Option<String>,
     /// When that error happened.
-    pub last_error_at: Option<String>,
+    pub last_error_at: Option<UnixMillis>,
     /// When its access token expires.
-    pub token_expires_at: Option<String>,
+    pub token_expires_at: Option<UnixMillis>,
     /// The name of the API key that last reported it.
     pub reported_by: String,
     /// When it was first reported.
-    pub created_at: String,
+    pub created_at: UnixMillis,
     /// When it was last reported.
-    pub updated_at: String,
+    pub updated_at: UnixMillis,
 }
 
 /// One platform in the integrations diagnostics.
@@ -74,7 +75,7 @@ pub struct PlatformDiagnostics {
 pub struct PushTargetView {
     /// The push queue.
     pub queue: String,
-    /// Where its jobs are delivered.
+    /// Where its jobs are delivered, its query values hidden (`?token=***`).
     pub target: String,
     /// The breaker of the target's host (`push:HOST:PORT`).
     pub breaker: String,

@@ -1,0 +1,105 @@
+//! The shapes of the cron routes (`/v1/cron/…`).
+
+use rampart_core::id::JobId;
+use rampart_core::time::UnixMillis;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+/// A cron schedule: `GET /v1/cron/{name}`, and each item of `GET /v1/cron`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CronView {
+    /// Its name.
+    pub name: String,
+    /// The cron expression (5 or 6 fields, or a macro such as `@hourly`).
+    pub schedule: String,
+    /// The IANA zone it is read in.
+    pub timezone: String,
+    /// The queue its jobs go to; `null` for rampart's own schedules, which run in process.
+    pub queue: Option<String>,
+    /// Its jobs' payload.
+    pub payload: Box<RawValue>,
+    /// What it is for.
+    pub description: String,
+    /// `skip` or `run_once`: what ticks missed during downtime do.
+    pub misfire: String,
+    /// `config`, `api` or `builtin`.
+    pub source: String,
+    /// A paused schedule's ticks pass without runs.
+    pub paused: bool,
+    /// The next tick, RFC 3339; `null` when it never fires again.
+    pub next_run_at: Option<UnixMillis>,
+    /// Its latest run.
+    pub last_run: Option<CronRunView>,
+    /// When it was first stored.
+    pub created_at: UnixMillis,
+    /// When it was last changed.
+    pub updated_at: UnixMillis,
+}
+
+/// `GET /v1/cron`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CronListResponse {
+    /// Every schedule, by name.
+    pub schedules: Vec<CronView>,
+}
+
+/// `PUT /v1/cron/{name}`: a schedule kept in the store, fired by every node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CronPut {
+    /// The cron expression: 5 fields, 6 with seconds first, or `@hourly`,
+    /// `@daily` (`@midnight`), `@weekly`, `@monthly`, `@yearly` (`@annually`).
+    pub schedule: String,
+    /// An IANA zone (default `UTC`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    /// The queue each run's job goes to.
+    pub queue: String,
+    /// Each job's payload, any JSON (default `{}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Box<RawValue>>,
+    /// What it is for.
+    #[serde(default, deserialize_with = "rampart_core::nul::free_opt", skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `skip` (default) or `run_once`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub misfire: Option<String>,
+}
+
+/// One run of a schedule.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CronRunView {
+    /// The run's id (a cursor for paging).
+    pub id: String,
+    /// The schedule.
+    pub name: String,
+    /// The tick it stands for, RFC 3339 (the trigger time for a manual run).
+    pub scheduled_at: UnixMillis,
+    /// When its job was enqueued.
+    pub enqueued_at: UnixMillis,
+    /// Its job; `null` for rampart's own work.
+    pub job_id: Option<JobId>,
+    /// `schedule`, `manual` or `misfire`.
+    pub trigger: String,
+    /// Its job's state as last seen: `available`, `active`, `completed`, `dead`, ….
+    pub status: String,
+    /// When its latest attempt started.
+    pub started_at: Option<UnixMillis>,
+    /// When it finished.
+    pub finished_at: Option<UnixMillis>,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The last error.
+    pub error: Option<String>,
+    /// Its job's result; for retention, what it deleted.
+    pub result: Option<Box<RawValue>>,
+}
+
+/// `GET /v1/cron/{name}/runs`: newest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CronRunsResponse {
+    /// A page of runs, newest first.
+    pub runs: Vec<CronRunView>,
+    /// Pass as `cursor` for the next (older) page; absent on the last page.
+    pub next_cursor: Option<String>,
+}

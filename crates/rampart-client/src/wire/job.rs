@@ -1,0 +1,365 @@
+//! The shapes of the job routes: enqueue, lease, heartbeat, acks, inspect.
+
+use rampart_core::duration::HumanDuration;
+use rampart_core::id::JobId;
+use rampart_core::id::QueueName;
+use rampart_core::job::JobState;
+use rampart_core::nul;
+use rampart_core::time::UnixMillis;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use super::ErrorDetail;
+
+/// `POST /v1/queues/{queue}/jobs`, and each item of a batch.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnqueueRequest {
+    /// Any JSON value.
+    pub payload: Box<RawValue>,
+    /// Run after this long (`"30s"`); exclusive with `run_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay: Option<HumanDuration>,
+    /// Run at this RFC 3339 time; exclusive with `delay`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_at: Option<UnixMillis>,
+    /// Higher runs first (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<i32>,
+    /// Attempts before the job is dead (default: the queue's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u32>,
+    /// How long one attempt may run (default: the queue's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<HumanDuration>,
+    /// While a live job of the queue has this key, enqueue returns it.
+    #[serde(default, deserialize_with = "nul::key_opt", skip_serializing_if = "Option::is_none")]
+    pub unique_key: Option<String>,
+}
+
+impl EnqueueRequest {
+    /// A job with this payload and every option left to the queue's defaults.
+    pub fn new(payload: Box<RawValue>) -> EnqueueRequest {
+        EnqueueRequest {
+            payload,
+            delay: None,
+            run_at: None,
+            priority: None,
+            max_attempts: None,
+            timeout: None,
+            unique_key: None,
+        }
+    }
+}
+
+/// The answer to an enqueue.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnqueueResponse {
+    /// The job's id.
+    pub id: JobId,
+    /// Its state (`available` or `scheduled`, or a duplicate's state).
+    pub state: JobState,
+    /// True when a live job with the same unique key was returned.
+    #[serde(default)]
+    pub duplicate: bool,
+}
+
+/// `POST /v1/queues/{queue}/jobs/batch`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// Up to 10,000 jobs, inserted all-or-nothing.
+    pub jobs: Vec<EnqueueRequest>,
+}
+
+/// The answer to a batch enqueue.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BatchResponse {
+    /// The jobs' ids in request order (a duplicate's id where a unique key matched).
+    pub ids: Vec<JobId>,
+}
+
+/// `POST /v1/queues/{queue}/lease`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeaseRequest {
+    /// Most jobs to take (default 1, at most 1,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<u32>,
+    /// Long-poll this long when nothing is available (at most `"30s"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait: Option<HumanDuration>,
+    /// Lease length (default: the queue's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<HumanDuration>,
+    /// The worker's name, recorded in the history.
+    #[serde(default, deserialize_with = "nul::key_opt", skip_serializing_if = "Option::is_none")]
+    pub worker: Option<String>,
+}
+
+/// A leased job.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeasedJobView {
+    /// The job's id.
+    pub id: JobId,
+    /// Its queue.
+    pub queue: QueueName,
+    /// The payload as enqueued.
+    pub payload: Box<RawValue>,
+    /// This attempt's number, from 1.
+    pub attempt: u32,
+    /// Attempts allowed.
+    pub max_attempts: u32,
+    /// Present it to heartbeat, complete and fail.
+    pub lease_token: String,
+    /// Heartbeat before this time.
+    pub lease_expires_at: UnixMillis,
+    /// The attempt fails as timed out at this time.
+    pub timeout_at: Option<UnixMillis>,
+    /// When the job was enqueued.
+    pub created_at: UnixMillis,
+}
+
+/// The answer to a lease.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeaseResponse {
+    /// Leased jobs; empty when none came within `wait`.
+    pub jobs: Vec<LeasedJobView>,
+}
+
+/// `POST /v1/jobs/{id}/heartbeat`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeartbeatRequest {
+    /// The lease token.
+    #[serde(deserialize_with = "nul::key")]
+    pub lease_token: String,
+    /// New lease length from now (default: the queue's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<HumanDuration>,
+}
+
+/// The answer to a heartbeat.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HeartbeatResponse {
+    /// The new expiry.
+    pub lease_expires_at: UnixMillis,
+}
+
+/// `POST /v1/jobs/{id}/complete`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteRequest {
+    /// The lease token.
+    #[serde(deserialize_with = "nul::key")]
+    pub lease_token: String,
+    /// Any JSON value to keep as the job's result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Box<RawValue>>,
+}
+
+/// `POST /v1/jobs/{id}/fail`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailRequest {
+    /// The lease token.
+    #[serde(deserialize_with = "nul::key")]
+    pub lease_token: String,
+    /// What went wrong.
+    #[serde(deserialize_with = "nul::free")]
+    pub error: String,
+    /// False sends the job straight to `dead` (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retryable: Option<bool>,
+}
+
+/// `POST /v1/jobs/{id}/release`: gives the lease back without counting the
+/// attempt (a worker stopping before it could finish).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseRequest {
+    /// The lease token.
+    #[serde(deserialize_with = "nul::key")]
+    pub lease_token: String,
+}
+
+/// The answer to a complete or fail: the job's new state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AckResponse {
+    /// The job's id.
+    pub id: JobId,
+    /// `completed`, `scheduled` (will retry) or `dead`.
+    pub state: JobState,
+    /// When it will be retried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_at: Option<UnixMillis>,
+    /// True when this ack repeated the one that had already ended the
+    /// attempt (same lease token and outcome): nothing changed, `state` is
+    /// the job's state now. Absent otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub already: bool,
+}
+
+/// One completion in `POST /v1/acks`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteAck {
+    /// The job's id.
+    pub id: JobId,
+    /// The lease token.
+    #[serde(deserialize_with = "nul::key")]
+    pub lease_token: String,
+    /// Any JSON value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Box<RawValue>>,
+}
+
+/// One failure in `POST /v1/acks`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailAck {
+    /// The job's id.
+    pub id: JobId,
+    /// The lease token.
+    #[serde(deserialize_with = "nul::key")]
+    pub lease_token: String,
+    /// What went wrong.
+    #[serde(deserialize_with = "nul::free")]
+    pub error: String,
+    /// False sends the job straight to `dead` (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retryable: Option<bool>,
+}
+
+/// `POST /v1/acks`: completions and failures in one call.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcksRequest {
+    /// Jobs that succeeded.
+    #[serde(default)]
+    pub complete: Vec<CompleteAck>,
+    /// Jobs that failed.
+    #[serde(default)]
+    pub fail: Vec<FailAck>,
+}
+
+/// The fate of one ack: `state` when applied, `error` when refused.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AckResult {
+    /// The job's id.
+    pub id: JobId,
+    /// The job's new state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<JobState>,
+    /// True when this ack repeated the one that had already ended the
+    /// attempt: nothing changed. Absent otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub already: bool,
+    /// Why the ack was refused (e.g. `LEASE_LOST`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorDetail>,
+}
+
+/// The answer to `POST /v1/acks`: completions first, then failures, each in request order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AcksResponse {
+    /// One result per ack.
+    pub results: Vec<AckResult>,
+}
+
+/// One transition in a job's history.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobEventView {
+    /// When.
+    pub at: UnixMillis,
+    /// State before (absent for creation).
+    pub from: Option<JobState>,
+    /// State after.
+    pub to: JobState,
+    /// The attempt concerned.
+    pub attempt: u32,
+    /// The worker involved.
+    pub worker: Option<String>,
+    /// Why: enqueued, due, leased, completed, error, lease_expired, timeout, retried, cancelled.
+    pub reason: String,
+    /// The error, for failures.
+    pub error: Option<String>,
+}
+
+/// One failed attempt's error.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobErrorView {
+    /// The attempt.
+    pub attempt: u32,
+    /// When it failed.
+    pub at: UnixMillis,
+    /// Why: error, lease_expired or timeout.
+    pub reason: String,
+    /// The message.
+    pub error: String,
+}
+
+/// A job as `GET /v1/jobs/{id}` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobView {
+    /// The job's id.
+    pub id: JobId,
+    /// Its queue.
+    pub queue: QueueName,
+    /// Its state.
+    pub state: JobState,
+    /// The payload.
+    pub payload: Box<RawValue>,
+    /// Higher runs first.
+    pub priority: i32,
+    /// Attempts made.
+    pub attempt: u32,
+    /// Attempts allowed.
+    pub max_attempts: u32,
+    /// Per-attempt timeout.
+    pub timeout: Option<HumanDuration>,
+    /// Unique key.
+    pub unique_key: Option<String>,
+    /// Enqueued at.
+    pub created_at: UnixMillis,
+    /// Due at.
+    pub run_at: UnixMillis,
+    /// Current or last attempt started at.
+    pub started_at: Option<UnixMillis>,
+    /// Finished at.
+    pub finished_at: Option<UnixMillis>,
+    /// Lease expiry while active.
+    pub lease_expires_at: Option<UnixMillis>,
+    /// Attempt timeout while active.
+    pub timeout_at: Option<UnixMillis>,
+    /// Current or last worker.
+    pub worker: Option<String>,
+    /// The last error.
+    pub last_error: Option<String>,
+    /// The result of a completed job.
+    pub result: Option<Box<RawValue>>,
+    /// Every failed attempt (absent in listings).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<JobErrorView>,
+    /// Every transition (absent in listings).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<JobEventView>,
+}
+
+/// `GET /v1/queues/{queue}/jobs`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobListResponse {
+    /// A page of jobs in id order.
+    pub jobs: Vec<JobView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// The answer to a job retry or cancel.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobStateResponse {
+    /// The job's id.
+    pub id: JobId,
+    /// Its new state.
+    pub state: JobState,
+}

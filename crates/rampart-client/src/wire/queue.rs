@@ -1,0 +1,118 @@
+//! The shapes of the queue routes: listings, dead letters, pause and resume.
+
+use rampart_core::id::JobId;
+use rampart_core::id::QueueName;
+use rampart_core::queue::QueueCounters;
+use serde::{Deserialize, Serialize};
+
+/// Job counts of a queue per state.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct StateCounts {
+    /// Delayed or waiting to retry.
+    pub scheduled: u64,
+    /// Ready to lease.
+    pub available: u64,
+    /// Leased.
+    pub active: u64,
+    /// Done.
+    pub completed: u64,
+    /// Failed for good.
+    pub dead: u64,
+    /// Cancelled.
+    pub cancelled: u64,
+}
+
+/// Running totals of a queue since this server started, built from its
+/// [`QueueCounters`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct QueueTotals {
+    /// Attempts that completed.
+    pub completed: u64,
+    /// Attempts that failed (errors, lease expiries and timeouts).
+    pub failed: u64,
+    /// Failed attempts that were scheduled to retry.
+    pub retries: u64,
+    /// Jobs that went dead.
+    pub dead: u64,
+    /// Leases that expired without a heartbeat.
+    pub stalled: u64,
+    /// Attempts that timed out.
+    pub timeouts: u64,
+    /// Mean run time of finished attempts, in milliseconds.
+    pub mean_processing_ms: f64,
+}
+
+impl From<&QueueCounters> for QueueTotals {
+    fn from(c: &QueueCounters) -> Self {
+        QueueTotals {
+            completed: c.completed,
+            failed: c.failed,
+            retries: c.retries,
+            dead: c.dead,
+            stalled: c.stalled,
+            timeouts: c.timeouts,
+            mean_processing_ms: c.mean_ms(),
+        }
+    }
+}
+
+/// A queue as `GET /v1/queues` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueueView {
+    /// The queue.
+    pub name: QueueName,
+    /// Whether leasing is paused.
+    pub paused: bool,
+    /// Jobs per state.
+    pub counts: StateCounts,
+    /// Totals since start-up.
+    pub totals: QueueTotals,
+    /// Where rampart pushes the queue's jobs, for a push queue: its query
+    /// values hidden (`?token=***`), except for an admin key's
+    /// `GET /v1/queues/{queue}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// The key push deliveries are signed with (`whsec_…`): only in
+    /// `GET /v1/queues/{queue}`, and only to admin keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+/// `GET /v1/queues`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueuesResponse {
+    /// Every known queue, by name.
+    pub queues: Vec<QueueView>,
+}
+
+/// `POST /v1/queues/{queue}/dead/retry`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeadRetryRequest {
+    /// Only these dead jobs; all of the queue's when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ids: Option<Vec<JobId>>,
+}
+
+/// The answer to a dead-letter retry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeadRetryResponse {
+    /// Jobs made available again.
+    pub retried: u64,
+}
+
+/// The answer to a dead-letter purge.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeadPurgeResponse {
+    /// Jobs deleted.
+    pub purged: u64,
+}
+
+/// The answer to pause and resume.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueuePausedResponse {
+    /// The queue.
+    pub name: QueueName,
+    /// Whether it is paused now.
+    pub paused: bool,
+}

@@ -1,0 +1,140 @@
+//! A job to enqueue, checked once: [`JobSpec::from_request`] turns the wire's
+//! `EnqueueRequest` into a [`JobSpec`] or refuses it naming the field, so the
+//! engine takes specs as they are and only fills in the queue's defaults.
+
+use std::time::Duration;
+
+use rampart_client::wire::EnqueueRequest;
+use rampart_core::duration::format_duration;
+use rampart_core::time::UnixMillis;
+
+/// Longest unique key accepted, in bytes.
+pub const MAX_UNIQUE_KEY_LEN: usize = 1024;
+/// Longest a job may wait before it runs: `delay` at most, `run_at` at most
+/// this far ahead (3650 days, about 10 years).
+pub const MAX_DELAY: Duration = Duration::from_secs(3650 * 86_400);
+/// Longest per-attempt `timeout` a job may ask for.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+/// A job to enqueue. Built from a request by [`JobSpec::from_request`],
+/// which checks every field; Rust callers that build one by hand keep to the
+/// same rules (a non-empty unique key, at least one attempt, a timeout longer
+/// than zero).
+#[derive(Debug, Clone, Default)]
+pub struct JobSpec {
+    /// JSON text.
+    pub payload: String,
+    /// Run no earlier than this; now when absent.
+    pub run_at: Option<UnixMillis>,
+    /// Higher runs first.
+    pub priority: i32,
+    /// Attempts allowed; the queue's when absent.
+    pub max_attempts: Option<u32>,
+    /// Per-attempt timeout; the queue's when absent.
+    pub timeout: Option<Duration>,
+    /// At most one live job per queue with this key.
+    pub unique_key: Option<String>,
+}
+
+/// Why an enqueue request was refused; the message names the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidSpec(pub String);
+
+impl JobSpec {
+    /// Checks a request and turns it into a spec, with `delay` resolved
+    /// against `now`. Fields are named with `at` in front (`"jobs[3]."` for
+    /// an item of a batch, `""` alone).
+    pub fn from_request(req: EnqueueRequest, at: &str, now: UnixMillis) -> Result<JobSpec, InvalidSpec> {
+        let invalid = |field: &str, problem: &str| InvalidSpec(format!("invalid field `{at}{field}`: {problem}"));
+        if let Some(key) = &req.unique_key
+            && (key.is_empty() || key.len() > MAX_UNIQUE_KEY_LEN)
+        {
+            return Err(invalid("unique_key", &format!("use 1 to {MAX_UNIQUE_KEY_LEN} bytes")));
+        }
+        if req.max_attempts == Some(0) {
+            return Err(invalid("max_attempts", "must be at least 1"));
+        }
+        let timeout = req.timeout.map(|t| t.get());
+        if timeout.is_some_and(|t| t.is_zero()) {
+            return Err(invalid("timeout", "must be longer than 0s; omit it for no timeout"));
+        }
+        if timeout.is_some_and(|t| t > MAX_TIMEOUT) {
+            return Err(invalid("timeout", "must be at most 24h"));
+        }
+        let latest = now.plus(MAX_DELAY);
+        let run_at = match (req.delay, req.run_at) {
+            (Some(_), Some(_)) => {
+                return Err(InvalidSpec(format!("give either `{at}delay` or `{at}run_at`, not both")));
+            }
+            (Some(delay), None) if delay.get() > MAX_DELAY => {
+                return Err(invalid("delay", &format!("must be at most {} (10 years)", format_duration(MAX_DELAY))));
+            }
+            (Some(delay), None) => Some(now.plus(delay.get())),
+            (None, Some(run_at)) if run_at > latest => {
+                return Err(invalid("run_at", &format!("must be at most 10 years ahead (before {latest})")));
+            }
+            (None, run_at) => run_at,
+        };
+        Ok(JobSpec {
+            payload: req.payload.get().to_string(),
+            run_at,
+            priority: req.priority.unwrap_or(0),
+            max_attempts: req.max_attempts,
+            timeout,
+            unique_key: req.unique_key,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::value::RawValue;
+
+    use super::*;
+
+    const NOW: UnixMillis = UnixMillis(1_800_000_000_000);
+
+    fn request(fields: &str) -> EnqueueRequest {
+        serde_json::from_str(&format!(r#"{{"payload":{{}}{fields}}}"#)).unwrap()
+    }
+
+    fn check(fields: &str, expected: Result<(), &str>) {
+        let got = JobSpec::from_request(request(fields), "jobs[2].", NOW).map(drop).map_err(|e| e.0);
+        match expected {
+            Ok(()) => assert!(got.is_ok(), "{fields}: {got:?}"),
+            Err(part) => {
+                let message = got.expect_err(fields);
+                assert!(message.contains(part), "{fields}: {message}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_rule_names_its_field() {
+        check("", Ok(()));
+        check(r#","unique_key":"""#, Err("`jobs[2].unique_key`: use 1 to 1024 bytes"));
+        check(r#","max_attempts":0"#, Err("`jobs[2].max_attempts`: must be at least 1"));
+        check(r#","timeout":"0s""#, Err("`jobs[2].timeout`: must be longer than 0s"));
+        check(r#","timeout":"24h""#, Ok(()));
+        check(r#","timeout":"24h1ms""#, Err("`jobs[2].timeout`: must be at most 24h"));
+        check(r#","delay":"1s","run_at":"2030-01-01T00:00:00Z""#, Err("either `jobs[2].delay` or `jobs[2].run_at`"));
+        check(r#","delay":"3650d""#, Ok(()));
+        check(r#","delay":"99999999999h""#, Err("`jobs[2].delay`: must be at most 3650d (10 years)"));
+        check(r#","run_at":"2066-01-01T00:00:00Z""#, Err("`jobs[2].run_at`: must be at most 10 years ahead"));
+        check(r#","run_at":"2000-01-01T00:00:00Z""#, Ok(()));
+    }
+
+    #[test]
+    fn a_delay_becomes_a_time_and_the_rest_is_kept() {
+        let payload = RawValue::from_string(r#"{"a":1}"#.into()).unwrap();
+        let req = EnqueueRequest {
+            delay: Some(Duration::from_secs(60).into()),
+            priority: Some(3),
+            ..EnqueueRequest::new(payload)
+        };
+        let spec = JobSpec::from_request(req, "", NOW).unwrap();
+        assert_eq!(spec.run_at, Some(NOW.plus(Duration::from_secs(60))));
+        assert_eq!((spec.payload.as_str(), spec.priority, spec.max_attempts), (r#"{"a":1}"#, 3, None));
+    }
+}
