@@ -31,7 +31,8 @@
 //! - `urls`: the URLs that may hold secrets, shown redacted, and the push target;
 //! - one module per section, each owning its keys, their resolution from
 //!   variables and flags, and their checks: `server` (listen, body limits,
-//!   logs, shutdown), `store` (`data_dir`, `database_url`, `[postgres]`),
+//!   logs, shutdown), `connection` (`[http]`: HTTP timeouts and the
+//!   connection cap), `store` (`data_dir`, `database_url`, `[postgres]`),
 //!   `queues` (`[queue_defaults]`, `[queues.NAME]`, `[push]`),
 //!   `ratelimit` (`[ratelimit]`, its policies' one spec and validation),
 //!   `monitoring`, `alerts`, `breaker` (`[breaker_defaults]`,
@@ -44,6 +45,7 @@
 mod alerts;
 mod breaker;
 mod check;
+mod connection;
 mod cron;
 mod diagnostics;
 mod keys;
@@ -60,6 +62,7 @@ mod urls;
 mod testing;
 
 pub use alerts::{AlertThresholds, AlertsConfig, ChannelConfig, ChannelKind};
+pub use connection::HttpConfig;
 pub use cron::{CronConfig, RetentionConfig};
 pub use diagnostics::{DiagnosticsConfig, SentryConfig, SentryDsn};
 pub use layers::{ConfigSources, DEFAULT_TOML};
@@ -72,4 +75,4 @@ pub use ratelimit::{
 };
 pub use server::LogFormat;
 pub use store::PostgresConfig;
-pub use urls::{DatabaseUrl, PushTarget, RedisUrl, SecretUrl};
+pub use urls::{DatabaseUrl, PushTarget, RedisUrl, SecretUrl, redact_query};

@@ -19,6 +19,7 @@ use toml::Table;
 use crate::alerts::{self, AlertsConfig};
 use crate::breaker;
 use crate::check::Check;
+use crate::connection::{self, HttpConfig};
 use crate::cron::{self, CronConfig, RetentionConfig};
 use crate::diagnostics::{self, DiagnosticsConfig, SentryConfig};
 use crate::keys::{Kind, Resolved, key_list, kind_of};
@@ -48,6 +49,7 @@ pub(crate) const TOP_KEYS: &[(&str, Kind)] = &[
     ("max_payload_bytes", Kind::Int),
     ("max_body_bytes", Kind::Int),
     ("log_format", Kind::Text),
+    ("http", Kind::Table),
     ("queue_defaults", Kind::Table),
     ("queues", Kind::Table),
     ("ratelimit", Kind::Table),
@@ -87,6 +89,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Log output format (`log_format`: `"text"` or `"json"`).
     pub log_format: LogFormat,
+    /// Timeouts and the connection cap of the HTTP server (`[http]`).
+    pub http: HttpConfig,
     /// Settings of every queue that its own table does not override
     /// (`[queue_defaults]`).
     pub queue_defaults: QueueConfig,
@@ -132,6 +136,7 @@ impl Default for Config {
             max_payload_bytes: 1024 * 1024,
             max_body_bytes: 32 * 1024 * 1024,
             log_format: LogFormat::default(),
+            http: HttpConfig::default(),
             queue_defaults: QueueConfig::default(),
             queues: BTreeMap::new(),
             ratelimit: RateLimitConfig::default(),
@@ -270,6 +275,7 @@ fn resolve(segments: &[&str]) -> Resolved {
         "retention" => cron::resolve_retention_key(rest),
         "cron" => Err("[[cron]] schedules are set in the configuration file or through the API".to_string()),
         "monitoring" => monitoring::resolve_key(rest),
+        "http" => connection::resolve_key(rest),
         _ => match kind_of(TOP_KEYS, &first) {
             Some(kind) if rest.is_empty() => Ok((vec![first], kind)),
             Some(_) => Err(format!("`{first}` has no sub-keys")),
@@ -322,6 +328,7 @@ impl Check<'_> {
                     None => body_ok = false,
                 },
                 "log_format" => config.log_format = self.log_format(&path, value).unwrap_or(config.log_format),
+                "http" => config.http = self.http(&path, value),
                 "ratelimit" => config.ratelimit = self.ratelimit(&path, value),
                 "push" => config.push = self.push(&path, value),
                 "monitoring" => config.monitoring = self.monitoring(&path, value),

@@ -236,7 +236,8 @@ impl Check<'_> {
             if queue.target.is_some() {
                 queue.concurrency.get_or_insert(QueueConfig::PUSH_CONCURRENCY);
                 queue.timeout.get_or_insert(QueueConfig::PUSH_TIMEOUT);
-            } else if queue.secret.is_some() {
+            } else if queue.secret.is_some() && value.get("target").is_none() {
+                // A target that was given but refused has its own error already.
                 self.report(&child(&path, "secret"), "is only used with `target`; set a target or remove it");
             }
             match QueueName::new(name) {
@@ -506,6 +507,18 @@ mod tests {
         assert!(!got.iter().any(|g| g.contains(":pw@")), "a password is never quoted: {got:#?}");
         let env = errors(None, &[("RAMPART_PUSH__BREAKER__COOLDOWN_S", "1")], &[]);
         assert!(env[0].contains("`push.breaker.cooldown_s` is not a setting"), "{env:?}");
+    }
+
+    #[test]
+    fn a_refused_target_is_the_only_error_of_its_queue() {
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let file = format!(
+            "[queues.b]\ntarget = \"https://user:pw@b.example/\"\nsecret = \"{secret}\"\n\
+             [queues.c]\ntarget = \"ftp://c.example/\"\nsecret = \"{secret}\"\n"
+        );
+        let got = errors(Some(&file), &[], &[]);
+        assert_eq!(got.len(), 2, "one line per refused target, none about its secret: {got:#?}");
+        assert!(got.iter().all(|g| g.contains(".target: ")), "{got:#?}");
     }
 
     #[test]

@@ -191,7 +191,10 @@ fn redact_key_values(text: &str, hidden: &str) -> String {
 }
 
 /// A push queue's target: an absolute http or https URL with a host.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Receivers take tokens in the query string, so `Display` and `Debug`
+/// show its query values and fragment hidden ([`redact_query`]); only
+/// [`PushTarget::url`] holds it whole.
+#[derive(Clone, PartialEq, Eq)]
 pub struct PushTarget {
     url: url::Url,
 }
@@ -199,12 +202,13 @@ pub struct PushTarget {
 impl PushTarget {
     /// Parses and checks a target URL.
     pub fn parse(s: &str) -> Result<PushTarget, String> {
-        let url = url::Url::parse(s.trim()).map_err(|e| format!("{s:?} is not a URL ({e})"))?;
+        let shown = redact_query(s);
+        let url = url::Url::parse(s.trim()).map_err(|e| format!("{shown:?} is not a URL ({e})"))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!("{s:?} must be an http:// or https:// URL, not {}://", url.scheme()));
+            return Err(format!("{shown:?} must be an http:// or https:// URL, not {}://", url.scheme()));
         }
         if url.host_str().is_none_or(str::is_empty) {
-            return Err(format!("{s:?} names no host"));
+            return Err(format!("{shown:?} names no host"));
         }
         if !url.username().is_empty() || url.password().is_some() {
             let mut shown = url.clone();
@@ -214,7 +218,7 @@ impl PushTarget {
             }
             return Err(format!(
                 "{:?} holds credentials; deliveries are signed with the queue's secret instead",
-                shown.as_str()
+                redact_query(shown.as_str())
             ));
         }
         Ok(PushTarget { url })
@@ -238,8 +242,45 @@ impl PushTarget {
 
 impl fmt::Display for PushTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.url.as_str())
+        f.write_str(&redact_query(self.url.as_str()))
     }
+}
+
+impl fmt::Debug for PushTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PushTarget({self})")
+    }
+}
+
+/// A URL with the values of its query and its fragment hidden
+/// (`https://app.example/hook?token=***&team=***`), for every place a URL
+/// that may carry a token is shown or logged.
+pub fn redact_query(url: &str) -> String {
+    const HIDDEN: &str = "***";
+    let (before_fragment, fragment) = match url.split_once('#') {
+        Some((before, fragment)) => (before, Some(fragment)),
+        None => (url, None),
+    };
+    let mut shown = match before_fragment.split_once('?') {
+        Some((base, query)) => {
+            let pairs: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _)) => format!("{key}={HIDDEN}"),
+                    None if pair.is_empty() => String::new(),
+                    None => HIDDEN.to_string(),
+                })
+                .collect();
+            format!("{base}?{}", pairs.join("&"))
+        }
+        None => before_fragment.to_string(),
+    };
+    match fragment {
+        Some("") => shown.push('#'),
+        Some(_) => shown.push_str(&format!("#{HIDDEN}")),
+        None => {}
+    }
+    shown
 }
 
 /// A URL that is a secret (a Slack webhook URL is one): `Display` and
@@ -315,5 +356,28 @@ mod tests {
         let lines = errors(None, &[("DATABASE_URL", &format!("postgres://app:{secret}@db:port/jobs"))], &[]);
         assert_eq!(lines.len(), 1, "{lines:#?}");
         assert!(lines[0].starts_with("database_url: ") && !lines[0].contains(secret), "{}", lines[0]);
+    }
+
+    #[test]
+    fn a_push_targets_query_values_never_show() {
+        fn check(url: &str, shown: &str) {
+            let target = PushTarget::parse(url).unwrap();
+            assert_eq!(target.to_string(), shown, "{url}");
+            assert!(format!("{target:?}").contains(shown), "{target:?}");
+            assert_eq!(target.url().as_str(), url, "requests go to the whole URL");
+        }
+        check("https://app.example/hook?token=s3cret&team=ops", "https://app.example/hook?token=***&team=***");
+        check("http://127.0.0.1:9000/jobs?s3cret", "http://127.0.0.1:9000/jobs?***");
+        check("https://app.example/hook?a=1&&b", "https://app.example/hook?a=***&&***");
+        check("https://app.example/hook#s3cret", "https://app.example/hook#***");
+        check("https://app.example/hook", "https://app.example/hook");
+        check("https://app.example/hook?", "https://app.example/hook?");
+        // Refused targets are quoted with their query values hidden too.
+        for bad in
+            ["ftp://a.example/x?token=s3cret", "https://user:pw@b.example/?token=s3cret", "not a url?token=s3cret"]
+        {
+            let e = PushTarget::parse(bad).unwrap_err();
+            assert!(e.contains("token=***") && !e.contains("s3cret"), "{bad}: {e}");
+        }
     }
 }

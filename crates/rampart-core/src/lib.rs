@@ -9,6 +9,7 @@
 //! - [`time`]: Unix-millisecond timestamps and the injectable clock.
 //! - [`duration`]: the human duration strings of config and API (`"30s"`).
 //! - [`job`]: job states and the reasons a transition happens.
+//! - [`queue`]: the counters of a queue's attempts.
 //! - [`cron`]: cron schedules in time zones, their DST rule and misfire plans.
 //! - [`retry`]: retry policy, exponential backoff with jitter, the fail decision.
 //! - [`auth`]: API-key roles and what each may do.
@@ -29,6 +30,7 @@ pub mod id;
 pub mod integration;
 pub mod job;
 pub mod nul;
+pub mod queue;
 pub mod retry;
 pub mod text;
 pub mod time;

@@ -25,6 +25,8 @@
 //!   runs handlers in-process (the JSON shapes, the typed client and the
 //!   worker itself live in `rampart-client`).
 //! - [`server`]: wires it together and serves until shut down.
+//! - [`connection`]: accepting HTTP connections, with the timeouts and the
+//!   cap that bound what a slow or idle client can hold.
 //! - [`telemetry`]: logging set-up, error reporting to Sentry and the
 //!   scrubber that keeps personal data and secrets out of it.
 //! - [`timer`]: sleeping on the injected clock, for the services and the
@@ -35,6 +37,7 @@ pub mod api;
 pub mod auth;
 pub mod breaker;
 pub use rampart_config as config;
+pub mod connection;
 pub mod cron;
 pub mod engine;
 pub mod monitoring;

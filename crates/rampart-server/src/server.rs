@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::serve::ListenerExt;
 use rampart_core::duration::format_duration;
 use rampart_core::time::{SharedClock, SystemClock};
 use rampart_store::postgres;
@@ -21,7 +20,7 @@ use crate::alert::Alerting;
 use crate::api::{self, AppState, Shared};
 use crate::auth::{Authenticator, BootstrapError};
 use crate::breaker::{LocalBreakers, SharedBreakers};
-use crate::config::{Config, DatabaseUrl};
+use crate::config::{Config, DatabaseUrl, HttpConfig};
 use crate::engine::Engine;
 use crate::monitoring::Monitor;
 use crate::ratelimit::RateLimiter;
@@ -114,6 +113,7 @@ pub struct Server {
     shutdown: Shutdown,
     services: JoinSet<()>,
     grace: Duration,
+    http: HttpConfig,
 }
 
 impl Server {
@@ -261,7 +261,17 @@ impl Server {
                 "rampart is listening on http://{addr}"
             ),
         }
-        Ok(Server { listener, addr, engine, state, trigger, shutdown, services, grace: config.shutdown_grace })
+        Ok(Server {
+            listener,
+            addr,
+            engine,
+            state,
+            trigger,
+            shutdown,
+            services,
+            grace: config.shutdown_grace,
+            http: config.http.clone(),
+        })
     }
 
     /// The bound address (useful with port 0).
@@ -279,35 +289,25 @@ impl Server {
     /// told to stop), in-flight requests and the services' own work given up
     /// to the shutdown grace, then every pending write flushed.
     pub async fn run(self, signal: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
-        let Server { listener, engine, state, trigger, shutdown, mut services, grace, .. } = self;
+        let Server { listener, engine, state, trigger, shutdown, mut services, grace, http, .. } = self;
         let app = api::router(state);
-        // Small JSON answers must not wait for Nagle's algorithm.
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-            }
-        });
         let stop = shutdown.clone();
-        // The peer address: the gate and the per-IP limits key on it.
-        let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                tokio::select! {
-                    _ = signal => {}
-                    _ = stop.wait() => {}
-                }
-                tracing::info!(grace = %format_duration(grace), "shutting down: taking no new work, finishing what is in flight");
-                trigger.trigger();
-            })
-            .into_future();
+        let served = crate::connection::serve(listener, app, http, async move {
+            tokio::select! {
+                _ = signal => {}
+                _ = stop.wait() => {}
+            }
+            tracing::info!(grace = %format_duration(grace), "shutting down: taking no new work, finishing what is in flight");
+            trigger.trigger();
+        });
         // Requests still running when the grace is over are cut off with
         // their connections; the work they held is given back by the services.
-        let served = tokio::select! {
-            r = served => r,
+        tokio::select! {
+            () = served => {}
             _ = after_grace(&shutdown, grace) => {
                 tracing::warn!("the grace period is over; closing connections with requests still in flight");
-                Ok(())
             }
-        };
+        }
         // Services hand back what they hold when their own grace ends; a
         // margin beyond it covers that last round trip to the store.
         let joined =
@@ -321,7 +321,7 @@ impl Server {
             tracing::error!(error = %e, "could not flush the store's last writes");
         }
         tracing::info!("rampart stopped");
-        served.map_err(ServerError::Serve)
+        Ok(())
     }
 }
 

@@ -58,9 +58,7 @@ pub use cron::*;
 pub use error::StoreError;
 pub use integration::{IntegrationCounts, IntegrationRecord, IntegrationSummary, IntegrationUpsertParams};
 pub use job::*;
-pub use monitoring::{
-    JobHealthCounts, QueueTotalsAddParams, QueueTotalsCounts, QueueTotalsDelta, QueueTotalsRecord, utc_day,
-};
+pub use monitoring::{JobHealthCounts, QueueTotalsAddParams, QueueTotalsDelta, QueueTotalsRecord, utc_day};
 pub use queue::{QueueCounts, QueueRecord};
 pub use ratelimit::RateLimitPolicyRecord;
 pub use signal::StoreSignal;

@@ -11,6 +11,7 @@
 use std::sync::{Mutex, PoisonError};
 
 use rampart_core::id::QueueName;
+use rampart_core::queue::QueueCounters;
 use rampart_core::time::UnixMillis;
 
 use crate::error::StoreError;
@@ -57,41 +58,13 @@ pub fn utc_day(at: UnixMillis) -> i64 {
     at.0.div_euclid(DAY_MS)
 }
 
-/// Counters of one queue: what a node adds, and what the store holds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct QueueTotalsCounts {
-    /// Attempts that ended, however.
-    pub attempts: u64,
-    /// Attempts that completed.
-    pub completed: u64,
-    /// Attempts that failed, for any reason.
-    pub failed: u64,
-    /// Failed attempts scheduled to retry.
-    pub retries: u64,
-    /// Jobs that went dead.
-    pub dead: u64,
-    /// Leases that expired.
-    pub stalled: u64,
-    /// Attempts that timed out.
-    pub timeouts: u64,
-    /// Run time of the ended attempts, summed, in milliseconds.
-    pub run_ms: u64,
-}
-
-impl QueueTotalsCounts {
-    /// Whether every counter is zero (nothing to add).
-    pub fn is_zero(&self) -> bool {
-        *self == QueueTotalsCounts::default()
-    }
-}
-
 /// What one node adds to a queue's stored totals.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueTotalsDelta {
     /// The queue.
     pub queue: QueueName,
     /// What changed since the node's last add.
-    pub counts: QueueTotalsCounts,
+    pub counts: QueueCounters,
 }
 
 /// What [`crate::Store::queue_totals_add`] adds.
@@ -109,7 +82,7 @@ pub struct QueueTotalsRecord {
     /// The queue.
     pub queue: QueueName,
     /// Since the totals were first stored.
-    pub counts: QueueTotalsCounts,
+    pub counts: QueueCounters,
     /// The UTC day (see [`utc_day`]) `completed_today` and `dead_today` count.
     pub day: i64,
     /// Jobs completed on `day`.

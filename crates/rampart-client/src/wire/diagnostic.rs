@@ -75,7 +75,7 @@ pub struct PlatformDiagnostics {
 pub struct PushTargetView {
     /// The push queue.
     pub queue: String,
-    /// Where its jobs are delivered.
+    /// Where its jobs are delivered, its query values hidden (`?token=***`).
     pub target: String,
     /// The breaker of the target's host (`push:HOST:PORT`).
     pub breaker: String,

@@ -2,6 +2,7 @@
 
 use rampart_core::id::JobId;
 use rampart_core::id::QueueName;
+use rampart_core::queue::QueueCounters;
 use serde::{Deserialize, Serialize};
 
 /// Job counts of a queue per state.
@@ -21,7 +22,8 @@ pub struct StateCounts {
     pub cancelled: u64,
 }
 
-/// Running totals of a queue since this server started.
+/// Running totals of a queue since this server started, built from its
+/// [`QueueCounters`].
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct QueueTotals {
     /// Attempts that completed.
@@ -40,6 +42,20 @@ pub struct QueueTotals {
     pub mean_processing_ms: f64,
 }
 
+impl From<&QueueCounters> for QueueTotals {
+    fn from(c: &QueueCounters) -> Self {
+        QueueTotals {
+            completed: c.completed,
+            failed: c.failed,
+            retries: c.retries,
+            dead: c.dead,
+            stalled: c.stalled,
+            timeouts: c.timeouts,
+            mean_processing_ms: c.mean_ms(),
+        }
+    }
+}
+
 /// A queue as `GET /v1/queues` shows it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct QueueView {
@@ -51,7 +67,9 @@ pub struct QueueView {
     pub counts: StateCounts,
     /// Totals since start-up.
     pub totals: QueueTotals,
-    /// Where rampart pushes the queue's jobs, for a push queue.
+    /// Where rampart pushes the queue's jobs, for a push queue: its query
+    /// values hidden (`?token=***`), except for an admin key's
+    /// `GET /v1/queues/{queue}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
     /// The key push deliveries are signed with (`whsec_…`): only in

@@ -98,7 +98,7 @@ async fn push_targets(state: &AppState) -> Result<Vec<PushTargetView>, ApiError>
             let recovered = transitions.iter().rev().find(|t| t.to == BreakerState::Closed);
             PushTargetView {
                 queue: queue.to_string(),
-                target: target.url().to_string(),
+                target: target.to_string(),
                 breaker: name.to_string(),
                 state: snapshot.as_ref().map_or(BreakerState::Closed, |s| s.state).to_string(),
                 last_error_at: time(opened.map(|t| t.at)),

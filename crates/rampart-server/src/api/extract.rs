@@ -1,5 +1,5 @@
-//! The extractors every route uses: [`Body`] for JSON requests with errors
-//! that name the field, and [`Auth`], the one place roles are checked (it
+//! The extractors every route uses: [`Body`] for JSON requests, read
+//! strictly, with errors that name the field, and [`Auth`], the one place roles are checked (it
 //! takes the key the API's own rate limits found verified, when they did,
 //! instead of looking it up again).
 
@@ -8,23 +8,30 @@ use std::marker::PhantomData;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use rampart_core::auth::Action;
 use rampart_store::ApiKeyRecord;
 use serde::de::DeserializeOwned;
 
 use super::AppState;
 use super::error::ApiError;
+use super::json::{self, JsonError};
+use crate::connection::BodyTimeout;
 
-/// A JSON request body. An empty body reads as `{}`, so requests whose
-/// fields are all optional need no body.
+/// A JSON request body, read strictly ([`super::json`]). An empty body
+/// reads as `{}`, so requests whose fields are all optional need no body.
+/// A body must say it is JSON (`Content-Type: application/json` or
+/// `application/*+json`) or say nothing: a body sent as another type
+/// answers 415.
 pub struct Body<T>(pub T);
 
 impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let content_type = req.headers().get(CONTENT_TYPE).cloned();
         let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
             BytesRejection::FailedToBufferBody(f) if f.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -34,29 +41,60 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
                     state.max_body_bytes
                 ),
             ),
-            other => ApiError::invalid(format!("cannot read the request body: {other}")),
+            other => match find_source::<BodyTimeout>(&other) {
+                Some(timeout) => ApiError::new(StatusCode::REQUEST_TIMEOUT, "REQUEST_TIMEOUT", timeout.to_string()),
+                None => ApiError::invalid(format!("cannot read the request body: {other}")),
+            },
         })?;
-        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
-        parse(bytes).map(Body)
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return parse(b"{}").map(Body);
+        }
+        if let Some(content_type) = content_type.filter(|t| !is_json(t)) {
+            let shown: String = String::from_utf8_lossy(content_type.as_bytes()).chars().take(100).collect();
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UNSUPPORTED_MEDIA_TYPE",
+                format!("the request body is sent as `{shown}`; send JSON with `Content-Type: application/json`"),
+            ));
+        }
+        parse(&bytes).map(Body)
     }
 }
 
-/// Parses JSON, naming the path of a bad field in the error.
+/// Whether a `Content-Type` names JSON: `application/json` or
+/// `application/<anything>+json`, with any parameters, in any case.
+fn is_json(content_type: &HeaderValue) -> bool {
+    let Ok(text) = content_type.to_str() else { return false };
+    let essence = text.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// The first error of type `E` in `e`'s chain of sources.
+fn find_source<'a, E: std::error::Error + 'static>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a E> {
+    let mut next = Some(e);
+    while let Some(error) = next {
+        if let Some(found) = error.downcast_ref::<E>() {
+            return Some(found);
+        }
+        next = error.source();
+    }
+    None
+}
+
+/// Parses one JSON value strictly ([`super::json`]), naming the path of a
+/// bad field in the error.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
+    json::from_slice(bytes).map_err(|JsonError { path, error }| {
+        if error.is_syntax() || error.is_eof() {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "INVALID_JSON",
-                format!("the request body is not valid JSON: {inner}"),
+                format!("the request body is not valid JSON: {error}; send one JSON value"),
             )
         } else if path == "." {
-            ApiError::invalid(format!("invalid request: {inner}"))
+            ApiError::invalid(format!("invalid request: {error}"))
         } else {
-            ApiError::invalid(format!("invalid field `{path}`: {inner}"))
+            ApiError::invalid(format!("invalid field `{path}`: {error}"))
         }
     })
 }

@@ -1,8 +1,11 @@
 //! The HTTP API: one module per resource, each with a `router()`.
 //!
 //! A request flows: tower layers (request id, trace span, body limit) →
-//! `guard`, the API's own rate limits (one in-memory check) →
-//! [`extract::Auth`] checks the key's role → [`extract::Body`] parses JSON →
+//! [`edge`] (URI and header limits; the standard body on the framework's
+//! own error answers) → `guard`, the API's own rate limits (one in-memory
+//! check) →
+//! [`extract::Auth`] checks the key's role → [`extract::Body`] parses JSON
+//! strictly ([`json`]) →
 //! the handler turns wire types into engine calls → [`view`] turns records
 //! back into wire types, or [`error::ApiError`] answers the failure.
 
@@ -10,6 +13,7 @@ mod alerts;
 mod breakers;
 mod cron;
 mod diagnostics;
+mod edge;
 pub mod error;
 pub mod extract;
 mod gate;
@@ -17,6 +21,7 @@ mod guard;
 mod health;
 mod integrations;
 mod jobs;
+pub mod json;
 mod keys;
 mod monitoring;
 mod queues;
@@ -141,6 +146,7 @@ pub fn router(state: AppState) -> Router {
     };
     routes
         .with_state(state)
+        .layer(axum::middleware::from_fn(edge::edge))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(

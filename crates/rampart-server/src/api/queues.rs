@@ -1,5 +1,6 @@
-//! Queue routes: counts and totals (with a push queue's target, and its
-//! signing secret for admins), dead letters, pause and resume.
+//! Queue routes: counts and totals (with a push queue's target, its query
+//! values hidden, and for admins the whole target and its signing secret),
+//! dead letters, pause and resume.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -45,9 +46,11 @@ async fn queues_get(
     let queue = queue_name(&queue)?;
     let mut shown = view::queue(state.engine.queue(&queue).await?);
     if let Some(target) = &state.engine.queue_config(&queue).target {
+        // Its query may hold a token, shown hidden; an admin, who may read
+        // the signing secret too, sees it whole.
         shown.target = Some(target.to_string());
-        // The secret signs deliveries: only an admin may read it.
         if auth.key.role == Role::Admin {
+            shown.target = Some(target.url().to_string());
             shown.secret = Some(push_secret(&state.engine, &queue).await?.expose().to_string());
         }
     }

@@ -83,7 +83,6 @@ pub(crate) fn job(j: JobRecord) -> JobView {
 
 pub(crate) fn queue(q: QueueStatus) -> QueueView {
     let c = &q.counts;
-    let t = q.totals;
     QueueView {
         name: q.name,
         paused: q.paused,
@@ -95,15 +94,7 @@ pub(crate) fn queue(q: QueueStatus) -> QueueView {
             dead: c.get(JobState::Dead),
             cancelled: c.get(JobState::Cancelled),
         },
-        totals: QueueTotals {
-            completed: t.completed,
-            failed: t.failed,
-            retries: t.retries,
-            dead: t.dead,
-            stalled: t.stalled,
-            timeouts: t.timeouts,
-            mean_processing_ms: t.mean_processing_ms,
-        },
+        totals: QueueTotals::from(&q.totals),
         target: None,
         secret: None,
     }

@@ -14,7 +14,7 @@ mod workers;
 
 pub use error::EngineError;
 pub use spec::{InvalidSpec, JobSpec, MAX_DELAY, MAX_TIMEOUT, MAX_UNIQUE_KEY_LEN};
-pub use totals::{QueueTotalsSnapshot, RUN_TIME_BOUNDS_US, RUN_TIME_BUCKETS, RunningTotals};
+pub use totals::{RUN_TIME_BOUNDS_US, RUN_TIME_BUCKETS, RunningTotals};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use rampart_core::id::{JobId, QueueName};
 use rampart_core::job::JobState;
+use rampart_core::queue::QueueCounters;
 use rampart_core::retry::{Backoff, RetryPlanner};
 use rampart_core::time::{SharedClock, UnixMillis};
 use rampart_store::{
@@ -71,8 +72,8 @@ pub struct QueueStatus {
     pub paused: bool,
     /// Jobs per state.
     pub counts: QueueCounts,
-    /// Totals since this server started.
-    pub totals: QueueTotalsSnapshot,
+    /// What its attempts came to since this server started.
+    pub totals: QueueCounters,
 }
 
 /// The queue engine. Cloning shares it.
@@ -452,7 +453,7 @@ impl Engine {
     }
 
     fn status(&self, name: QueueName, paused: bool, counts: QueueCounts) -> QueueStatus {
-        let totals = self.inner.totals.snapshot(&name);
+        let totals = self.inner.totals.counts(&name);
         QueueStatus { name, paused, counts, totals }
     }
 

@@ -10,6 +10,7 @@ use std::sync::Mutex;
 
 use rampart_core::id::QueueName;
 use rampart_core::job::{FailureKind, JobState};
+use rampart_core::queue::QueueCounters;
 use rampart_store::{JobAcked, JobReaped};
 
 /// Upper bounds of the run-time histogram's buckets, in microseconds: the
@@ -39,45 +40,12 @@ pub const RUN_TIME_BOUNDS_US: [u64; 18] = [
 /// Buckets of the run-time histogram: one per bound and one past them.
 pub const RUN_TIME_BUCKETS: usize = RUN_TIME_BOUNDS_US.len() + 1;
 
-/// Totals of one queue, as `/v1/queues` shows them.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct QueueTotalsSnapshot {
-    /// Attempts that completed.
-    pub completed: u64,
-    /// Attempts that failed, for any reason.
-    pub failed: u64,
-    /// Failed attempts scheduled to retry.
-    pub retries: u64,
-    /// Jobs that went dead.
-    pub dead: u64,
-    /// Leases that expired.
-    pub stalled: u64,
-    /// Attempts that timed out.
-    pub timeouts: u64,
-    /// Mean run time of finished attempts, in milliseconds.
-    pub mean_processing_ms: f64,
-}
-
 /// Every running total of one queue since start, raw: counters only grow,
 /// so two of them taken apart in time subtract into what happened between.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunningTotals {
-    /// Attempts that ended, however.
-    pub attempts: u64,
-    /// Attempts that completed.
-    pub completed: u64,
-    /// Attempts that failed, for any reason.
-    pub failed: u64,
-    /// Failed attempts scheduled to retry.
-    pub retries: u64,
-    /// Jobs that went dead.
-    pub dead: u64,
-    /// Leases that expired.
-    pub stalled: u64,
-    /// Attempts that timed out.
-    pub timeouts: u64,
-    /// Run time of the ended attempts, summed, in milliseconds.
-    pub run_ms: u64,
+    /// What the queue's attempts came to.
+    pub counts: QueueCounters,
     /// Ended attempts per run-time bucket (not cumulative); see
     /// [`RUN_TIME_BOUNDS_US`].
     pub buckets: [u64; RUN_TIME_BUCKETS],
@@ -85,17 +53,7 @@ pub struct RunningTotals {
 
 impl Default for RunningTotals {
     fn default() -> Self {
-        RunningTotals {
-            attempts: 0,
-            completed: 0,
-            failed: 0,
-            retries: 0,
-            dead: 0,
-            stalled: 0,
-            timeouts: 0,
-            run_ms: 0,
-            buckets: [0; RUN_TIME_BUCKETS],
-        }
+        RunningTotals { counts: QueueCounters::default(), buckets: [0; RUN_TIME_BUCKETS] }
     }
 }
 
@@ -107,22 +65,7 @@ impl RunningTotals {
         for (i, b) in buckets.iter_mut().enumerate() {
             *b = self.buckets[i].saturating_sub(earlier.buckets[i]);
         }
-        RunningTotals {
-            attempts: self.attempts.saturating_sub(earlier.attempts),
-            completed: self.completed.saturating_sub(earlier.completed),
-            failed: self.failed.saturating_sub(earlier.failed),
-            retries: self.retries.saturating_sub(earlier.retries),
-            dead: self.dead.saturating_sub(earlier.dead),
-            stalled: self.stalled.saturating_sub(earlier.stalled),
-            timeouts: self.timeouts.saturating_sub(earlier.timeouts),
-            run_ms: self.run_ms.saturating_sub(earlier.run_ms),
-            buckets,
-        }
-    }
-
-    /// Mean run time of the ended attempts, in milliseconds (0 with none).
-    pub fn mean_ms(&self) -> f64 {
-        if self.attempts == 0 { 0.0 } else { self.run_ms as f64 / self.attempts as f64 }
+        RunningTotals { counts: self.counts.since(&earlier.counts), buckets }
     }
 
     /// The run time under which `q` (0 to 1) of the ended attempts fall, in
@@ -151,21 +94,22 @@ impl RunningTotals {
     }
 
     fn finish(&mut self, state: JobState, run: std::time::Duration) {
+        let c = &mut self.counts;
         match state {
-            JobState::Completed => self.completed += 1,
+            JobState::Completed => c.completed += 1,
             JobState::Scheduled => {
-                self.failed += 1;
-                self.retries += 1;
+                c.failed += 1;
+                c.retries += 1;
             }
             JobState::Dead => {
-                self.failed += 1;
-                self.dead += 1;
+                c.failed += 1;
+                c.dead += 1;
             }
             _ => {}
         }
         let us = u64::try_from(run.as_micros()).unwrap_or(u64::MAX);
-        self.run_ms = self.run_ms.saturating_add(us / 1_000);
-        self.attempts += 1;
+        c.run_ms = c.run_ms.saturating_add(us / 1_000);
+        c.attempts += 1;
         self.buckets[RUN_TIME_BOUNDS_US.partition_point(|&bound| bound < us)] += 1;
     }
 }
@@ -195,24 +139,15 @@ impl Totals {
             let t = map.entry(r.queue.clone()).or_default();
             t.finish(r.state, r.run_time);
             match r.kind {
-                FailureKind::LeaseExpired => t.stalled += 1,
-                FailureKind::Timeout => t.timeouts += 1,
+                FailureKind::LeaseExpired => t.counts.stalled += 1,
+                FailureKind::Timeout => t.counts.timeouts += 1,
                 FailureKind::Error => {}
             }
         }
     }
 
-    pub(super) fn snapshot(&self, queue: &QueueName) -> QueueTotalsSnapshot {
-        let t = self.queues.lock().ok().and_then(|m| m.get(queue).copied()).unwrap_or_default();
-        QueueTotalsSnapshot {
-            completed: t.completed,
-            failed: t.failed,
-            retries: t.retries,
-            dead: t.dead,
-            stalled: t.stalled,
-            timeouts: t.timeouts,
-            mean_processing_ms: t.mean_ms(),
-        }
+    pub(super) fn counts(&self, queue: &QueueName) -> QueueCounters {
+        self.queues.lock().ok().and_then(|m| m.get(queue).map(|t| t.counts)).unwrap_or_default()
     }
 
     pub(super) fn all(&self) -> Vec<(QueueName, RunningTotals)> {
@@ -243,7 +178,7 @@ mod tests {
         assert_eq!(t.buckets[1], 1, "2 ms is within 2.5 ms");
         assert_eq!(t.buckets[RUN_TIME_BUCKETS - 2], 1, "exactly 1 h");
         assert_eq!(t.buckets[RUN_TIME_BUCKETS - 1], 1, "past every bound");
-        assert_eq!((t.attempts, t.completed, t.run_ms), (5, 5, 7_200_004));
+        assert_eq!((t.counts.attempts, t.counts.completed, t.counts.run_ms), (5, 5, 7_200_004));
     }
 
     #[test]
@@ -266,7 +201,7 @@ mod tests {
         let earlier = with_runs(&[1, 7]);
         let later = with_runs(&[1, 7, 7, 300]);
         let d = later.since(&earlier);
-        assert_eq!((d.attempts, d.completed, d.run_ms), (2, 2, 307));
+        assert_eq!((d.counts.attempts, d.counts.completed, d.counts.run_ms), (2, 2, 307));
         assert_eq!(d.buckets.iter().sum::<u64>(), 2);
         assert_eq!(earlier.since(&later), RunningTotals::default());
     }

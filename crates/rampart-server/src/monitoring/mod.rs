@@ -27,8 +27,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rampart_core::id::QueueName;
+use rampart_core::queue::QueueCounters;
 use rampart_core::time::UnixMillis;
-use rampart_store::{QueueCounts, QueueRecord, QueueTotalsCounts, QueueTotalsDelta, QueueTotalsRecord};
+use rampart_store::{QueueCounts, QueueRecord, QueueTotalsDelta, QueueTotalsRecord};
 use tokio::sync::watch;
 
 use crate::config::MonitoringConfig;
@@ -46,7 +47,7 @@ pub struct QueueSample {
     pub counts: QueueCounts,
     /// Totals of every node since they were first stored, this node's
     /// latest included.
-    pub totals: QueueTotalsCounts,
+    pub totals: QueueCounters,
     /// Attempts that ended on this node since the previous sample.
     pub interval_attempts: u64,
     /// Of those, the failed ones.
@@ -104,7 +105,7 @@ struct Inner {
 struct State {
     rings: BTreeMap<QueueName, VecDeque<QueueSample>>,
     /// The stored totals as last read, plus what this node added since.
-    stored: BTreeMap<QueueName, QueueTotalsCounts>,
+    stored: BTreeMap<QueueName, QueueCounters>,
     /// This node's running totals when last added to the store.
     flushed: BTreeMap<QueueName, RunningTotals>,
     /// This node's running totals at the last sample.
@@ -174,13 +175,13 @@ impl Monitor {
     /// Every queue's totals now: the stored ones of every node (as last
     /// read) plus what this node counted since it last added to them. Only
     /// grows while this server runs, so Prometheus can read them as counters.
-    pub fn totals(&self) -> BTreeMap<QueueName, QueueTotalsCounts> {
+    pub fn totals(&self) -> BTreeMap<QueueName, QueueCounters> {
         let running = self.inner.engine.running_totals();
         let state = self.lock();
         let mut out = state.stored.clone();
         for (queue, now) in &running {
-            let pending = counts_of(&now.since(state.flushed.get(queue).unwrap_or(&RunningTotals::default())));
-            add(out.entry(queue.clone()).or_default(), &pending);
+            let pending = now.since(state.flushed.get(queue).unwrap_or(&RunningTotals::default())).counts;
+            out.entry(queue.clone()).or_default().add(&pending);
         }
         out
     }
@@ -196,7 +197,7 @@ impl Monitor {
         running
             .iter()
             .filter_map(|(queue, now)| {
-                let counts = counts_of(&now.since(state.flushed.get(queue).unwrap_or(&RunningTotals::default())));
+                let counts = now.since(state.flushed.get(queue).unwrap_or(&RunningTotals::default())).counts;
                 (!counts.is_zero()).then(|| QueueTotalsDelta { queue: queue.clone(), counts })
             })
             .collect()
@@ -206,7 +207,7 @@ impl Monitor {
     pub(crate) fn flushed(&self, running: &[(QueueName, RunningTotals)], deltas: &[QueueTotalsDelta]) {
         let mut state = self.lock();
         for d in deltas {
-            add(state.stored.entry(d.queue.clone()).or_default(), &d.counts);
+            state.stored.entry(d.queue.clone()).or_default().add(&d.counts);
             if let Some((_, now)) = running.iter().find(|(q, _)| q == &d.queue) {
                 state.flushed.insert(d.queue.clone(), *now);
             }
@@ -242,7 +243,8 @@ impl Monitor {
         let mut queues = Vec::with_capacity(by_queue.len());
         for (queue, counts) in by_queue {
             let now_totals = running.iter().find(|(q, _)| q == &queue).map(|(_, t)| *t).unwrap_or_default();
-            let interval = now_totals.since(state.sampled.get(&queue).unwrap_or(&RunningTotals::default()));
+            let running_interval = now_totals.since(state.sampled.get(&queue).unwrap_or(&RunningTotals::default()));
+            let interval = running_interval.counts;
             state.sampled.insert(queue.clone(), now_totals);
             let sample = QueueSample {
                 totals: totals.get(&queue).copied().unwrap_or_default(),
@@ -257,7 +259,7 @@ impl Monitor {
                     interval.failed as f64 / interval.attempts as f64
                 },
                 mean_processing_ms: round2(interval.mean_ms()),
-                p95_processing_ms: round2(interval.quantile_ms(0.95)),
+                p95_processing_ms: round2(running_interval.quantile_ms(0.95)),
                 store_latency_ms,
             };
             let ring = state.rings.entry(sample.queue.clone()).or_default();
@@ -272,30 +274,6 @@ impl Monitor {
         self.inner.samples.send_replace(set.clone());
         set
     }
-}
-
-fn counts_of(t: &RunningTotals) -> QueueTotalsCounts {
-    QueueTotalsCounts {
-        attempts: t.attempts,
-        completed: t.completed,
-        failed: t.failed,
-        retries: t.retries,
-        dead: t.dead,
-        stalled: t.stalled,
-        timeouts: t.timeouts,
-        run_ms: t.run_ms,
-    }
-}
-
-fn add(to: &mut QueueTotalsCounts, d: &QueueTotalsCounts) {
-    to.attempts += d.attempts;
-    to.completed += d.completed;
-    to.failed += d.failed;
-    to.retries += d.retries;
-    to.dead += d.dead;
-    to.stalled += d.stalled;
-    to.timeouts += d.timeouts;
-    to.run_ms += d.run_ms;
 }
 
 /// A duration in milliseconds with two decimals.

@@ -116,7 +116,7 @@ pub fn render(monitor: &Monitor, limiter: &RateLimiter, breakers: &[BreakerStatu
                 for (queue, t) in engine.running_totals() {
                     let labels = format!("queue=\"{}\"", escape(queue.as_str()));
                     let bounds = RUN_TIME_BOUNDS_US.iter().map(|&us| us as f64 / 1e6);
-                    histogram(&mut out, name, &labels, bounds, &t.buckets, t.run_ms as f64 / 1e3);
+                    histogram(&mut out, name, &labels, bounds, &t.buckets, t.counts.run_ms as f64 / 1e3);
                 }
             }
             "rampart_queue_jobs" => {

@@ -10,7 +10,7 @@ use std::path::Path;
 /// `rampart-config` crate re-exported, below every module.
 const LAYERS: &[&[&str]] = &[
     &["config"],
-    &["shutdown", "auth", "alert", "breaker", "telemetry"],
+    &["shutdown", "auth", "alert", "breaker", "telemetry", "connection"],
     &["timer", "ratelimit"],
     &["engine"],
     &["cron", "monitoring", "worker"],

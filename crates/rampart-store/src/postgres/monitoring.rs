@@ -6,6 +6,7 @@
 //! `jobs_lease_expiry`): monitoring adds no index a lease or an ack must
 //! update.
 
+use rampart_core::queue::QueueCounters;
 use rampart_core::time::UnixMillis;
 use tokio_postgres::Row;
 
@@ -28,7 +29,7 @@ fn counter(r: &Row, i: usize) -> Result<u64, StoreError> {
 fn record_from(r: &Row) -> Result<QueueTotalsRecord, StoreError> {
     Ok(QueueTotalsRecord {
         queue: queue_of(r, 0)?,
-        counts: QueueTotalsCounts {
+        counts: QueueCounters {
             attempts: counter(r, 1)?,
             completed: counter(r, 2)?,
             failed: counter(r, 3)?,
@@ -49,7 +50,7 @@ pub(super) async fn totals_add(c: &mut Client, p: &QueueTotalsAddParams) -> Resu
     if p.deltas.is_empty() {
         return Ok(());
     }
-    let column = |f: fn(&QueueTotalsCounts) -> u64| p.deltas.iter().map(|d| count(f(&d.counts))).collect::<Vec<_>>();
+    let column = |f: fn(&QueueCounters) -> u64| p.deltas.iter().map(|d| count(f(&d.counts))).collect::<Vec<_>>();
     let queues: Vec<&str> = p.deltas.iter().map(|d| d.queue.as_str()).collect();
     let (attempts, completed, failed) = (column(|n| n.attempts), column(|n| n.completed), column(|n| n.failed));
     let (retries, dead, stalled) = (column(|n| n.retries), column(|n| n.dead), column(|n| n.stalled));

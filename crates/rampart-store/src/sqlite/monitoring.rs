@@ -4,6 +4,7 @@
 //! exist (`jobs_available`, `jobs_lease_expiry`): monitoring adds no index
 //! that a lease or an ack must update.
 
+use rampart_core::queue::QueueCounters;
 use rampart_core::time::UnixMillis;
 use rusqlite::{Connection, Row, params};
 
@@ -25,7 +26,7 @@ fn counter(r: &Row<'_>, i: usize) -> rusqlite::Result<u64> {
 fn record_from(r: &Row<'_>) -> rusqlite::Result<QueueTotalsRecord> {
     Ok(QueueTotalsRecord {
         queue: queue_at(r, 0)?,
-        counts: QueueTotalsCounts {
+        counts: QueueCounters {
             attempts: counter(r, 1)?,
             completed: counter(r, 2)?,
             failed: counter(r, 3)?,

@@ -8,6 +8,7 @@ use rampart_core::auth::Role;
 use rampart_core::id::{ConnectionId, JobId, PlatformName, PolicyName, QueueName};
 use rampart_core::integration::IntegrationStatus;
 use rampart_core::job::{FailureKind, JobState};
+use rampart_core::queue::QueueCounters;
 use rampart_core::retry::{Backoff, RetryPlanner};
 use rampart_core::time::UnixMillis;
 use rampart_store::*;
@@ -718,8 +719,8 @@ pub async fn integration_expiring_lists_tokens_due_by_a_time_soonest_first(store
     assert!(store.integration_expiring(at(-2_000), 10).await.unwrap().is_empty());
 }
 
-fn totals(attempts: u64, completed: u64, dead: u64) -> QueueTotalsCounts {
-    QueueTotalsCounts {
+fn totals(attempts: u64, completed: u64, dead: u64) -> QueueCounters {
+    QueueCounters {
         attempts,
         completed,
         failed: attempts - completed,
@@ -741,7 +742,7 @@ pub async fn queue_totals_add_up_across_calls_and_count_each_utc_day(store: Stor
     let rows = store.queue_totals_list().await.unwrap();
     assert_eq!(rows.iter().map(|r| r.queue.as_str()).collect::<Vec<_>>(), ["a", "b"]);
     let b = &rows[1];
-    assert_eq!(b.counts, QueueTotalsCounts { stalled: 2, ..totals(9, 7, 1) });
+    assert_eq!(b.counts, QueueCounters { stalled: 2, ..totals(9, 7, 1) });
     assert_eq!((b.day, b.completed_today, b.dead_today, b.updated_at), (utc_day(T0), 7, 1, at(1_000)));
     assert_eq!(store.job_health_counts(T0).await.unwrap().completed_today, 9);
     // The next UTC day starts today's counts afresh; all-time totals go on.

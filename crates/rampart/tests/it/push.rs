@@ -110,3 +110,75 @@ async fn sigterm_during_push_deliveries_loses_nothing_and_leaves_no_job_active()
         assert_eq!(job.attempt, 1, "a cut-off delivery used no attempt: {:#?}", job.history);
     }
 }
+
+/// A token a push target carries in its query string, as receivers such as
+/// Zapier or a serverless function's URL expect one.
+const TOKEN: &str = "tok_8f3Kq2ZxPushSecret";
+
+/// `method path` with `key` (and a JSON body for a POST), answering the
+/// status and the body as text.
+async fn text(http: &reqwest::Client, server: &TestServer, key: &str, method: &str, path: &str) -> (u16, String) {
+    let url = format!("{}{path}", server.url());
+    let request = match method {
+        "POST" if path.ends_with("/lease") => http.post(url).json(&serde_json::json!({"max": 1})),
+        "POST" => http.post(url).json(&serde_json::json!({"payload": {}})),
+        _ => http.get(url),
+    };
+    let response = request.bearer_auth(key).send().await.expect("the server answers");
+    (response.status().as_u16(), response.text().await.expect("a body"))
+}
+
+#[tokio::test]
+async fn a_push_targets_query_string_stays_out_of_logs_and_of_what_non_admins_read() {
+    let target = format!("{}/hook?token={TOKEN}&team=ops", crate::harness::unused_url());
+    let config = format!("[queues.hook]\ntarget = \"{target}\"\nmax_attempts = 1\ntimeout = \"5s\"\n");
+    let server = TestServer::builder().config(&config).env("RAMPART_LOG", "debug").start().await;
+    let id = server.enqueue("hook", r#"{"n":1}"#).await;
+    let dead = server.job_in_state(&id, "dead").await;
+    let error = dead.errors.last().map(|e| e.error.clone()).unwrap_or_default();
+    assert!(error.contains("token=***"), "the delivery error names the target, its token hidden: {error}");
+
+    let http = reqwest::Client::new();
+    let admin = server.api_key().to_string();
+    let mut keys = Vec::new();
+    for role in ["reader", "worker", "producer"] {
+        let created = http
+            .post(format!("{}/v1/keys", server.url()))
+            .bearer_auth(&admin)
+            .json(&serde_json::json!({"name": role, "role": role}))
+            .send()
+            .await
+            .expect("a key");
+        let body: serde_json::Value = created.json().await.expect("JSON");
+        keys.push((role, body["key"].as_str().expect("the key").to_string()));
+    }
+    let reads = [
+        ("reader", "GET", format!("/v1/jobs/{id}")),
+        ("reader", "GET", "/v1/queues".to_string()),
+        ("reader", "GET", "/v1/queues/hook".to_string()),
+        ("reader", "GET", "/v1/queues/hook/jobs?state=dead".to_string()),
+        ("reader", "GET", "/v1/alerts".to_string()),
+        ("reader", "GET", "/v1/breakers".to_string()),
+        ("reader", "GET", "/v1/monitoring/queue-health".to_string()),
+        ("worker", "POST", "/v1/queues/hook/lease".to_string()),
+        ("producer", "POST", "/v1/queues/hook/jobs".to_string()),
+    ];
+    let mut seen = 0;
+    for (role, method, path) in reads {
+        let key = &keys.iter().find(|(r, _)| *r == role).expect("a key of the role").1;
+        let (status, body) = text(&http, &server, key, method, &path).await;
+        assert!(!body.contains(TOKEN), "{role} {method} {path} ({status}) shows the token: {body}");
+        seen += usize::from(body.contains("token=***"));
+    }
+    assert!(seen >= 3, "the target is shown, its token hidden, in the job, queue and lease answers");
+    // The admin diagnostics hide it too; only the admin's view of the queue,
+    // which also shows its signing secret, has the target whole.
+    let (_, diagnostics) = text(&http, &server, &admin, "GET", "/v1/admin/diagnostics/integrations").await;
+    assert!(!diagnostics.contains(TOKEN) && diagnostics.contains("token=***"), "{diagnostics}");
+    let (_, queue) = text(&http, &server, &admin, "GET", "/v1/queues/hook").await;
+    assert!(queue.contains(&format!("token={TOKEN}")), "{queue}");
+
+    let log = server.stderr();
+    assert!(log.contains("token=***"), "the start-up line names the target, its token hidden:\n{log}");
+    assert!(!log.contains(TOKEN), "the token reached the log:\n{log}");
+}

@@ -11,6 +11,8 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, LOCATION, RETRY_AFTER};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+use crate::config::PushTarget;
+
 /// Most bytes of an answer's body read: a larger body is not kept as the result.
 const MAX_RESULT_BYTES: usize = 1 << 20;
 
@@ -44,16 +46,54 @@ pub(super) struct Delivered {
     pub(super) host_failed: bool,
 }
 
-/// Sends one job to `url`, signed with `secret`, waiting at most `timeout`
-/// for the whole answer. `now` gives the signature's time when the request
-/// leaves, and the base of a `Retry-After` in seconds when the answer
-/// arrives (which is what the header counts from).
+/// How long one delivery's request may take, and the timeout its error
+/// names when it takes longer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct RequestTimeout {
+    /// The time the request is given.
+    pub(super) wait: Duration,
+    /// The configured timeout that bounds it: the queue's, or the job's own
+    /// when that is shorter. Not `wait`, which may be a margin less and
+    /// would read as a setting nobody made.
+    pub(super) named: Duration,
+}
+
+impl RequestTimeout {
+    /// The request gets the queue's timeout, cut to what is left of the
+    /// attempt's own timeout less `margin` when that comes first (so this
+    /// answer reaches the store before the reaper's). The job was leased
+    /// for `lease`, which dates its lease and so its attempt's timeout.
+    pub(super) fn of(
+        job: &LeasedJob,
+        queue_timeout: Duration,
+        lease: Duration,
+        margin: Duration,
+        now: UnixMillis,
+    ) -> RequestTimeout {
+        let Some(timeout_at) = job.timeout_at else {
+            return RequestTimeout { wait: queue_timeout, named: queue_timeout };
+        };
+        let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+        let leased_at = UnixMillis(job.lease_expires_at.0.saturating_sub(lease_ms));
+        let left = timeout_at.since(now).saturating_sub(margin);
+        RequestTimeout {
+            wait: left.min(queue_timeout).max(Duration::from_millis(1)),
+            named: timeout_at.since(leased_at).min(queue_timeout),
+        }
+    }
+}
+
+/// Sends one job to `target`, signed with `secret`, waiting at most
+/// `timeout.wait` for the whole answer. `now` gives the signature's time
+/// when the request leaves, and the base of a `Retry-After` in seconds when
+/// the answer arrives (which is what the header counts from). Errors name
+/// the target as it shows, its query values hidden.
 pub(super) async fn deliver(
     client: &reqwest::Client,
-    url: &reqwest::Url,
+    target: &PushTarget,
     secret: &WebhookSecret,
     job: &LeasedJob,
-    timeout: Duration,
+    timeout: RequestTimeout,
     retry_4xx: bool,
     now: &(dyn Fn() -> UnixMillis + Sync),
 ) -> Delivered {
@@ -89,8 +129,8 @@ pub(super) async fn deliver(
     let timestamp = now().0.div_euclid(1000);
     let signature = webhook::sign(secret, &msg_id, timestamp, &body);
     let request = client
-        .post(url.clone())
-        .timeout(timeout)
+        .post(target.url().clone())
+        .timeout(timeout.wait)
         .header(CONTENT_TYPE, "application/json")
         .header("webhook-id", &msg_id)
         .header("webhook-timestamp", timestamp.to_string())
@@ -109,12 +149,15 @@ pub(super) async fn deliver(
     match answer.await {
         Ok((status, headers, body)) => judge(status, &headers, &body, retry_4xx, now()),
         Err(e) => {
+            // reqwest's own text repeats the whole URL; the target shows as `target` does.
+            let e = e.without_url();
             let error = if e.is_timeout() {
-                format!("timeout: {url} did not answer within {}", rampart_core::duration::format_duration(timeout))
+                let named = rampart_core::duration::format_duration(timeout.named);
+                format!("timeout: {target} did not answer within {named}")
             } else if e.is_connect() {
-                format!("connect error: cannot reach {url}: {}", source_chain(&e))
+                format!("connect error: cannot reach {target}: {}", source_chain(&e))
             } else {
-                format!("request to {url} failed: {}", source_chain(&e))
+                format!("request to {target} failed: {}", source_chain(&e))
             };
             Delivered { outcome: AckOutcome::Fail { error, retryable: true, retry_at: None }, host_failed: true }
         }
@@ -254,6 +297,40 @@ mod tests {
         let long = "x".repeat(500);
         let failed = judge(StatusCode::BAD_GATEWAY, &h, long.as_bytes(), false, NOW);
         assert!(matches!(&failed.outcome, AckOutcome::Fail { error, .. } if error.len() < 260 && error.ends_with('…')));
+    }
+
+    #[test]
+    fn a_request_gets_the_time_left_and_names_the_configured_timeout() {
+        let job = |leased_ms: i64, timeout_ms: Option<i64>| LeasedJob {
+            id: rampart_core::id::JobId(1),
+            queue: rampart_core::id::QueueName::new("q").unwrap(),
+            payload: "{}".into(),
+            attempt: 1,
+            max_attempts: 1,
+            lease_token: "t".into(),
+            lease_expires_at: UnixMillis(NOW.0 + leased_ms + 11_000),
+            timeout_at: timeout_ms.map(|t| UnixMillis(NOW.0 + leased_ms + t)),
+            created_at: NOW,
+            run_at: NOW,
+            priority: 0,
+        };
+        let (queue, lease, margin) = (Duration::from_secs(1), Duration::from_secs(11), Duration::from_millis(100));
+        let ms = Duration::from_millis;
+        let check = |job: LeasedJob, wait: u64, named: u64| {
+            let got = RequestTimeout::of(&job, queue, lease, margin, NOW);
+            assert_eq!(got, RequestTimeout { wait: ms(wait), named: ms(named) }, "{job:?}");
+        };
+        // Leased just now with the queue's own 1s: 900ms to answer, named 1s.
+        check(job(0, Some(1_000)), 900, 1_000);
+        // Leased 300ms ago: what is left, still named 1s.
+        check(job(-300, Some(1_000)), 600, 1_000);
+        // A job timeout shorter than the queue's names itself.
+        check(job(0, Some(400)), 300, 400);
+        // A longer one, or none, leaves the queue's.
+        check(job(0, Some(5_000)), 1_000, 1_000);
+        check(job(0, None), 1_000, 1_000);
+        // Past the attempt's timeout the request still gets a moment.
+        check(job(-2_000, Some(1_000)), 1, 1_000);
     }
 
     #[test]

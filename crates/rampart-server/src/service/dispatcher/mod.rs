@@ -30,6 +30,8 @@
 
 mod delivery;
 
+use delivery::RequestTimeout;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -394,15 +396,22 @@ impl Delivery {
     async fn run(self, job: LeasedJob, slot: OwnedSemaphorePermit) {
         // The engine's time, which the job's timeout is on.
         let now = self.dispatcher.engine.now();
-        let left = job.timeout_at.map(|t| t.since(now).saturating_sub(TIMEOUT_MARGIN));
-        let timeout = left.map_or(self.queue.timeout, |l| l.min(self.queue.timeout)).max(Duration::from_millis(1));
+        let timeout =
+            RequestTimeout::of(&job, self.queue.timeout, self.queue.timeout + LEASE_MARGIN, TIMEOUT_MARGIN, now);
         let started = Instant::now();
-        let url = self.queue.target.url();
         let engine = &self.dispatcher.engine;
         let clock = || engine.now();
-        let d =
-            delivery::deliver(&self.dispatcher.client, url, &self.secret, &job, timeout, self.queue.retry_4xx, &clock)
-                .await;
+        let target = &self.queue.target;
+        let d = delivery::deliver(
+            &self.dispatcher.client,
+            target,
+            &self.secret,
+            &job,
+            timeout,
+            self.queue.retry_4xx,
+            &clock,
+        )
+        .await;
         let outcome = if d.host_failed { Outcome::Failure } else { Outcome::Success };
         self.breaker.record(outcome, started.elapsed());
         // From here the ack owns the lease: shutdown must not release it.

@@ -1,4 +1,5 @@
-//! `rampart bench push`: push delivery throughput, enqueue to delivered.
+//! The push bench (`rampart bench push`): push delivery throughput,
+//! enqueue to delivered.
 //!
 //! Unlike the other benches it starts what it measures, in this process:
 //! a no-op receiver on 127.0.0.1 (every POST answers `204` at once) and a
@@ -23,11 +24,11 @@ use rampart_core::id::QueueName;
 use rampart_core::job::JobState;
 use rampart_core::time::{Clock as _, SystemClock};
 use rampart_server::config::{Config, PushTarget, QueueConfig};
-use rampart_server::engine::{Engine, JobSpec, MAX_ENQUEUE_BATCH};
+use rampart_server::engine::{Engine, JobSpec};
 use rampart_server::server::Server;
 use serde::Serialize;
 
-use super::{rate, round};
+use crate::stats::{rate, round};
 
 /// How often the completed count is read.
 const POLL_EVERY: Duration = Duration::from_millis(10);
@@ -35,21 +36,14 @@ const POLL_EVERY: Duration = Duration::from_millis(10);
 /// How long the run may go without a completion before the bench gives up.
 const STALL_LIMIT: Duration = Duration::from_secs(30);
 
-/// Options of `rampart bench push`.
-#[derive(clap::Args, Debug)]
-pub struct PushArgs {
+/// What the push bench runs: the options of `rampart bench push`.
+#[derive(Debug, Clone)]
+pub struct PushOptions {
     /// Jobs to push.
-    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub jobs: u64,
     /// Deliveries in flight at once (the push queue's `concurrency`).
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub concurrency: u32,
-    /// Jobs per enqueue call.
-    #[arg(
-        long,
-        default_value_t = 1_000,
-        value_parser = clap::value_parser!(u32).range(1..=MAX_ENQUEUE_BATCH as i64)
-    )]
+    /// Jobs per enqueue call (at most `MAX_ENQUEUE_BATCH`).
     pub batch: u32,
 }
 
@@ -66,8 +60,8 @@ struct Report {
     requests: u64,
 }
 
-/// Runs the bench.
-pub async fn run(args: PushArgs) -> anyhow::Result<()> {
+/// Runs the push bench and prints its report on stdout.
+pub async fn push(args: PushOptions) -> anyhow::Result<()> {
     let delivered = Arc::new(AtomicU64::new(0));
     let receiver = {
         let delivered = delivered.clone();
@@ -98,7 +92,7 @@ pub async fn run(args: PushArgs) -> anyhow::Result<()> {
 }
 
 async fn measure(
-    args: &PushArgs,
+    args: &PushOptions,
     target: &str,
     dir: &std::path::Path,
     delivered: &AtomicU64,
@@ -142,7 +136,7 @@ async fn measure(
     })
 }
 
-async fn enqueue_all(engine: &Engine, queue: &QueueName, args: &PushArgs) -> anyhow::Result<()> {
+async fn enqueue_all(engine: &Engine, queue: &QueueName, args: &PushOptions) -> anyhow::Result<()> {
     let mut next = 0;
     while next < args.jobs {
         let count = u64::from(args.batch).min(args.jobs - next);

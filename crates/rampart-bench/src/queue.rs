@@ -1,7 +1,6 @@
-//! `rampart bench queue`: drives a running server over HTTP the way real
-//! producers and workers do, and prints what it measured as one JSON line.
-//! (`rampart bench ratelimit` is in [`ratelimit`], `rampart bench push` in
-//! [`push`].)
+//! The queue bench (`rampart bench queue`): drives a running server over
+//! HTTP the way real producers and workers do, and reports what it
+//! measured as one JSON line.
 //!
 //! It starts nothing itself; point it at a server with the global `--url`
 //! and `--api-key`. Three phases run one after the other:
@@ -38,9 +37,6 @@
 //! so scripts can collect it. Any failed request ends the bench with an error
 //! naming the phase.
 
-mod push;
-mod ratelimit;
-
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -54,11 +50,12 @@ use rampart_client::wire::{
 use rampart_core::id::QueueName;
 use rampart_core::job::JobState;
 use rampart_core::time::{Clock as _, SystemClock};
-use rampart_server::engine::{MAX_ENQUEUE_BATCH, MAX_LEASE_BATCH};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
+
+use crate::stats::{percentile, rate, round};
 
 /// How often progress is written to stderr.
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
@@ -84,85 +81,31 @@ const SAMPLE_GAP: Duration = Duration::from_millis(5);
 /// How long one latency sample may take before the bench gives up.
 const SAMPLE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Options of `rampart bench`.
-#[derive(clap::Args, Debug)]
-pub struct Args {
-    /// What to measure.
-    #[command(subcommand)]
-    pub what: What,
-}
-
-/// The benchmarks of `rampart bench`.
-#[derive(clap::Subcommand, Debug)]
-pub enum What {
-    /// Queue throughput and latency: enqueue, drain with pull workers, and
-    /// enqueue-to-start latency, against a running server.
-    Queue(QueueArgs),
-    /// Rate-limit checks per second and their latency over
-    /// `POST /v1/ratelimit/check`, against a running server.
-    Ratelimit(ratelimit::RatelimitArgs),
-    /// Push delivery throughput, enqueue to delivered, through an
-    /// in-process server on SQLite to a local no-op receiver.
-    Push(push::PushArgs),
-}
-
-/// Options of `rampart bench queue`.
-#[derive(clap::Args, Debug)]
-pub struct QueueArgs {
+/// What the queue bench runs: the options of `rampart bench queue`.
+#[derive(Debug, Clone)]
+pub struct QueueOptions {
     /// Jobs to enqueue and then drain.
-    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub jobs: u64,
     /// Concurrent pull workers in the drain.
-    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
     pub concurrency: u32,
     /// Jobs per enqueue batch request.
-    #[arg(
-        long,
-        default_value_t = 1_000,
-        value_parser = clap::value_parser!(u32).range(1..=MAX_ENQUEUE_BATCH as i64)
-    )]
     pub batch: u32,
     /// Most jobs one lease call takes.
-    #[arg(
-        long,
-        default_value_t = 100,
-        value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_LEASE_BATCH))
-    )]
     pub lease_batch: u32,
     /// Enqueue batch requests in flight at once.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
     pub producers: u32,
     /// Jobs enqueued one at a time to measure latency (0 skips the phase).
-    #[arg(long, default_value_t = 1_000)]
     pub latency_samples: u32,
-    /// The queue to use [default: bench-<unix millis>]; the latency phase
-    /// uses `<queue>-latency`.
-    #[arg(long)]
+    /// The queue to use (`bench-<unix millis>` when `None`); the latency
+    /// phase uses `<queue>-latency`.
     pub queue: Option<QueueName>,
-    /// Only enqueue, and leave the jobs waiting (to measure the server's
-    /// memory with many jobs queued).
-    #[arg(long)]
+    /// Only enqueue, and leave the jobs waiting.
     pub skip_drain: bool,
-    /// The server's process id: report its resident memory (Linux
-    /// `/proc/<pid>/status`) before and after the enqueue and at the end.
-    #[arg(long)]
+    /// The server's process id, to report its resident memory (Linux).
     pub server_pid: Option<u32>,
-    /// A node of the same cluster for the workers to lease from, while jobs
-    /// are enqueued through `--url`: measures cross-node latency. Repeat it
-    /// to spread the drain workers over several nodes (round robin; the
-    /// latency worker uses the first). Takes the same API key [default: the
-    /// `--url` server].
-    #[arg(long, value_name = "URL")]
+    /// Other nodes of the same cluster for the workers to lease from, round
+    /// robin (the latency worker uses the first); empty for the `client`'s.
     pub worker_url: Vec<String>,
-}
-
-/// Runs a `rampart bench` command against the server `client` talks to.
-pub async fn run(args: Args, client: Client) -> anyhow::Result<()> {
-    match args.what {
-        What::Queue(args) => queue(args, client).await,
-        What::Ratelimit(args) => ratelimit::run(args, client).await,
-        What::Push(args) => push::run(args).await,
-    }
 }
 
 /// What `rampart bench queue` prints: one JSON object on one line. Fields
@@ -193,7 +136,9 @@ struct Report {
     server_rss_mb_end: Option<f64>,
 }
 
-async fn queue(args: QueueArgs, client: Client) -> anyhow::Result<()> {
+/// Runs the queue bench against the server `client` talks to and prints
+/// its report on stdout.
+pub async fn queue(args: QueueOptions, client: Client) -> anyhow::Result<()> {
     // Also tags the latency payloads, so leftovers of an earlier run on the
     // same queue are never taken for this run's samples.
     let run_id = SystemClock.now().0;
@@ -261,7 +206,7 @@ async fn queue(args: QueueArgs, client: Client) -> anyhow::Result<()> {
 
 /// Enqueues `--jobs` jobs in batches, `--producers` batches at a time, and
 /// returns the wall time in seconds.
-async fn enqueue_phase(client: &Client, queue: &QueueName, args: &QueueArgs) -> anyhow::Result<f64> {
+async fn enqueue_phase(client: &Client, queue: &QueueName, args: &QueueOptions) -> anyhow::Result<f64> {
     let total = args.jobs;
     let batch = u64::from(args.batch);
     let batches = total.div_ceil(batch);
@@ -303,7 +248,7 @@ async fn enqueue_phase(client: &Client, queue: &QueueName, args: &QueueArgs) -> 
 
 /// Drains the queue with `--concurrency` pull workers until the server has
 /// confirmed `--jobs` completions, and returns the time that took in seconds.
-async fn drain_phase(clients: &[Client], queue: &QueueName, args: &QueueArgs) -> anyhow::Result<f64> {
+async fn drain_phase(clients: &[Client], queue: &QueueName, args: &QueueOptions) -> anyhow::Result<f64> {
     let target = args.jobs;
     let completed = Arc::new(AtomicU64::new(0));
     // Set by the worker whose ack brings the count to the target, so the
@@ -587,27 +532,6 @@ fn tiny_payload(json: &str) -> anyhow::Result<Box<RawValue>> {
     RawValue::from_string(json.to_string()).with_context(|| format!("`{json}` is not JSON"))
 }
 
-/// Items per second, 0 when no time passed.
-pub(crate) fn rate(count: u64, seconds: f64) -> f64 {
-    if seconds > 0.0 { count as f64 / seconds } else { 0.0 }
-}
-
-pub(crate) fn round(value: f64, decimals: i32) -> f64 {
-    let scale = 10f64.powi(decimals);
-    (value * scale).round() / scale
-}
-
-/// The nearest-rank `p`th percentile (1 to 100) of sorted values: the
-/// smallest value at least `p`% of the values are less than or equal to.
-/// `None` for no values.
-pub(crate) fn percentile(sorted: &[f64], p: u32) -> Option<f64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = (p as usize * sorted.len()).div_ceil(100).clamp(1, sorted.len());
-    sorted.get(rank - 1).copied()
-}
-
 /// The server's resident memory in MiB, from `/proc/<pid>/status`.
 fn server_rss_mb(pid: u32) -> anyhow::Result<f64> {
     let path = format!("/proc/{pid}/status");
@@ -631,29 +555,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn percentiles_are_nearest_rank() {
-        fn check(values: &[f64], p: u32, expected: Option<f64>) {
-            assert_eq!(percentile(values, p), expected, "p{p} of {values:?}");
-        }
-        let ten: Vec<f64> = (1..=10).map(f64::from).collect();
-        check(&ten, 50, Some(5.0));
-        check(&ten, 99, Some(10.0));
-        check(&ten, 100, Some(10.0));
-        check(&ten, 10, Some(1.0));
-        check(&ten, 11, Some(2.0));
-        check(&ten, 0, Some(1.0));
-        check(&[7.5], 50, Some(7.5));
-        check(&[7.5], 99, Some(7.5));
-        check(&[], 50, None);
-        let thousand: Vec<f64> = (1..=1000).map(f64::from).collect();
-        check(&thousand, 50, Some(500.0));
-        check(&thousand, 99, Some(990.0));
-        let hundred_one: Vec<f64> = (1..=101).map(f64::from).collect();
-        check(&hundred_one, 99, Some(100.0));
-        check(&hundred_one, 50, Some(51.0));
-    }
-
-    #[test]
     fn vm_rss_is_read_from_proc_status() {
         fn check(status: &str, expected: Option<u64>) {
             assert_eq!(vm_rss_kib(status), expected, "{status:?}");
@@ -675,51 +576,6 @@ mod tests {
         if cfg!(target_os = "linux") {
             let mb = server_rss_mb(std::process::id()).expect("own /proc status");
             assert!(mb > 0.0, "{mb}");
-        }
-    }
-
-    #[test]
-    fn the_queue_args_parse_with_their_defaults() {
-        use clap::Parser as _;
-        #[derive(clap::Parser, Debug)]
-        struct Bench {
-            #[command(flatten)]
-            args: Args,
-        }
-        let parsed = Bench::try_parse_from(["bench", "queue"]).expect("parses");
-        let What::Queue(q) = parsed.args.what else { panic!("bench queue parses as queue") };
-        assert_eq!(
-            (q.jobs, q.concurrency, q.batch, q.lease_batch, q.producers, q.latency_samples),
-            (50_000, 50, 1_000, 100, 4, 1_000)
-        );
-        assert!(q.queue.is_none() && !q.skip_drain && q.server_pid.is_none() && q.worker_url.is_empty());
-        let parsed = Bench::try_parse_from([
-            "bench",
-            "queue",
-            "--jobs",
-            "1000000",
-            "--skip-drain",
-            "--server-pid",
-            "42",
-            "--queue",
-            "mem",
-            "--worker-url",
-            "http://10.0.0.2:7433",
-        ])
-        .expect("parses");
-        let What::Queue(q) = parsed.args.what else { panic!("bench queue parses as queue") };
-        assert_eq!(q.jobs, 1_000_000);
-        assert!(q.skip_drain);
-        assert_eq!(q.server_pid, Some(42));
-        assert_eq!(q.queue.as_ref().map(QueueName::as_str), Some("mem"));
-        assert_eq!(q.worker_url, ["http://10.0.0.2:7433"]);
-        for bad in [
-            &["bench", "queue", "--jobs", "0"][..],
-            &["bench", "queue", "--lease-batch", "1001"],
-            &["bench", "queue", "--batch", "10001"],
-            &["bench", "queue", "--queue", "no spaces"],
-        ] {
-            assert!(Bench::try_parse_from(bad).is_err(), "{bad:?}");
         }
     }
 

@@ -1,5 +1,6 @@
-//! `rampart bench ratelimit`: rate-limit checks over HTTP against a running
-//! server, the way an app asks before doing its work.
+//! The rate-limit bench (`rampart bench ratelimit`): rate-limit checks
+//! over HTTP against a running server, the way an app asks before doing
+//! its work.
 //!
 //! It defines a policy of its own through the admin API (`bench-…`, a limit
 //! no run reaches, so every check is an admitted write; `--backend` picks
@@ -19,25 +20,20 @@ use rampart_client::wire::{RateLimitCheckRequest, RateLimitPolicyPut};
 use serde::Serialize;
 use tokio::task::JoinSet;
 
-use super::{percentile, round};
+use crate::stats::{percentile, round};
 
-/// Options of `rampart bench ratelimit`.
-#[derive(clap::Args, Debug)]
-pub struct RatelimitArgs {
+/// What the rate-limit bench runs: the options of `rampart bench ratelimit`.
+#[derive(Debug, Clone)]
+pub struct RatelimitOptions {
     /// Distinct keys the checks go round.
-    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub keys: u64,
     /// Checks in flight at once.
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub concurrency: u32,
     /// How long to run, in seconds.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub seconds: u64,
-    /// Where the bench policy counts: `memory` or `redis` (the server needs a Redis).
-    #[arg(long, default_value = "memory", value_parser = ["memory", "redis"])]
+    /// Where the bench policy counts: `memory` or `redis`.
     pub backend: String,
-    /// The bench policy's algorithm.
-    #[arg(long, default_value = "sliding_window", value_parser = ["sliding_window", "fixed_window", "gcra"])]
+    /// The bench policy's algorithm: `sliding_window`, `fixed_window` or `gcra`.
     pub algorithm: String,
 }
 
@@ -58,8 +54,9 @@ struct Report {
     fallbacks: u64,
 }
 
-/// Runs the bench against the server `client` talks to.
-pub async fn run(args: RatelimitArgs, client: Client) -> anyhow::Result<()> {
+/// Runs the rate-limit bench against the server `client` talks to and
+/// prints its report on stdout.
+pub async fn ratelimit(args: RatelimitOptions, client: Client) -> anyhow::Result<()> {
     let name = format!("bench-{}", std::process::id());
     let policy = RateLimitPolicyPut {
         limit: Some(1 << 40),
@@ -99,7 +96,7 @@ pub async fn run(args: RatelimitArgs, client: Client) -> anyhow::Result<()> {
 }
 
 /// Every check's latency in milliseconds, the fallbacks seen, and the wall time.
-async fn measure(args: &RatelimitArgs, client: &Client, policy: &str) -> anyhow::Result<(Vec<f64>, u64, Duration)> {
+async fn measure(args: &RatelimitOptions, client: &Client, policy: &str) -> anyhow::Result<(Vec<f64>, u64, Duration)> {
     let keys: Arc<[String]> = (0..args.keys).map(|i| format!("user:{i}")).collect();
     let next = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicU64::new(0));
