@@ -53,6 +53,8 @@ use tracing::Instrument as _;
 const RETRY_FIRST_PAUSE: Duration = Duration::from_millis(100);
 /// Longest pause between two tries of a failed heartbeat or ack.
 pub const RETRY_MAX_PAUSE: Duration = Duration::from_secs(2);
+/// The longest lease a server grants (`lease` past it is refused).
+const MAX_LEASE: Duration = Duration::from_secs(24 * 3600);
 
 /// How an attempt failed, as a handler reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,9 +129,10 @@ impl<S: JobSource> Worker<S> {
         self
     }
 
-    /// Lease length; heartbeats go every third of it.
+    /// Lease length, from 300ms to the server's maximum of 24h (a longer
+    /// one is taken as 24h); heartbeats go every third of it.
     pub fn lease(mut self, lease: Duration) -> Worker<S> {
-        self.lease = lease.max(Duration::from_millis(300));
+        self.lease = lease.clamp(Duration::from_millis(300), MAX_LEASE);
         self
     }
 
@@ -425,5 +428,19 @@ impl StopTrigger {
     /// Tells every lane to stop.
     fn trigger(&self) {
         self.0.send_replace(true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::Client;
+
+    #[test]
+    fn a_lease_stays_within_what_a_server_grants() {
+        let client = Client::new("http://127.0.0.1:7433", None).expect("a client");
+        assert_eq!(Worker::new(client.clone()).lease(Duration::from_secs(30 * 3600)).lease, MAX_LEASE);
+        assert_eq!(Worker::new(client.clone()).lease(Duration::ZERO).lease, Duration::from_millis(300));
+        assert_eq!(Worker::new(client).lease(Duration::from_secs(60)).lease, Duration::from_secs(60));
     }
 }
