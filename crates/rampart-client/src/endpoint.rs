@@ -4,28 +4,18 @@
 //! requests from these, and `rampart-server` builds its router from them and
 //! tests that the two sets are the same, so neither side can drift.
 
-/// An HTTP method of the API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Method {
-    /// `GET`.
-    Get,
-    /// `POST`.
-    Post,
-    /// `PUT`.
-    Put,
-    /// `DELETE`.
-    Delete,
-}
-
-impl Method {
-    /// The method's name, as on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Post => "POST",
-            Method::Put => "PUT",
-            Method::Delete => "DELETE",
-        }
+rampart_core::named_enum! {
+    /// An HTTP method of the API (named as on the wire).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+    pub enum Method {
+        /// `GET`.
+        Get = "GET",
+        /// `POST`.
+        Post = "POST",
+        /// `PUT`.
+        Put = "PUT",
+        /// `DELETE`.
+        Delete = "DELETE",
     }
 }
 

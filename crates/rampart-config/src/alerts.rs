@@ -137,26 +137,18 @@ impl AlertThresholds {
     }
 }
 
-/// A channel's kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChannelKind {
-    /// A Slack incoming webhook.
-    Slack,
-    /// A JSON POST signed as Standard Webhooks.
-    Webhook,
-    /// A warning line in rampart's log.
-    Log,
-}
-
-impl ChannelKind {
-    /// The kind's name in config.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChannelKind::Slack => "slack",
-            ChannelKind::Webhook => "webhook",
-            ChannelKind::Log => "log",
-        }
+rampart_core::named_enum! {
+    /// A channel's kind.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum ChannelKind {
+        /// A Slack incoming webhook.
+        Slack = "slack",
+        /// A JSON POST signed as Standard Webhooks.
+        Webhook = "webhook",
+        /// A warning line in rampart's log.
+        Log = "log",
     }
+    parse_error: String = |s| format!("{s:?} is not a channel kind; use \"slack\", \"webhook\" or \"log\"");
 }
 
 /// One `[[alerts.channels]]` entry.
@@ -370,15 +362,10 @@ impl Check<'_> {
                     }
                     None => ok = false,
                 },
-                "kind" => match self.text(&path, value).map(|s| s.trim().to_ascii_lowercase()) {
-                    Some(s) if s == "slack" => kind = Some(ChannelKind::Slack),
-                    Some(s) if s == "webhook" => kind = Some(ChannelKind::Webhook),
-                    Some(s) if s == "log" => kind = Some(ChannelKind::Log),
-                    Some(s) => {
-                        self.report(
-                            &path,
-                            format!("{s:?} is not a channel kind; use \"slack\", \"webhook\" or \"log\""),
-                        );
+                "kind" => match self.text(&path, value).map(|s| s.trim().to_ascii_lowercase().parse::<ChannelKind>()) {
+                    Some(Ok(k)) => kind = Some(k),
+                    Some(Err(e)) => {
+                        self.report(&path, e);
                         ok = false;
                     }
                     None => ok = false,

@@ -64,66 +64,39 @@ id_type!(
     "a silence id"
 );
 
-/// The rules rampart evaluates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum AlertRule {
-    /// A queue's available jobs exceed the threshold.
-    QueueWaiting,
-    /// The share of a queue's attempts that failed during the interval
-    /// exceeds the threshold (a fraction: 0.1 is 10%).
-    QueueFailedRate,
-    /// More of a queue's leases expired during the interval than the threshold.
-    QueueStalled,
-    /// A trivial store query took longer than the threshold, in milliseconds.
-    StoreLatency,
-    /// Jobs of a queue went dead since the last sample: at least the threshold.
-    DeadLetters,
-    /// A shared circuit breaker is open (or probing): 1 while it is.
-    BreakerOpen,
-    /// A cron schedule's latest run failed for good: 1 while it is the latest.
-    CronFailed,
-    /// An integration's access token (as apps report it) expires within
-    /// `diagnostics.token_expiry_horizon`, or has expired: 1 while it does.
-    TokenExpiring,
-    /// Rate-limit checks of a policy on this node were decided by its
-    /// `on_backend_error` (Redis failing) during the interval: at least 1.
-    LimiterFallback,
-    /// The share of this node's API requests answered 5xx during the
-    /// interval exceeds the threshold (a fraction), once enough came.
-    ApiErrorRate,
+crate::named_enum! {
+    /// The rules rampart evaluates.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+    pub enum AlertRule {
+        /// A queue's available jobs exceed the threshold.
+        QueueWaiting = "queue_waiting",
+        /// The share of a queue's attempts that failed during the interval
+        /// exceeds the threshold (a fraction: 0.1 is 10%).
+        QueueFailedRate = "queue_failed_rate",
+        /// More of a queue's leases expired during the interval than the threshold.
+        QueueStalled = "queue_stalled",
+        /// A trivial store query took longer than the threshold, in milliseconds.
+        StoreLatency = "store_latency",
+        /// Jobs of a queue went dead since the last sample: at least the threshold.
+        DeadLetters = "dead_letters",
+        /// A shared circuit breaker is open (or probing): 1 while it is.
+        BreakerOpen = "breaker_open",
+        /// A cron schedule's latest run failed for good: 1 while it is the latest.
+        CronFailed = "cron_failed",
+        /// An integration's access token (as apps report it) expires within
+        /// `diagnostics.token_expiry_horizon`, or has expired: 1 while it does.
+        TokenExpiring = "token_expiring",
+        /// Rate-limit checks of a policy on this node were decided by its
+        /// `on_backend_error` (Redis failing) during the interval: at least 1.
+        LimiterFallback = "ratelimit_fallback",
+        /// The share of this node's API requests answered 5xx during the
+        /// interval exceeds the threshold (a fraction), once enough came.
+        ApiErrorRate = "api_error_rate",
+    }
+    parse_error: AlertRuleError = |s| AlertRuleError(s.chars().take(64).collect());
 }
 
 impl AlertRule {
-    /// Every rule, in a stable order.
-    pub const ALL: [AlertRule; 10] = [
-        AlertRule::QueueWaiting,
-        AlertRule::QueueFailedRate,
-        AlertRule::QueueStalled,
-        AlertRule::StoreLatency,
-        AlertRule::DeadLetters,
-        AlertRule::BreakerOpen,
-        AlertRule::CronFailed,
-        AlertRule::TokenExpiring,
-        AlertRule::LimiterFallback,
-        AlertRule::ApiErrorRate,
-    ];
-
-    /// The rule's name in config, API and messages.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertRule::QueueWaiting => "queue_waiting",
-            AlertRule::QueueFailedRate => "queue_failed_rate",
-            AlertRule::QueueStalled => "queue_stalled",
-            AlertRule::StoreLatency => "store_latency",
-            AlertRule::DeadLetters => "dead_letters",
-            AlertRule::BreakerOpen => "breaker_open",
-            AlertRule::CronFailed => "cron_failed",
-            AlertRule::TokenExpiring => "token_expiring",
-            AlertRule::LimiterFallback => "ratelimit_fallback",
-            AlertRule::ApiErrorRate => "api_error_rate",
-        }
-    }
-
     /// Whether the rule is about a queue (its subject is a queue's name).
     pub fn is_queue_rule(self) -> bool {
         matches!(
@@ -196,12 +169,6 @@ fn trim_number(x: f64) -> String {
     }
 }
 
-impl fmt::Display for AlertRule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// Why a rule name was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
@@ -210,36 +177,16 @@ impl fmt::Display for AlertRule {
 )]
 pub struct AlertRuleError(pub String);
 
-impl FromStr for AlertRule {
-    type Err = AlertRuleError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        AlertRule::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| AlertRuleError(s.chars().take(64).collect()))
+crate::named_enum! {
+    /// The state of a stored alert.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum AlertState {
+        /// The rule holds; notifications went out.
+        Firing = "firing",
+        /// The rule stopped holding; final.
+        Resolved = "resolved",
     }
-}
-
-/// The state of a stored alert.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AlertState {
-    /// The rule holds; notifications went out.
-    Firing,
-    /// The rule stopped holding; final.
-    Resolved,
-}
-
-impl AlertState {
-    /// The state's name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertState::Firing => "firing",
-            AlertState::Resolved => "resolved",
-        }
-    }
-}
-
-impl fmt::Display for AlertState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+    parse_error: AlertStateError = |s| AlertStateError(s.chars().take(64).collect());
 }
 
 /// Why an alert state was refused.
@@ -247,53 +194,20 @@ impl fmt::Display for AlertState {
 #[error("`{0}` is not an alert state; use firing or resolved")]
 pub struct AlertStateError(pub String);
 
-impl FromStr for AlertState {
-    type Err = AlertStateError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "firing" => Ok(AlertState::Firing),
-            "resolved" => Ok(AlertState::Resolved),
-            other => Err(AlertStateError(other.chars().take(64).collect())),
-        }
+crate::named_enum! {
+    /// What a notification announces (its name as stored and sent).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum NoticeKind {
+        /// The alert started firing (sent once).
+        Firing = "firing",
+        /// The alert still fires (at most every `repeat_interval`).
+        Reminder = "reminder",
+        /// The alert resolved (sent once).
+        Resolved = "resolved",
+        /// A test message from `rampart alerts test`.
+        Test = "test",
     }
-}
-
-/// What a notification announces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum NoticeKind {
-    /// The alert started firing (sent once).
-    Firing,
-    /// The alert still fires (at most every `repeat_interval`).
-    Reminder,
-    /// The alert resolved (sent once).
-    Resolved,
-    /// A test message from `rampart alerts test`.
-    Test,
-}
-
-impl NoticeKind {
-    /// The kind's name, as stored and sent.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NoticeKind::Firing => "firing",
-            NoticeKind::Reminder => "reminder",
-            NoticeKind::Resolved => "resolved",
-            NoticeKind::Test => "test",
-        }
-    }
-}
-
-impl FromStr for NoticeKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "firing" => Ok(NoticeKind::Firing),
-            "reminder" => Ok(NoticeKind::Reminder),
-            "resolved" => Ok(NoticeKind::Resolved),
-            "test" => Ok(NoticeKind::Test),
-            other => Err(format!("`{other}` is not a notification kind")),
-        }
-    }
+    parse_error: String = |s| format!("`{s}` is not a notification kind");
 }
 
 /// How many samples a rule must hold before firing and stop holding before

@@ -1,19 +1,19 @@
 //! API-key roles and what each may do.
 
-use std::fmt;
-use std::str::FromStr;
-
-/// The role an API key carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// Everything, including keys, retries, purges and pauses.
-    Admin,
-    /// Enqueues jobs, checks rate limits and reads.
-    Producer,
-    /// Leases, heartbeats and acknowledges jobs, checks rate limits and reads.
-    Worker,
-    /// Reads only.
-    Reader,
+crate::named_enum! {
+    /// The role an API key carries.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum Role {
+        /// Everything, including keys, retries, purges and pauses.
+        Admin = "admin",
+        /// Enqueues jobs, checks rate limits and reads.
+        Producer = "producer",
+        /// Leases, heartbeats and acknowledges jobs, checks rate limits and reads.
+        Worker = "worker",
+        /// Reads only.
+        Reader = "reader",
+    }
+    parse_error: RoleError = |s| RoleError(s.chars().take(64).collect());
 }
 
 /// What a route does, as far as permission goes.
@@ -36,9 +36,6 @@ pub enum Action {
 }
 
 impl Role {
-    /// Every role.
-    pub const ALL: [Role; 4] = [Role::Admin, Role::Producer, Role::Worker, Role::Reader];
-
     /// Whether a key with this role may perform `action`.
     pub fn allows(self, action: Action) -> bool {
         match self {
@@ -48,35 +45,12 @@ impl Role {
             Role::Reader => matches!(action, Action::Read),
         }
     }
-
-    /// The role's name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Producer => "producer",
-            Role::Worker => "worker",
-            Role::Reader => "reader",
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// Why a role name was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{0}` is not a role: use admin, producer, worker or reader")]
 pub struct RoleError(pub String);
-
-impl FromStr for Role {
-    type Err = RoleError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| RoleError(s.chars().take(64).collect()))
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -50,7 +50,6 @@
 //! constant memory, and the whole state serialises in a few hundred bytes.
 
 use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -157,36 +156,19 @@ impl BreakerPolicy {
     }
 }
 
-/// Where a breaker stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BreakerState {
-    /// Calls go through; failures are counted.
-    Closed,
-    /// Calls are rejected until the cooldown ends.
-    Open,
-    /// A few probe calls test whether the other side has recovered.
-    HalfOpen,
-}
-
-impl BreakerState {
-    /// Every state.
-    pub const ALL: [BreakerState; 3] = [BreakerState::Closed, BreakerState::Open, BreakerState::HalfOpen];
-
-    /// The state's name: `closed`, `open` or `half_open`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BreakerState::Closed => "closed",
-            BreakerState::Open => "open",
-            BreakerState::HalfOpen => "half_open",
-        }
+crate::named_enum! {
+    /// Where a breaker stands.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum BreakerState {
+        /// Calls go through; failures are counted.
+        Closed = "closed",
+        /// Calls are rejected until the cooldown ends.
+        Open = "open",
+        /// A few probe calls test whether the other side has recovered.
+        HalfOpen = "half_open",
     }
-}
-
-impl fmt::Display for BreakerState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+    parse_error: BreakerStateError = |s| BreakerStateError(s.chars().take(64).collect());
 }
 
 /// Why a breaker state name was refused.
@@ -194,40 +176,17 @@ impl fmt::Display for BreakerState {
 #[error("`{0}` is not a breaker state: use closed, open or half_open")]
 pub struct BreakerStateError(pub String);
 
-impl FromStr for BreakerState {
-    type Err = BreakerStateError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        BreakerState::ALL
-            .into_iter()
-            .find(|st| st.as_str() == s)
-            .ok_or_else(|| BreakerStateError(s.chars().take(64).collect()))
+crate::named_enum! {
+    /// How a call guarded by a breaker ended.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Outcome {
+        /// It worked (but may still count as a failure if slower than `slow_call`).
+        Success = "success",
+        /// It failed.
+        Failure = "failure",
     }
-}
-
-/// How a call guarded by a breaker ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// It worked (but may still count as a failure if slower than `slow_call`).
-    Success,
-    /// It failed.
-    Failure,
-}
-
-impl Outcome {
-    /// The outcome's name: `success` or `failure`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Success => "success",
-            Outcome::Failure => "failure",
-        }
-    }
-}
-
-impl fmt::Display for Outcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+    parse_error: String = |s| format!("{s:?} is not an outcome; use \"success\" or \"failure\"");
 }
 
 /// Whether a call may go ahead.

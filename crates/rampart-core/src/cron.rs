@@ -100,48 +100,24 @@ impl fmt::Display for Timezone {
     }
 }
 
-/// What a schedule does about ticks missed while no scheduler ran.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Misfire {
-    /// Missed ticks never run; the schedule resumes at its next tick.
-    #[default]
-    Skip,
-    /// The missed ticks run once, as one run for the latest of them; the
-    /// schedule then resumes at its next tick.
-    RunOnce,
-}
-
-impl Misfire {
-    /// The policy's name in config, API and store.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Misfire::Skip => "skip",
-            Misfire::RunOnce => "run_once",
-        }
+crate::named_enum! {
+    /// What a schedule does about ticks missed while no scheduler ran.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+    pub enum Misfire {
+        /// Missed ticks never run; the schedule resumes at its next tick.
+        #[default]
+        Skip = "skip",
+        /// The missed ticks run once, as one run for the latest of them; the
+        /// schedule then resumes at its next tick.
+        RunOnce = "run_once",
     }
+    parse_error: MisfireError = |s| MisfireError(s.chars().take(64).collect());
 }
 
 /// Why a misfire policy name was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{0}` is not a misfire policy: use \"skip\" or \"run_once\"")]
 pub struct MisfireError(pub String);
-
-impl FromStr for Misfire {
-    type Err = MisfireError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "skip" => Ok(Misfire::Skip),
-            "run_once" => Ok(Misfire::RunOnce),
-            _ => Err(MisfireError(s.chars().take(64).collect())),
-        }
-    }
-}
-
-impl fmt::Display for Misfire {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// A parsed cron expression in a time zone.
 #[derive(Debug, Clone)]

@@ -17,6 +17,7 @@
 //! - [`webhook`]: Standard Webhooks signatures (push delivery signs, intake verifies).
 //! - [`breaker`]: the circuit breaker's policy and state machine.
 //! - [`integration`]: the states an app reports for its third-party connections.
+//! - [`name`]: [`named_enum!`], enums whose values have fixed names, spelled once.
 //! - [`text`]: serde for the values above that travel as JSON strings.
 //! - [`nul`]: the one rule for NUL in strings from outside (names and keys
 //!   refused, free text cleaned).
@@ -29,6 +30,7 @@ pub mod duration;
 pub mod id;
 pub mod integration;
 pub mod job;
+pub mod name;
 pub mod nul;
 pub mod queue;
 pub mod retry;

@@ -25,8 +25,6 @@
 //! `limit` (nanoseconds × limit) so the emission interval `window / limit`
 //! never rounds.
 
-use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 /// Nanoseconds since the Unix epoch.
@@ -38,46 +36,20 @@ pub const MAX_LIMIT: u64 = 1 << 40;
 /// The longest window a policy may have.
 pub const MAX_WINDOW: Duration = Duration::from_secs(366 * 24 * 3600);
 
-/// How a policy counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Algorithm {
-    /// About `limit` in any sliding window (weighted two counters).
-    #[default]
-    SlidingWindow,
-    /// At most `limit` per aligned window.
-    FixedWindow,
-    /// `limit` per `window` with bursts of `burst` (a token bucket).
-    Gcra,
-}
-
-impl Algorithm {
-    /// The name used in configuration and over HTTP.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Algorithm::SlidingWindow => "sliding_window",
-            Algorithm::FixedWindow => "fixed_window",
-            Algorithm::Gcra => "gcra",
-        }
+rampart_core::named_enum! {
+    /// How a policy counts (its name is the one used in configuration and
+    /// over HTTP).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub enum Algorithm {
+        /// About `limit` in any sliding window (weighted two counters).
+        #[default]
+        SlidingWindow = "sliding_window",
+        /// At most `limit` per aligned window.
+        FixedWindow = "fixed_window",
+        /// `limit` per `window` with bursts of `burst` (a token bucket).
+        Gcra = "gcra",
     }
-}
-
-impl fmt::Display for Algorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Algorithm {
-    type Err = PolicyError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "sliding_window" => Ok(Algorithm::SlidingWindow),
-            "fixed_window" => Ok(Algorithm::FixedWindow),
-            "gcra" => Ok(Algorithm::Gcra),
-            other => Err(PolicyError::UnknownAlgorithm(other.to_string())),
-        }
-    }
+    parse_error: PolicyError = |s| PolicyError::UnknownAlgorithm(s.to_string());
 }
 
 /// Why a policy cannot be made.

@@ -26,6 +26,8 @@ use rampart_core::alert::{AlertId, AlertRule, AlertState, NoticeKind, SilenceId}
 use rampart_core::id::{JobId, QueueName};
 use rampart_core::time::UnixMillis;
 
+use crate::row::Row;
+
 /// A stored alert.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertRecord {
@@ -377,5 +379,49 @@ impl crate::Store {
     /// first few of each, queues in name order.
     pub async fn job_dead_since(&self, params: JobDeadSinceParams) -> Result<Vec<DeadJobsOfQueue>, StoreError> {
         dispatch_alert!(self, s => s.job_dead_since(params))
+    }
+}
+
+impl AlertRecord {
+    /// The record of a row whose columns from `at` on are `id, rule,
+    /// subject, state, value, threshold, details, started_at,
+    /// last_notified_at, resolved_at, acked_at, acked_by` (`at` is 0 but in
+    /// a joined row).
+    pub(crate) fn from_row_at<R: Row>(r: &R, at: usize) -> Result<AlertRecord, R::Error> {
+        Ok(AlertRecord {
+            id: AlertId(r.int(at)?),
+            rule: r.parsed(at + 1, "alert rule")?,
+            subject: r.text(at + 2)?,
+            state: r.parsed(at + 3, "alert state")?,
+            value: r.float(at + 4)?,
+            threshold: r.float(at + 5)?,
+            details: r.text(at + 6)?,
+            started_at: r.time(at + 7)?,
+            last_notified_at: r.time(at + 8)?,
+            resolved_at: r.opt_time(at + 9)?,
+            acked_at: r.opt_time(at + 10)?,
+            acked_by: r.opt_text(at + 11)?,
+        })
+    }
+
+    /// The record of a row read with the alert columns alone.
+    pub(crate) fn from_row<R: Row>(r: &R) -> Result<AlertRecord, R::Error> {
+        AlertRecord::from_row_at(r, 0)
+    }
+}
+
+impl SilenceRecord {
+    /// The record of a row read with the columns `id, rule, subject,
+    /// ends_at, created_at, created_by, reason`.
+    pub(crate) fn from_row<R: Row>(r: &R) -> Result<SilenceRecord, R::Error> {
+        Ok(SilenceRecord {
+            id: SilenceId(r.int(0)?),
+            rule: r.opt_parsed(1, "silence rule")?,
+            subject: r.opt_text(2)?,
+            ends_at: r.time(3)?,
+            created_at: r.time(4)?,
+            created_by: r.text(5)?,
+            reason: r.text(6)?,
+        })
     }
 }

@@ -3,6 +3,8 @@
 use rampart_core::auth::Role;
 use rampart_core::time::UnixMillis;
 
+use crate::row::Row;
+
 /// A key to store.
 #[derive(Debug, Clone)]
 pub struct ApiKeyInsert {
@@ -33,4 +35,19 @@ pub struct ApiKeyRecord {
     pub created_at: UnixMillis,
     /// When it was revoked, if it was.
     pub revoked_at: Option<UnixMillis>,
+}
+
+impl ApiKeyRecord {
+    /// The record of a row read with the columns `id, name, role, prefix,
+    /// created_at, revoked_at`.
+    pub(crate) fn from_row<R: Row>(r: &R) -> Result<ApiKeyRecord, R::Error> {
+        Ok(ApiKeyRecord {
+            id: r.int(0)?,
+            name: r.text(1)?,
+            role: r.parsed(2, "key role")?,
+            prefix: r.text(3)?,
+            created_at: r.time(4)?,
+            revoked_at: r.opt_time(5)?,
+        })
+    }
 }

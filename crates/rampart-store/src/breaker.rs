@@ -20,6 +20,7 @@ use rampart_core::id::BreakerName;
 use rampart_core::time::UnixMillis;
 
 use crate::error::StoreError;
+use crate::row::Row;
 
 /// How many of a breaker's latest transitions the store keeps; older ones
 /// are deleted when a new one is recorded.
@@ -122,10 +123,17 @@ pub(crate) fn decode(name: &str, text: &str) -> Result<BreakerMachine, StoreErro
     serde_json::from_str(text).map_err(|e| StoreError::Internal(format!("stored breaker `{name}` is unreadable: {e}")))
 }
 
-pub(crate) fn name_from(text: &str) -> Result<BreakerName, StoreError> {
-    BreakerName::new(text).map_err(|e| StoreError::Internal(format!("stored breaker name: {e}")))
-}
-
 pub(crate) fn state_from(text: &str) -> Result<BreakerState, StoreError> {
     text.parse().map_err(|e| StoreError::Internal(format!("stored breaker transition: {e}")))
+}
+
+impl BreakerRecord {
+    /// The record of a row read with the columns `name, machine,
+    /// created_at, updated_at`, without its transitions.
+    pub(crate) fn from_row<R: Row>(r: &R) -> Result<BreakerRecord, R::Error> {
+        let name: BreakerName = r.parsed(0, "breaker name")?;
+        let machine =
+            serde_json::from_str(&r.text(1)?).map_err(|e| r.invalid(1, &format!("breaker `{name}`, unreadable"), e))?;
+        Ok(BreakerRecord { name, machine, created_at: r.time(2)?, updated_at: r.time(3)?, transitions: Vec::new() })
+    }
 }

@@ -10,88 +10,40 @@
 //! [`crate::Store::cron_run_settle`] is called, so the job hot path never
 //! touches cron tables.
 
-use std::fmt;
-use std::str::FromStr;
-
 use rampart_core::cron::Misfire;
 use rampart_core::id::{CronName, JobId, QueueName};
 use rampart_core::job::JobState;
 use rampart_core::time::UnixMillis;
 
 use crate::job::{JobInserted, NewJob};
+use crate::row::Row;
 
-/// Where a schedule was defined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CronSource {
-    /// In the configuration (`[[cron]]`); replaced at every start.
-    Config,
-    /// Through the admin API.
-    Api,
-    /// Built into rampart (names starting with `rampart.`).
-    Builtin,
-}
-
-impl CronSource {
-    /// The source's name in the API and the store.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CronSource::Config => "config",
-            CronSource::Api => "api",
-            CronSource::Builtin => "builtin",
-        }
+rampart_core::named_enum! {
+    /// Where a schedule was defined.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum CronSource {
+        /// In the configuration (`[[cron]]`); replaced at every start.
+        Config = "config",
+        /// Through the admin API.
+        Api = "api",
+        /// Built into rampart (names starting with `rampart.`).
+        Builtin = "builtin",
     }
+    parse_error: String = |s| format!("`{s}` is not a cron schedule source");
 }
 
-impl FromStr for CronSource {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "config" => Ok(CronSource::Config),
-            "api" => Ok(CronSource::Api),
-            "builtin" => Ok(CronSource::Builtin),
-            other => Err(format!("`{other}` is not a cron schedule source")),
-        }
+rampart_core::named_enum! {
+    /// Why a run was made.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum CronTrigger {
+        /// A tick came.
+        Schedule = "schedule",
+        /// An operator asked for a run now.
+        Manual = "manual",
+        /// Ticks were missed and the schedule's policy is `run_once`.
+        Misfire = "misfire",
     }
-}
-
-/// Why a run was made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CronTrigger {
-    /// A tick came.
-    Schedule,
-    /// An operator asked for a run now.
-    Manual,
-    /// Ticks were missed and the schedule's policy is `run_once`.
-    Misfire,
-}
-
-impl CronTrigger {
-    /// The trigger's name in the API and the store.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CronTrigger::Schedule => "schedule",
-            CronTrigger::Manual => "manual",
-            CronTrigger::Misfire => "misfire",
-        }
-    }
-}
-
-impl FromStr for CronTrigger {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "schedule" => Ok(CronTrigger::Schedule),
-            "manual" => Ok(CronTrigger::Manual),
-            "misfire" => Ok(CronTrigger::Misfire),
-            other => Err(format!("`{other}` is not a cron run trigger")),
-        }
-    }
-}
-
-impl fmt::Display for CronTrigger {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+    parse_error: String = |s| format!("`{s}` is not a cron run trigger");
 }
 
 /// A stored schedule.
@@ -298,4 +250,48 @@ pub struct CronRunPruneParams {
     pub older_than: UnixMillis,
     /// Most runs this call deletes.
     pub limit: u32,
+}
+
+impl CronScheduleRecord {
+    /// The record of a row read with the columns `name, schedule, timezone,
+    /// queue, payload, description, misfire, source, paused, next_run_at,
+    /// created_at, updated_at`.
+    pub(crate) fn from_row<R: Row>(r: &R) -> Result<CronScheduleRecord, R::Error> {
+        Ok(CronScheduleRecord {
+            name: r.parsed(0, "cron name")?,
+            schedule: r.text(1)?,
+            timezone: r.text(2)?,
+            queue: r.parsed(3, "cron queue")?,
+            payload: r.text(4)?,
+            description: r.text(5)?,
+            misfire: r.parsed(6, "cron misfire")?,
+            source: r.parsed(7, "cron source")?,
+            paused: r.flag(8)?,
+            next_run_at: r.opt_time(9)?,
+            created_at: r.time(10)?,
+            updated_at: r.time(11)?,
+        })
+    }
+}
+
+impl CronRunRecord {
+    /// The record of a row read with the columns `id, name, scheduled_at,
+    /// enqueued_at, job_id, trigger, status, started_at, finished_at,
+    /// attempts, error, result`.
+    pub(crate) fn from_row<R: Row>(r: &R) -> Result<CronRunRecord, R::Error> {
+        Ok(CronRunRecord {
+            id: r.int(0)?,
+            name: r.parsed(1, "cron name")?,
+            scheduled_at: r.time(2)?,
+            enqueued_at: r.time(3)?,
+            job_id: r.opt_int(4)?.map(JobId),
+            trigger: r.parsed(5, "cron trigger")?,
+            status: r.parsed(6, "cron status")?,
+            started_at: r.opt_time(7)?,
+            finished_at: r.opt_time(8)?,
+            attempts: r.count(9)?,
+            error: r.opt_text(10)?,
+            result: r.opt_text(11)?,
+        })
+    }
 }

@@ -7,6 +7,8 @@ use rampart_core::id::{ConnectionId, PlatformName};
 use rampart_core::integration::IntegrationStatus;
 use rampart_core::time::UnixMillis;
 
+use crate::row::Row;
+
 /// One report of a connection's state ([`crate::Store::integration_upsert`]).
 ///
 /// A report sets the fields it carries; an optional field left `None` keeps
@@ -79,4 +81,24 @@ pub struct IntegrationSummary {
     pub platform: PlatformName,
     /// Its connections per status.
     pub counts: IntegrationCounts,
+}
+
+impl IntegrationRecord {
+    /// The record of a row read with the columns `platform, connection_id,
+    /// status, last_synced_at, last_error, last_error_at, token_expires_at,
+    /// reported_by, created_at, updated_at`.
+    pub(crate) fn from_row<R: Row>(r: &R) -> Result<IntegrationRecord, R::Error> {
+        Ok(IntegrationRecord {
+            platform: r.parsed(0, "integration platform")?,
+            connection_id: r.parsed(1, "integration connection id")?,
+            status: r.parsed(2, "integration status")?,
+            last_synced_at: r.opt_time(3)?,
+            last_error: r.opt_text(4)?,
+            last_error_at: r.opt_time(5)?,
+            token_expires_at: r.opt_time(6)?,
+            reported_by: r.text(7)?,
+            created_at: r.time(8)?,
+            updated_at: r.time(9)?,
+        })
+    }
 }

@@ -9,6 +9,7 @@ use rampart_core::retry::RetryPlanner;
 use rampart_core::time::UnixMillis;
 
 use crate::error::StoreError;
+use crate::row::Row;
 
 /// A job to insert. Its payload is JSON text, stored as given.
 #[derive(Debug, Clone)]
@@ -369,6 +370,35 @@ pub struct JobRecord {
 }
 
 impl JobRecord {
+    /// The record of a row of `jobs` read with the backends' job columns
+    /// (`id, queue, state, payload, priority, attempt, max_attempts,
+    /// timeout_ms, unique_key, created_at, run_at, started_at, finished_at,
+    /// lease_expires_at, timeout_at, worker, last_error, result`), without
+    /// its history.
+    pub(crate) fn from_row<R: Row>(r: &R) -> Result<JobRecord, R::Error> {
+        Ok(JobRecord {
+            id: JobId(r.int(0)?),
+            queue: r.parsed(1, "queue name")?,
+            state: r.parsed(2, "job state")?,
+            payload: r.text(3)?,
+            priority: i32::try_from(r.int(4)?).map_err(|e| r.invalid(4, "priority", e))?,
+            attempt: r.count(5)?,
+            max_attempts: r.count(6)?,
+            timeout: r.opt_int(7)?.map(|ms| Duration::from_millis(ms.max(0) as u64)),
+            unique_key: r.opt_text(8)?,
+            created_at: r.time(9)?,
+            run_at: r.time(10)?,
+            started_at: r.opt_time(11)?,
+            finished_at: r.opt_time(12)?,
+            lease_expires_at: r.opt_time(13)?,
+            timeout_at: r.opt_time(14)?,
+            worker: r.opt_text(15)?,
+            last_error: r.opt_text(16)?,
+            result: r.opt_text(17)?,
+            history: Vec::new(),
+        })
+    }
+
     /// Sets the job's history from the transitions stored as events.
     ///
     /// Two parts of a history are never stored as events, since they are in

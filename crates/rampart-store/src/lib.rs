@@ -32,6 +32,8 @@
 //!   takes writes ([`Store::write_failure`], [`Store::write_probe`]).
 //! - `nul`: the NUL rule of `rampart_core::nul`, applied by every method
 //!   here before a backend sees its arguments, so both answer the same.
+//! - `row`: one trait to read a row on either backend, so each record's
+//!   mapping from its row is written once, beside the record.
 //!
 //! Method names read noun first, then verb (`job_insert_many`, `job_lease`);
 //! every method that records a time takes `now` so tests control the clock.
@@ -48,6 +50,7 @@ mod nul;
 pub mod postgres;
 pub mod queue;
 pub mod ratelimit;
+mod row;
 pub mod signal;
 pub mod sqlite;
 

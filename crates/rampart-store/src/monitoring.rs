@@ -15,6 +15,7 @@ use rampart_core::queue::QueueCounters;
 use rampart_core::time::UnixMillis;
 
 use crate::error::StoreError;
+use crate::row::Row;
 
 /// Bytes of the row [`crate::Store::write_probe`] writes: a few pages, so
 /// the probe needs the database to grow (or reuse free pages) like a job
@@ -106,4 +107,29 @@ pub struct JobHealthCounts {
     pub completed_today: u64,
     /// Jobs that went dead today (UTC), as the nodes last stored their totals.
     pub dead_today: u64,
+}
+
+impl QueueTotalsRecord {
+    /// The record of a row read with the columns `queue, attempts,
+    /// completed, failed, retries, dead, stalled, timeouts, run_ms, day,
+    /// completed_today, dead_today, updated_at`.
+    pub(crate) fn from_row<R: Row>(r: &R) -> Result<QueueTotalsRecord, R::Error> {
+        Ok(QueueTotalsRecord {
+            queue: r.parsed(0, "queue name")?,
+            counts: QueueCounters {
+                attempts: r.counter(1)?,
+                completed: r.counter(2)?,
+                failed: r.counter(3)?,
+                retries: r.counter(4)?,
+                dead: r.counter(5)?,
+                stalled: r.counter(6)?,
+                timeouts: r.counter(7)?,
+                run_ms: r.counter(8)?,
+            },
+            day: r.int(9)?,
+            completed_today: r.counter(10)?,
+            dead_today: r.counter(11)?,
+            updated_at: r.time(12)?,
+        })
+    }
 }

@@ -9,6 +9,8 @@
 use rampart_core::id::PolicyName;
 use rampart_core::time::UnixMillis;
 
+use crate::row::Row;
+
 /// A stored rate-limit policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateLimitPolicyRecord {
@@ -20,4 +22,17 @@ pub struct RateLimitPolicyRecord {
     pub created_at: UnixMillis,
     /// When the spec was last put.
     pub updated_at: UnixMillis,
+}
+
+impl RateLimitPolicyRecord {
+    /// The record of a row read with the columns `name, spec, created_at,
+    /// updated_at`.
+    pub(crate) fn from_row<R: Row>(r: &R) -> Result<RateLimitPolicyRecord, R::Error> {
+        Ok(RateLimitPolicyRecord {
+            name: r.parsed(0, "policy name")?,
+            spec: r.text(1)?,
+            created_at: r.time(2)?,
+            updated_at: r.time(3)?,
+        })
+    }
 }

@@ -91,13 +91,16 @@ impl PolicySpec {
         let key = self.key.as_deref().map_or(Ok(KeySource::default()), str::parse).map_err(|e| problem("key", e)).ok();
         let backend = match &self.backend {
             None => Some(None),
-            Some(s) => choose(s, "a backend", &LimitBackend::CHOICES).map(Some).map_err(|e| problem("backend", e)).ok(),
+            Some(s) => choose(s, "a backend", &LimitBackend::ALL.map(|b| (b.as_str(), b)))
+                .map(Some)
+                .map_err(|e| problem("backend", e))
+                .ok(),
         };
         let on_backend_error = match &self.on_backend_error {
             None => Some(OnBackendError::default()),
-            Some(s) => {
-                choose(s, "a fallback", &OnBackendError::CHOICES).map_err(|e| problem("on_backend_error", e)).ok()
-            }
+            Some(s) => choose(s, "a fallback", &OnBackendError::ALL.map(|f| (f.as_str(), f)))
+                .map_err(|e| problem("on_backend_error", e))
+                .ok(),
         };
         let policy = match (self.limit, window, algorithm) {
             (Some(limit), Some(window), Some(algorithm)) => Policy::new(limit, window, algorithm, self.burst)
@@ -238,54 +241,31 @@ impl FromStr for KeySource {
     }
 }
 
-/// Where a policy's counters live.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum LimitBackend {
-    /// In this process (`"memory"`): each node counts on its own.
-    #[default]
-    Memory,
-    /// In the Redis at `redis_url` (`"redis"`): every node shares one count.
-    Redis,
-}
-
-impl LimitBackend {
-    /// Each backend by the name configuration and the API give it.
-    const CHOICES: [(&'static str, LimitBackend); 2] =
-        [("memory", LimitBackend::Memory), ("redis", LimitBackend::Redis)];
-
-    /// The name used in configuration and over HTTP.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LimitBackend::Memory => "memory",
-            LimitBackend::Redis => "redis",
-        }
+rampart_core::named_enum! {
+    /// Where a policy's counters live (named as configuration and the API
+    /// give it).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+    pub enum LimitBackend {
+        /// In this process: each node counts on its own.
+        #[default]
+        Memory = "memory",
+        /// In the Redis at `redis_url`: every node shares one count.
+        Redis = "redis",
     }
 }
 
-/// What a check does when its backend fails or answers too slowly.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OnBackendError {
-    /// Counts in memory with the same policy until the backend is back (`"local"`).
-    #[default]
-    Local,
-    /// Admits the check (`"allow"`).
-    Allow,
-    /// Refuses the check (`"deny"`).
-    Deny,
-}
-
-impl OnBackendError {
-    /// Each fallback by the name configuration and the API give it.
-    const CHOICES: [(&'static str, OnBackendError); 3] =
-        [("local", OnBackendError::Local), ("allow", OnBackendError::Allow), ("deny", OnBackendError::Deny)];
-
-    /// The name used in configuration and over HTTP.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OnBackendError::Local => "local",
-            OnBackendError::Allow => "allow",
-            OnBackendError::Deny => "deny",
-        }
+rampart_core::named_enum! {
+    /// What a check does when its backend fails or answers too slowly
+    /// (named as configuration and the API give it).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+    pub enum OnBackendError {
+        /// Counts in memory with the same policy until the backend is back.
+        #[default]
+        Local = "local",
+        /// Admits the check.
+        Allow = "allow",
+        /// Refuses the check.
+        Deny = "deny",
     }
 }
 

@@ -134,15 +134,8 @@ async fn breakers_record(
     Body(req): Body<BreakerRecordRequest>,
 ) -> Result<Json<BreakerStepResponse>, ApiError> {
     let name = breaker_name(&name)?;
-    let outcome = match req.outcome.as_str() {
-        "success" => Outcome::Success,
-        "failure" => Outcome::Failure,
-        other => {
-            return Err(ApiError::invalid(format!(
-                "invalid field `outcome`: {other:?} is not an outcome; use \"success\" or \"failure\""
-            )));
-        }
-    };
+    let outcome: Outcome =
+        req.outcome.parse().map_err(|e| ApiError::invalid(format!("invalid field `outcome`: {e}")))?;
     if state.breakers.get(name.as_str()).is_some() {
         return Err(local_only(&name));
     }

@@ -16,22 +16,14 @@ pub use shared::SharedBreakers;
 use rampart_core::breaker::BreakerState;
 use rampart_store::StoreError;
 
-/// Where a breaker's state lives, as monitoring labels it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    /// In the store: the same on every node.
-    Shared,
-    /// In this node's memory.
-    Node,
-}
-
-impl Scope {
-    /// `shared` or `node`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Shared => "shared",
-            Scope::Node => "node",
-        }
+rampart_core::named_enum! {
+    /// Where a breaker's state lives, as monitoring labels it.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Scope {
+        /// In the store: the same on every node.
+        Shared = "shared",
+        /// In this node's memory.
+        Node = "node",
     }
 }
 

@@ -17,22 +17,14 @@ use rampart_limit::policy::{Algorithm, Policy};
 
 use crate::config::{LimitBackend, PolicyConfig};
 
-/// Where a policy was defined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PolicySource {
-    /// `[ratelimit.policies.NAME]`: changed only by editing the configuration.
-    Config,
-    /// `PUT /v1/ratelimit/policies/{name}`: kept in the store.
-    Api,
-}
-
-impl PolicySource {
-    /// The name used over HTTP.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PolicySource::Config => "config",
-            PolicySource::Api => "api",
-        }
+rampart_core::named_enum! {
+    /// Where a policy was defined.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum PolicySource {
+        /// `[ratelimit.policies.NAME]`: changed only by editing the configuration.
+        Config = "config",
+        /// `PUT /v1/ratelimit/policies/{name}`: kept in the store.
+        Api = "api",
     }
 }
 

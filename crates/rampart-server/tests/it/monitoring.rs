@@ -10,7 +10,8 @@ use prometheus_parse::{LineInfo, Scrape, Value};
 use rampart_core::id::QueueName;
 use rampart_server::config::{Config, MonitoringConfig};
 use rampart_server::engine::Engine;
-use rampart_server::monitoring::{FiringAlert, Monitor, prometheus};
+use rampart_server::monitoring::prometheus::{self, Series};
+use rampart_server::monitoring::{FiringAlert, Monitor};
 use rampart_server::service::{Sampler, SamplerConfig};
 use rampart_server::shutdown::Shutdown;
 use serde_json::{Value as Json, json};
@@ -306,8 +307,25 @@ async fn metrics_parse_as_prometheus_text_and_carry_the_documented_series() {
     assert_eq!(a.header("content-type"), prometheus::CONTENT_TYPE);
     let text = a.body.as_str().expect("text, not JSON");
     let scrape = parse(text);
-    for (name, _, help) in prometheus::SERIES {
-        assert_eq!(scrape.docs.get(*name).map(String::as_str), Some(*help), "# HELP of {name}");
+    // Every series but `rampart_redis_up` (absent without Redis) is there
+    // from the start, with its HELP and TYPE, and each sample carries its
+    // series' declared labels.
+    for series in Series::ALL.into_iter().filter(|s| *s != Series::RedisUp) {
+        let name = series.name();
+        assert_eq!(scrape.docs.get(name).map(String::as_str), Some(series.help()), "# HELP of {name}");
+        assert!(text.contains(&format!("# TYPE {name} {}\n", series.kind())), "# TYPE of {name}");
+    }
+    for sample in &scrape.samples {
+        let metric = ["_sum", "_count"].iter().find_map(|end| sample.metric.strip_suffix(end));
+        let series = Series::ALL
+            .into_iter()
+            .find(|s| s.name() == sample.metric || Some(s.name()) == metric)
+            .unwrap_or_else(|| panic!("{} is not a declared series", sample.metric));
+        let mut labels: Vec<&str> = sample.labels.keys().map(String::as_str).collect();
+        let mut declared = series.labels().to_vec();
+        labels.sort_unstable();
+        declared.sort_unstable();
+        assert_eq!(labels, declared, "the labels of {}", sample.metric);
     }
     let counter = |metric, labels: &[(&str, &str)]| match find(&scrape, metric, labels) {
         Some(Value::Counter(n) | Value::Gauge(n) | Value::Untyped(n)) => *n,
@@ -373,4 +391,27 @@ async fn with_monitoring_off_the_sampled_routes_say_so_and_health_still_answers(
     assert_eq!(sys.body["components"]["queues"]["sampled_at"], Json::Null);
     assert_eq!(app.send_as("", Method::GET, "/health/ready", None).await.status, StatusCode::OK);
     assert!(app.monitor.http().series().is_empty(), "requests are not counted");
+}
+
+#[tokio::test]
+async fn redis_up_is_absent_without_redis_and_a_sample_with_it() {
+    use rampart_server::config::RedisUrl;
+    use rampart_server::ratelimit::RateLimiter;
+
+    let app = TestApp::new().await;
+    let text = app.call(Method::GET, "/metrics").role("reader").send().await.body.as_str().unwrap().to_string();
+    assert!(!text.contains("rampart_redis_up"), "no Redis configured, yet:\n{text}");
+
+    // A Redis nobody listens on: configured, so the series is there, down.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let unused = RedisUrl::parse(&format!("redis://{}", listener.local_addr().unwrap())).unwrap();
+    drop(listener);
+    let clock: rampart_core::time::SharedClock = app.clock.clone();
+    let limiter = RateLimiter::with_redis(&Config::default().ratelimit, Some(&unused), clock);
+    let text = prometheus::render(&app.monitor, &limiter, &[], Duration::from_secs(1));
+    let scrape = parse(&text);
+    assert_eq!(scrape.docs.get("rampart_redis_up").map(String::as_str), Some(Series::RedisUp.help()));
+    assert!(text.contains("# TYPE rampart_redis_up gauge\n"), "{text}");
+    // Not connected until the prober reaches it: checks fall back, so 0.
+    assert!(matches!(find(&scrape, "rampart_redis_up", &[]), Some(Value::Gauge(v)) if *v == 0.0), "{text}");
 }

@@ -10,7 +10,6 @@
 use deadpool_postgres::Transaction;
 use rampart_core::alert::{AlertId, AlertRule, NoticeKind, SilenceId};
 use rampart_core::time::UnixMillis;
-use tokio_postgres::Row;
 
 use super::Client;
 use crate::alert::*;
@@ -19,26 +18,6 @@ use crate::error::StoreError;
 const ALERT_COLUMNS: &str = "id, rule, subject, state, value, threshold, details, started_at, last_notified_at, \
                              resolved_at, acked_at, acked_by";
 const SILENCE_COLUMNS: &str = "id, rule, subject, ends_at, created_at, created_by, reason";
-
-fn alert_from(r: &Row) -> Result<AlertRecord, StoreError> {
-    alert_from_offset(r, 0)
-}
-
-fn silence_from(r: &Row) -> Result<SilenceRecord, StoreError> {
-    let rule: Option<String> = r.try_get(1)?;
-    Ok(SilenceRecord {
-        id: SilenceId(r.try_get(0)?),
-        rule: rule
-            .map(|s| s.parse::<AlertRule>())
-            .transpose()
-            .map_err(|e| StoreError::Internal(format!("stored silence rule: {e}")))?,
-        subject: r.try_get(2)?,
-        ends_at: UnixMillis(r.try_get(3)?),
-        created_at: UnixMillis(r.try_get(4)?),
-        created_by: r.try_get(5)?,
-        reason: r.try_get(6)?,
-    })
-}
 
 async fn queue_notices(
     tx: &Transaction<'_>,
@@ -74,7 +53,7 @@ pub(super) async fn fire(c: &mut Client, p: &AlertFireParams) -> Result<Option<A
         .await?;
     let row =
         tx.query_opt(&stmt, &[&p.rule.as_str(), &p.subject, &p.value, &p.threshold, &p.details, &p.now.0]).await?;
-    let inserted = row.as_ref().map(alert_from).transpose()?;
+    let inserted = row.as_ref().map(AlertRecord::from_row).transpose()?;
     if let Some(alert) = &inserted {
         queue_notices(&tx, alert.id, NoticeKind::Firing, &p.channels, p.value, &p.details, p.now).await?;
     }
@@ -116,7 +95,7 @@ pub(super) async fn resolve(c: &mut Client, p: &AlertResolveParams) -> Result<bo
 
 pub(super) async fn get(c: &mut Client, id: AlertId) -> Result<Option<AlertRecord>, StoreError> {
     let stmt = c.prepare_cached(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = $1")).await?;
-    c.query_opt(&stmt, &[&id.0]).await?.as_ref().map(alert_from).transpose()
+    c.query_opt(&stmt, &[&id.0]).await?.as_ref().map(AlertRecord::from_row).transpose()
 }
 
 pub(super) async fn list(c: &mut Client, p: &AlertListParams) -> Result<Vec<AlertRecord>, StoreError> {
@@ -138,7 +117,7 @@ pub(super) async fn list(c: &mut Client, p: &AlertListParams) -> Result<Vec<Aler
             c.query(&stmt, &[&before, &limit]).await?
         }
     };
-    rows.iter().map(alert_from).collect()
+    rows.iter().map(AlertRecord::from_row).collect()
 }
 
 pub(super) async fn ack(
@@ -162,14 +141,16 @@ pub(super) async fn silence_insert(c: &mut Client, s: &SilenceInsert) -> Result<
         ))
         .await?;
     let rule = s.rule.map(AlertRule::as_str);
-    silence_from(&c.query_one(&stmt, &[&rule, &s.subject, &s.ends_at.0, &s.now.0, &s.created_by, &s.reason]).await?)
+    SilenceRecord::from_row(
+        &c.query_one(&stmt, &[&rule, &s.subject, &s.ends_at.0, &s.now.0, &s.created_by, &s.reason]).await?,
+    )
 }
 
 pub(super) async fn silence_list(c: &mut Client, now: UnixMillis) -> Result<Vec<SilenceRecord>, StoreError> {
     let stmt = c
         .prepare_cached(&format!("SELECT {SILENCE_COLUMNS} FROM alert_silences WHERE ends_at > $1 ORDER BY id"))
         .await?;
-    c.query(&stmt, &[&now.0]).await?.iter().map(silence_from).collect()
+    c.query(&stmt, &[&now.0]).await?.iter().map(SilenceRecord::from_row).collect()
 }
 
 pub(super) async fn silence_delete(c: &mut Client, id: SilenceId) -> Result<bool, StoreError> {
@@ -202,7 +183,7 @@ pub(super) async fn notification_claim(
     for r in rows {
         let kind: String = r.try_get(1)?;
         let attempts: i32 = r.try_get(6)?;
-        let alert = alert_from_offset(&r, 7)?;
+        let alert = AlertRecord::from_row_at(&r, 7)?;
         out.push(AlertNotification {
             id: r.try_get(0)?,
             alert,
@@ -215,26 +196,6 @@ pub(super) async fn notification_claim(
         });
     }
     Ok(out)
-}
-
-/// An alert whose columns start at `at` in a joined row.
-fn alert_from_offset(r: &Row, at: usize) -> Result<AlertRecord, StoreError> {
-    let rule: String = r.try_get(at + 1)?;
-    let state: String = r.try_get(at + 3)?;
-    Ok(AlertRecord {
-        id: AlertId(r.try_get(at)?),
-        rule: rule.parse().map_err(|e| StoreError::Internal(format!("stored alert rule: {e}")))?,
-        subject: r.try_get(at + 2)?,
-        state: state.parse().map_err(|e| StoreError::Internal(format!("stored alert state: {e}")))?,
-        value: r.try_get(at + 4)?,
-        threshold: r.try_get(at + 5)?,
-        details: r.try_get(at + 6)?,
-        started_at: UnixMillis(r.try_get(at + 7)?),
-        last_notified_at: UnixMillis(r.try_get(at + 8)?),
-        resolved_at: r.try_get::<_, Option<i64>>(at + 9)?.map(UnixMillis),
-        acked_at: r.try_get::<_, Option<i64>>(at + 10)?.map(UnixMillis),
-        acked_by: r.try_get(at + 11)?,
-    })
 }
 
 pub(super) async fn notification_settle(

@@ -12,28 +12,15 @@ use deadpool_postgres::GenericClient;
 use rampart_core::breaker::BreakerMachine;
 use rampart_core::id::BreakerName;
 use rampart_core::time::UnixMillis;
-use tokio_postgres::Row;
 
 use super::Client;
 use crate::breaker::{
     BREAKER_TRANSITIONS_KEPT, BreakerApplied, BreakerApplyParams, BreakerRecord, BreakerTransitionRecord, decode,
-    encode, name_from, state_from,
+    encode, state_from,
 };
 use crate::error::StoreError;
 
 const COLUMNS: &str = "name, machine, created_at, updated_at";
-
-fn record_from(r: &Row) -> Result<BreakerRecord, StoreError> {
-    let name: String = r.try_get(0)?;
-    let machine: String = r.try_get(1)?;
-    Ok(BreakerRecord {
-        machine: decode(&name, &machine)?,
-        name: name_from(&name)?,
-        created_at: UnixMillis(r.try_get(2)?),
-        updated_at: UnixMillis(r.try_get(3)?),
-        transitions: Vec::new(),
-    })
-}
 
 async fn load(c: &impl GenericClient, name: &BreakerName, lock: bool) -> Result<Option<BreakerMachine>, StoreError> {
     let sql = if lock {
@@ -107,7 +94,7 @@ pub(super) async fn get(
 ) -> Result<Option<BreakerRecord>, StoreError> {
     let stmt = c.prepare_cached(&format!("SELECT {COLUMNS} FROM breakers WHERE name = $1")).await?;
     let Some(row) = c.query_opt(&stmt, &[&name.as_str()]).await? else { return Ok(None) };
-    let mut record = record_from(&row)?;
+    let mut record = BreakerRecord::from_row(&row)?;
     let stmt = c
         .prepare_cached(
             "SELECT id, at, from_state, to_state, reason FROM breaker_transitions WHERE name = $1
@@ -129,5 +116,5 @@ pub(super) async fn get(
 
 pub(super) async fn list(c: &mut Client) -> Result<Vec<BreakerRecord>, StoreError> {
     let stmt = c.prepare_cached(&format!("SELECT {COLUMNS} FROM breakers ORDER BY name")).await?;
-    c.query(&stmt, &[]).await?.iter().map(record_from).collect()
+    c.query(&stmt, &[]).await?.iter().map(BreakerRecord::from_row).collect()
 }

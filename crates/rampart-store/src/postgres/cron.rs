@@ -8,10 +8,9 @@
 //! Settling and pruning claim rows `FOR UPDATE SKIP LOCKED`, so every node
 //! may run them at once.
 
-use rampart_core::id::{CronName, JobId, QueueName};
+use rampart_core::id::{CronName, QueueName};
 use rampart_core::job::JobState;
 use rampart_core::time::UnixMillis;
-use tokio_postgres::Row;
 
 use super::{Client, jobs};
 use crate::cron::*;
@@ -26,44 +25,6 @@ const RUN_COLUMNS: &str =
 
 /// The condition of `cron_runs_unsettled`, repeated so the planner infers it.
 const UNSETTLED: &str = "r.job_id IS NOT NULL AND r.status NOT IN ('completed', 'dead', 'cancelled')";
-
-fn stored(what: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Internal(format!("stored cron {what}: {e}"))
-}
-
-fn schedule_from(r: &Row) -> Result<CronScheduleRecord, StoreError> {
-    Ok(CronScheduleRecord {
-        name: CronName::new(r.try_get(0)?).map_err(|e| stored("name", e))?,
-        schedule: r.try_get(1)?,
-        timezone: r.try_get(2)?,
-        queue: QueueName::new(r.try_get(3)?).map_err(|e| stored("queue", e))?,
-        payload: r.try_get(4)?,
-        description: r.try_get(5)?,
-        misfire: r.try_get::<_, &str>(6)?.parse().map_err(|e| stored("misfire", e))?,
-        source: r.try_get::<_, &str>(7)?.parse().map_err(|e| stored("source", e))?,
-        paused: r.try_get(8)?,
-        next_run_at: r.try_get::<_, Option<i64>>(9)?.map(UnixMillis),
-        created_at: UnixMillis(r.try_get(10)?),
-        updated_at: UnixMillis(r.try_get(11)?),
-    })
-}
-
-fn run_from(r: &Row) -> Result<CronRunRecord, StoreError> {
-    Ok(CronRunRecord {
-        id: r.try_get(0)?,
-        name: CronName::new(r.try_get(1)?).map_err(|e| stored("name", e))?,
-        scheduled_at: UnixMillis(r.try_get(2)?),
-        enqueued_at: UnixMillis(r.try_get(3)?),
-        job_id: r.try_get::<_, Option<i64>>(4)?.map(JobId),
-        trigger: r.try_get::<_, &str>(5)?.parse().map_err(|e| stored("trigger", e))?,
-        status: r.try_get::<_, &str>(6)?.parse().map_err(|e| stored("status", e))?,
-        started_at: r.try_get::<_, Option<i64>>(7)?.map(UnixMillis),
-        finished_at: r.try_get::<_, Option<i64>>(8)?.map(UnixMillis),
-        attempts: u32::try_from(r.try_get::<_, i32>(9)?).unwrap_or(0),
-        error: r.try_get(10)?,
-        result: r.try_get(11)?,
-    })
-}
 
 const PUT_SQL: &str = "INSERT INTO cron_schedules (name, schedule, timezone, queue, payload, description, misfire, \
          source, paused, next_run_at, created_at, updated_at)
@@ -102,7 +63,7 @@ async fn put_on(
             ],
         )
         .await?;
-    schedule_from(&row)
+    CronScheduleRecord::from_row(&row)
 }
 
 pub(super) async fn put(c: &mut Client, p: &CronPutParams) -> Result<CronScheduleRecord, StoreError> {
@@ -123,12 +84,12 @@ pub(super) async fn sync(c: &mut Client, p: &CronSyncParams) -> Result<(), Store
 
 pub(super) async fn get(c: &mut Client, name: &CronName) -> Result<Option<CronScheduleRecord>, StoreError> {
     let stmt = c.prepare_cached(&format!("SELECT {SCHEDULE_COLUMNS} FROM cron_schedules WHERE name = $1")).await?;
-    c.query_opt(&stmt, &[&name.as_str()]).await?.as_ref().map(schedule_from).transpose()
+    c.query_opt(&stmt, &[&name.as_str()]).await?.as_ref().map(CronScheduleRecord::from_row).transpose()
 }
 
 pub(super) async fn list(c: &mut Client) -> Result<Vec<CronScheduleRecord>, StoreError> {
     let stmt = c.prepare_cached(&format!("SELECT {SCHEDULE_COLUMNS} FROM cron_schedules ORDER BY name")).await?;
-    c.query(&stmt, &[]).await?.iter().map(schedule_from).collect()
+    c.query(&stmt, &[]).await?.iter().map(CronScheduleRecord::from_row).collect()
 }
 
 pub(super) async fn delete(c: &mut Client, name: &CronName) -> Result<bool, StoreError> {
@@ -208,7 +169,7 @@ pub(super) async fn fire(c: &mut Client, node: &str, p: &CronFireParams) -> Resu
             ],
         )
         .await?;
-    let record = run_from(&row)?;
+    let record = CronRunRecord::from_row(&row)?;
     tx.commit().await?;
     Ok(Some(CronFired { run: Some(record), job }))
 }
@@ -220,7 +181,7 @@ pub(super) async fn run_list(c: &mut Client, p: &CronRunListParams) -> Result<Ve
         ))
         .await?;
     let rows = c.query(&stmt, &[&p.name.as_str(), &p.before.unwrap_or(i64::MAX), &i64::from(p.limit)]).await?;
-    rows.iter().map(run_from).collect()
+    rows.iter().map(CronRunRecord::from_row).collect()
 }
 
 // One probe of `cron_runs_name` per schedule, however long the history.
@@ -232,7 +193,7 @@ pub(super) async fn run_last(c: &mut Client) -> Result<Vec<CronRunRecord>, Store
              ORDER BY name"
         ))
         .await?;
-    c.query(&stmt, &[]).await?.iter().map(run_from).collect()
+    c.query(&stmt, &[]).await?.iter().map(CronRunRecord::from_row).collect()
 }
 
 pub(super) async fn run_settle(c: &mut Client) -> Result<u64, StoreError> {

@@ -1,8 +1,7 @@
 //! SQL of reported third-party connections on PostgreSQL.
 
-use rampart_core::id::{ConnectionId, PlatformName};
+use rampart_core::id::PlatformName;
 use rampart_core::time::UnixMillis;
-use tokio_postgres::Row;
 
 use super::Client;
 use crate::error::StoreError;
@@ -10,25 +9,6 @@ use crate::integration::*;
 
 const COLUMNS: &str = "platform, connection_id, status, last_synced_at, last_error, last_error_at, \
                        token_expires_at, reported_by, created_at, updated_at";
-
-fn record_from(r: &Row) -> Result<IntegrationRecord, StoreError> {
-    let platform: String = r.try_get(0)?;
-    let id: String = r.try_get(1)?;
-    let status: String = r.try_get(2)?;
-    let stored = |e: &dyn std::fmt::Display| StoreError::Internal(format!("stored integration: {e}"));
-    Ok(IntegrationRecord {
-        platform: PlatformName::new(&platform).map_err(|e| stored(&e))?,
-        connection_id: ConnectionId::new(&id).map_err(|e| stored(&e))?,
-        status: status.parse().map_err(|e| stored(&e))?,
-        last_synced_at: r.try_get::<_, Option<i64>>(3)?.map(UnixMillis),
-        last_error: r.try_get(4)?,
-        last_error_at: r.try_get::<_, Option<i64>>(5)?.map(UnixMillis),
-        token_expires_at: r.try_get::<_, Option<i64>>(6)?.map(UnixMillis),
-        reported_by: r.try_get(7)?,
-        created_at: UnixMillis(r.try_get(8)?),
-        updated_at: UnixMillis(r.try_get(9)?),
-    })
-}
 
 pub(super) async fn upsert(c: &mut Client, p: &IntegrationUpsertParams) -> Result<IntegrationRecord, StoreError> {
     let stmt = c
@@ -61,7 +41,7 @@ pub(super) async fn upsert(c: &mut Client, p: &IntegrationUpsertParams) -> Resul
             ],
         )
         .await?;
-    record_from(&row)
+    IntegrationRecord::from_row(&row)
 }
 
 pub(super) async fn summary(c: &mut Client) -> Result<Vec<IntegrationSummary>, StoreError> {
@@ -104,7 +84,7 @@ pub(super) async fn recent(c: &mut Client, per_platform: u32) -> Result<Vec<Inte
              ) ranked WHERE n <= $1 ORDER BY platform, updated_at DESC, connection_id"
         ))
         .await?;
-    c.query(&stmt, &[&i64::from(per_platform)]).await?.iter().map(record_from).collect()
+    c.query(&stmt, &[&i64::from(per_platform)]).await?.iter().map(IntegrationRecord::from_row).collect()
 }
 
 pub(super) async fn expiring(
@@ -119,5 +99,5 @@ pub(super) async fn expiring(
              ORDER BY token_expires_at, platform, connection_id LIMIT $2"
         ))
         .await?;
-    c.query(&stmt, &[&before.0, &i64::from(limit)]).await?.iter().map(record_from).collect()
+    c.query(&stmt, &[&before.0, &i64::from(limit)]).await?.iter().map(IntegrationRecord::from_row).collect()
 }

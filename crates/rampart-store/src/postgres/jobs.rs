@@ -758,7 +758,7 @@ pub(super) async fn purge_dead(c: &mut Client, queue: &QueueName, limit: u32) ->
 pub(super) async fn get(c: &mut Client, id: JobId) -> Result<Option<JobRecord>, StoreError> {
     let stmt = c.prepare_cached(&format!("SELECT {RECORD_COLUMNS} FROM jobs WHERE id = $1")).await?;
     let Some(row) = c.query_opt(&stmt, &[&id.0]).await? else { return Ok(None) };
-    let mut job = record_from(&row)?;
+    let mut job = JobRecord::from_row(&row)?;
     let stmt = c
         .prepare_cached(
             "SELECT at, from_state, to_state, attempt, worker, reason, error FROM job_events
@@ -803,31 +803,7 @@ pub(super) async fn list(c: &mut Client, p: &JobListParams) -> Result<Vec<JobRec
             c.query(&stmt, &[&p.queue.as_str(), &after, &limit]).await?
         }
     };
-    rows.iter().map(record_from).collect()
-}
-
-fn record_from(r: &Row) -> Result<JobRecord, StoreError> {
-    Ok(JobRecord {
-        id: JobId(r.try_get(0)?),
-        queue: queue_of(r, 1)?,
-        state: state_of(r, 2)?,
-        payload: r.try_get(3)?,
-        priority: r.try_get(4)?,
-        attempt: count(r.try_get(5)?),
-        max_attempts: count(r.try_get(6)?),
-        timeout: r.try_get::<_, Option<i64>>(7)?.map(|ms| Duration::from_millis(ms.max(0) as u64)),
-        unique_key: r.try_get(8)?,
-        created_at: UnixMillis(r.try_get(9)?),
-        run_at: UnixMillis(r.try_get(10)?),
-        started_at: r.try_get::<_, Option<i64>>(11)?.map(UnixMillis),
-        finished_at: r.try_get::<_, Option<i64>>(12)?.map(UnixMillis),
-        lease_expires_at: r.try_get::<_, Option<i64>>(13)?.map(UnixMillis),
-        timeout_at: r.try_get::<_, Option<i64>>(14)?.map(UnixMillis),
-        worker: r.try_get(15)?,
-        last_error: r.try_get(16)?,
-        result: r.try_get(17)?,
-        history: Vec::new(),
-    })
+    rows.iter().map(JobRecord::from_row).collect()
 }
 
 fn duration_ms(d: Duration) -> i64 {

@@ -1,26 +1,12 @@
 //! SQL of API keys on PostgreSQL.
 
-use rampart_core::auth::Role;
 use rampart_core::time::UnixMillis;
-use tokio_postgres::Row;
 
 use super::Client;
 use crate::api_key::{ApiKeyInsert, ApiKeyRecord};
 use crate::error::StoreError;
 
 const COLUMNS: &str = "id, name, role, prefix, created_at, revoked_at";
-
-fn record_from(r: &Row) -> Result<ApiKeyRecord, StoreError> {
-    let role: String = r.try_get(2)?;
-    Ok(ApiKeyRecord {
-        id: r.try_get(0)?,
-        name: r.try_get(1)?,
-        role: role.parse::<Role>().map_err(|e| StoreError::Internal(format!("stored key role: {e}")))?,
-        prefix: r.try_get(3)?,
-        created_at: UnixMillis(r.try_get(4)?),
-        revoked_at: r.try_get::<_, Option<i64>>(5)?.map(UnixMillis),
-    })
-}
 
 pub(super) async fn insert(c: &mut Client, k: &ApiKeyInsert) -> Result<ApiKeyRecord, StoreError> {
     let stmt = c
@@ -34,18 +20,18 @@ pub(super) async fn insert(c: &mut Client, k: &ApiKeyInsert) -> Result<ApiKeyRec
             other => other,
         }
     })?;
-    record_from(&row)
+    ApiKeyRecord::from_row(&row)
 }
 
 pub(super) async fn find(c: &mut Client, hash: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
     let stmt =
         c.prepare_cached(&format!("SELECT {COLUMNS} FROM api_keys WHERE hash = $1 AND revoked_at IS NULL")).await?;
-    c.query_opt(&stmt, &[&hash]).await?.as_ref().map(record_from).transpose()
+    c.query_opt(&stmt, &[&hash]).await?.as_ref().map(ApiKeyRecord::from_row).transpose()
 }
 
 pub(super) async fn list(c: &mut Client) -> Result<Vec<ApiKeyRecord>, StoreError> {
     let stmt = c.prepare_cached(&format!("SELECT {COLUMNS} FROM api_keys ORDER BY id")).await?;
-    c.query(&stmt, &[]).await?.iter().map(record_from).collect()
+    c.query(&stmt, &[]).await?.iter().map(ApiKeyRecord::from_row).collect()
 }
 
 pub(super) async fn revoke(c: &mut Client, id_or_name: &str, now: UnixMillis) -> Result<bool, StoreError> {

@@ -21,6 +21,7 @@ mod monitoring;
 mod push;
 mod queue;
 mod ratelimit;
+mod row;
 pub mod testing;
 
 use std::sync::Arc;

@@ -8,42 +8,17 @@
 
 use rampart_core::queue::QueueCounters;
 use rampart_core::time::UnixMillis;
-use tokio_postgres::Row;
 
 use super::Client;
-use super::jobs::queue_of;
 use crate::error::StoreError;
 use crate::monitoring::*;
+use crate::row::Row as _;
 
 const COLUMNS: &str = "queue, attempts, completed, failed, retries, dead, stalled, timeouts, run_ms, \
                        day, completed_today, dead_today, updated_at";
 
 fn count(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-fn counter(r: &Row, i: usize) -> Result<u64, StoreError> {
-    Ok(r.try_get::<_, i64>(i)?.max(0) as u64)
-}
-
-fn record_from(r: &Row) -> Result<QueueTotalsRecord, StoreError> {
-    Ok(QueueTotalsRecord {
-        queue: queue_of(r, 0)?,
-        counts: QueueCounters {
-            attempts: counter(r, 1)?,
-            completed: counter(r, 2)?,
-            failed: counter(r, 3)?,
-            retries: counter(r, 4)?,
-            dead: counter(r, 5)?,
-            stalled: counter(r, 6)?,
-            timeouts: counter(r, 7)?,
-            run_ms: counter(r, 8)?,
-        },
-        day: r.try_get(9)?,
-        completed_today: counter(r, 10)?,
-        dead_today: counter(r, 11)?,
-        updated_at: UnixMillis(r.try_get(12)?),
-    })
 }
 
 pub(super) async fn totals_add(c: &mut Client, p: &QueueTotalsAddParams) -> Result<(), StoreError> {
@@ -90,7 +65,7 @@ pub(super) async fn totals_add(c: &mut Client, p: &QueueTotalsAddParams) -> Resu
 
 pub(super) async fn totals_list(c: &mut Client) -> Result<Vec<QueueTotalsRecord>, StoreError> {
     let stmt = c.prepare_cached(&format!("SELECT {COLUMNS} FROM queue_totals ORDER BY queue")).await?;
-    c.query(&stmt, &[]).await?.iter().map(record_from).collect()
+    c.query(&stmt, &[]).await?.iter().map(QueueTotalsRecord::from_row).collect()
 }
 
 pub(super) async fn job_health_counts(c: &mut Client, now: UnixMillis) -> Result<JobHealthCounts, StoreError> {
@@ -106,10 +81,10 @@ pub(super) async fn job_health_counts(c: &mut Client, now: UnixMillis) -> Result
         .await?;
     let r = c.query_one(&stmt, &[&now.0, &utc_day(now)]).await?;
     Ok(JobHealthCounts {
-        available: counter(&r, 0)?,
-        active: counter(&r, 1)?,
-        stale_leases: counter(&r, 2)?,
-        completed_today: counter(&r, 3)?,
-        dead_today: counter(&r, 4)?,
+        available: r.counter(0)?,
+        active: r.counter(1)?,
+        stale_leases: r.counter(2)?,
+        completed_today: r.counter(3)?,
+        dead_today: r.counter(4)?,
     })
 }

@@ -7,23 +7,12 @@
 
 use rampart_core::id::PolicyName;
 use rampart_core::time::UnixMillis;
-use tokio_postgres::Row;
 
 use super::Client;
 use crate::error::StoreError;
 use crate::ratelimit::RateLimitPolicyRecord;
 
 const COLUMNS: &str = "name, spec, created_at, updated_at";
-
-fn record_from(r: &Row) -> Result<RateLimitPolicyRecord, StoreError> {
-    let name: String = r.try_get(0)?;
-    Ok(RateLimitPolicyRecord {
-        name: PolicyName::new(&name).map_err(|e| StoreError::Internal(format!("stored policy name: {e}")))?,
-        spec: r.try_get(1)?,
-        created_at: UnixMillis(r.try_get(2)?),
-        updated_at: UnixMillis(r.try_get(3)?),
-    })
-}
 
 async fn bump_revision(tx: &deadpool_postgres::Transaction<'_>) -> Result<(), StoreError> {
     let stmt = tx.prepare_cached("UPDATE ratelimit_policy_revision SET revision = revision + 1 WHERE id = 1").await?;
@@ -51,7 +40,7 @@ pub(super) async fn put(
              RETURNING {COLUMNS}"
         ))
         .await?;
-    let record = record_from(&tx.query_one(&stmt, &[&name.as_str(), &spec, &now.0]).await?)?;
+    let record = RateLimitPolicyRecord::from_row(&tx.query_one(&stmt, &[&name.as_str(), &spec, &now.0]).await?)?;
     bump_revision(&tx).await?;
     tx.commit().await?;
     Ok(record)
@@ -70,7 +59,7 @@ pub(super) async fn delete(c: &mut Client, name: &PolicyName) -> Result<bool, St
 
 pub(super) async fn list(c: &mut Client) -> Result<Vec<RateLimitPolicyRecord>, StoreError> {
     let stmt = c.prepare_cached(&format!("SELECT {COLUMNS} FROM ratelimit_policies ORDER BY name")).await?;
-    c.query(&stmt, &[]).await?.iter().map(record_from).collect()
+    c.query(&stmt, &[]).await?.iter().map(RateLimitPolicyRecord::from_row).collect()
 }
 
 pub(super) async fn revision(c: &mut Client) -> Result<u64, StoreError> {

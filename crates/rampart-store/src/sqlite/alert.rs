@@ -6,8 +6,7 @@
 
 use rampart_core::alert::{AlertId, AlertRule, NoticeKind, SilenceId};
 use rampart_core::time::UnixMillis;
-use rusqlite::types::Type;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::alert::*;
 use crate::error::StoreError;
@@ -15,42 +14,6 @@ use crate::error::StoreError;
 const ALERT_COLUMNS: &str = "id, rule, subject, state, value, threshold, details, started_at, last_notified_at, \
                              resolved_at, acked_at, acked_by";
 const SILENCE_COLUMNS: &str = "id, rule, subject, ends_at, created_at, created_by, reason";
-
-fn bad<E: std::error::Error + Send + Sync + 'static>(col: usize, e: E) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(col, Type::Text, Box::new(e))
-}
-
-fn alert_from(r: &Row<'_>) -> rusqlite::Result<AlertRecord> {
-    let rule: String = r.get(1)?;
-    let state: String = r.get(3)?;
-    Ok(AlertRecord {
-        id: AlertId(r.get(0)?),
-        rule: rule.parse().map_err(|e| bad(1, e))?,
-        subject: r.get(2)?,
-        state: state.parse().map_err(|e| bad(3, e))?,
-        value: r.get(4)?,
-        threshold: r.get(5)?,
-        details: r.get(6)?,
-        started_at: UnixMillis(r.get(7)?),
-        last_notified_at: UnixMillis(r.get(8)?),
-        resolved_at: r.get::<_, Option<i64>>(9)?.map(UnixMillis),
-        acked_at: r.get::<_, Option<i64>>(10)?.map(UnixMillis),
-        acked_by: r.get(11)?,
-    })
-}
-
-fn silence_from(r: &Row<'_>) -> rusqlite::Result<SilenceRecord> {
-    let rule: Option<String> = r.get(1)?;
-    Ok(SilenceRecord {
-        id: SilenceId(r.get(0)?),
-        rule: rule.map(|s| s.parse::<AlertRule>()).transpose().map_err(|e| bad(1, e))?,
-        subject: r.get(2)?,
-        ends_at: UnixMillis(r.get(3)?),
-        created_at: UnixMillis(r.get(4)?),
-        created_by: r.get(5)?,
-        reason: r.get(6)?,
-    })
-}
 
 fn queue_notices(
     c: &Connection,
@@ -79,7 +42,9 @@ pub(super) fn fire(c: &Connection, p: &AlertFireParams) -> Result<Option<AlertRe
              ON CONFLICT DO NOTHING
              RETURNING {ALERT_COLUMNS}"
         ))?
-        .query_row(params![p.rule.as_str(), p.subject, p.value, p.threshold, p.details, p.now.0], alert_from)
+        .query_row(params![p.rule.as_str(), p.subject, p.value, p.threshold, p.details, p.now.0], |r| {
+            AlertRecord::from_row(r)
+        })
         .optional()?;
     if let Some(alert) = &inserted {
         queue_notices(c, alert.id, NoticeKind::Firing, &p.channels, p.value, &p.details, p.now)?;
@@ -115,7 +80,7 @@ pub(super) fn resolve(c: &Connection, p: &AlertResolveParams) -> Result<bool, St
 
 pub(super) fn get(c: &Connection, id: AlertId) -> Result<Option<AlertRecord>, StoreError> {
     Ok(c.prepare_cached(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = ?1"))?
-        .query_row([id.0], alert_from)
+        .query_row([id.0], |r| AlertRecord::from_row(r))
         .optional()?)
 }
 
@@ -126,11 +91,11 @@ pub(super) fn list(c: &Connection, p: &AlertListParams) -> Result<Vec<AlertRecor
             .prepare_cached(&format!(
                 "SELECT {ALERT_COLUMNS} FROM alerts WHERE state = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3"
             ))?
-            .query_map(params![state.as_str(), before, p.limit], alert_from)?
+            .query_map(params![state.as_str(), before, p.limit], |r| AlertRecord::from_row(r))?
             .collect::<Result<Vec<_>, _>>()?,
         None => c
             .prepare_cached(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id < ?1 ORDER BY id DESC LIMIT ?2"))?
-            .query_map(params![before, p.limit], alert_from)?
+            .query_map(params![before, p.limit], |r| AlertRecord::from_row(r))?
             .collect::<Result<Vec<_>, _>>()?,
     };
     Ok(rows)
@@ -150,13 +115,13 @@ pub(super) fn silence_insert(c: &Connection, s: &SilenceInsert) -> Result<Silenc
     ))?
     .query_row(
         params![s.rule.map(AlertRule::as_str), s.subject, s.ends_at.0, s.now.0, s.created_by, s.reason],
-        silence_from,
+        |r| SilenceRecord::from_row(r),
     )?)
 }
 
 pub(super) fn silence_list(c: &Connection, now: UnixMillis) -> Result<Vec<SilenceRecord>, StoreError> {
     Ok(c.prepare_cached(&format!("SELECT {SILENCE_COLUMNS} FROM alert_silences WHERE ends_at > ?1 ORDER BY id"))?
-        .query_map([now.0], silence_from)?
+        .query_map([now.0], |r| SilenceRecord::from_row(r))?
         .collect::<Result<Vec<_>, _>>()?)
 }
 

@@ -12,29 +12,11 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::breaker::{
     BREAKER_TRANSITIONS_KEPT, BreakerApplied, BreakerApplyParams, BreakerRecord, BreakerTransitionRecord, decode,
-    encode, name_from, state_from,
+    encode, state_from,
 };
 use crate::error::StoreError;
 
 const COLUMNS: &str = "name, machine, created_at, updated_at";
-
-/// A row as read: the machine still as text, decoded outside rusqlite's
-/// error type.
-type Row = (String, String, i64, i64);
-
-fn row_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-}
-
-fn record_from((name, machine, created_at, updated_at): Row) -> Result<BreakerRecord, StoreError> {
-    Ok(BreakerRecord {
-        machine: decode(&name, &machine)?,
-        name: name_from(&name)?,
-        created_at: UnixMillis(created_at),
-        updated_at: UnixMillis(updated_at),
-        transitions: Vec::new(),
-    })
-}
 
 /// The stored machine of `name`.
 pub(super) fn load(c: &Connection, name: &BreakerName) -> Result<Option<BreakerMachine>, StoreError> {
@@ -78,12 +60,11 @@ pub(super) fn apply(c: &Connection, p: &BreakerApplyParams) -> Result<BreakerApp
 }
 
 pub(super) fn get(c: &Connection, name: &BreakerName, transitions: u32) -> Result<Option<BreakerRecord>, StoreError> {
-    let row = c
+    let record = c
         .prepare_cached(&format!("SELECT {COLUMNS} FROM breakers WHERE name = ?1"))?
-        .query_row([name.as_str()], row_from)
+        .query_row([name.as_str()], |r| BreakerRecord::from_row(r))
         .optional()?;
-    let Some(row) = row else { return Ok(None) };
-    let mut record = record_from(row)?;
+    let Some(mut record) = record else { return Ok(None) };
     let rows = c
         .prepare_cached(
             "SELECT id, at, from_state, to_state, reason FROM breaker_transitions WHERE name = ?1
@@ -107,9 +88,7 @@ pub(super) fn get(c: &Connection, name: &BreakerName, transitions: u32) -> Resul
 
 pub(super) fn list(c: &Connection) -> Result<Vec<BreakerRecord>, StoreError> {
     c.prepare_cached(&format!("SELECT {COLUMNS} FROM breakers ORDER BY name"))?
-        .query_map([], row_from)?
-        .collect::<Result<Vec<_>, _>>()?
-        .into_iter()
-        .map(record_from)
-        .collect()
+        .query_map([], |r| BreakerRecord::from_row(r))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(StoreError::from)
 }

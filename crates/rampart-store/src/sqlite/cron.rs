@@ -5,11 +5,10 @@
 //! not at all. Jobs are inserted by the job SQL itself, with its unique-key
 //! rules.
 
-use rampart_core::id::{CronName, JobId, QueueName};
+use rampart_core::id::{CronName, QueueName};
 use rampart_core::job::JobState;
 use rampart_core::time::UnixMillis;
-use rusqlite::types::Type;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::jobs;
 use crate::cron::*;
@@ -24,44 +23,6 @@ const RUN_COLUMNS: &str =
 
 /// The condition of `cron_runs_unsettled`, repeated word for word.
 const UNSETTLED: &str = "job_id > 0 AND status <> 'completed' AND status <> 'dead' AND status <> 'cancelled'";
-
-fn bad(col: usize, e: impl std::fmt::Display) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(col, Type::Text, e.to_string().into())
-}
-
-fn schedule_from(r: &Row<'_>) -> rusqlite::Result<CronScheduleRecord> {
-    Ok(CronScheduleRecord {
-        name: CronName::new(&r.get::<_, String>(0)?).map_err(|e| bad(0, e))?,
-        schedule: r.get(1)?,
-        timezone: r.get(2)?,
-        queue: QueueName::new(&r.get::<_, String>(3)?).map_err(|e| bad(3, e))?,
-        payload: r.get(4)?,
-        description: r.get(5)?,
-        misfire: r.get::<_, String>(6)?.parse().map_err(|e| bad(6, e))?,
-        source: r.get::<_, String>(7)?.parse().map_err(|e: String| bad(7, e))?,
-        paused: r.get(8)?,
-        next_run_at: r.get::<_, Option<i64>>(9)?.map(UnixMillis),
-        created_at: UnixMillis(r.get(10)?),
-        updated_at: UnixMillis(r.get(11)?),
-    })
-}
-
-fn run_from(r: &Row<'_>) -> rusqlite::Result<CronRunRecord> {
-    Ok(CronRunRecord {
-        id: r.get(0)?,
-        name: CronName::new(&r.get::<_, String>(1)?).map_err(|e| bad(1, e))?,
-        scheduled_at: UnixMillis(r.get(2)?),
-        enqueued_at: UnixMillis(r.get(3)?),
-        job_id: r.get::<_, Option<i64>>(4)?.map(JobId),
-        trigger: r.get::<_, String>(5)?.parse().map_err(|e: String| bad(5, e))?,
-        status: r.get::<_, String>(6)?.parse().map_err(|e| bad(6, e))?,
-        started_at: r.get::<_, Option<i64>>(7)?.map(UnixMillis),
-        finished_at: r.get::<_, Option<i64>>(8)?.map(UnixMillis),
-        attempts: r.get(9)?,
-        error: r.get(10)?,
-        result: r.get(11)?,
-    })
-}
 
 pub(super) fn put(c: &Connection, s: &CronSchedulePut, now: UnixMillis) -> Result<CronScheduleRecord, StoreError> {
     // An unchanged expression and zone keep the stored next tick, so a
@@ -91,7 +52,7 @@ pub(super) fn put(c: &Connection, s: &CronSchedulePut, now: UnixMillis) -> Resul
                 s.next_run_at.map(|t| t.0),
                 now.0,
             ],
-            schedule_from,
+            |r| CronScheduleRecord::from_row(r),
         )?;
     Ok(record)
 }
@@ -109,13 +70,13 @@ pub(super) fn sync(c: &Connection, p: &CronSyncParams) -> Result<(), StoreError>
 
 pub(super) fn get(c: &Connection, name: &CronName) -> Result<Option<CronScheduleRecord>, StoreError> {
     Ok(c.prepare_cached(&format!("SELECT {SCHEDULE_COLUMNS} FROM cron_schedules WHERE name = ?1"))?
-        .query_row([name.as_str()], schedule_from)
+        .query_row([name.as_str()], |r| CronScheduleRecord::from_row(r))
         .optional()?)
 }
 
 pub(super) fn list(c: &Connection) -> Result<Vec<CronScheduleRecord>, StoreError> {
     Ok(c.prepare_cached(&format!("SELECT {SCHEDULE_COLUMNS} FROM cron_schedules ORDER BY name"))?
-        .query_map([], schedule_from)?
+        .query_map([], |r| CronScheduleRecord::from_row(r))?
         .collect::<Result<Vec<_>, _>>()?)
 }
 
@@ -169,7 +130,7 @@ pub(super) fn fire(c: &Connection, p: &CronFireParams) -> Result<Option<CronFire
                 status.as_str(),
                 started_at,
             ],
-            run_from,
+            |r| CronRunRecord::from_row(r),
         )?;
     Ok(Some(CronFired { run: Some(record), job }))
 }
@@ -178,7 +139,7 @@ pub(super) fn run_list(c: &Connection, p: &CronRunListParams) -> Result<Vec<Cron
     Ok(c.prepare_cached(&format!(
         "SELECT {RUN_COLUMNS} FROM cron_runs WHERE name = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3"
     ))?
-    .query_map(params![p.name.as_str(), p.before.unwrap_or(i64::MAX), p.limit], run_from)?
+    .query_map(params![p.name.as_str(), p.before.unwrap_or(i64::MAX), p.limit], |r| CronRunRecord::from_row(r))?
     .collect::<Result<Vec<_>, _>>()?)
 }
 
@@ -189,7 +150,7 @@ pub(super) fn run_last(c: &Connection) -> Result<Vec<CronRunRecord>, StoreError>
              (SELECT (SELECT MAX(r.id) FROM cron_runs r WHERE r.name = s.name) FROM cron_schedules s)
          ORDER BY name"
     ))?
-    .query_map([], run_from)?
+    .query_map([], |r| CronRunRecord::from_row(r))?
     .collect::<Result<Vec<_>, _>>()?)
 }
 

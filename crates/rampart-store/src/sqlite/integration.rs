@@ -1,9 +1,9 @@
 //! SQL of reported third-party connections on SQLite.
 
-use rampart_core::id::{ConnectionId, PlatformName};
+use rampart_core::id::PlatformName;
 use rampart_core::time::UnixMillis;
 use rusqlite::types::Type;
-use rusqlite::{Connection, Row, params};
+use rusqlite::{Connection, params};
 
 use crate::error::StoreError;
 use crate::integration::*;
@@ -13,24 +13,6 @@ const COLUMNS: &str = "platform, connection_id, status, last_synced_at, last_err
 
 fn conversion(i: usize, e: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(i, Type::Text, Box::new(e))
-}
-
-fn record_from(r: &Row<'_>) -> rusqlite::Result<IntegrationRecord> {
-    let platform: String = r.get(0)?;
-    let id: String = r.get(1)?;
-    let status: String = r.get(2)?;
-    Ok(IntegrationRecord {
-        platform: PlatformName::new(&platform).map_err(|e| conversion(0, e))?,
-        connection_id: ConnectionId::new(&id).map_err(|e| conversion(1, e))?,
-        status: status.parse().map_err(|e| conversion(2, e))?,
-        last_synced_at: r.get::<_, Option<i64>>(3)?.map(UnixMillis),
-        last_error: r.get(4)?,
-        last_error_at: r.get::<_, Option<i64>>(5)?.map(UnixMillis),
-        token_expires_at: r.get::<_, Option<i64>>(6)?.map(UnixMillis),
-        reported_by: r.get(7)?,
-        created_at: UnixMillis(r.get(8)?),
-        updated_at: UnixMillis(r.get(9)?),
-    })
 }
 
 pub(super) fn upsert(c: &Connection, p: &IntegrationUpsertParams) -> Result<IntegrationRecord, StoreError> {
@@ -58,7 +40,7 @@ pub(super) fn upsert(c: &Connection, p: &IntegrationUpsertParams) -> Result<Inte
             p.reported_by,
             p.now.0,
         ],
-        record_from,
+        |r| IntegrationRecord::from_row(r),
     )?)
 }
 
@@ -87,7 +69,7 @@ pub(super) fn recent(c: &Connection, per_platform: u32) -> Result<Vec<Integratio
              ) AS n FROM integrations
          ) WHERE n <= ?1 ORDER BY platform, updated_at DESC, connection_id"
     ))?
-    .query_map([per_platform], record_from)?
+    .query_map([per_platform], |r| IntegrationRecord::from_row(r))?
     .collect::<Result<Vec<_>, _>>()?)
 }
 
@@ -97,6 +79,6 @@ pub(super) fn expiring(c: &Connection, before: UnixMillis, limit: u32) -> Result
          WHERE token_expires_at > 0 AND token_expires_at <= ?1
          ORDER BY token_expires_at, platform, connection_id LIMIT ?2"
     ))?
-    .query_map(params![before.0, limit], record_from)?
+    .query_map(params![before.0, limit], |r| IntegrationRecord::from_row(r))?
     .collect::<Result<Vec<_>, _>>()?)
 }

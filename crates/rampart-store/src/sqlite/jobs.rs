@@ -488,7 +488,7 @@ pub(super) fn purge_dead(c: &Connection, queue: &QueueName, limit: u32) -> Resul
 pub(super) fn get(c: &Connection, id: JobId) -> Result<Option<JobRecord>, StoreError> {
     let job = c
         .prepare_cached(&format!("SELECT {RECORD_COLUMNS} FROM jobs WHERE id = ?1"))?
-        .query_row([id.0], record_from)
+        .query_row([id.0], |r| JobRecord::from_row(r))
         .optional()?;
     let Some(mut job) = job else { return Ok(None) };
     let events = c
@@ -535,7 +535,7 @@ pub(super) fn list(c: &Connection, p: &JobListParams) -> Result<Vec<JobRecord>, 
         );
         let page = c
             .prepare_cached(&sql)?
-            .query_map(params![p.queue.as_str(), p.after.map_or(0, |j| j.0), p.limit], record_from)?
+            .query_map(params![p.queue.as_str(), p.after.map_or(0, |j| j.0), p.limit], |r| JobRecord::from_row(r))?
             .collect::<Result<Vec<_>, _>>()?;
         rows.extend(page);
     }
@@ -593,30 +593,6 @@ fn event(
     )?
     .execute(params![job.0, at.0, from.map(JobState::as_str), to.as_str(), attempt, worker, reason, error])?;
     Ok(())
-}
-
-fn record_from(r: &Row<'_>) -> rusqlite::Result<JobRecord> {
-    Ok(JobRecord {
-        id: JobId(r.get(0)?),
-        queue: queue_at(r, 1)?,
-        state: state_at(r, 2)?,
-        payload: r.get(3)?,
-        priority: r.get(4)?,
-        attempt: r.get(5)?,
-        max_attempts: r.get(6)?,
-        timeout: r.get::<_, Option<i64>>(7)?.map(|ms| Duration::from_millis(ms.max(0) as u64)),
-        unique_key: r.get(8)?,
-        created_at: UnixMillis(r.get(9)?),
-        run_at: UnixMillis(r.get(10)?),
-        started_at: r.get::<_, Option<i64>>(11)?.map(UnixMillis),
-        finished_at: r.get::<_, Option<i64>>(12)?.map(UnixMillis),
-        lease_expires_at: r.get::<_, Option<i64>>(13)?.map(UnixMillis),
-        timeout_at: r.get::<_, Option<i64>>(14)?.map(UnixMillis),
-        worker: r.get(15)?,
-        last_error: r.get(16)?,
-        result: r.get(17)?,
-        history: Vec::new(),
-    })
 }
 
 fn duration_ms(d: Duration) -> i64 {

@@ -15,6 +15,7 @@ mod keys;
 mod monitoring;
 mod push;
 mod ratelimit;
+mod row;
 mod writer;
 
 use std::fs::File;

@@ -4,11 +4,9 @@
 //! exist (`jobs_available`, `jobs_lease_expiry`): monitoring adds no index
 //! that a lease or an ack must update.
 
-use rampart_core::queue::QueueCounters;
 use rampart_core::time::UnixMillis;
-use rusqlite::{Connection, Row, params};
+use rusqlite::{Connection, params};
 
-use super::jobs::queue_at;
 use crate::error::StoreError;
 use crate::monitoring::*;
 
@@ -17,30 +15,6 @@ const COLUMNS: &str = "queue, attempts, completed, failed, retries, dead, stalle
 
 fn count(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-fn counter(r: &Row<'_>, i: usize) -> rusqlite::Result<u64> {
-    Ok(r.get::<_, i64>(i)?.max(0) as u64)
-}
-
-fn record_from(r: &Row<'_>) -> rusqlite::Result<QueueTotalsRecord> {
-    Ok(QueueTotalsRecord {
-        queue: queue_at(r, 0)?,
-        counts: QueueCounters {
-            attempts: counter(r, 1)?,
-            completed: counter(r, 2)?,
-            failed: counter(r, 3)?,
-            retries: counter(r, 4)?,
-            dead: counter(r, 5)?,
-            stalled: counter(r, 6)?,
-            timeouts: counter(r, 7)?,
-            run_ms: counter(r, 8)?,
-        },
-        day: r.get(9)?,
-        completed_today: counter(r, 10)?,
-        dead_today: counter(r, 11)?,
-        updated_at: UnixMillis(r.get(12)?),
-    })
 }
 
 pub(super) fn totals_add(c: &Connection, p: &QueueTotalsAddParams) -> Result<(), StoreError> {
@@ -82,7 +56,7 @@ pub(super) fn totals_add(c: &Connection, p: &QueueTotalsAddParams) -> Result<(),
 
 pub(super) fn totals_list(c: &Connection) -> Result<Vec<QueueTotalsRecord>, StoreError> {
     Ok(c.prepare_cached(&format!("SELECT {COLUMNS} FROM queue_totals ORDER BY queue"))?
-        .query_map([], record_from)?
+        .query_map([], |r| QueueTotalsRecord::from_row(r))?
         .collect::<Result<Vec<_>, _>>()?)
 }
 

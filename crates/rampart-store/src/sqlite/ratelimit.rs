@@ -5,24 +5,12 @@
 
 use rampart_core::id::PolicyName;
 use rampart_core::time::UnixMillis;
-use rusqlite::types::Type;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::StoreError;
 use crate::ratelimit::RateLimitPolicyRecord;
 
 const COLUMNS: &str = "name, spec, created_at, updated_at";
-
-fn record_from(r: &Row<'_>) -> rusqlite::Result<RateLimitPolicyRecord> {
-    let name: String = r.get(0)?;
-    Ok(RateLimitPolicyRecord {
-        name: PolicyName::new(&name)
-            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, Type::Text, Box::new(e)))?,
-        spec: r.get(1)?,
-        created_at: UnixMillis(r.get(2)?),
-        updated_at: UnixMillis(r.get(3)?),
-    })
-}
 
 fn bump_revision(c: &Connection) -> Result<(), StoreError> {
     let n =
@@ -49,7 +37,7 @@ pub(super) fn put(
              ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at
              RETURNING {COLUMNS}"
         ))?
-        .query_row(params![name.as_str(), spec, now.0], record_from)?;
+        .query_row(params![name.as_str(), spec, now.0], |r| RateLimitPolicyRecord::from_row(r))?;
     bump_revision(c)?;
     Ok(record)
 }
@@ -64,7 +52,7 @@ pub(super) fn delete(c: &Connection, name: &PolicyName) -> Result<bool, StoreErr
 
 pub(super) fn list(c: &Connection) -> Result<Vec<RateLimitPolicyRecord>, StoreError> {
     Ok(c.prepare_cached(&format!("SELECT {COLUMNS} FROM ratelimit_policies ORDER BY name"))?
-        .query_map([], record_from)?
+        .query_map([], |r| RateLimitPolicyRecord::from_row(r))?
         .collect::<Result<Vec<_>, _>>()?)
 }
 
