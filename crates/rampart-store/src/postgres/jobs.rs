@@ -22,7 +22,6 @@ use super::Client;
 use super::listener::CHANNEL;
 use crate::error::StoreError;
 use crate::job::*;
-use crate::queue::{QueueCounts, QueueRecord};
 
 const RECORD_COLUMNS: &str = "id, queue, state, payload, priority, attempt, max_attempts, timeout_ms, unique_key, \
      created_at, run_at, started_at, finished_at, lease_expires_at, timeout_at, worker, last_error, result";
@@ -35,7 +34,7 @@ const LIVE: &str = "unique_key IS NOT NULL AND state NOT IN ('completed', 'dead'
 const UNIQUE_ROUNDS: usize = 3;
 
 /// Queues the insert made jobs available in, told to the other nodes at commit.
-async fn notify_ready(tx: &Transaction<'_>, node: &str, queues: &[&str]) -> Result<(), StoreError> {
+pub(super) async fn notify_ready(tx: &Transaction<'_>, node: &str, queues: &[&str]) -> Result<(), StoreError> {
     if queues.is_empty() {
         return Ok(());
     }
@@ -807,66 +806,6 @@ pub(super) async fn list(c: &mut Client, p: &JobListParams) -> Result<Vec<JobRec
     rows.iter().map(JobRecord::from_row).collect()
 }
 
-pub(super) async fn queue_counts(c: &mut Client) -> Result<Vec<QueueCounts>, StoreError> {
-    let stmt = c.prepare_cached("SELECT queue, state, count(*) FROM jobs GROUP BY queue, state ORDER BY queue").await?;
-    let mut out: Vec<QueueCounts> = Vec::new();
-    for r in c.query(&stmt, &[]).await? {
-        let queue = queue_of(&r, 0)?;
-        let state = state_of(&r, 1)?;
-        let n: i64 = r.try_get(2)?;
-        if out.last().map(|q| &q.queue) != Some(&queue) {
-            out.push(QueueCounts::empty(queue));
-        }
-        if let Some(q) = out.last_mut() {
-            q.set(state, n.max(0) as u64);
-        }
-    }
-    Ok(out)
-}
-
-pub(super) async fn queue_list(c: &mut Client) -> Result<Vec<QueueRecord>, StoreError> {
-    let stmt = c.prepare_cached("SELECT name, paused FROM queues ORDER BY name").await?;
-    c.query(&stmt, &[])
-        .await?
-        .iter()
-        .map(|r| Ok(QueueRecord { name: queue_of(r, 0)?, paused: r.try_get(1)? }))
-        .collect()
-}
-
-pub(super) async fn queue_ensure(c: &mut Client, names: &[QueueName], now: UnixMillis) -> Result<(), StoreError> {
-    let names: Vec<&str> = names.iter().map(QueueName::as_str).collect();
-    let stmt = c
-        .prepare_cached(
-            "INSERT INTO queues (name, paused, created_at) SELECT name, false, $2 FROM unnest($1::text[]) AS name
-             ON CONFLICT (name) DO NOTHING",
-        )
-        .await?;
-    c.execute(&stmt, &[&names, &now.0]).await?;
-    Ok(())
-}
-
-pub(super) async fn queue_set_paused(
-    c: &mut Client,
-    node: &str,
-    name: &QueueName,
-    paused: bool,
-    now: UnixMillis,
-) -> Result<(), StoreError> {
-    let tx = c.transaction().await?;
-    let stmt = tx
-        .prepare_cached(
-            "INSERT INTO queues (name, paused, created_at) VALUES ($1, $2, $3)
-             ON CONFLICT (name) DO UPDATE SET paused = excluded.paused",
-        )
-        .await?;
-    tx.execute(&stmt, &[&name.as_str(), &paused, &now.0]).await?;
-    if !paused {
-        notify_ready(&tx, node, &[name.as_str()]).await?;
-    }
-    tx.commit().await?;
-    Ok(())
-}
-
 fn duration_ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
@@ -881,7 +820,7 @@ fn count(n: i32) -> u32 {
     n.max(0) as u32
 }
 
-fn state_of(r: &Row, i: usize) -> Result<JobState, StoreError> {
+pub(super) fn state_of(r: &Row, i: usize) -> Result<JobState, StoreError> {
     parse_state(&r.try_get::<_, String>(i)?)
 }
 

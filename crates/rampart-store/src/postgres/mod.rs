@@ -19,6 +19,7 @@ mod listener;
 mod migrate;
 mod monitoring;
 mod push;
+mod queue;
 mod ratelimit;
 mod row;
 pub mod testing;
@@ -285,15 +286,15 @@ impl PgStore {
     }
 
     pub(crate) async fn queue_counts(&self) -> Result<Vec<QueueCounts>, StoreError> {
-        self.call(async |c| jobs::queue_counts(c).await).await
+        self.call(async |c| queue::queue_counts(c).await).await
     }
 
     pub(crate) async fn queue_list(&self) -> Result<Vec<QueueRecord>, StoreError> {
-        self.call(async |c| jobs::queue_list(c).await).await
+        self.call(async |c| queue::queue_list(c).await).await
     }
 
     pub(crate) async fn queue_ensure(&self, names: Vec<QueueName>, now: UnixMillis) -> Result<(), StoreError> {
-        self.call(async |c| jobs::queue_ensure(c, &names, now).await).await
+        self.call(async |c| queue::queue_ensure(c, &names, now).await).await
     }
 
     pub(crate) async fn queue_set_paused(
@@ -303,7 +304,7 @@ impl PgStore {
         now: UnixMillis,
     ) -> Result<(), StoreError> {
         let node = &self.inner.node;
-        self.call(async |c| jobs::queue_set_paused(c, node, &name, paused, now).await).await
+        self.call(async |c| queue::queue_set_paused(c, node, &name, paused, now).await).await
     }
 
     pub(crate) async fn api_key_insert(&self, key: ApiKeyInsert) -> Result<ApiKeyRecord, StoreError> {
