@@ -37,7 +37,7 @@
 //!   `ratelimit` (`[ratelimit]`, its policies' one spec and validation),
 //!   `monitoring`, `alerts`, `breaker` (`[breaker_defaults]`,
 //!   `[breakers.NAME]`), `cron` (`[[cron]]`, `[retention]`) and
-//!   `diagnostics` (`[diagnostics]`, `[sentry]`);
+//!   `diagnostics` (`[diagnostics]`, `[sentry]`), `ui` (`[ui]`, the dashboard);
 //! - `load`: [`Config::load`], which stacks the layers, resolves each
 //!   variable and flag to its section's key, and hands each section its
 //!   table.
@@ -56,6 +56,7 @@ mod queues;
 mod ratelimit;
 mod server;
 mod store;
+mod ui;
 mod urls;
 
 #[cfg(test)]
@@ -75,4 +76,5 @@ pub use ratelimit::{
 };
 pub use server::LogFormat;
 pub use store::PostgresConfig;
+pub use ui::UiConfig;
 pub use urls::{DatabaseUrl, PushTarget, RedisUrl, SecretUrl, redact_query};

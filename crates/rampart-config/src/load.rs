@@ -29,6 +29,7 @@ use crate::queues::{self, PushConfig, QueueConfig};
 use crate::ratelimit::{self, RateLimitConfig};
 use crate::server::LogFormat;
 use crate::store::{self, PostgresConfig};
+use crate::ui::UiConfig;
 use crate::urls::{DatabaseUrl, RedisUrl};
 
 /// Prefix of the environment variables read as configuration.
@@ -63,6 +64,7 @@ pub(crate) const TOP_KEYS: &[(&str, Kind)] = &[
     ("retention", Kind::Table),
     ("monitoring", Kind::Table),
     ("alerts", Kind::Table),
+    ("ui", Kind::Table),
 ];
 
 /// The whole configuration of a server.
@@ -122,6 +124,8 @@ pub struct Config {
     pub monitoring: MonitoringConfig,
     /// Alert rules, timing and channels (`[alerts]`).
     pub alerts: AlertsConfig,
+    /// The dashboard (`[ui]`).
+    pub ui: UiConfig,
 }
 
 impl Default for Config {
@@ -150,6 +154,7 @@ impl Default for Config {
             retention: RetentionConfig::default(),
             monitoring: MonitoringConfig::default(),
             alerts: AlertsConfig::default(),
+            ui: UiConfig::default(),
         }
     }
 }
@@ -275,6 +280,7 @@ fn resolve(segments: &[&str]) -> Resolved {
         "retention" => cron::resolve_retention_key(rest),
         "cron" => Err("[[cron]] schedules are set in the configuration file or through the API".to_string()),
         "monitoring" => monitoring::resolve_key(rest),
+        "ui" => crate::ui::resolve_key(rest),
         "http" => connection::resolve_key(rest),
         _ => match kind_of(TOP_KEYS, &first) {
             Some(kind) if rest.is_empty() => Ok((vec![first], kind)),
@@ -333,6 +339,7 @@ impl Check<'_> {
                 "push" => config.push = self.push(&path, value),
                 "monitoring" => config.monitoring = self.monitoring(&path, value),
                 "alerts" => config.alerts = self.alerts(&path, value),
+                "ui" => config.ui = self.ui(&path, value),
                 "shutdown_grace" => {
                     config.shutdown_grace = self.duration(&path, value).unwrap_or(config.shutdown_grace)
                 }
