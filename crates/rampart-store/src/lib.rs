@@ -18,6 +18,8 @@
 //!   settled from it), and the bounded deletes of retention.
 //! - [`integration`]: the third-party connections apps report, read back
 //!   per platform and by token expiry.
+//! - [`audit`]: the dashboard's audit log, appended to and read newest
+//!   first in pages by id.
 //! - [`sqlite`]: the embedded backend (WAL, one writer thread with group
 //!   commit, a pool of read connections).
 //! - [`postgres`]: the backend for several nodes on one database (a pool,
@@ -40,6 +42,7 @@
 
 pub mod alert;
 pub mod api_key;
+pub mod audit;
 pub mod breaker;
 pub mod cron;
 pub mod error;
@@ -56,6 +59,7 @@ pub mod sqlite;
 
 pub use alert::*;
 pub use api_key::{ApiKeyInsert, ApiKeyRecord};
+pub use audit::{AuditInsert, AuditListParams, AuditRecord};
 pub use breaker::{BreakerApplied, BreakerApplyParams, BreakerOp, BreakerRecord, BreakerTransitionRecord};
 pub use cron::*;
 pub use error::StoreError;
@@ -384,6 +388,21 @@ impl Store {
         nul::key("reported_by", &params.reported_by)?;
         nul::clean_opt(&mut params.last_error);
         dispatch!(self, s => s.integration_upsert(params))
+    }
+
+    /// Records one action taken from the dashboard; free text is cleaned
+    /// by the NUL rule, the actor (a key's name) must have no NUL.
+    pub async fn audit_insert(&self, mut audit: AuditInsert) -> Result<AuditRecord, StoreError> {
+        nul::key("actor", &audit.actor)?;
+        nul::clean(&mut audit.action);
+        nul::clean(&mut audit.target);
+        nul::clean(&mut audit.detail);
+        dispatch!(self, s => s.audit_insert(audit))
+    }
+
+    /// A page of the audit log, newest first.
+    pub async fn audit_list(&self, params: AuditListParams) -> Result<Vec<AuditRecord>, StoreError> {
+        dispatch!(self, s => s.audit_list(params))
     }
 
     /// Every platform with its connections counted per status, by platform name.

@@ -9,6 +9,7 @@
 //! other nodes; [`listener`] turns those into [`StoreSignal`]s.
 
 mod alert;
+mod audit;
 mod breaker;
 mod cron;
 mod error;
@@ -33,6 +34,7 @@ use rampart_core::time::UnixMillis;
 use tokio::sync::broadcast;
 use tokio_postgres::NoTls;
 
+use crate::audit::{AuditInsert, AuditListParams, AuditRecord};
 use crate::breaker::{BreakerApplied, BreakerApplyParams, BreakerRecord};
 use crate::cron::*;
 use crate::error::StoreError;
@@ -346,6 +348,14 @@ impl PgStore {
 
     pub(crate) async fn integration_upsert(&self, p: IntegrationUpsertParams) -> Result<IntegrationRecord, StoreError> {
         self.call(async |c| integration::upsert(c, &p).await).await
+    }
+
+    pub(crate) async fn audit_insert(&self, a: AuditInsert) -> Result<AuditRecord, StoreError> {
+        self.call(async |c| audit::insert(c, &a).await).await
+    }
+
+    pub(crate) async fn audit_list(&self, p: AuditListParams) -> Result<Vec<AuditRecord>, StoreError> {
+        self.call(async |c| audit::list(c, p).await).await
     }
 
     pub(crate) async fn integration_summary(&self) -> Result<Vec<IntegrationSummary>, StoreError> {

@@ -6,6 +6,7 @@
 //! writes. A lock file keeps a second server off the same directory.
 
 mod alert;
+mod audit;
 mod breaker;
 mod checkpointer;
 mod cron;
@@ -27,6 +28,7 @@ use rampart_core::id::{BreakerName, CronName, JobId, PolicyName, QueueName};
 use rampart_core::time::UnixMillis;
 use rusqlite::{Connection, OpenFlags};
 
+use crate::audit::{AuditInsert, AuditListParams, AuditRecord};
 use crate::breaker::{BreakerApplied, BreakerApplyParams, BreakerRecord};
 use crate::cron::*;
 use crate::error::StoreError;
@@ -50,6 +52,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_alerts.sql"),
     include_str!("migrations/0008_integrations.sql"),
     include_str!("migrations/0009_write_probes.sql"),
+    include_str!("migrations/0010_ui.sql"),
 ];
 
 /// Read connections kept open between reads.
@@ -361,6 +364,14 @@ impl SqliteStore {
 
     pub(crate) async fn integration_upsert(&self, p: IntegrationUpsertParams) -> Result<IntegrationRecord, StoreError> {
         self.write(move |c| integration::upsert(c, &p)).await
+    }
+
+    pub(crate) async fn audit_insert(&self, a: AuditInsert) -> Result<AuditRecord, StoreError> {
+        self.write(move |c| audit::insert(c, &a)).await
+    }
+
+    pub(crate) async fn audit_list(&self, p: AuditListParams) -> Result<Vec<AuditRecord>, StoreError> {
+        self.read(move |c| audit::list(c, p)).await
     }
 
     pub(crate) async fn integration_summary(&self) -> Result<Vec<IntegrationSummary>, StoreError> {

@@ -17,10 +17,12 @@ use rampart_store::*;
 use crate::alert_store::*;
 
 mod ack;
+mod audit;
 mod breakers;
 mod nul;
 mod write;
 pub use ack::*;
+pub use audit::*;
 pub use breakers::*;
 pub use nul::*;
 pub use write::*;
@@ -812,6 +814,7 @@ macro_rules! backend {
             run!(ratelimit_policy_revision_changes_on_every_put_and_delete_only);
             run!(integrations_are_upserted_field_by_field_and_counted_per_platform);
             run!(integration_recent_keeps_the_newest_of_each_platform);
+            run!(audit_log_is_appended_and_read_newest_first_in_pages);
             run!(integration_expiring_lists_tokens_due_by_a_time_soonest_first);
             run!(breakers_are_made_on_first_use_and_step_through_their_states);
             run!(breaker_steps_that_change_nothing_write_nothing);
