@@ -114,6 +114,7 @@ pub struct Server {
     services: JoinSet<()>,
     grace: Duration,
     http: HttpConfig,
+    mounted: axum::Router<AppState>,
 }
 
 impl Server {
@@ -271,12 +272,26 @@ impl Server {
             services,
             grace: config.shutdown_grace,
             http: config.http.clone(),
+            mounted: axum::Router::new(),
         })
     }
 
     /// The bound address (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// What the API's handlers reach, for a part served beside them (the
+    /// dashboard) that calls the same engine and store.
+    pub fn state(&self) -> AppState {
+        self.state.clone()
+    }
+
+    /// Serves `routes` on this server's listener beside the API (see
+    /// [`api::router_with`]); their paths must not be the API's.
+    pub fn mount(mut self, routes: axum::Router<AppState>) -> Server {
+        self.mounted = self.mounted.merge(routes);
+        self
     }
 
     /// The engine, for in-process use.
@@ -289,8 +304,8 @@ impl Server {
     /// told to stop), in-flight requests and the services' own work given up
     /// to the shutdown grace, then every pending write flushed.
     pub async fn run(self, signal: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
-        let Server { listener, engine, state, trigger, shutdown, mut services, grace, http, .. } = self;
-        let app = api::router(state);
+        let Server { listener, engine, state, trigger, shutdown, mut services, grace, http, mounted, .. } = self;
+        let app = api::router_with(state, mounted);
         let stop = shutdown.clone();
         let served = crate::connection::serve(listener, app, http, async move {
             tokio::select! {

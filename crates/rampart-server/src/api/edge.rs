@@ -50,7 +50,7 @@ pub(super) async fn edge(req: Request, next: Next) -> Response {
     }
     let method = req.method().clone();
     let resp = next.run(req).await;
-    if !(resp.status().is_client_error() || resp.status().is_server_error()) || is_json(&resp) {
+    if !(resp.status().is_client_error() || resp.status().is_server_error()) || is_deliberate(&resp) {
         return resp;
     }
     let status = resp.status();
@@ -77,8 +77,11 @@ pub(super) async fn edge(req: Request, next: Next) -> Response {
 }
 
 /// Whether an answer already has a JSON body.
-fn is_json(resp: &Response) -> bool {
-    resp.headers().get(CONTENT_TYPE).and_then(|t| t.to_str().ok()).is_some_and(|t| t.starts_with("application/json"))
+/// Whether an answer was made on purpose rather than by the framework: a
+/// JSON error of the API, or an HTML page of the dashboard mounted beside it.
+fn is_deliberate(resp: &Response) -> bool {
+    let content_type = resp.headers().get(CONTENT_TYPE).and_then(|t| t.to_str().ok());
+    content_type.is_some_and(|t| t.starts_with("application/json") || t.starts_with("text/html"))
 }
 
 /// The standard error answer.

@@ -130,13 +130,22 @@ pub fn endpoints() -> Vec<Endpoint> {
 /// per-IP limit read the peer address (without it, every request counts as
 /// coming from one unknown address).
 pub fn router(state: AppState) -> Router {
+    router_with(state, Router::new())
+}
+
+/// The whole API with its layers, plus `mounted`: routes of another part
+/// served on the same listener (the dashboard), under the same request ids,
+/// tracing, edge limits and request metrics, but outside the API's own rate
+/// limits and its JSON fallback (they answer for themselves).
+pub fn router_with(state: AppState, mounted: Router<AppState>) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let max_body = state.max_body_bytes;
     let monitoring = state.monitor.config().clone();
     let (routes, _) = routes(monitoring.metrics_public).into_parts();
     let routes = routes
         .fallback(|| async { ApiError::not_found("no such route; see the API reference in the README") })
-        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::own_limits));
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::own_limits))
+        .merge(mounted);
     // Outside the own limits, so their refusals count too.
     let routes = if monitoring.enabled {
         routes
