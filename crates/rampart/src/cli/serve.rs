@@ -40,7 +40,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     // Held to the end: dropping it sends the error reports still queued.
     let _telemetry = rampart_server::telemetry::init_with_sentry(config.log_format, &config.sentry);
     let shutdown = shutdown_signal()?;
-    let server = Server::start(config).await?;
+    let ui = config.ui.clone();
+    let mut server = Server::start(config).await?;
+    if ui.enabled {
+        let routes = rampart_ui::router(server.state(), &ui);
+        server = server.mount(routes);
+        tracing::info!(address = %server.local_addr(), prefix = %ui.prefix, "the dashboard is at http://{}{}/", server.local_addr(), ui.prefix);
+    }
     server.run(shutdown).await?;
     Ok(())
 }
