@@ -36,6 +36,8 @@
 //!   scrubbed, and nothing sent without a DSN;
 //! - [`diag`]: `rampart diag` and an app's integration report against the
 //!   real binary;
+//! - [`ui`]: the dashboard in a real headless Chromium over WebDriver: an
+//!   operator retries a dead job and acknowledges its alert; a reader changes nothing;
 //! - [`tcpproxy`]: the TCP proxy to PostgreSQL or Redis that tests cut and restore.
 //!
 //! Nothing waits a fixed time for something to happen: every wait polls a
@@ -62,4 +64,5 @@ mod server;
 mod shared_limits;
 mod shutdown;
 mod tcpproxy;
+mod ui;
 mod worker;
