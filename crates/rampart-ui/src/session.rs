@@ -216,3 +216,65 @@ impl FromRequestParts<Ui> for Viewer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::http::HeaderValue;
+    use rampart_core::time::ManualClock;
+
+    use super::*;
+
+    fn sessions(clock: &Arc<ManualClock>) -> Sessions {
+        Sessions::new(Duration::from_secs(3600), clock.clone())
+    }
+
+    #[test]
+    fn a_session_lasts_its_ttl_and_ends_when_told() {
+        let clock = Arc::new(ManualClock::new(UnixMillis(1_800_000_000_000)));
+        let sessions = sessions(&clock);
+        let token = sessions.start("hash".into(), "ops".into(), Role::Reader);
+        let session = sessions.get(&token).unwrap();
+        assert_eq!((session.key_name.as_str(), session.role), ("ops", Role::Reader));
+        assert_eq!(session.csrf.len(), 64);
+        assert_ne!(session.csrf, token, "the CSRF token is not the session's");
+        assert!(sessions.get("not-a-token").is_none());
+        clock.advance(Duration::from_secs(3599));
+        assert!(sessions.get(&token).is_some());
+        clock.advance(Duration::from_secs(1));
+        assert!(sessions.get(&token).is_none(), "expired at its ttl");
+
+        let other = sessions.start("hash".into(), "ops".into(), Role::Admin);
+        sessions.end(&other);
+        assert!(sessions.get(&other).is_none());
+    }
+
+    #[test]
+    fn the_map_keeps_hashes_of_tokens_and_stays_bounded() {
+        let clock = Arc::new(ManualClock::new(UnixMillis(1_800_000_000_000)));
+        let sessions = sessions(&clock);
+        let first = sessions.start("h".into(), "a".into(), Role::Reader);
+        {
+            let map = sessions.by_token_hash.lock().unwrap();
+            assert!(!map.contains_key(&first), "the token itself is never kept");
+        }
+        for _ in 0..MAX_SESSIONS {
+            clock.advance(Duration::from_millis(1));
+            sessions.start("h".into(), "a".into(), Role::Reader);
+        }
+        assert_eq!(sessions.by_token_hash.lock().unwrap().len(), MAX_SESSIONS);
+        assert!(sessions.get(&first).is_none(), "the oldest made room");
+    }
+
+    #[test]
+    fn the_cookie_is_read_among_others() {
+        let mut headers = HeaderMap::new();
+        headers.append(COOKIE, HeaderValue::from_static("theme=dark; rampart_session=abc123; x=1"));
+        assert_eq!(cookie_token(&headers), Some("abc123"));
+        let mut empty = HeaderMap::new();
+        empty.append(COOKIE, HeaderValue::from_static("rampart_session="));
+        assert_eq!(cookie_token(&empty), None);
+        assert_eq!(cookie_token(&HeaderMap::new()), None);
+    }
+}
