@@ -250,6 +250,14 @@ impl Store {
         dispatch!(self, s => s.job_get(id))
     }
 
+    /// The live (not completed, dead or cancelled) job of `queue` with
+    /// unique key `key`, if any: one probe of the index that keeps unique
+    /// keys unique. Finished jobs are not found by key.
+    pub async fn job_find_live_by_key(&self, queue: QueueName, key: String) -> Result<Option<JobId>, StoreError> {
+        nul::key("unique_key", &key)?;
+        dispatch!(self, s => s.job_find_live_by_key(queue, key))
+    }
+
     /// A page of a queue's jobs in id order, without history.
     pub async fn job_list(&self, params: JobListParams) -> Result<Vec<JobRecord>, StoreError> {
         dispatch!(self, s => s.job_list(params))

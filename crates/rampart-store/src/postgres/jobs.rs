@@ -755,6 +755,22 @@ pub(super) async fn purge_dead(c: &mut Client, queue: &QueueName, limit: u32) ->
     Ok(n.max(0) as u64)
 }
 
+pub(super) async fn find_live_by_key(
+    c: &mut Client,
+    queue: &QueueName,
+    key: &str,
+) -> Result<Option<JobId>, StoreError> {
+    // The conditions of `jobs_unique_live`, so it is the index used.
+    let stmt = c
+        .prepare_cached(
+            "SELECT id FROM jobs WHERE queue = $1 AND unique_key = $2
+             AND unique_key IS NOT NULL AND state NOT IN ('completed', 'dead', 'cancelled')",
+        )
+        .await?;
+    let row = c.query_opt(&stmt, &[&queue.as_str(), &key]).await?;
+    Ok(row.map(|r| r.try_get::<_, i64>(0)).transpose()?.map(JobId))
+}
+
 pub(super) async fn get(c: &mut Client, id: JobId) -> Result<Option<JobRecord>, StoreError> {
     let stmt = c.prepare_cached(&format!("SELECT {RECORD_COLUMNS} FROM jobs WHERE id = $1")).await?;
     let Some(row) = c.query_opt(&stmt, &[&id.0]).await? else { return Ok(None) };

@@ -240,6 +240,14 @@ impl PgStore {
         self.call(async |c| jobs::get(c, id).await).await
     }
 
+    pub(crate) async fn job_find_live_by_key(
+        &self,
+        queue: QueueName,
+        key: String,
+    ) -> Result<Option<JobId>, StoreError> {
+        self.call(async |c| jobs::find_live_by_key(c, &queue, &key).await).await
+    }
+
     pub(crate) async fn job_list(&self, p: JobListParams) -> Result<Vec<JobRecord>, StoreError> {
         self.call(async |c| jobs::list(c, &p).await).await
     }

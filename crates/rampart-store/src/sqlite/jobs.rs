@@ -485,6 +485,17 @@ pub(super) fn purge_dead(c: &Connection, queue: &QueueName, limit: u32) -> Resul
     Ok(ids.len() as u64)
 }
 
+pub(super) fn find_live_by_key(c: &Connection, queue: &QueueName, key: &str) -> Result<Option<JobId>, StoreError> {
+    // The conditions of `jobs_unique_live`, word for word, so it is the index used.
+    Ok(c.prepare_cached(
+        "SELECT id FROM jobs WHERE queue = ?1 AND unique_key = ?2
+         AND unique_key > '' AND state <> 'completed' AND state <> 'dead' AND state <> 'cancelled'",
+    )?
+    .query_row(params![queue.as_str(), key], |r| r.get::<_, i64>(0))
+    .optional()?
+    .map(JobId))
+}
+
 pub(super) fn get(c: &Connection, id: JobId) -> Result<Option<JobRecord>, StoreError> {
     let job = c
         .prepare_cached(&format!("SELECT {RECORD_COLUMNS} FROM jobs WHERE id = ?1"))?

@@ -249,6 +249,14 @@ impl SqliteStore {
         self.read(move |c| jobs::get(c, id)).await
     }
 
+    pub(crate) async fn job_find_live_by_key(
+        &self,
+        queue: QueueName,
+        key: String,
+    ) -> Result<Option<JobId>, StoreError> {
+        self.read(move |c| jobs::find_live_by_key(c, &queue, &key)).await
+    }
+
     pub(crate) async fn job_list(&self, p: JobListParams) -> Result<Vec<JobRecord>, StoreError> {
         self.read(move |c| jobs::list(c, &p)).await
     }

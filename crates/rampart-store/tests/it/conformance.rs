@@ -125,6 +125,7 @@ pub async fn insert_then_get_shows_the_job_and_its_creation(store: Store) {
     assert!(store.job_get(JobId(999_999)).await.unwrap().is_none());
 }
 
+/// Also `job_find_live_by_key`: the live job of a key, found while it lives.
 pub async fn unique_key_returns_the_live_job_until_it_finishes(store: Store) {
     let mut a = job("sync");
     a.unique_key = Some("user-1".into());
@@ -141,10 +142,16 @@ pub async fn unique_key_returns_the_live_job_until_it_finishes(store: Store) {
         insert(&store, vec![a.clone()]).await[0],
         JobInserted { id: first[0].id, state: JobState::Active, duplicate: true }
     );
+    let find = |queue: &str, key: &str| store.job_find_live_by_key(q(queue), key.to_string());
+    assert_eq!(find("sync", "user-1").await.unwrap(), Some(first[0].id), "found by key while active");
+    assert_eq!(find("sync", "user-2").await.unwrap(), None);
+    assert!(matches!(find("sync", "a\0b").await, Err(StoreError::Invalid(_))));
     ack(&store, leased[0].id, &leased[0].lease_token, complete(), at(10)).await.unwrap();
+    assert_eq!(find("sync", "user-1").await.unwrap(), None, "a finished job is not found by key");
     let again = insert(&store, vec![a]).await;
     assert!(!again[0].duplicate);
     assert_ne!(again[0].id, first[0].id);
+    assert_eq!(find("sync", "user-1").await.unwrap(), Some(again[0].id));
 }
 
 pub async fn unique_key_holds_under_concurrent_inserts(store: Store) {
