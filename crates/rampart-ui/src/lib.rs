@@ -92,6 +92,7 @@ pub fn router(app: AppState, config: &UiConfig) -> Router<AppState> {
         .route(&at("/sign-out"), post(signin::sign_out))
         .route(&at("/queues/{queue}"), get(page::queue::show))
         .route(&at("/queues/{queue}/live"), get(page::queue::live))
+        .route(&at("/queues/{queue}/find"), get(page::queue::find))
         .route(&at("/queues/{queue}/{action}"), post(page::queue::act))
         .route(&at("/jobs"), get(page::job::search))
         .route(&at("/jobs/{id}"), get(page::job::show))

@@ -15,6 +15,7 @@ use rampart_core::alert::AlertState;
 use rampart_core::breaker::BreakerState;
 use rampart_core::id::QueueName;
 use rampart_core::job::JobState;
+use rampart_server::monitoring::QueueSample;
 use rampart_store::AlertListParams;
 use rampart_store::QueueCounts;
 
@@ -149,6 +150,7 @@ async fn queue_table(ui: &Ui) -> Result<Markup, UiError> {
                         th scope="col" { "Queue" }
                         @for s in shown { th.num scope="col" { (s) } }
                         th.hide-narrow scope="col" { "Completed per interval" }
+                        th.hide-narrow scope="col" { "p95 run time" }
                     }
                 }
                 tbody {
@@ -166,11 +168,13 @@ async fn queue_table(ui: &Ui) -> Result<Markup, UiError> {
                                     }
                                 }
                             }
-                            td.hide-narrow { (trend(ui, &q.name)) }
+                            @let history = ui.app.monitor.history(&q.name).unwrap_or_default();
+                            td.hide-narrow { (throughput(&history)) }
+                            td.hide-narrow { (latency(&history)) }
                         }
                     }
                     @if known.is_empty() {
-                        tr { td colspan="6" { "No queues yet: enqueue a job and its queue appears here." } }
+                        tr { td colspan="7" { "No queues yet: enqueue a job and its queue appears here." } }
                     }
                 }
             }
@@ -179,9 +183,14 @@ async fn queue_table(ui: &Ui) -> Result<Markup, UiError> {
 }
 
 /// Jobs completed per sampling interval, from the monitor's history.
-fn trend(ui: &Ui, queue: &QueueName) -> Markup {
-    let history = ui.app.monitor.history(queue).unwrap_or_default();
+fn throughput(history: &[QueueSample]) -> Markup {
     let points: Vec<f64> =
         history.windows(2).map(|w| w[1].totals.completed.saturating_sub(w[0].totals.completed) as f64).collect();
     sparkline(&points, "completed per interval")
+}
+
+/// The 95th percentile run time of each interval's attempts, in milliseconds.
+fn latency(history: &[QueueSample]) -> Markup {
+    let points: Vec<f64> = history.iter().map(|s| s.p95_processing_ms).collect();
+    sparkline(&points, "p95 run time in ms")
 }

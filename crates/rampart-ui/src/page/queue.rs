@@ -6,7 +6,9 @@
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::response::Response;
+use axum::http::StatusCode;
+use axum::http::header::LOCATION;
+use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use rampart_core::auth::Action;
 use rampart_core::duration::format_duration;
@@ -115,10 +117,17 @@ pub async fn show(
             }
         }
         h2 #jobs { "Jobs" }
-        form.actions method="get" action=(ui.url("/jobs")) role="search" {
-            label for="job-id" { "Find a job by id" }
-            input #job-id type="search" name="id" placeholder="job id" required;
-            button type="submit" { "Open" }
+        div.actions {
+            form.inline method="get" action=(ui.url("/jobs")) role="search" {
+                label for="job-id" { "Find a job by id" }
+                input #job-id type="search" name="id" placeholder="job id" required;
+                " " button type="submit" { "Open" }
+            }
+            form.inline method="get" action=(ui.url(&format!("{base}/find"))) role="search" {
+                label for="unique-key" { "or by unique key (live jobs)" }
+                input #unique-key type="search" name="key" placeholder="unique key" required;
+                " " button type="submit" { "Find" }
+            }
         }
         nav aria-label="Job states" {
             ul.tabs {
@@ -205,6 +214,36 @@ fn counts(ui: &Ui, queue: &QueueName) -> Markup {
 pub async fn live(State(ui): State<Ui>, _viewer: Viewer, Path(queue): Path<String>) -> Result<Response, UiError> {
     let queue = queue_name(&queue)?;
     Ok(layout::fragment(counts(&ui, &queue)))
+}
+
+/// The query of a search by unique key.
+#[derive(Debug, Default, Deserialize)]
+pub struct FindQuery {
+    /// The unique key.
+    pub key: Option<String>,
+}
+
+/// `GET …/queues/{queue}/find?key=…`: to the live job with that unique key,
+/// one probe of the index that keeps keys unique (a finished job's key is
+/// free again, so only live jobs are found).
+pub async fn find(
+    State(ui): State<Ui>,
+    _viewer: Viewer,
+    Path(queue): Path<String>,
+    Query(q): Query<FindQuery>,
+) -> Result<Response, UiError> {
+    let queue = queue_name(&queue)?;
+    let key = q.key.unwrap_or_default();
+    if key.is_empty() {
+        return Err(UiError::invalid("give the unique key to look for"));
+    }
+    match ui.app.engine.store().job_find_live_by_key(queue.clone(), key.clone()).await? {
+        Some(id) => Ok((StatusCode::SEE_OTHER, [(LOCATION, ui.url(&format!("/jobs/{id}")))]).into_response()),
+        None => Err(UiError::not_found(format!(
+            "no live job of {queue} has the unique key `{key}`; a finished job's key is free again, \
+             so look for it by id or in its state's list"
+        ))),
+    }
 }
 
 /// `POST …/queues/{queue}/{pause|resume|retry-dead|purge-dead}`.

@@ -90,7 +90,7 @@ async fn counts_come_from_the_sampler_and_refresh_in_place() {
 }
 
 #[tokio::test]
-async fn jobs_page_by_keyset_cursor_and_search_opens_a_job() {
+async fn jobs_page_by_keyset_cursor_and_search_by_id_or_unique_key_opens_a_job() {
     let app = App::start().await;
     let mut ids = Vec::new();
     for n in 0..55 {
@@ -107,6 +107,14 @@ async fn jobs_page_by_keyset_cursor_and_search_opens_a_job() {
 
     let found = app.get(&session, &format!("/ui/jobs?id={}", ids[3])).await;
     assert_eq!(found.location, Some(format!("/ui/jobs/{}", ids[3])));
+    let keyed: rampart_client::wire::EnqueueRequest =
+        serde_json::from_str(r#"{"payload":{},"unique_key":"invoice-7"}"#).unwrap();
+    let keyed = app.admin.enqueue("bulk", &keyed).await.unwrap().id.to_string();
+    let by_key = app.get(&session, "/ui/queues/bulk/find?key=invoice-7").await;
+    assert_eq!(by_key.location, Some(format!("/ui/jobs/{keyed}")));
+    let no_key = app.get(&session, "/ui/queues/bulk/find?key=invoice-8").await;
+    assert_eq!(no_key.status, StatusCode::NOT_FOUND);
+    assert!(no_key.body.contains("no live job of bulk has the unique key"), "{}", no_key.body);
     let bad = app.get(&session, "/ui/jobs?id=not-an-id").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.body.starts_with("<!DOCTYPE html>") && bad.body.contains("is not a job id"), "{}", bad.body);
