@@ -29,7 +29,8 @@ fn actions(dead: &str, alert: &str) -> Vec<(String, Vec<(&'static str, &'static 
 /// A server with a dead job in `q`, the alert it raised, a cron schedule
 /// and a shared breaker.
 async fn setup() -> (App, String, String) {
-    let app = App::start().await;
+    // The alert stays firing however long the test takes to ack it.
+    let app = App::start_with(|c| c.alerts.timing.resolve_after = 1000).await;
     let dead = app.dead_job("q", r#"{"n":1}"#, "boom").await;
     let schedule = CronPut {
         schedule: "@yearly".into(),
