@@ -22,6 +22,9 @@ use crate::layout;
 pub enum UiError {
     /// No live session: go to the sign-in page.
     SignIn,
+    /// No live session behind a fragment htmx asked for: the whole page
+    /// goes to sign in (`HX-Redirect`), not the fragment's place.
+    SignInFromFragment,
     /// A POST without this session's CSRF token.
     Csrf,
     /// The key's role may not do this.
@@ -43,7 +46,9 @@ impl UiError {
 
     fn status_and_message(self) -> (StatusCode, String) {
         match self {
-            UiError::SignIn => (StatusCode::UNAUTHORIZED, "sign in to see this page".into()),
+            UiError::SignIn | UiError::SignInFromFragment => {
+                (StatusCode::UNAUTHORIZED, "sign in to see this page".into())
+            }
             UiError::Csrf => (
                 StatusCode::FORBIDDEN,
                 "this form is missing its security token or it is stale; reload the page and try again".into(),
@@ -58,8 +63,14 @@ impl UiError {
 
     /// The answer, with links under `prefix`.
     pub fn into_page(self, prefix: &str) -> Response {
-        if let UiError::SignIn = self {
-            return (StatusCode::SEE_OTHER, [(LOCATION, format!("{prefix}/sign-in"))]).into_response();
+        match self {
+            UiError::SignIn => {
+                return (StatusCode::SEE_OTHER, [(LOCATION, format!("{prefix}/sign-in"))]).into_response();
+            }
+            UiError::SignInFromFragment => {
+                return (StatusCode::OK, [("hx-redirect", format!("{prefix}/sign-in"))]).into_response();
+            }
+            _ => {}
         }
         let (status, message) = self.status_and_message();
         let reason = status.canonical_reason().unwrap_or("Error");

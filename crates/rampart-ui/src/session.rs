@@ -200,18 +200,20 @@ impl FromRequestParts<Ui> for Viewer {
     type Rejection = UiError;
 
     async fn from_request_parts(parts: &mut Parts, ui: &Ui) -> Result<Self, Self::Rejection> {
+        let sign_in =
+            if parts.headers.contains_key("hx-request") { UiError::SignInFromFragment } else { UiError::SignIn };
         let Some(token) = cookie_token(&parts.headers) else {
-            return Err(UiError::SignIn);
+            return Err(sign_in);
         };
         let Some(session) = ui.sessions.get(token) else {
-            return Err(UiError::SignIn);
+            return Err(sign_in);
         };
         // The key as the store has it now: revoked, it is gone.
         match ui.app.engine.store().api_key_find(session.key_hash.clone()).await? {
             Some(key) => Ok(Viewer { session: Session { role: key.role, ..session } }),
             None => {
                 ui.sessions.end(token);
-                Err(UiError::SignIn)
+                Err(sign_in)
             }
         }
     }

@@ -76,6 +76,10 @@ async fn pages_without_a_session_send_to_sign_in_and_assets_need_none() {
         let answer = app.get_anonymous(path).await;
         assert_eq!((answer.status, answer.location.as_deref()), (StatusCode::SEE_OTHER, Some("/ui/sign-in")), "{path}");
     }
+    // A fragment htmx polls sends the whole page to sign in, not itself.
+    let request = reqwest::Client::new().get(format!("{}/ui/live/overview", app.url)).header("hx-request", "true");
+    let fragment = request.send().await.unwrap();
+    assert_eq!(fragment.headers()["hx-redirect"], "/ui/sign-in");
     let bare = app.get_anonymous("/ui").await;
     assert_eq!((bare.status, bare.location.as_deref()), (StatusCode::SEE_OTHER, Some("/ui/")));
     let form = app.get_anonymous("/ui/sign-in").await;
