@@ -225,3 +225,15 @@ async fn an_operator_retries_a_dead_job_acks_its_alert_and_a_reader_changes_noth
     screenshot(&browser, "overview-375").await;
     browser.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_binary_serves_the_dashboard_unless_it_is_turned_off() {
+    let on = TestServer::start().await;
+    let page = reqwest::get(format!("{}/ui/sign-in", on.url())).await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("<label for=\"key\">API key</label>"));
+    let off = TestServer::builder().config("[ui]\nenabled = false\n").start().await;
+    let page = reqwest::get(format!("{}/ui/sign-in", off.url())).await.unwrap();
+    assert_eq!(page.status(), 404, "the API's own answer");
+    assert!(page.text().await.unwrap().contains("\"code\""));
+}
