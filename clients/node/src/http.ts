@@ -66,7 +66,12 @@ export class Transport {
     this.module = secure ? https : http;
     // LIFO keeps the fewest sockets warm; idle ones close well before the
     // server's 60 s idle timeout would close them under a request.
-    const agentOptions = { keepAlive: true, maxSockets: options.maxSockets, scheduling: 'lifo' as const, timeout: 30_000 };
+    const agentOptions = {
+      keepAlive: true,
+      maxSockets: options.maxSockets,
+      scheduling: 'lifo' as const,
+      timeout: 30_000,
+    };
     this.agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
     this.headers = { accept: 'application/json', 'user-agent': options.userAgent };
     if (options.apiKey) this.headers.authorization = `Bearer ${options.apiKey}`;

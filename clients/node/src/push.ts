@@ -79,13 +79,12 @@ export function verifyPush(body: Buffer | Uint8Array | string, headers: HeaderSo
   const now = options.nowS ?? Math.floor(Date.now() / 1000);
   const tolerance = options.toleranceS ?? 300;
   if (Math.abs(now - ts) > tolerance) {
-    throw new PushVerificationError(`webhook-timestamp is ${Math.abs(now - ts)}s away from now, more than ${tolerance}s`);
+    throw new PushVerificationError(
+      `webhook-timestamp is ${Math.abs(now - ts)}s away from now, more than ${tolerance}s`,
+    );
   }
   const raw = typeof body === 'string' ? Buffer.from(body) : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  const expected = createHmac('sha256', secretKey(options.secret))
-    .update(`${id}.${ts}.`)
-    .update(raw)
-    .digest();
+  const expected = createHmac('sha256', secretKey(options.secret)).update(`${id}.${ts}.`).update(raw).digest();
   const matched = signatures
     .split(' ')
     .filter((s) => s.startsWith('v1,'))
@@ -169,7 +168,9 @@ async function rawBody(req: IncomingMessage & { body?: unknown }): Promise<Buffe
   if (Buffer.isBuffer(req.body)) return req.body;
   if (typeof req.body === 'string') return Buffer.from(req.body);
   if (req.body !== undefined) {
-    throw new RampartError('the request body was parsed already; mount the push route before express.json() or use express.raw()');
+    throw new RampartError(
+      'the request body was parsed already; mount the push route before express.json() or use express.raw()',
+    );
   }
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);

@@ -173,8 +173,9 @@ export class Jobs {
 
   /** Cancels a job that has not started. */
   async cancel(id: string): Promise<{ id: string; state: JobState }> {
-    return (await this.client.request<{ id: string; state: JobState }>('POST', '/v1/jobs/{id}/cancel', { params: [id] }))
-      .body;
+    return (
+      await this.client.request<{ id: string; state: JobState }>('POST', '/v1/jobs/{id}/cancel', { params: [id] })
+    ).body;
   }
 
   /**
@@ -187,7 +188,9 @@ export class Jobs {
     const deadline = Date.now() + timeoutMs;
     for (let pause = 50; ; pause = Math.min(1_000, pause * 2)) {
       const left = deadline - Date.now();
-      const signal = options.signal ? AbortSignal.any([options.signal, AbortSignal.timeout(Math.max(1, left))]) : undefined;
+      const signal = options.signal
+        ? AbortSignal.any([options.signal, AbortSignal.timeout(Math.max(1, left))])
+        : undefined;
       const job = (
         await this.client.request<JobView>('GET', '/v1/jobs/{id}', {
           params: [id],

@@ -146,6 +146,8 @@ interface PendingAck {
   error?: string;
   retryable?: boolean;
   thrown?: unknown;
+  /** Calls that failed to carry it. */
+  tries: number;
 }
 
 /** Between failed polls: 100 ms doubling to 5 s, ±50% so a fleet spreads out. */
@@ -414,8 +416,16 @@ export class Worker<P = Json> extends EventEmitter {
       outcome = Promise.reject(e);
     }
     outcome.then(
-      (result) => this.finish(held, { held, complete: true, ...(result === undefined ? {} : { result }) }),
-      (e) => this.finish(held, { held, complete: false, error: errorText(e), retryable: !(e instanceof FatalError), thrown: e }),
+      (result) => this.finish(held, { held, complete: true, tries: 0, ...(result === undefined ? {} : { result }) }),
+      (e) =>
+        this.finish(held, {
+          held,
+          complete: false,
+          error: errorText(e),
+          retryable: !(e instanceof FatalError),
+          thrown: e,
+          tries: 0,
+        }),
     );
   }
 
@@ -428,7 +438,14 @@ export class Worker<P = Json> extends EventEmitter {
       try {
         JSON.stringify(ack.result);
       } catch (e) {
-        ack = { held, complete: false, error: `the handler's result is not JSON: ${errorText(e)}`, retryable: false, thrown: e };
+        ack = {
+          held,
+          complete: false,
+          error: `the handler's result is not JSON: ${errorText(e)}`,
+          retryable: false,
+          thrown: e,
+          tries: 0,
+        };
       }
     }
     this.pending.push(ack);
@@ -451,10 +468,17 @@ export class Worker<P = Json> extends EventEmitter {
       const batch: PendingAck[] = [];
       const keep: PendingAck[] = [];
       for (const ack of this.pending) {
-        if (ack.held.leaseEnd <= now) {
-          // Its lease is over: the server has given the job to someone else or will.
+        if (ack.tries > 0 && ack.held.leaseEnd <= now) {
+          // Unreachable until its lease ended: the server has given the job to someone else or will.
           this.held.delete(ack.held.job.id);
-          this.emit('error', new LeaseLostError(409, 'LEASE_LOST', `gave up acking job ${ack.held.job.id}: its lease ended while rampart was unreachable`));
+          this.emit(
+            'error',
+            new LeaseLostError(
+              409,
+              'LEASE_LOST',
+              `gave up acking job ${ack.held.job.id}: its lease ended while rampart was unreachable`,
+            ),
+          );
         } else if (batch.length < ACK_BATCH) batch.push(ack);
         else keep.push(ack);
       }
@@ -475,7 +499,12 @@ export class Worker<P = Json> extends EventEmitter {
       const answer = await this.client.request<{ results: AckResult[] }>('POST', '/v1/acks', {
         body: {
           complete: complete.map((a) => ({ id: a.held.job.id, lease_token: a.held.token, result: a.result })),
-          fail: fail.map((a) => ({ id: a.held.job.id, lease_token: a.held.token, error: a.error, retryable: a.retryable })),
+          fail: fail.map((a) => ({
+            id: a.held.job.id,
+            lease_token: a.held.token,
+            error: a.error,
+            retryable: a.retryable,
+          })),
         },
         retries: 0,
       });
@@ -487,11 +516,15 @@ export class Worker<P = Json> extends EventEmitter {
     } catch (e) {
       this.ackFailures++;
       this.emit('error', e);
+      for (const ack of batch) ack.tries++;
       this.pending.push(...batch);
-      this.ackTimer = setTimeout(() => {
-        this.ackTimer = undefined;
-        this.flushAcks();
-      }, backoffDelay(ACK_BACKOFF, this.ackFailures));
+      this.ackTimer = setTimeout(
+        () => {
+          this.ackTimer = undefined;
+          this.flushAcks();
+        },
+        backoffDelay(ACK_BACKOFF, this.ackFailures),
+      );
     } finally {
       this.ackCalls--;
       this.wake();
@@ -504,7 +537,11 @@ export class Worker<P = Json> extends EventEmitter {
     this.held.delete(job.id);
     if (result.error) {
       if (result.error.code === 'LEASE_LOST') this.emit('lost', job);
-      else this.emit('error', new RampartError(`ack of job ${job.id} refused: ${result.error.code}: ${result.error.message}`));
+      else
+        this.emit(
+          'error',
+          new RampartError(`ack of job ${job.id} refused: ${result.error.code}: ${result.error.message}`),
+        );
       return;
     }
     if (ack.complete) this.emit('completed', job, ack.result);
@@ -568,7 +605,10 @@ export class Worker<P = Json> extends EventEmitter {
 
   private watch(): void {
     if (this.closing || Date.now() - this.lastPollAt < this.watchdogMs) return;
-    this.emit('error', new RampartError(`no successful poll of ${this.queue} for ${this.watchdogMs} ms; restarting the poll`));
+    this.emit(
+      'error',
+      new RampartError(`no successful poll of ${this.queue} for ${this.watchdogMs} ms; restarting the poll`),
+    );
     this.lastPollAt = Date.now();
     this.poll?.abort();
   }

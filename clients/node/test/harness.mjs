@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { Rampart } from '../dist/index.js';
+import { Rampart, Worker } from '../dist/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const BIN = process.env.RAMPART_BIN ?? resolve(here, '../../../target/debug/rampart');
@@ -30,6 +30,7 @@ export class Server {
     this.listen = '127.0.0.1:0';
     this.proc = undefined;
     this.clients = [];
+    this.workers = [];
   }
 
   /** Starts the binary and waits until it says where it listens. */
@@ -76,6 +77,13 @@ export class Server {
     return client;
   }
 
+  /** A worker of `client` (closed by `stop()` before the server goes), with no signal handlers. */
+  worker(client, queue, handler, options = {}) {
+    const worker = new Worker(client, queue, handler, { closeOnSignals: [], ...options });
+    this.workers.push(worker);
+    return worker;
+  }
+
   /** SIGKILLs the server and waits for it to be gone. */
   async kill() {
     const proc = this.proc;
@@ -93,6 +101,7 @@ export class Server {
 
   /** Stops the server and its clients, and deletes the directory. */
   async stop() {
+    await Promise.all(this.workers.map((w) => w.close({ graceMs: 0 })));
     for (const c of this.clients) c.close();
     await this.kill();
     rmSync(this.dir, { recursive: true, force: true });

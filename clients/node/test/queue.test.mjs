@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { BadRequestError, FatalError, NotFoundError, TimeoutError, Worker } from '../dist/index.js';
+import { BadRequestError, FatalError, NotFoundError, TimeoutError } from '../dist/index.js';
 import { eventually, startServer } from './harness.mjs';
 
 test('enqueue, work and complete: the result and the history are kept', async (t) => {
@@ -17,7 +17,7 @@ test('enqueue, work and complete: the result and the history are kept', async (t
   assert.equal(added.duplicate, false);
 
   const completed = [];
-  const worker = new Worker(rampart, 'email-send', async (job) => ({ sent: job.payload.to, attempt: job.attempt }), {
+  const worker = server.worker(rampart, 'email-send', async (job) => ({ sent: job.payload.to, attempt: job.attempt }), {
     concurrency: 4,
     closeOnSignals: [],
   });
@@ -73,14 +73,9 @@ test('dead letters: list, retry, purge; pause and resume', async (t) => {
   const queue = rampart.queue('imports');
   const { id } = await queue.add({ file: 'x.csv' });
   const failed = [];
-  const worker = new Worker(
-    rampart,
-    'imports',
-    async () => {
-      throw new FatalError('x.csv is not a CSV file');
-    },
-    { closeOnSignals: [] },
-  );
+  const worker = server.worker(rampart, 'imports', async () => {
+    throw new FatalError('x.csv is not a CSV file');
+  });
   worker.on('failed', (job, error, state) => failed.push([job.id, error.message, state]));
   const dead = await rampart.jobs.waitForResult(id, { timeoutMs: 10_000 });
   assert.equal(dead.state, 'dead');
