@@ -5,7 +5,7 @@
 // (../../target/debug/rampart from clients/node).
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +35,8 @@ export class Server {
 
   /** Starts the binary and waits until it says where it listens. */
   async start() {
+    if (!existsSync(BIN))
+      throw new Error(`no rampart binary at ${BIN}: run \`cargo build -p rampart\` or set RAMPART_BIN`);
     const env = Object.fromEntries(
       Object.entries(process.env).filter(
         ([k]) => !k.startsWith('RAMPART_') && !['DATABASE_URL', 'REDIS_URL', 'SENTRY_DSN'].includes(k),
