@@ -108,11 +108,11 @@ export type Handler<P = Json> = (job: Job<P>) => Promise<Json | void> | Json | v
 
 /** What `health()` reports. */
 export interface WorkerHealth {
-  /** Running, not closing, and polling with success within the watchdog's time. */
+  /** Running, not closing, and either every slot busy or a poll succeeded within the watchdog's time. */
   ok: boolean;
   /** Started and not closed. */
   running: boolean;
-  /** When a lease call last succeeded (or the worker last waited with every slot busy). */
+  /** When a lease call last succeeded. */
   lastPollAt: Date | null;
   /** The last poll's error, cleared by a success. */
   lastError: string | null;
@@ -207,6 +207,8 @@ export class Worker<P = Json> extends EventEmitter {
   private stop = new AbortController();
   private wakeUp: (() => void) | undefined;
   private lastPollAt = 0;
+  /** The last successful poll, or the last moment every slot was busy (no poll to make): what the watchdog reads. */
+  private progressAt = 0;
   private lastError: string | null = null;
   private timers: NodeJS.Timeout[] = [];
   private readonly onSignal: (signal: NodeJS.Signals) => void;
@@ -247,7 +249,7 @@ export class Worker<P = Json> extends EventEmitter {
     if (this.started) return this.closed ?? this.loopDone ?? Promise.resolve();
     this.started = true;
     for (const signal of this.signals) process.once(signal, this.onSignal);
-    this.lastPollAt = Date.now();
+    this.progressAt = Date.now();
     this.timers.push(setInterval(() => this.heartbeatTick(), Math.max(50, this.beatMs / 3)));
     this.timers.push(this.lagMonitor());
     const watchdog = setInterval(() => this.watch(), Math.min(5_000, this.watchdogMs / 2));
@@ -259,7 +261,7 @@ export class Worker<P = Json> extends EventEmitter {
 
   /** Liveness for probes: the last successful poll, and whether it is recent enough. */
   health(): WorkerHealth {
-    const fresh = Date.now() - this.lastPollAt < this.watchdogMs;
+    const fresh = this.free() <= 0 || Date.now() - this.progressAt < this.watchdogMs;
     return {
       ok: this.started && !this.closing && fresh,
       running: this.started && !this.closing,
@@ -346,9 +348,8 @@ export class Worker<P = Json> extends EventEmitter {
     while (!this.closing) {
       const free = this.free();
       if (free <= 0) {
-        // Busy is progress: the watchdog must not take a full worker for a stuck one.
-        this.lastPollAt = Date.now();
         await new Promise<void>((resolve) => (this.wakeUp = resolve));
+        this.progressAt = Date.now();
         continue;
       }
       this.poll = new AbortController();
@@ -366,7 +367,7 @@ export class Worker<P = Json> extends EventEmitter {
           retries: 0,
         });
         failures = 0;
-        this.lastPollAt = Date.now();
+        this.lastPollAt = this.progressAt = Date.now();
         this.lastError = null;
         for (const view of answer.body.jobs) {
           if (this.closing) void this.release(this.hold(view));
@@ -604,12 +605,12 @@ export class Worker<P = Json> extends EventEmitter {
   }
 
   private watch(): void {
-    if (this.closing || Date.now() - this.lastPollAt < this.watchdogMs) return;
+    // Every slot busy is progress too: there is no poll to make.
+    if (this.closing || this.free() <= 0 || Date.now() - this.progressAt < this.watchdogMs) return;
     this.emit(
       'error',
       new RampartError(`no successful poll of ${this.queue} for ${this.watchdogMs} ms; restarting the poll`),
     );
-    this.lastPollAt = Date.now();
     this.poll?.abort();
   }
 }

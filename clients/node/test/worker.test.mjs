@@ -6,7 +6,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { FatalError, LeaseLostError, RampartError, Worker, WorkerClosingError } from '../dist/index.js';
+import { createServer as createNetServer } from 'node:net';
+
+import { FatalError, LeaseLostError, Rampart, RampartError, Worker, WorkerClosingError } from '../dist/index.js';
 import { eventually, gate, startServer } from './harness.mjs';
 
 // Retries 100 ms apart instead of the default 1 s, so retries to dead take a moment.
@@ -112,7 +114,8 @@ test('close lets running handlers finish within the grace, then aborts and relea
 
   // An idle worker's long-poll cut by close leases nothing behind its back.
   const idle = server.worker(rampart, 'idle', async () => 'ok');
-  await eventually(() => idle.health().lastPollAt, { what: 'the first poll' });
+  const seen = async () => (await (await fetch(`${server.url}/health/ready`)).json()).components.workers;
+  await eventually(async () => (await seen()).seen_last_minute === 1, { what: 'the long-poll to reach the server' });
   await idle.close();
   const { id } = await rampart.queue('idle').add({});
   const next = server.worker(rampart, 'idle', async () => 'ok');
@@ -172,4 +175,28 @@ test('the lease must be at least three heartbeat intervals; FatalError and Lease
   assert.ok(new Worker(client, 'q', async () => {}, { lease: '3s', autorun: false }));
   assert.ok(new FatalError('x') instanceof RampartError);
   assert.ok(LeaseLostError.prototype instanceof RampartError);
+});
+
+test('the watchdog restarts a poll that hangs, and health() reports it', async (t) => {
+  // A server that accepts connections and never answers.
+  const sockets = [];
+  const silent = createNetServer((socket) => sockets.push(socket));
+  await new Promise((r) => silent.listen(0, '127.0.0.1', r));
+  t.after(() => {
+    sockets.forEach((s) => s.destroy());
+    silent.close();
+  });
+  const rampart = new Rampart({ url: `http://127.0.0.1:${silent.address().port}`, apiKey: 'k' });
+  t.after(() => rampart.close());
+  const errors = [];
+  const worker = new Worker(rampart, 'hangs', async () => {}, { closeOnSignals: [], watchdogMs: 300 });
+  worker.on('error', (e) => errors.push(e.message));
+  await eventually(() => errors.some((m) => /no successful poll of hangs for 300 ms/.test(m)), {
+    what: 'the watchdog',
+  });
+  const health = worker.health();
+  assert.equal(health.ok, false);
+  assert.equal(health.lastPollAt, null);
+  await eventually(() => sockets.length >= 2, { what: 'the poll to be made again on a new connection' });
+  await worker.close({ graceMs: 0 });
 });
