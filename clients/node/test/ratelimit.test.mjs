@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { test } from 'node:test';
 
-import { NotFoundError, Rampart, rateLimitExpress, rateLimitFetch } from '../dist/index.js';
+import { NotFoundError, Rampart, rateLimitExpress, rateLimitFastify, rateLimitFetch } from '../dist/index.js';
 import { startServer } from './harness.mjs';
 
 const CONFIG = '[ratelimit.policies.api]\nlimit = 2\nwindow = "1m"\n';
@@ -96,4 +96,26 @@ test('fail-open lets requests through and fail-closed answers 503 when rampart i
 
   const fetchClosed = rateLimitFetch({ client: unreachable(), policy: 'api', key: () => 'k', failMode: 'closed' });
   assert.equal((await fetchClosed(new Request('http://app.example/'))).status, 503);
+});
+
+test('the Fastify hook sets the headers and answers 429 through the reply', async (t) => {
+  const server = await startServer(t, { config: CONFIG });
+  const hook = rateLimitFastify({ client: server.client(), policy: 'api' });
+  const reply = () => {
+    const sent = { headers: {}, status: 200, body: undefined };
+    const r = {
+      header: (name, value) => void (sent.headers[name] = value),
+      code: (status) => ((sent.status = status), r),
+      type: (type) => ((sent.headers['content-type'] = type), r),
+      send: (body) => void (sent.body = body),
+    };
+    return { r, sent };
+  };
+  for (const expected of [200, 200, 429]) {
+    const { r, sent } = reply();
+    await hook({ ip: '203.0.113.9' }, r);
+    assert.equal(sent.status, expected);
+    assert.equal(sent.headers['x-ratelimit-limit'], '2');
+    if (expected === 429) assert.equal(JSON.parse(sent.body).error.code, 'RATE_LIMIT_EXCEEDED');
+  }
 });

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
+import { spawn } from 'node:child_process';
 import { createServer as createNetServer } from 'node:net';
 
 import { FatalError, LeaseLostError, Rampart, RampartError, Worker, WorkerClosingError } from '../dist/index.js';
@@ -199,4 +200,30 @@ test('the watchdog restarts a poll that hangs, and health() reports it', async (
   assert.equal(health.lastPollAt, null);
   await eventually(() => sockets.length >= 2, { what: 'the poll to be made again on a new connection' });
   await worker.close({ graceMs: 0 });
+});
+
+test('SIGTERM closes a worker gracefully: the running job completes, then the process exits', async (t) => {
+  const server = await startServer(t);
+  const rampart = server.client();
+  const { id } = await rampart.queue('term').add({});
+  const script = `
+    import { Rampart, Worker } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};
+    const rampart = new Rampart({ url: process.argv[1], apiKey: process.argv[2] });
+    new Worker(rampart, 'term', async () => {
+      console.log('started');
+      await new Promise((r) => setTimeout(r, 300));
+      return { finished: true };
+    });
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script, server.url, server.key], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  t.after(() => child.kill('SIGKILL'));
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  await new Promise((resolve) => child.stdout.on('data', (d) => String(d).includes('started') && resolve()));
+  child.kill('SIGTERM');
+  assert.deepEqual(await exited, { code: null, signal: 'SIGTERM' });
+  const job = await rampart.jobs.get(id);
+  assert.equal(job.state, 'completed');
+  assert.deepEqual(job.result, { finished: true });
 });
