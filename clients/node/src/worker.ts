@@ -161,6 +161,12 @@ const ACK_CALLS = 2;
 /** Longest error message kept. */
 const MAX_ERROR_CHARS = 4_000;
 
+/**
+ * Workers closing because of a signal. A signal is process-wide, so this is
+ * too: the signal is raised again only when the last of them has closed.
+ */
+const closingOnSignal = new Set<object>();
+
 function parseMs(value: number | string): number {
   if (typeof value === 'number') return value;
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$/.exec(value);
@@ -233,9 +239,12 @@ export class Worker<P = Json> extends EventEmitter {
     this.workerName = options.name ?? `${hostname()}:${process.pid}`;
     this.signals = options.closeOnSignals ?? ['SIGTERM', 'SIGINT'];
     this.onSignal = (signal) => {
+      closingOnSignal.add(this);
       void this.close().finally(() => {
-        // Hand the signal back to whatever else listens, or to Node's default (exit).
-        if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+        closingOnSignal.delete(this);
+        // Once every worker the signal closed is done, hand the signal back
+        // to whatever else listens, or to Node's default (exit).
+        if (closingOnSignal.size === 0 && process.listenerCount(signal) === 0) process.kill(process.pid, signal);
       });
     };
     // The pool holds the long-poll, the ack calls and the heartbeats of every running job.

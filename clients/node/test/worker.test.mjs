@@ -202,28 +202,37 @@ test('the watchdog restarts a poll that hangs, and health() reports it', async (
   await worker.close({ graceMs: 0 });
 });
 
-test('SIGTERM closes a worker gracefully: the running job completes, then the process exits', async (t) => {
+test('SIGTERM closes every worker gracefully: running jobs complete, then the process exits', async (t) => {
   const server = await startServer(t);
   const rampart = server.client();
-  const { id } = await rampart.queue('term').add({});
+  const quick = await rampart.queue('term').add({ ms: 200 });
+  const slow = await rampart.queue('term-slow').add({ ms: 800 });
   const script = `
     import { Rampart, Worker } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};
     const rampart = new Rampart({ url: process.argv[1], apiKey: process.argv[2] });
-    new Worker(rampart, 'term', async () => {
+    const handler = async (job) => {
       console.log('started');
-      await new Promise((r) => setTimeout(r, 300));
-      return { finished: true };
-    });
+      await new Promise((r) => setTimeout(r, job.payload.ms));
+      return { finished: job.payload.ms };
+    };
+    new Worker(rampart, 'term', handler);
+    new Worker(rampart, 'term-slow', handler);
   `;
   const child = spawn(process.execPath, ['--input-type=module', '-e', script, server.url, server.key], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   t.after(() => child.kill('SIGKILL'));
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  await new Promise((resolve) => child.stdout.on('data', (d) => String(d).includes('started') && resolve()));
+  let out = '';
+  await new Promise((resolve) => child.stdout.on('data', (d) => (out += d).split('started').length === 3 && resolve()));
   child.kill('SIGTERM');
   assert.deepEqual(await exited, { code: null, signal: 'SIGTERM' });
-  const job = await rampart.jobs.get(id);
-  assert.equal(job.state, 'completed');
-  assert.deepEqual(job.result, { finished: true });
+  for (const [{ id }, ms] of [
+    [quick, 200],
+    [slow, 800],
+  ]) {
+    const job = await rampart.jobs.get(id);
+    assert.equal(job.state, 'completed');
+    assert.deepEqual(job.result, { finished: ms });
+  }
 });
