@@ -165,7 +165,7 @@ export class Breakers {
       answer = await this.acquire(name, { timeoutMs: 2_000 });
     } catch (e) {
       const unreachable = e instanceof ConnectionError || e instanceof TimeoutError;
-      const serverDown = e instanceof APIError && e.status >= 500;
+      const serverDown = e instanceof APIError && (e.status >= 500 || e.status === 429);
       if (onError === 'open' && (unreachable || serverDown)) return false;
       throw e;
     }

@@ -32,8 +32,6 @@ export interface RequestOptions {
   timeoutMs?: number;
   /** Cuts the request short (it rejects with the signal's reason). */
   signal?: AbortSignal;
-  /** Answer statuses that are not errors beyond 2xx (e.g. 503 of readiness). */
-  accept?: number[];
 }
 
 /** The parts of a connection that never change. */
@@ -155,7 +153,7 @@ export class Transport {
           } catch {
             body = text;
           }
-          if ((status >= 200 && status < 300) || options.accept?.includes(status)) {
+          if (status >= 200 && status < 300) {
             return finish(undefined, { status, headers: res.headers, body: body as T });
           }
           finish(answerError(status, res.headers, body, text));

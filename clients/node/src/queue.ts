@@ -7,16 +7,7 @@
 import { sleep } from './backoff.js';
 import { TimeoutError } from './errors.js';
 import type { Rampart } from './client.js';
-import type {
-  AckResponse,
-  EnqueueResponse,
-  Json,
-  JobListResponse,
-  JobState,
-  JobView,
-  QueueView,
-  StateCounts,
-} from './wire.js';
+import type { EnqueueResponse, Json, JobListResponse, JobState, JobView, QueueView, StateCounts } from './wire.js';
 
 /** Options of one job; every one left out takes the queue's default. */
 export interface JobOptions {
@@ -205,15 +196,5 @@ export class Jobs {
       }
       await sleep(pause, options.signal);
     }
-  }
-
-  /** Completes an active job you leased yourself (workers batch theirs through `POST /v1/acks`). */
-  async complete(id: string, leaseToken: string, result?: Json): Promise<AckResponse> {
-    return (
-      await this.client.request<AckResponse>('POST', '/v1/jobs/{id}/complete', {
-        params: [id],
-        body: { lease_token: leaseToken, result },
-      })
-    ).body;
   }
 }

@@ -15,7 +15,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-import { RampartError } from './errors.js';
+import { APIError, RampartError } from './errors.js';
 import type { Rampart } from './client.js';
 import type { RateLimitCheckResponse } from './wire.js';
 
@@ -98,8 +98,14 @@ async function decide<Req>(options: RateLimitOptions<Req>, req: Req, defaultKey:
     });
     return { decision } as Outcome;
   } catch (failed) {
-    // A mistake of the app (unknown policy, bad key) must not pass silently as "rampart down".
-    if (!(failed instanceof RampartError) || ('status' in failed && (failed.status as number) < 500)) throw failed;
+    // A mistake of the app (unknown policy, bad key) must not pass silently as
+    // "rampart down"; rampart refusing its own API key's rate (429) is a failure to decide.
+    if (
+      !(failed instanceof RampartError) ||
+      (failed instanceof APIError && failed.status < 500 && failed.status !== 429)
+    ) {
+      throw failed;
+    }
     options.onError?.(failed);
     return { failed } as Outcome;
   }
