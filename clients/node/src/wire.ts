@@ -2,7 +2,9 @@
  * The JSON shapes of rampart's HTTP API, as the server sends them (field
  * names in snake_case, times as RFC 3339 UTC strings, durations as human
  * strings such as `"30s"`). Written from `crates/rampart-client/src/wire/`,
- * the server's own definitions; options this package takes are camelCase.
+ * the server's own definitions, and held to the schemas of the same names
+ * in the served `/openapi.json` by `test/contract.test.mjs`; options this
+ * package takes are camelCase.
  */
 
 /** Any JSON value. */

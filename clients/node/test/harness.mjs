@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { Rampart, Worker } from '../dist/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-export const BIN = process.env.RAMPART_BIN ?? resolve(here, '../../../target/debug/rampart');
+export const BIN = resolve(process.env.RAMPART_BIN ?? resolve(here, '../../../target/debug/rampart'));
 
 const LISTENING = 'rampart is listening on ';
 
@@ -60,6 +60,10 @@ export class Server {
             resolvePromise(rest);
           }
         }
+      });
+      proc.on('error', (e) => {
+        clearTimeout(timer);
+        reject(e);
       });
       proc.on('exit', (code) => {
         clearTimeout(timer);
