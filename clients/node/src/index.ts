@@ -11,7 +11,15 @@
 
 export { Rampart, type RampartOptions } from './client.js';
 export { Queue, Jobs, type JobOptions, type BulkJob, type ListOptions, type WaitOptions } from './queue.js';
-export { Worker, Job, WorkerClosingError, type Handler, type WorkerOptions, type WorkerHealth } from './worker.js';
+export {
+  Worker,
+  Job,
+  WorkerClosingError,
+  type Handler,
+  type WorkerOptions,
+  type WorkerHealth,
+  type WorkerEvents,
+} from './worker.js';
 export { Breakers, FailedResponseError, type SafeCallOptions } from './breaker.js';
 export { Cron, type CronSpec } from './cron.js';
 export {

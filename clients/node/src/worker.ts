@@ -34,7 +34,7 @@ import { backoffDelay, sleep, type Backoff } from './backoff.js';
 import { FatalError, LeaseLostError, RampartError } from './errors.js';
 import type { Rampart } from './client.js';
 import { duration } from './queue.js';
-import type { AckResult, Json, LeasedJobView } from './wire.js';
+import type { AckResult, JobState, Json, LeasedJobView } from './wire.js';
 
 /** How a worker runs. */
 export interface WorkerOptions {
@@ -59,6 +59,8 @@ export interface WorkerOptions {
   /** Milliseconds without a successful poll after which the watchdog restarts it (default `waitMs` + 30 s). */
   watchdogMs?: number;
 }
+
+const abortJob = Symbol('abortJob');
 
 /** A job as the handler sees it. */
 export class Job<P = Json> {
@@ -95,8 +97,8 @@ export class Job<P = Json> {
     return this.controller.signal;
   }
 
-  /** @internal */
-  abort(reason: unknown): void {
+  /** Gives the job up (the worker's own call: a symbol, so it is no part of the handler's API). */
+  [abortJob](reason: unknown): void {
     if (this.abortReason !== undefined) return;
     this.abortReason = reason;
     this.controller?.abort(reason);
@@ -128,8 +130,8 @@ export class WorkerClosingError extends RampartError {
 }
 
 /** One leased job the worker holds. */
-interface Held {
-  job: Job<unknown>;
+interface Held<P> {
+  job: Job<P>;
   token: string;
   /** Local time the lease ends, as last extended. */
   leaseEnd: number;
@@ -139,13 +141,14 @@ interface Held {
 }
 
 /** An outcome waiting to be acked. */
-interface PendingAck {
-  held: Held;
+interface PendingAck<P> {
+  held: Held<P>;
   complete: boolean;
   result?: Json;
   error?: string;
   retryable?: boolean;
-  thrown?: unknown;
+  /** What the handler threw, as an `Error` (anything else thrown is wrapped in one). */
+  thrown?: Error;
   /** Calls that failed to carry it. */
   tries: number;
 }
@@ -180,8 +183,24 @@ function errorText(e: unknown): string {
   return text.length > MAX_ERROR_CHARS ? `${text.slice(0, MAX_ERROR_CHARS)}…` : text;
 }
 
+/** The worker's events and their arguments. */
+export interface WorkerEvents<P = Json> {
+  /** The job's completion was acknowledged; `result` is what the handler answered. */
+  completed: [job: Job<P>, result: Json | undefined];
+  /** The attempt's failure was acknowledged; `state` is the job's new state (`scheduled` to retry, or `dead`). */
+  failed: [job: Job<P>, error: Error, state: JobState | undefined];
+  /** Another worker has the job now (`409 LEASE_LOST`): its signal aborted, its result dropped. */
+  lost: [job: Job<P>];
+  /** A poll, heartbeat or ack failed (retried), or a listener threw. */
+  error: [error: unknown];
+  /** The event loop lagged enough to put leases at risk. */
+  warning: [message: string];
+  /** `close()` has finished. */
+  closed: [];
+}
+
 /** Runs `handler` for the jobs of one queue. */
-export class Worker<P = Json> extends EventEmitter {
+export class Worker<P = Json> extends EventEmitter<WorkerEvents<P>> {
   /** The queue worked. */
   readonly queue: string;
   private readonly client: Rampart;
@@ -196,9 +215,9 @@ export class Worker<P = Json> extends EventEmitter {
   private readonly workerName: string;
   private readonly signals: NodeJS.Signals[];
 
-  private readonly held = new Map<string, Held>();
+  private readonly held = new Map<string, Held<P>>();
   private running = 0;
-  private pending: PendingAck[] = [];
+  private pending: PendingAck<P>[] = [];
   private ackCalls = 0;
   private ackFailures = 0;
   private ackTimer: NodeJS.Timeout | undefined;
@@ -291,13 +310,13 @@ export class Worker<P = Json> extends EventEmitter {
   }
 
   /** Emits, turning a listener's exception into an `error` event (or a log line) instead of a crash. */
-  override emit(event: string | symbol, ...args: unknown[]): boolean {
+  override emit<K extends keyof WorkerEvents<P>>(event: K, ...args: WorkerEvents<P>[K]): boolean {
     try {
       if (event === 'error' && this.listenerCount('error') === 0) {
         console.error(`rampart worker (${this.queue}):`, errorText(args[0]));
         return false;
       }
-      return super.emit(event, ...args);
+      return (super.emit as (event: string, ...args: unknown[]) => boolean).call(this, event, ...args);
     } catch (e) {
       if (event !== 'error') this.emit('error', e);
       return true;
@@ -322,7 +341,7 @@ export class Worker<P = Json> extends EventEmitter {
     for (const held of this.held.values()) {
       if (held.state !== 'running') continue;
       held.state = 'dropped';
-      held.job.abort(new WorkerClosingError('the worker closed before the job finished; its lease was released'));
+      held.job[abortJob](new WorkerClosingError('the worker closed before the job finished; its lease was released'));
       releases.push(this.release(held));
     }
     await Promise.all(releases);
@@ -331,7 +350,7 @@ export class Worker<P = Json> extends EventEmitter {
     this.emit('closed');
   }
 
-  private release(held: Held): Promise<unknown> {
+  private release(held: Held<P>): Promise<unknown> {
     this.held.delete(held.job.id);
     return this.client
       .request('POST', '/v1/jobs/{id}/release', { params: [held.job.id], body: { lease_token: held.token } })
@@ -392,7 +411,7 @@ export class Worker<P = Json> extends EventEmitter {
     }
   }
 
-  private hold(view: LeasedJobView): Held {
+  private hold(view: LeasedJobView): Held<P> {
     const now = Date.now();
     const job = new Job<P>(
       view.id,
@@ -403,8 +422,8 @@ export class Worker<P = Json> extends EventEmitter {
       new Date(view.created_at),
       view.timeout_at ? new Date(view.timeout_at) : null,
     );
-    const held: Held = {
-      job: job as Job<unknown>,
+    const held: Held<P> = {
+      job,
       token: view.lease_token,
       leaseEnd: now + this.leaseMs,
       lastBeat: now,
@@ -417,7 +436,7 @@ export class Worker<P = Json> extends EventEmitter {
 
   private start(view: LeasedJobView): void {
     const held = this.hold(view);
-    const job = held.job as Job<P>;
+    const job = held.job;
     this.running++;
     let outcome: Promise<Json | void>;
     try {
@@ -433,13 +452,13 @@ export class Worker<P = Json> extends EventEmitter {
           complete: false,
           error: errorText(e),
           retryable: !(e instanceof FatalError),
-          thrown: e,
+          thrown: e instanceof Error ? e : new Error(String(e)),
           tries: 0,
         }),
     );
   }
 
-  private finish(held: Held, ack: PendingAck): void {
+  private finish(held: Held<P>, ack: PendingAck<P>): void {
     this.running--;
     this.wake();
     if (held.state !== 'running') return; // lost or released: the result is dropped
@@ -453,7 +472,7 @@ export class Worker<P = Json> extends EventEmitter {
           complete: false,
           error: `the handler's result is not JSON: ${errorText(e)}`,
           retryable: false,
-          thrown: e,
+          thrown: e instanceof Error ? e : new Error(String(e)),
           tries: 0,
         };
       }
@@ -475,8 +494,8 @@ export class Worker<P = Json> extends EventEmitter {
   private flushAcks(): void {
     while (this.pending.length > 0 && this.ackCalls < ACK_CALLS && !this.ackTimer) {
       const now = Date.now();
-      const batch: PendingAck[] = [];
-      const keep: PendingAck[] = [];
+      const batch: PendingAck<P>[] = [];
+      const keep: PendingAck<P>[] = [];
       for (const ack of this.pending) {
         if (ack.tries > 0 && ack.held.leaseEnd <= now) {
           // Unreachable until its lease ended: the server has given the job to someone else or will.
@@ -500,7 +519,7 @@ export class Worker<P = Json> extends EventEmitter {
     }
   }
 
-  private async sendAcks(batch: PendingAck[]): Promise<void> {
+  private async sendAcks(batch: PendingAck<P>[]): Promise<void> {
     this.ackCalls++;
     const complete = batch.filter((a) => a.complete);
     const fail = batch.filter((a) => !a.complete);
@@ -542,7 +561,7 @@ export class Worker<P = Json> extends EventEmitter {
     }
   }
 
-  private settle(ack: PendingAck, result: AckResult): void {
+  private settle(ack: PendingAck<P>, result: AckResult): void {
     const { job } = ack.held;
     this.held.delete(job.id);
     if (result.error) {
@@ -555,7 +574,7 @@ export class Worker<P = Json> extends EventEmitter {
       return;
     }
     if (ack.complete) this.emit('completed', job, ack.result);
-    else this.emit('failed', job, ack.thrown, result.state);
+    else this.emit('failed', job, ack.thrown ?? new Error(ack.error), result.state);
   }
 
   private acksFlushed(): Promise<void> {
@@ -584,7 +603,7 @@ export class Worker<P = Json> extends EventEmitter {
             if (e instanceof LeaseLostError && held.state === 'running') {
               held.state = 'dropped';
               this.held.delete(held.job.id);
-              held.job.abort(e);
+              held.job[abortJob](e);
               this.emit('lost', held.job);
             } else if (!(e instanceof LeaseLostError)) {
               this.emit('error', e);
