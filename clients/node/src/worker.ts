@@ -161,6 +161,8 @@ const ACK_BACKOFF: Backoff = { initialMs: 100, factor: 2, maxMs: 2_000, jitter: 
 const ACK_BATCH = 1_000;
 /** Ack calls in flight at once. */
 const ACK_CALLS = 2;
+/** The longest lease the server grants. */
+const MAX_LEASE_MS = 24 * 3_600_000;
 /** Longest error message kept. */
 const MAX_ERROR_CHARS = 4_000;
 
@@ -244,7 +246,8 @@ export class Worker<P = Json> extends EventEmitter<WorkerEvents<P>> {
     this.queue = queue;
     this.handler = handler;
     this.concurrency = Math.max(1, Math.floor(options.concurrency ?? 1));
-    this.leaseMs = parseMs(options.lease ?? 30_000);
+    // The server grants at most 24 h; a longer lease would be refused on every call.
+    this.leaseMs = Math.min(parseMs(options.lease ?? 30_000), MAX_LEASE_MS);
     this.beatMs = options.heartbeatIntervalMs ?? this.leaseMs / 3;
     if (this.beatMs <= 0 || this.leaseMs < 3 * this.beatMs) {
       throw new RampartError(
