@@ -49,7 +49,7 @@ def report(kind: str, jobs: int, concurrency: int, seconds: float, **extra: Any)
     print(json.dumps(line))
 
 
-async def drain_rampart(url: str | None, key: str | None, jobs: int, concurrency: int) -> None:
+async def drain_rampart(url: str | None, key: str | None, jobs: int, concurrency: int, pollers: int | None) -> None:
     from rampart_client import AsyncRampart, AsyncWorker, Job
 
     queue = f"bench-{uuid.uuid4().hex[:8]}"
@@ -71,7 +71,7 @@ async def drain_rampart(url: str | None, key: str | None, jobs: int, concurrency
             if completed == jobs:
                 done.set()
 
-        worker = AsyncWorker(client, queue, noop, concurrency=concurrency, startup_jitter=0)
+        worker = AsyncWorker(client, queue, noop, concurrency=concurrency, pollers=pollers, startup_jitter=0)
         worker.on("completed", on_completed)
         await worker.start()
         await done.wait()
@@ -136,10 +136,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--url", default=None, help="rampart's URL (default RAMPART_URL or http://127.0.0.1:7433)")
     parser.add_argument("--key", default=None, help="an API key (default RAMPART_KEY or ./rampart-data/admin.key)")
+    parser.add_argument("--pollers", type=int, default=None, help="leases in flight at once (the worker's default)")
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/15")
     args = parser.parse_args()
     if args.worker == "rampart":
-        asyncio.run(drain_rampart(args.url, read_key(args.key), args.jobs, args.concurrency))
+        asyncio.run(drain_rampart(args.url, read_key(args.key), args.jobs, args.concurrency, args.pollers))
     else:
         drain_celery(args.broker, args.jobs, args.concurrency)
 

@@ -88,7 +88,8 @@ async def _state(aclient: AsyncRampart, job_id: str, state: str) -> bool:
     return (await aclient.jobs.get(job_id))["state"] == state
 
 
-async def test_never_leases_more_than_free_slots(aclient: AsyncRampart, queue_name: str) -> None:
+@pytest.mark.parametrize("pollers", [1, 2])
+async def test_never_leases_more_than_free_slots(aclient: AsyncRampart, queue_name: str, pollers: int) -> None:
     await aclient.queue(queue_name).add_bulk([{"payload": i} for i in range(10)])
     release = asyncio.Event()
     running = 0
@@ -101,7 +102,7 @@ async def test_never_leases_more_than_free_slots(aclient: AsyncRampart, queue_na
         await release.wait()
         running -= 1
 
-    worker = AsyncWorker(aclient, queue_name, slow, concurrency=3, poll_wait=1)
+    worker = AsyncWorker(aclient, queue_name, slow, concurrency=3, pollers=pollers, poll_wait=1)
     await worker.start()
     await until("three running", lambda: running == 3)
     await asyncio.sleep(1.5)  # a poll's worth: nothing more may be leased meanwhile
@@ -310,3 +311,25 @@ def test_sigterm_lets_the_running_job_finish(server: Server, client: Rampart, qu
     assert proc.wait(timeout=30) == 0
     job = client.jobs.get(job_id)
     assert job["state"] == "completed" and job["result"] == "finished after SIGTERM"
+
+
+def test_a_sync_handler_is_told_through_its_token_when_grace_ends(client: Rampart, queue_name: str) -> None:
+    job_id = client.queue(queue_name).add({})["id"]
+    started = threading.Event()
+    told: list[str | None] = []
+
+    def patient(job: Job) -> str:
+        started.set()
+        job.signal.wait(60)
+        told.append(job.signal.reason)
+        return "too late"
+
+    worker = Worker(client, queue_name, patient, poll_wait=1)
+    worker.start()
+    assert started.wait(60)
+    began = time.monotonic()
+    worker.close(grace=0.5)
+    assert time.monotonic() - began < 10
+    eventually("the handler told", lambda: told == ["shutdown"])
+    job = client.jobs.get(job_id)
+    assert job["state"] == "available" and job["result"] is None and reasons(job)[-1] == "released"

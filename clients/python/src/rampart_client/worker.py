@@ -58,28 +58,39 @@ class CancellationToken:
     """Tells a handler to stop: the worker is closing and its grace is over, or the lease was lost.
 
     Sync handlers check ``cancelled`` or ``wait(timeout)``; async ones may ``await
-    wait_async()`` (they are also cancelled the asyncio way).
+    wait_async()`` (they are also cancelled the asyncio way). Its event is made only when
+    someone waits, so the many jobs nobody cancels cost nothing.
     """
 
     __slots__ = ("_async", "_event", "reason")
 
+    #: Guards the making of a token's event (a handler's threads may wait at once).
+    _making = threading.Lock()
+
     def __init__(self) -> None:
-        self._event = threading.Event()
+        self._event: threading.Event | None = None
         self._async: asyncio.Event | None = None
         #: ``"shutdown"`` or ``"lease_lost"`` once cancelled.
         self.reason: str | None = None
 
     @property
     def cancelled(self) -> bool:
-        return self._event.is_set()
+        return self.reason is not None
 
     def wait(self, timeout: float | None = None) -> bool:
         """Blocks until cancelled or ``timeout``; whether it was cancelled."""
-        return self._event.wait(timeout)
+        if self.reason is not None:
+            return True
+        with CancellationToken._making:
+            if self._event is None:
+                self._event = threading.Event()
+            event = self._event
+        # `_cancel` sets `reason` before it looks for the event: seen here, or it sets it.
+        return self.reason is not None or event.wait(timeout)
 
     async def wait_async(self) -> None:
         """Returns once cancelled (on the worker's event loop)."""
-        if self._event.is_set():
+        if self.reason is not None:
             return
         if self._async is None:
             self._async = asyncio.Event()
@@ -87,10 +98,13 @@ class CancellationToken:
 
     def _cancel(self, reason: str) -> None:
         # Called on the worker's event loop only, where `_async` lives.
-        if self._event.is_set():
+        if self.reason is not None:
             return
         self.reason = reason
-        self._event.set()
+        with CancellationToken._making:
+            event = self._event
+        if event is not None:
+            event.set()
         if self._async is not None:
             self._async.set()
 
@@ -136,6 +150,18 @@ class _Attempt:
     abandoned: bool = False
 
 
+@dataclass(slots=True, eq=False)
+class _Poller:
+    """One of the worker's lease loops, with the lease it has in flight."""
+
+    task: asyncio.Task[None] | None = None
+    call: asyncio.Future[list[dict[str, Any]]] | None = None
+    #: When the lease in flight was sent (monotonic).
+    started: float | None = None
+    #: Set by the watchdog when it cancels a hung lease.
+    cut: bool = False
+
+
 @dataclass(slots=True)
 class _Ack:
     job: Job
@@ -154,9 +180,11 @@ class AsyncWorker:
     """Works ``queue``'s jobs with ``handler`` (async, or sync run in a thread pool).
 
     ``concurrency`` jobs at once; ``lease`` seconds per lease, heartbeated every ``heartbeat``
-    (default a third of it; the lease must be at least three intervals); at most ``batch``
-    jobs per lease (default ``concurrency``); long-polls of ``poll_wait`` seconds (at most 30);
-    ``grace`` seconds for running handlers on close.
+    (default a third of it; the lease must be at least three intervals); ``pollers`` leases
+    in flight at once (default 1; more for a distant server), each for at most ``batch`` jobs
+    (default the concurrency shared between them) and never more than the slots free and not
+    claimed by the other; long-polls of ``poll_wait`` seconds (at most 30); ``grace`` seconds
+    for running handlers on close.
     """
 
     def __init__(
@@ -169,6 +197,7 @@ class AsyncWorker:
         lease: float = 30.0,
         heartbeat: float | None = None,
         batch: int | None = None,
+        pollers: int | None = None,
         poll_wait: float = 30.0,
         grace: float = 30.0,
         name: str | None = None,
@@ -193,7 +222,12 @@ class AsyncWorker:
         self._concurrency = concurrency
         self._lease = lease
         self._heartbeat_every = heartbeat
-        self._batch = min(batch or concurrency, 1000)
+        # More leases in flight overlap round trips to a distant server; one is best nearby.
+        pollers = pollers or 1
+        self._batch = min(batch or -(-concurrency // pollers), 1000)
+        self._pollers = [_Poller() for _ in range(max(1, pollers))]
+        #: Slots claimed by leases in flight: with the running jobs, never more than `concurrency`.
+        self._reserved = 0
         self._poll_wait = min(poll_wait, routes.MAX_WAIT_S)
         self._grace = grace
         self._ack_batch = ack_batch
@@ -206,12 +240,8 @@ class AsyncWorker:
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._heartbeats: Heartbeater | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._poll_task: asyncio.Task[None] | None = None
         self._ack_task: asyncio.Task[None] | None = None
         self._watch_task: asyncio.Task[None] | None = None
-        self._lease_call: asyncio.Task[list[dict[str, Any]]] | None = None
-        self._lease_started: float | None = None
-        self._watchdog_cut = False
         self._free: asyncio.Event | None = None
         self._ack_wake: asyncio.Event | None = None
         self._closed: asyncio.Event | None = None
@@ -252,7 +282,8 @@ class AsyncWorker:
             self._executor = concurrent.futures.ThreadPoolExecutor(self._concurrency, thread_name_prefix="rampart-job")
         self._heartbeats = Heartbeater(self._client.settings, self._lease, self._heartbeat_every, self._lost_elsewhere)
         self._heartbeats.start()
-        self._poll_task = asyncio.create_task(self._poll_loop())
+        for poller in self._pollers:
+            poller.task = asyncio.create_task(self._poll_loop(poller))
         self._ack_task = asyncio.create_task(self._ack_loop())
         self._watch_task = asyncio.create_task(self._watch())
         log.info("worker %s started on queue %s (concurrency %d)", self.name, self.queue, self._concurrency)
@@ -289,9 +320,10 @@ class AsyncWorker:
         grace = self._grace if grace is None else grace
         assert self._free is not None and self._ack_wake is not None and self._heartbeats is not None
         self._free.set()
-        if self._poll_task is not None:
-            self._poll_task.cancel()
-            await asyncio.gather(self._poll_task, return_exceptions=True)
+        polls = [p.task for p in self._pollers if p.task is not None]
+        for task in polls:
+            task.cancel()
+        await asyncio.gather(*polls, return_exceptions=True)
         tasks = [a.task for a in self._running.values() if a.task is not None]
         if tasks:
             log.info("worker %s closing: waiting up to %ss for %d running job(s)", self.name, grace, len(tasks))
@@ -321,7 +353,7 @@ class AsyncWorker:
         now = time.time()
         since = now - (self._last_poll_at or self._started_at) if self._started_at else None
         busy = len(self._running) >= self._concurrency
-        polling = self._poll_task is not None and not self._poll_task.done()
+        polling = any(p.task is not None and not p.task.done() for p in self._pollers)
         healthy = polling and not self._closing and (busy or (since is not None and since < self._poll_wait + 30))
         return WorkerHealth(
             healthy=healthy,
@@ -343,35 +375,41 @@ class AsyncWorker:
         log.info("worker %s received %s: closing", self.name, sig.name)
         self._closer = asyncio.ensure_future(self.close())
 
-    async def _poll_loop(self) -> None:
+    async def _poll_loop(self, poller: _Poller) -> None:
         assert self._free is not None
         await asyncio.sleep(random.uniform(0, self._startup_jitter))
         while not self._closing:
-            free = self._concurrency - len(self._running)
+            free = self._concurrency - len(self._running) - self._reserved
             if free <= 0:
                 self._free.clear()
                 await self._free.wait()
                 continue
-            self._lease_started = time.monotonic()
-            self._lease_call = asyncio.ensure_future(self._lease_jobs(min(free, self._batch)))
+            want = min(free, self._batch)
+            self._reserved += want
+            poller.started = time.monotonic()
+            poller.call = asyncio.ensure_future(self._lease_jobs(want))
             try:
-                jobs = await self._lease_call
+                jobs = await poller.call
             except asyncio.CancelledError:
-                if not self._watchdog_cut:
+                if not poller.cut:
                     raise
-                self._watchdog_cut = False
+                poller.cut = False
                 continue
             except RampartError as e:
                 await self._poll_failed(e)
                 continue
             finally:
-                self._lease_started = None
-                self._lease_call = None
+                self._reserved -= want
+                poller.started = None
+                poller.call = None
             self._failures = 0
             self._last_error = None
             self._last_poll_at = time.time()
             for raw in jobs:
                 self._begin(raw)
+            if len(jobs) < want:
+                # Slots claimed and not used: another poller may be waiting for them.
+                self._free.set()
 
     async def _lease_jobs(self, want: int) -> list[dict[str, Any]]:
         req = routes.jobs_lease(self.queue, want, self._poll_wait, self._lease, self.name, self._poll_wait + 10)
@@ -592,16 +630,21 @@ class AsyncWorker:
                 )
             if self._closing:
                 continue
-            started = self._lease_started
-            if started is not None and now - started > self._poll_wait + 20 and self._lease_call is not None:
-                log.error("worker %s: a lease has hung for %.0fs; starting it again", self.name, now - started)
-                self._watchdog_cut = True
-                self._lease_call.cancel()
-            if self._poll_task is not None and self._poll_task.done() and not self._closing:
-                error = None if self._poll_task.cancelled() else self._poll_task.exception()
-                log.error("worker %s: the poll loop stopped (%r); starting it again", self.name, error)
-                self._last_error = repr(error)
-                self._poll_task = asyncio.create_task(self._poll_loop())
+            for poller in self._pollers:
+                self._check(poller, now)
+
+    def _check(self, poller: _Poller, now: float) -> None:
+        """Cancels a lease that hung; starts again a poll loop that died."""
+        started, call = poller.started, poller.call
+        if started is not None and call is not None and now - started > self._poll_wait + 20:
+            log.error("worker %s: a lease has hung for %.0fs; starting it again", self.name, now - started)
+            poller.cut = True
+            call.cancel()
+        if poller.task is not None and poller.task.done():
+            error = None if poller.task.cancelled() else poller.task.exception()
+            log.error("worker %s: a poll loop stopped (%r); starting it again", self.name, error)
+            self._last_error = repr(error)
+            poller.task = asyncio.create_task(self._poll_loop(poller))
 
 
 def _describe(e: BaseException) -> str:
