@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import httpx
 
-from rampart_client.connection import KeepAliveTransport
+from rampart_client.connection import KeepAliveSyncTransport, KeepAliveTransport
 
 from .conftest import Server
 
@@ -38,3 +38,21 @@ async def test_a_connection_closed_by_the_server_is_replaced(own_server: Callabl
         server.kill()
         server.start()  # the kept-alive connection is dead now
         assert (await http.get("/health")).status_code == 200
+
+
+def test_the_sync_transport_matches_and_recovers(own_server: Callable[..., Server]) -> None:
+    server = own_server()
+    headers = {"authorization": f"Bearer {server.key}"}
+    lean = httpx.Client(base_url=server.url, headers=headers, transport=KeepAliveSyncTransport(2))
+    plain = httpx.Client(base_url=server.url, headers=headers)
+    with lean, plain:
+        for path in ("/health", "/v1/queues", "/v1/jobs/424242"):
+            ours, theirs = lean.get(path), plain.get(path)
+            assert (ours.status_code, ours.json().keys()) == (theirs.status_code, theirs.json().keys()), path
+        assert "rampart" in lean.get("/metrics").text
+        created = lean.post("/v1/queues/py-conn/jobs", json={"payload": [1, 2, 3]})
+        assert created.status_code == 201
+        assert lean.delete("/v1/keys/no-such-key").status_code == 404
+        server.kill()
+        server.start()
+        assert lean.get("/health").status_code == 200

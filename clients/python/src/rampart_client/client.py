@@ -18,7 +18,7 @@ import httpx
 
 from . import routes
 from .backoff import CALL_BACKOFF, Backoff
-from .connection import KeepAliveTransport
+from .connection import KeepAliveSyncTransport, KeepAliveTransport
 from .errors import WaitTimeoutError
 from .transport import Duration, Instant, Request, Settings, decode, duration, send, send_async
 from .wire import (
@@ -541,7 +541,9 @@ class Rampart(_Sync):
 
     ``base_url`` defaults to ``RAMPART_URL`` or ``http://127.0.0.1:7433``; ``api_key`` to
     ``RAMPART_KEY`` (a key or a file holding one) or ``./rampart-data/admin.key``. Requests
-    that the server refused for now are tried ``max_retries`` more times.
+    that the server refused for now are tried ``max_retries`` more times. Plain ``http://``
+    goes through :class:`~rampart_client.connection.KeepAliveSyncTransport` (see
+    :class:`AsyncRampart`); ``transport=`` overrides it.
     """
 
     def __init__(
@@ -552,9 +554,14 @@ class Rampart(_Sync):
         timeout: float = 30.0,
         max_retries: int = 2,
         max_connections: int = 32,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         settings = Settings.resolve(base_url, api_key, timeout, max_retries, max_connections)
-        http = httpx.Client(base_url=settings.base_url, headers=settings.headers(), limits=settings.limits())
+        if transport is None and settings.base_url.startswith("http://"):
+            transport = KeepAliveSyncTransport(max_connections)
+        http = httpx.Client(
+            base_url=settings.base_url, headers=settings.headers(), limits=settings.limits(), transport=transport
+        )
         super().__init__(http, settings)
         self.jobs = Jobs(http, settings)
         self.ratelimit = RateLimits(http, settings)

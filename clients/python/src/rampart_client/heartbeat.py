@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import httpx
 
 from . import routes
+from .connection import KeepAliveSyncTransport
 from .errors import ConflictError, NotFoundError, RampartError
 from .transport import Settings, send
 
@@ -48,6 +49,7 @@ class Heartbeater:
             headers=settings.headers(),
             timeout=max(1.0, interval),
             limits=httpx.Limits(max_connections=2, max_keepalive_connections=2),
+            transport=KeepAliveSyncTransport(2) if settings.base_url.startswith("http://") else None,
         )
         self._thread = threading.Thread(target=self._run, name="rampart-heartbeat", daemon=True)
 
