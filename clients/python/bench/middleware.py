@@ -37,6 +37,7 @@ def percentile(samples: list[float], p: float) -> float:
 
 async def timed(asgi: Any, requests: int) -> tuple[list[float], float]:
     """Each call's wall time in ms, and the process's CPU time per call in ms."""
+
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
 
