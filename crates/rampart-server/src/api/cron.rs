@@ -128,7 +128,7 @@ async fn cron_runs(
     let before = q
         .cursor
         .map(|c| {
-            c.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            rampart_core::id::parse_id(&c).ok_or_else(|| {
                 ApiError::invalid("invalid parameter `cursor`: pass the `next_cursor` of the previous page")
             })
         })

@@ -24,7 +24,7 @@ fn links(endpoint: Endpoint) -> Vec<(&'static str, &'static str, Value, Option<V
     } else if endpoint == JOBS_LEASE {
         vec![leased("jobs_heartbeat"), leased("jobs_complete"), leased("jobs_fail"), leased("jobs_release")]
     } else if endpoint == KEYS_CREATE {
-        vec![("keys_revoke", "keys_revoke", json!({"id": "$response.body#/info/id"}), None)]
+        vec![("keys_revoke", "keys_revoke", json!({"id": "$response.body#/id"}), None)]
     } else if endpoint == ALERTS_SILENCES_CREATE {
         vec![("alerts_silences_delete", "alerts_silences_delete", json!({"id": "$response.body#/id"}), None)]
     } else if endpoint == CRON_PUT {
