@@ -58,6 +58,8 @@ enum Command {
     Diag(cli::diag::Args),
     /// Measure a running server's throughput and latency.
     Bench(cli::bench::Args),
+    /// Print the API's OpenAPI 3.1 document (as `GET /openapi.json` serves it).
+    Openapi(cli::openapi::Args),
 }
 
 /// mimalloc rather than the system allocator: a request allocates and frees
@@ -94,6 +96,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Alerts(args) => cli::alerts::run(args, &Remote::connect(&global)?).await,
         Command::Diag(args) => cli::diag::run(args, &Remote::connect(&global)?).await,
         Command::Bench(args) => cli::bench::run(args, Remote::connect(&global)?.client).await,
+        Command::Openapi(args) => cli::openapi::run(args),
     }
 }
 
