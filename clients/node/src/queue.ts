@@ -4,7 +4,6 @@
  * pause and resume, and counts.
  */
 
-import { sleep } from './backoff.js';
 import { TimeoutError } from './errors.js';
 import type { Rampart } from './client.js';
 import type { EnqueueResponse, Json, JobListResponse, JobState, JobView, QueueView, StateCounts } from './wire.js';
@@ -170,31 +169,32 @@ export class Jobs {
   }
 
   /**
-   * Waits until the job is completed, dead or cancelled and answers it. The
-   * server has no long-poll on one job yet, so this polls, 50 ms apart at
-   * first and then up to 1 s; it never waits past `timeoutMs`.
+   * Waits until the job is completed, dead or cancelled and answers it, on
+   * the server's long-poll (`GET /v1/jobs/{id}?wait=`, at most 30 s per
+   * call, asked again until `timeoutMs`); it never waits past `timeoutMs`.
    */
   async waitForResult(id: string, options: WaitOptions = {}): Promise<JobView> {
     const timeoutMs = options.timeoutMs ?? 30_000;
     const deadline = Date.now() + timeoutMs;
-    for (let pause = 50; ; pause = Math.min(1_000, pause * 2)) {
+    for (;;) {
       const left = deadline - Date.now();
+      const waitMs = Math.max(0, Math.min(30_000, left));
       const signal = options.signal
-        ? AbortSignal.any([options.signal, AbortSignal.timeout(Math.max(1, left))])
+        ? AbortSignal.any([options.signal, AbortSignal.timeout(Math.max(1, left + 5_000))])
         : undefined;
       const job = (
         await this.client.request<JobView>('GET', '/v1/jobs/{id}', {
           params: [id],
-          timeoutMs: Math.max(1, left),
+          query: { wait: `${waitMs}ms` },
+          timeoutMs: waitMs + 10_000,
           ...(signal ? { signal } : {}),
         })
       ).body;
       if (TERMINAL.has(job.state)) return job;
       if (options.signal?.aborted) throw options.signal.reason;
-      if (Date.now() + pause >= deadline) {
+      if (Date.now() >= deadline) {
         throw new TimeoutError(`job ${id} is still ${job.state} after ${timeoutMs} ms`, timeoutMs);
       }
-      await sleep(pause, options.signal);
     }
   }
 }

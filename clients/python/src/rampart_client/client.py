@@ -8,7 +8,6 @@ retry, cancel), ``client.ratelimit``, ``client.breakers`` (with ``safe_call``) a
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -111,11 +110,6 @@ def _bulk(jobs: Iterable[Any]) -> list[dict[str, Any]]:
             raise TypeError("add_bulk takes dicts with a 'payload' and add()'s options, e.g. [{'payload': {...}}]")
         out.append(routes.job_body(**item))
     return out
-
-
-def _wait_pause(attempt: int) -> float:
-    # Quick at first (most jobs finish fast), then once a second.
-    return float(min(1.0, 0.02 * 2**attempt))
 
 
 class _Sync:
@@ -266,18 +260,18 @@ class Jobs(_Sync):
         return cast(JobInfo, self._call(routes.jobs_get(job_id)))
 
     def wait(self, job_id: str, timeout: float = 30.0) -> JobInfo:
-        """The job once it is completed, dead or cancelled; :class:`WaitTimeoutError` after ``timeout`` seconds."""
+        """The job once it is completed, dead or cancelled (the server long-polls for it).
+
+        :class:`WaitTimeoutError` after ``timeout`` seconds.
+        """
         deadline = time.monotonic() + timeout
-        attempt = 0
         while True:
-            job = self.get(job_id)
-            left = deadline - time.monotonic()
+            left = max(0.0, deadline - time.monotonic())
+            job = cast(JobInfo, self._call(routes.jobs_get(job_id, wait=left)))
             if job["state"] in FINAL_STATES:
                 return job
-            if left <= 0:
+            if time.monotonic() >= deadline:
                 raise WaitTimeoutError(f"job {job_id} is still {job['state']} after {timeout}s")
-            time.sleep(min(left, _wait_pause(attempt)))
-            attempt += 1
 
     def retry(self, job_id: str) -> JobStateResult:
         """Makes a dead or cancelled job available again."""
@@ -298,16 +292,13 @@ class AsyncJobs(_Async):
     async def wait(self, job_id: str, timeout: float = 30.0) -> JobInfo:
         """The job once it is final; :class:`WaitTimeoutError` after ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
-        attempt = 0
         while True:
-            job = await self.get(job_id)
-            left = deadline - time.monotonic()
+            left = max(0.0, deadline - time.monotonic())
+            job = cast(JobInfo, await self._call(routes.jobs_get(job_id, wait=left)))
             if job["state"] in FINAL_STATES:
                 return job
-            if left <= 0:
+            if time.monotonic() >= deadline:
                 raise WaitTimeoutError(f"job {job_id} is still {job['state']} after {timeout}s")
-            await asyncio.sleep(min(left, _wait_pause(attempt)))
-            attempt += 1
 
     async def retry(self, job_id: str) -> JobStateResult:
         """Makes a dead or cancelled job available again."""

@@ -63,8 +63,12 @@ def jobs_lease(queue: str, max_jobs: int, wait: float, lease: float, worker: str
     return Request("POST", path("/v1/queues/{queue}/lease", queue), body, timeout=timeout, retries=0)
 
 
-def jobs_get(job_id: str) -> Request:
-    return Request("GET", path("/v1/jobs/{id}", job_id), idempotent=True)
+def jobs_get(job_id: str, wait: float | None = None) -> Request:
+    if wait is None:
+        return Request("GET", path("/v1/jobs/{id}", job_id), idempotent=True)
+    # The server long-polls up to `wait` (at most 30 s) for the job's end.
+    params = {"wait": duration(min(wait, 30.0))}
+    return Request("GET", path("/v1/jobs/{id}", job_id), params=params, idempotent=True, timeout=min(wait, 30.0) + 10)
 
 
 def jobs_heartbeat(job_id: str, lease_token: str, lease: float) -> Request:

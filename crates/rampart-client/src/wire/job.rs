@@ -93,7 +93,7 @@ pub struct LeaseRequest {
     pub max: Option<u32>,
     /// Long-poll this long when nothing is available (at most `"30s"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, pattern = r"^(30s|[12]?[0-9]s([0-9]{1,3}ms)?|[0-9]{1,4}ms)$")]
+    #[schema(value_type = Option<String>, pattern = r"^(30s|30000ms|[12]?[0-9]s([0-9]{1,3}ms)?|[12]?[0-9]{1,4}ms)$")]
     pub wait: Option<HumanDuration>,
     /// Lease length (default: the queue's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -380,6 +380,19 @@ pub struct JobStateResponse {
     pub id: JobId,
     /// Its new state.
     pub state: JobState,
+}
+
+/// The query of `GET /v1/jobs/{id}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct JobGetQuery {
+    /// Long-poll: answer as soon as the job has ended (`completed`, `dead`
+    /// or `cancelled`), or after this long (at most `"30s"`) with the job as
+    /// it is then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<String>, pattern = r"^(30s|30000ms|[12]?[0-9]s([0-9]{1,3}ms)?|[12]?[0-9]{1,4}ms)$")]
+    pub wait: Option<HumanDuration>,
 }
 
 /// The query of `GET /v1/queues/{queue}/jobs`.

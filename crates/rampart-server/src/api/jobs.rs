@@ -204,9 +204,15 @@ async fn jobs_get(
     State(state): State<AppState>,
     _auth: Auth<Read>,
     Path(id): Path<String>,
+    query: Result<Query<JobGetQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<JobView>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::invalid(format!("invalid query: {}", e.body_text())))?;
     let id = job_id(&id)?;
-    Ok(Json(view::job(state.engine.job(id).await?)))
+    let job = match q.wait {
+        Some(wait) => state.engine.job_when_ended(id, wait.get()).await?,
+        None => state.engine.job(id).await?,
+    };
+    Ok(Json(view::job(job)))
 }
 
 /// Answers a transition the job's state does not allow with 409 and what it needs.
