@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_alerts.sql"),
     include_str!("migrations/0008_integrations.sql"),
     include_str!("migrations/0009_write_probes.sql"),
+    include_str!("migrations/0011_webhooks.sql"),
 ];
 
 /// The advisory lock key held while migrating ("rampart" in ASCII).

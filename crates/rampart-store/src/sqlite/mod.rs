@@ -16,6 +16,7 @@ mod monitoring;
 mod push;
 mod ratelimit;
 mod row;
+mod webhook;
 mod writer;
 
 use std::fs::File;
@@ -50,6 +51,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_alerts.sql"),
     include_str!("migrations/0008_integrations.sql"),
     include_str!("migrations/0009_write_probes.sql"),
+    include_str!("migrations/0011_webhooks.sql"),
 ];
 
 /// Read connections kept open between reads.
