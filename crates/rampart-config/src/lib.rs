@@ -36,8 +36,10 @@
 //!   `queues` (`[queue_defaults]`, `[queues.NAME]`, `[push]`),
 //!   `ratelimit` (`[ratelimit]`, its policies' one spec and validation),
 //!   `monitoring`, `alerts`, `breaker` (`[breaker_defaults]`,
-//!   `[breakers.NAME]`), `cron` (`[[cron]]`, `[retention]`) and
-//!   `diagnostics` (`[diagnostics]`, `[sentry]`);
+//!   `[breakers.NAME]`), `cron` (`[[cron]]`, `[retention]`),
+//!   `diagnostics` (`[diagnostics]`, `[sentry]`) and `webhooks`
+//!   (`[webhooks]`, `[webhooks.NAME]` sources read by rampart-webhook's one
+//!   validation);
 //! - `load`: [`Config::load`], which stacks the layers, resolves each
 //!   variable and flag to its section's key, and hands each section its
 //!   table.
@@ -57,6 +59,7 @@ mod ratelimit;
 mod server;
 mod store;
 mod urls;
+mod webhooks;
 
 #[cfg(test)]
 mod testing;
@@ -75,4 +78,5 @@ pub use ratelimit::{
 };
 pub use server::LogFormat;
 pub use store::PostgresConfig;
+pub use webhooks::WebhooksConfig;
 pub use urls::{DatabaseUrl, PushTarget, RedisUrl, SecretUrl, redact_query};

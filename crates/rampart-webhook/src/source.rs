@@ -118,7 +118,7 @@ impl fmt::Display for SpecProblem {
 }
 
 /// A verified, ready source.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Source {
     /// Its name, the last segment of `/in/{name}`.
     pub name: SourceName,
