@@ -184,6 +184,32 @@ pub const MONITORING_QUEUE_HEALTH: Endpoint =
 pub const MONITORING_SYSTEM_HEALTH: Endpoint =
     Endpoint { method: Method::Get, path: "/v1/monitoring/system-health", status: 200 };
 
+/// `POST /in/{source}`: Webhook intake (no key: the signature authenticates); `200` also for a duplicate.
+pub const WEBHOOK_INTAKE: Endpoint = Endpoint { method: Method::Post, path: "/in/{source}", status: 200 };
+/// `GET /v1/webhooks/sources`: Every webhook source, configured or put.
+pub const WEBHOOK_SOURCES_LIST: Endpoint = Endpoint { method: Method::Get, path: "/v1/webhooks/sources", status: 200 };
+/// `GET /v1/webhooks/sources/{name}`: One webhook source (secrets never show).
+pub const WEBHOOK_SOURCES_GET: Endpoint =
+    Endpoint { method: Method::Get, path: "/v1/webhooks/sources/{name}", status: 200 };
+/// `PUT /v1/webhooks/sources/{name}`: Define or replace a webhook source kept in the store.
+pub const WEBHOOK_SOURCES_PUT: Endpoint =
+    Endpoint { method: Method::Put, path: "/v1/webhooks/sources/{name}", status: 200 };
+/// `DELETE /v1/webhooks/sources/{name}`: Delete a webhook source of the API.
+pub const WEBHOOK_SOURCES_DELETE: Endpoint =
+    Endpoint { method: Method::Delete, path: "/v1/webhooks/sources/{name}", status: 204 };
+/// `GET /v1/webhooks/deliveries`: A page of the delivery log, newest first, filtered.
+pub const WEBHOOK_DELIVERIES_LIST: Endpoint =
+    Endpoint { method: Method::Get, path: "/v1/webhooks/deliveries", status: 200 };
+/// `GET /v1/webhooks/deliveries/{id}`: One delivery with headers, body and its job's history.
+pub const WEBHOOK_DELIVERIES_GET: Endpoint =
+    Endpoint { method: Method::Get, path: "/v1/webhooks/deliveries/{id}", status: 200 };
+/// `POST /v1/webhooks/deliveries/{id}/replay`: Hand a dead-lettered delivery's job to its queue again.
+pub const WEBHOOK_DELIVERIES_REPLAY: Endpoint =
+    Endpoint { method: Method::Post, path: "/v1/webhooks/deliveries/{id}/replay", status: 200 };
+/// `POST /v1/webhooks/deliveries/replay`: Replay every dead-lettered delivery of a source (and tenant).
+pub const WEBHOOK_DELIVERIES_REPLAY_ALL: Endpoint =
+    Endpoint { method: Method::Post, path: "/v1/webhooks/deliveries/replay", status: 200 };
+
 /// Every endpoint above.
 pub const ALL: &[Endpoint] = &[
     HEALTH,
@@ -245,6 +271,15 @@ pub const ALL: &[Endpoint] = &[
     MONITORING_QUEUE_METRICS_GET,
     MONITORING_QUEUE_HEALTH,
     MONITORING_SYSTEM_HEALTH,
+    WEBHOOK_INTAKE,
+    WEBHOOK_SOURCES_LIST,
+    WEBHOOK_SOURCES_GET,
+    WEBHOOK_SOURCES_PUT,
+    WEBHOOK_SOURCES_DELETE,
+    WEBHOOK_DELIVERIES_LIST,
+    WEBHOOK_DELIVERIES_GET,
+    WEBHOOK_DELIVERIES_REPLAY,
+    WEBHOOK_DELIVERIES_REPLAY_ALL,
 ];
 
 #[cfg(test)]

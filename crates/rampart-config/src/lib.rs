@@ -78,5 +78,5 @@ pub use ratelimit::{
 };
 pub use server::LogFormat;
 pub use store::PostgresConfig;
-pub use webhooks::WebhooksConfig;
 pub use urls::{DatabaseUrl, PushTarget, RedisUrl, SecretUrl, redact_query};
+pub use webhooks::WebhooksConfig;

@@ -95,10 +95,9 @@ pub(crate) fn resolve_key(segments: &[&str]) -> Resolved {
             match kind_of(SOURCE_KEYS, &key) {
                 Some(Kind::Table) => Err(format!("`webhooks.{name}.{key}` is set in the configuration file")),
                 Some(kind) => Ok((vec!["webhooks".into(), (*name).to_string(), key], kind)),
-                None => Err(format!(
-                    "`webhooks.{name}.{key}` is not a setting; source keys are {}",
-                    key_list(SOURCE_KEYS)
-                )),
+                None => {
+                    Err(format!("`webhooks.{name}.{key}` is not a setting; source keys are {}", key_list(SOURCE_KEYS)))
+                }
             }
         }
         _ => Err("`webhooks` takes a key (`webhooks.schedule`) or a source's (`webhooks.stripe.secret`)".into()),
@@ -127,8 +126,7 @@ impl Check<'_> {
             let p = child(path, key);
             match key.as_str() {
                 "bodies_retention" => {
-                    config.bodies_retention =
-                        self.positive_duration(&p, value, keep).unwrap_or(config.bodies_retention)
+                    config.bodies_retention = self.positive_duration(&p, value, keep).unwrap_or(config.bodies_retention)
                 }
                 "deliveries_retention" => {
                     config.deliveries_retention =
@@ -143,10 +141,7 @@ impl Check<'_> {
                 }
                 _ if kind_of(WEBHOOKS_KEYS, key).is_none() && kind_of(SOURCE_KEYS, key).is_some() => self.report(
                     &p,
-                    format!(
-                        "`{key}` belongs to a source: put it in a [webhooks.NAME] table, got {}",
-                        describe(value)
-                    ),
+                    format!("`{key}` belongs to a source: put it in a [webhooks.NAME] table, got {}", describe(value)),
                 ),
                 _ => self.unknown(&p, WEBHOOKS_KEYS),
             }

@@ -28,6 +28,7 @@ mod queues;
 mod ratelimit;
 mod route;
 mod view;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -100,6 +101,8 @@ pub struct Shared {
     pub monitor: Monitor,
     /// Alert channels and their health on this node.
     pub alerting: crate::alert::Alerting,
+    /// Webhook intake and its sources.
+    pub webhooks: crate::webhook::Intake,
 }
 
 /// Every route of the API, each module's.
@@ -117,6 +120,7 @@ fn routes(metrics_public: bool) -> Routes {
         .merge(diagnostics::router())
         .merge(integrations::router())
         .merge(monitoring::router(metrics_public))
+        .merge(webhooks::router())
 }
 
 /// The endpoints the API serves (method and path), for the test that checks

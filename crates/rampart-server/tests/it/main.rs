@@ -26,4 +26,5 @@ mod ratelimit;
 mod receiver;
 mod routes;
 mod timer;
+mod webhooks;
 mod worker;
