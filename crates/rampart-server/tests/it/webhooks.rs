@@ -296,3 +296,32 @@ async fn slacks_url_verification_is_answered_inline_once_verified() {
     assert_eq!(open.status, StatusCode::OK, "{}", open.body);
     assert!(open.body["event_id"].as_str().unwrap().starts_with("sha256:"));
 }
+
+#[tokio::test]
+async fn an_idempotency_key_answers_the_same_job_within_its_window() {
+    let app = app().await;
+    let enqueue = |key: &'static str| {
+        app.call(Method::POST, "/v1/queues/mail/jobs")
+            .role("producer")
+            .header("idempotency-key", key)
+            .body(r#"{"payload":{"to":"a@example.com"}}"#)
+            .send()
+    };
+    let first = enqueue("order-7-receipt").await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    // The job finishes: a unique_key would let a second one in; the idempotency key does not.
+    let leased = app.lease("mail", 1).await;
+    let token = leased[0]["lease_token"].as_str().unwrap();
+    let id = first.body["id"].as_str().unwrap();
+    let done = app.send(Method::POST, &format!("/v1/jobs/{id}/complete"), Some(&format!(r#"{{"lease_token":"{token}"}}"#))).await;
+    assert_eq!(done.status, StatusCode::OK);
+    let again = enqueue("order-7-receipt").await;
+    assert_eq!((again.status, again.header("idempotent-replayed")), (StatusCode::OK, "true"));
+    assert_eq!((again.body["id"].as_str(), again.body["duplicate"].as_bool()), (Some(id), Some(true)));
+    assert_eq!(again.body["state"], "completed");
+    assert_eq!(enqueue("another").await.status, StatusCode::CREATED);
+    app.clock.advance(Duration::from_secs(7 * 24 * 3600));
+    assert_eq!(enqueue("order-7-receipt").await.status, StatusCode::CREATED, "after the window the key is new");
+    let bad = app.call(Method::POST, "/v1/queues/mail/jobs").role("producer").header("idempotency-key", " ").body("{}").send().await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+}
