@@ -313,7 +313,9 @@ async fn an_idempotency_key_answers_the_same_job_within_its_window() {
     let leased = app.lease("mail", 1).await;
     let token = leased[0]["lease_token"].as_str().unwrap();
     let id = first.body["id"].as_str().unwrap();
-    let done = app.send(Method::POST, &format!("/v1/jobs/{id}/complete"), Some(&format!(r#"{{"lease_token":"{token}"}}"#))).await;
+    let done = app
+        .send(Method::POST, &format!("/v1/jobs/{id}/complete"), Some(&format!(r#"{{"lease_token":"{token}"}}"#)))
+        .await;
     assert_eq!(done.status, StatusCode::OK);
     let again = enqueue("order-7-receipt").await;
     assert_eq!((again.status, again.header("idempotent-replayed")), (StatusCode::OK, "true"));
@@ -322,6 +324,41 @@ async fn an_idempotency_key_answers_the_same_job_within_its_window() {
     assert_eq!(enqueue("another").await.status, StatusCode::CREATED);
     app.clock.advance(Duration::from_secs(7 * 24 * 3600));
     assert_eq!(enqueue("order-7-receipt").await.status, StatusCode::CREATED, "after the window the key is new");
-    let bad = app.call(Method::POST, "/v1/queues/mail/jobs").role("producer").header("idempotency-key", " ").body("{}").send().await;
+    let bad = app
+        .call(Method::POST, "/v1/queues/mail/jobs")
+        .role("producer")
+        .header("idempotency-key", " ")
+        .body("{}")
+        .send()
+        .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn the_builtin_cleanup_runs_daily_at_four_and_purges_in_its_history() {
+    let app = app().await;
+    let builtin = get(&app, "/v1/cron/rampart.webhooks").await;
+    assert_eq!((builtin["source"].as_str(), builtin["schedule"].as_str()), (Some("builtin"), Some("0 4 * * *")));
+    for i in 0..3 {
+        assert_eq!(signed(&app, &format!("msg_r{i}"), r#"{"type":"t"}"#).await.status, StatusCode::OK);
+    }
+    assert_eq!(app.call(Method::POST, "/in/orders").body("{}").send().await.status, StatusCode::UNAUTHORIZED);
+    // A day on, the bodies go; eight days on, the rows and the event ids.
+    app.clock.advance(Duration::from_secs(25 * 3600));
+    assert_eq!(app.send(Method::POST, "/v1/cron/rampart.webhooks/trigger", None).await.status, StatusCode::OK);
+    let report = app.pruner.lock().await.run_once().await.unwrap().expect("the run was handed to the pruner");
+    let w = report.webhooks.unwrap();
+    assert_eq!((w.bodies, w.deliveries, w.expired_keys), (3, 0, 0));
+    let log = get(&app, "/v1/webhooks/deliveries").await;
+    assert!(log["deliveries"].as_array().unwrap().iter().all(|d| d["body_kept"] == false));
+    app.clock.advance(Duration::from_secs(7 * 24 * 3600));
+    app.send(Method::POST, "/v1/cron/rampart.webhooks/trigger", None).await;
+    let w = app.pruner.lock().await.run_once().await.unwrap().unwrap().webhooks.unwrap();
+    assert_eq!((w.deliveries, w.expired_keys), (4, 3));
+    assert!(get(&app, "/v1/webhooks/deliveries").await["deliveries"].as_array().unwrap().is_empty());
+    let runs = get(&app, "/v1/cron/rampart.webhooks/runs").await;
+    let runs = runs["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0]["status"], "completed");
+    assert_eq!(runs[0]["result"]["deliveries"], 4);
 }
