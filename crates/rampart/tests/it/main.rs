@@ -62,4 +62,5 @@ mod server;
 mod shared_limits;
 mod shutdown;
 mod tcpproxy;
+mod webhooks;
 mod worker;
