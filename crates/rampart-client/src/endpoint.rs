@@ -210,6 +210,10 @@ pub const WEBHOOK_DELIVERIES_REPLAY: Endpoint =
 pub const WEBHOOK_DELIVERIES_REPLAY_ALL: Endpoint =
     Endpoint { method: Method::Post, path: "/v1/webhooks/deliveries/replay", status: 200 };
 
+/// `GET /v1/admin/diagnostics/webhooks`: Each webhook source with its counts, last event and last rejection.
+pub const DIAGNOSTICS_WEBHOOKS: Endpoint =
+    Endpoint { method: Method::Get, path: "/v1/admin/diagnostics/webhooks", status: 200 };
+
 /// Every endpoint above.
 pub const ALL: &[Endpoint] = &[
     HEALTH,
@@ -280,6 +284,7 @@ pub const ALL: &[Endpoint] = &[
     WEBHOOK_DELIVERIES_GET,
     WEBHOOK_DELIVERIES_REPLAY,
     WEBHOOK_DELIVERIES_REPLAY_ALL,
+    DIAGNOSTICS_WEBHOOKS,
 ];
 
 #[cfg(test)]

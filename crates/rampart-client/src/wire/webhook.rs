@@ -158,3 +158,37 @@ pub struct WebhookReplayResponse {
     /// Deliveries whose jobs were made available again.
     pub replayed: u64,
 }
+
+/// One source in `GET /v1/admin/diagnostics/webhooks`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WebhookSourceDiagnostics {
+    /// The source.
+    pub name: SourceName,
+    /// Its scheme.
+    pub scheme: String,
+    /// Where its events go.
+    pub queue: QueueName,
+    /// `config` or `api`.
+    pub origin: String,
+    /// Requests that reached it on this node since it started.
+    pub received: u64,
+    /// Of those, verified.
+    pub verified: u64,
+    /// Of those, rejected.
+    pub rejected: u64,
+    /// Of those, duplicates.
+    pub duplicate: u64,
+    /// Its latest delivery in the log (any node).
+    pub last_received_at: Option<UnixMillis>,
+    /// Its latest verified event in the log.
+    pub last_event_at: Option<UnixMillis>,
+    /// Its latest rejected request in the log.
+    pub last_rejected_at: Option<UnixMillis>,
+}
+
+/// `GET /v1/admin/diagnostics/webhooks`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WebhooksDiagnostics {
+    /// Every source, by name.
+    pub sources: Vec<WebhookSourceDiagnostics>,
+}

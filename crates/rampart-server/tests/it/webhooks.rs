@@ -142,6 +142,14 @@ async fn forged_stale_unsigned_changed_and_oversized_requests_are_refused_and_lo
     assert_eq!((too_large.status, too_large.code()), (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"));
     let unknown = app.call(Method::POST, "/in/nope").body("{}").send().await;
     assert_eq!((unknown.status, unknown.code()), (StatusCode::NOT_FOUND, "SOURCE_NOT_FOUND"));
+    let metrics = app.send(Method::GET, "/metrics", None).await;
+    let text = metrics.body.as_str().unwrap_or_default().to_string();
+    assert!(text.contains(r#"rampart_webhook_requests_total{source="orders",outcome="rejected"} 5"#), "{text}");
+    assert!(text.contains(r#"rampart_webhook_requests_total{source="orders",outcome="received"} 5"#), "{text}");
+    let diag = get(&app, "/v1/admin/diagnostics/webhooks").await;
+    let orders = diag["sources"].as_array().unwrap().iter().find(|s| s["name"] == "orders").unwrap().clone();
+    assert_eq!((orders["rejected"].as_u64(), orders["verified"].as_u64()), (Some(5), Some(0)), "{orders}");
+    assert!(orders["last_rejected_at"].is_string() && orders["last_event_at"].is_null(), "{orders}");
     let rejected = get(&app, "/v1/webhooks/deliveries?status=rejected&source=orders").await;
     let rows = rejected["deliveries"].as_array().unwrap();
     assert_eq!(rows.len(), 5);
