@@ -173,7 +173,8 @@ pub fn logged_headers(scheme: Scheme, headers: &HeaderMap) -> Vec<(String, Strin
 
 /// What a verified event's job carries: the source, the event's id, type
 /// and tenant, when it arrived, the content type, and the body (as JSON
-/// when it is JSON, else as text).
+/// when it is JSON, else as text). A JSON body goes in as it came, not
+/// parsed again.
 pub fn job_payload(
     source: &Source,
     event: &Event,
@@ -181,24 +182,36 @@ pub fn job_payload(
     headers: &HeaderMap,
     body: &[u8],
 ) -> String {
-    let content_type = headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    let raw = std::str::from_utf8(body).ok().and_then(|s| serde_json::from_str::<&RawValue>(s).ok());
-    let mut out = serde_json::json!({
-        "source": source.name.as_str(),
-        "event_id": event.id,
-        "event_type": event.event_type,
-        "tenant": event.tenant,
-        "received_at": received_at.to_rfc3339(),
-        "content_type": content_type,
-    });
-    let body_value = match raw {
-        Some(raw) => serde_json::from_str::<Value>(raw.get()).unwrap_or(Value::Null),
-        None => Value::String(String::from_utf8_lossy(body).into_owned()),
-    };
-    if let Value::Object(map) = &mut out {
-        map.insert("body".into(), body_value);
+    #[derive(serde::Serialize)]
+    #[serde(untagged)]
+    enum Body<'a> {
+        Json(&'a RawValue),
+        Text(std::borrow::Cow<'a, str>),
     }
-    out.to_string()
+    #[derive(serde::Serialize)]
+    struct Payload<'a> {
+        source: &'a str,
+        event_id: &'a str,
+        event_type: Option<&'a str>,
+        tenant: Option<&'a str>,
+        received_at: String,
+        content_type: Option<&'a str>,
+        body: Body<'a>,
+    }
+    let raw = std::str::from_utf8(body).ok().and_then(|s| serde_json::from_str::<&RawValue>(s).ok());
+    let payload = Payload {
+        source: source.name.as_str(),
+        event_id: &event.id,
+        event_type: event.event_type.as_deref(),
+        tenant: event.tenant.as_deref(),
+        received_at: received_at.to_rfc3339(),
+        content_type: headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()),
+        body: match raw {
+            Some(raw) => Body::Json(raw),
+            None => Body::Text(String::from_utf8_lossy(body)),
+        },
+    };
+    serde_json::to_string(&payload).unwrap_or_else(|_| "{}".to_string())
 }
 
 #[cfg(test)]

@@ -13,8 +13,10 @@ CREATE TABLE webhook_sources (
 -- job through a join when read (no write on the job's path); `status` is
 -- what it was at insert (pending, duplicate, rejected) until settled from
 -- the job before the job is pruned. Duplicates and rejections keep no body.
+-- Ids grow with arrival and retention deletes the oldest first, so none is
+-- reused: no AUTOINCREMENT bookkeeping on the hot path.
 CREATE TABLE webhook_deliveries (
-    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    id              INTEGER PRIMARY KEY,
     source          TEXT    NOT NULL,
     tenant          TEXT,
     event_type      TEXT,
