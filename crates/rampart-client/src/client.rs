@@ -266,6 +266,16 @@ impl Client {
         self.send(self.call(JOBS_GET, &[id])?, &[]).await
     }
 
+    /// The job once it has ended (`completed`, `dead` or `cancelled`), the
+    /// server long-polling up to `wait` (at most 30s); after that, the job
+    /// as it is then. Loop on it to wait longer.
+    pub async fn job_when_ended(&self, id: &str, wait: Duration) -> Result<JobView, ClientError> {
+        let query = [("wait", rampart_core::duration::format_duration(wait))];
+        let call = self.call(JOBS_GET, &[id])?.timeout(REQUEST_TIMEOUT.max(wait + LEASE_MARGIN));
+        let call = Call { builder: call.builder.query(&query), ..call };
+        self.send(call, &[]).await
+    }
+
     /// Makes a dead or cancelled job available again.
     pub async fn job_retry(&self, id: &str) -> Result<JobStateResponse, ClientError> {
         self.send(self.call(JOBS_RETRY, &[id])?, &[]).await

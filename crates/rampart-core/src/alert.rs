@@ -41,10 +41,7 @@ macro_rules! id_type {
         impl FromStr for $name {
             type Err = $error;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                match s.parse::<i64>() {
-                    Ok(n) if n > 0 => Ok($name(n)),
-                    _ => Err($error(s.chars().take(64).collect())),
-                }
+                crate::id::parse_id(s).map($name).ok_or_else(|| $error(s.chars().take(64).collect()))
             }
         }
     };

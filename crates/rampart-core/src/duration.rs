@@ -21,7 +21,7 @@ pub struct DurationError {
 /// unit is `ms`, `s`, `m`, `h` or `d`.
 pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
     let err = |reason| DurationError { input: input.to_string(), reason };
-    let s = input.trim();
+    let s = input;
     if s.is_empty() {
         return Err(err("it is empty"));
     }
@@ -121,7 +121,7 @@ mod tests {
         check("1h", Some(3_600_000));
         check("1h30m", Some(5_400_000));
         check("7d", Some(604_800_000));
-        check(" 10s ", Some(10_000));
+        check(" 10s ", None);
         check("0s", Some(0));
     }
 

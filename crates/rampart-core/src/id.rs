@@ -21,13 +21,18 @@ impl fmt::Display for JobId {
 #[error("`{0}` is not a job id; ids are the strings rampart returned from enqueue")]
 pub struct JobIdError(pub String);
 
+/// Reads an id as rampart writes one: 1 to 18 decimal digits, the first not
+/// `0` (no sign, no leading zero, so each id has one spelling, and the
+/// pattern of `schema::ID_PATTERN` says exactly what is read).
+pub fn parse_id(s: &str) -> Option<i64> {
+    let digits = s.len() <= 18 && s.bytes().all(|b| b.is_ascii_digit()) && !s.starts_with('0');
+    s.parse::<i64>().ok().filter(|n| digits && *n > 0)
+}
+
 impl FromStr for JobId {
     type Err = JobIdError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.parse::<i64>() {
-            Ok(n) if n > 0 => Ok(JobId(n)),
-            _ => Err(JobIdError(s.chars().take(64).collect())),
-        }
+        parse_id(s).map(JobId).ok_or_else(|| JobIdError(s.chars().take(64).collect()))
     }
 }
 

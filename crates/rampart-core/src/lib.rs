@@ -36,6 +36,7 @@ pub mod name;
 pub mod nul;
 pub mod queue;
 pub mod retry;
+pub mod schema;
 pub mod text;
 pub mod time;
 pub mod webhook;

@@ -31,7 +31,7 @@ pub const DEFAULT_DEDUPE_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// A source as written: every field optional until [`SourceSpec::validate`]
 /// reads the whole. Kept in the store as its JSON.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SourceSpec {
     /// `stripe`, `github`, `slack`, `twilio`, `shopify`, `standard`, `hmac` or `none` (required).
@@ -91,7 +91,7 @@ pub struct SourceSpec {
 }
 
 /// One secret as written.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecretSpec {
     /// The secret as the provider shows it (`whsec_…` for Stripe and Standard Webhooks).

@@ -60,6 +60,8 @@ enum Command {
     Webhooks(cli::webhooks::Args),
     /// Measure a running server's throughput and latency.
     Bench(cli::bench::Args),
+    /// Print the API's OpenAPI 3.1 document (as `GET /openapi.json` serves it).
+    Openapi(cli::openapi::Args),
 }
 
 /// mimalloc rather than the system allocator: a request allocates and frees
@@ -97,6 +99,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Diag(args) => cli::diag::run(args, &Remote::connect(&global)?).await,
         Command::Webhooks(args) => cli::webhooks::run(args, &Remote::connect(&global)?).await,
         Command::Bench(args) => cli::bench::run(args, Remote::connect(&global)?.client).await,
+        Command::Openapi(args) => cli::openapi::run(args),
     }
 }
 

@@ -1,11 +1,12 @@
 //! The JSON shapes of the alert routes (`/v1/alerts…`).
 
+use rampart_core::alert::{AlertId, AlertState};
 use rampart_core::duration::HumanDuration;
 use rampart_core::time::UnixMillis;
 use serde::{Deserialize, Serialize};
 
 /// An alert.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AlertRecordView {
     /// Its id.
     pub id: String,
@@ -39,7 +40,7 @@ pub struct AlertRecordView {
 }
 
 /// `GET /v1/alerts`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AlertsResponse {
     /// A page of alerts, newest first.
     pub alerts: Vec<AlertRecordView>,
@@ -49,14 +50,16 @@ pub struct AlertsResponse {
 
 /// `POST /v1/alerts/silences`: silence alerts matching `rule` and `subject`
 /// (each left out matches all) until `ends_at`, or for `duration`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SilenceRequest {
     /// Only this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"^(queue_waiting|queue_failed_rate|queue_stalled|store_latency|dead_letters)$")]
     pub rule: Option<String>,
     /// Only this subject (a queue's name, or `store`).
     #[serde(default, deserialize_with = "rampart_core::nul::key_opt", skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 128, pattern = r"^[^\u0000]*\S[^\u0000]*$")]
     pub subject: Option<String>,
     /// The end, as an RFC 3339 time; exclusive with `duration`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -66,11 +69,12 @@ pub struct SilenceRequest {
     pub duration: Option<HumanDuration>,
     /// Why, for the next person.
     #[serde(deserialize_with = "rampart_core::nul::free")]
+    #[schema(min_length = 1, max_length = 1000, pattern = r"\S")]
     pub reason: String,
 }
 
 /// A silence.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SilenceView {
     /// Its id.
     pub id: String,
@@ -89,21 +93,21 @@ pub struct SilenceView {
 }
 
 /// `GET /v1/alerts/silences`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SilencesResponse {
     /// Silences that have not ended, oldest first.
     pub silences: Vec<SilenceView>,
 }
 
 /// `POST /v1/alerts/test`: what sending a test message to each channel did.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AlertTestResponse {
     /// One result per channel, in configuration order.
     pub channels: Vec<ChannelTestResult>,
 }
 
 /// One channel's test result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChannelTestResult {
     /// The channel's name.
     pub name: String,
@@ -113,4 +117,28 @@ pub struct ChannelTestResult {
     pub ok: bool,
     /// Why not.
     pub error: Option<String>,
+}
+
+/// The query of `GET /v1/alerts`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AlertListQuery {
+    /// Only alerts in this state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(inline)]
+    pub state: Option<AlertState>,
+    /// Most alerts on the page (default 50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(inline)]
+    pub cursor: Option<AlertId>,
+}
+
+impl AlertListQuery {
+    /// The largest page (`limit`).
+    pub const MAX_LIMIT: u32 = 500;
 }

@@ -4,7 +4,7 @@ use rampart_core::time::UnixMillis;
 use serde::{Deserialize, Serialize};
 
 /// A circuit breaker as `GET /v1/breakers` shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BreakerView {
     /// Its name.
     pub name: String,
@@ -40,7 +40,7 @@ pub struct BreakerView {
 }
 
 /// A breaker's policy.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BreakerPolicyView {
     /// Failures in a row that open it.
     pub failure_threshold: u32,
@@ -59,7 +59,7 @@ pub struct BreakerPolicyView {
 }
 
 /// What an in-process breaker has counted since the node started.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BreakerCallsView {
     /// Successes recorded.
     pub successes: u64,
@@ -70,7 +70,7 @@ pub struct BreakerCallsView {
 }
 
 /// A change of a breaker's state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BreakerTransitionView {
     /// When, RFC 3339.
     pub at: UnixMillis,
@@ -83,14 +83,14 @@ pub struct BreakerTransitionView {
 }
 
 /// `GET /v1/breakers`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BreakersResponse {
     /// Shared breakers (used, or configured), then this node's, each by name.
     pub breakers: Vec<BreakerView>,
 }
 
 /// The answer to `POST /v1/breakers/{name}/acquire` (`200` either way).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BreakerAcquireResponse {
     /// Whether to make the call; record its outcome afterwards.
     pub allowed: bool,
@@ -104,19 +104,21 @@ pub struct BreakerAcquireResponse {
 }
 
 /// `POST /v1/breakers/{name}/record`: how an admitted call ended.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BreakerRecordRequest {
     /// `success` or `failure`.
+    #[schema(pattern = r"^(success|failure)$")]
     pub outcome: String,
     /// How long the call took, in milliseconds (default 0); a success
     /// slower than the policy's `slow_call` counts as a failure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(maximum = 18446744073709551615_u64)]
     pub duration_ms: Option<u64>,
 }
 
 /// The answer to a record or a reset.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BreakerStepResponse {
     /// The breaker's state after the step.
     pub state: String,

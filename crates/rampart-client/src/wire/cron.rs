@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 /// A cron schedule: `GET /v1/cron/{name}`, and each item of `GET /v1/cron`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CronView {
     /// Its name.
     pub name: String,
@@ -17,6 +17,7 @@ pub struct CronView {
     /// The queue its jobs go to; `null` for rampart's own schedules, which run in process.
     pub queue: Option<String>,
     /// Its jobs' payload.
+    #[schema(value_type = serde_json::Value)]
     pub payload: Box<RawValue>,
     /// What it is for.
     pub description: String,
@@ -37,14 +38,14 @@ pub struct CronView {
 }
 
 /// `GET /v1/cron`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CronListResponse {
     /// Every schedule, by name.
     pub schedules: Vec<CronView>,
 }
 
 /// `PUT /v1/cron/{name}`: a schedule kept in the store, fired by every node.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CronPut {
     /// The cron expression: 5 fields, 6 with seconds first, or `@hourly`,
@@ -54,20 +55,27 @@ pub struct CronPut {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
     /// The queue each run's job goes to.
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^([A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,127}|\.[A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,126}|\.\.[A-Za-z0-9_.:-]{1,126})$"
+    )]
     pub queue: String,
     /// Each job's payload, any JSON (default `{}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<serde_json::Value>)]
     pub payload: Option<Box<RawValue>>,
     /// What it is for.
     #[serde(default, deserialize_with = "rampart_core::nul::free_opt", skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// `skip` (default) or `run_once`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"^(skip|run_once)$")]
     pub misfire: Option<String>,
 }
 
 /// One run of a schedule.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CronRunView {
     /// The run's id (a cursor for paging).
     pub id: String,
@@ -92,14 +100,35 @@ pub struct CronRunView {
     /// The last error.
     pub error: Option<String>,
     /// Its job's result; for retention, what it deleted.
+    #[schema(value_type = Option<serde_json::Value>)]
     pub result: Option<Box<RawValue>>,
 }
 
 /// `GET /v1/cron/{name}/runs`: newest first.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CronRunsResponse {
     /// A page of runs, newest first.
     pub runs: Vec<CronRunView>,
     /// Pass as `cursor` for the next (older) page; absent on the last page.
     pub next_cursor: Option<String>,
+}
+
+/// The query of `GET /v1/cron/{name}/runs`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CronRunsQuery {
+    /// Most runs on the page (default 50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<String>, pattern = r"^[1-9][0-9]{0,17}$")]
+    pub cursor: Option<String>,
+}
+
+impl CronRunsQuery {
+    /// The largest page (`limit`).
+    pub const MAX_LIMIT: u32 = 1000;
 }

@@ -8,10 +8,11 @@ use super::{BreakerView, CronView, QueueView, RedisBackendView, StoreHealth};
 /// `PUT /v1/integrations/{platform}/connections/{id}`: how one of the app's
 /// connections to a third-party platform stands. Optional fields left out
 /// keep the values of the previous report.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IntegrationReportRequest {
     /// `connected`, `error` or `expired`.
+    #[schema(pattern = r"^(connected|error|expired)$")]
     pub status: String,
     /// When the app last synced through it, RFC 3339.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -19,6 +20,7 @@ pub struct IntegrationReportRequest {
     /// The last error the app saw on it (at most 2000 characters; emails,
     /// tokens and card-like numbers in it are replaced before it is stored).
     #[serde(default, deserialize_with = "rampart_core::nul::free_opt", skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 2000)]
     pub last_error: Option<String>,
     /// When that error happened, RFC 3339.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -29,7 +31,7 @@ pub struct IntegrationReportRequest {
 }
 
 /// A reported connection.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IntegrationView {
     /// The platform.
     pub platform: String,
@@ -54,7 +56,7 @@ pub struct IntegrationView {
 }
 
 /// One platform in the integrations diagnostics.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PlatformDiagnostics {
     /// The platform.
     pub platform: String,
@@ -71,7 +73,7 @@ pub struct PlatformDiagnostics {
 }
 
 /// A push queue's target in the diagnostics, with its host's breaker.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PushTargetView {
     /// The push queue.
     pub queue: String,
@@ -95,7 +97,7 @@ pub struct PushTargetView {
 }
 
 /// `GET /v1/admin/diagnostics/integrations`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IntegrationsDiagnostics {
     /// Every platform, by name.
     pub platforms: Vec<PlatformDiagnostics>,
@@ -111,7 +113,7 @@ pub struct IntegrationsDiagnostics {
 }
 
 /// A background loop in the diagnostics.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LoopView {
     /// The loop (`reaper`, `scheduler`, …).
     pub name: String,
@@ -132,7 +134,7 @@ pub struct LoopView {
 }
 
 /// `GET /v1/admin/diagnostics/background-jobs`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BackgroundJobsDiagnostics {
     /// The store, pinged (bounded in time).
     pub store: StoreHealth,

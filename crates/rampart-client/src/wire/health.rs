@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::RedisBackendView;
 
 /// `GET /health`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HealthResponse {
     /// `ok`.
     pub status: String,
@@ -17,7 +17,7 @@ pub struct HealthResponse {
 
 /// `GET /health/ready`: whether this node can serve, component by component;
 /// answered with 200 when `ready`, 503 when not.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReadyResponse {
     /// `ready` when every component is up, else `not_ready`.
     pub status: String,
@@ -27,7 +27,7 @@ pub struct ReadyResponse {
 
 /// The components `GET /health/ready` checks, one field each, so that
 /// further ones can join without changing the shape of the others.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReadyComponents {
     /// The job store: the only component whose failure makes the node not ready.
     pub store: StoreHealth,
@@ -44,7 +44,7 @@ pub struct ReadyComponents {
 }
 
 /// The workers' part of `GET /health/ready`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WorkersHealth {
     /// Workers (by name, or by key when they give none) that leased from
     /// this node in the last minute.
@@ -59,7 +59,7 @@ pub struct WorkersHealth {
 }
 
 /// The jobs' part of `GET /health/ready`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JobsHealth {
     /// Ready to lease now.
     pub available: u64,
@@ -73,7 +73,7 @@ pub struct JobsHealth {
 }
 
 /// The job store's part of `GET /health/ready`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StoreHealth {
     /// `up` or `down`.
     pub status: String,

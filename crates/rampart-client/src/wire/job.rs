@@ -12,10 +12,11 @@ use serde_json::value::RawValue;
 use super::ErrorDetail;
 
 /// `POST /v1/queues/{queue}/jobs`, and each item of a batch.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnqueueRequest {
     /// Any JSON value.
+    #[schema(value_type = serde_json::Value)]
     pub payload: Box<RawValue>,
     /// Run after this long (`"30s"`); exclusive with `run_at`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -28,12 +29,14 @@ pub struct EnqueueRequest {
     pub priority: Option<i32>,
     /// Attempts before the job is dead (default: the queue's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 4294967295_u64)]
     pub max_attempts: Option<u32>,
     /// How long one attempt may run (default: the queue's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<HumanDuration>,
     /// While a live job of the queue has this key, enqueue returns it.
     #[serde(default, deserialize_with = "nul::key_opt", skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 1024, pattern = r"^[^\u0000]*$")]
     pub unique_key: Option<String>,
 }
 
@@ -53,7 +56,7 @@ impl EnqueueRequest {
 }
 
 /// The answer to an enqueue.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EnqueueResponse {
     /// The job's id.
     pub id: JobId,
@@ -65,46 +68,51 @@ pub struct EnqueueResponse {
 }
 
 /// `POST /v1/queues/{queue}/jobs/batch`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
     /// Up to 10,000 jobs, inserted all-or-nothing.
+    #[schema(min_items = 1, max_items = 10000)]
     pub jobs: Vec<EnqueueRequest>,
 }
 
 /// The answer to a batch enqueue.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BatchResponse {
     /// The jobs' ids in request order (a duplicate's id where a unique key matched).
     pub ids: Vec<JobId>,
 }
 
 /// `POST /v1/queues/{queue}/lease`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LeaseRequest {
     /// Most jobs to take (default 1, at most 1,000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 1000)]
     pub max: Option<u32>,
     /// Long-poll this long when nothing is available (at most `"30s"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, pattern = r"^(30s|[12]?[0-9]s([0-9]{1,3}ms)?|[0-9]{1,4}ms)$")]
     pub wait: Option<HumanDuration>,
     /// Lease length (default: the queue's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease: Option<HumanDuration>,
     /// The worker's name, recorded in the history.
     #[serde(default, deserialize_with = "nul::key_opt", skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 200, pattern = r"^[^\u0000]*$")]
     pub worker: Option<String>,
 }
 
 /// A leased job.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LeasedJobView {
     /// The job's id.
     pub id: JobId,
     /// Its queue.
     pub queue: QueueName,
     /// The payload as enqueued.
+    #[schema(value_type = serde_json::Value)]
     pub payload: Box<RawValue>,
     /// This attempt's number, from 1.
     pub attempt: u32,
@@ -121,18 +129,19 @@ pub struct LeasedJobView {
 }
 
 /// The answer to a lease.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LeaseResponse {
     /// Leased jobs; empty when none came within `wait`.
     pub jobs: Vec<LeasedJobView>,
 }
 
 /// `POST /v1/jobs/{id}/heartbeat`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HeartbeatRequest {
     /// The lease token.
     #[serde(deserialize_with = "nul::key")]
+    #[schema(pattern = r"^[^\u0000]*$")]
     pub lease_token: String,
     /// New lease length from now (default: the queue's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -140,30 +149,33 @@ pub struct HeartbeatRequest {
 }
 
 /// The answer to a heartbeat.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HeartbeatResponse {
     /// The new expiry.
     pub lease_expires_at: UnixMillis,
 }
 
 /// `POST /v1/jobs/{id}/complete`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompleteRequest {
     /// The lease token.
     #[serde(deserialize_with = "nul::key")]
+    #[schema(pattern = r"^[^\u0000]*$")]
     pub lease_token: String,
     /// Any JSON value to keep as the job's result.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<serde_json::Value>)]
     pub result: Option<Box<RawValue>>,
 }
 
 /// `POST /v1/jobs/{id}/fail`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FailRequest {
     /// The lease token.
     #[serde(deserialize_with = "nul::key")]
+    #[schema(pattern = r"^[^\u0000]*$")]
     pub lease_token: String,
     /// What went wrong.
     #[serde(deserialize_with = "nul::free")]
@@ -175,16 +187,17 @@ pub struct FailRequest {
 
 /// `POST /v1/jobs/{id}/release`: gives the lease back without counting the
 /// attempt (a worker stopping before it could finish).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseRequest {
     /// The lease token.
     #[serde(deserialize_with = "nul::key")]
+    #[schema(pattern = r"^[^\u0000]*$")]
     pub lease_token: String,
 }
 
 /// The answer to a complete or fail: the job's new state.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AckResponse {
     /// The job's id.
     pub id: JobId,
@@ -201,27 +214,30 @@ pub struct AckResponse {
 }
 
 /// One completion in `POST /v1/acks`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompleteAck {
     /// The job's id.
     pub id: JobId,
     /// The lease token.
     #[serde(deserialize_with = "nul::key")]
+    #[schema(pattern = r"^[^\u0000]*$")]
     pub lease_token: String,
     /// Any JSON value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<serde_json::Value>)]
     pub result: Option<Box<RawValue>>,
 }
 
 /// One failure in `POST /v1/acks`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FailAck {
     /// The job's id.
     pub id: JobId,
     /// The lease token.
     #[serde(deserialize_with = "nul::key")]
+    #[schema(pattern = r"^[^\u0000]*$")]
     pub lease_token: String,
     /// What went wrong.
     #[serde(deserialize_with = "nul::free")]
@@ -232,7 +248,7 @@ pub struct FailAck {
 }
 
 /// `POST /v1/acks`: completions and failures in one call.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AcksRequest {
     /// Jobs that succeeded.
@@ -244,7 +260,7 @@ pub struct AcksRequest {
 }
 
 /// The fate of one ack: `state` when applied, `error` when refused.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AckResult {
     /// The job's id.
     pub id: JobId,
@@ -261,14 +277,14 @@ pub struct AckResult {
 }
 
 /// The answer to `POST /v1/acks`: completions first, then failures, each in request order.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AcksResponse {
     /// One result per ack.
     pub results: Vec<AckResult>,
 }
 
 /// One transition in a job's history.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JobEventView {
     /// When.
     pub at: UnixMillis,
@@ -287,7 +303,7 @@ pub struct JobEventView {
 }
 
 /// One failed attempt's error.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JobErrorView {
     /// The attempt.
     pub attempt: u32,
@@ -300,7 +316,7 @@ pub struct JobErrorView {
 }
 
 /// A job as `GET /v1/jobs/{id}` shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JobView {
     /// The job's id.
     pub id: JobId,
@@ -309,6 +325,7 @@ pub struct JobView {
     /// Its state.
     pub state: JobState,
     /// The payload.
+    #[schema(value_type = serde_json::Value)]
     pub payload: Box<RawValue>,
     /// Higher runs first.
     pub priority: i32,
@@ -337,6 +354,7 @@ pub struct JobView {
     /// The last error.
     pub last_error: Option<String>,
     /// The result of a completed job.
+    #[schema(value_type = Option<serde_json::Value>)]
     pub result: Option<Box<RawValue>>,
     /// Every failed attempt (absent in listings).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -347,7 +365,7 @@ pub struct JobView {
 }
 
 /// `GET /v1/queues/{queue}/jobs`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JobListResponse {
     /// A page of jobs in id order.
     pub jobs: Vec<JobView>,
@@ -356,10 +374,47 @@ pub struct JobListResponse {
 }
 
 /// The answer to a job retry or cancel.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JobStateResponse {
     /// The job's id.
     pub id: JobId,
     /// Its new state.
     pub state: JobState,
+}
+
+/// The query of `GET /v1/jobs/{id}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct JobGetQuery {
+    /// Long-poll: answer as soon as the job has ended (`completed`, `dead`
+    /// or `cancelled`), or after this long (at most `"30s"`) with the job as
+    /// it is then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<String>, pattern = r"^(30s|[12]?[0-9]s([0-9]{1,3}ms)?|[0-9]{1,4}ms)$")]
+    pub wait: Option<HumanDuration>,
+}
+
+/// The query of `GET /v1/queues/{queue}/jobs`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct JobListQuery {
+    /// Only jobs in this state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(inline)]
+    pub state: Option<JobState>,
+    /// Most jobs on the page (default 50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(inline)]
+    pub cursor: Option<JobId>,
+}
+
+impl JobListQuery {
+    /// The largest page (`limit`).
+    pub const MAX_LIMIT: u32 = 1000;
 }

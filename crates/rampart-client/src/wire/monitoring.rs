@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{RedisBackendView, StoreHealth};
 
 /// `GET /v1/monitoring/queue-metrics`: the latest sample of every queue.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QueueMetricsResponse {
     /// When the samples were taken, RFC 3339; `null` before the first.
     pub sampled_at: Option<UnixMillis>,
@@ -21,7 +21,7 @@ pub struct QueueMetricsResponse {
 
 /// `GET /v1/monitoring/queue-metrics/{queue}`: a queue's latest sample and
 /// the ones kept before it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QueueMetricsHistory {
     /// The queue.
     pub queue: String,
@@ -34,7 +34,7 @@ pub struct QueueMetricsHistory {
 }
 
 /// One queue at one sampling.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QueueSampleView {
     /// The queue.
     pub queue: String,
@@ -71,14 +71,14 @@ pub struct QueueSampleView {
 }
 
 /// `GET /v1/monitoring/queue-health`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QueueHealthResponse {
     /// One per sampled queue, by name.
     pub queues: Vec<QueueHealthView>,
 }
 
 /// Whether a queue is healthy, and the alerts firing on it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QueueHealthView {
     /// The queue.
     pub queue: String,
@@ -89,7 +89,7 @@ pub struct QueueHealthView {
 }
 
 /// An alert firing now.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AlertView {
     /// Its name (its rule).
     pub name: String,
@@ -103,7 +103,7 @@ pub struct AlertView {
 }
 
 /// `GET /v1/monitoring/system-health`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SystemHealthResponse {
     /// True when `status` is `healthy`.
     pub healthy: bool,
@@ -117,7 +117,7 @@ pub struct SystemHealthResponse {
 }
 
 /// The parts `GET /v1/monitoring/system-health` reports.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SystemComponents {
     /// The job store.
     pub store: StoreHealth,
@@ -135,7 +135,7 @@ pub struct SystemComponents {
 }
 
 /// The circuit breakers' part of system health.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BreakersHealth {
     /// Breakers in use.
     pub count: usize,
@@ -146,7 +146,7 @@ pub struct BreakersHealth {
 }
 
 /// The queues' part of system health.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QueuesHealth {
     /// When they were last sampled, RFC 3339; `null` before the first
     /// sample or with monitoring off.
@@ -162,7 +162,7 @@ pub struct QueuesHealth {
 }
 
 /// The rate limiter's part of system health.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RateLimitHealth {
     /// Policies in force.
     pub policies: usize,
@@ -175,7 +175,7 @@ pub struct RateLimitHealth {
 }
 
 /// The alerts' part of system health.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AlertsHealth {
     /// How many fire.
     pub firing: usize,

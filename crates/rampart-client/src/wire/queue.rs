@@ -6,7 +6,7 @@ use rampart_core::queue::QueueCounters;
 use serde::{Deserialize, Serialize};
 
 /// Job counts of a queue per state.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StateCounts {
     /// Delayed or waiting to retry.
     pub scheduled: u64,
@@ -24,7 +24,7 @@ pub struct StateCounts {
 
 /// Running totals of a queue since this server started, built from its
 /// [`QueueCounters`].
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QueueTotals {
     /// Attempts that completed.
     pub completed: u64,
@@ -57,7 +57,7 @@ impl From<&QueueCounters> for QueueTotals {
 }
 
 /// A queue as `GET /v1/queues` shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QueueView {
     /// The queue.
     pub name: QueueName,
@@ -79,14 +79,14 @@ pub struct QueueView {
 }
 
 /// `GET /v1/queues`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QueuesResponse {
     /// Every known queue, by name.
     pub queues: Vec<QueueView>,
 }
 
 /// `POST /v1/queues/{queue}/dead/retry`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeadRetryRequest {
     /// Only these dead jobs; all of the queue's when absent.
@@ -95,21 +95,21 @@ pub struct DeadRetryRequest {
 }
 
 /// The answer to a dead-letter retry.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeadRetryResponse {
     /// Jobs made available again.
     pub retried: u64,
 }
 
 /// The answer to a dead-letter purge.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeadPurgeResponse {
     /// Jobs deleted.
     pub purged: u64,
 }
 
 /// The answer to pause and resume.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QueuePausedResponse {
     /// The queue.
     pub name: QueueName,

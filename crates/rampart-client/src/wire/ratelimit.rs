@@ -6,40 +6,55 @@ use serde::{Deserialize, Serialize};
 
 /// `POST /v1/ratelimit/check`: one check (`policy`, `key`, `cost`) or
 /// several (`checks`), exactly one of the two forms.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitCheckRequest {
     /// The policy's name (one check).
     #[serde(default, deserialize_with = "nul::key_opt", skip_serializing_if = "Option::is_none")]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^([A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,127}|\.[A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,126}|\.\.[A-Za-z0-9_.:-]{1,126})$"
+    )]
     pub policy: Option<String>,
     /// The key counted against, e.g. a user id or an IP (one check).
     #[serde(default, deserialize_with = "nul::key_opt", skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 256, pattern = r"^[^\u0000]*$")]
     pub key: Option<String>,
     /// What the check costs, at least 1 (default 1; one check).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 18446744073709551615_u64)]
     pub cost: Option<u64>,
     /// 1 to 16 checks, allowed only if all allow (several checks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_items = 1, max_items = 16)]
     pub checks: Option<Vec<RateLimitCheck>>,
 }
 
 /// One check of a multi-check request.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitCheck {
     /// The policy's name.
     #[serde(deserialize_with = "nul::key")]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^([A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,127}|\.[A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,126}|\.\.[A-Za-z0-9_.:-]{1,126})$"
+    )]
     pub policy: String,
     /// The key counted against.
     #[serde(deserialize_with = "nul::key")]
+    #[schema(min_length = 1, max_length = 256, pattern = r"^[^\u0000]*$")]
     pub key: String,
     /// What the check costs, at least 1 (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 18446744073709551615_u64)]
     pub cost: Option<u64>,
 }
 
 /// The answer to a check, allowed or not (both are `200`: the app decides).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RateLimitCheckResponse {
     /// Whether the check was admitted and counted.
     pub allowed: bool,
@@ -62,7 +77,7 @@ pub struct RateLimitCheckResponse {
 }
 
 /// A rate-limit policy as `GET /v1/ratelimit/policies` shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RateLimitPolicyView {
     /// Its name.
     pub name: String,
@@ -91,7 +106,7 @@ pub struct RateLimitPolicyView {
 }
 
 /// `GET /v1/ratelimit/policies`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RateLimitPoliciesResponse {
     /// Every policy, by name.
     pub policies: Vec<RateLimitPolicyView>,
@@ -100,7 +115,7 @@ pub struct RateLimitPoliciesResponse {
 }
 
 /// How the limiter's Redis backend is doing.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RedisBackendView {
     /// `up` (checks count in Redis) or `down` (checks follow each policy's
     /// `on_backend_error` while it is probed).
@@ -115,32 +130,37 @@ pub struct RedisBackendView {
 
 /// `PUT /v1/ratelimit/policies/{name}`: a policy kept in the store, seen by
 /// every node; the keys of `[ratelimit.policies.NAME]`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitPolicyPut {
     /// What a key may do per window (required).
+    #[schema(minimum = 1, maximum = 18446744073709551615_u64)]
     pub limit: Option<u64>,
     /// The window, a duration such as `"5m"` (required).
     pub window: Option<String>,
     /// `sliding_window` (default), `fixed_window` or `gcra`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"^(sliding_window|fixed_window|gcra)$")]
     pub algorithm: Option<String>,
     /// With `gcra`: how many may come at once (default `limit`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 18446744073709551615_u64)]
     pub burst: Option<u64>,
     /// How the gate derives the key: `ip` (default), `api_key` or `header:NAME`.
     #[serde(default, deserialize_with = "nul::key_opt", skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
     /// `memory` or `redis` (default: `redis` when the server has a Redis).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"^(memory|redis)$")]
     pub backend: Option<String>,
     /// `local` (default), `allow` or `deny`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"^(local|allow|deny)$")]
     pub on_backend_error: Option<String>,
 }
 
 /// `GET /v1/ratelimit/policies/{name}/keys/{key}`: a key's state, nothing counted.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RateLimitKeyView {
     /// The policy.
     pub policy: String,
@@ -157,7 +177,7 @@ pub struct RateLimitKeyView {
 }
 
 /// The answer to `DELETE /v1/ratelimit/policies/{name}/keys/{key}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RateLimitResetResponse {
     /// Whether the key had a state to forget.
     pub reset: bool,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::JobView;
 
 /// The answer of `POST /in/{source}` to a verified request.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WebhookIntakeResponse {
     /// This delivery's row in the log.
     pub delivery_id: DeliveryId,
@@ -28,7 +28,7 @@ pub struct WebhookIntakeResponse {
 }
 
 /// One secret of a source, without its value.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WebhookSecretView {
     /// When it stops verifying; `null`: never.
     pub expires_at: Option<UnixMillis>,
@@ -36,7 +36,7 @@ pub struct WebhookSecretView {
 
 /// A source: `GET /v1/webhooks/sources/{name}`, each item of the list, and
 /// the answer of a put. Secrets never show.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WebhookSourceView {
     /// Its name: it takes requests at `/in/{name}`.
     pub name: SourceName,
@@ -69,14 +69,14 @@ pub struct WebhookSourceView {
 }
 
 /// `GET /v1/webhooks/sources`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WebhookSourcesResponse {
     /// Every source, by name.
     pub sources: Vec<WebhookSourceView>,
 }
 
 /// One delivery in the log.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WebhookDeliveryView {
     /// Its id (also the cursor of a page).
     pub id: DeliveryId,
@@ -115,7 +115,7 @@ pub struct WebhookDeliveryView {
 }
 
 /// `GET /v1/webhooks/deliveries`: newest first.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WebhookDeliveriesResponse {
     /// The page.
     pub deliveries: Vec<WebhookDeliveryView>,
@@ -125,12 +125,13 @@ pub struct WebhookDeliveriesResponse {
 
 /// `GET /v1/webhooks/deliveries/{id}`: the delivery with its headers
 /// (secrets masked), its body and its job's history.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WebhookDeliveryDetail {
     /// The delivery.
     #[serde(flatten)]
     pub delivery: WebhookDeliveryView,
-    /// The request's headers in arrival order; signatures and credentials show as `***`.
+    /// The request's headers in arrival order, each `[name, value]`; signatures and credentials show as `***`.
+    #[schema(value_type = Vec<Vec<String>>)]
     pub headers: Vec<(String, String)>,
     /// The body, while kept: as text, or base64 when it is not UTF-8.
     pub body: Option<String>,
@@ -142,7 +143,7 @@ pub struct WebhookDeliveryDetail {
 
 /// `POST /v1/webhooks/deliveries/replay`: every dead-lettered delivery of a
 /// source (and tenant) is handed to its queue again.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookReplayRequest {
     /// The source.
@@ -153,14 +154,14 @@ pub struct WebhookReplayRequest {
 }
 
 /// The answer of a replay.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WebhookReplayResponse {
     /// Deliveries whose jobs were made available again.
     pub replayed: u64,
 }
 
 /// One source in `GET /v1/admin/diagnostics/webhooks`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WebhookSourceDiagnostics {
     /// The source.
     pub name: SourceName,
@@ -187,8 +188,38 @@ pub struct WebhookSourceDiagnostics {
 }
 
 /// `GET /v1/admin/diagnostics/webhooks`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WebhooksDiagnostics {
     /// Every source, by name.
     pub sources: Vec<WebhookSourceDiagnostics>,
+}
+
+/// The query of `GET /v1/webhooks/deliveries`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct WebhookDeliveriesQuery {
+    /// Only this source's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Only this tenant's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    /// Only those with this status now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Only events of this type.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<String>,
+    /// Only those received at or after this time (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// The `next_cursor` of the previous page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<String>, pattern = r"^[1-9][0-9]{0,17}$")]
+    pub cursor: Option<String>,
+    /// Most deliveries on the page (default 50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
 }

@@ -9,9 +9,8 @@ use rampart_client::endpoint::{
     ALERTS_ACK, ALERTS_GET, ALERTS_LIST, ALERTS_SILENCES_CREATE, ALERTS_SILENCES_DELETE, ALERTS_SILENCES_LIST,
     ALERTS_TEST,
 };
-use rampart_core::alert::{AlertId, AlertRule, AlertState, SilenceId};
+use rampart_core::alert::{AlertId, AlertRule, SilenceId};
 use rampart_store::{AlertListParams, AlertRecord, SilenceInsert, SilenceRecord};
-use serde::Deserialize;
 
 use super::extract::{Admin, Auth, Body, Read};
 use super::route::Routes;
@@ -22,8 +21,6 @@ use rampart_client::wire::*;
 
 /// Alerts per page unless `limit` says otherwise.
 const DEFAULT_PAGE: u32 = 50;
-/// The largest page.
-const MAX_PAGE: u32 = 500;
 /// The longest reason kept with a silence.
 const MAX_REASON: usize = 1000;
 
@@ -84,39 +81,18 @@ fn silence_view(s: SilenceRecord) -> SilenceView {
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListQuery {
-    state: Option<String>,
-    limit: Option<u32>,
-    cursor: Option<String>,
-}
-
 async fn alerts_list(
     State(state): State<AppState>,
     _auth: Auth<Read>,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<AlertListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<AlertsResponse>, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::invalid(format!("invalid query: {}", e.body_text())))?;
-    let alert_state = q
-        .state
-        .as_deref()
-        .map(|s| s.parse::<AlertState>().map_err(|e| ApiError::invalid(format!("invalid parameter `state`: {e}"))))
-        .transpose()?;
     let limit = q.limit.unwrap_or(DEFAULT_PAGE);
-    if limit == 0 || limit > MAX_PAGE {
-        return Err(ApiError::invalid(format!("invalid parameter `limit`: use 1 to {MAX_PAGE}")));
+    if limit == 0 || limit > AlertListQuery::MAX_LIMIT {
+        return Err(ApiError::invalid(format!("invalid parameter `limit`: use 1 to {}", AlertListQuery::MAX_LIMIT)));
     }
-    let before = q
-        .cursor
-        .as_deref()
-        .map(|c| {
-            c.parse::<AlertId>().map_err(|_| {
-                ApiError::invalid("invalid parameter `cursor`: pass the `next_cursor` of the previous page")
-            })
-        })
-        .transpose()?;
-    let alerts = state.engine.store().alert_list(AlertListParams { state: alert_state, before, limit }).await?;
+    let params = AlertListParams { state: q.state, before: q.cursor, limit };
+    let alerts = state.engine.store().alert_list(params).await?;
     let next_cursor = (alerts.len() == limit as usize).then(|| alerts.last().map(|a| a.id.to_string())).flatten();
     Ok(Json(AlertsResponse { alerts: alerts.into_iter().map(view).collect(), next_cursor }))
 }
@@ -161,7 +137,7 @@ async fn alerts_silences_create(
         .map(|r| r.parse::<AlertRule>().map_err(|e| ApiError::invalid(format!("invalid field `rule`: {e}"))))
         .transpose()?;
     let subject = req.subject.map(|s| s.trim().to_string());
-    if subject.as_ref().is_some_and(|s| s.is_empty() || s.len() > 128) {
+    if subject.as_ref().is_some_and(|s| s.is_empty() || s.chars().count() > 128) {
         return Err(ApiError::invalid("invalid field `subject`: give a queue's name or `store`, or leave it out"));
     }
     let ends_at = match (req.ends_at, req.duration) {
@@ -180,8 +156,8 @@ async fn alerts_silences_create(
         return Err(ApiError::invalid("invalid field `ends_at`: must be at most 10 years ahead"));
     }
     let reason = req.reason.trim().to_string();
-    if reason.is_empty() || reason.len() > MAX_REASON {
-        return Err(ApiError::invalid(format!("invalid field `reason`: say why in 1 to {MAX_REASON} bytes")));
+    if reason.is_empty() || reason.chars().count() > MAX_REASON {
+        return Err(ApiError::invalid(format!("invalid field `reason`: say why in 1 to {MAX_REASON} characters")));
     }
     let insert = SilenceInsert { rule, subject, ends_at, created_by: auth.key.name, reason, now };
     let silence = state.engine.store().silence_insert(insert).await?;

@@ -14,14 +14,13 @@ use rampart_client::endpoint::{
 use rampart_core::cron::{Misfire, Schedule, Timezone};
 use rampart_core::id::CronName;
 use rampart_store::{CronRunRecord, CronSource};
-use serde::Deserialize;
 
 use super::extract::{Admin, Auth, Body, Read};
 use super::route::Routes;
 use super::view::raw;
 use super::{ApiError, AppState, queue_name};
-use crate::cron::{CronError, CronSpec, CronView as ScheduleView, MAX_RUNS_PAGE};
-use rampart_client::wire::{CronListResponse, CronPut, CronRunView, CronRunsResponse, CronView};
+use crate::cron::{CronError, CronSpec, CronView as ScheduleView};
+use rampart_client::wire::{CronListResponse, CronPut, CronRunView, CronRunsQuery, CronRunsResponse, CronView};
 
 /// Runs per page when the request does not say.
 const DEFAULT_RUNS_PAGE: u32 = 50;
@@ -114,29 +113,22 @@ async fn cron_delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RunsQuery {
-    limit: Option<u32>,
-    cursor: Option<String>,
-}
-
 async fn cron_runs(
     State(state): State<AppState>,
     _auth: Auth<Read>,
     Path(name): Path<String>,
-    query: Result<Query<RunsQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<CronRunsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<CronRunsResponse>, ApiError> {
     let name = cron_name(&name)?;
     let Query(q) = query.map_err(|e| ApiError::invalid(format!("invalid query: {}", e.body_text())))?;
     let limit = q.limit.unwrap_or(DEFAULT_RUNS_PAGE);
-    if limit == 0 || limit > MAX_RUNS_PAGE {
-        return Err(ApiError::invalid(format!("invalid parameter `limit`: use 1 to {MAX_RUNS_PAGE}")));
+    if limit == 0 || limit > CronRunsQuery::MAX_LIMIT {
+        return Err(ApiError::invalid(format!("invalid parameter `limit`: use 1 to {}", CronRunsQuery::MAX_LIMIT)));
     }
     let before = q
         .cursor
         .map(|c| {
-            c.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            rampart_core::id::parse_id(&c).ok_or_else(|| {
                 ApiError::invalid("invalid parameter `cursor`: pass the `next_cursor` of the previous page")
             })
         })

@@ -11,7 +11,6 @@ use rampart_core::duration::HumanDuration;
 use rampart_core::id::{JobId, QueueName};
 use rampart_core::job::JobState;
 use rampart_store::{AckOutcome, JobAck, JobInserted, JobListParams};
-use serde::Deserialize;
 
 use super::extract::{Admin, Auth, Body, Enqueue, Read, Work};
 use super::route::Routes;
@@ -27,9 +26,8 @@ const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
 /// Longest worker name accepted.
 const MAX_WORKER_LEN: usize = 200;
-/// Default and largest page of a listing.
+/// Default page of a listing.
 const DEFAULT_PAGE: u32 = 50;
-const MAX_PAGE: u32 = 1_000;
 
 pub(super) fn router() -> Routes {
     Routes::new()
@@ -244,9 +242,15 @@ async fn jobs_get(
     State(state): State<AppState>,
     _auth: Auth<Read>,
     Path(id): Path<String>,
+    query: Result<Query<JobGetQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<JobView>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::invalid(format!("invalid query: {}", e.body_text())))?;
     let id = job_id(&id)?;
-    Ok(Json(view::job(state.engine.job(id).await?)))
+    let job = match q.wait {
+        Some(wait) => state.engine.job_when_ended(id, wait.get()).await?,
+        None => state.engine.job(id).await?,
+    };
+    Ok(Json(view::job(job)))
 }
 
 /// Answers a transition the job's state does not allow with 409 and what it needs.
@@ -279,41 +283,19 @@ async fn jobs_cancel(
     Ok(Json(JobStateResponse { id, state: JobState::Cancelled }))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListQuery {
-    state: Option<String>,
-    limit: Option<u32>,
-    cursor: Option<String>,
-}
-
 async fn jobs_list(
     State(state): State<AppState>,
     _auth: Auth<Read>,
     Path(queue): Path<String>,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<JobListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<JobListResponse>, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::invalid(format!("invalid query: {}", e.body_text())))?;
     let queue = queue_name(&queue)?;
-    let job_state = q
-        .state
-        .as_deref()
-        .map(|s| s.parse::<JobState>().map_err(|e| ApiError::invalid(format!("invalid parameter `state`: {e}"))))
-        .transpose()?;
     let limit = q.limit.unwrap_or(DEFAULT_PAGE);
-    if limit == 0 || limit > MAX_PAGE {
-        return Err(ApiError::invalid(format!("invalid parameter `limit`: use 1 to {MAX_PAGE}")));
+    if limit == 0 || limit > JobListQuery::MAX_LIMIT {
+        return Err(ApiError::invalid(format!("invalid parameter `limit`: use 1 to {}", JobListQuery::MAX_LIMIT)));
     }
-    let after = q
-        .cursor
-        .as_deref()
-        .map(|c| {
-            job_id(c).map_err(|_| {
-                ApiError::invalid("invalid parameter `cursor`: pass the `next_cursor` of the previous page")
-            })
-        })
-        .transpose()?;
-    let jobs = state.engine.jobs(JobListParams { queue, state: job_state, after, limit }).await?;
+    let jobs = state.engine.jobs(JobListParams { queue, state: q.state, after: q.cursor, limit }).await?;
     let next_cursor = (jobs.len() == limit as usize).then(|| jobs.last().map(|j| j.id.to_string())).flatten();
     Ok(Json(JobListResponse { jobs: jobs.into_iter().map(view::job).collect(), next_cursor }))
 }

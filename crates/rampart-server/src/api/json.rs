@@ -122,12 +122,21 @@ macro_rules! forward_deserialize {
     )*};
 }
 
+/// Integers: as [`forward_deserialize`], but a number written with a zero
+/// fraction (`3.0`), which JSON and JSON Schema count as the integer 3,
+/// reads as that integer.
+macro_rules! forward_deserialize_integer {
+    ($($method:ident),* $(,)?) => {$(
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+            self.0.$method(Wrap::<V, false, true>(visitor))
+        }
+    )*};
+}
+
 impl<'de, D: Deserializer<'de>> Deserializer<'de> for Strict<D> {
     type Error = D::Error;
 
-    forward_deserialize!(
-        deserialize_any,
-        deserialize_bool,
+    forward_deserialize_integer!(
         deserialize_i8,
         deserialize_i16,
         deserialize_i32,
@@ -138,6 +147,11 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Strict<D> {
         deserialize_u32,
         deserialize_u64,
         deserialize_u128,
+    );
+
+    forward_deserialize!(
+        deserialize_any,
+        deserialize_bool,
         deserialize_f32,
         deserialize_f64,
         deserialize_char,
@@ -202,8 +216,12 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Strict<D> {
 }
 
 /// A visitor whose nested values are read through [`Strict`] too; with
-/// `OBJECT` it is a struct's, and refuses an array.
-struct Wrap<V, const OBJECT: bool>(V);
+/// `OBJECT` it is a struct's, and refuses an array; with `INTEGER` it is an
+/// integer's, and reads a float with a zero fraction as the integer.
+struct Wrap<V, const OBJECT: bool, const INTEGER: bool = false>(V);
+
+/// The largest integer every f64 below it represents exactly (2^53).
+const EXACT_F64: f64 = 9_007_199_254_740_992.0;
 
 macro_rules! forward_visit {
     ($($method:ident: $ty:ty),* $(,)?) => {$(
@@ -213,7 +231,7 @@ macro_rules! forward_visit {
     )*};
 }
 
-impl<'de, V: Visitor<'de>, const OBJECT: bool> Visitor<'de> for Wrap<V, OBJECT> {
+impl<'de, V: Visitor<'de>, const OBJECT: bool, const INTEGER: bool> Visitor<'de> for Wrap<V, OBJECT, INTEGER> {
     type Value = V::Value;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -233,7 +251,6 @@ impl<'de, V: Visitor<'de>, const OBJECT: bool> Visitor<'de> for Wrap<V, OBJECT> 
         visit_u64: u64,
         visit_u128: u128,
         visit_f32: f32,
-        visit_f64: f64,
         visit_char: char,
         visit_str: &str,
         visit_borrowed_str: &'de str,
@@ -242,6 +259,15 @@ impl<'de, V: Visitor<'de>, const OBJECT: bool> Visitor<'de> for Wrap<V, OBJECT> 
         visit_borrowed_bytes: &'de [u8],
         visit_byte_buf: Vec<u8>,
     );
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        if INTEGER && v.fract() == 0.0 && v.abs() <= EXACT_F64 {
+            // Exact: |v| ≤ 2^53 and whole, so the casts lose nothing.
+            #[allow(clippy::cast_possible_truncation)]
+            return if v < 0.0 { self.0.visit_i64(v as i64) } else { self.0.visit_u64(v as u64) };
+        }
+        self.0.visit_f64(v)
+    }
 
     fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
         self.0.visit_none()

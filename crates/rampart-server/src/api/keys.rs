@@ -33,7 +33,7 @@ async fn keys_create(
 ) -> Result<(StatusCode, Json<KeyCreatedResponse>), ApiError> {
     let role = req.role;
     let name = req.name.trim().to_string();
-    if name.is_empty() || name.len() > 100 {
+    if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::invalid("invalid field `name`: use 1 to 100 characters"));
     }
     let new = state.auth.create(name, role, state.engine.now()).await?;

@@ -24,6 +24,7 @@ mod jobs;
 pub mod json;
 mod keys;
 mod monitoring;
+pub mod openapi;
 mod queues;
 mod ratelimit;
 mod route;
@@ -36,7 +37,7 @@ use std::time::Instant;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request, StatusCode};
-use rampart_client::endpoint::Endpoint;
+use rampart_client::endpoint::{Endpoint, OPENAPI};
 use rampart_core::id::{JobId, QueueName};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -121,12 +122,19 @@ fn routes(metrics_public: bool) -> Routes {
         .merge(integrations::router())
         .merge(monitoring::router(metrics_public))
         .merge(webhooks::router())
+        .merge(Routes::new().add(OPENAPI, openapi::serve))
 }
 
 /// The endpoints the API serves (method and path), for the test that checks
 /// they are exactly those `rampart_client::endpoint::ALL` declares.
 pub fn endpoints() -> Vec<Endpoint> {
-    routes(false).into_parts().1
+    routes(false).into_parts().1.into_iter().map(|s| s.endpoint).collect()
+}
+
+/// The OpenAPI document of the API a server with `metrics_public` serves
+/// (`/metrics` needs no key when it is set).
+pub fn openapi_document(metrics_public: bool) -> serde_json::Value {
+    openapi::document(&routes(metrics_public).into_parts().1)
 }
 
 /// The whole API with its layers. Serve it with
@@ -137,8 +145,10 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let max_body = state.max_body_bytes;
     let monitoring = state.monitor.config().clone();
-    let (routes, _) = routes(monitoring.metrics_public).into_parts();
+    let (routes, served) = routes(monitoring.metrics_public).into_parts();
+    let document = openapi::Document(Arc::new(openapi::document(&served).to_string()));
     let routes = routes
+        .layer(axum::Extension(document))
         .fallback(|| async { ApiError::not_found("no such route; see the API reference in the README") })
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::own_limits));
     // Outside the own limits, so their refusals count too.

@@ -20,8 +20,9 @@ use rampart_client::endpoint::{
     WEBHOOK_INTAKE, WEBHOOK_SOURCES_DELETE, WEBHOOK_SOURCES_GET, WEBHOOK_SOURCES_LIST, WEBHOOK_SOURCES_PUT,
 };
 use rampart_client::wire::{
-    WebhookDeliveriesResponse, WebhookDeliveryDetail, WebhookDeliveryView, WebhookIntakeResponse, WebhookReplayRequest,
-    WebhookReplayResponse, WebhookSecretView, WebhookSourceView, WebhookSourcesResponse,
+    WebhookDeliveriesQuery, WebhookDeliveriesResponse, WebhookDeliveryDetail, WebhookDeliveryView,
+    WebhookIntakeResponse, WebhookReplayRequest, WebhookReplayResponse, WebhookSecretView, WebhookSourceView,
+    WebhookSourcesResponse,
 };
 use rampart_core::delivery::{DeliveryId, DeliveryStatus};
 use rampart_core::duration::HumanDuration;
@@ -29,7 +30,6 @@ use rampart_core::id::SourceName;
 use rampart_core::time::UnixMillis;
 use rampart_store::{WebhookDeliveryListParams, WebhookDeliveryRecord};
 use rampart_webhook::SourceSpec;
-use serde::Deserialize;
 
 use super::extract::{Admin, Auth, Body, Read};
 use super::route::Routes;
@@ -235,19 +235,6 @@ async fn sources_delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DeliveriesQuery {
-    source: Option<String>,
-    tenant: Option<String>,
-    status: Option<String>,
-    #[serde(rename = "type")]
-    event_type: Option<String>,
-    since: Option<String>,
-    cursor: Option<String>,
-    limit: Option<u32>,
-}
-
 pub(crate) fn delivery_view(d: WebhookDeliveryRecord) -> WebhookDeliveryView {
     WebhookDeliveryView {
         id: d.id,
@@ -273,7 +260,7 @@ pub(crate) fn delivery_view(d: WebhookDeliveryRecord) -> WebhookDeliveryView {
 async fn deliveries_list(
     State(state): State<AppState>,
     _auth: Auth<Read>,
-    query: Result<Query<DeliveriesQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<WebhookDeliveriesQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<WebhookDeliveriesResponse>, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::invalid(format!("invalid query: {}", e.body_text())))?;
     let limit = q.limit.unwrap_or(DEFAULT_PAGE);

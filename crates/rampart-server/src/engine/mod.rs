@@ -46,6 +46,9 @@ pub const MAX_WAIT: Duration = Duration::from_secs(30);
 pub const MAX_LEASE: Duration = Duration::from_secs(24 * 3600);
 /// Most jobs one lease call may take.
 pub const MAX_LEASE_BATCH: u32 = 1_000;
+/// How often a waiter for a job's end reads the job again when nothing on
+/// this node woke it.
+pub const END_RECHECK: Duration = Duration::from_millis(200);
 /// Most jobs one batch enqueue may carry.
 pub const MAX_ENQUEUE_BATCH: usize = 10_000;
 /// Rows a maintenance step touches per transaction, so it never blocks the queue for long.
@@ -353,6 +356,9 @@ impl Engine {
         if acked.iter().any(|a| a.state == JobState::Scheduled) {
             self.inner.wakers.wake_promoter();
         }
+        if acked.iter().any(|a| a.state.is_terminal()) {
+            self.inner.wakers.wake_ended();
+        }
         // A finished job frees a slot of a queue with a concurrency limit.
         for a in &acked {
             if self.queue_config(&a.queue).concurrency.is_some() {
@@ -414,6 +420,33 @@ impl Engine {
     /// One job with its history.
     pub async fn job(&self, id: JobId) -> Result<JobRecord, EngineError> {
         self.inner.store.job_get(id).await?.ok_or(EngineError::JobNotFound(id))
+    }
+
+    /// The job once it has ended (completed, dead or cancelled), or as it is
+    /// when `wait` (at most [`MAX_WAIT`]) has passed: a long-poll for a
+    /// result. Acks on this node wake it at once; an end elsewhere (another
+    /// node, the reaper, a cancel) is seen within [`END_RECHECK`].
+    pub async fn job_when_ended(&self, id: JobId, wait: Duration) -> Result<JobRecord, EngineError> {
+        if wait > MAX_WAIT {
+            return Err(EngineError::Invalid("`wait` must be at most 30s".into()));
+        }
+        let deadline = self.now().plus(wait);
+        loop {
+            let notified = self.inner.wakers.ended().notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let job = self.job(id).await?;
+            let now = self.now();
+            if job.state.is_terminal() || now >= deadline || self.inner.shutdown.is_triggered() {
+                return Ok(job);
+            }
+            let recheck = self.inner.clock.sleep_until(deadline.min(now.plus(END_RECHECK)));
+            tokio::select! {
+                _ = notified => {}
+                _ = recheck => {}
+                _ = self.inner.shutdown.wait() => {}
+            }
+        }
     }
 
     /// A page of a queue's jobs.

@@ -48,9 +48,9 @@ impl JobSpec {
     pub fn from_request(req: EnqueueRequest, at: &str, now: UnixMillis) -> Result<JobSpec, InvalidSpec> {
         let invalid = |field: &str, problem: &str| InvalidSpec(format!("invalid field `{at}{field}`: {problem}"));
         if let Some(key) = &req.unique_key
-            && (key.is_empty() || key.len() > MAX_UNIQUE_KEY_LEN)
+            && (key.is_empty() || key.chars().count() > MAX_UNIQUE_KEY_LEN)
         {
-            return Err(invalid("unique_key", &format!("use 1 to {MAX_UNIQUE_KEY_LEN} bytes")));
+            return Err(invalid("unique_key", &format!("use 1 to {MAX_UNIQUE_KEY_LEN} characters")));
         }
         if req.max_attempts == Some(0) {
             return Err(invalid("max_attempts", "must be at least 1"));
@@ -113,7 +113,7 @@ mod tests {
     #[test]
     fn every_rule_names_its_field() {
         check("", Ok(()));
-        check(r#","unique_key":"""#, Err("`jobs[2].unique_key`: use 1 to 1024 bytes"));
+        check(r#","unique_key":"""#, Err("`jobs[2].unique_key`: use 1 to 1024 characters"));
         check(r#","max_attempts":0"#, Err("`jobs[2].max_attempts`: must be at least 1"));
         check(r#","timeout":"0s""#, Err("`jobs[2].timeout`: must be longer than 0s"));
         check(r#","timeout":"24h""#, Ok(()));

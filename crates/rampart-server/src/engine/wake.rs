@@ -1,5 +1,5 @@
 //! Wake-ups: long-polling leases wait on their queue's notifier; the
-//! promoter waits on its own. Waking is cheap when nobody waits.
+//! promoter waits on its own, and waiters for a job's end on theirs. Waking is cheap when nobody waits.
 //!
 //! This node's own writes wake directly; other nodes' writes on a shared
 //! store arrive as [`StoreSignal`]s (see [`crate::service::Relay`]).
@@ -15,6 +15,7 @@ use tokio::sync::Notify;
 pub(super) struct Wakers {
     queues: RwLock<HashMap<QueueName, Arc<Notify>>>,
     promoter: Notify,
+    ended: Notify,
 }
 
 impl Wakers {
@@ -61,6 +62,16 @@ impl Wakers {
     /// Tells the promoter to look again at what is due next.
     pub(super) fn wake_promoter(&self) {
         self.promoter.notify_one();
+    }
+
+    /// Tells whoever waits for jobs to end that some ended on this node.
+    pub(super) fn wake_ended(&self) {
+        self.ended.notify_waiters();
+    }
+
+    /// The notifier of jobs ending on this node.
+    pub(super) fn ended(&self) -> &Notify {
+        &self.ended
     }
 
     /// Resolves on the next [`Wakers::wake_promoter`] (or one that came since the last wait).

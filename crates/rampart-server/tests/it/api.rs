@@ -408,3 +408,43 @@ async fn bad_input_gets_a_clear_4xx_naming_the_problem() {
     let unknown_route = app.send(Method::GET, "/v1/nothing", None).await;
     assert_eq!(unknown_route.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_job_read_with_wait_answers_when_it_ends_or_when_the_wait_is_over() {
+    let app = TestApp::new().await;
+    let id = app.enqueue("results", r#"{"payload":{}}"#).await;
+    let waiting = {
+        let app = &app;
+        let path = format!("/v1/jobs/{id}?wait=10s");
+        async move { app.send(Method::GET, &path, None).await }
+    };
+    let finish = async {
+        // The reader is asleep on the clock before the job ends.
+        app.asleep(1).await;
+        let leased = app.lease("results", 1).await;
+        let token = leased[0]["lease_token"].as_str().unwrap().to_string();
+        let body = format!(r#"{{"lease_token":"{token}","result":{{"ok":true}}}}"#);
+        let done = app.send_as("worker", Method::POST, &format!("/v1/jobs/{id}/complete"), Some(&body)).await;
+        assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    };
+    let (answer, ()) = tokio::join!(waiting, finish);
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!((&answer.body["state"], &answer.body["result"]), (&json!("completed"), &json!({"ok": true})));
+
+    let other = app.enqueue("results", r#"{"payload":{}}"#).await;
+    let waiting = {
+        let app = &app;
+        let path = format!("/v1/jobs/{other}?wait=5s");
+        async move { app.send(Method::GET, &path, None).await }
+    };
+    let pass_time = async {
+        app.asleep(1).await;
+        app.clock.advance(Duration::from_secs(6));
+    };
+    let (answer, ()) = tokio::join!(waiting, pass_time);
+    assert_eq!((answer.status, &answer.body["state"]), (StatusCode::OK, &json!("available")), "{}", answer.body);
+
+    let too_long = app.send(Method::GET, &format!("/v1/jobs/{other}?wait=31s"), None).await;
+    assert_eq!(too_long.status, StatusCode::BAD_REQUEST, "{}", too_long.body);
+    assert!(too_long.message().contains("at most 30s"), "{}", too_long.body);
+}

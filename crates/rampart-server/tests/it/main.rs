@@ -19,6 +19,7 @@ mod layer;
 mod logs;
 mod monitoring;
 mod nul;
+mod openapi;
 mod own_limits;
 mod policies;
 mod push;

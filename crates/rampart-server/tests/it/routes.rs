@@ -8,7 +8,7 @@ use rampart_client::endpoint::{self, ALL, Endpoint};
 use crate::harness::TestApp;
 
 /// The declared path with each placeholder filled in.
-fn concrete(e: &Endpoint) -> String {
+pub fn concrete(e: &Endpoint) -> String {
     let segments = e.path.trim_start_matches('/').split('/').map(|segment| match segment {
         "{queue}" => "q",
         "{id}" => "1",
@@ -19,7 +19,7 @@ fn concrete(e: &Endpoint) -> String {
     format!("/{}", segments.collect::<Vec<_>>().join("/"))
 }
 
-fn method(e: &Endpoint) -> Method {
+pub fn method(e: &Endpoint) -> Method {
     match e.method {
         endpoint::Method::Get => Method::GET,
         endpoint::Method::Post => Method::POST,

@@ -18,6 +18,7 @@ pub mod jobs;
 pub mod keys;
 pub mod migrate;
 pub mod monitor;
+pub mod openapi;
 pub mod output;
 pub mod queues;
 pub mod ratelimit;

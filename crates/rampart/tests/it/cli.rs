@@ -79,3 +79,20 @@ async fn ratelimit_commands_define_check_show_and_reset() {
     gone.expect_code(1);
     assert!(gone.stderr.contains("no rate-limit policy is named `signup`"), "{}", gone.stderr);
 }
+
+#[tokio::test]
+async fn openapi_prints_the_document_the_server_serves() {
+    let server = TestServer::start().await;
+    let run = server.cli().run(&["openapi"]).await;
+    run.expect_code(0);
+    let printed: serde_json::Value = serde_json::from_str(&run.stdout).expect("the document is JSON");
+    let served: serde_json::Value = reqwest::get(format!("{}/openapi.json", server.url()))
+        .await
+        .expect("GET /openapi.json")
+        .json()
+        .await
+        .expect("the served document is JSON");
+    assert_eq!(printed, served);
+    assert_eq!(printed["openapi"], "3.1.0");
+    assert!(printed["paths"]["/v1/queues/{queue}/jobs"]["post"]["requestBody"].is_object());
+}
