@@ -8,7 +8,9 @@
 //! - [`ratelimit`] (`rampart bench ratelimit`): checks per second and their
 //!   latency over `POST /v1/ratelimit/check` against a running server;
 //! - [`push`] (`rampart bench push`): push delivery throughput through an
-//!   in-process server on SQLite to a local no-op receiver.
+//!   in-process server on SQLite to a local no-op receiver;
+//! - [`webhooks`] (`rampart bench webhooks`): verified webhook intakes per
+//!   second through an in-process server on SQLite, over HTTP on loopback.
 //!
 //! Layout: one module per bench, and `stats.rs` for the arithmetic they
 //! share (rates, rounding, nearest-rank percentiles).
@@ -17,7 +19,9 @@ mod push;
 mod queue;
 mod ratelimit;
 mod stats;
+mod webhooks;
 
 pub use push::{PushOptions, push};
 pub use queue::{QueueOptions, queue};
 pub use ratelimit::{RatelimitOptions, ratelimit};
+pub use webhooks::{WebhooksOptions, webhooks};

@@ -30,6 +30,10 @@ use crate::wire::{BackgroundJobsDiagnostics, IntegrationReportRequest, Integrati
 use crate::wire::{BreakerAcquireResponse, BreakerRecordRequest, BreakerStepResponse, BreakerView, BreakersResponse};
 use crate::wire::{CronListResponse, CronPut, CronRunView, CronRunsResponse, CronView};
 use crate::wire::{QueueHealthResponse, QueueMetricsHistory, QueueMetricsResponse, SystemHealthResponse};
+use crate::wire::{
+    WebhookDeliveriesResponse, WebhookDeliveryDetail, WebhookReplayRequest, WebhookReplayResponse, WebhookSourceView,
+    WebhookSourcesResponse,
+};
 
 /// How long one request may take. Long enough for a lease that long-polls
 /// the server's maximum wait (30s) with room to spare.
@@ -491,6 +495,65 @@ impl Client {
     /// Resumes a paused schedule from its next tick (admin).
     pub async fn cron_resume(&self, name: &str) -> Result<CronView, ClientError> {
         self.send(self.call(CRON_RESUME, &[name])?, &[]).await
+    }
+
+    /// Every webhook source, configured or put through the API.
+    pub async fn webhook_sources(&self) -> Result<WebhookSourcesResponse, ClientError> {
+        self.send(self.call(WEBHOOK_SOURCES_LIST, &[])?, &[]).await
+    }
+
+    /// One webhook source.
+    pub async fn webhook_source(&self, name: &str) -> Result<WebhookSourceView, ClientError> {
+        self.send(self.call(WEBHOOK_SOURCES_GET, &[name])?, &[]).await
+    }
+
+    /// Defines or replaces a webhook source kept in the store (admin): `spec`
+    /// is the JSON of a `[webhooks.NAME]` table.
+    pub async fn webhook_source_put(
+        &self,
+        name: &str,
+        spec: &serde_json::Value,
+    ) -> Result<WebhookSourceView, ClientError> {
+        self.send(self.call(WEBHOOK_SOURCES_PUT, &[name])?.json(spec), &[]).await
+    }
+
+    /// Deletes a webhook source of the API (admin).
+    pub async fn webhook_source_delete(&self, name: &str) -> Result<(), ClientError> {
+        self.execute(self.call(WEBHOOK_SOURCES_DELETE, &[name])?, &[]).await.map(drop)
+    }
+
+    /// A page of the delivery log, newest first; `filters` are the query's
+    /// `source`, `tenant`, `status`, `type`, `since` and `cursor`.
+    pub async fn webhook_deliveries(
+        &self,
+        filters: &[(&str, String)],
+        limit: Option<u32>,
+    ) -> Result<WebhookDeliveriesResponse, ClientError> {
+        let mut query: Vec<(&str, String)> = filters.to_vec();
+        if let Some(limit) = limit {
+            query.push(("limit", limit.to_string()));
+        }
+        let call = self.call(WEBHOOK_DELIVERIES_LIST, &[])?;
+        let call = if query.is_empty() { call } else { Call { builder: call.builder.query(&query), ..call } };
+        self.send(call, &[]).await
+    }
+
+    /// One delivery with its headers, body and job.
+    pub async fn webhook_delivery(&self, id: &str) -> Result<WebhookDeliveryDetail, ClientError> {
+        self.send(self.call(WEBHOOK_DELIVERIES_GET, &[id])?, &[]).await
+    }
+
+    /// Hands a dead-lettered delivery's job to its queue again (admin).
+    pub async fn webhook_replay(&self, id: &str) -> Result<WebhookReplayResponse, ClientError> {
+        self.send(self.call(WEBHOOK_DELIVERIES_REPLAY, &[id])?, &[]).await
+    }
+
+    /// Replays every dead-lettered delivery of a source, or of one of its tenants (admin).
+    pub async fn webhook_replay_all(
+        &self,
+        request: &WebhookReplayRequest,
+    ) -> Result<WebhookReplayResponse, ClientError> {
+        self.send(self.call(WEBHOOK_DELIVERIES_REPLAY_ALL, &[])?.json(request), &[]).await
     }
 
     /// A page of alerts, newest first, optionally only those in `state`

@@ -206,6 +206,26 @@ endpoints! {
     MONITORING_QUEUE_HEALTH = GET "/v1/monitoring/queue-health" => 200;
     /// The whole system's health.
     MONITORING_SYSTEM_HEALTH = GET "/v1/monitoring/system-health" => 200;
+    /// Webhook intake (no key: the signature authenticates); `200` also for a duplicate.
+    WEBHOOK_INTAKE = POST "/in/{source}" => 200;
+    /// Every webhook source, configured or put.
+    WEBHOOK_SOURCES_LIST = GET "/v1/webhooks/sources" => 200;
+    /// One webhook source (secrets never show).
+    WEBHOOK_SOURCES_GET = GET "/v1/webhooks/sources/{name}" => 200;
+    /// Define or replace a webhook source kept in the store.
+    WEBHOOK_SOURCES_PUT = PUT "/v1/webhooks/sources/{name}" => 200;
+    /// Delete a webhook source of the API.
+    WEBHOOK_SOURCES_DELETE = DELETE "/v1/webhooks/sources/{name}" => 204;
+    /// A page of the delivery log, newest first, filtered.
+    WEBHOOK_DELIVERIES_LIST = GET "/v1/webhooks/deliveries" => 200;
+    /// One delivery with headers, body and its job's history.
+    WEBHOOK_DELIVERIES_GET = GET "/v1/webhooks/deliveries/{id}" => 200;
+    /// Hand a dead-lettered delivery's job to its queue again.
+    WEBHOOK_DELIVERIES_REPLAY = POST "/v1/webhooks/deliveries/{id}/replay" => 200;
+    /// Replay every dead-lettered delivery of a source (and tenant).
+    WEBHOOK_DELIVERIES_REPLAY_ALL = POST "/v1/webhooks/deliveries/replay" => 200;
+    /// Each webhook source with its counts, last event and last rejection.
+    DIAGNOSTICS_WEBHOOKS = GET "/v1/admin/diagnostics/webhooks" => 200;
 }
 
 #[cfg(test)]

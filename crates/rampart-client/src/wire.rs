@@ -32,6 +32,8 @@ mod queue;
 pub use queue::*;
 mod ratelimit;
 pub use ratelimit::*;
+mod webhook;
+pub use webhook::*;
 
 /// The error body of every non-2xx answer.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
+use rampart_core::cron::{Schedule, Timezone};
 use rampart_core::duration::parse_duration;
 use toml::{Table, Value};
 
@@ -148,6 +149,24 @@ impl<'a> Check<'a> {
             return Some(x);
         }
         None
+    }
+
+    /// Parses an expression in a zone, reporting a bad one at `path`.
+    pub(crate) fn schedule(&mut self, path: &[String], value: &Value, timezone: Timezone) -> Option<String> {
+        let text = self.text(path, value)?;
+        match Schedule::new(text, timezone) {
+            Ok(s) => Some(s.expression().to_string()),
+            Err(e) => {
+                self.report(path, e);
+                None
+            }
+        }
+    }
+
+    /// An IANA time zone, reporting a bad one at `path`.
+    pub(crate) fn timezone(&mut self, path: &[String], value: &Value) -> Option<Timezone> {
+        let text = self.text(path, value)?;
+        text.trim().parse().map_err(|e| self.report(path, e)).ok()
     }
 
     /// A human duration string such as `"30s"`.

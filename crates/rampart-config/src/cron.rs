@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use rampart_core::cron::{Misfire, Schedule, Timezone};
+use rampart_core::cron::{Misfire, Timezone};
 use rampart_core::id::{CronName, QueueName};
 use toml::Value;
 
@@ -96,23 +96,6 @@ pub(crate) fn resolve_retention_key(segments: &[&str]) -> Resolved {
 }
 
 impl Check<'_> {
-    /// Parses an expression in a zone, reporting a bad one at `path`.
-    fn schedule(&mut self, path: &[String], value: &Value, timezone: Timezone) -> Option<String> {
-        let text = self.text(path, value)?;
-        match Schedule::new(text, timezone) {
-            Ok(s) => Some(s.expression().to_string()),
-            Err(e) => {
-                self.report(path, e);
-                None
-            }
-        }
-    }
-
-    fn timezone(&mut self, path: &[String], value: &Value) -> Option<Timezone> {
-        let text = self.text(path, value)?;
-        text.trim().parse().map_err(|e| self.report(path, e)).ok()
-    }
-
     /// The `[[cron]]` array.
     pub(crate) fn cron(&mut self, path: &[String], value: &Value) -> Vec<CronConfig> {
         let Value::Array(items) = value else {

@@ -36,8 +36,10 @@
 //!   `queues` (`[queue_defaults]`, `[queues.NAME]`, `[push]`),
 //!   `ratelimit` (`[ratelimit]`, its policies' one spec and validation),
 //!   `monitoring`, `alerts`, `breaker` (`[breaker_defaults]`,
-//!   `[breakers.NAME]`), `cron` (`[[cron]]`, `[retention]`) and
-//!   `diagnostics` (`[diagnostics]`, `[sentry]`), `ui` (`[ui]`, the dashboard);
+//!   `[breakers.NAME]`), `cron` (`[[cron]]`, `[retention]`),
+//!   `diagnostics` (`[diagnostics]`, `[sentry]`), `ui` (`[ui]`, the
+//!   dashboard) and `webhooks` (`[webhooks]`, `[webhooks.NAME]` sources read
+//!   by rampart-webhook's one validation);
 //! - `load`: [`Config::load`], which stacks the layers, resolves each
 //!   variable and flag to its section's key, and hands each section its
 //!   table.
@@ -58,6 +60,7 @@ mod server;
 mod store;
 mod ui;
 mod urls;
+mod webhooks;
 
 #[cfg(test)]
 mod testing;
@@ -78,3 +81,4 @@ pub use server::LogFormat;
 pub use store::PostgresConfig;
 pub use ui::UiConfig;
 pub use urls::{DatabaseUrl, PushTarget, RedisUrl, SecretUrl, redact_query};
+pub use webhooks::WebhooksConfig;

@@ -31,6 +31,7 @@ use crate::server::LogFormat;
 use crate::store::{self, PostgresConfig};
 use crate::ui::UiConfig;
 use crate::urls::{DatabaseUrl, RedisUrl};
+use crate::webhooks::{self, WebhooksConfig};
 
 /// Prefix of the environment variables read as configuration.
 const ENV_PREFIX: &str = "RAMPART_";
@@ -65,6 +66,7 @@ pub(crate) const TOP_KEYS: &[(&str, Kind)] = &[
     ("monitoring", Kind::Table),
     ("alerts", Kind::Table),
     ("ui", Kind::Table),
+    ("webhooks", Kind::Table),
 ];
 
 /// The whole configuration of a server.
@@ -122,6 +124,8 @@ pub struct Config {
     pub retention: RetentionConfig,
     /// Queue metrics, their history and `/metrics` (`[monitoring]`).
     pub monitoring: MonitoringConfig,
+    /// Webhook intake: its sources and the retention of its records (`[webhooks]`).
+    pub webhooks: WebhooksConfig,
     /// Alert rules, timing and channels (`[alerts]`).
     pub alerts: AlertsConfig,
     /// The dashboard (`[ui]`).
@@ -152,6 +156,7 @@ impl Default for Config {
             breakers: BTreeMap::new(),
             cron: Vec::new(),
             retention: RetentionConfig::default(),
+            webhooks: WebhooksConfig::default(),
             monitoring: MonitoringConfig::default(),
             alerts: AlertsConfig::default(),
             ui: UiConfig::default(),
@@ -282,6 +287,7 @@ fn resolve(segments: &[&str]) -> Resolved {
         "monitoring" => monitoring::resolve_key(rest),
         "ui" => crate::ui::resolve_key(rest),
         "http" => connection::resolve_key(rest),
+        "webhooks" => webhooks::resolve_key(rest),
         _ => match kind_of(TOP_KEYS, &first) {
             Some(kind) if rest.is_empty() => Ok((vec![first], kind)),
             Some(_) => Err(format!("`{first}` has no sub-keys")),
@@ -302,6 +308,9 @@ fn resolve_dotted(key: &str) -> Resolved {
     }
     if let Some(rest) = key.strip_prefix("breakers.") {
         return breaker::resolve_dotted(rest);
+    }
+    if let Some(rest) = key.strip_prefix("webhooks.") {
+        return webhooks::resolve_dotted(rest);
     }
     if let Some(rest) = key.strip_prefix("queues.") {
         return queues::resolve_dotted(rest);
@@ -347,6 +356,7 @@ impl Check<'_> {
                 "sentry" => config.sentry = self.sentry(&path, value),
                 "cron" => config.cron = self.cron(&path, value),
                 "retention" => config.retention = self.retention(&path, value),
+                "webhooks" => config.webhooks = self.webhooks(&path, value),
                 // Read below as a whole: each named table over its defaults.
                 "queue_defaults" | "queues" | "breaker_defaults" | "breakers" => {}
                 _ => self.unknown(&path, TOP_KEYS),

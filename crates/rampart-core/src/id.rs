@@ -172,6 +172,14 @@ name_type!(
     "connection id"
 );
 
+name_type!(
+    /// The name of a webhook source (`stripe`, `github-acme`): the last
+    /// segment of its intake URL `/in/{name}`, by the same rule as queue names.
+    SourceName,
+    SourceNameError,
+    "webhook source name"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,7 @@
 //! - [`job`]: job states and the reasons a transition happens.
 //! - [`queue`]: the counters of a queue's attempts.
 //! - [`cron`]: cron schedules in time zones, their DST rule and misfire plans.
+//! - [`delivery`]: the id and status of a webhook delivery (intake's log).
 //! - [`retry`]: retry policy, exponential backoff with jitter, the fail decision.
 //! - [`auth`]: API-key roles and what each may do.
 //! - [`alert`]: alert rules, the fire/remind/resolve decision over samples, silences.
@@ -26,6 +27,7 @@ pub mod alert;
 pub mod auth;
 pub mod breaker;
 pub mod cron;
+pub mod delivery;
 pub mod duration;
 pub mod id;
 pub mod integration;

@@ -11,8 +11,9 @@ use utoipa::{PartialSchema, ToSchema};
 
 use crate::alert::{AlertId, AlertState, SilenceId};
 use crate::auth::Role;
+use crate::delivery::{DeliveryId, DeliveryStatus};
 use crate::duration::HumanDuration;
-use crate::id::{BreakerName, CronName, JobId, PolicyName, QueueName};
+use crate::id::{BreakerName, CronName, JobId, PolicyName, QueueName, SourceName};
 use crate::job::JobState;
 use crate::time::UnixMillis;
 
@@ -74,6 +75,8 @@ schema! {
     PolicyName => text(NAME_PATTERN, Some(PolicyName::MAX_LEN), &format!("A rate-limit policy's name: {NAME}"));
     BreakerName => text(NAME_PATTERN, Some(BreakerName::MAX_LEN), &format!("A circuit breaker's name: {NAME}"));
     CronName => text(NAME_PATTERN, Some(CronName::MAX_LEN), &format!("A cron schedule's name: {NAME}"));
+    SourceName => text(NAME_PATTERN, Some(SourceName::MAX_LEN), &format!("A webhook source's name: {NAME}"));
+    DeliveryId => text(ID_PATTERN, Some(18), "A webhook delivery's id.");
     HumanDuration => text(
         DURATION_PATTERN,
         Some(60),
@@ -87,6 +90,7 @@ schema! {
     JobState => one_of(JobState::ALL.iter().map(|s| s.as_str()), "A job's state.");
     AlertState => one_of(AlertState::ALL.iter().map(|s| s.as_str()), "An alert's state.");
     Role => one_of(Role::ALL.iter().map(|r| r.as_str()), "An API key's role.");
+    DeliveryStatus => one_of(DeliveryStatus::ALL.iter().map(|s| s.as_str()), "Where a webhook delivery stands.");
 }
 
 #[cfg(test)]

@@ -12,8 +12,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::alert::{AlertId, AlertState, SilenceId};
 use crate::auth::Role;
+use crate::delivery::{DeliveryId, DeliveryStatus};
 use crate::duration::HumanDuration;
-use crate::id::{BreakerName, CronName, JobId, PolicyName, QueueName};
+use crate::id::{BreakerName, CronName, JobId, PolicyName, QueueName, SourceName};
 use crate::job::JobState;
 use crate::time::UnixMillis;
 
@@ -47,6 +48,9 @@ as_text!(
     AlertId,
     SilenceId,
     AlertState,
+    SourceName,
+    DeliveryId,
+    DeliveryStatus,
 );
 
 #[cfg(test)]

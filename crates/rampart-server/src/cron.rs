@@ -29,29 +29,43 @@ use crate::engine::{Engine, EngineError};
 /// The name of the built-in retention schedule.
 pub const RETENTION: &str = "rampart.retention";
 
+/// The name of the built-in schedule that cleans up webhook intake's
+/// records (`[webhooks]`: event ids past their window, old bodies and
+/// deliveries), daily at 04:00 UTC by default.
+pub const WEBHOOKS_RETENTION: &str = "rampart.webhooks";
+
 /// Most ticks one schedule fires in one pass (catching up within the grace).
 const MAX_FIRES_PER_PASS: usize = 100;
 
 /// Most runs one page of history holds.
 pub const MAX_RUNS_PAGE: u32 = 1_000;
 
-/// Hands runs of the built-in retention schedule to whoever prunes (the
-/// server's [`crate::service::Pruner`]). Cloning shares it.
+/// A run of a built-in schedule for the pruner: which schedule, and the run's id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PruneRun {
+    /// [`RETENTION`] or [`WEBHOOKS_RETENTION`].
+    pub schedule: CronName,
+    /// The run, ended by the pruner.
+    pub run: i64,
+}
+
+/// Hands runs of the built-in schedules to whoever prunes (the server's
+/// [`crate::service::Pruner`]). Cloning shares it.
 #[derive(Clone)]
-pub struct PruneRequests(mpsc::Sender<i64>);
+pub struct PruneRequests(mpsc::Sender<PruneRun>);
 
 impl PruneRequests {
-    /// A handle, and the receiving end the pruner takes runs (by id) from;
-    /// at most `capacity` runs wait.
-    pub fn channel(capacity: usize) -> (PruneRequests, mpsc::Receiver<i64>) {
+    /// A handle, and the receiving end the pruner takes runs from; at most
+    /// `capacity` runs wait.
+    pub fn channel(capacity: usize) -> (PruneRequests, mpsc::Receiver<PruneRun>) {
         let (tx, rx) = mpsc::channel(capacity);
         (PruneRequests(tx), rx)
     }
 
-    /// Queues a run, by id; gives it back when the pruner has too many waiting.
-    pub(crate) fn request(&self, run: i64) -> Result<(), i64> {
-        self.0.try_send(run).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(run) | mpsc::error::TrySendError::Closed(run) => run,
+    /// Queues a run; gives its id back when the pruner has too many waiting.
+    pub(crate) fn request(&self, schedule: CronName, run: i64) -> Result<(), i64> {
+        self.0.try_send(PruneRun { schedule, run }).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(r) | mpsc::error::TrySendError::Closed(r) => r.run,
         })
     }
 }
@@ -124,7 +138,8 @@ struct Inner {
     engine: Engine,
     /// Names of the configuration's schedules: the API may not take them.
     configured: BTreeSet<CronName>,
-    retention: CronSchedulePut,
+    /// rampart's own schedules, each with its zone.
+    builtins: Vec<(CronSchedulePut, Timezone)>,
     prune: PruneRequests,
 }
 
@@ -134,23 +149,46 @@ impl Cron {
     pub fn new(engine: Engine, config: &Config, prune: PruneRequests) -> Cron {
         let configured = config.cron.iter().map(|c| c.name.clone()).collect();
         let r = &config.retention;
-        let retention = CronSchedulePut {
-            name: CronName::new(RETENTION).unwrap_or_else(|_| unreachable!("the built-in name is valid")),
-            schedule: r.schedule.clone(),
-            timezone: r.timezone.name().to_string(),
-            queue: QueueName::new(RETENTION).unwrap_or_else(|_| unreachable!("the built-in name is valid")),
-            payload: "{}".into(),
-            description: format!(
-                "rampart's maintenance: deletes completed jobs after {}, dead jobs after {}, cron runs after {}",
-                rampart_core::duration::format_duration(r.completed),
-                rampart_core::duration::format_duration(r.dead),
-                rampart_core::duration::format_duration(r.cron_runs),
-            ),
-            misfire: Misfire::RunOnce,
-            source: CronSource::Builtin,
-            next_run_at: None,
+        let w = &config.webhooks;
+        let days = rampart_core::duration::format_duration;
+        let builtin = |name: &str, schedule: &str, timezone: Timezone, description: String| {
+            let put = CronSchedulePut {
+                name: CronName::new(name).unwrap_or_else(|_| unreachable!("the built-in name is valid")),
+                schedule: schedule.to_string(),
+                timezone: timezone.name().to_string(),
+                queue: QueueName::new(name).unwrap_or_else(|_| unreachable!("the built-in name is valid")),
+                payload: "{}".into(),
+                description,
+                misfire: Misfire::RunOnce,
+                source: CronSource::Builtin,
+                next_run_at: None,
+            };
+            (put, timezone)
         };
-        Cron { inner: Arc::new(Inner { engine, configured, retention, prune }) }
+        let builtins = vec![
+            builtin(
+                RETENTION,
+                &r.schedule,
+                r.timezone,
+                format!(
+                    "rampart's maintenance: deletes completed jobs after {}, dead jobs after {}, cron runs after {}",
+                    days(r.completed),
+                    days(r.dead),
+                    days(r.cron_runs),
+                ),
+            ),
+            builtin(
+                WEBHOOKS_RETENTION,
+                &w.schedule,
+                w.timezone,
+                format!(
+                    "webhook intake's cleanup: event ids after their window, bodies after {}, deliveries after {}",
+                    days(w.bodies_retention),
+                    days(w.deliveries_retention),
+                ),
+            ),
+        ];
+        Cron { inner: Arc::new(Inner { engine, configured, builtins, prune }) }
     }
 
     /// The engine's clock, which the scheduler sleeps on.
@@ -185,9 +223,13 @@ impl Cron {
             .collect();
         let store = self.inner.engine.store();
         store.cron_sync(CronSyncParams { source: CronSource::Config, schedules, now }).await?;
-        let mut retention = self.inner.retention.clone();
-        retention.next_run_at = next(&retention.schedule, config.retention.timezone);
-        store.cron_sync(CronSyncParams { source: CronSource::Builtin, schedules: vec![retention], now }).await
+        let builtins = self
+            .inner
+            .builtins
+            .iter()
+            .map(|(put, tz)| CronSchedulePut { next_run_at: next(&put.schedule, *tz), ..put.clone() })
+            .collect();
+        store.cron_sync(CronSyncParams { source: CronSource::Builtin, schedules: builtins, now }).await
     }
 
     /// Every schedule with its latest run, by name.
@@ -388,7 +430,7 @@ impl Cron {
                 engine.jobs_inserted(&record.queue, std::slice::from_ref(job));
             }
             if let (true, Some(run)) = (builtin, &f.run)
-                && let Err(id) = self.inner.prune.request(run.id)
+                && let Err(id) = self.inner.prune.request(record.name.clone(), run.id)
             {
                 let finish = CronRunFinishParams {
                     id,

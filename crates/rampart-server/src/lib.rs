@@ -14,6 +14,9 @@
 //!   backend, with counters and the decision's HTTP headers; the client IP
 //!   behind trusted proxies, the limits on rampart's own API, and a tower
 //!   layer for an app's routes.
+//! - [`webhook`]: webhook intake: the sources (configured and put through
+//!   the API), a request verified, logged and enqueued in one transaction,
+//!   and each source's counts.
 //! - [`breaker`]: this node's in-process circuit breakers, by name.
 //! - [`monitoring`]: queue samples with their history, totals kept across
 //!   restarts, HTTP request metrics and the Prometheus exposition.
@@ -47,4 +50,5 @@ pub mod service;
 pub mod shutdown;
 pub mod telemetry;
 pub mod timer;
+pub mod webhook;
 pub mod worker;

@@ -2,6 +2,7 @@
 //! SQLite in the data directory), makes the first admin key, starts the
 //! background services and serves the API until told to stop.
 
+use crate::webhook::{Intake, Sources};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -232,6 +233,10 @@ impl Server {
                 .with_loops(register(names::NOTIFIER));
             services.spawn(notifier.run(shutdown.clone()));
         }
+        let webhooks = Intake::new(engine.clone(), Sources::new(engine.clone(), config.webhooks.sources.clone()));
+        for name in webhooks.sources().unsigned() {
+            tracing::warn!(source = %name, "webhook source `{name}` has scheme `none`: anyone can post events to /in/{name}");
+        }
         let state = AppState::new(Shared {
             engine: engine.clone(),
             auth,
@@ -246,6 +251,7 @@ impl Server {
             cron,
             monitor,
             alerting,
+            webhooks,
         });
         match &config.database_url {
             Some(url) => tracing::info!(

@@ -29,6 +29,9 @@
 //!   configuration leaves out, made once and shared by every node
 //!   ([`Store::push_secret_ensure`]).
 //! - [`alert`]: alerts, silences and the outbox of alert notifications.
+//! - [`webhook`]: webhook intake: sources kept through the API, the event
+//!   ids taken per source, the delivery log (following each event's job),
+//!   idempotency keys of enqueues, and their retention.
 //! - [`monitoring`]: the running totals of every queue, kept across
 //!   restarts, the job figures readiness reports, and whether the database
 //!   takes writes ([`Store::write_failure`], [`Store::write_probe`]).
@@ -56,6 +59,7 @@ pub mod ratelimit;
 mod row;
 pub mod signal;
 pub mod sqlite;
+pub mod webhook;
 
 pub use alert::*;
 pub use api_key::{ApiKeyInsert, ApiKeyRecord};
@@ -69,11 +73,13 @@ pub use monitoring::{JobHealthCounts, QueueTotalsAddParams, QueueTotalsDelta, Qu
 pub use queue::{QueueCounts, QueueRecord};
 pub use ratelimit::RateLimitPolicyRecord;
 pub use signal::StoreSignal;
+pub use webhook::*;
 
 use std::pin::Pin;
 use std::time::Duration;
 
-use rampart_core::id::{BreakerName, CronName, JobId, PolicyName, QueueName};
+use rampart_core::delivery::DeliveryId;
+use rampart_core::id::{BreakerName, CronName, JobId, PolicyName, QueueName, SourceName};
 use rampart_core::time::UnixMillis;
 use tokio::sync::broadcast;
 
@@ -567,6 +573,141 @@ impl Store {
     /// keeps anyway, so it stays cheap however many jobs have finished.
     pub async fn job_health_counts(&self, now: UnixMillis) -> Result<JobHealthCounts, StoreError> {
         dispatch!(self, s => s.job_health_counts(now))
+    }
+    /// Stores a webhook source's spec under `name`, replacing the one there
+    /// (a replace keeps `created_at`). The caller validates the spec.
+    pub async fn webhook_source_put(
+        &self,
+        name: &SourceName,
+        spec: &str,
+        now: UnixMillis,
+    ) -> Result<WebhookSourceRecord, StoreError> {
+        let spec = rampart_core::nul::clean(spec);
+        match self {
+            Store::Sqlite(s) => s.webhook_source_put(name.clone(), spec.into_owned(), now).await,
+            Store::Postgres(s) => s.webhook_source_put(name, &spec, now).await,
+        }
+    }
+
+    /// Deletes a webhook source kept in the store; false when there was none.
+    pub async fn webhook_source_delete(&self, name: &SourceName) -> Result<bool, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.webhook_source_delete(name.clone()).await,
+            Store::Postgres(s) => s.webhook_source_delete(name).await,
+        }
+    }
+
+    /// Every webhook source kept in the store, in bytewise name order.
+    pub async fn webhook_source_list(&self) -> Result<Vec<WebhookSourceRecord>, StoreError> {
+        dispatch!(self, s => s.webhook_source_list())
+    }
+
+    /// Takes a verified event in one transaction: when its event id is not
+    /// taken (or its key expired), takes it until `expires_at`, inserts the
+    /// job and logs the delivery as `pending`; else logs a `duplicate` of
+    /// the delivery holding the key and inserts nothing. Concurrent intakes
+    /// of one event take it once, on every backend and node.
+    ///
+    /// On SQLite the write is queued when this is called (as
+    /// [`Store::job_insert_many`]).
+    pub fn webhook_intake(
+        &self,
+        mut params: WebhookIntakeParams,
+    ) -> Pin<Box<dyn Future<Output = Result<WebhookIntaken, StoreError>> + Send>> {
+        let checked = nul::key("event_id", &params.event_id).and_then(|()| nul::new_job(&mut params.job));
+        if let Err(e) = checked {
+            return Box::pin(std::future::ready(Err(e)));
+        }
+        nul::clean_opt(&mut params.tenant);
+        nul::clean_opt(&mut params.event_type);
+        params.headers.iter_mut().for_each(|(k, v)| {
+            nul::clean(k);
+            nul::clean(v);
+        });
+        match self {
+            Store::Sqlite(s) => Box::pin(s.webhook_intake(params)),
+            Store::Postgres(s) => {
+                let s = s.clone();
+                Box::pin(async move { s.webhook_intake(params).await })
+            }
+        }
+    }
+
+    /// Logs a request refused before it became an event (`rejected`, with
+    /// its reason, headers, size and body hash; never its body).
+    pub async fn webhook_reject(&self, mut params: WebhookRejectParams) -> Result<DeliveryId, StoreError> {
+        nul::clean(&mut params.reason);
+        params.headers.iter_mut().for_each(|(k, v)| {
+            nul::clean(k);
+            nul::clean(v);
+        });
+        dispatch!(self, s => s.webhook_reject(params))
+    }
+
+    /// A page of deliveries, newest first, each with its status read from
+    /// its job while the job exists.
+    pub async fn webhook_delivery_list(
+        &self,
+        mut params: WebhookDeliveryListParams,
+    ) -> Result<Vec<WebhookDeliveryRecord>, StoreError> {
+        nul::clean_opt(&mut params.tenant);
+        nul::clean_opt(&mut params.event_type);
+        dispatch!(self, s => s.webhook_delivery_list(params))
+    }
+
+    /// One delivery with its body (`None` once retention dropped it, and
+    /// for duplicates and rejections, which keep none).
+    pub async fn webhook_delivery_get(&self, id: DeliveryId) -> Result<Option<WebhookDeliveryWithBody>, StoreError> {
+        dispatch!(self, s => s.webhook_delivery_get(id))
+    }
+
+    /// Copies their jobs' outcome into up to `limit` pending deliveries whose
+    /// jobs finished (completed, dead or cancelled), so the log keeps it
+    /// once retention prunes the jobs; answers how many changed.
+    pub async fn webhook_delivery_settle(&self, limit: u32) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.webhook_delivery_settle(limit))
+    }
+
+    /// Marks a delivery as following its job again (after a replay made a
+    /// settled dead job live), so a later settle copies its new outcome.
+    pub async fn webhook_delivery_reopen(&self, id: DeliveryId) -> Result<(), StoreError> {
+        dispatch!(self, s => s.webhook_delivery_reopen(id))
+    }
+
+    /// One bounded retention step: deletes expired event ids and
+    /// idempotency keys, drops old bodies and deletes old deliveries, at
+    /// most `limit` rows of each.
+    pub async fn webhook_prune(&self, params: WebhookPruneParams) -> Result<WebhookPruned, StoreError> {
+        dispatch!(self, s => s.webhook_prune(params))
+    }
+
+    /// The latest delivery, event and rejection of every source with
+    /// deliveries in the log, by name.
+    pub async fn webhook_source_activity(&self) -> Result<Vec<WebhookSourceActivity>, StoreError> {
+        dispatch!(self, s => s.webhook_source_activity())
+    }
+
+    /// Inserts jobs under an idempotency key: when the key is not taken (or
+    /// expired), inserts them all-or-nothing and takes the key until
+    /// `expires_at`; else answers the jobs the key made, `replayed`.
+    ///
+    /// On SQLite the write is queued when this is called.
+    pub fn job_insert_keyed(
+        &self,
+        mut params: JobInsertKeyedParams,
+    ) -> Pin<Box<dyn Future<Output = Result<JobInsertedKeyed, StoreError>> + Send>> {
+        let checked =
+            nul::key("idempotency_key", &params.key).and_then(|()| params.jobs.iter_mut().try_for_each(nul::new_job));
+        if let Err(e) = checked {
+            return Box::pin(std::future::ready(Err(e)));
+        }
+        match self {
+            Store::Sqlite(s) => Box::pin(s.job_insert_keyed(params)),
+            Store::Postgres(s) => {
+                let s = s.clone();
+                Box::pin(async move { s.job_insert_keyed(params).await })
+            }
+        }
     }
 }
 

@@ -56,6 +56,8 @@ enum Command {
     Alerts(cli::alerts::Args),
     /// Show the admin diagnostics: background jobs and loops, integrations.
     Diag(cli::diag::Args),
+    /// Look at webhook sources and the delivery log; replay dead letters.
+    Webhooks(cli::webhooks::Args),
     /// Measure a running server's throughput and latency.
     Bench(cli::bench::Args),
     /// Print the API's OpenAPI 3.1 document (as `GET /openapi.json` serves it).
@@ -95,6 +97,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Monitor(args) => cli::monitor::run(args, &Remote::connect(&global)?).await,
         Command::Alerts(args) => cli::alerts::run(args, &Remote::connect(&global)?).await,
         Command::Diag(args) => cli::diag::run(args, &Remote::connect(&global)?).await,
+        Command::Webhooks(args) => cli::webhooks::run(args, &Remote::connect(&global)?).await,
         Command::Bench(args) => cli::bench::run(args, Remote::connect(&global)?.client).await,
         Command::Openapi(args) => cli::openapi::run(args),
     }

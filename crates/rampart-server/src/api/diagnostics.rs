@@ -11,10 +11,13 @@
 //!   expires within `diagnostics.token_expiry_horizon`; every push queue's
 //!   target with its host's breaker (when it last opened, why, when it
 //!   recovered); and every circuit breaker.
+//! - `GET /v1/admin/diagnostics/webhooks`: each webhook source with this
+//!   node's request counts and, from the log, its last event and last
+//!   rejection.
 
 use axum::Json;
 use axum::extract::State;
-use rampart_client::endpoint::{DIAGNOSTICS_BACKGROUND_JOBS, DIAGNOSTICS_INTEGRATIONS};
+use rampart_client::endpoint::{DIAGNOSTICS_BACKGROUND_JOBS, DIAGNOSTICS_INTEGRATIONS, DIAGNOSTICS_WEBHOOKS};
 use rampart_core::breaker::BreakerState;
 use rampart_core::duration::format_duration;
 use rampart_core::time::UnixMillis;
@@ -34,6 +37,38 @@ pub(super) fn router() -> Routes {
     Routes::new()
         .add(DIAGNOSTICS_BACKGROUND_JOBS, diagnostics_background_jobs)
         .add(DIAGNOSTICS_INTEGRATIONS, diagnostics_integrations)
+        .add(DIAGNOSTICS_WEBHOOKS, diagnostics_webhooks)
+}
+
+async fn diagnostics_webhooks(
+    State(state): State<AppState>,
+    _auth: Auth<Admin>,
+) -> Result<Json<rampart_client::wire::WebhooksDiagnostics>, ApiError> {
+    let sources = state.webhooks.sources().list().await?;
+    let activity = state.engine.store().webhook_source_activity().await.map_err(crate::engine::EngineError::from)?;
+    let counts: std::collections::BTreeMap<_, _> = state.webhooks.counts().into_iter().collect();
+    let sources = sources
+        .into_iter()
+        .map(|entry| {
+            let s = &entry.source;
+            let c = counts.get(&s.name).copied().unwrap_or_default();
+            let a = activity.iter().find(|a| a.source == s.name);
+            rampart_client::wire::WebhookSourceDiagnostics {
+                name: s.name.clone(),
+                scheme: s.scheme.as_str().into(),
+                queue: s.queue.clone(),
+                origin: entry.origin.as_str().into(),
+                received: c.received,
+                verified: c.verified,
+                rejected: c.rejected,
+                duplicate: c.duplicate,
+                last_received_at: a.and_then(|a| a.last_received_at),
+                last_event_at: a.and_then(|a| a.last_event_at),
+                last_rejected_at: a.and_then(|a| a.last_rejected_at),
+            }
+        })
+        .collect();
+    Ok(Json(rampart_client::wire::WebhooksDiagnostics { sources }))
 }
 
 fn time(t: Option<UnixMillis>) -> Option<String> {

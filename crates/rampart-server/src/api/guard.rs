@@ -13,6 +13,10 @@
 //!   before its address has paid for it: guessing keys, or a client stuck on
 //!   a revoked one, is slowed down without costing the store anything.
 //!
+//! Webhook intake (`/in/…`) is left out: it carries no key, comes in
+//! bursts from a provider's few addresses, and each source may name a
+//! policy of its own.
+//!
 //! Over the limit, the answer is `429 RATE_LIMITED` with the rate-limit
 //! headers (`Retry-After` among them) and a message saying what to do.
 //! Answers within the limit carry no extra headers: the check and gate
@@ -36,7 +40,10 @@ use crate::ratelimit::own::PER_KEY;
 /// The middleware: one check, then the route or a `429`.
 pub(super) async fn own_limits(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let limits = &state.own_limits;
-    if !limits.enabled() {
+    // Webhook intake carries no key and arrives in bursts from a provider's
+    // few addresses: its signature authenticates it, and a source limits
+    // itself with its own `ratelimit` policy.
+    if !limits.enabled() || req.uri().path().starts_with("/in/") {
         return next.run(req).await;
     }
     let verdict = match bearer(req.headers()).and_then(|token| state.auth.cached(token)) {

@@ -2,21 +2,27 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use rampart_client::endpoint::{
     ACKS, JOBS_CANCEL, JOBS_COMPLETE, JOBS_CREATE, JOBS_CREATE_BATCH, JOBS_FAIL, JOBS_GET, JOBS_HEARTBEAT, JOBS_LEASE,
     JOBS_LIST, JOBS_RELEASE, JOBS_RETRY,
 };
 use rampart_core::duration::HumanDuration;
-use rampart_core::id::JobId;
+use rampart_core::id::{JobId, QueueName};
 use rampart_core::job::JobState;
-use rampart_store::{AckOutcome, JobAck, JobListParams};
+use rampart_store::{AckOutcome, JobAck, JobInserted, JobListParams};
 
 use super::extract::{Admin, Auth, Body, Enqueue, Read, Work};
 use super::route::Routes;
 use super::{ApiError, AppState, job_id, queue_name, view};
 use crate::engine::{self, EngineError, JobSpec};
 use rampart_client::wire::*;
+
+/// How long an `Idempotency-Key` answers with the jobs it made: as long as
+/// webhook event ids are kept, since senders retry for days.
+pub const IDEMPOTENCY_WINDOW: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+/// Longest `Idempotency-Key` accepted.
+const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
 /// Longest worker name accepted.
 const MAX_WORKER_LEN: usize = 200;
@@ -44,25 +50,56 @@ fn spec(state: &AppState, req: EnqueueRequest, at: &str) -> Result<JobSpec, ApiE
     JobSpec::from_request(req, at, state.engine.now()).map_err(|e| ApiError::invalid(e.0))
 }
 
+/// The request's `Idempotency-Key`: 1 to 255 visible ASCII characters.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else { return Ok(None) };
+    match value.to_str() {
+        Ok(k) if !k.trim().is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY_LEN => Ok(Some(k.trim().to_string())),
+        _ => Err(ApiError::invalid(format!(
+            "invalid header `Idempotency-Key`: use 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters, e.g. a UUID"
+        ))),
+    }
+}
+
+/// Enqueues, under the request's `Idempotency-Key` when it has one: a
+/// repeat within [`IDEMPOTENCY_WINDOW`] answers the jobs the key made
+/// (`duplicate`) and the header `Idempotent-Replayed: true`.
+async fn enqueue(
+    state: &AppState,
+    headers: &HeaderMap,
+    queue: &QueueName,
+    specs: Vec<JobSpec>,
+) -> Result<(Vec<JobInserted>, HeaderMap), ApiError> {
+    let mut answer = HeaderMap::new();
+    let Some(key) = idempotency_key(headers)? else { return Ok((state.engine.enqueue(queue, specs).await?, answer)) };
+    let keyed = state.engine.enqueue_keyed(queue, specs, key, IDEMPOTENCY_WINDOW).await?;
+    if keyed.replayed {
+        answer.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok((keyed.jobs, answer))
+}
+
 async fn jobs_create(
     State(state): State<AppState>,
     _auth: Auth<Enqueue>,
     Path(queue): Path<String>,
+    headers: HeaderMap,
     Body(req): Body<EnqueueRequest>,
-) -> Result<(StatusCode, Json<EnqueueResponse>), ApiError> {
+) -> Result<(StatusCode, HeaderMap, Json<EnqueueResponse>), ApiError> {
     let queue = queue_name(&queue)?;
-    let inserted = state.engine.enqueue(&queue, vec![spec(&state, req, "")?]).await?;
+    let (inserted, answer) = enqueue(&state, &headers, &queue, vec![spec(&state, req, "")?]).await?;
     let job = inserted.into_iter().next().ok_or_else(|| ApiError::invalid("nothing was enqueued"))?;
     let status = if job.duplicate { StatusCode::OK } else { StatusCode::CREATED };
-    Ok((status, Json(EnqueueResponse { id: job.id, state: job.state, duplicate: job.duplicate })))
+    Ok((status, answer, Json(EnqueueResponse { id: job.id, state: job.state, duplicate: job.duplicate })))
 }
 
 async fn jobs_create_batch(
     State(state): State<AppState>,
     _auth: Auth<Enqueue>,
     Path(queue): Path<String>,
+    headers: HeaderMap,
     Body(req): Body<BatchRequest>,
-) -> Result<(StatusCode, Json<BatchResponse>), ApiError> {
+) -> Result<(StatusCode, HeaderMap, Json<BatchResponse>), ApiError> {
     let queue = queue_name(&queue)?;
     if req.jobs.is_empty() {
         return Err(ApiError::invalid("invalid field `jobs`: the batch is empty"));
@@ -73,8 +110,9 @@ async fn jobs_create_batch(
         .enumerate()
         .map(|(i, j)| spec(&state, j, &format!("jobs[{i}].")))
         .collect::<Result<Vec<_>, _>>()?;
-    let inserted = state.engine.enqueue(&queue, specs).await?;
-    Ok((StatusCode::CREATED, Json(BatchResponse { ids: inserted.into_iter().map(|j| j.id).collect() })))
+    let (inserted, answer) = enqueue(&state, &headers, &queue, specs).await?;
+    let status = if answer.is_empty() { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, answer, Json(BatchResponse { ids: inserted.into_iter().map(|j| j.id).collect() })))
 }
 
 async fn jobs_lease(

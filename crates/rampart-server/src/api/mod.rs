@@ -29,6 +29,7 @@ mod queues;
 mod ratelimit;
 mod route;
 mod view;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -101,6 +102,8 @@ pub struct Shared {
     pub monitor: Monitor,
     /// Alert channels and their health on this node.
     pub alerting: crate::alert::Alerting,
+    /// Webhook intake and its sources.
+    pub webhooks: crate::webhook::Intake,
 }
 
 /// Every route of the API, each module's.
@@ -118,6 +121,7 @@ fn routes(metrics_public: bool) -> Routes {
         .merge(diagnostics::router())
         .merge(integrations::router())
         .merge(monitoring::router(metrics_public))
+        .merge(webhooks::router())
         .merge(Routes::new().add(OPENAPI, openapi::serve))
 }
 

@@ -177,7 +177,21 @@ async fn metrics_open(State(state): State<AppState>) -> Result<Response, ApiErro
             breaker::statuses_local(&state.breakers)
         }
     };
-    let text = prometheus::render(&state.monitor, &state.limiter, &breakers, state.started.elapsed());
+    let webhooks: Vec<prometheus::WebhookSample> = state
+        .webhooks
+        .counts()
+        .into_iter()
+        .map(|(source, c)| {
+            let outcomes = vec![
+                ("received", c.received),
+                ("verified", c.verified),
+                ("rejected", c.rejected),
+                ("duplicate", c.duplicate),
+            ];
+            (source.to_string(), outcomes)
+        })
+        .collect();
+    let text = prometheus::render(&state.monitor, &state.limiter, &breakers, &webhooks, state.started.elapsed());
     Ok(([(header::CONTENT_TYPE, prometheus::CONTENT_TYPE)], text).into_response())
 }
 

@@ -26,9 +26,10 @@ use rampart_core::queue::QueueCounters;
 use rampart_core::retry::{Backoff, RetryPlanner};
 use rampart_core::time::{SharedClock, UnixMillis};
 use rampart_store::{
-    AckOutcome, JobAck, JobAckParams, JobAcked, JobHeartbeatParams, JobInsertParams, JobInserted, JobLeaseParams,
-    JobListParams, JobReapParams, JobReaped, JobRecord, JobRelease, JobReleaseParams, JobReleased, JobRetryDeadParams,
-    LeasedJob, NewJob, QueueCounts, Store, StoreError, StoreSignal,
+    AckOutcome, JobAck, JobAckParams, JobAcked, JobHeartbeatParams, JobInsertKeyedParams, JobInsertParams, JobInserted,
+    JobInsertedKeyed, JobLeaseParams, JobListParams, JobReapParams, JobReaped, JobRecord, JobRelease, JobReleaseParams,
+    JobReleased, JobRetryDeadParams, LeasedJob, NewJob, QueueCounts, Store, StoreError, StoreSignal,
+    WebhookIntakeParams, WebhookIntaken,
 };
 
 use crate::config::{Config, QueueConfig};
@@ -160,13 +161,73 @@ impl Engine {
 
     /// Enqueues jobs into one queue, all-or-nothing.
     pub async fn enqueue(&self, queue: &QueueName, specs: Vec<JobSpec>) -> Result<Vec<JobInserted>, EngineError> {
+        let now = self.now();
+        let jobs = self.new_jobs(queue, specs, now)?;
+        let ready_now = jobs.iter().any(|j| j.run_at <= now);
+        let pending = self.inner.store.job_insert_many(JobInsertParams { jobs, now });
+        // Waiting leases are woken while the insert commits: their lease is
+        // queued behind it and finds the new jobs, a commit and two thread
+        // hand-offs sooner than waking them after the answer.
+        if ready_now {
+            self.inner.wakers.wake_queue(queue);
+        }
+        let inserted = pending.await?;
+        // And again once committed, for a lease that ran before the insert
+        // was visible (it went back to waiting).
+        self.jobs_inserted(queue, &inserted);
+        Ok(inserted)
+    }
+
+    /// Enqueues jobs under an idempotency key kept for `window`: the first
+    /// call inserts them (all-or-nothing) and takes the key; a repeat within
+    /// the window answers the same jobs, `replayed`, and inserts nothing.
+    pub async fn enqueue_keyed(
+        &self,
+        queue: &QueueName,
+        specs: Vec<JobSpec>,
+        key: String,
+        window: Duration,
+    ) -> Result<JobInsertedKeyed, EngineError> {
+        let now = self.now();
+        let jobs = self.new_jobs(queue, specs, now)?;
+        let params = JobInsertKeyedParams { queue: queue.clone(), key, expires_at: now.plus(window), jobs, now };
+        let pending = self.inner.store.job_insert_keyed(params);
+        self.inner.wakers.wake_queue(queue);
+        let keyed = pending.await?;
+        self.jobs_inserted(queue, &keyed.jobs);
+        Ok(keyed)
+    }
+
+    /// Takes a verified webhook event: its job, with the queue's defaults and
+    /// `payload`, goes into the store in the one transaction that takes the
+    /// event id and logs the delivery (`delivery` fills in the rest of the
+    /// call from the job and the time). Jobs are made here and only here.
+    pub async fn webhook_intake(
+        &self,
+        queue: &QueueName,
+        payload: String,
+        delivery: impl FnOnce(NewJob, UnixMillis) -> WebhookIntakeParams,
+    ) -> Result<WebhookIntaken, EngineError> {
+        let now = self.now();
+        let spec = JobSpec { payload, ..JobSpec::default() };
+        let job = self.new_jobs(queue, vec![spec], now)?.pop().ok_or(EngineError::Invalid("no job".into()))?;
+        let pending = self.inner.store.webhook_intake(delivery(job, now));
+        self.inner.wakers.wake_queue(queue);
+        let taken = pending.await?;
+        if let WebhookIntaken::Accepted { job, .. } = &taken {
+            self.jobs_inserted(queue, std::slice::from_ref(job));
+        }
+        Ok(taken)
+    }
+
+    /// The store's rows of `specs`: the queue's defaults filled in, payload sizes checked.
+    fn new_jobs(&self, queue: &QueueName, specs: Vec<JobSpec>, now: UnixMillis) -> Result<Vec<NewJob>, EngineError> {
         if specs.len() > MAX_ENQUEUE_BATCH {
             return Err(EngineError::Invalid(format!(
                 "a batch holds at most {MAX_ENQUEUE_BATCH} jobs; this one has {}; split it",
                 specs.len()
             )));
         }
-        let now = self.now();
         let cfg = self.queue_config(queue);
         let mut jobs = Vec::with_capacity(specs.len());
         for (i, spec) in specs.into_iter().enumerate() {
@@ -187,19 +248,7 @@ impl Engine {
                 unique_key: spec.unique_key,
             });
         }
-        let ready_now = jobs.iter().any(|j| j.run_at <= now);
-        let pending = self.inner.store.job_insert_many(JobInsertParams { jobs, now });
-        // Waiting leases are woken while the insert commits: their lease is
-        // queued behind it and finds the new jobs, a commit and two thread
-        // hand-offs sooner than waking them after the answer.
-        if ready_now {
-            self.inner.wakers.wake_queue(queue);
-        }
-        let inserted = pending.await?;
-        // And again once committed, for a lease that ran before the insert
-        // was visible (it went back to waiting).
-        self.jobs_inserted(queue, &inserted);
-        Ok(inserted)
+        Ok(jobs)
     }
 
     /// Wakes what waits on jobs another store call inserted into `queue` (a

@@ -83,6 +83,8 @@ rampart_core::named_enum! {
         BreakerState = "rampart_breaker_state",
         /// `rampart_redis_up`.
         RedisUp = "rampart_redis_up",
+        /// `rampart_webhook_requests_total`.
+        WebhookRequestsTotal = "rampart_webhook_requests_total",
     }
 }
 
@@ -100,7 +102,8 @@ impl Series {
             | Series::JobsTimedOutTotal
             | Series::HttpRequestsTotal
             | Series::RatelimitChecksTotal
-            | Series::RatelimitFallbacksTotal => Kind::Counter,
+            | Series::RatelimitFallbacksTotal
+            | Series::WebhookRequestsTotal => Kind::Counter,
             Series::JobDurationSeconds | Series::HttpRequestDurationSeconds => Kind::Histogram,
             Series::BuildInfo
             | Series::UptimeSeconds
@@ -142,6 +145,9 @@ impl Series {
                 "1 for the state each circuit breaker is in now (closed, open, half_open), 0 for the others; scope shared or node."
             }
             Series::RedisUp => "1 while rate-limit checks go to Redis, 0 while they fall back; absent without Redis.",
+            Series::WebhookRequestsTotal => {
+                "Webhook intake requests on this node by source and outcome (received, verified, rejected, duplicate)."
+            }
         }
     }
 
@@ -161,12 +167,23 @@ impl Series {
             Series::RatelimitChecksTotal => &["policy", "decision"],
             Series::RatelimitFallbacksTotal => &["policy"],
             Series::BreakerState => &["breaker", "scope", "state"],
+            Series::WebhookRequestsTotal => &["source", "outcome"],
         }
     }
 }
 
+/// One webhook source's request counts on this node: its name and each
+/// outcome (`received`, `verified`, `rejected`, `duplicate`) with its count.
+pub type WebhookSample = (String, Vec<(&'static str, u64)>);
+
 /// The exposition of everything the server measures.
-pub fn render(monitor: &Monitor, limiter: &RateLimiter, breakers: &[BreakerStatus], uptime: Duration) -> String {
+pub fn render(
+    monitor: &Monitor,
+    limiter: &RateLimiter,
+    breakers: &[BreakerStatus],
+    webhooks: &[WebhookSample],
+    uptime: Duration,
+) -> String {
     let mut out = Exposition(String::with_capacity(64 * 1024));
     let engine = monitor.engine();
     let latest = monitor.latest();
@@ -260,6 +277,13 @@ pub fn render(monitor: &Monitor, limiter: &RateLimiter, breakers: &[BreakerStatu
             Series::RedisUp => {
                 if let Some(redis) = limiter.redis() {
                     out.sample(series, &[], u8::from(redis.is_up()));
+                }
+            }
+            Series::WebhookRequestsTotal => {
+                for (source, counts) in webhooks {
+                    for (outcome, n) in counts {
+                        out.sample(series, &[source, outcome], n);
+                    }
                 }
             }
         }

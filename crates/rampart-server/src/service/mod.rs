@@ -28,7 +28,7 @@ pub use loops::{LoopStatus, Loops};
 pub use notifier::{Notifier, NotifierConfig};
 pub use policy_syncer::{PolicySyncer, PolicySyncerConfig};
 pub use promoter::{Promoter, PromoterConfig};
-pub use pruner::{PruneReport, Pruner, PrunerConfig};
+pub use pruner::{PruneReport, Pruner, PrunerConfig, WebhookPruneReport};
 pub use reaper::{Reaper, ReaperConfig};
 pub use redis_prober::{RedisProber, RedisProberConfig};
 pub use relay::Relay;

@@ -5,7 +5,10 @@
 //!
 //! It works when told: each run of the built-in `rampart.retention` cron
 //! schedule is handed to it through [`PruneRequests`], and it ends that run
-//! with what it deleted, or why it failed. On PostgreSQL the deletes claim
+//! with what it deleted, or why it failed. Runs of `rampart.webhooks` clean
+//! up webhook intake the same way: first the deliveries whose jobs finished
+//! take their outcome into their row (before the jobs go), then expired
+//! event ids and idempotency keys, old bodies and old deliveries. On PostgreSQL the deletes claim
 //! rows `SKIP LOCKED`, so pruners of several nodes never wait on each other.
 
 use std::collections::BTreeMap;
@@ -14,12 +17,12 @@ use std::time::Duration;
 use rampart_core::id::QueueName;
 use rampart_core::job::JobState;
 use rampart_core::time::UnixMillis;
-use rampart_store::{CronRunFinishParams, CronRunPruneParams, JobPruneParams, QueueFilter};
+use rampart_store::{CronRunFinishParams, CronRunPruneParams, JobPruneParams, QueueFilter, WebhookPruneParams};
 use tokio::sync::mpsc;
 
 use super::loops::{Loops, names};
-use crate::config::{Config, RetentionConfig};
-use crate::cron::PruneRequests;
+use crate::config::{Config, RetentionConfig, WebhooksConfig};
+use crate::cron::{PruneRequests, PruneRun, WEBHOOKS_RETENTION};
 use crate::engine::{Engine, EngineError};
 use crate::shutdown::Shutdown;
 
@@ -33,6 +36,8 @@ pub struct PrunerConfig {
     pub retention: RetentionConfig,
     /// Queues with their own retention: completed, dead (`None`: the default).
     pub queues: BTreeMap<QueueName, (Option<Duration>, Option<Duration>)>,
+    /// How long webhook intake's bodies and deliveries are kept (`[webhooks]`).
+    pub webhooks: WebhooksConfig,
     /// Rows deleted per transaction.
     pub batch: u32,
 }
@@ -46,7 +51,8 @@ impl PrunerConfig {
             .filter(|(_, q)| q.retention_completed.is_some() || q.retention_dead.is_some())
             .map(|(name, q)| (name.clone(), (q.retention_completed, q.retention_dead)))
             .collect();
-        PrunerConfig { retention: config.retention.clone(), queues, batch: 1_000 }
+        let webhooks = WebhooksConfig { sources: Default::default(), ..config.webhooks.clone() };
+        PrunerConfig { retention: config.retention.clone(), queues, webhooks, batch: 1_000 }
     }
 }
 
@@ -59,13 +65,29 @@ pub struct PruneReport {
     pub dead_jobs: u64,
     /// Cron runs deleted.
     pub cron_runs: u64,
+    /// What a `rampart.webhooks` run did instead.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub webhooks: Option<WebhookPruneReport>,
+}
+
+/// What one `rampart.webhooks` run did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct WebhookPruneReport {
+    /// Deliveries that took their finished job's outcome into their row.
+    pub settled_deliveries: u64,
+    /// Expired event ids and idempotency keys deleted.
+    pub expired_keys: u64,
+    /// Bodies dropped from the delivery log.
+    pub bodies: u64,
+    /// Deliveries deleted.
+    pub deliveries: u64,
 }
 
 /// Deletes what is past its retention.
 pub struct Pruner {
     config: PrunerConfig,
     engine: Engine,
-    requests: mpsc::Receiver<i64>,
+    requests: mpsc::Receiver<PruneRun>,
     loops: Loops,
 }
 
@@ -94,7 +116,7 @@ impl Pruner {
     /// Does the one waiting run, if any, and ends it; answers what it deleted.
     pub async fn run_once(&mut self) -> Result<Option<PruneReport>, EngineError> {
         let Ok(run) = self.requests.try_recv() else { return Ok(None) };
-        self.work(run, None).await.map(Some)
+        self.work(&run, None).await.map(Some)
     }
 
     /// Prunes for each run handed over, until shutdown.
@@ -105,7 +127,7 @@ impl Pruner {
                 _ = shutdown.wait() => return,
             };
             let Some(run) = run else { return };
-            let result = self.work(run, Some(&shutdown)).await;
+            let result = self.work(&run, Some(&shutdown)).await;
             self.loops.report(names::PRUNER, &result);
             if let Err(e) = result {
                 tracing::warn!(error = %e, "cannot record the end of a retention run");
@@ -113,9 +135,13 @@ impl Pruner {
         }
     }
 
-    async fn work(&self, run: i64, shutdown: Option<&Shutdown>) -> Result<PruneReport, EngineError> {
+    async fn work(&self, run: &PruneRun, shutdown: Option<&Shutdown>) -> Result<PruneReport, EngineError> {
         let started = self.engine.now();
-        let outcome = self.prune(started, shutdown).await;
+        let outcome = if run.schedule.as_str() == WEBHOOKS_RETENTION {
+            self.prune_webhooks(started, shutdown).await
+        } else {
+            self.prune(started, shutdown).await
+        };
         let (status, error, report) = match outcome {
             Ok(report) => (JobState::Completed, None, report),
             Err(PruneError::Shutdown(done)) => (JobState::Dead, Some(PruneError::Shutdown(done).to_string()), done),
@@ -133,7 +159,7 @@ impl Pruner {
             );
         }
         let finish = CronRunFinishParams {
-            id: run,
+            id: run.run,
             status,
             started_at: started,
             error,
@@ -187,13 +213,49 @@ impl Pruner {
         }
     }
 
+    /// Cleans up webhook intake at `now`, batch by batch: settles finished
+    /// deliveries, then deletes expired keys, old bodies and old deliveries.
+    async fn prune_webhooks(&self, now: UnixMillis, shutdown: Option<&Shutdown>) -> Result<PruneReport, PruneError> {
+        let mut done = PruneReport { webhooks: Some(WebhookPruneReport::default()), ..PruneReport::default() };
+        let mut report = WebhookPruneReport::default();
+        let batch = self.config.batch;
+        let store = self.engine.store();
+        loop {
+            let n = self.step(store.webhook_delivery_settle(batch), done, shutdown).await?;
+            report.settled_deliveries += n;
+            done.webhooks = Some(report);
+            if n < u64::from(batch) {
+                break;
+            }
+        }
+        let before =
+            |keep: Duration| UnixMillis(now.0.saturating_sub(i64::try_from(keep.as_millis()).unwrap_or(i64::MAX)));
+        let params = WebhookPruneParams {
+            bodies_before: before(self.config.webhooks.bodies_retention),
+            deliveries_before: before(self.config.webhooks.deliveries_retention),
+            limit: batch,
+            now,
+        };
+        loop {
+            let pruned = self.step(store.webhook_prune(params), done, shutdown).await;
+            let pruned = pruned?;
+            report.expired_keys += pruned.keys;
+            report.bodies += pruned.bodies;
+            report.deliveries += pruned.deliveries;
+            done.webhooks = Some(report);
+            if pruned.keys.max(pruned.bodies).max(pruned.deliveries) < u64::from(batch) {
+                return Ok(done);
+            }
+        }
+    }
+
     /// One batch, unless shutdown came; then lets other tasks (and writes) in.
-    async fn step(
+    async fn step<T>(
         &self,
-        batch: impl Future<Output = Result<u64, rampart_store::StoreError>>,
+        batch: impl Future<Output = Result<T, rampart_store::StoreError>>,
         done: PruneReport,
         shutdown: Option<&Shutdown>,
-    ) -> Result<u64, PruneError> {
+    ) -> Result<T, PruneError> {
         if shutdown.is_some_and(Shutdown::is_triggered) {
             return Err(PruneError::Shutdown(done));
         }

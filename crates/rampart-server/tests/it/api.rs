@@ -72,6 +72,15 @@ fn routes(job: &str) -> Vec<(Method, String, Option<&'static str>, Action)> {
         (Method::POST, "/v1/alerts/silences".into(), Some(r#"{"duration":"1h","reason":"deploy"}"#), Admin),
         (Method::DELETE, "/v1/alerts/silences/999".into(), None, Admin),
         (Method::POST, "/v1/alerts/test".into(), None, Admin),
+        (Method::GET, "/v1/admin/diagnostics/webhooks".into(), None, Admin),
+        (Method::GET, "/v1/webhooks/sources".into(), None, Read),
+        (Method::GET, "/v1/webhooks/sources/nope".into(), None, Read),
+        (Method::PUT, "/v1/webhooks/sources/s".into(), Some(r#"{"scheme":"github","secret":"s"}"#), Admin),
+        (Method::DELETE, "/v1/webhooks/sources/nope".into(), None, Admin),
+        (Method::GET, "/v1/webhooks/deliveries".into(), None, Read),
+        (Method::GET, "/v1/webhooks/deliveries/1".into(), None, Read),
+        (Method::POST, "/v1/webhooks/deliveries/1/replay".into(), None, Admin),
+        (Method::POST, "/v1/webhooks/deliveries/replay".into(), Some(r#"{"source":"s"}"#), Admin),
     ]
 }
 

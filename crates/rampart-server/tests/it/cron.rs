@@ -21,6 +21,7 @@ use crate::harness::{T0, TestApp, eventually};
 fn quiet() -> Config {
     let mut config = Config::default();
     config.retention.schedule = "@yearly".into();
+    config.webhooks.schedule = "@yearly".into();
     config
 }
 
@@ -326,7 +327,7 @@ async fn bad_definitions_are_refused_naming_the_field() {
     let listed = app.send(Method::GET, "/v1/cron", None).await.body;
     let names: Vec<&str> =
         listed["schedules"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["from-config", "rampart.retention"]);
+    assert_eq!(names, ["from-config", "rampart.retention", "rampart.webhooks"]);
 }
 
 #[tokio::test]

@@ -171,6 +171,10 @@ impl TestApp {
             alerting: alerting.clone(),
             loops: loops.clone(),
             diagnostics: config.diagnostics.clone(),
+            webhooks: rampart_server::webhook::Intake::new(
+                engine.clone(),
+                rampart_server::webhook::Sources::new(engine.clone(), config.webhooks.sources.clone()),
+            ),
         });
         // In process there is no connection: requests come from PEER unless they say otherwise.
         let router = api::router(state).layer(MockConnectInfo(PEER));

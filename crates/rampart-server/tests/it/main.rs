@@ -27,4 +27,5 @@ mod ratelimit;
 mod receiver;
 mod routes;
 mod timer;
+mod webhooks;
 mod worker;

@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_integrations.sql"),
     include_str!("migrations/0009_write_probes.sql"),
     include_str!("migrations/0010_ui.sql"),
+    include_str!("migrations/0011_webhooks.sql"),
 ];
 
 /// The advisory lock key held while migrating ("rampart" in ASCII).

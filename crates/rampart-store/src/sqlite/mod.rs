@@ -17,6 +17,7 @@ mod monitoring;
 mod push;
 mod ratelimit;
 mod row;
+mod webhook;
 mod writer;
 
 use std::fs::File;
@@ -53,6 +54,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_integrations.sql"),
     include_str!("migrations/0009_write_probes.sql"),
     include_str!("migrations/0010_ui.sql"),
+    include_str!("migrations/0011_webhooks.sql"),
 ];
 
 /// Read connections kept open between reads.

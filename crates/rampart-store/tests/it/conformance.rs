@@ -28,6 +28,8 @@ pub use nul::*;
 pub use write::*;
 // The cron and retention contract lives in its own file; `backend!` runs it too.
 use crate::cron_store::*;
+// And webhook intake's.
+use crate::webhook_store::*;
 
 const T0: UnixMillis = UnixMillis(1_800_000_000_000);
 const LEASE: Duration = Duration::from_secs(30);
@@ -851,6 +853,12 @@ macro_rules! backend {
             run!(free_text_with_nul_is_kept_with_the_replacement_character);
             run!(json_with_escaped_nul_round_trips);
             run!(a_write_probe_succeeds_on_a_writable_store);
+            run!(webhook_sources_are_put_replaced_listed_and_deleted);
+            run!(webhook_intake_takes_an_event_once_within_its_window);
+            run!(webhook_intake_of_one_event_from_many_callers_takes_it_once);
+            run!(webhook_deliveries_follow_their_jobs_and_list_with_filters);
+            run!(webhook_retention_prunes_keys_bodies_and_deliveries_in_bounded_batches);
+            run!(idempotency_keys_answer_the_same_jobs_within_their_window);
         }
     };
 }

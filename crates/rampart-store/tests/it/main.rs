@@ -6,3 +6,4 @@
 mod alert_store;
 mod conformance;
 mod cron_store;
+mod webhook_store;

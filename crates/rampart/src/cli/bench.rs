@@ -26,6 +26,23 @@ pub enum What {
     /// Push delivery throughput, enqueue to delivered, through an
     /// in-process server on SQLite to a local no-op receiver.
     Push(PushArgs),
+    /// Verified webhook intakes per second (signature, dedupe, log row and
+    /// job, committed) through an in-process server on SQLite, over HTTP.
+    Webhooks(WebhooksArgs),
+}
+
+/// Options of `rampart bench webhooks`.
+#[derive(clap::Args, Debug)]
+pub struct WebhooksArgs {
+    /// Events to post, each once, each signed the Standard Webhooks way.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub events: u64,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub concurrency: u32,
+    /// Size of each event's JSON body, in bytes.
+    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u64).range(100..=1_048_576))]
+    pub body_bytes: u64,
 }
 
 /// Options of `rampart bench queue`.
@@ -147,6 +164,14 @@ pub async fn run(args: Args, client: Client) -> anyhow::Result<()> {
         What::Push(a) => {
             rampart_bench::push(rampart_bench::PushOptions { jobs: a.jobs, concurrency: a.concurrency, batch: a.batch })
                 .await
+        }
+        What::Webhooks(a) => {
+            let options = rampart_bench::WebhooksOptions {
+                events: a.events,
+                concurrency: a.concurrency,
+                body_bytes: usize::try_from(a.body_bytes).unwrap_or(usize::MAX),
+            };
+            rampart_bench::webhooks(options).await
         }
     }
 }

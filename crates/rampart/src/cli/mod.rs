@@ -23,6 +23,7 @@ pub mod output;
 pub mod queues;
 pub mod ratelimit;
 pub mod serve;
+pub mod webhooks;
 pub mod work;
 
 use std::fmt;

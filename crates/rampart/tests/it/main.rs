@@ -65,4 +65,5 @@ mod shared_limits;
 mod shutdown;
 mod tcpproxy;
 mod ui;
+mod webhooks;
 mod worker;

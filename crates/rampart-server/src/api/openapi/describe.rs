@@ -175,6 +175,12 @@ impl<T: ToSchema> Answer for (StatusCode, Json<T>) {
     }
 }
 
+impl<T: ToSchema> Answer for (StatusCode, HeaderMap, Json<T>) {
+    fn describe(op: &mut Operation) {
+        Json::<T>::describe(op);
+    }
+}
+
 impl<T: ToSchema> Answer for (HeaderMap, Json<T>) {
     fn describe(op: &mut Operation) {
         Json::<T>::describe(op);
