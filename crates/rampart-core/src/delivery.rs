@@ -27,10 +27,7 @@ pub struct DeliveryIdError(pub String);
 impl FromStr for DeliveryId {
     type Err = DeliveryIdError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.parse::<i64>() {
-            Ok(n) if n > 0 => Ok(DeliveryId(n)),
-            _ => Err(DeliveryIdError(s.chars().take(64).collect())),
-        }
+        crate::id::parse_id(s).map(DeliveryId).ok_or_else(|| DeliveryIdError(s.chars().take(64).collect()))
     }
 }
 

@@ -201,18 +201,25 @@ pub struct WebhooksDiagnostics {
 pub struct WebhookDeliveriesQuery {
     /// Only this source's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^([A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,127}|\.[A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,126}|\.\.[A-Za-z0-9_.:-]{1,126})$"
+    )]
     pub source: Option<String>,
     /// Only this tenant's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
     /// Only those with this status now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(pattern = r"^(pending|processing|completed|failed|dead_letter|cancelled|duplicate|rejected)$")]
     pub status: Option<String>,
     /// Only events of this type.
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub event_type: Option<String>,
     /// Only those received at or after this time (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<String>, format = DateTime)]
     pub since: Option<String>,
     /// The `next_cursor` of the previous page.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -46,6 +46,12 @@ fn schema(path: &str, name: &str) -> (Value, &'static str) {
         "id" if under("/v1/alerts/") => (of::<AlertId>(), "The alert's id."),
         "id" if under("/v1/integrations/") => (name_schema(), "The connection's id in the app."),
         "platform" => (name_schema(), "The third-party platform (`stripe`, `gmail`, …)."),
+        "source" => (name_schema(), "The webhook source's name."),
+        "name" if under("/v1/webhooks/sources/") => (name_schema(), "The webhook source's name."),
+        "id" if under("/v1/webhooks/deliveries/") => (
+            json!({"type": "string", "pattern": rampart_core::schema::ID_PATTERN, "minLength": 1, "maxLength": 18}),
+            "The delivery's id.",
+        ),
         "name" | "policy" if under("/v1/ratelimit/") => (of::<PolicyName>(), "The rate-limit policy's name."),
         "name" if under("/v1/breakers/") => (of::<BreakerName>(), "The circuit breaker's name."),
         "name" if under("/v1/cron/") => (of::<CronName>(), "The cron schedule's name."),
