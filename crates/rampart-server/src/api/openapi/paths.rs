@@ -4,7 +4,7 @@
 
 use rampart_core::alert::{AlertId, SilenceId};
 use rampart_core::id::{BreakerName, CronName, JobId, PolicyName, QueueName};
-use rampart_core::schema::NAME_PATTERN;
+use rampart_core::schema::{ID_PATTERN, NAME_PATTERN, text};
 use serde_json::{Value, json};
 use utoipa::PartialSchema;
 
@@ -48,10 +48,9 @@ fn schema(path: &str, name: &str) -> (Value, &'static str) {
         "platform" => (name_schema(), "The third-party platform (`stripe`, `gmail`, …)."),
         "source" => (name_schema(), "The webhook source's name."),
         "name" if under("/v1/webhooks/sources/") => (name_schema(), "The webhook source's name."),
-        "id" if under("/v1/webhooks/deliveries/") => (
-            json!({"type": "string", "pattern": rampart_core::schema::ID_PATTERN, "minLength": 1, "maxLength": 18}),
-            "The delivery's id.",
-        ),
+        "id" if under("/v1/webhooks/deliveries/") => {
+            (string(ID_PATTERN, 18, "A delivery's id: digits, as the delivery log lists it."), "The delivery's id.")
+        }
         "name" | "policy" if under("/v1/ratelimit/") => (of::<PolicyName>(), "The rate-limit policy's name."),
         "name" if under("/v1/breakers/") => (of::<BreakerName>(), "The circuit breaker's name."),
         "name" if under("/v1/cron/") => (of::<CronName>(), "The cron schedule's name."),
@@ -67,5 +66,10 @@ fn schema(path: &str, name: &str) -> (Value, &'static str) {
 }
 
 fn name_schema() -> Value {
-    json!({"type": "string", "pattern": NAME_PATTERN, "minLength": 1, "maxLength": 128})
+    string(NAME_PATTERN, 128, "1 to 128 characters of A-Z, a-z, 0-9, `_`, `.`, `:` and `-`, except `.` and `..`.")
+}
+
+/// The core's string schema ([`rampart_core::schema::text`]) as JSON.
+fn string(pattern: &str, max_length: usize, description: &str) -> Value {
+    serde_json::to_value(text(pattern, Some(max_length), description)).unwrap_or(Value::Null)
 }
