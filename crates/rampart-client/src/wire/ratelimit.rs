@@ -93,7 +93,7 @@ pub struct RateLimitPolicyView {
     pub key: String,
     /// Where the counters live (`memory` or `redis`).
     pub backend: String,
-    /// Where the policy was defined: `config` or `api` (kept in the store).
+    /// Where the policy was defined: `config`, `api` (kept in the store) or `preset`.
     pub source: String,
     /// What a check does when the backend fails.
     pub on_backend_error: String,

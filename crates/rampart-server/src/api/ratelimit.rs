@@ -163,6 +163,16 @@ async fn ratelimit_policy_delete(
     }
     let store = state.engine.store();
     if !store.ratelimit_policy_delete(&name).await? {
+        if state.limiter.is_preset(name.as_str()) {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "POLICY_IS_PRESET",
+                format!(
+                    "policy `{name}` is a preset; PUT replaces it, and [ratelimit.presets] enabled = false in the \
+                     configuration removes every preset"
+                ),
+            ));
+        }
         return Err(LimitError::PolicyNotFound(name.to_string()).into());
     }
     stored::reload(store, &state.limiter).await?;

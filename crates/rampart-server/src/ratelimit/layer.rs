@@ -19,12 +19,12 @@
 //! use rampart_server::ratelimit::layer::RateLimitLayer;
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let config = Config::load(&Default::default())?; // with [ratelimit.policies.oauth_callback]
+//! let config = Config::load(&Default::default())?; // `oauth` is a preset
 //! let limiter = RateLimiter::new(&config.ratelimit, Arc::new(SystemClock));
 //!
 //! let app = Router::new()
 //!     .route("/oauth/callback", post(|| async { "signed in" }))
-//!     .layer(RateLimitLayer::new(limiter, "oauth_callback").by_client_ip(config.ratelimit.trusted_proxies.clone()));
+//!     .layer(RateLimitLayer::new(limiter, "oauth").by_client_ip(config.ratelimit.trusted_proxies.clone()));
 //!
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
 //! // The client IP needs the peer address: serve with connect info.

@@ -19,6 +19,8 @@ struct P(&'static str, u64, u64, Algorithm, Option<u64>);
 async fn app(policies: &[P], reset_format: ResetFormat) -> TestApp {
     let mut config = Config::default();
     config.ratelimit.reset_format = reset_format;
+    // Only the policies given: these tests list and count them all.
+    config.ratelimit.presets.clear();
     for &P(name, limit, window_s, algorithm, burst) in policies {
         let policy = Policy::new(limit, Duration::from_secs(window_s), algorithm, burst).unwrap();
         let policy = PolicyConfig {
