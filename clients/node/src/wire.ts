@@ -198,7 +198,7 @@ export interface CronView {
   payload: Json;
   description: string;
   misfire: 'skip' | 'run_once';
-  source: 'config' | 'api' | 'preset';
+  source: 'config' | 'api' | 'builtin';
   paused: boolean;
   next_run_at: string | null;
   last_run: CronRunView | null;

@@ -20,7 +20,7 @@ use crate::urls::RedisUrl;
 mod policy;
 pub mod presets;
 
-pub use policy::{KeySource, LimitBackend, OnBackendError, PolicyConfig, PolicySpec, SpecProblem};
+pub use policy::{DenyBody, KeySource, LimitBackend, OnBackendError, PolicyConfig, PolicySpec, SpecProblem};
 pub use rampart_core::id::{PolicyName, PolicyNameError};
 
 /// The conventional variable for a Redis URL; read as `redis_url`, below
@@ -62,6 +62,7 @@ pub(crate) const POLICY_KEYS: &[(&str, Kind)] = &[
     ("key", Kind::Text),
     ("backend", Kind::Text),
     ("on_backend_error", Kind::Text),
+    ("deny_body", Kind::Text),
 ];
 
 /// Rate limiting (`[ratelimit]`): the limiter's bounds, how answers and the
@@ -491,6 +492,7 @@ impl Check<'_> {
                 "key" => self.text(&path, value).map(|s| spec.key = Some(s.to_string())),
                 "backend" => self.text(&path, value).map(|s| spec.backend = Some(s.to_string())),
                 "on_backend_error" => self.text(&path, value).map(|s| spec.on_backend_error = Some(s.to_string())),
+                "deny_body" => self.text(&path, value).map(|s| spec.deny_body = Some(s.to_string())),
                 _ => {
                     self.unknown(&path, POLICY_KEYS);
                     Some(())
@@ -708,6 +710,7 @@ mod tests {
                     key: KeySource::Ip,
                     backend: None,
                     on_backend_error: OnBackendError::Local,
+                    deny_body: DenyBody::Rampart,
                 },
             ),
             (
@@ -717,6 +720,7 @@ mod tests {
                     key: KeySource::Header(HeaderName::from_static("x-user-id")),
                     backend: Some(LimitBackend::Memory),
                     on_backend_error: OnBackendError::Deny,
+                    deny_body: DenyBody::Rampart,
                 },
             ),
             (
@@ -726,6 +730,7 @@ mod tests {
                     key: KeySource::ApiKey,
                     backend: None,
                     on_backend_error: OnBackendError::Allow,
+                    deny_body: DenyBody::Rampart,
                 },
             ),
         ]);

@@ -132,6 +132,7 @@ async fn ratelimit_policy_put(
         key: req.key,
         backend: req.backend,
         on_backend_error: req.on_backend_error,
+        deny_body: req.deny_body,
     };
     let policy = spec.validate().map_err(|problems| {
         let named = problems.iter().map(|p| format!("invalid field `{}`: {}", p.field, p.message));
@@ -199,6 +200,7 @@ fn policy_view(p: &LimitedPolicy) -> RateLimitPolicyView {
         backend: p.backend.as_str().to_string(),
         source: p.source.as_str().to_string(),
         on_backend_error: p.config.on_backend_error.as_str().to_string(),
+        deny_body: p.config.deny_body.as_str().to_string(),
         allowed: p.allowed(),
         denied: p.denied(),
         fallbacks: p.fallbacks(),

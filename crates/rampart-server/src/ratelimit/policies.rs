@@ -186,6 +186,7 @@ mod tests {
             key: Default::default(),
             backend: Default::default(),
             on_backend_error: Default::default(),
+            deny_body: Default::default(),
         }
     }
 

@@ -122,7 +122,13 @@ async fn another_nodes_change_arrives_through_the_syncer() {
 async fn a_configured_policy_cannot_be_replaced_or_deleted_through_the_api() {
     let mut config = Config::default();
     let policy = Policy::new(5, Duration::from_secs(60), Algorithm::SlidingWindow, None).unwrap();
-    let policy = PolicyConfig { policy, key: Default::default(), backend: None, on_backend_error: Default::default() };
+    let policy = PolicyConfig {
+        policy,
+        key: Default::default(),
+        backend: None,
+        on_backend_error: Default::default(),
+        deny_body: Default::default(),
+    };
     config.ratelimit.policies.insert(PolicyName::new("login").unwrap(), policy);
     let app = TestApp::with_config(config).await;
 

@@ -28,6 +28,7 @@ async fn app(policies: &[P], reset_format: ResetFormat) -> TestApp {
             key: Default::default(),
             backend: Default::default(),
             on_backend_error: Default::default(),
+            deny_body: Default::default(),
         };
         config.ratelimit.policies.insert(PolicyName::new(name).unwrap(), policy);
     }
@@ -179,11 +180,11 @@ async fn policies_list_their_settings() {
         a.body,
         json!({"policies": [
             {"name": "ai", "limit": 20, "window": "1m", "algorithm": "gcra", "burst": 5, "key": "ip",
-             "backend": "memory", "source": "config", "on_backend_error": "local", "allowed": 0, "denied": 0,
-             "fallbacks": 0},
+             "backend": "memory", "source": "config", "on_backend_error": "local", "deny_body": "rampart",
+             "allowed": 0, "denied": 0, "fallbacks": 0},
             {"name": "oauth", "limit": 10, "window": "5m", "algorithm": "sliding_window", "burst": null, "key": "ip",
-             "backend": "memory", "source": "config", "on_backend_error": "local", "allowed": 0, "denied": 0,
-             "fallbacks": 0},
+             "backend": "memory", "source": "config", "on_backend_error": "local", "deny_body": "rampart",
+             "allowed": 0, "denied": 0, "fallbacks": 0},
         ], "redis": null})
     );
 }
