@@ -60,6 +60,8 @@ enum Command {
     Webhooks(cli::webhooks::Args),
     /// Measure a running server's throughput and latency.
     Bench(cli::bench::Args),
+    /// Check an app's environment variables against a schema, or write its .env.example.
+    Env(cli::env::Args),
     /// Print the API's OpenAPI 3.1 document (as `GET /openapi.json` serves it).
     Openapi(cli::openapi::Args),
 }
@@ -100,6 +102,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Webhooks(args) => cli::webhooks::run(args, &Remote::connect(&global)?).await,
         Command::Bench(args) => cli::bench::run(args, Remote::connect(&global)?.client).await,
         Command::Openapi(args) => cli::openapi::run(args),
+        Command::Env(args) => cli::env::run(args, global.json),
     }
 }
 

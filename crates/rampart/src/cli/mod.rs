@@ -14,6 +14,7 @@ pub mod cron;
 pub mod diag;
 pub mod dlq;
 pub mod enqueue;
+pub mod env;
 pub mod jobs;
 pub mod keys;
 pub mod migrate;
