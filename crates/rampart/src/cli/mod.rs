@@ -13,6 +13,7 @@ pub mod config;
 pub mod cron;
 pub mod diag;
 pub mod dlq;
+pub mod doctor;
 pub mod enqueue;
 pub mod env;
 pub mod jobs;

@@ -34,6 +34,7 @@
 //! - [`logs`]: the server's log at TRACE holds no API key;
 //! - [`sentry`]: internal errors reported to a local stand-in for Sentry,
 //!   scrubbed, and nothing sent without a DSN;
+//! - [`doctor`]: `rampart doctor` against a fresh server, a readable admin key, no server;
 //! - [`env`]: `rampart env check` and `env example` on real schema and dotenv files;
 //! - [`diag`]: `rampart diag` and an app's integration report against the
 //!   real binary;
@@ -54,6 +55,7 @@ mod cluster;
 mod cron;
 mod cron_cluster;
 mod diag;
+mod doctor;
 mod durability;
 mod env;
 mod harness;
