@@ -66,6 +66,8 @@ enum Command {
     Bench(cli::bench::Args),
     /// Check a deployment before launch: PASS / WARN / FAIL per check; exit 1 on any FAIL.
     Doctor(cli::doctor::Args),
+    /// Run recovery scenarios (worker crash, retry policy, queue metrics, monitoring) on a throw-away queue; exit 1 unless all pass.
+    Chaos(cli::chaos::Args),
     /// Check an app's environment variables against a schema, or write its .env.example.
     Env(cli::env::Args),
     /// Print the API's OpenAPI 3.1 document (as `GET /openapi.json` serves it).
@@ -111,6 +113,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => cli::bench::run(args, Remote::connect(&global)?.client).await,
         Command::Openapi(args) => cli::openapi::run(args),
         Command::Doctor(args) => cli::doctor::run(args, &Remote::connect(&global)?, &global.url).await,
+        Command::Chaos(args) => cli::chaos::run(args, &Remote::connect(&global)?).await,
         Command::Env(args) => cli::env::run(args, global.json),
     }
 }

@@ -9,6 +9,7 @@
 pub mod alerts;
 pub mod bench;
 pub mod breakers;
+pub mod chaos;
 pub mod config;
 pub mod credentials;
 pub mod cron;

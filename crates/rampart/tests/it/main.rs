@@ -34,6 +34,7 @@
 //! - [`logs`]: the server's log at TRACE holds no API key;
 //! - [`sentry`]: internal errors reported to a local stand-in for Sentry,
 //!   scrubbed, and nothing sent without a DSN;
+//! - [`chaos`]: `rampart chaos` against a fast-retrying server, a wrong policy, a refused key;
 //! - [`doctor`]: `rampart doctor` against a fresh server, a readable admin key, no server;
 //! - [`env`]: `rampart env check` and `env example` on real schema and dotenv files;
 //! - [`diag`]: `rampart diag` and an app's integration report against the
@@ -49,6 +50,7 @@
 
 mod alerts;
 mod breakers;
+mod chaos;
 mod cli;
 mod client;
 mod cluster;

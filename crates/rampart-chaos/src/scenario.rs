@@ -1,0 +1,393 @@
+//! The scenarios, driving a server through the typed client on one
+//! throw-away queue. Each returns `Ok(detail)` to pass or `Err(detail)` to
+//! fail, and the queue is cleaned after each (dead jobs purged, what is left
+//! cancelled), also when it fails or Ctrl-C interrupts it.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use rampart_client::client::{Client, ClientError};
+use rampart_client::wire::{
+    BatchRequest, CompleteRequest, EnqueueRequest, FailRequest, JobView, LeaseRequest, LeasedJobView,
+};
+use rampart_core::duration::HumanDuration;
+use rampart_core::job::JobState;
+use serde_json::value::RawValue;
+
+use crate::{Backoff, ChaosReport, SCENARIOS, SCHEDULING_SLACK, millis, prometheus, row, tally, value_of};
+
+/// How many jobs the worker crash leaves behind.
+const CRASH_JOBS: usize = 10;
+/// The crashed worker's lease: short, so that recovery is quick.
+const CRASH_LEASE: Duration = Duration::from_secs(2);
+/// How long a scenario waits for jobs to come back before it fails.
+const PATIENCE: Duration = Duration::from_secs(120);
+/// The long-poll of each lease request.
+const POLL: Duration = Duration::from_secs(1);
+
+/// What `rampart chaos` was asked to do.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The scenarios to run, from [`SCENARIOS`].
+    pub scenarios: Vec<String>,
+    /// The retry policy the server applies to the throw-away queue.
+    pub backoff: Backoff,
+}
+
+/// What the scenarios did to the queue, for `queue_metrics` to find.
+#[derive(Debug, Default)]
+struct Ledger {
+    completed: u64,
+    retried: u64,
+}
+
+/// Runs the scenarios on a fresh queue and reports them; Ctrl-C stops the
+/// run after cleaning up, with the interrupted scenario failing.
+pub async fn run(client: &Client, options: &Options) -> ChaosReport {
+    let queue = format!("chaos-{}-{}", std::process::id(), unique());
+    let mut ledger = Ledger::default();
+    let mut rows = Vec::new();
+    for name in SCENARIOS.iter().filter(|s| options.scenarios.iter().any(|o| o == *s)) {
+        let started = Instant::now();
+        let scenario = async {
+            match *name {
+                "worker_crash" => worker_crash(client, &queue, &mut ledger).await,
+                "retry_policy" => retry_policy(client, &queue, &options.backoff, &mut ledger).await,
+                "queue_metrics" => queue_metrics(client, &queue, &mut ledger).await,
+                _ => monitoring(client).await,
+            }
+        };
+        let (outcome, interrupted) = tokio::select! {
+            outcome = scenario => (outcome, false),
+            _ = tokio::signal::ctrl_c() => (Err("interrupted (Ctrl-C)".to_string()), true),
+        };
+        let outcome = match (outcome, clean(client, &queue).await) {
+            (outcome, Ok(())) => outcome,
+            (Ok(detail), Err(e)) => Err(format!("{detail}; cleaning up failed: {e}")),
+            (Err(detail), Err(e)) => Err(format!("{detail}; cleaning up failed: {e}")),
+        };
+        rows.push(row(name, outcome, started.elapsed()));
+        if interrupted {
+            break;
+        }
+    }
+    tally(&queue, rows)
+}
+
+/// A number that tells this run's queue from an earlier one of the same pid.
+fn unique() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() % 1_000_000)
+}
+
+/// Purges the queue's dead jobs and cancels the ones not finished.
+async fn clean(client: &Client, queue: &str) -> Result<(), String> {
+    client.dead_purge(queue).await.map_err(|e| e.to_string())?;
+    for state in [JobState::Scheduled, JobState::Available, JobState::Active] {
+        let page = client.jobs(queue, Some(state.as_str()), Some(500), None).await.map_err(|e| e.to_string())?;
+        for job in page.jobs {
+            // A job that finished meanwhile refuses the cancel: nothing to do.
+            let _ = client.job_cancel(&job.id.to_string()).await;
+        }
+    }
+    Ok(())
+}
+
+/// Says which call failed.
+fn call<T>(what: &str, answer: Result<T, ClientError>) -> Result<T, String> {
+    answer.map_err(|e| format!("{what}: {e}"))
+}
+
+fn payload(text: &str) -> Box<RawValue> {
+    RawValue::from_string(text.into()).unwrap_or_else(|_| RawValue::NULL.to_owned())
+}
+
+fn lease_request(worker: &str, max: u32, lease: Duration) -> LeaseRequest {
+    LeaseRequest {
+        max: Some(max),
+        wait: Some(HumanDuration(POLL)),
+        lease: Some(HumanDuration(lease)),
+        worker: Some(worker.into()),
+    }
+}
+
+/// How long a scenario may wait for something to happen: [`PATIENCE`].
+struct Deadline {
+    what: &'static str,
+    at: Instant,
+}
+
+impl Deadline {
+    fn new(what: &'static str) -> Deadline {
+        Deadline { what, at: Instant::now() + PATIENCE }
+    }
+
+    /// Waits a moment before the next look, or fails when time is up.
+    async fn tick(&self) -> Result<(), String> {
+        if Instant::now() > self.at {
+            return Err(format!("{} did not happen within {}s", self.what, PATIENCE.as_secs()));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        Ok(())
+    }
+}
+
+/// 10 jobs leased by a worker that then vanishes without a heartbeat (the
+/// crash) must all be completed by another worker once the leases expire.
+async fn worker_crash(client: &Client, queue: &str, ledger: &mut Ledger) -> Result<String, String> {
+    let jobs = (0..CRASH_JOBS).map(|i| payload(&format!("{{\"chaos\":\"worker_crash\",\"n\":{i}}}"))).collect();
+    let batch = BatchRequest { jobs: jobs_with_attempts(jobs, 3) };
+    let ids = call("enqueue", client.enqueue_batch(queue, &batch).await)?.ids;
+    let crashed = lease_request("chaos-crashed", u32::try_from(CRASH_JOBS).unwrap_or(u32::MAX), CRASH_LEASE);
+    let mut leased: BTreeMap<String, LeasedJobView> = BTreeMap::new();
+    let deadline = Deadline::new("leasing the 10 jobs");
+    loop {
+        for job in call("lease", client.lease(queue, &crashed).await)?.jobs {
+            leased.insert(job.id.to_string(), job);
+        }
+        if leased.len() >= CRASH_JOBS {
+            break;
+        }
+        deadline.tick().await?;
+    }
+    // The crash: the worker holds every lease and is never heard from again.
+    let recoverer = lease_request("chaos-recoverer", 10, Duration::from_secs(30));
+    let mut completed = 0usize;
+    let deadline = Deadline::new("completing the 10 jobs by a second worker");
+    let recovery = loop {
+        let leased = match call("lease", client.lease(queue, &recoverer).await) {
+            Ok(answer) => answer.jobs,
+            Err(e) => break Err(e),
+        };
+        for job in leased {
+            let done = CompleteRequest { lease_token: job.lease_token, result: None };
+            if call("complete", client.complete(&job.id.to_string(), &done).await).is_ok() {
+                completed += 1;
+            }
+        }
+        if completed >= CRASH_JOBS {
+            break Ok(());
+        }
+        if let Err(e) = deadline.tick().await {
+            break Err(e);
+        }
+    };
+    ledger.completed += completed as u64;
+    ledger.retried += completed as u64;
+    recovery.map_err(|e| format!("{e}: {completed}/{CRASH_JOBS} recovered"))?;
+    let mut detections = Vec::new();
+    for id in ids.iter().map(ToString::to_string) {
+        let job = call("job", client.job(&id).await)?;
+        if job.state != JobState::Completed {
+            return Err(format!("job {id} is {}, not completed", job.state.as_str()));
+        }
+        let expired = leased.get(&id).map(|l| l.lease_expires_at.0);
+        let relet = job
+            .history
+            .iter()
+            .find(|e| e.to == JobState::Active && e.worker.as_deref() == Some("chaos-recoverer"))
+            .map(|e| e.at.0);
+        if let (Some(expired), Some(relet)) = (expired, relet) {
+            detections.push(relet - expired);
+        }
+    }
+    let (low, high) = (detections.iter().min().copied(), detections.iter().max().copied());
+    let measured = match (low, high) {
+        (Some(low), Some(high)) => format!(
+            "lease expiry to re-lease {low}ms to {high}ms (the retry backoff included, mean {}ms)",
+            detections.iter().sum::<i64>() / i64::try_from(detections.len()).unwrap_or(1)
+        ),
+        _ => "the re-lease is not in the jobs' history".into(),
+    };
+    Ok(format!(
+        "{CRASH_JOBS}/{CRASH_JOBS} recovered (100%) after a worker left {CRASH_JOBS} leases of {} without a heartbeat; {measured}",
+        millis(CRASH_LEASE)
+    ))
+}
+
+fn jobs_with_attempts(payloads: Vec<Box<RawValue>>, max_attempts: u32) -> Vec<EnqueueRequest> {
+    payloads
+        .into_iter()
+        .map(|p| EnqueueRequest { max_attempts: Some(max_attempts), ..EnqueueRequest::new(p) })
+        .collect()
+}
+
+/// Leases the job `id` (whatever else comes, there is none on this queue).
+async fn lease_one(client: &Client, queue: &str, worker: &str) -> Result<LeasedJobView, String> {
+    let request = lease_request(worker, 1, Duration::from_secs(30));
+    let deadline = Deadline::new("leasing the job");
+    loop {
+        if let Some(job) = call("lease", client.lease(queue, &request).await)?.jobs.into_iter().next() {
+            return Ok(job);
+        }
+        deadline.tick().await?;
+    }
+}
+
+/// A job of 3 attempts failing twice (retryable) completes on attempt 3,
+/// each retry waiting what the backoff policy says.
+async fn retry_policy(client: &Client, queue: &str, backoff: &Backoff, ledger: &mut Ledger) -> Result<String, String> {
+    let job = EnqueueRequest { max_attempts: Some(3), ..EnqueueRequest::new(payload("{\"chaos\":\"retry_policy\"}")) };
+    let id = call("enqueue", client.enqueue(queue, &job).await)?.id.to_string();
+    let mut announced = Vec::new();
+    for attempt in 1..=2 {
+        let leased = lease_one(client, queue, "chaos-retrier").await?;
+        if leased.attempt != attempt {
+            return Err(format!("attempt {attempt} was leased as attempt {}", leased.attempt));
+        }
+        let fail = FailRequest {
+            lease_token: leased.lease_token,
+            error: format!("chaos: attempt {attempt} fails on purpose"),
+            retryable: Some(true),
+        };
+        let ack = call("fail", client.fail(&id, &fail).await)?;
+        ledger.retried += 1;
+        announced.push(ack.retry_at.map(|t| t.0));
+    }
+    let leased = lease_one(client, queue, "chaos-retrier").await?;
+    let done = CompleteRequest { lease_token: leased.lease_token, result: None };
+    call("complete", client.complete(&id, &done).await)?;
+    ledger.completed += 1;
+    let job = call("job", client.job(&id).await)?;
+    if job.state != JobState::Completed || job.attempt != 3 {
+        return Err(format!(
+            "the job is {} after attempt {}, not completed on attempt 3",
+            job.state.as_str(),
+            job.attempt
+        ));
+    }
+    let mut gaps = Vec::new();
+    let mut problems = Vec::new();
+    for n in 1..=2u32 {
+        let (failed_at, relet_at) = gaps_of(&job, n)?;
+        let retry_at = announced.get(n as usize - 1).copied().flatten().unwrap_or(relet_at);
+        let scheduled = Duration::from_millis(u64::try_from(retry_at - failed_at).unwrap_or(0));
+        let measured = Duration::from_millis(u64::try_from(relet_at - failed_at).unwrap_or(0));
+        problems.extend(backoff.judge(n, scheduled, Duration::ZERO).err().map(|e| format!("scheduled {e}")));
+        problems.extend(backoff.judge(n, measured, SCHEDULING_SLACK).err().map(|e| format!("measured {e}")));
+        gaps.push(format!("retry {n}: {} (policy {})", millis(measured), millis(backoff.wait(n))));
+    }
+    let gaps = gaps.join(", ");
+    if problems.is_empty() {
+        Ok(format!(
+            "completed on attempt 3/3; {gaps}, within ±{:.0}% jitter (+{}s scheduling slack)",
+            backoff.jitter * 100.0,
+            SCHEDULING_SLACK.as_secs()
+        ))
+    } else {
+        Err(format!("{}; {gaps}", problems.join("; ")))
+    }
+}
+
+/// When attempt `n` failed and when attempt `n + 1` was leased, from the
+/// job's history (server times, milliseconds).
+fn gaps_of(job: &JobView, n: u32) -> Result<(i64, i64), String> {
+    let failed = job
+        .history
+        .iter()
+        .find(|e| e.attempt == n && e.from == Some(JobState::Active) && e.to != JobState::Completed)
+        .map(|e| e.at.0);
+    let relet = job.history.iter().find(|e| e.attempt == n + 1 && e.to == JobState::Active).map(|e| e.at.0);
+    failed.zip(relet).ok_or_else(|| format!("the job's history does not show attempt {n} failing and {} leased", n + 1))
+}
+
+/// The queue's counts and totals (`GET /v1/queues/{queue}`), its sampled
+/// metrics (`GET /v1/monitoring/queues`) and its `/metrics` series agree
+/// with what the scenarios before did.
+async fn queue_metrics(client: &Client, queue: &str, ledger: &mut Ledger) -> Result<String, String> {
+    if ledger.completed == 0 {
+        let id =
+            call("enqueue", client.enqueue(queue, &EnqueueRequest::new(payload("{\"chaos\":\"metrics\"}"))).await)?.id;
+        let leased = lease_one(client, queue, "chaos-metrics").await?;
+        let done = CompleteRequest { lease_token: leased.lease_token, result: None };
+        call("complete", client.complete(&id.to_string(), &done).await)?;
+        ledger.completed += 1;
+    }
+    let expected = ledger.completed;
+    let view = call("queue", client.queue(queue).await)?;
+    let mut problems = Vec::new();
+    let mut expect = |what: &str, got: u64, want: u64| {
+        if got != want {
+            problems.push(format!("{what} is {got}, expected {want}"));
+        }
+    };
+    expect("counts.completed", view.counts.completed, expected);
+    expect("counts.active", view.counts.active, 0);
+    expect("counts.dead", view.counts.dead, 0);
+    expect("totals.completed", view.totals.completed, expected);
+    if view.totals.retries < ledger.retried {
+        problems.push(format!("totals.retries is {}, expected at least {}", view.totals.retries, ledger.retried));
+    }
+    if !view.totals.mean_processing_ms.is_finite() || view.totals.mean_processing_ms < 0.0 {
+        problems.push(format!("totals.mean_processing_ms is {}", view.totals.mean_processing_ms));
+    }
+    if !problems.is_empty() {
+        return Err(problems.join("; "));
+    }
+    // The sampled views follow at the sampler's interval.
+    let deadline = Deadline::new("a metrics sample of the queue with its completed jobs");
+    let sample = loop {
+        let metrics = call("/v1/monitoring/queues", client.queue_metrics().await)?;
+        if let Some(sample) = metrics.queues.into_iter().find(|s| s.queue == queue && s.completed == expected) {
+            break sample;
+        }
+        deadline.tick().await?;
+    };
+    if !(0.0..=1.0).contains(&sample.failed_rate) || sample.active != 0 || sample.dead != 0 {
+        return Err(format!(
+            "the sample is inconsistent: failed_rate {}, active {}, dead {}",
+            sample.failed_rate, sample.active, sample.dead
+        ));
+    }
+    let deadline = Deadline::new("/metrics to show the queue's completed jobs");
+    #[allow(clippy::cast_precision_loss)]
+    let want = Some(expected as f64);
+    let series = loop {
+        let text = call("/metrics", client.metrics().await)?;
+        let samples = prometheus(&text).map_err(|e| format!("/metrics: {e}"))?;
+        let gauge = value_of(&samples, "rampart_queue_jobs", &[("queue", queue), ("state", "completed")]);
+        let counter = value_of(&samples, "rampart_jobs_total", &[("queue", queue), ("outcome", "completed")]);
+        if gauge == want && counter == want {
+            break samples;
+        }
+        deadline.tick().await?;
+    };
+    let stalled = value_of(&series, "rampart_jobs_stalled_total", &[("queue", queue)]);
+    let retried = value_of(&series, "rampart_jobs_total", &[("queue", queue), ("outcome", "retried")]);
+    Ok(format!(
+        "{expected} completed in the queue's counts, totals, sample and /metrics; retries {} (≥ {}), sampled failed_rate {:.2}, \
+         /metrics retried {}, stalled {}",
+        view.totals.retries,
+        ledger.retried,
+        sample.failed_rate,
+        retried.map_or("absent".into(), |v| v.to_string()),
+        stalled.map_or("absent".into(), |v| v.to_string()),
+    ))
+}
+
+/// `/health`, `/health/ready`, `/v1/monitoring/system-health` and `/metrics`
+/// answer, with valid data.
+async fn monitoring(client: &Client) -> Result<String, String> {
+    let health = call("/health", client.health().await)?;
+    if health.status != "ok" || health.version.is_empty() {
+        return Err(format!("/health answers status {:?}, version {:?}", health.status, health.version));
+    }
+    let ready = call("/health/ready", client.ready().await)?;
+    if ready.status != "ready" {
+        return Err(format!("/health/ready answers {}", ready.status));
+    }
+    let system = call("/v1/monitoring/system-health", client.system_health().await)?;
+    let text = call("/metrics", client.metrics().await)?;
+    let samples = prometheus(&text).map_err(|e| format!("/metrics: {e}"))?;
+    for needed in ["rampart_uptime_seconds", "rampart_build_info"] {
+        if value_of(&samples, needed, &[]).is_none() {
+            return Err(format!("/metrics has no {needed}"));
+        }
+    }
+    Ok(format!(
+        "/health ok ({}), /health/ready ready, system-health {} ({} queues), /metrics {} samples",
+        health.version,
+        system.status,
+        system.components.queues.count,
+        samples.len()
+    ))
+}
