@@ -12,6 +12,7 @@ use rampart_client::wire::{
 };
 use rampart_core::duration::HumanDuration;
 use rampart_core::job::JobState;
+use rampart_core::time::{Clock as _, SystemClock};
 use serde_json::value::RawValue;
 
 use crate::{Backoff, ChaosReport, SCENARIOS, SCHEDULING_SLACK, millis, prometheus, row, tally, value_of};
@@ -75,8 +76,8 @@ pub async fn run(client: &Client, options: &Options) -> ChaosReport {
 }
 
 /// A number that tells this run's queue from an earlier one of the same pid.
-fn unique() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() % 1_000_000)
+fn unique() -> i64 {
+    SystemClock.now().0 % 1_000_000
 }
 
 /// Purges the queue's dead jobs and cancels the ones not finished.
