@@ -308,6 +308,20 @@ impl Client {
         self.send(page, &[]).await
     }
 
+    /// A page of one tenant's jobs in a queue, optionally only those in `state`.
+    pub async fn jobs_of_tenant(
+        &self,
+        queue: &str,
+        tenant: &str,
+        state: Option<&str>,
+        limit: Option<u32>,
+        cursor: Option<&str>,
+    ) -> Result<JobListResponse, ClientError> {
+        let page = self.page(JOBS_LIST, &[queue], state, limit, cursor)?;
+        let page = Call { builder: page.builder.query(&[("tenant", tenant)]), ..page };
+        self.send(page, &[]).await
+    }
+
     /// Makes a queue's dead jobs (all, or those listed) available again.
     pub async fn dead_retry(&self, queue: &str, req: &DeadRetryRequest) -> Result<DeadRetryResponse, ClientError> {
         let request = self.call(QUEUES_DEAD_RETRY, &[queue])?.json(req);

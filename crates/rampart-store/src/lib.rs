@@ -264,8 +264,9 @@ impl Store {
         dispatch!(self, s => s.job_find_live_by_key(queue, key))
     }
 
-    /// A page of a queue's jobs in id order, without history.
+    /// A page of a queue's jobs in id order (only a tenant's, when given), without history.
     pub async fn job_list(&self, params: JobListParams) -> Result<Vec<JobRecord>, StoreError> {
+        nul::key_opt("tenant", params.tenant.as_deref())?;
         dispatch!(self, s => s.job_list(params))
     }
 
@@ -291,7 +292,16 @@ impl Store {
         dispatch!(self, s => s.job_purge_dead(queue, limit))
     }
 
-    /// Fails active jobs whose lease expired or whose timeout passed.
+    /// The tenants with the most dead jobs in each queue, at most `per_queue`
+    /// each, most first (then by name); jobs without a tenant are not counted.
+    pub async fn job_dead_tenants(&self, per_queue: u32) -> Result<Vec<DeadTenant>, StoreError> {
+        dispatch!(self, s => s.job_dead_tenants(per_queue))
+    }
+
+    /// Fails active jobs whose lease expired or whose timeout passed; a
+    /// job whose lease expired and that has stalled fewer than its queue's
+    /// `max_stalls` times goes back to `available` instead, its attempt
+    /// not counted, the stall in its history.
     pub async fn job_reap(&self, params: JobReapParams) -> Result<Vec<JobReaped>, StoreError> {
         dispatch!(self, s => s.job_reap(params))
     }

@@ -9,7 +9,7 @@ use rampart_client::endpoint::{
 };
 use rampart_core::duration::HumanDuration;
 use rampart_core::id::{JobId, QueueName};
-use rampart_core::job::JobState;
+use rampart_core::job::{JobState, check_tenant};
 use rampart_store::{AckOutcome, JobAck, JobInserted, JobListParams};
 
 use super::extract::{Admin, Auth, Body, Enqueue, Read, Work};
@@ -295,7 +295,11 @@ async fn jobs_list(
     if limit == 0 || limit > JobListQuery::MAX_LIMIT {
         return Err(ApiError::invalid(format!("invalid parameter `limit`: use 1 to {}", JobListQuery::MAX_LIMIT)));
     }
-    let jobs = state.engine.jobs(JobListParams { queue, state: q.state, after: q.cursor, limit }).await?;
+    if let Some(tenant) = &q.tenant {
+        check_tenant(tenant).map_err(|e| ApiError::invalid(format!("invalid parameter `tenant`: {e}")))?;
+    }
+    let params = JobListParams { queue, state: q.state, tenant: q.tenant, after: q.cursor, limit };
+    let jobs = state.engine.jobs(params).await?;
     let next_cursor = (jobs.len() == limit as usize).then(|| jobs.last().map(|j| j.id.to_string())).flatten();
     Ok(Json(JobListResponse { jobs: jobs.into_iter().map(view::job).collect(), next_cursor }))
 }

@@ -246,6 +246,7 @@ impl Engine {
                 max_attempts: spec.max_attempts.unwrap_or(cfg.max_attempts),
                 timeout: spec.timeout.or(cfg.timeout),
                 unique_key: spec.unique_key,
+                tenant: spec.tenant,
             });
         }
         Ok(jobs)
@@ -539,9 +540,16 @@ impl Engine {
         QueueStatus { name, paused, counts, totals }
     }
 
-    /// Fails jobs whose lease expired or whose timeout passed; answers how many.
+    /// Fails jobs whose lease expired or whose timeout passed, or gives a
+    /// stalled job back to its queue (its queue's `max_stalls`); answers how many.
     pub async fn reap_once(&self) -> Result<usize, EngineError> {
-        let params = JobReapParams { limit: MAINTENANCE_BATCH, planner: self.inner.policies.clone(), now: self.now() };
+        let policies = self.inner.policies.clone();
+        let params = JobReapParams {
+            limit: MAINTENANCE_BATCH,
+            planner: self.inner.policies.clone(),
+            max_stalls: Arc::new(move |queue: &str| policies.queue(queue).max_stalls),
+            now: self.now(),
+        };
         let reaped: Vec<JobReaped> = self.inner.store.job_reap(params).await?;
         if reaped.is_empty() {
             return Ok(0);
@@ -551,12 +559,17 @@ impl Engine {
             self.inner.wakers.wake_promoter();
         }
         for r in &reaped {
-            if self.queue_config(&r.queue).concurrency.is_some() {
+            // A stalled job is available again; a freed slot lets another start.
+            if r.state == JobState::Available || self.queue_config(&r.queue).concurrency.is_some() {
                 self.inner.wakers.wake_queue(&r.queue);
             }
         }
         for r in &reaped {
-            tracing::warn!(job = %r.id, queue = %r.queue, reason = r.kind.as_str(), state = %r.state, "attempt failed without an answer from its worker");
+            if r.state == JobState::Available {
+                tracing::warn!(job = %r.id, queue = %r.queue, "stalled: its lease expired without a heartbeat; the job went back to the queue without counting the attempt");
+            } else {
+                tracing::warn!(job = %r.id, queue = %r.queue, reason = r.kind.as_str(), state = %r.state, "attempt failed without an answer from its worker");
+            }
         }
         Ok(reaped.len())
     }

@@ -267,6 +267,8 @@ async fn bad_definitions_are_refused_naming_the_field() {
         payload: "{}".into(),
         description: String::new(),
         misfire: rampart_core::cron::Misfire::Skip,
+        tenant: None,
+        max_attempts: None,
     });
     let app = TestApp::with_config(config).await;
     let cases = [

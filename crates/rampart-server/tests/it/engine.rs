@@ -167,6 +167,7 @@ async fn another_nodes_signal_wakes_a_waiting_lease() {
         max_attempts: 1,
         timeout: None,
         unique_key: None,
+        tenant: None,
     };
     app.engine.store().job_insert_many(JobInsertParams { jobs: vec![job], now: T0 }).await.unwrap();
     signals.send(StoreSignal::QueueReady(q("x"))).unwrap();

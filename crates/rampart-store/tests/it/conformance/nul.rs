@@ -108,6 +108,8 @@ pub async fn free_text_with_nul_is_kept_with_the_replacement_character(store: St
         queue: q("nul"),
         payload: "{}".into(),
         description: "nightly\0 report".into(),
+        tenant: None,
+        max_attempts: None,
         misfire: Misfire::Skip,
         source: CronSource::Api,
         next_run_at: Some(at(86_400_000)),
