@@ -312,6 +312,10 @@ impl Check<'_> {
                         queue.max_stalls = n as u32;
                     }
                 }
+                "ready_requires_workers" if path.first().is_some_and(|p| p == "queue_defaults") => self.report(
+                    &path,
+                    "belongs to one queue: set it in [queues.NAME], whose workers readiness then counts",
+                ),
                 "ready_requires_workers" => {
                     if let Some(n) = self.int(&path, value, 0, 10_000) {
                         queue.ready_requires_workers = n as u32;

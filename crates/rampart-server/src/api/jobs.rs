@@ -141,7 +141,7 @@ async fn jobs_lease(
     }
     if req.worker.is_none() {
         // A worker that gives no name is known by its key.
-        state.engine.worker_seen(&format!("key:{}", auth.key.id));
+        state.engine.worker_seen(&queue, &format!("key:{}", auth.key.id));
     }
     let jobs = state.engine.lease(&queue, engine::LeaseRequest { max, wait, lease, worker: req.worker }).await?;
     Ok(Json(LeaseResponse { jobs: jobs.into_iter().map(view::leased).collect() }))

@@ -26,9 +26,9 @@ use rampart_core::queue::QueueCounters;
 use rampart_core::retry::{Backoff, RetryPlanner};
 use rampart_core::time::{SharedClock, UnixMillis};
 use rampart_store::{
-    AckOutcome, JobAck, JobAckParams, JobAcked, JobHeartbeatParams, JobInsertKeyedParams, JobInsertParams, JobInserted,
-    JobInsertedKeyed, JobLeaseParams, JobListParams, JobReapParams, JobReaped, JobRecord, JobRelease, JobReleaseParams,
-    JobReleased, JobRetryDeadParams, LeasedJob, NewJob, QueueCounts, Store, StoreError, StoreSignal,
+    AckOutcome, DeadTenant, JobAck, JobAckParams, JobAcked, JobHeartbeatParams, JobInsertKeyedParams, JobInsertParams,
+    JobInserted, JobInsertedKeyed, JobLeaseParams, JobListParams, JobReapParams, JobReaped, JobRecord, JobRelease,
+    JobReleaseParams, JobReleased, JobRetryDeadParams, LeasedJob, NewJob, QueueCounts, Store, StoreError, StoreSignal,
     WebhookIntakeParams, WebhookIntaken,
 };
 
@@ -276,7 +276,7 @@ impl Engine {
         let lease = req.lease.unwrap_or(cfg.lease);
         check_lease(lease)?;
         if let Some(worker) = &req.worker {
-            self.worker_seen(worker);
+            self.worker_seen(queue, worker);
         }
         let deadline = self.now().plus(req.wait);
         // Made once, so wake-ups that find nothing do not push it back.
@@ -314,15 +314,42 @@ impl Engine {
         }
     }
 
-    /// Notes that a worker leased just now (readiness counts the workers
-    /// seen in the last minute); [`Engine::lease`] notes the named ones itself.
-    pub fn worker_seen(&self, who: &str) {
-        self.inner.workers.seen(who, self.now());
+    /// Notes that a worker leased from `queue` just now (readiness counts
+    /// the workers seen in the last minute, and those of each queue with
+    /// `ready_requires_workers`); [`Engine::lease`] notes the named ones itself.
+    pub fn worker_seen(&self, queue: &QueueName, who: &str) {
+        let now = self.now();
+        self.inner.workers.seen(who, now);
+        if self.queue_config(queue).ready_requires_workers > 0 {
+            self.inner.workers.seen_on(queue, who, now);
+        }
+    }
+
+    /// The queues whose readiness requires workers (`ready_requires_workers`),
+    /// each with the workers that leased from it on this node within its
+    /// lease time, and how many it requires; by name.
+    pub fn queue_workers(&self) -> Vec<(QueueName, usize, u32)> {
+        let now = self.now();
+        self.inner
+            .policies
+            .queues
+            .iter()
+            .filter(|(_, cfg)| cfg.ready_requires_workers > 0)
+            .map(|(name, cfg)| {
+                let since = UnixMillis(now.0.saturating_sub(i64::try_from(cfg.lease.as_millis()).unwrap_or(i64::MAX)));
+                (name.clone(), self.inner.workers.count_on_since(name, since), cfg.ready_requires_workers)
+            })
+            .collect()
     }
 
     /// How many workers leased from this node since `since`.
     pub fn workers_seen_since(&self, since: UnixMillis) -> usize {
         self.inner.workers.count_since(since)
+    }
+
+    /// The tenants with the most dead jobs in each queue, at most `per_queue` each.
+    pub async fn dead_tenants(&self, per_queue: u32) -> Result<Vec<DeadTenant>, EngineError> {
+        Ok(self.inner.store.job_dead_tenants(per_queue).await?)
     }
 
     /// Every queue's running totals since this server started, by name.
