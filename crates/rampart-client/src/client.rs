@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 
 use crate::endpoint::{self, *};
 
+use crate::wire::ProgressRequest;
 use crate::wire::{
     AckResponse, AcksRequest, AcksResponse, BatchRequest, BatchResponse, CompleteRequest, DeadPurgeResponse,
     DeadRetryRequest, DeadRetryResponse, EnqueueRequest, EnqueueResponse, ErrorBody, FailRequest, HealthResponse,
@@ -233,6 +234,12 @@ impl Client {
     /// Extends the lease of an active job.
     pub async fn heartbeat(&self, id: &str, req: &HeartbeatRequest) -> Result<HeartbeatResponse, ClientError> {
         let request = self.call(JOBS_HEARTBEAT, &[id])?.json(req);
+        self.send(request, &[]).await
+    }
+
+    /// Keeps an active job's progress (and extends its lease, as a heartbeat does).
+    pub async fn progress(&self, id: &str, req: &ProgressRequest) -> Result<HeartbeatResponse, ClientError> {
+        let request = self.call(JOBS_PROGRESS, &[id])?.json(req);
         self.send(request, &[]).await
     }
 

@@ -107,6 +107,8 @@ pub struct JobHeartbeatParams {
     pub lease_token: String,
     /// New lease length from now; the length of the original lease when absent.
     pub lease: Option<Duration>,
+    /// The attempt's progress to keep (JSON text), when the heartbeat carries one.
+    pub progress: Option<String>,
     /// Heartbeat time.
     pub now: UnixMillis,
 }
@@ -391,6 +393,8 @@ pub struct JobRecord {
     pub tenant: Option<String>,
     /// Leases that expired and gave the job back without counting an attempt.
     pub stalls: u32,
+    /// What the worker last reported of its attempt (JSON text).
+    pub progress: Option<String>,
     /// Every transition, oldest first (empty in listings).
     pub history: Vec<JobEvent>,
 }
@@ -400,7 +404,7 @@ impl JobRecord {
     /// (`id, queue, state, payload, priority, attempt, max_attempts,
     /// timeout_ms, unique_key, created_at, run_at, started_at, finished_at,
     /// lease_expires_at, timeout_at, worker, last_error, result, tenant,
-    /// stalls`), without its history.
+    /// stalls, progress`), without its history.
     pub(crate) fn from_row<R: Row>(r: &R) -> Result<JobRecord, R::Error> {
         Ok(JobRecord {
             id: JobId(r.int(0)?),
@@ -423,6 +427,7 @@ impl JobRecord {
             result: r.opt_text(17)?,
             tenant: r.opt_text(18)?,
             stalls: r.count(19)?,
+            progress: r.opt_text(20)?,
             history: Vec::new(),
         })
     }

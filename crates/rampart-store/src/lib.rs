@@ -212,9 +212,11 @@ impl Store {
         dispatch!(self, s => s.job_lease(params))
     }
 
-    /// Extends a lease; [`StoreError::LeaseLost`] when the token no longer holds it.
-    pub async fn job_heartbeat(&self, params: JobHeartbeatParams) -> Result<UnixMillis, StoreError> {
+    /// Extends a lease, keeping the attempt's progress when one is given;
+    /// [`StoreError::LeaseLost`] when the token no longer holds it.
+    pub async fn job_heartbeat(&self, mut params: JobHeartbeatParams) -> Result<UnixMillis, StoreError> {
         nul::key("lease_token", &params.lease_token)?;
+        nul::clean_opt(&mut params.progress);
         dispatch!(self, s => s.job_heartbeat(params))
     }
 

@@ -156,6 +156,26 @@ pub struct HeartbeatRequest {
     /// New lease length from now (default: the queue's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease: Option<HumanDuration>,
+    /// The attempt's progress to keep on the job (any JSON, at most 16 KiB),
+    /// as `POST /v1/jobs/{id}/progress` keeps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<serde_json::Value>)]
+    pub progress: Option<Box<RawValue>>,
+}
+
+/// `POST /v1/jobs/{id}/progress`: what the running attempt has done so far,
+/// kept on the job and shown with it (`progress`); also extends the lease
+/// as a heartbeat does.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProgressRequest {
+    /// The lease token.
+    #[serde(deserialize_with = "nul::key")]
+    #[schema(pattern = r"^[^\u0000]*$")]
+    pub lease_token: String,
+    /// Any JSON value (a percentage, `{"done": 40, "total": 100}`, …), at most 16 KiB.
+    #[schema(value_type = serde_json::Value)]
+    pub progress: Box<RawValue>,
 }
 
 /// The answer to a heartbeat.
@@ -374,6 +394,10 @@ pub struct JobView {
     /// without counting an attempt (at most the queue's `max_stalls`).
     #[serde(default)]
     pub stalls: u32,
+    /// What its worker last reported of its attempt (`POST /v1/jobs/{id}/progress`).
+    #[serde(default)]
+    #[schema(value_type = Option<serde_json::Value>)]
+    pub progress: Option<Box<RawValue>>,
     /// Every failed attempt (absent in listings).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<JobErrorView>,

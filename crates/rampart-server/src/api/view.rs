@@ -79,6 +79,7 @@ pub(crate) fn job(j: JobRecord) -> JobView {
         result: j.result.map(raw),
         tenant: j.tenant,
         stalls: j.stalls,
+        progress: j.progress.map(raw),
         errors,
         history,
     }

@@ -49,6 +49,8 @@ pub const MAX_LEASE_BATCH: u32 = 1_000;
 /// How often a waiter for a job's end reads the job again when nothing on
 /// this node woke it.
 pub const END_RECHECK: Duration = Duration::from_millis(200);
+/// Largest progress a worker may report, in bytes of JSON.
+pub const MAX_PROGRESS_BYTES: usize = 16 * 1024;
 /// Most jobs one batch enqueue may carry.
 pub const MAX_ENQUEUE_BATCH: usize = 10_000;
 /// Rows a maintenance step touches per transaction, so it never blocks the queue for long.
@@ -364,8 +366,31 @@ impl Engine {
         lease_token: String,
         lease: Option<Duration>,
     ) -> Result<UnixMillis, EngineError> {
+        self.beat(id, lease_token, lease, None).await
+    }
+
+    /// Keeps an active job's progress (JSON text, at most
+    /// [`MAX_PROGRESS_BYTES`], checked by the caller) and extends its lease
+    /// as a heartbeat does: a worker reporting progress is alive.
+    pub async fn progress(
+        &self,
+        id: JobId,
+        lease_token: String,
+        lease: Option<Duration>,
+        progress: String,
+    ) -> Result<UnixMillis, EngineError> {
+        self.beat(id, lease_token, lease, Some(progress)).await
+    }
+
+    async fn beat(
+        &self,
+        id: JobId,
+        lease_token: String,
+        lease: Option<Duration>,
+        progress: Option<String>,
+    ) -> Result<UnixMillis, EngineError> {
         lease.map(check_lease).transpose()?;
-        let params = JobHeartbeatParams { id, lease_token, lease, now: self.now() };
+        let params = JobHeartbeatParams { id, lease_token, lease, progress, now: self.now() };
         Ok(self.inner.store.job_heartbeat(params).await?)
     }
 

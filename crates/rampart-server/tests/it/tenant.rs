@@ -1,5 +1,5 @@
 //! Tenants on jobs through the API, the diagnostics' dead jobs by tenant,
-//! and readiness that requires workers.
+//! progress reports, and readiness that requires workers.
 
 use std::time::Duration;
 
@@ -104,4 +104,35 @@ async fn readiness_waits_for_the_workers_a_queue_requires() {
     // Workers that stop leasing for longer than the lease no longer count.
     app.clock.advance(lease + Duration::from_millis(1));
     assert_eq!(ready().await.status, StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test]
+async fn progress_is_kept_on_the_job_from_its_route_and_from_heartbeats() {
+    let app = TestApp::new().await;
+    let id = app.enqueue("import", r#"{"payload":{}}"#).await;
+    let token = app.lease("import", 1).await[0]["lease_token"].as_str().unwrap().to_string();
+    let path = format!("/v1/jobs/{id}/progress");
+    let report =
+        app.send(Method::POST, &path, Some(&format!(r#"{{"lease_token":"{token}","progress":{{"done":40}}}}"#))).await;
+    assert_eq!(report.status, StatusCode::OK, "{}", report.body);
+    assert!(report.body["lease_expires_at"].is_string());
+    assert_eq!(app.job(&id).await["progress"], serde_json::json!({"done": 40}));
+
+    let beat = format!(r#"{{"lease_token":"{token}","progress":80}}"#);
+    assert_eq!(app.send(Method::POST, &format!("/v1/jobs/{id}/heartbeat"), Some(&beat)).await.status, StatusCode::OK);
+    assert_eq!(app.job(&id).await["progress"], 80);
+    // A heartbeat without progress keeps the last one.
+    let bare = format!(r#"{{"lease_token":"{token}"}}"#);
+    assert_eq!(app.send(Method::POST, &format!("/v1/jobs/{id}/heartbeat"), Some(&bare)).await.status, StatusCode::OK);
+    assert_eq!(app.job(&id).await["progress"], 80);
+
+    let big = format!(r#"{{"lease_token":"{token}","progress":"{}"}}"#, "x".repeat(16 * 1024));
+    let refused = app.send(Method::POST, &path, Some(&big)).await;
+    assert_eq!((refused.status, refused.code()), (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"));
+    assert!(refused.message().contains("`progress`"), "{}", refused.body);
+    let lost = app.send(Method::POST, &path, Some(r#"{"lease_token":"other","progress":1}"#)).await;
+    assert_eq!((lost.status, lost.code()), (StatusCode::CONFLICT, "LEASE_LOST"));
+    let missing = app.send(Method::POST, &path, Some(&bare)).await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST, "{}", missing.body);
+    assert!(missing.message().contains("progress"), "{}", missing.body);
 }

@@ -24,7 +24,7 @@ use crate::error::StoreError;
 use crate::job::*;
 
 const RECORD_COLUMNS: &str = "id, queue, state, payload, priority, attempt, max_attempts, timeout_ms, unique_key, \
-     created_at, run_at, started_at, finished_at, lease_expires_at, timeout_at, worker, last_error, result, tenant, stalls";
+     created_at, run_at, started_at, finished_at, lease_expires_at, timeout_at, worker, last_error, result, tenant, stalls, progress";
 
 /// The condition of `jobs_unique_live`, repeated so the planner infers it.
 const LIVE: &str = "unique_key IS NOT NULL AND state NOT IN ('completed', 'dead', 'cancelled')";
@@ -257,13 +257,14 @@ pub(super) async fn lease(c: &mut Client, p: &JobLeaseParams) -> Result<Vec<Leas
 pub(super) async fn heartbeat(c: &mut Client, p: &JobHeartbeatParams) -> Result<UnixMillis, StoreError> {
     let stmt = c
         .prepare_cached(
-            "UPDATE jobs SET lease_expires_at = $4 + COALESCE($3::bigint, lease_ms)
+            "UPDATE jobs SET lease_expires_at = $4 + COALESCE($3::bigint, lease_ms),
+                 progress = COALESCE($5::text, progress)
              WHERE id = $1 AND state = 'active' AND lease_token = $2 AND lease_expires_at > $4
                AND (timeout_at IS NULL OR timeout_at > $4)
              RETURNING lease_expires_at",
         )
         .await?;
-    let row = c.query_opt(&stmt, &[&p.id.0, &p.lease_token, &p.lease.map(duration_ms), &p.now.0]).await?;
+    let row = c.query_opt(&stmt, &[&p.id.0, &p.lease_token, &p.lease.map(duration_ms), &p.now.0, &p.progress]).await?;
     match row {
         Some(r) => Ok(UnixMillis(r.try_get(0)?)),
         None => Err(StoreError::LeaseLost),

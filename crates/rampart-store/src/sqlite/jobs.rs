@@ -16,7 +16,7 @@ use crate::job::*;
 use crate::queue::{QueueCounts, QueueRecord};
 
 const RECORD_COLUMNS: &str = "id, queue, state, payload, priority, attempt, max_attempts, timeout_ms, unique_key, \
-     created_at, run_at, started_at, finished_at, lease_expires_at, timeout_at, worker, last_error, result, tenant, stalls";
+     created_at, run_at, started_at, finished_at, lease_expires_at, timeout_at, worker, last_error, result, tenant, stalls, progress";
 
 /// The condition of `jobs_unique_live`; queries repeat it word for word so
 /// the planner can use that partial index.
@@ -126,12 +126,12 @@ pub(super) fn lease(c: &Connection, p: &JobLeaseParams) -> Result<Vec<LeasedJob>
 pub(super) fn heartbeat(c: &Connection, p: &JobHeartbeatParams) -> Result<UnixMillis, StoreError> {
     let expires: Option<i64> = c
         .prepare_cached(
-            "UPDATE jobs SET lease_expires_at = ?4 + COALESCE(?3, lease_ms)
+            "UPDATE jobs SET lease_expires_at = ?4 + COALESCE(?3, lease_ms), progress = COALESCE(?5, progress)
              WHERE id = ?1 AND state = 'active' AND lease_token = ?2 AND lease_expires_at > ?4
                AND (timeout_at IS NULL OR timeout_at > ?4)
              RETURNING lease_expires_at",
         )?
-        .query_row(params![p.id.0, p.lease_token, p.lease.map(duration_ms), p.now.0], |r| r.get(0))
+        .query_row(params![p.id.0, p.lease_token, p.lease.map(duration_ms), p.now.0, p.progress], |r| r.get(0))
         .optional()?;
     expires.map(UnixMillis).ok_or(StoreError::LeaseLost)
 }

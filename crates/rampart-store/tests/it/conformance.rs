@@ -276,7 +276,7 @@ pub async fn paused_queues_and_concurrency_limit_leasing(store: Store) {
 pub async fn heartbeat_extends_only_a_held_lease(store: Store) {
     let id = insert(&store, vec![job("hb")]).await[0].id;
     let l = &lease(&store, "hb", 1, T0).await[0];
-    let hb = |token: &str, lease, now| JobHeartbeatParams { id, lease_token: token.into(), lease, now };
+    let hb = |token: &str, lease, now| JobHeartbeatParams { id, lease_token: token.into(), lease, progress: None, now };
     assert_eq!(store.job_heartbeat(hb(&l.lease_token, None, at(10_000))).await.unwrap(), at(10_000).plus(LEASE));
     let longer = Duration::from_secs(120);
     assert_eq!(
@@ -475,7 +475,7 @@ pub async fn reaper_times_out_long_attempts(store: Store) {
     let l = lease(&store, "t", 1, T0).await.remove(0);
     assert_eq!(l.timeout_at, Some(at(5_000)));
     // Heartbeats keep the lease but not past the timeout.
-    let hb = JobHeartbeatParams { id, lease_token: l.lease_token.clone(), lease: None, now: at(4_000) };
+    let hb = JobHeartbeatParams { id, lease_token: l.lease_token.clone(), lease: None, progress: None, now: at(4_000) };
     store.job_heartbeat(hb).await.unwrap();
     let reap = |now| JobReapParams { limit: 10, planner: planner(), max_stalls: stalls(0), now };
     assert!(store.job_reap(reap(at(4_999))).await.unwrap().is_empty());

@@ -109,6 +109,9 @@ fn render_job(job: &JobView) -> String {
         ("last error", job.last_error.clone()),
     ];
     pairs.extend(optional.into_iter().filter_map(|(label, value)| Some((label, value?))));
+    if let Some(progress) = &job.progress {
+        pairs.push(("progress", progress.get().to_string()));
+    }
     if let Some(result) = &job.result {
         pairs.push(("result", result.get().to_string()));
     }
@@ -246,6 +249,7 @@ mod tests {
             result: None,
             tenant: Some("acme".into()),
             stalls: 0,
+            progress: None,
             errors: vec![JobErrorView {
                 attempt: 1,
                 at: "2026-01-01T00:00:02.000Z".parse().unwrap(),

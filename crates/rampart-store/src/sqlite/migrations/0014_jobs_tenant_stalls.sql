@@ -15,3 +15,7 @@ CREATE INDEX jobs_tenant ON jobs (queue, tenant, id) WHERE tenant > '';
 -- one, a cron job retries on its next tick).
 ALTER TABLE cron_schedules ADD COLUMN tenant TEXT;
 ALTER TABLE cron_schedules ADD COLUMN max_attempts INTEGER;
+
+-- What the worker last reported of the running attempt (any JSON text,
+-- POST /v1/jobs/{id}/progress or a heartbeat); kept after the job ends.
+ALTER TABLE jobs ADD COLUMN progress TEXT;
