@@ -22,6 +22,8 @@ export interface JobOptions {
   timeout?: number | string;
   /** While a live job of the queue has this key, `add` returns that job (`duplicate: true`). */
   uniqueKey?: string;
+  /** The customer the job belongs to (1 to 200 characters): shown with it, filterable, handed to workers. */
+  tenant?: string;
 }
 
 /** One job of `addBulk`. */
@@ -43,12 +45,15 @@ function enqueueBody(payload: Json, o: JobOptions = {}) {
     max_attempts: o.maxAttempts,
     timeout: o.timeout === undefined ? undefined : duration(o.timeout),
     unique_key: o.uniqueKey,
+    tenant: o.tenant,
   };
 }
 
 /** A page of a queue's jobs. */
 export interface ListOptions {
   state?: JobState;
+  /** Only this tenant's jobs. */
+  tenant?: string;
   limit?: number;
   cursor?: string;
 }
@@ -149,6 +154,18 @@ const TERMINAL: ReadonlySet<JobState> = new Set(['completed', 'dead', 'cancelled
 /** Jobs by id. */
 export class Jobs {
   constructor(private readonly client: Rampart) {}
+
+  /**
+   * Keeps a running job's progress (any JSON, at most 16 KiB), shown with the
+   * job; as a heartbeat, it also extends the lease. `leaseToken` is the
+   * lease's (a `Worker` handler has `job.updateProgress`).
+   */
+  async progress(id: string, leaseToken: string, progress: Json): Promise<void> {
+    await this.client.request('POST', '/v1/jobs/{id}/progress', {
+      params: [id],
+      body: { lease_token: leaseToken, progress },
+    });
+  }
 
   /** A job with its errors and full history. */
   async get(id: string): Promise<JobView> {

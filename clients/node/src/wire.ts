@@ -32,6 +32,8 @@ export interface LeasedJobView {
   lease_expires_at: string;
   timeout_at: string | null;
   created_at: string;
+  /** The customer the job belongs to. */
+  tenant?: string;
 }
 
 /** The answer to a complete or fail. */
@@ -57,7 +59,7 @@ export interface JobEventView {
   to: JobState;
   attempt: number;
   worker: string | null;
-  /** enqueued, due, leased, completed, error, lease_expired, timeout, retried, cancelled, released. */
+  /** enqueued, due, leased, completed, error, lease_expired, timeout, stalled, retried, cancelled, released. */
   reason: string;
   error: string | null;
 }
@@ -90,6 +92,12 @@ export interface JobView {
   worker: string | null;
   last_error: string | null;
   result: Json | null;
+  /** The customer the job belongs to. */
+  tenant: string | null;
+  /** Leases that expired without a heartbeat and gave the job back without counting an attempt. */
+  stalls: number;
+  /** What its worker last reported of its attempt. */
+  progress: Json | null;
   errors?: JobErrorView[];
   history?: JobEventView[];
 }

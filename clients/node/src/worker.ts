@@ -82,7 +82,15 @@ export class Job<P = Json> {
     readonly createdAt: Date,
     /** When this attempt times out on the server, if the job has a timeout. */
     readonly timeoutAt: Date | null,
+    /** The customer the job belongs to. */
+    readonly tenant: string | null = null,
+    private readonly report: (progress: Json) => Promise<void> = async () => {},
   ) {}
+
+  /** Keeps the attempt's progress on the job (any JSON, at most 16 KiB), as BullMQ's `job.updateProgress`. */
+  updateProgress(progress: Json): Promise<void> {
+    return this.report(progress);
+  }
 
   /**
    * Aborts when the worker gives the job up: its lease was lost, or the
@@ -424,6 +432,8 @@ export class Worker<P = Json> extends EventEmitter<WorkerEvents<P>> {
       view.max_attempts,
       new Date(view.created_at),
       view.timeout_at ? new Date(view.timeout_at) : null,
+      view.tenant ?? null,
+      (progress) => this.client.jobs.progress(view.id, view.lease_token, progress),
     );
     const held: Held<P> = {
       job,

@@ -39,6 +39,34 @@ test('enqueue, work and complete: the result and the history are kept', async (t
   assert.equal(worker.health().running, false);
 });
 
+test('a tenant goes with its job to the worker and listings; progress is kept on the job', async (t) => {
+  const server = await startServer(t);
+  const rampart = server.client();
+  const queue = rampart.queue('sync');
+  const acme = await queue.add({ n: 1 }, { tenant: 'acme' });
+  const [globex] = await queue.addBulk([{ payload: { n: 2 }, tenant: 'globex' }]);
+  const seen = [];
+  const worker = server.worker(rampart, 'sync', async (job) => {
+    seen.push([job.id, job.tenant]);
+    await job.updateProgress({ done: job.payload.n });
+    return null;
+  });
+  const done = await rampart.jobs.waitForResult(acme.id, { timeoutMs: 10_000 });
+  await rampart.jobs.waitForResult(globex, { timeoutMs: 10_000 });
+  await worker.close();
+  assert.equal(done.tenant, 'acme');
+  assert.deepEqual(done.progress, { done: 1 });
+  assert.deepEqual(seen.sort(), [
+    [acme.id, 'acme'],
+    [globex, 'globex'],
+  ]);
+  const page = await queue.jobs({ tenant: 'globex' });
+  assert.deepEqual(
+    page.jobs.map((j) => j.id),
+    [globex],
+  );
+});
+
 test('addBulk, unique keys, delays, cancel and retry', async (t) => {
   const server = await startServer(t);
   const queue = server.client().queue('reports');

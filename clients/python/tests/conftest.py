@@ -115,8 +115,13 @@ class Server:
         return AsyncRampart(self.url, self.key)
 
 
-#: The session server's configuration: a breaker quick to open and to recover.
+#: The session server's configuration: a breaker quick to open and to recover, and
+#: every expired lease counted as an attempt (no stall spared), which the tests of
+#: lost leases count on.
 SESSION_CONFIG = """
+[queue_defaults]
+max_stalls = 0
+
 [breakers.py-flaky]
 failure_threshold = 2
 cooldown = "1s"

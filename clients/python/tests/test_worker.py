@@ -54,6 +54,27 @@ async def test_enqueue_work_complete(aclient: AsyncRampart, queue_name: str) -> 
     assert worker.health()["completed"] == 20
 
 
+async def test_a_tenant_goes_with_its_job_and_progress_is_kept(aclient: AsyncRampart, queue_name: str) -> None:
+    queue = aclient.queue(queue_name)
+    acme = (await queue.add({"n": 1}, tenant="acme"))["id"]
+    [globex] = await queue.add_bulk([{"payload": {"n": 2}, "tenant": "globex"}])
+    seen: list[tuple[str, str | None]] = []
+
+    async def report(job: Job) -> None:
+        seen.append((job.id, job.tenant))
+        await aclient.jobs.progress(job.id, job.lease_token, {"done": job.payload["n"]})
+
+    worker = AsyncWorker(aclient, queue_name, report, poll_wait=1)
+    await worker.start()
+    await until("both completed", lambda: len(seen) == 2 and worker.health()["completed"] == 2)
+    await worker.close()
+    assert sorted(seen) == sorted([(acme, "acme"), (globex, "globex")])
+    job = await aclient.jobs.get(acme)
+    assert job["tenant"] == "acme" and job["progress"] == {"done": 1}
+    page = await queue.jobs(tenant="globex")
+    assert [j["id"] for j in page["jobs"]] == [globex]
+
+
 async def test_failures_retry_then_die_and_permanent_errors_die_at_once(aclient: AsyncRampart, queue_name: str) -> None:
     q = aclient.queue(queue_name)
     flaky = (await q.add({"kind": "flaky"}, max_attempts=2))["id"]

@@ -17,7 +17,6 @@ use serde::de::DeserializeOwned;
 
 use crate::endpoint::{self, *};
 
-use crate::wire::DoctorReport;
 use crate::wire::{
     AckResponse, AcksRequest, AcksResponse, BatchRequest, BatchResponse, CompleteRequest, DeadPurgeResponse,
     DeadRetryRequest, DeadRetryResponse, EnqueueRequest, EnqueueResponse, ErrorBody, FailRequest, HealthResponse,
@@ -30,6 +29,7 @@ use crate::wire::{AlertRecordView, AlertTestResponse, AlertsResponse, SilenceReq
 use crate::wire::{BackgroundJobsDiagnostics, IntegrationReportRequest, IntegrationView, IntegrationsDiagnostics};
 use crate::wire::{BreakerAcquireResponse, BreakerRecordRequest, BreakerStepResponse, BreakerView, BreakersResponse};
 use crate::wire::{CronListResponse, CronPut, CronRunView, CronRunsResponse, CronView};
+use crate::wire::{DoctorReport, ProgressRequest};
 use crate::wire::{QueueHealthResponse, QueueMetricsHistory, QueueMetricsResponse, SystemHealthResponse};
 use crate::wire::{
     WebhookDeliveriesResponse, WebhookDeliveryDetail, WebhookReplayRequest, WebhookReplayResponse, WebhookSourceView,
@@ -237,6 +237,12 @@ impl Client {
         self.send(request, &[]).await
     }
 
+    /// Keeps an active job's progress (and extends its lease, as a heartbeat does).
+    pub async fn progress(&self, id: &str, req: &ProgressRequest) -> Result<HeartbeatResponse, ClientError> {
+        let request = self.call(JOBS_PROGRESS, &[id])?.json(req);
+        self.send(request, &[]).await
+    }
+
     /// Reports an active job as done.
     pub async fn complete(&self, id: &str, req: &CompleteRequest) -> Result<AckResponse, ClientError> {
         let request = self.call(JOBS_COMPLETE, &[id])?.json(req);
@@ -306,6 +312,20 @@ impl Client {
         cursor: Option<&str>,
     ) -> Result<JobListResponse, ClientError> {
         let page = self.page(JOBS_LIST, &[queue], state, limit, cursor)?;
+        self.send(page, &[]).await
+    }
+
+    /// A page of one tenant's jobs in a queue, optionally only those in `state`.
+    pub async fn jobs_of_tenant(
+        &self,
+        queue: &str,
+        tenant: &str,
+        state: Option<&str>,
+        limit: Option<u32>,
+        cursor: Option<&str>,
+    ) -> Result<JobListResponse, ClientError> {
+        let page = self.page(JOBS_LIST, &[queue], state, limit, cursor)?;
+        let page = Call { builder: page.builder.query(&[("tenant", tenant)]), ..page };
         self.send(page, &[]).await
     }
 

@@ -106,6 +106,8 @@ endpoints! {
     JOBS_GET = GET "/v1/jobs/{id}" => 200;
     /// Extend an active job's lease.
     JOBS_HEARTBEAT = POST "/v1/jobs/{id}/heartbeat" => 200;
+    /// Keep an active job's progress (also a heartbeat).
+    JOBS_PROGRESS = POST "/v1/jobs/{id}/progress" => 200;
     /// Report an active job as done.
     JOBS_COMPLETE = POST "/v1/jobs/{id}/complete" => 200;
     /// Report an active job's attempt as failed.

@@ -21,6 +21,8 @@ pub(crate) const CRON_KEYS: &[(&str, Kind)] = &[
     ("payload", Kind::Table),
     ("description", Kind::Text),
     ("misfire", Kind::Text),
+    ("tenant", Kind::Text),
+    ("max_attempts", Kind::Int),
 ];
 
 /// The keys of `[retention]`.
@@ -49,6 +51,11 @@ pub struct CronConfig {
     pub description: String,
     /// What downtime does to it (`misfire`, default `skip`).
     pub misfire: Misfire,
+    /// The tenant of its jobs (`tenant`).
+    pub tenant: Option<String>,
+    /// Attempts each job gets (`max_attempts`); none is one: a cron job
+    /// retries on its next tick.
+    pub max_attempts: Option<u32>,
 }
 
 /// Deleting what is old (`[retention]`); per-queue overrides are
@@ -187,6 +194,23 @@ impl Check<'_> {
             }
             None => Some(Misfire::Skip),
         };
+        let tenant = match table.get("tenant") {
+            Some(v) => {
+                let p = child(path, "tenant");
+                self.text(&p, v).and_then(|t| match rampart_core::job::check_tenant(t) {
+                    Ok(()) => Some(Some(t.to_string())),
+                    Err(e) => {
+                        self.report(&p, e);
+                        None
+                    }
+                })
+            }
+            None => Some(None),
+        };
+        let max_attempts = match table.get("max_attempts") {
+            Some(v) => self.count(&child(path, "max_attempts"), v).map(Some),
+            None => Some(None),
+        };
         Some(CronConfig {
             name: name?,
             schedule: schedule?,
@@ -195,6 +219,8 @@ impl Check<'_> {
             payload: payload?,
             description: description?,
             misfire: misfire?,
+            tenant: tenant?,
+            max_attempts: max_attempts?,
         })
         .filter(|_| ok)
     }

@@ -32,6 +32,8 @@ pub(crate) const QUEUE_KEYS: &[(&str, Kind)] = &[
     ("target", Kind::Text),
     ("secret", Kind::Text),
     ("retry_4xx", Kind::Bool),
+    ("max_stalls", Kind::Int),
+    ("ready_requires_workers", Kind::Int),
 ];
 
 /// The keys of a queue's `backoff` table.
@@ -76,6 +78,13 @@ pub struct QueueConfig {
     /// Whether a push answer of 4xx other than 408 and 429 is retried
     /// (`retry_4xx`); false makes the job dead at once.
     pub retry_4xx: bool,
+    /// Leases of a job that may expire without a heartbeat and give the job
+    /// back without counting an attempt (`max_stalls`); past them an
+    /// expired lease is a failed attempt. 0 counts every one.
+    pub max_stalls: u32,
+    /// Workers that must have leased from the queue within its lease time
+    /// for `/health/ready` to answer ready (`ready_requires_workers`); 0 is off.
+    pub ready_requires_workers: u32,
 }
 
 /// Push delivery (`[push]`).
@@ -123,6 +132,8 @@ impl Default for QueueConfig {
             target: None,
             secret: None,
             retry_4xx: false,
+            max_stalls: 1,
+            ready_requires_workers: 0,
         }
     }
 }
@@ -294,6 +305,20 @@ impl Check<'_> {
                 "retry_4xx" => {
                     if let Some(b) = self.boolean(&path, value) {
                         queue.retry_4xx = b;
+                    }
+                }
+                "max_stalls" => {
+                    if let Some(n) = self.int(&path, value, 0, 1000) {
+                        queue.max_stalls = n as u32;
+                    }
+                }
+                "ready_requires_workers" if path.first().is_some_and(|p| p == "queue_defaults") => self.report(
+                    &path,
+                    "belongs to one queue: set it in [queues.NAME], whose workers readiness then counts",
+                ),
+                "ready_requires_workers" => {
+                    if let Some(n) = self.int(&path, value, 0, 10_000) {
+                        queue.ready_requires_workers = n as u32;
                     }
                 }
                 "target" | "secret" if path.first().is_some_and(|p| p == "queue_defaults") => {

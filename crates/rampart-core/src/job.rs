@@ -36,6 +36,23 @@ impl JobState {
     }
 }
 
+/// Longest tenant a job may carry, in characters.
+pub const MAX_TENANT_LEN: usize = 200;
+
+/// Checks a job's tenant (the customer it belongs to, as the producer names
+/// it): 1 to [`MAX_TENANT_LEN`] characters, no control character (NUL
+/// included). The error says what is wrong, for a message naming the field.
+pub fn check_tenant(tenant: &str) -> Result<(), String> {
+    let n = tenant.chars().count();
+    if n == 0 || n > MAX_TENANT_LEN {
+        return Err(format!("use 1 to {MAX_TENANT_LEN} characters"));
+    }
+    if tenant.chars().any(char::is_control) {
+        return Err("must not hold control characters".to_string());
+    }
+    Ok(())
+}
+
 /// Why a state name was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{0}` is not a job state: use scheduled, available, active, completed, dead or cancelled")]
@@ -58,6 +75,16 @@ crate::named_enum! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tenants_are_short_printable_names() {
+        assert_eq!(check_tenant("acme"), Ok(()));
+        assert_eq!(check_tenant(&"é".repeat(MAX_TENANT_LEN)), Ok(()));
+        assert!(check_tenant("").is_err());
+        assert!(check_tenant(&"a".repeat(MAX_TENANT_LEN + 1)).is_err());
+        assert!(check_tenant("a\0b").is_err());
+        assert!(check_tenant("a\nb").is_err());
+    }
 
     #[test]
     fn state_names_round_trip() {

@@ -108,6 +108,10 @@ pub struct CronSpec {
     pub description: String,
     /// The misfire policy.
     pub misfire: Misfire,
+    /// The tenant of its jobs.
+    pub tenant: Option<String>,
+    /// Attempts each job gets; one when absent.
+    pub max_attempts: Option<u32>,
 }
 
 /// A schedule with its latest run.
@@ -160,6 +164,8 @@ impl Cron {
                 payload: "{}".into(),
                 description,
                 misfire: Misfire::RunOnce,
+                tenant: None,
+                max_attempts: None,
                 source: CronSource::Builtin,
                 next_run_at: None,
             };
@@ -217,6 +223,8 @@ impl Cron {
                 payload: c.payload.clone(),
                 description: c.description.clone(),
                 misfire: c.misfire,
+                tenant: c.tenant.clone(),
+                max_attempts: c.max_attempts,
                 source: CronSource::Config,
                 next_run_at: next(&c.schedule, c.timezone),
             })
@@ -279,6 +287,8 @@ impl Cron {
             payload: spec.payload,
             description: spec.description,
             misfire: spec.misfire,
+            tenant: spec.tenant,
+            max_attempts: spec.max_attempts,
             source: CronSource::Api,
             next_run_at: spec.schedule.next_after(now),
         };
@@ -413,9 +423,11 @@ impl Cron {
                 payload: record.payload.clone(),
                 run_at: now,
                 priority: 0,
-                max_attempts: cfg.max_attempts,
+                // A failed run waits for the next tick unless the schedule asks for retries.
+                max_attempts: record.max_attempts.unwrap_or(1),
                 timeout: cfg.timeout,
                 unique_key: None,
+                tenant: record.tenant.clone(),
             }
         };
         let run = run.map(|(scheduled_at, trigger)| CronRunNew {

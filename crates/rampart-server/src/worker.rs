@@ -51,6 +51,7 @@ impl JobSource for Engine {
                 attempt: j.attempt,
                 max_attempts: j.max_attempts,
                 timeout_at: j.timeout_at,
+                tenant: j.tenant,
                 lease_token: j.lease_token,
             })
             .collect())

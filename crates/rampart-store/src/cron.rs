@@ -73,6 +73,10 @@ pub struct CronScheduleRecord {
     pub created_at: UnixMillis,
     /// When it was last put.
     pub updated_at: UnixMillis,
+    /// The tenant of each run's job.
+    pub tenant: Option<String>,
+    /// Attempts each run's job is allowed (none: one).
+    pub max_attempts: Option<u32>,
 }
 
 /// A schedule to store (insert or replace).
@@ -90,6 +94,10 @@ pub struct CronSchedulePut {
     pub payload: String,
     /// What it is for.
     pub description: String,
+    /// The tenant of each run's job.
+    pub tenant: Option<String>,
+    /// Attempts each run's job is allowed (none: one).
+    pub max_attempts: Option<u32>,
     /// The misfire policy.
     pub misfire: Misfire,
     /// Where it is defined.
@@ -255,7 +263,7 @@ pub struct CronRunPruneParams {
 impl CronScheduleRecord {
     /// The record of a row read with the columns `name, schedule, timezone,
     /// queue, payload, description, misfire, source, paused, next_run_at,
-    /// created_at, updated_at`.
+    /// created_at, updated_at, tenant, max_attempts`.
     pub(crate) fn from_row<R: Row>(r: &R) -> Result<CronScheduleRecord, R::Error> {
         Ok(CronScheduleRecord {
             name: r.parsed(0, "cron name")?,
@@ -270,6 +278,8 @@ impl CronScheduleRecord {
             next_run_at: r.opt_time(9)?,
             created_at: r.time(10)?,
             updated_at: r.time(11)?,
+            tenant: r.opt_text(12)?,
+            max_attempts: r.opt_int(13)?.map(|n| u32::try_from(n.max(1)).unwrap_or(u32::MAX)),
         })
     }
 }

@@ -28,6 +28,8 @@ pub struct NewJob {
     pub timeout: Option<Duration>,
     /// While a live job of the queue has this key, inserting returns it.
     pub unique_key: Option<String>,
+    /// The customer the job belongs to.
+    pub tenant: Option<String>,
 }
 
 /// Inserts a batch of jobs.
@@ -92,6 +94,8 @@ pub struct LeasedJob {
     pub run_at: UnixMillis,
     /// Its priority.
     pub priority: i32,
+    /// The customer the job belongs to.
+    pub tenant: Option<String>,
 }
 
 /// Extends a lease.
@@ -103,6 +107,8 @@ pub struct JobHeartbeatParams {
     pub lease_token: String,
     /// New lease length from now; the length of the original lease when absent.
     pub lease: Option<Duration>,
+    /// The attempt's progress to keep (JSON text), when the heartbeat carries one.
+    pub progress: Option<String>,
     /// Heartbeat time.
     pub now: UnixMillis,
 }
@@ -236,11 +242,15 @@ pub struct JobReleased {
     pub queue: QueueName,
 }
 
-/// Fails active jobs whose lease or timeout ran out.
+/// Fails active jobs whose lease or timeout ran out; a lease that ran out
+/// while the job has stalled fewer than `max_stalls` times gives the job
+/// back instead (`available`, the attempt not counted, the stall recorded).
 #[derive(Clone)]
 pub struct JobReapParams {
     /// At most this many jobs per call.
     pub limit: u32,
+    /// How many stalls a job of a queue is spared (the queue's `max_stalls`).
+    pub max_stalls: Arc<dyn Fn(&str) -> u32 + Send + Sync>,
     /// Decides retry time or death.
     pub planner: Arc<dyn RetryPlanner>,
     /// Reap time.
@@ -256,7 +266,8 @@ pub struct JobReaped {
     pub queue: QueueName,
     /// Lease expiry or timeout.
     pub kind: FailureKind,
-    /// Its new state: scheduled (to retry) or dead.
+    /// Its new state: scheduled (to retry) or dead, or available after a
+    /// stall (the attempt not counted).
     pub state: JobState,
     /// How long the attempt ran.
     pub run_time: Duration,
@@ -300,10 +311,23 @@ pub struct JobListParams {
     pub queue: QueueName,
     /// Only jobs in this state.
     pub state: Option<JobState>,
+    /// Only this tenant's jobs.
+    pub tenant: Option<String>,
     /// Only jobs with a larger id (the last id of the previous page).
     pub after: Option<JobId>,
     /// Page size.
     pub limit: u32,
+}
+
+/// A tenant's dead jobs in one queue, for the diagnostics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadTenant {
+    /// The queue.
+    pub queue: QueueName,
+    /// The tenant.
+    pub tenant: String,
+    /// Its dead jobs in the queue.
+    pub dead: u64,
 }
 
 /// One transition in a job's history.
@@ -320,7 +344,7 @@ pub struct JobEvent {
     /// The worker involved, if any.
     pub worker: Option<String>,
     /// Why: `enqueued`, `due`, `leased`, `completed`, `error`, `lease_expired`,
-    /// `timeout`, `released`, `retried`, `cancelled`.
+    /// `timeout`, `stalled`, `released`, `retried`, `cancelled`.
     pub reason: String,
     /// The error message, for failures.
     pub error: Option<String>,
@@ -365,6 +389,12 @@ pub struct JobRecord {
     pub last_error: Option<String>,
     /// The JSON result of a completed job.
     pub result: Option<String>,
+    /// The customer the job belongs to.
+    pub tenant: Option<String>,
+    /// Leases that expired and gave the job back without counting an attempt.
+    pub stalls: u32,
+    /// What the worker last reported of its attempt (JSON text).
+    pub progress: Option<String>,
     /// Every transition, oldest first (empty in listings).
     pub history: Vec<JobEvent>,
 }
@@ -373,8 +403,8 @@ impl JobRecord {
     /// The record of a row of `jobs` read with the backends' job columns
     /// (`id, queue, state, payload, priority, attempt, max_attempts,
     /// timeout_ms, unique_key, created_at, run_at, started_at, finished_at,
-    /// lease_expires_at, timeout_at, worker, last_error, result`), without
-    /// its history.
+    /// lease_expires_at, timeout_at, worker, last_error, result, tenant,
+    /// stalls, progress`), without its history.
     pub(crate) fn from_row<R: Row>(r: &R) -> Result<JobRecord, R::Error> {
         Ok(JobRecord {
             id: JobId(r.int(0)?),
@@ -395,6 +425,9 @@ impl JobRecord {
             worker: r.opt_text(15)?,
             last_error: r.opt_text(16)?,
             result: r.opt_text(17)?,
+            tenant: r.opt_text(18)?,
+            stalls: r.count(19)?,
+            progress: r.opt_text(20)?,
             history: Vec::new(),
         })
     }
@@ -456,6 +489,16 @@ pub(crate) fn reaped_error(kind: FailureKind, timeout_ms: Option<i64>, worker: O
     }
 }
 
+/// The error a stall records: whose lease ran out, and that the attempt
+/// was not counted.
+pub(crate) fn stalled_error(stall: u32, max_stalls: u32, worker: Option<&str>) -> String {
+    let whose = worker.map_or_else(|| "the worker".to_string(), |w| format!("worker `{w}`"));
+    format!(
+        "stalled: {whose} sent no heartbeat within the lease; the job went back to the queue without counting \
+         the attempt (stall {stall} of {max_stalls})"
+    )
+}
+
 /// A failed attempt as both backends end it.
 pub(crate) struct Failure<'a> {
     /// Why the attempt ended.
@@ -473,4 +516,21 @@ impl<'a> Failure<'a> {
     pub(crate) fn error(error: &'a str, retryable: bool, not_before: Option<UnixMillis>) -> Failure<'a> {
         Failure { kind: FailureKind::Error, error, retryable, not_before }
     }
+}
+
+/// Keeps the first `per_queue` rows of each queue, of rows sorted by queue
+/// and then by how many dead jobs, most first.
+pub(crate) fn top_per_queue(rows: Vec<DeadTenant>, per_queue: u32) -> Vec<DeadTenant> {
+    let mut out: Vec<DeadTenant> = Vec::new();
+    let mut taken = 0;
+    for row in rows {
+        if out.last().is_none_or(|last| last.queue != row.queue) {
+            taken = 0;
+        }
+        if taken < per_queue {
+            out.push(row);
+            taken += 1;
+        }
+    }
+    out
 }

@@ -228,9 +228,11 @@ impl Store {
         dispatch!(self, s => s.job_lease(params))
     }
 
-    /// Extends a lease; [`StoreError::LeaseLost`] when the token no longer holds it.
-    pub async fn job_heartbeat(&self, params: JobHeartbeatParams) -> Result<UnixMillis, StoreError> {
+    /// Extends a lease, keeping the attempt's progress when one is given;
+    /// [`StoreError::LeaseLost`] when the token no longer holds it.
+    pub async fn job_heartbeat(&self, mut params: JobHeartbeatParams) -> Result<UnixMillis, StoreError> {
         nul::key("lease_token", &params.lease_token)?;
+        nul::clean_opt(&mut params.progress);
         dispatch!(self, s => s.job_heartbeat(params))
     }
 
@@ -280,8 +282,9 @@ impl Store {
         dispatch!(self, s => s.job_find_live_by_key(queue, key))
     }
 
-    /// A page of a queue's jobs in id order, without history.
+    /// A page of a queue's jobs in id order (only a tenant's, when given), without history.
     pub async fn job_list(&self, params: JobListParams) -> Result<Vec<JobRecord>, StoreError> {
+        nul::key_opt("tenant", params.tenant.as_deref())?;
         dispatch!(self, s => s.job_list(params))
     }
 
@@ -307,7 +310,16 @@ impl Store {
         dispatch!(self, s => s.job_purge_dead(queue, limit))
     }
 
-    /// Fails active jobs whose lease expired or whose timeout passed.
+    /// The tenants with the most dead jobs in each queue, at most `per_queue`
+    /// each, most first (then by name); jobs without a tenant are not counted.
+    pub async fn job_dead_tenants(&self, per_queue: u32) -> Result<Vec<DeadTenant>, StoreError> {
+        dispatch!(self, s => s.job_dead_tenants(per_queue))
+    }
+
+    /// Fails active jobs whose lease expired or whose timeout passed; a
+    /// job whose lease expired and that has stalled fewer than its queue's
+    /// `max_stalls` times goes back to `available` instead, its attempt
+    /// not counted, the stall in its history.
     pub async fn job_reap(&self, params: JobReapParams) -> Result<Vec<JobReaped>, StoreError> {
         dispatch!(self, s => s.job_reap(params))
     }

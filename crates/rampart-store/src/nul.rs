@@ -37,9 +37,10 @@ pub(crate) fn clean_opt(text: &mut Option<String>) {
     }
 }
 
-/// A job to insert: its unique key checked, its payload cleaned.
+/// A job to insert: its unique key and tenant checked, its payload cleaned.
 pub(crate) fn new_job(job: &mut NewJob) -> Result<(), StoreError> {
     key_opt("unique_key", job.unique_key.as_deref())?;
+    key_opt("tenant", job.tenant.as_deref())?;
     clean(&mut job.payload);
     Ok(())
 }
@@ -54,11 +55,12 @@ pub(crate) fn ack(ack: &mut JobAck) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// A cron schedule to store: expression and zone checked, payload and
-/// description cleaned.
+/// A cron schedule to store: expression, zone and tenant checked, payload
+/// and description cleaned.
 pub(crate) fn cron_schedule(schedule: &mut CronSchedulePut) -> Result<(), StoreError> {
     key("schedule", &schedule.schedule)?;
     key("timezone", &schedule.timezone)?;
+    key_opt("tenant", schedule.tenant.as_deref())?;
     clean(&mut schedule.payload);
     clean(&mut schedule.description);
     Ok(())

@@ -90,6 +90,7 @@ def _job(
     max_attempts: int | None,
     timeout: Duration | None,
     unique_key: str | None,
+    tenant: str | None = None,
 ) -> dict[str, Any]:
     return routes.job_body(
         payload,
@@ -99,6 +100,7 @@ def _job(
         max_attempts=max_attempts,
         timeout=timeout,
         unique_key=unique_key,
+        tenant=tenant,
     )
 
 
@@ -151,9 +153,13 @@ class Queue(_Sync):
         max_attempts: int | None = None,
         timeout: Duration | None = None,
         unique_key: str | None = None,
+        tenant: str | None = None,
     ) -> EnqueueResult:
-        """Enqueues a job; with ``unique_key`` a live job with that key is returned instead (``duplicate``)."""
-        body = _job(payload, delay, run_at, priority, max_attempts, timeout, unique_key)
+        """Enqueues a job; with ``unique_key`` a live job with that key is returned instead (``duplicate``).
+
+        ``tenant``: the customer the job belongs to (shown with it, filterable, handed to workers).
+        """
+        body = _job(payload, delay, run_at, priority, max_attempts, timeout, unique_key, tenant)
         return cast(EnqueueResult, self._call(routes.jobs_create(self.name, body)))
 
     def add_bulk(self, jobs: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -168,9 +174,11 @@ class Queue(_Sync):
         """Jobs per state."""
         return self.get()["counts"]
 
-    def jobs(self, state: str | None = None, limit: int | None = None, cursor: str | None = None) -> JobsPage:
-        """A page of the queue's jobs, optionally in one state."""
-        return cast(JobsPage, self._call(routes.jobs_list(self.name, state, limit, cursor)))
+    def jobs(
+        self, state: str | None = None, limit: int | None = None, cursor: str | None = None, tenant: str | None = None
+    ) -> JobsPage:
+        """A page of the queue's jobs, optionally in one state or of one tenant."""
+        return cast(JobsPage, self._call(routes.jobs_list(self.name, state, limit, cursor, tenant)))
 
     def dead(self, limit: int | None = None, cursor: str | None = None) -> JobsPage:
         """A page of the dead-letter jobs."""
@@ -210,9 +218,10 @@ class AsyncQueue(_Async):
         max_attempts: int | None = None,
         timeout: Duration | None = None,
         unique_key: str | None = None,
+        tenant: str | None = None,
     ) -> EnqueueResult:
         """Enqueues a job; see :meth:`Queue.add`."""
-        body = _job(payload, delay, run_at, priority, max_attempts, timeout, unique_key)
+        body = _job(payload, delay, run_at, priority, max_attempts, timeout, unique_key, tenant)
         return cast(EnqueueResult, await self._call(routes.jobs_create(self.name, body)))
 
     async def add_bulk(self, jobs: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -227,9 +236,11 @@ class AsyncQueue(_Async):
         """Jobs per state."""
         return (await self.get())["counts"]
 
-    async def jobs(self, state: str | None = None, limit: int | None = None, cursor: str | None = None) -> JobsPage:
-        """A page of the queue's jobs, optionally in one state."""
-        return cast(JobsPage, await self._call(routes.jobs_list(self.name, state, limit, cursor)))
+    async def jobs(
+        self, state: str | None = None, limit: int | None = None, cursor: str | None = None, tenant: str | None = None
+    ) -> JobsPage:
+        """A page of the queue's jobs, optionally in one state or of one tenant."""
+        return cast(JobsPage, await self._call(routes.jobs_list(self.name, state, limit, cursor, tenant)))
 
     async def dead(self, limit: int | None = None, cursor: str | None = None) -> JobsPage:
         """A page of the dead-letter jobs."""
@@ -273,6 +284,10 @@ class Jobs(_Sync):
             if time.monotonic() >= deadline:
                 raise WaitTimeoutError(f"job {job_id} is still {job['state']} after {timeout}s")
 
+    def progress(self, job_id: str, lease_token: str, progress: Any) -> None:
+        """Keeps a running job's progress (any JSON, at most 16 KiB); also extends its lease."""
+        self._call(routes.jobs_progress(job_id, lease_token, progress))
+
     def retry(self, job_id: str) -> JobStateResult:
         """Makes a dead or cancelled job available again."""
         return cast(JobStateResult, self._call(routes.jobs_retry(job_id)))
@@ -299,6 +314,10 @@ class AsyncJobs(_Async):
                 return job
             if time.monotonic() >= deadline:
                 raise WaitTimeoutError(f"job {job_id} is still {job['state']} after {timeout}s")
+
+    async def progress(self, job_id: str, lease_token: str, progress: Any) -> None:
+        """Keeps a running job's progress; see :meth:`Jobs.progress`."""
+        await self._call(routes.jobs_progress(job_id, lease_token, progress))
 
     async def retry(self, job_id: str) -> JobStateResult:
         """Makes a dead or cancelled job available again."""

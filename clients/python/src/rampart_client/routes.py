@@ -23,6 +23,7 @@ def job_body(
     max_attempts: int | None = None,
     timeout: Duration | None = None,
     unique_key: str | None = None,
+    tenant: str | None = None,
 ) -> dict[str, Any]:
     """One job as ``POST /v1/queues/{queue}/jobs`` and each item of a batch take it."""
     body: dict[str, Any] = {"payload": payload}
@@ -38,6 +39,8 @@ def job_body(
         body["timeout"] = duration(timeout)
     if unique_key is not None:
         body["unique_key"] = unique_key
+    if tenant is not None:
+        body["tenant"] = tenant
     return body
 
 
@@ -50,8 +53,11 @@ def jobs_create_batch(queue: str, jobs: list[dict[str, Any]]) -> Request:
     return Request("POST", path("/v1/queues/{queue}/jobs/batch", queue), {"jobs": jobs})
 
 
-def jobs_list(queue: str, state: str | None, limit: int | None, cursor: str | None) -> Request:
-    params = {k: str(v) for k, v in (("state", state), ("limit", limit), ("cursor", cursor)) if v is not None}
+def jobs_list(
+    queue: str, state: str | None, limit: int | None, cursor: str | None, tenant: str | None = None
+) -> Request:
+    pairs = (("state", state), ("tenant", tenant), ("limit", limit), ("cursor", cursor))
+    params = {k: str(v) for k, v in pairs if v is not None}
     return Request("GET", path("/v1/queues/{queue}/jobs", queue), params=params, idempotent=True)
 
 
@@ -74,6 +80,11 @@ def jobs_get(job_id: str, wait: float | None = None) -> Request:
 def jobs_heartbeat(job_id: str, lease_token: str, lease: float) -> Request:
     body = {"lease_token": lease_token, "lease": duration(lease)}
     return Request("POST", path("/v1/jobs/{id}/heartbeat", job_id), body, idempotent=True, retries=0)
+
+
+def jobs_progress(job_id: str, lease_token: str, progress: Any) -> Request:
+    body = {"lease_token": lease_token, "progress": progress}
+    return Request("POST", path("/v1/jobs/{id}/progress", job_id), body, idempotent=True)
 
 
 def jobs_release(job_id: str, lease_token: str) -> Request:

@@ -61,6 +61,9 @@ class JobInfo(TypedDict, total=False):
     worker: str | None
     last_error: str | None
     result: Any
+    tenant: str | None
+    stalls: int
+    progress: Any
     errors: list[JobError]
     history: list[JobEvent]
 

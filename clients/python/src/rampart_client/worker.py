@@ -121,6 +121,8 @@ class Job:
     created_at: str
     lease_token: str
     signal: CancellationToken = field(default_factory=CancellationToken)
+    #: The customer the job belongs to.
+    tenant: str | None = None
 
 
 Handler = Callable[[Job], Any]
@@ -434,6 +436,7 @@ class AsyncWorker:
             max_attempts=raw["max_attempts"],
             created_at=raw.get("created_at", ""),
             lease_token=raw["lease_token"],
+            tenant=raw.get("tenant"),
         )
         self._heartbeats.track(job.id, job.lease_token)
         attempt = _Attempt(job)

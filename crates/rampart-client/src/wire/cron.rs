@@ -35,6 +35,17 @@ pub struct CronView {
     pub created_at: UnixMillis,
     /// When it was last changed.
     pub updated_at: UnixMillis,
+    /// The tenant of each run's job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    /// Attempts each run's job gets (1 unless the schedule sets more: a
+    /// failed run waits for the next tick).
+    #[serde(default = "one")]
+    pub max_attempts: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// `GET /v1/cron`.
@@ -72,6 +83,15 @@ pub struct CronPut {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(pattern = r"^(skip|run_once)$")]
     pub misfire: Option<String>,
+    /// The tenant (customer) each run's job belongs to.
+    #[serde(default, deserialize_with = "rampart_core::nul::key_opt", skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
+    pub tenant: Option<String>,
+    /// Attempts each run's job gets (default 1: a failed run waits for the
+    /// next tick rather than retrying).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 4294967295_u64)]
+    pub max_attempts: Option<u32>,
 }
 
 /// One run of a schedule.

@@ -146,4 +146,19 @@ pub struct BackgroundJobsDiagnostics {
     pub loops: Vec<LoopView>,
     /// Every cron schedule with its last run (status, start, end, error).
     pub cron: Vec<CronView>,
+    /// The tenants with the most dead jobs in each queue (at most five
+    /// per queue, most first); jobs without a tenant are not counted.
+    #[serde(default)]
+    pub dead_tenants: Vec<DeadTenantView>,
+}
+
+/// A tenant's dead jobs in one queue.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DeadTenantView {
+    /// The queue.
+    pub queue: String,
+    /// The tenant.
+    pub tenant: String,
+    /// Its dead jobs in the queue.
+    pub dead: u64,
 }

@@ -56,6 +56,21 @@ pub struct WorkersHealth {
     /// the store is down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stale_leases: Option<u64>,
+    /// The queues whose readiness requires workers (`ready_requires_workers`):
+    /// the node is not ready while any has fewer than it requires.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queues: Vec<QueueWorkersHealth>,
+}
+
+/// A queue whose readiness requires workers.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct QueueWorkersHealth {
+    /// The queue.
+    pub queue: String,
+    /// Workers (by name, or by key) that leased from it on this node within its lease time.
+    pub seen: u64,
+    /// How many it requires (`ready_requires_workers`).
+    pub required: u64,
 }
 
 /// The jobs' part of `GET /health/ready`.

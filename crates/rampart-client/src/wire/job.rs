@@ -38,6 +38,12 @@ pub struct EnqueueRequest {
     #[serde(default, deserialize_with = "nul::key_opt", skip_serializing_if = "Option::is_none")]
     #[schema(min_length = 1, max_length = 1024, pattern = r"^[^\u0000]*$")]
     pub unique_key: Option<String>,
+    /// The customer the job belongs to (1 to 200 characters, no control
+    /// characters): shown with the job, filterable in listings, handed to
+    /// workers and push targets, counted in the diagnostics' dead jobs.
+    #[serde(default, deserialize_with = "nul::key_opt", skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
+    pub tenant: Option<String>,
 }
 
 impl EnqueueRequest {
@@ -51,6 +57,7 @@ impl EnqueueRequest {
             max_attempts: None,
             timeout: None,
             unique_key: None,
+            tenant: None,
         }
     }
 }
@@ -126,6 +133,9 @@ pub struct LeasedJobView {
     pub timeout_at: Option<UnixMillis>,
     /// When the job was enqueued.
     pub created_at: UnixMillis,
+    /// The customer the job belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
 }
 
 /// The answer to a lease.
@@ -146,6 +156,26 @@ pub struct HeartbeatRequest {
     /// New lease length from now (default: the queue's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease: Option<HumanDuration>,
+    /// The attempt's progress to keep on the job (any JSON, at most 16 KiB),
+    /// as `POST /v1/jobs/{id}/progress` keeps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<serde_json::Value>)]
+    pub progress: Option<Box<RawValue>>,
+}
+
+/// `POST /v1/jobs/{id}/progress`: what the running attempt has done so far,
+/// kept on the job and shown with it (`progress`); also extends the lease
+/// as a heartbeat does.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProgressRequest {
+    /// The lease token.
+    #[serde(deserialize_with = "nul::key")]
+    #[schema(pattern = r"^[^\u0000]*$")]
+    pub lease_token: String,
+    /// Any JSON value (a percentage, `{"done": 40, "total": 100}`, …), at most 16 KiB.
+    #[schema(value_type = serde_json::Value)]
+    pub progress: Box<RawValue>,
 }
 
 /// The answer to a heartbeat.
@@ -296,7 +326,8 @@ pub struct JobEventView {
     pub attempt: u32,
     /// The worker involved.
     pub worker: Option<String>,
-    /// Why: enqueued, due, leased, completed, error, lease_expired, timeout, retried, cancelled.
+    /// Why: enqueued, due, leased, completed, error, lease_expired, timeout, stalled, released, retried,
+    /// cancelled.
     pub reason: String,
     /// The error, for failures.
     pub error: Option<String>,
@@ -356,6 +387,17 @@ pub struct JobView {
     /// The result of a completed job.
     #[schema(value_type = Option<serde_json::Value>)]
     pub result: Option<Box<RawValue>>,
+    /// The customer the job belongs to.
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// Leases that expired without a heartbeat and gave the job back
+    /// without counting an attempt (at most the queue's `max_stalls`).
+    #[serde(default)]
+    pub stalls: u32,
+    /// What its worker last reported of its attempt (`POST /v1/jobs/{id}/progress`).
+    #[serde(default)]
+    #[schema(value_type = Option<serde_json::Value>)]
+    pub progress: Option<Box<RawValue>>,
     /// Every failed attempt (absent in listings).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<JobErrorView>,
@@ -404,6 +446,10 @@ pub struct JobListQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[param(inline)]
     pub state: Option<JobState>,
+    /// Only this tenant's jobs.
+    #[serde(default, deserialize_with = "nul::key_opt", skip_serializing_if = "Option::is_none")]
+    #[param(min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
+    pub tenant: Option<String>,
     /// Most jobs on the page (default 50).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[param(minimum = 1, maximum = 1000)]

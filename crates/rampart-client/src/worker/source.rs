@@ -26,6 +26,8 @@ pub struct Job {
     pub max_attempts: u32,
     /// When this attempt times out, if the job has a timeout.
     pub timeout_at: Option<UnixMillis>,
+    /// The customer the job belongs to.
+    pub tenant: Option<String>,
     /// The lease's token: the worker heartbeats and acknowledges with it, so
     /// a handler has no use for it.
     pub lease_token: String,
@@ -112,13 +114,15 @@ impl JobSource for Client {
                 attempt: j.attempt,
                 max_attempts: j.max_attempts,
                 timeout_at: j.timeout_at,
+                tenant: j.tenant,
                 lease_token: j.lease_token,
             })
             .collect())
     }
 
     async fn heartbeat_job(&self, job: &Job, lease: Duration) -> Result<(), SourceError> {
-        let req = wire::HeartbeatRequest { lease_token: job.lease_token.clone(), lease: Some(lease.into()) };
+        let req =
+            wire::HeartbeatRequest { lease_token: job.lease_token.clone(), lease: Some(lease.into()), progress: None };
         self.heartbeat(&job.id.to_string(), &req).await?;
         Ok(())
     }

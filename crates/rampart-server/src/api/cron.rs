@@ -99,7 +99,22 @@ async fn cron_put(
             format!("invalid field `payload`: it is {} bytes; the limit (max_payload_bytes) is {limit}", payload.len()),
         ));
     }
-    let spec = CronSpec { schedule, queue, payload, description: req.description.unwrap_or_default(), misfire };
+    if let Some(tenant) = &req.tenant {
+        rampart_core::job::check_tenant(tenant)
+            .map_err(|e| ApiError::invalid(format!("invalid field `tenant`: {e}")))?;
+    }
+    if req.max_attempts == Some(0) {
+        return Err(ApiError::invalid("invalid field `max_attempts`: must be at least 1"));
+    }
+    let spec = CronSpec {
+        schedule,
+        queue,
+        payload,
+        description: req.description.unwrap_or_default(),
+        misfire,
+        tenant: req.tenant,
+        max_attempts: req.max_attempts,
+    };
     state.cron.put(&name, spec).await?;
     Ok(Json(schedule_view(state.cron.get(&name).await?)))
 }
@@ -178,6 +193,8 @@ pub(super) fn schedule_view(v: ScheduleView) -> CronView {
         last_run: v.last_run.map(run_view),
         created_at: r.created_at,
         updated_at: r.updated_at,
+        tenant: r.tenant,
+        max_attempts: r.max_attempts.unwrap_or(1),
     }
 }
 

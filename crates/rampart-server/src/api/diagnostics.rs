@@ -27,7 +27,7 @@ use super::route::Routes;
 use super::{ApiError, AppState, breakers, cron, health, integrations, view};
 use crate::service::dispatcher::breaker_name;
 use rampart_client::wire::{
-    BackgroundJobsDiagnostics, IntegrationsDiagnostics, LoopView, PlatformDiagnostics, PushTargetView,
+    BackgroundJobsDiagnostics, DeadTenantView, IntegrationsDiagnostics, LoopView, PlatformDiagnostics, PushTargetView,
 };
 
 /// Most expiring connections listed.
@@ -75,6 +75,9 @@ fn time(t: Option<UnixMillis>) -> Option<String> {
     t.map(UnixMillis::to_rfc3339)
 }
 
+/// Tenants shown per queue in the dead-jobs-by-tenant table.
+const DEAD_TENANTS_PER_QUEUE: u32 = 5;
+
 async fn diagnostics_background_jobs(
     State(state): State<AppState>,
     _auth: Auth<Admin>,
@@ -82,7 +85,11 @@ async fn diagnostics_background_jobs(
     let (store, _) = health::probe_store(state.engine.store(), state.engine.now(), false).await;
     // A store that is down still leaves the loops and Redis to show: that
     // is when an operator needs them.
-    let queues = if store.status == "up" { state.engine.queues().await? } else { Vec::new() };
+    let (queues, dead_tenants) = if store.status == "up" {
+        tokio::try_join!(state.engine.queues(), state.engine.dead_tenants(DEAD_TENANTS_PER_QUEUE))?
+    } else {
+        (Vec::new(), Vec::new())
+    };
     let redis = health::redis_view(&state.limiter);
     let loops = loop_views(&state.loops);
     let cron = state.cron.list().await?.into_iter().map(cron::schedule_view).collect();
@@ -92,6 +99,10 @@ async fn diagnostics_background_jobs(
         queues: queues.into_iter().map(view::queue).collect(),
         loops,
         cron,
+        dead_tenants: dead_tenants
+            .into_iter()
+            .map(|t| DeadTenantView { queue: t.queue.to_string(), tenant: t.tenant, dead: t.dead })
+            .collect(),
     }))
 }
 

@@ -11,7 +11,9 @@
 //! ([`Store::write_probe`]), and the node is ready again by itself as soon
 //! as one goes through. Redis down is degraded, not unready: rate-limit checks go on by
 //! each policy's `on_backend_error`, so the node still serves; readiness
-//! shows it, and system health says `degraded`.
+//! shows it, and system health says `degraded`. A queue with
+//! `ready_requires_workers` makes the node not ready while fewer workers
+//! than that leased from it on this node within the queue's lease time.
 
 use std::time::{Duration, Instant};
 
@@ -26,7 +28,8 @@ use super::AppState;
 use super::route::Routes;
 use crate::ratelimit::RateLimiter;
 use rampart_client::wire::{
-    HealthResponse, JobsHealth, ReadyComponents, ReadyResponse, RedisBackendView, StoreHealth, WorkersHealth,
+    HealthResponse, JobsHealth, QueueWorkersHealth, ReadyComponents, ReadyResponse, RedisBackendView, StoreHealth,
+    WorkersHealth,
 };
 
 /// Longest a readiness probe waits for the store.
@@ -52,6 +55,15 @@ pub(super) async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Re
         seen_last_minute: engine.workers_seen_since(UnixMillis(now.0 - 60_000)) as u64,
         active_leases: figures.map(|f| f.active),
         stale_leases: figures.map(|f| f.stale_leases),
+        queues: engine
+            .queue_workers()
+            .into_iter()
+            .map(|(queue, seen, required)| QueueWorkersHealth {
+                queue: queue.to_string(),
+                seen: seen as u64,
+                required: u64::from(required),
+            })
+            .collect(),
     };
     let components = ReadyComponents {
         store,
@@ -151,9 +163,11 @@ fn store_health(backend: &str, ping: Ping) -> StoreHealth {
     }
 }
 
-/// The answer: 200 `ready` while the store is up, else 503 `not_ready`.
+/// The answer: 200 `ready` while the store is up and every queue that
+/// requires workers has them, else 503 `not_ready`.
 fn readiness(components: ReadyComponents) -> (StatusCode, ReadyResponse) {
-    let up = components.store.status == "up";
+    let short_of_workers = components.workers.as_ref().is_some_and(|w| w.queues.iter().any(|q| q.seen < q.required));
+    let up = components.store.status == "up" && !short_of_workers;
     let body = ReadyResponse { status: if up { "ready" } else { "not_ready" }.into(), components };
     (if up { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, body)
 }
@@ -205,6 +219,21 @@ mod tests {
             Ping::Failed(StoreError::Internal("relation \"jobs\" does not exist".into())),
             "the store failed; see the server's log",
         );
+    }
+
+    #[test]
+    fn a_queue_short_of_its_workers_makes_the_node_not_ready() {
+        let workers = |seen| WorkersHealth {
+            seen_last_minute: seen,
+            active_leases: None,
+            stale_leases: None,
+            queues: vec![QueueWorkersHealth { queue: "email".into(), seen, required: 2 }],
+        };
+        let up = || store_health("sqlite", Ping::Up(Duration::ZERO));
+        let (status, body) = readiness(ReadyComponents { workers: Some(workers(1)), ..only(up()) });
+        assert_eq!((status, body.status.as_str()), (StatusCode::SERVICE_UNAVAILABLE, "not_ready"));
+        let (status, _) = readiness(ReadyComponents { workers: Some(workers(2)), ..only(up()) });
+        assert_eq!(status, StatusCode::OK);
     }
 
     #[test]

@@ -5,11 +5,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use rampart_client::endpoint::{
     ACKS, JOBS_CANCEL, JOBS_COMPLETE, JOBS_CREATE, JOBS_CREATE_BATCH, JOBS_FAIL, JOBS_GET, JOBS_HEARTBEAT, JOBS_LEASE,
-    JOBS_LIST, JOBS_RELEASE, JOBS_RETRY,
+    JOBS_LIST, JOBS_PROGRESS, JOBS_RELEASE, JOBS_RETRY,
 };
 use rampart_core::duration::HumanDuration;
 use rampart_core::id::{JobId, QueueName};
-use rampart_core::job::JobState;
+use rampart_core::job::{JobState, check_tenant};
 use rampart_store::{AckOutcome, JobAck, JobInserted, JobListParams};
 
 use super::extract::{Admin, Auth, Body, Enqueue, Read, Work};
@@ -37,6 +37,7 @@ pub(super) fn router() -> Routes {
         .add(JOBS_LEASE, jobs_lease)
         .add(JOBS_GET, jobs_get)
         .add(JOBS_HEARTBEAT, jobs_heartbeat)
+        .add(JOBS_PROGRESS, jobs_progress)
         .add(JOBS_COMPLETE, jobs_complete)
         .add(JOBS_FAIL, jobs_fail)
         .add(JOBS_RELEASE, jobs_release)
@@ -141,7 +142,7 @@ async fn jobs_lease(
     }
     if req.worker.is_none() {
         // A worker that gives no name is known by its key.
-        state.engine.worker_seen(&format!("key:{}", auth.key.id));
+        state.engine.worker_seen(&queue, &format!("key:{}", auth.key.id));
     }
     let jobs = state.engine.lease(&queue, engine::LeaseRequest { max, wait, lease, worker: req.worker }).await?;
     Ok(Json(LeaseResponse { jobs: jobs.into_iter().map(view::leased).collect() }))
@@ -154,8 +155,41 @@ async fn jobs_heartbeat(
     Body(req): Body<HeartbeatRequest>,
 ) -> Result<Json<HeartbeatResponse>, ApiError> {
     let id = job_id(&id)?;
-    let expires = state.engine.heartbeat(id, req.lease_token, req.lease.map(HumanDuration::get)).await?;
+    let lease = req.lease.map(HumanDuration::get);
+    let expires = match req.progress {
+        Some(progress) => state.engine.progress(id, req.lease_token, lease, checked_progress(&progress)?).await?,
+        None => state.engine.heartbeat(id, req.lease_token, lease).await?,
+    };
     Ok(Json(HeartbeatResponse { lease_expires_at: expires }))
+}
+
+async fn jobs_progress(
+    State(state): State<AppState>,
+    _auth: Auth<Work>,
+    Path(id): Path<String>,
+    Body(req): Body<ProgressRequest>,
+) -> Result<Json<HeartbeatResponse>, ApiError> {
+    let id = job_id(&id)?;
+    let progress = checked_progress(&req.progress)?;
+    let expires = state.engine.progress(id, req.lease_token, None, progress).await?;
+    Ok(Json(HeartbeatResponse { lease_expires_at: expires }))
+}
+
+/// A progress report as kept: its JSON text, at most [`engine::MAX_PROGRESS_BYTES`].
+fn checked_progress(progress: &serde_json::value::RawValue) -> Result<String, ApiError> {
+    let text = progress.get();
+    if text.len() > engine::MAX_PROGRESS_BYTES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            format!(
+                "invalid field `progress`: it is {} bytes; the limit is {} bytes (16 KiB)",
+                text.len(),
+                engine::MAX_PROGRESS_BYTES
+            ),
+        ));
+    }
+    Ok(text.to_string())
 }
 
 fn ack_response(a: rampart_store::JobAcked) -> AckResponse {
@@ -295,7 +329,11 @@ async fn jobs_list(
     if limit == 0 || limit > JobListQuery::MAX_LIMIT {
         return Err(ApiError::invalid(format!("invalid parameter `limit`: use 1 to {}", JobListQuery::MAX_LIMIT)));
     }
-    let jobs = state.engine.jobs(JobListParams { queue, state: q.state, after: q.cursor, limit }).await?;
+    if let Some(tenant) = &q.tenant {
+        check_tenant(tenant).map_err(|e| ApiError::invalid(format!("invalid parameter `tenant`: {e}")))?;
+    }
+    let params = JobListParams { queue, state: q.state, tenant: q.tenant, after: q.cursor, limit };
+    let jobs = state.engine.jobs(params).await?;
     let next_cursor = (jobs.len() == limit as usize).then(|| jobs.last().map(|j| j.id.to_string())).flatten();
     Ok(Json(JobListResponse { jobs: jobs.into_iter().map(view::job).collect(), next_cursor }))
 }

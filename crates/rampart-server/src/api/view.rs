@@ -28,6 +28,7 @@ pub(crate) fn leased(j: LeasedJob) -> LeasedJobView {
         lease_expires_at: j.lease_expires_at,
         timeout_at: j.timeout_at,
         created_at: j.created_at,
+        tenant: j.tenant,
     }
 }
 
@@ -76,6 +77,9 @@ pub(crate) fn job(j: JobRecord) -> JobView {
         worker: j.worker,
         last_error: j.last_error,
         result: j.result.map(raw),
+        tenant: j.tenant,
+        stalls: j.stalls,
+        progress: j.progress.map(raw),
         errors,
         history,
     }

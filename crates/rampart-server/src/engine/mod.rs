@@ -26,9 +26,9 @@ use rampart_core::queue::QueueCounters;
 use rampart_core::retry::{Backoff, RetryPlanner};
 use rampart_core::time::{SharedClock, UnixMillis};
 use rampart_store::{
-    AckOutcome, JobAck, JobAckParams, JobAcked, JobHeartbeatParams, JobInsertKeyedParams, JobInsertParams, JobInserted,
-    JobInsertedKeyed, JobLeaseParams, JobListParams, JobReapParams, JobReaped, JobRecord, JobRelease, JobReleaseParams,
-    JobReleased, JobRetryDeadParams, LeasedJob, NewJob, QueueCounts, Store, StoreError, StoreSignal,
+    AckOutcome, DeadTenant, JobAck, JobAckParams, JobAcked, JobHeartbeatParams, JobInsertKeyedParams, JobInsertParams,
+    JobInserted, JobInsertedKeyed, JobLeaseParams, JobListParams, JobReapParams, JobReaped, JobRecord, JobRelease,
+    JobReleaseParams, JobReleased, JobRetryDeadParams, LeasedJob, NewJob, QueueCounts, Store, StoreError, StoreSignal,
     WebhookIntakeParams, WebhookIntaken,
 };
 
@@ -49,6 +49,8 @@ pub const MAX_LEASE_BATCH: u32 = 1_000;
 /// How often a waiter for a job's end reads the job again when nothing on
 /// this node woke it.
 pub const END_RECHECK: Duration = Duration::from_millis(200);
+/// Largest progress a worker may report, in bytes of JSON.
+pub const MAX_PROGRESS_BYTES: usize = 16 * 1024;
 /// Most jobs one batch enqueue may carry.
 pub const MAX_ENQUEUE_BATCH: usize = 10_000;
 /// Rows a maintenance step touches per transaction, so it never blocks the queue for long.
@@ -246,6 +248,7 @@ impl Engine {
                 max_attempts: spec.max_attempts.unwrap_or(cfg.max_attempts),
                 timeout: spec.timeout.or(cfg.timeout),
                 unique_key: spec.unique_key,
+                tenant: spec.tenant,
             });
         }
         Ok(jobs)
@@ -275,7 +278,7 @@ impl Engine {
         let lease = req.lease.unwrap_or(cfg.lease);
         check_lease(lease)?;
         if let Some(worker) = &req.worker {
-            self.worker_seen(worker);
+            self.worker_seen(queue, worker);
         }
         let deadline = self.now().plus(req.wait);
         // Made once, so wake-ups that find nothing do not push it back.
@@ -313,15 +316,42 @@ impl Engine {
         }
     }
 
-    /// Notes that a worker leased just now (readiness counts the workers
-    /// seen in the last minute); [`Engine::lease`] notes the named ones itself.
-    pub fn worker_seen(&self, who: &str) {
-        self.inner.workers.seen(who, self.now());
+    /// Notes that a worker leased from `queue` just now (readiness counts
+    /// the workers seen in the last minute, and those of each queue with
+    /// `ready_requires_workers`); [`Engine::lease`] notes the named ones itself.
+    pub fn worker_seen(&self, queue: &QueueName, who: &str) {
+        let now = self.now();
+        self.inner.workers.seen(who, now);
+        if self.queue_config(queue).ready_requires_workers > 0 {
+            self.inner.workers.seen_on(queue, who, now);
+        }
+    }
+
+    /// The queues whose readiness requires workers (`ready_requires_workers`),
+    /// each with the workers that leased from it on this node within its
+    /// lease time, and how many it requires; by name.
+    pub fn queue_workers(&self) -> Vec<(QueueName, usize, u32)> {
+        let now = self.now();
+        self.inner
+            .policies
+            .queues
+            .iter()
+            .filter(|(_, cfg)| cfg.ready_requires_workers > 0)
+            .map(|(name, cfg)| {
+                let since = UnixMillis(now.0.saturating_sub(i64::try_from(cfg.lease.as_millis()).unwrap_or(i64::MAX)));
+                (name.clone(), self.inner.workers.count_on_since(name, since), cfg.ready_requires_workers)
+            })
+            .collect()
     }
 
     /// How many workers leased from this node since `since`.
     pub fn workers_seen_since(&self, since: UnixMillis) -> usize {
         self.inner.workers.count_since(since)
+    }
+
+    /// The tenants with the most dead jobs in each queue, at most `per_queue` each.
+    pub async fn dead_tenants(&self, per_queue: u32) -> Result<Vec<DeadTenant>, EngineError> {
+        Ok(self.inner.store.job_dead_tenants(per_queue).await?)
     }
 
     /// Every queue's running totals since this server started, by name.
@@ -336,8 +366,31 @@ impl Engine {
         lease_token: String,
         lease: Option<Duration>,
     ) -> Result<UnixMillis, EngineError> {
+        self.beat(id, lease_token, lease, None).await
+    }
+
+    /// Keeps an active job's progress (JSON text, at most
+    /// [`MAX_PROGRESS_BYTES`], checked by the caller) and extends its lease
+    /// as a heartbeat does: a worker reporting progress is alive.
+    pub async fn progress(
+        &self,
+        id: JobId,
+        lease_token: String,
+        lease: Option<Duration>,
+        progress: String,
+    ) -> Result<UnixMillis, EngineError> {
+        self.beat(id, lease_token, lease, Some(progress)).await
+    }
+
+    async fn beat(
+        &self,
+        id: JobId,
+        lease_token: String,
+        lease: Option<Duration>,
+        progress: Option<String>,
+    ) -> Result<UnixMillis, EngineError> {
         lease.map(check_lease).transpose()?;
-        let params = JobHeartbeatParams { id, lease_token, lease, now: self.now() };
+        let params = JobHeartbeatParams { id, lease_token, lease, progress, now: self.now() };
         Ok(self.inner.store.job_heartbeat(params).await?)
     }
 
@@ -539,9 +592,16 @@ impl Engine {
         QueueStatus { name, paused, counts, totals }
     }
 
-    /// Fails jobs whose lease expired or whose timeout passed; answers how many.
+    /// Fails jobs whose lease expired or whose timeout passed, or gives a
+    /// stalled job back to its queue (its queue's `max_stalls`); answers how many.
     pub async fn reap_once(&self) -> Result<usize, EngineError> {
-        let params = JobReapParams { limit: MAINTENANCE_BATCH, planner: self.inner.policies.clone(), now: self.now() };
+        let policies = self.inner.policies.clone();
+        let params = JobReapParams {
+            limit: MAINTENANCE_BATCH,
+            planner: self.inner.policies.clone(),
+            max_stalls: Arc::new(move |queue: &str| policies.queue(queue).max_stalls),
+            now: self.now(),
+        };
         let reaped: Vec<JobReaped> = self.inner.store.job_reap(params).await?;
         if reaped.is_empty() {
             return Ok(0);
@@ -551,12 +611,17 @@ impl Engine {
             self.inner.wakers.wake_promoter();
         }
         for r in &reaped {
-            if self.queue_config(&r.queue).concurrency.is_some() {
+            // A stalled job is available again; a freed slot lets another start.
+            if r.state == JobState::Available || self.queue_config(&r.queue).concurrency.is_some() {
                 self.inner.wakers.wake_queue(&r.queue);
             }
         }
         for r in &reaped {
-            tracing::warn!(job = %r.id, queue = %r.queue, reason = r.kind.as_str(), state = %r.state, "attempt failed without an answer from its worker");
+            if r.state == JobState::Available {
+                tracing::warn!(job = %r.id, queue = %r.queue, "stalled: its lease expired without a heartbeat; the job went back to the queue without counting the attempt");
+            } else {
+                tracing::warn!(job = %r.id, queue = %r.queue, reason = r.kind.as_str(), state = %r.state, "attempt failed without an answer from its worker");
+            }
         }
         Ok(reaped.len())
     }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use rampart_client::wire::EnqueueRequest;
 use rampart_core::duration::format_duration;
+use rampart_core::job::check_tenant;
 use rampart_core::time::UnixMillis;
 
 /// Longest unique key accepted, in bytes.
@@ -34,6 +35,8 @@ pub struct JobSpec {
     pub timeout: Option<Duration>,
     /// At most one live job per queue with this key.
     pub unique_key: Option<String>,
+    /// The customer the job belongs to.
+    pub tenant: Option<String>,
 }
 
 /// Why an enqueue request was refused; the message names the field.
@@ -51,6 +54,9 @@ impl JobSpec {
             && (key.is_empty() || key.chars().count() > MAX_UNIQUE_KEY_LEN)
         {
             return Err(invalid("unique_key", &format!("use 1 to {MAX_UNIQUE_KEY_LEN} characters")));
+        }
+        if let Some(tenant) = &req.tenant {
+            check_tenant(tenant).map_err(|e| invalid("tenant", &e))?;
         }
         if req.max_attempts == Some(0) {
             return Err(invalid("max_attempts", "must be at least 1"));
@@ -83,6 +89,7 @@ impl JobSpec {
             max_attempts: req.max_attempts,
             timeout,
             unique_key: req.unique_key,
+            tenant: req.tenant,
         })
     }
 }
@@ -114,6 +121,9 @@ mod tests {
     fn every_rule_names_its_field() {
         check("", Ok(()));
         check(r#","unique_key":"""#, Err("`jobs[2].unique_key`: use 1 to 1024 characters"));
+        check(r#","tenant":"acme""#, Ok(()));
+        check(r#","tenant":"""#, Err("`jobs[2].tenant`: use 1 to 200 characters"));
+        check(r#","tenant":"a\nb""#, Err("`jobs[2].tenant`: must not hold control characters"));
         check(r#","max_attempts":0"#, Err("`jobs[2].max_attempts`: must be at least 1"));
         check(r#","timeout":"0s""#, Err("`jobs[2].timeout`: must be longer than 0s"));
         check(r#","timeout":"24h""#, Ok(()));

@@ -137,7 +137,10 @@ impl Totals {
         let Ok(mut map) = self.queues.lock() else { return };
         for r in reaped {
             let t = map.entry(r.queue.clone()).or_default();
-            t.finish(r.state, r.run_time);
+            // A stall gives the job back without counting the attempt.
+            if r.state != JobState::Available {
+                t.finish(r.state, r.run_time);
+            }
             match r.kind {
                 FailureKind::LeaseExpired => t.counts.stalled += 1,
                 FailureKind::Timeout => t.counts.timeouts += 1,

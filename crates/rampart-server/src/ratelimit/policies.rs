@@ -244,6 +244,6 @@ mod tests {
         assert_eq!(set.get("other").unwrap().source, PolicySource::Api, "a stored policy replaces a preset");
         assert_eq!(set.get("auth").unwrap().source, PolicySource::Preset);
         assert_eq!(set.get("other").unwrap().backend, LimitBackend::Redis, "the default with a Redis");
-        assert_eq!(set.iter().count(), 2);
+        assert_eq!(set.iter().count(), 3);
     }
 }

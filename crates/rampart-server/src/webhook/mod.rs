@@ -131,17 +131,22 @@ impl Intake {
         let payload = job_payload(source, &event, engine.now(), headers, body);
         let event_id = event.id.clone();
         let taken = engine
-            .webhook_intake(&source.queue, payload, |job, now| WebhookIntakeParams {
-                source: source.name.clone(),
-                event_id: event.id,
-                expires_at: now.plus(source.dedupe_window),
-                event_type: event.event_type,
-                tenant: event.tenant,
-                headers: logged_headers(source.scheme, headers),
-                body: body.to_vec(),
-                body_sha256: body_sha256(body),
-                job,
-                now,
+            .webhook_intake(&source.queue, payload, |mut job, now| {
+                // The job carries the tenant too when it is one a job may
+                // have; the log keeps whatever the locator found.
+                job.tenant = event.tenant.clone().filter(|t| rampart_core::job::check_tenant(t).is_ok());
+                WebhookIntakeParams {
+                    source: source.name.clone(),
+                    event_id: event.id,
+                    expires_at: now.plus(source.dedupe_window),
+                    event_type: event.event_type,
+                    tenant: event.tenant,
+                    headers: logged_headers(source.scheme, headers),
+                    body: body.to_vec(),
+                    body_sha256: body_sha256(body),
+                    job,
+                    now,
+                }
             })
             .await?;
         Ok(match taken {

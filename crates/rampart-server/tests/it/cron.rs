@@ -120,6 +120,29 @@ async fn a_failing_job_shows_its_error_and_attempts_in_the_run() {
 }
 
 #[tokio::test]
+async fn a_cron_job_gets_one_attempt_and_the_tenant_unless_its_schedule_says_more() {
+    let app = TestApp::with_config(quiet()).await;
+    let s = scheduler(&app);
+    let once = put(&app, "once", json!({"schedule": "* * * * *", "queue": "c1", "tenant": "acme"})).await;
+    assert_eq!((once["max_attempts"].as_u64(), once["tenant"].as_str()), (Some(1), Some("acme")));
+    put(&app, "thrice", json!({"schedule": "* * * * *", "queue": "c3", "max_attempts": 3})).await;
+    app.clock.advance(Duration::from_secs(60));
+    s.run_once().await.unwrap();
+    let once = app.engine.lease(&q("c1"), lease_req()).await.unwrap().remove(0);
+    assert_eq!((once.max_attempts, once.tenant.as_deref()), (1, Some("acme")), "the queue's 3 does not apply");
+    let thrice = app.engine.lease(&q("c3"), lease_req()).await.unwrap().remove(0);
+    assert_eq!((thrice.max_attempts, thrice.tenant), (3, None));
+    for (body, field) in [
+        (json!({"schedule": "@daily", "queue": "q", "tenant": ""}), "`tenant`"),
+        (json!({"schedule": "@daily", "queue": "q", "max_attempts": 0}), "`max_attempts`"),
+    ] {
+        let refused = app.send(Method::PUT, "/v1/cron/bad", Some(&body.to_string())).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+        assert!(refused.message().contains(field), "{}", refused.body);
+    }
+}
+
+#[tokio::test]
 async fn a_tick_found_a_little_late_still_fires_under_skip() {
     let app = TestApp::with_config(quiet()).await;
     let s = scheduler(&app);
@@ -267,6 +290,8 @@ async fn bad_definitions_are_refused_naming_the_field() {
         payload: "{}".into(),
         description: String::new(),
         misfire: rampart_core::cron::Misfire::Skip,
+        tenant: None,
+        max_attempts: None,
     });
     let app = TestApp::with_config(config).await;
     let cases = [

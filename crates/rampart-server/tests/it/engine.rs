@@ -33,7 +33,9 @@ fn reasons(job: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn an_expired_lease_counts_a_failed_attempt_and_the_job_runs_again() {
-    let app = TestApp::new().await;
+    let mut config = Config::default();
+    config.queues.insert(q("x"), QueueConfig { max_stalls: 0, ..QueueConfig::default() });
+    let app = TestApp::with_config(config).await;
     let reaper = Reaper::new(ReaperConfig::default(), app.engine.clone());
     let promoter = Promoter::new(PromoterConfig::default(), app.engine.clone());
     let id = app.engine.enqueue(&q("x"), vec![spec()]).await.unwrap()[0].id;
@@ -53,6 +55,37 @@ async fn an_expired_lease_counts_a_failed_attempt_and_the_job_runs_again() {
     assert_eq!(reasons(&job), ["enqueued", "leased", "lease_expired", "due", "leased"]);
     let totals = app.send(Method::GET, "/v1/queues/x", None).await.body["totals"].clone();
     assert_eq!((totals["stalled"].as_u64(), totals["retries"].as_u64()), (Some(1), Some(1)));
+}
+
+#[tokio::test]
+async fn a_stall_gives_the_job_back_at_once_without_counting_the_attempt() {
+    let app = TestApp::new().await;
+    let reaper = Reaper::new(ReaperConfig::default(), app.engine.clone());
+    let id = app.engine.enqueue(&q("x"), vec![spec()]).await.unwrap()[0].id;
+    assert_eq!(app.engine.lease(&q("x"), lease_req()).await.unwrap().len(), 1);
+    // A lease waiting on the queue is woken by the stall, not by a poll.
+    let waiting = {
+        let engine = app.engine.clone();
+        tokio::spawn(async move {
+            engine.lease(&q("x"), LeaseRequest { wait: Duration::from_secs(30), ..lease_req() }).await.unwrap()
+        })
+    };
+    app.asleep(1).await;
+    app.clock.advance(Duration::from_secs(10));
+    assert_eq!(reaper.run_once().await.unwrap(), 1);
+    let again = waiting.await.unwrap();
+    assert_eq!((again.len(), again[0].attempt), (1, 1), "the same attempt, not a second one");
+    let job = app.job(&id.to_string()).await;
+    assert_eq!(reasons(&job), ["enqueued", "leased", "stalled", "leased"]);
+    assert_eq!((job["stalls"].as_u64(), job["errors"][0]["reason"].as_str()), (Some(1), Some("stalled")));
+    // The second stall is past max_stalls (1): a failed attempt.
+    app.clock.advance(Duration::from_secs(10));
+    assert_eq!(reaper.run_once().await.unwrap(), 1);
+    let job = app.job(&id.to_string()).await;
+    assert_eq!((job["state"].as_str(), job["attempt"].as_u64()), (Some("scheduled"), Some(1)));
+    assert_eq!(reasons(&job).last().unwrap(), "lease_expired");
+    let totals = app.send(Method::GET, "/v1/queues/x", None).await.body["totals"].clone();
+    assert_eq!((totals["stalled"].as_u64(), totals["retries"].as_u64()), (Some(2), Some(1)));
 }
 
 #[tokio::test]
@@ -167,6 +200,7 @@ async fn another_nodes_signal_wakes_a_waiting_lease() {
         max_attempts: 1,
         timeout: None,
         unique_key: None,
+        tenant: None,
     };
     app.engine.store().job_insert_many(JobInsertParams { jobs: vec![job], now: T0 }).await.unwrap();
     signals.send(StoreSignal::QueueReady(q("x"))).unwrap();

@@ -26,6 +26,7 @@ mod push;
 mod ratelimit;
 mod receiver;
 mod routes;
+mod tenant;
 mod timer;
 mod webhooks;
 mod worker;

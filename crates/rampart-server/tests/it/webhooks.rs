@@ -93,6 +93,7 @@ async fn a_verified_event_is_logged_and_enqueued_and_its_redelivery_is_a_duplica
         (job["payload"]["event_type"].as_str(), job["payload"]["tenant"].as_str()),
         (Some("order.paid"), Some("acme"))
     );
+    assert_eq!(job["tenant"], "acme", "the job carries the tenant too");
     // The log keeps the raw body and the headers, the signature masked.
     let id = first.body["delivery_id"].as_str().unwrap();
     let d = get(&app, &format!("/v1/webhooks/deliveries/{id}")).await;

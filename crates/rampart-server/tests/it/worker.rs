@@ -60,6 +60,7 @@ async fn an_embedded_worker_runs_handlers_and_records_their_outcomes() {
         .jobs(rampart_store::JobListParams {
             queue: queue.clone(),
             state: Some(JobState::Completed),
+            tenant: None,
             after: None,
             limit: 1,
         })
@@ -70,7 +71,7 @@ async fn an_embedded_worker_runs_handlers_and_records_their_outcomes() {
     assert_eq!(job["history"][1]["worker"], "embedded-1");
     let dead = app
         .engine
-        .jobs(rampart_store::JobListParams { queue, state: Some(JobState::Dead), after: None, limit: 1 })
+        .jobs(rampart_store::JobListParams { queue, state: Some(JobState::Dead), tenant: None, after: None, limit: 1 })
         .await
         .unwrap();
     assert!(dead[0].last_error.as_deref().unwrap().contains("refuses"));

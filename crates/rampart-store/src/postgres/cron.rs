@@ -18,7 +18,7 @@ use crate::error::StoreError;
 use crate::job::{JobInsertParams, JobInserted};
 
 const SCHEDULE_COLUMNS: &str = "name, schedule, timezone, queue, payload, description, misfire, source, paused, \
-     next_run_at, created_at, updated_at";
+     next_run_at, created_at, updated_at, tenant, max_attempts";
 
 const RUN_COLUMNS: &str =
     "id, name, scheduled_at, enqueued_at, job_id, trigger, status, started_at, finished_at, attempts, error, result";
@@ -27,15 +27,16 @@ const RUN_COLUMNS: &str =
 const UNSETTLED: &str = "r.job_id IS NOT NULL AND r.status NOT IN ('completed', 'dead', 'cancelled')";
 
 const PUT_SQL: &str = "INSERT INTO cron_schedules (name, schedule, timezone, queue, payload, description, misfire, \
-         source, paused, next_run_at, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, false, $9, $10, $10)
+         source, paused, next_run_at, created_at, updated_at, tenant, max_attempts)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, false, $9, $10, $10, $11, $12)
      ON CONFLICT (name) DO UPDATE SET
          next_run_at = CASE WHEN cron_schedules.schedule = excluded.schedule
                              AND cron_schedules.timezone = excluded.timezone
                             THEN cron_schedules.next_run_at ELSE excluded.next_run_at END,
          schedule = excluded.schedule, timezone = excluded.timezone, queue = excluded.queue,
          payload = excluded.payload, description = excluded.description, misfire = excluded.misfire,
-         source = excluded.source, updated_at = excluded.updated_at
+         source = excluded.source, updated_at = excluded.updated_at,
+         tenant = excluded.tenant, max_attempts = excluded.max_attempts
      RETURNING ";
 
 async fn put_on(
@@ -60,6 +61,8 @@ async fn put_on(
                 &s.source.as_str(),
                 &s.next_run_at.map(|t| t.0),
                 &now.0,
+                &s.tenant,
+                &s.max_attempts.map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
             ],
         )
         .await?;

@@ -24,7 +24,7 @@ use crate::error::StoreError;
 use crate::job::*;
 
 const RECORD_COLUMNS: &str = "id, queue, state, payload, priority, attempt, max_attempts, timeout_ms, unique_key, \
-     created_at, run_at, started_at, finished_at, lease_expires_at, timeout_at, worker, last_error, result";
+     created_at, run_at, started_at, finished_at, lease_expires_at, timeout_at, worker, last_error, result, tenant, stalls, progress";
 
 /// The condition of `jobs_unique_live`, repeated so the planner infers it.
 const LIVE: &str = "unique_key IS NOT NULL AND state NOT IN ('completed', 'dead', 'cancelled')";
@@ -51,14 +51,17 @@ pub(super) async fn notify_ready(tx: &Transaction<'_>, node: &str, queues: &[&st
 /// speculative insertion, which costs even when no key is set.
 const INSERT_SQL: &str = "WITH input AS MATERIALIZED (
         SELECT nextval('jobs_id_seq') AS id, t.*
-        FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::int[], $6::bigint[], $7::text[], $8::text[])
-             WITH ORDINALITY AS t(queue, state, priority, run_at, max_attempts, timeout_ms, unique_key, payload, ord)
+        FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::int[], $6::bigint[], $7::text[], $8::text[],
+                    $12::text[])
+             WITH ORDINALITY AS t(queue, state, priority, run_at, max_attempts, timeout_ms, unique_key, payload, tenant,
+                                  ord)
     ), ensured AS (
         INSERT INTO queues (name, paused, created_at) SELECT DISTINCT queue, false, $9::bigint FROM input
         ON CONFLICT (name) DO NOTHING
     ), inserted AS (
-        INSERT INTO jobs (id, queue, state, priority, run_at, created_at, max_attempts, timeout_ms, unique_key, payload)
-        SELECT id, queue, state, priority, run_at, $9::bigint, max_attempts, timeout_ms, unique_key, payload
+        INSERT INTO jobs (id, queue, state, priority, run_at, created_at, max_attempts, timeout_ms, unique_key, payload,
+                          tenant)
+        SELECT id, queue, state, priority, run_at, $9::bigint, max_attempts, timeout_ms, unique_key, payload, tenant
         FROM input
         {ON_CONFLICT}
         RETURNING id, queue, state
@@ -142,6 +145,7 @@ pub(super) async fn insert_round(
                 &p.now.0,
                 &CHANNEL,
                 &node,
+                &jobs.iter().map(|j| j.tenant.as_deref()).collect::<Vec<_>>(),
             ],
         )
         .await?;
@@ -189,7 +193,7 @@ const LEASE_SQL: &str = "WITH picked AS (
             timeout_at = j.timeout_ms + $2::bigint
         FROM picked WHERE j.id = picked.id
         RETURNING j.id, j.payload, j.attempt, j.max_attempts, j.lease_token, j.lease_expires_at, j.timeout_at,
-                  j.created_at, j.run_at, j.priority
+                  j.created_at, j.run_at, j.priority, j.tenant
     ), relaxed AS (
         SELECT set_config('synchronous_commit', 'off', true)
     )
@@ -241,6 +245,7 @@ pub(super) async fn lease(c: &mut Client, p: &JobLeaseParams) -> Result<Vec<Leas
                 created_at: UnixMillis(r.try_get(7)?),
                 run_at: UnixMillis(r.try_get(8)?),
                 priority: r.try_get(9)?,
+                tenant: r.try_get(10)?,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
@@ -252,13 +257,14 @@ pub(super) async fn lease(c: &mut Client, p: &JobLeaseParams) -> Result<Vec<Leas
 pub(super) async fn heartbeat(c: &mut Client, p: &JobHeartbeatParams) -> Result<UnixMillis, StoreError> {
     let stmt = c
         .prepare_cached(
-            "UPDATE jobs SET lease_expires_at = $4 + COALESCE($3::bigint, lease_ms)
+            "UPDATE jobs SET lease_expires_at = $4 + COALESCE($3::bigint, lease_ms),
+                 progress = COALESCE($5::text, progress)
              WHERE id = $1 AND state = 'active' AND lease_token = $2 AND lease_expires_at > $4
                AND (timeout_at IS NULL OR timeout_at > $4)
              RETURNING lease_expires_at",
         )
         .await?;
-    let row = c.query_opt(&stmt, &[&p.id.0, &p.lease_token, &p.lease.map(duration_ms), &p.now.0]).await?;
+    let row = c.query_opt(&stmt, &[&p.id.0, &p.lease_token, &p.lease.map(duration_ms), &p.now.0, &p.progress]).await?;
     match row {
         Some(r) => Ok(UnixMillis(r.try_get(0)?)),
         None => Err(StoreError::LeaseLost),
@@ -530,20 +536,20 @@ pub(super) async fn release_many(
     Ok(out)
 }
 
-pub(super) async fn reap(c: &mut Client, p: &JobReapParams) -> Result<Vec<JobReaped>, StoreError> {
+pub(super) async fn reap(c: &mut Client, node: &str, p: &JobReapParams) -> Result<Vec<JobReaped>, StoreError> {
     let tx = c.transaction().await?;
     let limit = i64::from(p.limit);
     // Timeouts first: a job past both its timeout and its lease timed out.
-    let mut due: BTreeMap<JobId, (Held, FailureKind, Option<i64>)> = BTreeMap::new();
+    let mut due: BTreeMap<JobId, (Held, FailureKind, Option<i64>, u32)> = BTreeMap::new();
     for (sql, kind) in [
         (
-            "SELECT id, queue, attempt, max_attempts, started_at, worker, timeout_at - started_at FROM jobs
+            "SELECT id, queue, attempt, max_attempts, started_at, worker, timeout_at - started_at, stalls FROM jobs
              WHERE state = 'active' AND timeout_at IS NOT NULL AND timeout_at <= $1
              ORDER BY timeout_at LIMIT $2 FOR UPDATE SKIP LOCKED",
             FailureKind::Timeout,
         ),
         (
-            "SELECT id, queue, attempt, max_attempts, started_at, worker, NULL::bigint FROM jobs
+            "SELECT id, queue, attempt, max_attempts, started_at, worker, NULL::bigint, stalls FROM jobs
              WHERE state = 'active' AND lease_expires_at <= $1
              ORDER BY lease_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED",
             FailureKind::LeaseExpired,
@@ -553,14 +559,25 @@ pub(super) async fn reap(c: &mut Client, p: &JobReapParams) -> Result<Vec<JobRea
         for row in tx.query(&stmt, &[&p.now.0, &limit]).await? {
             let held = held_from(&row)?;
             let timeout_ms: Option<i64> = row.try_get(6)?;
-            due.entry(held.id).or_insert((held, kind, timeout_ms));
+            let stalls = count(row.try_get(7)?);
+            due.entry(held.id).or_insert((held, kind, timeout_ms, stalls));
         }
     }
     let mut out = Vec::with_capacity(due.len());
-    for (held, kind, timeout_ms) in due.into_values().take(p.limit as usize) {
-        let error = reaped_error(kind, timeout_ms, held.worker.as_deref());
-        let failure = Failure { kind, error: &error, retryable: true, not_before: None };
-        let (state, _) = end_attempt(&tx, &held, failure, p.planner.as_ref(), p.now).await?;
+    let mut stalled: Vec<String> = Vec::new();
+    for (held, kind, timeout_ms, stalls) in due.into_values().take(p.limit as usize) {
+        let max_stalls = (p.max_stalls)(held.queue.as_str());
+        let state = if kind == FailureKind::LeaseExpired && stalls < max_stalls {
+            stall(&tx, &held, stalls + 1, max_stalls, p.now).await?;
+            if !stalled.iter().any(|q| q == held.queue.as_str()) {
+                stalled.push(held.queue.as_str().to_string());
+            }
+            JobState::Available
+        } else {
+            let error = reaped_error(kind, timeout_ms, held.worker.as_deref());
+            let failure = Failure { kind, error: &error, retryable: true, not_before: None };
+            end_attempt(&tx, &held, failure, p.planner.as_ref(), p.now).await?.0
+        };
         out.push(JobReaped {
             id: held.id,
             queue: held.queue.clone(),
@@ -569,8 +586,40 @@ pub(super) async fn reap(c: &mut Client, p: &JobReapParams) -> Result<Vec<JobRea
             run_time: p.now.since(held.started_at),
         });
     }
+    let names: Vec<&str> = stalled.iter().map(String::as_str).collect();
+    notify_ready(&tx, node, &names).await?;
     tx.commit().await?;
     Ok(out)
+}
+
+/// Gives a job whose lease expired back to its queue without counting the
+/// attempt (its `stall`th stall), first in line as before; the history keeps
+/// the attempt's `leased` event and the `stalled` one.
+async fn stall(
+    tx: &Transaction<'_>,
+    held: &Held,
+    stall: u32,
+    max_stalls: u32,
+    now: UnixMillis,
+) -> Result<(), StoreError> {
+    let stmt = tx
+        .prepare_cached(
+            "WITH stalled AS (
+                 UPDATE jobs SET state = 'available', attempt = attempt - 1, stalls = $2,
+                     lease_token = NULL, lease_expires_at = NULL, timeout_at = NULL
+                 WHERE id = $1
+                 RETURNING id
+             )
+             INSERT INTO job_events (job_id, at, from_state, to_state, attempt, worker, reason, error)
+             SELECT id, $3::bigint, 'available', 'active', $4::int, $5::text, 'leased', NULL FROM stalled
+             UNION ALL
+             SELECT id, $6::bigint, 'active', 'available', $4::int, $5::text, 'stalled', $7::text FROM stalled",
+        )
+        .await?;
+    let error = stalled_error(stall, max_stalls, held.worker.as_deref());
+    tx.execute(&stmt, &[&held.id.0, &int(stall), &held.started_at.0, &int(held.attempt), &held.worker, &now.0, &error])
+        .await?;
+    Ok(())
 }
 
 pub(super) async fn promote_due(
@@ -629,8 +678,8 @@ async fn revive(
     let stmt = tx
         .prepare_cached(
             "WITH revived AS (
-                 UPDATE jobs SET state = 'available', attempt = 0, run_at = $2, finished_at = NULL, result = NULL,
-                     lease_token = NULL
+                 UPDATE jobs SET state = 'available', attempt = 0, stalls = 0, run_at = $2, finished_at = NULL,
+                     result = NULL, lease_token = NULL
                  WHERE id = $1 RETURNING id
              )
              INSERT INTO job_events (job_id, at, from_state, to_state, attempt, reason)
@@ -800,8 +849,19 @@ pub(super) async fn get(c: &mut Client, id: JobId) -> Result<Option<JobRecord>, 
 pub(super) async fn list(c: &mut Client, p: &JobListParams) -> Result<Vec<JobRecord>, StoreError> {
     let after = p.after.map_or(0, |j| j.0);
     let limit = i64::from(p.limit);
-    let rows = match p.state {
-        Some(state) => {
+    let rows = match (&p.tenant, p.state) {
+        (Some(tenant), state) => {
+            // One walk of `jobs_tenant`, whatever the state.
+            let stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {RECORD_COLUMNS} FROM jobs WHERE queue = $1 AND tenant = $2
+                     AND ($3::text IS NULL OR state = $3) AND id > $4 ORDER BY id LIMIT $5"
+                ))
+                .await?;
+            let state = state.map(JobState::as_str);
+            c.query(&stmt, &[&p.queue.as_str(), tenant, &state, &after, &limit]).await?
+        }
+        (None, Some(state)) => {
             let stmt = c
                 .prepare_cached(&format!(
                     "SELECT {RECORD_COLUMNS} FROM jobs WHERE queue = $1 AND state = $2 AND id > $3
@@ -810,7 +870,7 @@ pub(super) async fn list(c: &mut Client, p: &JobListParams) -> Result<Vec<JobRec
                 .await?;
             c.query(&stmt, &[&p.queue.as_str(), &state.as_str(), &after, &limit]).await?
         }
-        None => {
+        (None, None) => {
             let stmt = c
                 .prepare_cached(&format!(
                     "SELECT {RECORD_COLUMNS} FROM jobs WHERE queue = $1 AND id > $2 ORDER BY id LIMIT $3"
@@ -820,6 +880,26 @@ pub(super) async fn list(c: &mut Client, p: &JobListParams) -> Result<Vec<JobRec
         }
     };
     rows.iter().map(JobRecord::from_row).collect()
+}
+
+pub(super) async fn dead_tenants(c: &mut Client, per_queue: u32) -> Result<Vec<DeadTenant>, StoreError> {
+    // Dead jobs through the partial indexes on dead jobs; live jobs are never read.
+    let stmt = c
+        .prepare_cached(
+            "SELECT queue, tenant, count(*) AS n FROM jobs
+             WHERE state = 'dead' AND tenant IS NOT NULL
+             GROUP BY queue, tenant ORDER BY queue, n DESC, tenant",
+        )
+        .await?;
+    let mut rows = Vec::new();
+    for r in c.query(&stmt, &[]).await? {
+        rows.push(DeadTenant {
+            queue: queue_of(&r, 0)?,
+            tenant: r.try_get(1)?,
+            dead: r.try_get::<_, i64>(2)?.max(0) as u64,
+        });
+    }
+    Ok(top_per_queue(rows, per_queue))
 }
 
 fn duration_ms(d: Duration) -> i64 {

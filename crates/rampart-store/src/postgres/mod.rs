@@ -288,8 +288,13 @@ impl PgStore {
         self.call(async |c| jobs::purge_dead(c, &queue, limit).await).await
     }
 
+    pub(crate) async fn job_dead_tenants(&self, per_queue: u32) -> Result<Vec<DeadTenant>, StoreError> {
+        self.call(async |c| jobs::dead_tenants(c, per_queue).await).await
+    }
+
     pub(crate) async fn job_reap(&self, p: JobReapParams) -> Result<Vec<JobReaped>, StoreError> {
-        self.call(async |c| jobs::reap(c, &p).await).await
+        let node = &self.inner.node;
+        self.call(async |c| jobs::reap(c, node, &p).await).await
     }
 
     pub(crate) async fn job_promote_due(

@@ -16,7 +16,7 @@ use crate::error::StoreError;
 use crate::job::JobInsertParams;
 
 const SCHEDULE_COLUMNS: &str = "name, schedule, timezone, queue, payload, description, misfire, source, paused, \
-     next_run_at, created_at, updated_at";
+     next_run_at, created_at, updated_at, tenant, max_attempts";
 
 const RUN_COLUMNS: &str =
     "id, name, scheduled_at, enqueued_at, job_id, trigger, status, started_at, finished_at, attempts, error, result";
@@ -30,13 +30,14 @@ pub(super) fn put(c: &Connection, s: &CronSchedulePut, now: UnixMillis) -> Resul
     let record = c
         .prepare_cached(&format!(
             "INSERT INTO cron_schedules ({SCHEDULE_COLUMNS})
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?10)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?10, ?11, ?12)
              ON CONFLICT (name) DO UPDATE SET
                  next_run_at = CASE WHEN schedule = excluded.schedule AND timezone = excluded.timezone
                                     THEN next_run_at ELSE excluded.next_run_at END,
                  schedule = excluded.schedule, timezone = excluded.timezone, queue = excluded.queue,
                  payload = excluded.payload, description = excluded.description, misfire = excluded.misfire,
-                 source = excluded.source, updated_at = excluded.updated_at
+                 source = excluded.source, updated_at = excluded.updated_at,
+                 tenant = excluded.tenant, max_attempts = excluded.max_attempts
              RETURNING {SCHEDULE_COLUMNS}"
         ))?
         .query_row(
@@ -51,6 +52,8 @@ pub(super) fn put(c: &Connection, s: &CronSchedulePut, now: UnixMillis) -> Resul
                 s.source.as_str(),
                 s.next_run_at.map(|t| t.0),
                 now.0,
+                s.tenant,
+                s.max_attempts,
             ],
             |r| CronScheduleRecord::from_row(r),
         )?;

@@ -16,7 +16,7 @@ use crate::job::*;
 use crate::queue::{QueueCounts, QueueRecord};
 
 const RECORD_COLUMNS: &str = "id, queue, state, payload, priority, attempt, max_attempts, timeout_ms, unique_key, \
-     created_at, run_at, started_at, finished_at, lease_expires_at, timeout_at, worker, last_error, result";
+     created_at, run_at, started_at, finished_at, lease_expires_at, timeout_at, worker, last_error, result, tenant, stalls, progress";
 
 /// The condition of `jobs_unique_live`; queries repeat it word for word so
 /// the planner can use that partial index.
@@ -31,8 +31,9 @@ pub(super) fn ensure_queue(c: &Connection, queue: &QueueName, now: UnixMillis) -
 pub(super) fn insert_many(c: &Connection, p: &JobInsertParams) -> Result<Vec<JobInserted>, StoreError> {
     let mut out = Vec::with_capacity(p.jobs.len());
     let mut insert = c.prepare_cached(
-        "INSERT INTO jobs (queue, state, priority, run_at, created_at, max_attempts, timeout_ms, unique_key, payload)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO jobs (queue, state, priority, run_at, created_at, max_attempts, timeout_ms, unique_key, payload,
+                           tenant)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?;
     let mut find_live =
         c.prepare_cached(&format!("SELECT id, state FROM jobs WHERE queue = ?1 AND unique_key = ?2 AND {LIVE}"))?;
@@ -62,6 +63,7 @@ pub(super) fn insert_many(c: &Connection, p: &JobInsertParams) -> Result<Vec<Job
             job.timeout.map(duration_ms),
             job.unique_key,
             job.payload,
+            job.tenant,
         ])?;
         out.push(JobInserted { id: JobId(c.last_insert_rowid()), state, duplicate: false });
     }
@@ -96,7 +98,7 @@ pub(super) fn lease(c: &Connection, p: &JobLeaseParams) -> Result<Vec<LeasedJob>
              WHERE id IN (SELECT id FROM jobs WHERE queue = ?1 AND state = 'available'
                           ORDER BY priority DESC, run_at, id LIMIT ?5)
              RETURNING id, payload, attempt, max_attempts, lease_token, lease_expires_at, timeout_at,
-                       created_at, run_at, priority",
+                       created_at, run_at, priority, tenant",
         )?
         .query_map(params![p.queue.as_str(), p.now.0, expires.0, p.worker, max, duration_ms(p.lease)], |r| {
             Ok(LeasedJob {
@@ -111,6 +113,7 @@ pub(super) fn lease(c: &Connection, p: &JobLeaseParams) -> Result<Vec<LeasedJob>
                 created_at: UnixMillis(r.get(7)?),
                 run_at: UnixMillis(r.get(8)?),
                 priority: r.get(9)?,
+                tenant: r.get(10)?,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
@@ -123,12 +126,12 @@ pub(super) fn lease(c: &Connection, p: &JobLeaseParams) -> Result<Vec<LeasedJob>
 pub(super) fn heartbeat(c: &Connection, p: &JobHeartbeatParams) -> Result<UnixMillis, StoreError> {
     let expires: Option<i64> = c
         .prepare_cached(
-            "UPDATE jobs SET lease_expires_at = ?4 + COALESCE(?3, lease_ms)
+            "UPDATE jobs SET lease_expires_at = ?4 + COALESCE(?3, lease_ms), progress = COALESCE(?5, progress)
              WHERE id = ?1 AND state = 'active' AND lease_token = ?2 AND lease_expires_at > ?4
                AND (timeout_at IS NULL OR timeout_at > ?4)
              RETURNING lease_expires_at",
         )?
-        .query_row(params![p.id.0, p.lease_token, p.lease.map(duration_ms), p.now.0], |r| r.get(0))
+        .query_row(params![p.id.0, p.lease_token, p.lease.map(duration_ms), p.now.0, p.progress], |r| r.get(0))
         .optional()?;
     expires.map(UnixMillis).ok_or(StoreError::LeaseLost)
 }
@@ -328,32 +331,40 @@ pub(super) fn release_many(
 
 pub(super) fn reap(c: &Connection, p: &JobReapParams) -> Result<Vec<JobReaped>, StoreError> {
     // Timeouts first: a job past both its timeout and its lease timed out.
-    let mut due: BTreeMap<i64, (Held, FailureKind, Option<i64>)> = BTreeMap::new();
+    let mut due: BTreeMap<i64, (Held, FailureKind, Option<i64>, u32)> = BTreeMap::new();
     for (sql, kind) in [
         (
-            "SELECT id, queue, attempt, max_attempts, started_at, worker, timeout_at - started_at FROM jobs
+            "SELECT id, queue, attempt, max_attempts, started_at, worker, timeout_at - started_at, stalls FROM jobs
              WHERE state = 'active' AND timeout_at > 0 AND timeout_at <= ?1 ORDER BY timeout_at LIMIT ?2",
             FailureKind::Timeout,
         ),
         (
-            "SELECT id, queue, attempt, max_attempts, started_at, worker, NULL FROM jobs
+            "SELECT id, queue, attempt, max_attempts, started_at, worker, NULL, stalls FROM jobs
              WHERE state = 'active' AND lease_expires_at <= ?1 ORDER BY lease_expires_at LIMIT ?2",
             FailureKind::LeaseExpired,
         ),
     ] {
         let rows = c
             .prepare_cached(sql)?
-            .query_map(params![p.now.0, p.limit], |r| Ok((held_from(r)?, r.get::<_, Option<i64>>(6)?)))?
+            .query_map(params![p.now.0, p.limit], |r| {
+                Ok((held_from(r)?, r.get::<_, Option<i64>>(6)?, r.get::<_, u32>(7)?))
+            })?
             .collect::<Result<Vec<_>, _>>()?;
-        for (held, timeout_ms) in rows {
-            due.entry(held.id.0).or_insert((held, kind, timeout_ms));
+        for (held, timeout_ms, stalls) in rows {
+            due.entry(held.id.0).or_insert((held, kind, timeout_ms, stalls));
         }
     }
     let mut out = Vec::with_capacity(due.len());
-    for (held, kind, timeout_ms) in due.into_values().take(p.limit as usize) {
-        let error = reaped_error(kind, timeout_ms, held.worker.as_deref());
-        let failure = Failure { kind, error: &error, retryable: true, not_before: None };
-        let (state, _) = end_attempt(c, &held, failure, p.planner.as_ref(), p.now)?;
+    for (held, kind, timeout_ms, stalls) in due.into_values().take(p.limit as usize) {
+        let max_stalls = (p.max_stalls)(held.queue.as_str());
+        let state = if kind == FailureKind::LeaseExpired && stalls < max_stalls {
+            stall(c, &held, stalls + 1, max_stalls, p.now)?;
+            JobState::Available
+        } else {
+            let error = reaped_error(kind, timeout_ms, held.worker.as_deref());
+            let failure = Failure { kind, error: &error, retryable: true, not_before: None };
+            end_attempt(c, &held, failure, p.planner.as_ref(), p.now)?.0
+        };
         out.push(JobReaped {
             id: held.id,
             queue: held.queue.clone(),
@@ -363,6 +374,22 @@ pub(super) fn reap(c: &Connection, p: &JobReapParams) -> Result<Vec<JobReaped>, 
         });
     }
     Ok(out)
+}
+
+/// Gives a job whose lease expired back to its queue without counting the
+/// attempt (its `stall`th stall), first in line as before; the history keeps
+/// the attempt's `leased` event and the `stalled` one.
+fn stall(c: &Connection, held: &Held, stall: u32, max_stalls: u32, now: UnixMillis) -> Result<(), StoreError> {
+    c.prepare_cached(
+        "UPDATE jobs SET state = 'available', attempt = attempt - 1, stalls = ?2,
+             lease_token = NULL, lease_expires_at = NULL, timeout_at = NULL
+         WHERE id = ?1",
+    )?
+    .execute(params![held.id.0, stall])?;
+    let w = held.worker.as_deref();
+    let error = stalled_error(stall, max_stalls, w);
+    event(c, held.id, held.started_at, Some(JobState::Available), JobState::Active, held.attempt, w, "leased", None)?;
+    event(c, held.id, now, Some(JobState::Active), JobState::Available, held.attempt, w, "stalled", Some(&error))
 }
 
 pub(super) fn promote_due(c: &Connection, now: UnixMillis, limit: u32) -> Result<Vec<(QueueName, u64)>, StoreError> {
@@ -392,8 +419,8 @@ fn state_and_queue(c: &Connection, id: JobId) -> Result<(JobState, QueueName, u3
 /// Makes a dead or cancelled job available with a fresh set of attempts.
 fn revive(c: &Connection, id: JobId, from: JobState, attempt: u32, now: UnixMillis) -> Result<(), StoreError> {
     c.prepare_cached(
-        "UPDATE jobs SET state = 'available', attempt = 0, run_at = ?2, finished_at = NULL, result = NULL,
-             lease_token = NULL
+        "UPDATE jobs SET state = 'available', attempt = 0, stalls = 0, run_at = ?2, finished_at = NULL,
+             result = NULL, lease_token = NULL
          WHERE id = ?1",
     )?
     .execute(params![id.0, now.0])
@@ -527,6 +554,20 @@ pub(super) fn get(c: &Connection, id: JobId) -> Result<Option<JobRecord>, StoreE
 const OFF_HOT_PATH: &str = "state <> 'available' AND state <> 'active'";
 
 pub(super) fn list(c: &Connection, p: &JobListParams) -> Result<Vec<JobRecord>, StoreError> {
+    let after = p.after.map_or(0, |j| j.0);
+    if let Some(tenant) = &p.tenant {
+        // One walk of `jobs_tenant` (its condition repeated word for word),
+        // whatever the state.
+        let state = p.state.map_or("", JobState::as_str);
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM jobs WHERE queue = ?1 AND tenant = ?2 AND tenant > ''
+                 AND (?3 = '' OR state = ?3) AND id > ?4 ORDER BY id LIMIT ?5"
+        );
+        return Ok(c
+            .prepare_cached(&sql)?
+            .query_map(params![p.queue.as_str(), tenant, state, after, p.limit], |r| JobRecord::from_row(r))?
+            .collect::<Result<Vec<_>, _>>()?);
+    }
     let states: &[JobState] = match &p.state {
         Some(state) => std::slice::from_ref(state),
         None => &JobState::ALL,
@@ -546,13 +587,28 @@ pub(super) fn list(c: &Connection, p: &JobListParams) -> Result<Vec<JobRecord>, 
         );
         let page = c
             .prepare_cached(&sql)?
-            .query_map(params![p.queue.as_str(), p.after.map_or(0, |j| j.0), p.limit], |r| JobRecord::from_row(r))?
+            .query_map(params![p.queue.as_str(), after, p.limit], |r| JobRecord::from_row(r))?
             .collect::<Result<Vec<_>, _>>()?;
         rows.extend(page);
     }
     rows.sort_by_key(|j| j.id);
     rows.truncate(p.limit as usize);
     Ok(rows)
+}
+
+pub(super) fn dead_tenants(c: &Connection, per_queue: u32) -> Result<Vec<DeadTenant>, StoreError> {
+    // Dead jobs through `jobs_queue_state`; live jobs are never read.
+    let rows = c
+        .prepare_cached(&format!(
+            "SELECT queue, tenant, COUNT(*) AS n FROM jobs
+             WHERE state = 'dead' AND {OFF_HOT_PATH} AND tenant > ''
+             GROUP BY queue, tenant ORDER BY queue, n DESC, tenant"
+        ))?
+        .query_map([], |r| {
+            Ok(DeadTenant { queue: queue_at(r, 0)?, tenant: r.get(1)?, dead: r.get::<_, i64>(2)?.max(0) as u64 })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(top_per_queue(rows, per_queue))
 }
 
 pub(super) fn queue_counts(c: &Connection) -> Result<Vec<QueueCounts>, StoreError> {

@@ -55,6 +55,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0009_write_probes.sql"),
     include_str!("migrations/0010_ui.sql"),
     include_str!("migrations/0011_webhooks.sql"),
+    include_str!("migrations/0014_jobs_tenant_stalls.sql"),
 ];
 
 /// Read connections kept open between reads.
@@ -283,6 +284,10 @@ impl SqliteStore {
 
     pub(crate) async fn job_purge_dead(&self, queue: QueueName, limit: u32) -> Result<u64, StoreError> {
         self.write(move |c| jobs::purge_dead(c, &queue, limit)).await
+    }
+
+    pub(crate) async fn job_dead_tenants(&self, per_queue: u32) -> Result<Vec<DeadTenant>, StoreError> {
+        self.read(move |c| jobs::dead_tenants(c, per_queue)).await
     }
 
     pub(crate) async fn job_reap(&self, p: JobReapParams) -> Result<Vec<JobReaped>, StoreError> {

@@ -252,6 +252,7 @@ async fn kill(store: &Store, queue: &str, when: UnixMillis, error: &str) -> ramp
         max_attempts: 1,
         timeout: None,
         unique_key: None,
+        tenant: None,
     };
     let id = store.job_insert_many(JobInsertParams { jobs: vec![job], now: T0 }).await.unwrap()[0].id;
     let lease = JobLeaseParams {

@@ -20,11 +20,13 @@ mod ack;
 mod audit;
 mod breakers;
 mod nul;
+mod tenant;
 mod write;
 pub use ack::*;
 pub use audit::*;
 pub use breakers::*;
 pub use nul::*;
+pub use tenant::*;
 pub use write::*;
 // The cron and retention contract lives in its own file; `backend!` runs it too.
 use crate::cron_store::*;
@@ -50,6 +52,11 @@ fn planner() -> Arc<dyn RetryPlanner> {
     Arc::new(ExactPlanner)
 }
 
+/// Spares every job of every queue `n` stalls.
+fn stalls(n: u32) -> Arc<dyn Fn(&str) -> u32 + Send + Sync> {
+    Arc::new(move |_: &str| n)
+}
+
 fn q(name: &str) -> QueueName {
     QueueName::new(name).unwrap()
 }
@@ -67,6 +74,7 @@ fn job(queue: &str) -> NewJob {
         max_attempts: 3,
         timeout: None,
         unique_key: None,
+        tenant: None,
     }
 }
 
@@ -275,7 +283,7 @@ pub async fn paused_queues_and_concurrency_limit_leasing(store: Store) {
 pub async fn heartbeat_extends_only_a_held_lease(store: Store) {
     let id = insert(&store, vec![job("hb")]).await[0].id;
     let l = &lease(&store, "hb", 1, T0).await[0];
-    let hb = |token: &str, lease, now| JobHeartbeatParams { id, lease_token: token.into(), lease, now };
+    let hb = |token: &str, lease, now| JobHeartbeatParams { id, lease_token: token.into(), lease, progress: None, now };
     assert_eq!(store.job_heartbeat(hb(&l.lease_token, None, at(10_000))).await.unwrap(), at(10_000).plus(LEASE));
     let longer = Duration::from_secs(120);
     assert_eq!(
@@ -295,7 +303,10 @@ pub async fn complete_records_result_and_fences_stale_tokens(store: Store) {
     let id = insert(&store, vec![job("f")]).await[0].id;
     let first = lease(&store, "f", 1, T0).await.remove(0);
     // The lease expires; the reaper fails the attempt; another worker leases it.
-    let reaped = store.job_reap(JobReapParams { limit: 10, planner: planner(), now: at(31_000) }).await.unwrap();
+    let reaped = store
+        .job_reap(JobReapParams { limit: 10, planner: planner(), max_stalls: stalls(0), now: at(31_000) })
+        .await
+        .unwrap();
     assert_eq!(reaped.len(), 1);
     assert_eq!(reaped[0].kind, FailureKind::LeaseExpired);
     store.job_promote_due(at(40_000), 10).await.unwrap();
@@ -361,7 +372,13 @@ pub async fn release_gives_a_lease_back_without_counting_its_attempt(store: Stor
         [(held[0].id, q("rel")), (held[1].id, q("rel"))]
     );
     assert!(matches!(release(&store, held[0].id, &held[0].lease_token, at(41_000)).await, Err(StoreError::LeaseLost)));
-    assert!(store.job_reap(JobReapParams { limit: 10, planner: planner(), now: at(90_000) }).await.unwrap().is_empty());
+    assert!(
+        store
+            .job_reap(JobReapParams { limit: 10, planner: planner(), max_stalls: stalls(0), now: at(90_000) })
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let got = get(&store, held[0].id).await;
     assert_eq!((got.state, got.attempt, got.lease_expires_at), (JobState::Available, 0, None));
     // Leased again, first in line, as the same attempt.
@@ -465,9 +482,9 @@ pub async fn reaper_times_out_long_attempts(store: Store) {
     let l = lease(&store, "t", 1, T0).await.remove(0);
     assert_eq!(l.timeout_at, Some(at(5_000)));
     // Heartbeats keep the lease but not past the timeout.
-    let hb = JobHeartbeatParams { id, lease_token: l.lease_token.clone(), lease: None, now: at(4_000) };
+    let hb = JobHeartbeatParams { id, lease_token: l.lease_token.clone(), lease: None, progress: None, now: at(4_000) };
     store.job_heartbeat(hb).await.unwrap();
-    let reap = |now| JobReapParams { limit: 10, planner: planner(), now };
+    let reap = |now| JobReapParams { limit: 10, planner: planner(), max_stalls: stalls(0), now };
     assert!(store.job_reap(reap(at(4_999))).await.unwrap().is_empty());
     let reaped = store.job_reap(reap(at(5_000))).await.unwrap();
     assert_eq!(reaped.len(), 1);
@@ -529,7 +546,7 @@ pub async fn counts_and_listing_page_by_id(store: Store) {
     let counts = store.queue_counts().await.unwrap();
     let c = counts.iter().find(|c| c.queue == q("l")).unwrap();
     assert_eq!((c.get(JobState::Available), c.get(JobState::Active), c.get(JobState::Completed)), (3, 1, 1));
-    let page = |state, after| JobListParams { queue: q("l"), state, after, limit: 2 };
+    let page = |state, after| JobListParams { queue: q("l"), state, tenant: None, after, limit: 2 };
     let p1 = store.job_list(page(None, None)).await.unwrap();
     let p2 = store.job_list(page(None, Some(p1[1].id))).await.unwrap();
     let p3 = store.job_list(page(None, Some(p2[1].id))).await.unwrap();
@@ -788,7 +805,10 @@ pub async fn job_health_counts_read_available_active_and_stale_leases(store: Sto
     // Past the first two leases' expiry, before the third's: two are stale until reaped.
     let expired = store.job_health_counts(T0.plus(LEASE)).await.unwrap();
     assert_eq!((expired.available, expired.active, expired.stale_leases), (1, 3, 2));
-    store.job_reap(JobReapParams { limit: 10, planner: planner(), now: T0.plus(LEASE) }).await.unwrap();
+    store
+        .job_reap(JobReapParams { limit: 10, planner: planner(), max_stalls: stalls(0), now: T0.plus(LEASE) })
+        .await
+        .unwrap();
     let reaped = store.job_health_counts(T0.plus(LEASE)).await.unwrap();
     assert_eq!((reaped.active, reaped.stale_leases), (1, 0));
 }
@@ -867,6 +887,10 @@ macro_rules! backend {
             run!(webhook_deliveries_follow_their_jobs_and_list_with_filters);
             run!(webhook_retention_prunes_keys_bodies_and_deliveries_in_bounded_batches);
             run!(idempotency_keys_answer_the_same_jobs_within_their_window);
+            run!(tenants_travel_with_jobs_and_filter_listings);
+            run!(dead_jobs_are_counted_per_tenant_and_queue);
+            run!(a_stall_gives_the_job_back_without_an_attempt_until_max_stalls);
+            run!(a_timeout_is_never_a_stall);
         }
     };
 }

@@ -40,6 +40,8 @@ fn schedule(n: &str, expr: &str, next: Option<UnixMillis>) -> CronSchedulePut {
         queue: q("reports"),
         payload: format!(r#"{{"cron":"{n}"}}"#),
         description: format!("the {n} schedule"),
+        tenant: Some(format!("t-{n}")),
+        max_attempts: Some(2),
         misfire: Misfire::Skip,
         source: CronSource::Api,
         next_run_at: next,
@@ -59,6 +61,7 @@ fn new_job(queue: &str, payload: &str) -> NewJob {
         max_attempts: 1,
         timeout: None,
         unique_key: None,
+        tenant: None,
     }
 }
 
@@ -102,6 +105,8 @@ pub async fn cron_schedules_are_put_replaced_listed_and_deleted(store: Store) {
             next_run_at: Some(at(1_000)),
             created_at: T0,
             updated_at: T0,
+            tenant: Some("t-nightly".into()),
+            max_attempts: Some(2),
         }
     );
     assert_eq!(store.cron_get(&name("nightly")).await.unwrap(), Some(first.clone()));

@@ -49,6 +49,7 @@ fn intake_params(src: &str, event_id: &str, now: UnixMillis) -> WebhookIntakePar
             max_attempts: 2,
             timeout: None,
             unique_key: None,
+            tenant: None,
         },
         now,
     }

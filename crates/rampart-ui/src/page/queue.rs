@@ -67,8 +67,11 @@ pub async fn show(
         None | Some("") => None,
         Some(id) => Some(id.parse::<JobId>().map_err(|e| UiError::invalid(format!("invalid cursor: {e}")))?),
     };
-    let jobs =
-        ui.app.engine.jobs(JobListParams { queue: queue.clone(), state: Some(state), after, limit: PAGE }).await?;
+    let jobs = ui
+        .app
+        .engine
+        .jobs(JobListParams { queue: queue.clone(), state: Some(state), tenant: None, after, limit: PAGE })
+        .await?;
     let settings = ui.app.engine.queue_config(&queue);
     let admin = viewer.may(Action::Admin);
     let base = format!("/queues/{queue}");

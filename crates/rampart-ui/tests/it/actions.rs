@@ -39,6 +39,8 @@ async fn setup() -> (App, String, String) {
         payload: None,
         description: Some("the yearly report".into()),
         misfire: None,
+        tenant: None,
+        max_attempts: None,
     };
     app.admin.cron_put("nightly", &schedule).await.unwrap();
     app.admin.breaker_acquire("stripe").await.unwrap();

@@ -34,6 +34,7 @@ async fn bench_pages_with_100_queues_and_a_million_jobs() {
                 max_attempts: 1,
                 timeout: None,
                 unique_key: None,
+                tenant: None,
             })
             .collect();
         store.job_insert_many(JobInsertParams { jobs, now }).await.unwrap();

@@ -171,6 +171,8 @@ fn render_schedule(s: &CronView) -> String {
         ("payload", s.payload.get().to_string()),
         ("description", output::or_dash(Some(s.description.as_str()).filter(|d| !d.is_empty()))),
         ("misfire", s.misfire.clone()),
+        ("tenant", output::or_dash(s.tenant.as_deref())),
+        ("max attempts", s.max_attempts.to_string()),
         ("source", s.source.clone()),
         ("paused", if s.paused { "yes" } else { "no" }.to_string()),
         ("next run", output::or_dash(s.next_run_at)),

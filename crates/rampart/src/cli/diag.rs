@@ -112,6 +112,15 @@ fn render_background_jobs(d: &BackgroundJobsDiagnostics) -> String {
         out.push('\n');
         out.push_str(&cron.render());
     }
+
+    let mut tenants = output::Table::new(&["QUEUE", "TENANT", "DEAD"]);
+    for t in &d.dead_tenants {
+        tenants.row(vec![t.queue.clone(), t.tenant.clone(), t.dead.to_string()]);
+    }
+    if !tenants.is_empty() {
+        out.push_str("\ndead jobs by tenant\n");
+        out.push_str(&tenants.render());
+    }
     out
 }
 

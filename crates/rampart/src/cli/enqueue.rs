@@ -44,6 +44,9 @@ pub struct Args {
     /// While a live job of the queue has this key, return it instead of adding another.
     #[arg(long)]
     pub unique_key: Option<String>,
+    /// The customer the job belongs to (shown with it, filterable, counted in dead jobs).
+    #[arg(long)]
+    pub tenant: Option<String>,
 }
 
 /// Enqueues the job and prints its id and state.
@@ -60,6 +63,7 @@ pub async fn run(args: Args, remote: &Remote) -> anyhow::Result<()> {
         max_attempts: args.max_attempts,
         timeout: args.timeout,
         unique_key: args.unique_key,
+        tenant: args.tenant,
     };
     let queue = args.queue;
     let response = remote

@@ -48,6 +48,9 @@ pub struct ListArgs {
     /// Only jobs in this state (scheduled, available, active, completed, dead, cancelled).
     #[arg(long)]
     pub state: Option<JobState>,
+    /// Only this tenant's jobs.
+    #[arg(long)]
+    pub tenant: Option<String>,
     /// Most jobs to show [default: the server's page size].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub limit: Option<u32>,
@@ -92,6 +95,8 @@ fn render_job(job: &JobView) -> String {
         ("priority", job.priority.to_string()),
     ];
     let optional = [
+        ("tenant", job.tenant.clone()),
+        ("stalls", (job.stalls > 0).then(|| job.stalls.to_string())),
         ("timeout", job.timeout.map(|t| t.to_string())),
         ("unique key", job.unique_key.clone()),
         ("worker", job.worker.clone()),
@@ -104,6 +109,9 @@ fn render_job(job: &JobView) -> String {
         ("last error", job.last_error.clone()),
     ];
     pairs.extend(optional.into_iter().filter_map(|(label, value)| Some((label, value?))));
+    if let Some(progress) = &job.progress {
+        pairs.push(("progress", progress.get().to_string()));
+    }
     if let Some(result) = &job.result {
         pairs.push(("result", result.get().to_string()));
     }
@@ -138,19 +146,22 @@ fn render_job(job: &JobView) -> String {
 
 async fn list(args: ListArgs, remote: &Remote) -> anyhow::Result<()> {
     let queue = &args.queue;
-    let page = remote
-        .client
-        .jobs(queue.as_str(), args.state.map(JobState::as_str), args.limit, args.cursor.as_deref())
-        .await
-        .with_context(|| format!("cannot list the jobs of queue `{queue}`"))?;
+    let state = args.state.map(JobState::as_str);
+    let cursor = args.cursor.as_deref();
+    let page = match &args.tenant {
+        Some(tenant) => remote.client.jobs_of_tenant(queue.as_str(), tenant, state, args.limit, cursor).await,
+        None => remote.client.jobs(queue.as_str(), state, args.limit, cursor).await,
+    }
+    .with_context(|| format!("cannot list the jobs of queue `{queue}`"))?;
     if remote.json {
         return output::json(&page);
     }
-    let mut table = output::Table::new(&["ID", "STATE", "ATTEMPT", "CREATED", "LAST ERROR"]);
+    let mut table = output::Table::new(&["ID", "STATE", "TENANT", "ATTEMPT", "CREATED", "LAST ERROR"]);
     for job in &page.jobs {
         table.row(vec![
             job.id.to_string(),
             job.state.to_string(),
+            output::or_dash(job.tenant.as_deref()),
             format!("{}/{}", job.attempt, job.max_attempts),
             job.created_at.to_string(),
             output::truncate(job.last_error.as_deref().unwrap_or("-"), ERROR_WIDTH),
@@ -194,12 +205,13 @@ mod tests {
         assert!(matches!(parse(&["retry", "7"]), Ok(JobsCommand::Retry { id: JobId(7) })));
         assert!(matches!(parse(&["cancel", "7"]), Ok(JobsCommand::Cancel { id: JobId(7) })));
         let Ok(JobsCommand::List(list)) =
-            parse(&["list", "email", "--state", "dead", "--limit", "5", "--cursor", "c1"])
+            parse(&["list", "email", "--state", "dead", "--tenant", "acme", "--limit", "5", "--cursor", "c1"])
         else {
             panic!("list parses");
         };
         assert_eq!(list.queue.as_str(), "email");
         assert_eq!(list.state, Some(JobState::Dead));
+        assert_eq!(list.tenant.as_deref(), Some("acme"));
         assert_eq!(list.limit, Some(5));
         assert_eq!(list.cursor.as_deref(), Some("c1"));
     }
@@ -235,6 +247,9 @@ mod tests {
             worker: Some("w1".into()),
             last_error: Some("smtp down".into()),
             result: None,
+            tenant: Some("acme".into()),
+            stalls: 0,
+            progress: None,
             errors: vec![JobErrorView {
                 attempt: 1,
                 at: "2026-01-01T00:00:02.000Z".parse().unwrap(),
@@ -269,6 +284,7 @@ state       dead
 queue       email
 attempts    1/1
 priority    0
+tenant      acme
 worker      w1
 created     2026-01-01T00:00:00.000Z
 run at      2026-01-01T00:00:00.000Z

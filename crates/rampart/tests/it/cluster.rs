@@ -316,18 +316,22 @@ impl History {
             }
         }
         let mut attempt = 0;
+        // A stall or a release gives the job back without counting its
+        // attempt: the next lease has the same number.
+        let mut given_back = false;
         for event in &self.events {
             if (event.to == "active") != (event.reason == "leased") {
                 return Some(format!("`{}` leads to {}", event.reason, event.to));
             }
             if event.reason == "leased" {
-                if event.attempt <= attempt {
+                if event.attempt <= attempt && !(given_back && event.attempt == attempt) {
                     return Some(format!("attempt {} is leased after attempt {attempt}", event.attempt));
                 }
                 attempt = event.attempt;
             } else if event.from.as_deref() == Some("active") && event.attempt != attempt {
                 return Some(format!("`{}` of attempt {} ends attempt {attempt}", event.reason, event.attempt));
             }
+            given_back = matches!(event.reason.as_str(), "stalled" | "released");
         }
         let last = self.events.last().map(|e| e.to.as_str()).unwrap_or_default();
         (last != self.state).then(|| format!("the history ends in {last} but the job is {}", self.state))
@@ -438,9 +442,9 @@ backoff = { initial = "50ms", factor = 1.0, max = "1s", jitter = 0.0 }
         let history = &histories[id];
         let workers: Vec<_> = history.events.iter().map(|e| (e.reason.as_str(), e.worker.as_deref())).collect();
         assert!(
-            history.count("lease_expired") == 1
-                && history.events.last().is_some_and(|e| e.worker.as_deref() == Some("b")),
-            "job {id}, held by a when it died, expired and was completed by b: {workers:?}"
+            history.count("stalled") == 1 && history.events.last().is_some_and(|e| e.worker.as_deref() == Some("b")),
+            "job {id}, held by a when it died, stalled (its lease expired, the attempt not counted) and was \
+             completed by b: {workers:?}"
         );
     }
     assert!(cluster.nodes[1].is_running(), "node b is still up");
@@ -524,7 +528,7 @@ backoff = { initial = "50ms", factor = 1.0, max = "1s", jitter = 0.0 }
     for id in &held {
         let history = &histories[id];
         assert!(
-            history.count("lease_expired") >= 1 && runs[&id.to_string()] >= 2,
+            history.count("stalled") + history.count("lease_expired") >= 1 && runs[&id.to_string()] >= 2,
             "job {id}, whose run ended in the outage, expired and ran again: {} runs, {history:#?}",
             runs[&id.to_string()]
         );
@@ -612,6 +616,8 @@ fn broken_histories_are_found() {
         ],
         false,
     );
+    check("completed", vec![leased(1), event("active", "available", "stalled", 1), leased(1), completed(1)], false);
+    check("completed", vec![leased(1), completed(1), leased(1), completed(1)], true);
     // Two leases at once, a second completion, a lease ended under another
     // attempt, a history that does not end in the job's state.
     check("completed", vec![leased(1), leased(2), completed(2)], true);

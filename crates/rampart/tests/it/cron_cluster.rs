@@ -69,7 +69,13 @@ async fn two_nodes_fire_each_tick_of_a_schedule_exactly_once() {
     assert!(all.iter().all(|r| r.trigger.as_str() == "schedule"), "no tick counted as missed");
     let job_ids: BTreeSet<_> = all.iter().map(|r| r.job_id.expect("every run has its job")).collect();
     assert_eq!(job_ids.len(), all.len(), "each run has a job of its own");
-    let params = JobListParams { queue: QueueName::new("ticks").unwrap(), state: None, after: None, limit: 10_000 };
+    let params = JobListParams {
+        queue: QueueName::new("ticks").unwrap(),
+        state: None,
+        tenant: None,
+        after: None,
+        limit: 10_000,
+    };
     let jobs = store.job_list(params).await.unwrap();
     assert_eq!(jobs.len(), all.len(), "one job per run, none more");
     assert!(jobs.iter().all(|j| job_ids.contains(&j.id)), "every job belongs to a run");

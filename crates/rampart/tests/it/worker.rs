@@ -131,8 +131,8 @@ async fn exit_75_is_dead_at_once_and_a_dlq_retry_runs_it_again() {
 async fn a_job_of_a_killed_worker_is_released_when_its_lease_expires() {
     let server = TestServer::builder().config(CONFIG).start().await;
     let id = server.enqueue("crashy", "{}").await;
-    // The first attempt blocks for good; the second one succeeds.
-    let script = r#"if [ "$RAMPART_ATTEMPT" = 1 ]; then echo $$ > blocked.pid; exec sleep 600; fi
+    // The first run blocks for good; the second one succeeds.
+    let script = r#"if [ ! -e blocked.pid ]; then echo $$ > blocked.pid; exec sleep 600; fi
                     echo "{\"attempt\": $RAMPART_ATTEMPT}""#;
     let mut first = server.cli().worker("crashy").name("first").lease("1s").script(script).await;
     let pid_file = server.work_dir().join("blocked.pid");
@@ -150,12 +150,18 @@ async fn a_job_of_a_killed_worker_is_released_when_its_lease_expires() {
         .await;
 
     let _second = server.cli().worker("crashy").name("second").script(script).await;
+    // The crash is a stall (max_stalls = 1 by default): the job went back
+    // without counting the attempt, so the second run is attempt 1 again.
     let job = server.job_in_state(&id, "completed").await;
-    assert_eq!(job.attempt, 2);
-    assert_eq!(job.result.as_deref().map(parsed), Some(json!({"attempt": 2})));
-    let expired = job.history.iter().find(|event| event.reason == "lease_expired");
-    let expired = expired.unwrap_or_else(|| panic!("no lease_expired in {:#?}", job.history));
-    assert_eq!((expired.from.map(|s| s.as_str()), expired.attempt), (Some("active"), 1), "{expired:#?}");
+    assert_eq!((job.attempt, job.stalls), (1, 1));
+    assert_eq!(job.result.as_deref().map(parsed), Some(json!({"attempt": 1})));
+    let stalled = job.history.iter().find(|event| event.reason == "stalled");
+    let stalled = stalled.unwrap_or_else(|| panic!("no stalled in {:#?}", job.history));
+    assert_eq!(
+        (stalled.from.map(|s| s.as_str()), stalled.to.as_str(), stalled.attempt),
+        (Some("active"), "available", 1),
+        "{stalled:#?}"
+    );
     let done = job.history.last().expect("history");
     assert_eq!((done.to.as_str(), done.worker.as_deref()), ("completed", Some("second")), "{done:#?}");
 }

@@ -128,7 +128,7 @@ pub(super) async fn deliver(
     let msg_id = message_id(job);
     let timestamp = now().0.div_euclid(1000);
     let signature = webhook::sign(secret, &msg_id, timestamp, &body);
-    let request = client
+    let mut request = client
         .post(target.url().clone())
         .timeout(timeout.wait)
         .header(CONTENT_TYPE, "application/json")
@@ -139,6 +139,12 @@ pub(super) async fn deliver(
         .header("rampart-attempt", job.attempt.to_string())
         .header("rampart-queue", job.queue.as_str())
         .body(body);
+    // A tenant holds no control characters, so its UTF-8 bytes always make a header value.
+    if let Some(tenant) =
+        job.tenant.as_deref().and_then(|t| reqwest::header::HeaderValue::from_bytes(t.as_bytes()).ok())
+    {
+        request = request.header("rampart-tenant", tenant);
+    }
     let answer = async {
         let resp = request.send().await?;
         let status = resp.status();
@@ -313,6 +319,7 @@ mod tests {
             created_at: NOW,
             run_at: NOW,
             priority: 0,
+            tenant: None,
         };
         let (queue, lease, margin) = (Duration::from_secs(1), Duration::from_secs(11), Duration::from_millis(100));
         let ms = Duration::from_millis;

@@ -6,7 +6,7 @@
 use rampart_core::job::JobState;
 use rampart_store::*;
 
-use super::{T0, ack, at, complete, fail, get, insert, job, lease, planner};
+use super::{T0, ack, at, complete, fail, get, insert, job, lease, planner, stalls};
 
 pub async fn a_repeated_complete_answers_already_and_changes_nothing(store: Store) {
     let id = insert(&store, vec![job("again")]).await[0].id;
@@ -49,7 +49,10 @@ pub async fn a_repeated_fail_answers_already_until_the_job_is_leased_again(store
 pub async fn an_attempt_the_reaper_ended_is_no_ack_to_repeat(store: Store) {
     let id = insert(&store, vec![job("reaped")]).await[0].id;
     let held = lease(&store, "reaped", 1, T0).await.remove(0);
-    let reaped = store.job_reap(JobReapParams { limit: 10, planner: planner(), now: at(31_000) }).await.unwrap();
+    let reaped = store
+        .job_reap(JobReapParams { limit: 10, planner: planner(), max_stalls: stalls(0), now: at(31_000) })
+        .await
+        .unwrap();
     assert_eq!(reaped.len(), 1);
     // The worker's late answer did not end the attempt: the lease is lost.
     assert!(matches!(ack(&store, id, &held.lease_token, fail(true), at(32_000)).await, Err(StoreError::LeaseLost)));

@@ -32,7 +32,9 @@ pub async fn names_and_keys_with_nul_are_refused_naming_the_field(store: Store) 
     let leased = store.job_lease(by_nul).await;
     assert!(refused(&leased, "worker"), "{leased:?}");
     let held = lease(&store, "nul", 1, T0).await.remove(0);
-    let beat = store.job_heartbeat(JobHeartbeatParams { id, lease_token: "\0".into(), lease: None, now: at(1) }).await;
+    let beat = store
+        .job_heartbeat(JobHeartbeatParams { id, lease_token: "\0".into(), lease: None, progress: None, now: at(1) })
+        .await;
     assert!(refused(&beat, "lease_token"), "{beat:?}");
     // In a batch, an ack with such a token fails alone.
     let acks = vec![
@@ -108,6 +110,8 @@ pub async fn free_text_with_nul_is_kept_with_the_replacement_character(store: St
         queue: q("nul"),
         payload: "{}".into(),
         description: "nightly\0 report".into(),
+        tenant: None,
+        max_attempts: None,
         misfire: Misfire::Skip,
         source: CronSource::Api,
         next_run_at: Some(at(86_400_000)),
