@@ -40,6 +40,7 @@ pub struct Options {
 struct Ledger {
     completed: u64,
     retried: u64,
+    stalled: u64,
 }
 
 /// Runs the scenarios on a fresh queue and reports them; Ctrl-C stops the
@@ -173,7 +174,7 @@ async fn worker_crash(client: &Client, queue: &str, ledger: &mut Ledger) -> Resu
         }
     };
     ledger.completed += completed as u64;
-    ledger.retried += completed as u64;
+    ledger.stalled += leased.len() as u64;
     recovery.map_err(|e| format!("{e}: {completed}/{CRASH_JOBS} recovered"))?;
     let mut detections = Vec::new();
     for id in ids.iter().map(ToString::to_string) {
@@ -194,7 +195,7 @@ async fn worker_crash(client: &Client, queue: &str, ledger: &mut Ledger) -> Resu
     let (low, high) = (detections.iter().min().copied(), detections.iter().max().copied());
     let measured = match (low, high) {
         (Some(low), Some(high)) => format!(
-            "lease expiry to re-lease {low}ms to {high}ms (the retry backoff included, mean {}ms)",
+            "lease expiry to re-lease {low}ms to {high}ms (mean {}ms)",
             detections.iter().sum::<i64>() / i64::try_from(detections.len()).unwrap_or(1)
         ),
         _ => "the re-lease is not in the jobs' history".into(),
@@ -292,7 +293,7 @@ fn gaps_of(job: &JobView, n: u32) -> Result<(i64, i64), String> {
 }
 
 /// The queue's counts and totals (`GET /v1/queues/{queue}`), its sampled
-/// metrics (`GET /v1/monitoring/queues`) and its `/metrics` series agree
+/// metrics (`GET /v1/monitoring/queue-metrics`) and its `/metrics` series agree
 /// with what the scenarios before did.
 async fn queue_metrics(client: &Client, queue: &str, ledger: &mut Ledger) -> Result<String, String> {
     if ledger.completed == 0 {
@@ -318,6 +319,9 @@ async fn queue_metrics(client: &Client, queue: &str, ledger: &mut Ledger) -> Res
     if view.totals.retries < ledger.retried {
         problems.push(format!("totals.retries is {}, expected at least {}", view.totals.retries, ledger.retried));
     }
+    if view.totals.stalled < ledger.stalled {
+        problems.push(format!("totals.stalled is {}, expected at least {}", view.totals.stalled, ledger.stalled));
+    }
     if !view.totals.mean_processing_ms.is_finite() || view.totals.mean_processing_ms < 0.0 {
         problems.push(format!("totals.mean_processing_ms is {}", view.totals.mean_processing_ms));
     }
@@ -327,7 +331,7 @@ async fn queue_metrics(client: &Client, queue: &str, ledger: &mut Ledger) -> Res
     // The sampled views follow at the sampler's interval.
     let deadline = Deadline::new("a metrics sample of the queue with its completed jobs");
     let sample = loop {
-        let metrics = call("/v1/monitoring/queues", client.queue_metrics().await)?;
+        let metrics = call("/v1/monitoring/queue-metrics", client.queue_metrics().await)?;
         if let Some(sample) = metrics.queues.into_iter().find(|s| s.queue == queue && s.completed == expected) {
             break sample;
         }
@@ -355,10 +359,12 @@ async fn queue_metrics(client: &Client, queue: &str, ledger: &mut Ledger) -> Res
     let stalled = value_of(&series, "rampart_jobs_stalled_total", &[("queue", queue)]);
     let retried = value_of(&series, "rampart_jobs_total", &[("queue", queue), ("outcome", "retried")]);
     Ok(format!(
-        "{expected} completed in the queue's counts, totals, sample and /metrics; retries {} (≥ {}), sampled failed_rate {:.2}, \
-         /metrics retried {}, stalled {}",
+        "{expected} completed in the queue's counts, totals, sample and /metrics; retries {} (≥ {}), stalled {} (≥ {}), \
+         sampled failed_rate {:.2}, /metrics retried {}, stalled {}",
         view.totals.retries,
         ledger.retried,
+        view.totals.stalled,
+        ledger.stalled,
         sample.failed_rate,
         retried.map_or("absent".into(), |v| v.to_string()),
         stalled.map_or("absent".into(), |v| v.to_string()),
