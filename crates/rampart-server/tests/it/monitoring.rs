@@ -195,7 +195,7 @@ async fn system_and_queue_health_turn_degraded_while_an_alert_fires() {
     assert_eq!(c["breakers"], json!({"count": 0, "open": [], "half_open": []}));
     assert_eq!((&c["queues"]["count"], &c["queues"]["waiting"]), (&json!(2), &json!(2)));
     assert_eq!(c["alerts"], json!({"firing": 0, "alerts": [], "failing_channels": []}));
-    assert_eq!(c["ratelimit"]["policies"], 0);
+    assert_eq!(c["ratelimit"]["policies"], 13, "the presets");
     assert_eq!(sys.body["timestamp"], T0.to_rfc3339());
 
     app.monitor.alerts_publish(vec![FiringAlert {
