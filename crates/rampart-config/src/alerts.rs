@@ -405,7 +405,9 @@ impl Check<'_> {
                 "process_memory_mb" => {
                     t.process_memory_mb = self.int(&path, value, 0, 1 << 30).unwrap_or(t.process_memory_mb)
                 }
-                "redis_memory_mb" => t.redis_memory_mb = self.int(&path, value, 0, 1 << 30).unwrap_or(t.redis_memory_mb),
+                "redis_memory_mb" => {
+                    t.redis_memory_mb = self.int(&path, value, 0, 1 << 30).unwrap_or(t.redis_memory_mb)
+                }
                 _ => self.unknown(&path, allowed),
             }
         }

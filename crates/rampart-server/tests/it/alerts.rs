@@ -27,12 +27,19 @@ const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 fn channels(receiver: &Receiver) -> Vec<ChannelConfig> {
     let url = |p: &str| Some(rampart_server::config::SecretUrl::parse(&receiver.url(p)).unwrap());
     vec![
-        ChannelConfig { name: "ops-slack".into(), kind: ChannelKind::Slack, url: url("/slack"), secret: None },
+        ChannelConfig {
+            name: "ops-slack".into(),
+            kind: ChannelKind::Slack,
+            url: url("/slack"),
+            secret: None,
+            slack_app: None,
+        },
         ChannelConfig {
             name: "pager".into(),
             kind: ChannelKind::Webhook,
             url: url("/hook"),
             secret: Some(WebhookSecret::parse(SECRET).unwrap()),
+            slack_app: None,
         },
     ]
 }
@@ -85,6 +92,7 @@ fn waiting(queue: &str, n: u64, at: UnixMillis) -> AlertSample {
             failed: 0,
             stalled: 0,
             dead: 0,
+            dead_total: 0,
             dead_first: vec![],
         }],
         breakers: vec![],
@@ -92,6 +100,7 @@ fn waiting(queue: &str, n: u64, at: UnixMillis) -> AlertSample {
         tokens_expiring: vec![],
         fallbacks: vec![],
         api: None,
+        memory: Default::default(),
     }
 }
 
@@ -344,6 +353,115 @@ async fn a_dead_job_produces_one_dead_letter_alert_listing_it() {
     let texts = slack_texts(&receiver);
     assert_eq!(texts.len(), 2);
     assert!(texts[1].starts_with(":white_check_mark: *[RESOLVED] new dead jobs on queue `billing`*: 0 (threshold 1)"));
+}
+
+/// Slack texts of one rule, told by the figure in their first line.
+fn texts_of(receiver: &Receiver, figure: &str) -> Vec<String> {
+    slack_texts(receiver).into_iter().filter(|t| t.contains(&format!("] {figure} on "))).collect()
+}
+
+#[tokio::test]
+async fn the_dead_letter_depth_fires_on_its_interval_lists_ten_jobs_and_resolves_on_retry_and_purge() {
+    let receiver = Receiver::start(0).await;
+    let mut rig = rig(&receiver, |a| {
+        a.dashboard_url = Some("https://rampart.example.com/ui".into());
+        a.rules.dead_letter_depth = 2;
+    })
+    .await;
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        ids.push(rig.app.enqueue("billing", &format!(r#"{{"payload":{{"invoice":{i}}},"max_attempts":1}}"#)).await);
+    }
+    rig.app.clock.advance(Duration::from_secs(1));
+    for job in rig.app.lease("billing", 12).await {
+        let (id, token) = (job["id"].as_str().unwrap(), job["lease_token"].as_str().unwrap());
+        let fail = json!({"lease_token": token, "error": format!("card declined for job {id}")}).to_string();
+        let a = rig.app.send(Method::POST, &format!("/v1/jobs/{id}/fail"), Some(&fail)).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    }
+    let sampler = Sampler::new(SamplerConfig::default(), rig.app.monitor.clone());
+    let evaluate = async |rig: &mut Rig, d: Duration| {
+        rig.app.clock.advance(d);
+        let set = sampler.run_once().await.unwrap();
+        let sample = rig.alerter.from_sample_set(&set).await.unwrap();
+        assert_eq!(sample.queues[0].dead_total, set.queues[0].counts.get(rampart_core::job::JobState::Dead));
+        rig.alerter.evaluate(&sample).await.unwrap();
+        rig.deliver().await;
+    };
+    // Before the first check (5 minutes after the alerter started) only
+    // the arrival rule speaks.
+    evaluate(&mut rig, Duration::from_secs(60)).await;
+    assert!(texts_of(&receiver, "dead jobs").is_empty());
+    assert_eq!(texts_of(&receiver, "new dead jobs").len(), 1);
+    evaluate(&mut rig, Duration::from_secs(239)).await;
+    let texts = texts_of(&receiver, "dead jobs");
+    assert_eq!(texts.len(), 1, "{texts:#?}");
+    let alert = rig.app.send(Method::GET, "/v1/alerts?state=firing", None).await.body["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["rule"] == "dead_letter_depth")
+        .cloned()
+        .unwrap();
+    assert_eq!((alert["subject"].as_str(), alert["value"].as_f64()), (Some("billing"), Some(12.0)));
+    assert_eq!(alert["dead_jobs"].as_array().unwrap().len(), 10);
+    let (first, id) = (&ids[0], alert["id"].as_str().unwrap());
+    let head = format!(
+        ":rotating_light: *[FIRING] dead jobs on queue `billing`*: 12 (threshold 2)\n\
+         Firing since {}. Alert {id}.\n\
+         Dead jobs:\n\
+         • job {first} (queue `billing`): 1 attempt, dead for 4m59s, last error: card declined for job {first}\n  \
+         retry: `rampart dlq retry billing --id {first}` or `POST /v1/jobs/{first}/retry` or \
+         https://rampart.example.com/ui/jobs/{first}\n",
+        alert["started_at"].as_str().unwrap()
+    );
+    assert!(texts[0].starts_with(&head), "{}\n---\n{head}", texts[0]);
+    assert_eq!(texts[0].matches("\n• job ").count(), 10);
+    assert!(!texts[0].contains(&format!("job {} ", ids[10])), "only the first ten are listed");
+    let tail = format!(
+        "\nand 2 more.\nNext: fix the cause, then retry them all with `rampart dlq retry billing` \
+         (`POST /v1/queues/billing/dead/retry`) or purge them with `rampart dlq purge billing --yes` \
+         (`DELETE /v1/queues/billing/dead`) (or https://rampart.example.com/ui/queues/billing); once fewer than 2 \
+         remain the alert resolves; acknowledge with `rampart alerts ack {id}` to stop reminders."
+    );
+    assert!(texts[0].ends_with(&tail), "{}", texts[0]);
+    // It stays firing while the depth holds: no second notice, at a check
+    // or between them.
+    for _ in 0..6 {
+        evaluate(&mut rig, Duration::from_secs(60)).await;
+    }
+    assert_eq!(texts_of(&receiver, "dead jobs").len(), 1);
+    // Retrying all but one leaves 1, below the threshold of 2: resolved at
+    // the next sample, not the next check.
+    let retry = json!({"ids": ids[..11]}).to_string();
+    let a = rig.app.send(Method::POST, "/v1/queues/billing/dead/retry", Some(&retry)).await;
+    assert_eq!((a.status, &a.body["retried"]), (StatusCode::OK, &json!(11)), "{}", a.body);
+    evaluate(&mut rig, Duration::from_secs(15)).await;
+    let texts = texts_of(&receiver, "dead jobs");
+    assert_eq!(texts.len(), 2, "{texts:#?}");
+    assert!(
+        texts[1]
+            .starts_with(":white_check_mark: *[RESOLVED] dead jobs on queue `billing`*: 1 (threshold 2)\nFiring from "),
+        "{}",
+        texts[1]
+    );
+    assert!(!texts[1].contains("• job"), "a resolved notice lists nothing: {}", texts[1]);
+    // Eleven die again (one attempt each): it fires at the next check and a
+    // purge resolves it.
+    rig.app.clock.advance(Duration::from_secs(1));
+    for job in rig.app.lease("billing", 12).await {
+        let (id, token) = (job["id"].as_str().unwrap(), job["lease_token"].as_str().unwrap());
+        let fail = json!({"lease_token": token, "error": "again"}).to_string();
+        rig.app.send(Method::POST, &format!("/v1/jobs/{id}/fail"), Some(&fail)).await;
+    }
+    evaluate(&mut rig, Duration::from_secs(300)).await;
+    assert_eq!(texts_of(&receiver, "dead jobs").len(), 3);
+    let a = rig.app.send(Method::DELETE, "/v1/queues/billing/dead", None).await;
+    assert_eq!((a.status, &a.body["purged"]), (StatusCode::OK, &json!(12)), "{}", a.body);
+    evaluate(&mut rig, Duration::from_secs(15)).await;
+    let texts = texts_of(&receiver, "dead jobs");
+    assert_eq!(texts.len(), 4);
+    assert!(texts[3].starts_with(":white_check_mark: *[RESOLVED] dead jobs on queue `billing`*: 0 (threshold 2)"));
 }
 
 #[tokio::test]
