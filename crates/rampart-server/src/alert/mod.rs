@@ -24,7 +24,7 @@ use rampart_core::time::UnixMillis;
 use rampart_store::AlertNotification;
 use serde::{Deserialize, Serialize};
 
-pub use channel::{Channel, Channels};
+pub use channel::{Channel, Channels, Retry, SendError, Sent};
 
 /// Dead jobs listed in a dead-letter notice, at most.
 pub const DEAD_JOBS_LISTED: u32 = 5;
@@ -328,7 +328,7 @@ impl Alerting {
         let notice = Notice::test(now);
         let mut out = Vec::new();
         for c in self.channels.iter() {
-            let outcome = self.channels.send(c, &notice, now).await;
+            let outcome = self.channels.send(c, &notice, None, now).await.map(|_| ()).map_err(|e| e.error);
             self.health.record(c.name(), &outcome, now);
             out.push((c.name().to_string(), c.kind().as_str(), outcome));
         }
