@@ -11,7 +11,7 @@ use rampart_core::id::QueueName;
 use rampart_core::time::{Clock, SharedClock, UnixMillis};
 use rampart_core::webhook::{WebhookSecret, verify};
 use rampart_server::alert::Alerting;
-use rampart_server::config::{AlertsConfig, ChannelConfig, ChannelKind, Config};
+use rampart_server::config::{AlertsConfig, ChannelConfig, ChannelKind, Config, SecretText, SlackAppConfig};
 use rampart_server::service::{
     AlertSample, Alerter, AlerterConfig, Notifier, NotifierConfig, QueueSample, Sampler, SamplerConfig,
 };
@@ -20,7 +20,7 @@ use serde_json::json;
 use tokio::sync::Notify;
 
 use crate::harness::TestApp;
-use crate::receiver::Receiver;
+use crate::receiver::{Receiver, Reply, slack_ts};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -462,6 +462,120 @@ async fn the_dead_letter_depth_fires_on_its_interval_lists_ten_jobs_and_resolves
     let texts = texts_of(&receiver, "dead jobs");
     assert_eq!(texts.len(), 4);
     assert!(texts[3].starts_with(":white_check_mark: *[RESOLVED] dead jobs on queue `billing`*: 0 (threshold 2)"));
+}
+
+const BOT_TOKEN: &str = "xoxb-1234-5678-SeCrEtToKeN";
+
+/// A Slack channel posting as an app to `receiver`'s `/api`.
+fn slack_app(receiver: &Receiver) -> ChannelConfig {
+    ChannelConfig {
+        name: "ops-app".into(),
+        kind: ChannelKind::Slack,
+        url: None,
+        secret: None,
+        slack_app: Some(SlackAppConfig {
+            bot_token: SecretText::new(BOT_TOKEN),
+            channel: "C0123ABCD".into(),
+            api_url: receiver.url("/api"),
+        }),
+    }
+}
+
+#[tokio::test]
+async fn a_slack_app_posts_block_kit_threads_later_notices_and_retries_only_where_slack_says() {
+    let receiver = Receiver::start(0).await;
+    let mut rig = rig(&receiver, |a| {
+        a.channels = vec![slack_app(&receiver)];
+        a.timing.repeat_interval = Duration::from_secs(3600);
+    })
+    .await;
+    // Slack limits the first post: HTTP 429 with Retry-After.
+    receiver.script(Reply {
+        status: 429,
+        headers: vec![("retry-after", "30".into()), ("content-type", "application/json".into())],
+        body: r#"{"ok":false,"error":"ratelimited"}"#.into(),
+    });
+    rig.tick(Duration::from_secs(60), 1500).await;
+    rig.tick(Duration::from_secs(60), 1500).await;
+    let round = rig.notifier.run_once().await.unwrap();
+    assert_eq!((round.delivered, round.retrying), (0, 1));
+    let status = &rig.alerting.health.snapshot()["ops-app"];
+    assert_eq!(status.last_error.as_deref(), Some("Slack answered HTTP 429, error: ratelimited"));
+    // Not at the notifier's 1 s backoff: at Slack's 30 s.
+    rig.app.clock.advance(Duration::from_secs(29));
+    rig.deliver().await;
+    assert_eq!(receiver.received().len(), 1);
+    rig.app.clock.advance(Duration::from_secs(1));
+    rig.deliver().await;
+    let got = receiver.received();
+    assert_eq!(got.len(), 2, "sent once Retry-After passed");
+    let post = &got[1];
+    assert_eq!(post.path, "/api/chat.postMessage");
+    assert_eq!(post.header("authorization"), format!("Bearer {BOT_TOKEN}"));
+    assert!(post.header("content-type").starts_with("application/json"));
+    let body = post.json();
+    assert_eq!(body["channel"], "C0123ABCD");
+    assert_eq!(body["text"], ":rotating_light: *[FIRING] waiting jobs on queue `email`*: 1500 (threshold 1000)");
+    assert!(body.get("thread_ts").is_none(), "the firing notice starts the thread");
+    let blocks = body["blocks"].as_array().unwrap();
+    assert_eq!(blocks[0]["type"], "section");
+    assert_eq!(blocks[0]["text"]["type"], "mrkdwn");
+    let shown: Vec<&str> = blocks.iter().filter_map(|b| b["text"]["text"].as_str()).collect();
+    let alert = rig.app.send(Method::GET, "/v1/alerts?state=firing", None).await.body["alerts"][0].clone();
+    let id = alert["id"].as_str().unwrap();
+    let text = format!(
+        ":rotating_light: *[FIRING] waiting jobs on queue `email`*: 1500 (threshold 1000)\nFiring since {}. Alert \
+         {id}.\nNext: check that workers of `email` are running and keeping up (`rampart queues show email`), add \
+         workers or concurrency; acknowledge with `rampart alerts ack {id}` to stop reminders.",
+        alert["started_at"].as_str().unwrap()
+    );
+    assert_eq!(shown.join("\n"), text, "the sections hold the notice's text");
+    let context = blocks.last().unwrap();
+    assert_eq!(context["type"], "context");
+    assert_eq!(context["elements"][0]["text"], format!("rampart · firing · rule `queue_waiting` · alert {id}"));
+    let health = &rig.alerting.health.snapshot()["ops-app"];
+    assert_eq!((health.kind, health.consecutive_failures), ("slack", 0));
+    // The reminder and the resolved notice reply in the firing one's thread.
+    rig.tick(Duration::from_secs(3600), 1500).await;
+    rig.deliver().await;
+    rig.tick(Duration::from_secs(60), 10).await;
+    rig.tick(Duration::from_secs(60), 10).await;
+    rig.deliver().await;
+    let got = receiver.received();
+    assert_eq!(got.len(), 4);
+    let (reminder, resolved) = (got[2].json(), got[3].json());
+    assert!(reminder["text"].as_str().unwrap().starts_with(":bell: *[STILL FIRING]"), "{reminder}");
+    assert!(resolved["text"].as_str().unwrap().starts_with(":white_check_mark: *[RESOLVED]"), "{resolved}");
+    assert_eq!(reminder["thread_ts"], slack_ts(2));
+    assert_eq!(resolved["thread_ts"], slack_ts(2));
+    // `ok: false` for a reason a retry cannot fix: given up at once, and the
+    // channel shows it, without the token.
+    receiver.script(Reply {
+        status: 200,
+        headers: vec![("content-type", "application/json".into())],
+        body: r#"{"ok":false,"error":"channel_not_found"}"#.into(),
+    });
+    rig.tick(Duration::from_secs(60), 1500).await;
+    rig.tick(Duration::from_secs(60), 1500).await;
+    let round = rig.notifier.run_once().await.unwrap();
+    assert_eq!((round.delivered, round.retrying, round.given_up), (0, 0, 1));
+    let status = &rig.alerting.health.snapshot()["ops-app"];
+    assert_eq!(status.last_error.as_deref(), Some("Slack answered HTTP 200, error: channel_not_found"));
+    // Slack's own trouble is retried with the backoff.
+    receiver.script(Reply { status: 200, headers: vec![], body: r#"{"ok":false,"error":"internal_error"}"#.into() });
+    rig.tick(Duration::from_secs(60), 10).await;
+    rig.tick(Duration::from_secs(60), 10).await;
+    assert_eq!(rig.notifier.run_once().await.unwrap().retrying, 1, "the resolved notice is not held by a given-up one");
+    rig.app.clock.advance(Duration::from_secs(1));
+    assert_eq!(rig.notifier.run_once().await.unwrap().delivered, 1);
+    assert!(receiver.received().last().unwrap().json().get("thread_ts").is_none(), "its firing notice never posted");
+    let health = rig.app.send(Method::GET, "/v1/monitoring/system-health", None).await.body.to_string();
+    let tested = rig.app.send(Method::POST, "/v1/alerts/test", Some("{}")).await;
+    assert_eq!(tested.status, StatusCode::OK, "{}", tested.body);
+    assert_eq!(tested.body["channels"][0]["kind"], "slack");
+    for shown in [health, tested.body.to_string(), format!("{:?}", rig.alerting.health.snapshot())] {
+        assert!(!shown.contains("SeCrEt"), "the token never shows: {shown}");
+    }
 }
 
 #[tokio::test]
