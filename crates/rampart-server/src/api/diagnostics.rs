@@ -25,9 +25,10 @@ use rampart_core::time::UnixMillis;
 use super::extract::{Admin, Auth};
 use super::route::Routes;
 use super::{ApiError, AppState, breakers, cron, health, integrations, view};
+use crate::monitoring::memory::MemorySample;
 use crate::service::dispatcher::breaker_name;
 use rampart_client::wire::{
-    BackgroundJobsDiagnostics, IntegrationsDiagnostics, LoopView, PlatformDiagnostics, PushTargetView,
+    BackgroundJobsDiagnostics, IntegrationsDiagnostics, LoopView, MemoryHealth, PlatformDiagnostics, PushTargetView,
 };
 
 /// Most expiring connections listed.
@@ -107,12 +108,19 @@ async fn diagnostics_background_jobs(
         })
         .collect();
     let cron = state.cron.list().await?.into_iter().map(cron::schedule_view).collect();
+    let m = MemorySample::take(Some(&state.limiter)).await;
+    let memory = MemoryHealth {
+        resident_bytes: m.resident_bytes,
+        heap_bytes: m.heap_bytes,
+        redis_used_bytes: m.redis_used_bytes,
+    };
     Ok(Json(BackgroundJobsDiagnostics {
         store,
         redis,
         queues: queues.into_iter().map(view::queue).collect(),
         loops,
         cron,
+        memory,
     }))
 }
 
