@@ -579,6 +579,58 @@ async fn a_slack_app_posts_block_kit_threads_later_notices_and_retries_only_wher
 }
 
 #[tokio::test]
+async fn the_memory_rules_are_off_by_default_and_fire_past_their_threshold() {
+    const MIB: u64 = 1024 * 1024;
+    let memory = |resident: u64, redis: Option<u64>, at: UnixMillis| AlertSample {
+        memory: rampart_server::monitoring::memory::MemorySample {
+            resident_bytes: Some(resident),
+            heap_bytes: Some(resident / 2),
+            redis_used_bytes: redis,
+        },
+        ..waiting("email", 0, at)
+    };
+    // Off by default: any figure passes.
+    let receiver = Receiver::start(0).await;
+    let mut off = rig(&receiver, |_| {}).await;
+    for _ in 0..3 {
+        off.app.clock.advance(Duration::from_secs(60));
+        let sample = memory(64 * 1024 * MIB, Some(64 * 1024 * MIB), off.app.clock.now());
+        assert_eq!(off.alerter.evaluate(&sample).await.unwrap().fired, 0);
+    }
+    // On: above the threshold for `for` samples.
+    let mut rig = rig(&receiver, |a| {
+        a.rules.process_memory_mb = 512;
+        a.rules.redis_memory_mb = 100;
+    })
+    .await;
+    let mut fired = 0;
+    for _ in 0..2 {
+        rig.app.clock.advance(Duration::from_secs(60));
+        let sample = memory(600 * MIB, Some(150 * MIB), rig.app.clock.now());
+        fired += rig.alerter.evaluate(&sample).await.unwrap().fired;
+    }
+    assert_eq!(fired, 2);
+    rig.deliver().await;
+    let texts = slack_texts(&receiver);
+    assert!(
+        texts.iter().any(|t| t.starts_with(
+            ":rotating_light: *[FIRING] resident memory on the rampart server*: 600 MiB (threshold 512 MiB)\n"
+        )),
+        "{texts:#?}"
+    );
+    assert!(
+        texts
+            .iter()
+            .any(|t| t
+                .starts_with(":rotating_light: *[FIRING] Redis used memory on Redis*: 150 MiB (threshold 100 MiB)\n")),
+        "{texts:#?}"
+    );
+    let names: Vec<String> = rig.app.monitor.alerts().iter().map(|a| a.name.clone()).collect();
+    assert_eq!(names.len(), 2);
+    assert!(names.contains(&"process_memory".to_string()) && names.contains(&"redis_memory".to_string()));
+}
+
+#[tokio::test]
 async fn silences_hold_notices_back_and_acks_stop_reminders() {
     let receiver = Receiver::start(0).await;
     let mut rig = rig(&receiver, |a| a.timing.repeat_interval = Duration::from_secs(120)).await;
