@@ -161,21 +161,33 @@ pub async fn concurrent_nodes_claim_each_notice_once(store: Store) {
     }
     assert_eq!(won, 1, "exactly one resolve is claimed");
 
-    // Four delivery loops claim the outbox at once: each row goes to one.
-    let mut tasks = Vec::new();
-    for _ in 0..4 {
-        let s = store.clone();
-        tasks.push(tokio::spawn(async move { claim(&s, at(300)).await.into_iter().map(|n| n.id).collect::<Vec<_>>() }));
-    }
+    // Four delivery loops claim the outbox at once, round after round: each
+    // row goes to one, and a channel's rows of one alert go in order.
     let mut claimed = Vec::new();
-    for t in tasks {
-        claimed.extend(t.await.unwrap());
+    for (round, expected) in [(1, 2), (2, 1), (3, 1)] {
+        let mut tasks = Vec::new();
+        for _ in 0..4 {
+            let s = store.clone();
+            tasks.push(tokio::spawn(async move { claim(&s, at(300 * round)).await }));
+        }
+        let mut this_round = Vec::new();
+        for t in tasks {
+            this_round.extend(t.await.unwrap());
+        }
+        assert_eq!(this_round.len(), expected, "round {round}: {this_round:?}");
+        for n in this_round {
+            store
+                .alert_notification_settle(n.id, NotificationOutcome::Delivered { remote_id: None }, at(300 * round))
+                .await
+                .unwrap();
+            claimed.push((n.id, n.kind));
+        }
     }
-    claimed.sort_unstable();
-    let before = claimed.len();
+    let kinds: Vec<NoticeKind> = claimed.iter().map(|c| c.1).collect();
+    assert_eq!(kinds[2..], [NoticeKind::Reminder, NoticeKind::Resolved], "fire ×2 channels, then reminder, resolve");
+    claimed.sort_unstable_by_key(|c| c.0);
     claimed.dedup();
-    assert_eq!(claimed.len(), before, "no row claimed twice");
-    assert_eq!(claimed.len(), 4, "fire ×2 channels, reminder, resolve");
+    assert_eq!(claimed.len(), 4, "no row claimed twice");
 }
 
 pub async fn failed_notifications_come_back_when_due_until_given_up(store: Store) {
