@@ -226,6 +226,8 @@ endpoints! {
     WEBHOOK_DELIVERIES_REPLAY_ALL = POST "/v1/webhooks/deliveries/replay" => 200;
     /// Each webhook source with its counts, last event and last rejection.
     DIAGNOSTICS_WEBHOOKS = GET "/v1/admin/diagnostics/webhooks" => 200;
+    /// The deployment's launch checklist: every doctor check, PASS / WARN / FAIL.
+    ADMIN_DOCTOR = GET "/v1/admin/doctor" => 200;
 }
 
 #[cfg(test)]

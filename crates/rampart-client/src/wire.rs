@@ -20,6 +20,8 @@ mod cron;
 pub use cron::*;
 mod diagnostic;
 pub use diagnostic::*;
+mod doctor;
+pub use doctor::*;
 mod health;
 pub use health::*;
 mod job;

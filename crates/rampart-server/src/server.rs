@@ -253,6 +253,7 @@ impl Server {
             monitor,
             alerting,
             webhooks,
+            doctor: crate::api::doctor::DoctorSettings::from_config(&config, addr),
         });
         match &config.database_url {
             Some(url) => tracing::info!(

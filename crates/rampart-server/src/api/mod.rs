@@ -13,6 +13,7 @@ mod alerts;
 mod breakers;
 mod cron;
 mod diagnostics;
+pub mod doctor;
 mod edge;
 pub mod error;
 pub mod extract;
@@ -104,6 +105,8 @@ pub struct Shared {
     pub alerting: crate::alert::Alerting,
     /// Webhook intake and its sources.
     pub webhooks: crate::webhook::Intake,
+    /// What the doctor checks need of the configuration.
+    pub doctor: doctor::DoctorSettings,
 }
 
 /// Every route of the API, each module's.
@@ -119,6 +122,7 @@ fn routes(metrics_public: bool) -> Routes {
         .merge(gate::router())
         .merge(alerts::router())
         .merge(diagnostics::router())
+        .merge(doctor::router())
         .merge(integrations::router())
         .merge(monitoring::router(metrics_public))
         .merge(webhooks::router())

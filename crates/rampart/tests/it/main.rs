@@ -34,6 +34,8 @@
 //! - [`logs`]: the server's log at TRACE holds no API key;
 //! - [`sentry`]: internal errors reported to a local stand-in for Sentry,
 //!   scrubbed, and nothing sent without a DSN;
+//! - [`doctor`]: `rampart doctor` against a fresh server, a readable admin key, no server;
+//! - [`env`]: `rampart env check` and `env example` on real schema and dotenv files;
 //! - [`diag`]: `rampart diag` and an app's integration report against the
 //!   real binary;
 //! - [`ui`]: the dashboard in a real headless Chromium over WebDriver: an
@@ -53,7 +55,9 @@ mod cluster;
 mod cron;
 mod cron_cluster;
 mod diag;
+mod doctor;
 mod durability;
+mod env;
 mod harness;
 mod logs;
 mod monitoring;
