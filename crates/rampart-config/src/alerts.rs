@@ -16,7 +16,7 @@ use toml::{Table, Value};
 
 use crate::check::Check;
 use crate::keys::{Kind, Resolved, child, describe, key_list, kind_of};
-use crate::urls::SecretUrl;
+use crate::urls::{SecretText, SecretUrl};
 
 /// The conventional variable for a Slack incoming webhook; read as
 /// `alerts.slack_webhook_url`, below `RAMPART_ALERTS__SLACK_WEBHOOK_URL`.
@@ -28,6 +28,8 @@ pub(crate) const ALERTS_KEYS: &[(&str, Kind)] = &[
     ("resolve_after", Kind::Int),
     ("repeat_interval", Kind::Text),
     ("slack_webhook_url", Kind::Text),
+    ("dead_letter_depth_interval", Kind::Text),
+    ("dashboard_url", Kind::Text),
     ("rules", Kind::Table),
     ("queues", Kind::Table),
     ("channels", Kind::Table),
@@ -40,14 +42,32 @@ pub(crate) const RULE_KEYS: &[(&str, Kind)] = &[
     ("store_latency", Kind::Text),
     ("dead_letters", Kind::Int),
     ("api_error_rate", Kind::Float),
+    ("dead_letter_depth", Kind::Int),
+    ("process_memory_mb", Kind::Int),
+    ("redis_memory_mb", Kind::Int),
 ];
 
 /// The keys of `[alerts.queues.NAME]`: the queue rules' thresholds.
-const QUEUE_RULE_KEYS: &[(&str, Kind)] =
-    &[("waiting", Kind::Int), ("failed_rate", Kind::Float), ("stalled", Kind::Int), ("dead_letters", Kind::Int)];
+const QUEUE_RULE_KEYS: &[(&str, Kind)] = &[
+    ("waiting", Kind::Int),
+    ("failed_rate", Kind::Float),
+    ("stalled", Kind::Int),
+    ("dead_letters", Kind::Int),
+    ("dead_letter_depth", Kind::Int),
+];
 
-const CHANNEL_KEYS: &[(&str, Kind)] =
-    &[("name", Kind::Text), ("kind", Kind::Text), ("url", Kind::Text), ("secret", Kind::Text)];
+const CHANNEL_KEYS: &[(&str, Kind)] = &[
+    ("name", Kind::Text),
+    ("kind", Kind::Text),
+    ("url", Kind::Text),
+    ("secret", Kind::Text),
+    ("bot_token", Kind::Text),
+    ("channel", Kind::Text),
+    ("api_url", Kind::Text),
+];
+
+/// Where a Slack app channel posts when `api_url` is not set.
+pub const SLACK_API_URL: &str = "https://slack.com/api";
 
 /// Alerting (`[alerts]`).
 #[derive(Debug, Clone, PartialEq)]
@@ -65,6 +85,13 @@ pub struct AlertsConfig {
     /// Where notifications go (`[[alerts.channels]]`, plus a Slack channel
     /// named `slack` from `SLACK_WEBHOOK_URL` when no Slack channel is set).
     pub channels: Vec<ChannelConfig>,
+    /// How often the `dead_letter_depth` rule counts and lists dead jobs
+    /// (`dead_letter_depth_interval`, default 5m).
+    pub dead_letter_depth_interval: Duration,
+    /// The dashboard's address as people reach it (`dashboard_url`, e.g.
+    /// `https://rampart.example.com/ui`, no trailing slash): notices link
+    /// dead jobs and queues there. `None`: no links, commands only.
+    pub dashboard_url: Option<String>,
 }
 
 impl Default for AlertsConfig {
@@ -75,6 +102,8 @@ impl Default for AlertsConfig {
             rules: AlertThresholds::default(),
             queues: BTreeMap::new(),
             channels: Vec::new(),
+            dead_letter_depth_interval: Duration::from_secs(5 * 60),
+            dashboard_url: None,
         }
     }
 }
@@ -103,6 +132,15 @@ pub struct AlertThresholds {
     /// Fire above this share of API requests answered 5xx in an interval
     /// (`api_error_rate`, default 0.05); not per queue.
     pub api_error_rate: f64,
+    /// Fire while a queue holds at least this many dead jobs
+    /// (`dead_letter_depth`, default 1).
+    pub dead_letter_depth: u64,
+    /// Fire above this resident memory of the server, in MiB
+    /// (`process_memory_mb`; 0, the default, turns the rule off); not per queue.
+    pub process_memory_mb: u64,
+    /// Fire above this `used_memory` of the configured Redis, in MiB
+    /// (`redis_memory_mb`; 0, the default, turns the rule off); not per queue.
+    pub redis_memory_mb: u64,
 }
 
 impl Default for AlertThresholds {
@@ -114,6 +152,9 @@ impl Default for AlertThresholds {
             store_latency: Duration::from_millis(100),
             dead_letters: 1,
             api_error_rate: 0.05,
+            dead_letter_depth: 1,
+            process_memory_mb: 0,
+            redis_memory_mb: 0,
         }
     }
 }
@@ -128,11 +169,29 @@ impl AlertThresholds {
             AlertRule::QueueStalled => self.stalled as f64,
             AlertRule::StoreLatency => self.store_latency.as_secs_f64() * 1000.0,
             AlertRule::DeadLetters => self.dead_letters as f64,
-            // States, not levels: open (or failed) is 1.
             AlertRule::ApiErrorRate => self.api_error_rate,
+            AlertRule::DeadLetterDepth => self.dead_letter_depth as f64,
+            AlertRule::ProcessMemory => (self.process_memory_mb * MIB) as f64,
+            AlertRule::RedisMemory => (self.redis_memory_mb * MIB) as f64,
+            // States, not levels: open (or failed) is 1.
             AlertRule::BreakerOpen | AlertRule::CronFailed | AlertRule::TokenExpiring | AlertRule::LimiterFallback => {
                 1.0
             }
+        }
+    }
+}
+
+/// Bytes in a MiB.
+const MIB: u64 = 1024 * 1024;
+
+impl AlertThresholds {
+    /// Whether `rule` is evaluated at all: the memory rules are off while
+    /// their threshold is 0.
+    pub fn enabled(&self, rule: AlertRule) -> bool {
+        match rule {
+            AlertRule::ProcessMemory => self.process_memory_mb > 0,
+            AlertRule::RedisMemory => self.redis_memory_mb > 0,
+            _ => true,
         }
     }
 }
@@ -141,7 +200,8 @@ rampart_core::named_enum! {
     /// A channel's kind.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub enum ChannelKind {
-        /// A Slack incoming webhook.
+        /// Slack: an incoming webhook (`url`), or an app posting with
+        /// `chat.postMessage` (`bot_token` and `channel`).
         Slack = "slack",
         /// A JSON POST signed as Standard Webhooks.
         Webhook = "webhook",
@@ -162,6 +222,21 @@ pub struct ChannelConfig {
     pub url: Option<SecretUrl>,
     /// The signing secret (webhook channels, required).
     pub secret: Option<WebhookSecret>,
+    /// Slack as an app (a `slack` channel with `bot_token` and `channel`
+    /// instead of `url`).
+    pub slack_app: Option<SlackAppConfig>,
+}
+
+/// A Slack channel that posts as an app, through `chat.postMessage`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlackAppConfig {
+    /// The bot token (`xoxb-…`), sent as a bearer; never shown.
+    pub bot_token: SecretText,
+    /// The Slack channel to post in: an id (`C0123ABC`) or a name (`#ops`).
+    pub channel: String,
+    /// Slack's Web API base (`api_url`, default `https://slack.com/api`,
+    /// no trailing slash); `chat.postMessage` is posted under it.
+    pub api_url: String,
 }
 
 /// Resolves the key segments that follow `alerts` (environment variables).
@@ -239,6 +314,18 @@ impl Check<'_> {
                         alerts.timing.repeat_interval = d;
                     }
                 }
+                "dead_letter_depth_interval" => {
+                    if let Some(d) = self.positive_duration(&path, value, "must be more than 0s") {
+                        alerts.dead_letter_depth_interval = d;
+                    }
+                }
+                "dashboard_url" => {
+                    if let Some(s) = self.text(&path, value)
+                        && !s.trim().is_empty()
+                    {
+                        alerts.dashboard_url = self.plain_url(&path, s);
+                    }
+                }
                 "slack_webhook_url" => {
                     if let Some(s) = self.text(&path, value)
                         && !s.trim().is_empty()
@@ -278,6 +365,7 @@ impl Check<'_> {
                 kind: ChannelKind::Slack,
                 url: Some(url),
                 secret: None,
+                slack_app: None,
             });
         }
         alerts
@@ -311,6 +399,15 @@ impl Check<'_> {
                 }
                 "dead_letters" => t.dead_letters = self.int(&path, value, 1, u64::MAX >> 11).unwrap_or(t.dead_letters),
                 "api_error_rate" => t.api_error_rate = self.float(&path, value, 0.0, 1.0).unwrap_or(t.api_error_rate),
+                "dead_letter_depth" => {
+                    t.dead_letter_depth = self.int(&path, value, 1, u64::MAX >> 11).unwrap_or(t.dead_letter_depth)
+                }
+                "process_memory_mb" => {
+                    t.process_memory_mb = self.int(&path, value, 0, 1 << 30).unwrap_or(t.process_memory_mb)
+                }
+                "redis_memory_mb" => {
+                    t.redis_memory_mb = self.int(&path, value, 0, 1 << 30).unwrap_or(t.redis_memory_mb)
+                }
                 _ => self.unknown(&path, allowed),
             }
         }
@@ -320,6 +417,11 @@ impl Check<'_> {
     /// An `http://` or `https://` URL.
     fn http_url(&mut self, path: &[String], s: &str) -> Option<SecretUrl> {
         SecretUrl::parse(s).map_err(|e| self.report(path, e)).ok()
+    }
+
+    /// An `http://` or `https://` URL that is no secret, without a trailing slash.
+    fn plain_url(&mut self, path: &[String], s: &str) -> Option<String> {
+        SecretUrl::parse(s).map(|u| u.expose().trim_end_matches('/').to_string()).map_err(|e| self.report(path, e)).ok()
     }
 
     /// The `[[alerts.channels]]` array.
@@ -350,6 +452,7 @@ impl Check<'_> {
 
     fn channel(&mut self, path: &[String], table: &Table) -> Option<ChannelConfig> {
         let (mut name, mut kind, mut url, mut secret) = (None, None, None, None);
+        let (mut bot_token, mut slack_channel, mut api_url) = (None, None, None);
         let mut ok = true;
         for (key, value) in table {
             let path = child(path, key);
@@ -386,6 +489,34 @@ impl Check<'_> {
                     }
                     None => ok = false,
                 },
+                // The token itself is never quoted.
+                "bot_token" => match self.text(&path, value).map(str::trim) {
+                    Some(s) if !s.is_empty() && !s.contains(char::is_whitespace) => {
+                        bot_token = Some(SecretText::new(s))
+                    }
+                    Some(_) => {
+                        self.report(&path, "must be a Slack bot token (xoxb-…), without spaces");
+                        ok = false;
+                    }
+                    None => ok = false,
+                },
+                "channel" => match self.text(&path, value).map(str::trim) {
+                    Some(s) if !s.is_empty() && s.len() <= 80 && !s.contains(char::is_whitespace) => {
+                        slack_channel = Some(s.to_string())
+                    }
+                    Some(_) => {
+                        self.report(&path, "must be a Slack channel id (C0123ABC) or name (#ops), 1 to 80 characters");
+                        ok = false;
+                    }
+                    None => ok = false,
+                },
+                "api_url" => match self.text(&path, value) {
+                    Some(s) => {
+                        api_url = self.plain_url(&path, s);
+                        ok &= api_url.is_some();
+                    }
+                    None => ok = false,
+                },
                 _ => {
                     self.unknown(&path, CHANNEL_KEYS);
                     ok = false;
@@ -400,9 +531,37 @@ impl Check<'_> {
             self.report(&child(path, "kind"), "is required: \"slack\", \"webhook\" or \"log\"");
             return None;
         };
-        if kind != ChannelKind::Log && url.is_none() && !table.contains_key("url") {
-            self.report(&child(path, "url"), format!("is required for a {} channel", kind.as_str()));
+        let app = table.contains_key("bot_token") || table.contains_key("channel");
+        if kind == ChannelKind::Slack && app {
+            if table.contains_key("url") {
+                self.report(
+                    &child(path, "url"),
+                    "a slack channel posts either through an incoming webhook (url) or as an app (bot_token and \
+                     channel), not both; remove one",
+                );
+                ok = false;
+            }
+            for (key, given) in [("bot_token", bot_token.is_some()), ("channel", slack_channel.is_some())] {
+                if !given && !table.contains_key(key) {
+                    self.report(&child(path, key), "is required for a slack channel posting as an app");
+                    ok = false;
+                }
+            }
+        } else if kind == ChannelKind::Slack && table.contains_key("api_url") {
+            self.report(&child(path, "api_url"), "only a slack channel posting as an app (bot_token) takes it");
             ok = false;
+        } else if kind != ChannelKind::Log && url.is_none() && !table.contains_key("url") {
+            let also = if kind == ChannelKind::Slack { " (or bot_token and channel, to post as an app)" } else { "" };
+            self.report(&child(path, "url"), format!("is required for a {} channel{also}", kind.as_str()));
+            ok = false;
+        }
+        if kind != ChannelKind::Slack {
+            for key in ["bot_token", "channel", "api_url"] {
+                if table.contains_key(key) {
+                    self.report(&child(path, key), "only slack channels take it; remove it");
+                    ok = false;
+                }
+            }
         }
         if kind == ChannelKind::Webhook && secret.is_none() && !table.contains_key("secret") {
             self.report(
@@ -419,7 +578,15 @@ impl Check<'_> {
             self.report(&child(path, "secret"), "only webhook channels are signed; remove it");
             ok = false;
         }
-        ok.then(|| ChannelConfig { name: name.unwrap_or_default(), kind, url, secret })
+        let slack_app = match (bot_token, slack_channel) {
+            (Some(bot_token), Some(channel)) if kind == ChannelKind::Slack => Some(SlackAppConfig {
+                bot_token,
+                channel,
+                api_url: api_url.unwrap_or_else(|| SLACK_API_URL.to_string()),
+            }),
+            _ => None,
+        };
+        ok.then(|| ChannelConfig { name: name.unwrap_or_default(), kind, url, secret, slack_app })
     }
 }
 
@@ -509,6 +676,97 @@ mod tests {
         assert_eq!(alerts.channels[0].url.as_ref().unwrap().expose(), url);
         let bad = load(None, &[("SLACK_WEBHOOK_URL", "hooks.slack.com/secret-part")]).unwrap_err();
         assert_eq!(bad, ["alerts.slack_webhook_url: is not an http:// or https:// URL (from SLACK_WEBHOOK_URL)"]);
+    }
+
+    #[test]
+    fn the_dead_letter_depth_memory_rules_and_dashboard_links_are_configured() {
+        let d = AlertsConfig::default();
+        assert_eq!(d.dead_letter_depth_interval, Duration::from_secs(300));
+        assert_eq!((d.rules.dead_letter_depth, d.rules.process_memory_mb, d.rules.redis_memory_mb), (1, 0, 0));
+        assert!(!d.rules.enabled(AlertRule::ProcessMemory) && !d.rules.enabled(AlertRule::RedisMemory));
+        assert!(d.rules.enabled(AlertRule::DeadLetterDepth));
+        let file = r#"
+            [alerts]
+            dead_letter_depth_interval = "1m"
+            dashboard_url = "https://rampart.example.com/ui/"
+            [alerts.rules]
+            dead_letter_depth = 5
+            process_memory_mb = 512
+            [alerts.queues.billing]
+            dead_letter_depth = 1
+        "#;
+        let alerts = load(Some(file), &[("RAMPART_ALERTS__RULES__REDIS_MEMORY_MB", "100")]).unwrap().alerts;
+        assert_eq!(alerts.dead_letter_depth_interval, Duration::from_secs(60));
+        assert_eq!(alerts.dashboard_url.as_deref(), Some("https://rampart.example.com/ui"));
+        assert_eq!(alerts.rules.of(AlertRule::DeadLetterDepth), 5.0);
+        assert_eq!(alerts.thresholds(&QueueName::new("billing").unwrap()).dead_letter_depth, 1);
+        assert_eq!(alerts.rules.of(AlertRule::ProcessMemory), 512.0 * 1048576.0);
+        assert_eq!(alerts.rules.of(AlertRule::RedisMemory), 100.0 * 1048576.0);
+        assert!(alerts.rules.enabled(AlertRule::ProcessMemory) && alerts.rules.enabled(AlertRule::RedisMemory));
+        let bad = "[alerts]\ndashboard_url = \"rampart/ui\"\n[alerts.rules]\ndead_letter_depth = 0\n";
+        let errors = load(Some(bad), &[]).unwrap_err();
+        assert!(errors[0].starts_with("alerts.dashboard_url: is not an http:// or https:// URL"), "{errors:#?}");
+        assert!(errors[1].starts_with("alerts.rules.dead_letter_depth: must be at least 1"), "{errors:#?}");
+    }
+
+    #[test]
+    fn a_slack_channel_posts_as_an_app_with_bot_token_and_channel_the_token_never_shown() {
+        let file = r##"
+            [[alerts.channels]]
+            name = "ops-app"
+            kind = "slack"
+            bot_token = "xoxb-1111-2222-SeCrEt"
+            channel = "C0123ABCD"
+            [[alerts.channels]]
+            name = "local"
+            kind = "slack"
+            bot_token = "xoxb-3333"
+            channel = "#ops"
+            api_url = "http://127.0.0.1:9/api/"
+        "##;
+        let alerts = load(Some(file), &[]).unwrap().alerts;
+        let app = alerts.channels[0].slack_app.as_ref().unwrap();
+        assert_eq!((app.bot_token.expose(), app.channel.as_str()), ("xoxb-1111-2222-SeCrEt", "C0123ABCD"));
+        assert_eq!(app.api_url, SLACK_API_URL);
+        assert!(alerts.channels[0].url.is_none());
+        assert_eq!(alerts.channels[1].slack_app.as_ref().unwrap().api_url, "http://127.0.0.1:9/api");
+        assert!(!format!("{alerts:?}").contains("SeCrEt"), "the token never shows");
+        let bad = r#"
+            [[alerts.channels]]
+            name = "both"
+            kind = "slack"
+            url = "https://hooks.slack.com/services/T/B/X"
+            bot_token = "xoxb-SeCrEt"
+            channel = "C1"
+            [[alerts.channels]]
+            name = "half"
+            kind = "slack"
+            bot_token = "xoxb-SeCrEt"
+            [[alerts.channels]]
+            name = "hook"
+            kind = "webhook"
+            url = "https://example.com/x"
+            secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+            channel = "C1"
+            [[alerts.channels]]
+            name = "spaces"
+            kind = "slack"
+            bot_token = "xoxb SeCrEt"
+            channel = "C1"
+            api_url = "slack.com"
+        "#;
+        let errors = load(Some(bad), &[]).unwrap_err();
+        let expect = [
+            "alerts.channels.0.url: a slack channel posts either through an incoming webhook (url) or as an app",
+            "alerts.channels.1.channel: is required for a slack channel posting as an app",
+            "alerts.channels.2.channel: only slack channels take it",
+            "alerts.channels.3.bot_token: must be a Slack bot token",
+            "alerts.channels.3.api_url: is not an http:// or https:// URL",
+        ];
+        for needle in expect {
+            assert!(errors.iter().any(|e| e.starts_with(needle)), "no error starting {needle:?} in {errors:#?}");
+        }
+        assert!(!errors.iter().any(|e| e.contains("SeCrEt")), "tokens are never quoted: {errors:#?}");
     }
 
     #[test]

@@ -65,7 +65,7 @@ mod webhooks;
 #[cfg(test)]
 mod testing;
 
-pub use alerts::{AlertThresholds, AlertsConfig, ChannelConfig, ChannelKind};
+pub use alerts::{AlertThresholds, AlertsConfig, ChannelConfig, ChannelKind, SLACK_API_URL, SlackAppConfig};
 pub use connection::HttpConfig;
 pub use cron::{CronConfig, RetentionConfig};
 pub use diagnostics::{DiagnosticsConfig, SentryConfig, SentryDsn};
@@ -80,5 +80,5 @@ pub use ratelimit::{
 pub use server::LogFormat;
 pub use store::PostgresConfig;
 pub use ui::UiConfig;
-pub use urls::{DatabaseUrl, PushTarget, RedisUrl, SecretUrl, redact_query};
+pub use urls::{DatabaseUrl, PushTarget, RedisUrl, SecretText, SecretUrl, redact_query};
 pub use webhooks::WebhooksConfig;

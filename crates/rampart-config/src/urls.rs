@@ -319,6 +319,35 @@ impl fmt::Debug for SecretUrl {
     }
 }
 
+/// A secret that is not a URL (a Slack bot token is one): `Display` and
+/// `Debug` show `***`, so no log line, error or dump quotes it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretText(String);
+
+impl SecretText {
+    /// Wraps a secret.
+    pub fn new(s: impl Into<String>) -> SecretText {
+        SecretText(s.into())
+    }
+
+    /// The secret itself, to send.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SecretText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretText(***)")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -237,6 +237,7 @@ mod tests {
             [webhooks.twilio]
             scheme = "twilio"
             secret = "t"
+            public_url = "/in/sms"
             "#,
             &[],
         )

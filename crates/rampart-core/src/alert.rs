@@ -89,6 +89,13 @@ crate::named_enum! {
         /// The share of this node's API requests answered 5xx during the
         /// interval exceeds the threshold (a fraction), once enough came.
         ApiErrorRate = "api_error_rate",
+        /// A queue holds at least the threshold of dead jobs, however old:
+        /// checked every `dead_letter_depth_interval`, firing while they stay.
+        DeadLetterDepth = "dead_letter_depth",
+        /// The server's resident memory exceeds the threshold, in bytes.
+        ProcessMemory = "process_memory",
+        /// The configured Redis's `used_memory` exceeds the threshold, in bytes.
+        RedisMemory = "redis_memory",
     }
     parse_error: AlertRuleError = |s| AlertRuleError(s.chars().take(64).collect());
 }
@@ -98,16 +105,21 @@ impl AlertRule {
     pub fn is_queue_rule(self) -> bool {
         matches!(
             self,
-            AlertRule::QueueWaiting | AlertRule::QueueFailedRate | AlertRule::QueueStalled | AlertRule::DeadLetters
+            AlertRule::QueueWaiting
+                | AlertRule::QueueFailedRate
+                | AlertRule::QueueStalled
+                | AlertRule::DeadLetters
+                | AlertRule::DeadLetterDepth
         )
     }
 
     /// Whether `value` breaches `threshold`: strictly above it, except the
-    /// rules that count events or states, which hold from the threshold up
-    /// (`≥ 1`).
+    /// rules that count events, states or dead jobs, which hold from the
+    /// threshold up (`≥ 1`).
     pub fn holds(self, value: f64, threshold: f64) -> bool {
         match self {
             AlertRule::DeadLetters
+            | AlertRule::DeadLetterDepth
             | AlertRule::BreakerOpen
             | AlertRule::CronFailed
             | AlertRule::TokenExpiring
@@ -118,14 +130,26 @@ impl AlertRule {
 
     /// Consecutive holding samples before the rule fires. Dead letters, an
     /// open breaker, a failed cron run and an expiring token are events, not
-    /// levels: the first sample that sees one fires.
+    /// levels: the first sample that sees one fires. The dead-letter depth
+    /// is checked only every few minutes: the first check that sees it fires.
     pub fn fire_after(self, configured: u32) -> u32 {
         match self {
             AlertRule::DeadLetters
+            | AlertRule::DeadLetterDepth
             | AlertRule::BreakerOpen
             | AlertRule::CronFailed
             | AlertRule::TokenExpiring
             | AlertRule::LimiterFallback => 1,
+            _ => configured.max(1),
+        }
+    }
+
+    /// Consecutive clear samples before the rule resolves. The dead-letter
+    /// depth only falls when someone retries or purges (or retention prunes),
+    /// never by flapping: the first sample below the threshold resolves.
+    pub fn resolve_after(self, configured: u32) -> u32 {
+        match self {
+            AlertRule::DeadLetterDepth => 1,
             _ => configured.max(1),
         }
     }
@@ -143,6 +167,9 @@ impl AlertRule {
             AlertRule::TokenExpiring => "access token expiring",
             AlertRule::LimiterFallback => "rate-limit checks decided by fallback",
             AlertRule::ApiErrorRate => "API error rate",
+            AlertRule::DeadLetterDepth => "dead jobs",
+            AlertRule::ProcessMemory => "resident memory",
+            AlertRule::RedisMemory => "Redis used memory",
         }
     }
 
@@ -151,9 +178,23 @@ impl AlertRule {
         match self {
             AlertRule::QueueFailedRate | AlertRule::ApiErrorRate => format!("{}%", trim_number(value * 100.0)),
             AlertRule::StoreLatency => format!("{} ms", trim_number(value)),
+            AlertRule::ProcessMemory | AlertRule::RedisMemory => format_bytes(value),
             _ => trim_number(value),
         }
     }
+}
+
+/// A size in bytes as people read it: `512 B`, `1.5 KiB`, `300 MiB`, `2 GiB`.
+pub fn format_bytes(bytes: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes.max(0.0);
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    let shown = if unit == 0 { trim_number(value.round()) } else { trim_number((value * 10.0).round() / 10.0) };
+    format!("{shown} {}", UNITS[unit])
 }
 
 /// A number without a useless fraction: `1200`, `12.5`, `0.33`.
@@ -170,7 +211,8 @@ fn trim_number(x: f64) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "`{0}` is not an alert rule; rules are queue_waiting, queue_failed_rate, queue_stalled, store_latency, \
-     dead_letters, breaker_open, cron_failed, token_expiring, ratelimit_fallback and api_error_rate"
+     dead_letters, breaker_open, cron_failed, token_expiring, ratelimit_fallback, api_error_rate, \
+     dead_letter_depth, process_memory and redis_memory"
 )]
 pub struct AlertRuleError(pub String);
 
@@ -407,6 +449,31 @@ mod tests {
         assert_eq!(AlertRule::QueueFailedRate.format_value(0.125), "12.5%");
         assert_eq!(AlertRule::StoreLatency.format_value(140.0), "140 ms");
         assert_eq!(AlertRule::QueueWaiting.format_value(1200.0), "1200");
+        assert_eq!(AlertRule::DeadLetterDepth.format_value(3.0), "3");
+        for (bytes, shown) in [
+            (512.0, "512 B"),
+            (1536.0, "1.5 KiB"),
+            (300.0 * 1048576.0, "300 MiB"),
+            (2.0 * 1073741824.0, "2 GiB"),
+            (1073741824.0 * 1.25, "1.3 GiB"),
+        ] {
+            assert_eq!(AlertRule::ProcessMemory.format_value(bytes), shown, "{bytes}");
+        }
+        assert_eq!(AlertRule::RedisMemory.format_value(1048576.0), "1 MiB");
+    }
+
+    #[test]
+    fn the_dead_letter_depth_is_a_level_held_from_the_threshold_that_fires_and_resolves_at_once() {
+        let d = AlertRule::DeadLetterDepth;
+        assert!(d.is_queue_rule());
+        assert!(d.holds(1.0, 1.0) && d.holds(12.0, 10.0) && !d.holds(9.0, 10.0) && !d.holds(0.0, 1.0));
+        assert_eq!((d.fire_after(3), d.resolve_after(3)), (1, 1));
+        assert_eq!(AlertRule::QueueWaiting.resolve_after(3), 3);
+        assert_eq!(AlertRule::QueueWaiting.resolve_after(0), 1);
+        // Memory is a level like the others: strictly above, after `for`.
+        let m = AlertRule::ProcessMemory;
+        assert!(!m.is_queue_rule() && !m.holds(100.0, 100.0) && m.holds(101.0, 100.0));
+        assert_eq!((m.fire_after(2), AlertRule::RedisMemory.resolve_after(2)), (2, 2));
     }
 
     #[test]

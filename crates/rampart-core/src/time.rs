@@ -235,6 +235,16 @@ impl Drop for ManualAlarm {
     }
 }
 
+/// An HTTP `Retry-After` value as a time: whole seconds from `now`, or an
+/// HTTP date; `None` for anything else.
+pub fn parse_retry_after(value: &str, now: UnixMillis) -> Option<UnixMillis> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(now.plus(std::time::Duration::from_secs(seconds)));
+    }
+    chrono::DateTime::parse_from_rfc2822(value).ok().map(|t| UnixMillis(t.timestamp_millis()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -376,6 +376,17 @@ impl RedisLimiter {
         bounded(self.shared.timeout, async move { redis::cmd("PING").query_async::<()>(&mut conn).await }).await
     }
 
+    /// Redis's `used_memory` from `INFO memory`, in bytes, within the timeout.
+    pub async fn used_memory(&self) -> Result<u64, RedisLimitError> {
+        let mut conn = self.shared.conn.clone();
+        let info = bounded(self.shared.timeout, async move {
+            redis::cmd("INFO").arg("memory").query_async::<String>(&mut conn).await
+        })
+        .await?;
+        info_field(&info, "used_memory")
+            .ok_or_else(|| RedisLimitError::Script("INFO memory has no used_memory line".to_string()))
+    }
+
     /// The Redis key that holds `key`'s state under the policy named `name`.
     pub fn key(&self, name: &str, policy: &Policy, key: &str) -> String {
         let prefix = &self.shared.prefix;
@@ -470,6 +481,11 @@ fn tcp_settings() -> TcpSettings {
 }
 
 /// `call` bounded by `timeout`, its error classified.
+/// A whole-number field (`name:value`) of an `INFO` answer.
+fn info_field(info: &str, name: &str) -> Option<u64> {
+    info.lines().find_map(|line| line.trim_end().strip_prefix(name)?.strip_prefix(':')?.parse().ok())
+}
+
 async fn bounded<T>(
     timeout: Duration,
     call: impl Future<Output = Result<T, RedisError>>,
@@ -680,6 +696,14 @@ fn decode(value: Value, requests: usize) -> Result<Vec<Answer>, RedisLimitError>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn info_fields_are_read_by_their_exact_name() {
+        let info = "# Memory\r\nused_memory:1048576\r\nused_memory_human:1.00M\r\nused_memory_rss:2000000\r\n";
+        assert_eq!(info_field(info, "used_memory"), Some(1_048_576));
+        assert_eq!(info_field(info, "used_memory_rss"), Some(2_000_000));
+        assert_eq!(info_field(info, "used_memory_peak"), None);
+    }
 
     fn job(peek: bool, now: Option<u64>, checks: &[(&str, Params, u64)]) -> Job {
         let checks = checks.iter().map(|&(key, params, cost)| JobCheck { key: key.into(), params, cost }).collect();

@@ -208,6 +208,7 @@ impl Server {
         let monitor = Monitor::new(config.monitoring.clone(), engine.clone());
         if config.monitoring.enabled {
             let sampler = Sampler::new(SamplerConfig::from_config(&config.monitoring), monitor.clone())
+                .with_limiter(limiter.clone())
                 .with_loops(register(names::SAMPLER));
             services.spawn(sampler.run(shutdown.clone()));
         }

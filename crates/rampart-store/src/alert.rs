@@ -176,6 +176,9 @@ pub struct AlertNotification {
     pub created_at: UnixMillis,
     /// Delivery attempts so far, this one included.
     pub attempts: u32,
+    /// What the channel answered for the alert's delivered firing notice on
+    /// this channel (Slack's message `ts`): later notices reply under it.
+    pub reply_to: Option<String>,
 }
 
 /// Claims due notifications.
@@ -194,7 +197,11 @@ pub struct AlertNotificationClaimParams {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NotificationOutcome {
     /// Sent.
-    Delivered,
+    Delivered {
+        /// What the channel answered that later notices refer to (Slack's
+        /// message `ts`), if anything.
+        remote_id: Option<String>,
+    },
     /// Failed; due again at `at`.
     Retry {
         /// When to try again.
@@ -346,7 +353,11 @@ impl crate::Store {
     }
 
     /// Claims up to `limit` due notifications, oldest first: each counts an
-    /// attempt and stays off every other claim for `lease`.
+    /// attempt and stays off every other claim for `lease`. A notification
+    /// waits until every earlier one of its alert and channel is done
+    /// (delivered or given up), so a channel gets an alert's notices in
+    /// order; each carries the `remote_id` its alert's firing notice was
+    /// delivered with on that channel.
     pub async fn alert_notification_claim(
         &self,
         params: AlertNotificationClaimParams,
@@ -370,7 +381,10 @@ impl crate::Store {
                 crate::nul::clean(&mut error);
                 NotificationOutcome::GiveUp { error }
             }
-            delivered => delivered,
+            NotificationOutcome::Delivered { remote_id } => {
+                crate::nul::key_opt("remote_id", remote_id.as_deref())?;
+                NotificationOutcome::Delivered { remote_id }
+            }
         };
         dispatch_alert!(self, s => s.alert_notification_settle(id, outcome, now))
     }

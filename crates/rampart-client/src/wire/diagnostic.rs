@@ -3,7 +3,7 @@
 use rampart_core::time::UnixMillis;
 use serde::{Deserialize, Serialize};
 
-use super::{BreakerView, CronView, QueueView, RedisBackendView, StoreHealth};
+use super::{BreakerView, CronView, MemoryHealth, QueueView, RedisBackendView, StoreHealth};
 
 /// `PUT /v1/integrations/{platform}/connections/{id}`: how one of the app's
 /// connections to a third-party platform stands. Optional fields left out
@@ -146,6 +146,8 @@ pub struct BackgroundJobsDiagnostics {
     pub loops: Vec<LoopView>,
     /// Every cron schedule with its last run (status, start, end, error).
     pub cron: Vec<CronView>,
+    /// This node's memory and Redis's, read when asked.
+    pub memory: MemoryHealth,
     /// The tenants with the most dead jobs in each queue (at most five
     /// per queue, most first); jobs without a tenant are not counted.
     #[serde(default)]

@@ -132,6 +132,22 @@ pub struct SystemComponents {
     pub ratelimit: RateLimitHealth,
     /// The alerts firing now.
     pub alerts: AlertsHealth,
+    /// This node's memory and Redis's.
+    pub memory: MemoryHealth,
+}
+
+/// Memory: this node's (read when asked) and the configured Redis's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MemoryHealth {
+    /// This node's resident memory, in bytes (`VmRSS`); `null` off Linux.
+    pub resident_bytes: Option<u64>,
+    /// This node's resident anonymous memory, in bytes (`RssAnon`: the
+    /// heap and thread stacks); `null` off Linux.
+    pub heap_bytes: Option<u64>,
+    /// Redis's `used_memory`, in bytes; `null` without `redis_url`, while
+    /// Redis is down, or (in system health, which reads the last sample)
+    /// with monitoring off.
+    pub redis_used_bytes: Option<u64>,
 }
 
 /// The circuit breakers' part of system health.

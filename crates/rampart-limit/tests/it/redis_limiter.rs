@@ -432,3 +432,11 @@ async fn a_restarted_redis_is_reconnected_by_itself() {
     let (decision, _) = limiter.check(&[check], now).await.unwrap();
     assert!(decision.allowed, "the restarted Redis forgot the key");
 }
+
+#[tokio::test]
+async fn redis_answers_its_used_memory() {
+    let Some(h) = Harness::start("used_memory").await else { return };
+    let used = h.limiter.used_memory().await.unwrap();
+    assert!(used > 100_000, "a running Redis uses memory: {used}");
+    h.cleanup().await;
+}

@@ -16,24 +16,38 @@ pub mod channel;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use rampart_core::alert::{AlertId, AlertRule, AlertState, NoticeKind};
+use rampart_core::duration::format_duration;
 use rampart_core::time::UnixMillis;
 use rampart_store::AlertNotification;
 use serde::{Deserialize, Serialize};
 
-pub use channel::{Channel, Channels};
+pub use channel::{Channel, Channels, Retry, SendError, Sent};
 
 /// Dead jobs listed in a dead-letter notice, at most.
 pub const DEAD_JOBS_LISTED: u32 = 5;
+
+/// Dead jobs listed in a dead-letter depth notice, at most; the rest are
+/// counted ("and N more").
+pub const DEPTH_JOBS_LISTED: u32 = 10;
 
 /// What a notice carries beyond the figure: for dead letters, the first
 /// few dead jobs. Stored as the alert's `details` JSON.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertDetails {
-    /// The first dead jobs of the interval, oldest death first.
+    /// The first dead jobs of the interval, oldest death first (for the
+    /// depth, the queue's oldest dead jobs).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dead_jobs: Vec<DeadJobDetail>,
+    /// For the depth: how many dead jobs the queue held, listed or not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_count: Option<u64>,
+    /// The dashboard's address (`alerts.dashboard_url`) when the notice was
+    /// claimed: the text links dead jobs and their queue there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dashboard_url: Option<String>,
 }
 
 /// One dead job in [`AlertDetails`].
@@ -41,6 +55,12 @@ pub struct AlertDetails {
 pub struct DeadJobDetail {
     /// The job's id.
     pub id: String,
+    /// Its queue (the depth's listing names it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+    /// The customer it ran for, when it has one (the depth's listing names it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
     /// Attempts it used.
     pub attempts: u32,
     /// Its last error.
@@ -137,6 +157,8 @@ impl Notice {
             AlertRule::TokenExpiring => format!("integration `{}`", a.subject),
             AlertRule::LimiterFallback => format!("rate-limit policy `{}`", a.subject),
             AlertRule::ApiErrorRate => "rampart's API".to_string(),
+            AlertRule::ProcessMemory => "the rampart server".to_string(),
+            AlertRule::RedisMemory => "Redis".to_string(),
             _ => format!("queue `{}`", a.subject),
         };
         let mut text = format!(
@@ -154,7 +176,12 @@ impl Notice {
             )),
             None => text.push_str(&format!("Firing since {}. Alert {}.", a.started_at.to_rfc3339(), a.id)),
         }
-        if !a.details.dead_jobs.is_empty() {
+        if a.rule == AlertRule::DeadLetterDepth {
+            // A resolved depth has nothing left to list.
+            if self.kind != NoticeKind::Resolved {
+                text.push_str(&depth_listing(a, self.at));
+            }
+        } else if !a.details.dead_jobs.is_empty() {
             text.push_str(if a.rule == AlertRule::CronFailed { "\nIts job:" } else { "\nDead jobs:" });
             for j in &a.details.dead_jobs {
                 let error = j.last_error.as_deref().unwrap_or("no error recorded");
@@ -167,6 +194,39 @@ impl Notice {
         }
         text
     }
+}
+
+/// The dead jobs of a depth notice, each with its age at `at` and how to
+/// retry it, then "and N more" for those not listed.
+fn depth_listing(a: &NoticeAlert, at: UnixMillis) -> String {
+    let d = &a.details;
+    let mut text = String::new();
+    if !d.dead_jobs.is_empty() {
+        text.push_str("\nDead jobs:");
+    }
+    for j in &d.dead_jobs {
+        let queue = j.queue.as_deref().unwrap_or(&a.subject);
+        let error = j.last_error.as_deref().unwrap_or("no error recorded");
+        let plural = if j.attempts == 1 { "" } else { "s" };
+        let age = UnixMillis::parse_rfc3339(&j.died_at)
+            .map(|died| format_duration(Duration::from_secs(u64::try_from(at.0 - died.0).unwrap_or(0) / 1000)))
+            .unwrap_or_else(|_| "?".into());
+        let tenant = j.tenant.as_deref().map(|t| format!(", tenant `{t}`")).unwrap_or_default();
+        text.push_str(&format!(
+            "\n• job {id} (queue `{queue}`{tenant}): {n} attempt{plural}, dead for {age}, last error: {error}\n  \
+             retry: `rampart dlq retry {queue} --id {id}` or `POST /v1/jobs/{id}/retry`",
+            id = j.id,
+            n = j.attempts,
+        ));
+        if let Some(url) = &d.dashboard_url {
+            text.push_str(&format!(" or {url}/jobs/{}", j.id));
+        }
+    }
+    let more = d.dead_count.unwrap_or(0).saturating_sub(d.dead_jobs.len() as u64);
+    if more > 0 {
+        text.push_str(&format!("\nand {more} more."));
+    }
+    text
 }
 
 /// What an operator should do about a firing alert.
@@ -189,6 +249,26 @@ fn next_step(a: &NoticeAlert) -> String {
             let first = a.details.dead_jobs.first().map_or_else(|| "ID".to_string(), |j| j.id.clone());
             format!("read the errors (`rampart jobs show {first}`), fix the cause, then `rampart dlq retry {q}`; {ack}")
         }
+        AlertRule::DeadLetterDepth => {
+            let link = match &a.details.dashboard_url {
+                Some(url) => format!(" (or {url}/queues/{q})"),
+                None => String::new(),
+            };
+            format!(
+                "fix the cause, then retry them all with `rampart dlq retry {q}` (`POST /v1/queues/{q}/dead/retry`) \
+                 or purge them with `rampart dlq purge {q} --yes` (`DELETE /v1/queues/{q}/dead`){link}; once fewer \
+                 than {} remain the alert resolves; {ack}",
+                a.rule.format_value(a.threshold)
+            )
+        }
+        AlertRule::ProcessMemory => format!(
+            "rampart's resident memory grew past the threshold: look at `rampart diag` and the API's traffic; \
+             restarting the node frees it; {ack}"
+        ),
+        AlertRule::RedisMemory => format!(
+            "Redis's used memory grew past the threshold: check its maxmemory and eviction policy (rate-limit keys \
+             expire by themselves) and what else uses that Redis; {ack}"
+        ),
         AlertRule::BreakerOpen => format!(
             "the service behind `{q}` is failing: callers are refused until it recovers (`rampart breakers show {q}`); \
              {ack}"
@@ -252,7 +332,7 @@ impl Alerting {
         let notice = Notice::test(now);
         let mut out = Vec::new();
         for c in self.channels.iter() {
-            let outcome = self.channels.send(c, &notice, now).await;
+            let outcome = self.channels.send(c, &notice, None, now).await.map(|_| ()).map_err(|e| e.error);
             self.health.record(c.name(), &outcome, now);
             out.push((c.name().to_string(), c.kind().as_str(), outcome));
         }

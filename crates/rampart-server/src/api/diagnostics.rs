@@ -25,9 +25,11 @@ use rampart_core::time::UnixMillis;
 use super::extract::{Admin, Auth};
 use super::route::Routes;
 use super::{ApiError, AppState, breakers, cron, health, integrations, view};
+use crate::monitoring::memory::MemorySample;
 use crate::service::dispatcher::breaker_name;
 use rampart_client::wire::{
-    BackgroundJobsDiagnostics, DeadTenantView, IntegrationsDiagnostics, LoopView, PlatformDiagnostics, PushTargetView,
+    BackgroundJobsDiagnostics, DeadTenantView, IntegrationsDiagnostics, LoopView, MemoryHealth, PlatformDiagnostics,
+    PushTargetView,
 };
 
 /// Most expiring connections listed.
@@ -93,6 +95,12 @@ async fn diagnostics_background_jobs(
     let redis = health::redis_view(&state.limiter);
     let loops = loop_views(&state.loops);
     let cron = state.cron.list().await?.into_iter().map(cron::schedule_view).collect();
+    let m = MemorySample::take(Some(&state.limiter)).await;
+    let memory = MemoryHealth {
+        resident_bytes: m.resident_bytes,
+        heap_bytes: m.heap_bytes,
+        redis_used_bytes: m.redis_used_bytes,
+    };
     Ok(Json(BackgroundJobsDiagnostics {
         store,
         redis,
@@ -103,6 +111,7 @@ async fn diagnostics_background_jobs(
             .into_iter()
             .map(|t| DeadTenantView { queue: t.queue.to_string(), tenant: t.tenant, dead: t.dead })
             .collect(),
+        memory,
     }))
 }
 

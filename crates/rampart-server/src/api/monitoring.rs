@@ -22,6 +22,7 @@ use super::health::{probe_store, redis_view};
 use super::route::Routes;
 use super::{ApiError, AppState, queue_name};
 use crate::breaker::{self, BreakerStatus};
+use crate::monitoring::memory::process_memory;
 use crate::monitoring::{FiringAlert, QueueSample, prometheus};
 use rampart_client::wire::*;
 
@@ -125,6 +126,7 @@ async fn monitoring_system_health(State(state): State<AppState>, _auth: Auth<Rea
         fallbacks: policies.iter().map(|p| p.fallbacks()).sum(),
     };
     let breakers = breaker::statuses(&state.shared_breakers, &state.breakers).await.ok().map(|b| breakers_health(&b));
+    let (resident_bytes, heap_bytes) = process_memory();
     let status = if store.status != "up" {
         "unhealthy"
     } else if !alerts.is_empty()
@@ -150,6 +152,7 @@ async fn monitoring_system_health(State(state): State<AppState>, _auth: Auth<Rea
                 alerts: alerts.iter().map(alert_view).collect(),
                 failing_channels,
             },
+            memory: MemoryHealth { resident_bytes, heap_bytes, redis_used_bytes: latest.memory.redis_used_bytes },
         },
         timestamp: state.engine.now(),
     })

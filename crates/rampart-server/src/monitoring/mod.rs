@@ -20,6 +20,7 @@
 //!   `SystemComponents` and a section to [`prometheus::render`].
 
 pub mod http;
+pub mod memory;
 pub mod prometheus;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -71,6 +72,8 @@ pub struct SampleSet {
     pub store_latency_ms: f64,
     /// One sample per known queue, by name.
     pub queues: Vec<QueueSample>,
+    /// The server's memory and Redis's.
+    pub memory: memory::MemorySample,
 }
 
 /// An alert firing now, as the alerting part publishes it.
@@ -228,6 +231,7 @@ impl Monitor {
         known: Vec<QueueRecord>,
         counts: Vec<QueueCounts>,
         running: Vec<(QueueName, RunningTotals)>,
+        memory: memory::MemorySample,
     ) -> Arc<SampleSet> {
         let store_latency_ms = millis(store_latency);
         let totals = self.totals();
@@ -270,7 +274,7 @@ impl Monitor {
             queues.push(sample);
         }
         drop(state);
-        let set = Arc::new(SampleSet { at: Some(now), store_latency_ms, queues });
+        let set = Arc::new(SampleSet { at: Some(now), store_latency_ms, queues, memory });
         self.inner.samples.send_replace(set.clone());
         set
     }

@@ -14,8 +14,9 @@
 //!
 //! Every series is written with its `# HELP` and `# TYPE` lines even when
 //! it has no sample yet, so dashboards and alert rules find every name from
-//! the start; the one exception is `rampart_redis_up`, absent (with its
-//! HELP and TYPE) while no Redis is configured.
+//! the start; the exceptions are `rampart_redis_up` and
+//! `rampart_redis_used_memory_bytes`, absent (with their HELP and TYPE)
+//! while no Redis is configured.
 
 use std::fmt::{Display, Write};
 use std::time::Duration;
@@ -85,6 +86,12 @@ rampart_core::named_enum! {
         RedisUp = "rampart_redis_up",
         /// `rampart_webhook_requests_total`.
         WebhookRequestsTotal = "rampart_webhook_requests_total",
+        /// `rampart_process_resident_memory_bytes`.
+        ProcessResidentMemoryBytes = "rampart_process_resident_memory_bytes",
+        /// `rampart_process_heap_bytes`.
+        ProcessHeapBytes = "rampart_process_heap_bytes",
+        /// `rampart_redis_used_memory_bytes`.
+        RedisUsedMemoryBytes = "rampart_redis_used_memory_bytes",
     }
 }
 
@@ -112,7 +119,10 @@ impl Series {
             | Series::StoreLatencySeconds
             | Series::WorkersSeen
             | Series::BreakerState
-            | Series::RedisUp => Kind::Gauge,
+            | Series::RedisUp
+            | Series::ProcessResidentMemoryBytes
+            | Series::ProcessHeapBytes
+            | Series::RedisUsedMemoryBytes => Kind::Gauge,
         }
     }
 
@@ -148,6 +158,13 @@ impl Series {
             Series::WebhookRequestsTotal => {
                 "Webhook intake requests on this node by source and outcome (received, verified, rejected, duplicate)."
             }
+            Series::ProcessResidentMemoryBytes => "This server's resident memory (VmRSS); no sample off Linux.",
+            Series::ProcessHeapBytes => {
+                "This server's resident anonymous memory (RssAnon: heap and thread stacks); no sample off Linux."
+            }
+            Series::RedisUsedMemoryBytes => {
+                "The configured Redis's used_memory at the last sample; absent without Redis, no sample while it is down."
+            }
         }
     }
 
@@ -156,7 +173,13 @@ impl Series {
     pub fn labels(self) -> &'static [&'static str] {
         match self {
             Series::BuildInfo => &["version"],
-            Series::UptimeSeconds | Series::StoreLatencySeconds | Series::WorkersSeen | Series::RedisUp => &[],
+            Series::UptimeSeconds
+            | Series::StoreLatencySeconds
+            | Series::WorkersSeen
+            | Series::RedisUp
+            | Series::ProcessResidentMemoryBytes
+            | Series::ProcessHeapBytes
+            | Series::RedisUsedMemoryBytes => &[],
             Series::JobsTotal => &["queue", "outcome"],
             Series::JobsStalledTotal
             | Series::JobsTimedOutTotal
@@ -189,8 +212,9 @@ pub fn render(
     let latest = monitor.latest();
     let totals = monitor.totals();
     let http = monitor.http().series();
+    let (resident, heap) = super::memory::process_memory();
     for series in Series::ALL {
-        if series == Series::RedisUp && limiter.redis().is_none() {
+        if matches!(series, Series::RedisUp | Series::RedisUsedMemoryBytes) && limiter.redis().is_none() {
             // Absent, HELP and TYPE too, while no Redis is configured.
             continue;
         }
@@ -277,6 +301,21 @@ pub fn render(
             Series::RedisUp => {
                 if let Some(redis) = limiter.redis() {
                     out.sample(series, &[], u8::from(redis.is_up()));
+                }
+            }
+            Series::ProcessResidentMemoryBytes => {
+                if let Some(bytes) = resident {
+                    out.sample(series, &[], bytes);
+                }
+            }
+            Series::ProcessHeapBytes => {
+                if let Some(bytes) = heap {
+                    out.sample(series, &[], bytes);
+                }
+            }
+            Series::RedisUsedMemoryBytes => {
+                if let Some(bytes) = latest.memory.redis_used_bytes {
+                    out.sample(series, &[], bytes);
                 }
             }
             Series::WebhookRequestsTotal => {

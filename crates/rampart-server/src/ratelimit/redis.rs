@@ -149,6 +149,13 @@ impl RedisBackend {
         limiter.reset(name, policy, key).await.map_err(|e| self.failed(e, now))
     }
 
+    /// Redis's `used_memory` (`INFO memory`), in bytes; `None` while the
+    /// backend is down or the call fails (which does not mark it down:
+    /// checks decide that).
+    pub async fn used_memory(&self) -> Option<u64> {
+        self.usable().ok()?.used_memory().await.ok()
+    }
+
     fn usable(&self) -> Result<std::sync::Arc<RedisLimiter>, Unavailable> {
         if !self.is_up() {
             return Err(Unavailable::Skipped);

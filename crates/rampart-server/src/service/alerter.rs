@@ -2,8 +2,16 @@
 //! (once per `monitoring.interval`) it evaluates every rule: each queue's
 //! waiting jobs, failed rate and expired leases over the interval, the jobs
 //! that went dead since the last sample (read from the store, with the
-//! first few listed), and the store's latency. With monitoring turned off
-//! it takes the same figures itself on the same interval.
+//! first few listed), the store's latency, and the server's and Redis's
+//! memory. With monitoring turned off it takes the same figures itself on
+//! the same interval.
+//!
+//! The dead-letter depth (`dead_letter_depth`) is the one rule on a slower
+//! beat: every `dead_letter_depth_interval` it compares each queue's dead
+//! jobs (the sample's counts) with the threshold and lists the first
+//! [`DEPTH_JOBS_LISTED`] of those that hold (one store read per such
+//! queue). Between those checks a firing depth alert is still watched on
+//! every sample, so a retry or purge resolves it at the next sample.
 //!
 //! [`Sampler`]: super::Sampler
 //!
@@ -32,13 +40,14 @@ use rampart_core::job::JobState;
 use rampart_core::time::UnixMillis;
 use rampart_store::{
     AlertFireParams, AlertListParams, AlertRecord, AlertRemindParams, AlertResolveParams, CronRunRecord,
-    DeadJobSummary, JobDeadSinceParams, SilenceRecord, StoreError,
+    DeadJobSummary, JobDeadSinceParams, JobListParams, SilenceRecord, StoreError,
 };
 use tokio::sync::Notify;
 
-use crate::alert::{AlertDetails, DEAD_JOBS_LISTED, DeadJobDetail};
+use crate::alert::{AlertDetails, DEAD_JOBS_LISTED, DEPTH_JOBS_LISTED, DeadJobDetail};
 use crate::config::AlertsConfig;
 use crate::engine::{Engine, EngineError};
+use crate::monitoring::memory::MemorySample;
 use crate::monitoring::{FiringAlert, Monitor, SampleSet};
 use crate::ratelimit::RateLimiter;
 use crate::shutdown::Shutdown;
@@ -73,7 +82,15 @@ pub struct AlertSample {
     /// This node's API requests during the interval and those answered 5xx;
     /// `None` without the monitor's request counts.
     pub api: Option<(u64, u64)>,
+    /// This server's memory and Redis's.
+    pub memory: MemorySample,
 }
+
+/// The subject of the server's memory rule.
+pub const SERVER_SUBJECT: &str = "server";
+
+/// The subject of Redis's memory rule.
+pub const REDIS_SUBJECT: &str = "redis";
 
 /// Fewest API requests in an interval before its error rate can fire: one
 /// failed request out of two is not an outage.
@@ -98,6 +115,8 @@ pub struct QueueSample {
     pub stalled: u64,
     /// Jobs that went dead.
     pub dead: u64,
+    /// Dead jobs the queue holds now, however old (the depth).
+    pub dead_total: u64,
     /// The first few of them, oldest death first.
     pub dead_first: Vec<DeadJobSummary>,
 }
@@ -156,6 +175,8 @@ pub struct Alerter {
     /// API requests and 5xx answers at the last sample.
     last_api: Option<(u64, u64)>,
     loops: Loops,
+    /// When the dead-letter depth was last checked.
+    depth_checked_at: UnixMillis,
 }
 
 /// What [`Alerter::states`] reads: breakers, cron runs, expiring tokens.
@@ -187,6 +208,7 @@ impl Alerter {
             last_fallbacks: HashMap::new(),
             last_api: None,
             loops: Loops::default(),
+            depth_checked_at: last_at,
         }
     }
 
@@ -249,6 +271,7 @@ impl Alerter {
                     failed: s.interval_failed,
                     stalled: before.map_or(0, |b| s.totals.stalled.saturating_sub(b.2)),
                     dead: dead.as_ref().map_or(0, |d| d.count),
+                    dead_total: s.counts.get(JobState::Dead),
                     dead_first: dead.map(|d| d.first).unwrap_or_default(),
                 }
             })
@@ -256,7 +279,18 @@ impl Alerter {
         let latency = Duration::from_secs_f64(set.store_latency_ms.max(0.0) / 1000.0);
         let (breakers, cron, tokens_expiring) = self.states(now).await?;
         let (fallbacks, api) = self.node_counts();
-        Ok(AlertSample { at: now, store_latency: latency, queues, breakers, cron, tokens_expiring, fallbacks, api })
+        let memory = set.memory;
+        Ok(AlertSample {
+            at: now,
+            store_latency: latency,
+            queues,
+            breakers,
+            cron,
+            tokens_expiring,
+            fallbacks,
+            api,
+            memory,
+        })
     }
 
     /// The shared breakers with whether each is open, every schedule's
@@ -305,13 +339,15 @@ impl Alerter {
                 failed: totals.1.saturating_sub(before.1),
                 stalled: totals.2.saturating_sub(before.2),
                 dead: dead.as_ref().map_or(0, |d| d.count),
+                dead_total: q.counts.get(JobState::Dead),
                 dead_first: dead.map(|d| d.first).unwrap_or_default(),
                 queue: q.name,
             });
         }
         let (breakers, cron, tokens_expiring) = self.states(now).await?;
         let (fallbacks, api) = self.node_counts();
-        Ok(AlertSample { at: now, store_latency, queues, breakers, cron, tokens_expiring, fallbacks, api })
+        let memory = MemorySample::take(self.limiter.as_ref()).await;
+        Ok(AlertSample { at: now, store_latency, queues, breakers, cron, tokens_expiring, fallbacks, api, memory })
     }
 
     /// Evaluates every rule on `sample` and claims what it calls for.
@@ -323,9 +359,23 @@ impl Alerter {
         let mut firing: HashMap<(AlertRule, String), AlertRecord> =
             firing.into_iter().map(|a| ((a.rule, a.subject.clone()), a)).collect();
         let mut out = Evaluation::default();
-        for (rule, subject, value, details) in self.figures(sample) {
+        let depth_due = sample.at >= self.depth_checked_at.plus(self.config.dead_letter_depth_interval);
+        let depth = if depth_due {
+            self.depth_checked_at = sample.at;
+            self.depth_listings(sample).await?
+        } else {
+            HashMap::new()
+        };
+        for (rule, subject, value, details) in self.figures(sample, depth) {
             let key = (rule, subject);
             let alert = firing.remove(&key);
+            // Between depth checks only a fall below the threshold counts.
+            if rule == AlertRule::DeadLetterDepth
+                && !depth_due
+                && (alert.is_none() || rule.holds(value, self.threshold(rule, &key.1)))
+            {
+                continue;
+            }
             self.apply(key, value, details, alert, &silences, sample.at, &mut out).await?;
         }
         // Firing alerts of a subject the sample no longer has (a queue gone)
@@ -344,8 +394,51 @@ impl Alerter {
         Ok(out)
     }
 
-    /// Each rule's figure in the sample, with its details.
-    fn figures(&self, sample: &AlertSample) -> Vec<(AlertRule, String, f64, AlertDetails)> {
+    /// The details of the depth rule for each queue whose dead jobs reach
+    /// its threshold: the first [`DEPTH_JOBS_LISTED`] of them and their count.
+    async fn depth_listings(&self, sample: &AlertSample) -> Result<HashMap<QueueName, AlertDetails>, StoreError> {
+        let mut out = HashMap::new();
+        for q in &sample.queues {
+            let rule = AlertRule::DeadLetterDepth;
+            if !rule.holds(q.dead_total as f64, self.threshold(rule, q.queue.as_str())) {
+                continue;
+            }
+            let params = JobListParams {
+                queue: q.queue.clone(),
+                state: Some(JobState::Dead),
+                tenant: None,
+                after: None,
+                limit: DEPTH_JOBS_LISTED,
+            };
+            let jobs = self.engine.store().job_list(params).await?;
+            let dead_jobs = jobs
+                .into_iter()
+                .map(|j| DeadJobDetail {
+                    id: j.id.to_string(),
+                    queue: Some(j.queue.to_string()),
+                    tenant: j.tenant,
+                    attempts: j.attempt,
+                    last_error: j.last_error,
+                    died_at: j.finished_at.unwrap_or(j.created_at).to_rfc3339(),
+                })
+                .collect();
+            let details = AlertDetails {
+                dead_jobs,
+                dead_count: Some(q.dead_total),
+                dashboard_url: self.config.dashboard_url.clone(),
+            };
+            out.insert(q.queue.clone(), details);
+        }
+        Ok(out)
+    }
+
+    /// Each rule's figure in the sample, with its details (`depth`: the
+    /// dead-letter depth's listings, by queue).
+    fn figures(
+        &self,
+        sample: &AlertSample,
+        mut depth: HashMap<QueueName, AlertDetails>,
+    ) -> Vec<(AlertRule, String, f64, AlertDetails)> {
         let latency_ms = sample.store_latency.as_secs_f64() * 1000.0;
         let mut out = vec![(AlertRule::StoreLatency, STORE_SUBJECT.to_string(), latency_ms, AlertDetails::default())];
         for q in &sample.queues {
@@ -355,6 +448,8 @@ impl Alerter {
                 .iter()
                 .map(|j| DeadJobDetail {
                     id: j.id.to_string(),
+                    queue: None,
+                    tenant: None,
                     attempts: j.attempts,
                     last_error: j.last_error.clone(),
                     died_at: j.died_at.to_rfc3339(),
@@ -363,7 +458,21 @@ impl Alerter {
             out.push((AlertRule::QueueWaiting, subject.clone(), q.waiting as f64, AlertDetails::default()));
             out.push((AlertRule::QueueFailedRate, subject.clone(), q.failed_rate(), AlertDetails::default()));
             out.push((AlertRule::QueueStalled, subject.clone(), q.stalled as f64, AlertDetails::default()));
-            out.push((AlertRule::DeadLetters, subject, q.dead as f64, AlertDetails { dead_jobs }));
+            out.push((
+                AlertRule::DeadLetters,
+                subject.clone(),
+                q.dead as f64,
+                AlertDetails { dead_jobs, ..Default::default() },
+            ));
+            let listing = depth.remove(&q.queue).unwrap_or_default();
+            out.push((AlertRule::DeadLetterDepth, subject, q.dead_total as f64, listing));
+        }
+        let rules = &self.config.rules;
+        if let (true, Some(bytes)) = (rules.enabled(AlertRule::ProcessMemory), sample.memory.resident_bytes) {
+            out.push((AlertRule::ProcessMemory, SERVER_SUBJECT.to_string(), bytes as f64, AlertDetails::default()));
+        }
+        if let (true, Some(bytes)) = (rules.enabled(AlertRule::RedisMemory), sample.memory.redis_used_bytes) {
+            out.push((AlertRule::RedisMemory, REDIS_SUBJECT.to_string(), bytes as f64, AlertDetails::default()));
         }
         for (name, open) in &sample.breakers {
             out.push((AlertRule::BreakerOpen, name.clone(), f64::from(u8::from(*open)), AlertDetails::default()));
@@ -384,6 +493,8 @@ impl Alerter {
             let dead_jobs = match (failed, run.job_id) {
                 (true, Some(id)) => vec![DeadJobDetail {
                     id: id.to_string(),
+                    queue: None,
+                    tenant: None,
                     attempts: run.attempts,
                     last_error: run.error.clone(),
                     died_at: run.finished_at.unwrap_or(run.enqueued_at).to_rfc3339(),
@@ -394,7 +505,7 @@ impl Alerter {
                 AlertRule::CronFailed,
                 run.name.to_string(),
                 f64::from(u8::from(failed)),
-                AlertDetails { dead_jobs },
+                AlertDetails { dead_jobs, ..Default::default() },
             ));
         }
         out
@@ -413,7 +524,11 @@ impl Alerter {
     ) -> Result<(), StoreError> {
         let (rule, subject) = (key.0, key.1.clone());
         let threshold = self.threshold(rule, &subject);
-        let timing = AlertTiming { fire_after: rule.fire_after(self.config.timing.fire_after), ..self.config.timing };
+        let timing = AlertTiming {
+            fire_after: rule.fire_after(self.config.timing.fire_after),
+            resolve_after: rule.resolve_after(self.config.timing.resolve_after),
+            ..self.config.timing
+        };
         let state =
             alert.as_ref().map(|a| Firing { last_notified_at: a.last_notified_at, acked: a.acked_at.is_some() });
         let streak = self.streaks.entry(key).or_default();
@@ -518,6 +633,8 @@ fn firing_alert(a: &AlertRecord) -> FiringAlert {
         AlertRule::TokenExpiring => format!("integration {}", a.subject),
         AlertRule::LimiterFallback => format!("rate-limit policy {}", a.subject),
         AlertRule::ApiErrorRate => "the API".to_string(),
+        AlertRule::ProcessMemory => "the rampart server".to_string(),
+        AlertRule::RedisMemory => "Redis".to_string(),
         _ => format!("queue {}", a.subject),
     };
     FiringAlert {

@@ -7,7 +7,13 @@
 //! after a backoff (1 s doubling to 5 min), or given up after
 //! [`NotifierConfig::max_attempts`]. A node that dies mid-send leaves its
 //! rows to come due again when their claim lapses: a notice is delivered at
-//! least once, and a receiver can drop a repeat by its `webhook-id`.
+//! least once, and a receiver can drop a repeat by its `webhook-id`. A
+//! receiver's `Retry-After` sets the next attempt; a failure the channel
+//! calls permanent (Slack's `invalid_auth`, `channel_not_found`) is given
+//! up at once. What a channel answered for a delivered notice (Slack's
+//! `ts`) is kept on its row, in the same write that settles it, and the
+//! alert's later notices on that channel are claimed only after it is
+//! done, so they can reply in its thread.
 //!
 //! Rounds run every [`NotifierConfig::interval`] of the clock and at once
 //! when the alerter queued something on this node.
@@ -20,7 +26,7 @@ use rampart_core::time::{SharedClock, UnixMillis};
 use rampart_store::{AlertNotificationClaimParams, NotificationOutcome, Store, StoreError};
 use tokio::sync::Notify;
 
-use crate::alert::{ChannelHealth, Channels, Notice};
+use crate::alert::{ChannelHealth, Channels, Notice, Retry, SendError};
 use crate::shutdown::Shutdown;
 use crate::timer::Timer as _;
 
@@ -110,25 +116,34 @@ impl Notifier {
         for n in claimed {
             let sent = match self.channels.get(&n.channel) {
                 Some(channel) => {
-                    let outcome = self.channels.send(channel, &Notice::from_notification(&n), self.clock.now()).await;
-                    self.health.record(&n.channel, &outcome, self.clock.now());
+                    let notice = Notice::from_notification(&n);
+                    let outcome = self.channels.send(channel, &notice, n.reply_to.as_deref(), self.clock.now()).await;
+                    let health = outcome.as_ref().map(|_| ()).map_err(|e| e.error.clone());
+                    self.health.record(&n.channel, &health, self.clock.now());
                     outcome
                 }
-                None => Err(format!("no channel named `{}` in this node's [[alerts.channels]]", n.channel)),
+                None => Err(SendError::backoff(format!(
+                    "no channel named `{}` in this node's [[alerts.channels]]",
+                    n.channel
+                ))),
             };
             let now = self.clock.now();
             let outcome = match sent {
-                Ok(()) => {
+                Ok(sent) => {
                     round.delivered += 1;
-                    NotificationOutcome::Delivered
+                    NotificationOutcome::Delivered { remote_id: sent.remote_id }
                 }
-                Err(error) if n.attempts >= self.config.max_attempts => {
+                Err(SendError { error, retry }) if retry == Retry::Never || n.attempts >= self.config.max_attempts => {
                     tracing::error!(channel = %n.channel, alert_id = n.alert.id.0, attempts = n.attempts, %error, "alert notice given up");
                     round.given_up += 1;
                     NotificationOutcome::GiveUp { error }
                 }
-                Err(error) => {
-                    let at = UnixMillis::plus(now, self.backoff(n.attempts));
+                Err(SendError { error, retry }) => {
+                    let at = match retry {
+                        // The receiver's Retry-After, but never sooner than now.
+                        Retry::At(at) => at.max(now),
+                        _ => UnixMillis::plus(now, self.backoff(n.attempts)),
+                    };
                     tracing::warn!(channel = %n.channel, alert_id = n.alert.id.0, attempts = n.attempts, retry_at = %at, %error, "alert notice failed; will retry");
                     round.retrying += 1;
                     NotificationOutcome::Retry { at, error }

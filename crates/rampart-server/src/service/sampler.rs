@@ -3,7 +3,9 @@
 //! counted since the last sample, the store's latency) and adds this node's
 //! totals to the stored ones, one small upsert per queue, never one per
 //! job, so a restart does not reset them. On shutdown it stores what it
-//! counted since its last sample.
+//! counted since its last sample. Each sample also takes the server's
+//! memory and, with [`Sampler::with_limiter`] over a limiter with Redis,
+//! Redis's `used_memory` ([`MemorySample`]).
 //!
 //! When the store is down a sample is skipped (readiness says why); what
 //! was not stored is kept and added at the next sample that reaches it.
@@ -14,7 +16,9 @@ use rampart_store::{QueueTotalsAddParams, StoreError};
 
 use super::loops::{Loops, names};
 use crate::config::MonitoringConfig;
+use crate::monitoring::memory::MemorySample;
 use crate::monitoring::{Monitor, SampleSet};
+use crate::ratelimit::RateLimiter;
 use crate::shutdown::Shutdown;
 use crate::timer::Ticks;
 
@@ -46,12 +50,19 @@ pub struct Sampler {
     config: SamplerConfig,
     monitor: Monitor,
     loops: Loops,
+    limiter: Option<RateLimiter>,
 }
 
 impl Sampler {
     /// A sampler filling `monitor`.
     pub fn new(config: SamplerConfig, monitor: Monitor) -> Sampler {
-        Sampler { config, monitor, loops: Loops::default() }
+        Sampler { config, monitor, loops: Loops::default(), limiter: None }
+    }
+
+    /// Samples Redis's memory too, when `limiter` has Redis.
+    pub fn with_limiter(mut self, limiter: RateLimiter) -> Self {
+        self.limiter = Some(limiter);
+        self
     }
 
     /// Reports each run to `loops` (the server's registry, for the admin diagnostics).
@@ -90,7 +101,8 @@ impl Sampler {
             Err(e) => tracing::warn!(error = %e, "cannot read the stored queue totals; using the last ones read"),
         }
         let running = engine.running_totals();
-        Ok(self.monitor.record(engine.now(), latency, known, counts, running))
+        let memory = MemorySample::take(self.limiter.as_ref()).await;
+        Ok(self.monitor.record(engine.now(), latency, known, counts, running, memory))
     }
 
     /// Samples until shutdown, then stores the last totals.

@@ -11,7 +11,7 @@ use rampart_core::id::QueueName;
 use rampart_core::time::{Clock, SharedClock, UnixMillis};
 use rampart_core::webhook::{WebhookSecret, verify};
 use rampart_server::alert::Alerting;
-use rampart_server::config::{AlertsConfig, ChannelConfig, ChannelKind, Config};
+use rampart_server::config::{AlertsConfig, ChannelConfig, ChannelKind, Config, SecretText, SlackAppConfig};
 use rampart_server::service::{
     AlertSample, Alerter, AlerterConfig, Notifier, NotifierConfig, QueueSample, Sampler, SamplerConfig,
 };
@@ -20,19 +20,26 @@ use serde_json::json;
 use tokio::sync::Notify;
 
 use crate::harness::TestApp;
-use crate::receiver::Receiver;
+use crate::receiver::{Receiver, Reply, slack_ts};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 fn channels(receiver: &Receiver) -> Vec<ChannelConfig> {
     let url = |p: &str| Some(rampart_server::config::SecretUrl::parse(&receiver.url(p)).unwrap());
     vec![
-        ChannelConfig { name: "ops-slack".into(), kind: ChannelKind::Slack, url: url("/slack"), secret: None },
+        ChannelConfig {
+            name: "ops-slack".into(),
+            kind: ChannelKind::Slack,
+            url: url("/slack"),
+            secret: None,
+            slack_app: None,
+        },
         ChannelConfig {
             name: "pager".into(),
             kind: ChannelKind::Webhook,
             url: url("/hook"),
             secret: Some(WebhookSecret::parse(SECRET).unwrap()),
+            slack_app: None,
         },
     ]
 }
@@ -85,6 +92,7 @@ fn waiting(queue: &str, n: u64, at: UnixMillis) -> AlertSample {
             failed: 0,
             stalled: 0,
             dead: 0,
+            dead_total: 0,
             dead_first: vec![],
         }],
         breakers: vec![],
@@ -92,6 +100,7 @@ fn waiting(queue: &str, n: u64, at: UnixMillis) -> AlertSample {
         tokens_expiring: vec![],
         fallbacks: vec![],
         api: None,
+        memory: Default::default(),
     }
 }
 
@@ -344,6 +353,283 @@ async fn a_dead_job_produces_one_dead_letter_alert_listing_it() {
     let texts = slack_texts(&receiver);
     assert_eq!(texts.len(), 2);
     assert!(texts[1].starts_with(":white_check_mark: *[RESOLVED] new dead jobs on queue `billing`*: 0 (threshold 1)"));
+}
+
+/// Slack texts of one rule, told by the figure in their first line.
+fn texts_of(receiver: &Receiver, figure: &str) -> Vec<String> {
+    slack_texts(receiver).into_iter().filter(|t| t.contains(&format!("] {figure} on "))).collect()
+}
+
+#[tokio::test]
+async fn the_dead_letter_depth_fires_on_its_interval_lists_ten_jobs_and_resolves_on_retry_and_purge() {
+    let receiver = Receiver::start(0).await;
+    let mut rig = rig(&receiver, |a| {
+        a.dashboard_url = Some("https://rampart.example.com/ui".into());
+        a.rules.dead_letter_depth = 2;
+    })
+    .await;
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        let job = format!(r#"{{"payload":{{"invoice":{i}}},"max_attempts":1,"tenant":"acme"}}"#);
+        ids.push(rig.app.enqueue("billing", &job).await);
+    }
+    rig.app.clock.advance(Duration::from_secs(1));
+    for job in rig.app.lease("billing", 12).await {
+        let (id, token) = (job["id"].as_str().unwrap(), job["lease_token"].as_str().unwrap());
+        let fail = json!({"lease_token": token, "error": format!("card declined for job {id}")}).to_string();
+        let a = rig.app.send(Method::POST, &format!("/v1/jobs/{id}/fail"), Some(&fail)).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    }
+    let sampler = Sampler::new(SamplerConfig::default(), rig.app.monitor.clone());
+    let evaluate = async |rig: &mut Rig, d: Duration| {
+        rig.app.clock.advance(d);
+        let set = sampler.run_once().await.unwrap();
+        let sample = rig.alerter.from_sample_set(&set).await.unwrap();
+        assert_eq!(sample.queues[0].dead_total, set.queues[0].counts.get(rampart_core::job::JobState::Dead));
+        rig.alerter.evaluate(&sample).await.unwrap();
+        rig.deliver().await;
+    };
+    // Before the first check (5 minutes after the alerter started) only
+    // the arrival rule speaks.
+    evaluate(&mut rig, Duration::from_secs(60)).await;
+    assert!(texts_of(&receiver, "dead jobs").is_empty());
+    assert_eq!(texts_of(&receiver, "new dead jobs").len(), 1);
+    evaluate(&mut rig, Duration::from_secs(239)).await;
+    let texts = texts_of(&receiver, "dead jobs");
+    assert_eq!(texts.len(), 1, "{texts:#?}");
+    let alert = rig.app.send(Method::GET, "/v1/alerts?state=firing", None).await.body["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["rule"] == "dead_letter_depth")
+        .cloned()
+        .unwrap();
+    assert_eq!((alert["subject"].as_str(), alert["value"].as_f64()), (Some("billing"), Some(12.0)));
+    assert_eq!(alert["dead_jobs"].as_array().unwrap().len(), 10);
+    let (first, id) = (&ids[0], alert["id"].as_str().unwrap());
+    let head = format!(
+        ":rotating_light: *[FIRING] dead jobs on queue `billing`*: 12 (threshold 2)\n\
+         Firing since {}. Alert {id}.\n\
+         Dead jobs:\n\
+         • job {first} (queue `billing`, tenant `acme`): 1 attempt, dead for 4m59s, last error: card declined for job \
+         {first}\n  \
+         retry: `rampart dlq retry billing --id {first}` or `POST /v1/jobs/{first}/retry` or \
+         https://rampart.example.com/ui/jobs/{first}\n",
+        alert["started_at"].as_str().unwrap()
+    );
+    assert!(texts[0].starts_with(&head), "{}\n---\n{head}", texts[0]);
+    assert_eq!(texts[0].matches("\n• job ").count(), 10);
+    assert!(!texts[0].contains(&format!("job {} ", ids[10])), "only the first ten are listed");
+    let tail = format!(
+        "\nand 2 more.\nNext: fix the cause, then retry them all with `rampart dlq retry billing` \
+         (`POST /v1/queues/billing/dead/retry`) or purge them with `rampart dlq purge billing --yes` \
+         (`DELETE /v1/queues/billing/dead`) (or https://rampart.example.com/ui/queues/billing); once fewer than 2 \
+         remain the alert resolves; acknowledge with `rampart alerts ack {id}` to stop reminders."
+    );
+    assert!(texts[0].ends_with(&tail), "{}", texts[0]);
+    // It stays firing while the depth holds: no second notice, at a check
+    // or between them.
+    for _ in 0..6 {
+        evaluate(&mut rig, Duration::from_secs(60)).await;
+    }
+    assert_eq!(texts_of(&receiver, "dead jobs").len(), 1);
+    // Retrying all but one leaves 1, below the threshold of 2: resolved at
+    // the next sample, not the next check.
+    let retry = json!({"ids": ids[..11]}).to_string();
+    let a = rig.app.send(Method::POST, "/v1/queues/billing/dead/retry", Some(&retry)).await;
+    assert_eq!((a.status, &a.body["retried"]), (StatusCode::OK, &json!(11)), "{}", a.body);
+    evaluate(&mut rig, Duration::from_secs(15)).await;
+    let texts = texts_of(&receiver, "dead jobs");
+    assert_eq!(texts.len(), 2, "{texts:#?}");
+    assert!(
+        texts[1]
+            .starts_with(":white_check_mark: *[RESOLVED] dead jobs on queue `billing`*: 1 (threshold 2)\nFiring from "),
+        "{}",
+        texts[1]
+    );
+    assert!(!texts[1].contains("• job"), "a resolved notice lists nothing: {}", texts[1]);
+    // Eleven die again (one attempt each): it fires at the next check and a
+    // purge resolves it.
+    rig.app.clock.advance(Duration::from_secs(1));
+    for job in rig.app.lease("billing", 12).await {
+        let (id, token) = (job["id"].as_str().unwrap(), job["lease_token"].as_str().unwrap());
+        let fail = json!({"lease_token": token, "error": "again"}).to_string();
+        rig.app.send(Method::POST, &format!("/v1/jobs/{id}/fail"), Some(&fail)).await;
+    }
+    evaluate(&mut rig, Duration::from_secs(300)).await;
+    assert_eq!(texts_of(&receiver, "dead jobs").len(), 3);
+    let a = rig.app.send(Method::DELETE, "/v1/queues/billing/dead", None).await;
+    assert_eq!((a.status, &a.body["purged"]), (StatusCode::OK, &json!(12)), "{}", a.body);
+    evaluate(&mut rig, Duration::from_secs(15)).await;
+    let texts = texts_of(&receiver, "dead jobs");
+    assert_eq!(texts.len(), 4);
+    assert!(texts[3].starts_with(":white_check_mark: *[RESOLVED] dead jobs on queue `billing`*: 0 (threshold 2)"));
+}
+
+const BOT_TOKEN: &str = "xoxb-1234-5678-SeCrEtToKeN";
+
+/// A Slack channel posting as an app to `receiver`'s `/api`.
+fn slack_app(receiver: &Receiver) -> ChannelConfig {
+    ChannelConfig {
+        name: "ops-app".into(),
+        kind: ChannelKind::Slack,
+        url: None,
+        secret: None,
+        slack_app: Some(SlackAppConfig {
+            bot_token: SecretText::new(BOT_TOKEN),
+            channel: "C0123ABCD".into(),
+            api_url: receiver.url("/api"),
+        }),
+    }
+}
+
+#[tokio::test]
+async fn a_slack_app_posts_block_kit_threads_later_notices_and_retries_only_where_slack_says() {
+    let receiver = Receiver::start(0).await;
+    let mut rig = rig(&receiver, |a| {
+        a.channels = vec![slack_app(&receiver)];
+        a.timing.repeat_interval = Duration::from_secs(3600);
+    })
+    .await;
+    // Slack limits the first post: HTTP 429 with Retry-After.
+    receiver.script(Reply {
+        status: 429,
+        headers: vec![("retry-after", "30".into()), ("content-type", "application/json".into())],
+        body: r#"{"ok":false,"error":"ratelimited"}"#.into(),
+    });
+    rig.tick(Duration::from_secs(60), 1500).await;
+    rig.tick(Duration::from_secs(60), 1500).await;
+    let round = rig.notifier.run_once().await.unwrap();
+    assert_eq!((round.delivered, round.retrying), (0, 1));
+    let status = &rig.alerting.health.snapshot()["ops-app"];
+    assert_eq!(status.last_error.as_deref(), Some("Slack answered HTTP 429, error: ratelimited"));
+    // Not at the notifier's 1 s backoff: at Slack's 30 s.
+    rig.app.clock.advance(Duration::from_secs(29));
+    rig.deliver().await;
+    assert_eq!(receiver.received().len(), 1);
+    rig.app.clock.advance(Duration::from_secs(1));
+    rig.deliver().await;
+    let got = receiver.received();
+    assert_eq!(got.len(), 2, "sent once Retry-After passed");
+    let post = &got[1];
+    assert_eq!(post.path, "/api/chat.postMessage");
+    assert_eq!(post.header("authorization"), format!("Bearer {BOT_TOKEN}"));
+    assert!(post.header("content-type").starts_with("application/json"));
+    let body = post.json();
+    assert_eq!(body["channel"], "C0123ABCD");
+    assert_eq!(body["text"], ":rotating_light: *[FIRING] waiting jobs on queue `email`*: 1500 (threshold 1000)");
+    assert!(body.get("thread_ts").is_none(), "the firing notice starts the thread");
+    let blocks = body["blocks"].as_array().unwrap();
+    assert_eq!(blocks[0]["type"], "section");
+    assert_eq!(blocks[0]["text"]["type"], "mrkdwn");
+    let shown: Vec<&str> = blocks.iter().filter_map(|b| b["text"]["text"].as_str()).collect();
+    let alert = rig.app.send(Method::GET, "/v1/alerts?state=firing", None).await.body["alerts"][0].clone();
+    let id = alert["id"].as_str().unwrap();
+    let text = format!(
+        ":rotating_light: *[FIRING] waiting jobs on queue `email`*: 1500 (threshold 1000)\nFiring since {}. Alert \
+         {id}.\nNext: check that workers of `email` are running and keeping up (`rampart queues show email`), add \
+         workers or concurrency; acknowledge with `rampart alerts ack {id}` to stop reminders.",
+        alert["started_at"].as_str().unwrap()
+    );
+    assert_eq!(shown.join("\n"), text, "the sections hold the notice's text");
+    let context = blocks.last().unwrap();
+    assert_eq!(context["type"], "context");
+    assert_eq!(context["elements"][0]["text"], format!("rampart · firing · rule `queue_waiting` · alert {id}"));
+    let health = &rig.alerting.health.snapshot()["ops-app"];
+    assert_eq!((health.kind, health.consecutive_failures), ("slack", 0));
+    // The reminder and the resolved notice reply in the firing one's thread.
+    rig.tick(Duration::from_secs(3600), 1500).await;
+    rig.deliver().await;
+    rig.tick(Duration::from_secs(60), 10).await;
+    rig.tick(Duration::from_secs(60), 10).await;
+    rig.deliver().await;
+    let got = receiver.received();
+    assert_eq!(got.len(), 4);
+    let (reminder, resolved) = (got[2].json(), got[3].json());
+    assert!(reminder["text"].as_str().unwrap().starts_with(":bell: *[STILL FIRING]"), "{reminder}");
+    assert!(resolved["text"].as_str().unwrap().starts_with(":white_check_mark: *[RESOLVED]"), "{resolved}");
+    assert_eq!(reminder["thread_ts"], slack_ts(2));
+    assert_eq!(resolved["thread_ts"], slack_ts(2));
+    // `ok: false` for a reason a retry cannot fix: given up at once, and the
+    // channel shows it, without the token.
+    receiver.script(Reply {
+        status: 200,
+        headers: vec![("content-type", "application/json".into())],
+        body: r#"{"ok":false,"error":"channel_not_found"}"#.into(),
+    });
+    rig.tick(Duration::from_secs(60), 1500).await;
+    rig.tick(Duration::from_secs(60), 1500).await;
+    let round = rig.notifier.run_once().await.unwrap();
+    assert_eq!((round.delivered, round.retrying, round.given_up), (0, 0, 1));
+    let status = &rig.alerting.health.snapshot()["ops-app"];
+    assert_eq!(status.last_error.as_deref(), Some("Slack answered HTTP 200, error: channel_not_found"));
+    // Slack's own trouble is retried with the backoff.
+    receiver.script(Reply { status: 200, headers: vec![], body: r#"{"ok":false,"error":"internal_error"}"#.into() });
+    rig.tick(Duration::from_secs(60), 10).await;
+    rig.tick(Duration::from_secs(60), 10).await;
+    assert_eq!(rig.notifier.run_once().await.unwrap().retrying, 1, "the resolved notice is not held by a given-up one");
+    rig.app.clock.advance(Duration::from_secs(1));
+    assert_eq!(rig.notifier.run_once().await.unwrap().delivered, 1);
+    assert!(receiver.received().last().unwrap().json().get("thread_ts").is_none(), "its firing notice never posted");
+    let health = rig.app.send(Method::GET, "/v1/monitoring/system-health", None).await.body.to_string();
+    let tested = rig.app.send(Method::POST, "/v1/alerts/test", Some("{}")).await;
+    assert_eq!(tested.status, StatusCode::OK, "{}", tested.body);
+    assert_eq!(tested.body["channels"][0]["kind"], "slack");
+    for shown in [health, tested.body.to_string(), format!("{:?}", rig.alerting.health.snapshot())] {
+        assert!(!shown.contains("SeCrEt"), "the token never shows: {shown}");
+    }
+}
+
+#[tokio::test]
+async fn the_memory_rules_are_off_by_default_and_fire_past_their_threshold() {
+    const MIB: u64 = 1024 * 1024;
+    let memory = |resident: u64, redis: Option<u64>, at: UnixMillis| AlertSample {
+        memory: rampart_server::monitoring::memory::MemorySample {
+            resident_bytes: Some(resident),
+            heap_bytes: Some(resident / 2),
+            redis_used_bytes: redis,
+        },
+        ..waiting("email", 0, at)
+    };
+    // Off by default: any figure passes.
+    let receiver = Receiver::start(0).await;
+    let mut off = rig(&receiver, |_| {}).await;
+    for _ in 0..3 {
+        off.app.clock.advance(Duration::from_secs(60));
+        let sample = memory(64 * 1024 * MIB, Some(64 * 1024 * MIB), off.app.clock.now());
+        assert_eq!(off.alerter.evaluate(&sample).await.unwrap().fired, 0);
+    }
+    // On: above the threshold for `for` samples.
+    let mut rig = rig(&receiver, |a| {
+        a.rules.process_memory_mb = 512;
+        a.rules.redis_memory_mb = 100;
+    })
+    .await;
+    let mut fired = 0;
+    for _ in 0..2 {
+        rig.app.clock.advance(Duration::from_secs(60));
+        let sample = memory(600 * MIB, Some(150 * MIB), rig.app.clock.now());
+        fired += rig.alerter.evaluate(&sample).await.unwrap().fired;
+    }
+    assert_eq!(fired, 2);
+    rig.deliver().await;
+    let texts = slack_texts(&receiver);
+    assert!(
+        texts.iter().any(|t| t.starts_with(
+            ":rotating_light: *[FIRING] resident memory on the rampart server*: 600 MiB (threshold 512 MiB)\n"
+        )),
+        "{texts:#?}"
+    );
+    assert!(
+        texts
+            .iter()
+            .any(|t| t
+                .starts_with(":rotating_light: *[FIRING] Redis used memory on Redis*: 150 MiB (threshold 100 MiB)\n")),
+        "{texts:#?}"
+    );
+    let names: Vec<String> = rig.app.monitor.alerts().iter().map(|a| a.name.clone()).collect();
+    assert_eq!(names.len(), 2);
+    assert!(names.contains(&"process_memory".to_string()) && names.contains(&"redis_memory".to_string()));
 }
 
 #[tokio::test]

@@ -195,7 +195,7 @@ async fn system_and_queue_health_turn_degraded_while_an_alert_fires() {
     assert_eq!(c["breakers"], json!({"count": 0, "open": [], "half_open": []}));
     assert_eq!((&c["queues"]["count"], &c["queues"]["waiting"]), (&json!(2), &json!(2)));
     assert_eq!(c["alerts"], json!({"firing": 0, "alerts": [], "failing_channels": []}));
-    assert_eq!(c["ratelimit"]["policies"], 0);
+    assert_eq!(c["ratelimit"]["policies"], 13, "the presets");
     assert_eq!(sys.body["timestamp"], T0.to_rfc3339());
 
     app.monitor.alerts_publish(vec![FiringAlert {
@@ -307,10 +307,11 @@ async fn metrics_parse_as_prometheus_text_and_carry_the_documented_series() {
     assert_eq!(a.header("content-type"), prometheus::CONTENT_TYPE);
     let text = a.body.as_str().expect("text, not JSON");
     let scrape = parse(text);
-    // Every series but `rampart_redis_up` (absent without Redis) is there
-    // from the start, with its HELP and TYPE, and each sample carries its
-    // series' declared labels.
-    for series in Series::ALL.into_iter().filter(|s| *s != Series::RedisUp) {
+    // Every series but Redis's (absent without Redis) is there from the
+    // start, with its HELP and TYPE, and each sample carries its series'
+    // declared labels.
+    let redis = [Series::RedisUp, Series::RedisUsedMemoryBytes];
+    for series in Series::ALL.into_iter().filter(|s| !redis.contains(s)) {
         let name = series.name();
         assert_eq!(scrape.docs.get(name).map(String::as_str), Some(series.help()), "# HELP of {name}");
         assert!(text.contains(&format!("# TYPE {name} {}\n", series.kind())), "# TYPE of {name}");
@@ -343,6 +344,12 @@ async fn metrics_parse_as_prometheus_text_and_carry_the_documented_series() {
     assert_eq!(counter("rampart_ratelimit_checks_total", &[("policy", "login"), ("decision", "denied")]), 1.0);
     assert!(counter("rampart_store_latency_seconds", &[]) >= 0.0);
     assert!(find(&scrape, "rampart_redis_up", &[]).is_none(), "no Redis configured");
+    assert!(find(&scrape, "rampart_redis_used_memory_bytes", &[]).is_none(), "no Redis configured");
+    if cfg!(target_os = "linux") {
+        let (resident, heap) =
+            (counter("rampart_process_resident_memory_bytes", &[]), counter("rampart_process_heap_bytes", &[]));
+        assert!(resident > 1e6 && heap > 0.0 && heap <= resident, "{resident} {heap}");
+    }
     match find(&scrape, "rampart_job_duration_seconds", &[("queue", "mail")]) {
         Some(Value::Histogram(buckets)) => {
             let at = |le: f64| buckets.iter().find(|b| b.less_than == le).map(|b| b.count);
@@ -391,6 +398,44 @@ async fn with_monitoring_off_the_sampled_routes_say_so_and_health_still_answers(
     assert_eq!(sys.body["components"]["queues"]["sampled_at"], Json::Null);
     assert_eq!(app.send_as("", Method::GET, "/health/ready", None).await.status, StatusCode::OK);
     assert!(app.monitor.http().series().is_empty(), "requests are not counted");
+}
+
+#[tokio::test]
+async fn memory_shows_in_system_health_diagnostics_and_with_redis_in_the_metrics() {
+    use rampart_server::config::RedisUrl;
+    use rampart_server::ratelimit::RateLimiter;
+
+    let app = TestApp::new().await;
+    let health = app.send_as("reader", Method::GET, "/v1/monitoring/system-health", None).await.body;
+    let memory = &health["components"]["memory"];
+    let diag = app.send(Method::GET, "/v1/admin/diagnostics/background-jobs", None).await.body;
+    assert_eq!(memory["redis_used_bytes"], Json::Null, "no Redis configured");
+    assert_eq!(diag["memory"]["redis_used_bytes"], Json::Null);
+    if cfg!(target_os = "linux") {
+        for m in [memory, &diag["memory"]] {
+            let (resident, heap) = (m["resident_bytes"].as_u64().unwrap(), m["heap_bytes"].as_u64().unwrap());
+            assert!(resident > 1_000_000 && heap > 0 && heap <= resident, "{m}");
+        }
+    }
+    // With the local Redis, every sample asks it its used_memory.
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let clock: rampart_core::time::SharedClock = app.clock.clone();
+    let limiter = RateLimiter::with_redis(&Config::default().ratelimit, Some(&RedisUrl::parse(&url).unwrap()), clock);
+    if !limiter.redis().unwrap().probe(rampart_core::time::Clock::now(&*app.clock)).await {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true and no Redis at {url}");
+        eprintln!("skipped the Redis part: no Redis at {url}");
+        return;
+    }
+    let sampler = Sampler::new(SamplerConfig::default(), app.monitor.clone()).with_limiter(limiter.clone());
+    let used = sampler.run_once().await.unwrap().memory.redis_used_bytes.unwrap();
+    assert!(used > 100_000, "{used}");
+    let text = prometheus::render(&app.monitor, &limiter, &[], &[], Duration::from_secs(1));
+    match find(&parse(&text), "rampart_redis_used_memory_bytes", &[]) {
+        Some(Value::Gauge(v)) => assert_eq!(*v, used as f64),
+        other => panic!("rampart_redis_used_memory_bytes: {other:?}\n{text}"),
+    }
+    let health = app.send_as("reader", Method::GET, "/v1/monitoring/system-health", None).await.body;
+    assert_eq!(health["components"]["memory"]["redis_used_bytes"], used, "system health reads the last sample");
 }
 
 #[tokio::test]

@@ -167,12 +167,19 @@ pub(super) async fn notification_claim(
         .prepare_cached(&format!(
             "WITH claimed AS (
                  UPDATE alert_notifications SET attempts = attempts + 1, next_attempt_at = $1
-                 WHERE id IN (SELECT id FROM alert_notifications WHERE NOT done AND next_attempt_at <= $2
-                              ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
+                 WHERE id IN (SELECT n.id FROM alert_notifications n WHERE NOT n.done AND n.next_attempt_at <= $2
+                                AND NOT EXISTS (SELECT 1 FROM alert_notifications e
+                                                WHERE e.alert_id = n.alert_id AND e.channel = n.channel
+                                                  AND e.id < n.id AND NOT e.done)
+                              ORDER BY n.next_attempt_at, n.id LIMIT $3 FOR UPDATE OF n SKIP LOCKED)
                  RETURNING id, alert_id, kind, channel, value, details, created_at, attempts
              )
              SELECT claimed.id, claimed.kind, claimed.channel, claimed.value, claimed.details,
-                    claimed.created_at, claimed.attempts, {}
+                    claimed.created_at, claimed.attempts,
+                    (SELECT f.remote_id FROM alert_notifications f
+                     WHERE f.alert_id = claimed.alert_id AND f.channel = claimed.channel
+                       AND f.kind = 'firing' AND f.remote_id IS NOT NULL ORDER BY f.id LIMIT 1),
+                    {}
              FROM claimed JOIN alerts a ON a.id = claimed.alert_id
              ORDER BY claimed.id",
             ALERT_COLUMNS.split(", ").map(|col| format!("a.{}", col.trim())).collect::<Vec<_>>().join(", ")
@@ -183,7 +190,7 @@ pub(super) async fn notification_claim(
     for r in rows {
         let kind: String = r.try_get(1)?;
         let attempts: i32 = r.try_get(6)?;
-        let alert = AlertRecord::from_row_at(&r, 7)?;
+        let alert = AlertRecord::from_row_at(&r, 8)?;
         out.push(AlertNotification {
             id: r.try_get(0)?,
             alert,
@@ -193,6 +200,7 @@ pub(super) async fn notification_claim(
             details: r.try_get(4)?,
             created_at: UnixMillis(r.try_get(5)?),
             attempts: u32::try_from(attempts).unwrap_or(0),
+            reply_to: r.try_get(7)?,
         });
     }
     Ok(out)
@@ -205,10 +213,13 @@ pub(super) async fn notification_settle(
     now: UnixMillis,
 ) -> Result<(), StoreError> {
     match outcome {
-        NotificationOutcome::Delivered => {
-            let stmt =
-                c.prepare_cached("UPDATE alert_notifications SET done = true, delivered_at = $1 WHERE id = $2").await?;
-            c.execute(&stmt, &[&now.0, &id]).await?;
+        NotificationOutcome::Delivered { remote_id } => {
+            let stmt = c
+                .prepare_cached(
+                    "UPDATE alert_notifications SET done = true, delivered_at = $1, remote_id = $2 WHERE id = $3",
+                )
+                .await?;
+            c.execute(&stmt, &[&now.0, remote_id, &id]).await?;
         }
         NotificationOutcome::Retry { at, error } => {
             let stmt = c

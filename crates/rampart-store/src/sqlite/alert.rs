@@ -144,13 +144,21 @@ pub(super) fn notification_claim(
         details: String,
         created_at: i64,
         attempts: i64,
+        reply_to: Option<String>,
     }
     let claimed: Vec<Claimed> = c
         .prepare_cached(
             "UPDATE alert_notifications SET attempts = attempts + 1, next_attempt_at = ?1
-             WHERE id IN (SELECT id FROM alert_notifications WHERE done = 0 AND next_attempt_at <= ?2
-                          ORDER BY next_attempt_at, id LIMIT ?3)
-             RETURNING id, alert_id, kind, channel, value, details, created_at, attempts",
+             WHERE id IN (SELECT n.id FROM alert_notifications n WHERE n.done = 0 AND n.next_attempt_at <= ?2
+                            AND NOT EXISTS (SELECT 1 FROM alert_notifications e
+                                            WHERE e.alert_id = n.alert_id AND e.channel = n.channel
+                                              AND e.id < n.id AND e.done = 0)
+                          ORDER BY n.next_attempt_at, n.id LIMIT ?3)
+             RETURNING id, alert_id, kind, channel, value, details, created_at, attempts,
+                       (SELECT f.remote_id FROM alert_notifications f
+                        WHERE f.alert_id = alert_notifications.alert_id
+                          AND f.channel = alert_notifications.channel
+                          AND f.kind = 'firing' AND f.remote_id > '' ORDER BY f.id LIMIT 1)",
         )?
         .query_map(params![until.0, p.now.0, p.limit], |r| {
             Ok(Claimed {
@@ -162,11 +170,12 @@ pub(super) fn notification_claim(
                 details: r.get(5)?,
                 created_at: r.get(6)?,
                 attempts: r.get(7)?,
+                reply_to: r.get(8)?,
             })
         })?
         .collect::<Result<_, _>>()?;
     let mut out = Vec::with_capacity(claimed.len());
-    for Claimed { id, alert_id, kind, channel, value, details, created_at, attempts } in claimed {
+    for Claimed { id, alert_id, kind, channel, value, details, created_at, attempts, reply_to } in claimed {
         let alert = get(c, AlertId(alert_id))?
             .ok_or_else(|| StoreError::Internal(format!("notification {id} names alert {alert_id}, which is gone")))?;
         out.push(AlertNotification {
@@ -178,6 +187,7 @@ pub(super) fn notification_claim(
             details,
             created_at: UnixMillis(created_at),
             attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+            reply_to,
         });
     }
     out.sort_by_key(|n| n.id);
@@ -191,9 +201,9 @@ pub(super) fn notification_settle(
     now: UnixMillis,
 ) -> Result<(), StoreError> {
     match outcome {
-        NotificationOutcome::Delivered => c
-            .prepare_cached("UPDATE alert_notifications SET done = 1, delivered_at = ?1 WHERE id = ?2")?
-            .execute(params![now.0, id])?,
+        NotificationOutcome::Delivered { remote_id } => c
+            .prepare_cached("UPDATE alert_notifications SET done = 1, delivered_at = ?1, remote_id = ?2 WHERE id = ?3")?
+            .execute(params![now.0, remote_id, id])?,
         NotificationOutcome::Retry { at, error } => c
             .prepare_cached("UPDATE alert_notifications SET next_attempt_at = ?1, last_error = ?2 WHERE id = ?3")?
             .execute(params![at.0, error, id])?,

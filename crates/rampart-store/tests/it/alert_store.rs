@@ -55,7 +55,7 @@ async fn claim(store: &Store, now: UnixMillis) -> Vec<AlertNotification> {
 async fn deliver_all(store: &Store, now: UnixMillis) -> Vec<(NoticeKind, String)> {
     let mut out = Vec::new();
     for n in claim(store, now).await {
-        store.alert_notification_settle(n.id, NotificationOutcome::Delivered, now).await.unwrap();
+        store.alert_notification_settle(n.id, NotificationOutcome::Delivered { remote_id: None }, now).await.unwrap();
         out.push((n.kind, n.channel));
     }
     out
@@ -161,21 +161,33 @@ pub async fn concurrent_nodes_claim_each_notice_once(store: Store) {
     }
     assert_eq!(won, 1, "exactly one resolve is claimed");
 
-    // Four delivery loops claim the outbox at once: each row goes to one.
-    let mut tasks = Vec::new();
-    for _ in 0..4 {
-        let s = store.clone();
-        tasks.push(tokio::spawn(async move { claim(&s, at(300)).await.into_iter().map(|n| n.id).collect::<Vec<_>>() }));
-    }
+    // Four delivery loops claim the outbox at once, round after round: each
+    // row goes to one, and a channel's rows of one alert go in order.
     let mut claimed = Vec::new();
-    for t in tasks {
-        claimed.extend(t.await.unwrap());
+    for (round, expected) in [(1, 2), (2, 1), (3, 1)] {
+        let mut tasks = Vec::new();
+        for _ in 0..4 {
+            let s = store.clone();
+            tasks.push(tokio::spawn(async move { claim(&s, at(300 * round)).await }));
+        }
+        let mut this_round = Vec::new();
+        for t in tasks {
+            this_round.extend(t.await.unwrap());
+        }
+        assert_eq!(this_round.len(), expected, "round {round}: {this_round:?}");
+        for n in this_round {
+            store
+                .alert_notification_settle(n.id, NotificationOutcome::Delivered { remote_id: None }, at(300 * round))
+                .await
+                .unwrap();
+            claimed.push((n.id, n.kind));
+        }
     }
-    claimed.sort_unstable();
-    let before = claimed.len();
+    let kinds: Vec<NoticeKind> = claimed.iter().map(|c| c.1).collect();
+    assert_eq!(kinds[2..], [NoticeKind::Reminder, NoticeKind::Resolved], "fire ×2 channels, then reminder, resolve");
+    claimed.sort_unstable_by_key(|c| c.0);
     claimed.dedup();
-    assert_eq!(claimed.len(), before, "no row claimed twice");
-    assert_eq!(claimed.len(), 4, "fire ×2 channels, reminder, resolve");
+    assert_eq!(claimed.len(), 4, "no row claimed twice");
 }
 
 pub async fn failed_notifications_come_back_when_due_until_given_up(store: Store) {
@@ -189,7 +201,7 @@ pub async fn failed_notifications_come_back_when_due_until_given_up(store: Store
     let (a, b) = (&first[0], &first[1]);
     let retry = NotificationOutcome::Retry { at: at(5_000), error: "503 from the receiver".into() };
     store.alert_notification_settle(a.id, retry, at(3)).await.unwrap();
-    store.alert_notification_settle(b.id, NotificationOutcome::Delivered, at(3)).await.unwrap();
+    store.alert_notification_settle(b.id, NotificationOutcome::Delivered { remote_id: None }, at(3)).await.unwrap();
     assert!(claim(&store, at(4_999)).await.is_empty());
     let second = claim(&store, at(5_000)).await;
     assert_eq!(second.iter().map(|n| (n.id, n.attempts)).collect::<Vec<_>>(), [(a.id, 2)]);
@@ -294,4 +306,51 @@ pub async fn dead_jobs_are_found_by_the_window_they_died_in(store: Store) {
     assert_eq!(later.iter().map(|g| (g.queue.as_str(), g.count)).collect::<Vec<_>>(), [("billing", 1), ("email", 1)]);
     assert_eq!(later[1].first[0].id, third);
     assert!(window(at(300), at(1_000)).await.is_empty());
+}
+
+pub async fn an_alerts_notices_go_out_in_order_per_channel_and_reply_to_the_firing_one(store: Store) {
+    let fired = store.alert_fire(fire_params(AlertRule::QueueWaiting, "email", T0)).await.unwrap().unwrap();
+    let firing = claim(&store, at(1)).await;
+    assert_eq!(firing.len(), 2);
+    assert!(firing.iter().all(|n| n.reply_to.is_none()), "nothing to reply to yet");
+    let (slack, hook) = if firing[0].channel == "slack" { (&firing[0], &firing[1]) } else { (&firing[1], &firing[0]) };
+    // Slack's firing notice fails; the webhook's is delivered.
+    let retry = NotificationOutcome::Retry { at: at(1_000), error: "HTTP 500".into() };
+    store.alert_notification_settle(slack.id, retry, at(2)).await.unwrap();
+    store.alert_notification_settle(hook.id, NotificationOutcome::Delivered { remote_id: None }, at(2)).await.unwrap();
+    let both = AlertResolveParams { channels: channels(&["slack", "ops-webhook"]), ..resolve_params(fired.id, at(3)) };
+    assert!(store.alert_resolve(both).await.unwrap());
+    // The resolved notice goes to the webhook at once, but waits on Slack
+    // until the firing notice there is done, even when due before it.
+    let due = claim(&store, at(4)).await;
+    assert_eq!(
+        due.iter().map(|n| (n.kind, n.channel.as_str())).collect::<Vec<_>>(),
+        [(NoticeKind::Resolved, "ops-webhook")]
+    );
+    assert_eq!(due[0].reply_to, None, "the webhook's firing notice left no remote id");
+    store
+        .alert_notification_settle(due[0].id, NotificationOutcome::Delivered { remote_id: None }, at(4))
+        .await
+        .unwrap();
+    let again = claim(&store, at(1_000)).await;
+    assert_eq!(again.iter().map(|n| (n.id, n.kind)).collect::<Vec<_>>(), [(slack.id, NoticeKind::Firing)]);
+    let ts = Some("1800000000.000100".to_string());
+    store
+        .alert_notification_settle(slack.id, NotificationOutcome::Delivered { remote_id: ts.clone() }, at(1_001))
+        .await
+        .unwrap();
+    let resolved = claim(&store, at(1_002)).await;
+    assert_eq!(resolved.len(), 1);
+    assert_eq!((resolved[0].kind, resolved[0].channel.as_str()), (NoticeKind::Resolved, "slack"));
+    assert_eq!(resolved[0].reply_to, ts, "the firing notice's ts, for the thread");
+    // A notice given up no longer holds the later ones back.
+    let second = store.alert_fire(fire_params(AlertRule::QueueWaiting, "email", at(2_000))).await.unwrap().unwrap();
+    for n in claim(&store, at(2_001)).await {
+        let outcome = NotificationOutcome::GiveUp { error: "invalid_auth".into() };
+        store.alert_notification_settle(n.id, outcome, at(2_002)).await.unwrap();
+    }
+    assert!(store.alert_resolve(resolve_params(second.id, at(2_003))).await.unwrap());
+    let last = claim(&store, at(2_004)).await;
+    assert_eq!(last.len(), 1, "resolve_params notifies slack only");
+    assert_eq!((last[0].kind, last[0].reply_to.as_deref()), (NoticeKind::Resolved, None));
 }

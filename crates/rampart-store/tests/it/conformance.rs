@@ -871,6 +871,7 @@ macro_rules! backend {
             run!(alerts_list_newest_first_by_state_in_pages);
             run!(concurrent_nodes_claim_each_notice_once);
             run!(failed_notifications_come_back_when_due_until_given_up);
+            run!(an_alerts_notices_go_out_in_order_per_channel_and_reply_to_the_firing_one);
             run!(silences_are_listed_until_they_end_and_deleted_by_id);
             run!(dead_jobs_are_found_by_the_window_they_died_in);
             run!(a_repeated_complete_answers_already_and_changes_nothing);

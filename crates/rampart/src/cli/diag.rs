@@ -62,7 +62,7 @@ fn render_background_jobs(d: &BackgroundJobsDiagnostics) -> String {
         Some(r) if r.status == "up" => "up".to_string(),
         Some(r) => format!("down: {}", output::or_dash(r.last_error.as_deref())),
     };
-    let mut out = output::fields(&[("store", store), ("redis", redis)]);
+    let mut out = output::fields(&[("store", store), ("redis", redis), ("memory", output::memory(&d.memory))]);
 
     let mut loops = output::Table::new(&["LOOP", "STATUS", "LAST RUN", "RUNS", "FAILURES", "LAST ERROR"]);
     for l in &d.loops {

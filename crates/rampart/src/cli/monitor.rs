@@ -84,6 +84,7 @@ fn render_system(s: &SystemHealthResponse) -> String {
             ),
         ),
         ("alerts", alerts),
+        ("memory", output::memory(&c.memory)),
     ])
 }
 

@@ -9,6 +9,7 @@
 
 use std::io::Write as _;
 
+use rampart_core::alert::format_bytes;
 use serde::Serialize;
 
 /// Columns are separated by this many spaces.
@@ -128,9 +129,26 @@ fn one_line(text: &str) -> String {
     text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
+/// Memory figures on one line: `rss 120 MiB, heap 80 MiB, redis 1.2 MiB`,
+/// each `-` where it is not known (off Linux, without Redis).
+pub fn memory(m: &rampart_client::wire::MemoryHealth) -> String {
+    let shown = |bytes: Option<u64>| bytes.map_or_else(|| "-".to_string(), |b| format_bytes(b as f64));
+    format!("rss {}, heap {}, redis {}", shown(m.resident_bytes), shown(m.heap_bytes), shown(m.redis_used_bytes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn memory_reads_in_binary_units_with_dashes_for_the_unknown() {
+        let m = rampart_client::wire::MemoryHealth {
+            resident_bytes: Some(120 * 1024 * 1024),
+            heap_bytes: Some(81 * 1024 * 1024 + 300 * 1024),
+            redis_used_bytes: None,
+        };
+        assert_eq!(memory(&m), "rss 120 MiB, heap 81.3 MiB, redis -");
+    }
 
     #[test]
     fn columns_align_on_the_widest_cell() {

@@ -212,11 +212,7 @@ fn judge(status: StatusCode, headers: &HeaderMap, body: &[u8], retry_4xx: bool, 
 
 /// `Retry-After` as a time: seconds from `now`, or an HTTP date.
 pub(super) fn retry_after(headers: &HeaderMap, now: UnixMillis) -> Option<UnixMillis> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(now.plus(Duration::from_secs(seconds)));
-    }
-    chrono::DateTime::parse_from_rfc2822(value).ok().map(|t| UnixMillis(t.timestamp_millis()))
+    rampart_core::time::parse_retry_after(headers.get(RETRY_AFTER)?.to_str().ok()?, now)
 }
 
 /// The start of a body, on one line, for an error message.
