@@ -33,6 +33,21 @@ pub struct Options {
     pub scenarios: Vec<String>,
     /// The retry policy the server applies to the throw-away queue.
     pub backoff: Backoff,
+    /// How `worker_crash` starts the worker it kills; `None` leases in
+    /// process and drops the leases instead.
+    pub worker: Option<WorkerCommand>,
+}
+
+/// A `rampart` command line that `worker_crash` completes with `work QUEUE …`
+/// to start a real worker process, then kills with SIGKILL.
+#[derive(Debug, Clone)]
+pub struct WorkerCommand {
+    /// The `rampart` executable.
+    pub program: std::path::PathBuf,
+    /// Its arguments before `work` (e.g. `--url …`).
+    pub args: Vec<String>,
+    /// Environment variables to set (e.g. `RAMPART_API_KEY`).
+    pub env: Vec<(String, String)>,
 }
 
 /// What the scenarios did to the queue, for `queue_metrics` to find.
@@ -53,7 +68,7 @@ pub async fn run(client: &Client, options: &Options) -> ChaosReport {
         let started = Instant::now();
         let scenario = async {
             match *name {
-                "worker_crash" => worker_crash(client, &queue, &mut ledger).await,
+                "worker_crash" => worker_crash(client, &queue, options.worker.as_ref(), &mut ledger).await,
                 "retry_policy" => retry_policy(client, &queue, &options.backoff, &mut ledger).await,
                 "queue_metrics" => queue_metrics(client, &queue, &mut ledger).await,
                 _ => monitoring(client).await,
@@ -135,23 +150,19 @@ impl Deadline {
 
 /// 10 jobs leased by a worker that then vanishes without a heartbeat (the
 /// crash) must all be completed by another worker once the leases expire.
-async fn worker_crash(client: &Client, queue: &str, ledger: &mut Ledger) -> Result<String, String> {
+async fn worker_crash(
+    client: &Client,
+    queue: &str,
+    worker: Option<&WorkerCommand>,
+    ledger: &mut Ledger,
+) -> Result<String, String> {
     let jobs = (0..CRASH_JOBS).map(|i| payload(&format!("{{\"chaos\":\"worker_crash\",\"n\":{i}}}"))).collect();
     let batch = BatchRequest { jobs: jobs_with_attempts(jobs, 3) };
     let ids = call("enqueue", client.enqueue_batch(queue, &batch).await)?.ids;
-    let crashed = lease_request("chaos-crashed", u32::try_from(CRASH_JOBS).unwrap_or(u32::MAX), CRASH_LEASE);
-    let mut leased: BTreeMap<String, LeasedJobView> = BTreeMap::new();
-    let deadline = Deadline::new("leasing the 10 jobs");
-    loop {
-        for job in call("lease", client.lease(queue, &crashed).await)?.jobs {
-            leased.insert(job.id.to_string(), job);
-        }
-        if leased.len() >= CRASH_JOBS {
-            break;
-        }
-        deadline.tick().await?;
-    }
-    // The crash: the worker holds every lease and is never heard from again.
+    let (expiries, how) = match worker {
+        Some(command) => crash_process(client, queue, &ids, command).await?,
+        None => (crash_in_process(client, queue).await?, "a worker left"),
+    };
     let recoverer = lease_request("chaos-recoverer", 10, Duration::from_secs(30));
     let mut completed = 0usize;
     let deadline = Deadline::new("completing the 10 jobs by a second worker");
@@ -174,7 +185,7 @@ async fn worker_crash(client: &Client, queue: &str, ledger: &mut Ledger) -> Resu
         }
     };
     ledger.completed += completed as u64;
-    ledger.stalled += leased.len() as u64;
+    ledger.stalled += expiries.len() as u64;
     recovery.map_err(|e| format!("{e}: {completed}/{CRASH_JOBS} recovered"))?;
     let mut detections = Vec::new();
     for id in ids.iter().map(ToString::to_string) {
@@ -182,7 +193,7 @@ async fn worker_crash(client: &Client, queue: &str, ledger: &mut Ledger) -> Resu
         if job.state != JobState::Completed {
             return Err(format!("job {id} is {}, not completed", job.state.as_str()));
         }
-        let expired = leased.get(&id).map(|l| l.lease_expires_at.0);
+        let expired = expiries.get(&id).copied();
         let relet = job
             .history
             .iter()
@@ -201,9 +212,74 @@ async fn worker_crash(client: &Client, queue: &str, ledger: &mut Ledger) -> Resu
         _ => "the re-lease is not in the jobs' history".into(),
     };
     Ok(format!(
-        "{CRASH_JOBS}/{CRASH_JOBS} recovered (100%) after a worker left {CRASH_JOBS} leases of {} without a heartbeat; {measured}",
+        "{CRASH_JOBS}/{CRASH_JOBS} recovered (100%) after {how} {CRASH_JOBS} leases of {} without a heartbeat; {measured}",
         millis(CRASH_LEASE)
     ))
+}
+
+/// Leases the 10 jobs as a worker that is then never heard from again;
+/// answers each job's lease expiry (server time, milliseconds).
+async fn crash_in_process(client: &Client, queue: &str) -> Result<BTreeMap<String, i64>, String> {
+    let crashed = lease_request("chaos-crashed", u32::try_from(CRASH_JOBS).unwrap_or(u32::MAX), CRASH_LEASE);
+    let mut leased = BTreeMap::new();
+    let deadline = Deadline::new("leasing the 10 jobs");
+    loop {
+        for job in call("lease", client.lease(queue, &crashed).await)?.jobs {
+            leased.insert(job.id.to_string(), job.lease_expires_at.0);
+        }
+        if leased.len() >= CRASH_JOBS {
+            return Ok(leased);
+        }
+        deadline.tick().await?;
+    }
+}
+
+/// Starts `rampart work` on the queue with a command that runs as long as
+/// the worker lives, waits until it holds the 10 jobs, and kills it with
+/// SIGKILL; answers each job's lease expiry as the server last extended it.
+async fn crash_process(
+    client: &Client,
+    queue: &str,
+    ids: &[rampart_core::id::JobId],
+    command: &WorkerCommand,
+) -> Result<(BTreeMap<String, i64>, &'static str), String> {
+    let lease = format!("{}s", CRASH_LEASE.as_secs());
+    let concurrency = CRASH_JOBS.to_string();
+    let mut child = tokio::process::Command::new(&command.program)
+        .args(&command.args)
+        .args(["work", queue, "--concurrency", &concurrency, "--lease", &lease, "--name", "chaos-crashed", "--"])
+        .args(["sh", "-c", "while kill -0 $PPID 2>/dev/null; do sleep 0.2; done"])
+        .envs(command.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot start {} work: {e}", command.program.display()))?;
+    let deadline = Deadline::new("the worker process leasing the 10 jobs");
+    let held = loop {
+        let view = call("queue", client.queue(queue).await)?;
+        if view.counts.active >= CRASH_JOBS as u64 {
+            break Ok(());
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            break Err(format!("the worker process exited before holding the jobs ({status})"));
+        }
+        if let Err(e) = deadline.tick().await {
+            break Err(e);
+        }
+    };
+    // The crash: SIGKILL, no chance to give the jobs back.
+    let killed = child.kill().await.map_err(|e| format!("cannot kill the worker process: {e}"));
+    held?;
+    killed?;
+    let mut expiries = BTreeMap::new();
+    for id in ids.iter().map(ToString::to_string) {
+        if let Some(at) = call("job", client.job(&id).await)?.lease_expires_at {
+            expiries.insert(id, at.0);
+        }
+    }
+    Ok((expiries, "SIGKILL of a `rampart work` process holding"))
 }
 
 fn jobs_with_attempts(payloads: Vec<Box<RawValue>>, max_attempts: u32) -> Vec<EnqueueRequest> {

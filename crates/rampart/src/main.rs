@@ -113,7 +113,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => cli::bench::run(args, Remote::connect(&global)?.client).await,
         Command::Openapi(args) => cli::openapi::run(args),
         Command::Doctor(args) => cli::doctor::run(args, &Remote::connect(&global)?, &global.url).await,
-        Command::Chaos(args) => cli::chaos::run(args, &Remote::connect(&global)?).await,
+        Command::Chaos(args) => cli::chaos::run(args, &Remote::connect(&global)?, &global.url).await,
         Command::Env(args) => cli::env::run(args, global.json),
     }
 }

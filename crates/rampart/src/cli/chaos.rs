@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use rampart_chaos::scenario::WorkerCommand;
 use rampart_chaos::{Backoff, ChaosReport, Options, SCENARIOS};
 use rampart_core::duration::HumanDuration;
 
@@ -30,10 +31,14 @@ pub struct Args {
     /// The retry policy's jitter ([queue_defaults.backoff] jitter).
     #[arg(long, default_value_t = 0.2)]
     pub backoff_jitter: f64,
+    /// In `worker_crash`, lease the jobs in this process and drop the leases,
+    /// instead of starting `rampart work` and killing it with SIGKILL.
+    #[arg(long)]
+    pub crash_in_process: bool,
 }
 
 impl Args {
-    fn options(&self) -> Options {
+    fn options(&self, worker: Option<WorkerCommand>) -> Options {
         let scenarios = if self.scenario.is_empty() {
             SCENARIOS.iter().map(ToString::to_string).collect()
         } else {
@@ -45,13 +50,19 @@ impl Args {
             max: Duration::from(self.backoff_max),
             jitter: self.backoff_jitter,
         };
-        Options { scenarios, backoff }
+        Options { scenarios, backoff, worker: worker.filter(|_| !self.crash_in_process) }
     }
 }
 
 /// Runs `rampart chaos`.
-pub async fn run(args: Args, remote: &Remote) -> anyhow::Result<()> {
-    let report = rampart_chaos::run(&remote.client, &args.options()).await;
+pub async fn run(args: Args, remote: &Remote, url: &str) -> anyhow::Result<()> {
+    let program = std::env::current_exe()?;
+    let worker = WorkerCommand {
+        program,
+        args: vec!["--url".into(), url.into()],
+        env: remote.key.iter().map(|k| ("RAMPART_API_KEY".to_string(), k.clone())).collect(),
+    };
+    let report = rampart_chaos::run(&remote.client, &args.options(Some(worker))).await;
     if remote.json {
         output::json(&report)?;
     } else {
@@ -112,12 +123,12 @@ queue chaos-1-2: 1/2 review
     fn the_options_parse() {
         let args: Args = crate::cli::parse_args("chaos", &["--scenario", "retry_policy", "--backoff-initial", "200ms"])
             .expect("parses");
-        let options = args.options();
+        let options = args.options(None);
         assert_eq!(options.scenarios, ["retry_policy"]);
         assert_eq!(options.backoff.initial, Duration::from_millis(200));
         assert_eq!(options.backoff.factor, 2.0);
         assert!(crate::cli::parse_args::<Args>("chaos", &["--scenario", "restart"]).is_err());
         let all: Args = crate::cli::parse_args("chaos", &[]).expect("parses");
-        assert_eq!(all.options().scenarios.len(), 4);
+        assert_eq!(all.options(None).scenarios.len(), 4);
     }
 }

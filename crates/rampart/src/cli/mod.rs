@@ -66,6 +66,9 @@ pub struct Remote {
     pub client: Client,
     /// Whether to print JSON instead of text for people.
     pub json: bool,
+    /// The API key the client sends, for a command that starts another
+    /// `rampart` process against the same server (`rampart chaos`).
+    pub key: Option<String>,
 }
 
 impl Remote {
@@ -78,7 +81,7 @@ impl Remote {
             _ => None,
         };
         let key = api_key(global.api_key.as_deref().or(saved.as_deref()), &admin_key_file())?;
-        Ok(Remote { client: Client::new(&global.url, key)?, json: global.json })
+        Ok(Remote { client: Client::new(&global.url, key.clone())?, json: global.json, key })
     }
 }
 

@@ -1,5 +1,6 @@
 //! `rampart chaos` against the real binary: a local server with a fast retry
-//! policy passes every scenario; a retry policy other than the one the
+//! policy passes every scenario (the crashed worker a real `rampart work`
+//! killed with SIGKILL); a retry policy other than the one the
 //! server applies, and a key the server refuses, fail with exit 1.
 
 use rampart_chaos::ChaosReport;
@@ -26,7 +27,8 @@ async fn chaos_passes_a_local_server_and_fails_a_wrong_policy_or_key() {
     assert_eq!((report.passed, report.total, report.verdict.as_str()), (4, 4, "production-ready"));
     run.expect_code(0);
     let (_, crash) = result(&report, "worker_crash");
-    assert!(crash.starts_with("10/10 recovered (100%)") && crash.contains("lease expiry to re-lease"), "{crash}");
+    assert!(crash.starts_with("10/10 recovered (100%) after SIGKILL of a `rampart work`"), "{crash}");
+    assert!(crash.contains("lease expiry to re-lease"), "{crash}");
     let (_, retry) = result(&report, "retry_policy");
     assert!(retry.contains("completed on attempt 3/3") && retry.contains("retry 2:"), "{retry}");
     // Nothing is left behind in the throw-away queue.
