@@ -30,6 +30,8 @@ pub use write::*;
 use crate::cron_store::*;
 // And webhook intake's.
 use crate::webhook_store::*;
+// And AI usage and budgets'.
+use crate::usage_store::*;
 
 const T0: UnixMillis = UnixMillis(1_800_000_000_000);
 const LEASE: Duration = Duration::from_secs(30);
@@ -859,6 +861,13 @@ macro_rules! backend {
             run!(webhook_deliveries_follow_their_jobs_and_list_with_filters);
             run!(webhook_retention_prunes_keys_bodies_and_deliveries_in_bounded_batches);
             run!(idempotency_keys_answer_the_same_jobs_within_their_window);
+            run!(usage_rows_are_kept_once_per_call_and_summarised);
+            run!(usage_rows_charge_their_windows);
+            run!(reservations_hold_on_every_window_or_none);
+            run!(settling_is_idempotent_records_overshoot_and_failures_release);
+            run!(a_leaked_reservation_is_released_after_expiry);
+            run!(concurrent_reservations_admit_exactly_the_room);
+            run!(budgets_are_put_listed_deleted_and_thresholds_claimed_once);
         }
     };
 }
