@@ -78,7 +78,8 @@ impl PriceSpec {
             None => UnixMillis(i64::MIN),
             Some(t) => UnixMillis::parse_rfc3339(t).map_err(|e| ("effective_from", e))?,
         };
-        let rate = |field: &'static str, usd: f64| Micros::from_usd(usd).map_err(|e: MoneyError| (field, e.to_string()));
+        let rate =
+            |field: &'static str, usd: f64| Micros::from_usd(usd).map_err(|e: MoneyError| (field, e.to_string()));
         let input = rate("input", self.input)?;
         Ok(Price {
             model: self.model.clone(),
