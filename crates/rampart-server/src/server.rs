@@ -252,6 +252,7 @@ impl Server {
             monitor,
             alerting,
             webhooks,
+            usage: crate::usage::Usage::new(engine.clone(), config.usage.clone()),
         });
         match &config.database_url {
             Some(url) => tracing::info!(

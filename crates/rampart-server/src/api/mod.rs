@@ -28,6 +28,7 @@ pub mod openapi;
 mod queues;
 mod ratelimit;
 mod route;
+mod usage;
 mod view;
 mod webhooks;
 
@@ -104,6 +105,8 @@ pub struct Shared {
     pub alerting: crate::alert::Alerting,
     /// Webhook intake and its sources.
     pub webhooks: crate::webhook::Intake,
+    /// AI usage, budgets and reservations.
+    pub usage: crate::usage::Usage,
 }
 
 /// Every route of the API, each module's.
@@ -122,6 +125,7 @@ fn routes(metrics_public: bool) -> Routes {
         .merge(integrations::router())
         .merge(monitoring::router(metrics_public))
         .merge(webhooks::router())
+        .merge(usage::router())
         .merge(Routes::new().add(OPENAPI, openapi::serve))
 }
 

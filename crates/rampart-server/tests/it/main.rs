@@ -27,5 +27,6 @@ mod ratelimit;
 mod receiver;
 mod routes;
 mod timer;
+mod usage;
 mod webhooks;
 mod worker;
