@@ -233,6 +233,9 @@ impl Server {
                 .with_loops(register(names::NOTIFIER));
             services.spawn(notifier.run(shutdown.clone()));
         }
+        let releaser = crate::service::Releaser::new(crate::service::ReleaserConfig::default(), engine.clone())
+            .with_loops(register(names::RELEASER));
+        services.spawn(releaser.run(shutdown.clone()));
         let webhooks = Intake::new(engine.clone(), Sources::new(engine.clone(), config.webhooks.sources.clone()));
         for name in webhooks.sources().unsigned() {
             tracing::warn!(source = %name, "webhook source `{name}` has scheme `none`: anyone can post events to /in/{name}");

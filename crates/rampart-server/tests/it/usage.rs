@@ -4,9 +4,12 @@
 //! none and settled by the call's report; 100 concurrent reservations
 //! against room for 10.
 
+use std::time::Duration;
+
 use axum::http::{Method, StatusCode};
 use rampart_core::id::BudgetName;
 use rampart_server::config::Config;
+use rampart_server::service::{Releaser, ReleaserConfig};
 use rampart_usage::{BudgetSpec, PriceSpec, PriceTable};
 use serde_json::{Value, json};
 
@@ -193,4 +196,20 @@ async fn a_hundred_concurrent_reservations_admit_exactly_the_room_for_ten() {
     let budget = app.send(Method::GET, "/v1/budgets/per-tenant", None).await;
     assert_eq!(budget.body["windows"][0]["reserved_usd"], json!(1.0));
     assert_eq!(budget.body["windows"][0]["remaining_usd"], json!(0.0));
+}
+
+#[tokio::test]
+async fn a_leaked_reservation_is_released_after_its_ttl() {
+    let app = app().await;
+    let leak = post(&app, "/v1/usage/reserve", json!({ "tenant": "acme", "estimated_cost_usd": 1.0 })).await;
+    assert_eq!(leak.body["allowed"], true);
+    let blocked = post(&app, "/v1/usage/reserve", json!({ "tenant": "acme", "estimated_cost_usd": 0.01 })).await;
+    assert_eq!(blocked.body["allowed"], false);
+    let releaser = Releaser::new(ReleaserConfig::default(), app.engine.clone());
+    app.clock.advance(Duration::from_secs(599));
+    assert_eq!(releaser.run_once().await.unwrap(), 0);
+    app.clock.advance(Duration::from_secs(1));
+    assert_eq!(releaser.run_once().await.unwrap(), 1);
+    let again = post(&app, "/v1/usage/reserve", json!({ "tenant": "acme", "estimated_cost_usd": 0.01 })).await;
+    assert_eq!(again.body["allowed"], true, "{}", again.body);
 }
