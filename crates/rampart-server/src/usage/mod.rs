@@ -12,7 +12,8 @@ mod budgets;
 
 pub use budgets::{BudgetEntry, BudgetError, Budgets};
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use rampart_client::wire::{ReserveRequest, UsageEvent};
 use rampart_core::id::BudgetName;
@@ -74,12 +75,29 @@ pub struct Reservation {
     pub refused_by: Option<BudgetName>,
 }
 
+/// The most (model, provider) pairs counted for `/metrics`; calls of
+/// others count under the model `other`, so an app cannot grow the label
+/// set without bound. Tenants and users are never labels.
+pub const MAX_METRIC_MODELS: usize = 200;
+
+/// This node's counts of reported calls of one model and provider.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct UsageCounts {
+    /// Calls that succeeded.
+    pub succeeded: u64,
+    /// Calls that failed.
+    pub failed: u64,
+    /// What they cost, in micro-dollars.
+    pub cost: Micros,
+}
+
 /// AI usage and budgets. Cloning shares them.
 #[derive(Clone)]
 pub struct Usage {
     engine: Engine,
     config: Arc<UsageConfig>,
     budgets: Budgets,
+    counts: Arc<Mutex<BTreeMap<(String, String), UsageCounts>>>,
 }
 
 fn invalid(field: impl Into<String>, message: impl Into<String>) -> UsageError {
@@ -107,7 +125,7 @@ impl Usage {
     /// Usage over `engine`'s store with its settings and configured budgets.
     pub fn new(engine: Engine, config: UsageConfig) -> Usage {
         let budgets = Budgets::new(engine.clone(), config.budgets.clone());
-        Usage { engine, config: Arc::new(config), budgets }
+        Usage { engine, config: Arc::new(config), budgets, counts: Arc::default() }
     }
 
     /// The budgets, configured and stored.
@@ -156,8 +174,35 @@ impl Usage {
             costs.push((row.call_id.clone(), Micros(row.cost_micros), row.price_version.clone()));
             rows.push(row);
         }
+        let labels: Vec<(String, String, bool, Micros)> = rows
+            .iter()
+            .map(|r| (r.model.clone(), r.provider.clone().unwrap_or_default(), r.success, Micros(r.cost_micros)))
+            .collect();
         let inserted = self.engine.store().usage_insert_many(UsageInsertParams { rows, now }).await?;
+        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        for ((model, provider, success, cost), duplicate) in labels.into_iter().zip(&inserted.duplicate) {
+            if *duplicate {
+                continue;
+            }
+            let mut key = (model, provider);
+            if !counts.contains_key(&key) && counts.len() >= MAX_METRIC_MODELS {
+                key = ("other".into(), String::new());
+            }
+            let c = counts.entry(key).or_default();
+            if success {
+                c.succeeded += 1;
+            } else {
+                c.failed += 1;
+            }
+            c.cost = c.cost.plus(cost);
+        }
+        drop(counts);
         Ok(Reported { inserted, costs })
+    }
+
+    /// This node's counts of reported calls by model and provider, for `/metrics`.
+    pub fn counts(&self) -> Vec<((String, String), UsageCounts)> {
+        self.counts.lock().unwrap_or_else(PoisonError::into_inner).iter().map(|(k, v)| (k.clone(), *v)).collect()
     }
 
     fn row(

@@ -80,6 +80,12 @@ async fn reports_are_priced_normalised_and_kept_once_per_call() {
     let budget = app.send(Method::GET, "/v1/budgets/per-tenant", None).await;
     assert_eq!(budget.body["windows"][0]["subject"], "acme");
     assert_eq!(budget.body["windows"][0]["spent_usd"], json!(3.5));
+    // Counted by model and provider on /metrics, never by tenant or user.
+    let metrics = app.call(Method::GET, "/metrics").role("reader").send().await;
+    let text = metrics.body.as_str().map(str::to_string).unwrap_or_else(|| metrics.body.to_string());
+    assert!(text.contains(r#"rampart_usage_cost_usd_total{model="gpt-4o-mini",provider="openai"} 3.5"#), "{text}");
+    assert!(text.contains(r#"rampart_usage_calls_total{model="gpt-4o-mini",provider="openai",outcome="failure"} 1"#));
+    assert!(!text.contains("acme"));
 }
 
 #[tokio::test]
