@@ -10,7 +10,10 @@
 //! - [`push`] (`rampart bench push`): push delivery throughput through an
 //!   in-process server on SQLite to a local no-op receiver;
 //! - [`webhooks`] (`rampart bench webhooks`): verified webhook intakes per
-//!   second through an in-process server on SQLite, over HTTP on loopback.
+//!   second through an in-process server on SQLite, over HTTP on loopback;
+//! - [`usage`] (`rampart bench usage`): AI usage events ingested per second
+//!   in batches, and the round trip of a budget reservation, through an
+//!   in-process server on SQLite or PostgreSQL.
 //!
 //! Layout: one module per bench, and `stats.rs` for the arithmetic they
 //! share (rates, rounding, nearest-rank percentiles).
@@ -19,9 +22,11 @@ mod push;
 mod queue;
 mod ratelimit;
 mod stats;
+mod usage;
 mod webhooks;
 
 pub use push::{PushOptions, push};
 pub use queue::{QueueOptions, queue};
 pub use ratelimit::{RatelimitOptions, ratelimit};
+pub use usage::{UsageOptions, usage};
 pub use webhooks::{WebhooksOptions, webhooks};

@@ -28,6 +28,10 @@ use crate::wire::{
 use crate::wire::{AlertRecordView, AlertTestResponse, AlertsResponse, SilenceRequest, SilenceView, SilencesResponse};
 use crate::wire::{BackgroundJobsDiagnostics, IntegrationReportRequest, IntegrationView, IntegrationsDiagnostics};
 use crate::wire::{BreakerAcquireResponse, BreakerRecordRequest, BreakerStepResponse, BreakerView, BreakersResponse};
+use crate::wire::{
+    BudgetView, BudgetsResponse, ReserveRequest, ReserveResponse, UsageBatch, UsageEvent, UsageResponse,
+    UsageSummaryResponse,
+};
 use crate::wire::{CronListResponse, CronPut, CronRunView, CronRunsResponse, CronView};
 use crate::wire::{DoctorReport, ProgressRequest};
 use crate::wire::{QueueHealthResponse, QueueMetricsHistory, QueueMetricsResponse, SystemHealthResponse};
@@ -541,6 +545,45 @@ impl Client {
     /// Deletes a webhook source of the API (admin).
     pub async fn webhook_source_delete(&self, name: &str) -> Result<(), ClientError> {
         self.execute(self.call(WEBHOOK_SOURCES_DELETE, &[name])?, &[]).await.map(drop)
+    }
+
+    /// Reports AI model calls (one or a batch of up to 1,000).
+    pub async fn usage_report(&self, events: &[UsageEvent]) -> Result<UsageResponse, ClientError> {
+        let body = UsageBatch { events: events.to_vec() };
+        self.send(self.call(USAGE_REPORT, &[])?.json(&body), &[]).await
+    }
+
+    /// Usage totals; `query` holds the query's `group_by`, `since` and `until`.
+    pub async fn usage_summary(&self, query: &[(&str, String)]) -> Result<UsageSummaryResponse, ClientError> {
+        let call = self.call(USAGE_SUMMARY, &[])?;
+        let call = if query.is_empty() { call } else { Call { builder: call.builder.query(query), ..call } };
+        self.send(call, &[]).await
+    }
+
+    /// Holds an estimate on every budget that applies to a call.
+    pub async fn usage_reserve(&self, request: &ReserveRequest) -> Result<ReserveResponse, ClientError> {
+        self.send(self.call(USAGE_RESERVE, &[])?.json(request), &[]).await
+    }
+
+    /// Every budget with its current period's figures.
+    pub async fn budgets(&self) -> Result<BudgetsResponse, ClientError> {
+        self.send(self.call(BUDGETS_LIST, &[])?, &[]).await
+    }
+
+    /// One budget.
+    pub async fn budget(&self, name: &str) -> Result<BudgetView, ClientError> {
+        self.send(self.call(BUDGETS_GET, &[name])?, &[]).await
+    }
+
+    /// Defines or replaces a budget kept in the store (admin): `spec` is
+    /// the JSON of a `[budgets.NAME]` table.
+    pub async fn budget_put(&self, name: &str, spec: &serde_json::Value) -> Result<BudgetView, ClientError> {
+        self.send(self.call(BUDGETS_PUT, &[name])?.json(spec), &[]).await
+    }
+
+    /// Deletes a budget of the API (admin).
+    pub async fn budget_delete(&self, name: &str) -> Result<(), ClientError> {
+        self.execute(self.call(BUDGETS_DELETE, &[name])?, &[]).await.map(drop)
     }
 
     /// A page of the delivery log, newest first; `filters` are the query's

@@ -230,6 +230,20 @@ endpoints! {
     DIAGNOSTICS_WEBHOOKS = GET "/v1/admin/diagnostics/webhooks" => 200;
     /// The deployment's launch checklist: every doctor check, PASS / WARN / FAIL.
     ADMIN_DOCTOR = GET "/v1/admin/doctor" => 200;
+    /// Report AI model calls, one or a batch of up to 1,000; idempotent on `call_id`.
+    USAGE_REPORT = POST "/v1/usage" => 200;
+    /// Totals of calls, failures, tokens, cost and p50/p95 duration, grouped.
+    USAGE_SUMMARY = GET "/v1/usage/summary" => 200;
+    /// Hold an estimate on every budget that applies to a call, all or none.
+    USAGE_RESERVE = POST "/v1/usage/reserve" => 200;
+    /// Every budget with its current period's spent, reserved and limit.
+    BUDGETS_LIST = GET "/v1/budgets" => 200;
+    /// One budget with its current period's figures.
+    BUDGETS_GET = GET "/v1/budgets/{name}" => 200;
+    /// Define or replace a budget kept in the store.
+    BUDGETS_PUT = PUT "/v1/budgets/{name}" => 200;
+    /// Delete a budget of the API.
+    BUDGETS_DELETE = DELETE "/v1/budgets/{name}" => 204;
 }
 
 #[cfg(test)]

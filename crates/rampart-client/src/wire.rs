@@ -34,6 +34,8 @@ mod queue;
 pub use queue::*;
 mod ratelimit;
 pub use ratelimit::*;
+mod usage;
+pub use usage::*;
 mod webhook;
 pub use webhook::*;
 

@@ -60,6 +60,7 @@ mod server;
 mod store;
 mod ui;
 mod urls;
+mod usage;
 mod webhooks;
 
 #[cfg(test)]
@@ -81,4 +82,5 @@ pub use server::LogFormat;
 pub use store::PostgresConfig;
 pub use ui::UiConfig;
 pub use urls::{DatabaseUrl, PushTarget, RedisUrl, SecretText, SecretUrl, redact_query};
+pub use usage::UsageConfig;
 pub use webhooks::WebhooksConfig;

@@ -31,6 +31,7 @@ use crate::server::LogFormat;
 use crate::store::{self, PostgresConfig};
 use crate::ui::UiConfig;
 use crate::urls::{DatabaseUrl, RedisUrl};
+use crate::usage::{self, UsageConfig};
 use crate::webhooks::{self, WebhooksConfig};
 
 /// Prefix of the environment variables read as configuration.
@@ -67,6 +68,8 @@ pub(crate) const TOP_KEYS: &[(&str, Kind)] = &[
     ("alerts", Kind::Table),
     ("ui", Kind::Table),
     ("webhooks", Kind::Table),
+    ("usage", Kind::Table),
+    ("budgets", Kind::Table),
 ];
 
 /// The whole configuration of a server.
@@ -126,6 +129,8 @@ pub struct Config {
     pub monitoring: MonitoringConfig,
     /// Webhook intake: its sources and the retention of its records (`[webhooks]`).
     pub webhooks: WebhooksConfig,
+    /// AI usage: prices, budgets and reservations (`[usage]`, `[budgets.NAME]`).
+    pub usage: UsageConfig,
     /// Alert rules, timing and channels (`[alerts]`).
     pub alerts: AlertsConfig,
     /// The dashboard (`[ui]`).
@@ -157,6 +162,7 @@ impl Default for Config {
             cron: Vec::new(),
             retention: RetentionConfig::default(),
             webhooks: WebhooksConfig::default(),
+            usage: UsageConfig::default(),
             monitoring: MonitoringConfig::default(),
             alerts: AlertsConfig::default(),
             ui: UiConfig::default(),
@@ -288,6 +294,8 @@ fn resolve(segments: &[&str]) -> Resolved {
         "ui" => crate::ui::resolve_key(rest),
         "http" => connection::resolve_key(rest),
         "webhooks" => webhooks::resolve_key(rest),
+        "usage" => usage::resolve_usage_key(rest),
+        "budgets" => usage::resolve_budget_key(rest),
         _ => match kind_of(TOP_KEYS, &first) {
             Some(kind) if rest.is_empty() => Ok((vec![first], kind)),
             Some(_) => Err(format!("`{first}` has no sub-keys")),
@@ -311,6 +319,9 @@ fn resolve_dotted(key: &str) -> Resolved {
     }
     if let Some(rest) = key.strip_prefix("webhooks.") {
         return webhooks::resolve_dotted(rest);
+    }
+    if let Some(rest) = key.strip_prefix("budgets.") {
+        return usage::resolve_dotted_budget(rest);
     }
     if let Some(rest) = key.strip_prefix("queues.") {
         return queues::resolve_dotted(rest);
@@ -358,7 +369,7 @@ impl Check<'_> {
                 "retention" => config.retention = self.retention(&path, value),
                 "webhooks" => config.webhooks = self.webhooks(&path, value),
                 // Read below as a whole: each named table over its defaults.
-                "queue_defaults" | "queues" | "breaker_defaults" | "breakers" => {}
+                "queue_defaults" | "queues" | "breaker_defaults" | "breakers" | "usage" | "budgets" => {}
                 _ => self.unknown(&path, TOP_KEYS),
             }
         }
@@ -367,6 +378,14 @@ impl Check<'_> {
         }
         (config.queue_defaults, config.queues) = self.queues(table);
         (config.breaker_defaults, config.breakers) = self.breakers(table);
+        let budgets = match table.get("budgets") {
+            Some(v) => self.budgets(&[String::from("budgets")], v),
+            None => BTreeMap::new(),
+        };
+        config.usage = match table.get("usage") {
+            Some(v) => self.usage(&[String::from("usage")], v, budgets),
+            None => UsageConfig { budgets, ..UsageConfig::default() },
+        };
         self.policies_need_redis(&config.ratelimit, config.redis_url.as_ref());
         config
     }

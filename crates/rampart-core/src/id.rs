@@ -180,6 +180,14 @@ name_type!(
     "webhook source name"
 );
 
+name_type!(
+    /// The name of an AI usage budget (`monthly-total`, `acme-daily`), by
+    /// the same rule as queue names.
+    BudgetName,
+    BudgetNameError,
+    "budget name"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,7 @@ use crate::alert::{AlertId, AlertState, SilenceId};
 use crate::auth::Role;
 use crate::delivery::{DeliveryId, DeliveryStatus};
 use crate::duration::HumanDuration;
-use crate::id::{BreakerName, CronName, JobId, PolicyName, QueueName, SourceName};
+use crate::id::{BreakerName, BudgetName, CronName, JobId, PolicyName, QueueName, SourceName};
 use crate::job::JobState;
 use crate::time::UnixMillis;
 
@@ -77,6 +77,7 @@ schema! {
     CronName => text(NAME_PATTERN, Some(CronName::MAX_LEN), &format!("A cron schedule's name: {NAME}"));
     SourceName => text(NAME_PATTERN, Some(SourceName::MAX_LEN), &format!("A webhook source's name: {NAME}"));
     DeliveryId => text(ID_PATTERN, Some(18), "A webhook delivery's id.");
+    BudgetName => text(NAME_PATTERN, Some(BudgetName::MAX_LEN), &format!("An AI usage budget's name: {NAME}"));
     HumanDuration => text(
         DURATION_PATTERN,
         Some(60),

@@ -14,7 +14,7 @@ use crate::alert::{AlertId, AlertState, SilenceId};
 use crate::auth::Role;
 use crate::delivery::{DeliveryId, DeliveryStatus};
 use crate::duration::HumanDuration;
-use crate::id::{BreakerName, CronName, JobId, PolicyName, QueueName, SourceName};
+use crate::id::{BreakerName, BudgetName, CronName, JobId, PolicyName, QueueName, SourceName};
 use crate::job::JobState;
 use crate::time::UnixMillis;
 
@@ -51,6 +51,7 @@ as_text!(
     SourceName,
     DeliveryId,
     DeliveryStatus,
+    BudgetName,
 );
 
 #[cfg(test)]

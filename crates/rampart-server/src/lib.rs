@@ -14,6 +14,9 @@
 //!   backend, with counters and the decision's HTTP headers; the client IP
 //!   behind trusted proxies, the limits on rampart's own API, and a tower
 //!   layer for an app's routes.
+//! - [`usage`]: AI usage and budgets: reports priced and charged to every
+//!   budget that applies, reservations held before a call, budgets from
+//!   the configuration and the API.
 //! - [`webhook`]: webhook intake: the sources (configured and put through
 //!   the API), a request verified, logged and enqueued in one transaction,
 //!   and each source's counts.
@@ -50,5 +53,6 @@ pub mod service;
 pub mod shutdown;
 pub mod telemetry;
 pub mod timer;
+pub mod usage;
 pub mod webhook;
 pub mod worker;

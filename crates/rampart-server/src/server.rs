@@ -234,6 +234,9 @@ impl Server {
                 .with_loops(register(names::NOTIFIER));
             services.spawn(notifier.run(shutdown.clone()));
         }
+        let releaser = crate::service::Releaser::new(crate::service::ReleaserConfig::default(), engine.clone())
+            .with_loops(register(names::RELEASER));
+        services.spawn(releaser.run(shutdown.clone()));
         let webhooks = Intake::new(engine.clone(), Sources::new(engine.clone(), config.webhooks.sources.clone()));
         for name in webhooks.sources().unsigned() {
             tracing::warn!(source = %name, "webhook source `{name}` has scheme `none`: anyone can post events to /in/{name}");
@@ -254,6 +257,7 @@ impl Server {
             alerting,
             webhooks,
             doctor: crate::api::doctor::DoctorSettings::from_config(&config, addr),
+            usage: crate::usage::Usage::new(engine.clone(), config.usage.clone()),
         });
         match &config.database_url {
             Some(url) => tracing::info!(

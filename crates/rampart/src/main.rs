@@ -62,6 +62,8 @@ enum Command {
     Diag(cli::diag::Args),
     /// Look at webhook sources and the delivery log; replay dead letters.
     Webhooks(cli::webhooks::Args),
+    /// AI usage totals and budgets; define or delete a budget.
+    Usage(cli::usage::Args),
     /// Measure a running server's throughput and latency.
     Bench(cli::bench::Args),
     /// Check a deployment before launch: PASS / WARN / FAIL per check; exit 1 on any FAIL.
@@ -110,6 +112,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Alerts(args) => cli::alerts::run(args, &Remote::connect(&global)?).await,
         Command::Diag(args) => cli::diag::run(args, &Remote::connect(&global)?).await,
         Command::Webhooks(args) => cli::webhooks::run(args, &Remote::connect(&global)?).await,
+        Command::Usage(args) => cli::usage::run(args, &Remote::connect(&global)?).await,
         Command::Bench(args) => cli::bench::run(args, Remote::connect(&global)?.client).await,
         Command::Openapi(args) => cli::openapi::run(args),
         Command::Doctor(args) => cli::doctor::run(args, &Remote::connect(&global)?, &global.url).await,

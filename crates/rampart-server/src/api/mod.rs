@@ -29,6 +29,7 @@ pub mod openapi;
 mod queues;
 mod ratelimit;
 mod route;
+mod usage;
 mod view;
 mod webhooks;
 
@@ -107,6 +108,8 @@ pub struct Shared {
     pub webhooks: crate::webhook::Intake,
     /// What the doctor checks need of the configuration.
     pub doctor: doctor::DoctorSettings,
+    /// AI usage, budgets and reservations.
+    pub usage: crate::usage::Usage,
 }
 
 /// Every route of the API, each module's.
@@ -126,6 +129,7 @@ fn routes(metrics_public: bool) -> Routes {
         .merge(integrations::router())
         .merge(monitoring::router(metrics_public))
         .merge(webhooks::router())
+        .merge(usage::router())
         .merge(Routes::new().add(OPENAPI, openapi::serve))
 }
 

@@ -194,7 +194,14 @@ async fn metrics_open(State(state): State<AppState>) -> Result<Response, ApiErro
             (source.to_string(), outcomes)
         })
         .collect();
-    let text = prometheus::render(&state.monitor, &state.limiter, &breakers, &webhooks, state.started.elapsed());
+    let usage: Vec<prometheus::UsageSample> = state
+        .usage
+        .counts()
+        .into_iter()
+        .map(|((model, provider), c)| (model, provider, c.succeeded, c.failed, c.cost.usd()))
+        .collect();
+    let text =
+        prometheus::render(&state.monitor, &state.limiter, &breakers, &webhooks, &usage, state.started.elapsed());
     Ok(([(header::CONTENT_TYPE, prometheus::CONTENT_TYPE)], text).into_response())
 }
 

@@ -92,6 +92,10 @@ rampart_core::named_enum! {
         ProcessHeapBytes = "rampart_process_heap_bytes",
         /// `rampart_redis_used_memory_bytes`.
         RedisUsedMemoryBytes = "rampart_redis_used_memory_bytes",
+        /// `rampart_usage_calls_total`.
+        UsageCallsTotal = "rampart_usage_calls_total",
+        /// `rampart_usage_cost_usd_total`.
+        UsageCostUsdTotal = "rampart_usage_cost_usd_total",
     }
 }
 
@@ -110,7 +114,9 @@ impl Series {
             | Series::HttpRequestsTotal
             | Series::RatelimitChecksTotal
             | Series::RatelimitFallbacksTotal
-            | Series::WebhookRequestsTotal => Kind::Counter,
+            | Series::WebhookRequestsTotal
+            | Series::UsageCallsTotal
+            | Series::UsageCostUsdTotal => Kind::Counter,
             Series::JobDurationSeconds | Series::HttpRequestDurationSeconds => Kind::Histogram,
             Series::BuildInfo
             | Series::UptimeSeconds
@@ -165,6 +171,12 @@ impl Series {
             Series::RedisUsedMemoryBytes => {
                 "The configured Redis's used_memory at the last sample; absent without Redis, no sample while it is down."
             }
+            Series::UsageCallsTotal => {
+                "AI model calls reported to this node by model, provider and outcome (success, failure); at most 200 models, the rest as other."
+            }
+            Series::UsageCostUsdTotal => {
+                "What the AI model calls reported to this node cost, in USD, by model and provider."
+            }
         }
     }
 
@@ -191,6 +203,8 @@ impl Series {
             Series::RatelimitFallbacksTotal => &["policy"],
             Series::BreakerState => &["breaker", "scope", "state"],
             Series::WebhookRequestsTotal => &["source", "outcome"],
+            Series::UsageCallsTotal => &["model", "provider", "outcome"],
+            Series::UsageCostUsdTotal => &["model", "provider"],
         }
     }
 }
@@ -199,12 +213,17 @@ impl Series {
 /// outcome (`received`, `verified`, `rejected`, `duplicate`) with its count.
 pub type WebhookSample = (String, Vec<(&'static str, u64)>);
 
+/// One model's reported calls on this node: model, provider, calls that
+/// succeeded, calls that failed, and their cost in USD.
+pub type UsageSample = (String, String, u64, u64, f64);
+
 /// The exposition of everything the server measures.
 pub fn render(
     monitor: &Monitor,
     limiter: &RateLimiter,
     breakers: &[BreakerStatus],
     webhooks: &[WebhookSample],
+    usage: &[UsageSample],
     uptime: Duration,
 ) -> String {
     let mut out = Exposition(String::with_capacity(64 * 1024));
@@ -323,6 +342,17 @@ pub fn render(
                     for (outcome, n) in counts {
                         out.sample(series, &[source, outcome], n);
                     }
+                }
+            }
+            Series::UsageCallsTotal => {
+                for (model, provider, succeeded, failed, _) in usage {
+                    out.sample(series, &[model, provider, "success"], succeeded);
+                    out.sample(series, &[model, provider, "failure"], failed);
+                }
+            }
+            Series::UsageCostUsdTotal => {
+                for (model, provider, _, _, cost) in usage {
+                    out.sample(series, &[model, provider], cost);
                 }
             }
         }

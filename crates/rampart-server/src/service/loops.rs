@@ -80,6 +80,8 @@ pub mod names {
     pub const ALERTER: &str = "alerter";
     /// The sender of alert notices.
     pub const NOTIFIER: &str = "notifier";
+    /// [`crate::service::Releaser`].
+    pub const RELEASER: &str = "releaser";
 }
 
 impl Loops {

@@ -1,6 +1,6 @@
 //! Background services: reaper, promoter, relay, the cron scheduler and the
 //! pruner, the push dispatcher, the monitoring sampler, the alerter and
-//! notifier, and the rate limiter's sweeper, policy syncer and Redis prober;
+//! notifier, the releaser of expired budget reservations, and the rate limiter's sweeper, policy syncer and Redis prober;
 //! each reports its runs to the [`Loops`] registry the admin diagnostics
 //! read. Each is an agent noun in its own file with a `run(shutdown)` loop
 //! and a `run_once()` step that tests drive directly (and its own `…Config`
@@ -18,6 +18,7 @@ pub mod pruner;
 pub mod reaper;
 pub mod redis_prober;
 pub mod relay;
+pub mod releaser;
 pub mod sampler;
 pub mod scheduler;
 pub mod sweeper;
@@ -32,6 +33,7 @@ pub use pruner::{PruneReport, Pruner, PrunerConfig, WebhookPruneReport};
 pub use reaper::{Reaper, ReaperConfig};
 pub use redis_prober::{RedisProber, RedisProberConfig};
 pub use relay::Relay;
+pub use releaser::{Releaser, ReleaserConfig};
 pub use sampler::{Sampler, SamplerConfig};
 pub use scheduler::{Scheduler, SchedulerConfig};
 pub use sweeper::{Sweeper, SweeperConfig};

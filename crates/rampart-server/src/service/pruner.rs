@@ -5,7 +5,8 @@
 //!
 //! It works when told: each run of the built-in `rampart.retention` cron
 //! schedule is handed to it through [`PruneRequests`], and it ends that run
-//! with what it deleted, or why it failed. Runs of `rampart.webhooks` clean
+//! with what it deleted, or why it failed. The same runs delete AI usage
+//! rows and finished reservations older than `usage.retention`. Runs of `rampart.webhooks` clean
 //! up webhook intake the same way: first the deliveries whose jobs finished
 //! take their outcome into their row (before the jobs go), then expired
 //! event ids and idempotency keys, old bodies and old deliveries. On PostgreSQL the deletes claim
@@ -38,6 +39,8 @@ pub struct PrunerConfig {
     pub queues: BTreeMap<QueueName, (Option<Duration>, Option<Duration>)>,
     /// How long webhook intake's bodies and deliveries are kept (`[webhooks]`).
     pub webhooks: WebhooksConfig,
+    /// How long AI usage rows (and finished reservations) are kept (`usage.retention`).
+    pub usage: Duration,
     /// Rows deleted per transaction.
     pub batch: u32,
 }
@@ -52,7 +55,13 @@ impl PrunerConfig {
             .map(|(name, q)| (name.clone(), (q.retention_completed, q.retention_dead)))
             .collect();
         let webhooks = WebhooksConfig { sources: Default::default(), ..config.webhooks.clone() };
-        PrunerConfig { retention: config.retention.clone(), queues, webhooks, batch: 1_000 }
+        PrunerConfig {
+            retention: config.retention.clone(),
+            queues,
+            webhooks,
+            usage: config.usage.retention,
+            batch: 1_000,
+        }
     }
 }
 
@@ -65,6 +74,10 @@ pub struct PruneReport {
     pub dead_jobs: u64,
     /// Cron runs deleted.
     pub cron_runs: u64,
+    /// AI usage rows deleted.
+    pub usage_events: u64,
+    /// Settled and expired reservations deleted.
+    pub usage_reservations: u64,
     /// What a `rampart.webhooks` run did instead.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub webhooks: Option<WebhookPruneReport>,
@@ -208,6 +221,15 @@ impl Pruner {
             let n = self.step(self.engine.store().cron_run_prune(params), done, shutdown).await?;
             done.cron_runs += n;
             if n < u64::from(self.config.batch) {
+                break;
+            }
+        }
+        loop {
+            let usage = self.engine.store().usage_prune(cutoff(self.config.usage), self.config.batch);
+            let n = self.step(usage, done, shutdown).await?;
+            done.usage_events += n.events;
+            done.usage_reservations += n.reservations;
+            if n.events.max(n.reservations) < u64::from(self.config.batch) {
                 return Ok(done);
             }
         }

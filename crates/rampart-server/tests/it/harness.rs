@@ -176,6 +176,7 @@ impl TestApp {
                 engine.clone(),
                 rampart_server::webhook::Sources::new(engine.clone(), config.webhooks.sources.clone()),
             ),
+            usage: rampart_server::usage::Usage::new(engine.clone(), config.usage.clone()),
         });
         // In process there is no connection: requests come from PEER unless they say otherwise.
         let router = api::router(state).layer(MockConnectInfo(PEER));

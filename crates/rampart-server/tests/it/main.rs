@@ -28,5 +28,6 @@ mod receiver;
 mod routes;
 mod tenant;
 mod timer;
+mod usage;
 mod webhooks;
 mod worker;

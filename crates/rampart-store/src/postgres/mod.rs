@@ -24,6 +24,7 @@ mod queue;
 mod ratelimit;
 mod row;
 pub mod testing;
+mod usage;
 mod webhook;
 
 use std::sync::Arc;

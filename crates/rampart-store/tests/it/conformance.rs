@@ -32,6 +32,8 @@ pub use write::*;
 use crate::cron_store::*;
 // And webhook intake's.
 use crate::webhook_store::*;
+// And AI usage and budgets'.
+use crate::usage_store::*;
 
 const T0: UnixMillis = UnixMillis(1_800_000_000_000);
 const LEASE: Duration = Duration::from_secs(30);
@@ -892,6 +894,13 @@ macro_rules! backend {
             run!(dead_jobs_are_counted_per_tenant_and_queue);
             run!(a_stall_gives_the_job_back_without_an_attempt_until_max_stalls);
             run!(a_timeout_is_never_a_stall);
+            run!(usage_rows_are_kept_once_per_call_and_summarised);
+            run!(usage_rows_charge_their_windows);
+            run!(reservations_hold_on_every_window_or_none);
+            run!(settling_is_idempotent_records_overshoot_and_failures_release);
+            run!(a_leaked_reservation_is_released_after_expiry);
+            run!(concurrent_reservations_admit_exactly_the_room);
+            run!(budgets_are_put_listed_deleted_and_thresholds_claimed_once);
         }
     };
 }

@@ -29,6 +29,30 @@ pub enum What {
     /// Verified webhook intakes per second (signature, dedupe, log row and
     /// job, committed) through an in-process server on SQLite, over HTTP.
     Webhooks(WebhooksArgs),
+    /// AI usage events ingested per second in batches, and the round trip
+    /// of a budget reservation, through an in-process server on SQLite (or
+    /// the PostgreSQL of --database-url), over HTTP.
+    Usage(UsageArgs),
+}
+
+/// Options of `rampart bench usage`.
+#[derive(clap::Args, Debug)]
+pub struct UsageArgs {
+    /// Usage events to report, each once.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub events: u64,
+    /// Events per POST /v1/usage.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub batch: u32,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub concurrency: u32,
+    /// Reservations to take after the ingest.
+    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub reservations: u64,
+    /// Run on this PostgreSQL (postgres://…) instead of SQLite in a temporary directory.
+    #[arg(long)]
+    pub database_url: Option<String>,
 }
 
 /// Options of `rampart bench webhooks`.
@@ -172,6 +196,16 @@ pub async fn run(args: Args, client: Client) -> anyhow::Result<()> {
                 body_bytes: usize::try_from(a.body_bytes).unwrap_or(usize::MAX),
             };
             rampart_bench::webhooks(options).await
+        }
+        What::Usage(a) => {
+            let options = rampart_bench::UsageOptions {
+                events: a.events,
+                batch: a.batch,
+                concurrency: a.concurrency,
+                reservations: a.reservations,
+                database_url: a.database_url,
+            };
+            rampart_bench::usage(options).await
         }
     }
 }

@@ -28,6 +28,7 @@ pub mod output;
 pub mod queues;
 pub mod ratelimit;
 pub mod serve;
+pub mod usage;
 pub mod webhooks;
 pub mod work;
 
