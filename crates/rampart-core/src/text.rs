@@ -14,7 +14,8 @@ use crate::alert::{AlertId, AlertState, SilenceId};
 use crate::auth::Role;
 use crate::delivery::{DeliveryId, DeliveryStatus};
 use crate::duration::HumanDuration;
-use crate::id::{BreakerName, CronName, JobId, PolicyName, QueueName, SourceName};
+use crate::id::{BreakerName, CacheName, CronName, JobId, PolicyName, QueueName, SourceName};
+use crate::insight::{CacheEventKind, ErrorLevel, EvictionReason};
 use crate::job::JobState;
 use crate::time::UnixMillis;
 
@@ -51,6 +52,10 @@ as_text!(
     SourceName,
     DeliveryId,
     DeliveryStatus,
+    CacheName,
+    EvictionReason,
+    CacheEventKind,
+    ErrorLevel,
 );
 
 #[cfg(test)]
