@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0009_write_probes.sql"),
     include_str!("migrations/0010_ui.sql"),
     include_str!("migrations/0011_webhooks.sql"),
+    include_str!("migrations/0013_telemetry.sql"),
 ];
 
 /// The advisory lock key held while migrating ("rampart" in ASCII).

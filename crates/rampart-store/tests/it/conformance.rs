@@ -30,6 +30,8 @@ pub use write::*;
 use crate::cron_store::*;
 // And webhook intake's.
 use crate::webhook_store::*;
+// And what apps report (caches, errors).
+use crate::insight_store::*;
 
 const T0: UnixMillis = UnixMillis(1_800_000_000_000);
 const LEASE: Duration = Duration::from_secs(30);
@@ -859,6 +861,11 @@ macro_rules! backend {
             run!(webhook_deliveries_follow_their_jobs_and_list_with_filters);
             run!(webhook_retention_prunes_keys_bodies_and_deliveries_in_bounded_batches);
             run!(idempotency_keys_answer_the_same_jobs_within_their_window);
+            run!(cache_reports_keep_the_latest_snapshot_and_count_gains_per_interval);
+            run!(cache_evictions_keep_the_newest_thousand_per_cache);
+            run!(cache_prune_drops_old_intervals_evictions_and_silent_caches_in_batches);
+            run!(error_events_are_kept_counted_per_interval_and_filtered);
+            run!(error_prune_drops_old_events_and_counts_in_batches);
         }
     };
 }

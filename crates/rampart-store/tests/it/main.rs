@@ -6,4 +6,5 @@
 mod alert_store;
 mod conformance;
 mod cron_store;
+mod insight_store;
 mod webhook_store;
