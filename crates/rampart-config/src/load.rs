@@ -22,6 +22,7 @@ use crate::check::Check;
 use crate::connection::{self, HttpConfig};
 use crate::cron::{self, CronConfig, RetentionConfig};
 use crate::diagnostics::{self, DiagnosticsConfig, SentryConfig};
+use crate::insight::{self, CachesConfig, ErrorsConfig};
 use crate::keys::{Kind, Resolved, key_list, kind_of};
 use crate::layers::{self, ConfigSources, DEFAULT_TOML, Layers, Source};
 use crate::monitoring::{self, MonitoringConfig};
@@ -67,6 +68,8 @@ pub(crate) const TOP_KEYS: &[(&str, Kind)] = &[
     ("alerts", Kind::Table),
     ("ui", Kind::Table),
     ("webhooks", Kind::Table),
+    ("caches", Kind::Table),
+    ("errors", Kind::Table),
 ];
 
 /// The whole configuration of a server.
@@ -126,6 +129,10 @@ pub struct Config {
     pub monitoring: MonitoringConfig,
     /// Webhook intake: its sources and the retention of its records (`[webhooks]`).
     pub webhooks: WebhooksConfig,
+    /// Cache telemetry: rule thresholds per cache and retention (`[caches]`).
+    pub caches: CachesConfig,
+    /// Error events: retention, the Sentry relay, `error_count` rules (`[errors]`).
+    pub errors: ErrorsConfig,
     /// Alert rules, timing and channels (`[alerts]`).
     pub alerts: AlertsConfig,
     /// The dashboard (`[ui]`).
@@ -158,6 +165,8 @@ impl Default for Config {
             retention: RetentionConfig::default(),
             webhooks: WebhooksConfig::default(),
             monitoring: MonitoringConfig::default(),
+            caches: CachesConfig::default(),
+            errors: ErrorsConfig::default(),
             alerts: AlertsConfig::default(),
             ui: UiConfig::default(),
         }
@@ -288,6 +297,8 @@ fn resolve(segments: &[&str]) -> Resolved {
         "ui" => crate::ui::resolve_key(rest),
         "http" => connection::resolve_key(rest),
         "webhooks" => webhooks::resolve_key(rest),
+        "caches" => insight::resolve_caches_key(rest),
+        "errors" => insight::resolve_errors_key(rest),
         _ => match kind_of(TOP_KEYS, &first) {
             Some(kind) if rest.is_empty() => Ok((vec![first], kind)),
             Some(_) => Err(format!("`{first}` has no sub-keys")),
@@ -311,6 +322,9 @@ fn resolve_dotted(key: &str) -> Resolved {
     }
     if let Some(rest) = key.strip_prefix("webhooks.") {
         return webhooks::resolve_dotted(rest);
+    }
+    if let Some(rest) = key.strip_prefix("caches.") {
+        return insight::resolve_caches_dotted(rest);
     }
     if let Some(rest) = key.strip_prefix("queues.") {
         return queues::resolve_dotted(rest);
@@ -357,6 +371,8 @@ impl Check<'_> {
                 "cron" => config.cron = self.cron(&path, value),
                 "retention" => config.retention = self.retention(&path, value),
                 "webhooks" => config.webhooks = self.webhooks(&path, value),
+                "caches" => config.caches = self.caches(&path, value),
+                "errors" => config.errors = self.errors(&path, value),
                 // Read below as a whole: each named table over its defaults.
                 "queue_defaults" | "queues" | "breaker_defaults" | "breakers" => {}
                 _ => self.unknown(&path, TOP_KEYS),
