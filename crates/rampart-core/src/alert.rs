@@ -89,6 +89,18 @@ crate::named_enum! {
         /// The share of this node's API requests answered 5xx during the
         /// interval exceeds the threshold (a fraction), once enough came.
         ApiErrorRate = "api_error_rate",
+        /// A cache's size over its `max_size` exceeds the threshold (a fraction).
+        CacheUtilisation = "cache_utilisation",
+        /// A cache's hit rate is *below* the threshold (a fraction), once it
+        /// counted enough loads.
+        CacheHitRate = "cache_hit_rate",
+        /// A cache's memory estimate exceeds the threshold, in bytes.
+        CacheMemory = "cache_memory",
+        /// More error events (of a kind, or of any) arrived within a rule's
+        /// window than its threshold.
+        ErrorCount = "error_count",
+        /// An app reported a critical error event: fires at once, per kind.
+        ErrorCritical = "error_critical",
     }
     parse_error: AlertRuleError = |s| AlertRuleError(s.chars().take(64).collect());
 }
@@ -111,7 +123,9 @@ impl AlertRule {
             | AlertRule::BreakerOpen
             | AlertRule::CronFailed
             | AlertRule::TokenExpiring
-            | AlertRule::LimiterFallback => value >= threshold,
+            | AlertRule::LimiterFallback
+            | AlertRule::ErrorCritical => value >= threshold,
+            AlertRule::CacheHitRate => value < threshold,
             _ => value > threshold,
         }
     }
@@ -125,7 +139,8 @@ impl AlertRule {
             | AlertRule::BreakerOpen
             | AlertRule::CronFailed
             | AlertRule::TokenExpiring
-            | AlertRule::LimiterFallback => 1,
+            | AlertRule::LimiterFallback
+            | AlertRule::ErrorCritical => 1,
             _ => configured.max(1),
         }
     }
@@ -143,13 +158,22 @@ impl AlertRule {
             AlertRule::TokenExpiring => "access token expiring",
             AlertRule::LimiterFallback => "rate-limit checks decided by fallback",
             AlertRule::ApiErrorRate => "API error rate",
+            AlertRule::CacheUtilisation => "cache utilisation",
+            AlertRule::CacheHitRate => "cache hit rate",
+            AlertRule::CacheMemory => "cache memory",
+            AlertRule::ErrorCount => "error events in the window",
+            AlertRule::ErrorCritical => "critical error events",
         }
     }
 
     /// A figure of this rule as people read it: `"12.5%"`, `"140 ms"`, `"1200"`.
     pub fn format_value(self, value: f64) -> String {
         match self {
-            AlertRule::QueueFailedRate | AlertRule::ApiErrorRate => format!("{}%", trim_number(value * 100.0)),
+            AlertRule::QueueFailedRate
+            | AlertRule::ApiErrorRate
+            | AlertRule::CacheUtilisation
+            | AlertRule::CacheHitRate => format!("{}%", trim_number(value * 100.0)),
+            AlertRule::CacheMemory => format!("{} MiB", trim_number(value / 1_048_576.0)),
             AlertRule::StoreLatency => format!("{} ms", trim_number(value)),
             _ => trim_number(value),
         }
@@ -170,7 +194,8 @@ fn trim_number(x: f64) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "`{0}` is not an alert rule; rules are queue_waiting, queue_failed_rate, queue_stalled, store_latency, \
-     dead_letters, breaker_open, cron_failed, token_expiring, ratelimit_fallback and api_error_rate"
+     dead_letters, breaker_open, cron_failed, token_expiring, ratelimit_fallback, api_error_rate, \
+     cache_utilisation, cache_hit_rate, cache_memory, error_count and error_critical"
 )]
 pub struct AlertRuleError(pub String);
 

@@ -11,10 +11,12 @@
 
 mod alerts;
 mod breakers;
+mod caches;
 mod cron;
 mod diagnostics;
 mod edge;
 pub mod error;
+mod errors;
 pub mod extract;
 mod gate;
 mod guard;
@@ -104,6 +106,8 @@ pub struct Shared {
     pub alerting: crate::alert::Alerting,
     /// Webhook intake and its sources.
     pub webhooks: crate::webhook::Intake,
+    /// What apps report about themselves: cache telemetry, error events.
+    pub insight: crate::insight::Insight,
 }
 
 /// Every route of the API, each module's.
@@ -122,6 +126,8 @@ fn routes(metrics_public: bool) -> Routes {
         .merge(integrations::router())
         .merge(monitoring::router(metrics_public))
         .merge(webhooks::router())
+        .merge(caches::router())
+        .merge(errors::router())
         .merge(Routes::new().add(OPENAPI, openapi::serve))
 }
 

@@ -28,17 +28,20 @@ use std::time::{Duration, Instant};
 use rampart_core::alert::{AlertRule, AlertState, AlertTiming, Firing, Step, Streak, silence_matches, step};
 use rampart_core::breaker::BreakerState;
 use rampart_core::id::QueueName;
+use rampart_core::insight::ErrorLevel;
 use rampart_core::job::JobState;
 use rampart_core::time::UnixMillis;
+use rampart_insight::cache::{CacheRule, CacheVerdict};
 use rampart_store::{
     AlertFireParams, AlertListParams, AlertRecord, AlertRemindParams, AlertResolveParams, CronRunRecord,
-    DeadJobSummary, JobDeadSinceParams, SilenceRecord, StoreError,
+    DeadJobSummary, ErrorCountsParams, ErrorListParams, JobDeadSinceParams, SilenceRecord, StoreError,
 };
 use tokio::sync::Notify;
 
 use crate::alert::{AlertDetails, DEAD_JOBS_LISTED, DeadJobDetail};
 use crate::config::AlertsConfig;
 use crate::engine::{Engine, EngineError};
+use crate::insight::Insight;
 use crate::monitoring::{FiringAlert, Monitor, SampleSet};
 use crate::ratelimit::RateLimiter;
 use crate::shutdown::Shutdown;
@@ -73,6 +76,19 @@ pub struct AlertSample {
     /// This node's API requests during the interval and those answered 5xx;
     /// `None` without the monitor's request counts.
     pub api: Option<(u64, u64)>,
+    /// What apps report: caches' verdicts, error counts.
+    pub reported: ReportedSample,
+}
+
+/// The figures of what apps report, in an [`AlertSample`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReportedSample {
+    /// Each cache's rules' verdicts on its latest snapshot.
+    pub caches: Vec<(String, Vec<CacheVerdict>)>,
+    /// Each `error_count` rule: its name, the events in its window, its threshold.
+    pub error_counts: Vec<(String, u64, u64)>,
+    /// Critical error events since the last sample, per kind.
+    pub critical: Vec<(String, u64)>,
 }
 
 /// Fewest API requests in an interval before its error rate can fire: one
@@ -156,7 +172,18 @@ pub struct Alerter {
     /// API requests and 5xx answers at the last sample.
     last_api: Option<(u64, u64)>,
     loops: Loops,
+    /// What apps report (caches, error events), when the server takes it.
+    insight: Option<Insight>,
+    /// The newest critical error event seen: later ones count as new.
+    last_critical: Option<i64>,
 }
+
+/// One figure to evaluate: the rule, its subject, the value, details, and
+/// (for rules whose threshold and verdict come with the figure) both.
+type Figure = (AlertRule, String, f64, AlertDetails, Option<(f64, bool)>);
+
+/// Most critical error events read per sample.
+const CRITICAL_READ: u32 = 1_000;
 
 /// What [`Alerter::states`] reads: breakers, cron runs, expiring tokens.
 type States = (Vec<(String, bool)>, Vec<CronRunRecord>, Vec<String>);
@@ -187,7 +214,54 @@ impl Alerter {
             last_fallbacks: HashMap::new(),
             last_api: None,
             loops: Loops::default(),
+            insight: None,
+            last_critical: None,
         }
+    }
+
+    /// Evaluates the cache rules, `error_count` and `error_critical` on
+    /// what apps report through `insight`.
+    pub fn with_insight(mut self, insight: Insight) -> Alerter {
+        self.insight = Some(insight);
+        self
+    }
+
+    /// What apps report, read from the store: each cache's verdicts, each
+    /// `error_count` rule's count over its window, and the critical events
+    /// that arrived since the last sample.
+    async fn reported(&mut self, now: UnixMillis) -> Result<ReportedSample, StoreError> {
+        let Some(insight) = &self.insight else { return Ok(ReportedSample::default()) };
+        let store = self.engine.store();
+        let caches = store
+            .cache_list()
+            .await?
+            .into_iter()
+            .filter_map(|r| {
+                let verdicts = insight.caches().thresholds(&r.name).verdicts(r.snapshot.as_ref()?);
+                Some((r.name.to_string(), verdicts))
+            })
+            .collect();
+        let mut error_counts = Vec::new();
+        for (name, rule) in &insight.errors().rules {
+            let since = UnixMillis(now.0.saturating_sub(i64::try_from(rule.window.as_millis()).unwrap_or(i64::MAX)));
+            let params = ErrorCountsParams { since, kind: rule.kind.clone(), limit: u32::MAX };
+            let n: u64 = store.error_counts(params).await?.iter().map(|c| c.count).sum();
+            error_counts.push((name.clone(), n, rule.threshold));
+        }
+        let params = ErrorListParams { level: Some(ErrorLevel::Critical), limit: CRITICAL_READ, ..Default::default() };
+        let recent = store.error_list(params).await?;
+        let mut critical: BTreeMap<String, u64> = BTreeMap::new();
+        if let Some(seen) = self.last_critical {
+            for e in recent.iter().filter(|e| e.id > seen) {
+                *critical.entry(e.kind.clone()).or_default() += 1;
+            }
+        }
+        if let Some(newest) = recent.first() {
+            self.last_critical = Some(self.last_critical.map_or(newest.id, |s| s.max(newest.id)));
+        } else if self.last_critical.is_none() {
+            self.last_critical = Some(0);
+        }
+        Ok(ReportedSample { caches, error_counts, critical: critical.into_iter().collect() })
     }
 
     /// Watches `limiter`'s fallbacks (the `ratelimit_fallback` rule).
@@ -256,7 +330,18 @@ impl Alerter {
         let latency = Duration::from_secs_f64(set.store_latency_ms.max(0.0) / 1000.0);
         let (breakers, cron, tokens_expiring) = self.states(now).await?;
         let (fallbacks, api) = self.node_counts();
-        Ok(AlertSample { at: now, store_latency: latency, queues, breakers, cron, tokens_expiring, fallbacks, api })
+        let reported = self.reported(now).await?;
+        Ok(AlertSample {
+            at: now,
+            store_latency: latency,
+            queues,
+            breakers,
+            cron,
+            tokens_expiring,
+            fallbacks,
+            api,
+            reported,
+        })
     }
 
     /// The shared breakers with whether each is open, every schedule's
@@ -311,7 +396,8 @@ impl Alerter {
         }
         let (breakers, cron, tokens_expiring) = self.states(now).await?;
         let (fallbacks, api) = self.node_counts();
-        Ok(AlertSample { at: now, store_latency, queues, breakers, cron, tokens_expiring, fallbacks, api })
+        let reported = self.reported(now).await?;
+        Ok(AlertSample { at: now, store_latency, queues, breakers, cron, tokens_expiring, fallbacks, api, reported })
     }
 
     /// Evaluates every rule on `sample` and claims what it calls for.
@@ -323,15 +409,17 @@ impl Alerter {
         let mut firing: HashMap<(AlertRule, String), AlertRecord> =
             firing.into_iter().map(|a| ((a.rule, a.subject.clone()), a)).collect();
         let mut out = Evaluation::default();
-        for (rule, subject, value, details) in self.figures(sample) {
+        for (rule, subject, value, details, verdict) in self.figures(sample) {
             let key = (rule, subject);
             let alert = firing.remove(&key);
-            self.apply(key, value, details, alert, &silences, sample.at, &mut out).await?;
+            self.apply(key, value, verdict, details, alert, &silences, sample.at, &mut out).await?;
         }
-        // Firing alerts of a subject the sample no longer has (a queue gone)
-        // count as clear, so they resolve.
+        // Firing alerts of a subject the sample no longer has (a queue gone,
+        // no new critical event) count as clear, so they resolve.
         for (key, alert) in firing {
-            self.apply(key, 0.0, AlertDetails::default(), Some(alert), &silences, sample.at, &mut out).await?;
+            let clear = Some((alert.threshold, false));
+            let value = if key.0 == AlertRule::CacheHitRate { 1.0 } else { 0.0 };
+            self.apply(key, value, clear, AlertDetails::default(), Some(alert), &silences, sample.at, &mut out).await?;
         }
         if out != Evaluation::default() {
             self.queued.notify_one();
@@ -345,9 +433,10 @@ impl Alerter {
     }
 
     /// Each rule's figure in the sample, with its details.
-    fn figures(&self, sample: &AlertSample) -> Vec<(AlertRule, String, f64, AlertDetails)> {
+    fn figures(&self, sample: &AlertSample) -> Vec<Figure> {
         let latency_ms = sample.store_latency.as_secs_f64() * 1000.0;
-        let mut out = vec![(AlertRule::StoreLatency, STORE_SUBJECT.to_string(), latency_ms, AlertDetails::default())];
+        let mut out: Vec<(AlertRule, String, f64, AlertDetails)> =
+            vec![(AlertRule::StoreLatency, STORE_SUBJECT.to_string(), latency_ms, AlertDetails::default())];
         for q in &sample.queues {
             let subject = q.queue.to_string();
             let dead_jobs = q
@@ -397,7 +486,25 @@ impl Alerter {
                 AlertDetails { dead_jobs },
             ));
         }
-        out
+        for (kind, n) in &sample.reported.critical {
+            out.push((AlertRule::ErrorCritical, kind.clone(), *n as f64, AlertDetails::default()));
+        }
+        let mut figures: Vec<Figure> = out.into_iter().map(|(r, s, v, d)| (r, s, v, d, None)).collect();
+        for (cache, verdicts) in &sample.reported.caches {
+            for v in verdicts {
+                let rule = match v.rule {
+                    CacheRule::Utilisation => AlertRule::CacheUtilisation,
+                    CacheRule::HitRate => AlertRule::CacheHitRate,
+                    CacheRule::Memory => AlertRule::CacheMemory,
+                };
+                figures.push((rule, cache.clone(), v.value, AlertDetails::default(), Some((v.threshold, v.holds))));
+            }
+        }
+        for (name, n, threshold) in &sample.reported.error_counts {
+            let verdict = Some((*threshold as f64, n > threshold));
+            figures.push((AlertRule::ErrorCount, name.clone(), *n as f64, AlertDetails::default(), verdict));
+        }
+        figures
     }
 
     #[allow(clippy::too_many_arguments)] // one step of the loop above, kept out of it to be read
@@ -405,6 +512,7 @@ impl Alerter {
         &mut self,
         key: (AlertRule, String),
         value: f64,
+        verdict: Option<(f64, bool)>,
         details: AlertDetails,
         alert: Option<AlertRecord>,
         silences: &[SilenceRecord],
@@ -412,12 +520,18 @@ impl Alerter {
         out: &mut Evaluation,
     ) -> Result<(), StoreError> {
         let (rule, subject) = (key.0, key.1.clone());
-        let threshold = self.threshold(rule, &subject);
+        let (threshold, holds) = match verdict {
+            Some(v) => v,
+            None => {
+                let threshold = self.threshold(rule, &subject);
+                (threshold, rule.holds(value, threshold))
+            }
+        };
         let timing = AlertTiming { fire_after: rule.fire_after(self.config.timing.fire_after), ..self.config.timing };
         let state =
             alert.as_ref().map(|a| Firing { last_notified_at: a.last_notified_at, acked: a.acked_at.is_some() });
         let streak = self.streaks.entry(key).or_default();
-        let decided = step(streak, rule.holds(value, threshold), state, now, &timing);
+        let decided = step(streak, holds, state, now, &timing);
         if decided == Step::Nothing {
             return Ok(());
         }
@@ -518,6 +632,11 @@ fn firing_alert(a: &AlertRecord) -> FiringAlert {
         AlertRule::TokenExpiring => format!("integration {}", a.subject),
         AlertRule::LimiterFallback => format!("rate-limit policy {}", a.subject),
         AlertRule::ApiErrorRate => "the API".to_string(),
+        AlertRule::CacheUtilisation | AlertRule::CacheHitRate | AlertRule::CacheMemory => {
+            format!("cache {}", a.subject)
+        }
+        AlertRule::ErrorCount => format!("error rule {}", a.subject),
+        AlertRule::ErrorCritical => format!("error kind {}", a.subject),
         _ => format!("queue {}", a.subject),
     };
     FiringAlert {

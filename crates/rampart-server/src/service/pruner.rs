@@ -1,5 +1,6 @@
 //! The pruner: rampart's retention. It deletes completed and dead jobs (with
-//! their history) and cron runs past their retention, in batches of
+//! their history), cron runs, cache telemetry (`caches.retention`) and
+//! error events (`errors.retention`) past their retention, in batches of
 //! [`PrunerConfig::batch`] rows, one transaction each, so the SQLite writer
 //! is never held long and the queues never wait on it.
 //!
@@ -38,6 +39,10 @@ pub struct PrunerConfig {
     pub queues: BTreeMap<QueueName, (Option<Duration>, Option<Duration>)>,
     /// How long webhook intake's bodies and deliveries are kept (`[webhooks]`).
     pub webhooks: WebhooksConfig,
+    /// How long cache telemetry is kept (`caches.retention`).
+    pub caches: Duration,
+    /// How long error events are kept (`errors.retention`).
+    pub errors: Duration,
     /// Rows deleted per transaction.
     pub batch: u32,
 }
@@ -52,7 +57,14 @@ impl PrunerConfig {
             .map(|(name, q)| (name.clone(), (q.retention_completed, q.retention_dead)))
             .collect();
         let webhooks = WebhooksConfig { sources: Default::default(), ..config.webhooks.clone() };
-        PrunerConfig { retention: config.retention.clone(), queues, webhooks, batch: 1_000 }
+        PrunerConfig {
+            retention: config.retention.clone(),
+            queues,
+            webhooks,
+            caches: config.caches.retention,
+            errors: config.errors.retention,
+            batch: 1_000,
+        }
     }
 }
 
@@ -65,6 +77,10 @@ pub struct PruneReport {
     pub dead_jobs: u64,
     /// Cron runs deleted.
     pub cron_runs: u64,
+    /// Cache telemetry rows deleted (intervals, evictions, silent caches).
+    pub cache_rows: u64,
+    /// Error events and counts deleted.
+    pub error_rows: u64,
     /// What a `rampart.webhooks` run did instead.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub webhooks: Option<WebhookPruneReport>,
@@ -155,6 +171,8 @@ impl Pruner {
                 completed_jobs = report.completed_jobs,
                 dead_jobs = report.dead_jobs,
                 cron_runs = report.cron_runs,
+                cache_rows = report.cache_rows,
+                error_rows = report.error_rows,
                 "retention ran"
             );
         }
@@ -208,6 +226,22 @@ impl Pruner {
             let n = self.step(self.engine.store().cron_run_prune(params), done, shutdown).await?;
             done.cron_runs += n;
             if n < u64::from(self.config.batch) {
+                break;
+            }
+        }
+        // What apps report: each call deletes up to a batch of each kind of row.
+        let store = self.engine.store();
+        loop {
+            let n = self.step(store.cache_prune(cutoff(self.config.caches), self.config.batch), done, shutdown).await?;
+            done.cache_rows += n.rows;
+            if n.rows < u64::from(self.config.batch) {
+                break;
+            }
+        }
+        loop {
+            let n = self.step(store.error_prune(cutoff(self.config.errors), self.config.batch), done, shutdown).await?;
+            done.error_rows += n.rows;
+            if n.rows < u64::from(self.config.batch) {
                 return Ok(done);
             }
         }

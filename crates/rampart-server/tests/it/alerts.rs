@@ -92,6 +92,7 @@ fn waiting(queue: &str, n: u64, at: UnixMillis) -> AlertSample {
         tokens_expiring: vec![],
         fallbacks: vec![],
         api: None,
+        reported: Default::default(),
     }
 }
 

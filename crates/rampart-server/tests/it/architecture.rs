@@ -13,7 +13,7 @@ const LAYERS: &[&[&str]] = &[
     &["shutdown", "auth", "alert", "breaker", "telemetry", "connection"],
     &["timer", "ratelimit"],
     &["engine"],
-    &["cron", "monitoring", "worker", "webhook"],
+    &["cron", "monitoring", "worker", "webhook", "insight"],
     &["service"],
     &["api"],
     &["server"],

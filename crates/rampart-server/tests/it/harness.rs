@@ -175,6 +175,7 @@ impl TestApp {
                 engine.clone(),
                 rampart_server::webhook::Sources::new(engine.clone(), config.webhooks.sources.clone()),
             ),
+            insight: rampart_server::insight::Insight::new(engine.clone(), &config),
         });
         // In process there is no connection: requests come from PEER unless they say otherwise.
         let router = api::router(state).layer(MockConnectInfo(PEER));
