@@ -17,7 +17,7 @@ export interface Backoff {
 }
 
 /** The default between attempts of a call (rampart-guard's): 100 ms, ×2, at most 5 s, ±20%. */
-export const CALL_BACKOFF: Backoff = { initialMs: 100, factor: 2, maxMs: 5_000, jitter: 0.2 };
+export const CALL_BACKOFF: Backoff = { initialMs: 1_000, factor: 2, maxMs: 4_000, jitter: 0.2 };
 
 /** The wait before retry number `retry` (from 1). */
 export function backoffDelay(backoff: Backoff, retry: number): number {

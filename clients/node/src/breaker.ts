@@ -10,8 +10,8 @@
  * error without an HTTP status, with exponential backoff and ±20% jitter,
  * waiting at least what a `Retry-After` asked. A 4xx other than 408 and 429
  * is the caller's mistake: recorded as a success of the remote (it
- * answered) and thrown at once. Defaults are rampart-guard's: 10 s per
- * attempt, 3 attempts, 100 ms ×2 up to 5 s, 30 s in all.
+ * answered) and thrown at once. Defaults are rampart-guard's: 30 s per
+ * attempt, 3 attempts, 1 s → 2 s → 4 s (±20%), 2 minutes in all.
  */
 
 import { CALL_BACKOFF, backoffDelay, sleep, type Backoff } from './backoff.js';
@@ -22,13 +22,13 @@ import type { BreakerAcquireResponse, BreakerView } from './wire.js';
 
 /** How `safeCall` behaves; every field has the default said. */
 export interface SafeCallOptions {
-  /** Milliseconds one attempt may take (default 10,000). */
+  /** Milliseconds one attempt may take (default 30,000). */
   timeoutMs?: number;
   /** Retries after the first attempt (default 2). */
   retries?: number;
-  /** The wait between attempts (default 100 ms, ×2, at most 5 s, ±20%). */
+  /** The wait between attempts (default 1 s, ×2, at most 4 s, ±20%). */
   backoff?: Backoff;
-  /** Milliseconds for all attempts and waits together (default 30,000). */
+  /** Milliseconds for all attempts and waits together (default 120,000). */
   budgetMs?: number;
   /** Decides whether an error is worth another attempt (default: see the module doc). */
   retryOn?: (error: unknown) => boolean;
@@ -121,10 +121,10 @@ export class Breakers {
 
   /** Runs `fn` guarded by the shared breaker `name`, with a timeout per attempt and retries (see the module doc). */
   async safeCall<T>(name: string, fn: (signal: AbortSignal) => Promise<T>, options: SafeCallOptions = {}): Promise<T> {
-    const timeoutMs = options.timeoutMs ?? 10_000;
+    const timeoutMs = options.timeoutMs ?? 30_000;
     const attempts = (options.retries ?? 2) + 1;
     const backoff = options.backoff ?? CALL_BACKOFF;
-    const deadline = Date.now() + (options.budgetMs ?? 30_000);
+    const deadline = Date.now() + (options.budgetMs ?? 120_000);
     let last: unknown;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       options.signal?.throwIfAborted();

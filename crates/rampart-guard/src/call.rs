@@ -9,9 +9,12 @@
 //!
 //! CallPolicy { timeout: Option<Duration>, max_attempts: u32, backoff: Backoff,
 //!              budget: Duration, breaker: Option<Arc<Breaker>>, classifier: C }
-//!     Default: 10s per attempt, 3 attempts, 100ms ×2 up to 5s ±20%, 30s budget,
+//!     Default: 30s per attempt, 3 attempts, 1s → 2s → 4s ±20%, 2m budget,
 //!              no breaker, every error retryable (RetryAll).
 //!     .with_classifier(|e: &E| -> ErrorKind)   .with_breaker(Arc<Breaker>)
+//!     .with_classifier(RetryHttpFailures)   for errors that are `HttpFailure`s:
+//!              network errors, timeouts, 408, 429 (after its Retry-After)
+//!              and 5xx retried, any other status given up at once.
 //! ErrorKind { Retryable, Permanent, RateLimited { retry_after } }
 //! CallError<E> { Timeout { attempts, timeout }, CircuitOpen { retry_after },
 //!                RateLimited { attempts, retry_after, last }, Exhausted { attempts, last },
@@ -96,10 +99,40 @@ impl<E> Classify<E> for RetryAll {
     }
 }
 
-/// The backoff between attempts of a call: 100 ms, doubling, at most 5 s,
-/// ±20% jitter. Shorter than a job's: a caller is usually waiting.
+/// The backoff between attempts of a call: 1 s, 2 s, 4 s (at most), ±20%
+/// jitter — what the apps rampart serves used before it.
 pub const CALL_BACKOFF: Backoff =
-    Backoff { initial: Duration::from_millis(100), factor: 2.0, max: Duration::from_secs(5), jitter: 0.2 };
+    Backoff { initial: Duration::from_secs(1), factor: 2.0, max: Duration::from_secs(4), jitter: 0.2 };
+
+/// An error that may carry an HTTP answer, for [`RetryHttpFailures`].
+/// Implement it for the error type of the HTTP client the call uses.
+pub trait HttpFailure {
+    /// The answer's status; `None` for a network error or a timeout.
+    fn status(&self) -> Option<u16>;
+    /// The answer's `Retry-After`, when it sent one.
+    fn retry_after(&self) -> Option<Duration> {
+        None
+    }
+}
+
+/// The classifier of HTTP calls: network errors and timeouts (no status),
+/// `408`, `429` (after its `Retry-After`, else the backoff) and `5xx` are
+/// retried; any other status is the caller's mistake, given up at once.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RetryHttpFailures;
+
+impl<E: HttpFailure> Classify<E> for RetryHttpFailures {
+    fn classify(&self, error: &E) -> ErrorKind {
+        match error.status() {
+            None | Some(408) => ErrorKind::Retryable,
+            Some(429) => {
+                error.retry_after().map_or(ErrorKind::Retryable, |retry_after| ErrorKind::RateLimited { retry_after })
+            }
+            Some(status) if status >= 500 => ErrorKind::Retryable,
+            Some(_) => ErrorKind::Permanent,
+        }
+    }
+}
 
 /// How [`safe_call`] makes a call; see the module doc for the semantics.
 #[derive(Clone)]
@@ -122,10 +155,11 @@ pub struct CallPolicy<C = RetryAll> {
 impl Default for CallPolicy<RetryAll> {
     fn default() -> Self {
         CallPolicy {
-            timeout: Some(Duration::from_secs(10)),
+            timeout: Some(Duration::from_secs(30)),
             max_attempts: 3,
             backoff: CALL_BACKOFF,
-            budget: Duration::from_secs(30),
+            // Room for three attempts that each time out and the waits between them.
+            budget: Duration::from_secs(120),
             breaker: None,
             classifier: RetryAll,
         }

@@ -37,5 +37,5 @@ pub mod breaker;
 pub mod call;
 
 pub use breaker::{Breaker, BreakerSnapshot};
-pub use call::{CallError, CallPolicy, Classify, ErrorKind, RetryAll, safe_call};
+pub use call::{CallError, CallPolicy, Classify, ErrorKind, HttpFailure, RetryAll, RetryHttpFailures, safe_call};
 pub use rampart_core::breaker::{Admission, BreakerPolicy, BreakerState, FailureRate, Outcome, Transition};

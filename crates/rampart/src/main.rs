@@ -42,6 +42,10 @@ enum Command {
     Dlq(cli::dlq::Args),
     /// Create, list and revoke API keys.
     Keys(cli::keys::Args),
+    /// Save an API key for --url, so every command finds it from any directory.
+    Login(cli::login::LoginArgs),
+    /// Forget the API key saved for --url.
+    Logout,
     /// List rate-limit policies, check one, look at or reset a key, define or delete a policy.
     Ratelimit(cli::ratelimit::Args),
     /// List circuit breakers, show one with its transitions, reset one.
@@ -91,6 +95,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ratelimit(args) => cli::ratelimit::run(args, &Remote::connect(&global)?).await,
         Command::Dlq(args) => cli::dlq::run(args, &Remote::connect(&global)?).await,
         Command::Keys(args) => cli::keys::run(args, &Remote::connect(&global)?).await,
+        Command::Login(args) => cli::login::login(args, &global).await,
+        Command::Logout => cli::login::logout(&global),
         Command::Breakers(args) => cli::breakers::run(args, &Remote::connect(&global)?).await,
         Command::Cron(args) => cli::cron::run(args, &Remote::connect(&global)?).await,
         Command::Work(args) => cli::work::run(args, &Remote::connect(&global)?).await,

@@ -21,8 +21,8 @@ class Backoff:
         return max(0.0, base * random.uniform(1 - self.jitter, 1 + self.jitter))
 
 
-#: Between attempts of a safe call: 100 ms doubling up to 5 s (the server's ``CALL_BACKOFF``).
-CALL_BACKOFF = Backoff()
+#: Between attempts of a safe call: 1 s, 2 s, then 4 s at most (the server's ``CALL_BACKOFF``).
+CALL_BACKOFF = Backoff(initial=1.0, maximum=4.0)
 
 #: Between tries of a request the server refused for now (429, 5xx, no connection).
 REQUEST_BACKOFF = Backoff(initial=0.25, maximum=4.0)

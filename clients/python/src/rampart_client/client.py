@@ -377,10 +377,10 @@ class Breakers(_Sync):
         name: str,
         fn: Callable[[], T],
         *,
-        timeout: float | None = 10.0,
+        timeout: float | None = 30.0,
         retries: int = 2,
         backoff: Backoff = CALL_BACKOFF,
-        budget: float = 30.0,
+        budget: float = 120.0,
         retry_on: Callable[[BaseException], bool] | None = None,
     ) -> T:
         """Calls ``fn`` through the shared breaker ``name``; see :func:`rampart_client.safecall.safe_call`."""
@@ -419,10 +419,10 @@ class AsyncBreakers(_Async):
         name: str,
         fn: Callable[[], Awaitable[T]],
         *,
-        timeout: float | None = 10.0,
+        timeout: float | None = 30.0,
         retries: int = 2,
         backoff: Backoff = CALL_BACKOFF,
-        budget: float = 30.0,
+        budget: float = 120.0,
         retry_on: Callable[[BaseException], bool] | None = None,
     ) -> T:
         """Calls ``fn`` through the shared breaker ``name``; see :func:`rampart_client.safecall.safe_call_async`."""

@@ -5,10 +5,10 @@ raises :class:`CircuitOpenError` with ``retry_after`` at once, without calling. 
 attempt runs under a timeout, and its outcome and duration are recorded
 (``POST /v1/breakers/{name}/record``), so every instance of the app shares what it learnt.
 A failure that ``retry_on`` accepts (by default: network errors, timeouts, and errors carrying
-a 429 or 5xx status) is tried again after a backoff (100 ms doubling up to 5 s, ±20%,
+a 408, 429 or 5xx status) is tried again after a backoff (1 s, 2 s, then 4 s at most, ±20%,
 at least the error's ``Retry-After``), within ``retries`` more attempts and ``budget``
 seconds; then :class:`RetriesExhaustedError` (with ``retries=0``, the error itself).
-Defaults are the server's own ``safe_call``.
+Defaults are the server's own ``safe_call``: 30 s per attempt, 3 attempts, 120 s in all.
 """
 
 from __future__ import annotations
@@ -67,11 +67,11 @@ def _status(e: BaseException) -> int | None:
 
 
 def default_retry_on(e: BaseException) -> bool:
-    """Network errors, timeouts and 429/5xx answers are worth another attempt; the rest are not."""
+    """Network errors, timeouts and 408/429/5xx answers are worth another attempt; the rest are not."""
     if isinstance(e, (CallTimeoutError, TimeoutError, ConnectionError, httpx.TransportError)):
         return True
     status = _status(e)
-    return status is not None and (status == 429 or status >= 500)
+    return status is not None and (status in (408, 429) or status >= 500)
 
 
 def _retry_after(e: BaseException) -> float:
@@ -113,10 +113,10 @@ def safe_call(
     name: str,
     fn: Callable[[], T],
     *,
-    timeout: float | None = 10.0,
+    timeout: float | None = 30.0,
     retries: int = 2,
     backoff: Backoff = CALL_BACKOFF,
-    budget: float = 30.0,
+    budget: float = 120.0,
     retry_on: Callable[[BaseException], bool] | None = None,
 ) -> T:
     """Calls ``fn()`` through the shared breaker ``name``, as the module doc says.
@@ -161,10 +161,10 @@ async def safe_call_async(
     name: str,
     fn: Callable[[], Awaitable[T]],
     *,
-    timeout: float | None = 10.0,
+    timeout: float | None = 30.0,
     retries: int = 2,
     backoff: Backoff = CALL_BACKOFF,
-    budget: float = 30.0,
+    budget: float = 120.0,
     retry_on: Callable[[BaseException], bool] | None = None,
 ) -> T:
     """The asyncio twin of :func:`safe_call`: an attempt past ``timeout`` is cancelled."""

@@ -53,7 +53,51 @@ async fn backoff_jitter_stays_within_twenty_percent() {
         let start = Instant::now();
         assert_eq!(safe_call(&policy, flaky(1, &calls)).await, Ok("done"));
         let waited = start.elapsed();
-        assert!(waited >= Duration::from_millis(80) && waited <= Duration::from_millis(120), "{waited:?}");
+        assert!(waited >= Duration::from_millis(800) && waited <= Duration::from_millis(1_200), "{waited:?}");
+    }
+}
+
+#[test]
+fn the_defaults_are_the_ones_apps_used_before_rampart() {
+    let policy = CallPolicy::default();
+    assert_eq!((policy.timeout, policy.max_attempts), (Some(Duration::from_secs(30)), 3));
+    let waits: Vec<Duration> = (1..=4).map(|n| policy.backoff.delay(n, 0.5)).collect();
+    let secs = Duration::from_secs;
+    assert_eq!(waits, [secs(1), secs(2), secs(4), secs(4)], "1s → 2s → 4s, unjittered at the middle unit");
+    // Three attempts that each time out, and both waits, fit in the budget.
+    assert!(policy.budget >= 3 * secs(30) + secs(1 + 2) * 6 / 5);
+}
+
+/// An HTTP client's error: a status, or none for a network failure.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Answer(Option<u16>, Option<Duration>);
+
+impl HttpFailure for Answer {
+    fn status(&self) -> Option<u16> {
+        self.0
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        self.1
+    }
+}
+
+#[test]
+fn http_failures_are_retried_as_the_apps_expect() {
+    let wait = Duration::from_secs(9);
+    let cases = [
+        (Answer(None, None), ErrorKind::Retryable),
+        (Answer(Some(408), None), ErrorKind::Retryable),
+        (Answer(Some(429), Some(wait)), ErrorKind::RateLimited { retry_after: wait }),
+        (Answer(Some(429), None), ErrorKind::Retryable),
+        (Answer(Some(500), None), ErrorKind::Retryable),
+        (Answer(Some(503), Some(wait)), ErrorKind::Retryable),
+        (Answer(Some(400), None), ErrorKind::Permanent),
+        (Answer(Some(404), None), ErrorKind::Permanent),
+        (Answer(Some(422), None), ErrorKind::Permanent),
+    ];
+    for (answer, kind) in cases {
+        assert_eq!(RetryHttpFailures.classify(&answer), kind, "{answer:?}");
     }
 }
 

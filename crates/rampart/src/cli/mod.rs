@@ -10,12 +10,14 @@ pub mod alerts;
 pub mod bench;
 pub mod breakers;
 pub mod config;
+pub mod credentials;
 pub mod cron;
 pub mod diag;
 pub mod dlq;
 pub mod enqueue;
 pub mod jobs;
 pub mod keys;
+pub mod login;
 pub mod migrate;
 pub mod monitor;
 pub mod openapi;
@@ -44,8 +46,9 @@ pub struct GlobalArgs {
     /// The rampart server to talk to.
     #[arg(long, global = true, env = "RAMPART_URL", default_value = "http://127.0.0.1:7433")]
     pub url: String,
-    /// The API key [default: the key in <data_dir>/admin.key, where data_dir
-    /// is RAMPART_DATA_DIR or ./rampart-data].
+    /// The API key [default: the key `rampart login` saved for --url, else
+    /// the one in <data_dir>/admin.key, where data_dir is RAMPART_DATA_DIR
+    /// or ./rampart-data].
     #[arg(long, global = true, env = "RAMPART_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
     /// Print the server's answers as JSON, for scripts.
@@ -64,9 +67,14 @@ pub struct Remote {
 
 impl Remote {
     /// A client for the server named by the global options, with the key
-    /// given or found in the admin key file.
+    /// given, else the one `rampart login` saved for the URL, else the one
+    /// in the admin key file.
     pub fn connect(global: &GlobalArgs) -> anyhow::Result<Remote> {
-        let key = api_key(global.api_key.as_deref(), &admin_key_file())?;
+        let saved = match (&global.api_key, credentials::path()) {
+            (None, Some(file)) => credentials::key_for(&file, &global.url)?,
+            _ => None,
+        };
+        let key = api_key(global.api_key.as_deref().or(saved.as_deref()), &admin_key_file())?;
         Ok(Remote { client: Client::new(&global.url, key)?, json: global.json })
     }
 }
@@ -140,7 +148,8 @@ fn describe(err: &anyhow::Error) -> String {
         let client_error = cause.downcast_ref::<ClientError>();
         if let Some(ClientError::Unauthorized { key_sent: false, .. }) = client_error {
             part.push_str(&format!(
-                "; no key file was found at {} (set RAMPART_DATA_DIR to the server's data directory)",
+                "; no key was saved for this server by `rampart login` and no key file was found at {} \
+                 (run `rampart login`, or set RAMPART_DATA_DIR to the server's data directory)",
                 admin_key_file().display()
             ));
         }

@@ -8,11 +8,12 @@
 //! lease is heartbeated while the command runs. SIGTERM or Ctrl-C stops
 //! leasing and lets running commands finish within `--grace`.
 
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use anyhow::Context as _;
 use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
+use nix::unistd::{AccessFlags, Pid, access};
 use rampart_client::worker::{HandlerResult, Job, JobError, Worker};
 use rampart_core::duration::parse_duration;
 use tokio::io::AsyncWriteExt;
@@ -54,6 +55,11 @@ pub async fn run(args: Args, remote: &Remote) -> anyhow::Result<()> {
     if args.concurrency == 0 {
         return Err(UsageError("--concurrency must be at least 1".into()).into());
     }
+    // A command that cannot run would fail every job it is given until each
+    // runs out of attempts: refuse to start instead.
+    let program = args.command.first().map_or("", String::as_str);
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    runnable(program, &std::env::split_paths(&path).collect::<Vec<_>>()).map_err(UsageError)?;
     rampart_server::telemetry::init(rampart_server::config::LogFormat::Text);
     // Fail early and clearly when the server is not there.
     remote.client.health().await.context("cannot start the worker")?;
@@ -108,6 +114,36 @@ async fn run_command(command: Vec<String>, job: Job) -> HandlerResult {
     }
 }
 
+/// Checks that `program` names an executable file, as a path when it holds
+/// a `/` (relative to the current directory) or else on `path`; the error
+/// says what is wrong and what to do.
+fn runnable(program: &str, path: &[PathBuf]) -> Result<(), String> {
+    let executable = |file: &Path| file.is_file() && access(file, AccessFlags::X_OK).is_ok();
+    if program.contains('/') {
+        let file = Path::new(program);
+        let here = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_else(|_| "here".into());
+        return if !file.exists() {
+            Err(format!("cannot run `{program}`: there is no such file (relative paths start from {here})"))
+        } else if !file.is_file() {
+            Err(format!("cannot run `{program}`: it is not a file"))
+        } else if !executable(file) {
+            Err(format!("cannot run `{program}`: it is not executable (try `chmod +x {program}`)"))
+        } else {
+            Ok(())
+        };
+    }
+    if program.is_empty() {
+        return Err("no command given after `--`".into());
+    }
+    if path.iter().any(|dir| executable(&dir.join(program))) {
+        Ok(())
+    } else {
+        Err(format!(
+            "cannot run `{program}`: no executable of that name is on PATH (give its path, e.g. `./{program}`)"
+        ))
+    }
+}
+
 /// Kills a command's whole process group when dropped before the command
 /// finished: the handler future is dropped when its job is abandoned.
 struct GroupGuard(Option<Pid>);
@@ -151,6 +187,30 @@ async fn stop_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_command_that_can_run_starts_a_worker() {
+        use std::os::unix::fs::PermissionsExt as _;
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let script = dir.path().join("job.sh");
+        std::fs::write(&script, "#!/bin/sh\nexit 0\n").expect("write");
+        let script = script.to_str().expect("UTF-8 path").to_string();
+        let on_path = [dir.path().to_path_buf()];
+
+        let not_executable = runnable(&script, &on_path).expect_err("mode 0644");
+        assert!(not_executable.contains("chmod +x"), "{not_executable}");
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        assert_eq!(runnable(&script, &on_path), Ok(()));
+        assert_eq!(runnable("job.sh", &on_path), Ok(()));
+
+        let missing = runnable("./send-email.sh", &on_path).expect_err("no such file");
+        assert!(missing.contains("no such file"), "{missing}");
+        let not_on_path = runnable("send-email.sh", &on_path).expect_err("not on PATH");
+        assert!(not_on_path.contains("on PATH"), "{not_on_path}");
+        let directory = runnable(dir.path().to_str().expect("UTF-8 path"), &on_path).expect_err("a directory");
+        assert!(directory.contains("not a file"), "{directory}");
+    }
 
     #[test]
     fn the_stderr_tail_keeps_the_end() {

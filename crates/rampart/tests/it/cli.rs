@@ -96,3 +96,28 @@ async fn openapi_prints_the_document_the_server_serves() {
     assert_eq!(printed["openapi"], "3.1.0");
     assert!(printed["paths"]["/v1/queues/{queue}/jobs"]["post"]["requestBody"].is_object());
 }
+
+#[tokio::test]
+async fn login_saves_a_key_that_every_later_command_finds() {
+    let server = TestServer::start().await;
+    let elsewhere = tempfile::tempdir().expect("temp dir");
+    // Run from a directory with no data dir beside it, as a user away from the server.
+    let cli = Cli::new(server.url(), &elsewhere.path().join("no-data"), elsewhere.path());
+    let before = cli.run(&["queues"]).await;
+    before.expect_code(1);
+    assert!(before.stderr.contains("run `rampart login`"), "{}", before.stderr);
+
+    let refused = cli.run(&["login", "--api-key", "rk_not_a_real_key"]).await;
+    refused.expect_code(1);
+    assert!(refused.stderr.contains("the key was not saved"), "{}", refused.stderr);
+    cli.run(&["queues"]).await.expect_code(1);
+
+    let key_file = server.data_dir().join("admin.key");
+    let login = cli.run(&["login", "--key-file", key_file.to_str().expect("UTF-8 path")]).await;
+    login.expect_code(0);
+    assert!(login.stdout.contains("saved the key"), "{}", login.stdout);
+    cli.run(&["queues"]).await.expect_code(0);
+
+    cli.run(&["logout"]).await.expect_code(0);
+    cli.run(&["queues"]).await.expect_code(1);
+}

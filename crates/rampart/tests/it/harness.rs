@@ -126,7 +126,9 @@ fn rampart(cwd: &Path) -> Command {
             command.env_remove(key);
         }
     }
-    command.current_dir(cwd);
+    // Keys saved by `rampart login` live under the test's own directory,
+    // never the user's.
+    command.current_dir(cwd).env("XDG_CONFIG_HOME", cwd.join(".config"));
     command
 }
 

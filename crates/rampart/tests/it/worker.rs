@@ -270,3 +270,28 @@ async fn a_command_whose_stderr_holds_nul_fails_its_job_with_the_error_kept() {
     assert_eq!(job.last_error.as_deref(), Some("exit 1: bad\u{FFFD}bytes"), "{:#?}", job.history);
     assert!(!worker.stderr().contains("could not acknowledge"), "{}", worker.stderr());
 }
+
+#[tokio::test]
+async fn the_quick_start_example_command_completes_a_job() {
+    let server = TestServer::start().await;
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/send-email.sh");
+    let id = server.enqueue("email-send", r#"{"to":"a@b.c"}"#).await;
+    let _worker = server.cli().worker("email-send").command(&[example]).await;
+    let job = server.job_in_state(&id, "completed").await;
+    assert_eq!(job.result.as_deref().map(parsed), Some(json!({"sent": true, "job": id})));
+}
+
+#[tokio::test]
+async fn a_worker_whose_command_cannot_run_refuses_to_start() {
+    let server = TestServer::start().await;
+    let id = server.enqueue("email-send", r#"{"to":"a@b.c"}"#).await;
+    let missing = server.cli().run(&["work", "email-send", "--", "./send-email.sh"]).await;
+    missing.expect_code(2);
+    assert!(missing.stderr.contains("cannot run `./send-email.sh`: there is no such file"), "{}", missing.stderr);
+    let unknown = server.cli().run(&["work", "email-send", "--", "no-such-command-here"]).await;
+    unknown.expect_code(2);
+    assert!(unknown.stderr.contains("no executable of that name is on PATH"), "{}", unknown.stderr);
+    // Nothing was leased: the job kept its attempts.
+    let job = server.job(&id).await;
+    assert_eq!((job.state.as_str(), job.attempt), ("available", 0));
+}
