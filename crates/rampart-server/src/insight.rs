@@ -16,6 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rampart_core::alert::{AlertRule, silence_matches};
 use rampart_core::id::CacheName;
@@ -80,6 +81,8 @@ struct Inner {
     interval_ms: i64,
     relay: bool,
     alerts: Option<AlertHook>,
+    /// Error events taken by this node, per level (`ErrorLevel::ALL` order).
+    received: [AtomicU64; 4],
 }
 
 impl Insight {
@@ -95,6 +98,7 @@ impl Insight {
                 interval_ms,
                 relay,
                 alerts: None,
+                received: Default::default(),
             }),
         }
     }
@@ -110,6 +114,7 @@ impl Insight {
                 interval_ms: inner.interval_ms,
                 relay: inner.relay,
                 alerts: Some(hook),
+                received: Default::default(),
             }),
         }
     }
@@ -127,6 +132,11 @@ impl Insight {
     /// The width of a counting interval in milliseconds (`monitoring.interval`).
     pub fn interval_ms(&self) -> i64 {
         self.inner.interval_ms
+    }
+
+    /// Error events this node took since it started, per level.
+    pub fn error_counts(&self) -> Vec<(ErrorLevel, u64)> {
+        ErrorLevel::ALL.iter().zip(&self.inner.received).map(|(l, n)| (*l, n.load(Ordering::Relaxed))).collect()
     }
 
     /// The engine whose store keeps the reports.
@@ -192,6 +202,9 @@ impl Insight {
         let Some(record) = kept.into_iter().next() else {
             return Err(rampart_store::StoreError::Internal("the store kept no event".into()).into());
         };
+        if let Some(n) = ErrorLevel::ALL.iter().position(|l| *l == record.level) {
+            self.inner.received[n].fetch_add(1, Ordering::Relaxed);
+        }
         if self.inner.relay {
             relay(&event, &fingerprint);
         }

@@ -132,6 +132,22 @@ pub struct SystemComponents {
     pub ratelimit: RateLimitHealth,
     /// The alerts firing now.
     pub alerts: AlertsHealth,
+    /// What apps report: their caches and error events; `null` when the
+    /// store cannot be read.
+    pub reported: Option<ReportedHealth>,
+}
+
+/// What apps report, in system health.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReportedHealth {
+    /// Caches that report.
+    pub caches: usize,
+    /// `cache/rule` for each cache rule breached at its latest snapshot.
+    pub caches_breaching: Vec<String>,
+    /// Error events in the last hour.
+    pub errors_last_hour: u64,
+    /// Critical error events in the last hour (at most 1,000 counted).
+    pub critical_last_hour: u64,
 }
 
 /// The circuit breakers' part of system health.

@@ -71,6 +71,19 @@ async fn a_cache_report_is_read_back_with_figures_verdicts_intervals_and_evictio
     assert_eq!(evictions.len(), 2);
     assert_eq!((evictions[0]["key"].as_str(), evictions[0]["reason"].as_str()), (Some("model:b"), Some("timeout")));
     assert_eq!((evictions[1]["user"].as_str(), evictions[1]["idle_ms"].as_f64()), (Some("u1"), Some(5000.0)));
+
+    let metrics = app.send_as("reader", Method::GET, "/metrics", None).await;
+    let text = metrics.body.as_str().unwrap();
+    for line in [
+        "rampart_cache_entries{cache=\"models\"} 50",
+        "rampart_cache_utilisation_ratio{cache=\"models\"} 0.5",
+        "rampart_cache_lookups_total{cache=\"models\",result=\"hit\"} 60",
+        "rampart_cache_evictions_last_hour{cache=\"models\",reason=\"lru\"} 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "no `{line}` in\n{text}");
+    }
+    let health = app.send_as("reader", Method::GET, "/v1/monitoring/system-health", None).await;
+    assert_eq!(health.body["components"]["reported"]["caches"], 1, "{}", health.body);
 }
 
 #[tokio::test]
@@ -151,6 +164,12 @@ async fn error_events_are_scrubbed_fingerprinted_counted_and_filtered() {
     let rest = app.send_as("reader", Method::GET, &format!("/v1/errors?limit=2&cursor={cursor}"), None).await;
     assert_eq!(kinds(&rest), ["db.timeout"]);
     assert_eq!(rest.body["next_cursor"], Value::Null);
+
+    let metrics = app.send_as("reader", Method::GET, "/metrics", None).await;
+    let text = metrics.body.as_str().unwrap();
+    assert!(text.lines().any(|l| l == "rampart_error_events_total{level=\"warning\"} 1"), "{text}");
+    let health = app.send_as("reader", Method::GET, "/v1/monitoring/system-health", None).await;
+    assert_eq!(health.body["components"]["reported"]["errors_last_hour"], 3, "{}", health.body);
 
     for (path, field) in
         [("/v1/errors?level=fatal", "level"), ("/v1/errors?limit=0", "limit"), ("/v1/errors?cursor=x", "cursor")]

@@ -408,7 +408,7 @@ async fn redis_up_is_absent_without_redis_and_a_sample_with_it() {
     drop(listener);
     let clock: rampart_core::time::SharedClock = app.clock.clone();
     let limiter = RateLimiter::with_redis(&Config::default().ratelimit, Some(&unused), clock);
-    let text = prometheus::render(&app.monitor, &limiter, &[], &[], Duration::from_secs(1));
+    let text = prometheus::render(&app.monitor, &limiter, &[], &[], &Default::default(), Duration::from_secs(1));
     let scrape = parse(&text);
     assert_eq!(scrape.docs.get("rampart_redis_up").map(String::as_str), Some(Series::RedisUp.help()));
     assert!(text.contains("# TYPE rampart_redis_up gauge\n"), "{text}");
