@@ -28,6 +28,10 @@ use crate::wire::{
 use crate::wire::{AlertRecordView, AlertTestResponse, AlertsResponse, SilenceRequest, SilenceView, SilencesResponse};
 use crate::wire::{BackgroundJobsDiagnostics, IntegrationReportRequest, IntegrationView, IntegrationsDiagnostics};
 use crate::wire::{BreakerAcquireResponse, BreakerRecordRequest, BreakerStepResponse, BreakerView, BreakersResponse};
+use crate::wire::{
+    CacheDetail, CacheReportRequest, CacheReportResponse, CachesResponse, ErrorEventView, ErrorReportRequest,
+    ErrorsResponse,
+};
 use crate::wire::{CronListResponse, CronPut, CronRunView, CronRunsResponse, CronView};
 use crate::wire::{QueueHealthResponse, QueueMetricsHistory, QueueMetricsResponse, SystemHealthResponse};
 use crate::wire::{
@@ -401,6 +405,40 @@ impl Client {
     ) -> Result<IntegrationView, ClientError> {
         let request = self.call(INTEGRATIONS_REPORT, &[platform, id])?.json(report);
         self.send(request, &[]).await
+    }
+
+    /// Reports a cache's snapshot and/or events (producer).
+    pub async fn cache_report(
+        &self,
+        name: &str,
+        report: &CacheReportRequest,
+    ) -> Result<CacheReportResponse, ClientError> {
+        let request = self.call(CACHES_REPORT, &[name])?.json(report);
+        self.send(request, &[]).await
+    }
+
+    /// Every cache that reports, with its figures.
+    pub async fn caches(&self) -> Result<CachesResponse, ClientError> {
+        self.send(self.call(MONITORING_CACHES, &[])?, &[]).await
+    }
+
+    /// One cache: figures, thresholds, counts per interval, latest evictions.
+    pub async fn cache(&self, name: &str) -> Result<CacheDetail, ClientError> {
+        self.send(self.call(MONITORING_CACHES_GET, &[name])?, &[]).await
+    }
+
+    /// Reports an error event (producer); answers it as kept, scrubbed.
+    pub async fn error_report(&self, event: &ErrorReportRequest) -> Result<ErrorEventView, ClientError> {
+        let request = self.call(ERRORS_REPORT, &[])?.json(event);
+        self.send(request, &[]).await
+    }
+
+    /// A page of error events, newest first, with counts per kind and
+    /// fingerprint; `filters` are `GET /v1/errors`'s query parameters.
+    pub async fn errors(&self, filters: &[(&str, String)]) -> Result<ErrorsResponse, ClientError> {
+        let call = self.call(ERRORS_LIST, &[])?;
+        let call = if filters.is_empty() { call } else { Call { builder: call.builder.query(filters), ..call } };
+        self.send(call, &[]).await
     }
 
     /// The background-jobs diagnostics (admin): store, Redis, queues, loops, cron.

@@ -18,6 +18,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use rampart_client::cache::CacheSink;
+use rampart_client::wire::CacheReportRequest;
 use rampart_core::alert::{AlertRule, silence_matches};
 use rampart_core::id::CacheName;
 use rampart_core::insight::{CacheEventKind, ErrorLevel};
@@ -239,6 +241,43 @@ impl Insight {
             hook.queued.notify_one();
         }
         Ok(())
+    }
+}
+
+/// A cache report as it comes over the wire, in the insight crate's terms.
+pub fn from_wire(req: &CacheReportRequest) -> (Option<CacheSnapshot>, Vec<CacheEvent>) {
+    let snapshot = req.snapshot.map(|s| CacheSnapshot {
+        size: s.size,
+        max_size: s.max_size,
+        loads: s.loads,
+        hits: s.hits,
+        misses: s.misses,
+        avg_load_ms: s.avg_load_ms,
+        memory_bytes: s.memory_bytes,
+    });
+    let events = req
+        .events
+        .iter()
+        .map(|e| CacheEvent {
+            kind: e.kind,
+            key: e.key.clone(),
+            user: e.user.clone(),
+            reason: e.reason,
+            idle_ms: e.idle_ms,
+            load_ms: e.load_ms,
+            at: e.at,
+        })
+        .collect();
+    (snapshot, events)
+}
+
+/// The in-process monitor: a `ReportingCache` of an app embedding the
+/// server reports straight into it, with the same checks as over HTTP.
+impl CacheSink for Insight {
+    async fn report(&self, name: &str, report: &CacheReportRequest) -> Result<(), String> {
+        let name = CacheName::new(name).map_err(|e| e.to_string())?;
+        let (snapshot, events) = from_wire(report);
+        self.cache_report(name, snapshot, events).await.map(|_| ()).map_err(|e| e.to_string())
     }
 }
 

@@ -62,6 +62,10 @@ enum Command {
     Diag(cli::diag::Args),
     /// Look at webhook sources and the delivery log; replay dead letters.
     Webhooks(cli::webhooks::Args),
+    /// List the caches apps report, or show one with its counts and evictions.
+    Caches(cli::caches::Args),
+    /// List the error events apps report, or their counts per kind and fingerprint.
+    Errors(cli::errors::Args),
     /// Measure a running server's throughput and latency.
     Bench(cli::bench::Args),
     /// Print the API's OpenAPI 3.1 document (as `GET /openapi.json` serves it).
@@ -104,6 +108,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Alerts(args) => cli::alerts::run(args, &Remote::connect(&global)?).await,
         Command::Diag(args) => cli::diag::run(args, &Remote::connect(&global)?).await,
         Command::Webhooks(args) => cli::webhooks::run(args, &Remote::connect(&global)?).await,
+        Command::Caches(args) => cli::caches::run(args, &Remote::connect(&global)?).await,
+        Command::Errors(args) => cli::errors::run(args, &Remote::connect(&global)?).await,
         Command::Bench(args) => cli::bench::run(args, Remote::connect(&global)?.client).await,
         Command::Openapi(args) => cli::openapi::run(args),
     }

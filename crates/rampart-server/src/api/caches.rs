@@ -13,7 +13,7 @@ use rampart_client::wire::{
 };
 use rampart_core::id::CacheName;
 use rampart_core::time::UnixMillis;
-use rampart_insight::cache::{CacheEvent, CacheSnapshot, CacheTally, EVICTIONS_KEPT, hit_rate};
+use rampart_insight::cache::{CacheSnapshot, CacheTally, EVICTIONS_KEPT, hit_rate};
 use rampart_store::CacheSnapshotRecord;
 
 use super::extract::{Auth, Body, Read, Report};
@@ -53,28 +53,7 @@ async fn caches_report(
     Body(req): Body<CacheReportRequest>,
 ) -> Result<Json<CacheReportResponse>, ApiError> {
     let name = cache_name(&name)?;
-    let snapshot = req.snapshot.map(|s| CacheSnapshot {
-        size: s.size,
-        max_size: s.max_size,
-        loads: s.loads,
-        hits: s.hits,
-        misses: s.misses,
-        avg_load_ms: s.avg_load_ms,
-        memory_bytes: s.memory_bytes,
-    });
-    let events = req
-        .events
-        .into_iter()
-        .map(|e| CacheEvent {
-            kind: e.kind,
-            key: e.key,
-            user: e.user,
-            reason: e.reason,
-            idle_ms: e.idle_ms,
-            load_ms: e.load_ms,
-            at: e.at,
-        })
-        .collect();
+    let (snapshot, events) = crate::insight::from_wire(&req);
     let taken = state.insight.cache_report(name.clone(), snapshot, events).await?;
     Ok(Json(CacheReportResponse { name, events: taken.events, evictions: taken.evictions }))
 }

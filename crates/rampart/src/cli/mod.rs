@@ -9,12 +9,14 @@
 pub mod alerts;
 pub mod bench;
 pub mod breakers;
+pub mod caches;
 pub mod config;
 pub mod credentials;
 pub mod cron;
 pub mod diag;
 pub mod dlq;
 pub mod enqueue;
+pub mod errors;
 pub mod jobs;
 pub mod keys;
 pub mod login;

@@ -34,6 +34,8 @@
 //! - [`logs`]: the server's log at TRACE holds no API key;
 //! - [`sentry`]: internal errors reported to a local stand-in for Sentry,
 //!   scrubbed, and nothing sent without a DSN;
+//! - [`insight`]: a `ReportingCache` and error events reported over HTTP,
+//!   read with `rampart caches` and `rampart errors`.
 //! - [`diag`]: `rampart diag` and an app's integration report against the
 //!   real binary;
 //! - [`ui`]: the dashboard in a real headless Chromium over WebDriver: an
@@ -55,6 +57,7 @@ mod cron_cluster;
 mod diag;
 mod durability;
 mod harness;
+mod insight;
 mod logs;
 mod monitoring;
 mod nginx;
