@@ -146,4 +146,8 @@ pub struct BackgroundJobsDiagnostics {
     pub loops: Vec<LoopView>,
     /// Every cron schedule with its last run (status, start, end, error).
     pub cron: Vec<CronView>,
+    /// What apps report: caches (and the rules they breach) and error
+    /// events of the last hour; `null` when the store cannot be read.
+    #[serde(default)]
+    pub reported: Option<super::ReportedHealth>,
 }

@@ -113,6 +113,7 @@ async fn diagnostics_background_jobs(
         queues: queues.into_iter().map(view::queue).collect(),
         loops,
         cron,
+        reported: super::monitoring::reported_health(&state).await.ok(),
     }))
 }
 

@@ -167,7 +167,7 @@ async fn monitoring_system_health(State(state): State<AppState>, _auth: Auth<Rea
 
 /// What apps report, in system health: caches and their breached rules,
 /// error events of the last hour.
-async fn reported_health(state: &AppState) -> Result<ReportedHealth, rampart_store::StoreError> {
+pub(super) async fn reported_health(state: &AppState) -> Result<ReportedHealth, rampart_store::StoreError> {
     let store = state.engine.store();
     let hour_ago = UnixMillis(state.engine.now().0.saturating_sub(3_600_000));
     let counts = rampart_store::ErrorCountsParams { since: hour_ago, kind: None, limit: u32::MAX };

@@ -112,6 +112,13 @@ fn render_background_jobs(d: &BackgroundJobsDiagnostics) -> String {
         out.push('\n');
         out.push_str(&cron.render());
     }
+    if let Some(r) = &d.reported {
+        let breaching = if r.caches_breaching.is_empty() { "none".to_string() } else { r.caches_breaching.join(", ") };
+        out.push_str(&format!(
+            "\napps report: {} cache(s), breaching: {breaching}; {} error event(s) in the last hour, {} critical\n",
+            r.caches, r.errors_last_hour, r.critical_last_hour
+        ));
+    }
     out
 }
 

@@ -66,6 +66,9 @@ async fn a_reporting_cache_and_error_events_reach_the_cli_and_alerts() {
     assert!(counts.stdout.contains("payments.down"), "{}", counts.stdout);
     let bad = cli.run(&["errors", "list", "--level", "fatal"]).await;
     assert_ne!(bad.code, Some(0), "a bad level is refused");
+    let diag = cli.run(&["diag"]).await;
+    diag.expect_code(0);
+    assert!(diag.stdout.contains("apps report: 1 cache(s)"), "{}", diag.stdout);
     let alerts: AlertsResponse = cli.json(&["alerts", "list"]).await;
     assert!(
         alerts.alerts.iter().any(|a| a.rule.as_str() == "error_critical" && a.subject == "payments.down"),
