@@ -77,8 +77,8 @@ pub use load::{Config, ConfigErrors};
 pub use monitoring::MonitoringConfig;
 pub use queues::{PushBreakerConfig, PushConfig, QueueConfig};
 pub use ratelimit::{
-    ApiLimitsConfig, IpNet, KeySource, LimitBackend, OnBackendError, PolicyConfig, PolicyName, PolicyNameError,
-    PolicySpec, RateLimitConfig, ResetFormat, SpecProblem,
+    ApiLimitsConfig, DenyBody, IpNet, KeySource, LimitBackend, OnBackendError, PolicyConfig, PolicyName,
+    PolicyNameError, PolicySpec, RateLimitConfig, ResetFormat, SpecProblem,
 };
 pub use server::LogFormat;
 pub use store::PostgresConfig;

@@ -18,8 +18,9 @@ use crate::keys::{Kind, Resolved, child, describe, key_list, kind_of};
 use crate::urls::RedisUrl;
 
 mod policy;
+pub mod presets;
 
-pub use policy::{KeySource, LimitBackend, OnBackendError, PolicyConfig, PolicySpec, SpecProblem};
+pub use policy::{DenyBody, KeySource, LimitBackend, OnBackendError, PolicyConfig, PolicySpec, SpecProblem};
 pub use rampart_core::id::{PolicyName, PolicyNameError};
 
 /// The conventional variable for a Redis URL; read as `redis_url`, below
@@ -35,8 +36,13 @@ pub(crate) const RATELIMIT_KEYS: &[(&str, Kind)] = &[
     ("redis_timeout", Kind::Text),
     ("redis_prefix", Kind::Text),
     ("api", Kind::Table),
+    ("presets", Kind::Table),
     ("policies", Kind::Table),
 ];
+
+/// The keys of `[ratelimit.presets]`.
+pub(crate) const PRESET_KEYS: &[(&str, Kind)] =
+    &[("enabled", Kind::Bool), ("user_key", Kind::Text), ("org_key", Kind::Text)];
 
 /// The keys of `[ratelimit.api]`.
 pub(crate) const API_LIMIT_KEYS: &[(&str, Kind)] =
@@ -56,6 +62,7 @@ pub(crate) const POLICY_KEYS: &[(&str, Kind)] = &[
     ("key", Kind::Text),
     ("backend", Kind::Text),
     ("on_backend_error", Kind::Text),
+    ("deny_body", Kind::Text),
 ];
 
 /// Rate limiting (`[ratelimit]`): the limiter's bounds, how answers and the
@@ -83,6 +90,10 @@ pub struct RateLimitConfig {
     pub api: ApiLimitsConfig,
     /// The policies configured in `[ratelimit.policies.NAME]`.
     pub policies: BTreeMap<PolicyName, PolicyConfig>,
+    /// The presets in force (see [`presets`]): all of them unless
+    /// `[ratelimit.presets] enabled = false`, less those a configured
+    /// policy of the same name replaces.
+    pub presets: BTreeMap<PolicyName, PolicyConfig>,
 }
 
 impl RateLimitConfig {
@@ -101,8 +112,19 @@ impl Default for RateLimitConfig {
             redis_prefix: "rampart:rl:".to_string(),
             api: ApiLimitsConfig::default(),
             policies: BTreeMap::new(),
+            presets: presets::policies(&default_user_key(), &default_org_key()).into_iter().collect(),
         }
     }
+}
+
+/// What the per-user presets count on at the gate unless `user_key` says otherwise.
+fn default_user_key() -> KeySource {
+    KeySource::Header(http::HeaderName::from_static("x-user-id"))
+}
+
+/// What the per-organisation presets count on at the gate unless `org_key` says otherwise.
+fn default_org_key() -> KeySource {
+    KeySource::Header(http::HeaderName::from_static("x-org-id"))
 }
 
 /// The limits on rampart's own API (`[ratelimit.api]`), counted in this
@@ -206,6 +228,23 @@ pub(crate) fn resolve_key(segments: &[&str]) -> Resolved {
     if key == "api" {
         return resolve_api_limit_key(rest);
     }
+    if key == "presets" {
+        let preset_key = match rest {
+            [one] => one.to_ascii_lowercase(),
+            _ => {
+                return Err(
+                    "`ratelimit.presets` is a table: set one of its keys, e.g. `ratelimit.presets.enabled`".into()
+                );
+            }
+        };
+        return match kind_of(PRESET_KEYS, &preset_key) {
+            Some(kind) => Ok((vec!["ratelimit".into(), "presets".into(), preset_key], kind)),
+            None => Err(format!(
+                "`ratelimit.presets.{preset_key}` is not a setting; ratelimit.presets keys are {}",
+                key_list(PRESET_KEYS)
+            )),
+        };
+    }
     match kind_of(RATELIMIT_KEYS, &key) {
         Some(kind) if rest.is_empty() => Ok((vec!["ratelimit".to_string(), key], kind)),
         Some(_) => Err(format!("`ratelimit.{key}` has no sub-keys")),
@@ -262,6 +301,7 @@ impl Check<'_> {
             return ratelimit;
         };
         let max_key_length = RateLimitConfig::MAX_KEY_LENGTH as u64;
+        let (mut presets_enabled, mut user_key, mut org_key) = (true, default_user_key(), default_org_key());
         for (key, value) in table {
             let path = child(path, key);
             match key.as_str() {
@@ -309,6 +349,28 @@ impl Check<'_> {
                     }
                 }
                 "api" => ratelimit.api = self.api_limits(&path, value),
+                "presets" => {
+                    let Some(presets) = self.table(&path, value, "a table of preset settings") else {
+                        continue;
+                    };
+                    for (key, value) in presets {
+                        let path = child(&path, key);
+                        let key_source = |check: &mut Self, slot: &mut KeySource| {
+                            if let Some(text) = check.text(&path, value) {
+                                match text.parse() {
+                                    Ok(source) => *slot = source,
+                                    Err(e) => check.report(&path, e),
+                                }
+                            }
+                        };
+                        match key.as_str() {
+                            "enabled" => presets_enabled = self.boolean(&path, value).unwrap_or(presets_enabled),
+                            "user_key" => key_source(self, &mut user_key),
+                            "org_key" => key_source(self, &mut org_key),
+                            _ => self.unknown(&path, PRESET_KEYS),
+                        }
+                    }
+                }
                 "policies" => {
                     let Some(policies) = self.table(&path, value, "a table of policies ([ratelimit.policies.NAME])")
                     else {
@@ -340,6 +402,15 @@ impl Check<'_> {
                 _ => self.unknown(&path, RATELIMIT_KEYS),
             }
         }
+        ratelimit.presets = if presets_enabled {
+            let configured = &ratelimit.policies;
+            presets::policies(&user_key, &org_key)
+                .into_iter()
+                .filter(|(name, _)| !configured.contains_key(name))
+                .collect()
+        } else {
+            BTreeMap::new()
+        };
         ratelimit
     }
 
@@ -421,6 +492,7 @@ impl Check<'_> {
                 "key" => self.text(&path, value).map(|s| spec.key = Some(s.to_string())),
                 "backend" => self.text(&path, value).map(|s| spec.backend = Some(s.to_string())),
                 "on_backend_error" => self.text(&path, value).map(|s| spec.on_backend_error = Some(s.to_string())),
+                "deny_body" => self.text(&path, value).map(|s| spec.deny_body = Some(s.to_string())),
                 _ => {
                     self.unknown(&path, POLICY_KEYS);
                     Some(())
@@ -571,37 +643,32 @@ mod tests {
     }
 
     #[test]
-    fn the_shipped_presets_are_valid_policies() {
-        // Uncomment the TOML lines of the presets, as a user would.
-        let presets = DEFAULT_TOML.split("# Presets:").nth(1).expect("config.default.toml has presets");
-        // Up to the next table that is set, [ratelimit.api].
-        let presets = presets.split("\n[").next().unwrap_or(presets);
-        let file: String = presets
-            .lines()
-            .filter_map(|line| line.strip_prefix("# "))
-            .filter(|line| line.starts_with('[') || line.contains(" = "))
-            .map(|line| format!("{line}\n"))
-            .collect();
-        let policies = ok(Some(&file), &[], &[]).ratelimit.policies;
-        let expected = [
-            ("oauth_callback", 10, 300, KeySource::Ip),
-            ("inbox_sync", 5, 300, KeySource::Header(HeaderName::from_static("x-user-id"))),
-            ("inbox_scan", 3, 600, KeySource::Header(HeaderName::from_static("x-user-id"))),
-            ("ai", 20, 60, KeySource::Header(HeaderName::from_static("x-user-id"))),
-            ("per_org", 1000, 3600, KeySource::Header(HeaderName::from_static("x-org-id"))),
-            ("per_ip", 100, 900, KeySource::Ip),
-            ("auth", 5, 900, KeySource::Ip),
-            ("strict", 10, 10, KeySource::Ip),
-            ("moderate", 30, 10, KeySource::Ip),
-            ("lenient", 100, 10, KeySource::Ip),
-        ];
-        assert_eq!(policies.len(), expected.len(), "{policies:#?}");
-        for (name, limit, window_s, key) in expected {
-            let config = &policies[name];
-            let policy = Policy::new(limit, Duration::from_secs(window_s), Algorithm::SlidingWindow, None).unwrap();
-            assert_eq!(config.policy, policy, "{name}");
-            assert_eq!(config.key, key, "{name}");
-        }
+    fn a_fresh_server_has_the_presets_unless_turned_off_or_replaced() {
+        let fresh = ok(None, &[], &[]).ratelimit;
+        assert_eq!(fresh.presets.len(), presets::PRESETS.len());
+        assert_eq!(fresh.presets["auth"].policy.limit(), 5);
+        assert_eq!(fresh.presets["ai"].key, KeySource::Header(HeaderName::from_static("x-user-id")));
+
+        let file = r#"
+            [ratelimit.presets]
+            user_key = "api_key"
+            org_key = "header:X-Tenant"
+            [ratelimit.policies.auth]
+            limit = 3
+            window = "1m"
+        "#;
+        let keyed = ok(Some(file), &[], &[]).ratelimit;
+        assert!(!keyed.presets.contains_key("auth"), "the configured policy replaces the preset");
+        assert_eq!(keyed.policies["auth"].policy.limit(), 3);
+        assert_eq!(keyed.presets["moderate"].key, KeySource::ApiKey);
+        assert_eq!(keyed.presets["per_org"].key, KeySource::Header(HeaderName::from_static("x-tenant")));
+        assert_eq!(keyed.presets["per_ip"].key, KeySource::Ip);
+
+        let off = ok(None, &[("RAMPART_RATELIMIT__PRESETS__ENABLED", "false")], &[]).ratelimit;
+        assert!(off.presets.is_empty());
+        let problems = errors(Some("[ratelimit.presets]\nuser_key = \"cookie\"\ncolour = 1\n"), &[], &[]);
+        assert!(problems.iter().any(|p| p.contains("ratelimit.presets.user_key") && p.contains("not a key source")));
+        assert!(problems.iter().any(|p| p.contains("ratelimit.presets.colour")), "{problems:#?}");
     }
 
     #[test]
@@ -643,6 +710,7 @@ mod tests {
                     key: KeySource::Ip,
                     backend: None,
                     on_backend_error: OnBackendError::Local,
+                    deny_body: DenyBody::Rampart,
                 },
             ),
             (
@@ -652,6 +720,7 @@ mod tests {
                     key: KeySource::Header(HeaderName::from_static("x-user-id")),
                     backend: Some(LimitBackend::Memory),
                     on_backend_error: OnBackendError::Deny,
+                    deny_body: DenyBody::Rampart,
                 },
             ),
             (
@@ -661,6 +730,7 @@ mod tests {
                     key: KeySource::ApiKey,
                     backend: None,
                     on_backend_error: OnBackendError::Allow,
+                    deny_body: DenyBody::Rampart,
                 },
             ),
         ]);

@@ -165,6 +165,7 @@ class RateLimitPolicy(TypedDict, total=False):
     backend: str
     source: str
     on_backend_error: str
+    deny_body: str
     allowed: int
     denied: int
     fallbacks: int

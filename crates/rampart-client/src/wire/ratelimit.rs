@@ -93,10 +93,12 @@ pub struct RateLimitPolicyView {
     pub key: String,
     /// Where the counters live (`memory` or `redis`).
     pub backend: String,
-    /// Where the policy was defined: `config` or `api` (kept in the store).
+    /// Where the policy was defined: `config`, `api` (kept in the store) or `preset`.
     pub source: String,
     /// What a check does when the backend fails.
     pub on_backend_error: String,
+    /// The body of a `429` from the gate or the tower layer: `rampart` or `compat`.
+    pub deny_body: String,
     /// Checks allowed since start (each policy of an allowed multi-check counts one).
     pub allowed: u64,
     /// Checks denied since start (a denied multi-check counts for the policy that denied).
@@ -157,6 +159,12 @@ pub struct RateLimitPolicyPut {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(pattern = r"^(local|allow|deny)$")]
     pub on_backend_error: Option<String>,
+    /// The body of a `429` from the gate or the tower layer: `rampart`
+    /// (default: `{"error": {"code", "message"}, "retry_after_s"}`) or
+    /// `compat` (`{"error", "code", "retryAfter", "retryAfterSeconds"}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"^(rampart|compat)$")]
+    pub deny_body: Option<String>,
 }
 
 /// `GET /v1/ratelimit/policies/{name}/keys/{key}`: a key's state, nothing counted.

@@ -42,10 +42,15 @@ pub struct PolicySpec {
     /// `local` (the default), `allow` or `deny`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub on_backend_error: Option<String>,
+    /// The body of a `429` the gate or the tower layer answers: `rampart`
+    /// (the default) or `compat`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deny_body: Option<String>,
 }
 
 /// The fields of a [`PolicySpec`], as written in TOML and JSON.
-const SPEC_FIELDS: [&str; 7] = ["limit", "window", "algorithm", "burst", "key", "backend", "on_backend_error"];
+const SPEC_FIELDS: [&str; 8] =
+    ["limit", "window", "algorithm", "burst", "key", "backend", "on_backend_error", "deny_body"];
 
 /// One problem with a [`PolicySpec`]: the field at fault and what to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +107,12 @@ impl PolicySpec {
                 .map_err(|e| problem("on_backend_error", e))
                 .ok(),
         };
+        let deny_body = match &self.deny_body {
+            None => Some(DenyBody::default()),
+            Some(s) => choose(s, "a deny body", &DenyBody::ALL.map(|b| (b.as_str(), b)))
+                .map_err(|e| problem("deny_body", e))
+                .ok(),
+        };
         let policy = match (self.limit, window, algorithm) {
             (Some(limit), Some(window), Some(algorithm)) => Policy::new(limit, window, algorithm, self.burst)
                 .map_err(|e| {
@@ -116,9 +127,11 @@ impl PolicySpec {
                 .ok(),
             _ => None,
         };
-        match (policy, key, backend, on_backend_error) {
-            (Some(policy), Some(key), Some(backend), Some(on_backend_error)) if problems.is_empty() => {
-                Ok(PolicyConfig { policy, key, backend, on_backend_error })
+        match (policy, key, backend, on_backend_error, deny_body) {
+            (Some(policy), Some(key), Some(backend), Some(on_backend_error), Some(deny_body))
+                if problems.is_empty() =>
+            {
+                Ok(PolicyConfig { policy, key, backend, on_backend_error, deny_body })
             }
             _ => Err(problems),
         }
@@ -156,6 +169,7 @@ impl PolicySpec {
                 "key" => member_of(member).map(|v| spec.key = Some(v)),
                 "backend" => member_of(member).map(|v| spec.backend = Some(v)),
                 "on_backend_error" => member_of(member).map(|v| spec.on_backend_error = Some(v)),
+                "deny_body" => member_of(member).map(|v| spec.deny_body = Some(v)),
                 _ => {
                     let fields: Vec<String> = SPEC_FIELDS.iter().map(|f| format!("`{f}`")).collect();
                     problems.push(format!("{field}: unknown key; allowed keys here are {}", fields.join(", ")));
@@ -192,6 +206,8 @@ pub struct PolicyConfig {
     pub backend: Option<LimitBackend>,
     /// What a check does when its backend fails (`on_backend_error`).
     pub on_backend_error: OnBackendError,
+    /// The body of a denial answered by the gate or the tower layer (`deny_body`).
+    pub deny_body: DenyBody,
 }
 
 /// How the gate derives a policy's key from a request.
@@ -269,6 +285,20 @@ rampart_core::named_enum! {
     }
 }
 
+rampart_core::named_enum! {
+    /// The body of a `429` answered for a policy (named as configuration
+    /// and the API give it).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+    pub enum DenyBody {
+        /// rampart's: `{"error": {"code", "message"}, "retry_after_s"}`.
+        #[default]
+        Rampart = "rampart",
+        /// The shape apps' own limiters answered: `{"error", "code",
+        /// "retryAfter" (RFC 3339), "retryAfterSeconds"}`.
+        Compat = "compat",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -311,12 +341,14 @@ mod tests {
                     key: Some("cookie".into()),
                     backend: Some("disk".into()),
                     on_backend_error: Some("retry".into()),
+                    deny_body: Some("html".into()),
                     ..spec(5, "1m")
                 },
                 &[
                     "key: \"cookie\" is not a key source",
                     "backend: \"disk\" is not a backend; use \"memory\" or \"redis\"",
                     "on_backend_error: \"retry\" is not a fallback; use \"local\", \"allow\" or \"deny\"",
+                    "deny_body: \"html\" is not a deny body; use \"rampart\" or \"compat\"",
                 ],
             ),
         ];
@@ -342,6 +374,7 @@ mod tests {
             key: KeySource::Header(HeaderName::from_static("x-user-id")),
             backend: Some(LimitBackend::Redis),
             on_backend_error: OnBackendError::Deny,
+            deny_body: DenyBody::Rampart,
         };
         assert_eq!(read, expected);
     }
@@ -356,6 +389,7 @@ mod tests {
             key: Some("api_key".into()),
             backend: Some("memory".into()),
             on_backend_error: Some("allow".into()),
+            deny_body: Some("compat".into()),
             ..spec(2, "1s")
         };
         for spec in [plain, full] {

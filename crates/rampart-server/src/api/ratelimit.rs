@@ -132,6 +132,7 @@ async fn ratelimit_policy_put(
         key: req.key,
         backend: req.backend,
         on_backend_error: req.on_backend_error,
+        deny_body: req.deny_body,
     };
     let policy = spec.validate().map_err(|problems| {
         let named = problems.iter().map(|p| format!("invalid field `{}`: {}", p.field, p.message));
@@ -163,6 +164,16 @@ async fn ratelimit_policy_delete(
     }
     let store = state.engine.store();
     if !store.ratelimit_policy_delete(&name).await? {
+        if state.limiter.is_preset(name.as_str()) {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "POLICY_IS_PRESET",
+                format!(
+                    "policy `{name}` is a preset; PUT replaces it, and [ratelimit.presets] enabled = false in the \
+                     configuration removes every preset"
+                ),
+            ));
+        }
         return Err(LimitError::PolicyNotFound(name.to_string()).into());
     }
     stored::reload(store, &state.limiter).await?;
@@ -189,6 +200,7 @@ fn policy_view(p: &LimitedPolicy) -> RateLimitPolicyView {
         backend: p.backend.as_str().to_string(),
         source: p.source.as_str().to_string(),
         on_backend_error: p.config.on_backend_error.as_str().to_string(),
+        deny_body: p.config.deny_body.as_str().to_string(),
         allowed: p.allowed(),
         denied: p.denied(),
         fallbacks: p.fallbacks(),

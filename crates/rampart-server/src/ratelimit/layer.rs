@@ -19,12 +19,12 @@
 //! use rampart_server::ratelimit::layer::RateLimitLayer;
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let config = Config::load(&Default::default())?; // with [ratelimit.policies.oauth_callback]
+//! let config = Config::load(&Default::default())?; // `oauth` is a preset
 //! let limiter = RateLimiter::new(&config.ratelimit, Arc::new(SystemClock));
 //!
 //! let app = Router::new()
 //!     .route("/oauth/callback", post(|| async { "signed in" }))
-//!     .layer(RateLimitLayer::new(limiter, "oauth_callback").by_client_ip(config.ratelimit.trusted_proxies.clone()));
+//!     .layer(RateLimitLayer::new(limiter, "oauth").by_client_ip(config.ratelimit.trusted_proxies.clone()));
 //!
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
 //! // The client IP needs the peer address: serve with connect info.
@@ -60,6 +60,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::Json;
 use axum::http::request::Parts;
@@ -71,7 +72,7 @@ use tower::{Layer, Service};
 use super::client_ip::{client_ip, peer_addr};
 use super::headers::{ceil_secs, headers};
 use super::{CheckInput, LimitError, RateLimiter, Verdict};
-use crate::config::{IpNet, ResetFormat};
+use crate::config::{DenyBody, IpNet, ResetFormat};
 use rampart_client::wire::{ErrorBody, ErrorDetail};
 
 /// The code of the answer to a denied request.
@@ -86,18 +87,43 @@ struct Exceeded {
     retry_after_s: u64,
 }
 
+/// The body of a denial in the shape apps' own limiters answered
+/// (`deny_body = "compat"`), for apps moving from one.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CompatExceeded {
+    error: &'static str,
+    code: &'static str,
+    /// When a retry may succeed, RFC 3339.
+    retry_after: String,
+    retry_after_seconds: u64,
+}
+
 /// The answer to a denied request: `status` (429, or what a proxy needs),
-/// the rate-limit headers with `Retry-After`, and the `RATE_LIMIT_EXCEEDED`
-/// body with `retry_after_s`.
+/// the rate-limit headers with `Retry-After`, and the body the policy's
+/// `deny_body` says: the `RATE_LIMIT_EXCEEDED` error with `retry_after_s`,
+/// or the compatibility shape.
 pub fn exceeded(verdict: &Verdict, format: ResetFormat, status: StatusCode) -> Response {
     let decision = verdict.decision;
     // Always set when denied at a cost the policy can admit (cost 1 always is).
-    let retry = decision.retry_after.unwrap_or(decision.reset_after);
-    let body = Exceeded {
-        error: ErrorDetail { code: RATE_LIMIT_EXCEEDED.to_string(), message: RATE_LIMIT_EXCEEDED_MESSAGE.to_string() },
-        retry_after_s: ceil_secs(retry),
-    };
-    (status, headers(verdict, format), Json(body)).into_response()
+    let seconds = ceil_secs(decision.retry_after.unwrap_or(decision.reset_after));
+    let headers = headers(verdict, format);
+    match verdict.policy.config.deny_body {
+        DenyBody::Rampart => {
+            let error =
+                ErrorDetail { code: RATE_LIMIT_EXCEEDED.to_string(), message: RATE_LIMIT_EXCEEDED_MESSAGE.to_string() };
+            (status, headers, Json(Exceeded { error, retry_after_s: seconds })).into_response()
+        }
+        DenyBody::Compat => {
+            let body = CompatExceeded {
+                error: RATE_LIMIT_EXCEEDED_MESSAGE,
+                code: RATE_LIMIT_EXCEEDED,
+                retry_after: verdict.now.plus(Duration::from_secs(seconds)).to_rfc3339(),
+                retry_after_seconds: seconds,
+            };
+            (status, headers, Json(body)).into_response()
+        }
+    }
 }
 
 /// An error answer in rampart's JSON form.

@@ -109,6 +109,7 @@ struct Inner {
     /// The policies in force; swapped whole when the stored ones change.
     set: ArcSwap<PolicySet>,
     configured: BTreeMap<PolicyName, PolicyConfig>,
+    presets: BTreeMap<PolicyName, PolicyConfig>,
     registry: Registry,
     redis: Option<Arc<RedisBackend>>,
     max_key_length: usize,
@@ -129,12 +130,13 @@ impl RateLimiter {
     pub fn with_redis(config: &RateLimitConfig, redis_url: Option<&RedisUrl>, clock: SharedClock) -> RateLimiter {
         let redis = redis_url.map(|url| Arc::new(RedisBackend::new(url, config)));
         let registry = Registry::default();
-        let set = registry.build(&config.policies, &BTreeMap::new(), redis.is_some());
+        let set = registry.build(&config.policies, &BTreeMap::new(), &config.presets, redis.is_some());
         RateLimiter {
             inner: Arc::new(Inner {
                 memory: MemoryLimiter::new(config.max_keys),
                 set: ArcSwap::from_pointee(set),
                 configured: config.policies.clone(),
+                presets: config.presets.clone(),
                 registry,
                 redis,
                 max_key_length: config.max_key_length,
@@ -147,7 +149,8 @@ impl RateLimiter {
     /// Replaces the policies defined through the admin API with `stored`;
     /// a name the configuration also defines keeps the configuration's.
     pub fn set_stored(&self, stored: &BTreeMap<PolicyName, PolicyConfig>) {
-        let set = self.inner.registry.build(&self.inner.configured, stored, self.inner.redis.is_some());
+        let inner = &self.inner;
+        let set = inner.registry.build(&inner.configured, stored, &inner.presets, inner.redis.is_some());
         self.inner.set.store(Arc::new(set));
     }
 
@@ -160,6 +163,12 @@ impl RateLimiter {
     /// Whether the configuration defines `name` (so the admin API may not).
     pub fn is_configured(&self, name: &str) -> bool {
         self.inner.configured.contains_key(name)
+    }
+
+    /// Whether `name` is a preset (which a stored policy may replace but
+    /// nothing deletes).
+    pub fn is_preset(&self, name: &str) -> bool {
+        self.inner.presets.contains_key(name)
     }
 
     /// The policies in force now.

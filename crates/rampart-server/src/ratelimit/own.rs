@@ -112,6 +112,7 @@ fn limited(name: &str, id: u32, policy: &Policy, key: KeySource) -> Arc<LimitedP
             key,
             backend: LimitBackend::Memory.into(),
             on_backend_error: OnBackendError::default(),
+            deny_body: Default::default(),
         },
         source: PolicySource::Config,
         backend: LimitBackend::Memory,

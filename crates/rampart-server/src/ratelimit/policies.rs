@@ -1,6 +1,7 @@
 //! The set of policies the limiter knows: those of the configuration, which
-//! are fixed, and those defined through the admin API and kept in the store,
-//! which every node reloads when they change.
+//! are fixed, those defined through the admin API and kept in the store,
+//! which every node reloads when they change, and the presets, which either
+//! replaces.
 //!
 //! A policy keeps its backend id (half of every key's identity in the memory
 //! backend) and its counters across reloads, so redefining a policy does not
@@ -25,6 +26,8 @@ rampart_core::named_enum! {
         Config = "config",
         /// `PUT /v1/ratelimit/policies/{name}`: kept in the store.
         Api = "api",
+        /// A preset every server has (`[ratelimit.presets]`).
+        Preset = "preset",
     }
 }
 
@@ -132,13 +135,15 @@ struct RegistryInner {
 }
 
 impl Registry {
-    /// The set of `configured` policies plus the `stored` ones whose names
-    /// the configuration does not use (the configuration wins). A policy
-    /// that names no backend counts in Redis when there is one (`redis`).
+    /// The set of `configured` policies, plus the `stored` ones whose names
+    /// the configuration does not use (the configuration wins), plus the
+    /// `presets` neither replaces. A policy that names no backend counts in
+    /// Redis when there is one (`redis`).
     pub fn build(
         &self,
         configured: &BTreeMap<PolicyName, PolicyConfig>,
         stored: &BTreeMap<PolicyName, PolicyConfig>,
+        presets: &BTreeMap<PolicyName, PolicyConfig>,
         redis: bool,
     ) -> PolicySet {
         let default_backend = if redis { LimitBackend::Redis } else { LimitBackend::Memory };
@@ -147,7 +152,13 @@ impl Registry {
         let all = configured
             .iter()
             .map(|(n, c)| (n, c, PolicySource::Config))
-            .chain(stored.iter().filter(|(n, _)| !configured.contains_key(*n)).map(|(n, c)| (n, c, PolicySource::Api)));
+            .chain(stored.iter().filter(|(n, _)| !configured.contains_key(*n)).map(|(n, c)| (n, c, PolicySource::Api)))
+            .chain(
+                presets
+                    .iter()
+                    .filter(|(n, _)| !configured.contains_key(*n) && !stored.contains_key(*n))
+                    .map(|(n, c)| (n, c, PolicySource::Preset)),
+            );
         for (name, config, source) in all {
             let RegistryInner { ids, counters, next } = &mut *inner;
             let id = *ids.entry((name.clone(), shape(&config.policy))).or_insert_with(|| {
@@ -175,6 +186,7 @@ mod tests {
             key: Default::default(),
             backend: Default::default(),
             on_backend_error: Default::default(),
+            deny_body: Default::default(),
         }
     }
 
@@ -186,31 +198,51 @@ mod tests {
     fn ids_and_counters_survive_a_reload_unless_the_shape_changes() {
         let registry = Registry::default();
         let configured = names(&[("fixed", config(5, 60, Algorithm::FixedWindow))]);
-        let first = registry.build(&configured, &names(&[("api", config(10, 60, Algorithm::SlidingWindow))]), false);
+        let first = registry.build(
+            &configured,
+            &names(&[("api", config(10, 60, Algorithm::SlidingWindow))]),
+            &BTreeMap::new(),
+            false,
+        );
         first.get("api").unwrap().counters.allow();
 
-        let raised = registry.build(&configured, &names(&[("api", config(20, 60, Algorithm::SlidingWindow))]), false);
+        let raised = registry.build(
+            &configured,
+            &names(&[("api", config(20, 60, Algorithm::SlidingWindow))]),
+            &BTreeMap::new(),
+            false,
+        );
         assert_eq!(raised.get("api").unwrap().id, first.get("api").unwrap().id, "a new limit keeps the keys");
         assert_eq!(raised.get("api").unwrap().allowed(), 1, "and the counters");
         assert_eq!(raised.get("fixed").unwrap().id, first.get("fixed").unwrap().id);
 
-        let rewindowed =
-            registry.build(&configured, &names(&[("api", config(20, 10, Algorithm::SlidingWindow))]), true);
+        let rewindowed = registry.build(
+            &configured,
+            &names(&[("api", config(20, 10, Algorithm::SlidingWindow))]),
+            &BTreeMap::new(),
+            true,
+        );
         assert_ne!(rewindowed.get("api").unwrap().id, first.get("api").unwrap().id, "a new window is a new key space");
         assert_eq!(rewindowed.get("api").unwrap().allowed(), 1);
     }
 
     #[test]
-    fn the_configuration_wins_over_a_stored_policy_of_the_same_name() {
+    fn the_configuration_wins_over_a_stored_policy_and_both_over_a_preset() {
         let registry = Registry::default();
         let set = registry.build(
             &names(&[("login", config(5, 60, Algorithm::FixedWindow))]),
             &names(&[("login", config(500, 60, Algorithm::Gcra)), ("other", config(1, 1, Algorithm::Gcra))]),
+            &names(&[
+                ("login", config(7, 60, Algorithm::SlidingWindow)),
+                ("other", config(7, 60, Algorithm::SlidingWindow)),
+                ("auth", config(5, 900, Algorithm::SlidingWindow)),
+            ]),
             true,
         );
         let login = set.get("login").unwrap();
         assert_eq!((login.source, login.policy().limit()), (PolicySource::Config, 5));
-        assert_eq!(set.get("other").unwrap().source, PolicySource::Api);
+        assert_eq!(set.get("other").unwrap().source, PolicySource::Api, "a stored policy replaces a preset");
+        assert_eq!(set.get("auth").unwrap().source, PolicySource::Preset);
         assert_eq!(set.get("other").unwrap().backend, LimitBackend::Redis, "the default with a Redis");
         assert_eq!(set.iter().count(), 2);
     }

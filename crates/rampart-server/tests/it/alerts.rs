@@ -617,6 +617,7 @@ async fn checks_decided_by_fallback_while_redis_fails_fire_one_alert() {
         key: Default::default(),
         backend: Some(LimitBackend::Redis),
         on_backend_error: OnBackendError::Allow,
+        deny_body: Default::default(),
     };
     config.ratelimit.policies.insert(PolicyName::new("oauth").unwrap(), policy);
     config.ratelimit.redis_timeout = Duration::from_millis(200);

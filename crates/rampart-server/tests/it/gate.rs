@@ -22,6 +22,7 @@ async fn app(policies: &[(&str, u64, &str)], trusted: &[&str]) -> TestApp {
             key: key.parse::<KeySource>().unwrap(),
             backend: Default::default(),
             on_backend_error: Default::default(),
+            deny_body: Default::default(),
         };
         config.ratelimit.policies.insert(PolicyName::new(name).unwrap(), policy);
     }
@@ -160,4 +161,28 @@ async fn bad_gate_requests_answer_a_clear_4xx() {
     for policy in policies.body["policies"].as_array().unwrap() {
         assert_eq!((&policy["allowed"], &policy["denied"]), (&json!(0), &json!(0)), "refused requests count nothing");
     }
+}
+
+#[tokio::test]
+async fn a_policy_may_answer_denials_in_the_shape_apps_used_before() {
+    let app = app(&[], &[]).await;
+    let body = json!({"limit": 1, "window": "5m", "algorithm": "fixed_window", "deny_body": "compat"}).to_string();
+    let put = app.send(Method::PUT, "/v1/ratelimit/policies/login", Some(&body)).await;
+    assert_eq!((put.status, &put.body["deny_body"]), (StatusCode::OK, &json!("compat")), "{}", put.body);
+    let gate = || app.call(Method::GET, "/v1/ratelimit/gate/login").role("producer").from("203.0.113.7").send();
+    assert_eq!(gate().await.status, StatusCode::NO_CONTENT);
+    let denied = gate().await;
+    assert_eq!(denied.status, StatusCode::TOO_MANY_REQUESTS);
+    let retry_at = app.engine.now().plus(Duration::from_secs(300)).to_rfc3339();
+    assert_eq!(
+        denied.body,
+        json!({"error": "Too many requests. Please wait a moment.", "code": "RATE_LIMIT_EXCEEDED",
+               "retryAfter": retry_at, "retryAfterSeconds": 300})
+    );
+    assert_eq!(denied.header("retry-after"), "300");
+
+    let bad = json!({"limit": 1, "window": "5m", "deny_body": "html"}).to_string();
+    let refused = app.send(Method::PUT, "/v1/ratelimit/policies/login", Some(&bad)).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.body["error"]["message"].as_str().unwrap_or("").contains("deny_body"), "{}", refused.body);
 }

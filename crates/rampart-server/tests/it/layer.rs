@@ -31,6 +31,7 @@ fn limiter() -> RateLimiter {
         key: Default::default(),
         backend: Default::default(),
         on_backend_error: Default::default(),
+        deny_body: Default::default(),
     };
     config.ratelimit.policies.insert(PolicyName::new("per_client").unwrap(), policy);
     RateLimiter::new(&config.ratelimit, Arc::new(ManualClock::new(T0)))

@@ -52,6 +52,52 @@ async fn a_policy_put_through_the_api_is_used_at_once_and_gone_once_deleted() {
 }
 
 #[tokio::test]
+async fn a_fresh_server_has_the_presets_which_the_api_may_replace_but_not_delete() {
+    let app = TestApp::new().await;
+    let listed = app.send(Method::GET, "/v1/ratelimit/policies", None).await;
+    let presets: Vec<&str> = listed.body["policies"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter(|p| p["source"] == "preset")
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    let expected = [
+        "admin",
+        "ai",
+        "auth",
+        "connection",
+        "lenient",
+        "moderate",
+        "oauth",
+        "per_ip",
+        "per_org",
+        "public",
+        "staff",
+        "strict",
+        "sync",
+    ];
+    assert_eq!(presets, expected, "{}", listed.body);
+    for allowed in [true, true, true, true, true, false] {
+        assert_eq!(check(&app, "auth", "203.0.113.7").await.body["allowed"], allowed, "5 sign-ins per 15 minutes");
+    }
+    let ai = app.send(Method::GET, "/v1/ratelimit/policies/ai", None).await;
+    assert_eq!(
+        (&ai.body["limit"], &ai.body["window"], &ai.body["key"]),
+        (&json!(20), &json!("1m"), &json!("header:x-user-id"))
+    );
+
+    let replaced = put(&app, "ai", json!({"limit": 100, "window": "1m"})).await;
+    assert_eq!((replaced.status, &replaced.body["source"]), (StatusCode::OK, &json!("api")), "{}", replaced.body);
+    let deleted = app.send(Method::DELETE, "/v1/ratelimit/policies/ai", None).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
+    let back = app.send(Method::GET, "/v1/ratelimit/policies/ai", None).await;
+    assert_eq!((&back.body["source"], &back.body["limit"]), (&json!("preset"), &json!(20)), "the preset is back");
+    let refused = app.send(Method::DELETE, "/v1/ratelimit/policies/ai", None).await;
+    assert_eq!((refused.status, refused.code()), (StatusCode::CONFLICT, "POLICY_IS_PRESET"), "{}", refused.body);
+}
+
+#[tokio::test]
 async fn another_nodes_change_arrives_through_the_syncer() {
     let app = TestApp::new().await;
     let store = app.engine.store().clone();
@@ -60,23 +106,29 @@ async fn another_nodes_change_arrives_through_the_syncer() {
     assert!(!syncer.run_once().await.unwrap(), "nothing moved");
 
     // What another node's PUT leaves in the shared store.
-    let name = PolicyName::new("ai").unwrap();
+    let name = PolicyName::new("summarise").unwrap();
     store.ratelimit_policy_put(&name, r#"{"limit":1,"window":"10s"}"#, app.engine.now()).await.unwrap();
-    assert_eq!(check(&app, "ai", "u1").await.code(), "POLICY_NOT_FOUND", "not before the syncer looks");
+    assert_eq!(check(&app, "summarise", "u1").await.code(), "POLICY_NOT_FOUND", "not before the syncer looks");
     assert!(syncer.run_once().await.unwrap());
-    assert_eq!(check(&app, "ai", "u1").await.body["allowed"], true);
-    assert_eq!(check(&app, "ai", "u1").await.body["allowed"], false);
+    assert_eq!(check(&app, "summarise", "u1").await.body["allowed"], true);
+    assert_eq!(check(&app, "summarise", "u1").await.body["allowed"], false);
 
     store.ratelimit_policy_delete(&name).await.unwrap();
     assert!(syncer.run_once().await.unwrap());
-    assert_eq!(check(&app, "ai", "u1").await.code(), "POLICY_NOT_FOUND");
+    assert_eq!(check(&app, "summarise", "u1").await.code(), "POLICY_NOT_FOUND");
 }
 
 #[tokio::test]
 async fn a_configured_policy_cannot_be_replaced_or_deleted_through_the_api() {
     let mut config = Config::default();
     let policy = Policy::new(5, Duration::from_secs(60), Algorithm::SlidingWindow, None).unwrap();
-    let policy = PolicyConfig { policy, key: Default::default(), backend: None, on_backend_error: Default::default() };
+    let policy = PolicyConfig {
+        policy,
+        key: Default::default(),
+        backend: None,
+        on_backend_error: Default::default(),
+        deny_body: Default::default(),
+    };
     config.ratelimit.policies.insert(PolicyName::new("login").unwrap(), policy);
     let app = TestApp::with_config(config).await;
 

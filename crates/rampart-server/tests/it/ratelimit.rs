@@ -19,6 +19,8 @@ struct P(&'static str, u64, u64, Algorithm, Option<u64>);
 async fn app(policies: &[P], reset_format: ResetFormat) -> TestApp {
     let mut config = Config::default();
     config.ratelimit.reset_format = reset_format;
+    // Only the policies given: these tests list and count them all.
+    config.ratelimit.presets.clear();
     for &P(name, limit, window_s, algorithm, burst) in policies {
         let policy = Policy::new(limit, Duration::from_secs(window_s), algorithm, burst).unwrap();
         let policy = PolicyConfig {
@@ -26,6 +28,7 @@ async fn app(policies: &[P], reset_format: ResetFormat) -> TestApp {
             key: Default::default(),
             backend: Default::default(),
             on_backend_error: Default::default(),
+            deny_body: Default::default(),
         };
         config.ratelimit.policies.insert(PolicyName::new(name).unwrap(), policy);
     }
@@ -177,11 +180,11 @@ async fn policies_list_their_settings() {
         a.body,
         json!({"policies": [
             {"name": "ai", "limit": 20, "window": "1m", "algorithm": "gcra", "burst": 5, "key": "ip",
-             "backend": "memory", "source": "config", "on_backend_error": "local", "allowed": 0, "denied": 0,
-             "fallbacks": 0},
+             "backend": "memory", "source": "config", "on_backend_error": "local", "deny_body": "rampart",
+             "allowed": 0, "denied": 0, "fallbacks": 0},
             {"name": "oauth", "limit": 10, "window": "5m", "algorithm": "sliding_window", "burst": null, "key": "ip",
-             "backend": "memory", "source": "config", "on_backend_error": "local", "allowed": 0, "denied": 0,
-             "fallbacks": 0},
+             "backend": "memory", "source": "config", "on_backend_error": "local", "deny_body": "rampart",
+             "allowed": 0, "denied": 0, "fallbacks": 0},
         ], "redis": null})
     );
 }

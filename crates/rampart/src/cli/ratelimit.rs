@@ -74,6 +74,9 @@ pub enum RatelimitCommand {
         /// local, allow or deny [default: local].
         #[arg(long)]
         on_backend_error: Option<String>,
+        /// The body of a 429 from the gate or the tower layer: `rampart` (default) or `compat`.
+        #[arg(long)]
+        deny_body: Option<String>,
     },
     /// Delete a policy defined through the API (admin).
     Delete {
@@ -143,7 +146,7 @@ pub async fn run(args: Args, remote: &Remote) -> anyhow::Result<()> {
             let what = if reset.reset { "reset: its next check starts fresh" } else { "had nothing counted" };
             output::line(&format!("key `{key}` under `{policy}` {what}"))
         }
-        RatelimitCommand::Put { name, limit, window, algorithm, burst, key, backend, on_backend_error } => {
+        RatelimitCommand::Put { name, limit, window, algorithm, burst, key, backend, on_backend_error, deny_body } => {
             let put = RateLimitPolicyPut {
                 limit: Some(limit),
                 window: Some(window),
@@ -152,6 +155,7 @@ pub async fn run(args: Args, remote: &Remote) -> anyhow::Result<()> {
                 key,
                 backend,
                 on_backend_error,
+                deny_body,
             };
             let policy = client
                 .ratelimit_policy_put(&name, &put)
@@ -237,6 +241,7 @@ fn render_policy(p: &RateLimitPolicyView) -> String {
         ("key", p.key.clone()),
         ("backend", p.backend.clone()),
         ("on backend error", p.on_backend_error.clone()),
+        ("deny body", p.deny_body.clone()),
         ("source", p.source.clone()),
         ("allowed", p.allowed.to_string()),
         ("denied", p.denied.to_string()),
@@ -278,6 +283,7 @@ mod tests {
             backend: "redis".into(),
             source: "config".into(),
             on_backend_error: "local".into(),
+            deny_body: "rampart".into(),
             allowed: 7,
             denied: 2,
             fallbacks: 0,

@@ -24,16 +24,11 @@ const NGINX: &str = "/usr/sbin/nginx";
 /// The example configuration, as shipped.
 const EXAMPLE: &str = include_str!("../../../../docs/nginx/rampart-gate.conf");
 
-/// rampart as the example expects it: nginx on 127.0.0.1 trusted, and the
-/// policy the example names, keyed on the client IP.
+/// rampart as the example expects it: nginx on 127.0.0.1 trusted; the
+/// policy the example names, `oauth`, is a preset.
 const RAMPART_CONFIG: &str = r#"
 [ratelimit]
 trusted_proxies = ["127.0.0.1"]
-
-[ratelimit.policies.oauth_callback]
-limit = 10
-window = "5m"
-key = "ip"
 "#;
 
 /// A free address on a loopback IP of its own (bound, then released): a
@@ -211,7 +206,7 @@ async fn the_eleventh_request_in_five_minutes_from_one_ip_gets_429_through_nginx
         assert_eq!(a.header("x-upstream"), "app");
         assert_eq!(a.header("x-ratelimit-limit"), "10");
         assert_eq!(a.header("x-ratelimit-remaining"), (10 - i).to_string());
-        assert_eq!(a.header("ratelimit-policy"), "\"oauth_callback\";q=10;w=300");
+        assert_eq!(a.header("ratelimit-policy"), "\"oauth\";q=10;w=300");
         assert_eq!(a.header("retry-after"), "");
     }
     let denied = get(&alice, &callback, &[]).await;
@@ -237,7 +232,7 @@ async fn the_eleventh_request_in_five_minutes_from_one_ip_gets_429_through_nginx
 
     // rampart counted the client's address, as nginx saw it.
     let state = reqwest::Client::new()
-        .get(format!("{}/v1/ratelimit/policies/oauth_callback/keys/127.0.0.5", server.url()))
+        .get(format!("{}/v1/ratelimit/policies/oauth/keys/127.0.0.5", server.url()))
         .bearer_auth(server.api_key())
         .send()
         .await
