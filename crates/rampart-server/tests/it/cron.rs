@@ -365,7 +365,10 @@ async fn retention_runs_as_a_builtin_schedule_and_records_what_it_deleted() {
         (run["trigger"].as_str(), run["scheduled_at"].clone()),
         (Some("misfire"), json!(at("2027-01-15T10:00:00Z")))
     );
-    assert_eq!(run["result"], json!({"completed_jobs": 3, "dead_jobs": 0, "cron_runs": 0}));
+    assert_eq!(
+        run["result"],
+        json!({"completed_jobs": 3, "dead_jobs": 0, "cron_runs": 0, "cache_rows": 0, "error_rows": 0})
+    );
     let queues = app.send(Method::GET, "/v1/queues", None).await.body;
     let completed = |name: &str| {
         queues["queues"]
