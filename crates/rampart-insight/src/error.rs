@@ -25,7 +25,7 @@ pub const MAX_FINGERPRINT_CHARS: usize = 128;
 pub const MAX_TENANT_CHARS: usize = 256;
 /// Most tags on one event.
 pub const MAX_TAGS: usize = 32;
-/// Longest tag name, in characters.
+/// Longest tag name, in characters (an empty name is allowed, as JSON allows it).(an empty name is allowed, as JSON allows it).
 pub const MAX_TAG_NAME_CHARS: usize = 64;
 /// Longest tag value, in characters.
 pub const MAX_TAG_VALUE_CHARS: usize = 256;
@@ -70,10 +70,10 @@ impl ErrorEvent {
             return Err(ReportError::new(field("tags"), format!("at most {MAX_TAGS} tags")));
         }
         for (name, value) in &self.tags {
-            if name.is_empty() || name.chars().count() > MAX_TAG_NAME_CHARS {
+            if name.chars().count() > MAX_TAG_NAME_CHARS {
                 return Err(ReportError::new(
                     field("tags"),
-                    format!("a tag name has 1 to {MAX_TAG_NAME_CHARS} characters"),
+                    format!("a tag name has at most {MAX_TAG_NAME_CHARS} characters"),
                 ));
             }
             check_len(&field(&format!("tags.{name}")), Some(value), MAX_TAG_VALUE_CHARS)?;

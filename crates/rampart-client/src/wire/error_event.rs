@@ -30,7 +30,7 @@ pub struct ErrorReportRequest {
     #[serde(default, deserialize_with = "rampart_core::nul::free_opt", skip_serializing_if = "Option::is_none")]
     #[schema(max_length = 256)]
     pub tenant: Option<String>,
-    /// Free labels (at most 32; names of 1 to 64 characters, values of at most 256).
+    /// Free labels (at most 32; names of at most 64 characters, values of at most 256).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
     /// When it happened; its arrival when left out.
