@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 
 use crate::endpoint::{self, *};
 
+use crate::wire::DoctorReport;
 use crate::wire::{
     AckResponse, AcksRequest, AcksResponse, BatchRequest, BatchResponse, CompleteRequest, DeadPurgeResponse,
     DeadRetryRequest, DeadRetryResponse, EnqueueRequest, EnqueueResponse, ErrorBody, FailRequest, HealthResponse,
@@ -636,6 +637,11 @@ impl Client {
     /// Sends a test message to every alert channel; answers each one's result.
     pub async fn alert_test(&self) -> Result<AlertTestResponse, ClientError> {
         self.send(self.call(ALERTS_TEST, &[])?, &[]).await
+    }
+
+    /// Every doctor check of the deployment (admin key).
+    pub async fn doctor(&self) -> Result<DoctorReport, ClientError> {
+        self.send(self.call(ADMIN_DOCTOR, &[])?, &[]).await
     }
 
     /// The server's liveness, uptime and version (needs no key).

@@ -236,6 +236,8 @@ endpoints! {
     ERRORS_REPORT = POST "/v1/errors" => 201;
     /// A page of error events, filtered, with counts per kind and fingerprint.
     ERRORS_LIST = GET "/v1/errors" => 200;
+    /// The deployment's launch checklist: every doctor check, PASS / WARN / FAIL.
+    ADMIN_DOCTOR = GET "/v1/admin/doctor" => 200;
 }
 
 #[cfg(test)]

@@ -24,6 +24,8 @@ mod diagnostic;
 pub use diagnostic::*;
 mod error_event;
 pub use error_event::*;
+mod doctor;
+pub use doctor::*;
 mod health;
 pub use health::*;
 mod job;

@@ -257,6 +257,7 @@ impl Server {
             alerting,
             webhooks,
             insight,
+            doctor: crate::api::doctor::DoctorSettings::from_config(&config, addr),
         });
         match &config.database_url {
             Some(url) => tracing::info!(

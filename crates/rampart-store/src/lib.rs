@@ -94,6 +94,15 @@ use crate::sqlite::SqliteStore;
 /// What [`Store::job_insert_many`] answers.
 pub type InsertResult = Result<Vec<JobInserted>, StoreError>;
 
+/// The store's schema version ([`Store::schema_version`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchemaVersion {
+    /// The migrations the database has applied.
+    pub applied: u32,
+    /// The migrations this rampart knows.
+    pub known: u32,
+}
+
 /// The storage interface: one variant per backend.
 #[derive(Clone)]
 pub enum Store {
@@ -152,6 +161,13 @@ impl Store {
     /// Runs a trivial query: succeeds when the store can serve.
     pub async fn ping(&self) -> Result<(), StoreError> {
         dispatch!(self, s => s.ping())
+    }
+
+    /// The schema version the database has and the one this rampart
+    /// knows: equal once migrated; a database another node migrated further
+    /// shows a larger `applied`.
+    pub async fn schema_version(&self) -> Result<SchemaVersion, StoreError> {
+        dispatch!(self, s => s.schema_version())
     }
 
     /// The latest write the database refused because it cannot write (a

@@ -333,13 +333,6 @@ impl SourceSpec {
                     None
                 }
             },
-            (None, Some(Scheme::Twilio)) => {
-                problem(
-                    "public_url",
-                    "missing: Twilio signs the exact URL it calls; set it, e.g. `https://example.com/in/sms`".into(),
-                );
-                None
-            }
             (None, _) => Some(None),
         };
         let hmac = match scheme {
@@ -518,7 +511,12 @@ mod tests {
         check(SourceSpec { scheme: Some("github".into()), ..Default::default() }, &["secrets"]);
         check(SourceSpec { scheme: Some("none".into()), secret: Some("s".into()), ..Default::default() }, &["secrets"]);
         check(
-            SourceSpec { scheme: Some("twilio".into()), secret: Some("t".into()), ..Default::default() },
+            SourceSpec {
+                scheme: Some("twilio".into()),
+                secret: Some("t".into()),
+                public_url: Some("ftp://example.com/in/sms".into()),
+                ..Default::default()
+            },
             &["public_url"],
         );
         check(

@@ -68,6 +68,10 @@ enum Command {
     Errors(cli::errors::Args),
     /// Measure a running server's throughput and latency.
     Bench(cli::bench::Args),
+    /// Check a deployment before launch: PASS / WARN / FAIL per check; exit 1 on any FAIL.
+    Doctor(cli::doctor::Args),
+    /// Check an app's environment variables against a schema, or write its .env.example.
+    Env(cli::env::Args),
     /// Print the API's OpenAPI 3.1 document (as `GET /openapi.json` serves it).
     Openapi(cli::openapi::Args),
 }
@@ -112,6 +116,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Errors(args) => cli::errors::run(args, &Remote::connect(&global)?).await,
         Command::Bench(args) => cli::bench::run(args, Remote::connect(&global)?.client).await,
         Command::Openapi(args) => cli::openapi::run(args),
+        Command::Doctor(args) => cli::doctor::run(args, &Remote::connect(&global)?, &global.url).await,
+        Command::Env(args) => cli::env::run(args, global.json),
     }
 }
 

@@ -84,8 +84,21 @@ async fn diagnostics_background_jobs(
     // is when an operator needs them.
     let queues = if store.status == "up" { state.engine.queues().await? } else { Vec::new() };
     let redis = health::redis_view(&state.limiter);
-    let loops = state
-        .loops
+    let loops = loop_views(&state.loops);
+    let cron = state.cron.list().await?.into_iter().map(cron::schedule_view).collect();
+    Ok(Json(BackgroundJobsDiagnostics {
+        store,
+        redis,
+        queues: queues.into_iter().map(view::queue).collect(),
+        loops,
+        cron,
+        reported: super::monitoring::reported_health(&state).await.ok(),
+    }))
+}
+
+/// Every loop of this node with its last run, as the diagnostics show it.
+pub(super) fn loop_views(loops: &crate::service::Loops) -> Vec<LoopView> {
+    loops
         .snapshot()
         .into_iter()
         .map(|(name, s)| LoopView {
@@ -105,20 +118,11 @@ async fn diagnostics_background_jobs(
             runs: s.runs,
             failures: s.failures,
         })
-        .collect();
-    let cron = state.cron.list().await?.into_iter().map(cron::schedule_view).collect();
-    Ok(Json(BackgroundJobsDiagnostics {
-        store,
-        redis,
-        queues: queues.into_iter().map(view::queue).collect(),
-        loops,
-        cron,
-        reported: super::monitoring::reported_health(&state).await.ok(),
-    }))
+        .collect()
 }
 
 /// Every push queue's target, with what its host's breaker went through.
-async fn push_targets(state: &AppState) -> Result<Vec<PushTargetView>, ApiError> {
+pub(super) async fn push_targets(state: &AppState) -> Result<Vec<PushTargetView>, ApiError> {
     let queues = state.engine.queues().await?;
     let targets = queues.into_iter().filter_map(|q| {
         let target = state.engine.queue_config(&q.name).target.clone()?;

@@ -44,7 +44,7 @@ async fn health(State(state): State<AppState>) -> Json<HealthResponse> {
     })
 }
 
-async fn ready(State(state): State<AppState>) -> (StatusCode, Json<ReadyResponse>) {
+pub(super) async fn ready(State(state): State<AppState>) -> (StatusCode, Json<ReadyResponse>) {
     let engine = &state.engine;
     let now = engine.now();
     let (store, figures) = probe_store(engine.store(), now, true).await;

@@ -14,6 +14,7 @@ mod breakers;
 mod caches;
 mod cron;
 mod diagnostics;
+pub mod doctor;
 mod edge;
 pub mod error;
 mod errors;
@@ -108,6 +109,8 @@ pub struct Shared {
     pub webhooks: crate::webhook::Intake,
     /// What apps report about themselves: cache telemetry, error events.
     pub insight: crate::insight::Insight,
+    /// What the doctor checks need of the configuration.
+    pub doctor: doctor::DoctorSettings,
 }
 
 /// Every route of the API, each module's.
@@ -123,6 +126,7 @@ fn routes(metrics_public: bool) -> Routes {
         .merge(gate::router())
         .merge(alerts::router())
         .merge(diagnostics::router())
+        .merge(doctor::router())
         .merge(integrations::router())
         .merge(monitoring::router(metrics_public))
         .merge(webhooks::router())

@@ -29,14 +29,14 @@ use rampart_core::duration::HumanDuration;
 use rampart_core::id::SourceName;
 use rampart_core::time::UnixMillis;
 use rampart_store::{WebhookDeliveryListParams, WebhookDeliveryRecord};
-use rampart_webhook::SourceSpec;
+use rampart_webhook::{Scheme, SourceSpec};
 
 use super::extract::{Admin, Auth, Body, Read};
 use super::route::Routes;
 use super::{ApiError, AppState, view};
 use crate::engine::EngineError;
 use crate::ratelimit::CheckInput;
-use crate::ratelimit::client_ip::{client_ip, peer_addr};
+use crate::ratelimit::client_ip::{client_ip, forwarded_url, peer_addr};
 use crate::ratelimit::headers::headers as limit_headers;
 use crate::webhook::{IntakeError, Received, SourceEntry, SourceError};
 
@@ -104,11 +104,21 @@ async fn webhook_intake(
         }
     }
     let body = read_body(body, &parts.headers, source.max_body_bytes).await?;
+    // Only Twilio signs the URL, and only without a configured public_url.
+    let url = match (source.scheme, &source.public_url) {
+        (Scheme::Twilio, None) => {
+            let peer = peer_addr(&parts.extensions).map(|p| p.ip());
+            forwarded_url(peer, &parts.headers, parts.uri.path(), state.own_limits.trusted_proxies())
+        }
+        _ => None,
+    };
     let received =
-        state.webhooks.receive(&source, &parts.headers, parts.uri.query(), &body).await.map_err(|e| match e {
-            IntakeError::Rejected(r) => ApiError::new(StatusCode::UNAUTHORIZED, r.code(), r.to_string()),
-            IntakeError::Engine(e) => intake_engine_error(e),
-        })?;
+        state.webhooks.receive(&source, &parts.headers, parts.uri.query(), url.as_deref(), &body).await.map_err(
+            |e| match e {
+                IntakeError::Rejected(r) => ApiError::new(StatusCode::UNAUTHORIZED, r.code(), r.to_string()),
+                IntakeError::Engine(e) => intake_engine_error(e),
+            },
+        )?;
     Ok(match received {
         Received::Challenge(challenge) => Json(serde_json::json!({ "challenge": challenge })).into_response(),
         Received::Accepted { delivery, event_id, job } => Json(WebhookIntakeResponse {

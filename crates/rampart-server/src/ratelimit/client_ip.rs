@@ -96,6 +96,31 @@ fn parse_entry(entry: &str) -> Option<IpAddr> {
     Some(ip.to_canonical())
 }
 
+/// `X-Forwarded-Proto`: the scheme the client-facing proxy received.
+pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+/// `X-Forwarded-Host`: the `Host` the client-facing proxy received.
+pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+/// The URL the client of a request called, without its query: `http://`
+/// and the `Host` header as received, or, from a `trusted` proxy, the
+/// scheme and host it says it received (`X-Forwarded-Proto`,
+/// `X-Forwarded-Host`; of a list, the left-most entry, the client-facing
+/// proxy's). `None` when the host is missing or not a plain host and port,
+/// or the scheme is not `http` or `https`.
+pub fn forwarded_url(peer: Option<IpAddr>, headers: &HeaderMap, path: &str, trusted: &[IpNet]) -> Option<String> {
+    let from_proxy = peer.is_some_and(|peer| trusted.iter().any(|net| net.contains(peer.to_canonical())));
+    let first = |name: HeaderName| {
+        let value = headers.get(name)?.to_str().ok()?;
+        Some(value.split(',').next().unwrap_or_default().trim().to_string())
+    };
+    let forwarded = |name| if from_proxy { first(name) } else { None };
+    let scheme = forwarded(X_FORWARDED_PROTO).unwrap_or_else(|| "http".to_string()).to_ascii_lowercase();
+    let host = forwarded(X_FORWARDED_HOST).or_else(|| first(axum::http::header::HOST))?;
+    let plain_host = !host.is_empty()
+        && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_'));
+    (matches!(scheme.as_str(), "http" | "https") && plain_host).then(|| format!("{scheme}://{host}{path}"))
+}
+
 #[cfg(test)]
 mod tests {
     use axum::http::HeaderValue;
@@ -217,5 +242,26 @@ mod tests {
         let real: SocketAddr = "198.51.100.1:80".parse().unwrap();
         extensions.insert(ConnectInfo(real));
         assert_eq!(peer_addr(&extensions), Some(real), "the real connection wins");
+    }
+
+    #[test]
+    fn the_called_url_believes_forwarded_headers_from_trusted_proxies_only() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let proxy: Option<IpAddr> = Some("10.1.2.3".parse().unwrap());
+        let stranger: Option<IpAddr> = Some("203.0.113.7".parse().unwrap());
+        let mut h = HeaderMap::new();
+        h.insert("host", "rampart.internal:7433".parse().unwrap());
+        let url = |peer, h: &HeaderMap| forwarded_url(peer, h, "/in/sms", &trusted);
+        assert_eq!(url(proxy, &h).as_deref(), Some("http://rampart.internal:7433/in/sms"));
+        h.insert("x-forwarded-proto", "https".parse().unwrap());
+        h.insert("x-forwarded-host", "example.com, rampart.internal".parse().unwrap());
+        assert_eq!(url(proxy, &h).as_deref(), Some("https://example.com/in/sms"));
+        assert_eq!(url(stranger, &h).as_deref(), Some("http://rampart.internal:7433/in/sms"), "not believed");
+        h.insert("x-forwarded-host", "evil.example/path@x".parse().unwrap());
+        assert_eq!(url(proxy, &h), None, "not a plain host");
+        h.insert("x-forwarded-host", "example.com".parse().unwrap());
+        h.insert("x-forwarded-proto", "gopher".parse().unwrap());
+        assert_eq!(url(proxy, &h), None);
+        assert_eq!(url(stranger, &HeaderMap::new()), None, "no Host at all");
     }
 }

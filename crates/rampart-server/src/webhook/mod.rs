@@ -101,12 +101,13 @@ impl Intake {
         source: &Source,
         headers: &HeaderMap,
         query: Option<&str>,
+        url: Option<&str>,
         body: &[u8],
     ) -> Result<Received, IntakeError> {
         let engine = &self.inner.engine;
         let counts = &self.inner.counts;
         counts.received(&source.name);
-        if let Err(rejection) = verify(source, &Inbound { headers, body, query }, engine.now()) {
+        if let Err(rejection) = verify(source, &Inbound { headers, body, query, url }, engine.now()) {
             counts.rejected(&source.name);
             tracing::warn!(source = %source.name, code = rejection.code(), reason = %rejection, size = body.len(), "webhook rejected");
             let reject = WebhookRejectParams {

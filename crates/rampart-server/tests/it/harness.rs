@@ -171,6 +171,7 @@ impl TestApp {
             alerting: alerting.clone(),
             loops: loops.clone(),
             diagnostics: config.diagnostics.clone(),
+            doctor: rampart_server::api::doctor::DoctorSettings::from_config(&config, PEER),
             webhooks: rampart_server::webhook::Intake::new(
                 engine.clone(),
                 rampart_server::webhook::Sources::new(engine.clone(), config.webhooks.sources.clone()),

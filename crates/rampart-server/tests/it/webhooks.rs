@@ -265,7 +265,9 @@ async fn sources_put_through_the_api_take_requests_and_never_show_secrets() {
     assert_eq!(names, ["gh", "open", "orders", "slack"]);
     let configured = app.send(Method::PUT, "/v1/webhooks/sources/orders", Some(r#"{"scheme":"none"}"#)).await;
     assert_eq!((configured.status, configured.code()), (StatusCode::CONFLICT, "SOURCE_IN_CONFIG"));
-    let invalid = app.send(Method::PUT, "/v1/webhooks/sources/x", Some(r#"{"scheme":"twilio","secret":"t"}"#)).await;
+    let invalid = app
+        .send(Method::PUT, "/v1/webhooks/sources/x", Some(r#"{"scheme":"twilio","secret":"t","public_url":"sms"}"#))
+        .await;
     assert_eq!((invalid.status, invalid.code()), (StatusCode::BAD_REQUEST, "INVALID_SOURCE"));
     assert!(invalid.message().contains("public_url"), "{}", invalid.message());
     assert_eq!(app.send(Method::DELETE, "/v1/webhooks/sources/gh", None).await.status, StatusCode::NO_CONTENT);
@@ -369,4 +371,37 @@ async fn the_builtin_cleanup_runs_daily_at_four_and_purges_in_its_history() {
     assert_eq!(runs.len(), 2);
     assert_eq!(runs[0]["status"], "completed");
     assert_eq!(runs[0]["result"]["deliveries"], 4);
+}
+
+#[tokio::test]
+async fn twilio_without_a_public_url_is_checked_against_the_url_a_trusted_proxy_received() {
+    let mut config = Config::default();
+    config.ratelimit.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    config.webhooks.sources.extend([source(
+        "sms",
+        SourceSpec { scheme: Some("twilio".into()), secret: Some("token".into()), ..Default::default() },
+    )]);
+    let app = TestApp::with_config(config).await;
+    let form = "Body=Hello&From=%2B15557654321";
+    let signed = "https://example.com/in/smsBodyHelloFrom+15557654321";
+    let signature = STANDARD.encode(mac(HmacAlgorithm::Sha1, b"token", &[signed.as_bytes()]));
+    let intake = |peer: &'static str| {
+        app.call(Method::POST, "/in/sms")
+            .from(peer)
+            .header("host", "rampart.internal:7433")
+            .header("x-forwarded-proto", "https")
+            .header("x-forwarded-host", "example.com")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-twilio-signature", &signature)
+            .body(form)
+            .send()
+    };
+    let via_proxy = intake("127.0.0.1").await;
+    assert_eq!(via_proxy.status, StatusCode::OK, "{}", via_proxy.body);
+    let forged = intake("203.0.113.7").await;
+    assert_eq!(
+        (forged.status, forged.code()),
+        (StatusCode::UNAUTHORIZED, "SIGNATURE_INVALID"),
+        "a stranger's forwarded headers are not believed: the URL is http://rampart.internal:7433/in/sms"
+    );
 }

@@ -23,6 +23,11 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0013_telemetry.sql"),
 ];
 
+/// How many migrations this rampart knows.
+pub(super) fn known() -> u32 {
+    MIGRATIONS.len() as u32
+}
+
 /// The advisory lock key held while migrating ("rampart" in ASCII).
 const LOCK_KEY: i64 = 0x72_61_6d_70_61_72_74;
 

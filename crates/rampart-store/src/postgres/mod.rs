@@ -222,6 +222,15 @@ impl PgStore {
         .await
     }
 
+    pub(crate) async fn schema_version(&self) -> Result<crate::SchemaVersion, StoreError> {
+        let applied: i32 = self
+            .call(async |c| {
+                Ok(c.query_one("SELECT COALESCE(MAX(version), 0) FROM rampart_migrations", &[]).await?.get(0))
+            })
+            .await?;
+        Ok(crate::SchemaVersion { applied: u32::try_from(applied).unwrap_or(0), known: migrate::known() })
+    }
+
     pub(crate) async fn job_insert_many(&self, p: JobInsertParams) -> Result<Vec<JobInserted>, StoreError> {
         let node = &self.inner.node;
         self.call(async |c| jobs::insert_many(c, node, &p).await).await

@@ -219,6 +219,12 @@ impl SqliteStore {
         self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?)).await
     }
 
+    pub(crate) async fn schema_version(&self) -> Result<crate::SchemaVersion, StoreError> {
+        let applied: i64 = self.read(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?)).await?;
+        let known = MIGRATIONS.len() as u32;
+        Ok(crate::SchemaVersion { applied: u32::try_from(applied).unwrap_or(0), known })
+    }
+
     pub(crate) async fn flush(&self) -> Result<(), StoreError> {
         // Writes run in the order they were queued: this one commits last.
         self.write(|_| Ok(())).await

@@ -129,6 +129,13 @@ pub async fn insert_then_get_shows_the_job_and_its_creation(store: Store) {
     assert!(store.job_get(JobId(999_999)).await.unwrap().is_none());
 }
 
+/// An opened store is migrated: it has applied every migration it knows.
+pub async fn an_opened_store_has_its_schema_current(store: Store) {
+    let version = store.schema_version().await.unwrap();
+    assert!(version.known >= 11, "{version:?}");
+    assert_eq!(version.applied, version.known);
+}
+
 /// Also `job_find_live_by_key`: the live job of a key, found while it lives.
 pub async fn unique_key_returns_the_live_job_until_it_finishes(store: Store) {
     let mut a = job("sync");
@@ -802,6 +809,7 @@ macro_rules! backend {
                 };
             }
             run!(insert_then_get_shows_the_job_and_its_creation);
+            run!(an_opened_store_has_its_schema_current);
             run!(unique_key_returns_the_live_job_until_it_finishes);
             run!(unique_key_holds_under_concurrent_inserts);
             run!(concurrent_leases_and_acks_never_share_a_job);

@@ -130,6 +130,11 @@ pub struct Inbound<'a> {
     pub body: &'a [u8],
     /// The request's query string, without `?` (Twilio signs it with the URL).
     pub query: Option<&'a str>,
+    /// The URL the sender called, without the query, as the server rebuilt
+    /// it (from `Host`, and from a trusted proxy's `X-Forwarded-Proto` and
+    /// `X-Forwarded-Host`); Twilio's check uses it when the source sets no
+    /// `public_url`.
+    pub url: Option<&'a str>,
 }
 
 impl Inbound<'_> {
@@ -182,7 +187,10 @@ pub fn verify(source: &Source, req: &Inbound<'_>, now: UnixMillis) -> Result<(),
         Scheme::Stripe => stripe::verify(&ctx, req),
         Scheme::Github => github::verify(&ctx, req),
         Scheme::Slack => slack::verify(&ctx, req),
-        Scheme::Twilio => twilio::verify(&ctx, req, source.public_url.as_deref().unwrap_or_default()),
+        Scheme::Twilio => match source.public_url.as_deref().or(req.url) {
+            Some(url) => twilio::verify(&ctx, req, url),
+            None => Err(Rejection::Invalid),
+        },
         Scheme::Shopify => shopify::verify(&ctx, req),
         Scheme::Standard => standard::verify(&ctx, req),
         Scheme::Hmac => match &source.hmac {

@@ -27,7 +27,7 @@ fn headers(pairs: &[(&str, String)]) -> HeaderMap {
 }
 
 fn check(source: &Source, headers: &HeaderMap, body: &[u8]) -> Result<(), Rejection> {
-    verify(source, &Inbound { headers, body, query: None }, NOW)
+    verify(source, &Inbound { headers, body, query: None, url: None }, NOW)
 }
 
 fn hex256(key: &str, parts: &[&[u8]]) -> String {
@@ -152,9 +152,23 @@ fn twilio_signs_the_url_and_sorted_form_fields_or_the_body_hash() {
     let signed = format!("{url}?{query}");
     let sig = STANDARD.encode(mac(HmacAlgorithm::Sha1, b"token", &[signed.as_bytes()]));
     let h = headers(&[("x-twilio-signature", sig)]);
-    let req = |body: &'static [u8]| verify(&s, &Inbound { headers: &h, body, query: Some(&query) }, NOW);
+    let req = |body: &'static [u8]| verify(&s, &Inbound { headers: &h, body, query: Some(&query), url: None }, NOW);
     assert_eq!(req(BODY), Ok(()));
     assert_eq!(req(b"{}"), Err(Rejection::Invalid));
+}
+
+#[test]
+fn twilio_without_a_public_url_checks_the_url_the_server_rebuilt() {
+    let url = "https://example.com/in/sms";
+    let s = source(SourceSpec { scheme: Some("twilio".into()), secret: Some("token".into()), ..Default::default() });
+    let form = b"Body=Hello";
+    let signed = format!("{url}BodyHello");
+    let h =
+        headers(&[("x-twilio-signature", STANDARD.encode(mac(HmacAlgorithm::Sha1, b"token", &[signed.as_bytes()])))]);
+    let req = |url| verify(&s, &Inbound { headers: &h, body: form, query: None, url }, NOW);
+    assert_eq!(req(Some(url)), Ok(()));
+    assert_eq!(req(Some("http://example.com/in/sms")), Err(Rejection::Invalid), "the scheme is signed too");
+    assert_eq!(req(None), Err(Rejection::Invalid), "no URL to check against");
 }
 
 #[test]

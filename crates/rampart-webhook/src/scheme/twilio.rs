@@ -4,8 +4,10 @@
 //! body is signed instead through a `bodySHA256=<hex>` query parameter of
 //! the URL (the URL alone is signed, and the body must hash to it).
 //!
-//! The URL is the source's `public_url` with the request's query: behind
-//! proxies the address rampart sees is not the one Twilio signed. Twilio's
+//! The URL is the source's `public_url` with the request's query, else the
+//! URL the server rebuilt from the request (`Host`, and a trusted proxy's
+//! `X-Forwarded-Proto` and `X-Forwarded-Host`): behind proxies the address
+//! rampart sees is not the one Twilio signed. Twilio's
 //! own validator also accepts the URL with the default port added or
 //! removed, and so does this. A request carrying
 //! `X-Twilio-Webhooks-Signature-Settings: …,algorithm=HMAC_SHA256` is

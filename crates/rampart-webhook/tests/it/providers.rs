@@ -132,7 +132,7 @@ fn check(case: &Case) {
         .collect();
     let now = UnixMillis(case.now * 1000);
     let verdict = |body: &[u8]| {
-        verify(&source, &Inbound { headers: &headers, body, query: case.query.as_deref() }, now)
+        verify(&source, &Inbound { headers: &headers, body, query: case.query.as_deref(), url: None }, now)
             .map_or_else(|r| r.code().to_string(), |()| "ok".to_string())
     };
     assert_eq!(verdict(case.body.as_bytes()), case.expect, "{}", case.name);

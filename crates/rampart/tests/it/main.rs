@@ -36,6 +36,8 @@
 //!   scrubbed, and nothing sent without a DSN;
 //! - [`insight`]: a `ReportingCache` and error events reported over HTTP,
 //!   read with `rampart caches` and `rampart errors`.
+//! - [`doctor`]: `rampart doctor` against a fresh server, a readable admin key, no server;
+//! - [`env`]: `rampart env check` and `env example` on real schema and dotenv files;
 //! - [`diag`]: `rampart diag` and an app's integration report against the
 //!   real binary;
 //! - [`ui`]: the dashboard in a real headless Chromium over WebDriver: an
@@ -55,7 +57,9 @@ mod cluster;
 mod cron;
 mod cron_cluster;
 mod diag;
+mod doctor;
 mod durability;
+mod env;
 mod harness;
 mod insight;
 mod logs;
