@@ -9,6 +9,7 @@
 pub mod alerts;
 pub mod bench;
 pub mod breakers;
+pub mod caches;
 pub mod config;
 pub mod credentials;
 pub mod cron;
@@ -17,6 +18,7 @@ pub mod dlq;
 pub mod doctor;
 pub mod enqueue;
 pub mod env;
+pub mod errors;
 pub mod jobs;
 pub mod keys;
 pub mod login;

@@ -34,6 +34,8 @@
 //! - [`logs`]: the server's log at TRACE holds no API key;
 //! - [`sentry`]: internal errors reported to a local stand-in for Sentry,
 //!   scrubbed, and nothing sent without a DSN;
+//! - [`insight`]: a `ReportingCache` and error events reported over HTTP,
+//!   read with `rampart caches` and `rampart errors`.
 //! - [`doctor`]: `rampart doctor` against a fresh server, a readable admin key, no server;
 //! - [`env`]: `rampart env check` and `env example` on real schema and dotenv files;
 //! - [`diag`]: `rampart diag` and an app's integration report against the
@@ -59,6 +61,7 @@ mod doctor;
 mod durability;
 mod env;
 mod harness;
+mod insight;
 mod logs;
 mod monitoring;
 mod nginx;
