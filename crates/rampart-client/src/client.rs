@@ -29,7 +29,8 @@ use crate::wire::{AlertRecordView, AlertTestResponse, AlertsResponse, SilenceReq
 use crate::wire::{BackgroundJobsDiagnostics, IntegrationReportRequest, IntegrationView, IntegrationsDiagnostics};
 use crate::wire::{BreakerAcquireResponse, BreakerRecordRequest, BreakerStepResponse, BreakerView, BreakersResponse};
 use crate::wire::{
-    BudgetView, BudgetsResponse, ReserveRequest, ReserveResponse, UsageBatch, UsageEvent, UsageResponse,
+    BudgetView, BudgetsResponse, CacheDetail, CacheReportRequest, CacheReportResponse, CachesResponse, ErrorEventView,
+    ErrorReportRequest, ErrorsResponse, ReserveRequest, ReserveResponse, UsageBatch, UsageEvent, UsageResponse,
     UsageSummaryResponse,
 };
 use crate::wire::{CronListResponse, CronPut, CronRunView, CronRunsResponse, CronView};
@@ -426,6 +427,40 @@ impl Client {
     ) -> Result<IntegrationView, ClientError> {
         let request = self.call(INTEGRATIONS_REPORT, &[platform, id])?.json(report);
         self.send(request, &[]).await
+    }
+
+    /// Reports a cache's snapshot and/or events (producer).
+    pub async fn cache_report(
+        &self,
+        name: &str,
+        report: &CacheReportRequest,
+    ) -> Result<CacheReportResponse, ClientError> {
+        let request = self.call(CACHES_REPORT, &[name])?.json(report);
+        self.send(request, &[]).await
+    }
+
+    /// Every cache that reports, with its figures.
+    pub async fn caches(&self) -> Result<CachesResponse, ClientError> {
+        self.send(self.call(MONITORING_CACHES, &[])?, &[]).await
+    }
+
+    /// One cache: figures, thresholds, counts per interval, latest evictions.
+    pub async fn cache(&self, name: &str) -> Result<CacheDetail, ClientError> {
+        self.send(self.call(MONITORING_CACHES_GET, &[name])?, &[]).await
+    }
+
+    /// Reports an error event (producer); answers it as kept, scrubbed.
+    pub async fn error_report(&self, event: &ErrorReportRequest) -> Result<ErrorEventView, ClientError> {
+        let request = self.call(ERRORS_REPORT, &[])?.json(event);
+        self.send(request, &[]).await
+    }
+
+    /// A page of error events, newest first, with counts per kind and
+    /// fingerprint; `filters` are `GET /v1/errors`'s query parameters.
+    pub async fn errors(&self, filters: &[(&str, String)]) -> Result<ErrorsResponse, ClientError> {
+        let call = self.call(ERRORS_LIST, &[])?;
+        let call = if filters.is_empty() { call } else { Call { builder: call.builder.query(filters), ..call } };
+        self.send(call, &[]).await
     }
 
     /// The background-jobs diagnostics (admin): store, Redis, queues, loops, cron.

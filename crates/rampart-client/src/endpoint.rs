@@ -228,6 +228,16 @@ endpoints! {
     WEBHOOK_DELIVERIES_REPLAY_ALL = POST "/v1/webhooks/deliveries/replay" => 200;
     /// Each webhook source with its counts, last event and last rejection.
     DIAGNOSTICS_WEBHOOKS = GET "/v1/admin/diagnostics/webhooks" => 200;
+    /// Report a cache's snapshot and events.
+    CACHES_REPORT = POST "/v1/caches/{name}/report" => 200;
+    /// Every cache that reports, with its figures.
+    MONITORING_CACHES = GET "/v1/monitoring/caches" => 200;
+    /// One cache: figures, counts per interval, latest evictions.
+    MONITORING_CACHES_GET = GET "/v1/monitoring/caches/{name}" => 200;
+    /// Report an error event (scrubbed before it is kept).
+    ERRORS_REPORT = POST "/v1/errors" => 201;
+    /// A page of error events, filtered, with counts per kind and fingerprint.
+    ERRORS_LIST = GET "/v1/errors" => 200;
     /// The deployment's launch checklist: every doctor check, PASS / WARN / FAIL.
     ADMIN_DOCTOR = GET "/v1/admin/doctor" => 200;
     /// Report AI model calls, one or a batch of up to 1,000; idempotent on `call_id`.

@@ -12,7 +12,13 @@
 //! - [`worker`]: runs handlers for jobs, leasing from a [`worker::JobSource`]:
 //!   a remote server through the [`client::Client`], or (in `rampart-server`)
 //!   an engine in the same process.
+//! - `cache` (feature `cache`): `ReportingCache`, an LRU cache (on the `lru`
+//!   crate) that reports its own telemetry to a [`cache::CacheSink`]: a
+//!   server through the [`client::Client`], or (in `rampart-server`) the
+//!   server's own monitor in the same process.
 
+#[cfg(feature = "cache")]
+pub mod cache;
 pub mod client;
 pub mod endpoint;
 pub mod wire;

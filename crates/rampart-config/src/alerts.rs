@@ -12,6 +12,7 @@ use std::time::Duration;
 use rampart_core::alert::{AlertRule, AlertTiming};
 use rampart_core::id::QueueName;
 use rampart_core::webhook::WebhookSecret;
+use rampart_insight::cache::CacheThresholds;
 use toml::{Table, Value};
 
 use crate::check::Check;
@@ -174,9 +175,17 @@ impl AlertThresholds {
             AlertRule::ProcessMemory => (self.process_memory_mb * MIB) as f64,
             AlertRule::RedisMemory => (self.redis_memory_mb * MIB) as f64,
             // States, not levels: open (or failed) is 1.
-            AlertRule::BreakerOpen | AlertRule::CronFailed | AlertRule::TokenExpiring | AlertRule::LimiterFallback => {
-                1.0
-            }
+            AlertRule::BreakerOpen
+            | AlertRule::CronFailed
+            | AlertRule::TokenExpiring
+            | AlertRule::LimiterFallback
+            | AlertRule::ErrorCritical => 1.0,
+            // Per cache ([caches]) and per rule ([errors.rules]): the alerter
+            // passes each figure's own threshold.
+            AlertRule::CacheUtilisation => CacheThresholds::default().utilisation,
+            AlertRule::CacheHitRate => CacheThresholds::default().hit_rate,
+            AlertRule::CacheMemory => CacheThresholds::default().memory_bytes as f64,
+            AlertRule::ErrorCount => 0.0,
         }
     }
 }

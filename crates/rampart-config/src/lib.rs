@@ -37,7 +37,8 @@
 //!   `ratelimit` (`[ratelimit]`, its policies' one spec and validation),
 //!   `monitoring`, `alerts`, `breaker` (`[breaker_defaults]`,
 //!   `[breakers.NAME]`), `cron` (`[[cron]]`, `[retention]`),
-//!   `diagnostics` (`[diagnostics]`, `[sentry]`), `ui` (`[ui]`, the
+//!   `diagnostics` (`[diagnostics]`, `[sentry]`), `insight` (`[caches]`,
+//!   `[caches.NAME]`, `[errors]`, `[errors.rules.NAME]`: what apps report), `ui` (`[ui]`, the
 //!   dashboard) and `webhooks` (`[webhooks]`, `[webhooks.NAME]` sources read
 //!   by rampart-webhook's one validation);
 //! - `load`: [`Config::load`], which stacks the layers, resolves each
@@ -50,6 +51,7 @@ mod check;
 mod connection;
 mod cron;
 mod diagnostics;
+mod insight;
 mod keys;
 mod layers;
 mod load;
@@ -70,6 +72,7 @@ pub use alerts::{AlertThresholds, AlertsConfig, ChannelConfig, ChannelKind, SLAC
 pub use connection::HttpConfig;
 pub use cron::{CronConfig, RetentionConfig};
 pub use diagnostics::{DiagnosticsConfig, SentryConfig, SentryDsn};
+pub use insight::{CachesConfig, ErrorCountRule, ErrorsConfig};
 pub use layers::{ConfigSources, DEFAULT_TOML};
 pub use load::{Config, ConfigErrors};
 pub use monitoring::MonitoringConfig;

@@ -22,6 +22,7 @@ use crate::check::Check;
 use crate::connection::{self, HttpConfig};
 use crate::cron::{self, CronConfig, RetentionConfig};
 use crate::diagnostics::{self, DiagnosticsConfig, SentryConfig};
+use crate::insight::{self, CachesConfig, ErrorsConfig};
 use crate::keys::{Kind, Resolved, key_list, kind_of};
 use crate::layers::{self, ConfigSources, DEFAULT_TOML, Layers, Source};
 use crate::monitoring::{self, MonitoringConfig};
@@ -70,6 +71,8 @@ pub(crate) const TOP_KEYS: &[(&str, Kind)] = &[
     ("webhooks", Kind::Table),
     ("usage", Kind::Table),
     ("budgets", Kind::Table),
+    ("caches", Kind::Table),
+    ("errors", Kind::Table),
 ];
 
 /// The whole configuration of a server.
@@ -131,6 +134,10 @@ pub struct Config {
     pub webhooks: WebhooksConfig,
     /// AI usage: prices, budgets and reservations (`[usage]`, `[budgets.NAME]`).
     pub usage: UsageConfig,
+    /// Cache telemetry: rule thresholds per cache and retention (`[caches]`).
+    pub caches: CachesConfig,
+    /// Error events: retention, the Sentry relay, `error_count` rules (`[errors]`).
+    pub errors: ErrorsConfig,
     /// Alert rules, timing and channels (`[alerts]`).
     pub alerts: AlertsConfig,
     /// The dashboard (`[ui]`).
@@ -164,6 +171,8 @@ impl Default for Config {
             webhooks: WebhooksConfig::default(),
             usage: UsageConfig::default(),
             monitoring: MonitoringConfig::default(),
+            caches: CachesConfig::default(),
+            errors: ErrorsConfig::default(),
             alerts: AlertsConfig::default(),
             ui: UiConfig::default(),
         }
@@ -296,6 +305,8 @@ fn resolve(segments: &[&str]) -> Resolved {
         "webhooks" => webhooks::resolve_key(rest),
         "usage" => usage::resolve_usage_key(rest),
         "budgets" => usage::resolve_budget_key(rest),
+        "caches" => insight::resolve_caches_key(rest),
+        "errors" => insight::resolve_errors_key(rest),
         _ => match kind_of(TOP_KEYS, &first) {
             Some(kind) if rest.is_empty() => Ok((vec![first], kind)),
             Some(_) => Err(format!("`{first}` has no sub-keys")),
@@ -322,6 +333,9 @@ fn resolve_dotted(key: &str) -> Resolved {
     }
     if let Some(rest) = key.strip_prefix("budgets.") {
         return usage::resolve_dotted_budget(rest);
+    }
+    if let Some(rest) = key.strip_prefix("caches.") {
+        return insight::resolve_caches_dotted(rest);
     }
     if let Some(rest) = key.strip_prefix("queues.") {
         return queues::resolve_dotted(rest);
@@ -368,6 +382,8 @@ impl Check<'_> {
                 "cron" => config.cron = self.cron(&path, value),
                 "retention" => config.retention = self.retention(&path, value),
                 "webhooks" => config.webhooks = self.webhooks(&path, value),
+                "caches" => config.caches = self.caches(&path, value),
+                "errors" => config.errors = self.errors(&path, value),
                 // Read below as a whole: each named table over its defaults.
                 "queue_defaults" | "queues" | "breaker_defaults" | "breakers" | "usage" | "budgets" => {}
                 _ => self.unknown(&path, TOP_KEYS),

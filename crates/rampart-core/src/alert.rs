@@ -96,6 +96,18 @@ crate::named_enum! {
         ProcessMemory = "process_memory",
         /// The configured Redis's `used_memory` exceeds the threshold, in bytes.
         RedisMemory = "redis_memory",
+        /// A cache's size over its `max_size` exceeds the threshold (a fraction).
+        CacheUtilisation = "cache_utilisation",
+        /// A cache's hit rate is *below* the threshold (a fraction), once it
+        /// counted enough loads.
+        CacheHitRate = "cache_hit_rate",
+        /// A cache's memory estimate exceeds the threshold, in bytes.
+        CacheMemory = "cache_memory",
+        /// More error events (of a kind, or of any) arrived within a rule's
+        /// window than its threshold.
+        ErrorCount = "error_count",
+        /// An app reported a critical error event: fires at once, per kind.
+        ErrorCritical = "error_critical",
     }
     parse_error: AlertRuleError = |s| AlertRuleError(s.chars().take(64).collect());
 }
@@ -123,7 +135,9 @@ impl AlertRule {
             | AlertRule::BreakerOpen
             | AlertRule::CronFailed
             | AlertRule::TokenExpiring
-            | AlertRule::LimiterFallback => value >= threshold,
+            | AlertRule::LimiterFallback
+            | AlertRule::ErrorCritical => value >= threshold,
+            AlertRule::CacheHitRate => value < threshold,
             _ => value > threshold,
         }
     }
@@ -139,7 +153,8 @@ impl AlertRule {
             | AlertRule::BreakerOpen
             | AlertRule::CronFailed
             | AlertRule::TokenExpiring
-            | AlertRule::LimiterFallback => 1,
+            | AlertRule::LimiterFallback
+            | AlertRule::ErrorCritical => 1,
             _ => configured.max(1),
         }
     }
@@ -170,13 +185,22 @@ impl AlertRule {
             AlertRule::DeadLetterDepth => "dead jobs",
             AlertRule::ProcessMemory => "resident memory",
             AlertRule::RedisMemory => "Redis used memory",
+            AlertRule::CacheUtilisation => "cache utilisation",
+            AlertRule::CacheHitRate => "cache hit rate",
+            AlertRule::CacheMemory => "cache memory",
+            AlertRule::ErrorCount => "error events in the window",
+            AlertRule::ErrorCritical => "critical error events",
         }
     }
 
     /// A figure of this rule as people read it: `"12.5%"`, `"140 ms"`, `"1200"`.
     pub fn format_value(self, value: f64) -> String {
         match self {
-            AlertRule::QueueFailedRate | AlertRule::ApiErrorRate => format!("{}%", trim_number(value * 100.0)),
+            AlertRule::QueueFailedRate
+            | AlertRule::ApiErrorRate
+            | AlertRule::CacheUtilisation
+            | AlertRule::CacheHitRate => format!("{}%", trim_number(value * 100.0)),
+            AlertRule::CacheMemory => format!("{} MiB", trim_number(value / 1_048_576.0)),
             AlertRule::StoreLatency => format!("{} ms", trim_number(value)),
             AlertRule::ProcessMemory | AlertRule::RedisMemory => format_bytes(value),
             _ => trim_number(value),
@@ -212,7 +236,8 @@ fn trim_number(x: f64) -> String {
 #[error(
     "`{0}` is not an alert rule; rules are queue_waiting, queue_failed_rate, queue_stalled, store_latency, \
      dead_letters, breaker_open, cron_failed, token_expiring, ratelimit_fallback, api_error_rate, \
-     dead_letter_depth, process_memory and redis_memory"
+     dead_letter_depth, process_memory, redis_memory, cache_utilisation, cache_hit_rate, cache_memory, error_count \
+     and error_critical"
 )]
 pub struct AlertRuleError(pub String);
 

@@ -188,6 +188,14 @@ name_type!(
     "budget name"
 );
 
+name_type!(
+    /// The name of a cache an app reports telemetry for (`models`,
+    /// `sessions:eu`), by the same rule as queue names.
+    CacheName,
+    CacheNameError,
+    "cache name"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

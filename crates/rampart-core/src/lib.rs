@@ -12,6 +12,8 @@
 //! - [`queue`]: the counters of a queue's attempts.
 //! - [`cron`]: cron schedules in time zones, their DST rule and misfire plans.
 //! - [`delivery`]: the id and status of a webhook delivery (intake's log).
+//! - [`insight`]: what apps report about themselves: cache eviction reasons
+//!   and event kinds, error levels.
 //! - [`retry`]: retry policy, exponential backoff with jitter, the fail decision.
 //! - [`auth`]: API-key roles and what each may do.
 //! - [`alert`]: alert rules, the fire/remind/resolve decision over samples, silences.
@@ -30,6 +32,7 @@ pub mod cron;
 pub mod delivery;
 pub mod duration;
 pub mod id;
+pub mod insight;
 pub mod integration;
 pub mod job;
 pub mod name;

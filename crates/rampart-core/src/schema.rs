@@ -13,7 +13,8 @@ use crate::alert::{AlertId, AlertState, SilenceId};
 use crate::auth::Role;
 use crate::delivery::{DeliveryId, DeliveryStatus};
 use crate::duration::HumanDuration;
-use crate::id::{BreakerName, BudgetName, CronName, JobId, PolicyName, QueueName, SourceName};
+use crate::id::{BreakerName, BudgetName, CacheName, CronName, JobId, PolicyName, QueueName, SourceName};
+use crate::insight::{CacheEventKind, ErrorLevel, EvictionReason};
 use crate::job::JobState;
 use crate::time::UnixMillis;
 
@@ -92,6 +93,10 @@ schema! {
     AlertState => one_of(AlertState::ALL.iter().map(|s| s.as_str()), "An alert's state.");
     Role => one_of(Role::ALL.iter().map(|r| r.as_str()), "An API key's role.");
     DeliveryStatus => one_of(DeliveryStatus::ALL.iter().map(|s| s.as_str()), "Where a webhook delivery stands.");
+    CacheName => text(NAME_PATTERN, Some(CacheName::MAX_LEN), &format!("A cache's name: {NAME}"));
+    EvictionReason => one_of(EvictionReason::ALL.iter().map(|s| s.as_str()), "Why a cache dropped an entry.");
+    CacheEventKind => one_of(CacheEventKind::ALL.iter().map(|s| s.as_str()), "What happened in a cache.");
+    ErrorLevel => one_of(ErrorLevel::ALL.iter().map(|s| s.as_str()), "How bad an error event is.");
 }
 
 #[cfg(test)]

@@ -14,7 +14,8 @@ use crate::alert::{AlertId, AlertState, SilenceId};
 use crate::auth::Role;
 use crate::delivery::{DeliveryId, DeliveryStatus};
 use crate::duration::HumanDuration;
-use crate::id::{BreakerName, BudgetName, CronName, JobId, PolicyName, QueueName, SourceName};
+use crate::id::{BreakerName, BudgetName, CacheName, CronName, JobId, PolicyName, QueueName, SourceName};
+use crate::insight::{CacheEventKind, ErrorLevel, EvictionReason};
 use crate::job::JobState;
 use crate::time::UnixMillis;
 
@@ -52,6 +53,10 @@ as_text!(
     DeliveryId,
     DeliveryStatus,
     BudgetName,
+    CacheName,
+    EvictionReason,
+    CacheEventKind,
+    ErrorLevel,
 );
 
 #[cfg(test)]

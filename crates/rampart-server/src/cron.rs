@@ -177,10 +177,13 @@ impl Cron {
                 &r.schedule,
                 r.timezone,
                 format!(
-                    "rampart's maintenance: deletes completed jobs after {}, dead jobs after {}, cron runs after {}",
+                    "rampart's maintenance: deletes completed jobs after {}, dead jobs after {}, cron runs after {}, \
+                     cache telemetry after {}, error events after {}",
                     days(r.completed),
                     days(r.dead),
                     days(r.cron_runs),
+                    days(config.caches.retention),
+                    days(config.errors.retention),
                 ),
             ),
             builtin(

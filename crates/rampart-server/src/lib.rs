@@ -20,6 +20,8 @@
 //! - [`webhook`]: webhook intake: the sources (configured and put through
 //!   the API), a request verified, logged and enqueued in one transaction,
 //!   and each source's counts.
+//! - [`insight`]: what apps report about themselves: cache telemetry and
+//!   error events (scrubbed), kept in the store; a critical event alerts at once.
 //! - [`breaker`]: this node's in-process circuit breakers, by name.
 //! - [`monitoring`]: queue samples with their history, totals kept across
 //!   restarts, HTTP request metrics and the Prometheus exposition.
@@ -46,6 +48,7 @@ pub use rampart_config as config;
 pub mod connection;
 pub mod cron;
 pub mod engine;
+pub mod insight;
 pub mod monitoring;
 pub mod ratelimit;
 pub mod server;

@@ -213,8 +213,11 @@ impl Server {
             services.spawn(sampler.run(shutdown.clone()));
         }
         let alerting = Alerting::new(&config.alerts.channels);
+        let mut insight = crate::insight::Insight::new(engine.clone(), &config);
         if config.alerts.enabled {
             let queued = Arc::new(tokio::sync::Notify::new());
+            insight = insight
+                .with_alerts(crate::insight::AlertHook { channels: alerting.channels.names(), queued: queued.clone() });
             let (channels, health) = (alerting.channels.clone(), alerting.health.clone());
             let alerter_config = AlerterConfig {
                 alerts: config.alerts.clone(),
@@ -224,7 +227,8 @@ impl Server {
             };
             let mut alerter = Alerter::new(alerter_config, engine.clone(), queued.clone())
                 .with_loops(register(names::ALERTER))
-                .with_limiter(limiter.clone());
+                .with_limiter(limiter.clone())
+                .with_insight(insight.clone());
             if config.monitoring.enabled {
                 alerter = alerter.with_monitor(monitor.clone());
             }
@@ -256,6 +260,7 @@ impl Server {
             monitor,
             alerting,
             webhooks,
+            insight,
             doctor: crate::api::doctor::DoctorSettings::from_config(&config, addr),
             usage: crate::usage::Usage::new(engine.clone(), config.usage.clone()),
         });

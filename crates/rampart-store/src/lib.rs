@@ -35,6 +35,9 @@
 //! - [`webhook`]: webhook intake: sources kept through the API, the event
 //!   ids taken per source, the delivery log (following each event's job),
 //!   idempotency keys of enqueues, and their retention.
+//! - [`insight`]: what apps report about themselves: each cache's latest
+//!   snapshot, counters per interval and last 1,000 evictions; error events
+//!   and their counts per kind, fingerprint and interval; their retention.
 //! - [`monitoring`]: the running totals of every queue, kept across
 //!   restarts, the job figures readiness reports, and whether the database
 //!   takes writes ([`Store::write_failure`], [`Store::write_probe`]).
@@ -52,6 +55,7 @@ pub mod audit;
 pub mod breaker;
 pub mod cron;
 pub mod error;
+pub mod insight;
 pub mod integration;
 pub mod job;
 pub mod monitoring;
@@ -71,6 +75,7 @@ pub use audit::{AuditInsert, AuditListParams, AuditRecord};
 pub use breaker::{BreakerApplied, BreakerApplyParams, BreakerOp, BreakerRecord, BreakerTransitionRecord};
 pub use cron::*;
 pub use error::StoreError;
+pub use insight::*;
 pub use integration::{IntegrationCounts, IntegrationRecord, IntegrationSummary, IntegrationUpsertParams};
 pub use job::*;
 pub use monitoring::{JobHealthCounts, QueueTotalsAddParams, QueueTotalsDelta, QueueTotalsRecord, utc_day};
@@ -84,7 +89,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use rampart_core::delivery::DeliveryId;
-use rampart_core::id::{BreakerName, BudgetName, CronName, JobId, PolicyName, QueueName, SourceName};
+use rampart_core::id::{BreakerName, BudgetName, CacheName, CronName, JobId, PolicyName, QueueName, SourceName};
 use rampart_core::time::UnixMillis;
 use tokio::sync::broadcast;
 
@@ -450,6 +455,90 @@ impl Store {
     /// A page of the audit log, newest first.
     pub async fn audit_list(&self, params: AuditListParams) -> Result<Vec<AuditRecord>, StoreError> {
         dispatch!(self, s => s.audit_list(params))
+    }
+
+    /// Records a cache's report in one transaction: its snapshot (when it
+    /// has one) replaces the kept one, the interval of `now` gains what the
+    /// counters gained since the kept snapshot plus the events' counts, and
+    /// the evictions are kept, trimmed to the cache's newest
+    /// [`EVICTIONS_KEPT`]. Keys and users with NUL are cleaned.
+    pub async fn cache_report(&self, mut params: CacheReportParams) -> Result<(), StoreError> {
+        for e in &mut params.evictions {
+            nul::clean_opt(&mut e.key);
+            nul::clean_opt(&mut e.user);
+        }
+        dispatch!(self, s => s.cache_report(params))
+    }
+
+    /// Every cache that reported, with its latest snapshot, by name.
+    pub async fn cache_list(&self) -> Result<Vec<CacheSnapshotRecord>, StoreError> {
+        dispatch!(self, s => s.cache_list())
+    }
+
+    /// One cache with its latest snapshot; `None` when it never reported
+    /// (or retention forgot it).
+    pub async fn cache_get(&self, name: &CacheName) -> Result<Option<CacheSnapshotRecord>, StoreError> {
+        dispatch!(self, s => s.cache_get(name))
+    }
+
+    /// A cache's counts per interval from `since` on, oldest first.
+    pub async fn cache_intervals(
+        &self,
+        name: &CacheName,
+        since: UnixMillis,
+    ) -> Result<Vec<CacheIntervalRecord>, StoreError> {
+        dispatch!(self, s => s.cache_intervals(name, since))
+    }
+
+    /// Every cache's counts summed over the intervals from `since` on, by name.
+    pub async fn cache_totals(&self, since: UnixMillis) -> Result<Vec<(CacheName, CacheTally)>, StoreError> {
+        dispatch!(self, s => s.cache_totals(since))
+    }
+
+    /// A cache's `limit` latest evictions, newest first.
+    pub async fn cache_evictions(&self, name: &CacheName, limit: u32) -> Result<Vec<CacheEvictionRecord>, StoreError> {
+        dispatch!(self, s => s.cache_evictions(name, limit))
+    }
+
+    /// Deletes, `limit` rows of each kind at most, the intervals and
+    /// evictions before `before` and the caches that last reported before it.
+    pub async fn cache_prune(&self, before: UnixMillis, limit: u32) -> Result<InsightPruned, StoreError> {
+        dispatch!(self, s => s.cache_prune(before, limit))
+    }
+
+    /// Keeps error events (already scrubbed) and counts each in its kind's,
+    /// fingerprint's and interval's count, all in one transaction; answers
+    /// the kept events in order. Text with NUL is cleaned.
+    pub async fn error_insert(&self, mut params: ErrorInsertParams) -> Result<Vec<ErrorEventRecord>, StoreError> {
+        for e in &mut params.events {
+            nul::clean(&mut e.kind);
+            nul::clean(&mut e.message);
+            nul::clean(&mut e.fingerprint);
+            nul::clean_opt(&mut e.tenant);
+            nul::clean(&mut e.tags);
+        }
+        dispatch!(self, s => s.error_insert(params))
+    }
+
+    /// A page of error events matching the filters, newest first.
+    pub async fn error_list(&self, mut params: ErrorListParams) -> Result<Vec<ErrorEventRecord>, StoreError> {
+        nul::clean_opt(&mut params.kind);
+        nul::clean_opt(&mut params.fingerprint);
+        nul::clean_opt(&mut params.tenant);
+        dispatch!(self, s => s.error_list(params))
+    }
+
+    /// Error events counted per kind and fingerprint over the intervals from
+    /// `since` on, the largest counts first.
+    pub async fn error_counts(&self, mut params: ErrorCountsParams) -> Result<Vec<ErrorCountRecord>, StoreError> {
+        nul::clean_opt(&mut params.kind);
+        dispatch!(self, s => s.error_counts(params))
+    }
+
+    /// Deletes, `limit` rows of each kind at most, the error events and
+    /// counts before `before`.
+    pub async fn error_prune(&self, before: UnixMillis, limit: u32) -> Result<InsightPruned, StoreError> {
+        dispatch!(self, s => s.error_prune(before, limit))
     }
 
     /// Every platform with its connections counted per status, by platform name.

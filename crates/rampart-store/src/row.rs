@@ -26,6 +26,8 @@ pub(crate) trait Row {
     fn opt_int(&self, i: usize) -> Result<Option<i64>, Self::Error>;
     /// A floating-point column.
     fn float(&self, i: usize) -> Result<f64, Self::Error>;
+    /// A nullable floating-point column.
+    fn opt_float(&self, i: usize) -> Result<Option<f64>, Self::Error>;
     /// A text column.
     fn text(&self, i: usize) -> Result<String, Self::Error>;
     /// A nullable text column.

@@ -64,6 +64,10 @@ enum Command {
     Webhooks(cli::webhooks::Args),
     /// AI usage totals and budgets; define or delete a budget.
     Usage(cli::usage::Args),
+    /// List the caches apps report, or show one with its counts and evictions.
+    Caches(cli::caches::Args),
+    /// List the error events apps report, or their counts per kind and fingerprint.
+    Errors(cli::errors::Args),
     /// Measure a running server's throughput and latency.
     Bench(cli::bench::Args),
     /// Check a deployment before launch: PASS / WARN / FAIL per check; exit 1 on any FAIL.
@@ -113,6 +117,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Diag(args) => cli::diag::run(args, &Remote::connect(&global)?).await,
         Command::Webhooks(args) => cli::webhooks::run(args, &Remote::connect(&global)?).await,
         Command::Usage(args) => cli::usage::run(args, &Remote::connect(&global)?).await,
+        Command::Caches(args) => cli::caches::run(args, &Remote::connect(&global)?).await,
+        Command::Errors(args) => cli::errors::run(args, &Remote::connect(&global)?).await,
         Command::Bench(args) => cli::bench::run(args, Remote::connect(&global)?.client).await,
         Command::Openapi(args) => cli::openapi::run(args),
         Command::Doctor(args) => cli::doctor::run(args, &Remote::connect(&global)?, &global.url).await,

@@ -152,6 +152,10 @@ pub struct BackgroundJobsDiagnostics {
     /// per queue, most first); jobs without a tenant are not counted.
     #[serde(default)]
     pub dead_tenants: Vec<DeadTenantView>,
+    /// What apps report: caches (and the rules they breach) and error
+    /// events of the last hour; `null` when the store cannot be read.
+    #[serde(default)]
+    pub reported: Option<super::ReportedHealth>,
 }
 
 /// A tenant's dead jobs in one queue.

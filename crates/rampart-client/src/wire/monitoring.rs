@@ -134,6 +134,9 @@ pub struct SystemComponents {
     pub alerts: AlertsHealth,
     /// This node's memory and Redis's.
     pub memory: MemoryHealth,
+    /// What apps report: their caches and error events; `null` when the
+    /// store cannot be read.
+    pub reported: Option<ReportedHealth>,
 }
 
 /// Memory: this node's (read when asked) and the configured Redis's.
@@ -148,6 +151,19 @@ pub struct MemoryHealth {
     /// Redis is down, or (in system health, which reads the last sample)
     /// with monitoring off.
     pub redis_used_bytes: Option<u64>,
+}
+
+/// What apps report, in system health.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReportedHealth {
+    /// Caches that report.
+    pub caches: usize,
+    /// `cache/rule` for each cache rule breached at its latest snapshot.
+    pub caches_breaching: Vec<String>,
+    /// Error events in the last hour.
+    pub errors_last_hour: u64,
+    /// Critical error events in the last hour (at most 1,000 counted).
+    pub critical_last_hour: u64,
 }
 
 /// The circuit breakers' part of system health.

@@ -159,6 +159,11 @@ impl Notice {
             AlertRule::ApiErrorRate => "rampart's API".to_string(),
             AlertRule::ProcessMemory => "the rampart server".to_string(),
             AlertRule::RedisMemory => "Redis".to_string(),
+            AlertRule::CacheUtilisation | AlertRule::CacheHitRate | AlertRule::CacheMemory => {
+                format!("cache `{}`", a.subject)
+            }
+            AlertRule::ErrorCount => format!("error rule `{}`", a.subject),
+            AlertRule::ErrorCritical => format!("error kind `{}`", a.subject),
             _ => format!("queue `{}`", a.subject),
         };
         let mut text = format!(
@@ -288,6 +293,23 @@ fn next_step(a: &NoticeAlert) -> String {
             "reconnect `{q}` in the app before its token expires (`rampart diag integrations` shows when); the alert \
              resolves once the app reports a later expiry; {ack}"
         ),
+        AlertRule::CacheUtilisation => {
+            format!(
+                "cache `{q}` is nearly full: raise its max size or shorten its entries' life (`rampart caches show {q}`); {ack}"
+            )
+        }
+        AlertRule::CacheHitRate => {
+            format!("cache `{q}` misses more than it hits: check its keys and size (`rampart caches show {q}`); {ack}")
+        }
+        AlertRule::CacheMemory => {
+            format!("cache `{q}` holds more memory than allowed: lower its max size (`rampart caches show {q}`); {ack}")
+        }
+        AlertRule::ErrorCount => {
+            format!("read the latest events (`rampart errors list`) and fix their cause; {ack}")
+        }
+        AlertRule::ErrorCritical => {
+            format!("read the event (`rampart errors list --kind {q} --level critical`) now; {ack}")
+        }
     }
 }
 

@@ -112,6 +112,7 @@ async fn diagnostics_background_jobs(
             .map(|t| DeadTenantView { queue: t.queue.to_string(), tenant: t.tenant, dead: t.dead })
             .collect(),
         memory,
+        reported: super::monitoring::reported_health(&state).await.ok(),
     }))
 }
 

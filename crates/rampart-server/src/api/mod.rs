@@ -11,11 +11,13 @@
 
 mod alerts;
 mod breakers;
+mod caches;
 mod cron;
 mod diagnostics;
 pub mod doctor;
 mod edge;
 pub mod error;
+mod errors;
 pub mod extract;
 mod gate;
 mod guard;
@@ -106,6 +108,8 @@ pub struct Shared {
     pub alerting: crate::alert::Alerting,
     /// Webhook intake and its sources.
     pub webhooks: crate::webhook::Intake,
+    /// What apps report about themselves: cache telemetry, error events.
+    pub insight: crate::insight::Insight,
     /// What the doctor checks need of the configuration.
     pub doctor: doctor::DoctorSettings,
     /// AI usage, budgets and reservations.
@@ -130,6 +134,8 @@ fn routes(metrics_public: bool) -> Routes {
         .merge(monitoring::router(metrics_public))
         .merge(webhooks::router())
         .merge(usage::router())
+        .merge(caches::router())
+        .merge(errors::router())
         .merge(Routes::new().add(OPENAPI, openapi::serve))
 }
 

@@ -16,6 +16,8 @@ use rampart_client::endpoint::{
 use rampart_core::breaker::BreakerState;
 use rampart_core::duration::HumanDuration;
 use rampart_core::job::JobState;
+use rampart_core::time::UnixMillis;
+use std::collections::HashMap;
 
 use super::extract::{Auth, Read};
 use super::health::{probe_store, redis_view};
@@ -127,6 +129,13 @@ async fn monitoring_system_health(State(state): State<AppState>, _auth: Auth<Rea
     };
     let breakers = breaker::statuses(&state.shared_breakers, &state.breakers).await.ok().map(|b| breakers_health(&b));
     let (resident_bytes, heap_bytes) = process_memory();
+    let reported = match reported_health(&state).await {
+        Ok(r) => Some(r),
+        Err(e) => {
+            tracing::warn!(error = %e, "system health: cannot read what apps report");
+            None
+        }
+    };
     let status = if store.status != "up" {
         "unhealthy"
     } else if !alerts.is_empty()
@@ -153,8 +162,39 @@ async fn monitoring_system_health(State(state): State<AppState>, _auth: Auth<Rea
                 failing_channels,
             },
             memory: MemoryHealth { resident_bytes, heap_bytes, redis_used_bytes: latest.memory.redis_used_bytes },
+            reported,
         },
         timestamp: state.engine.now(),
+    })
+}
+
+/// What apps report, in system health: caches and their breached rules,
+/// error events of the last hour.
+pub(super) async fn reported_health(state: &AppState) -> Result<ReportedHealth, rampart_store::StoreError> {
+    let store = state.engine.store();
+    let hour_ago = UnixMillis(state.engine.now().0.saturating_sub(3_600_000));
+    let counts = rampart_store::ErrorCountsParams { since: hour_ago, kind: None, limit: u32::MAX };
+    let critical = rampart_store::ErrorListParams {
+        level: Some(rampart_core::insight::ErrorLevel::Critical),
+        since: Some(hour_ago),
+        limit: 1_000,
+        ..Default::default()
+    };
+    let (caches, counts, critical) =
+        tokio::try_join!(store.cache_list(), store.error_counts(counts), store.error_list(critical))?;
+    let caches_breaching = caches
+        .iter()
+        .filter_map(|r| Some((r, r.snapshot.as_ref()?)))
+        .flat_map(|(r, s)| {
+            let verdicts = state.insight.caches().thresholds(&r.name).verdicts(s);
+            verdicts.into_iter().filter(|v| v.holds).map(move |v| format!("{}/{}", r.name, v.rule))
+        })
+        .collect();
+    Ok(ReportedHealth {
+        caches: caches.len(),
+        caches_breaching,
+        errors_last_hour: counts.iter().map(|c| c.count).sum(),
+        critical_last_hour: critical.len() as u64,
     })
 }
 
@@ -200,8 +240,34 @@ async fn metrics_open(State(state): State<AppState>) -> Result<Response, ApiErro
         .into_iter()
         .map(|((model, provider), c)| (model, provider, c.succeeded, c.failed, c.cost.usd()))
         .collect();
-    let text =
-        prometheus::render(&state.monitor, &state.limiter, &breakers, &webhooks, &usage, state.started.elapsed());
+    let store = state.engine.store();
+    let hour_ago = UnixMillis(state.engine.now().0.saturating_sub(3_600_000));
+    let caches = match tokio::try_join!(store.cache_list(), store.cache_totals(hour_ago)) {
+        Ok((caches, totals)) => {
+            let totals: HashMap<_, _> = totals.into_iter().collect();
+            caches
+                .into_iter()
+                .map(|r| {
+                    let t = totals.get(&r.name).copied().unwrap_or_default();
+                    (r, t)
+                })
+                .collect()
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics: cannot read the caches apps report");
+            Vec::new()
+        }
+    };
+    let reported = prometheus::ReportedMetrics { caches, errors: state.insight.error_counts() };
+    let text = prometheus::render(
+        &state.monitor,
+        &state.limiter,
+        &breakers,
+        &webhooks,
+        &usage,
+        &reported,
+        state.started.elapsed(),
+    );
     Ok(([(header::CONTENT_TYPE, prometheus::CONTENT_TYPE)], text).into_response())
 }
 

@@ -22,8 +22,11 @@ use std::fmt::{Display, Write};
 use std::time::Duration;
 
 use rampart_core::breaker::BreakerState;
+use rampart_core::insight::ErrorLevel;
 use rampart_core::job::JobState;
 use rampart_core::time::UnixMillis;
+use rampart_insight::cache::CacheTally;
+use rampart_store::CacheSnapshotRecord;
 
 use super::Monitor;
 use super::http::LATENCY_BOUNDS_S;
@@ -96,6 +99,20 @@ rampart_core::named_enum! {
         UsageCallsTotal = "rampart_usage_calls_total",
         /// `rampart_usage_cost_usd_total`.
         UsageCostUsdTotal = "rampart_usage_cost_usd_total",
+        /// `rampart_cache_entries`.
+        CacheEntries = "rampart_cache_entries",
+        /// `rampart_cache_utilisation_ratio`.
+        CacheUtilisationRatio = "rampart_cache_utilisation_ratio",
+        /// `rampart_cache_hit_ratio`.
+        CacheHitRatio = "rampart_cache_hit_ratio",
+        /// `rampart_cache_memory_bytes`.
+        CacheMemoryBytes = "rampart_cache_memory_bytes",
+        /// `rampart_cache_lookups_total`.
+        CacheLookupsTotal = "rampart_cache_lookups_total",
+        /// `rampart_cache_evictions_last_hour`.
+        CacheEvictionsLastHour = "rampart_cache_evictions_last_hour",
+        /// `rampart_error_events_total`.
+        ErrorEventsTotal = "rampart_error_events_total",
     }
 }
 
@@ -116,7 +133,9 @@ impl Series {
             | Series::RatelimitFallbacksTotal
             | Series::WebhookRequestsTotal
             | Series::UsageCallsTotal
-            | Series::UsageCostUsdTotal => Kind::Counter,
+            | Series::UsageCostUsdTotal
+            | Series::CacheLookupsTotal
+            | Series::ErrorEventsTotal => Kind::Counter,
             Series::JobDurationSeconds | Series::HttpRequestDurationSeconds => Kind::Histogram,
             Series::BuildInfo
             | Series::UptimeSeconds
@@ -128,7 +147,12 @@ impl Series {
             | Series::RedisUp
             | Series::ProcessResidentMemoryBytes
             | Series::ProcessHeapBytes
-            | Series::RedisUsedMemoryBytes => Kind::Gauge,
+            | Series::RedisUsedMemoryBytes
+            | Series::CacheEntries
+            | Series::CacheUtilisationRatio
+            | Series::CacheHitRatio
+            | Series::CacheMemoryBytes
+            | Series::CacheEvictionsLastHour => Kind::Gauge,
         }
     }
 
@@ -177,6 +201,17 @@ impl Series {
             Series::UsageCostUsdTotal => {
                 "What the AI model calls reported to this node cost, in USD, by model and provider."
             }
+            Series::CacheEntries => "Entries in each reporting cache, as its latest snapshot said.",
+            Series::CacheUtilisationRatio => "Entries / max entries of each bounded cache, at its latest snapshot.",
+            Series::CacheHitRatio => "Hits / lookups of each cache since it started, at its latest snapshot.",
+            Series::CacheMemoryBytes => "Each cache's own memory estimate at its latest snapshot.",
+            Series::CacheLookupsTotal => {
+                "Lookups of each cache since it started, by result (hit, miss), at its latest snapshot."
+            }
+            Series::CacheEvictionsLastHour => {
+                "Entries each cache dropped in the last hour, by reason (lru, timeout, manual)."
+            }
+            Series::ErrorEventsTotal => "Error events apps reported to this node since it started, by level.",
         }
     }
 
@@ -205,6 +240,12 @@ impl Series {
             Series::WebhookRequestsTotal => &["source", "outcome"],
             Series::UsageCallsTotal => &["model", "provider", "outcome"],
             Series::UsageCostUsdTotal => &["model", "provider"],
+            Series::CacheEntries | Series::CacheUtilisationRatio | Series::CacheHitRatio | Series::CacheMemoryBytes => {
+                &["cache"]
+            }
+            Series::CacheLookupsTotal => &["cache", "result"],
+            Series::CacheEvictionsLastHour => &["cache", "reason"],
+            Series::ErrorEventsTotal => &["level"],
         }
     }
 }
@@ -216,6 +257,17 @@ pub type WebhookSample = (String, Vec<(&'static str, u64)>);
 /// One model's reported calls on this node: model, provider, calls that
 /// succeeded, calls that failed, and their cost in USD.
 pub type UsageSample = (String, String, u64, u64, f64);
+/// What apps report, for the exposition: each cache's latest snapshot with
+/// its last hour's counts, and this node's error events per level. Labels
+/// stay bounded: cache names (apps name a few caches; retention forgets
+/// silent ones) and the four levels; keys, users, tenants and kinds never.
+#[derive(Debug, Clone, Default)]
+pub struct ReportedMetrics {
+    /// Each cache that reported, by name.
+    pub caches: Vec<(CacheSnapshotRecord, CacheTally)>,
+    /// Error events per level received by this node.
+    pub errors: Vec<(ErrorLevel, u64)>,
+}
 
 /// The exposition of everything the server measures.
 pub fn render(
@@ -224,6 +276,7 @@ pub fn render(
     breakers: &[BreakerStatus],
     webhooks: &[WebhookSample],
     usage: &[UsageSample],
+    reported: &ReportedMetrics,
     uptime: Duration,
 ) -> String {
     let mut out = Exposition(String::with_capacity(64 * 1024));
@@ -353,6 +406,52 @@ pub fn render(
             Series::UsageCostUsdTotal => {
                 for (model, provider, _, _, cost) in usage {
                     out.sample(series, &[model, provider], cost);
+                }
+            }
+            Series::CacheEntries
+            | Series::CacheUtilisationRatio
+            | Series::CacheHitRatio
+            | Series::CacheMemoryBytes
+            | Series::CacheLookupsTotal => {
+                for (r, _) in &reported.caches {
+                    let Some(s) = &r.snapshot else { continue };
+                    let name = r.name.as_str();
+                    match series {
+                        Series::CacheEntries => out.sample(series, &[name], s.size),
+                        Series::CacheUtilisationRatio => {
+                            if let Some(u) = s.utilisation() {
+                                out.sample(series, &[name], u);
+                            }
+                        }
+                        Series::CacheHitRatio => {
+                            if let Some(h) = s.hit_rate() {
+                                out.sample(series, &[name], h);
+                            }
+                        }
+                        Series::CacheMemoryBytes => {
+                            if let Some(m) = s.memory_bytes {
+                                out.sample(series, &[name], m);
+                            }
+                        }
+                        _ => {
+                            out.sample(series, &[name, "hit"], s.hits);
+                            out.sample(series, &[name, "miss"], s.misses);
+                        }
+                    }
+                }
+            }
+            Series::CacheEvictionsLastHour => {
+                for (r, t) in &reported.caches {
+                    let reasons =
+                        [("lru", t.evicted_lru), ("timeout", t.evicted_timeout), ("manual", t.evicted_manual)];
+                    for (reason, n) in reasons {
+                        out.sample(series, &[r.name.as_str(), reason], n);
+                    }
+                }
+            }
+            Series::ErrorEventsTotal => {
+                for (level, n) in &reported.errors {
+                    out.sample(series, &[level.as_str()], n);
                 }
             }
         }

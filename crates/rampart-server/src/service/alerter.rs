@@ -36,17 +36,20 @@ use std::time::{Duration, Instant};
 use rampart_core::alert::{AlertRule, AlertState, AlertTiming, Firing, Step, Streak, silence_matches, step};
 use rampart_core::breaker::BreakerState;
 use rampart_core::id::QueueName;
+use rampart_core::insight::ErrorLevel;
 use rampart_core::job::JobState;
 use rampart_core::time::UnixMillis;
+use rampart_insight::cache::{CacheRule, CacheVerdict};
 use rampart_store::{
     AlertFireParams, AlertListParams, AlertRecord, AlertRemindParams, AlertResolveParams, CronRunRecord,
-    DeadJobSummary, JobDeadSinceParams, JobListParams, SilenceRecord, StoreError,
+    DeadJobSummary, ErrorCountsParams, ErrorListParams, JobDeadSinceParams, JobListParams, SilenceRecord, StoreError,
 };
 use tokio::sync::Notify;
 
 use crate::alert::{AlertDetails, DEAD_JOBS_LISTED, DEPTH_JOBS_LISTED, DeadJobDetail};
 use crate::config::AlertsConfig;
 use crate::engine::{Engine, EngineError};
+use crate::insight::Insight;
 use crate::monitoring::memory::MemorySample;
 use crate::monitoring::{FiringAlert, Monitor, SampleSet};
 use crate::ratelimit::RateLimiter;
@@ -84,6 +87,19 @@ pub struct AlertSample {
     pub api: Option<(u64, u64)>,
     /// This server's memory and Redis's.
     pub memory: MemorySample,
+    /// What apps report: caches' verdicts, error counts.
+    pub reported: ReportedSample,
+}
+
+/// The figures of what apps report, in an [`AlertSample`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReportedSample {
+    /// Each cache's rules' verdicts on its latest snapshot.
+    pub caches: Vec<(String, Vec<CacheVerdict>)>,
+    /// Each `error_count` rule: its name, the events in its window, its threshold.
+    pub error_counts: Vec<(String, u64, u64)>,
+    /// Critical error events since the last sample, per kind.
+    pub critical: Vec<(String, u64)>,
 }
 
 /// The subject of the server's memory rule.
@@ -177,7 +193,18 @@ pub struct Alerter {
     loops: Loops,
     /// When the dead-letter depth was last checked.
     depth_checked_at: UnixMillis,
+    /// What apps report (caches, error events), when the server takes it.
+    insight: Option<Insight>,
+    /// The newest critical error event seen: later ones count as new.
+    last_critical: Option<i64>,
 }
+
+/// One figure to evaluate: the rule, its subject, the value, details, and
+/// (for rules whose threshold and verdict come with the figure) both.
+type Figure = (AlertRule, String, f64, AlertDetails, Option<(f64, bool)>);
+
+/// Most critical error events read per sample.
+const CRITICAL_READ: u32 = 1_000;
 
 /// What [`Alerter::states`] reads: breakers, cron runs, expiring tokens.
 type States = (Vec<(String, bool)>, Vec<CronRunRecord>, Vec<String>);
@@ -209,7 +236,54 @@ impl Alerter {
             last_api: None,
             loops: Loops::default(),
             depth_checked_at: last_at,
+            insight: None,
+            last_critical: None,
         }
+    }
+
+    /// Evaluates the cache rules, `error_count` and `error_critical` on
+    /// what apps report through `insight`.
+    pub fn with_insight(mut self, insight: Insight) -> Alerter {
+        self.insight = Some(insight);
+        self
+    }
+
+    /// What apps report, read from the store: each cache's verdicts, each
+    /// `error_count` rule's count over its window, and the critical events
+    /// that arrived since the last sample.
+    async fn reported(&mut self, now: UnixMillis) -> Result<ReportedSample, StoreError> {
+        let Some(insight) = &self.insight else { return Ok(ReportedSample::default()) };
+        let store = self.engine.store();
+        let caches = store
+            .cache_list()
+            .await?
+            .into_iter()
+            .filter_map(|r| {
+                let verdicts = insight.caches().thresholds(&r.name).verdicts(r.snapshot.as_ref()?);
+                Some((r.name.to_string(), verdicts))
+            })
+            .collect();
+        let mut error_counts = Vec::new();
+        for (name, rule) in &insight.errors().rules {
+            let since = UnixMillis(now.0.saturating_sub(i64::try_from(rule.window.as_millis()).unwrap_or(i64::MAX)));
+            let params = ErrorCountsParams { since, kind: rule.kind.clone(), limit: u32::MAX };
+            let n: u64 = store.error_counts(params).await?.iter().map(|c| c.count).sum();
+            error_counts.push((name.clone(), n, rule.threshold));
+        }
+        let params = ErrorListParams { level: Some(ErrorLevel::Critical), limit: CRITICAL_READ, ..Default::default() };
+        let recent = store.error_list(params).await?;
+        let mut critical: BTreeMap<String, u64> = BTreeMap::new();
+        if let Some(seen) = self.last_critical {
+            for e in recent.iter().filter(|e| e.id > seen) {
+                *critical.entry(e.kind.clone()).or_default() += 1;
+            }
+        }
+        if let Some(newest) = recent.first() {
+            self.last_critical = Some(self.last_critical.map_or(newest.id, |s| s.max(newest.id)));
+        } else if self.last_critical.is_none() {
+            self.last_critical = Some(0);
+        }
+        Ok(ReportedSample { caches, error_counts, critical: critical.into_iter().collect() })
     }
 
     /// Watches `limiter`'s fallbacks (the `ratelimit_fallback` rule).
@@ -280,6 +354,7 @@ impl Alerter {
         let (breakers, cron, tokens_expiring) = self.states(now).await?;
         let (fallbacks, api) = self.node_counts();
         let memory = set.memory;
+        let reported = self.reported(now).await?;
         Ok(AlertSample {
             at: now,
             store_latency: latency,
@@ -290,6 +365,7 @@ impl Alerter {
             fallbacks,
             api,
             memory,
+            reported,
         })
     }
 
@@ -347,7 +423,19 @@ impl Alerter {
         let (breakers, cron, tokens_expiring) = self.states(now).await?;
         let (fallbacks, api) = self.node_counts();
         let memory = MemorySample::take(self.limiter.as_ref()).await;
-        Ok(AlertSample { at: now, store_latency, queues, breakers, cron, tokens_expiring, fallbacks, api, memory })
+        let reported = self.reported(now).await?;
+        Ok(AlertSample {
+            at: now,
+            store_latency,
+            queues,
+            breakers,
+            cron,
+            tokens_expiring,
+            fallbacks,
+            api,
+            memory,
+            reported,
+        })
     }
 
     /// Evaluates every rule on `sample` and claims what it calls for.
@@ -366,7 +454,7 @@ impl Alerter {
         } else {
             HashMap::new()
         };
-        for (rule, subject, value, details) in self.figures(sample, depth) {
+        for (rule, subject, value, details, verdict) in self.figures(sample, depth) {
             let key = (rule, subject);
             let alert = firing.remove(&key);
             // Between depth checks only a fall below the threshold counts.
@@ -376,12 +464,14 @@ impl Alerter {
             {
                 continue;
             }
-            self.apply(key, value, details, alert, &silences, sample.at, &mut out).await?;
+            self.apply(key, value, verdict, details, alert, &silences, sample.at, &mut out).await?;
         }
-        // Firing alerts of a subject the sample no longer has (a queue gone)
-        // count as clear, so they resolve.
+        // Firing alerts of a subject the sample no longer has (a queue gone,
+        // no new critical event) count as clear, so they resolve.
         for (key, alert) in firing {
-            self.apply(key, 0.0, AlertDetails::default(), Some(alert), &silences, sample.at, &mut out).await?;
+            let clear = Some((alert.threshold, false));
+            let value = if key.0 == AlertRule::CacheHitRate { 1.0 } else { 0.0 };
+            self.apply(key, value, clear, AlertDetails::default(), Some(alert), &silences, sample.at, &mut out).await?;
         }
         if out != Evaluation::default() {
             self.queued.notify_one();
@@ -434,13 +524,10 @@ impl Alerter {
 
     /// Each rule's figure in the sample, with its details (`depth`: the
     /// dead-letter depth's listings, by queue).
-    fn figures(
-        &self,
-        sample: &AlertSample,
-        mut depth: HashMap<QueueName, AlertDetails>,
-    ) -> Vec<(AlertRule, String, f64, AlertDetails)> {
+    fn figures(&self, sample: &AlertSample, mut depth: HashMap<QueueName, AlertDetails>) -> Vec<Figure> {
         let latency_ms = sample.store_latency.as_secs_f64() * 1000.0;
-        let mut out = vec![(AlertRule::StoreLatency, STORE_SUBJECT.to_string(), latency_ms, AlertDetails::default())];
+        let mut out: Vec<(AlertRule, String, f64, AlertDetails)> =
+            vec![(AlertRule::StoreLatency, STORE_SUBJECT.to_string(), latency_ms, AlertDetails::default())];
         for q in &sample.queues {
             let subject = q.queue.to_string();
             let dead_jobs = q
@@ -508,7 +595,25 @@ impl Alerter {
                 AlertDetails { dead_jobs, ..Default::default() },
             ));
         }
-        out
+        for (kind, n) in &sample.reported.critical {
+            out.push((AlertRule::ErrorCritical, kind.clone(), *n as f64, AlertDetails::default()));
+        }
+        let mut figures: Vec<Figure> = out.into_iter().map(|(r, s, v, d)| (r, s, v, d, None)).collect();
+        for (cache, verdicts) in &sample.reported.caches {
+            for v in verdicts {
+                let rule = match v.rule {
+                    CacheRule::Utilisation => AlertRule::CacheUtilisation,
+                    CacheRule::HitRate => AlertRule::CacheHitRate,
+                    CacheRule::Memory => AlertRule::CacheMemory,
+                };
+                figures.push((rule, cache.clone(), v.value, AlertDetails::default(), Some((v.threshold, v.holds))));
+            }
+        }
+        for (name, n, threshold) in &sample.reported.error_counts {
+            let verdict = Some((*threshold as f64, n > threshold));
+            figures.push((AlertRule::ErrorCount, name.clone(), *n as f64, AlertDetails::default(), verdict));
+        }
+        figures
     }
 
     #[allow(clippy::too_many_arguments)] // one step of the loop above, kept out of it to be read
@@ -516,6 +621,7 @@ impl Alerter {
         &mut self,
         key: (AlertRule, String),
         value: f64,
+        verdict: Option<(f64, bool)>,
         details: AlertDetails,
         alert: Option<AlertRecord>,
         silences: &[SilenceRecord],
@@ -523,7 +629,13 @@ impl Alerter {
         out: &mut Evaluation,
     ) -> Result<(), StoreError> {
         let (rule, subject) = (key.0, key.1.clone());
-        let threshold = self.threshold(rule, &subject);
+        let (threshold, holds) = match verdict {
+            Some(v) => v,
+            None => {
+                let threshold = self.threshold(rule, &subject);
+                (threshold, rule.holds(value, threshold))
+            }
+        };
         let timing = AlertTiming {
             fire_after: rule.fire_after(self.config.timing.fire_after),
             resolve_after: rule.resolve_after(self.config.timing.resolve_after),
@@ -532,7 +644,7 @@ impl Alerter {
         let state =
             alert.as_ref().map(|a| Firing { last_notified_at: a.last_notified_at, acked: a.acked_at.is_some() });
         let streak = self.streaks.entry(key).or_default();
-        let decided = step(streak, rule.holds(value, threshold), state, now, &timing);
+        let decided = step(streak, holds, state, now, &timing);
         if decided == Step::Nothing {
             return Ok(());
         }
@@ -635,6 +747,11 @@ fn firing_alert(a: &AlertRecord) -> FiringAlert {
         AlertRule::ApiErrorRate => "the API".to_string(),
         AlertRule::ProcessMemory => "the rampart server".to_string(),
         AlertRule::RedisMemory => "Redis".to_string(),
+        AlertRule::CacheUtilisation | AlertRule::CacheHitRate | AlertRule::CacheMemory => {
+            format!("cache {}", a.subject)
+        }
+        AlertRule::ErrorCount => format!("error rule {}", a.subject),
+        AlertRule::ErrorCritical => format!("error kind {}", a.subject),
         _ => format!("queue {}", a.subject),
     };
     FiringAlert {

@@ -23,7 +23,7 @@ pub mod sampler;
 pub mod scheduler;
 pub mod sweeper;
 
-pub use alerter::{AlertSample, Alerter, AlerterConfig, QueueSample};
+pub use alerter::{AlertSample, Alerter, AlerterConfig, QueueSample, ReportedSample};
 pub use dispatcher::{Dispatcher, DispatcherConfig};
 pub use loops::{LoopStatus, Loops};
 pub use notifier::{Notifier, NotifierConfig};

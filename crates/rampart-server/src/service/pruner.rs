@@ -1,5 +1,6 @@
 //! The pruner: rampart's retention. It deletes completed and dead jobs (with
-//! their history) and cron runs past their retention, in batches of
+//! their history), cron runs, cache telemetry (`caches.retention`) and
+//! error events (`errors.retention`) past their retention, in batches of
 //! [`PrunerConfig::batch`] rows, one transaction each, so the SQLite writer
 //! is never held long and the queues never wait on it.
 //!
@@ -41,6 +42,10 @@ pub struct PrunerConfig {
     pub webhooks: WebhooksConfig,
     /// How long AI usage rows (and finished reservations) are kept (`usage.retention`).
     pub usage: Duration,
+    /// How long cache telemetry is kept (`caches.retention`).
+    pub caches: Duration,
+    /// How long error events are kept (`errors.retention`).
+    pub errors: Duration,
     /// Rows deleted per transaction.
     pub batch: u32,
 }
@@ -60,6 +65,8 @@ impl PrunerConfig {
             queues,
             webhooks,
             usage: config.usage.retention,
+            caches: config.caches.retention,
+            errors: config.errors.retention,
             batch: 1_000,
         }
     }
@@ -78,6 +85,10 @@ pub struct PruneReport {
     pub usage_events: u64,
     /// Settled and expired reservations deleted.
     pub usage_reservations: u64,
+    /// Cache telemetry rows deleted (intervals, evictions, silent caches).
+    pub cache_rows: u64,
+    /// Error events and counts deleted.
+    pub error_rows: u64,
     /// What a `rampart.webhooks` run did instead.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub webhooks: Option<WebhookPruneReport>,
@@ -168,6 +179,8 @@ impl Pruner {
                 completed_jobs = report.completed_jobs,
                 dead_jobs = report.dead_jobs,
                 cron_runs = report.cron_runs,
+                cache_rows = report.cache_rows,
+                error_rows = report.error_rows,
                 "retention ran"
             );
         }
@@ -230,6 +243,22 @@ impl Pruner {
             done.usage_events += n.events;
             done.usage_reservations += n.reservations;
             if n.events.max(n.reservations) < u64::from(self.config.batch) {
+                break;
+            }
+        }
+        // What apps report: each call deletes up to a batch of each kind of row.
+        let store = self.engine.store();
+        loop {
+            let n = self.step(store.cache_prune(cutoff(self.config.caches), self.config.batch), done, shutdown).await?;
+            done.cache_rows += n.rows;
+            if n.rows < u64::from(self.config.batch) {
+                break;
+            }
+        }
+        loop {
+            let n = self.step(store.error_prune(cutoff(self.config.errors), self.config.batch), done, shutdown).await?;
+            done.error_rows += n.rows;
+            if n.rows < u64::from(self.config.batch) {
                 return Ok(done);
             }
         }

@@ -101,6 +101,7 @@ fn waiting(queue: &str, n: u64, at: UnixMillis) -> AlertSample {
         fallbacks: vec![],
         api: None,
         memory: Default::default(),
+        reported: Default::default(),
     }
 }
 

@@ -14,6 +14,7 @@ const LAYERS: &[&[&str]] = &[
     &["timer", "ratelimit"],
     &["engine"],
     &["cron", "monitoring", "worker", "webhook", "usage"],
+    &["cron", "monitoring", "worker", "webhook", "insight"],
     &["service"],
     &["api"],
     &["server"],

@@ -392,7 +392,8 @@ async fn retention_runs_as_a_builtin_schedule_and_records_what_it_deleted() {
     );
     assert_eq!(
         run["result"],
-        json!({"completed_jobs": 3, "dead_jobs": 0, "cron_runs": 0, "usage_events": 0, "usage_reservations": 0})
+        json!({"completed_jobs": 3, "dead_jobs": 0, "cron_runs": 0, "usage_events": 0, "usage_reservations": 0,
+               "cache_rows": 0, "error_rows": 0})
     );
     let queues = app.send(Method::GET, "/v1/queues", None).await.body;
     let completed = |name: &str| {

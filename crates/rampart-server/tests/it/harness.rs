@@ -177,6 +177,13 @@ impl TestApp {
                 rampart_server::webhook::Sources::new(engine.clone(), config.webhooks.sources.clone()),
             ),
             usage: rampart_server::usage::Usage::new(engine.clone(), config.usage.clone()),
+            // Critical error events fire their alert in the store; no notifier runs here.
+            insight: rampart_server::insight::Insight::new(engine.clone(), &config).with_alerts(
+                rampart_server::insight::AlertHook {
+                    channels: alerting.channels.names(),
+                    queued: Arc::new(tokio::sync::Notify::new()),
+                },
+            ),
         });
         // In process there is no connection: requests come from PEER unless they say otherwise.
         let router = api::router(state).layer(MockConnectInfo(PEER));

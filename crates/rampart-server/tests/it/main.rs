@@ -14,6 +14,7 @@ mod diagnostics;
 mod engine;
 mod gate;
 mod harness;
+mod insight;
 mod json;
 mod layer;
 mod logs;

@@ -429,7 +429,7 @@ async fn memory_shows_in_system_health_diagnostics_and_with_redis_in_the_metrics
     let sampler = Sampler::new(SamplerConfig::default(), app.monitor.clone()).with_limiter(limiter.clone());
     let used = sampler.run_once().await.unwrap().memory.redis_used_bytes.unwrap();
     assert!(used > 100_000, "{used}");
-    let text = prometheus::render(&app.monitor, &limiter, &[], &[], &[], Duration::from_secs(1));
+    let text = prometheus::render(&app.monitor, &limiter, &[], &[], &[], &Default::default(), Duration::from_secs(1));
     match find(&parse(&text), "rampart_redis_used_memory_bytes", &[]) {
         Some(Value::Gauge(v)) => assert_eq!(*v, used as f64),
         other => panic!("rampart_redis_used_memory_bytes: {other:?}\n{text}"),
@@ -453,7 +453,7 @@ async fn redis_up_is_absent_without_redis_and_a_sample_with_it() {
     drop(listener);
     let clock: rampart_core::time::SharedClock = app.clock.clone();
     let limiter = RateLimiter::with_redis(&Config::default().ratelimit, Some(&unused), clock);
-    let text = prometheus::render(&app.monitor, &limiter, &[], &[], &[], Duration::from_secs(1));
+    let text = prometheus::render(&app.monitor, &limiter, &[], &[], &[], &Default::default(), Duration::from_secs(1));
     let scrape = parse(&text);
     assert_eq!(scrape.docs.get("rampart_redis_up").map(String::as_str), Some(Series::RedisUp.help()));
     assert!(text.contains("# TYPE rampart_redis_up gauge\n"), "{text}");

@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0010_ui.sql"),
     include_str!("migrations/0011_webhooks.sql"),
     include_str!("migrations/0012_usage.sql"),
+    include_str!("migrations/0013_telemetry.sql"),
     include_str!("migrations/0014_jobs_tenant_stalls.sql"),
     include_str!("migrations/0015_alert_threads.sql"),
 ];

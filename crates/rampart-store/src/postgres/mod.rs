@@ -13,6 +13,7 @@ mod audit;
 mod breaker;
 mod cron;
 mod error;
+mod insight;
 mod integration;
 mod jobs;
 mod keys;
@@ -31,7 +32,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use rampart_core::id::{BreakerName, CronName, JobId, PolicyName, QueueName};
+use rampart_core::id::{BreakerName, CacheName, CronName, JobId, PolicyName, QueueName};
 use rampart_core::time::UnixMillis;
 use tokio::sync::broadcast;
 use tokio_postgres::NoTls;
@@ -40,6 +41,7 @@ use crate::audit::{AuditInsert, AuditListParams, AuditRecord};
 use crate::breaker::{BreakerApplied, BreakerApplyParams, BreakerRecord};
 use crate::cron::*;
 use crate::error::StoreError;
+use crate::insight::*;
 use crate::integration::{IntegrationRecord, IntegrationSummary, IntegrationUpsertParams};
 use crate::job::*;
 use crate::monitoring::{JobHealthCounts, QueueTotalsAddParams, QueueTotalsRecord, WRITE_PROBE_BYTES, WriteHealth};
@@ -380,6 +382,58 @@ impl PgStore {
 
     pub(crate) async fn audit_list(&self, p: AuditListParams) -> Result<Vec<AuditRecord>, StoreError> {
         self.call(async |c| audit::list(c, p).await).await
+    }
+
+    pub(crate) async fn cache_report(&self, p: CacheReportParams) -> Result<(), StoreError> {
+        self.call(async |c| insight::report(c, &p).await).await
+    }
+
+    pub(crate) async fn cache_list(&self) -> Result<Vec<CacheSnapshotRecord>, StoreError> {
+        self.call(async |c| insight::list(c).await).await
+    }
+
+    pub(crate) async fn cache_get(&self, name: &CacheName) -> Result<Option<CacheSnapshotRecord>, StoreError> {
+        self.call(async |c| insight::one(c, name).await).await
+    }
+
+    pub(crate) async fn cache_intervals(
+        &self,
+        name: &CacheName,
+        since: UnixMillis,
+    ) -> Result<Vec<CacheIntervalRecord>, StoreError> {
+        self.call(async |c| insight::intervals(c, name, since).await).await
+    }
+
+    pub(crate) async fn cache_totals(&self, since: UnixMillis) -> Result<Vec<(CacheName, CacheTally)>, StoreError> {
+        self.call(async |c| insight::totals(c, since).await).await
+    }
+
+    pub(crate) async fn cache_evictions(
+        &self,
+        name: &CacheName,
+        limit: u32,
+    ) -> Result<Vec<CacheEvictionRecord>, StoreError> {
+        self.call(async |c| insight::evictions(c, name, limit).await).await
+    }
+
+    pub(crate) async fn cache_prune(&self, before: UnixMillis, limit: u32) -> Result<InsightPruned, StoreError> {
+        self.call(async |c| insight::cache_prune(c, before, limit).await).await
+    }
+
+    pub(crate) async fn error_insert(&self, p: ErrorInsertParams) -> Result<Vec<ErrorEventRecord>, StoreError> {
+        self.call(async |c| insight::error_insert(c, &p).await).await
+    }
+
+    pub(crate) async fn error_list(&self, p: ErrorListParams) -> Result<Vec<ErrorEventRecord>, StoreError> {
+        self.call(async |c| insight::error_list(c, &p).await).await
+    }
+
+    pub(crate) async fn error_counts(&self, p: ErrorCountsParams) -> Result<Vec<ErrorCountRecord>, StoreError> {
+        self.call(async |c| insight::error_counts(c, &p).await).await
+    }
+
+    pub(crate) async fn error_prune(&self, before: UnixMillis, limit: u32) -> Result<InsightPruned, StoreError> {
+        self.call(async |c| insight::error_prune(c, before, limit).await).await
     }
 
     pub(crate) async fn integration_summary(&self) -> Result<Vec<IntegrationSummary>, StoreError> {

@@ -32,6 +32,10 @@ impl Row for tokio_postgres::Row {
         Ok(self.try_get(i)?)
     }
 
+    fn opt_float(&self, i: usize) -> Result<Option<f64>, StoreError> {
+        Ok(self.try_get(i)?)
+    }
+
     fn text(&self, i: usize) -> Result<String, StoreError> {
         Ok(self.try_get(i)?)
     }

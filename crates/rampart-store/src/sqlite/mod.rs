@@ -10,6 +10,7 @@ mod audit;
 mod breaker;
 mod checkpointer;
 mod cron;
+mod insight;
 mod integration;
 mod jobs;
 mod keys;
@@ -26,7 +27,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rampart_core::id::{BreakerName, CronName, JobId, PolicyName, QueueName};
+use rampart_core::id::{BreakerName, CacheName, CronName, JobId, PolicyName, QueueName};
 use rampart_core::time::UnixMillis;
 use rusqlite::{Connection, OpenFlags};
 
@@ -34,6 +35,7 @@ use crate::audit::{AuditInsert, AuditListParams, AuditRecord};
 use crate::breaker::{BreakerApplied, BreakerApplyParams, BreakerRecord};
 use crate::cron::*;
 use crate::error::StoreError;
+use crate::insight::*;
 use crate::integration::{IntegrationRecord, IntegrationSummary, IntegrationUpsertParams};
 use crate::job::*;
 use crate::monitoring::{JobHealthCounts, QueueTotalsAddParams, QueueTotalsRecord, WRITE_PROBE_BYTES, WriteHealth};
@@ -57,6 +59,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0010_ui.sql"),
     include_str!("migrations/0011_webhooks.sql"),
     include_str!("migrations/0012_usage.sql"),
+    include_str!("migrations/0013_telemetry.sql"),
     include_str!("migrations/0014_jobs_tenant_stalls.sql"),
     include_str!("migrations/0015_alert_threads.sql"),
 ];
@@ -396,6 +399,61 @@ impl SqliteStore {
 
     pub(crate) async fn audit_list(&self, p: AuditListParams) -> Result<Vec<AuditRecord>, StoreError> {
         self.read(move |c| audit::list(c, p)).await
+    }
+
+    pub(crate) async fn cache_report(&self, p: CacheReportParams) -> Result<(), StoreError> {
+        self.write(move |c| insight::report(c, &p)).await
+    }
+
+    pub(crate) async fn cache_list(&self) -> Result<Vec<CacheSnapshotRecord>, StoreError> {
+        self.read(insight::list).await
+    }
+
+    pub(crate) async fn cache_get(&self, name: &CacheName) -> Result<Option<CacheSnapshotRecord>, StoreError> {
+        let name = name.clone();
+        self.read(move |c| insight::one(c, &name)).await
+    }
+
+    pub(crate) async fn cache_intervals(
+        &self,
+        name: &CacheName,
+        since: UnixMillis,
+    ) -> Result<Vec<CacheIntervalRecord>, StoreError> {
+        let name = name.clone();
+        self.read(move |c| insight::intervals(c, &name, since)).await
+    }
+
+    pub(crate) async fn cache_totals(&self, since: UnixMillis) -> Result<Vec<(CacheName, CacheTally)>, StoreError> {
+        self.read(move |c| insight::totals(c, since)).await
+    }
+
+    pub(crate) async fn cache_evictions(
+        &self,
+        name: &CacheName,
+        limit: u32,
+    ) -> Result<Vec<CacheEvictionRecord>, StoreError> {
+        let name = name.clone();
+        self.read(move |c| insight::evictions(c, &name, limit)).await
+    }
+
+    pub(crate) async fn cache_prune(&self, before: UnixMillis, limit: u32) -> Result<InsightPruned, StoreError> {
+        self.write(move |c| insight::cache_prune(c, before, limit)).await
+    }
+
+    pub(crate) async fn error_insert(&self, p: ErrorInsertParams) -> Result<Vec<ErrorEventRecord>, StoreError> {
+        self.write(move |c| insight::error_insert(c, &p)).await
+    }
+
+    pub(crate) async fn error_list(&self, p: ErrorListParams) -> Result<Vec<ErrorEventRecord>, StoreError> {
+        self.read(move |c| insight::error_list(c, &p)).await
+    }
+
+    pub(crate) async fn error_counts(&self, p: ErrorCountsParams) -> Result<Vec<ErrorCountRecord>, StoreError> {
+        self.read(move |c| insight::error_counts(c, &p)).await
+    }
+
+    pub(crate) async fn error_prune(&self, before: UnixMillis, limit: u32) -> Result<InsightPruned, StoreError> {
+        self.write(move |c| insight::error_prune(c, before, limit)).await
     }
 
     pub(crate) async fn integration_summary(&self) -> Result<Vec<IntegrationSummary>, StoreError> {

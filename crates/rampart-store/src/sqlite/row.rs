@@ -22,6 +22,10 @@ impl Row for rusqlite::Row<'_> {
         self.get(i)
     }
 
+    fn opt_float(&self, i: usize) -> rusqlite::Result<Option<f64>> {
+        self.get(i)
+    }
+
     fn text(&self, i: usize) -> rusqlite::Result<String> {
         self.get(i)
     }

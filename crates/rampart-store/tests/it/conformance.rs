@@ -34,6 +34,8 @@ use crate::cron_store::*;
 use crate::webhook_store::*;
 // And AI usage and budgets'.
 use crate::usage_store::*;
+// And what apps report (caches, errors).
+use crate::insight_store::*;
 
 const T0: UnixMillis = UnixMillis(1_800_000_000_000);
 const LEASE: Duration = Duration::from_secs(30);
@@ -901,6 +903,11 @@ macro_rules! backend {
             run!(a_leaked_reservation_is_released_after_expiry);
             run!(concurrent_reservations_admit_exactly_the_room);
             run!(budgets_are_put_listed_deleted_and_thresholds_claimed_once);
+            run!(cache_reports_keep_the_latest_snapshot_and_count_gains_per_interval);
+            run!(cache_evictions_keep_the_newest_thousand_per_cache);
+            run!(cache_prune_drops_old_intervals_evictions_and_silent_caches_in_batches);
+            run!(error_events_are_kept_counted_per_interval_and_filtered);
+            run!(error_prune_drops_old_events_and_counts_in_batches);
         }
     };
 }

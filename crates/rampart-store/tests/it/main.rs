@@ -6,5 +6,6 @@
 mod alert_store;
 mod conformance;
 mod cron_store;
+mod insight_store;
 mod usage_store;
 mod webhook_store;

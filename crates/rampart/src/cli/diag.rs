@@ -121,6 +121,13 @@ fn render_background_jobs(d: &BackgroundJobsDiagnostics) -> String {
         out.push_str("\ndead jobs by tenant\n");
         out.push_str(&tenants.render());
     }
+    if let Some(r) = &d.reported {
+        let breaching = if r.caches_breaching.is_empty() { "none".to_string() } else { r.caches_breaching.join(", ") };
+        out.push_str(&format!(
+            "\napps report: {} cache(s), breaching: {breaching}; {} error event(s) in the last hour, {} critical\n",
+            r.caches, r.errors_last_hour, r.critical_last_hour
+        ));
+    }
     out
 }
 

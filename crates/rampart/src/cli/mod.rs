@@ -9,6 +9,7 @@
 pub mod alerts;
 pub mod bench;
 pub mod breakers;
+pub mod caches;
 pub mod chaos;
 pub mod config;
 pub mod credentials;
@@ -18,6 +19,7 @@ pub mod dlq;
 pub mod doctor;
 pub mod enqueue;
 pub mod env;
+pub mod errors;
 pub mod jobs;
 pub mod keys;
 pub mod login;

@@ -35,6 +35,8 @@
 //! - [`sentry`]: internal errors reported to a local stand-in for Sentry,
 //!   scrubbed, and nothing sent without a DSN;
 //! - [`chaos`]: `rampart chaos` against a fast-retrying server, a wrong policy, a refused key;
+//! - [`insight`]: a `ReportingCache` and error events reported over HTTP,
+//!   read with `rampart caches` and `rampart errors`.
 //! - [`doctor`]: `rampart doctor` against a fresh server, a readable admin key, no server;
 //! - [`env`]: `rampart env check` and `env example` on real schema and dotenv files;
 //! - [`diag`]: `rampart diag` and an app's integration report against the
@@ -61,6 +63,7 @@ mod doctor;
 mod durability;
 mod env;
 mod harness;
+mod insight;
 mod logs;
 mod monitoring;
 mod nginx;
