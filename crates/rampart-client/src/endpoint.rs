@@ -141,7 +141,7 @@ endpoints! {
     /// Check one or several rate limits.
     RATELIMIT_CHECK = POST "/v1/ratelimit/check" => 200;
     /// The proxy gate: a check answered by status alone (`429` when denied).
-    RATELIMIT_GATE = GET "/v1/ratelimit/gate/{policy}" => 200;
+    RATELIMIT_GATE = GET "/v1/ratelimit/gate/{policy}" => 204;
     /// Every rate-limit policy.
     RATELIMIT_POLICIES = GET "/v1/ratelimit/policies" => 200;
     /// One rate-limit policy.

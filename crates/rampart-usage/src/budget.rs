@@ -70,7 +70,7 @@ pub struct BudgetSpec {
     pub scope: Option<String>,
     /// Only this value of the scope; every value its own budget when left out.
     #[serde(default, rename = "match")]
-    #[schema(max_length = 200)]
+    #[schema(min_length = 1, max_length = 200)]
     pub matches: Option<String>,
     /// The limit per period, in US dollars.
     #[schema(minimum = 0, maximum = 1_000_000_000)]

@@ -154,9 +154,11 @@ pub struct UsageSummaryQuery {
     pub group_by: Option<String>,
     /// Calls at or after this time (RFC 3339; default: 24 hours before `until`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<String>, format = DateTime)]
     pub since: Option<String>,
     /// Calls before this time (RFC 3339; default: up to and including now).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<String>, format = DateTime)]
     pub until: Option<String>,
 }
 

@@ -283,6 +283,9 @@ impl Usage {
         {
             text("", name, value.as_deref(), false)?;
         }
+        // Within bounds whether or not they price the call.
+        tokens("", "input_tokens", req.input_tokens)?;
+        tokens("", "max_tokens", req.max_tokens)?;
         let now = self.engine.now();
         let estimate = match (req.estimated_cost_usd, &req.model, req.input_tokens, req.max_tokens) {
             (Some(usd), ..) => Micros::from_usd(usd).map_err(|e| invalid("estimated_cost_usd", e.to_string()))?,

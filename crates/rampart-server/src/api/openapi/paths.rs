@@ -3,7 +3,7 @@
 //! `/v1/jobs`, an alert's under `/v1/alerts`).
 
 use rampart_core::alert::{AlertId, SilenceId};
-use rampart_core::id::{BreakerName, CacheName, CronName, JobId, PolicyName, QueueName};
+use rampart_core::id::{BreakerName, BudgetName, CacheName, CronName, JobId, PolicyName, QueueName};
 use rampart_core::schema::{ID_PATTERN, NAME_PATTERN, text};
 use serde_json::{Value, json};
 use utoipa::PartialSchema;
@@ -54,6 +54,7 @@ fn schema(path: &str, name: &str) -> (Value, &'static str) {
         "name" | "policy" if under("/v1/ratelimit/") => (of::<PolicyName>(), "The rate-limit policy's name."),
         "name" if under("/v1/breakers/") => (of::<BreakerName>(), "The circuit breaker's name."),
         "name" if under("/v1/cron/") => (of::<CronName>(), "The cron schedule's name."),
+        "name" if under("/v1/budgets/") => (of::<BudgetName>(), "The budget's name."),
         "name" if under("/v1/caches/") || under("/v1/monitoring/caches/") => (of::<CacheName>(), "The cache's name."),
         "key" if under("/v1/ratelimit/") => (
             json!({"type": "string", "minLength": 1, "maxLength": 256, "pattern": "^[^\\u0000]+$"}),

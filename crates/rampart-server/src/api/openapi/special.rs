@@ -96,7 +96,8 @@ pub fn adjust(endpoint: Endpoint, operation: &mut Map<String, Value>, responses:
             "RateLimit-Limit": {"schema": {"type": "string"}},
             "RateLimit-Remaining": {"schema": {"type": "string"}},
         });
-        responses.insert("200".into(), json!({"description": "Allowed.", "headers": limit_headers}));
+        responses.remove("200");
+        responses.insert("204".into(), json!({"description": "Allowed.", "headers": limit_headers}));
         for status in ["429", "403"] {
             let denied = json!({
                 "description": "Denied (429, or 403 where `deny_status=403`), or for 403 the key's role may not check limits.",
