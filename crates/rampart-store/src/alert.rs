@@ -13,15 +13,6 @@ use std::time::Duration;
 
 use crate::error::StoreError;
 
-macro_rules! dispatch_alert {
-    ($self:ident, $s:ident => $call:expr) => {
-        match $self {
-            crate::Store::Sqlite($s) => $call.await,
-            crate::Store::Postgres($s) => $call.await,
-        }
-    };
-}
-
 use rampart_core::alert::{AlertId, AlertRule, AlertState, NoticeKind, SilenceId};
 use rampart_core::id::{JobId, QueueName};
 use rampart_core::time::UnixMillis;
@@ -297,7 +288,7 @@ impl crate::Store {
         crate::nul::key("subject", &params.subject)?;
         params.channels.iter().try_for_each(|c| crate::nul::key("channels", c))?;
         crate::nul::clean(&mut params.details);
-        dispatch_alert!(self, s => s.alert_fire(params))
+        dispatch!(self, s => s.alert_fire(params))
     }
 
     /// Moves a firing, unacknowledged alert's `last_notified_at` to now and
@@ -306,7 +297,7 @@ impl crate::Store {
     pub async fn alert_remind(&self, mut params: AlertRemindParams) -> Result<bool, StoreError> {
         params.channels.iter().try_for_each(|c| crate::nul::key("channels", c))?;
         crate::nul::clean(&mut params.details);
-        dispatch_alert!(self, s => s.alert_remind(params))
+        dispatch!(self, s => s.alert_remind(params))
     }
 
     /// Resolves a firing alert and queues its resolved notice; false
@@ -314,24 +305,24 @@ impl crate::Store {
     pub async fn alert_resolve(&self, mut params: AlertResolveParams) -> Result<bool, StoreError> {
         params.channels.iter().try_for_each(|c| crate::nul::key("channels", c))?;
         crate::nul::clean(&mut params.details);
-        dispatch_alert!(self, s => s.alert_resolve(params))
+        dispatch!(self, s => s.alert_resolve(params))
     }
 
     /// One alert.
     pub async fn alert_get(&self, id: AlertId) -> Result<Option<AlertRecord>, StoreError> {
-        dispatch_alert!(self, s => s.alert_get(id))
+        dispatch!(self, s => s.alert_get(id))
     }
 
     /// A page of alerts, newest first.
     pub async fn alert_list(&self, params: AlertListParams) -> Result<Vec<AlertRecord>, StoreError> {
-        dispatch_alert!(self, s => s.alert_list(params))
+        dispatch!(self, s => s.alert_list(params))
     }
 
     /// Acknowledges an alert (a second ack keeps the first); answers the
     /// alert, `None` when there is no such alert.
     pub async fn alert_ack(&self, id: AlertId, by: String, now: UnixMillis) -> Result<Option<AlertRecord>, StoreError> {
         crate::nul::key("by", &by)?;
-        dispatch_alert!(self, s => s.alert_ack(id, by, now))
+        dispatch!(self, s => s.alert_ack(id, by, now))
     }
 
     /// Stores a silence.
@@ -339,17 +330,17 @@ impl crate::Store {
         crate::nul::key_opt("subject", silence.subject.as_deref())?;
         crate::nul::key("created_by", &silence.created_by)?;
         crate::nul::clean(&mut silence.reason);
-        dispatch_alert!(self, s => s.silence_insert(silence))
+        dispatch!(self, s => s.silence_insert(silence))
     }
 
     /// The silences that have not ended at `now`, oldest first.
     pub async fn silence_list(&self, now: UnixMillis) -> Result<Vec<SilenceRecord>, StoreError> {
-        dispatch_alert!(self, s => s.silence_list(now))
+        dispatch!(self, s => s.silence_list(now))
     }
 
     /// Deletes a silence; false when there was none.
     pub async fn silence_delete(&self, id: SilenceId) -> Result<bool, StoreError> {
-        dispatch_alert!(self, s => s.silence_delete(id))
+        dispatch!(self, s => s.silence_delete(id))
     }
 
     /// Claims up to `limit` due notifications, oldest first: each counts an
@@ -362,7 +353,7 @@ impl crate::Store {
         &self,
         params: AlertNotificationClaimParams,
     ) -> Result<Vec<AlertNotification>, StoreError> {
-        dispatch_alert!(self, s => s.alert_notification_claim(params))
+        dispatch!(self, s => s.alert_notification_claim(params))
     }
 
     /// Records how a claimed notification's delivery ended.
@@ -386,13 +377,13 @@ impl crate::Store {
                 NotificationOutcome::Delivered { remote_id }
             }
         };
-        dispatch_alert!(self, s => s.alert_notification_settle(id, outcome, now))
+        dispatch!(self, s => s.alert_notification_settle(id, outcome, now))
     }
 
     /// Jobs that went dead in `(after, until]`, counted per queue with the
     /// first few of each, queues in name order.
     pub async fn job_dead_since(&self, params: JobDeadSinceParams) -> Result<Vec<DeadJobsOfQueue>, StoreError> {
-        dispatch_alert!(self, s => s.job_dead_since(params))
+        dispatch!(self, s => s.job_dead_since(params))
     }
 }
 

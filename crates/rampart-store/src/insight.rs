@@ -17,6 +17,9 @@ use rampart_core::insight::{ErrorLevel, EvictionReason};
 use rampart_core::time::UnixMillis;
 pub use rampart_insight::cache::{CacheSnapshot, CacheTally, EVICTIONS_KEPT};
 
+use crate::Store;
+use crate::error::StoreError;
+use crate::nul;
 use crate::row::Row;
 
 /// The start of the interval `at` falls in, for intervals of `width_ms`.
@@ -284,5 +287,91 @@ impl ErrorCountRecord {
             count: r.counter(2)?,
             last_interval: r.time(3)?,
         })
+    }
+}
+
+impl Store {
+    /// Records a cache's report in one transaction: its snapshot (when it
+    /// has one) replaces the kept one, the interval of `now` gains what the
+    /// counters gained since the kept snapshot plus the events' counts, and
+    /// the evictions are kept, trimmed to the cache's newest
+    /// [`EVICTIONS_KEPT`]. Keys and users with NUL are cleaned.
+    pub async fn cache_report(&self, mut params: CacheReportParams) -> Result<(), StoreError> {
+        for e in &mut params.evictions {
+            nul::clean_opt(&mut e.key);
+            nul::clean_opt(&mut e.user);
+        }
+        dispatch!(self, s => s.cache_report(params))
+    }
+
+    /// Every cache that reported, with its latest snapshot, by name.
+    pub async fn cache_list(&self) -> Result<Vec<CacheSnapshotRecord>, StoreError> {
+        dispatch!(self, s => s.cache_list())
+    }
+
+    /// One cache with its latest snapshot; `None` when it never reported
+    /// (or retention forgot it).
+    pub async fn cache_get(&self, name: &CacheName) -> Result<Option<CacheSnapshotRecord>, StoreError> {
+        dispatch!(self, s => s.cache_get(name))
+    }
+
+    /// A cache's counts per interval from `since` on, oldest first.
+    pub async fn cache_intervals(
+        &self,
+        name: &CacheName,
+        since: UnixMillis,
+    ) -> Result<Vec<CacheIntervalRecord>, StoreError> {
+        dispatch!(self, s => s.cache_intervals(name, since))
+    }
+
+    /// Every cache's counts summed over the intervals from `since` on, by name.
+    pub async fn cache_totals(&self, since: UnixMillis) -> Result<Vec<(CacheName, CacheTally)>, StoreError> {
+        dispatch!(self, s => s.cache_totals(since))
+    }
+
+    /// A cache's `limit` latest evictions, newest first.
+    pub async fn cache_evictions(&self, name: &CacheName, limit: u32) -> Result<Vec<CacheEvictionRecord>, StoreError> {
+        dispatch!(self, s => s.cache_evictions(name, limit))
+    }
+
+    /// Deletes, `limit` rows of each kind at most, the intervals and
+    /// evictions before `before` and the caches that last reported before it.
+    pub async fn cache_prune(&self, before: UnixMillis, limit: u32) -> Result<InsightPruned, StoreError> {
+        dispatch!(self, s => s.cache_prune(before, limit))
+    }
+
+    /// Keeps error events (already scrubbed) and counts each in its kind's,
+    /// fingerprint's and interval's count, all in one transaction; answers
+    /// the kept events in order. Text with NUL is cleaned.
+    pub async fn error_insert(&self, mut params: ErrorInsertParams) -> Result<Vec<ErrorEventRecord>, StoreError> {
+        for e in &mut params.events {
+            nul::clean(&mut e.kind);
+            nul::clean(&mut e.message);
+            nul::clean(&mut e.fingerprint);
+            nul::clean_opt(&mut e.tenant);
+            nul::clean(&mut e.tags);
+        }
+        dispatch!(self, s => s.error_insert(params))
+    }
+
+    /// A page of error events matching the filters, newest first.
+    pub async fn error_list(&self, mut params: ErrorListParams) -> Result<Vec<ErrorEventRecord>, StoreError> {
+        nul::clean_opt(&mut params.kind);
+        nul::clean_opt(&mut params.fingerprint);
+        nul::clean_opt(&mut params.tenant);
+        dispatch!(self, s => s.error_list(params))
+    }
+
+    /// Error events counted per kind and fingerprint over the intervals from
+    /// `since` on, the largest counts first.
+    pub async fn error_counts(&self, mut params: ErrorCountsParams) -> Result<Vec<ErrorCountRecord>, StoreError> {
+        nul::clean_opt(&mut params.kind);
+        dispatch!(self, s => s.error_counts(params))
+    }
+
+    /// Deletes, `limit` rows of each kind at most, the error events and
+    /// counts before `before`.
+    pub async fn error_prune(&self, before: UnixMillis, limit: u32) -> Result<InsightPruned, StoreError> {
+        dispatch!(self, s => s.error_prune(before, limit))
     }
 }

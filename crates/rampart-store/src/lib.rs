@@ -49,6 +49,17 @@
 //! Method names read noun first, then verb (`job_insert_many`, `job_lease`);
 //! every method that records a time takes `now` so tests control the clock.
 
+/// Calls the same method on whichever backend a [`Store`] holds; every
+/// module's `impl Store` delegates through it.
+macro_rules! dispatch {
+    ($self:ident, $s:ident => $call:expr) => {
+        match $self {
+            $crate::Store::Sqlite($s) => $call.await,
+            $crate::Store::Postgres($s) => $call.await,
+        }
+    };
+}
+
 pub mod alert;
 pub mod api_key;
 pub mod audit;
@@ -89,7 +100,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use rampart_core::delivery::DeliveryId;
-use rampart_core::id::{BreakerName, BudgetName, CacheName, CronName, JobId, PolicyName, QueueName, SourceName};
+use rampart_core::id::{BreakerName, CronName, JobId, PolicyName, QueueName, SourceName};
 use rampart_core::time::UnixMillis;
 use tokio::sync::broadcast;
 
@@ -115,15 +126,6 @@ pub enum Store {
     Sqlite(SqliteStore),
     /// PostgreSQL, shared by every node.
     Postgres(PgStore),
-}
-
-macro_rules! dispatch {
-    ($self:ident, $s:ident => $call:expr) => {
-        match $self {
-            Store::Sqlite($s) => $call.await,
-            Store::Postgres($s) => $call.await,
-        }
-    };
 }
 
 impl Store {
@@ -457,90 +459,6 @@ impl Store {
         dispatch!(self, s => s.audit_list(params))
     }
 
-    /// Records a cache's report in one transaction: its snapshot (when it
-    /// has one) replaces the kept one, the interval of `now` gains what the
-    /// counters gained since the kept snapshot plus the events' counts, and
-    /// the evictions are kept, trimmed to the cache's newest
-    /// [`EVICTIONS_KEPT`]. Keys and users with NUL are cleaned.
-    pub async fn cache_report(&self, mut params: CacheReportParams) -> Result<(), StoreError> {
-        for e in &mut params.evictions {
-            nul::clean_opt(&mut e.key);
-            nul::clean_opt(&mut e.user);
-        }
-        dispatch!(self, s => s.cache_report(params))
-    }
-
-    /// Every cache that reported, with its latest snapshot, by name.
-    pub async fn cache_list(&self) -> Result<Vec<CacheSnapshotRecord>, StoreError> {
-        dispatch!(self, s => s.cache_list())
-    }
-
-    /// One cache with its latest snapshot; `None` when it never reported
-    /// (or retention forgot it).
-    pub async fn cache_get(&self, name: &CacheName) -> Result<Option<CacheSnapshotRecord>, StoreError> {
-        dispatch!(self, s => s.cache_get(name))
-    }
-
-    /// A cache's counts per interval from `since` on, oldest first.
-    pub async fn cache_intervals(
-        &self,
-        name: &CacheName,
-        since: UnixMillis,
-    ) -> Result<Vec<CacheIntervalRecord>, StoreError> {
-        dispatch!(self, s => s.cache_intervals(name, since))
-    }
-
-    /// Every cache's counts summed over the intervals from `since` on, by name.
-    pub async fn cache_totals(&self, since: UnixMillis) -> Result<Vec<(CacheName, CacheTally)>, StoreError> {
-        dispatch!(self, s => s.cache_totals(since))
-    }
-
-    /// A cache's `limit` latest evictions, newest first.
-    pub async fn cache_evictions(&self, name: &CacheName, limit: u32) -> Result<Vec<CacheEvictionRecord>, StoreError> {
-        dispatch!(self, s => s.cache_evictions(name, limit))
-    }
-
-    /// Deletes, `limit` rows of each kind at most, the intervals and
-    /// evictions before `before` and the caches that last reported before it.
-    pub async fn cache_prune(&self, before: UnixMillis, limit: u32) -> Result<InsightPruned, StoreError> {
-        dispatch!(self, s => s.cache_prune(before, limit))
-    }
-
-    /// Keeps error events (already scrubbed) and counts each in its kind's,
-    /// fingerprint's and interval's count, all in one transaction; answers
-    /// the kept events in order. Text with NUL is cleaned.
-    pub async fn error_insert(&self, mut params: ErrorInsertParams) -> Result<Vec<ErrorEventRecord>, StoreError> {
-        for e in &mut params.events {
-            nul::clean(&mut e.kind);
-            nul::clean(&mut e.message);
-            nul::clean(&mut e.fingerprint);
-            nul::clean_opt(&mut e.tenant);
-            nul::clean(&mut e.tags);
-        }
-        dispatch!(self, s => s.error_insert(params))
-    }
-
-    /// A page of error events matching the filters, newest first.
-    pub async fn error_list(&self, mut params: ErrorListParams) -> Result<Vec<ErrorEventRecord>, StoreError> {
-        nul::clean_opt(&mut params.kind);
-        nul::clean_opt(&mut params.fingerprint);
-        nul::clean_opt(&mut params.tenant);
-        dispatch!(self, s => s.error_list(params))
-    }
-
-    /// Error events counted per kind and fingerprint over the intervals from
-    /// `since` on, the largest counts first.
-    pub async fn error_counts(&self, mut params: ErrorCountsParams) -> Result<Vec<ErrorCountRecord>, StoreError> {
-        nul::clean_opt(&mut params.kind);
-        dispatch!(self, s => s.error_counts(params))
-    }
-
-    /// Deletes, `limit` rows of each kind at most, the error events and
-    /// counts before `before`.
-    pub async fn error_prune(&self, before: UnixMillis, limit: u32) -> Result<InsightPruned, StoreError> {
-        dispatch!(self, s => s.error_prune(before, limit))
-    }
-
     /// Every platform with its connections counted per status, by platform name.
     pub async fn integration_summary(&self) -> Result<Vec<IntegrationSummary>, StoreError> {
         dispatch!(self, s => s.integration_summary())
@@ -695,115 +613,6 @@ impl Store {
     /// keeps anyway, so it stays cheap however many jobs have finished.
     pub async fn job_health_counts(&self, now: UnixMillis) -> Result<JobHealthCounts, StoreError> {
         dispatch!(self, s => s.job_health_counts(now))
-    }
-    /// Inserts a batch of usage rows in one transaction, each at most once
-    /// by its call id (a repeat, in the store or earlier in the batch,
-    /// changes nothing). A new row adds its cost to its windows and settles
-    /// the reservation it names if that is still held: its holds are
-    /// released and its real cost and any overshoot recorded (a failed call
-    /// releases the same way, at what it cost).
-    pub async fn usage_insert_many(&self, mut params: UsageInsertParams) -> Result<UsageInserted, StoreError> {
-        for r in &mut params.rows {
-            nul::key("call_id", &r.call_id)?;
-            nul::key_opt("reservation_id", r.reservation_id.as_deref())?;
-            nul::clean(&mut r.model);
-            nul::clean_opt(&mut r.provider);
-            nul::clean_opt(&mut r.feature);
-            nul::clean_opt(&mut r.tenant);
-            nul::clean_opt(&mut r.user);
-            r.charges.iter_mut().for_each(|k| nul::clean(&mut k.subject));
-        }
-        dispatch!(self, s => s.usage_insert_many(params))
-    }
-
-    /// Totals of the usage rows in `[since, until)`, per group (by key);
-    /// without a grouping, one total (of zeros when there was no call).
-    pub async fn usage_summary(&self, params: UsageSummaryParams) -> Result<Vec<UsageSummaryRecord>, StoreError> {
-        let total = params.group_by.is_none();
-        let mut groups = dispatch!(self, s => s.usage_summary(params))?;
-        if total && groups.is_empty() {
-            groups.push(UsageSummaryRecord::default());
-        }
-        Ok(groups)
-    }
-
-    /// One bounded retention step: deletes up to `limit` usage rows made
-    /// before `before`, and as many settled or expired reservations.
-    pub async fn usage_prune(&self, before: UnixMillis, limit: u32) -> Result<UsagePruned, StoreError> {
-        dispatch!(self, s => s.usage_prune(before, limit))
-    }
-
-    /// Stores a budget's spec under `name`, replacing the one there (a
-    /// replace keeps `created_at`). The caller validates the spec.
-    pub async fn budget_put(&self, name: &BudgetName, spec: &str, now: UnixMillis) -> Result<BudgetRecord, StoreError> {
-        let spec = rampart_core::nul::clean(spec);
-        match self {
-            Store::Sqlite(s) => s.budget_put(name.clone(), spec.into_owned(), now).await,
-            Store::Postgres(s) => s.budget_put(name, &spec, now).await,
-        }
-    }
-
-    /// Deletes a budget kept in the store; false when there was none. Its
-    /// windows stay, so a budget put again finds what it had counted.
-    pub async fn budget_delete(&self, name: &BudgetName) -> Result<bool, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.budget_delete(name.clone()).await,
-            Store::Postgres(s) => s.budget_delete(name).await,
-        }
-    }
-
-    /// Every budget kept in the store, in bytewise name order.
-    pub async fn budget_list(&self) -> Result<Vec<BudgetRecord>, StoreError> {
-        dispatch!(self, s => s.budget_list())
-    }
-
-    /// Every window of `budget` in the period `period`, by subject.
-    pub async fn budget_window_list(
-        &self,
-        budget: &BudgetName,
-        period: &str,
-    ) -> Result<Vec<BudgetWindowRecord>, StoreError> {
-        nul::key("period", period)?;
-        match self {
-            Store::Sqlite(s) => s.budget_window_list(budget.clone(), period.to_string()).await,
-            Store::Postgres(s) => s.budget_window_list(budget, period).await,
-        }
-    }
-
-    /// Claims the notice of threshold `percent` in a window: true once per
-    /// window and threshold across nodes (a lower threshold is then never
-    /// claimed again in that window).
-    pub async fn budget_window_alert(&self, key: &BudgetWindowKey, percent: u32) -> Result<bool, StoreError> {
-        nul::key("subject", &key.subject)?;
-        match self {
-            Store::Sqlite(s) => s.budget_window_alert(key.clone(), percent).await,
-            Store::Postgres(s) => s.budget_window_alert(key, percent).await,
-        }
-    }
-
-    /// Holds `amount_micros` on every window in `holds` in one transaction,
-    /// all or none: refused, holding nothing, when an enforced window's
-    /// spent + reserved would go past its limit. Concurrent reservations,
-    /// from any node, never take a window past an enforced limit.
-    pub async fn budget_reserve(&self, mut params: BudgetReserveParams) -> Result<BudgetReserved, StoreError> {
-        nul::key("reservation_id", &params.id)?;
-        params.holds.iter_mut().for_each(|h| nul::clean(&mut h.key.subject));
-        dispatch!(self, s => s.budget_reserve(params))
-    }
-
-    /// A reservation by id.
-    pub async fn budget_reservation_get(&self, id: &str) -> Result<Option<BudgetReservationRecord>, StoreError> {
-        nul::key("reservation_id", id)?;
-        match self {
-            Store::Sqlite(s) => s.budget_reservation_get(id.to_string()).await,
-            Store::Postgres(s) => s.budget_reservation_get(id).await,
-        }
-    }
-
-    /// Releases up to `limit` held reservations whose time ran out by
-    /// `now`, marking them `expired`; answers how many.
-    pub async fn budget_reservation_expire(&self, now: UnixMillis, limit: u32) -> Result<u64, StoreError> {
-        dispatch!(self, s => s.budget_reservation_expire(now, limit))
     }
 
     /// Stores a webhook source's spec under `name`, replacing the one there

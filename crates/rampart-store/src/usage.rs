@@ -14,7 +14,9 @@ use std::collections::BTreeMap;
 use rampart_core::id::BudgetName;
 use rampart_core::time::UnixMillis;
 
+use crate::Store;
 use crate::error::StoreError;
+use crate::nul;
 use crate::row::Row;
 
 /// One window a budget counts in: the budget, the subject (a tenant, a
@@ -362,4 +364,116 @@ impl WindowDeltas {
 /// The least room left among windows: limit − spent − reserved.
 pub(crate) fn room(limit: i64, spent: i64, reserved: i64) -> i64 {
     limit.saturating_sub(spent).saturating_sub(reserved)
+}
+
+impl Store {
+    /// Inserts a batch of usage rows in one transaction, each at most once
+    /// by its call id (a repeat, in the store or earlier in the batch,
+    /// changes nothing). A new row adds its cost to its windows and settles
+    /// the reservation it names if that is still held: its holds are
+    /// released and its real cost and any overshoot recorded (a failed call
+    /// releases the same way, at what it cost).
+    pub async fn usage_insert_many(&self, mut params: UsageInsertParams) -> Result<UsageInserted, StoreError> {
+        for r in &mut params.rows {
+            nul::key("call_id", &r.call_id)?;
+            nul::key_opt("reservation_id", r.reservation_id.as_deref())?;
+            nul::clean(&mut r.model);
+            nul::clean_opt(&mut r.provider);
+            nul::clean_opt(&mut r.feature);
+            nul::clean_opt(&mut r.tenant);
+            nul::clean_opt(&mut r.user);
+            r.charges.iter_mut().for_each(|k| nul::clean(&mut k.subject));
+        }
+        dispatch!(self, s => s.usage_insert_many(params))
+    }
+
+    /// Totals of the usage rows in `[since, until)`, per group (by key);
+    /// without a grouping, one total (of zeros when there was no call).
+    pub async fn usage_summary(&self, params: UsageSummaryParams) -> Result<Vec<UsageSummaryRecord>, StoreError> {
+        let total = params.group_by.is_none();
+        let mut groups = dispatch!(self, s => s.usage_summary(params))?;
+        if total && groups.is_empty() {
+            groups.push(UsageSummaryRecord::default());
+        }
+        Ok(groups)
+    }
+
+    /// One bounded retention step: deletes up to `limit` usage rows made
+    /// before `before`, and as many settled or expired reservations.
+    pub async fn usage_prune(&self, before: UnixMillis, limit: u32) -> Result<UsagePruned, StoreError> {
+        dispatch!(self, s => s.usage_prune(before, limit))
+    }
+
+    /// Stores a budget's spec under `name`, replacing the one there (a
+    /// replace keeps `created_at`). The caller validates the spec.
+    pub async fn budget_put(&self, name: &BudgetName, spec: &str, now: UnixMillis) -> Result<BudgetRecord, StoreError> {
+        let spec = rampart_core::nul::clean(spec);
+        match self {
+            Store::Sqlite(s) => s.budget_put(name.clone(), spec.into_owned(), now).await,
+            Store::Postgres(s) => s.budget_put(name, &spec, now).await,
+        }
+    }
+
+    /// Deletes a budget kept in the store; false when there was none. Its
+    /// windows stay, so a budget put again finds what it had counted.
+    pub async fn budget_delete(&self, name: &BudgetName) -> Result<bool, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.budget_delete(name.clone()).await,
+            Store::Postgres(s) => s.budget_delete(name).await,
+        }
+    }
+
+    /// Every budget kept in the store, in bytewise name order.
+    pub async fn budget_list(&self) -> Result<Vec<BudgetRecord>, StoreError> {
+        dispatch!(self, s => s.budget_list())
+    }
+
+    /// Every window of `budget` in the period `period`, by subject.
+    pub async fn budget_window_list(
+        &self,
+        budget: &BudgetName,
+        period: &str,
+    ) -> Result<Vec<BudgetWindowRecord>, StoreError> {
+        nul::key("period", period)?;
+        match self {
+            Store::Sqlite(s) => s.budget_window_list(budget.clone(), period.to_string()).await,
+            Store::Postgres(s) => s.budget_window_list(budget, period).await,
+        }
+    }
+
+    /// Claims the notice of threshold `percent` in a window: true once per
+    /// window and threshold across nodes (a lower threshold is then never
+    /// claimed again in that window).
+    pub async fn budget_window_alert(&self, key: &BudgetWindowKey, percent: u32) -> Result<bool, StoreError> {
+        nul::key("subject", &key.subject)?;
+        match self {
+            Store::Sqlite(s) => s.budget_window_alert(key.clone(), percent).await,
+            Store::Postgres(s) => s.budget_window_alert(key, percent).await,
+        }
+    }
+
+    /// Holds `amount_micros` on every window in `holds` in one transaction,
+    /// all or none: refused, holding nothing, when an enforced window's
+    /// spent + reserved would go past its limit. Concurrent reservations,
+    /// from any node, never take a window past an enforced limit.
+    pub async fn budget_reserve(&self, mut params: BudgetReserveParams) -> Result<BudgetReserved, StoreError> {
+        nul::key("reservation_id", &params.id)?;
+        params.holds.iter_mut().for_each(|h| nul::clean(&mut h.key.subject));
+        dispatch!(self, s => s.budget_reserve(params))
+    }
+
+    /// A reservation by id.
+    pub async fn budget_reservation_get(&self, id: &str) -> Result<Option<BudgetReservationRecord>, StoreError> {
+        nul::key("reservation_id", id)?;
+        match self {
+            Store::Sqlite(s) => s.budget_reservation_get(id.to_string()).await,
+            Store::Postgres(s) => s.budget_reservation_get(id).await,
+        }
+    }
+
+    /// Releases up to `limit` held reservations whose time ran out by
+    /// `now`, marking them `expired`; answers how many.
+    pub async fn budget_reservation_expire(&self, now: UnixMillis, limit: u32) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.budget_reservation_expire(now, limit))
+    }
 }
