@@ -15,6 +15,7 @@ mod cron;
 mod error;
 mod insight;
 mod integration;
+mod job_reads;
 mod jobs;
 mod keys;
 mod listener;
@@ -250,7 +251,7 @@ impl PgStore {
     }
 
     pub(crate) async fn job_get(&self, id: JobId) -> Result<Option<JobRecord>, StoreError> {
-        self.call(async |c| jobs::get(c, id).await).await
+        self.call(async |c| job_reads::get(c, id).await).await
     }
 
     pub(crate) async fn job_find_live_by_key(
@@ -258,11 +259,11 @@ impl PgStore {
         queue: QueueName,
         key: String,
     ) -> Result<Option<JobId>, StoreError> {
-        self.call(async |c| jobs::find_live_by_key(c, &queue, &key).await).await
+        self.call(async |c| job_reads::find_live_by_key(c, &queue, &key).await).await
     }
 
     pub(crate) async fn job_list(&self, p: JobListParams) -> Result<Vec<JobRecord>, StoreError> {
-        self.call(async |c| jobs::list(c, &p).await).await
+        self.call(async |c| job_reads::list(c, &p).await).await
     }
 
     pub(crate) async fn job_release_many(
@@ -292,7 +293,7 @@ impl PgStore {
     }
 
     pub(crate) async fn job_dead_tenants(&self, per_queue: u32) -> Result<Vec<DeadTenant>, StoreError> {
-        self.call(async |c| jobs::dead_tenants(c, per_queue).await).await
+        self.call(async |c| job_reads::dead_tenants(c, per_queue).await).await
     }
 
     pub(crate) async fn job_reap(&self, p: JobReapParams) -> Result<Vec<JobReaped>, StoreError> {
