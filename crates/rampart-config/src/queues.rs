@@ -37,6 +37,7 @@ pub(crate) const QUEUE_KEYS: &[(&str, Kind)] = &[
     ("ready_requires_workers", Kind::Int),
     ("rate", Kind::Text),
     ("rate_key", Kind::Text),
+    ("idempotency_window", Kind::Text),
 ];
 
 /// The keys of a queue's `backoff` table.
@@ -94,6 +95,9 @@ pub struct QueueConfig {
     /// What splits the rate into groups with a window each (`rate_key`,
     /// only `"tenant"`); `None` is one window for the whole queue.
     pub rate_key: Option<RateKey>,
+    /// How long an enqueue's `Idempotency-Key` answers with the jobs it
+    /// made (`idempotency_window`, default 7 days: senders retry for days).
+    pub idempotency_window: Duration,
 }
 
 /// Push delivery (`[push]`).
@@ -125,6 +129,16 @@ impl QueueConfig {
     pub const PUSH_CONCURRENCY: u32 = 16;
     /// How long a push delivery waits for an answer when `timeout` is not set.
     pub const PUSH_TIMEOUT: Duration = Duration::from_secs(30);
+    /// `idempotency_window` when not set: as long as webhook event ids are
+    /// kept, since Stripe retries for 3 days.
+    pub const IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
+    /// Longest `idempotency_window`: keys are kept that long.
+    pub const MAX_IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(365 * 24 * 3600);
+
+    /// The start rate the store's lease applies, with its group key.
+    pub fn start_rate(&self) -> Option<QueueRate> {
+        self.rate.map(|rate| QueueRate { rate, key: self.rate_key })
+    }
 }
 
 impl Default for QueueConfig {
@@ -145,14 +159,8 @@ impl Default for QueueConfig {
             ready_requires_workers: 0,
             rate: None,
             rate_key: None,
+            idempotency_window: QueueConfig::IDEMPOTENCY_WINDOW,
         }
-    }
-}
-
-impl QueueConfig {
-    /// The start rate the store's lease applies, with its group key.
-    pub fn start_rate(&self) -> Option<QueueRate> {
-        self.rate.map(|rate| QueueRate { rate, key: self.rate_key })
     }
 }
 
@@ -361,6 +369,15 @@ impl Check<'_> {
                         }
                     }
                 }
+                "idempotency_window" => {
+                    if let Some(d) = self.positive_duration(&path, value, "must be more than 0s") {
+                        if d > QueueConfig::MAX_IDEMPOTENCY_WINDOW {
+                            self.report(&path, "must be at most 365d: keys are kept for the whole window");
+                        } else {
+                            queue.idempotency_window = d;
+                        }
+                    }
+                }
                 "target" | "secret" if path.first().is_some_and(|p| p == "queue_defaults") => {
                     self.report(&path, "belongs to one queue: set it in [queues.NAME], not in [queue_defaults]")
                 }
@@ -542,6 +559,23 @@ mod tests {
         assert_eq!((plain.target, plain.concurrency, plain.timeout), (None, None, None));
         let env = ok(None, &[("RAMPART_QUEUES__e__TARGET", "http://localhost/hook")], &[]);
         assert!(env.queue(&name("e")).target.is_some());
+    }
+
+    #[test]
+    fn the_idempotency_window_defaults_to_a_week_and_is_bounded() {
+        let config = ok(Some("[queues.receipts]\nidempotency_window = \"1h\"\n[queues.plain]\n"), &[], &[]);
+        assert_eq!(config.queue(&name("receipts")).idempotency_window, Duration::from_secs(3600));
+        assert_eq!(config.queue(&name("plain")).idempotency_window, QueueConfig::IDEMPOTENCY_WINDOW);
+        let got = errors(
+            Some("[queues.a]\nidempotency_window = \"0s\"\n[queues.b]\nidempotency_window = \"400d\"\n"),
+            &[],
+            &[],
+        );
+        for e in
+            ["queues.a.idempotency_window: must be more than 0s", "queues.b.idempotency_window: must be at most 365d"]
+        {
+            assert!(got.iter().any(|g| g.contains(e)), "missing {e:?} in {got:#?}");
+        }
     }
 
     #[test]
