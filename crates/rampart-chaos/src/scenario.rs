@@ -438,29 +438,19 @@ async fn queue_metrics(client: &Client, queue: &str, ledger: &mut Ledger) -> Res
         ledger.completed += 1;
     }
     let expected = ledger.completed;
-    let view = call("queue", client.queue(queue).await)?;
-    let mut problems = Vec::new();
-    let mut expect = |what: &str, got: u64, want: u64| {
-        if got != want {
-            problems.push(format!("{what} is {got}, expected {want}"));
+    // Another node's part of the totals (a stall its reaper found) is
+    // stored at its next sample: the totals are read until they agree.
+    let deadline = Deadline::new("the queue's counts and totals to agree with the scenarios");
+    let view = loop {
+        let view = call("queue", client.queue(queue).await)?;
+        let problems = totals_problems(&view, ledger);
+        if problems.is_empty() {
+            break view;
+        }
+        if let Err(e) = deadline.tick().await {
+            return Err(format!("{e}: {}", problems.join("; ")));
         }
     };
-    expect("counts.completed", view.counts.completed, expected);
-    expect("counts.active", view.counts.active, 0);
-    expect("counts.dead", view.counts.dead, 0);
-    expect("totals.completed", view.totals.completed, expected);
-    if view.totals.retries < ledger.retried {
-        problems.push(format!("totals.retries is {}, expected at least {}", view.totals.retries, ledger.retried));
-    }
-    if view.totals.stalled < ledger.stalled {
-        problems.push(format!("totals.stalled is {}, expected at least {}", view.totals.stalled, ledger.stalled));
-    }
-    if !view.totals.mean_processing_ms.is_finite() || view.totals.mean_processing_ms < 0.0 {
-        problems.push(format!("totals.mean_processing_ms is {}", view.totals.mean_processing_ms));
-    }
-    if !problems.is_empty() {
-        return Err(problems.join("; "));
-    }
     // The sampled views follow at the sampler's interval.
     let deadline = Deadline::new("a metrics sample of the queue with its completed jobs");
     let sample = loop {
@@ -502,6 +492,31 @@ async fn queue_metrics(client: &Client, queue: &str, ledger: &mut Ledger) -> Res
         retried.map_or("absent".into(), |v| v.to_string()),
         stalled.map_or("absent".into(), |v| v.to_string()),
     ))
+}
+
+/// What in the queue's counts and totals disagrees with the ledger.
+fn totals_problems(view: &rampart_client::wire::QueueView, ledger: &Ledger) -> Vec<String> {
+    let expected = ledger.completed;
+    let mut problems = Vec::new();
+    let mut expect = |what: &str, got: u64, want: u64| {
+        if got != want {
+            problems.push(format!("{what} is {got}, expected {want}"));
+        }
+    };
+    expect("counts.completed", view.counts.completed, expected);
+    expect("counts.active", view.counts.active, 0);
+    expect("counts.dead", view.counts.dead, 0);
+    expect("totals.completed", view.totals.completed, expected);
+    if view.totals.retries < ledger.retried {
+        problems.push(format!("totals.retries is {}, expected at least {}", view.totals.retries, ledger.retried));
+    }
+    if view.totals.stalled < ledger.stalled {
+        problems.push(format!("totals.stalled is {}, expected at least {}", view.totals.stalled, ledger.stalled));
+    }
+    if !view.totals.mean_processing_ms.is_finite() || view.totals.mean_processing_ms < 0.0 {
+        problems.push(format!("totals.mean_processing_ms is {}", view.totals.mean_processing_ms));
+    }
+    problems
 }
 
 /// `/health`, `/health/ready`, `/v1/monitoring/system-health` and `/metrics`

@@ -63,6 +63,7 @@ fn assert_all_pass(report: &ChaosReport, with_store: bool) {
     assert!(restart.contains("5 available and 5 scheduled jobs kept their state"), "{restart}");
     let (_, push) = result(report, "push_target");
     assert!(push.contains("used no attempt while it was open") && push.contains("5/5 delivered"), "{push}");
+    assert!(push.contains("attempts, each a request to the target"), "{push}");
     let (store, cut) = result(report, "store_cut");
     if with_store {
         assert!(cut.contains("readiness 503") && cut.contains("acknowledged jobs kept"), "{cut}");
