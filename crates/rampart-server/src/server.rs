@@ -214,6 +214,7 @@ impl Server {
         }
         let alerting = Alerting::new(&config.alerts.channels);
         let mut insight = crate::insight::Insight::new(engine.clone(), &config);
+        let usage = crate::usage::Usage::new(engine.clone(), config.usage.clone());
         if config.alerts.enabled {
             let queued = Arc::new(tokio::sync::Notify::new());
             insight = insight
@@ -228,7 +229,8 @@ impl Server {
             let mut alerter = Alerter::new(alerter_config, engine.clone(), queued.clone())
                 .with_loops(register(names::ALERTER))
                 .with_limiter(limiter.clone())
-                .with_insight(insight.clone());
+                .with_insight(insight.clone())
+                .with_usage(usage.clone());
             if config.monitoring.enabled {
                 alerter = alerter.with_monitor(monitor.clone());
             }
@@ -262,7 +264,7 @@ impl Server {
             webhooks,
             insight,
             doctor: crate::api::doctor::DoctorSettings::from_config(&config, addr),
-            usage: crate::usage::Usage::new(engine.clone(), config.usage.clone()),
+            usage,
         });
         match &config.database_url {
             Some(url) => tracing::info!(
