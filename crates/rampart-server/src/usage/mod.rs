@@ -12,7 +12,7 @@ mod budgets;
 mod watch;
 
 pub use budgets::{BudgetEntry, BudgetError, Budgets};
-pub use watch::{BudgetCrossing, ModelFailures, UsageSample};
+pub use watch::{BudgetCrossing, EXHAUSTED_LISTED, ModelFailures, UsageSample, UsageStatus};
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};

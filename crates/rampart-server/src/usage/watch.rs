@@ -7,7 +7,7 @@
 use rampart_core::duration::format_duration;
 use rampart_core::time::UnixMillis;
 use rampart_store::{BudgetWindowRecord, StoreError, UsageGroup, UsageSummaryParams};
-use rampart_usage::{Budget, Scope, Threshold};
+use rampart_usage::{Budget, Micros, Scope, Threshold};
 
 use super::{BudgetError, Usage};
 use crate::alert::{BudgetDetail, ModelCost, TOP_MODELS_LISTED, UsageFailureDetail};
@@ -48,7 +48,62 @@ pub struct UsageSample {
     pub models: Vec<ModelFailures>,
 }
 
+/// Windows named in [`UsageStatus::exhausted`], at most.
+pub const EXHAUSTED_LISTED: usize = 20;
+
+/// AI usage's part of system health and the diagnostics.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UsageStatus {
+    /// Calls reported in the last hour.
+    pub calls: u64,
+    /// Those that failed.
+    pub failures: u64,
+    /// What they cost.
+    pub cost: Micros,
+    /// Budgets, configured and stored.
+    pub budgets: usize,
+    /// `budget/subject` of the windows of the current period whose spent +
+    /// reserved reached the limit (the first [`EXHAUSTED_LISTED`]).
+    pub exhausted: Vec<String>,
+}
+
 impl Usage {
+    /// The last hour's calls and the budgets' state at `now`.
+    pub async fn status(&self, now: UnixMillis) -> Result<UsageStatus, StoreError> {
+        let store = self.engine.store();
+        let hour = UsageSummaryParams {
+            group_by: None,
+            since: UnixMillis(now.0.saturating_sub(3_600_000)),
+            until: UnixMillis(now.0 + 1),
+            timezone: self.config.timezone,
+            only: None,
+        };
+        let total = store.usage_summary(hour).await?.into_iter().next().unwrap_or_default();
+        let budgets = self.budgets.all().await.map_err(|e| match e {
+            BudgetError::Store(s) => s,
+            other => StoreError::Internal(other.to_string()),
+        })?;
+        let mut exhausted = Vec::new();
+        for entry in &budgets {
+            let b = &entry.budget;
+            for w in store.budget_window_list(&b.name, &self.window(b, now)).await? {
+                if exhausted.len() < EXHAUSTED_LISTED && w.spent_micros.saturating_add(w.reserved_micros) >= b.limit.0 {
+                    exhausted.push(match w.key.subject.as_str() {
+                        "" => b.name.to_string(),
+                        s => format!("{}/{s}", b.name),
+                    });
+                }
+            }
+        }
+        Ok(UsageStatus {
+            calls: total.calls,
+            failures: total.failures,
+            cost: Micros(total.cost_micros),
+            budgets: budgets.len(),
+            exhausted,
+        })
+    }
+
     /// The budget crossings this node claimed at `now`, and each model's
     /// failure rate over the window ending at `now`.
     pub async fn sample(&self, now: UnixMillis) -> Result<UsageSample, StoreError> {

@@ -2,7 +2,9 @@
 //! `budget_threshold` (each threshold of a budget's window once per period,
 //! the highest reached when several are passed at once, with the window's
 //! figures and top models) and `usage_failure_rate` (per model, once enough
-//! calls came in the window); and summaries by day in the configured zone.
+//! calls came in the window); AI usage in system health; retention; the
+//! bounded model labels of `/metrics`; and summaries by day in the
+//! configured zone.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -112,6 +114,12 @@ async fn each_budget_threshold_notifies_once_per_period_naming_the_window() {
     alerter.run_once().await.unwrap();
     let subjects: Vec<_> = alerts(&app, "budget_threshold").await.into_iter().map(|a| a.0).collect();
     assert_eq!(subjects, ["daily/acme@100%", "daily/acme@50%"]);
+    // System health (and the diagnostics) show the hour's calls and the exhausted window.
+    let health = app.send(Method::GET, "/v1/monitoring/system-health", None).await;
+    let reported = &health.body["components"]["reported"];
+    assert_eq!(reported["usage_calls_last_hour"], 4, "{}", health.body);
+    assert_eq!((reported["usage_cost_usd_last_hour"].as_f64(), reported["budgets"].as_u64()), (Some(1.15), Some(1)));
+    assert_eq!(reported["budgets_exhausted"], json!(["daily/acme"]));
     // A second alerter (another node) claims nothing already notified.
     let mut other = self::alerter(&app, &config);
     other.run_once().await.unwrap();
@@ -163,4 +171,43 @@ async fn a_summary_by_day_counts_the_days_of_the_configured_zone() {
     assert_eq!(s.status, StatusCode::OK, "{}", s.body);
     assert_eq!(s.body["timezone"], "Asia/Tokyo");
     assert_eq!(s.body["groups"][0]["key"], "2027-01-15");
+}
+
+#[tokio::test]
+async fn the_retention_run_deletes_usage_past_its_age() {
+    let mut config = Config::default();
+    config.usage.retention = Duration::from_secs(10 * 86_400);
+    let app = TestApp::with_config(config).await;
+    spend(&app, "old", "gpt-4o", 0.1, true).await;
+    app.clock.advance(Duration::from_secs(9 * 86_400));
+    spend(&app, "recent", "gpt-4o", 0.1, true).await;
+    // 11 days after the first call: it is past `usage.retention`, the second is not.
+    app.clock.advance(Duration::from_secs(2 * 86_400));
+    let a = app.send(Method::POST, "/v1/cron/rampart.retention/trigger", None).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let report = app.pruner.lock().await.run_once().await.unwrap().unwrap();
+    assert_eq!(report.usage_events, 1);
+    let s = app.send(Method::GET, "/v1/usage/summary?since=2027-01-01T00:00:00Z", None).await;
+    assert_eq!(s.body["groups"][0]["calls"], 1, "{}", s.body);
+}
+
+#[tokio::test]
+async fn metrics_label_at_most_the_bounded_set_of_models_never_tenants() {
+    let app = TestApp::new().await;
+    let max = rampart_server::usage::MAX_METRIC_MODELS;
+    let events: Vec<Value> = (0..max + 5)
+        .map(|n| {
+            json!({"call_id": format!("m{n}"), "model": format!("model-{n:03}"), "input_tokens": 1,
+                "output_tokens": 1, "duration_ms": 1, "success": true, "tenant": "acme", "cost_usd": 0.5})
+        })
+        .collect();
+    let body = json!({ "events": events }).to_string();
+    let a = app.send_as("producer", Method::POST, "/v1/usage", Some(&body)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let metrics = app.call(Method::GET, "/metrics").role("reader").send().await;
+    let text = metrics.body.as_str().map(str::to_string).unwrap_or_else(|| metrics.body.to_string());
+    let series: Vec<&str> = text.lines().filter(|l| l.starts_with("rampart_usage_cost_usd_total{")).collect();
+    assert_eq!(series.len(), max + 1, "the first {max} models and `other`");
+    assert!(series.contains(&r#"rampart_usage_cost_usd_total{model="other",provider=""} 2.5"#), "{series:?}");
+    assert!(!text.contains("acme"), "a tenant became a label");
 }
