@@ -31,5 +31,6 @@ mod routes;
 mod tenant;
 mod timer;
 mod usage;
+mod usage_alerts;
 mod webhooks;
 mod worker;

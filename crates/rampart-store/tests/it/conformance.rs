@@ -928,6 +928,7 @@ macro_rules! backend {
             run!(a_start_rate_by_tenant_keeps_each_group_apart);
             run!(concurrent_claimers_never_start_more_than_the_rate);
             run!(usage_rows_are_kept_once_per_call_and_summarised);
+            run!(usage_summary_days_are_the_time_zone_s_and_a_summary_narrows_to_one_value);
             run!(usage_rows_charge_their_windows);
             run!(reservations_hold_on_every_window_or_none);
             run!(settling_is_idempotent_records_overshoot_and_failures_release);
