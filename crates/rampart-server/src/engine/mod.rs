@@ -7,6 +7,7 @@
 //! from the injected [`Clock`], so tests move it by hand.
 
 mod error;
+mod operator;
 mod spec;
 mod totals;
 mod wake;
