@@ -147,6 +147,12 @@ impl Engine {
         &self.inner.clock
     }
 
+    /// The server's shutdown signal, for work started on the engine's
+    /// behalf that must stop with it (the dashboard's bulk actions).
+    pub fn shutdown(&self) -> &Shutdown {
+        &self.inner.shutdown
+    }
+
     /// The current time of the engine's clock.
     pub fn now(&self) -> UnixMillis {
         self.inner.clock.now()
