@@ -43,6 +43,7 @@ pub(crate) const RULE_KEYS: &[(&str, Kind)] = &[
     ("store_latency", Kind::Text),
     ("dead_letters", Kind::Int),
     ("api_error_rate", Kind::Float),
+    ("webhook_rejections", Kind::Float),
     ("dead_letter_depth", Kind::Int),
     ("process_memory_mb", Kind::Int),
     ("redis_memory_mb", Kind::Int),
@@ -133,6 +134,9 @@ pub struct AlertThresholds {
     /// Fire above this share of API requests answered 5xx in an interval
     /// (`api_error_rate`, default 0.05); not per queue.
     pub api_error_rate: f64,
+    /// Fire above this share of a webhook source's requests rejected in an
+    /// interval (`webhook_rejections`, default 0.25); not per queue.
+    pub webhook_rejections: f64,
     /// Fire while a queue holds at least this many dead jobs
     /// (`dead_letter_depth`, default 1).
     pub dead_letter_depth: u64,
@@ -153,6 +157,7 @@ impl Default for AlertThresholds {
             store_latency: Duration::from_millis(100),
             dead_letters: 1,
             api_error_rate: 0.05,
+            webhook_rejections: 0.25,
             dead_letter_depth: 1,
             process_memory_mb: 0,
             redis_memory_mb: 0,
@@ -171,6 +176,7 @@ impl AlertThresholds {
             AlertRule::StoreLatency => self.store_latency.as_secs_f64() * 1000.0,
             AlertRule::DeadLetters => self.dead_letters as f64,
             AlertRule::ApiErrorRate => self.api_error_rate,
+            AlertRule::WebhookRejections => self.webhook_rejections,
             AlertRule::DeadLetterDepth => self.dead_letter_depth as f64,
             AlertRule::ProcessMemory => (self.process_memory_mb * MIB) as f64,
             AlertRule::RedisMemory => (self.redis_memory_mb * MIB) as f64,
@@ -408,6 +414,9 @@ impl Check<'_> {
                 }
                 "dead_letters" => t.dead_letters = self.int(&path, value, 1, u64::MAX >> 11).unwrap_or(t.dead_letters),
                 "api_error_rate" => t.api_error_rate = self.float(&path, value, 0.0, 1.0).unwrap_or(t.api_error_rate),
+                "webhook_rejections" => {
+                    t.webhook_rejections = self.float(&path, value, 0.0, 1.0).unwrap_or(t.webhook_rejections)
+                }
                 "dead_letter_depth" => {
                     t.dead_letter_depth = self.int(&path, value, 1, u64::MAX >> 11).unwrap_or(t.dead_letter_depth)
                 }

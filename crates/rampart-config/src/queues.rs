@@ -34,6 +34,7 @@ pub(crate) const QUEUE_KEYS: &[(&str, Kind)] = &[
     ("retry_4xx", Kind::Bool),
     ("max_stalls", Kind::Int),
     ("ready_requires_workers", Kind::Int),
+    ("idempotency_window", Kind::Text),
 ];
 
 /// The keys of a queue's `backoff` table.
@@ -85,6 +86,9 @@ pub struct QueueConfig {
     /// Workers that must have leased from the queue within its lease time
     /// for `/health/ready` to answer ready (`ready_requires_workers`); 0 is off.
     pub ready_requires_workers: u32,
+    /// How long an enqueue's `Idempotency-Key` answers with the jobs it
+    /// made (`idempotency_window`, default 7 days: senders retry for days).
+    pub idempotency_window: Duration,
 }
 
 /// Push delivery (`[push]`).
@@ -116,6 +120,11 @@ impl QueueConfig {
     pub const PUSH_CONCURRENCY: u32 = 16;
     /// How long a push delivery waits for an answer when `timeout` is not set.
     pub const PUSH_TIMEOUT: Duration = Duration::from_secs(30);
+    /// `idempotency_window` when not set: as long as webhook event ids are
+    /// kept, since Stripe retries for 3 days.
+    pub const IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
+    /// Longest `idempotency_window`: keys are kept that long.
+    pub const MAX_IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(365 * 24 * 3600);
 }
 
 impl Default for QueueConfig {
@@ -134,6 +143,7 @@ impl Default for QueueConfig {
             retry_4xx: false,
             max_stalls: 1,
             ready_requires_workers: 0,
+            idempotency_window: QueueConfig::IDEMPOTENCY_WINDOW,
         }
     }
 }
@@ -321,6 +331,15 @@ impl Check<'_> {
                         queue.ready_requires_workers = n as u32;
                     }
                 }
+                "idempotency_window" => {
+                    if let Some(d) = self.positive_duration(&path, value, "must be more than 0s") {
+                        if d > QueueConfig::MAX_IDEMPOTENCY_WINDOW {
+                            self.report(&path, "must be at most 365d: keys are kept for the whole window");
+                        } else {
+                            queue.idempotency_window = d;
+                        }
+                    }
+                }
                 "target" | "secret" if path.first().is_some_and(|p| p == "queue_defaults") => {
                     self.report(&path, "belongs to one queue: set it in [queues.NAME], not in [queue_defaults]")
                 }
@@ -502,6 +521,23 @@ mod tests {
         assert_eq!((plain.target, plain.concurrency, plain.timeout), (None, None, None));
         let env = ok(None, &[("RAMPART_QUEUES__e__TARGET", "http://localhost/hook")], &[]);
         assert!(env.queue(&name("e")).target.is_some());
+    }
+
+    #[test]
+    fn the_idempotency_window_defaults_to_a_week_and_is_bounded() {
+        let config = ok(Some("[queues.receipts]\nidempotency_window = \"1h\"\n[queues.plain]\n"), &[], &[]);
+        assert_eq!(config.queue(&name("receipts")).idempotency_window, Duration::from_secs(3600));
+        assert_eq!(config.queue(&name("plain")).idempotency_window, QueueConfig::IDEMPOTENCY_WINDOW);
+        let got = errors(
+            Some("[queues.a]\nidempotency_window = \"0s\"\n[queues.b]\nidempotency_window = \"400d\"\n"),
+            &[],
+            &[],
+        );
+        for e in
+            ["queues.a.idempotency_window: must be more than 0s", "queues.b.idempotency_window: must be at most 365d"]
+        {
+            assert!(got.iter().any(|g| g.contains(e)), "missing {e:?} in {got:#?}");
+        }
     }
 
     #[test]

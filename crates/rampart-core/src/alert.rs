@@ -89,6 +89,10 @@ crate::named_enum! {
         /// The share of this node's API requests answered 5xx during the
         /// interval exceeds the threshold (a fraction), once enough came.
         ApiErrorRate = "api_error_rate",
+        /// The share of a webhook source's requests this node rejected
+        /// (unsigned, forged, stale) during the interval exceeds the
+        /// threshold (a fraction), once enough came.
+        WebhookRejections = "webhook_rejections",
         /// A queue holds at least the threshold of dead jobs, however old:
         /// checked every `dead_letter_depth_interval`, firing while they stay.
         DeadLetterDepth = "dead_letter_depth",
@@ -182,6 +186,7 @@ impl AlertRule {
             AlertRule::TokenExpiring => "access token expiring",
             AlertRule::LimiterFallback => "rate-limit checks decided by fallback",
             AlertRule::ApiErrorRate => "API error rate",
+            AlertRule::WebhookRejections => "webhook requests rejected",
             AlertRule::DeadLetterDepth => "dead jobs",
             AlertRule::ProcessMemory => "resident memory",
             AlertRule::RedisMemory => "Redis used memory",
@@ -198,6 +203,7 @@ impl AlertRule {
         match self {
             AlertRule::QueueFailedRate
             | AlertRule::ApiErrorRate
+            | AlertRule::WebhookRejections
             | AlertRule::CacheUtilisation
             | AlertRule::CacheHitRate => format!("{}%", trim_number(value * 100.0)),
             AlertRule::CacheMemory => format!("{} MiB", trim_number(value / 1_048_576.0)),
@@ -236,7 +242,7 @@ fn trim_number(x: f64) -> String {
 #[error(
     "`{0}` is not an alert rule; rules are queue_waiting, queue_failed_rate, queue_stalled, store_latency, \
      dead_letters, breaker_open, cron_failed, token_expiring, ratelimit_fallback, api_error_rate, \
-     dead_letter_depth, process_memory, redis_memory, cache_utilisation, cache_hit_rate, cache_memory, error_count \
+     webhook_rejections, dead_letter_depth, process_memory, redis_memory, cache_utilisation, cache_hit_rate, cache_memory, error_count \
      and error_critical"
 )]
 pub struct AlertRuleError(pub String);

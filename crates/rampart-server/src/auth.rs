@@ -15,10 +15,14 @@ use rampart_core::auth::Role;
 use rampart_core::time::UnixMillis;
 use rampart_store::{ApiKeyInsert, ApiKeyRecord, Store, StoreError};
 use sha2::{Digest, Sha256};
+use tokio::sync::Notify;
 
 /// How long a successful lookup is trusted before the store is asked again;
 /// bounds how long a key revoked on another node keeps working.
 const CACHE_TTL: Duration = Duration::from_secs(5);
+/// Longest a request waits for another request's lookup of the same key
+/// (see [`Authenticator::join`]) before it pays for its own.
+const JOIN_WAIT: Duration = Duration::from_secs(2);
 /// Characters of a key kept in the clear to recognise it in listings.
 const PREFIX_LEN: usize = 12;
 
@@ -50,12 +54,85 @@ pub enum AuthError {
 pub struct Authenticator {
     store: Store,
     cache: Arc<Mutex<HashMap<String, (ApiKeyRecord, Instant)>>>,
+    /// The keys a request is looking up right now, by hash, with what wakes
+    /// the requests waiting for that lookup.
+    inflight: Arc<Mutex<HashMap<String, Arc<Notify>>>>,
+}
+
+/// What [`Authenticator::join`] found for a bearer token.
+pub enum Joined {
+    /// Verified, by this request's wait or earlier.
+    Verified(ApiKeyRecord),
+    /// No lookup of it was in flight: this request makes it, and wakes the
+    /// others when it is done (or dropped).
+    Lead(Lead),
+    /// Another request looked it up and it did not verify (or took longer
+    /// than the wait).
+    Unverified,
+}
+
+/// The request making a key's lookup; dropping it wakes the requests
+/// waiting for that lookup.
+pub struct Lead {
+    inflight: Arc<Mutex<HashMap<String, Arc<Notify>>>>,
+    hash: String,
+    notify: Arc<Notify>,
+}
+
+impl Drop for Lead {
+    fn drop(&mut self) {
+        finish(&self.inflight, &self.hash, Some(&self.notify));
+    }
+}
+
+/// Ends a lookup in flight: forgets it (only if it is still `notify`'s,
+/// when given) and wakes its waiters.
+fn finish(inflight: &Mutex<HashMap<String, Arc<Notify>>>, hash: &str, notify: Option<&Arc<Notify>>) {
+    let Ok(mut map) = inflight.lock() else { return };
+    let ours = map.get(hash).is_some_and(|n| notify.is_none_or(|mine| Arc::ptr_eq(n, mine)));
+    if ours && let Some(n) = map.remove(hash) {
+        n.notify_waiters();
+    }
 }
 
 impl Authenticator {
     /// An authenticator over `store`.
     pub fn new(store: Store) -> Authenticator {
-        Authenticator { store, cache: Arc::default() }
+        Authenticator { store, cache: Arc::default(), inflight: Arc::default() }
+    }
+
+    /// Joins the lookup of a bearer token not verified yet: the first
+    /// request with it leads (pays for it and looks it up), the ones that
+    /// arrive meanwhile wait for that lookup instead of each paying the
+    /// per-address limit. So a client opening a hundred requests at once
+    /// with a valid key, or all of them as the cache expires, is not
+    /// refused as if it were guessing keys, and a wrong key still costs one
+    /// lookup and one payment per request once the wait is over.
+    pub async fn join(&self, key: &str) -> Joined {
+        let hash = hash_key(key);
+        if let Some(record) = self.cached_hash(&hash) {
+            return Joined::Verified(record);
+        }
+        let notify = {
+            let Ok(mut map) = self.inflight.lock() else { return Joined::Unverified };
+            match map.get(&hash) {
+                Some(n) => n.clone(),
+                None => {
+                    let notify = Arc::new(Notify::new());
+                    map.insert(hash.clone(), notify.clone());
+                    return Joined::Lead(Lead { inflight: self.inflight.clone(), hash, notify });
+                }
+            }
+        };
+        let woken = notify.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        // The lookup may have ended between the first look and `enable`.
+        let still = self.inflight.lock().is_ok_and(|map| map.get(&hash).is_some_and(|n| Arc::ptr_eq(n, &notify)));
+        if still {
+            let _ = tokio::time::timeout(JOIN_WAIT, woken).await;
+        }
+        self.cached_hash(&hash).map_or(Joined::Unverified, Joined::Verified)
     }
 
     /// The key record of a bearer token.
@@ -67,8 +144,11 @@ impl Authenticator {
         let record =
             self.store.api_key_find(hash.clone()).await.map_err(AuthError::Store)?.ok_or(AuthError::Invalid)?;
         if let Ok(mut cache) = self.cache.lock() {
-            cache.insert(hash, (record.clone(), Instant::now()));
+            cache.insert(hash.clone(), (record.clone(), Instant::now()));
         }
+        // Requests waiting for this key go on at once, not when this
+        // request ends (a long-poll may hold its lead for 30 seconds).
+        finish(&self.inflight, &hash, None);
         Ok(record)
     }
 

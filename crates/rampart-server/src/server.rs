@@ -212,6 +212,10 @@ impl Server {
                 .with_loops(register(names::SAMPLER));
             services.spawn(sampler.run(shutdown.clone()));
         }
+        let webhooks = Intake::new(engine.clone(), Sources::new(engine.clone(), config.webhooks.sources.clone()));
+        for name in webhooks.sources().unsigned() {
+            tracing::warn!(source = %name, "webhook source `{name}` has scheme `none`: anyone can post events to /in/{name}");
+        }
         let alerting = Alerting::new(&config.alerts.channels);
         let mut insight = crate::insight::Insight::new(engine.clone(), &config);
         if config.alerts.enabled {
@@ -228,7 +232,8 @@ impl Server {
             let mut alerter = Alerter::new(alerter_config, engine.clone(), queued.clone())
                 .with_loops(register(names::ALERTER))
                 .with_limiter(limiter.clone())
-                .with_insight(insight.clone());
+                .with_insight(insight.clone())
+                .with_webhooks(webhooks.clone());
             if config.monitoring.enabled {
                 alerter = alerter.with_monitor(monitor.clone());
             }
@@ -241,10 +246,6 @@ impl Server {
         let releaser = crate::service::Releaser::new(crate::service::ReleaserConfig::default(), engine.clone())
             .with_loops(register(names::RELEASER));
         services.spawn(releaser.run(shutdown.clone()));
-        let webhooks = Intake::new(engine.clone(), Sources::new(engine.clone(), config.webhooks.sources.clone()));
-        for name in webhooks.sources().unsigned() {
-            tracing::warn!(source = %name, "webhook source `{name}` has scheme `none`: anyone can post events to /in/{name}");
-        }
         let state = AppState::new(Shared {
             engine: engine.clone(),
             auth,

@@ -157,6 +157,7 @@ impl Notice {
             AlertRule::TokenExpiring => format!("integration `{}`", a.subject),
             AlertRule::LimiterFallback => format!("rate-limit policy `{}`", a.subject),
             AlertRule::ApiErrorRate => "rampart's API".to_string(),
+            AlertRule::WebhookRejections => format!("webhook source `{}`", a.subject),
             AlertRule::ProcessMemory => "the rampart server".to_string(),
             AlertRule::RedisMemory => "Redis".to_string(),
             AlertRule::CacheUtilisation | AlertRule::CacheHitRate | AlertRule::CacheMemory => {
@@ -288,6 +289,11 @@ fn next_step(a: &NoticeAlert) -> String {
         AlertRule::ApiErrorRate => format!(
             "rampart answers 5xx: read its log for the requests' errors (each carries its x-request-id) and check \
              the store (`rampart monitor`); {ack}"
+        ),
+        AlertRule::WebhookRejections => format!(
+            "requests to /in/{q} fail their signature check: a rotated secret not configured yet, a proxy changing \
+             the body, or someone forging events (`rampart webhooks deliveries --source {q} --status rejected` \
+             shows each reason); {ack}"
         ),
         AlertRule::TokenExpiring => format!(
             "reconnect `{q}` in the app before its token expires (`rampart diag integrations` shows when); the alert \

@@ -12,6 +12,9 @@
 //!   `trusted_proxies` only). So a key is never looked up in the store
 //!   before its address has paid for it: guessing keys, or a client stuck on
 //!   a revoked one, is slowed down without costing the store anything.
+//!   Requests arriving with a key another request is looking up wait for
+//!   that lookup (up to 2 s) instead of each paying: a client opening a
+//!   hundred requests at once, or at once as the cache expires, pays once.
 //!
 //! Webhook intake (`/in/…`) is left out: it carries no key, comes in
 //! bursts from a provider's few addresses, and each source may name a
@@ -32,6 +35,7 @@ use rampart_core::duration::format_duration;
 
 use super::extract::{VerifiedKey, bearer};
 use super::{ApiError, AppState};
+use crate::auth::Joined;
 use crate::ratelimit::Verdict;
 use crate::ratelimit::client_ip::{client_ip, peer_addr};
 use crate::ratelimit::headers::{ceil_secs, headers};
@@ -46,19 +50,32 @@ pub(super) async fn own_limits(State(state): State<AppState>, mut req: Request, 
     if !limits.enabled() || req.uri().path().starts_with("/in/") {
         return next.run(req).await;
     }
-    let verdict = match bearer(req.headers()).and_then(|token| state.auth.cached(token)) {
-        Some(key) => {
+    let joined = match bearer(req.headers()) {
+        Some(token) => state.auth.join(token).await,
+        None => Joined::Unverified,
+    };
+    let (verdict, lead) = match joined {
+        Joined::Verified(key) => {
             let verdict = limits.check_key(key.id);
             req.extensions_mut().insert(VerifiedKey(key));
-            verdict
+            (verdict, None)
         }
-        None => {
+        unverified => {
             let peer = peer_addr(req.extensions());
-            limits.check_ip(peer.map(|peer| client_ip(peer.ip(), req.headers(), limits.trusted_proxies())))
+            let ip = peer.map(|peer| client_ip(peer.ip(), req.headers(), limits.trusted_proxies()));
+            let lead = match unverified {
+                Joined::Lead(lead) => Some(lead),
+                _ => None,
+            };
+            (limits.check_ip(ip), lead)
         }
     };
     if verdict.decision.allowed {
-        return next.run(req).await;
+        // The lead wakes its waiters once its route looked the key up, or
+        // at the latest when the request ends.
+        let answer = next.run(req).await;
+        drop(lead);
+        return answer;
     }
     let mut answer = rate_limited(&verdict).into_response();
     answer.headers_mut().extend(headers(&verdict, limits.reset_format()));

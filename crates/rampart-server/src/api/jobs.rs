@@ -18,9 +18,6 @@ use super::{ApiError, AppState, job_id, queue_name, view};
 use crate::engine::{self, EngineError, JobSpec};
 use rampart_client::wire::*;
 
-/// How long an `Idempotency-Key` answers with the jobs it made: as long as
-/// webhook event ids are kept, since senders retry for days.
-pub const IDEMPOTENCY_WINDOW: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 /// Longest `Idempotency-Key` accepted.
 const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
@@ -65,7 +62,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 }
 
 /// Enqueues, under the request's `Idempotency-Key` when it has one: a
-/// repeat within [`IDEMPOTENCY_WINDOW`] answers the jobs the key made
+/// repeat within the queue's `idempotency_window` answers the jobs the key made
 /// (`duplicate`) and the header `Idempotent-Replayed: true`.
 async fn enqueue(
     state: &AppState,
@@ -75,7 +72,8 @@ async fn enqueue(
 ) -> Result<(Vec<JobInserted>, HeaderMap), ApiError> {
     let mut answer = HeaderMap::new();
     let Some(key) = idempotency_key(headers)? else { return Ok((state.engine.enqueue(queue, specs).await?, answer)) };
-    let keyed = state.engine.enqueue_keyed(queue, specs, key, IDEMPOTENCY_WINDOW).await?;
+    let window = state.engine.queue_config(queue).idempotency_window;
+    let keyed = state.engine.enqueue_keyed(queue, specs, key, window).await?;
     if keyed.replayed {
         answer.insert("idempotent-replayed", HeaderValue::from_static("true"));
     }

@@ -55,6 +55,7 @@ use crate::monitoring::{FiringAlert, Monitor, SampleSet};
 use crate::ratelimit::RateLimiter;
 use crate::shutdown::Shutdown;
 use crate::timer::Ticks;
+use crate::webhook::Intake;
 
 /// The subject of store-wide rules.
 pub const STORE_SUBJECT: &str = "store";
@@ -85,6 +86,9 @@ pub struct AlertSample {
     /// This node's API requests during the interval and those answered 5xx;
     /// `None` without the monitor's request counts.
     pub api: Option<(u64, u64)>,
+    /// Per webhook source, this node's requests during the interval and
+    /// those rejected.
+    pub webhooks: Vec<(String, u64, u64)>,
     /// This server's memory and Redis's.
     pub memory: MemorySample,
     /// What apps report: caches' verdicts, error counts.
@@ -111,6 +115,10 @@ pub const REDIS_SUBJECT: &str = "redis";
 /// Fewest API requests in an interval before its error rate can fire: one
 /// failed request out of two is not an outage.
 pub const API_ERROR_MIN_REQUESTS: u64 = 20;
+
+/// Fewest requests to a webhook source in an interval before its rejected
+/// share can fire: a stray probe is not an attack or a lost secret.
+pub const WEBHOOK_REJECTIONS_MIN_REQUESTS: u64 = 20;
 
 /// The subject of the API error-rate rule.
 pub const API_SUBJECT: &str = "api";
@@ -190,6 +198,10 @@ pub struct Alerter {
     last_fallbacks: HashMap<String, u64>,
     /// API requests and 5xx answers at the last sample.
     last_api: Option<(u64, u64)>,
+    /// Webhook intake, whose per-source counts feed `webhook_rejections`.
+    webhooks: Option<Intake>,
+    /// Requests and rejections per webhook source at the last sample.
+    last_webhooks: HashMap<String, (u64, u64)>,
     loops: Loops,
     /// When the dead-letter depth was last checked.
     depth_checked_at: UnixMillis,
@@ -209,9 +221,10 @@ const CRITICAL_READ: u32 = 1_000;
 /// What [`Alerter::states`] reads: breakers, cron runs, expiring tokens.
 type States = (Vec<(String, bool)>, Vec<CronRunRecord>, Vec<String>);
 
-/// What [`Alerter::node_counts`] reads: fallbacks per policy, and API
-/// requests with their 5xx answers.
-type NodeCounts = (Vec<(String, u64)>, Option<(u64, u64)>);
+/// What [`Alerter::node_counts`] reads: fallbacks per policy, API
+/// requests with their 5xx answers, and webhook requests with their
+/// rejections per source.
+type NodeCounts = (Vec<(String, u64)>, Option<(u64, u64)>, Vec<(String, u64, u64)>);
 
 /// Most expiring tokens read per evaluation (soonest first).
 const TOKENS_READ: u32 = 100;
@@ -234,6 +247,8 @@ impl Alerter {
             limiter: None,
             last_fallbacks: HashMap::new(),
             last_api: None,
+            webhooks: None,
+            last_webhooks: HashMap::new(),
             loops: Loops::default(),
             depth_checked_at: last_at,
             insight: None,
@@ -292,8 +307,15 @@ impl Alerter {
         self
     }
 
+    /// Watches `intake`'s per-source counts (the `webhook_rejections` rule).
+    pub fn with_webhooks(mut self, intake: Intake) -> Alerter {
+        self.webhooks = Some(intake);
+        self
+    }
+
     /// What this node counted since the last sample: fallbacks per policy,
-    /// and API requests with their 5xx answers (from the monitor).
+    /// API requests with their 5xx answers (from the monitor), and webhook
+    /// requests with their rejections.
     fn node_counts(&mut self) -> NodeCounts {
         let mut fallbacks = Vec::new();
         if let Some(limiter) = &self.limiter {
@@ -310,7 +332,13 @@ impl Alerter {
             let (t0, e0) = self.last_api.replace((total, errors)).unwrap_or((total, errors));
             (total.saturating_sub(t0), errors.saturating_sub(e0))
         });
-        (fallbacks, api)
+        let mut webhooks = Vec::new();
+        for (source, c) in self.webhooks.as_ref().map(Intake::counts).unwrap_or_default() {
+            let (name, now) = (source.to_string(), (c.received, c.rejected));
+            let before = self.last_webhooks.insert(name.clone(), now).unwrap_or((0, 0));
+            webhooks.push((name, now.0.saturating_sub(before.0), now.1.saturating_sub(before.1)));
+        }
+        (fallbacks, api, webhooks)
     }
 
     /// Reports each evaluation to `loops` (the server's registry, for the admin diagnostics).
@@ -352,7 +380,7 @@ impl Alerter {
             .collect();
         let latency = Duration::from_secs_f64(set.store_latency_ms.max(0.0) / 1000.0);
         let (breakers, cron, tokens_expiring) = self.states(now).await?;
-        let (fallbacks, api) = self.node_counts();
+        let (fallbacks, api, webhooks) = self.node_counts();
         let memory = set.memory;
         let reported = self.reported(now).await?;
         Ok(AlertSample {
@@ -364,6 +392,7 @@ impl Alerter {
             tokens_expiring,
             fallbacks,
             api,
+            webhooks,
             memory,
             reported,
         })
@@ -421,7 +450,7 @@ impl Alerter {
             });
         }
         let (breakers, cron, tokens_expiring) = self.states(now).await?;
-        let (fallbacks, api) = self.node_counts();
+        let (fallbacks, api, webhooks) = self.node_counts();
         let memory = MemorySample::take(self.limiter.as_ref()).await;
         let reported = self.reported(now).await?;
         Ok(AlertSample {
@@ -433,6 +462,7 @@ impl Alerter {
             tokens_expiring,
             fallbacks,
             api,
+            webhooks,
             memory,
             reported,
         })
@@ -571,6 +601,11 @@ impl Alerter {
             // Too few requests to tell: counts as clear.
             let rate = if requests >= API_ERROR_MIN_REQUESTS { errors as f64 / requests as f64 } else { 0.0 };
             out.push((AlertRule::ApiErrorRate, API_SUBJECT.to_string(), rate, AlertDetails::default()));
+        }
+        for (source, received, rejected) in &sample.webhooks {
+            let share =
+                if *received >= WEBHOOK_REJECTIONS_MIN_REQUESTS { *rejected as f64 / *received as f64 } else { 0.0 };
+            out.push((AlertRule::WebhookRejections, source.clone(), share, AlertDetails::default()));
         }
         for subject in &sample.tokens_expiring {
             out.push((AlertRule::TokenExpiring, subject.clone(), 1.0, AlertDetails::default()));
@@ -745,6 +780,7 @@ fn firing_alert(a: &AlertRecord) -> FiringAlert {
         AlertRule::TokenExpiring => format!("integration {}", a.subject),
         AlertRule::LimiterFallback => format!("rate-limit policy {}", a.subject),
         AlertRule::ApiErrorRate => "the API".to_string(),
+        AlertRule::WebhookRejections => format!("webhook source {}", a.subject),
         AlertRule::ProcessMemory => "the rampart server".to_string(),
         AlertRule::RedisMemory => "Redis".to_string(),
         AlertRule::CacheUtilisation | AlertRule::CacheHitRate | AlertRule::CacheMemory => {

@@ -100,6 +100,7 @@ fn waiting(queue: &str, n: u64, at: UnixMillis) -> AlertSample {
         tokens_expiring: vec![],
         fallbacks: vec![],
         api: None,
+        webhooks: vec![],
         memory: Default::default(),
         reported: Default::default(),
     }
@@ -936,4 +937,65 @@ async fn checks_decided_by_fallback_while_redis_fails_fire_one_alert() {
         (Some("ratelimit_fallback"), Some("oauth")),
         "{firing:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_source_rejecting_a_share_of_its_requests_fires_once_enough_came() {
+    use axum::http::HeaderMap;
+    use rampart_core::id::SourceName;
+    use rampart_server::webhook::{Intake, Sources};
+    use rampart_webhook::SourceSpec;
+
+    let receiver = Receiver::start(0).await;
+    let rig = rig(&receiver, |_| {}).await;
+    let name = SourceName::new("github").unwrap();
+    let spec = SourceSpec { scheme: Some("github".into()), secret: Some("gh-secret".into()), ..Default::default() };
+    let sources = [(name.clone(), spec.validate(&name).unwrap())].into_iter().collect();
+    let intake = Intake::new(rig.app.engine.clone(), Sources::new(rig.app.engine.clone(), sources));
+    let source = intake.sources().get(&name).await.unwrap().source;
+    let Rig { app, alerter, notifier, alerting } = rig;
+    let mut rig = Rig { app, alerter: alerter.with_webhooks(intake.clone()), notifier, alerting };
+    // Unsigned requests: each one rejected, none enqueued.
+    let forged = |n: usize| {
+        let (intake, source) = (intake.clone(), source.clone());
+        async move {
+            for _ in 0..n {
+                let refused = intake.receive(&source, &HeaderMap::new(), None, None, b"{}").await;
+                assert!(refused.is_err());
+            }
+        }
+    };
+    // The first evaluation only takes the counts as they stand.
+    rig.app.clock.advance(Duration::from_secs(15));
+    rig.alerter.run_once().await.unwrap();
+    // Too few requests to tell, every one rejected.
+    forged(5).await;
+    for _ in 0..2 {
+        rig.app.clock.advance(Duration::from_secs(15));
+        assert_eq!(rig.alerter.run_once().await.unwrap().fired, 0);
+    }
+    // All of 20 requests rejected, twice: above the default 25%.
+    let mut fired = 0;
+    for _ in 0..2 {
+        forged(20).await;
+        rig.app.clock.advance(Duration::from_secs(15));
+        fired += rig.alerter.run_once().await.unwrap().fired;
+    }
+    assert_eq!(fired, 1);
+    rig.deliver().await;
+    let texts = slack_texts(&receiver);
+    assert!(
+        texts[0].starts_with(
+            ":rotating_light: *[FIRING] webhook requests rejected on webhook source `github`*: 100% (threshold 25%)"
+        ),
+        "{texts:#?}"
+    );
+    assert!(texts[0].contains("rampart webhooks deliveries --source github --status rejected"), "{texts:#?}");
+    // No more rejections: it resolves.
+    let mut resolved = 0;
+    for _ in 0..4 {
+        rig.app.clock.advance(Duration::from_secs(15));
+        resolved += rig.alerter.run_once().await.unwrap().resolved;
+    }
+    assert_eq!(resolved, 1);
 }

@@ -125,3 +125,39 @@ async fn the_defaults_leave_heavy_use_alone() {
         assert_eq!(app.send_as("", Method::GET, "/health", None).await.status, StatusCode::OK);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_with_a_key_not_verified_yet_pays_once_and_a_wrong_key_still_pays_each_time() {
+    // 10 unverified requests a minute from one address, and a frozen clock.
+    let app = std::sync::Arc::new(app(true, 10_000, 10).await);
+    let burst = |role: &'static str, header: Option<&'static str>| {
+        let mut tasks = Vec::new();
+        for _ in 0..150 {
+            let app = app.clone();
+            tasks.push(tokio::spawn(async move {
+                let call = app.call(Method::GET, "/v1/queues").role(role);
+                let call = match header {
+                    Some(key) => call.header("authorization", key),
+                    None => call,
+                };
+                call.send().await.status
+            }));
+        }
+        async move {
+            let mut statuses = Vec::new();
+            for t in tasks {
+                statuses.push(t.await.unwrap());
+            }
+            statuses
+        }
+    };
+    // 150 at once with a valid key no request verified yet: one lookup, no 429.
+    let valid = burst("producer", None).await;
+    assert!(valid.iter().all(|s| *s == StatusCode::OK), "{valid:?}");
+    // 150 at once with a wrong key: each pays for itself past the wait.
+    let wrong = burst("", Some("Bearer rk_not_a_key_of_this_server")).await;
+    let limited = wrong.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    let refused = wrong.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    assert_eq!(limited + refused, 150, "{wrong:?}");
+    assert!(limited >= 140, "at most 10 of them reach the key lookup: {wrong:?}");
+}

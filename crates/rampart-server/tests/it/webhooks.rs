@@ -47,6 +47,9 @@ async fn app() -> TestApp {
         ),
         source("open", SourceSpec { scheme: Some("none".into()), ..Default::default() }),
     ]);
+    let receipts =
+        rampart_server::config::QueueConfig { idempotency_window: Duration::from_secs(3600), ..Default::default() };
+    config.queues.insert(rampart_core::id::QueueName::new("receipts").unwrap(), receipts);
     TestApp::with_config(config).await
 }
 
@@ -333,7 +336,20 @@ async fn an_idempotency_key_answers_the_same_job_within_its_window() {
     assert_eq!((again.body["id"].as_str(), again.body["duplicate"].as_bool()), (Some(id), Some(true)));
     assert_eq!(again.body["state"], "completed");
     assert_eq!(enqueue("another").await.status, StatusCode::CREATED);
-    app.clock.advance(Duration::from_secs(7 * 24 * 3600));
+    // A queue's own window: `receipts` keeps its keys an hour.
+    let receipt = || {
+        app.call(Method::POST, "/v1/queues/receipts/jobs")
+            .role("producer")
+            .header("idempotency-key", "order-7-receipt")
+            .body(r#"{"payload":{}}"#)
+            .send()
+    };
+    assert_eq!(receipt().await.status, StatusCode::CREATED);
+    app.clock.advance(Duration::from_secs(3599));
+    assert_eq!(receipt().await.status, StatusCode::OK, "within the hour the key answers the same job");
+    app.clock.advance(Duration::from_secs(1));
+    assert_eq!(receipt().await.status, StatusCode::CREATED, "after its hour the key is new");
+    app.clock.advance(Duration::from_secs(7 * 24 * 3600 - 3600));
     assert_eq!(enqueue("order-7-receipt").await.status, StatusCode::CREATED, "after the window the key is new");
     let bad = app
         .call(Method::POST, "/v1/queues/mail/jobs")

@@ -1,8 +1,9 @@
 //! Several `rampart serve` nodes on one PostgreSQL database: jobs enqueued
 //! and worked through both nodes run once each, a node killed with SIGKILL
 //! leaves its jobs to the other, a database outage is survived without a
-//! restart, unique keys hold across nodes, and a rate-limit policy put on
-//! one node is enforced by both through one Redis.
+//! restart, unique keys hold across nodes, a webhook event posted to both at
+//! once is taken once, and a rate-limit policy put on one node is enforced
+//! by both through one Redis.
 //!
 //! Each test gets a fresh database ([`TestDatabase`]) and two nodes with
 //! data directories of their own; the second node uses the admin key the
@@ -586,6 +587,35 @@ async fn a_unique_key_gives_one_live_job_across_nodes_under_concurrent_enqueues(
         let created = answered.iter().filter(|(_, duplicate)| *duplicate == Some(false)).count();
         assert!(created <= 1, "{created} single enqueues of `{key}` say they created the job");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_deliveries_of_one_webhook_event_through_two_nodes_make_one_job() {
+    use crate::webhooks::{CONFIG, deliver};
+    let Some(cluster) = Cluster::builder("webhook_dedupe").config(CONFIG).start().await else { return };
+    let http = reqwest::Client::new();
+    let mut posts = JoinSet::new();
+    for i in 0..50 {
+        let (http, url) = (http.clone(), cluster.nodes[i % 2].url().to_string());
+        posts.spawn(async move { deliver(&http, &url, 42).await });
+    }
+    let mut answers = Vec::new();
+    while let Some(answer) = posts.join_next().await {
+        answers.push(answer.expect("a delivery task"));
+    }
+    let taken: Vec<&serde_json::Value> = answers.iter().filter(|a| a["duplicate"] == false).collect();
+    assert_eq!(taken.len(), 1, "one delivery is taken, 49 are duplicates: {answers:#?}");
+    let job = taken[0]["job_id"].as_str().unwrap();
+    assert!(answers.iter().all(|a| a["job_id"].as_str() == Some(job)), "every answer names its job: {answers:#?}");
+    let jobs = cluster.sql.query("SELECT id FROM jobs WHERE queue = 'github-events'", &[]).await.expect("the jobs");
+    assert_eq!(jobs.len(), 1, "one job for the event");
+    let logged = cluster
+        .sql
+        .query("SELECT status, count(*) FROM webhook_deliveries GROUP BY status ORDER BY status", &[])
+        .await
+        .expect("the delivery log");
+    let logged: Vec<(String, i64)> = logged.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(logged, vec![("duplicate".to_string(), 49), ("pending".to_string(), 1)]);
 }
 
 #[test]

@@ -10,7 +10,8 @@ use tokio::task::JoinSet;
 use crate::harness::TestServer;
 
 const SECRET: &str = "a-github-webhook-secret";
-const CONFIG: &str = r#"
+/// One GitHub source handing its events to `github-events`.
+pub(crate) const CONFIG: &str = r#"
 [webhooks.gh]
 scheme = "github"
 secret = "a-github-webhook-secret"
@@ -19,7 +20,7 @@ queue = "github-events"
 
 /// Posts one GitHub delivery signed the way GitHub signs (no timestamp,
 /// so the test needs no wall clock); answers the intake's JSON.
-async fn deliver(http: &reqwest::Client, url: &str, n: usize) -> Value {
+pub(crate) async fn deliver(http: &reqwest::Client, url: &str, n: usize) -> Value {
     let body = format!(r#"{{"action":"opened","number":{n},"organization":{{"login":"acme"}}}}"#);
     let signature = format!("sha256={}", hex(&mac(HmacAlgorithm::Sha256, SECRET.as_bytes(), &[body.as_bytes()])));
     let answer = http
