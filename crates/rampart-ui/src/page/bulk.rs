@@ -156,7 +156,7 @@ fn progress(ui: &Ui, run: &BulkRun) -> Markup {
             }
             dl.facts {
                 dt { "Matched at the start" } dd { (matched) }
-                dt { (run.action.done()) } dd { (run.done) }
+                dt { "Jobs " (run.action.done()) } dd { (run.done) }
                 dt { "Skipped" } dd { (run.skipped) " " span.muted { "(" (run.action.applies_to()) ")" } }
                 dt { "Started" } dd { (format::when(run.started_at)) " by " (run.actor) }
             }

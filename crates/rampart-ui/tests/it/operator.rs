@@ -100,7 +100,7 @@ async fn a_bulk_retry_by_filter_is_confirmed_runs_in_the_background_and_is_audit
         page.body.contains("Finished").then_some(page)
     })
     .await;
-    assert!(page.body.contains("<dt>retried</dt><dd>3</dd>"), "{}", page.body);
+    assert!(page.body.contains("<dt>Jobs retried</dt><dd>3</dd>"), "{}", page.body);
     for id in &acme {
         assert_eq!(app.job_state(id).await, "available");
     }
@@ -120,7 +120,7 @@ async fn a_bulk_retry_by_filter_is_confirmed_runs_in_the_background_and_is_audit
         page.body.contains("Finished").then_some(page)
     })
     .await;
-    assert!(page.body.contains("<dt>purged</dt><dd>1</dd>") && page.body.contains("<dt>Skipped</dt><dd>3 "));
+    assert!(page.body.contains("<dt>Jobs purged</dt><dd>1</dd>") && page.body.contains("<dt>Skipped</dt><dd>3 "));
     assert!(app.admin.job(&other).await.is_err(), "the dead one is gone");
     assert_eq!(app.job_state(&acme[0]).await, "available", "live ones stay");
 }

@@ -197,7 +197,7 @@ async fn an_operator_retries_a_dead_job_acks_its_alert_and_a_reader_changes_noth
     screenshot(&browser, "bulk-confirm").await;
     browser.find(Locator::Css("form[action$='/bulk'] button[type=submit]")).await.unwrap().click().await.unwrap();
     until_text(&browser, "#bulk-progress", "Finished").await;
-    let retried = browser.find(Locator::XPath("//dt[.='retried']/following-sibling::dd[1]")).await.unwrap();
+    let retried = browser.find(Locator::XPath("//dt[.='Jobs retried']/following-sibling::dd[1]")).await.unwrap();
     assert_eq!(retried.text().await.unwrap(), "2");
     screenshot(&browser, "bulk-progress").await;
 
