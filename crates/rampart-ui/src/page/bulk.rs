@@ -132,8 +132,9 @@ pub async fn start(
     let detail = format!("started on {} job(s): {words}", how_many(matched));
     let run =
         BulkStart { action, queue: queue.clone(), filter: q.filter.filter()?, words, actor: actor.clone(), matched };
-    let id = bulk::start(&ui, run);
+    // Recorded before the run starts, so its end never precedes it in the log.
     audit::record(&ui, &actor, &format!("bulk.{}", action.as_str()), queue.as_str(), detail).await;
+    let id = bulk::start(&ui, run);
     Ok((StatusCode::SEE_OTHER, [(LOCATION, ui.url(&format!("/bulk/{id}")))]).into_response())
 }
 
