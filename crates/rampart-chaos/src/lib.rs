@@ -4,9 +4,18 @@
 //! The pure parts live here: the report and its verdict ([`tally`]), the
 //! retry policy's expected waits ([`Backoff`]) and the check of a measured
 //! gap against them ([`Backoff::judge`]), and a Prometheus text reader
-//! ([`prometheus`]). [`scenario`] drives a server with the typed client.
+//! ([`prometheus`]). [`scenario`] drives a server with the typed client;
+//! [`restart`] kills and starts again the local server beside it;
+//! [`local`] starts the throw-away servers, [`target`] the failing push
+//! target and [`proxy`] the cuttable store connection of the scenarios that
+//! need a server of their own.
 
+pub mod local;
+mod own;
+pub mod proxy;
+pub mod restart;
 pub mod scenario;
+pub mod target;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -16,8 +25,10 @@ use serde::{Deserialize, Serialize};
 pub use scenario::{Options, run};
 
 /// The scenarios, in the order they run (`queue_metrics` checks what the
-/// ones before it did).
-pub const SCENARIOS: [&str; 4] = ["worker_crash", "retry_policy", "queue_metrics", "monitoring"];
+/// ones before it did; `restart` comes after it, as a SIGKILL loses the
+/// queue totals a node had not stored yet).
+pub const SCENARIOS: [&str; 7] =
+    ["worker_crash", "retry_policy", "queue_metrics", "monitoring", "restart", "store_cut", "push_target"];
 
 /// Extra time a measured retry gap may take beyond the policy's longest
 /// wait: the server hands a due job out on the worker's next poll.
@@ -28,7 +39,8 @@ pub const SCHEDULING_SLACK: Duration = Duration::from_secs(1);
 pub struct ScenarioRow {
     /// The scenario's name (one of [`SCENARIOS`]).
     pub scenario: String,
-    /// `pass` or `fail`.
+    /// `pass`, `fail`, or `skip` (could not run here, with the reason;
+    /// not counted in the score).
     pub result: String,
     /// How long it ran, in milliseconds.
     pub duration_ms: f64,
@@ -41,11 +53,11 @@ pub struct ScenarioRow {
 pub struct ChaosReport {
     /// The queue the scenarios used.
     pub queue: String,
-    /// One row per scenario run.
+    /// One row per scenario asked for, the skipped ones included.
     pub scenarios: Vec<ScenarioRow>,
     /// How many passed.
     pub passed: usize,
-    /// How many ran.
+    /// How many ran (not skipped).
     pub total: usize,
     /// `production-ready` (all pass), `review` (1–2 fail) or `not ready` (3+).
     pub verdict: String,
@@ -53,18 +65,40 @@ pub struct ChaosReport {
     pub ok: bool,
 }
 
+/// How a scenario ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// It passed: what was measured.
+    Pass(String),
+    /// It failed: what went wrong.
+    Fail(String),
+    /// It could not run here: why (a flag or a setting it needs).
+    Skip(String),
+}
+
+impl From<Result<String, String>> for Outcome {
+    fn from(outcome: Result<String, String>) -> Outcome {
+        match outcome {
+            Ok(detail) => Outcome::Pass(detail),
+            Err(detail) => Outcome::Fail(detail),
+        }
+    }
+}
+
 /// A scenario's row from its outcome: `Ok(detail)` passes, `Err(detail)` fails.
-pub fn row(scenario: &str, outcome: Result<String, String>, took: Duration) -> ScenarioRow {
-    let (result, detail) = match outcome {
-        Ok(detail) => ("pass", detail),
-        Err(detail) => ("fail", detail),
+pub fn row(scenario: &str, outcome: impl Into<Outcome>, took: Duration) -> ScenarioRow {
+    let (result, detail) = match outcome.into() {
+        Outcome::Pass(detail) => ("pass", detail),
+        Outcome::Fail(detail) => ("fail", detail),
+        Outcome::Skip(detail) => ("skip", detail),
     };
     ScenarioRow { scenario: scenario.into(), result: result.into(), duration_ms: took.as_secs_f64() * 1000.0, detail }
 }
 
-/// The report of these rows: the score and the verdict.
+/// The report of these rows: the score and the verdict over the scenarios
+/// that ran (a skipped one counts neither way).
 pub fn tally(queue: &str, scenarios: Vec<ScenarioRow>) -> ChaosReport {
-    let total = scenarios.len();
+    let total = scenarios.iter().filter(|r| r.result != "skip").count();
     let passed = scenarios.iter().filter(|r| r.result == "pass").count();
     let verdict = match total - passed {
         0 => "production-ready",
@@ -228,6 +262,10 @@ mod tests {
         assert_eq!(tally("q", rows(2)).verdict, "review");
         let report = tally("q", rows(3));
         assert_eq!((report.passed, report.verdict.as_str(), report.ok), (2, "not ready", false));
+        let mut skipped = rows(1);
+        skipped.push(row("restart", Outcome::Skip("needs --allow-restart".into()), Duration::ZERO));
+        let report = tally("q", skipped);
+        assert_eq!((report.passed, report.total, report.scenarios.len(), report.verdict.as_str()), (4, 5, 6, "review"));
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! cancelled), also when it fails or Ctrl-C interrupts it.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rampart_client::client::{Client, ClientError};
@@ -15,14 +17,23 @@ use rampart_core::job::JobState;
 use rampart_core::time::{Clock as _, SystemClock};
 use serde_json::value::RawValue;
 
-use crate::{Backoff, ChaosReport, SCENARIOS, SCHEDULING_SLACK, millis, prometheus, row, tally, value_of};
+use crate::restart::ServerProcess;
+use crate::{Backoff, ChaosReport, Outcome, SCENARIOS, SCHEDULING_SLACK, millis, prometheus, row, tally, value_of};
 
 /// How many jobs the worker crash leaves behind.
 const CRASH_JOBS: usize = 10;
 /// The crashed worker's lease: short, so that recovery is quick.
 const CRASH_LEASE: Duration = Duration::from_secs(2);
-/// How long a scenario waits for jobs to come back before it fails.
-const PATIENCE: Duration = Duration::from_secs(120);
+/// How long a scenario waits for something before it fails, in
+/// milliseconds: [`Options::patience`], one run per process.
+static PATIENCE_MS: AtomicU64 = AtomicU64::new(120_000);
+/// The lease of the jobs this process takes and finishes at once: short,
+/// so that an interrupted run's leases soon run out and its cleanup can
+/// cancel the jobs.
+const OWN_LEASE: Duration = Duration::from_secs(5);
+/// The longest the cleanup waits for the leases of an interrupted scenario
+/// to run out (its own, or its crashed worker's) before it gives up.
+const CLEANUP_WAIT: Duration = Duration::from_secs(10);
 /// The long-poll of each lease request.
 const POLL: Duration = Duration::from_secs(1);
 
@@ -36,6 +47,18 @@ pub struct Options {
     /// How `worker_crash` starts the worker it kills; `None` leases in
     /// process and drops the leases instead.
     pub worker: Option<WorkerCommand>,
+    /// The throw-away queue's name; `None` makes one up (`chaos-<pid>-<n>`).
+    pub queue: Option<String>,
+    /// How long a scenario waits for something to happen before it fails.
+    pub patience: Duration,
+    /// The local server `restart` may kill and start again, or why it may not.
+    pub restart: Result<ServerProcess, String>,
+    /// The database server `store_cut` puts a throw-away node on
+    /// (`postgres://…`); `None` skips it.
+    pub store_url: Option<String>,
+    /// The `rampart` executable that `store_cut` and `push_target` start
+    /// throw-away servers with; `None` skips them.
+    pub program: Option<PathBuf>,
 }
 
 /// A `rampart` command line that `worker_crash` completes with `work QUEUE …`
@@ -61,27 +84,40 @@ struct Ledger {
 /// Runs the scenarios on a fresh queue and reports them; Ctrl-C stops the
 /// run after cleaning up, with the interrupted scenario failing.
 pub async fn run(client: &Client, options: &Options) -> ChaosReport {
-    let queue = format!("chaos-{}-{}", std::process::id(), unique());
+    PATIENCE_MS.store(u64::try_from(options.patience.as_millis()).unwrap_or(u64::MAX), Ordering::Relaxed);
+    let queue = options.queue.clone().unwrap_or_else(|| format!("chaos-{}-{}", std::process::id(), unique()));
     let mut ledger = Ledger::default();
     let mut rows = Vec::new();
     for name in SCENARIOS.iter().filter(|s| options.scenarios.iter().any(|o| o == *s)) {
         let started = Instant::now();
+        // Whatever a scenario starts (processes, proxies, throw-away
+        // servers and databases) is owned by its future: dropped, on
+        // Ctrl-C too, it is stopped and removed.
         let scenario = async {
             match *name {
-                "worker_crash" => worker_crash(client, &queue, options.worker.as_ref(), &mut ledger).await,
-                "retry_policy" => retry_policy(client, &queue, &options.backoff, &mut ledger).await,
-                "queue_metrics" => queue_metrics(client, &queue, &mut ledger).await,
-                _ => monitoring(client).await,
+                "worker_crash" => worker_crash(client, &queue, options.worker.as_ref(), &mut ledger).await.into(),
+                "restart" => match &options.restart {
+                    Ok(server) => crate::own::restart(client, &queue, server).await.into(),
+                    Err(why) => Outcome::Skip(why.clone()),
+                },
+                "retry_policy" => retry_policy(client, &queue, &options.backoff, &mut ledger).await.into(),
+                "queue_metrics" => queue_metrics(client, &queue, &mut ledger).await.into(),
+                "store_cut" => crate::own::store_cut(options).await,
+                "push_target" => crate::own::push_target(options).await,
+                _ => monitoring(client).await.into(),
             }
         };
         let (outcome, interrupted) = tokio::select! {
             outcome = scenario => (outcome, false),
-            _ = tokio::signal::ctrl_c() => (Err("interrupted (Ctrl-C)".to_string()), true),
+            _ = tokio::signal::ctrl_c() => (Outcome::Fail("interrupted (Ctrl-C)".to_string()), true),
         };
         let outcome = match (outcome, clean(client, &queue).await) {
-            (outcome, Ok(())) => outcome,
-            (Ok(detail), Err(e)) => Err(format!("{detail}; cleaning up failed: {e}")),
-            (Err(detail), Err(e)) => Err(format!("{detail}; cleaning up failed: {e}")),
+            (outcome, Ok(None)) | (outcome @ Outcome::Skip(_), _) => outcome,
+            (Outcome::Pass(detail), Ok(Some(note))) => Outcome::Pass(format!("{detail}; {note}")),
+            (Outcome::Fail(detail), Ok(Some(note))) => Outcome::Fail(format!("{detail}; {note}")),
+            (Outcome::Pass(detail) | Outcome::Fail(detail), Err(e)) => {
+                Outcome::Fail(format!("{detail}; cleaning up failed: {e}"))
+            }
         };
         rows.push(row(name, outcome, started.elapsed()));
         if interrupted {
@@ -92,29 +128,48 @@ pub async fn run(client: &Client, options: &Options) -> ChaosReport {
 }
 
 /// A number that tells this run's queue from an earlier one of the same pid.
-fn unique() -> i64 {
+pub(crate) fn unique() -> i64 {
     SystemClock.now().0 % 1_000_000
 }
 
-/// Purges the queue's dead jobs and cancels the ones not finished.
-async fn clean(client: &Client, queue: &str) -> Result<(), String> {
-    client.dead_purge(queue).await.map_err(|e| e.to_string())?;
-    for state in [JobState::Scheduled, JobState::Available, JobState::Active] {
-        let page = client.jobs(queue, Some(state.as_str()), Some(500), None).await.map_err(|e| e.to_string())?;
-        for job in page.jobs {
-            // A job that finished meanwhile refuses the cancel: nothing to do.
-            let _ = client.job_cancel(&job.id.to_string()).await;
+/// Purges the queue's dead jobs and cancels the ones not finished. A leased
+/// job cannot be cancelled: an interrupted scenario's leases are waited out
+/// (all short, at most [`CLEANUP_WAIT`] or the patience) and their jobs
+/// cancelled once back in the queue. Jobs a worker outside this run still
+/// holds after that are left, with a note saying so.
+async fn clean(client: &Client, queue: &str) -> Result<Option<String>, String> {
+    let patience = Duration::from_millis(PATIENCE_MS.load(Ordering::Relaxed));
+    let until = Instant::now() + CLEANUP_WAIT.min(patience);
+    loop {
+        client.dead_purge(queue).await.map_err(|e| e.to_string())?;
+        let mut leased = 0;
+        for state in [JobState::Scheduled, JobState::Available, JobState::Active] {
+            let page = client.jobs(queue, Some(state.as_str()), Some(500), None).await.map_err(|e| e.to_string())?;
+            if state == JobState::Active {
+                leased = page.jobs.len();
+                continue;
+            }
+            for job in page.jobs {
+                // A job that was leased meanwhile refuses the cancel: the next round sees it.
+                let _ = client.job_cancel(&job.id.to_string()).await;
+            }
         }
+        if leased == 0 {
+            return Ok(None);
+        }
+        if Instant::now() > until {
+            return Ok(Some(format!("{leased} job(s) left leased by a worker outside this run")));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    Ok(())
 }
 
 /// Says which call failed.
-fn call<T>(what: &str, answer: Result<T, ClientError>) -> Result<T, String> {
+pub(crate) fn call<T>(what: &str, answer: Result<T, ClientError>) -> Result<T, String> {
     answer.map_err(|e| format!("{what}: {e}"))
 }
 
-fn payload(text: &str) -> Box<RawValue> {
+pub(crate) fn payload(text: &str) -> Box<RawValue> {
     RawValue::from_string(text.into()).unwrap_or_else(|_| RawValue::NULL.to_owned())
 }
 
@@ -127,21 +182,23 @@ fn lease_request(worker: &str, max: u32, lease: Duration) -> LeaseRequest {
     }
 }
 
-/// How long a scenario may wait for something to happen: [`PATIENCE`].
-struct Deadline {
+/// How long a scenario may wait for something to happen: [`Options::patience`].
+pub(crate) struct Deadline {
     what: &'static str,
+    patience: Duration,
     at: Instant,
 }
 
 impl Deadline {
-    fn new(what: &'static str) -> Deadline {
-        Deadline { what, at: Instant::now() + PATIENCE }
+    pub(crate) fn new(what: &'static str) -> Deadline {
+        let patience = Duration::from_millis(PATIENCE_MS.load(Ordering::Relaxed));
+        Deadline { what, patience, at: Instant::now() + patience }
     }
 
     /// Waits a moment before the next look, or fails when time is up.
-    async fn tick(&self) -> Result<(), String> {
+    pub(crate) async fn tick(&self) -> Result<(), String> {
         if Instant::now() > self.at {
-            return Err(format!("{} did not happen within {}s", self.what, PATIENCE.as_secs()));
+            return Err(format!("{} did not happen within {}", self.what, millis(self.patience)));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
         Ok(())
@@ -163,7 +220,7 @@ async fn worker_crash(
         Some(command) => crash_process(client, queue, &ids, command).await?,
         None => (crash_in_process(client, queue).await?, "a worker left"),
     };
-    let recoverer = lease_request("chaos-recoverer", 10, Duration::from_secs(30));
+    let recoverer = lease_request("chaos-recoverer", 10, OWN_LEASE);
     let mut completed = 0usize;
     let deadline = Deadline::new("completing the 10 jobs by a second worker");
     let recovery = loop {
@@ -291,7 +348,7 @@ fn jobs_with_attempts(payloads: Vec<Box<RawValue>>, max_attempts: u32) -> Vec<En
 
 /// Leases the job `id` (whatever else comes, there is none on this queue).
 async fn lease_one(client: &Client, queue: &str, worker: &str) -> Result<LeasedJobView, String> {
-    let request = lease_request(worker, 1, Duration::from_secs(30));
+    let request = lease_request(worker, 1, OWN_LEASE);
     let deadline = Deadline::new("leasing the job");
     loop {
         if let Some(job) = call("lease", client.lease(queue, &request).await)?.jobs.into_iter().next() {
@@ -381,29 +438,19 @@ async fn queue_metrics(client: &Client, queue: &str, ledger: &mut Ledger) -> Res
         ledger.completed += 1;
     }
     let expected = ledger.completed;
-    let view = call("queue", client.queue(queue).await)?;
-    let mut problems = Vec::new();
-    let mut expect = |what: &str, got: u64, want: u64| {
-        if got != want {
-            problems.push(format!("{what} is {got}, expected {want}"));
+    // Another node's part of the totals (a stall its reaper found) is
+    // stored at its next sample: the totals are read until they agree.
+    let deadline = Deadline::new("the queue's counts and totals to agree with the scenarios");
+    let view = loop {
+        let view = call("queue", client.queue(queue).await)?;
+        let problems = totals_problems(&view, ledger);
+        if problems.is_empty() {
+            break view;
+        }
+        if let Err(e) = deadline.tick().await {
+            return Err(format!("{e}: {}", problems.join("; ")));
         }
     };
-    expect("counts.completed", view.counts.completed, expected);
-    expect("counts.active", view.counts.active, 0);
-    expect("counts.dead", view.counts.dead, 0);
-    expect("totals.completed", view.totals.completed, expected);
-    if view.totals.retries < ledger.retried {
-        problems.push(format!("totals.retries is {}, expected at least {}", view.totals.retries, ledger.retried));
-    }
-    if view.totals.stalled < ledger.stalled {
-        problems.push(format!("totals.stalled is {}, expected at least {}", view.totals.stalled, ledger.stalled));
-    }
-    if !view.totals.mean_processing_ms.is_finite() || view.totals.mean_processing_ms < 0.0 {
-        problems.push(format!("totals.mean_processing_ms is {}", view.totals.mean_processing_ms));
-    }
-    if !problems.is_empty() {
-        return Err(problems.join("; "));
-    }
     // The sampled views follow at the sampler's interval.
     let deadline = Deadline::new("a metrics sample of the queue with its completed jobs");
     let sample = loop {
@@ -445,6 +492,31 @@ async fn queue_metrics(client: &Client, queue: &str, ledger: &mut Ledger) -> Res
         retried.map_or("absent".into(), |v| v.to_string()),
         stalled.map_or("absent".into(), |v| v.to_string()),
     ))
+}
+
+/// What in the queue's counts and totals disagrees with the ledger.
+fn totals_problems(view: &rampart_client::wire::QueueView, ledger: &Ledger) -> Vec<String> {
+    let expected = ledger.completed;
+    let mut problems = Vec::new();
+    let mut expect = |what: &str, got: u64, want: u64| {
+        if got != want {
+            problems.push(format!("{what} is {got}, expected {want}"));
+        }
+    };
+    expect("counts.completed", view.counts.completed, expected);
+    expect("counts.active", view.counts.active, 0);
+    expect("counts.dead", view.counts.dead, 0);
+    expect("totals.completed", view.totals.completed, expected);
+    if view.totals.retries < ledger.retried {
+        problems.push(format!("totals.retries is {}, expected at least {}", view.totals.retries, ledger.retried));
+    }
+    if view.totals.stalled < ledger.stalled {
+        problems.push(format!("totals.stalled is {}, expected at least {}", view.totals.stalled, ledger.stalled));
+    }
+    if !view.totals.mean_processing_ms.is_finite() || view.totals.mean_processing_ms < 0.0 {
+        problems.push(format!("totals.mean_processing_ms is {}", view.totals.mean_processing_ms));
+    }
+    problems
 }
 
 /// `/health`, `/health/ready`, `/v1/monitoring/system-health` and `/metrics`

@@ -362,6 +362,82 @@ pub fn disk(space: Option<(u64, u64)>) -> Finding {
     }
 }
 
+/// A node's clock further than this from the database's fails.
+pub const CLOCK_SKEW: Duration = Duration::from_secs(1);
+
+/// A node of the registry as the doctor reads it: its last report, on its
+/// clock and on the database's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeClock {
+    /// The node's name (`host:port (pid N)`).
+    pub name: String,
+    /// Its last report, on its clock.
+    pub node_at: UnixMillis,
+    /// Its last report, on the database's clock.
+    pub db_at: UnixMillis,
+}
+
+/// Every node of a PostgreSQL cluster seen recently and its clock within
+/// [`CLOCK_SKEW`] of the database's. `seen_within` is how recent a report
+/// must be by the database's clock (`None`: monitoring is off, so nodes do
+/// not report); a node older than it is a warning (stopped, or cut off),
+/// a clock off by more than the skew a failure (leases, schedules and
+/// retries are times written by one node and read by another).
+pub fn nodes(backend: &str, nodes: &[NodeClock], db_now: UnixMillis, seen_within: Option<Duration>) -> Finding {
+    let name = "nodes";
+    if backend != "postgres" {
+        return Finding::new(name, Status::Pass, format!("{backend}: one node, whose clock is the database's"));
+    }
+    let Some(bound) = seen_within else {
+        return Finding::new(name, Status::Warn, "monitoring.enabled = false: nodes do not report themselves");
+    };
+    if nodes.is_empty() {
+        return Finding::new(name, Status::Warn, "no node has reported itself yet");
+    }
+    let skewed: Vec<String> = nodes
+        .iter()
+        .filter(|n| n.node_at.0.abs_diff(n.db_at.0) > CLOCK_SKEW.as_millis() as u64)
+        .map(|n| {
+            let off = n.node_at.0.abs_diff(n.db_at.0);
+            let way = if n.node_at > n.db_at { "ahead of" } else { "behind" };
+            format!("{} {off} ms {way} the database", n.name)
+        })
+        .collect();
+    if !skewed.is_empty() {
+        return Finding::new(
+            name,
+            Status::Fail,
+            format!("clock off by more than {} (NTP?): {}", format_duration(CLOCK_SKEW), skewed.join(", ")),
+        );
+    }
+    let stale: Vec<String> = nodes
+        .iter()
+        .filter(|n| db_now.since(n.db_at) > bound)
+        .map(|n| format!("{} (last seen {} ago)", n.name, format_duration(db_now.since(n.db_at))))
+        .collect();
+    if !stale.is_empty() {
+        return Finding::new(
+            name,
+            Status::Warn,
+            format!(
+                "not seen within {}: {} (stopped nodes are forgotten after a day)",
+                format_duration(bound),
+                stale.join(", ")
+            ),
+        );
+    }
+    Finding::new(
+        name,
+        Status::Pass,
+        format!(
+            "{} node(s) seen within {}, clocks within {} of the database's",
+            nodes.len(),
+            format_duration(bound),
+            format_duration(CLOCK_SKEW)
+        ),
+    )
+}
+
 /// The configuration: `Ok((queues, cron schedules))` when it loads and
 /// checks (a server runs only with one that does), else every problem.
 pub fn config(loaded: Result<(usize, usize), Vec<String>>) -> Finding {

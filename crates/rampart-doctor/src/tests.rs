@@ -239,3 +239,26 @@ fn the_server_is_reachable_or_not() {
     let f = reachable("http://127.0.0.1:1", Err("cannot reach the rampart server".into()));
     assert_eq!(f, Finding::new("server", Status::Fail, "cannot reach the rampart server"));
 }
+
+#[test]
+fn nodes_pass_when_recent_and_in_time_warn_when_stale_and_fail_when_skewed() {
+    let node = |name: &str, secs_ago: i64, skew_ms: i64| NodeClock {
+        name: name.into(),
+        node_at: UnixMillis(NOW.0 - secs_ago * 1_000 + skew_ms),
+        db_at: UnixMillis(NOW.0 - secs_ago * 1_000),
+    };
+    let bound = Some(Duration::from_secs(35));
+    let fine = [node("a:7433 (pid 1)", 2, 40), node("b:7433 (pid 2)", 8, -300)];
+    assert_eq!(status(&nodes("postgres", &fine, NOW, bound)), Status::Pass);
+    assert_eq!(status(&nodes("sqlite", &[], NOW, bound)), Status::Pass);
+    let stale = [node("a:7433 (pid 1)", 2, 0), node("b:7433 (pid 2)", 300, 0)];
+    let f = nodes("postgres", &stale, NOW, bound);
+    assert_eq!(f.status, Status::Warn);
+    assert!(f.detail.contains("b:7433 (pid 2) (last seen 5m ago)") && !f.detail.contains("pid 1"), "{f:?}");
+    let skewed = [node("a:7433 (pid 1)", 2, 0), node("b:7433 (pid 2)", 2, 1_500)];
+    let f = nodes("postgres", &skewed, NOW, bound);
+    assert_eq!(f.status, Status::Fail);
+    assert!(f.detail.contains("b:7433 (pid 2) 1500 ms ahead of the database"), "{f:?}");
+    assert_eq!(status(&nodes("postgres", &[], NOW, bound)), Status::Warn);
+    assert_eq!(status(&nodes("postgres", &fine, NOW, None)), Status::Warn);
+}

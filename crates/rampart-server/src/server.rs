@@ -209,6 +209,7 @@ impl Server {
         if config.monitoring.enabled {
             let sampler = Sampler::new(SamplerConfig::from_config(&config.monitoring), monitor.clone())
                 .with_limiter(limiter.clone())
+                .with_node(node_name(addr), clock.now())
                 .with_loops(register(names::SAMPLER));
             services.spawn(sampler.run(shutdown.clone()));
         }
@@ -365,4 +366,14 @@ const SERVICE_STOP_MARGIN: Duration = Duration::from_secs(5);
 async fn after_grace(shutdown: &Shutdown, grace: Duration) {
     shutdown.wait().await;
     tokio::time::sleep(grace).await;
+}
+
+/// This node's name in the node registry: `host:port (pid N)`.
+fn node_name(addr: std::net::SocketAddr) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| addr.ip().to_string());
+    format!("{host}:{} (pid {})", addr.port(), std::process::id())
 }

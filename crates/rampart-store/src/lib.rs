@@ -70,6 +70,7 @@ pub mod insight;
 pub mod integration;
 pub mod job;
 pub mod monitoring;
+pub mod node;
 mod nul;
 pub mod postgres;
 pub mod queue;
@@ -90,6 +91,7 @@ pub use insight::*;
 pub use integration::{IntegrationCounts, IntegrationRecord, IntegrationSummary, IntegrationUpsertParams};
 pub use job::*;
 pub use monitoring::{JobHealthCounts, QueueTotalsAddParams, QueueTotalsDelta, QueueTotalsRecord, utc_day};
+pub use node::{NodeList, NodeRecord, NodeReportParams};
 pub use queue::{QueueCounts, QueueRecord};
 pub use ratelimit::RateLimitPolicyRecord;
 pub use signal::StoreSignal;
@@ -647,6 +649,18 @@ impl Store {
     /// Every queue's stored totals, in bytewise name order.
     pub async fn queue_totals_list(&self) -> Result<Vec<QueueTotalsRecord>, StoreError> {
         dispatch!(self, s => s.queue_totals_list())
+    }
+
+    /// Records a node's report in the node registry (with the database's
+    /// time), and forgets the nodes silent for [`node::FORGET_AFTER`].
+    pub async fn node_report(&self, params: NodeReportParams) -> Result<(), StoreError> {
+        dispatch!(self, s => s.node_report(params))
+    }
+
+    /// Every node of the registry, by name, with the database's time now
+    /// (on SQLite, whose one node's clock is the database's, `now`).
+    pub async fn node_list(&self, now: UnixMillis) -> Result<NodeList, StoreError> {
+        dispatch!(self, s => s.node_list(now))
     }
 
     /// The job figures readiness reports at `now`: available and active

@@ -72,7 +72,7 @@ enum Command {
     Bench(cli::bench::Args),
     /// Check a deployment before launch: PASS / WARN / FAIL per check; exit 1 on any FAIL.
     Doctor(cli::doctor::Args),
-    /// Run recovery scenarios (worker crash, retry policy, queue metrics, monitoring) on a throw-away queue; exit 1 unless all pass.
+    /// Run recovery scenarios (worker crash, retry policy, queue metrics, monitoring, restart, store cut, push target) on a throw-away queue; exit 1 unless all that ran pass.
     Chaos(cli::chaos::Args),
     /// Check an app's environment variables against a schema, or write its .env.example.
     Env(cli::env::Args),

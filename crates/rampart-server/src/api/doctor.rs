@@ -20,7 +20,7 @@ use axum::extract::State;
 use rampart_client::endpoint::ADMIN_DOCTOR;
 use rampart_client::wire::DoctorReport;
 use rampart_core::time::UnixMillis;
-use rampart_doctor::Finding;
+use rampart_doctor::{Finding, NodeClock};
 
 use super::extract::{Admin, Auth};
 use super::route::Routes;
@@ -48,6 +48,9 @@ pub struct DoctorSettings {
     pub cron: usize,
     /// Each periodic loop's interval; loops driven by events have none.
     pub intervals: BTreeMap<&'static str, Duration>,
+    /// How recent a node's report must be (three sampling intervals and
+    /// five seconds); `None` when monitoring, which reports, is off.
+    pub nodes_seen_within: Option<Duration>,
 }
 
 impl DoctorSettings {
@@ -73,6 +76,7 @@ impl DoctorSettings {
             queues: config.queues.len(),
             cron: config.cron.len(),
             intervals,
+            nodes_seen_within: config.monitoring.enabled.then(|| sample * 3 + Duration::from_secs(5)),
         }
     }
 }
@@ -106,6 +110,19 @@ async fn admin_doctor(State(state): State<AppState>, _auth: Auth<Admin>) -> Json
         Err(e) => rampart_doctor::unavailable("store.migrations", &e),
     };
     findings.push((migrations, started.elapsed()));
+    let started = Instant::now();
+    let nodes = match state.engine.store().node_list(now).await {
+        Ok(list) => {
+            let clocks: Vec<NodeClock> = list
+                .nodes
+                .into_iter()
+                .map(|n| NodeClock { name: n.node, node_at: n.node_at, db_at: n.db_at })
+                .collect();
+            rampart_doctor::nodes(&store.backend, &clocks, list.db_now, settings.nodes_seen_within)
+        }
+        Err(e) => rampart_doctor::unavailable("nodes", &e),
+    };
+    findings.push((nodes, started.elapsed()));
     findings.push(timed(|| rampart_doctor::redis(ready.components.redis.as_ref())));
     findings.push(timed(|| {
         rampart_doctor::alert_channels(&state.alerting.channels.names(), &state.alerting.health.failing())

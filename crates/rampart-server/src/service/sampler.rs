@@ -5,14 +5,16 @@
 //! job, so a restart does not reset them. On shutdown it stores what it
 //! counted since its last sample. Each sample also takes the server's
 //! memory and, with [`Sampler::with_limiter`] over a limiter with Redis,
-//! Redis's `used_memory` ([`MemorySample`]).
+//! Redis's `used_memory` ([`MemorySample`]), and, with [`Sampler::with_node`],
+//! reports this node to the store's node registry (the doctor's `nodes`).
 //!
 //! When the store is down a sample is skipped (readiness says why); what
 //! was not stored is kept and added at the next sample that reaches it.
 
 use std::time::{Duration, Instant};
 
-use rampart_store::{QueueTotalsAddParams, StoreError};
+use rampart_core::time::UnixMillis;
+use rampart_store::{NodeReportParams, QueueTotalsAddParams, StoreError};
 
 use super::loops::{Loops, names};
 use crate::config::MonitoringConfig;
@@ -51,17 +53,26 @@ pub struct Sampler {
     monitor: Monitor,
     loops: Loops,
     limiter: Option<RateLimiter>,
+    /// This node's name and start, for the node registry.
+    node: Option<(String, UnixMillis)>,
 }
 
 impl Sampler {
     /// A sampler filling `monitor`.
     pub fn new(config: SamplerConfig, monitor: Monitor) -> Sampler {
-        Sampler { config, monitor, loops: Loops::default(), limiter: None }
+        Sampler { config, monitor, loops: Loops::default(), limiter: None, node: None }
     }
 
     /// Samples Redis's memory too, when `limiter` has Redis.
     pub fn with_limiter(mut self, limiter: RateLimiter) -> Self {
         self.limiter = Some(limiter);
+        self
+    }
+
+    /// Reports this node, named `name` and started at `started_at`, to the
+    /// node registry at each sample.
+    pub fn with_node(mut self, name: String, started_at: UnixMillis) -> Self {
+        self.node = Some((name, started_at));
         self
     }
 
@@ -92,6 +103,12 @@ impl Sampler {
         let started = Instant::now();
         store.ping().await?;
         let latency = started.elapsed();
+        if let Some((node, started_at)) = &self.node {
+            let report = NodeReportParams { node: node.clone(), started_at: *started_at, now: engine.now() };
+            if let Err(e) = store.node_report(report).await {
+                tracing::warn!(error = %e, "cannot report this node to the node registry");
+            }
+        }
         let (known, counts) = tokio::try_join!(store.queue_list(), store.queue_counts())?;
         if let Err(e) = self.flush().await {
             tracing::warn!(error = %e, "cannot store the queue totals; they are kept for the next sample");

@@ -47,6 +47,7 @@ use crate::insight::*;
 use crate::integration::{IntegrationRecord, IntegrationSummary, IntegrationUpsertParams};
 use crate::job::*;
 use crate::monitoring::{JobHealthCounts, QueueTotalsAddParams, QueueTotalsRecord, WRITE_PROBE_BYTES, WriteHealth};
+use crate::node::{NodeList, NodeReportParams};
 use crate::queue::{QueueCounts, QueueRecord};
 use crate::ratelimit::RateLimitPolicyRecord;
 use crate::signal::StoreSignal;
@@ -564,6 +565,14 @@ impl PgStore {
 
     pub(crate) async fn queue_totals_list(&self) -> Result<Vec<QueueTotalsRecord>, StoreError> {
         self.call(async |c| monitoring::totals_list(c).await).await
+    }
+
+    pub(crate) async fn node_report(&self, p: NodeReportParams) -> Result<(), StoreError> {
+        self.call(async |c| monitoring::node_report(c, &p).await).await
+    }
+
+    pub(crate) async fn node_list(&self, _now: UnixMillis) -> Result<NodeList, StoreError> {
+        self.call(async |c| monitoring::node_list(c).await).await
     }
 
     pub(crate) async fn job_health_counts(&self, now: UnixMillis) -> Result<JobHealthCounts, StoreError> {

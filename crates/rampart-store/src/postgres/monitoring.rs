@@ -12,6 +12,7 @@ use rampart_core::time::UnixMillis;
 use super::Client;
 use crate::error::StoreError;
 use crate::monitoring::*;
+use crate::node::{FORGET_AFTER, NodeList, NodeRecord, NodeReportParams};
 use crate::row::Row as _;
 
 const COLUMNS: &str = "queue, attempts, completed, failed, retries, dead, stalled, timeouts, run_ms, \
@@ -87,4 +88,42 @@ pub(super) async fn job_health_counts(c: &mut Client, now: UnixMillis) -> Result
         completed_today: r.counter(3)?,
         dead_today: r.counter(4)?,
     })
+}
+
+/// The database's clock in Unix milliseconds, read as the statement runs.
+const DB_NOW: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::int8";
+
+pub(super) async fn node_report(c: &mut Client, p: &NodeReportParams) -> Result<(), StoreError> {
+    let forget = i64::try_from(FORGET_AFTER.as_millis()).unwrap_or(i64::MAX);
+    let upsert = c
+        .prepare_cached(&format!(
+            "INSERT INTO nodes (node, started_at, node_at, db_at) VALUES ($1, $2, $3, {DB_NOW})
+             ON CONFLICT (node) DO UPDATE SET started_at = EXCLUDED.started_at, node_at = EXCLUDED.node_at,
+                                              db_at = EXCLUDED.db_at"
+        ))
+        .await?;
+    c.execute(&upsert, &[&p.node, &p.started_at.0, &p.now.0]).await?;
+    let forget_stmt = c.prepare_cached(&format!("DELETE FROM nodes WHERE db_at < {DB_NOW} - $1")).await?;
+    c.execute(&forget_stmt, &[&forget]).await?;
+    Ok(())
+}
+
+pub(super) async fn node_list(c: &mut Client) -> Result<NodeList, StoreError> {
+    let now = c.prepare_cached(&format!("SELECT {DB_NOW}")).await?;
+    let db_now = UnixMillis(c.query_one(&now, &[]).await?.try_get(0)?);
+    let stmt = c.prepare_cached("SELECT node, started_at, node_at, db_at FROM nodes ORDER BY node").await?;
+    let nodes = c
+        .query(&stmt, &[])
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(NodeRecord {
+                node: r.try_get(0)?,
+                started_at: UnixMillis(r.try_get(1)?),
+                node_at: UnixMillis(r.try_get(2)?),
+                db_at: UnixMillis(r.try_get(3)?),
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(NodeList { db_now, nodes })
 }

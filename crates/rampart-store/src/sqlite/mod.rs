@@ -40,6 +40,7 @@ use crate::insight::*;
 use crate::integration::{IntegrationRecord, IntegrationSummary, IntegrationUpsertParams};
 use crate::job::*;
 use crate::monitoring::{JobHealthCounts, QueueTotalsAddParams, QueueTotalsRecord, WRITE_PROBE_BYTES, WriteHealth};
+use crate::node::{NodeList, NodeReportParams};
 use crate::queue::{QueueCounts, QueueRecord};
 use crate::ratelimit::RateLimitPolicyRecord;
 use crate::{ApiKeyInsert, ApiKeyRecord};
@@ -63,6 +64,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0013_telemetry.sql"),
     include_str!("migrations/0014_jobs_tenant_stalls.sql"),
     include_str!("migrations/0015_alert_threads.sql"),
+    include_str!("migrations/0018_nodes.sql"),
     include_str!("migrations/0019_dashboard_jobs.sql"),
 ];
 
@@ -593,6 +595,14 @@ impl SqliteStore {
 
     pub(crate) async fn queue_totals_list(&self) -> Result<Vec<QueueTotalsRecord>, StoreError> {
         self.read(monitoring::totals_list).await
+    }
+
+    pub(crate) async fn node_report(&self, p: NodeReportParams) -> Result<(), StoreError> {
+        self.write(move |c| monitoring::node_report(c, &p)).await
+    }
+
+    pub(crate) async fn node_list(&self, now: UnixMillis) -> Result<NodeList, StoreError> {
+        self.read(move |c| monitoring::node_list(c, now)).await
     }
 
     pub(crate) async fn job_health_counts(&self, now: UnixMillis) -> Result<JobHealthCounts, StoreError> {

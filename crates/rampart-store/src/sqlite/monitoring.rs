@@ -9,6 +9,7 @@ use rusqlite::{Connection, params};
 
 use crate::error::StoreError;
 use crate::monitoring::*;
+use crate::node::{FORGET_AFTER, NodeList, NodeRecord, NodeReportParams};
 
 const COLUMNS: &str = "queue, attempts, completed, failed, retries, dead, stalled, timeouts, run_ms, \
                        day, completed_today, dead_today, updated_at";
@@ -83,4 +84,32 @@ pub(super) fn job_health_counts(c: &Connection, now: UnixMillis) -> Result<JobHe
         completed_today: completed_today.max(0) as u64,
         dead_today: dead_today.max(0) as u64,
     })
+}
+
+/// One node, one clock: the database's time is the node's.
+pub(super) fn node_report(c: &Connection, p: &NodeReportParams) -> Result<(), StoreError> {
+    let forget = i64::try_from(FORGET_AFTER.as_millis()).unwrap_or(i64::MAX);
+    c.prepare_cached(
+        "INSERT INTO nodes (node, started_at, node_at, db_at) VALUES (?1, ?2, ?3, ?3)
+         ON CONFLICT (node) DO UPDATE SET started_at = excluded.started_at, node_at = excluded.node_at,
+                                          db_at = excluded.db_at",
+    )?
+    .execute(params![p.node, p.started_at.0, p.now.0])?;
+    c.prepare_cached("DELETE FROM nodes WHERE db_at < ?1")?.execute(params![p.now.0.saturating_sub(forget)])?;
+    Ok(())
+}
+
+pub(super) fn node_list(c: &Connection, now: UnixMillis) -> Result<NodeList, StoreError> {
+    let nodes = c
+        .prepare_cached("SELECT node, started_at, node_at, db_at FROM nodes ORDER BY node")?
+        .query_map([], |r| {
+            Ok(NodeRecord {
+                node: r.get(0)?,
+                started_at: UnixMillis(r.get(1)?),
+                node_at: UnixMillis(r.get(2)?),
+                db_at: UnixMillis(r.get(3)?),
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(NodeList { db_now: now, nodes })
 }

@@ -148,6 +148,31 @@ pub async fn an_opened_store_has_its_schema_current(store: Store) {
     assert_eq!(version.applied, version.known);
 }
 
+/// The node registry keeps each node's last report, with the database's
+/// clock beside the node's, and forgets a node silent for a day.
+pub async fn nodes_report_and_are_listed_and_forgotten(store: Store) {
+    let report = |node: &str, now: UnixMillis| NodeReportParams { node: node.into(), started_at: T0, now };
+    store.node_report(report("b:7433 (pid 2)", T0)).await.unwrap();
+    store.node_report(report("a:7433 (pid 1)", T0)).await.unwrap();
+    let later = UnixMillis(T0.0 + 5_000);
+    store.node_report(report("a:7433 (pid 1)", later)).await.unwrap();
+    let list = store.node_list(later).await.unwrap();
+    let names: Vec<&str> = list.nodes.iter().map(|n| n.node.as_str()).collect();
+    assert_eq!(names, ["a:7433 (pid 1)", "b:7433 (pid 2)"]);
+    let a = &list.nodes[0];
+    assert_eq!((a.started_at, a.node_at), (T0, later));
+    // The database's time of each write is its own: later for the later report.
+    assert!(a.db_at >= list.nodes[1].db_at && list.db_now >= a.db_at, "{list:?}");
+    // A node reporting a day later, by the database's clock, forgets the
+    // other; on PostgreSQL the database's clock is the real one, so only
+    // SQLite (one clock) shows it.
+    if matches!(store, Store::Sqlite(_)) {
+        let next_day = UnixMillis(T0.0 + 25 * 3_600_000);
+        store.node_report(report("a:7433 (pid 1)", next_day)).await.unwrap();
+        assert_eq!(store.node_list(next_day).await.unwrap().nodes.len(), 1);
+    }
+}
+
 /// Also `job_find_live_by_key`: the live job of a key, found while it lives.
 pub async fn unique_key_returns_the_live_job_until_it_finishes(store: Store) {
     let mut a = job("sync");
@@ -834,6 +859,7 @@ macro_rules! backend {
             }
             run!(insert_then_get_shows_the_job_and_its_creation);
             run!(an_opened_store_has_its_schema_current);
+            run!(nodes_report_and_are_listed_and_forgotten);
             run!(unique_key_returns_the_live_job_until_it_finishes);
             run!(unique_key_holds_under_concurrent_inserts);
             run!(concurrent_leases_and_acks_never_share_a_job);

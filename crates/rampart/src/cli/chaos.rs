@@ -1,10 +1,11 @@
 //! `rampart chaos`: recovery scenarios against a deployment, on a throw-away
 //! queue, as a table (`SCENARIO · RESULT · DURATION · DETAIL`) with the score
-//! and the verdict, or `--json`; exit 1 unless every scenario passes. The
-//! scenarios themselves are `rampart-chaos`'s.
+//! and the verdict, or `--json`; exit 1 unless every scenario that ran
+//! passes. The scenarios themselves are `rampart-chaos`'s.
 
 use std::time::Duration;
 
+use rampart_chaos::restart::ServerProcess;
 use rampart_chaos::scenario::WorkerCommand;
 use rampart_chaos::{Backoff, ChaosReport, Options, SCENARIOS};
 use rampart_core::duration::HumanDuration;
@@ -35,10 +36,24 @@ pub struct Args {
     /// instead of starting `rampart work` and killing it with SIGKILL.
     #[arg(long)]
     pub crash_in_process: bool,
+    /// Let `restart` SIGKILL the server beside this command (the one whose
+    /// `rampart.pid` is in RAMPART_DATA_DIR) and start it again as it was.
+    #[arg(long)]
+    pub allow_restart: bool,
+    /// The PostgreSQL server `store_cut` creates a throw-away database on, for
+    /// a throw-away node it reaches through a proxy it cuts [default: skipped].
+    #[arg(long, value_name = "URL")]
+    pub store_url: Option<String>,
+    /// The throw-away queue's name [default: chaos-PID-N]; it must hold no other work.
+    #[arg(long)]
+    pub queue: Option<String>,
+    /// How long a scenario waits for something to happen before it fails.
+    #[arg(long, default_value = "2m")]
+    pub patience: HumanDuration,
 }
 
 impl Args {
-    fn options(&self, worker: Option<WorkerCommand>) -> Options {
+    fn options(&self, worker: Option<WorkerCommand>, restart: Result<ServerProcess, String>) -> Options {
         let scenarios = if self.scenario.is_empty() {
             SCENARIOS.iter().map(ToString::to_string).collect()
         } else {
@@ -50,7 +65,21 @@ impl Args {
             max: Duration::from(self.backoff_max),
             jitter: self.backoff_jitter,
         };
-        Options { scenarios, backoff, worker: worker.filter(|_| !self.crash_in_process) }
+        let program = worker.as_ref().map(|w| w.program.clone());
+        Options {
+            scenarios,
+            backoff,
+            worker: worker.filter(|_| !self.crash_in_process),
+            queue: self.queue.clone(),
+            patience: Duration::from(self.patience),
+            restart: if self.allow_restart {
+                restart
+            } else {
+                Err("needs --allow-restart (it SIGKILLs the server beside this command and starts it again)".into())
+            },
+            store_url: self.store_url.clone(),
+            program,
+        }
     }
 }
 
@@ -62,7 +91,9 @@ pub async fn run(args: Args, remote: &Remote, url: &str) -> anyhow::Result<()> {
         args: vec!["--url".into(), url.into()],
         env: remote.key.iter().map(|k| ("RAMPART_API_KEY".to_string(), k.clone())).collect(),
     };
-    let report = rampart_chaos::run(&remote.client, &args.options(Some(worker))).await;
+    let data_dir = crate::cli::admin_key_file().parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    let restart = ServerProcess::find(&data_dir, url);
+    let report = rampart_chaos::run(&remote.client, &args.options(Some(worker), restart)).await;
     if remote.json {
         output::json(&report)?;
     } else {
@@ -88,7 +119,12 @@ fn render(report: &ChaosReport) -> String {
         ]);
     }
     let mut out = table.render();
-    out.push_str(&format!("\nqueue {}: {}/{} {}\n", report.queue, report.passed, report.total, report.verdict));
+    let skipped = report.scenarios.len() - report.total;
+    let skipped = if skipped > 0 { format!(" ({skipped} skipped)") } else { String::new() };
+    out.push_str(&format!(
+        "\nqueue {}: {}/{} {}{skipped}\n",
+        report.queue, report.passed, report.total, report.verdict
+    ));
     out
 }
 
@@ -123,12 +159,14 @@ queue chaos-1-2: 1/2 review
     fn the_options_parse() {
         let args: Args = crate::cli::parse_args("chaos", &["--scenario", "retry_policy", "--backoff-initial", "200ms"])
             .expect("parses");
-        let options = args.options(None);
+        let options = args.options(None, Err("no server".into()));
         assert_eq!(options.scenarios, ["retry_policy"]);
         assert_eq!(options.backoff.initial, Duration::from_millis(200));
         assert_eq!(options.backoff.factor, 2.0);
-        assert!(crate::cli::parse_args::<Args>("chaos", &["--scenario", "restart"]).is_err());
-        let all: Args = crate::cli::parse_args("chaos", &[]).expect("parses");
-        assert_eq!(all.options(None).scenarios.len(), 4);
+        assert!(options.restart.expect_err("no --allow-restart").contains("needs --allow-restart"));
+        assert!(crate::cli::parse_args::<Args>("chaos", &["--scenario", "reboot"]).is_err());
+        let all: Args = crate::cli::parse_args("chaos", &["--allow-restart"]).expect("parses");
+        let options = all.options(None, Err("no pid file".into()));
+        assert_eq!((options.scenarios.len(), options.restart), (7, Err("no pid file".into())));
     }
 }

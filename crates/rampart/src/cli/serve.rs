@@ -41,13 +41,28 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let _telemetry = rampart_server::telemetry::init_with_sentry(config.log_format, &config.sentry);
     let shutdown = shutdown_signal()?;
     let ui = config.ui.clone();
+    let pid_file = config.data_dir.join(rampart_chaos::restart::PID_FILE);
     let mut server = Server::start(config).await?;
+    // For `rampart chaos --allow-restart`, which restarts the server beside it.
+    let pid = std::process::id();
+    let written = pid_file
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::write(&pid_file, rampart_chaos::restart::pid_file_text(pid, server.local_addr())));
+    if let Err(e) = written {
+        tracing::warn!(path = %pid_file.display(), error = %e, "cannot write the pid file; `rampart chaos --allow-restart` will not find this server");
+    }
     if ui.enabled {
         let routes = rampart_ui::router(server.state(), &ui);
         server = server.mount(routes);
         tracing::info!(address = %server.local_addr(), prefix = %ui.prefix, "the dashboard is at http://{}{}/", server.local_addr(), ui.prefix);
     }
-    server.run(shutdown).await?;
+    let served = server.run(shutdown).await;
+    // Only our own: a server started since on the same data directory wrote its pid over ours.
+    if std::fs::read_to_string(&pid_file).is_ok_and(|text| text.lines().next() == Some(&pid.to_string())) {
+        let _ = std::fs::remove_file(&pid_file);
+    }
+    served?;
     Ok(())
 }
 

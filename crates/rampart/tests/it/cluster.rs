@@ -41,7 +41,7 @@ const POOL_SIZE: &str = "6";
 const DRAIN_PATIENCE: Duration = Duration::from_secs(300);
 
 /// How a [`Cluster`] starts.
-struct ClusterBuilder {
+pub(crate) struct ClusterBuilder {
     test: &'static str,
     config: Option<String>,
     proxy: bool,
@@ -49,7 +49,7 @@ struct ClusterBuilder {
 
 impl ClusterBuilder {
     /// Both nodes start with this `rampart.toml`.
-    fn config(mut self, toml: &str) -> ClusterBuilder {
+    pub(crate) fn config(mut self, toml: &str) -> ClusterBuilder {
         self.config = Some(toml.to_string());
         self
     }
@@ -62,7 +62,7 @@ impl ClusterBuilder {
 
     /// Creates the database and starts node `a`, then node `b` with `a`'s
     /// key; `None` when the test is skipped for want of PostgreSQL.
-    async fn start(self) -> Option<Cluster> {
+    pub(crate) async fn start(self) -> Option<Cluster> {
         let db = TestDatabase::create(self.test).await?;
         let proxy = self.proxy.then(|| TcpProxy::for_postgres(&db.url));
         let node_url = proxy.as_ref().map_or_else(|| db.url.clone(), |proxy| proxy.url_for(&db.url));
@@ -96,14 +96,14 @@ impl ClusterBuilder {
             .await
             .unwrap_or_else(|e| panic!("cannot open the test database as a store: {e}"));
         let (runs, holds) = (a.work_dir().join("runs.log"), a.work_dir().join("holds.log"));
-        Some(Cluster { nodes: [a, b], sql, store, proxy, runs, holds, _db: db })
+        Some(Cluster { nodes: [a, b], sql, store, proxy, runs, holds, db })
     }
 }
 
 /// Two nodes on one fresh database, and a direct connection to it.
-struct Cluster {
+pub(crate) struct Cluster {
     // Dropped in this order: the nodes first, the database last.
-    nodes: [TestServer; 2],
+    pub(crate) nodes: [TestServer; 2],
     sql: tokio_postgres::Client,
     store: Store,
     proxy: Option<TcpProxy>,
@@ -112,11 +112,11 @@ struct Cluster {
     /// The log of the jobs the scripts hold on to, see [`Cluster::script`].
     holds: PathBuf,
     /// Dropped last: the database goes once nothing uses it.
-    _db: TestDatabase,
+    pub(crate) db: TestDatabase,
 }
 
 impl Cluster {
-    fn builder(test: &'static str) -> ClusterBuilder {
+    pub(crate) fn builder(test: &'static str) -> ClusterBuilder {
         ClusterBuilder { test, config: None, proxy: false }
     }
 

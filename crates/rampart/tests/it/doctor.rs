@@ -1,10 +1,12 @@
 //! `rampart doctor` against the real binary: a fresh local server passes
 //! (warnings only: no alert channel, no Sentry DSN, maybe a full disk), an admin key file
 //! others can read fails it with exit 1, and a server
-//! that does not answer is one failing row.
+//! that does not answer is one failing row; on a two-node PostgreSQL
+//! cluster the `nodes` check sees both nodes, clocks in time.
 
 use rampart_client::wire::DoctorReport;
 
+use crate::cluster::Cluster;
 use crate::harness::{Cli, TestServer, eventually, unused_url};
 
 fn row<'a>(report: &'a DoctorReport, name: &str) -> &'a str {
@@ -29,6 +31,7 @@ async fn doctor_passes_a_fresh_server_and_fails_a_readable_admin_key() {
         "ready",
         "store",
         "store.migrations",
+        "nodes",
         "redis",
         "loops",
         "cron",
@@ -71,4 +74,18 @@ async fn doctor_fails_when_the_server_does_not_answer() {
     run.expect_code(1);
     let line = run.stdout.lines().find(|l| l.starts_with("server")).unwrap_or_default();
     assert!(line.contains("FAIL") && line.contains("cannot reach"), "{}", run.stdout);
+}
+
+#[tokio::test]
+async fn doctor_sees_every_node_of_a_postgres_cluster() {
+    let config = "[monitoring]\ninterval = \"1s\"\n";
+    let Some(cluster) = Cluster::builder("doctor_nodes").config(config).start().await else { return };
+    let cli = cluster.nodes[1].cli();
+    let detail = eventually("both nodes to have reported", || async {
+        let report: DoctorReport = serde_json::from_str(&cli.run(&["doctor", "--json"]).await.stdout).ok()?;
+        let nodes = report.checks.into_iter().find(|c| c.name == "nodes")?;
+        (nodes.status == "pass" && nodes.detail.starts_with("2 node(s) seen")).then_some(nodes.detail)
+    })
+    .await;
+    assert!(detail.contains("clocks within 1s of the database's"), "{detail}");
 }

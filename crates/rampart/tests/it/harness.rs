@@ -565,6 +565,12 @@ impl Cli {
         command
     }
 
+    /// Starts `rampart ARGS…` as a long-running [`Process`], to signal or
+    /// wait for.
+    pub fn spawn(&self, args: &[&str]) -> Process {
+        Process::spawn(&format!("rampart {}", args.join(" ")), self.command(args))
+    }
+
     /// Runs `rampart ARGS…` to its end (failing the test if that takes
     /// longer than a minute).
     pub async fn run(&self, args: &[&str]) -> Run {
