@@ -1,7 +1,7 @@
 /**
  * `Rampart`: the one client object of a process. It holds the connection
  * pool and the options, and hands out the resources: `queue(name)`,
- * `jobs`, `cron`, `breakers`, `limiter`. No global state: two clients are
+ * `jobs`, `cron`, `breakers`, `limiter`, `usage`, `caches`, `errors`. No global state: two clients are
  * two pools.
  *
  * Requests the server refused before doing anything (429, 503) or that
@@ -18,6 +18,7 @@ import { Breakers, type SafeCallOptions } from './breaker.js';
 import { Cron } from './cron.js';
 import { Jobs, Queue } from './queue.js';
 import { Limiter } from './ratelimit.js';
+import { Caches, Errors, Usage } from './usage.js';
 import type { HealthResponse, QueueView } from './wire.js';
 
 /** How to reach the server. */
@@ -51,6 +52,12 @@ export class Rampart {
   readonly breakers: Breakers;
   /** Rate-limit checks. */
   readonly limiter: Limiter;
+  /** AI usage: reports, reservations (`guard`), summaries, budgets. */
+  readonly usage: Usage;
+  /** Cache telemetry. */
+  readonly caches: Caches;
+  /** Error events. */
+  readonly errors: Errors;
   private readonly maxRetries: number;
 
   constructor(options: RampartOptions = {}) {
@@ -67,6 +74,9 @@ export class Rampart {
     this.cron = new Cron(this);
     this.breakers = new Breakers(this);
     this.limiter = new Limiter(this);
+    this.usage = new Usage(this);
+    this.caches = new Caches(this);
+    this.errors = new Errors(this);
   }
 
   /** A queue by name (nothing is sent until you call a method). */

@@ -161,3 +161,17 @@ export function errorFromAnswer(
   }
   return status >= 500 ? new ServerError(...args) : new APIError(...args);
 }
+
+/** `usage.guard` was refused by an enforced budget: the call was not made. */
+export class BudgetExceededError extends RampartError {
+  override name = 'BudgetExceededError';
+  /** The enforced budget that refused the reservation. */
+  readonly refusedBy: string | undefined;
+  /** The least room left (USD) among the budgets that apply. */
+  readonly remaining: number | null;
+  constructor(refusedBy: string | undefined, remaining: number | null) {
+    super(`budget "${refusedBy ?? '?'}" has no room for this call (remaining: ${remaining ?? 'unknown'} USD)`);
+    this.refusedBy = refusedBy;
+    this.remaining = remaining;
+  }
+}

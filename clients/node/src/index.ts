@@ -23,6 +23,16 @@ export {
 export { Breakers, FailedResponseError, type SafeCallOptions } from './breaker.js';
 export { Cron, type CronSpec } from './cron.js';
 export {
+  Usage,
+  Budgets,
+  Caches,
+  Errors,
+  type GuardCall,
+  type GuardOutcome,
+  type GuardOptions,
+  type SummaryOptions,
+} from './usage.js';
+export {
   Limiter,
   rateLimitExpress,
   rateLimitFastify,

@@ -220,3 +220,187 @@ export interface HealthResponse {
   uptime_s: number;
   version: string;
 }
+
+/** One model call as `POST /v1/usage` takes it (alone, or in `{events: [...]}`). */
+export interface UsageEvent {
+  /** The app's id of the call: a second report of it changes nothing. */
+  call_id: string;
+  model: string;
+  provider?: string;
+  input_tokens: number;
+  cached_input_tokens?: number;
+  cache_write_tokens?: number;
+  output_tokens: number;
+  reasoning_tokens?: number;
+  /** What it cost; priced from the server's price table when left out. */
+  cost_usd?: number;
+  duration_ms: number;
+  success: boolean;
+  feature?: string;
+  tenant?: string;
+  user?: string;
+  /** The reservation it settles. */
+  reservation_id?: string;
+  at?: string;
+}
+
+/** What became of one reported call. */
+export interface UsageEventResult {
+  call_id: string;
+  duplicate: boolean;
+  cost_usd: number;
+  price_version?: string;
+}
+
+/** The answer of `POST /v1/usage`. */
+export interface UsageResponse {
+  accepted: number;
+  duplicates: number;
+  settled: number;
+  events: UsageEventResult[];
+}
+
+/** `POST /v1/usage/reserve`: what the call is about, and its estimate (or the tokens to price it). */
+export interface ReserveRequest {
+  tenant?: string;
+  user?: string;
+  feature?: string;
+  model?: string;
+  estimated_cost_usd?: number;
+  input_tokens?: number;
+  max_tokens?: number;
+}
+
+/** The answer of `POST /v1/usage/reserve`. */
+export interface ReserveResponse {
+  /** The id to name in the call's usage report; `null` when refused. */
+  reservation_id: string | null;
+  allowed: boolean;
+  /** The least room left (USD) among the budgets that apply; `null` when none applies. */
+  remaining: number | null;
+  estimated_cost_usd: number;
+  expires_at?: string;
+  refused_by?: string;
+}
+
+/** One group's totals in a usage summary. */
+export interface UsageGroupView {
+  key: string | null;
+  calls: number;
+  failures: number;
+  input_tokens: number;
+  cached_input_tokens: number;
+  cache_write_tokens: number;
+  output_tokens: number;
+  reasoning_tokens: number;
+  cost_usd: number;
+  p50_ms: number;
+  p95_ms: number;
+}
+
+/** The answer of `GET /v1/usage/summary`. */
+export interface UsageSummaryResponse {
+  since: string;
+  until: string;
+  group_by?: string;
+  /** The zone whose calendar days `group_by: 'day'` counts. */
+  timezone: string;
+  groups: UsageGroupView[];
+}
+
+/** A budget as `PUT /v1/budgets/{name}` and `[budgets.NAME]` take it. */
+export interface BudgetSpec {
+  /** `global` (default), `tenant`, `user`, `feature` or `model`. */
+  scope?: string;
+  /** Only this value of the scope. */
+  match?: string;
+  amount_usd: number;
+  /** `day`, `week` or `month` (default). */
+  period?: string;
+  /** Percentages alerted on once each per period (default 50, 80, 100). */
+  thresholds?: number[];
+  /** Whether reservations past the limit are refused (default true). */
+  enforce?: boolean;
+}
+
+/** One subject's window of a budget in its current period. */
+export interface BudgetWindowView {
+  subject: string;
+  spent_usd: number;
+  reserved_usd: number;
+  remaining_usd: number;
+}
+
+/** A budget with its current period's figures. */
+export interface BudgetView {
+  name: string;
+  origin: string;
+  scope: string;
+  match?: string;
+  amount_usd: number;
+  period: string;
+  window: string;
+  thresholds: number[];
+  enforce: boolean;
+  windows: BudgetWindowView[];
+}
+
+/** A cache's state as `POST /v1/caches/{name}/report` takes it. */
+export interface CacheSnapshotBody {
+  size: number;
+  max_size: number;
+  loads: number;
+  hits: number;
+  misses: number;
+  avg_load_ms: number;
+  memory_bytes?: number;
+}
+
+/** One thing that happened in a cache. */
+export interface CacheEventBody {
+  type: 'load' | 'hit' | 'miss' | 'evict';
+  key?: string;
+  user?: string;
+  /** Required for `evict`: `lru`, `timeout` or `manual`. */
+  reason?: 'lru' | 'timeout' | 'manual';
+  idle_ms?: number;
+  load_ms?: number;
+  at?: string;
+}
+
+/** `POST /v1/caches/{name}/report`: a snapshot and/or events. */
+export interface CacheReportRequest {
+  snapshot?: CacheSnapshotBody;
+  events?: CacheEventBody[];
+}
+
+/** The answer of a cache report. */
+export interface CacheReportResponse {
+  name: string;
+  events: number;
+  evictions: number;
+}
+
+/** `POST /v1/errors`: one error event, scrubbed of personal data before it is kept. */
+export interface ErrorReportRequest {
+  /** `critical` becomes an alert at once. */
+  level: 'info' | 'warning' | 'error' | 'critical';
+  kind: string;
+  message: string;
+  fingerprint?: string;
+  tenant?: string;
+  tags?: Record<string, string>;
+  at?: string;
+}
+
+/** A kept error event. */
+export interface ErrorEventView {
+  id: string;
+  at: string;
+  level: 'info' | 'warning' | 'error' | 'critical';
+  kind: string;
+  message: string;
+  fingerprint: string;
+  tenant: string | null;
+  tags: Record<string, string>;
+}

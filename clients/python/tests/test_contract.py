@@ -52,6 +52,17 @@ CALLS: list[Request] = [
     routes.cron_pause("c"),
     routes.cron_resume("c"),
     routes.health(),
+    routes.usage_report(
+        [{"call_id": "c", "model": "m", "input_tokens": 1, "output_tokens": 1, "duration_ms": 1, "success": True}]
+    ),
+    routes.usage_reserve({"estimated_cost_usd": 0.1}),
+    routes.usage_summary("day", "2030-01-01T00:00:00Z", None),
+    routes.budgets_list(),
+    routes.budgets_get("b"),
+    routes.budgets_put("b", {"amount_usd": 1}),
+    routes.budgets_delete("b"),
+    routes.caches_report("c", {"events": [{"type": "hit"}]}),
+    routes.errors_report({"level": "error", "kind": "k", "message": "m"}),
 ]
 
 

@@ -18,6 +18,7 @@ use toml::{Table, Value};
 use crate::check::Check;
 use crate::keys::{Kind, Resolved, child, describe, key_list, kind_of};
 use crate::urls::{SecretText, SecretUrl};
+use crate::usage::UsageConfig;
 
 /// The conventional variable for a Slack incoming webhook; read as
 /// `alerts.slack_webhook_url`, below `RAMPART_ALERTS__SLACK_WEBHOOK_URL`.
@@ -186,6 +187,10 @@ impl AlertThresholds {
             | AlertRule::TokenExpiring
             | AlertRule::LimiterFallback
             | AlertRule::ErrorCritical => 1.0,
+            // Per budget (its thresholds) and per `[usage]`: the alerter
+            // passes each figure's own threshold.
+            AlertRule::BudgetThreshold => 1.0,
+            AlertRule::UsageFailureRate => UsageConfig::default().failure_rate,
             // Per cache ([caches]) and per rule ([errors.rules]): the alerter
             // passes each figure's own threshold.
             AlertRule::CacheUtilisation => CacheThresholds::default().utilisation,

@@ -23,6 +23,9 @@ pub(crate) const USAGE_KEYS: &[(&str, Kind)] = &[
     ("reservation_ttl", Kind::Text),
     ("on_store_error", Kind::Text),
     ("retention", Kind::Text),
+    ("failure_rate", Kind::Float),
+    ("failure_min_calls", Kind::Int),
+    ("failure_window", Kind::Text),
     ("prices", Kind::Table),
 ];
 
@@ -58,6 +61,15 @@ pub struct UsageConfig {
     pub allow_on_store_error: bool,
     /// Usage rows are deleted this long after their call (`retention`).
     pub retention: Duration,
+    /// The `usage_failure_rate` rule: fire above this share of a model's
+    /// calls failing within `failure_window` (`failure_rate`, default 0.2).
+    pub failure_rate: f64,
+    /// Fewest calls of a model within the window before its failure rate
+    /// can fire (`failure_min_calls`, default 20): one failure of two calls
+    /// is no outage.
+    pub failure_min_calls: u64,
+    /// The window the failure rate is counted over (`failure_window`, default 15m).
+    pub failure_window: Duration,
     /// The price table (`[[usage.prices]]`).
     pub prices: PriceTable,
     /// The configured budgets (`[budgets.NAME]`).
@@ -71,6 +83,9 @@ impl Default for UsageConfig {
             reservation_ttl: Duration::from_secs(600),
             allow_on_store_error: false,
             retention: Duration::from_secs(90 * 24 * 3600),
+            failure_rate: 0.2,
+            failure_min_calls: 20,
+            failure_window: Duration::from_secs(15 * 60),
             prices: PriceTable::default(),
             budgets: BTreeMap::new(),
         }
@@ -145,6 +160,14 @@ impl Check<'_> {
                     config.allow_on_store_error = self
                         .choice(&p, value, "store error policy", &[("deny", false), ("allow", true)])
                         .unwrap_or(config.allow_on_store_error)
+                }
+                "failure_rate" => config.failure_rate = self.float(&p, value, 0.0, 1.0).unwrap_or(config.failure_rate),
+                "failure_min_calls" => {
+                    config.failure_min_calls = self.int(&p, value, 1, 1 << 40).unwrap_or(config.failure_min_calls)
+                }
+                "failure_window" => {
+                    config.failure_window =
+                        self.positive_duration(&p, value, "must be more than 0s").unwrap_or(config.failure_window)
                 }
                 "prices" => config.prices = self.prices(&p, value),
                 _ => self.unknown(&p, USAGE_KEYS),
@@ -243,6 +266,7 @@ mod tests {
             r#"
             [usage]
             timezone = "Europe/Berlin"
+            failure_window = "5m"
             [[usage.prices]]
             model = "gpt-4o"
             input = 2.5
@@ -262,7 +286,11 @@ mod tests {
             amount_usd = 1000.5
             enforce = false
             "#,
-            &[("RAMPART_USAGE__RESERVATION_TTL", "5m"), ("RAMPART_BUDGETS__all__PERIOD", "week")],
+            &[
+                ("RAMPART_USAGE__RESERVATION_TTL", "5m"),
+                ("RAMPART_BUDGETS__all__PERIOD", "week"),
+                ("RAMPART_USAGE__FAILURE_RATE", "0.5"),
+            ],
         )
         .unwrap();
         let u = &config.usage;
@@ -270,6 +298,7 @@ mod tests {
         assert_eq!(u.reservation_ttl.as_secs(), 300);
         assert_eq!(u.retention.as_secs(), 90 * 24 * 3600);
         assert!(!u.allow_on_store_error);
+        assert_eq!((u.failure_rate, u.failure_min_calls, u.failure_window.as_secs()), (0.5, 20, 300));
         assert!(u.prices.find("gpt-4o", rampart_core::time::UnixMillis(0)).is_some());
         let acme = &u.budgets[&rampart_core::id::BudgetName::new("acme-daily").unwrap()];
         assert_eq!(
@@ -286,6 +315,7 @@ mod tests {
             r#"
             [usage]
             on_store_error = "maybe"
+            failure_rate = 1.5
             [[usage.prices]]
             model = "m"
             input = -1.0
@@ -303,6 +333,7 @@ mod tests {
         .unwrap_err();
         let text = errors.join("\n");
         assert!(text.contains("usage.on_store_error"), "{text}");
+        assert!(text.contains("usage.failure_rate"), "{text}");
         assert!(text.contains("usage.prices.0.input"), "{text}");
         assert!(text.contains("budgets.bad.colour"), "{text}");
         assert!(text.contains("budgets.worse.scope"), "{text}");

@@ -112,6 +112,12 @@ crate::named_enum! {
         ErrorCount = "error_count",
         /// An app reported a critical error event: fires at once, per kind.
         ErrorCritical = "error_critical",
+        /// A budget's spending in a period reached one of its thresholds (a
+        /// fraction of its limit): fires once per threshold and period.
+        BudgetThreshold = "budget_threshold",
+        /// The share of a model's reported calls that failed within the
+        /// window exceeds the threshold (a fraction), once enough calls came.
+        UsageFailureRate = "usage_failure_rate",
     }
     parse_error: AlertRuleError = |s| AlertRuleError(s.chars().take(64).collect());
 }
@@ -140,7 +146,8 @@ impl AlertRule {
             | AlertRule::CronFailed
             | AlertRule::TokenExpiring
             | AlertRule::LimiterFallback
-            | AlertRule::ErrorCritical => value >= threshold,
+            | AlertRule::ErrorCritical
+            | AlertRule::BudgetThreshold => value >= threshold,
             AlertRule::CacheHitRate => value < threshold,
             _ => value > threshold,
         }
@@ -158,7 +165,8 @@ impl AlertRule {
             | AlertRule::CronFailed
             | AlertRule::TokenExpiring
             | AlertRule::LimiterFallback
-            | AlertRule::ErrorCritical => 1,
+            | AlertRule::ErrorCritical
+            | AlertRule::BudgetThreshold => 1,
             _ => configured.max(1),
         }
     }
@@ -195,6 +203,8 @@ impl AlertRule {
             AlertRule::CacheMemory => "cache memory",
             AlertRule::ErrorCount => "error events in the window",
             AlertRule::ErrorCritical => "critical error events",
+            AlertRule::BudgetThreshold => "budget spent",
+            AlertRule::UsageFailureRate => "AI call failure rate",
         }
     }
 
@@ -205,7 +215,9 @@ impl AlertRule {
             | AlertRule::ApiErrorRate
             | AlertRule::WebhookRejections
             | AlertRule::CacheUtilisation
-            | AlertRule::CacheHitRate => format!("{}%", trim_number(value * 100.0)),
+            | AlertRule::CacheHitRate
+            | AlertRule::BudgetThreshold
+            | AlertRule::UsageFailureRate => format!("{}%", trim_number(value * 100.0)),
             AlertRule::CacheMemory => format!("{} MiB", trim_number(value / 1_048_576.0)),
             AlertRule::StoreLatency => format!("{} ms", trim_number(value)),
             AlertRule::ProcessMemory | AlertRule::RedisMemory => format_bytes(value),
@@ -242,8 +254,8 @@ fn trim_number(x: f64) -> String {
 #[error(
     "`{0}` is not an alert rule; rules are queue_waiting, queue_failed_rate, queue_stalled, store_latency, \
      dead_letters, breaker_open, cron_failed, token_expiring, ratelimit_fallback, api_error_rate, \
-     webhook_rejections, dead_letter_depth, process_memory, redis_memory, cache_utilisation, cache_hit_rate, cache_memory, error_count \
-     and error_critical"
+     webhook_rejections, dead_letter_depth, process_memory, redis_memory, cache_utilisation, cache_hit_rate, \
+     cache_memory, error_count, error_critical, budget_threshold and usage_failure_rate"
 )]
 pub struct AlertRuleError(pub String);
 

@@ -85,6 +85,25 @@ impl Timezone {
     pub fn name(&self) -> &'static str {
         self.0.name()
     }
+
+    /// The wall-clock time at `at` in this zone.
+    pub fn local(&self, at: UnixMillis) -> chrono::NaiveDateTime {
+        let utc = DateTime::<Utc>::from_timestamp_millis(at.0).unwrap_or_default();
+        self.0.from_utc_datetime(&utc.naive_utc()).naive_local()
+    }
+
+    /// The calendar day at `at` in this zone, as `2026-12-07`.
+    pub fn local_day(&self, at: UnixMillis) -> String {
+        self.local(at).format("%Y-%m-%d").to_string()
+    }
+
+    /// The instant `local` (a wall-clock time in this zone) first happens;
+    /// a time skipped by a DST change is taken an hour later.
+    pub fn instant(&self, local: chrono::NaiveDateTime) -> UnixMillis {
+        let at = |t: chrono::NaiveDateTime| self.0.from_local_datetime(&t).earliest();
+        let found = at(local).or_else(|| at(local + chrono::Duration::hours(1)));
+        UnixMillis(found.map_or_else(|| local.and_utc().timestamp_millis(), |t| t.timestamp_millis()))
+    }
 }
 
 impl FromStr for Timezone {

@@ -219,6 +219,7 @@ impl Server {
         }
         let alerting = Alerting::new(&config.alerts.channels);
         let mut insight = crate::insight::Insight::new(engine.clone(), &config);
+        let usage = crate::usage::Usage::new(engine.clone(), config.usage.clone());
         if config.alerts.enabled {
             let queued = Arc::new(tokio::sync::Notify::new());
             insight = insight
@@ -234,6 +235,7 @@ impl Server {
                 .with_loops(register(names::ALERTER))
                 .with_limiter(limiter.clone())
                 .with_insight(insight.clone())
+                .with_usage(usage.clone())
                 .with_webhooks(webhooks.clone());
             if config.monitoring.enabled {
                 alerter = alerter.with_monitor(monitor.clone());
@@ -264,7 +266,7 @@ impl Server {
             webhooks,
             insight,
             doctor: crate::api::doctor::DoctorSettings::from_config(&config, addr),
-            usage: crate::usage::Usage::new(engine.clone(), config.usage.clone()),
+            usage,
         });
         match &config.database_url {
             Some(url) => tracing::info!(

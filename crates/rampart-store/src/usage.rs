@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 
+use rampart_core::cron::Timezone;
 use rampart_core::id::BudgetName;
 use rampart_core::time::UnixMillis;
 
@@ -190,7 +191,7 @@ rampart_core::named_enum! {
         Tenant = "tenant",
         /// The user.
         User = "user",
-        /// The UTC day of the call.
+        /// The calendar day of the call in the summary's time zone.
         Day = "day",
     }
     parse_error: String = |s| format!("`{}` is not a grouping; use model, feature, tenant, user or day", s.chars().take(64).collect::<String>());
@@ -205,6 +206,10 @@ pub struct UsageSummaryParams {
     pub since: UnixMillis,
     /// Calls before this time.
     pub until: UnixMillis,
+    /// The zone whose calendar days `group_by = day` counts.
+    pub timezone: Timezone,
+    /// Only the calls whose value of this grouping is this one.
+    pub only: Option<(UsageGroup, String)>,
 }
 
 /// One group's totals.
@@ -313,15 +318,17 @@ impl BudgetRecord {
     }
 }
 
-/// The SQL expression of a summary's group key on the CTE's source rows.
-pub(crate) fn group_column(group: Option<UsageGroup>, day: &'static str) -> &'static str {
+/// The SQL expression of a summary's group key on the CTE's source rows;
+/// `day` makes the calendar day of the column `at` in a zone given as an
+/// SQL literal (an IANA name, which holds no quote).
+pub(crate) fn group_column(group: Option<UsageGroup>, day: fn(&str) -> String, tz: Timezone) -> String {
     match group {
-        None => "NULL",
-        Some(UsageGroup::Model) => "model",
-        Some(UsageGroup::Feature) => "feature",
-        Some(UsageGroup::Tenant) => "tenant",
-        Some(UsageGroup::User) => "user_name",
-        Some(UsageGroup::Day) => day,
+        None => "NULL".into(),
+        Some(UsageGroup::Model) => "model".into(),
+        Some(UsageGroup::Feature) => "feature".into(),
+        Some(UsageGroup::Tenant) => "tenant".into(),
+        Some(UsageGroup::User) => "user_name".into(),
+        Some(UsageGroup::Day) => day(&format!("'{}'", tz.name())),
     }
 }
 
@@ -389,7 +396,10 @@ impl Store {
 
     /// Totals of the usage rows in `[since, until)`, per group (by key);
     /// without a grouping, one total (of zeros when there was no call).
-    pub async fn usage_summary(&self, params: UsageSummaryParams) -> Result<Vec<UsageSummaryRecord>, StoreError> {
+    pub async fn usage_summary(&self, mut params: UsageSummaryParams) -> Result<Vec<UsageSummaryRecord>, StoreError> {
+        if let Some((_, value)) = &mut params.only {
+            nul::clean(value);
+        }
         let total = params.group_by.is_none();
         let mut groups = dispatch!(self, s => s.usage_summary(params))?;
         if total && groups.is_empty() {

@@ -12,7 +12,7 @@
 //! an `enforce`d budget refuses a reservation that would take spent +
 //! reserved past its limit, a soft one only alerts.
 
-use chrono::{DateTime, Datelike, TimeZone as _, Utc};
+use chrono::{Datelike, Days, Months, NaiveDate, NaiveTime};
 use rampart_core::cron::Timezone;
 use rampart_core::id::BudgetName;
 use rampart_core::time::UnixMillis;
@@ -205,7 +205,7 @@ impl Period {
     /// The key of the window `at` falls in, in `tz`: `2026-12-07` for a
     /// day, `2026-W50` for an ISO week, `2026-12` for a month.
     pub fn window(self, at: UnixMillis, tz: Timezone) -> String {
-        let local = local(at, tz);
+        let local = tz.local(at);
         match self {
             Period::Day => format!("{:04}-{:02}-{:02}", local.year(), local.month(), local.day()),
             Period::Week => {
@@ -215,13 +215,24 @@ impl Period {
             Period::Month => format!("{:04}-{:02}", local.year(), local.month()),
         }
     }
-}
 
-fn local(at: UnixMillis, tz: Timezone) -> chrono::NaiveDateTime {
-    let utc = DateTime::<Utc>::from_timestamp_millis(at.0).unwrap_or_default();
-    match tz.name().parse::<chrono_tz::Tz>() {
-        Ok(zone) => zone.from_utc_datetime(&utc.naive_utc()).naive_local(),
-        Err(_) => utc.naive_utc(),
+    /// The window `at` falls in, in `tz`, as instants: its first, and the
+    /// first of the next.
+    pub fn bounds(self, at: UnixMillis, tz: Timezone) -> (UnixMillis, UnixMillis) {
+        let day = tz.local(at).date();
+        let (start, next) = match self {
+            Period::Day => (day, day + Days::new(1)),
+            Period::Week => {
+                let monday = day - Days::new(u64::from(day.weekday().num_days_from_monday()));
+                (monday, monday + Days::new(7))
+            }
+            Period::Month => {
+                let first = day.with_day(1).unwrap_or(day);
+                (first, first + Months::new(1))
+            }
+        };
+        let midnight = |d: NaiveDate| tz.instant(d.and_time(NaiveTime::MIN));
+        (midnight(start), midnight(next))
     }
 }
 
@@ -319,6 +330,18 @@ mod tests {
         let ny: Timezone = "America/New_York".parse().unwrap_or(Timezone::UTC);
         assert_eq!(Period::Day.window(at("2026-03-08T04:59:00Z"), ny), "2026-03-07");
         assert_eq!(Period::Day.window(at("2026-03-08T05:00:00Z"), ny), "2026-03-08");
+    }
+
+    #[test]
+    fn a_window_s_bounds_are_its_local_midnights() {
+        let ny: Timezone = "America/New_York".parse().unwrap_or(Timezone::UTC);
+        let t = at("2026-03-10T12:00:00Z");
+        assert_eq!(Period::Day.bounds(t, ny), (at("2026-03-10T04:00:00Z"), at("2026-03-11T04:00:00Z")));
+        // The week of Monday 9 March; DST began on Sunday the 8th.
+        assert_eq!(Period::Week.bounds(t, ny), (at("2026-03-09T04:00:00Z"), at("2026-03-16T04:00:00Z")));
+        // March began in winter time.
+        assert_eq!(Period::Month.bounds(t, ny), (at("2026-03-01T05:00:00Z"), at("2026-04-01T04:00:00Z")));
+        assert_eq!(Period::Month.bounds(t, Timezone::UTC), (at("2026-03-01T00:00:00Z"), at("2026-04-01T00:00:00Z")));
     }
 
     #[test]

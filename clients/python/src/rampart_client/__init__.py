@@ -4,7 +4,8 @@ Layout: ``client`` (the :class:`Rampart` and :class:`AsyncRampart` objects and t
 resources), ``routes`` (every call as a request, shared by both), ``transport`` (settings,
 encoding, retries), ``wire`` (the API's shapes), ``errors``, ``worker`` (with ``heartbeat``
 and ``events``), ``ratelimit`` (ASGI and WSGI middleware), ``safecall`` (calls through
-shared breakers), ``push`` (receiving push deliveries), ``backoff``.
+shared breakers), ``push`` (receiving push deliveries), ``usage`` (AI usage, budgets and
+``guard``, cache telemetry, error events), ``resource`` (what resources share), ``backoff``.
 """
 
 from .backoff import Backoff
@@ -36,6 +37,7 @@ from .push import (
 )
 from .ratelimit import RateLimitMiddleware, WSGIRateLimitMiddleware, by_header, client_ip
 from .safecall import CallTimeoutError, CircuitOpenError, RetriesExhaustedError
+from .usage import BudgetExceededError, GuardedCall
 from .worker import AsyncWorker, CancellationToken, FatalError, Job, PermanentError, Worker
 
 __all__ = [
@@ -47,12 +49,14 @@ __all__ = [
     "AuthenticationError",
     "Backoff",
     "BadRequestError",
+    "BudgetExceededError",
     "CallTimeoutError",
     "CancellationToken",
     "CircuitOpenError",
     "ConflictError",
     "Decision",
     "FatalError",
+    "GuardedCall",
     "InternalServerError",
     "Job",
     "LeaseLostError",

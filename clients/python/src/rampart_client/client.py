@@ -2,8 +2,9 @@
 
 Each holds one keep-alive connection pool and the settings, and offers the API as resources:
 ``client.queue("email")`` (enqueue, counts, dead letters, pause), ``client.jobs`` (get, wait,
-retry, cancel), ``client.ratelimit``, ``client.breakers`` (with ``safe_call``) and
-``client.cron``. Create one per process and share it; close it (or use ``with``) at the end.
+retry, cancel), ``client.ratelimit``, ``client.breakers`` (with ``safe_call``),
+``client.cron``, ``client.usage`` (reports, ``guard``, budgets), ``client.caches`` and
+``client.errors``. Create one per process and share it; close it (or use ``with``) at the end.
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ from . import routes
 from .backoff import CALL_BACKOFF, Backoff
 from .connection import KeepAliveSyncTransport, KeepAliveTransport
 from .errors import WaitTimeoutError
-from .transport import Duration, Instant, Request, Settings, decode, duration, send, send_async
+from .resource import AsyncResource as _Async
+from .resource import SyncResource as _Sync
+from .transport import Duration, Instant, Settings, decode, duration, send, send_async
+from .usage import AsyncCaches, AsyncErrors, AsyncUsage, Caches, Errors, Usage
 from .wire import (
     BreakerAcquire,
     BreakerInfo,
@@ -112,28 +116,6 @@ def _bulk(jobs: Iterable[Any]) -> list[dict[str, Any]]:
             raise TypeError("add_bulk takes dicts with a 'payload' and add()'s options, e.g. [{'payload': {...}}]")
         out.append(routes.job_body(**item))
     return out
-
-
-class _Sync:
-    """What the sync resources share: the pool and the settings."""
-
-    def __init__(self, http: httpx.Client, settings: Settings) -> None:
-        self._http = http
-        self._settings = settings
-
-    def _call(self, req: Request) -> Any:
-        return decode(send(self._http, self._settings, req))
-
-
-class _Async:
-    """What the async resources share: the pool and the settings."""
-
-    def __init__(self, http: httpx.AsyncClient, settings: Settings) -> None:
-        self._http = http
-        self._settings = settings
-
-    async def _call(self, req: Request) -> Any:
-        return decode(await send_async(self._http, self._settings, req))
 
 
 class Queue(_Sync):
@@ -577,6 +559,9 @@ class Rampart(_Sync):
         self.ratelimit = RateLimits(http, settings)
         self.breakers = Breakers(http, settings)
         self.cron = Cron(http, settings)
+        self.usage = Usage(http, settings)
+        self.caches = Caches(http, settings)
+        self.errors = Errors(http, settings)
 
     @property
     def settings(self) -> Settings:
@@ -635,6 +620,9 @@ class AsyncRampart(_Async):
         self.ratelimit = AsyncRateLimits(http, settings)
         self.breakers = AsyncBreakers(http, settings)
         self.cron = AsyncCron(http, settings)
+        self.usage = AsyncUsage(http, settings)
+        self.caches = AsyncCaches(http, settings)
+        self.errors = AsyncErrors(http, settings)
 
     @staticmethod
     def from_settings(settings: Settings) -> AsyncRampart:

@@ -211,3 +211,44 @@ def cron_resume(name: str) -> Request:
 
 def health() -> Request:
     return Request("GET", "/health", idempotent=True)
+
+
+def usage_report(events: list[dict[str, Any]]) -> Request:
+    # Idempotent on each call id: a repeat changes nothing.
+    body: dict[str, Any] = events[0] if len(events) == 1 else {"events": events}
+    return Request("POST", "/v1/usage", body, idempotent=True)
+
+
+def usage_reserve(body: dict[str, Any]) -> Request:
+    return Request("POST", "/v1/usage/reserve", body)
+
+
+def usage_summary(group_by: str | None, since: Instant | None, until: Instant | None) -> Request:
+    params = {"group_by": group_by, "since": instant(since) if since is not None else None}
+    params["until"] = instant(until) if until is not None else None
+    kept = {k: v for k, v in params.items() if v is not None}
+    return Request("GET", "/v1/usage/summary", params=kept, idempotent=True)
+
+
+def budgets_list() -> Request:
+    return Request("GET", "/v1/budgets", idempotent=True)
+
+
+def budgets_get(name: str) -> Request:
+    return Request("GET", path("/v1/budgets/{name}", name), idempotent=True)
+
+
+def budgets_put(name: str, spec: dict[str, Any]) -> Request:
+    return Request("PUT", path("/v1/budgets/{name}", name), spec, idempotent=True)
+
+
+def budgets_delete(name: str) -> Request:
+    return Request("DELETE", path("/v1/budgets/{name}", name), idempotent=True)
+
+
+def caches_report(name: str, body: dict[str, Any]) -> Request:
+    return Request("POST", path("/v1/caches/{name}/report", name), body)
+
+
+def errors_report(body: dict[str, Any]) -> Request:
+    return Request("POST", "/v1/errors", body)

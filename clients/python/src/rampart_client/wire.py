@@ -222,3 +222,103 @@ class Health(TypedDict):
     status: str
     uptime_s: int
     version: str
+
+
+class UsageEventResult(TypedDict, total=False):
+    """What became of one reported call."""
+
+    call_id: str
+    duplicate: bool
+    cost_usd: float
+    price_version: str
+
+
+class UsageResult(TypedDict):
+    """The answer of ``POST /v1/usage``."""
+
+    accepted: int
+    duplicates: int
+    settled: int
+    events: list[UsageEventResult]
+
+
+class Reservation(TypedDict, total=False):
+    """The answer of ``POST /v1/usage/reserve``."""
+
+    reservation_id: str | None
+    allowed: bool
+    remaining: float | None
+    estimated_cost_usd: float
+    expires_at: str
+    refused_by: str
+
+
+class UsageGroup(TypedDict):
+    """One group's totals in a usage summary."""
+
+    key: str | None
+    calls: int
+    failures: int
+    input_tokens: int
+    cached_input_tokens: int
+    cache_write_tokens: int
+    output_tokens: int
+    reasoning_tokens: int
+    cost_usd: float
+    p50_ms: int
+    p95_ms: int
+
+
+class UsageSummary(TypedDict, total=False):
+    """The answer of ``GET /v1/usage/summary``."""
+
+    since: str
+    until: str
+    group_by: str
+    timezone: str
+    groups: list[UsageGroup]
+
+
+class BudgetWindow(TypedDict):
+    """One subject's window of a budget in its current period."""
+
+    subject: str
+    spent_usd: float
+    reserved_usd: float
+    remaining_usd: float
+
+
+class Budget(TypedDict, total=False):
+    """A budget with its current period's figures."""
+
+    name: str
+    origin: str
+    scope: str
+    match: str
+    amount_usd: float
+    period: str
+    window: str
+    thresholds: list[int]
+    enforce: bool
+    windows: list[BudgetWindow]
+
+
+class CacheReportResult(TypedDict):
+    """The answer of ``POST /v1/caches/{name}/report``."""
+
+    name: str
+    events: int
+    evictions: int
+
+
+class ErrorEvent(TypedDict):
+    """An error event as kept (scrubbed)."""
+
+    id: str
+    at: str
+    level: str
+    kind: str
+    message: str
+    fingerprint: str
+    tenant: str | None
+    tags: dict[str, str]

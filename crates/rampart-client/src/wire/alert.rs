@@ -27,6 +27,11 @@ pub struct AlertRecordView {
     /// For dead letters, the first dead jobs (`id`, `attempts`,
     /// `last_error`, `died_at`); otherwise empty.
     pub dead_jobs: Vec<serde_json::Value>,
+    /// For a budget threshold: the budget's window as of the crossing
+    /// (`name`, `scope`, `subject`, `period`, `timezone`, `spent_micros`,
+    /// `reserved_micros`, `limit_micros`, `enforce`, `top_models`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<serde_json::Value>,
     /// When it started firing.
     pub started_at: UnixMillis,
     /// When its last notice went out.

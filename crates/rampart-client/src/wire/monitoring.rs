@@ -164,6 +164,23 @@ pub struct ReportedHealth {
     pub errors_last_hour: u64,
     /// Critical error events in the last hour (at most 1,000 counted).
     pub critical_last_hour: u64,
+    /// AI calls reported in the last hour.
+    #[serde(default)]
+    pub usage_calls_last_hour: u64,
+    /// Those that failed.
+    #[serde(default)]
+    pub usage_failures_last_hour: u64,
+    /// What they cost, in USD.
+    #[serde(default)]
+    pub usage_cost_usd_last_hour: f64,
+    /// Budgets, configured and kept through the API.
+    #[serde(default)]
+    pub budgets: usize,
+    /// The windows of the current period whose spent + reserved reached
+    /// their budget's limit, as `budget/subject` (`budget` for a global
+    /// one); the first 20.
+    #[serde(default)]
+    pub budgets_exhausted: Vec<String>,
 }
 
 /// The circuit breakers' part of system health.

@@ -148,7 +148,7 @@ pub struct UsageResponse {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct UsageSummaryQuery {
-    /// `model`, `feature`, `tenant`, `user` or `day` (UTC); one total when left out.
+    /// `model`, `feature`, `tenant`, `user` or `day` (a calendar day in `usage.timezone`); one total when left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[param(pattern = r"^(model|feature|tenant|user|day)$")]
     pub group_by: Option<String>,
@@ -199,6 +199,9 @@ pub struct UsageSummaryResponse {
     /// The grouping.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_by: Option<String>,
+    /// The time zone whose calendar days `group_by=day` counts (`usage.timezone`).
+    #[serde(default)]
+    pub timezone: String,
     /// Each group, by key.
     pub groups: Vec<UsageGroupView>,
 }

@@ -22,6 +22,7 @@ use rampart_core::alert::{AlertId, AlertRule, AlertState, NoticeKind};
 use rampart_core::duration::format_duration;
 use rampart_core::time::UnixMillis;
 use rampart_store::AlertNotification;
+use rampart_usage::Micros;
 use serde::{Deserialize, Serialize};
 
 pub use channel::{Channel, Channels, Retry, SendError, Sent};
@@ -48,7 +49,65 @@ pub struct AlertDetails {
     /// claimed: the text links dead jobs and their queue there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dashboard_url: Option<String>,
+    /// For a budget threshold: the budget's window and what it spent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<BudgetDetail>,
+    /// For a model's failure rate: its calls and failures in the window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<UsageFailureDetail>,
 }
+
+/// A budget's window in [`AlertDetails`], as of the threshold's crossing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BudgetDetail {
+    /// The budget.
+    pub name: String,
+    /// Its scope (`global`, `tenant`, …).
+    pub scope: String,
+    /// Whom the window counts for (a tenant, a user, …); `None` for a global budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The period's window key (`2026-12`) and its time zone.
+    pub period: String,
+    /// The time zone of the period.
+    pub timezone: String,
+    /// Settled spending in the window, in micro-dollars.
+    pub spent_micros: i64,
+    /// Held by unsettled reservations, in micro-dollars.
+    pub reserved_micros: i64,
+    /// The limit per period, in micro-dollars.
+    pub limit_micros: i64,
+    /// Whether reservations past the limit are refused.
+    pub enforce: bool,
+    /// The models that cost the most in the window, most first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub top_models: Vec<ModelCost>,
+}
+
+/// One model's share of a budget's window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelCost {
+    /// The model.
+    pub model: String,
+    /// Its calls.
+    pub calls: u64,
+    /// What they cost, in micro-dollars.
+    pub cost_micros: i64,
+}
+
+/// A model's reported calls in [`AlertDetails`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageFailureDetail {
+    /// Calls within the window.
+    pub calls: u64,
+    /// Those that failed.
+    pub failures: u64,
+    /// The window, as people read it (`15m`).
+    pub window: String,
+}
+
+/// Models listed in a budget threshold's notice, at most.
+pub const TOP_MODELS_LISTED: usize = 3;
 
 /// One dead job in [`AlertDetails`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,6 +224,11 @@ impl Notice {
             }
             AlertRule::ErrorCount => format!("error rule `{}`", a.subject),
             AlertRule::ErrorCritical => format!("error kind `{}`", a.subject),
+            AlertRule::BudgetThreshold => match &a.details.budget {
+                Some(b) => budget_place(b),
+                None => format!("budget `{}`", a.subject),
+            },
+            AlertRule::UsageFailureRate => format!("model `{}`", a.subject),
             _ => format!("queue `{}`", a.subject),
         };
         let mut text = format!(
@@ -195,11 +259,50 @@ impl Notice {
                 text.push_str(&format!("\n• job {}: {} attempt{plural}, last error: {error}", j.id, j.attempts));
             }
         }
+        if let Some(b) = &a.details.budget {
+            text.push_str(&budget_figures(b));
+        }
+        if let Some(u) = &a.details.usage {
+            text.push_str(&format!("\n{} of {} calls failed in the last {}.", u.failures, u.calls, u.window));
+        }
         if self.kind != NoticeKind::Resolved {
             text.push_str(&format!("\nNext: {}", next_step(a)));
         }
         text
     }
+}
+
+/// Where a budget alert is: the budget, and whom its window counts for.
+fn budget_place(b: &BudgetDetail) -> String {
+    match &b.subject {
+        Some(s) => format!("budget `{}` ({} `{s}`)", b.name, b.scope),
+        None => format!("budget `{}`", b.name),
+    }
+}
+
+/// A budget window's spending against its limit, and its top models.
+fn budget_figures(b: &BudgetDetail) -> String {
+    let mut text = format!(
+        "\nSpent {} of {} in period {} ({}); {} held by reservations; {}.",
+        Micros(b.spent_micros),
+        Micros(b.limit_micros),
+        b.period,
+        b.timezone,
+        Micros(b.reserved_micros),
+        if b.enforce { "calls past the limit are refused" } else { "soft: calls past the limit go ahead" }
+    );
+    if !b.top_models.is_empty() {
+        let models: Vec<String> = b
+            .top_models
+            .iter()
+            .map(|m| {
+                let plural = if m.calls == 1 { "" } else { "s" };
+                format!("`{}` {} ({} call{plural})", m.model, Micros(m.cost_micros), m.calls)
+            })
+            .collect();
+        text.push_str(&format!("\nTop models: {}.", models.join(", ")));
+    }
+    text
 }
 
 /// The dead jobs of a depth notice, each with its age at `at` and how to
@@ -316,6 +419,18 @@ fn next_step(a: &NoticeAlert) -> String {
         AlertRule::ErrorCritical => {
             format!("read the event (`rampart errors list --kind {q} --level critical`) now; {ack}")
         }
+        AlertRule::BudgetThreshold => {
+            let name = a.details.budget.as_ref().map_or(q.as_str(), |b| b.name.as_str());
+            format!(
+                "see what spends (`rampart usage summary --group-by feature`, `rampart usage budgets`); raise the \
+                 budget (`[budgets.{name}]` or `rampart usage put {name} SPEC`) if it is meant to; each threshold \
+                 notifies once per period"
+            )
+        }
+        AlertRule::UsageFailureRate => format!(
+            "calls to `{q}` fail: check the provider's status and the app's errors (`rampart usage summary \
+             --group-by model`); {ack}"
+        ),
     }
 }
 
@@ -479,6 +594,42 @@ mod tests {
             notice(NoticeKind::Resolved, a).text(),
             ":white_check_mark: *[RESOLVED] failed rate on queue `email-send`*: 2% (threshold 10%)\n\
              Firing from 2027-01-15T08:00:00.000Z to 2027-01-15T08:02:00.000Z. Alert 12."
+        );
+    }
+
+    #[test]
+    fn a_budget_notice_names_the_window_its_spending_and_top_models() {
+        let mut a = alert(AlertRule::BudgetThreshold, 0.85, 0.8);
+        a.subject = "daily/acme@80%".into();
+        a.details.budget = Some(BudgetDetail {
+            name: "daily".into(),
+            scope: "tenant".into(),
+            subject: Some("acme".into()),
+            period: "2027-01-15".into(),
+            timezone: "Europe/Berlin".into(),
+            spent_micros: 42_500_000,
+            reserved_micros: 1_000_000,
+            limit_micros: 50_000_000,
+            enforce: true,
+            top_models: vec![
+                ModelCost { model: "gpt-4o".into(), calls: 120, cost_micros: 40_000_000 },
+                ModelCost { model: "claude".into(), calls: 1, cost_micros: 2_500_000 },
+            ],
+        });
+        let text = notice(NoticeKind::Firing, a).text();
+        assert!(
+            text.starts_with(
+                ":rotating_light: *[FIRING] budget spent on budget `daily` (tenant `acme`)*: 85% (threshold 80%)\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "\nSpent $42.500000 of $50.000000 in period 2027-01-15 (Europe/Berlin); $1.000000 held by \
+                 reservations; calls past the limit are refused.\nTop models: `gpt-4o` $40.000000 (120 calls), \
+                 `claude` $2.500000 (1 call).\nNext: "
+            ),
+            "{text}"
         );
     }
 

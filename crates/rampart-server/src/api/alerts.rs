@@ -48,7 +48,7 @@ fn not_found(id: AlertId) -> ApiError {
 fn view(a: AlertRecord) -> AlertRecordView {
     let details: AlertDetails = serde_json::from_str(&a.details).unwrap_or_default();
     let relation = if a.rule.holds(a.value, a.threshold) {
-        if a.rule == AlertRule::DeadLetters { "≥" } else { ">" }
+        if matches!(a.rule, AlertRule::DeadLetters | AlertRule::BudgetThreshold) { "≥" } else { ">" }
     } else {
         "≤"
     };
@@ -61,6 +61,7 @@ fn view(a: AlertRecord) -> AlertRecordView {
         value: a.value,
         threshold: a.threshold,
         dead_jobs: details.dead_jobs.iter().filter_map(|j| serde_json::to_value(j).ok()).collect(),
+        budget: details.budget.and_then(|b| serde_json::to_value(b).ok()),
         started_at: a.started_at,
         last_notified_at: a.last_notified_at,
         resolved_at: a.resolved_at,

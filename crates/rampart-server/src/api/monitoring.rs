@@ -169,7 +169,7 @@ async fn monitoring_system_health(State(state): State<AppState>, _auth: Auth<Rea
 }
 
 /// What apps report, in system health: caches and their breached rules,
-/// error events of the last hour.
+/// error events and AI calls of the last hour, budgets and those exhausted.
 pub(super) async fn reported_health(state: &AppState) -> Result<ReportedHealth, rampart_store::StoreError> {
     let store = state.engine.store();
     let hour_ago = UnixMillis(state.engine.now().0.saturating_sub(3_600_000));
@@ -180,8 +180,12 @@ pub(super) async fn reported_health(state: &AppState) -> Result<ReportedHealth, 
         limit: 1_000,
         ..Default::default()
     };
-    let (caches, counts, critical) =
-        tokio::try_join!(store.cache_list(), store.error_counts(counts), store.error_list(critical))?;
+    let (caches, counts, critical, usage) = tokio::try_join!(
+        store.cache_list(),
+        store.error_counts(counts),
+        store.error_list(critical),
+        state.usage.status(state.engine.now())
+    )?;
     let caches_breaching = caches
         .iter()
         .filter_map(|r| Some((r, r.snapshot.as_ref()?)))
@@ -195,6 +199,11 @@ pub(super) async fn reported_health(state: &AppState) -> Result<ReportedHealth, 
         caches_breaching,
         errors_last_hour: counts.iter().map(|c| c.count).sum(),
         critical_last_hour: critical.len() as u64,
+        usage_calls_last_hour: usage.calls,
+        usage_failures_last_hour: usage.failures,
+        usage_cost_usd_last_hour: usage.cost.usd(),
+        budgets: usage.budgets,
+        budgets_exhausted: usage.exhausted,
     })
 }
 

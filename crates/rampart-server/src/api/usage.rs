@@ -110,12 +110,14 @@ async fn usage_summary(
     if since > until {
         return Err(invalid("since", "must not be after `until`".into()));
     }
-    let params = UsageSummaryParams { group_by, since, until };
+    let timezone = state.usage.config().timezone;
+    let params = UsageSummaryParams { group_by, since, until, timezone, only: None };
     let groups = state.engine.store().usage_summary(params).await.map_err(EngineError::from)?;
     Ok(Json(UsageSummaryResponse {
         since,
         until,
         group_by: group_by.map(|g| g.as_str().to_string()),
+        timezone: timezone.name().to_string(),
         groups: groups
             .into_iter()
             .map(|g| UsageGroupView {

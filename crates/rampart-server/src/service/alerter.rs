@@ -55,6 +55,7 @@ use crate::monitoring::{FiringAlert, Monitor, SampleSet};
 use crate::ratelimit::RateLimiter;
 use crate::shutdown::Shutdown;
 use crate::timer::Ticks;
+use crate::usage::{Usage, UsageSample};
 use crate::webhook::Intake;
 
 /// The subject of store-wide rules.
@@ -104,6 +105,8 @@ pub struct ReportedSample {
     pub error_counts: Vec<(String, u64, u64)>,
     /// Critical error events since the last sample, per kind.
     pub critical: Vec<(String, u64)>,
+    /// Budget windows that reached a threshold, and models' failure rates.
+    pub usage: UsageSample,
 }
 
 /// The subject of the server's memory rule.
@@ -209,6 +212,8 @@ pub struct Alerter {
     insight: Option<Insight>,
     /// The newest critical error event seen: later ones count as new.
     last_critical: Option<i64>,
+    /// AI usage and budgets, when the server takes them.
+    usage: Option<Usage>,
 }
 
 /// One figure to evaluate: the rule, its subject, the value, details, and
@@ -253,7 +258,15 @@ impl Alerter {
             depth_checked_at: last_at,
             insight: None,
             last_critical: None,
+            usage: None,
         }
+    }
+
+    /// Evaluates `budget_threshold` and `usage_failure_rate` on what apps
+    /// report through `usage`.
+    pub fn with_usage(mut self, usage: Usage) -> Alerter {
+        self.usage = Some(usage);
+        self
     }
 
     /// Evaluates the cache rules, `error_count` and `error_critical` on
@@ -267,7 +280,11 @@ impl Alerter {
     /// `error_count` rule's count over its window, and the critical events
     /// that arrived since the last sample.
     async fn reported(&mut self, now: UnixMillis) -> Result<ReportedSample, StoreError> {
-        let Some(insight) = &self.insight else { return Ok(ReportedSample::default()) };
+        let usage = match &self.usage {
+            Some(u) => u.sample(now).await?,
+            None => UsageSample::default(),
+        };
+        let Some(insight) = &self.insight else { return Ok(ReportedSample { usage, ..Default::default() }) };
         let store = self.engine.store();
         let caches = store
             .cache_list()
@@ -298,7 +315,7 @@ impl Alerter {
         } else if self.last_critical.is_none() {
             self.last_critical = Some(0);
         }
-        Ok(ReportedSample { caches, error_counts, critical: critical.into_iter().collect() })
+        Ok(ReportedSample { caches, error_counts, critical: critical.into_iter().collect(), usage })
     }
 
     /// Watches `limiter`'s fallbacks (the `ratelimit_fallback` rule).
@@ -546,6 +563,7 @@ impl Alerter {
                 dead_jobs,
                 dead_count: Some(q.dead_total),
                 dashboard_url: self.config.dashboard_url.clone(),
+                ..Default::default()
             };
             out.insert(q.queue.clone(), details);
         }
@@ -648,6 +666,15 @@ impl Alerter {
             let verdict = Some((*threshold as f64, n > threshold));
             figures.push((AlertRule::ErrorCount, name.clone(), *n as f64, AlertDetails::default(), verdict));
         }
+        for c in &sample.reported.usage.budgets {
+            let details = AlertDetails { budget: Some(c.detail.clone()), ..Default::default() };
+            figures.push((AlertRule::BudgetThreshold, c.subject.clone(), c.spent, details, Some((c.threshold, true))));
+        }
+        for m in &sample.reported.usage.models {
+            let details = AlertDetails { usage: Some(m.detail.clone()), ..Default::default() };
+            let verdict = Some((m.threshold, m.rate > m.threshold));
+            figures.push((AlertRule::UsageFailureRate, m.model.clone(), m.rate, details, verdict));
+        }
         figures
     }
 
@@ -684,7 +711,10 @@ impl Alerter {
             return Ok(());
         }
         let silenced = silences.iter().any(|s| silence_matches(s.rule, s.subject.as_deref(), rule, &subject));
-        let channels = if silenced { Vec::new() } else { self.channels.clone() };
+        // A budget threshold is news once: its alert resolves quietly once
+        // the sample passed (spending does not fall within a period).
+        let quiet = rule == AlertRule::BudgetThreshold && decided == Step::Resolve;
+        let channels = if silenced || quiet { Vec::new() } else { self.channels.clone() };
         // A notice without details of its own (a resolve, a reminder with no
         // new dead jobs) keeps those the alert has, so they stay readable.
         let details = match &alert {
@@ -788,6 +818,8 @@ fn firing_alert(a: &AlertRecord) -> FiringAlert {
         }
         AlertRule::ErrorCount => format!("error rule {}", a.subject),
         AlertRule::ErrorCritical => format!("error kind {}", a.subject),
+        AlertRule::BudgetThreshold => format!("budget {}", a.subject),
+        AlertRule::UsageFailureRate => format!("model {}", a.subject),
         _ => format!("queue {}", a.subject),
     };
     FiringAlert {

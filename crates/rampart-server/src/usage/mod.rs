@@ -9,8 +9,10 @@
 //! configured time zone, and hands the store one batch per report.
 
 mod budgets;
+mod watch;
 
 pub use budgets::{BudgetEntry, BudgetError, Budgets};
+pub use watch::{BudgetCrossing, EXHAUSTED_LISTED, ModelFailures, UsageSample, UsageStatus};
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};

@@ -30,5 +30,6 @@ mod routes;
 mod tenant;
 mod timer;
 mod usage;
+mod usage_alerts;
 mod webhooks;
 mod worker;

@@ -240,7 +240,9 @@ impl PgStore {
     }
 
     pub(crate) async fn usage_summary(&self, p: UsageSummaryParams) -> Result<Vec<UsageSummaryRecord>, StoreError> {
-        let key = group_column(p.group_by, "to_char(to_timestamp(at / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD')");
+        let day = |tz: &str| format!("to_char(to_timestamp(at / 1000.0) AT TIME ZONE {tz}, 'YYYY-MM-DD')");
+        let key = group_column(p.group_by, day, p.timezone);
+        let only = group_column(p.only.as_ref().map(|o| o.0), day, p.timezone);
         let partition = if p.group_by.is_some() { format!("PARTITION BY {key}") } else { String::new() };
         let key = if p.group_by.is_some() { format!("({key})::text") } else { "CAST(NULL AS TEXT)".into() };
         let sql = format!(
@@ -249,11 +251,12 @@ impl PgStore {
                      reasoning_tokens, cost_micros, duration_ms,
                      ROW_NUMBER() OVER ({partition} ORDER BY duration_ms) AS rn,
                      COUNT(*) OVER ({partition}) AS n
-                 FROM usage_events WHERE at >= $1 AND at < $2)
+                 FROM usage_events WHERE at >= $1 AND at < $2 AND ($3::text IS NULL OR ({only})::text = $3))
              SELECT {SUMMARY_COLUMNS} FROM e GROUP BY k ORDER BY k"
         );
+        let value = p.only.map(|o| o.1);
         self.call(async |c| {
-            let rows = c.query(&sql, &[&p.since.0, &p.until.0]).await?;
+            let rows = c.query(&sql, &[&p.since.0, &p.until.0, &value]).await?;
             rows.iter().map(UsageSummaryRecord::from_row).collect()
         })
         .await

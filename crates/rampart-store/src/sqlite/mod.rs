@@ -28,8 +28,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use rampart_core::cron::Timezone;
 use rampart_core::id::{BreakerName, CacheName, CronName, JobId, PolicyName, QueueName};
 use rampart_core::time::UnixMillis;
+use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::audit::{AuditInsert, AuditListParams, AuditRecord};
@@ -618,6 +620,15 @@ fn tune(conn: &Connection) -> Result<(), StoreError> {
     // statement at every new binding (it did so for every lease, through
     // `LIMIT ?`), which cost more than running it.
     conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    // SQLite knows no time zones: a usage summary by day asks this one for
+    // the calendar day of a time in a zone (`rampart_local_day(at, 'Europe/Berlin')`).
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
+    conn.create_scalar_function("rampart_local_day", 2, flags, |ctx| {
+        let at: i64 = ctx.get(0)?;
+        let zone: String = ctx.get(1)?;
+        let tz: Timezone = zone.parse().map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))?;
+        Ok(tz.local_day(UnixMillis(at)))
+    })?;
     Ok(())
 }
 

@@ -175,21 +175,25 @@ impl SqliteStore {
     }
 
     pub(crate) async fn usage_summary(&self, p: UsageSummaryParams) -> Result<Vec<UsageSummaryRecord>, StoreError> {
-        let key = group_column(p.group_by, "strftime('%Y-%m-%d', at / 1000, 'unixepoch')");
+        // `rampart_local_day` is registered on every connection (`super::tune`).
+        let day = |tz: &str| format!("rampart_local_day(at, {tz})");
+        let key = group_column(p.group_by, day, p.timezone);
+        let only = group_column(p.only.as_ref().map(|o| o.0), day, p.timezone);
         let partition = if p.group_by.is_some() { format!("PARTITION BY {key}") } else { String::new() };
-        let key = if p.group_by.is_some() { key.to_string() } else { "CAST(NULL AS TEXT)".into() };
+        let key = if p.group_by.is_some() { key } else { "CAST(NULL AS TEXT)".into() };
         let sql = format!(
             "WITH e AS (
                  SELECT {key} AS k, success, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens,
                      reasoning_tokens, cost_micros, duration_ms,
                      ROW_NUMBER() OVER ({partition} ORDER BY duration_ms) AS rn,
                      COUNT(*) OVER ({partition}) AS n
-                 FROM usage_events WHERE at >= ?1 AND at < ?2)
+                 FROM usage_events WHERE at >= ?1 AND at < ?2 AND (?3 IS NULL OR {only} = ?3))
              SELECT {SUMMARY_COLUMNS} FROM e GROUP BY k ORDER BY k"
         );
+        let value = p.only.map(|o| o.1);
         self.read(move |c| {
             Ok(c.prepare(&sql)?
-                .query_map(params![p.since.0, p.until.0], |r| UsageSummaryRecord::from_row(r))?
+                .query_map(params![p.since.0, p.until.0, value], |r| UsageSummaryRecord::from_row(r))?
                 .collect::<Result<Vec<_>, _>>()?)
         })
         .await

@@ -929,6 +929,7 @@ macro_rules! backend {
             run!(a_stall_gives_the_job_back_without_an_attempt_until_max_stalls);
             run!(a_timeout_is_never_a_stall);
             run!(usage_rows_are_kept_once_per_call_and_summarised);
+            run!(usage_summary_days_are_the_time_zone_s_and_a_summary_narrows_to_one_value);
             run!(usage_rows_charge_their_windows);
             run!(reservations_hold_on_every_window_or_none);
             run!(settling_is_idempotent_records_overshoot_and_failures_release);

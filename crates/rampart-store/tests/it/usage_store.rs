@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use rampart_core::cron::Timezone;
 use rampart_core::id::BudgetName;
 use rampart_core::time::UnixMillis;
 use rampart_store::*;
@@ -69,7 +70,8 @@ pub async fn usage_rows_are_kept_once_per_call_and_summarised(store: Store) {
     assert_eq!(out.duplicate, [false, false, false, true]);
     let again = insert(&store, vec![row("c2", "gpt-4o", 999, 99), row("c4", "claude", 50, 5)]).await;
     assert_eq!(again.duplicate, [true, false]);
-    let summary = |group_by| UsageSummaryParams { group_by, since: T0, until: at(1) };
+    let summary =
+        |group_by| UsageSummaryParams { group_by, since: T0, until: at(1), timezone: Timezone::UTC, only: None };
     let total = store.usage_summary(summary(None)).await.unwrap();
     assert_eq!(total.len(), 1);
     let t = &total[0];
@@ -83,12 +85,45 @@ pub async fn usage_rows_are_kept_once_per_call_and_summarised(store: Store) {
     assert_eq!((by_user.len(), by_user[0].key.as_deref(), by_user[0].calls), (1, None, 4));
     let by_day = store.usage_summary(summary(Some(UsageGroup::Day))).await.unwrap();
     assert_eq!(by_day[0].key.as_deref(), Some("2027-01-15"));
-    let outside = UsageSummaryParams { group_by: None, since: at(1), until: at(2) };
+    let outside = UsageSummaryParams { group_by: None, since: at(1), ..summary(None) };
     assert_eq!(store.usage_summary(outside).await.unwrap()[0].calls, 0);
     // Retention deletes what is older than its cut, in bounded steps.
     let pruned = store.usage_prune(at(1), 3).await.unwrap();
     assert_eq!(pruned.events, 3);
     assert_eq!(store.usage_prune(at(1), 3).await.unwrap().events, 1);
+}
+
+pub async fn usage_summary_days_are_the_time_zone_s_and_a_summary_narrows_to_one_value(store: Store) {
+    const HOUR: i64 = 3_600_000;
+    // 23:00 UTC on the 14th is midnight on the 15th in Berlin (winter time).
+    let mut late = row("late", "gpt-4o", 100, 10);
+    late.at = at(-9 * HOUR);
+    let mut other = row("other", "claude", 40, 10);
+    other.at = at(-9 * HOUR);
+    other.tenant = Some("globex".into());
+    insert(&store, vec![late, other, row("noon", "gpt-4o", 200, 10)]).await;
+    let by_day = |timezone: &str, only: Option<(UsageGroup, String)>| UsageSummaryParams {
+        group_by: Some(UsageGroup::Day),
+        since: at(-24 * HOUR),
+        until: at(1),
+        timezone: timezone.parse().unwrap(),
+        only,
+    };
+    let days = |groups: Vec<UsageSummaryRecord>| -> Vec<(String, u64)> {
+        groups.into_iter().map(|g| (g.key.unwrap_or_default(), g.calls)).collect()
+    };
+    let utc = store.usage_summary(by_day("UTC", None)).await.unwrap();
+    assert_eq!(days(utc), [("2027-01-14".into(), 2), ("2027-01-15".into(), 1)]);
+    let berlin = store.usage_summary(by_day("Europe/Berlin", None)).await.unwrap();
+    assert_eq!(days(berlin), [("2027-01-15".to_string(), 3)]);
+    let acme = Some((UsageGroup::Tenant, "acme".to_string()));
+    let acme_days = store.usage_summary(by_day("UTC", acme)).await.unwrap();
+    assert_eq!(days(acme_days), [("2027-01-14".into(), 1), ("2027-01-15".into(), 1)]);
+    let one_day = Some((UsageGroup::Day, "2027-01-15".to_string()));
+    let params = UsageSummaryParams { group_by: Some(UsageGroup::Model), ..by_day("Europe/Berlin", one_day) };
+    let models: Vec<_> =
+        store.usage_summary(params).await.unwrap().into_iter().map(|g| (g.key.unwrap(), g.cost_micros)).collect();
+    assert_eq!(models, [("claude".to_string(), 40), ("gpt-4o".to_string(), 300)]);
 }
 
 pub async fn usage_rows_charge_their_windows(store: Store) {

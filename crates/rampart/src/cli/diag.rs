@@ -127,6 +127,12 @@ fn render_background_jobs(d: &BackgroundJobsDiagnostics) -> String {
             "\napps report: {} cache(s), breaching: {breaching}; {} error event(s) in the last hour, {} critical\n",
             r.caches, r.errors_last_hour, r.critical_last_hour
         ));
+        let exhausted =
+            if r.budgets_exhausted.is_empty() { "none".to_string() } else { r.budgets_exhausted.join(", ") };
+        out.push_str(&format!(
+            "AI usage: {} call(s) in the last hour, {} failed, ${:.2}; {} budget(s), exhausted: {exhausted}\n",
+            r.usage_calls_last_hour, r.usage_failures_last_hour, r.usage_cost_usd_last_hour, r.budgets
+        ));
     }
     out
 }

@@ -5,7 +5,9 @@
 //! address. The receiver gets the event with the address scrubbed; the same
 //! failure without `SENTRY_DSN` sends nothing.
 //!
-//! Without PostgreSQL (outside CI) the test says so and skips.
+//! Without PostgreSQL (outside CI) that test says so and skips. An app's
+//! error events (`POST /v1/errors`) go on to Sentry, scrubbed, only with
+//! `errors.relay_to_sentry` as well as a DSN (on SQLite).
 
 use std::sync::{Arc, Mutex};
 
@@ -144,4 +146,50 @@ async fn internal_errors_reach_sentry_scrubbed_and_only_with_a_dsn() {
     for secret in [EMAIL, server.api_key()] {
         assert!(!envelope.contains(secret), "{secret} reached Sentry: {envelope}");
     }
+}
+
+/// Reports an app's error event as request `request_id`.
+async fn report_error(server: &TestServer, body: serde_json::Value) {
+    let answer = reqwest::Client::new()
+        .post(format!("{}/v1/errors", server.url()))
+        .bearer_auth(server.api_key())
+        .json(&body)
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(answer.status().as_u16(), 201);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn app_error_events_are_relayed_to_sentry_scrubbed_only_when_asked() {
+    let (port, received) = sentry_receiver().await;
+    let dsn = format!("http://public@127.0.0.1:{port}/1");
+    let event = |kind: &str| {
+        serde_json::json!({"level": "error", "kind": kind, "message": format!("card of {EMAIL} declined"),
+            "tags": {"region": "eu"}})
+    };
+
+    // A DSN alone relays the server's own errors, not the app's events.
+    let mut quiet = TestServer::builder().env("SENTRY_DSN", &dsn).start().await;
+    report_error(&quiet, event("payments.unrelayed")).await;
+    quiet.signal("TERM");
+    assert!(quiet.wait_exit().await.success());
+
+    // With `errors.relay_to_sentry`, each event goes on, scrubbed and tagged.
+    let server =
+        TestServer::builder().env("SENTRY_DSN", &dsn).env("RAMPART_ERRORS__RELAY_TO_SENTRY", "true").start().await;
+    report_error(&server, event("payments.declined")).await;
+    let (_, envelope) = eventually("the app's event to reach the receiver", || {
+        let received = received.clone();
+        async move { received.all().into_iter().find(|(_, body)| body.contains("payments.declined")) }
+    })
+    .await;
+    assert!(envelope.contains(r#""source":"app""#), "{envelope}");
+    assert!(envelope.contains(r#""region":"eu""#), "{envelope}");
+    assert!(envelope.contains("[email]"), "{envelope}");
+    assert!(!envelope.contains(EMAIL), "{EMAIL} reached Sentry: {envelope}");
+    assert!(
+        !received.all().iter().any(|(_, body)| body.contains("payments.unrelayed")),
+        "relayed without relay_to_sentry"
+    );
 }
