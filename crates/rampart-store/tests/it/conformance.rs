@@ -20,12 +20,14 @@ mod ack;
 mod audit;
 mod breakers;
 mod nul;
+mod operator;
 mod tenant;
 mod write;
 pub use ack::*;
 pub use audit::*;
 pub use breakers::*;
 pub use nul::*;
+pub use operator::*;
 pub use tenant::*;
 pub use write::*;
 // The cron and retention contract lives in its own file; `backend!` runs it too.
@@ -919,6 +921,10 @@ macro_rules! backend {
             run!(webhook_retention_prunes_keys_bodies_and_deliveries_in_bounded_batches);
             run!(idempotency_keys_answer_the_same_jobs_within_their_window);
             run!(tenants_travel_with_jobs_and_filter_listings);
+            run!(searches_take_every_filter_and_find_keys_in_every_state);
+            run!(an_operator_releases_or_fails_a_held_lease_through_its_token);
+            run!(a_retry_with_an_edited_payload_keeps_the_original_in_history);
+            run!(only_finished_jobs_of_the_queue_are_deleted);
             run!(dead_jobs_are_counted_per_tenant_and_queue);
             run!(a_stall_gives_the_job_back_without_an_attempt_until_max_stalls);
             run!(a_timeout_is_never_a_stall);
