@@ -21,9 +21,9 @@ use crate::wire::{
     AckResponse, AcksRequest, AcksResponse, BatchRequest, BatchResponse, CompleteRequest, DeadPurgeResponse,
     DeadRetryRequest, DeadRetryResponse, EnqueueRequest, EnqueueResponse, ErrorBody, FailRequest, HealthResponse,
     HeartbeatRequest, HeartbeatResponse, JobListResponse, JobStateResponse, JobView, KeyCreateRequest,
-    KeyCreatedResponse, KeysResponse, LeaseRequest, LeaseResponse, QueuePausedResponse, QueueView, QueuesResponse,
-    RateLimitCheckRequest, RateLimitCheckResponse, RateLimitKeyView, RateLimitPoliciesResponse, RateLimitPolicyPut,
-    RateLimitPolicyView, RateLimitResetResponse, ReadyResponse, ReleaseRequest,
+    KeyCreatedResponse, KeysResponse, LeaseFailRequest, LeaseRequest, LeaseResponse, QueuePausedResponse, QueueView,
+    QueuesResponse, RateLimitCheckRequest, RateLimitCheckResponse, RateLimitKeyView, RateLimitPoliciesResponse,
+    RateLimitPolicyPut, RateLimitPolicyView, RateLimitResetResponse, ReadyResponse, ReleaseRequest,
 };
 use crate::wire::{AlertRecordView, AlertTestResponse, AlertsResponse, SilenceRequest, SilenceView, SilencesResponse};
 use crate::wire::{BackgroundJobsDiagnostics, IntegrationReportRequest, IntegrationView, IntegrationsDiagnostics};
@@ -286,6 +286,20 @@ impl Client {
         let call = self.call(JOBS_GET, &[id])?.timeout(REQUEST_TIMEOUT.max(wait + LEASE_MARGIN));
         let call = Call { builder: call.builder.query(&query), ..call };
         self.send(call, &[]).await
+    }
+
+    /// Gives back the lease holding an active job without its token (an
+    /// admin's call for a job stuck active): available again, the attempt
+    /// not counted.
+    pub async fn job_lease_release(&self, id: &str) -> Result<JobStateResponse, ClientError> {
+        self.send(self.call(JOBS_LEASE_RELEASE, &[id])?, &[]).await
+    }
+
+    /// Fails the running attempt of an active job now, without its token
+    /// (an admin's call); the queue's retry policy decides what follows.
+    pub async fn job_lease_fail(&self, id: &str, req: &LeaseFailRequest) -> Result<JobStateResponse, ClientError> {
+        let request = self.call(JOBS_LEASE_FAIL, &[id])?.json(req);
+        self.send(request, &[]).await
     }
 
     /// Makes a dead or cancelled job available again.

@@ -114,6 +114,10 @@ endpoints! {
     JOBS_FAIL = POST "/v1/jobs/{id}/fail" => 200;
     /// Give a lease back without counting the attempt.
     JOBS_RELEASE = POST "/v1/jobs/{id}/release" => 200;
+    /// Give back an active job's lease without its token (admin): available again, the attempt not counted.
+    JOBS_LEASE_RELEASE = POST "/v1/jobs/{id}/lease/release" => 200;
+    /// Fail an active job's running attempt now without its token (admin); the retry policy applies.
+    JOBS_LEASE_FAIL = POST "/v1/jobs/{id}/lease/fail" => 200;
     /// Make a dead or cancelled job available again.
     JOBS_RETRY = POST "/v1/jobs/{id}/retry" => 200;
     /// Cancel a job that has not started.

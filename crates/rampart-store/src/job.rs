@@ -328,6 +328,46 @@ pub struct JobListParams {
     pub limit: u32,
 }
 
+/// Which of a queue's jobs a search or a bulk action takes: every filter
+/// given must match.
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    /// Only jobs in this state.
+    pub state: Option<JobState>,
+    /// Only this tenant's jobs.
+    pub tenant: Option<String>,
+    /// Only jobs with this unique key, in every state.
+    pub unique_key: Option<String>,
+    /// Only jobs created at or after this time.
+    pub created_from: Option<UnixMillis>,
+    /// Only jobs created before this time.
+    pub created_until: Option<UnixMillis>,
+    /// Only jobs finished at or after this time.
+    pub finished_from: Option<UnixMillis>,
+    /// Only jobs finished before this time.
+    pub finished_until: Option<UnixMillis>,
+    /// Only jobs whose payload text contains this, among the latest
+    /// [`PAYLOAD_SEARCH_WINDOW`] jobs of the store (a bounded scan).
+    pub payload_contains: Option<String>,
+}
+
+/// How many of the store's latest jobs (by id, every queue) a search inside
+/// payloads reads: a scan bounded whatever the store holds.
+pub const PAYLOAD_SEARCH_WINDOW: i64 = 20_000;
+
+/// A page of a queue's jobs matching a filter, in id order.
+#[derive(Debug, Clone)]
+pub struct JobSearchParams {
+    /// The queue.
+    pub queue: QueueName,
+    /// What the jobs must match.
+    pub filter: JobFilter,
+    /// Only jobs with a larger id (the last id of the previous page).
+    pub after: Option<JobId>,
+    /// Page size.
+    pub limit: u32,
+}
+
 /// A tenant's dead jobs in one queue, for the diagnostics.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadTenant {
@@ -357,6 +397,8 @@ pub struct JobEvent {
     pub reason: String,
     /// The error message, for failures.
     pub error: Option<String>,
+    /// The payload this event replaced (a retry with an edited payload).
+    pub payload: Option<String>,
 }
 
 /// A job as stored.
@@ -404,6 +446,9 @@ pub struct JobRecord {
     pub stalls: u32,
     /// What the worker last reported of its attempt (JSON text).
     pub progress: Option<String>,
+    /// When the worker holding it last sent a heartbeat; earlier than
+    /// `started_at` when that was an earlier attempt's.
+    pub heartbeat_at: Option<UnixMillis>,
     /// Every transition, oldest first (empty in listings).
     pub history: Vec<JobEvent>,
 }
@@ -413,7 +458,7 @@ impl JobRecord {
     /// (`id, queue, state, payload, priority, attempt, max_attempts,
     /// timeout_ms, unique_key, created_at, run_at, started_at, finished_at,
     /// lease_expires_at, timeout_at, worker, last_error, result, tenant,
-    /// stalls, progress`), without its history.
+    /// stalls, progress, heartbeat_at`), without its history.
     pub(crate) fn from_row<R: Row>(r: &R) -> Result<JobRecord, R::Error> {
         Ok(JobRecord {
             id: JobId(r.int(0)?),
@@ -437,6 +482,7 @@ impl JobRecord {
             tenant: r.opt_text(18)?,
             stalls: r.count(19)?,
             progress: r.opt_text(20)?,
+            heartbeat_at: r.opt_time(21)?,
             history: Vec::new(),
         })
     }
@@ -468,6 +514,7 @@ impl JobRecord {
             worker: None,
             reason: "enqueued".into(),
             error: None,
+            payload: None,
         });
         history.extend(rest);
         self.history = history;
@@ -482,6 +529,7 @@ impl JobRecord {
             worker: self.worker.clone(),
             reason: reason.into(),
             error: None,
+            payload: None,
         }
     }
 }
@@ -542,4 +590,92 @@ pub(crate) fn top_per_queue(rows: Vec<DeadTenant>, per_queue: u32) -> Vec<DeadTe
         }
     }
     out
+}
+
+/// A value bound to a placeholder of a search's SQL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SearchArg {
+    /// Text.
+    Text(String),
+    /// An integer (times, ids, limits).
+    Int(i64),
+}
+
+/// How a backend writes the parts of a search that differ between SQL
+/// dialects.
+pub(crate) struct SearchDialect {
+    /// The `n`-th placeholder (from 1).
+    pub(crate) placeholder: fn(usize) -> String,
+    /// The condition of the partial index on unique keys, word for word.
+    pub(crate) has_key: &'static str,
+    /// The condition of the partial index on tenants, word for word.
+    pub(crate) has_tenant: &'static str,
+    /// Appended to a state condition for states off the hot path (the
+    /// partial index's condition, word for word), if the planner needs it.
+    pub(crate) off_hot_path: &'static str,
+    /// Whether the text column `payload` contains the placeholder's text.
+    pub(crate) contains: fn(&str) -> String,
+}
+
+impl JobSearchParams {
+    /// The `WHERE` conditions of the filter (without the page's cursor) and
+    /// the arguments of their placeholders, from 1.
+    pub(crate) fn conditions(&self, d: &SearchDialect) -> (String, Vec<SearchArg>) {
+        let mut args = vec![SearchArg::Text(self.queue.as_str().to_string())];
+        let mut sql = format!("queue = {}", (d.placeholder)(1));
+        let mut bind = |sql: &mut String, condition: &str, arg: SearchArg| {
+            args.push(arg);
+            let p = (d.placeholder)(args.len());
+            sql.push_str(" AND ");
+            sql.push_str(&condition.replace('?', &p));
+        };
+        let f = &self.filter;
+        if let Some(key) = &f.unique_key {
+            bind(&mut sql, &format!("unique_key = ? AND {}", d.has_key), SearchArg::Text(key.clone()));
+        }
+        if let Some(tenant) = &f.tenant {
+            bind(&mut sql, &format!("tenant = ? AND {}", d.has_tenant), SearchArg::Text(tenant.clone()));
+        }
+        if let Some(state) = f.state {
+            let extra = match state {
+                JobState::Available | JobState::Active => String::new(),
+                _ if d.off_hot_path.is_empty() => String::new(),
+                _ => format!(" AND {}", d.off_hot_path),
+            };
+            bind(&mut sql, &format!("state = ?{extra}"), SearchArg::Text(state.as_str().to_string()));
+        }
+        for (bound, condition) in [
+            (f.created_from, "created_at >= ?"),
+            (f.created_until, "created_at < ?"),
+            (f.finished_from, "finished_at >= ?"),
+            (f.finished_until, "finished_at < ?"),
+        ] {
+            if let Some(t) = bound {
+                bind(&mut sql, condition, SearchArg::Int(t.0));
+            }
+        }
+        if let Some(text) = &f.payload_contains {
+            bind(&mut sql, "id > (SELECT COALESCE(MAX(id), 0) FROM jobs) - ?", SearchArg::Int(PAYLOAD_SEARCH_WINDOW));
+            bind(&mut sql, &(d.contains)("?"), SearchArg::Text(text.clone()));
+        }
+        (sql, args)
+    }
+
+    /// The page's query over `columns`: the filter, the cursor, id order.
+    pub(crate) fn page_sql(&self, columns: &str, d: &SearchDialect) -> (String, Vec<SearchArg>) {
+        let (conditions, mut args) = self.conditions(d);
+        args.push(SearchArg::Int(self.after.map_or(0, |j| j.0)));
+        let after = (d.placeholder)(args.len());
+        args.push(SearchArg::Int(i64::from(self.limit)));
+        let limit = (d.placeholder)(args.len());
+        (format!("SELECT {columns} FROM jobs WHERE {conditions} AND id > {after} ORDER BY id LIMIT {limit}"), args)
+    }
+
+    /// How many jobs match, counted up to `cap` (the count stops there).
+    pub(crate) fn count_sql(&self, cap: u64, d: &SearchDialect) -> (String, Vec<SearchArg>) {
+        let (conditions, mut args) = self.conditions(d);
+        args.push(SearchArg::Int(i64::try_from(cap).unwrap_or(i64::MAX)));
+        let limit = (d.placeholder)(args.len());
+        (format!("SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE {conditions} LIMIT {limit}) AS matched"), args)
+    }
 }

@@ -317,7 +317,49 @@ impl Store {
 
     /// Makes a dead or cancelled job available again with fresh attempts.
     pub async fn job_retry(&self, id: JobId, now: UnixMillis) -> Result<JobRetried, StoreError> {
-        dispatch!(self, s => s.job_retry(id, now))
+        dispatch!(self, s => s.job_retry(id, None, now))
+    }
+
+    /// Makes a dead or cancelled job available again with fresh attempts
+    /// and a new payload (JSON text, checked by the caller); the payload it
+    /// replaces is kept in the history's `retried` event.
+    pub async fn job_retry_edited(
+        &self,
+        id: JobId,
+        mut payload: String,
+        now: UnixMillis,
+    ) -> Result<JobRetried, StoreError> {
+        nul::clean(&mut payload);
+        dispatch!(self, s => s.job_retry(id, Some(payload), now))
+    }
+
+    /// A page of a queue's jobs matching a filter, in id order, without
+    /// history. Each filter is served by its index (unique key, tenant,
+    /// state); a search inside payloads reads only the store's latest
+    /// [`PAYLOAD_SEARCH_WINDOW`] jobs.
+    pub async fn job_search(&self, params: JobSearchParams) -> Result<Vec<JobRecord>, StoreError> {
+        nul::search(&params)?;
+        dispatch!(self, s => s.job_search(params))
+    }
+
+    /// How many of a queue's jobs match a filter, counted up to `cap`.
+    pub async fn job_search_count(&self, params: JobSearchParams, cap: u64) -> Result<u64, StoreError> {
+        nul::search(&params)?;
+        dispatch!(self, s => s.job_search_count(params, cap))
+    }
+
+    /// The token of the lease holding an active job (`None` when the job is
+    /// not active), so an operator can release or fail the attempt through
+    /// the calls a worker makes: they still compare the token, so an attempt
+    /// that ended meanwhile is not touched ([`StoreError::LeaseLost`]).
+    pub async fn job_lease_token(&self, id: JobId) -> Result<Option<String>, StoreError> {
+        dispatch!(self, s => s.job_lease_token(id))
+    }
+
+    /// Deletes those of `ids` that are jobs of `queue` and finished
+    /// (completed, dead or cancelled), with their history; answers how many.
+    pub async fn job_delete_finished(&self, queue: QueueName, ids: Vec<JobId>) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.job_delete_finished(queue, ids))
     }
 
     /// Cancels a job that is not active and not finished.

@@ -11,7 +11,7 @@ use rampart_core::nul::{check_key, clean_owned};
 
 use crate::cron::CronSchedulePut;
 use crate::error::StoreError;
-use crate::job::{AckOutcome, JobAck, NewJob};
+use crate::job::{AckOutcome, JobAck, JobSearchParams, NewJob};
 
 /// Refuses a name or key holding a NUL, naming `field`.
 pub(crate) fn key(field: &str, value: &str) -> Result<(), StoreError> {
@@ -64,4 +64,12 @@ pub(crate) fn cron_schedule(schedule: &mut CronSchedulePut) -> Result<(), StoreE
     clean(&mut schedule.payload);
     clean(&mut schedule.description);
     Ok(())
+}
+
+/// A search: the tenant, unique key and payload text it looks for checked
+/// (a NUL matches nothing stored, so it is refused, not cleaned).
+pub(crate) fn search(params: &JobSearchParams) -> Result<(), StoreError> {
+    key_opt("tenant", params.filter.tenant.as_deref())?;
+    key_opt("unique_key", params.filter.unique_key.as_deref())?;
+    key_opt("payload_contains", params.filter.payload_contains.as_deref())
 }

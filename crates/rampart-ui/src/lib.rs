@@ -18,8 +18,11 @@
 //! - [`error`]: failures as pages (and the redirect to sign in).
 //! - [`page`]: one module per page, each with its own actions.
 //! - [`audit`]: the audit log every action writes to.
+//! - [`bulk`]: bulk actions by filter, run in the background in batches,
+//!   with their progress.
 
 pub mod audit;
+pub mod bulk;
 pub mod error;
 pub mod format;
 pub mod layout;
@@ -35,6 +38,7 @@ use axum::routing::{get, post};
 use rampart_config::UiConfig;
 use rampart_server::api::AppState;
 
+use crate::bulk::Bulks;
 use crate::session::Sessions;
 use crate::signin::SignInLimits;
 
@@ -50,6 +54,8 @@ pub struct UiInner {
     pub sessions: Sessions,
     /// Wrong keys per client address.
     pub limits: SignInLimits,
+    /// Bulk actions started on this node, with their progress.
+    pub bulks: Bulks,
     /// Where the dashboard is mounted (`/ui`), for links.
     pub prefix: String,
 }
@@ -76,6 +82,7 @@ pub fn router(app: AppState, config: &UiConfig) -> Router<AppState> {
     let ui = Ui(Arc::new(UiInner {
         sessions: Sessions::new(config.session_ttl, clock.clone()),
         limits: SignInLimits::new(clock),
+        bulks: Bulks::default(),
         prefix: config.prefix.clone(),
         app,
     }));
@@ -93,7 +100,10 @@ pub fn router(app: AppState, config: &UiConfig) -> Router<AppState> {
         .route(&at("/queues/{queue}"), get(page::queue::show))
         .route(&at("/queues/{queue}/live"), get(page::queue::live))
         .route(&at("/queues/{queue}/find"), get(page::queue::find))
+        .route(&at("/queues/{queue}/bulk"), get(page::bulk::confirm).post(page::bulk::start))
         .route(&at("/queues/{queue}/{action}"), post(page::queue::act))
+        .route(&at("/bulk/{id}"), get(page::bulk::show))
+        .route(&at("/bulk/{id}/live"), get(page::bulk::live))
         .route(&at("/jobs"), get(page::job::search))
         .route(&at("/jobs/{id}"), get(page::job::show))
         .route(&at("/jobs/{id}/{action}"), post(page::job::act))

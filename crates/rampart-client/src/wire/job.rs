@@ -215,6 +215,22 @@ pub struct FailRequest {
     pub retryable: Option<bool>,
 }
 
+/// `POST /v1/jobs/{id}/lease/fail`: an operator fails the running attempt
+/// of an active job without its lease token.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LeaseFailRequest {
+    /// Why, recorded as the attempt's error (1 to 2,000 characters).
+    #[serde(deserialize_with = "nul::free")]
+    #[schema(min_length = 1, max_length = 2000)]
+    pub error: String,
+}
+
+impl LeaseFailRequest {
+    /// The longest `error`, in characters.
+    pub const MAX_ERROR_CHARS: usize = 2000;
+}
+
 /// `POST /v1/jobs/{id}/release`: gives the lease back without counting the
 /// attempt (a worker stopping before it could finish).
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]

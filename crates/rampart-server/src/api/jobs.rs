@@ -5,7 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use rampart_client::endpoint::{
     ACKS, JOBS_CANCEL, JOBS_COMPLETE, JOBS_CREATE, JOBS_CREATE_BATCH, JOBS_FAIL, JOBS_GET, JOBS_HEARTBEAT, JOBS_LEASE,
-    JOBS_LIST, JOBS_PROGRESS, JOBS_RELEASE, JOBS_RETRY,
+    JOBS_LEASE_FAIL, JOBS_LEASE_RELEASE, JOBS_LIST, JOBS_PROGRESS, JOBS_RELEASE, JOBS_RETRY,
 };
 use rampart_core::duration::HumanDuration;
 use rampart_core::id::{JobId, QueueName};
@@ -38,6 +38,8 @@ pub(super) fn router() -> Routes {
         .add(JOBS_COMPLETE, jobs_complete)
         .add(JOBS_FAIL, jobs_fail)
         .add(JOBS_RELEASE, jobs_release)
+        .add(JOBS_LEASE_RELEASE, jobs_lease_release)
+        .add(JOBS_LEASE_FAIL, jobs_lease_fail)
         .add(JOBS_RETRY, jobs_retry)
         .add(JOBS_CANCEL, jobs_cancel)
         .add(ACKS, jobs_ack)
@@ -293,6 +295,47 @@ fn refused(id: JobId, needs: &'static str) -> impl FnOnce(EngineError) -> ApiErr
         }
         other => other.into(),
     }
+}
+
+/// A held lease that ended between the read of its token and the call.
+fn lease_ended(id: JobId) -> impl FnOnce(EngineError) -> ApiError {
+    move |e| match e {
+        EngineError::LeaseLost => ApiError::new(
+            StatusCode::CONFLICT,
+            "LEASE_LOST",
+            format!("job {id}'s attempt ended meanwhile (acked by its worker, or reaped); read the job again"),
+        ),
+        other => refused(id, "only an active job has a lease to release or fail")(other),
+    }
+}
+
+async fn jobs_lease_release(
+    State(state): State<AppState>,
+    _auth: Auth<Admin>,
+    Path(id): Path<String>,
+) -> Result<Json<JobStateResponse>, ApiError> {
+    let id = job_id(&id)?;
+    state.engine.job_release_held(id).await.map_err(lease_ended(id))?;
+    Ok(Json(JobStateResponse { id, state: JobState::Available }))
+}
+
+async fn jobs_lease_fail(
+    State(state): State<AppState>,
+    auth: Auth<Admin>,
+    Path(id): Path<String>,
+    Body(req): Body<LeaseFailRequest>,
+) -> Result<Json<JobStateResponse>, ApiError> {
+    let id = job_id(&id)?;
+    let chars = req.error.chars().count();
+    if chars == 0 || chars > LeaseFailRequest::MAX_ERROR_CHARS {
+        return Err(ApiError::invalid(format!(
+            "invalid field `error`: give 1 to {} characters",
+            LeaseFailRequest::MAX_ERROR_CHARS
+        )));
+    }
+    let error = format!("failed by an operator ({}): {}", auth.key.name, req.error);
+    let acked = state.engine.job_fail_held(id, error).await.map_err(lease_ended(id))?;
+    Ok(Json(JobStateResponse { id, state: acked.state }))
 }
 
 async fn jobs_retry(

@@ -7,6 +7,7 @@
 //! from the injected [`Clock`], so tests move it by hand.
 
 mod error;
+mod operator;
 mod spec;
 mod totals;
 mod wake;
@@ -147,6 +148,12 @@ impl Engine {
     /// The clock the engine reads time from, which its services sleep on.
     pub fn clock(&self) -> &SharedClock {
         &self.inner.clock
+    }
+
+    /// The server's shutdown signal, for work started on the engine's
+    /// behalf that must stop with it (the dashboard's bulk actions).
+    pub fn shutdown(&self) -> &Shutdown {
+        &self.inner.shutdown
     }
 
     /// The current time of the engine's clock.

@@ -25,6 +25,8 @@ fn routes(job: &str) -> Vec<(Method, String, Option<&'static str>, Action)> {
         (Method::POST, format!("/v1/jobs/{job}/fail"), Some(r#"{"lease_token":"x","error":"e"}"#), Work),
         (Method::POST, format!("/v1/jobs/{job}/release"), Some(r#"{"lease_token":"x"}"#), Work),
         (Method::POST, "/v1/acks".into(), Some(r#"{"complete":[]}"#), Work),
+        (Method::POST, format!("/v1/jobs/{job}/lease/release"), None, Admin),
+        (Method::POST, format!("/v1/jobs/{job}/lease/fail"), Some(r#"{"error":"stuck"}"#), Admin),
         (Method::POST, format!("/v1/jobs/{job}/retry"), None, Admin),
         (Method::POST, format!("/v1/jobs/{job}/cancel"), None, Admin),
         (Method::GET, "/v1/queues".into(), None, Read),
@@ -447,4 +449,39 @@ async fn a_job_read_with_wait_answers_when_it_ends_or_when_the_wait_is_over() {
     let too_long = app.send(Method::GET, &format!("/v1/jobs/{other}?wait=31s"), None).await;
     assert_eq!(too_long.status, StatusCode::BAD_REQUEST, "{}", too_long.body);
     assert!(too_long.message().contains("at most 30s"), "{}", too_long.body);
+}
+
+#[tokio::test]
+async fn an_admin_releases_or_fails_a_held_lease_without_its_token() {
+    let app = TestApp::new().await;
+    let first = app.enqueue("held", r#"{"payload":{},"max_attempts":1}"#).await;
+    let second = app.enqueue("held", r#"{"payload":{},"max_attempts":1}"#).await;
+    let leased = app.lease("held", 2).await;
+    let token = leased[0]["lease_token"].as_str().unwrap().to_string();
+
+    let released = app.send(Method::POST, &format!("/v1/jobs/{first}/lease/release"), None).await;
+    assert_eq!(released.status, StatusCode::OK, "{}", released.body);
+    assert_eq!(released.body, json!({"id": first, "state": "available"}));
+    let job = app.job(&first).await;
+    assert_eq!((job["state"].as_str(), job["attempt"].as_u64()), (Some("available"), Some(0)), "not counted");
+    // The worker's token no longer holds it.
+    let late = app
+        .send(Method::POST, &format!("/v1/jobs/{first}/complete"), Some(&format!(r#"{{"lease_token":"{token}"}}"#)))
+        .await;
+    assert_eq!((late.status, late.code()), (StatusCode::CONFLICT, "LEASE_LOST"));
+    let again = app.send(Method::POST, &format!("/v1/jobs/{first}/lease/release"), None).await;
+    assert_eq!((again.status, again.code()), (StatusCode::CONFLICT, "INVALID_STATE"));
+    assert!(again.message().contains("only an active job has a lease"), "{}", again.body);
+
+    let path = format!("/v1/jobs/{second}/lease/fail");
+    let empty = app.send(Method::POST, &path, Some(r#"{"error":""}"#)).await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST, "{}", empty.body);
+    assert!(empty.message().contains("`error`"), "{}", empty.body);
+    let failed = app.send(Method::POST, &path, Some(r#"{"error":"hung on a socket"}"#)).await;
+    assert_eq!(failed.status, StatusCode::OK, "{}", failed.body);
+    assert_eq!(failed.body["state"], "dead", "its only attempt: the retry policy buries it");
+    let job = app.job(&second).await;
+    assert_eq!(job["last_error"], "failed by an operator (admin-key): hung on a socket", "naming the key");
+    let missing = app.send(Method::POST, "/v1/jobs/424242/lease/fail", Some(r#"{"error":"x"}"#)).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND, "{}", missing.body);
 }

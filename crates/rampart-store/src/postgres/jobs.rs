@@ -26,7 +26,8 @@ use crate::job::*;
 use crate::rate::{self, JobLeased, QueueRateParams, QueueRateStatus, RateWindows};
 
 pub(super) const RECORD_COLUMNS: &str = "id, queue, state, payload, priority, attempt, max_attempts, timeout_ms, unique_key, \
-     created_at, run_at, started_at, finished_at, lease_expires_at, timeout_at, worker, last_error, result, tenant, stalls, progress";
+     created_at, run_at, started_at, finished_at, lease_expires_at, timeout_at, worker, last_error, result, tenant, stalls, progress, \
+     heartbeat_at";
 
 /// The condition of `jobs_unique_live`, repeated so the planner infers it.
 const LIVE: &str = "unique_key IS NOT NULL AND state NOT IN ('completed', 'dead', 'cancelled')";
@@ -370,7 +371,7 @@ pub(super) async fn heartbeat(c: &mut Client, p: &JobHeartbeatParams) -> Result<
     let stmt = c
         .prepare_cached(
             "UPDATE jobs SET lease_expires_at = $4 + COALESCE($3::bigint, lease_ms),
-                 progress = COALESCE($5::text, progress)
+                 progress = COALESCE($5::text, progress), heartbeat_at = $4
              WHERE id = $1 AND state = 'active' AND lease_token = $2 AND lease_expires_at > $4
                AND (timeout_at IS NULL OR timeout_at > $4)
              RETURNING lease_expires_at",
@@ -779,26 +780,34 @@ async fn lock_job(tx: &Transaction<'_>, id: JobId) -> Result<(JobState, QueueNam
     Ok((state_of(&row, 0)?, queue_of(&row, 1)?, count(row.try_get(2)?)))
 }
 
-/// Makes a dead or cancelled job available with a fresh set of attempts.
+/// Makes a dead or cancelled job available with a fresh set of attempts
+/// (with a new payload when `payload` is given: the one it replaces is kept
+/// in the `retried` event).
 async fn revive(
     tx: &Transaction<'_>,
     id: JobId,
     from: JobState,
     attempt: u32,
+    payload: Option<&str>,
     now: UnixMillis,
 ) -> Result<(), StoreError> {
+    // The CTE's statements see the row as it was: `old.payload` is the one replaced.
     let stmt = tx
         .prepare_cached(
-            "WITH revived AS (
+            "WITH old AS (
+                 SELECT payload FROM jobs WHERE id = $1
+             ),
+             revived AS (
                  UPDATE jobs SET state = 'available', attempt = 0, stalls = 0, run_at = $2, finished_at = NULL,
-                     result = NULL, lease_token = NULL
+                     result = NULL, lease_token = NULL, payload = COALESCE($5::text, payload)
                  WHERE id = $1 RETURNING id
              )
-             INSERT INTO job_events (job_id, at, from_state, to_state, attempt, reason)
-             SELECT id, $2, $3, 'available', $4, 'retried' FROM revived",
+             INSERT INTO job_events (job_id, at, from_state, to_state, attempt, reason, payload)
+             SELECT id, $2, $3, 'available', $4, 'retried', CASE WHEN $5::text IS NOT NULL THEN old.payload END
+             FROM revived, old",
         )
         .await?;
-    tx.execute(&stmt, &[&id.0, &now.0, &from.as_str(), &int(attempt)]).await.map_err(|e| {
+    tx.execute(&stmt, &[&id.0, &now.0, &from.as_str(), &int(attempt), &payload]).await.map_err(|e| {
         match StoreError::from(e) {
             StoreError::Conflict(_) => StoreError::Conflict(
                 "another live job in this queue has the same unique_key; it must finish first".into(),
@@ -809,13 +818,19 @@ async fn revive(
     Ok(())
 }
 
-pub(super) async fn retry(c: &mut Client, node: &str, id: JobId, now: UnixMillis) -> Result<JobRetried, StoreError> {
+pub(super) async fn retry(
+    c: &mut Client,
+    node: &str,
+    id: JobId,
+    payload: Option<&str>,
+    now: UnixMillis,
+) -> Result<JobRetried, StoreError> {
     let tx = c.transaction().await?;
     let (state, queue, attempt) = lock_job(&tx, id).await?;
     if !matches!(state, JobState::Dead | JobState::Cancelled) {
         return Err(StoreError::InvalidState(state));
     }
-    revive(&tx, id, state, attempt, now).await?;
+    revive(&tx, id, state, attempt, payload, now).await?;
     notify_ready(&tx, node, &[queue.as_str()]).await?;
     tx.commit().await?;
     Ok(JobRetried { queue })
@@ -879,7 +894,7 @@ pub(super) async fn retry_dead(
         // gets a savepoint, so a job whose unique key a live twin holds
         // stays dead without undoing the others.
         let sp = tx.savepoint("revive").await?;
-        match revive(&sp, JobId(id), JobState::Dead, attempt, p.now).await {
+        match revive(&sp, JobId(id), JobState::Dead, attempt, None, p.now).await {
             Ok(()) => {
                 sp.commit().await?;
                 moved += 1;

@@ -15,6 +15,7 @@ mod cron;
 mod error;
 mod insight;
 mod integration;
+mod job_admin;
 mod job_reads;
 mod jobs;
 mod keys;
@@ -282,9 +283,30 @@ impl PgStore {
         self.call(async |c| jobs::release_many(c, node, &p).await).await
     }
 
-    pub(crate) async fn job_retry(&self, id: JobId, now: UnixMillis) -> Result<JobRetried, StoreError> {
+    pub(crate) async fn job_retry(
+        &self,
+        id: JobId,
+        payload: Option<String>,
+        now: UnixMillis,
+    ) -> Result<JobRetried, StoreError> {
         let node = &self.inner.node;
-        self.call(async |c| jobs::retry(c, node, id, now).await).await
+        self.call(async |c| jobs::retry(c, node, id, payload.as_deref(), now).await).await
+    }
+
+    pub(crate) async fn job_search(&self, p: JobSearchParams) -> Result<Vec<JobRecord>, StoreError> {
+        self.call(async |c| job_admin::search(c, &p).await).await
+    }
+
+    pub(crate) async fn job_search_count(&self, p: JobSearchParams, cap: u64) -> Result<u64, StoreError> {
+        self.call(async |c| job_admin::count(c, &p, cap).await).await
+    }
+
+    pub(crate) async fn job_lease_token(&self, id: JobId) -> Result<Option<String>, StoreError> {
+        self.call(async |c| job_admin::lease_token(c, id).await).await
+    }
+
+    pub(crate) async fn job_delete_finished(&self, queue: QueueName, ids: Vec<JobId>) -> Result<u64, StoreError> {
+        self.call(async |c| job_admin::delete_finished(c, &queue, &ids).await).await
     }
 
     pub(crate) async fn job_cancel(&self, id: JobId, now: UnixMillis) -> Result<(), StoreError> {

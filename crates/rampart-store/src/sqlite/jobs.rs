@@ -18,8 +18,9 @@ use crate::job::*;
 use crate::queue::{QueueCounts, QueueRecord};
 use crate::rate::{self, JobLeased, QueueRateParams, QueueRateStatus, RateWindows};
 
-const RECORD_COLUMNS: &str = "id, queue, state, payload, priority, attempt, max_attempts, timeout_ms, unique_key, \
-     created_at, run_at, started_at, finished_at, lease_expires_at, timeout_at, worker, last_error, result, tenant, stalls, progress";
+pub(super) const RECORD_COLUMNS: &str = "id, queue, state, payload, priority, attempt, max_attempts, timeout_ms, unique_key, \
+     created_at, run_at, started_at, finished_at, lease_expires_at, timeout_at, worker, last_error, result, tenant, stalls, progress, \
+     heartbeat_at";
 
 /// The condition of `jobs_unique_live`; queries repeat it word for word so
 /// the planner can use that partial index.
@@ -215,7 +216,8 @@ pub(super) fn rate_status(c: &Connection, p: &QueueRateParams) -> Result<QueueRa
 pub(super) fn heartbeat(c: &Connection, p: &JobHeartbeatParams) -> Result<UnixMillis, StoreError> {
     let expires: Option<i64> = c
         .prepare_cached(
-            "UPDATE jobs SET lease_expires_at = ?4 + COALESCE(?3, lease_ms), progress = COALESCE(?5, progress)
+            "UPDATE jobs SET lease_expires_at = ?4 + COALESCE(?3, lease_ms), progress = COALESCE(?5, progress),
+                 heartbeat_at = ?4
              WHERE id = ?1 AND state = 'active' AND lease_token = ?2 AND lease_expires_at > ?4
                AND (timeout_at IS NULL OR timeout_at > ?4)
              RETURNING lease_expires_at",
@@ -505,29 +507,52 @@ fn state_and_queue(c: &Connection, id: JobId) -> Result<(JobState, QueueName, u3
         .ok_or(StoreError::NotFound)
 }
 
-/// Makes a dead or cancelled job available with a fresh set of attempts.
-fn revive(c: &Connection, id: JobId, from: JobState, attempt: u32, now: UnixMillis) -> Result<(), StoreError> {
+/// Makes a dead or cancelled job available with a fresh set of attempts
+/// (with a new payload when `payload` is given: the one it replaces is kept
+/// in the `retried` event).
+fn revive(
+    c: &Connection,
+    id: JobId,
+    from: JobState,
+    attempt: u32,
+    payload: Option<&str>,
+    now: UnixMillis,
+) -> Result<(), StoreError> {
+    let replaced: Option<String> = match payload {
+        Some(_) => Some(c.prepare_cached("SELECT payload FROM jobs WHERE id = ?1")?.query_row([id.0], |r| r.get(0))?),
+        None => None,
+    };
     c.prepare_cached(
         "UPDATE jobs SET state = 'available', attempt = 0, stalls = 0, run_at = ?2, finished_at = NULL,
-             result = NULL, lease_token = NULL
+             result = NULL, lease_token = NULL, payload = COALESCE(?3, payload)
          WHERE id = ?1",
     )?
-    .execute(params![id.0, now.0])
+    .execute(params![id.0, now.0, payload])
     .map_err(|e| match StoreError::from(e) {
         StoreError::Conflict(_) => {
             StoreError::Conflict("another live job in this queue has the same unique_key; it must finish first".into())
         }
         other => other,
     })?;
-    event(c, id, now, Some(from), JobState::Available, attempt, None, "retried", None)
+    c.prepare_cached(
+        "INSERT INTO job_events (job_id, at, from_state, to_state, attempt, reason, payload)
+         VALUES (?1, ?2, ?3, 'available', ?4, 'retried', ?5)",
+    )?
+    .execute(params![id.0, now.0, from.as_str(), attempt, replaced])?;
+    Ok(())
 }
 
-pub(super) fn retry(c: &Connection, id: JobId, now: UnixMillis) -> Result<JobRetried, StoreError> {
+pub(super) fn retry(
+    c: &Connection,
+    id: JobId,
+    payload: Option<&str>,
+    now: UnixMillis,
+) -> Result<JobRetried, StoreError> {
     let (state, queue, attempt) = state_and_queue(c, id)?;
     if !matches!(state, JobState::Dead | JobState::Cancelled) {
         return Err(StoreError::InvalidState(state));
     }
-    revive(c, id, state, attempt, now)?;
+    revive(c, id, state, attempt, payload, now)?;
     Ok(JobRetried { queue })
 }
 
@@ -571,7 +596,7 @@ pub(super) fn retry_dead(c: &Connection, p: &JobRetryDeadParams) -> Result<JobRe
     };
     let mut moved = 0;
     for &(id, attempt) in &candidates {
-        match revive(c, JobId(id), JobState::Dead, attempt, p.now) {
+        match revive(c, JobId(id), JobState::Dead, attempt, None, p.now) {
             Ok(()) => moved += 1,
             // A live twin holds the unique key: this one stays dead.
             Err(StoreError::Conflict(_)) => {}
@@ -620,7 +645,8 @@ pub(super) fn get(c: &Connection, id: JobId) -> Result<Option<JobRecord>, StoreE
     let Some(mut job) = job else { return Ok(None) };
     let events = c
         .prepare_cached(
-            "SELECT at, from_state, to_state, attempt, worker, reason, error FROM job_events WHERE job_id = ?1 ORDER BY id",
+            "SELECT at, from_state, to_state, attempt, worker, reason, error, payload FROM job_events
+             WHERE job_id = ?1 ORDER BY id",
         )?
         .query_map([id.0], |r| {
             Ok(JobEvent {
@@ -631,6 +657,7 @@ pub(super) fn get(c: &Connection, id: JobId) -> Result<Option<JobRecord>, StoreE
                 worker: r.get(4)?,
                 reason: r.get(5)?,
                 error: r.get(6)?,
+                payload: r.get(7)?,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
@@ -640,7 +667,7 @@ pub(super) fn get(c: &Connection, id: JobId) -> Result<Option<JobRecord>, StoreE
 
 /// The condition of `jobs_queue_state` (the states off the hot path);
 /// queries repeat it word for word so the planner can use that partial index.
-const OFF_HOT_PATH: &str = "state <> 'available' AND state <> 'active'";
+pub(super) const OFF_HOT_PATH: &str = "state <> 'available' AND state <> 'active'";
 
 pub(super) fn list(c: &Connection, p: &JobListParams) -> Result<Vec<JobRecord>, StoreError> {
     let after = p.after.map_or(0, |j| j.0);

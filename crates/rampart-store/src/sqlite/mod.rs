@@ -12,6 +12,7 @@ mod checkpointer;
 mod cron;
 mod insight;
 mod integration;
+mod job_admin;
 mod jobs;
 mod keys;
 mod monitoring;
@@ -66,6 +67,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0014_jobs_tenant_stalls.sql"),
     include_str!("migrations/0015_alert_threads.sql"),
     include_str!("migrations/0018_nodes.sql"),
+    include_str!("migrations/0019_dashboard_jobs.sql"),
     include_str!("migrations/0016_queue_rates.sql"),
 ];
 
@@ -288,8 +290,29 @@ impl SqliteStore {
         self.read(move |c| jobs::list(c, &p)).await
     }
 
-    pub(crate) async fn job_retry(&self, id: JobId, now: UnixMillis) -> Result<JobRetried, StoreError> {
-        self.write(move |c| jobs::retry(c, id, now)).await
+    pub(crate) async fn job_retry(
+        &self,
+        id: JobId,
+        payload: Option<String>,
+        now: UnixMillis,
+    ) -> Result<JobRetried, StoreError> {
+        self.write(move |c| jobs::retry(c, id, payload.as_deref(), now)).await
+    }
+
+    pub(crate) async fn job_search(&self, p: JobSearchParams) -> Result<Vec<JobRecord>, StoreError> {
+        self.read(move |c| job_admin::search(c, &p)).await
+    }
+
+    pub(crate) async fn job_search_count(&self, p: JobSearchParams, cap: u64) -> Result<u64, StoreError> {
+        self.read(move |c| job_admin::count(c, &p, cap)).await
+    }
+
+    pub(crate) async fn job_lease_token(&self, id: JobId) -> Result<Option<String>, StoreError> {
+        self.read(move |c| job_admin::lease_token(c, id)).await
+    }
+
+    pub(crate) async fn job_delete_finished(&self, queue: QueueName, ids: Vec<JobId>) -> Result<u64, StoreError> {
+        self.write(move |c| job_admin::delete_finished(c, &queue, &ids)).await
     }
 
     pub(crate) async fn job_cancel(&self, id: JobId, now: UnixMillis) -> Result<(), StoreError> {

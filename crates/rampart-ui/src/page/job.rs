@@ -1,8 +1,11 @@
 //! A job: its facts, payload and result (pretty JSON, cut to a few thousand
 //! characters with "show all" on demand, so a 10 MB payload does not freeze
 //! the page), each attempt's error, the whole history as a timeline, and
-//! the admin's retry and cancel. A job stuck active shows the worker holding
-//! it and when its lease ends.
+//! the admin's retry (also with an edited payload: the original stays in
+//! the history) and cancel. A job stuck active shows the worker holding it,
+//! its last heartbeat and when its lease ends, with "release lease" (back to
+//! available, the attempt not counted) and "fail now" (the attempt fails,
+//! the retry policy decides what follows).
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -14,6 +17,8 @@ use rampart_core::auth::Action;
 use rampart_core::duration::format_duration;
 use rampart_core::id::JobId;
 use rampart_core::job::JobState;
+use rampart_server::api::ApiError;
+use rampart_server::engine::EngineError;
 use rampart_store::{JobEvent, JobRecord};
 use serde::Deserialize;
 
@@ -75,6 +80,25 @@ pub async fn show(
                 @if matches!(job.state, JobState::Available | JobState::Scheduled) {
                     (layout::button(&ui, &viewer, &format!("{base}/cancel"), "Cancel", "danger"))
                 }
+                @if job.state == JobState::Active {
+                    (layout::button(&ui, &viewer, &format!("{base}/release"), "Release lease", ""))
+                    details {
+                        summary { "Fail now…" }
+                        form method="post" action=(ui.url(&format!("{base}/fail"))) {
+                            (layout::csrf(&viewer))
+                            p { "The running attempt fails at once; the queue's retry policy decides whether it runs again. \
+                                The worker's own ack will then be refused." }
+                            div.field {
+                                label for="fail-reason" { "Reason (recorded in the error)" }
+                                input #fail-reason type="text" name="reason" maxlength="500" placeholder="stuck on a dead connection";
+                            }
+                            button.danger type="submit" { "Fail the attempt" }
+                        }
+                    }
+                }
+            }
+            @if matches!(job.state, JobState::Dead | JobState::Cancelled) {
+                (edit_form(&ui, &viewer, &job))
             }
         }
         section.card aria-labelledby="facts" {
@@ -123,6 +147,12 @@ pub async fn show(
                         (e.to) " · attempt " (e.attempt) " · " (format::when(e.at))
                         @if let Some(w) = &e.worker { " · " code { (w) } }
                         @if let Some(err) = &e.error { br; span.error { (format::truncate(err, 200).0) } }
+                        @if let Some(before) = &e.payload {
+                            details {
+                                summary { "The payload before this retry" }
+                                pre { code { (format::json(before, SHOWN_CHARS).0) } }
+                            }
+                        }
                     }
                 }
             }
@@ -144,6 +174,13 @@ fn facts(job: &JobRecord) -> Markup {
             @if let Some(t) = job.timeout { dt { "Timeout" } dd { (format_duration(t)) } }
             @if job.state == JobState::Active {
                 dt { "Held by" } dd { @if let Some(w) = &job.worker { code { (w) } } @else { "—" } }
+                dt { "Last heartbeat" } dd {
+                    // A beat older than this attempt's start was an earlier attempt's.
+                    @match job.heartbeat_at.filter(|b| job.started_at.is_none_or(|s| *b >= s)) {
+                        Some(beat) => (format::when(beat)),
+                        None => span.muted { "none since the lease began" },
+                    }
+                }
                 dt { "Lease ends" } dd { (format::when_opt(job.lease_expires_at)) }
             } @else if let Some(w) = &job.worker {
                 dt { "Last worker" } dd { code { (w) } }
@@ -178,7 +215,37 @@ fn json_block(ui: &Ui, base: &str, which: &str, text: &str, expanded: bool) -> M
     }
 }
 
-/// `POST …/jobs/{id}/{retry|cancel}`.
+/// The largest payload offered for editing in the page (bytes); a larger
+/// one is retried as it is or edited through the API.
+const EDITABLE_BYTES: usize = 64 * 1024;
+
+/// The form of a retry with an edited payload, folded.
+fn edit_form(ui: &Ui, viewer: &Viewer, job: &JobRecord) -> Markup {
+    let base = format!("/jobs/{}", job.id);
+    html! {
+        details.card {
+            summary { "Retry with an edited payload…" }
+            @if job.payload.len() > EDITABLE_BYTES {
+                p.muted { "The payload is " (job.payload.len()) " bytes, too large to edit here (at most "
+                    (EDITABLE_BYTES) ")." }
+            } @else {
+                form method="post" action=(ui.url(&format!("{base}/retry-edited"))) {
+                    (layout::csrf(viewer))
+                    div.field {
+                        label for="edited-payload" { "Payload (JSON)" }
+                        textarea #edited-payload name="payload" rows="12" required spellcheck="false" {
+                            (format::json(&job.payload, EDITABLE_BYTES).0)
+                        }
+                    }
+                    p.muted { "A new attempt runs with this payload; the current one stays in the job's history." }
+                    button.primary type="submit" { "Retry with this payload" }
+                }
+            }
+        }
+    }
+}
+
+/// `POST …/jobs/{id}/{retry|retry-edited|cancel|release|fail}`.
 pub async fn act(
     State(ui): State<Ui>,
     viewer: Viewer,
@@ -187,17 +254,53 @@ pub async fn act(
 ) -> Result<Response, UiError> {
     viewer.authorize(form.csrf.as_deref(), Action::Admin)?;
     let id = job_id(&id)?;
+    let engine = &ui.app.engine;
+    let who = &viewer.session.key_name;
     let message = match action.as_str() {
         "retry" => {
-            ui.app.engine.job_retry(id).await?;
-            "retried the job: it is available again"
+            engine.job_retry(id).await?;
+            "retried the job: it is available again".to_string()
+        }
+        "retry-edited" => {
+            let payload = form.payload.unwrap_or_default();
+            let value = serde_json::from_str::<serde_json::Value>(&payload).map_err(|e| {
+                UiError::invalid(format!(
+                    "the payload is not valid JSON ({e}); nothing was retried, fix it and send again"
+                ))
+            })?;
+            // Stored compact, as the API stores what it is sent.
+            engine.job_retry_edited(id, value.to_string()).await?;
+            "retried the job with the edited payload; the previous payload is in its history".to_string()
         }
         "cancel" => {
-            ui.app.engine.job_cancel(id).await?;
-            "cancelled the job"
+            engine.job_cancel(id).await?;
+            "cancelled the job".to_string()
         }
-        _ => return Err(UiError::not_found("no such action; use retry or cancel")),
+        "release" => {
+            engine.job_release_held(id).await.map_err(lease_ended)?;
+            "released the lease: the job is available again and the attempt was not counted".to_string()
+        }
+        "fail" => {
+            let reason = form.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()).unwrap_or("no reason given");
+            let error = format!("failed by an operator ({who}) from the dashboard: {reason}");
+            let acked = engine.job_fail_held(id, error).await.map_err(lease_ended)?;
+            format!("failed the attempt: the job is {}", acked.state)
+        }
+        _ => return Err(UiError::not_found("no such action; use retry, retry-edited, cancel, release or fail")),
     };
-    audit::record(&ui, &viewer.session.key_name, &format!("job.{action}"), &id.to_string(), message.to_string()).await;
-    Ok(done(&ui, &format!("/jobs/{id}"), message))
+    audit::record(&ui, who, &format!("job.{action}"), &id.to_string(), message.clone()).await;
+    Ok(done(&ui, &format!("/jobs/{id}"), &message))
+}
+
+/// A held lease that ended between the page and the click, said as such.
+fn lease_ended(e: EngineError) -> UiError {
+    match e {
+        EngineError::LeaseLost => UiError::Api(ApiError::new(
+            StatusCode::CONFLICT,
+            "LEASE_LOST",
+            "the attempt ended meanwhile (its worker acked, or the lease ran out and the reaper took it); \
+             reload the job to see where it is",
+        )),
+        other => other.into(),
+    }
 }

@@ -7,8 +7,10 @@
 pub mod alerts;
 pub mod audit;
 pub mod breakers;
+pub mod bulk;
 pub mod cron;
 pub mod diagnostics;
+pub mod filter;
 pub mod job;
 pub mod limits;
 pub mod overview;
@@ -28,6 +30,10 @@ pub struct ActionForm {
     pub csrf: Option<String>,
     /// For destructive actions: the confirmation (the checkbox's value).
     pub confirm: Option<String>,
+    /// For a retry with an edited payload: the new payload (JSON).
+    pub payload: Option<String>,
+    /// For "fail now": why, recorded in the attempt's error.
+    pub reason: Option<String>,
 }
 
 /// The query of a page showing the outcome of an action.

@@ -1,8 +1,11 @@
 //! A queue: its counts (sampled, refreshed in place), its settings, its jobs
 //! by state in pages by keyset cursor (`?state=dead&after=<last id>`, each
-//! page one range of the per-state index), a search by job id, and the
-//! admin's buttons: pause/resume, retry every dead job, purge the dead ones
-//! (after a confirmation).
+//! page one range of the per-state index), narrowed by the filters of
+//! [`super::filter`] (tenant, unique key in every state, created and
+//! finished ranges, text inside recent payloads), a search by job id, and
+//! the admin's buttons: pause/resume, retry every dead job, purge the dead
+//! ones (after a confirmation), and bulk actions on whatever the filter
+//! matches ([`super::bulk`]).
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -15,9 +18,10 @@ use rampart_core::duration::format_duration;
 use rampart_core::id::{JobId, QueueName};
 use rampart_core::job::JobState;
 use rampart_server::engine::EngineError;
-use rampart_store::JobListParams;
+use rampart_store::{JobFilter, JobListParams, JobSearchParams};
 use serde::Deserialize;
 
+use super::filter::FilterQuery;
 use super::{ActionForm, done};
 use crate::Ui;
 use crate::audit;
@@ -33,9 +37,10 @@ pub const PAGE: u32 = 50;
 /// The query of a queue page.
 #[derive(Debug, Default, Deserialize)]
 pub struct QueueQuery {
-    /// Only jobs in this state (`dead` by default: what an operator opens a
-    /// queue for).
-    pub state: Option<String>,
+    /// Which jobs are listed (the state `dead` by default: what an operator
+    /// opens a queue for).
+    #[serde(flatten)]
+    pub filter: FilterQuery,
     /// The last id of the previous page.
     pub after: Option<String>,
     /// What an action did.
@@ -59,19 +64,17 @@ pub async fn show(
     let Some(record) = record else {
         return Err(EngineError::QueueNotFound(queue).into());
     };
-    let state = match query.state.as_deref() {
-        None | Some("") => JobState::Dead,
-        Some(s) => s.parse::<JobState>().map_err(|e| UiError::invalid(format!("invalid state: {e}")))?,
-    };
+    let state = query.filter.state()?;
     let after = match query.after.as_deref() {
         None | Some("") => None,
         Some(id) => Some(id.parse::<JobId>().map_err(|e| UiError::invalid(format!("invalid cursor: {e}")))?),
     };
-    let jobs = ui
-        .app
-        .engine
-        .jobs(JobListParams { queue: queue.clone(), state: Some(state), tenant: None, after, limit: PAGE })
-        .await?;
+    let jobs = if query.filter.narrows() {
+        let params = JobSearchParams { queue: queue.clone(), filter: query.filter.filter()?, after, limit: PAGE };
+        ui.app.engine.store().job_search(params).await?
+    } else {
+        ui.app.engine.jobs(JobListParams { queue: queue.clone(), state, tenant: None, after, limit: PAGE }).await?
+    };
     let settings = ui.app.engine.queue_config(&queue);
     let admin = viewer.may(Action::Admin);
     let base = format!("/queues/{queue}");
@@ -126,21 +129,31 @@ pub async fn show(
                 input #job-id type="search" name="id" placeholder="job id" required;
                 " " button type="submit" { "Open" }
             }
-            form.inline method="get" action=(ui.url(&format!("{base}/find"))) role="search" {
-                label for="unique-key" { "or by unique key (live jobs)" }
-                input #unique-key type="search" name="key" placeholder="unique key" required;
-                " " button type="submit" { "Find" }
-            }
         }
         nav aria-label="Job states" {
             ul.tabs {
                 @for s in JobState::ALL {
                     li {
-                        @if s == state {
-                            a href=(ui.url(&format!("{base}?state={s}#jobs"))) aria-current="page" { (s) }
+                        @let href = ui.url(&format!("{base}?{}#jobs", query.filter.query(Some(s.as_str()))));
+                        @if Some(s) == state {
+                            a href=(href) aria-current="page" { (s) }
                         } @else {
-                            a href=(ui.url(&format!("{base}?state={s}#jobs"))) { (s) }
+                            a href=(href) { (s) }
                         }
+                    }
+                }
+            }
+        }
+        details.card open[query.filter.narrows()] {
+            summary { "Filter" @if query.filter.narrows() { ": " (query.filter.describe()) } }
+            (query.filter.form(&ui, &base, state))
+        }
+        @if admin {
+            div.actions aria-label="Bulk actions" {
+                span { "With every job matching " (query.filter.describe()) ":" }
+                @for action in ["retry", "cancel", "purge"] {
+                    a.button href=(ui.url(&format!("{base}/bulk?action={action}&{}", query.filter.query(None)))) {
+                        (action) "…"
                     }
                 }
             }
@@ -148,10 +161,10 @@ pub async fn show(
         (job_table(&ui, &jobs))
         nav.pager aria-label="Pages" {
             @if after.is_some() {
-                a href=(ui.url(&format!("{base}?state={state}#jobs"))) { "First page" }
+                a href=(ui.url(&format!("{base}?{}#jobs", query.filter.query(None)))) { "First page" }
             }
             @if jobs.len() == PAGE as usize && let Some(last) = jobs.last() {
-                a href=(ui.url(&format!("{base}?state={state}&after={}#jobs", last.id))) { "Next page" }
+                a href=(ui.url(&format!("{base}?{}&after={}#jobs", query.filter.query(None), last.id))) { "Next page" }
             }
         }
     };
@@ -161,7 +174,7 @@ pub async fn show(
 fn job_table(ui: &Ui, jobs: &[rampart_store::JobRecord]) -> Markup {
     html! {
         @if jobs.is_empty() {
-            p.muted { "No jobs in this state." }
+            p.muted { "No jobs match." }
         } @else {
             div.table-wrap {
                 table {
@@ -226,9 +239,9 @@ pub struct FindQuery {
     pub key: Option<String>,
 }
 
-/// `GET …/queues/{queue}/find?key=…`: to the live job with that unique key,
-/// one probe of the index that keeps keys unique (a finished job's key is
-/// free again, so only live jobs are found).
+/// `GET …/queues/{queue}/find?key=…`: the jobs with that unique key, in
+/// every state (a finished job's key is free again, so there may be
+/// several): to the job when there is one, to the filtered list when more.
 pub async fn find(
     State(ui): State<Ui>,
     _viewer: Viewer,
@@ -240,13 +253,15 @@ pub async fn find(
     if key.is_empty() {
         return Err(UiError::invalid("give the unique key to look for"));
     }
-    match ui.app.engine.store().job_find_live_by_key(queue.clone(), key.clone()).await? {
-        Some(id) => Ok((StatusCode::SEE_OTHER, [(LOCATION, ui.url(&format!("/jobs/{id}")))]).into_response()),
-        None => Err(UiError::not_found(format!(
-            "no live job of {queue} has the unique key `{key}`; a finished job's key is free again, \
-             so look for it by id or in its state's list"
-        ))),
-    }
+    let filter = JobFilter { unique_key: Some(key.clone()), ..JobFilter::default() };
+    let params = JobSearchParams { queue: queue.clone(), filter, after: None, limit: 2 };
+    let found = ui.app.engine.store().job_search(params).await?;
+    let to = match found.as_slice() {
+        [] => return Err(UiError::not_found(format!("no job of {queue} has the unique key `{key}`"))),
+        [one] => ui.url(&format!("/jobs/{}", one.id)),
+        _ => ui.url(&format!("/queues/{queue}?state=any&key={}#jobs", super::encode(&key))),
+    };
+    Ok((StatusCode::SEE_OTHER, [(LOCATION, to)]).into_response())
 }
 
 /// `POST …/queues/{queue}/{pause|resume|retry-dead|purge-dead}`.

@@ -13,6 +13,10 @@ fn actions(dead: &str, alert: &str) -> Vec<(String, Vec<(&'static str, &'static 
     vec![
         (format!("/ui/jobs/{dead}/retry"), vec![]),
         (format!("/ui/jobs/{dead}/cancel"), vec![]),
+        (format!("/ui/jobs/{dead}/retry-edited"), vec![("payload", "{}")]),
+        (format!("/ui/jobs/{dead}/release"), vec![]),
+        (format!("/ui/jobs/{dead}/fail"), vec![("reason", "stuck")]),
+        ("/ui/queues/q/bulk".into(), vec![("action", "retry"), ("state", "dead"), ("confirm", "yes")]),
         ("/ui/queues/q/pause".into(), vec![]),
         ("/ui/queues/q/resume".into(), vec![]),
         ("/ui/queues/q/retry-dead".into(), vec![]),

@@ -150,6 +150,20 @@ impl App {
     /// Enqueues a job that fails its only attempt with `error`: a dead job.
     pub async fn dead_job(&self, queue: &str, payload: &str, error: &str) -> String {
         let id = self.enqueue(queue, payload, 1).await;
+        self.kill(queue, &id, error).await
+    }
+
+    /// A dead job of `tenant`.
+    pub async fn dead_job_with(&self, queue: &str, payload: &str, tenant: &str) -> String {
+        let req: EnqueueRequest =
+            serde_json::from_str(&format!(r#"{{"payload":{payload},"max_attempts":1,"tenant":"{tenant}"}}"#)).unwrap();
+        let id = self.admin.enqueue(queue, &req).await.unwrap().id.to_string();
+        self.kill(queue, &id, "boom").await
+    }
+
+    /// Leases the queue's jobs and fails `id`'s only attempt.
+    async fn kill(&self, queue: &str, id: &str, error: &str) -> String {
+        let id = id.to_string();
         let leased = self
             .admin
             .lease(queue, &LeaseRequest { worker: Some("worker-1".into()), ..LeaseRequest::default() })

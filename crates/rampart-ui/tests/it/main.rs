@@ -7,6 +7,8 @@
 //! - [`pages`]: every page with each role; what a reader does not see.
 //! - [`actions`]: every action: refused to readers and without the CSRF
 //!   token, done for admins as the API does it, written to the audit log.
+//! - [`operator`]: filters, bulk actions by filter, retry with an edited
+//!   payload, release and fail of a job stuck active.
 //! - [`bench`]: render times with 100 queues and 1,000,000 jobs (ignored;
 //!   `cargo test --release -p rampart-ui --test it bench -- --ignored --nocapture`).
 
@@ -15,5 +17,6 @@
 mod actions;
 mod bench;
 mod harness;
+mod operator;
 mod pages;
 mod session;

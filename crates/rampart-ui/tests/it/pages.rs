@@ -114,7 +114,7 @@ async fn jobs_page_by_keyset_cursor_and_search_by_id_or_unique_key_opens_a_job()
     assert_eq!(by_key.location, Some(format!("/ui/jobs/{keyed}")));
     let no_key = app.get(&session, "/ui/queues/bulk/find?key=invoice-8").await;
     assert_eq!(no_key.status, StatusCode::NOT_FOUND);
-    assert!(no_key.body.contains("no live job of bulk has the unique key"), "{}", no_key.body);
+    assert!(no_key.body.contains("no job of bulk has the unique key"), "{}", no_key.body);
     let bad = app.get(&session, "/ui/jobs?id=not-an-id").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.body.starts_with("<!DOCTYPE html>") && bad.body.contains("is not a job id"), "{}", bad.body);

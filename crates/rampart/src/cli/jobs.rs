@@ -1,7 +1,8 @@
-//! `rampart jobs`: look at one job or a queue's jobs, retry or cancel a job.
+//! `rampart jobs`: look at one job or a queue's jobs, retry or cancel a job,
+//! release or fail the lease of a job stuck active.
 
 use anyhow::Context as _;
-use rampart_client::wire::{JobStateResponse, JobView};
+use rampart_client::wire::{JobStateResponse, JobView, LeaseFailRequest};
 use rampart_core::id::{JobId, QueueName};
 use rampart_core::job::JobState;
 
@@ -38,6 +39,21 @@ pub enum JobsCommand {
         /// The job's id.
         id: JobId,
     },
+    /// Give back the lease of a job stuck active, without its worker's token:
+    /// available again, the attempt not counted.
+    ReleaseLease {
+        /// The job's id.
+        id: JobId,
+    },
+    /// Fail the running attempt of a job stuck active now, without its
+    /// worker's token; the queue's retry policy decides what follows.
+    FailNow {
+        /// The job's id.
+        id: JobId,
+        /// Why, recorded as the attempt's error.
+        #[arg(long)]
+        error: String,
+    },
 }
 
 /// Options of `rampart jobs list`.
@@ -72,6 +88,23 @@ pub async fn run(args: Args, remote: &Remote) -> anyhow::Result<()> {
         JobsCommand::Cancel { id } => {
             let response =
                 remote.client.job_cancel(&id.to_string()).await.with_context(|| format!("cannot cancel job {id}"))?;
+            print_state(&response, remote)
+        }
+        JobsCommand::ReleaseLease { id } => {
+            let response = remote
+                .client
+                .job_lease_release(&id.to_string())
+                .await
+                .with_context(|| format!("cannot release the lease of job {id}"))?;
+            print_state(&response, remote)
+        }
+        JobsCommand::FailNow { id, error } => {
+            let request = LeaseFailRequest { error };
+            let response = remote
+                .client
+                .job_lease_fail(&id.to_string(), &request)
+                .await
+                .with_context(|| format!("cannot fail the attempt of job {id}"))?;
             print_state(&response, remote)
         }
     }

@@ -121,3 +121,22 @@ async fn login_saves_a_key_that_every_later_command_finds() {
     cli.run(&["logout"]).await.expect_code(0);
     cli.run(&["queues"]).await.expect_code(1);
 }
+
+#[tokio::test]
+async fn jobs_release_lease_and_fail_now_act_on_a_job_stuck_active() {
+    let server = TestServer::start().await;
+    let first = server.enqueue("stuck", "{}").await;
+    let second = server.enqueue("stuck", "{}").await;
+    let lease = rampart_client::wire::LeaseRequest { max: Some(2), ..Default::default() };
+    server.client().lease("stuck", &lease).await.expect("lease");
+
+    let released = server.cli().json::<serde_json::Value>(&["jobs", "release-lease", &first]).await;
+    assert_eq!(released["state"], "available", "{released}");
+    let run = server.cli().run(&["jobs", "fail-now", &second, "--error", "hung on a socket"]).await;
+    run.expect_code(0);
+    let job = server.job(&second).await;
+    assert_eq!(job.last_error.as_deref(), Some("failed by an operator (admin): hung on a socket"));
+    let again = server.cli().run(&["jobs", "release-lease", &first]).await;
+    again.expect_code(1);
+    assert!(again.stderr.contains("only an active job has a lease"), "{}", again.stderr);
+}

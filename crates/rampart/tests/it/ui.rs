@@ -184,6 +184,23 @@ async fn an_operator_retries_a_dead_job_acks_its_alert_and_a_reader_changes_noth
     assert!(audit.contains("job.retry") && audit.contains("alert.ack"), "{audit}");
     screenshot(&browser, "audit").await;
 
+    // Two dead jobs of one queue, retried in bulk by a filter: confirmed
+    // with their count, run by the server, its progress followed.
+    for _ in 0..2 {
+        dead_job(&server, "receipts", "PDF renderer timed out").await;
+    }
+    browser.goto(&format!("{url}/ui/queues/receipts?state=dead&text=welcome")).await.unwrap();
+    browser.find(Locator::Css("a.button[href*='/bulk?action=retry']")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::Css("#confirm-bulk")).await.unwrap();
+    assert!(text(&browser, "main").await.contains("2 job(s) of receipts match"), "{}", text(&browser, "main").await);
+    browser.find(Locator::Css("#confirm-bulk")).await.unwrap().click().await.unwrap();
+    screenshot(&browser, "bulk-confirm").await;
+    browser.find(Locator::Css("form[action$='/bulk'] button[type=submit]")).await.unwrap().click().await.unwrap();
+    until_text(&browser, "#bulk-progress", "Finished").await;
+    let retried = browser.find(Locator::XPath("//dt[.='Jobs retried']/following-sibling::dd[1]")).await.unwrap();
+    assert_eq!(retried.text().await.unwrap(), "2");
+    screenshot(&browser, "bulk-progress").await;
+
     // Sign out: the session ends and the pages ask to sign in again.
     browser.find(Locator::Css("form.signout button")).await.unwrap().click().await.unwrap();
     browser.wait().for_element(Locator::Css("#key")).await.unwrap();

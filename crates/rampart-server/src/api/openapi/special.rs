@@ -18,11 +18,20 @@ fn links(endpoint: Endpoint) -> Vec<(&'static str, &'static str, Value, Option<V
         let body = json!({"lease_token": "$response.body#/jobs/0/lease_token"});
         (op, op, json!({"id": "$response.body#/jobs/0/id"}), Some(body))
     };
+    // An operator's calls on a held job need its id only.
+    let held = |op| (op, op, json!({"id": "$response.body#/jobs/0/id"}), None);
     let named = |op| (op, op, json!({"name": "$request.path.name"}), None);
     if endpoint == JOBS_CREATE {
         vec![job("jobs_get"), job("jobs_cancel")]
     } else if endpoint == JOBS_LEASE {
-        vec![leased("jobs_heartbeat"), leased("jobs_complete"), leased("jobs_fail"), leased("jobs_release")]
+        vec![
+            leased("jobs_heartbeat"),
+            leased("jobs_complete"),
+            leased("jobs_fail"),
+            leased("jobs_release"),
+            held("jobs_lease_release"),
+            held("jobs_lease_fail"),
+        ]
     } else if endpoint == KEYS_CREATE {
         vec![("keys_revoke", "keys_revoke", json!({"id": "$response.body#/id"}), None)]
     } else if endpoint == ALERTS_SILENCES_CREATE {
