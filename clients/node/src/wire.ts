@@ -137,6 +137,17 @@ export interface QueueView {
   totals: QueueTotals;
   target?: string;
   secret?: string;
+  rate?: QueueRateView;
+}
+
+/** A queue's start rate (`[queues.NAME] rate`) and its windows open now. */
+export interface QueueRateView {
+  rate: string;
+  key?: string;
+  started: number;
+  groups: number;
+  full: number;
+  reopens_at?: string;
 }
 
 /** The answer to a rate-limit check (allowed or not). */

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use rampart_core::duration::format_duration;
 use rampart_core::id::QueueName;
+use rampart_core::queue::{QueueRate, RateKey, StartRate};
 use rampart_core::retry::Backoff;
 use rampart_core::webhook::WebhookSecret;
 use toml::{Table, Value};
@@ -34,6 +35,8 @@ pub(crate) const QUEUE_KEYS: &[(&str, Kind)] = &[
     ("retry_4xx", Kind::Bool),
     ("max_stalls", Kind::Int),
     ("ready_requires_workers", Kind::Int),
+    ("rate", Kind::Text),
+    ("rate_key", Kind::Text),
     ("idempotency_window", Kind::Text),
 ];
 
@@ -86,6 +89,12 @@ pub struct QueueConfig {
     /// Workers that must have leased from the queue within its lease time
     /// for `/health/ready` to answer ready (`ready_requires_workers`); 0 is off.
     pub ready_requires_workers: u32,
+    /// Most jobs that start (are leased for an attempt) per window, across
+    /// every worker and node (`rate`, `"100/1m"`); `None` is no limit.
+    pub rate: Option<StartRate>,
+    /// What splits the rate into groups with a window each (`rate_key`,
+    /// only `"tenant"`); `None` is one window for the whole queue.
+    pub rate_key: Option<RateKey>,
     /// How long an enqueue's `Idempotency-Key` answers with the jobs it
     /// made (`idempotency_window`, default 7 days: senders retry for days).
     pub idempotency_window: Duration,
@@ -125,6 +134,11 @@ impl QueueConfig {
     pub const IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
     /// Longest `idempotency_window`: keys are kept that long.
     pub const MAX_IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(365 * 24 * 3600);
+
+    /// The start rate the store's lease applies, with its group key.
+    pub fn start_rate(&self) -> Option<QueueRate> {
+        self.rate.map(|rate| QueueRate { rate, key: self.rate_key })
+    }
 }
 
 impl Default for QueueConfig {
@@ -143,6 +157,8 @@ impl Default for QueueConfig {
             retry_4xx: false,
             max_stalls: 1,
             ready_requires_workers: 0,
+            rate: None,
+            rate_key: None,
             idempotency_window: QueueConfig::IDEMPOTENCY_WINDOW,
         }
     }
@@ -254,6 +270,12 @@ impl Check<'_> {
                 continue;
             }
             let mut queue = self.queue(&path, value, &defaults);
+            if queue.rate.is_none() && value.get("rate_key").is_some() && queue.rate_key.is_some() {
+                self.report(
+                    &child(&path, "rate_key"),
+                    "groups the queue's `rate`, which is not set; set a rate or remove it",
+                );
+            }
             if queue.target.is_some() {
                 queue.concurrency.get_or_insert(QueueConfig::PUSH_CONCURRENCY);
                 queue.timeout.get_or_insert(QueueConfig::PUSH_TIMEOUT);
@@ -329,6 +351,22 @@ impl Check<'_> {
                 "ready_requires_workers" => {
                     if let Some(n) = self.int(&path, value, 0, 10_000) {
                         queue.ready_requires_workers = n as u32;
+                    }
+                }
+                "rate" => {
+                    if let Some(s) = self.text(&path, value) {
+                        match s.parse::<StartRate>() {
+                            Ok(rate) => queue.rate = Some(rate),
+                            Err(e) => self.report(&path, e),
+                        }
+                    }
+                }
+                "rate_key" => {
+                    if let Some(s) = self.text(&path, value) {
+                        match s.parse::<RateKey>() {
+                            Ok(key) => queue.rate_key = Some(key),
+                            Err(e) => self.report(&path, e),
+                        }
                     }
                 }
                 "idempotency_window" => {
@@ -618,6 +656,34 @@ mod tests {
         let billing = config.queue(&name("billing.invoices:v2"));
         assert_eq!(billing, QueueConfig { paused: true, concurrency: Some(2), ..defaults.clone() });
         assert_eq!(config.queue(&name("not-configured")), defaults);
+    }
+
+    #[test]
+    fn start_rates_are_read_and_checked_naming_the_key() {
+        let file = "[queues.sync]\nrate = \"100/1m\"\nrate_key = \"tenant\"\n[queues.plain]\nrate = \"5/1s\"\n";
+        let config = ok(Some(file), &[("RAMPART_QUEUES__env__RATE", "2/1h")], &[]);
+        let sync = config.queue(&name("sync")).start_rate().unwrap();
+        assert_eq!((sync.rate.to_string(), sync.key), ("100/1m".to_string(), Some(RateKey::Tenant)));
+        assert_eq!(config.queue(&name("plain")).start_rate().map(|r| (r.rate.limit, r.key)), Some((5, None)));
+        assert_eq!(config.queue(&name("env")).rate.map(|r| r.to_string()).as_deref(), Some("2/1h"));
+        assert_eq!(config.queue(&name("other")).start_rate(), None);
+
+        let file = "[queues.a]\nrate = \"0/1m\"\n[queues.b]\nrate = \"10/100ms\"\n[queues.c]\nrate = 10\n\
+                    [queues.d]\nrate = \"10/1m\"\nrate_key = \"user\"\n[queues.e]\nrate_key = \"tenant\"\n\
+                    [queues.f]\nrate = \"ten/1m\"\n";
+        let got = errors(Some(file), &[], &[]);
+        let expected = [
+            "queues.a.rate: \"0/1m\" is not a start rate: the count must be at least 1",
+            "queues.b.rate: \"10/100ms\" is not a start rate: the window must be at least 1s",
+            "queues.c.rate: expected a string",
+            "queues.d.rate_key: \"user\" is not a rate key: the only group key jobs carry is \"tenant\"",
+            "queues.e.rate_key: groups the queue's `rate`, which is not set",
+            "queues.f.rate: \"ten/1m\" is not a start rate: the count before `/` must be a whole number",
+        ];
+        for e in expected {
+            assert!(got.iter().any(|g| g.contains(e)), "missing {e:?} in {got:#?}");
+        }
+        assert_eq!(got.len(), expected.len(), "{got:#?}");
     }
 
     #[test]

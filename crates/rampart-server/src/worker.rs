@@ -16,7 +16,7 @@
 
 use std::time::Duration;
 
-use rampart_client::worker::{Job, JobSource, SourceError};
+use rampart_client::worker::{Job, JobSource, Progress, SourceError};
 use rampart_core::id::QueueName;
 use rampart_store::JobRelease;
 
@@ -53,12 +53,26 @@ impl JobSource for Engine {
                 timeout_at: j.timeout_at,
                 tenant: j.tenant,
                 lease_token: j.lease_token,
+                progress: Progress::default(),
             })
             .collect())
     }
 
     async fn heartbeat_job(&self, job: &Job, lease: Duration) -> Result<(), SourceError> {
         self.heartbeat(job.id, job.lease_token.clone(), Some(lease)).await?;
+        Ok(())
+    }
+
+    async fn progress_job(&self, job: &Job, progress: String) -> Result<(), SourceError> {
+        // The route checks this bound on what arrives; here it is the caller's.
+        if progress.len() > engine::MAX_PROGRESS_BYTES {
+            return Err(SourceError::Other(format!(
+                "the progress is {} bytes of JSON; at most {} are kept",
+                progress.len(),
+                engine::MAX_PROGRESS_BYTES
+            )));
+        }
+        self.progress(job.id, job.lease_token.clone(), None, progress).await?;
         Ok(())
     }
 

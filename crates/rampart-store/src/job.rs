@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use rampart_core::id::{JobId, QueueName};
 use rampart_core::job::{FailureKind, JobState};
+use rampart_core::queue::QueueRate;
 use rampart_core::retry::RetryPlanner;
 use rampart_core::time::UnixMillis;
 
@@ -65,6 +66,8 @@ pub struct JobLeaseParams {
     pub worker: Option<String>,
     /// The queue's limit on active jobs across all workers.
     pub concurrency: Option<u32>,
+    /// The queue's start rate: leases past it in a window are not given.
+    pub rate: Option<QueueRate>,
     /// Lease time.
     pub now: UnixMillis,
 }
@@ -96,6 +99,12 @@ pub struct LeasedJob {
     pub priority: i32,
     /// The customer the job belongs to.
     pub tenant: Option<String>,
+}
+
+/// Puts leased jobs in lease order: RETURNING keeps no order, and a rated
+/// lease takes its jobs in passes.
+pub(crate) fn sort_leased(jobs: &mut [LeasedJob]) {
+    jobs.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.run_at.cmp(&b.run_at)).then(a.id.cmp(&b.id)));
 }
 
 /// Extends a lease.

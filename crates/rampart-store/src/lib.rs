@@ -10,6 +10,8 @@
 //! - [`error`]: [`StoreError`], whose variants mean the same on every backend.
 //! - [`job`]: parameters and records of job operations.
 //! - [`queue`], [`api_key`]: the same for queues and API keys.
+//! - [`rate`]: queue start rates, counted per window in the lease's own
+//!   transaction.
 //! - [`ratelimit`]: rate-limit policies defined through the API, kept as the
 //!   server's JSON text, and the revision every node polls to reload them.
 //! - [`breaker`]: shared circuit breakers: the state machine's row and the
@@ -74,6 +76,7 @@ pub mod node;
 mod nul;
 pub mod postgres;
 pub mod queue;
+pub mod rate;
 pub mod ratelimit;
 mod row;
 pub mod signal;
@@ -93,6 +96,7 @@ pub use job::*;
 pub use monitoring::{JobHealthCounts, QueueTotalsAddParams, QueueTotalsDelta, QueueTotalsRecord, utc_day};
 pub use node::{NodeList, NodeRecord, NodeReportParams};
 pub use queue::{QueueCounts, QueueRecord};
+pub use rate::{JobLeased, QueueRateParams, QueueRateStatus};
 pub use ratelimit::RateLimitPolicyRecord;
 pub use signal::StoreSignal;
 pub use usage::*;
@@ -236,10 +240,19 @@ impl Store {
     }
 
     /// Leases up to `max` available jobs of a queue, highest priority first,
-    /// then oldest `run_at`; none when the queue is paused or at its concurrency.
-    pub async fn job_lease(&self, params: JobLeaseParams) -> Result<Vec<LeasedJob>, StoreError> {
+    /// then oldest `run_at`; none when the queue is paused or at its
+    /// concurrency. Under a start rate (see [`rate`]) only as many as its
+    /// windows have room for, skipping the jobs of full groups; the answer
+    /// then says when the earliest full window ends.
+    pub async fn job_lease(&self, params: JobLeaseParams) -> Result<JobLeased, StoreError> {
         nul::key_opt("worker", params.worker.as_deref())?;
         dispatch!(self, s => s.job_lease(params))
+    }
+
+    /// A queue's start-rate windows that are open now: the leases they gave
+    /// out, how many groups have one and how many are full.
+    pub async fn queue_rate_status(&self, params: QueueRateParams) -> Result<QueueRateStatus, StoreError> {
+        dispatch!(self, s => s.queue_rate_status(params))
     }
 
     /// Extends a lease, keeping the attempt's progress when one is given;

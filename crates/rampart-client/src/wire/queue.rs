@@ -3,6 +3,7 @@
 use rampart_core::id::JobId;
 use rampart_core::id::QueueName;
 use rampart_core::queue::QueueCounters;
+use rampart_core::time::UnixMillis;
 use serde::{Deserialize, Serialize};
 
 /// Job counts of a queue per state.
@@ -76,6 +77,31 @@ pub struct QueueView {
     /// `GET /v1/queues/{queue}`, and only to admin keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
+    /// Its start rate (`[queues.NAME] rate`) and the windows open now;
+    /// absent for a queue without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<QueueRateView>,
+}
+
+/// A queue's start rate: at most `rate` jobs start per window, each window
+/// opening at its first start (per group of `key`).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct QueueRateView {
+    /// Starts per window, e.g. `"100/1m"`.
+    pub rate: String,
+    /// What splits the starts into groups with a window each (`"tenant"`);
+    /// absent: one window for the whole queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Jobs started in the windows open now.
+    pub started: u64,
+    /// Groups with a window open now (at most 1 without a key).
+    pub groups: u64,
+    /// Groups whose window is full: their jobs wait until it ends.
+    pub full: u64,
+    /// When the earliest full window ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reopens_at: Option<UnixMillis>,
 }
 
 /// `GET /v1/queues`.

@@ -25,6 +25,9 @@
 //! then are stopped and their leases given back, so another worker takes
 //! them at once without an attempt counted.
 //!
+//! A handler reports how far it got with [`Job::update_progress`] (BullMQ's
+//! `job.updateProgress`), kept on the job and shown with it.
+//!
 //! A server that does not answer (restarting, a network blip) costs no
 //! finished work: a heartbeat or an ack that fails is tried again, soon and
 //! then at most every [`RETRY_MAX_PAUSE`], until the lease would expire. An
@@ -33,7 +36,7 @@
 
 mod source;
 
-pub use source::{Job, JobSource, SourceError};
+pub use source::{Job, JobSource, Progress, SourceError};
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -286,7 +289,8 @@ impl<S: JobSource> Attempt<S> {
     async fn run(self, job: Job) {
         // Leased just now: the server's lease started a moment ago.
         let lease_end = LeaseEnd::new(Instant::now() + self.lease);
-        let work = (self.handler)(job.clone());
+        let handed = Job { progress: Progress::to(Arc::clone(&self.source), &job), ..job.clone() };
+        let work = (self.handler)(handed);
         let timeout = job.timeout_at.map(|t| t.since(SystemClock.now()));
         let outcome = tokio::select! {
             r = work => Some(r),

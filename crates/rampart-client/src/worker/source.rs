@@ -2,7 +2,10 @@
 //! implementation over HTTP by the [`Client`]. (`rampart-server` implements
 //! it for an engine in the same process.)
 
+use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rampart_core::id::{JobId, QueueName};
@@ -31,12 +34,55 @@ pub struct Job {
     /// The lease's token: the worker heartbeats and acknowledges with it, so
     /// a handler has no use for it.
     pub lease_token: String,
+    /// Where [`Job::update_progress`] reports: set by the worker on each job
+    /// it hands to a handler; a source leaves it empty.
+    pub progress: Progress,
+}
+
+/// Reports a running job's progress to its source (JSON text in).
+type Report = dyn Fn(String) -> Pin<Box<dyn Future<Output = Result<(), SourceError>> + Send>> + Send + Sync;
+
+/// The way back to the server for a job's progress; empty on a job no
+/// worker handed out.
+#[derive(Clone, Default)]
+pub struct Progress(Option<Arc<Report>>);
+
+impl Progress {
+    /// Reports through `source` for `job`, as the worker does for each job.
+    pub(super) fn to<S: JobSource>(source: Arc<S>, job: &Job) -> Progress {
+        let job = Job { progress: Progress::default(), ..job.clone() };
+        Progress(Some(Arc::new(move |progress| {
+            let (source, job) = (Arc::clone(&source), job.clone());
+            Box::pin(async move { source.progress_job(&job, progress).await })
+        })))
+    }
+}
+
+impl fmt::Debug for Progress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() { "Progress(reporting)" } else { "Progress(none)" })
+    }
 }
 
 impl Job {
     /// The payload decoded into `T`.
     pub fn payload_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
         serde_json::from_str(&self.payload)
+    }
+
+    /// Keeps the attempt's progress on the job (any JSON, at most 16 KiB),
+    /// shown by `GET /v1/jobs/{id}` and `rampart jobs show`, as BullMQ's
+    /// `job.updateProgress`; it extends the lease as a heartbeat does.
+    /// [`SourceError::LeaseLost`] when the job is no longer this worker's.
+    pub async fn update_progress(&self, progress: &impl serde::Serialize) -> Result<(), SourceError> {
+        let text = serde_json::to_string(progress)
+            .map_err(|e| SourceError::Other(format!("the progress is not JSON: {e}")))?;
+        match &self.progress.0 {
+            Some(report) => report(text).await,
+            None => Err(SourceError::Other(
+                "this job was not handed out by a worker, so it has no lease to report to".into(),
+            )),
+        }
     }
 }
 
@@ -72,6 +118,10 @@ pub trait JobSource: Send + Sync + 'static {
 
     /// Extends the job's lease to `lease` from now.
     fn heartbeat_job(&self, job: &Job, lease: Duration) -> impl Future<Output = Result<(), SourceError>> + Send;
+
+    /// Keeps the job's progress (JSON text) and extends its lease as a
+    /// heartbeat does.
+    fn progress_job(&self, job: &Job, progress: String) -> impl Future<Output = Result<(), SourceError>> + Send;
 
     /// Reports the job as done, with its result as JSON text.
     fn complete_job(&self, job: &Job, result: Option<String>) -> impl Future<Output = Result<(), SourceError>> + Send;
@@ -116,6 +166,7 @@ impl JobSource for Client {
                 timeout_at: j.timeout_at,
                 tenant: j.tenant,
                 lease_token: j.lease_token,
+                progress: Progress::default(),
             })
             .collect())
     }
@@ -124,6 +175,14 @@ impl JobSource for Client {
         let req =
             wire::HeartbeatRequest { lease_token: job.lease_token.clone(), lease: Some(lease.into()), progress: None };
         self.heartbeat(&job.id.to_string(), &req).await?;
+        Ok(())
+    }
+
+    async fn progress_job(&self, job: &Job, progress: String) -> Result<(), SourceError> {
+        let progress = serde_json::value::RawValue::from_string(progress)
+            .map_err(|e| SourceError::Other(format!("the progress is not JSON: {e}")))?;
+        let req = wire::ProgressRequest { lease_token: job.lease_token.clone(), progress };
+        self.progress(&job.id.to_string(), &req).await?;
         Ok(())
     }
 

@@ -6,7 +6,9 @@ use rampart_store::{JobRecord, LeasedJob};
 use serde_json::value::RawValue;
 
 use crate::engine::QueueStatus;
-use rampart_client::wire::{JobErrorView, JobEventView, JobView, LeasedJobView, QueueTotals, QueueView, StateCounts};
+use rampart_client::wire::{
+    JobErrorView, JobEventView, JobView, LeasedJobView, QueueRateView, QueueTotals, QueueView, StateCounts,
+};
 
 /// JSON text from the store as a raw value; stored text is always valid JSON,
 /// but a damaged row shows as a string instead of failing the whole answer.
@@ -101,5 +103,13 @@ pub(crate) fn queue(q: QueueStatus) -> QueueView {
         totals: QueueTotals::from(&q.totals),
         target: None,
         secret: None,
+        rate: q.rate.map(|(rate, now)| QueueRateView {
+            rate: rate.rate.to_string(),
+            key: rate.key.map(|k| k.as_str().to_string()),
+            started: now.started,
+            groups: now.groups,
+            full: now.full,
+            reopens_at: now.reopens_at,
+        }),
     }
 }

@@ -23,14 +23,14 @@ use std::time::Duration;
 
 use rampart_core::id::{JobId, QueueName};
 use rampart_core::job::JobState;
-use rampart_core::queue::QueueCounters;
+use rampart_core::queue::{QueueCounters, QueueRate};
 use rampart_core::retry::{Backoff, RetryPlanner};
 use rampart_core::time::{SharedClock, UnixMillis};
 use rampart_store::{
     AckOutcome, DeadTenant, JobAck, JobAckParams, JobAcked, JobHeartbeatParams, JobInsertKeyedParams, JobInsertParams,
     JobInserted, JobInsertedKeyed, JobLeaseParams, JobListParams, JobReapParams, JobReaped, JobRecord, JobRelease,
-    JobReleaseParams, JobReleased, JobRetryDeadParams, LeasedJob, NewJob, QueueCounts, Store, StoreError, StoreSignal,
-    WebhookIntakeParams, WebhookIntaken,
+    JobReleaseParams, JobReleased, JobRetryDeadParams, LeasedJob, NewJob, QueueCounts, QueueRateParams,
+    QueueRateStatus, Store, StoreError, StoreSignal, WebhookIntakeParams, WebhookIntaken,
 };
 
 use crate::config::{Config, QueueConfig};
@@ -81,6 +81,9 @@ pub struct QueueStatus {
     pub counts: QueueCounts,
     /// What its attempts came to since this server started.
     pub totals: QueueCounters,
+    /// Its start rate (`rate`, `rate_key`) with the windows open now; `None`
+    /// for a queue without one.
+    pub rate: Option<(QueueRate, QueueRateStatus)>,
 }
 
 /// The queue engine. Cloning shares it.
@@ -299,7 +302,7 @@ impl Engine {
             let notified = waker.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let jobs = self
+            let leased = self
                 .inner
                 .store
                 .job_lease(JobLeaseParams {
@@ -308,15 +311,20 @@ impl Engine {
                     lease,
                     worker: req.worker.clone(),
                     concurrency: cfg.concurrency,
+                    rate: cfg.start_rate(),
                     now: self.now(),
                 })
                 .await?;
-            if !jobs.is_empty() || self.now() >= deadline || self.inner.shutdown.is_triggered() {
-                return Ok(jobs);
+            if !leased.jobs.is_empty() || self.now() >= deadline || self.inner.shutdown.is_triggered() {
+                return Ok(leased.jobs);
             }
+            // Jobs the start rate held back may start once a full window
+            // ends, which no enqueue signals: wake then, on the engine's clock.
+            let reopened = leased.rate_reopens_at.map(|at| self.inner.clock.sleep_until(at));
             tokio::select! {
                 _ = notified => {}
                 _ = look_again_after(fallback) => {}
+                _ = reopening(reopened) => {}
                 _ = &mut expired => return Ok(Vec::new()),
                 _ = self.inner.shutdown.wait() => return Ok(Vec::new()),
             }
@@ -582,7 +590,7 @@ impl Engine {
             let paused = by_name.get(&name).is_some_and(|s| s.paused);
             by_name.insert(name.clone(), self.status(name, paused, c));
         }
-        Ok(by_name.into_values().collect())
+        self.with_rates(by_name.into_values().collect()).await
     }
 
     /// One queue's counts and totals.
@@ -596,7 +604,19 @@ impl Engine {
 
     fn status(&self, name: QueueName, paused: bool, counts: QueueCounts) -> QueueStatus {
         let totals = self.inner.totals.counts(&name);
-        QueueStatus { name, paused, counts, totals }
+        QueueStatus { name, paused, counts, totals, rate: None }
+    }
+
+    /// Reads the open start-rate windows of each queue that has a rate.
+    async fn with_rates(&self, mut queues: Vec<QueueStatus>) -> Result<Vec<QueueStatus>, EngineError> {
+        let now = self.now();
+        for q in &mut queues {
+            if let Some(rate) = self.queue_config(&q.name).start_rate() {
+                let params = QueueRateParams { queue: q.name.clone(), rate, now };
+                q.rate = Some((rate, self.inner.store.queue_rate_status(params).await?));
+            }
+        }
+        Ok(queues)
     }
 
     /// Fails jobs whose lease expired or whose timeout passed, or gives a
@@ -659,6 +679,14 @@ impl Engine {
     /// every waiting lease and the promoter, since anything may have changed.
     pub fn on_store_signal(&self, signal: &StoreSignal) {
         self.inner.wakers.on_signal(signal);
+    }
+}
+
+/// Resolves when a start rate's window reopens, or never without one.
+async fn reopening(reopened: Option<impl Future<Output = ()>>) {
+    match reopened {
+        Some(at) => at.await,
+        None => std::future::pending().await,
     }
 }
 

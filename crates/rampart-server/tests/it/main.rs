@@ -24,6 +24,7 @@ mod openapi;
 mod own_limits;
 mod policies;
 mod push;
+mod rate;
 mod ratelimit;
 mod receiver;
 mod routes;

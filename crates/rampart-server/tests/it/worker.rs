@@ -40,6 +40,9 @@ async fn an_embedded_worker_runs_handlers_and_records_their_outcomes() {
             async move {
                 runs.fetch_add(1, Ordering::SeqCst);
                 let payload: serde_json::Value = job.payload_as().map_err(|e| JobError::fatal(e.to_string()))?;
+                job.update_progress(&json!({ "step": "started", "n": payload["n"] }))
+                    .await
+                    .map_err(|e| JobError::retryable(e.to_string()))?;
                 if payload["fail"] == true {
                     return Err(JobError::fatal(format!("job {} refuses", payload["n"])));
                 }
@@ -68,6 +71,11 @@ async fn an_embedded_worker_runs_handlers_and_records_their_outcomes() {
         .unwrap();
     let job = app.job(&done[0].id.to_string()).await;
     assert_eq!(job["result"]["doubled"], job["payload"]["n"].as_i64().unwrap() * 2);
+    assert_eq!(
+        job["progress"],
+        json!({ "step": "started", "n": job["payload"]["n"] }),
+        "the handler's progress is kept"
+    );
     assert_eq!(job["history"][1]["worker"], "embedded-1");
     let dead = app
         .engine
@@ -75,6 +83,47 @@ async fn an_embedded_worker_runs_handlers_and_records_their_outcomes() {
         .await
         .unwrap();
     assert!(dead[0].last_error.as_deref().unwrap().contains("refuses"));
+}
+
+#[tokio::test]
+async fn progress_is_refused_past_its_bound_and_for_a_job_no_worker_handed_out() {
+    let app = TestApp::new().await;
+    let queue = QueueName::new("big").unwrap();
+    app.engine.enqueue(&queue, vec![JobSpec { payload: "{}".into(), ..JobSpec::default() }]).await.unwrap();
+    let (seen, saw) = tokio::sync::oneshot::channel::<String>();
+    let seen = std::sync::Mutex::new(Some(seen));
+    let worker = Worker::new(app.engine.clone()).handle("big", move |job| {
+        let seen = seen.lock().unwrap().take();
+        async move {
+            let huge = "x".repeat(rampart_server::engine::MAX_PROGRESS_BYTES);
+            let refused = job.update_progress(&huge).await.unwrap_err().to_string();
+            if let Some(seen) = seen {
+                let _ = seen.send(refused);
+            }
+            Ok(None)
+        }
+    });
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(worker.run(async move {
+        let _ = stopped.await;
+    }));
+    let refused = saw.await.unwrap();
+    assert!(refused.contains("at most 16384 are kept"), "{refused}");
+    stop.send(()).unwrap();
+    running.await.unwrap().unwrap();
+
+    let by_hand = rampart_client::worker::Job {
+        id: rampart_core::id::JobId(1),
+        queue,
+        payload: "{}".into(),
+        attempt: 1,
+        max_attempts: 1,
+        timeout_at: None,
+        tenant: None,
+        lease_token: "t".into(),
+        progress: rampart_client::worker::Progress::default(),
+    };
+    assert!(by_hand.update_progress(&1).await.unwrap_err().to_string().contains("not handed out by a worker"));
 }
 
 #[tokio::test]

@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0015_alert_threads.sql"),
     include_str!("migrations/0018_nodes.sql"),
     include_str!("migrations/0019_dashboard_jobs.sql"),
+    include_str!("migrations/0016_queue_rates.sql"),
 ];
 
 /// How many migrations this rampart knows.

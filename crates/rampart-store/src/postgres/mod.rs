@@ -240,8 +240,15 @@ impl PgStore {
         self.call(async |c| jobs::insert_many(c, node, &p).await).await
     }
 
-    pub(crate) async fn job_lease(&self, p: JobLeaseParams) -> Result<Vec<LeasedJob>, StoreError> {
+    pub(crate) async fn job_lease(&self, p: JobLeaseParams) -> Result<crate::JobLeased, StoreError> {
         self.call(async |c| jobs::lease(c, &p).await).await
+    }
+
+    pub(crate) async fn queue_rate_status(
+        &self,
+        p: crate::QueueRateParams,
+    ) -> Result<crate::QueueRateStatus, StoreError> {
+        self.call(async |c| jobs::rate_status(c, &p).await).await
     }
 
     pub(crate) async fn job_heartbeat(&self, p: JobHeartbeatParams) -> Result<UnixMillis, StoreError> {

@@ -2,10 +2,12 @@
 //! inside the caller's transaction (writes) or snapshot (reads).
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use rampart_core::id::{JobId, QueueName};
 use rampart_core::job::{FailureKind, JobState};
+use rampart_core::queue::QueueRate;
 use rampart_core::retry::{FailureOutcome, RetryPlanner, retry_not_before};
 use rampart_core::time::UnixMillis;
 use rusqlite::types::Type;
@@ -14,6 +16,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use crate::error::StoreError;
 use crate::job::*;
 use crate::queue::{QueueCounts, QueueRecord};
+use crate::rate::{self, JobLeased, QueueRateParams, QueueRateStatus, RateWindows};
 
 pub(super) const RECORD_COLUMNS: &str = "id, queue, state, payload, priority, attempt, max_attempts, timeout_ms, unique_key, \
      created_at, run_at, started_at, finished_at, lease_expires_at, timeout_at, worker, last_error, result, tenant, stalls, progress, \
@@ -71,37 +74,112 @@ pub(super) fn insert_many(c: &Connection, p: &JobInsertParams) -> Result<Vec<Job
     Ok(out)
 }
 
-pub(super) fn lease(c: &Connection, p: &JobLeaseParams) -> Result<Vec<LeasedJob>, StoreError> {
+/// The lease's update of the picked rows; `{PICK}` selects their ids.
+const LEASE_UPDATE: &str = "UPDATE jobs SET state = 'active', attempt = attempt + 1,
+         lease_token = lower(hex(randomblob(16))),
+         lease_expires_at = ?3, lease_ms = ?6, started_at = ?2, worker = ?4,
+         timeout_at = CASE WHEN timeout_ms IS NULL THEN NULL ELSE ?2 + timeout_ms END
+     WHERE id IN ({PICK})
+     RETURNING id, payload, attempt, max_attempts, lease_token, lease_expires_at, timeout_at,
+               created_at, run_at, priority, tenant";
+
+/// The next `?5` available jobs in lease order.
+static LEASE_NEXT: LazyLock<String> = LazyLock::new(|| {
+    LEASE_UPDATE.replace(
+        "{PICK}",
+        "SELECT id FROM jobs WHERE queue = ?1 AND state = 'available' ORDER BY priority DESC, run_at, id LIMIT ?5",
+    )
+});
+
+/// The jobs a rated pass kept: `?5` is a JSON array of their ids.
+static LEASE_IDS: LazyLock<String> =
+    LazyLock::new(|| LEASE_UPDATE.replace("{PICK}", "SELECT value FROM json_each(?5)"));
+
+pub(super) fn lease(c: &Connection, p: &JobLeaseParams) -> Result<JobLeased, StoreError> {
     let paused: bool = c
         .prepare_cached("SELECT paused FROM queues WHERE name = ?1")?
         .query_row([p.queue.as_str()], |r| r.get(0))
         .optional()?
         .unwrap_or(false);
     if paused || p.max == 0 {
-        return Ok(Vec::new());
+        return Ok(JobLeased::default());
     }
-    let mut max = i64::from(p.max);
+    let mut max = p.max;
     if let Some(limit) = p.concurrency {
         let active: i64 = c
             .prepare_cached("SELECT COUNT(*) FROM jobs WHERE queue = ?1 AND state = 'active'")?
             .query_row([p.queue.as_str()], |r| r.get(0))?;
-        max = max.min(i64::from(limit) - active);
-        if max <= 0 {
-            return Ok(Vec::new());
+        max = max.min(u32::try_from((i64::from(limit) - active).max(0)).unwrap_or(0));
+        if max == 0 {
+            return Ok(JobLeased::default());
         }
     }
+    let mut jobs = match &p.rate {
+        None => leased(c, &LEASE_NEXT, p, &i64::from(max))?,
+        // The writer thread runs one write at a time: no other lease of the
+        // queue can come between the windows read and the counts written.
+        Some(rate) => return lease_rated(c, p, rate, max),
+    };
+    sort_leased(&mut jobs);
+    Ok(JobLeased { jobs, rate_reopens_at: None })
+}
+
+/// A lease under a start rate, in passes (see [`crate::rate`]).
+fn lease_rated(c: &Connection, p: &JobLeaseParams, rate: &QueueRate, max: u32) -> Result<JobLeased, StoreError> {
+    let (queue, key) = (p.queue.as_str(), rate::key_column(rate));
+    c.prepare_cached("DELETE FROM queue_rates WHERE queue = ?1 AND rate_key = ?2 AND window_start <= ?3")?
+        .execute(params![queue, key, p.now.0 - duration_ms(rate.rate.per)])?;
+    let open = c
+        .prepare_cached("SELECT grp, window_start, started FROM queue_rates WHERE queue = ?1 AND rate_key = ?2")?
+        .query_map(params![queue, key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut windows = RateWindows::new(*rate, p.now, open);
+    let scan = format!(
+        "SELECT id, {group} FROM jobs WHERE queue = ?1 AND state = 'available'
+           AND {group} NOT IN (SELECT value FROM json_each(?2))
+         ORDER BY priority DESC, run_at, id LIMIT ?3",
+        group = rate::group_sql(rate)
+    );
+    let mut left = rate::lease_cap(&windows, max);
+    let mut jobs = Vec::new();
+    while left > 0 {
+        let full = serde_json::to_string(&windows.full()).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let rows = c
+            .prepare_cached(&scan)?
+            .query_map(params![queue, full, i64::try_from(left).unwrap_or(i64::MAX)], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<(i64, String)>, _>>()?;
+        let (ids, more) = windows.keep(rows, left);
+        left -= ids.len() as u64;
+        if !ids.is_empty() {
+            let ids = serde_json::to_string(&ids).map_err(|e| StoreError::Internal(e.to_string()))?;
+            jobs.extend(leased(c, &LEASE_IDS, p, &ids)?);
+        }
+        if !more {
+            break;
+        }
+    }
+    let mut count = c.prepare_cached(
+        "INSERT INTO queue_rates (queue, rate_key, grp, window_start, started) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (queue, rate_key, grp) DO UPDATE SET started = started + excluded.started",
+    )?;
+    for (group, start, n) in windows.taken() {
+        count.execute(params![queue, key, group, start.0, n])?;
+    }
+    sort_leased(&mut jobs);
+    Ok(JobLeased { jobs, rate_reopens_at: windows.reopens_at() })
+}
+
+/// Runs a lease update whose `?5` is `pick`, answering the leased jobs.
+fn leased(
+    c: &Connection,
+    sql: &str,
+    p: &JobLeaseParams,
+    pick: &dyn rusqlite::ToSql,
+) -> Result<Vec<LeasedJob>, StoreError> {
     let expires = p.now.plus(p.lease);
-    let mut jobs = c
-        .prepare_cached(
-            "UPDATE jobs SET state = 'active', attempt = attempt + 1, lease_token = lower(hex(randomblob(16))),
-                 lease_expires_at = ?3, lease_ms = ?6, started_at = ?2, worker = ?4,
-                 timeout_at = CASE WHEN timeout_ms IS NULL THEN NULL ELSE ?2 + timeout_ms END
-             WHERE id IN (SELECT id FROM jobs WHERE queue = ?1 AND state = 'available'
-                          ORDER BY priority DESC, run_at, id LIMIT ?5)
-             RETURNING id, payload, attempt, max_attempts, lease_token, lease_expires_at, timeout_at,
-                       created_at, run_at, priority, tenant",
-        )?
-        .query_map(params![p.queue.as_str(), p.now.0, expires.0, p.worker, max, duration_ms(p.lease)], |r| {
+    let jobs = c
+        .prepare_cached(sql)?
+        .query_map(params![p.queue.as_str(), p.now.0, expires.0, p.worker, pick, duration_ms(p.lease)], |r| {
             Ok(LeasedJob {
                 id: JobId(r.get(0)?),
                 queue: p.queue.clone(),
@@ -118,10 +196,21 @@ pub(super) fn lease(c: &Connection, p: &JobLeaseParams) -> Result<Vec<LeasedJob>
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    // RETURNING does not keep the subquery's order. No event is stored: the
-    // running attempt is in the row (see `JobRecord::set_history`).
-    jobs.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.run_at.cmp(&b.run_at)).then(a.id.cmp(&b.id)));
+    // No event is stored: the running attempt is in the row (see
+    // `JobRecord::set_history`).
     Ok(jobs)
+}
+
+pub(super) fn rate_status(c: &Connection, p: &QueueRateParams) -> Result<QueueRateStatus, StoreError> {
+    let open = c
+        .prepare_cached(
+            "SELECT grp, window_start, started FROM queue_rates WHERE queue = ?1 AND rate_key = ?2 AND window_start > ?3",
+        )?
+        .query_map(params![p.queue.as_str(), rate::key_column(&p.rate), p.now.0 - duration_ms(p.rate.rate.per)], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(RateWindows::new(p.rate, p.now, open).status())
 }
 
 pub(super) fn heartbeat(c: &Connection, p: &JobHeartbeatParams) -> Result<UnixMillis, StoreError> {

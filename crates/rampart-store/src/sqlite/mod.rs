@@ -68,6 +68,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0015_alert_threads.sql"),
     include_str!("migrations/0018_nodes.sql"),
     include_str!("migrations/0019_dashboard_jobs.sql"),
+    include_str!("migrations/0016_queue_rates.sql"),
 ];
 
 /// Read connections kept open between reads.
@@ -247,8 +248,15 @@ impl SqliteStore {
         self.write(move |c| jobs::insert_many(c, &p))
     }
 
-    pub(crate) async fn job_lease(&self, p: JobLeaseParams) -> Result<Vec<LeasedJob>, StoreError> {
+    pub(crate) async fn job_lease(&self, p: JobLeaseParams) -> Result<crate::JobLeased, StoreError> {
         self.write(move |c| jobs::lease(c, &p)).await
+    }
+
+    pub(crate) async fn queue_rate_status(
+        &self,
+        p: crate::QueueRateParams,
+    ) -> Result<crate::QueueRateStatus, StoreError> {
+        self.read(move |c| jobs::rate_status(c, &p)).await
     }
 
     pub(crate) async fn job_heartbeat(&self, p: JobHeartbeatParams) -> Result<UnixMillis, StoreError> {

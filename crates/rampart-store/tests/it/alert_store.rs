@@ -273,9 +273,10 @@ async fn kill(store: &Store, queue: &str, when: UnixMillis, error: &str) -> ramp
         lease: CLAIM,
         worker: None,
         concurrency: None,
+        rate: None,
         now: when,
     };
-    let leased = store.job_lease(lease).await.unwrap();
+    let leased = store.job_lease(lease).await.unwrap().jobs;
     let ack = JobAck {
         id,
         lease_token: leased[0].lease_token.clone(),

@@ -21,6 +21,7 @@ mod audit;
 mod breakers;
 mod nul;
 mod operator;
+mod rate;
 mod tenant;
 mod write;
 pub use ack::*;
@@ -28,6 +29,7 @@ pub use audit::*;
 pub use breakers::*;
 pub use nul::*;
 pub use operator::*;
+pub use rate::*;
 pub use tenant::*;
 pub use write::*;
 // The cron and retention contract lives in its own file; `backend!` runs it too.
@@ -89,11 +91,11 @@ async fn insert(store: &Store, jobs: Vec<NewJob>) -> Vec<JobInserted> {
 }
 
 fn lease_params(queue: &str, max: u32, now: UnixMillis) -> JobLeaseParams {
-    JobLeaseParams { queue: q(queue), max, lease: LEASE, worker: Some("w1".into()), concurrency: None, now }
+    JobLeaseParams { queue: q(queue), max, lease: LEASE, worker: Some("w1".into()), concurrency: None, rate: None, now }
 }
 
 async fn lease(store: &Store, queue: &str, max: u32, now: UnixMillis) -> Vec<LeasedJob> {
-    store.job_lease(lease_params(queue, max, now)).await.unwrap()
+    store.job_lease(lease_params(queue, max, now)).await.unwrap().jobs
 }
 
 async fn ack(
@@ -236,7 +238,7 @@ pub async fn concurrent_leases_and_acks_never_share_a_job(store: Store) {
             loop {
                 let mut p = lease_params("many", 7, T0);
                 p.worker = Some(format!("w{w}"));
-                let leased = store.job_lease(p).await.unwrap();
+                let leased = store.job_lease(p).await.unwrap().jobs;
                 if leased.is_empty() {
                     return mine;
                 }
@@ -307,8 +309,8 @@ pub async fn paused_queues_and_concurrency_limit_leasing(store: Store) {
     store.queue_set_paused(q("c"), false, T0).await.unwrap();
     let mut p = lease_params("c", 5, T0);
     p.concurrency = Some(2);
-    assert_eq!(store.job_lease(p.clone()).await.unwrap().len(), 2);
-    assert_eq!(store.job_lease(p.clone()).await.unwrap().len(), 0, "two active already");
+    assert_eq!(store.job_lease(p.clone()).await.unwrap().jobs.len(), 2);
+    assert_eq!(store.job_lease(p.clone()).await.unwrap().jobs.len(), 0, "two active already");
 }
 
 pub async fn heartbeat_extends_only_a_held_lease(store: Store) {
@@ -928,6 +930,9 @@ macro_rules! backend {
             run!(dead_jobs_are_counted_per_tenant_and_queue);
             run!(a_stall_gives_the_job_back_without_an_attempt_until_max_stalls);
             run!(a_timeout_is_never_a_stall);
+            run!(a_start_rate_caps_a_burst_and_the_next_window_admits_more);
+            run!(a_start_rate_by_tenant_keeps_each_group_apart);
+            run!(concurrent_claimers_never_start_more_than_the_rate);
             run!(usage_rows_are_kept_once_per_call_and_summarised);
             run!(usage_summary_days_are_the_time_zone_s_and_a_summary_narrows_to_one_value);
             run!(usage_rows_charge_their_windows);

@@ -242,10 +242,12 @@ pub async fn cron_runs_settle_from_their_jobs_and_page_newest_first(store: Store
             lease: std::time::Duration::from_secs(30),
             worker: None,
             concurrency: None,
+            rate: None,
             now: at(200_000),
         })
         .await
-        .unwrap();
+        .unwrap()
+        .jobs;
     assert_eq!(leased.iter().map(|l| l.id).collect::<Vec<_>>(), ids[..2]);
     let acks = vec![
         JobAck {
@@ -347,10 +349,12 @@ pub async fn retention_prunes_finished_jobs_and_runs_in_bounded_batches(store: S
                     lease: std::time::Duration::from_secs(30),
                     worker: None,
                     concurrency: None,
+                    rate: None,
                     now: at(i * 1_000),
                 })
                 .await
                 .unwrap()
+                .jobs
                 .pop()
                 .unwrap();
             let ack = JobAck { id: l.id, lease_token: l.lease_token, outcome: AckOutcome::Complete { result: None } };

@@ -159,10 +159,12 @@ pub async fn webhook_deliveries_follow_their_jobs_and_list_with_filters(store: S
             lease: Duration::from_secs(30),
             worker: None,
             concurrency: None,
+            rate: None,
             now: at(100),
         })
         .await
-        .unwrap();
+        .unwrap()
+        .jobs;
     assert_eq!(leased[0].id, j1.id);
     assert_eq!(status(&store, d1).await, DeliveryStatus::Processing);
     let planner: Arc<dyn RetryPlanner> = Arc::new(Planner);
@@ -223,10 +225,12 @@ pub async fn webhook_deliveries_follow_their_jobs_and_list_with_filters(store: S
             lease: Duration::from_secs(30),
             worker: None,
             concurrency: None,
+            rate: None,
             now: at(10_000),
         })
         .await
-        .unwrap();
+        .unwrap()
+        .jobs;
     let mine = leased.iter().find(|l| l.id == j1.id).unwrap();
     let fail = JobAck {
         id: j1.id,

@@ -46,9 +46,10 @@ async fn bench_pages_with_100_queues_and_a_million_jobs() {
             lease: Duration::from_secs(60),
             worker: Some("bench".into()),
             concurrency: None,
+            rate: None,
             now: app.state.engine.now(),
         };
-        let leased = store.job_lease(lease).await.unwrap();
+        let leased = store.job_lease(lease).await.unwrap().jobs;
         let acks = leased
             .into_iter()
             .map(|j| JobAck {

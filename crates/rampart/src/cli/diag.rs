@@ -113,6 +113,17 @@ fn render_background_jobs(d: &BackgroundJobsDiagnostics) -> String {
         out.push_str(&cron.render());
     }
 
+    let mut rates = output::Table::new(&["QUEUE", "START RATE"]);
+    for q in &d.queues {
+        if let Some(rate) = &q.rate {
+            rates.row(vec![q.name.to_string(), super::queues::rate_line(rate)]);
+        }
+    }
+    if !rates.is_empty() {
+        out.push_str("\nstart rates\n");
+        out.push_str(&rates.render());
+    }
+
     let mut tenants = output::Table::new(&["QUEUE", "TENANT", "DEAD"]);
     for t in &d.dead_tenants {
         tenants.row(vec![t.queue.clone(), t.tenant.clone(), t.dead.to_string()]);

@@ -2,7 +2,7 @@
 //! totals since start-up, pause and resume leasing.
 
 use anyhow::Context as _;
-use rampart_client::wire::{QueuePausedResponse, QueueView};
+use rampart_client::wire::{QueuePausedResponse, QueueRateView, QueueView};
 use rampart_core::id::QueueName;
 
 use crate::cli::{Remote, output};
@@ -84,8 +84,17 @@ async fn list(remote: &Remote) -> anyhow::Result<()> {
 }
 
 fn queues_table(queues: &[QueueView]) -> output::Table {
-    let mut table =
-        output::Table::new(&["NAME", "PAUSED", "SCHEDULED", "AVAILABLE", "ACTIVE", "COMPLETED", "DEAD", "CANCELLED"]);
+    let mut table = output::Table::new(&[
+        "NAME",
+        "PAUSED",
+        "SCHEDULED",
+        "AVAILABLE",
+        "ACTIVE",
+        "COMPLETED",
+        "DEAD",
+        "CANCELLED",
+        "RATE",
+    ]);
     for q in queues {
         let c = &q.counts;
         table.row(vec![
@@ -97,6 +106,13 @@ fn queues_table(queues: &[QueueView]) -> output::Table {
             c.completed.to_string(),
             c.dead.to_string(),
             c.cancelled.to_string(),
+            q.rate.as_ref().map_or_else(
+                || "-".to_string(),
+                |r| match &r.key {
+                    Some(key) => format!("{} per {key}", r.rate),
+                    None => r.rate.clone(),
+                },
+            ),
         ]);
     }
     table
@@ -110,6 +126,9 @@ fn render_queue(queue: &QueueView) -> String {
         head.push(("target", target.clone()));
         // Shown to admin keys only: others see that there is one.
         head.push(("secret", queue.secret.clone().unwrap_or_else(|| "(shown to admin keys only)".into())));
+    }
+    if let Some(rate) = &queue.rate {
+        head.push(("rate", rate_line(rate)));
     }
     let mut out = output::fields(&head);
     out.push_str("\njobs now\n");
@@ -132,6 +151,26 @@ fn render_queue(queue: &QueueView) -> String {
         ("  mean processing", format!("{:.1}ms", t.mean_processing_ms)),
     ]));
     out
+}
+
+/// A start rate and its windows now: `100/1m, 40 started in the open window`,
+/// by tenant `5/1s per tenant, 12 started in 4 open windows, 2 full until …`.
+pub(crate) fn rate_line(rate: &QueueRateView) -> String {
+    let mut line = match &rate.key {
+        Some(key) => format!(
+            "{} per {key}, {} started in {} open window{}",
+            rate.rate,
+            rate.started,
+            rate.groups,
+            if rate.groups == 1 { "" } else { "s" }
+        ),
+        None => format!("{}, {} started in the open window", rate.rate, rate.started),
+    };
+    if let Some(at) = rate.reopens_at {
+        let full = if rate.key.is_some() { format!("{} full", rate.full) } else { "full".to_string() };
+        line.push_str(&format!(", {full} until {at}"));
+    }
+    line
 }
 
 fn print_paused(response: &QueuePausedResponse, remote: &Remote) -> anyhow::Result<()> {
@@ -176,6 +215,7 @@ mod tests {
             totals: QueueTotals { completed: 10, failed: 2, mean_processing_ms: 12.25, ..QueueTotals::default() },
             target: None,
             secret: None,
+            rate: None,
         }
     }
 
@@ -183,9 +223,9 @@ mod tests {
     fn the_list_is_one_row_per_queue() {
         let text = queues_table(&[queue("email", false), queue("billing.invoices", true)]).render();
         let expected = "\
-NAME              PAUSED  SCHEDULED  AVAILABLE  ACTIVE  COMPLETED  DEAD  CANCELLED
-email             no      1          20         3       400        5     0
-billing.invoices  yes     1          20         3       400        5     0
+NAME              PAUSED  SCHEDULED  AVAILABLE  ACTIVE  COMPLETED  DEAD  CANCELLED  RATE
+email             no      1          20         3       400        5     0          -
+billing.invoices  yes     1          20         3       400        5     0          -
 ";
         assert_eq!(text, expected);
     }
@@ -198,6 +238,23 @@ billing.invoices  yes     1          20         3       400        5     0
         assert!(text.contains("  mean processing  12.2ms\n") || text.contains("  mean processing  12.3ms\n"), "{text}");
         assert!(text.contains("  failed           2\n"), "{text}");
         assert!(!text.contains("target"), "a pull queue has none: {text}");
+    }
+
+    #[test]
+    fn a_rated_queue_shows_its_rate_and_open_windows() {
+        let mut q = queue("sync", false);
+        let rate =
+            QueueRateView { rate: "100/1m".into(), key: None, started: 40, groups: 1, full: 0, reopens_at: None };
+        q.rate = Some(rate.clone());
+        assert!(render_queue(&q).contains("rate    100/1m, 40 started in the open window\n"), "{}", render_queue(&q));
+        let full =
+            QueueRateView { started: 100, full: 1, reopens_at: Some("2026-12-07T23:00:00Z".parse().unwrap()), ..rate };
+        assert_eq!(rate_line(&full), "100/1m, 100 started in the open window, full until 2026-12-07T23:00:00.000Z");
+        let by_tenant = QueueRateView { key: Some("tenant".into()), started: 12, groups: 4, full: 2, ..full };
+        assert_eq!(
+            rate_line(&by_tenant),
+            "100/1m per tenant, 12 started in 4 open windows, 2 full until 2026-12-07T23:00:00.000Z"
+        );
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //! and worked through both nodes run once each, a node killed with SIGKILL
 //! leaves its jobs to the other, a database outage is survived without a
 //! restart, unique keys hold across nodes, a webhook event posted to both at
-//! once is taken once, and a rate-limit policy put on one node is enforced
-//! by both through one Redis.
+//! once is taken once, a rate-limit policy put on one node is enforced by
+//! both through one Redis, a lease that expires on one node is a stall the
+//! other leases again, and a queue's start rate holds for both nodes
+//! together.
 //!
 //! Each test gets a fresh database ([`TestDatabase`]) and two nodes with
 //! data directories of their own; the second node uses the admin key the
@@ -21,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use rampart_client::wire::{BatchRequest, EnqueueRequest, RateLimitCheckRequest, RateLimitPolicyPut};
+use rampart_client::wire::{BatchRequest, EnqueueRequest, LeaseRequest, RateLimitCheckRequest, RateLimitPolicyPut};
 use rampart_core::id::JobId;
 use rampart_store::Store;
 use rampart_store::postgres::PgConfig;
@@ -734,4 +736,82 @@ async fn a_policy_put_on_one_node_is_enforced_by_both_through_one_redis() {
         (!policies.policies.iter().any(|p| p.name == "signup")).then_some(())
     })
     .await;
+}
+
+/// A lease on node `node` of at most `max` jobs, without waiting unless `wait` says.
+async fn lease_on(
+    cluster: &Cluster,
+    node: usize,
+    queue: &str,
+    max: u32,
+    wait: Option<&str>,
+) -> Vec<rampart_client::wire::LeasedJobView> {
+    let req = LeaseRequest {
+        max: Some(max),
+        wait: wait.map(|w| w.parse().expect("a duration")),
+        lease: None,
+        worker: Some(format!("node-{node}")),
+    };
+    cluster.nodes[node].client().lease(queue, &req).await.expect("a lease").jobs
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_that_expires_on_one_node_is_a_stall_the_other_node_leases_again() {
+    const QUEUE: &str = "stall";
+    let config = "[queues.stall]\nlease = \"1s\"\n";
+    let Some(cluster) = Cluster::builder("stall_two_nodes").config(config).start().await else { return };
+    let id = cluster.nodes[0].client().enqueue(QUEUE, &request(json!({}), None)).await.expect("enqueue").id;
+    let first = lease_on(&cluster, 0, QUEUE, 1, None).await;
+    assert_eq!((first[0].id, first[0].attempt), (id, 1));
+    // Node a's worker never heartbeats: the lease expires, a reaper (either
+    // node's) gives the job back, and node b's waiting lease takes it.
+    let again = eventually("node b to lease the stalled job", || async {
+        let jobs = lease_on(&cluster, 1, QUEUE, 1, Some("5s")).await;
+        jobs.into_iter().next()
+    })
+    .await;
+    assert_eq!((again.id, again.attempt), (id, 1), "a stall does not count an attempt");
+    let histories = cluster.histories(QUEUE).await;
+    let history = &histories[&id.0];
+    assert_eq!(history.count("stalled"), 1, "{history:#?}");
+    let workers: Vec<_> = history.events.iter().filter_map(|e| e.worker.as_deref()).collect();
+    assert_eq!(workers.first(), Some(&"node-0"), "{history:#?}");
+    assert_eq!(workers.last(), Some(&"node-1"), "{history:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_together_start_no_more_jobs_than_the_queue_rate() {
+    const QUEUE: &str = "rated";
+    let config = "[queues.rated]\nrate = \"5/1h\"\n";
+    let Some(cluster) = Cluster::builder("rate_two_nodes").config(config).start().await else { return };
+    cluster.enqueue_spread(QUEUE, 40, 10).await;
+    // Eight claimers, four per node, all at once, each asking for two jobs
+    // five times: the window of one hour admits five between them.
+    let mut claims = JoinSet::new();
+    for claimer in 0..8 {
+        let client = cluster.nodes[claimer % 2].client().clone();
+        claims.spawn(async move {
+            let mut got = Vec::new();
+            for _ in 0..5 {
+                let req = LeaseRequest { max: Some(2), ..LeaseRequest::default() };
+                got.extend(client.lease(QUEUE, &req).await.expect("a lease").jobs.into_iter().map(|j| j.id));
+            }
+            got
+        });
+    }
+    let mut started = BTreeSet::new();
+    while let Some(got) = claims.join_next().await {
+        for id in got.expect("a claimer") {
+            assert!(started.insert(id), "job {id} was leased twice");
+        }
+    }
+    assert_eq!(started.len(), 5, "both nodes together start the rate's five in its window");
+    let states = cluster.states(QUEUE).await;
+    assert_eq!((states.get("active"), states.get("available")), (Some(&5), Some(&35)), "{states:?}");
+    for node in 0..2 {
+        assert!(lease_on(&cluster, node, QUEUE, 10, None).await.is_empty(), "node {node} starts none past the rate");
+        let view = cluster.nodes[node].client().queue(QUEUE).await.expect("the queue");
+        let rate = view.rate.expect("the queue shows its rate");
+        assert_eq!((rate.rate.as_str(), rate.started, rate.full), ("5/1h", 5, 1), "node {node}");
+    }
 }
