@@ -24,9 +24,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0013_telemetry.sql"),
     include_str!("migrations/0014_jobs_tenant_stalls.sql"),
     include_str!("migrations/0015_alert_threads.sql"),
-    include_str!("migrations/0018_nodes.sql"),
-    include_str!("migrations/0019_dashboard_jobs.sql"),
-    include_str!("migrations/0016_queue_rates.sql"),
+    include_str!("migrations/0016_nodes.sql"),
+    include_str!("migrations/0017_dashboard_jobs.sql"),
+    include_str!("migrations/0018_queue_rates.sql"),
 ];
 
 /// How many migrations this rampart knows.
