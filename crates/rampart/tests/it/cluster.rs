@@ -98,7 +98,7 @@ impl ClusterBuilder {
             .await
             .unwrap_or_else(|e| panic!("cannot open the test database as a store: {e}"));
         let (runs, holds) = (a.work_dir().join("runs.log"), a.work_dir().join("holds.log"));
-        Some(Cluster { nodes: [a, b], sql, store, proxy, runs, holds, db })
+        Some(Cluster { nodes: [a, b], sql, store, proxy, runs, holds, _db: db })
     }
 }
 
@@ -114,7 +114,7 @@ pub(crate) struct Cluster {
     /// The log of the jobs the scripts hold on to, see [`Cluster::script`].
     holds: PathBuf,
     /// Dropped last: the database goes once nothing uses it.
-    pub(crate) db: TestDatabase,
+    _db: TestDatabase,
 }
 
 impl Cluster {

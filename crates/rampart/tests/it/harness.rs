@@ -574,12 +574,18 @@ impl Cli {
     /// Runs `rampart ARGS…` to its end (failing the test if that takes
     /// longer than a minute).
     pub async fn run(&self, args: &[&str]) -> Run {
+        self.run_within(args, PATIENCE).await
+    }
+
+    /// Runs `rampart ARGS…` to its end, failing the test past `patience`
+    /// (for commands that run many steps, each with its own bound).
+    pub async fn run_within(&self, args: &[&str], patience: Duration) -> Run {
         let mut command = tokio::process::Command::from(self.command(args));
         command.stdin(Stdio::null()).kill_on_drop(true);
         let joined = args.join(" ");
-        let output = tokio::time::timeout(PATIENCE, command.output())
+        let output = tokio::time::timeout(patience, command.output())
             .await
-            .unwrap_or_else(|_| panic!("`rampart {joined}` did not finish within {PATIENCE:?}"))
+            .unwrap_or_else(|_| panic!("`rampart {joined}` did not finish within {patience:?}"))
             .unwrap_or_else(|e| panic!("cannot run `rampart {joined}`: {e}"));
         Run {
             args: joined,
