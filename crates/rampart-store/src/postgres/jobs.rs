@@ -14,16 +14,16 @@ use std::time::Duration;
 use deadpool_postgres::{GenericClient, Transaction};
 use rampart_core::id::{JobId, QueueName};
 use rampart_core::job::{FailureKind, JobState};
-use rampart_core::queue::QueueRate;
 use rampart_core::retry::{FailureOutcome, RetryPlanner, retry_not_before};
 use rampart_core::time::UnixMillis;
 use tokio_postgres::Row;
 
 use super::Client;
+use super::job_rates;
 use super::listener::CHANNEL;
 use crate::error::StoreError;
 use crate::job::*;
-use crate::rate::{self, JobLeased, QueueRateParams, QueueRateStatus, RateWindows};
+use crate::rate::JobLeased;
 
 pub(super) const RECORD_COLUMNS: &str = "id, queue, state, payload, priority, attempt, max_attempts, timeout_ms, unique_key, \
      created_at, run_at, started_at, finished_at, lease_expires_at, timeout_at, worker, last_error, result, tenant, stalls, progress, \
@@ -202,20 +202,6 @@ const LEASE_SQL: &str = "WITH picked AS (
     )
     SELECT leased.* FROM leased CROSS JOIN relaxed";
 
-/// A rated pass's leases: `$5` holds the ids the pass kept, locked by its scan.
-const LEASE_IDS_SQL: &str = "WITH leased AS (
-        UPDATE jobs j SET state = 'active', attempt = j.attempt + 1,
-            lease_token = replace(gen_random_uuid()::text, '-', ''),
-            lease_expires_at = $3::bigint, lease_ms = $6::bigint, started_at = $2::bigint, worker = $4::text,
-            timeout_at = j.timeout_ms + $2::bigint
-        FROM unnest($5::bigint[]) AS picked(id) WHERE j.id = picked.id AND j.queue = $1::text
-        RETURNING j.id, j.payload, j.attempt, j.max_attempts, j.lease_token, j.lease_expires_at, j.timeout_at,
-                  j.created_at, j.run_at, j.priority, j.tenant
-    ), relaxed AS (
-        SELECT set_config('synchronous_commit', 'off', true)
-    )
-    SELECT leased.* FROM leased CROSS JOIN relaxed";
-
 pub(super) async fn lease(c: &mut Client, p: &JobLeaseParams) -> Result<JobLeased, StoreError> {
     if p.max == 0 {
         return Ok(JobLeased::default());
@@ -241,80 +227,15 @@ pub(super) async fn lease(c: &mut Client, p: &JobLeaseParams) -> Result<JobLease
     }
     let leased = match &p.rate {
         None => JobLeased { jobs: lease_rows(&tx, LEASE_SQL, p, &max).await?, rate_reopens_at: None },
-        Some(rate) => lease_rated(&tx, p, rate, u32::try_from(max).unwrap_or(p.max)).await?,
+        Some(rate) => job_rates::lease_rated(&tx, p, rate, u32::try_from(max).unwrap_or(p.max)).await?,
     };
     tx.commit().await?;
     Ok(leased)
 }
 
-/// A lease under a start rate, in passes (see [`crate::rate`]), inside the
-/// queue's lock.
-async fn lease_rated(
-    tx: &Transaction<'_>,
-    p: &JobLeaseParams,
-    rate: &QueueRate,
-    max: u32,
-) -> Result<JobLeased, StoreError> {
-    let (queue, key) = (p.queue.as_str(), rate::key_column(rate));
-    let ended =
-        tx.prepare_cached("DELETE FROM queue_rates WHERE queue = $1 AND rate_key = $2 AND window_start <= $3").await?;
-    tx.execute(&ended, &[&queue, &key, &(p.now.0 - duration_ms(rate.rate.per))]).await?;
-    let open = tx
-        .prepare_cached("SELECT grp, window_start, started FROM queue_rates WHERE queue = $1 AND rate_key = $2")
-        .await?;
-    let open = tx
-        .query(&open, &[&queue, &key])
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    let mut windows = RateWindows::new(*rate, p.now, open);
-    let scan = tx
-        .prepare_cached(&format!(
-            "SELECT id, {group} FROM jobs WHERE queue = $1 AND state = 'available'
-               AND NOT EXISTS (SELECT 1 FROM queues WHERE name = $1 AND paused)
-               AND NOT ({group} = ANY($2::text[]))
-             ORDER BY priority DESC, run_at, id
-             LIMIT $3
-             FOR UPDATE SKIP LOCKED",
-            group = rate::group_sql(rate)
-        ))
-        .await?;
-    let mut left = rate::lease_cap(&windows, max);
-    let mut jobs = Vec::new();
-    while left > 0 {
-        let want = i64::try_from(left).unwrap_or(i64::MAX);
-        let rows = tx
-            .query(&scan, &[&queue, &windows.full(), &want])
-            .await?
-            .iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect::<Result<Vec<(i64, String)>, StoreError>>()?;
-        let (ids, more) = windows.keep(rows, left);
-        left -= ids.len() as u64;
-        if !ids.is_empty() {
-            jobs.extend(lease_rows(tx, LEASE_IDS_SQL, p, &ids).await?);
-        }
-        if !more {
-            break;
-        }
-    }
-    let count = tx
-        .prepare_cached(
-            "INSERT INTO queue_rates (queue, rate_key, grp, window_start, started) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (queue, rate_key, grp) DO UPDATE SET started = queue_rates.started + excluded.started",
-        )
-        .await?;
-    for (group, start, n) in windows.taken() {
-        tx.execute(&count, &[&queue, &key, &group, &start.0, &n]).await?;
-    }
-    sort_leased(&mut jobs);
-    Ok(JobLeased { jobs, rate_reopens_at: windows.reopens_at() })
-}
-
 /// Runs a lease statement whose `$5` is `pick` (a count or ids),
 /// answering the leased jobs in lease order.
-async fn lease_rows(
+pub(super) async fn lease_rows(
     c: &impl GenericClient,
     sql: &str,
     p: &JobLeaseParams,
@@ -349,22 +270,6 @@ fn leased_jobs(p: &JobLeaseParams, rows: &[Row]) -> Result<Vec<LeasedJob>, Store
         .collect::<Result<Vec<_>, StoreError>>()?;
     sort_leased(&mut jobs);
     Ok(jobs)
-}
-
-pub(super) async fn rate_status(c: &mut Client, p: &QueueRateParams) -> Result<QueueRateStatus, StoreError> {
-    let stmt = c
-        .prepare_cached(
-            "SELECT grp, window_start, started FROM queue_rates WHERE queue = $1 AND rate_key = $2 AND window_start > $3",
-        )
-        .await?;
-    let since = p.now.0 - duration_ms(p.rate.rate.per);
-    let open = c
-        .query(&stmt, &[&p.queue.as_str(), &rate::key_column(&p.rate), &since])
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    Ok(RateWindows::new(p.rate, p.now, open).status())
 }
 
 pub(super) async fn heartbeat(c: &mut Client, p: &JobHeartbeatParams) -> Result<UnixMillis, StoreError> {
@@ -931,7 +836,7 @@ pub(super) async fn purge_dead(c: &mut Client, queue: &QueueName, limit: u32) ->
     Ok(n.max(0) as u64)
 }
 
-fn duration_ms(d: Duration) -> i64 {
+pub(super) fn duration_ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 

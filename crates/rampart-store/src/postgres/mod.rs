@@ -16,6 +16,7 @@ mod error;
 mod insight;
 mod integration;
 mod job_admin;
+mod job_rates;
 mod job_reads;
 mod jobs;
 mod keys;
@@ -248,7 +249,7 @@ impl PgStore {
         &self,
         p: crate::QueueRateParams,
     ) -> Result<crate::QueueRateStatus, StoreError> {
-        self.call(async |c| jobs::rate_status(c, &p).await).await
+        self.call(async |c| job_rates::rate_status(c, &p).await).await
     }
 
     pub(crate) async fn job_heartbeat(&self, p: JobHeartbeatParams) -> Result<UnixMillis, StoreError> {
