@@ -23,8 +23,8 @@ pub struct StateCounts {
     pub cancelled: u64,
 }
 
-/// Running totals of a queue since this server started, built from its
-/// [`QueueCounters`].
+/// A queue's totals of every node, kept in the store (as last sampled) plus
+/// what the answering node counted since, built from its [`QueueCounters`].
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QueueTotals {
     /// Attempts that completed.

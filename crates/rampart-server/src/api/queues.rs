@@ -2,6 +2,8 @@
 //! values hidden, and for admins the whole target and its signing secret),
 //! dead letters, pause and resume.
 
+use std::collections::BTreeMap;
+
 use axum::Json;
 use axum::extract::{Path, State};
 
@@ -9,10 +11,13 @@ use rampart_client::endpoint::{
     QUEUES_DEAD_PURGE, QUEUES_DEAD_RETRY, QUEUES_GET, QUEUES_LIST, QUEUES_PAUSE, QUEUES_RESUME,
 };
 use rampart_core::auth::Role;
+use rampart_core::id::QueueName;
+use rampart_core::queue::QueueCounters;
 
 use super::extract::{Admin, Auth, Body, Read};
 use super::route::Routes;
 use super::{ApiError, AppState, queue_name, view};
+use crate::engine::QueueStatus;
 use crate::service::dispatcher::push_secret;
 use rampart_client::wire::*;
 
@@ -26,13 +31,22 @@ pub(super) fn router() -> Routes {
         .add(QUEUES_RESUME, queues_resume)
 }
 
+/// A queue's view with the totals of every node (the stored ones as last
+/// sampled plus what this node counted since), not only this node's: the
+/// nodes of a cluster answer alike, and a restart does not reset them.
+fn with_totals(totals: &BTreeMap<QueueName, QueueCounters>, mut q: QueueStatus) -> QueueView {
+    q.totals = totals.get(&q.name).copied().unwrap_or_default();
+    view::queue(q)
+}
+
 async fn queues_list(State(state): State<AppState>, _auth: Auth<Read>) -> Result<Json<QueuesResponse>, ApiError> {
     let queues = state.engine.queues().await?;
+    let totals = state.monitor.totals();
     let queues = queues
         .into_iter()
         .map(|q| {
             let target = state.engine.queue_config(&q.name).target.as_ref().map(|t| t.to_string());
-            QueueView { target, ..view::queue(q) }
+            QueueView { target, ..with_totals(&totals, q) }
         })
         .collect();
     Ok(Json(QueuesResponse { queues }))
@@ -44,7 +58,7 @@ async fn queues_get(
     Path(queue): Path<String>,
 ) -> Result<Json<QueueView>, ApiError> {
     let queue = queue_name(&queue)?;
-    let mut shown = view::queue(state.engine.queue(&queue).await?);
+    let mut shown = with_totals(&state.monitor.totals(), state.engine.queue(&queue).await?);
     if let Some(target) = &state.engine.queue_config(&queue).target {
         // Its query may hold a token, shown hidden; an admin, who may read
         // the signing secret too, sees it whole.

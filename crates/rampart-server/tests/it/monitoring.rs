@@ -460,3 +460,24 @@ async fn redis_up_is_absent_without_redis_and_a_sample_with_it() {
     // Not connected until the prober reaches it: checks fall back, so 0.
     assert!(matches!(find(&scrape, "rampart_redis_up", &[]), Some(Value::Gauge(v)) if *v == 0.0), "{text}");
 }
+
+#[tokio::test]
+async fn a_stall_another_node_reaped_shows_in_every_nodes_queue_totals() {
+    let app = TestApp::new().await;
+    // Another node over the same store: its engine counts what its reaper finds.
+    let (_trigger, shutdown) = Shutdown::new();
+    let other = Engine::new(app.engine.store().clone(), &Config::default(), app.clock.clone(), shutdown);
+    let other_monitor = Monitor::new(MonitoringConfig::default(), other.clone());
+    app.enqueue("q", r#"{"payload":{}}"#).await;
+    assert_eq!(app.lease("q", 1).await.len(), 1);
+    app.clock.advance(Duration::from_secs(60));
+    assert_eq!(other.reap_once().await.unwrap(), 1, "the other node's reaper gives the stalled job back");
+    // The other node stores its totals at its sample, this node reads them at its own.
+    Sampler::new(SamplerConfig::default(), other_monitor).run_once().await.unwrap();
+    sampler(&app).run_once().await.unwrap();
+
+    let queue = app.send_as("reader", Method::GET, "/v1/queues/q", None).await;
+    assert_eq!(queue.body["totals"]["stalled"], 1, "{}", queue.body);
+    let list = app.send_as("reader", Method::GET, "/v1/queues", None).await;
+    assert_eq!(list.body["queues"][0]["totals"]["stalled"], 1, "{}", list.body);
+}

@@ -131,11 +131,9 @@ async fn chaos_passes_a_local_server_and_fails_a_wrong_policy_or_key() {
 async fn chaos_passes_a_two_node_postgres_cluster() {
     let Some(cluster) = Cluster::builder("chaos_cluster").config(FAST).start().await else { return };
     let node = &cluster.nodes[0];
-    // queue_metrics is left out here: on two nodes the totals never showed
-    // the stalls of worker_crash (`totals.stalled is 0`), an open defect
-    // noted on issue 19. store_cut and push_target start servers of their
-    // own, the same as in the local test above.
-    let scenarios = ["worker_crash", "retry_policy", "monitoring", "restart"];
+    // store_cut and push_target start servers of their own, the same as in
+    // the local test above.
+    let scenarios = ["worker_crash", "retry_policy", "queue_metrics", "monitoring", "restart"];
     let mut args = vec!["--backoff-initial", "200ms", "--allow-restart"];
     for s in scenarios {
         args.extend(["--scenario", s]);
@@ -143,7 +141,7 @@ async fn chaos_passes_a_two_node_postgres_cluster() {
     let (report, code) = chaos(&node.cli(), &args).await;
     let _restarted = Restarted::of(node);
     assert!(report.ok, "{report:#?}");
-    assert_eq!((report.passed, report.total, report.verdict.as_str()), (4, 4, "production-ready"), "{report:#?}");
+    assert_eq!((report.passed, report.total, report.verdict.as_str()), (5, 5, "production-ready"), "{report:#?}");
     let (_, crash) = result(&report, "worker_crash");
     assert!(crash.starts_with("10/10 recovered (100%) after SIGKILL of a `rampart work`"), "{crash}");
     let (_, restart) = result(&report, "restart");
