@@ -95,7 +95,7 @@ pub use integration::{IntegrationCounts, IntegrationRecord, IntegrationSummary, 
 pub use job::*;
 pub use monitoring::{JobHealthCounts, QueueTotalsAddParams, QueueTotalsDelta, QueueTotalsRecord, utc_day};
 pub use node::{NodeList, NodeRecord, NodeReportParams};
-pub use queue::{QueueCounts, QueueRecord};
+pub use queue::{QueueCounts, QueueDeleted, QueueRecord};
 pub use rate::{JobLeased, QueueRateParams, QueueRateStatus};
 pub use ratelimit::RateLimitPolicyRecord;
 pub use signal::StoreSignal;
@@ -422,6 +422,16 @@ impl Store {
     /// Pauses or resumes a queue (creating it if unknown).
     pub async fn queue_set_paused(&self, name: QueueName, paused: bool, now: UnixMillis) -> Result<(), StoreError> {
         dispatch!(self, s => s.queue_set_paused(name, paused, now))
+    }
+
+    /// Deletes a queue that holds no unfinished job: its finished jobs with
+    /// their history, its totals, start-rate windows, enqueue keys and row,
+    /// in one transaction. A queue holding scheduled, available or active
+    /// jobs is left whole ([`QueueDeleted::NotEmpty`] with their counts).
+    /// Its push signing secret stays: a configured push target's receivers
+    /// keep verifying with it.
+    pub async fn queue_delete(&self, name: QueueName) -> Result<QueueDeleted, StoreError> {
+        dispatch!(self, s => s.queue_delete(name))
     }
 
     /// Stores a new API key (its hash, never the key).

@@ -49,7 +49,7 @@ use crate::integration::{IntegrationRecord, IntegrationSummary, IntegrationUpser
 use crate::job::*;
 use crate::monitoring::{JobHealthCounts, QueueTotalsAddParams, QueueTotalsRecord, WRITE_PROBE_BYTES, WriteHealth};
 use crate::node::{NodeList, NodeReportParams};
-use crate::queue::{QueueCounts, QueueRecord};
+use crate::queue::{QueueCounts, QueueDeleted, QueueRecord};
 use crate::ratelimit::RateLimitPolicyRecord;
 use crate::signal::StoreSignal;
 use crate::{ApiKeyInsert, ApiKeyRecord};
@@ -355,6 +355,10 @@ impl PgStore {
 
     pub(crate) async fn queue_ensure(&self, names: Vec<QueueName>, now: UnixMillis) -> Result<(), StoreError> {
         self.call(async |c| queue::queue_ensure(c, &names, now).await).await
+    }
+
+    pub(crate) async fn queue_delete(&self, name: QueueName) -> Result<QueueDeleted, StoreError> {
+        self.call(async |c| queue::queue_delete(c, &name).await).await
     }
 
     pub(crate) async fn queue_set_paused(

@@ -17,6 +17,7 @@ mod jobs;
 mod keys;
 mod monitoring;
 mod push;
+mod queue;
 mod ratelimit;
 mod row;
 mod usage;
@@ -43,7 +44,7 @@ use crate::integration::{IntegrationRecord, IntegrationSummary, IntegrationUpser
 use crate::job::*;
 use crate::monitoring::{JobHealthCounts, QueueTotalsAddParams, QueueTotalsRecord, WRITE_PROBE_BYTES, WriteHealth};
 use crate::node::{NodeList, NodeReportParams};
-use crate::queue::{QueueCounts, QueueRecord};
+use crate::queue::{QueueCounts, QueueDeleted, QueueRecord};
 use crate::ratelimit::RateLimitPolicyRecord;
 use crate::{ApiKeyInsert, ApiKeyRecord};
 
@@ -368,6 +369,10 @@ impl SqliteStore {
             Ok(())
         })
         .await
+    }
+
+    pub(crate) async fn queue_delete(&self, name: QueueName) -> Result<QueueDeleted, StoreError> {
+        self.write(move |c| queue::delete(c, &name)).await
     }
 
     pub(crate) async fn queue_set_paused(
