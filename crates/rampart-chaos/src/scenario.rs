@@ -1,7 +1,9 @@
 //! The scenarios, driving a server through the typed client on one
 //! throw-away queue. Each returns `Ok(detail)` to pass or `Err(detail)` to
 //! fail, and the queue is cleaned after each (dead jobs purged, what is left
-//! cancelled), also when it fails or Ctrl-C interrupts it.
+//! cancelled), also when it fails or Ctrl-C interrupts it; after the last
+//! one (or the interrupted one) the queue is deleted, unless `--queue`
+//! named one of the user's.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -88,7 +90,8 @@ pub async fn run(client: &Client, options: &Options) -> ChaosReport {
     let queue = options.queue.clone().unwrap_or_else(|| format!("chaos-{}-{}", std::process::id(), unique()));
     let mut ledger = Ledger::default();
     let mut rows = Vec::new();
-    for name in SCENARIOS.iter().filter(|s| options.scenarios.iter().any(|o| o == *s)) {
+    let chosen: Vec<&str> = SCENARIOS.iter().copied().filter(|s| options.scenarios.iter().any(|o| o == s)).collect();
+    for (i, name) in chosen.iter().enumerate() {
         let started = Instant::now();
         // Whatever a scenario starts (processes, proxies, throw-away
         // servers and databases) is owned by its future: dropped, on
@@ -111,7 +114,14 @@ pub async fn run(client: &Client, options: &Options) -> ChaosReport {
             outcome = scenario => (outcome, false),
             _ = tokio::signal::ctrl_c() => (Outcome::Fail("interrupted (Ctrl-C)".to_string()), true),
         };
-        let outcome = match (outcome, clean(client, &queue).await) {
+        // The queue is removed once, after the last scenario that runs: the
+        // scenarios before queue_metrics leave it the totals it checks.
+        let last = interrupted || i + 1 == chosen.len();
+        let cleaned = match clean(client, &queue).await {
+            Ok(note) if last && options.queue.is_none() => remove(client, &queue).await.map(|gone| note.or(gone)),
+            other => other,
+        };
+        let outcome = match (outcome, cleaned) {
             (outcome, Ok(None)) | (outcome @ Outcome::Skip(_), _) => outcome,
             (Outcome::Pass(detail), Ok(Some(note))) => Outcome::Pass(format!("{detail}; {note}")),
             (Outcome::Fail(detail), Ok(Some(note))) => Outcome::Fail(format!("{detail}; {note}")),
@@ -161,6 +171,18 @@ async fn clean(client: &Client, queue: &str) -> Result<Option<String>, String> {
             return Ok(Some(format!("{leased} job(s) left leased by a worker outside this run")));
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Deletes the run's own queue once cleaned; a queue never made (the
+/// scenarios that ran used none) is no problem. Jobs a worker outside the
+/// run still holds keep it, with a note saying so.
+async fn remove(client: &Client, queue: &str) -> Result<Option<String>, String> {
+    match client.queue_delete(queue).await {
+        Ok(_) => Ok(None),
+        Err(e) if e.status_code() == Some(404) => Ok(None),
+        Err(e) if e.status_code() == Some(409) => Ok(Some(format!("the queue was kept: {e}"))),
+        Err(e) => Err(format!("deleting the queue: {e}")),
     }
 }
 

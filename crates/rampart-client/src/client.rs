@@ -21,9 +21,10 @@ use crate::wire::{
     AckResponse, AcksRequest, AcksResponse, BatchRequest, BatchResponse, CompleteRequest, DeadPurgeResponse,
     DeadRetryRequest, DeadRetryResponse, EnqueueRequest, EnqueueResponse, ErrorBody, FailRequest, HealthResponse,
     HeartbeatRequest, HeartbeatResponse, JobListResponse, JobStateResponse, JobView, KeyCreateRequest,
-    KeyCreatedResponse, KeysResponse, LeaseFailRequest, LeaseRequest, LeaseResponse, QueuePausedResponse, QueueView,
-    QueuesResponse, RateLimitCheckRequest, RateLimitCheckResponse, RateLimitKeyView, RateLimitPoliciesResponse,
-    RateLimitPolicyPut, RateLimitPolicyView, RateLimitResetResponse, ReadyResponse, ReleaseRequest,
+    KeyCreatedResponse, KeysResponse, LeaseFailRequest, LeaseRequest, LeaseResponse, QueueDeletedResponse,
+    QueuePausedResponse, QueueView, QueuesResponse, RateLimitCheckRequest, RateLimitCheckResponse, RateLimitKeyView,
+    RateLimitPoliciesResponse, RateLimitPolicyPut, RateLimitPolicyView, RateLimitResetResponse, ReadyResponse,
+    ReleaseRequest,
 };
 use crate::wire::{AlertRecordView, AlertTestResponse, AlertsResponse, SilenceRequest, SilenceView, SilencesResponse};
 use crate::wire::{BackgroundJobsDiagnostics, IntegrationReportRequest, IntegrationView, IntegrationsDiagnostics};
@@ -357,6 +358,12 @@ impl Client {
     /// Deletes a queue's dead jobs.
     pub async fn dead_purge(&self, queue: &str) -> Result<DeadPurgeResponse, ClientError> {
         self.send(self.call(QUEUES_DEAD_PURGE, &[queue])?, &[]).await
+    }
+
+    /// Deletes a queue that holds only finished jobs, with them, its totals
+    /// and settings (409 `QUEUE_NOT_EMPTY` naming the unfinished counts otherwise).
+    pub async fn queue_delete(&self, queue: &str) -> Result<QueueDeletedResponse, ClientError> {
+        self.send(self.call(QUEUES_DELETE, &[queue])?, &[]).await
     }
 
     /// Stops a queue's jobs from being leased.

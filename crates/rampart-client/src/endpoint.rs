@@ -128,6 +128,8 @@ endpoints! {
     QUEUES_LIST = GET "/v1/queues" => 200;
     /// One queue with its counts and totals.
     QUEUES_GET = GET "/v1/queues/{queue}" => 200;
+    /// Delete a queue holding only finished jobs, with them, its totals and settings.
+    QUEUES_DELETE = DELETE "/v1/queues/{queue}" => 200;
     /// Make a queue's dead jobs available again.
     QUEUES_DEAD_RETRY = POST "/v1/queues/{queue}/dead/retry" => 200;
     /// Delete a queue's dead jobs.

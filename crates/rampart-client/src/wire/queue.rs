@@ -1,4 +1,4 @@
-//! The shapes of the queue routes: listings, dead letters, pause and resume.
+//! The shapes of the queue routes: listings, dead letters, pause and resume, delete.
 
 use rampart_core::id::JobId;
 use rampart_core::id::QueueName;
@@ -132,6 +132,15 @@ pub struct DeadRetryResponse {
 pub struct DeadPurgeResponse {
     /// Jobs deleted.
     pub purged: u64,
+}
+
+/// The answer to a queue's delete: what went with it.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct QueueDeletedResponse {
+    /// The queue.
+    pub name: QueueName,
+    /// Its finished jobs deleted, with their history.
+    pub jobs: u64,
 }
 
 /// The answer to pause and resume.

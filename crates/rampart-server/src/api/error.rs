@@ -103,6 +103,7 @@ impl From<EngineError> for ApiError {
             }
             EngineError::JobNotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "JOB_NOT_FOUND", message),
             EngineError::QueueNotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "QUEUE_NOT_FOUND", message),
+            EngineError::QueueNotEmpty { .. } => ApiError::new(StatusCode::CONFLICT, "QUEUE_NOT_EMPTY", message),
             EngineError::LeaseLost => ApiError::new(StatusCode::CONFLICT, "LEASE_LOST", message),
             EngineError::InvalidState(_) => ApiError::new(StatusCode::CONFLICT, "INVALID_STATE", message),
             EngineError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, "CONFLICT", message),

@@ -1,6 +1,7 @@
 //! Queue routes: counts and totals (with a push queue's target, its query
 //! values hidden, and for admins the whole target and its signing secret),
-//! dead letters, pause and resume.
+//! dead letters, pause and resume, and deleting a queue that holds only
+//! finished jobs.
 
 use std::collections::BTreeMap;
 
@@ -8,7 +9,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 
 use rampart_client::endpoint::{
-    QUEUES_DEAD_PURGE, QUEUES_DEAD_RETRY, QUEUES_GET, QUEUES_LIST, QUEUES_PAUSE, QUEUES_RESUME,
+    QUEUES_DEAD_PURGE, QUEUES_DEAD_RETRY, QUEUES_DELETE, QUEUES_GET, QUEUES_LIST, QUEUES_PAUSE, QUEUES_RESUME,
 };
 use rampart_core::auth::Role;
 use rampart_core::id::QueueName;
@@ -25,6 +26,7 @@ pub(super) fn router() -> Routes {
     Routes::new()
         .add(QUEUES_LIST, queues_list)
         .add(QUEUES_GET, queues_get)
+        .add(QUEUES_DELETE, queues_delete)
         .add(QUEUES_DEAD_RETRY, queues_dead_retry)
         .add(QUEUES_DEAD_PURGE, queues_dead_purge)
         .add(QUEUES_PAUSE, queues_pause)
@@ -69,6 +71,16 @@ async fn queues_get(
         }
     }
     Ok(Json(shown))
+}
+
+async fn queues_delete(
+    State(state): State<AppState>,
+    _auth: Auth<Admin>,
+    Path(queue): Path<String>,
+) -> Result<Json<QueueDeletedResponse>, ApiError> {
+    let queue = queue_name(&queue)?;
+    let jobs = state.engine.queue_delete(&queue).await?;
+    Ok(Json(QueueDeletedResponse { name: queue, jobs }))
 }
 
 async fn queues_dead_retry(

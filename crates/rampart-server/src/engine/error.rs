@@ -26,6 +26,21 @@ pub enum EngineError {
     /// No such queue.
     #[error("queue `{0}` does not exist")]
     QueueNotFound(QueueName),
+    /// The queue holds jobs that are not finished, so it cannot be deleted.
+    #[error(
+        "queue `{queue}` holds {scheduled} scheduled, {available} available and {active} active jobs; \
+         let them finish or cancel them, then delete the queue"
+    )]
+    QueueNotEmpty {
+        /// The queue.
+        queue: QueueName,
+        /// Jobs delayed or waiting to retry.
+        scheduled: u64,
+        /// Jobs ready to lease.
+        available: u64,
+        /// Jobs leased.
+        active: u64,
+    },
     /// The lease token does not hold the job.
     #[error("the lease is lost: it expired or the job was leased again; do not retry this ack")]
     LeaseLost,

@@ -29,7 +29,7 @@ use rampart_core::time::{SharedClock, UnixMillis};
 use rampart_store::{
     AckOutcome, DeadTenant, JobAck, JobAckParams, JobAcked, JobHeartbeatParams, JobInsertKeyedParams, JobInsertParams,
     JobInserted, JobInsertedKeyed, JobLeaseParams, JobListParams, JobReapParams, JobReaped, JobRecord, JobRelease,
-    JobReleaseParams, JobReleased, JobRetryDeadParams, LeasedJob, NewJob, QueueCounts, QueueRateParams,
+    JobReleaseParams, JobReleased, JobRetryDeadParams, LeasedJob, NewJob, QueueCounts, QueueDeleted, QueueRateParams,
     QueueRateStatus, Store, StoreError, StoreSignal, WebhookIntakeParams, WebhookIntaken,
 };
 
@@ -575,6 +575,19 @@ impl Engine {
             self.inner.wakers.wake_queue(queue);
         }
         Ok(())
+    }
+
+    /// Deletes a queue holding no unfinished job, with its finished jobs,
+    /// their history, its totals and settings; answers how many jobs went.
+    /// A queue of the configuration comes back at the next start.
+    pub async fn queue_delete(&self, queue: &QueueName) -> Result<u64, EngineError> {
+        match self.inner.store.queue_delete(queue.clone()).await? {
+            QueueDeleted::Deleted { jobs } => Ok(jobs),
+            QueueDeleted::Unknown => Err(EngineError::QueueNotFound(queue.clone())),
+            QueueDeleted::NotEmpty { scheduled, available, active } => {
+                Err(EngineError::QueueNotEmpty { queue: queue.clone(), scheduled, available, active })
+            }
+        }
     }
 
     /// Every known queue with its counts and totals, by name.

@@ -35,6 +35,7 @@ fn routes(job: &str) -> Vec<(Method, String, Option<&'static str>, Action)> {
         (Method::DELETE, "/v1/queues/q/dead".into(), None, Admin),
         (Method::POST, "/v1/queues/q/pause".into(), None, Admin),
         (Method::POST, "/v1/queues/q/resume".into(), None, Admin),
+        (Method::DELETE, "/v1/queues/q".into(), None, Admin),
         (Method::POST, "/v1/keys".into(), Some(r#"{"name":"new-key","role":"reader"}"#), Admin),
         (Method::GET, "/v1/keys".into(), None, Admin),
         (Method::DELETE, "/v1/keys/no-such-key".into(), None, Admin),
@@ -238,6 +239,33 @@ async fn dead_letters_can_be_listed_retried_and_purged() {
     let again = app.job(&first).await;
     assert_eq!(again["state"], "available");
     assert_eq!(again["history"].as_array().unwrap().last().unwrap()["reason"], "retried");
+}
+
+#[tokio::test]
+async fn a_queue_is_deleted_once_its_jobs_finished_and_not_before() {
+    let app = TestApp::new().await;
+    let done = app.enqueue("del", r#"{"payload":{}}"#).await;
+    let waiting = app.enqueue("del", r#"{"payload":{}}"#).await;
+    let leased = app.lease("del", 1).await;
+    let busy = app.send(Method::DELETE, "/v1/queues/del", None).await;
+    assert_eq!((busy.status, busy.code()), (StatusCode::CONFLICT, "QUEUE_NOT_EMPTY"));
+    assert!(busy.message().contains("0 scheduled, 1 available and 1 active jobs"), "{}", busy.body);
+
+    let body = json!({"lease_token": leased[0]["lease_token"]}).to_string();
+    let id = leased[0]["id"].as_str().unwrap();
+    assert_eq!(app.send(Method::POST, &format!("/v1/jobs/{id}/complete"), Some(&body)).await.status, StatusCode::OK);
+    let other = if id == done { &waiting } else { &done };
+    app.send(Method::POST, &format!("/v1/jobs/{other}/cancel"), None).await;
+    let deleted = app.send(Method::DELETE, "/v1/queues/del", None).await;
+    assert_eq!((deleted.status, &deleted.body), (StatusCode::OK, &json!({"name": "del", "jobs": 2})));
+    let gone = app.send(Method::GET, "/v1/queues/del", None).await;
+    assert_eq!((gone.status, gone.code()), (StatusCode::NOT_FOUND, "QUEUE_NOT_FOUND"));
+    let job = app.send(Method::GET, &format!("/v1/jobs/{id}"), None).await;
+    assert_eq!(job.status, StatusCode::NOT_FOUND, "its jobs went with it");
+    let again = app.send(Method::DELETE, "/v1/queues/del", None).await;
+    assert_eq!((again.status, again.code()), (StatusCode::NOT_FOUND, "QUEUE_NOT_FOUND"));
+    let bad = app.send(Method::DELETE, "/v1/queues/bad%20name", None).await;
+    assert_eq!((bad.status, bad.code()), (StatusCode::BAD_REQUEST, "INVALID_QUEUE_NAME"));
 }
 
 #[tokio::test]

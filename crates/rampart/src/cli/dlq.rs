@@ -142,7 +142,7 @@ async fn purge(queue: &QueueName, yes: bool, remote: &Remote) -> anyhow::Result<
 }
 
 /// Asks a yes/no question on the terminal; only `y` or `yes` is a yes.
-fn confirm(question: &str) -> anyhow::Result<bool> {
+pub(super) fn confirm(question: &str) -> anyhow::Result<bool> {
     eprint!("{question} [y/N] ");
     std::io::stderr().flush().context("cannot write to the terminal")?;
     let mut answer = String::new();
@@ -154,7 +154,7 @@ fn is_yes(answer: &str) -> bool {
     matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
 }
 
-fn jobs_word(n: u64) -> &'static str {
+pub(super) fn jobs_word(n: u64) -> &'static str {
     if n == 1 { "job" } else { "jobs" }
 }
 

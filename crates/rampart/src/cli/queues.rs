@@ -1,11 +1,14 @@
 //! `rampart queues`: list queues with their job counts, show one with its
-//! totals since start-up, pause and resume leasing.
+//! totals, pause and resume leasing, delete a queue whose jobs all finished.
+
+use std::io::IsTerminal as _;
 
 use anyhow::Context as _;
 use rampart_client::wire::{QueuePausedResponse, QueueRateView, QueueView};
 use rampart_core::id::QueueName;
 
-use crate::cli::{Remote, output};
+use crate::cli::dlq::{confirm, jobs_word};
+use crate::cli::{Remote, UsageError, output};
 
 /// Options of `rampart queues`.
 #[derive(Debug, Clone, clap::Args)]
@@ -20,7 +23,7 @@ pub struct Args {
 pub enum QueuesCommand {
     /// List every queue with its jobs per state.
     List,
-    /// Show a queue's jobs per state and its totals since the server started;
+    /// Show a queue's jobs per state and its totals (every node's);
     /// for a push queue also its target and (to an admin key) its secret.
     Show {
         /// The queue.
@@ -35,6 +38,15 @@ pub enum QueuesCommand {
     Resume {
         /// The queue.
         name: QueueName,
+    },
+    /// Delete a queue whose jobs all finished, with them, its totals and
+    /// settings (refused while it holds scheduled, available or active jobs).
+    Delete {
+        /// The queue.
+        name: QueueName,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
     },
 }
 
@@ -66,7 +78,29 @@ pub async fn run(args: Args, remote: &Remote) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot resume queue `{name}`"))?;
             print_paused(&response, remote)
         }
+        QueuesCommand::Delete { name, yes } => delete(&name, yes, remote).await,
     }
+}
+
+async fn delete(queue: &QueueName, yes: bool, remote: &Remote) -> anyhow::Result<()> {
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(UsageError(format!(
+                "deleting queue `{queue}` and its finished jobs cannot be undone; pass --yes to confirm when not at a terminal"
+            ))
+            .into());
+        }
+        if !confirm(&format!("delete queue `{queue}` with its finished jobs and totals for good?"))? {
+            eprintln!("nothing deleted");
+            return Ok(());
+        }
+    }
+    let response =
+        remote.client.queue_delete(queue.as_str()).await.with_context(|| format!("cannot delete queue `{queue}`"))?;
+    if remote.json {
+        return output::json(&response);
+    }
+    output::line(&format!("deleted queue `{queue}` with {} finished {}", response.jobs, jobs_word(response.jobs)))
 }
 
 async fn list(remote: &Remote) -> anyhow::Result<()> {
@@ -204,6 +238,8 @@ mod tests {
         );
         assert!(matches!(parse(&["resume", "email"]), Ok(Some(QueuesCommand::Resume { .. }))));
         assert!(matches!(parse(&["show", "email"]), Ok(Some(QueuesCommand::Show { .. }))));
+        assert!(matches!(parse(&["delete", "email", "--yes"]), Ok(Some(QueuesCommand::Delete { yes: true, .. }))));
+        assert!(matches!(parse(&["delete", "email"]), Ok(Some(QueuesCommand::Delete { yes: false, .. }))));
         assert!(parse(&["show", "no/slash"]).is_err());
     }
 
