@@ -125,6 +125,19 @@ export class Queue {
     await this.client.request('POST', '/v1/queues/{queue}/resume', { params: [this.name] });
   }
 
+  /**
+   * Deletes the queue once every job of it finished, with them, its totals
+   * and settings; answers how many jobs went. A `ConflictError`
+   * (`QUEUE_NOT_EMPTY`, naming the unfinished counts) while it holds
+   * scheduled, available or active jobs.
+   */
+  async delete(): Promise<number> {
+    const answer = await this.client.request<{ jobs: number }>('DELETE', '/v1/queues/{queue}', {
+      params: [this.name],
+    });
+    return answer.body.jobs;
+  }
+
   /** The queue with its counts, totals and whether it is paused. */
   async info(): Promise<QueueView> {
     return (await this.client.request<QueueView>('GET', '/v1/queues/{queue}', { params: [this.name] })).body;

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { BadRequestError, FatalError, NotFoundError, TimeoutError } from '../dist/index.js';
+import { BadRequestError, ConflictError, FatalError, NotFoundError, TimeoutError } from '../dist/index.js';
 import { eventually, startServer } from './harness.mjs';
 
 test('enqueue, work and complete: the result and the history are kept', async (t) => {
@@ -128,6 +128,23 @@ test('dead letters: list, retry, purge; pause and resume', async (t) => {
   await rampart.jobs.cancel(id);
   assert.equal((await queue.dead()).jobs.length, 0);
   assert.equal(await queue.purgeDead(), 0);
+
+  // Every job finished: the queue goes, with them.
+  assert.equal(await queue.delete(), 1);
+  await assert.rejects(queue.info(), (e) => e instanceof NotFoundError && e.code === 'QUEUE_NOT_FOUND');
+});
+
+test('a queue holding unfinished jobs is not deleted', async (t) => {
+  const server = await startServer(t);
+  const queue = server.client().queue('busy');
+  await queue.add({});
+  await assert.rejects(queue.delete(), (e) => {
+    assert.ok(e instanceof ConflictError);
+    assert.equal(e.code, 'QUEUE_NOT_EMPTY');
+    assert.match(e.message, /1 available/);
+    return true;
+  });
+  assert.equal((await queue.counts()).available, 1);
 });
 
 test('errors carry the code, the status and the request id', async (t) => {

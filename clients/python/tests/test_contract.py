@@ -35,6 +35,7 @@ CALLS: list[Request] = [
     routes.queues_resume("q"),
     routes.queues_dead_retry("q", ["1"]),
     routes.queues_dead_purge("q"),
+    routes.queues_delete("q"),
     routes.ratelimit_check("p", "k", 1, None, None),
     routes.ratelimit_policy_put("p", {"limit": 1, "window": "1s", "algorithm": "gcra", "burst": 2}),
     routes.ratelimit_key_reset("p", "k"),

@@ -54,6 +54,19 @@ def test_pause_resume_cancel_and_retry(client: Rampart, queue_name: str) -> None
     assert refused.value.code == "INVALID_STATE" and refused.value.status == 409
 
 
+def test_a_queue_is_deleted_once_its_jobs_finished(client: Rampart, queue_name: str) -> None:
+    q = client.queue(queue_name)
+    job_id = q.add({})["id"]
+    with pytest.raises(ConflictError) as busy:
+        q.delete()
+    assert busy.value.code == "QUEUE_NOT_EMPTY" and "1 available" in str(busy.value)
+    client.jobs.cancel(job_id)
+    assert q.delete() == 1
+    with pytest.raises(NotFoundError) as gone:
+        q.get()
+    assert gone.value.code == "QUEUE_NOT_FOUND"
+
+
 def test_errors_carry_code_status_and_request_id(server: Server, client: Rampart, queue_name: str) -> None:
     with pytest.raises(NotFoundError) as missing:
         client.jobs.get("999999999")

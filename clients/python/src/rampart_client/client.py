@@ -182,6 +182,12 @@ class Queue(_Sync):
         """Lets the queue's jobs be leased again."""
         self._call(routes.queues_resume(self.name))
 
+    def delete(self) -> int:
+        """Deletes the queue once every job of it finished, with them, its totals
+        and settings; how many jobs went. ``ConflictError`` (``QUEUE_NOT_EMPTY``,
+        naming the unfinished counts) while it holds scheduled, available or active jobs."""
+        return int(self._call(routes.queues_delete(self.name))["jobs"])
+
 
 class AsyncQueue(_Async):
     """One queue: ``client.queue("email-send")``; see :class:`Queue`."""
@@ -243,6 +249,10 @@ class AsyncQueue(_Async):
     async def resume(self) -> None:
         """Lets the queue's jobs be leased again."""
         await self._call(routes.queues_resume(self.name))
+
+    async def delete(self) -> int:
+        """Deletes the queue once every job of it finished; see :meth:`Queue.delete`."""
+        return int((await self._call(routes.queues_delete(self.name)))["jobs"])
 
 
 class Jobs(_Sync):

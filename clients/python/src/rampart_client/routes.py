@@ -124,6 +124,10 @@ def queues_dead_retry(queue: str, ids: list[str] | None) -> Request:
     return Request("POST", path("/v1/queues/{queue}/dead/retry", queue), {"ids": ids} if ids is not None else {})
 
 
+def queues_delete(queue: str) -> Request:
+    return Request("DELETE", path("/v1/queues/{queue}", queue), idempotent=True)
+
+
 def queues_dead_purge(queue: str) -> Request:
     return Request("DELETE", path("/v1/queues/{queue}/dead", queue), idempotent=True)
 
