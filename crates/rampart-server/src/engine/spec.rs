@@ -80,6 +80,13 @@ impl JobSpec {
     /// Checks a request that may be a flow: its size first (the whole tree
     /// counted, [`MAX_FLOW_JOBS`] at most), then every job of it.
     pub fn from_flow_request(req: EnqueueRequest, at: &str, now: UnixMillis) -> Result<JobSpec, InvalidFlow> {
+        // One list longer than the documented `maxItems` is a bad field,
+        // as its schema says; a tree too large in total is `TooLarge`.
+        if let Some(field) = long_list(&req, at) {
+            return Err(InvalidFlow::Invalid(format!(
+                "invalid field `{field}`: a list of children holds at most {MAX_FLOW_JOBS} jobs"
+            )));
+        }
         let size = flow_size(&req);
         if size > MAX_FLOW_JOBS {
             return Err(InvalidFlow::TooLarge(size));
@@ -172,6 +179,16 @@ impl JobSpec {
     }
 }
 
+/// The first list of children in a request's tree longer than a whole
+/// flow may be, named as a field.
+fn long_list(req: &EnqueueRequest, at: &str) -> Option<String> {
+    let children = req.children.as_ref()?;
+    if children.len() > MAX_FLOW_JOBS {
+        return Some(format!("{at}children"));
+    }
+    children.iter().enumerate().find_map(|(i, c)| long_list(c, &format!("{at}children[{i}].")))
+}
+
 /// Jobs in a request's tree, itself included (counted before anything else
 /// is checked, so a huge tree is refused at once).
 fn flow_size(req: &EnqueueRequest) -> usize {
@@ -246,6 +263,8 @@ mod tests {
         let ok = JobSpec::from_flow_request(wide(999), "", NOW).unwrap();
         assert_eq!(ok.flow_jobs(), 1000);
         assert_eq!(JobSpec::from_flow_request(wide(1000), "", NOW).unwrap_err(), InvalidFlow::TooLarge(1001));
+        let long = JobSpec::from_flow_request(wide(1001), "jobs[1].", NOW).unwrap_err();
+        assert!(long.to_string().contains("`jobs[1].children`: a list of children holds at most 1000"), "{long}");
     }
 
     #[test]
