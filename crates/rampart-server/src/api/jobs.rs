@@ -48,7 +48,10 @@ pub(super) fn router() -> Routes {
 /// Checks a wire enqueue and turns it into a spec, naming fields as `{at}field`.
 fn spec(state: &AppState, req: EnqueueRequest, at: &str) -> Result<JobSpec, ApiError> {
     JobSpec::from_flow_request(req, at, state.engine.now()).map_err(|e| match e {
-        InvalidFlow::TooLarge(_) => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "FLOW_TOO_LARGE", e.to_string()),
+        // 400 with a code of its own, not 413: the body is within every
+        // documented bound of its schema (each list ≤ 1,000), only the tree's
+        // total is over, which a schema cannot state.
+        InvalidFlow::TooLarge(_) => ApiError::new(StatusCode::BAD_REQUEST, "FLOW_TOO_LARGE", e.to_string()),
         InvalidFlow::Invalid(m) => ApiError::invalid(m),
     })
 }

@@ -47,8 +47,8 @@ pub struct JobSpec {
     pub children_timeout: Option<Duration>,
 }
 
-/// Why a flow was refused: too large a tree is `413`, anything else `422`
-/// (a field), each naming the limit or the field.
+/// Why a flow was refused: too large a tree (`FLOW_TOO_LARGE`) or a bad
+/// field, each naming the limit or the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidFlow {
     /// More than [`MAX_FLOW_JOBS`] jobs.

@@ -160,7 +160,7 @@ async fn flow_limits_are_refused_by_name() {
     }
     let cases = [
         (json!({"payload": {}, "children": [deep]}), StatusCode::BAD_REQUEST, "at most 5 levels"),
-        (json!({"payload": {}, "children": children(1000, "q")}), StatusCode::PAYLOAD_TOO_LARGE, "at most 1000 jobs"),
+        (json!({"payload": {}, "children": children(1000, "q")}), StatusCode::BAD_REQUEST, "at most 1000 jobs"),
         (json!({"payload": {}, "children": [{"payload": {}}]}), StatusCode::BAD_REQUEST, "`children[0].queue`"),
         (json!({"payload": {}, "on_child_dead": "ignore"}), StatusCode::BAD_REQUEST, "`on_child_dead`"),
         (json!({"payload": {}, "children": [], "on_child_dead": "maybe"}), StatusCode::BAD_REQUEST, "maybe"),

@@ -89,6 +89,7 @@ fn queues_table(queues: &[QueueView]) -> output::Table {
         "PAUSED",
         "SCHEDULED",
         "AVAILABLE",
+        "WAITING",
         "ACTIVE",
         "COMPLETED",
         "DEAD",
@@ -102,6 +103,7 @@ fn queues_table(queues: &[QueueView]) -> output::Table {
             yes_no(q.paused),
             c.scheduled.to_string(),
             c.available.to_string(),
+            c.waiting.to_string(),
             c.active.to_string(),
             c.completed.to_string(),
             c.dead.to_string(),
@@ -135,6 +137,7 @@ fn render_queue(queue: &QueueView) -> String {
     out.push_str(&output::fields(&[
         ("  scheduled", c.scheduled.to_string()),
         ("  available", c.available.to_string()),
+        ("  waiting", c.waiting.to_string()),
         ("  active", c.active.to_string()),
         ("  completed", c.completed.to_string()),
         ("  dead", c.dead.to_string()),
@@ -231,9 +234,9 @@ mod tests {
     fn the_list_is_one_row_per_queue() {
         let text = queues_table(&[queue("email", false), queue("billing.invoices", true)]).render();
         let expected = "\
-NAME              PAUSED  SCHEDULED  AVAILABLE  ACTIVE  COMPLETED  DEAD  CANCELLED  RATE
-email             no      1          20         3       400        5     0          -
-billing.invoices  yes     1          20         3       400        5     0          -
+NAME              PAUSED  SCHEDULED  AVAILABLE  WAITING  ACTIVE  COMPLETED  DEAD  CANCELLED  RATE
+email             no      1          20         0        3       400        5     0          -
+billing.invoices  yes     1          20         0        3       400        5     0          -
 ";
         assert_eq!(text, expected);
     }
