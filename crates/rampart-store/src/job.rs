@@ -187,6 +187,9 @@ pub struct JobAcked {
     /// same token and outcome): nothing changed, and `state` is the job's
     /// state now (`run_time` is zero).
     pub already: bool,
+    /// True when the job's end made its parent due (the last child of a
+    /// flow): the promoter has a job to make available now.
+    pub parent_due: bool,
 }
 
 impl AckOutcome {
@@ -222,6 +225,7 @@ pub(crate) fn repeated_ack(
         run_time: Duration::ZERO,
         retry_at: (state == JobState::Scheduled).then_some(run_at),
         already: true,
+        parent_due: false,
     })
 }
 

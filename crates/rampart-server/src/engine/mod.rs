@@ -425,7 +425,8 @@ impl Engine {
         // A repeated ack (`already`) changed nothing: nothing to count or wake.
         let acked: Vec<&JobAcked> = results.iter().filter_map(|r| r.as_ref().ok()).filter(|a| !a.already).collect();
         self.inner.totals.record_acks(&acked);
-        if acked.iter().any(|a| a.state == JobState::Scheduled) {
+        // A retry, or a flow's parent made due by its last child, is the promoter's.
+        if acked.iter().any(|a| a.state == JobState::Scheduled || a.parent_due) {
             self.inner.wakers.wake_promoter();
         }
         if acked.iter().any(|a| a.state.is_terminal()) {

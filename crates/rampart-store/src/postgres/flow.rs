@@ -142,7 +142,14 @@ async fn insert_one(
 
 /// Tells the parent of a job that just ended (completed, dead or
 /// cancelled); a parent that dies of it tells its own parent in turn.
-pub(super) async fn ended(tx: &Transaction<'_>, id: JobId, state: JobState, now: UnixMillis) -> Result<(), StoreError> {
+/// Answers whether a parent became due (the promoter's to make available).
+pub(super) async fn ended(
+    tx: &Transaction<'_>,
+    id: JobId,
+    state: JobState,
+    now: UnixMillis,
+) -> Result<bool, StoreError> {
+    let mut due = false;
     let mut todo = vec![(id, state)];
     while let Some((child, state)) = todo.pop() {
         let of = tx
@@ -165,14 +172,15 @@ pub(super) async fn ended(tx: &Transaction<'_>, id: JobId, state: JobState, now:
                 .await?;
             let left: i32 = tx.query_one(&take, &[&parent.0]).await?.try_get(0)?;
             if left <= 0 {
-                let due = tx
+                let make_due = tx
                     .prepare_cached(
                         "UPDATE jobs SET state = 'scheduled', run_at = GREATEST(run_at, $2), flow_timeout_at = NULL
                          WHERE id = $1",
                     )
                     .await?;
-                tx.execute(&due, &[&parent.0, &now.0]).await?;
+                tx.execute(&make_due, &[&parent.0, &now.0]).await?;
                 event(tx, parent, now, JobState::Waiting, JobState::Scheduled, attempt, "children_done", None).await?;
+                due = true;
             }
         } else {
             let error = flow::child_dead_error(child, queue.as_str(), state, error.as_deref());
@@ -180,7 +188,7 @@ pub(super) async fn ended(tx: &Transaction<'_>, id: JobId, state: JobState, now:
             todo.push((parent, JobState::Dead));
         }
     }
-    Ok(())
+    Ok(due)
 }
 
 /// Makes a waiting parent (locked by the caller) dead with `error` and

@@ -357,9 +357,8 @@ pub(super) async fn ack_many(
             .collect();
         for row in tx.query(&stmt, &[&ids, &tokens, &results, &p.now.0]).await? {
             let held = held_from(&row)?;
-            if row.try_get::<_, Option<i64>>(6)?.is_some() {
-                flow::ended(&tx, held.id, JobState::Completed, p.now).await?;
-            }
+            let parent_due = row.try_get::<_, Option<i64>>(6)?.is_some()
+                && flow::ended(&tx, held.id, JobState::Completed, p.now).await?;
             done.insert(
                 held.id,
                 JobAcked {
@@ -370,6 +369,7 @@ pub(super) async fn ack_many(
                     run_time: p.now.since(held.started_at),
                     retry_at: None,
                     already: false,
+                    parent_due,
                 },
             );
         }
@@ -446,7 +446,7 @@ async fn fail(
         return Ok(Err(StoreError::LeaseLost));
     };
     let held = held_from(&row)?;
-    let (state, retry_at) = end_attempt(tx, &held, failure, p.planner.as_ref(), p.now).await?;
+    let (state, retry_at, parent_due) = end_attempt(tx, &held, failure, p.planner.as_ref(), p.now).await?;
     Ok(Ok(JobAcked {
         id: held.id,
         queue: held.queue,
@@ -455,6 +455,7 @@ async fn fail(
         run_time: p.now.since(held.started_at),
         retry_at,
         already: false,
+        parent_due,
     }))
 }
 
@@ -465,7 +466,7 @@ async fn end_attempt(
     failure: Failure<'_>,
     planner: &dyn RetryPlanner,
     now: UnixMillis,
-) -> Result<(JobState, Option<UnixMillis>), StoreError> {
+) -> Result<(JobState, Option<UnixMillis>, bool), StoreError> {
     let Failure { kind, error, retryable, not_before } = failure;
     let (state, retry_at, at) = match planner.plan(held.queue.as_str(), held.attempt, held.max_attempts, retryable, now)
     {
@@ -512,10 +513,8 @@ async fn end_attempt(
         ],
     )
     .await?;
-    if state == JobState::Dead {
-        flow::ended(tx, held.id, JobState::Dead, now).await?;
-    }
-    Ok((state, retry_at))
+    let parent_due = state == JobState::Dead && flow::ended(tx, held.id, JobState::Dead, now).await?;
+    Ok((state, retry_at, parent_due))
 }
 
 pub(super) async fn release_many(

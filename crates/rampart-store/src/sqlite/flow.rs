@@ -65,7 +65,9 @@ fn insert_one(c: &Connection, f: &FlowJob, parent: Option<JobId>, now: UnixMilli
 
 /// Tells the parents of jobs that just ended (completed, dead or
 /// cancelled); a parent that dies of it tells its own parent in turn.
-pub(super) fn ended(c: &Connection, id: JobId, state: JobState, now: UnixMillis) -> Result<(), StoreError> {
+/// Answers whether a parent became due (the promoter's to make available).
+pub(super) fn ended(c: &Connection, id: JobId, state: JobState, now: UnixMillis) -> Result<bool, StoreError> {
+    let mut due = false;
     let mut todo = vec![(id, state)];
     while let Some((child, state)) = todo.pop() {
         let row = c
@@ -91,6 +93,7 @@ pub(super) fn ended(c: &Connection, id: JobId, state: JobState, now: UnixMillis)
                 )?
                 .execute(params![parent.0, now.0])?;
                 event(c, parent, now, JobState::Waiting, JobState::Scheduled, attempt, "children_done", None)?;
+                due = true;
             }
         } else {
             let error = flow::child_dead_error(child, queue.as_str(), state, error.as_deref());
@@ -98,7 +101,7 @@ pub(super) fn ended(c: &Connection, id: JobId, state: JobState, now: UnixMillis)
             todo.push((parent, JobState::Dead));
         }
     }
-    Ok(())
+    Ok(due)
 }
 
 /// Makes a waiting parent dead with `error` and cancels its children not

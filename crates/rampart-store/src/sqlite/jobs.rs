@@ -267,7 +267,7 @@ pub(super) fn ack_many(c: &Connection, p: &JobAckParams) -> Result<Vec<Result<Jo
                     .optional()?;
                 match held {
                     Some(held) => {
-                        let (state, retry_at) = end_attempt(
+                        let (state, retry_at, parent_due) = end_attempt(
                             c,
                             &held,
                             Failure::error(error, *retryable, *retry_at),
@@ -283,6 +283,7 @@ pub(super) fn ack_many(c: &Connection, p: &JobAckParams) -> Result<Vec<Result<Jo
                             run_time,
                             retry_at,
                             already: false,
+                            parent_due,
                         })
                     }
                     None => repeated(c, ack)?,
@@ -315,9 +316,7 @@ fn complete(
         })
         .optional()?;
     let Some((held, parent)) = held else { return repeated(c, ack) };
-    if parent.is_some() {
-        flow::ended(c, held.id, JobState::Completed, now)?;
-    }
+    let parent_due = parent.is_some() && flow::ended(c, held.id, JobState::Completed, now)?;
     // No event: a completed attempt is in the row (see `JobRecord::set_history`).
     let run_time = now.since(held.started_at);
     Ok(Ok(JobAcked {
@@ -328,6 +327,7 @@ fn complete(
         run_time,
         retry_at: None,
         already: false,
+        parent_due,
     }))
 }
 
@@ -356,8 +356,9 @@ fn end_attempt(
     failure: Failure<'_>,
     planner: &dyn RetryPlanner,
     now: UnixMillis,
-) -> Result<(JobState, Option<UnixMillis>), StoreError> {
+) -> Result<(JobState, Option<UnixMillis>, bool), StoreError> {
     let Failure { kind, error, retryable, not_before } = failure;
+    let mut parent_due = false;
     // A worker's own failure keeps its token in the row, so a repeat of it
     // is recognised; an attempt the reaper ended keeps none.
     let keep_token = kind == FailureKind::Error;
@@ -379,7 +380,7 @@ fn end_attempt(
                  WHERE id = ?1",
             )?
             .execute(params![held.id.0, now.0, error, keep_token])?;
-            flow::ended(c, held.id, JobState::Dead, now)?;
+            parent_due = flow::ended(c, held.id, JobState::Dead, now)?;
             (JobState::Dead, None)
         }
     };
@@ -387,7 +388,7 @@ fn end_attempt(
     let w = held.worker.as_deref();
     event(c, held.id, held.started_at, Some(JobState::Available), JobState::Active, held.attempt, w, "leased", None)?;
     event(c, held.id, now, Some(JobState::Active), state, held.attempt, w, kind.as_str(), Some(error))?;
-    Ok((state, retry_at))
+    Ok((state, retry_at, parent_due))
 }
 
 pub(super) fn release_many(
@@ -589,7 +590,7 @@ pub(super) fn cancel(c: &Connection, id: JobId, now: UnixMillis) -> Result<(), S
             if state == JobState::Waiting {
                 flow::cancel_children(c, id, now)?;
             }
-            flow::ended(c, id, JobState::Cancelled, now)
+            flow::ended(c, id, JobState::Cancelled, now).map(drop)
         }
         other => Err(StoreError::InvalidState(other)),
     }

@@ -110,7 +110,8 @@ pub async fn a_reaped_child_that_dies_fails_the_parent(store: Store) {
 pub async fn under_ignore_a_dead_child_counts_as_done_and_its_error_is_shown(store: Store) {
     let flow = insert_flow(&store, parent(vec![child("kids"), child("other")], ChildDeadPolicy::Ignore)).await;
     let held = lease(&store, "kids", 1, at(1)).await.remove(0);
-    ack(&store, held.id, &held.lease_token, fail(false), at(2)).await.unwrap();
+    let acked = ack(&store, held.id, &held.lease_token, fail(false), at(2)).await.unwrap();
+    assert!(!acked.parent_due, "one child of two ended");
     assert_eq!(state(&store, flow.job.id).await, JobState::Waiting);
     // Cancelling a child counts like its death.
     store.job_cancel(flow.children[1].job.id, at(3)).await.unwrap();
@@ -206,6 +207,8 @@ pub async fn a_child_finishing_at_once_is_counted(store: Store) {
     // The flow commits as one: its children are never seen before the
     // parent waits, however soon they are leased.
     let flow = insert_flow(&store, parent(vec![child("kids")], ChildDeadPolicy::Fail)).await;
-    assert_eq!(finish_all(&store, "kids", T0).await, 1);
+    let held = lease(&store, "kids", 1, T0).await.remove(0);
+    let acked = ack(&store, held.id, &held.lease_token, complete(), T0).await.unwrap();
+    assert!(acked.parent_due, "the ack says the promoter has a parent to make available");
     assert_eq!(state(&store, flow.job.id).await, JobState::Scheduled);
 }
