@@ -10,7 +10,15 @@
  */
 
 export { Rampart, type RampartOptions } from './client.js';
-export { Queue, Jobs, type JobOptions, type BulkJob, type ListOptions, type WaitOptions } from './queue.js';
+export {
+  Queue,
+  Jobs,
+  type JobOptions,
+  type BulkJob,
+  type ChildJob,
+  type ListOptions,
+  type WaitOptions,
+} from './queue.js';
 export {
   Worker,
   Job,

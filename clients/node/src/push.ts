@@ -20,7 +20,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import { FatalError, PushVerificationError, RampartError } from './errors.js';
-import type { Json } from './wire.js';
+import type { ChildView, Json } from './wire.js';
 
 /** A job rampart pushed. */
 export interface PushJob {
@@ -36,6 +36,8 @@ export interface PushJob {
   payload: Json;
   /** `webhook-id`: the same for every attempt of the job, to drop duplicates. */
   messageId: string;
+  /** A parent's children's outcomes; absent for a job that is no parent. */
+  children?: ChildView[];
 }
 
 /** Headers as a plain object (Node) or a `Headers` (fetch). */
@@ -92,7 +94,14 @@ export function verifyPush(body: Buffer | Uint8Array | string, headers: HeaderSo
     // Every candidate is compared in full, so timing tells nothing of which matched.
     .reduce((ok, sig) => (sig.length === expected.length && timingSafeEqual(sig, expected)) || ok, false);
   if (!matched) throw new PushVerificationError('no v1 signature in webhook-signature matches the message');
-  let parsed: { id?: unknown; queue?: unknown; attempt?: unknown; max_attempts?: unknown; payload?: Json };
+  let parsed: {
+    id?: unknown;
+    queue?: unknown;
+    attempt?: unknown;
+    max_attempts?: unknown;
+    payload?: Json;
+    children?: ChildView[];
+  };
   try {
     parsed = JSON.parse(raw.toString('utf8'));
   } catch {
@@ -105,6 +114,7 @@ export function verifyPush(body: Buffer | Uint8Array | string, headers: HeaderSo
     maxAttempts: Number(parsed.max_attempts),
     payload: parsed.payload ?? null,
     messageId: id,
+    ...(parsed.children ? { children: parsed.children } : {}),
   };
 }
 

@@ -11,7 +11,7 @@
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 /** A job's state. */
-export type JobState = 'scheduled' | 'available' | 'active' | 'completed' | 'dead' | 'cancelled';
+export type JobState = 'scheduled' | 'available' | 'waiting' | 'active' | 'completed' | 'dead' | 'cancelled';
 
 /** The answer to an enqueue. */
 export interface EnqueueResponse {
@@ -19,6 +19,24 @@ export interface EnqueueResponse {
   state: JobState;
   /** True when a live job with the same unique key was returned. */
   duplicate: boolean;
+  /** A parent's children as enqueued, in request order (absent without `children`). */
+  children?: EnqueueResponse[];
+}
+
+/** A child as its parent's lease shows it. */
+export interface ChildView {
+  id: string;
+  queue: string;
+  /** `completed`, or `dead`/`cancelled` under `onChildDead: 'ignore'`. */
+  state: JobState;
+  result: Json | null;
+  error: string | null;
+}
+
+/** How many of a parent's children are in one state. */
+export interface ChildCount {
+  state: JobState;
+  count: number;
 }
 
 /** A job leased to a worker. */
@@ -34,6 +52,8 @@ export interface LeasedJobView {
   created_at: string;
   /** The customer the job belongs to. */
   tenant?: string;
+  /** A parent's children's outcomes in id order; absent for a job that is no parent. */
+  children?: ChildView[];
 }
 
 /** The answer to a complete or fail. */
@@ -98,6 +118,12 @@ export interface JobView {
   stalls: number;
   /** What its worker last reported of its attempt. */
   progress: Json | null;
+  /** A flow's child: its parent. */
+  parent_id?: string;
+  /** A waiting parent: its children not yet ended. */
+  pending_children?: number;
+  /** A parent: its children counted by state (absent in listings). */
+  children?: ChildCount[];
   errors?: JobErrorView[];
   history?: JobEventView[];
 }
@@ -112,6 +138,8 @@ export interface JobListResponse {
 export interface StateCounts {
   scheduled: number;
   available: number;
+  /** Parents waiting on their children. */
+  waiting: number;
   active: number;
   completed: number;
   dead: number;

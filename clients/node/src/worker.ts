@@ -34,7 +34,7 @@ import { backoffDelay, sleep, type Backoff } from './backoff.js';
 import { FatalError, LeaseLostError, RampartError } from './errors.js';
 import type { Rampart } from './client.js';
 import { duration } from './queue.js';
-import type { AckResult, JobState, Json, LeasedJobView } from './wire.js';
+import type { AckResult, ChildView, JobState, Json, LeasedJobView } from './wire.js';
 
 /** How a worker runs. */
 export interface WorkerOptions {
@@ -86,6 +86,9 @@ export class Job<P = Json> {
     readonly tenant: string | null = null,
     private readonly report: (progress: Json) => Promise<void> = async () => {},
   ) {}
+
+  /** A parent's children's outcomes (results, and errors under `onChildDead: 'ignore'`); `null` for a job that is no parent. */
+  children: ChildView[] | null = null;
 
   /** Keeps the attempt's progress on the job (any JSON, at most 16 KiB), as BullMQ's `job.updateProgress`. */
   updateProgress(progress: Json): Promise<void> {
@@ -435,6 +438,7 @@ export class Worker<P = Json> extends EventEmitter<WorkerEvents<P>> {
       view.tenant ?? null,
       (progress) => this.client.jobs.progress(view.id, view.lease_token, progress),
     );
+    job.children = view.children ?? null;
     const held: Held<P> = {
       job,
       token: view.lease_token,

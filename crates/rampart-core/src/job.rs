@@ -7,6 +7,9 @@
 //!                                               │                  ├─► completed
 //!                     retry (from dead/cancelled)                  └─► dead
 //!   scheduled/available ──cancel──► cancelled
+//!   enqueue with children ──► waiting ──(last child ended)──► scheduled (due now)
+//!                                │  └──(a child dead, fail; or its timeout)──► dead
+//!                                └──cancel──► cancelled
 //! ```
 
 crate::named_enum! {
@@ -17,6 +20,9 @@ crate::named_enum! {
         Scheduled = "scheduled",
         /// Ready to be leased.
         Available = "available",
+        /// Parked until something else happens (a parent waiting on its
+        /// children): never leased, never promoted by `run_at`.
+        Waiting = "waiting",
         /// Leased by a worker.
         Active = "active",
         /// Finished successfully.
@@ -55,7 +61,7 @@ pub fn check_tenant(tenant: &str) -> Result<(), String> {
 
 /// Why a state name was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a job state: use scheduled, available, active, completed, dead or cancelled")]
+#[error("`{0}` is not a job state: use scheduled, available, waiting, active, completed, dead or cancelled")]
 pub struct JobStateError(pub String);
 
 crate::named_enum! {
@@ -71,6 +77,32 @@ crate::named_enum! {
         Timeout = "timeout",
     }
 }
+
+crate::named_enum! {
+    /// What a child that ends without completing (dead, cancelled, or
+    /// purged before it ended) does to its waiting parent.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub enum ChildDeadPolicy {
+        /// The parent dies with an error naming the child, and its children
+        /// not yet started are cancelled (the default).
+        #[default]
+        Fail = "fail",
+        /// The child counts as done; the parent reads its error among its
+        /// children's outcomes.
+        Ignore = "ignore",
+    }
+    parse_error: ChildDeadPolicyError = |s| ChildDeadPolicyError(s.chars().take(64).collect());
+}
+
+/// Why an `on_child_dead` name was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a child policy: use fail or ignore")]
+pub struct ChildDeadPolicyError(pub String);
+
+/// Deepest nesting of a flow: a parent's children are at depth 1, theirs at 2, …
+pub const MAX_FLOW_DEPTH: usize = 5;
+/// Most jobs in one flow, the parent included.
+pub const MAX_FLOW_JOBS: usize = 1000;
 
 #[cfg(test)]
 mod tests {

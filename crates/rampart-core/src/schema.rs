@@ -15,7 +15,7 @@ use crate::delivery::{DeliveryId, DeliveryStatus};
 use crate::duration::HumanDuration;
 use crate::id::{BreakerName, BudgetName, CacheName, CronName, JobId, PolicyName, QueueName, SourceName};
 use crate::insight::{CacheEventKind, ErrorLevel, EvictionReason};
-use crate::job::JobState;
+use crate::job::{ChildDeadPolicy, JobState};
 use crate::time::UnixMillis;
 
 /// A positive 63-bit integer written in decimal, no sign, no leading zero.
@@ -90,6 +90,10 @@ schema! {
         .description(Some("An RFC 3339 time; answers are in UTC with milliseconds (`2026-12-07T16:30:00.000Z`)."))
         .into();
     JobState => one_of(JobState::ALL.iter().map(|s| s.as_str()), "A job's state.");
+    ChildDeadPolicy => one_of(
+        ChildDeadPolicy::ALL.iter().map(|s| s.as_str()),
+        "What a child that ends without completing does to its waiting parent.",
+    );
     AlertState => one_of(AlertState::ALL.iter().map(|s| s.as_str()), "An alert's state.");
     Role => one_of(Role::ALL.iter().map(|r| r.as_str()), "An API key's role.");
     DeliveryStatus => one_of(DeliveryStatus::ALL.iter().map(|s| s.as_str()), "Where a webhook delivery stands.");

@@ -16,7 +16,7 @@ use crate::delivery::{DeliveryId, DeliveryStatus};
 use crate::duration::HumanDuration;
 use crate::id::{BreakerName, BudgetName, CacheName, CronName, JobId, PolicyName, QueueName, SourceName};
 use crate::insight::{CacheEventKind, ErrorLevel, EvictionReason};
-use crate::job::JobState;
+use crate::job::{ChildDeadPolicy, JobState};
 use crate::time::UnixMillis;
 
 macro_rules! as_text {
@@ -43,6 +43,7 @@ as_text!(
     BreakerName,
     CronName,
     JobState,
+    ChildDeadPolicy,
     Role,
     UnixMillis,
     HumanDuration,

@@ -52,6 +52,7 @@ impl JobSource for Engine {
                 max_attempts: j.max_attempts,
                 timeout_at: j.timeout_at,
                 tenant: j.tenant,
+                children: j.children.map(|c| c.into_iter().map(engine::child_view).collect()),
                 lease_token: j.lease_token,
                 progress: Progress::default(),
             })

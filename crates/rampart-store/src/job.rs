@@ -99,6 +99,9 @@ pub struct LeasedJob {
     pub priority: i32,
     /// The customer the job belongs to.
     pub tenant: Option<String>,
+    /// For a parent, its children's outcomes in id order (at most
+    /// [`crate::flow::MAX_CHILDREN_SHOWN`]); `None` for a job that is no parent.
+    pub children: Option<Vec<crate::flow::ChildOutcome>>,
 }
 
 /// Puts leased jobs in lease order: RETURNING keeps no order, and a rated
@@ -184,6 +187,9 @@ pub struct JobAcked {
     /// same token and outcome): nothing changed, and `state` is the job's
     /// state now (`run_time` is zero).
     pub already: bool,
+    /// True when the job's end made its parent due (the last child of a
+    /// flow): the promoter has a job to make available now.
+    pub parent_due: bool,
 }
 
 impl AckOutcome {
@@ -219,6 +225,7 @@ pub(crate) fn repeated_ack(
         run_time: Duration::ZERO,
         retry_at: (state == JobState::Scheduled).then_some(run_at),
         already: true,
+        parent_due: false,
     })
 }
 
@@ -393,7 +400,8 @@ pub struct JobEvent {
     /// The worker involved, if any.
     pub worker: Option<String>,
     /// Why: `enqueued`, `due`, `leased`, `completed`, `error`, `lease_expired`,
-    /// `timeout`, `stalled`, `released`, `retried`, `cancelled`.
+    /// `timeout`, `stalled`, `released`, `retried`, `cancelled`; for flows
+    /// `children_done`, `child_dead`, `flow_timeout`, `parent_ended`.
     pub reason: String,
     /// The error message, for failures.
     pub error: Option<String>,
@@ -449,6 +457,17 @@ pub struct JobRecord {
     /// When the worker holding it last sent a heartbeat; earlier than
     /// `started_at` when that was an earlier attempt's.
     pub heartbeat_at: Option<UnixMillis>,
+    /// The parent of a flow's child.
+    pub parent_id: Option<JobId>,
+    /// For a parent, its children not yet ended while it waits.
+    pub pending_children: Option<u32>,
+    /// For a parent, what a child that ends without completing does to it.
+    pub on_child_dead: Option<rampart_core::job::ChildDeadPolicy>,
+    /// For a waiting parent, when it dies if its children are not done.
+    pub flow_timeout_at: Option<UnixMillis>,
+    /// For a parent, its children counted by state ([`JobState::ALL`]
+    /// order, states with none left out; empty in listings).
+    pub children: Vec<(JobState, u64)>,
     /// Every transition, oldest first (empty in listings).
     pub history: Vec<JobEvent>,
 }
@@ -458,7 +477,8 @@ impl JobRecord {
     /// (`id, queue, state, payload, priority, attempt, max_attempts,
     /// timeout_ms, unique_key, created_at, run_at, started_at, finished_at,
     /// lease_expires_at, timeout_at, worker, last_error, result, tenant,
-    /// stalls, progress, heartbeat_at`), without its history.
+    /// stalls, progress, heartbeat_at, parent_id, pending_children,
+    /// on_child_dead, flow_timeout_at`), without its history.
     pub(crate) fn from_row<R: Row>(r: &R) -> Result<JobRecord, R::Error> {
         Ok(JobRecord {
             id: JobId(r.int(0)?),
@@ -483,6 +503,11 @@ impl JobRecord {
             stalls: r.count(19)?,
             progress: r.opt_text(20)?,
             heartbeat_at: r.opt_time(21)?,
+            parent_id: r.opt_int(22)?.map(JobId),
+            pending_children: r.opt_int(23)?.map(|n| u32::try_from(n.max(0)).unwrap_or(u32::MAX)),
+            on_child_dead: r.opt_parsed(24, "child policy")?,
+            flow_timeout_at: r.opt_time(25)?,
+            children: Vec::new(),
             history: Vec::new(),
         })
     }

@@ -68,6 +68,7 @@ pub mod audit;
 pub mod breaker;
 pub mod cron;
 pub mod error;
+pub mod flow;
 pub mod insight;
 pub mod integration;
 pub mod job;
@@ -90,6 +91,7 @@ pub use audit::{AuditInsert, AuditListParams, AuditRecord};
 pub use breaker::{BreakerApplied, BreakerApplyParams, BreakerOp, BreakerRecord, BreakerTransitionRecord};
 pub use cron::*;
 pub use error::StoreError;
+pub use flow::{ChildOutcome, FlowInserted, FlowJob, JobFlowInsertParams};
 pub use insight::*;
 pub use integration::{IntegrationCounts, IntegrationRecord, IntegrationSummary, IntegrationUpsertParams};
 pub use job::*;
@@ -246,7 +248,34 @@ impl Store {
     /// then says when the earliest full window ends.
     pub async fn job_lease(&self, params: JobLeaseParams) -> Result<JobLeased, StoreError> {
         nul::key_opt("worker", params.worker.as_deref())?;
-        dispatch!(self, s => s.job_lease(params))
+        let mut leased = dispatch!(self, s => s.job_lease(params))?;
+        // A parent's children ended before it became available and change
+        // no more: read after the lease, outside its transaction.
+        for job in &mut leased.jobs {
+            if job.children.is_some() {
+                job.children = Some(self.job_children(job.id).await?);
+            }
+        }
+        Ok(leased)
+    }
+
+    /// Inserts jobs with their children (see [`flow`]), all-or-nothing in
+    /// one transaction: a parent is stored `waiting` (due at once with no
+    /// children), its children with `parent_id`. A top-level job whose
+    /// unique key a live job holds answers that job and inserts no children.
+    pub async fn job_insert_flow(&self, mut params: JobFlowInsertParams) -> Result<Vec<FlowInserted>, StoreError> {
+        fn clean(f: &mut FlowJob) -> Result<(), StoreError> {
+            nul::new_job(&mut f.job)?;
+            f.children.iter_mut().flatten().try_for_each(clean)
+        }
+        params.jobs.iter_mut().try_for_each(clean)?;
+        dispatch!(self, s => s.job_insert_flow(params))
+    }
+
+    /// A parent's children with their outcomes, in id order (at most
+    /// [`flow::MAX_CHILDREN_SHOWN`]).
+    pub async fn job_children(&self, parent: JobId) -> Result<Vec<ChildOutcome>, StoreError> {
+        dispatch!(self, s => s.job_children(parent))
     }
 
     /// A queue's start-rate windows that are open now: the leases they gave

@@ -73,7 +73,9 @@ impl BulkAction {
     pub fn applies_to(self) -> &'static str {
         match self {
             BulkAction::Retry => "dead and cancelled jobs get fresh attempts",
-            BulkAction::Cancel => "scheduled and available jobs are cancelled; running and finished ones are left",
+            BulkAction::Cancel => {
+                "scheduled, available and waiting jobs are cancelled; running and finished ones are left"
+            }
             BulkAction::Purge => "completed, dead and cancelled jobs are deleted for good; live ones are left",
         }
     }
@@ -233,7 +235,9 @@ async fn step(ui: &Ui, action: BulkAction, queue: &QueueName, page: &[JobRecord]
             BulkAction::Retry if matches!(job.state, JobState::Dead | JobState::Cancelled) => {
                 engine.job_retry(job.id).await
             }
-            BulkAction::Cancel if matches!(job.state, JobState::Scheduled | JobState::Available) => {
+            BulkAction::Cancel
+                if matches!(job.state, JobState::Scheduled | JobState::Available | JobState::Waiting) =>
+            {
                 engine.job_cancel(job.id).await
             }
             _ => continue,

@@ -66,6 +66,8 @@ class PushJob:
     #: ``webhook-id``: the same on every attempt of the job, to drop a duplicate.
     message_id: str
     timestamp: int
+    #: A parent's children's outcomes (``{id, queue, state, result, error}``); ``None`` for a job that is no parent.
+    children: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,7 @@ def verify_push(
             payload=job.get("payload"),
             message_id=msg_id,
             timestamp=timestamp,
+            children=job.get("children"),
         )
     except (ValueError, KeyError, TypeError) as e:
         raise PushVerificationError(f"the signed body is not a rampart job: {e!r}") from None

@@ -6,6 +6,7 @@ drift apart; each only sends them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .transport import Duration, Instant, Request, duration, instant, path
@@ -24,8 +25,14 @@ def job_body(
     timeout: Duration | None = None,
     unique_key: str | None = None,
     tenant: str | None = None,
+    children: Iterable[Mapping[str, Any]] | None = None,
+    on_child_dead: str | None = None,
+    children_timeout: Duration | None = None,
 ) -> dict[str, Any]:
-    """One job as ``POST /v1/queues/{queue}/jobs`` and each item of a batch take it."""
+    """One job as ``POST /v1/queues/{queue}/jobs`` and each item of a batch take it.
+
+    ``children``: dicts ``{"queue": ..., "payload": ..., **options}``, each a job of a flow.
+    """
     body: dict[str, Any] = {"payload": payload}
     if delay is not None:
         body["delay"] = duration(delay)
@@ -41,7 +48,21 @@ def job_body(
         body["unique_key"] = unique_key
     if tenant is not None:
         body["tenant"] = tenant
+    if children is not None:
+        body["children"] = [child_body(c) for c in children]
+    if on_child_dead is not None:
+        body["on_child_dead"] = on_child_dead
+    if children_timeout is not None:
+        body["children_timeout"] = duration(children_timeout)
     return body
+
+
+def child_body(child: Mapping[str, Any]) -> dict[str, Any]:
+    """One child of a flow: ``{"queue": ..., "payload": ..., **job_body's options}``."""
+    if not isinstance(child, Mapping) or "queue" not in child or "payload" not in child:
+        raise TypeError("a child is a dict with a 'queue' and a 'payload', e.g. {'queue': 'shard', 'payload': {...}}")
+    options = {k: v for k, v in child.items() if k != "queue"}
+    return {"queue": child["queue"], **job_body(**options)}
 
 
 def jobs_create(queue: str, body: dict[str, Any]) -> Request:

@@ -9,15 +9,37 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypedDict
 
-JobState = Literal["scheduled", "available", "active", "completed", "dead", "cancelled"]
+JobState = Literal["scheduled", "available", "waiting", "active", "completed", "dead", "cancelled"]
 
 
-class EnqueueResult(TypedDict):
-    """The answer to an enqueue; ``duplicate`` when a live job with the same unique key was returned."""
-
+class _Enqueued(TypedDict):
     id: str
     state: JobState
     duplicate: bool
+
+
+class EnqueueResult(_Enqueued, total=False):
+    """The answer to an enqueue; ``duplicate`` when a live job with the same unique key was returned."""
+
+    #: A parent's children as enqueued, in request order (absent without ``children``).
+    children: list[EnqueueResult]
+
+
+class ChildInfo(TypedDict):
+    """A child as its parent's lease shows it: its result, or its error under ``on_child_dead="ignore"``."""
+
+    id: str
+    queue: str
+    state: JobState
+    result: Any
+    error: str | None
+
+
+class ChildCount(TypedDict):
+    """How many of a parent's children are in one state."""
+
+    state: JobState
+    count: int
 
 
 class JobEvent(TypedDict):
@@ -64,6 +86,9 @@ class JobInfo(TypedDict, total=False):
     tenant: str | None
     stalls: int
     progress: Any
+    parent_id: str
+    pending_children: int
+    children: list[ChildCount]
     errors: list[JobError]
     history: list[JobEvent]
 
@@ -87,6 +112,7 @@ class StateCounts(TypedDict):
 
     scheduled: int
     available: int
+    waiting: int
     active: int
     completed: int
     dead: int

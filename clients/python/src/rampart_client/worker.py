@@ -42,6 +42,7 @@ from .errors import APIStatusError, RampartError
 from .events import Events, Listener
 from .heartbeat import Heartbeater
 from .transport import decode, send_async
+from .wire import ChildInfo
 
 log = logging.getLogger("rampart_client.worker")
 
@@ -123,6 +124,9 @@ class Job:
     signal: CancellationToken = field(default_factory=CancellationToken)
     #: The customer the job belongs to.
     tenant: str | None = None
+    #: A parent's children's outcomes (results, and errors under ``on_child_dead="ignore"``);
+    #: ``None`` for a job that is no parent.
+    children: list[ChildInfo] | None = None
 
 
 Handler = Callable[[Job], Any]
@@ -437,6 +441,7 @@ class AsyncWorker:
             created_at=raw.get("created_at", ""),
             lease_token=raw["lease_token"],
             tenant=raw.get("tenant"),
+            children=raw.get("children"),
         )
         self._heartbeats.track(job.id, job.lease_token)
         attempt = _Attempt(job)

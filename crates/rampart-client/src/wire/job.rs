@@ -3,7 +3,7 @@
 use rampart_core::duration::HumanDuration;
 use rampart_core::id::JobId;
 use rampart_core::id::QueueName;
-use rampart_core::job::JobState;
+use rampart_core::job::{ChildDeadPolicy, JobState};
 use rampart_core::nul;
 use rampart_core::time::UnixMillis;
 use serde::{Deserialize, Serialize};
@@ -44,6 +44,30 @@ pub struct EnqueueRequest {
     #[serde(default, deserialize_with = "nul::key_opt", skip_serializing_if = "Option::is_none")]
     #[schema(min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub tenant: Option<String>,
+    /// A child's queue: required in each item of `children`, refused
+    /// elsewhere (the route names the queue).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueueName>,
+    /// Makes this job a parent (a flow): it waits until every child has
+    /// ended, then runs with their outcomes in its lease. An empty list
+    /// runs it at once. Each child is an enqueue body with its `queue`
+    /// (no `unique_key`), and may have children of its own: at most 5
+    /// levels and 1,000 jobs per flow, inserted all-or-nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(no_recursion, max_items = 1000)]
+    pub children: Option<Vec<EnqueueRequest>>,
+    /// For a parent: what a child that dies, or is cancelled or purged
+    /// before it ends, does to it: `fail` (default: the parent dies naming
+    /// the child and its children not yet started are cancelled) or
+    /// `ignore` (the child counts as done; its error is in the parent's
+    /// `children`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_child_dead: Option<ChildDeadPolicy>,
+    /// For a parent: the longest it waits on its children from its
+    /// enqueue; past it the parent dies and its children not yet started
+    /// are cancelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub children_timeout: Option<HumanDuration>,
 }
 
 impl EnqueueRequest {
@@ -58,6 +82,10 @@ impl EnqueueRequest {
             timeout: None,
             unique_key: None,
             tenant: None,
+            queue: None,
+            children: None,
+            on_child_dead: None,
+            children_timeout: None,
         }
     }
 }
@@ -72,6 +100,11 @@ pub struct EnqueueResponse {
     /// True when a live job with the same unique key was returned.
     #[serde(default)]
     pub duplicate: bool,
+    /// A parent's children as enqueued, in request order (absent for a
+    /// job enqueued without `children`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(no_recursion)]
+    pub children: Vec<EnqueueResponse>,
 }
 
 /// `POST /v1/queues/{queue}/jobs/batch`.
@@ -136,6 +169,37 @@ pub struct LeasedJobView {
     /// The customer the job belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
+    /// For a parent (a job enqueued with `children`), its children's
+    /// outcomes in id order (at most 1,000); absent for other jobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub children: Option<Vec<ChildView>>,
+}
+
+/// A child as its parent's lease shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ChildView {
+    /// The child's id.
+    pub id: JobId,
+    /// Its queue.
+    pub queue: QueueName,
+    /// Its state: `completed`, or `dead`/`cancelled` under `on_child_dead = "ignore"`.
+    pub state: JobState,
+    /// Its result, once completed.
+    #[serde(default)]
+    #[schema(value_type = Option<serde_json::Value>)]
+    pub result: Option<Box<RawValue>>,
+    /// Its last error, if any.
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// How many of a parent's children are in one state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ChildCount {
+    /// The state.
+    pub state: JobState,
+    /// Children in it.
+    pub count: u64,
 }
 
 /// The answer to a lease.
@@ -414,6 +478,15 @@ pub struct JobView {
     #[serde(default)]
     #[schema(value_type = Option<serde_json::Value>)]
     pub progress: Option<Box<RawValue>>,
+    /// A flow's child: its parent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<JobId>,
+    /// A parent: its children not yet ended while it waits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_children: Option<u32>,
+    /// A parent: its children counted by state (absent in listings).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<ChildCount>,
     /// Every failed attempt (absent in listings).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<JobErrorView>,

@@ -13,6 +13,9 @@ pub struct StateCounts {
     pub scheduled: u64,
     /// Ready to lease.
     pub available: u64,
+    /// Parked until something else happens (parents waiting on their children).
+    #[serde(default)]
+    pub waiting: u64,
     /// Leased.
     pub active: u64,
     /// Done.

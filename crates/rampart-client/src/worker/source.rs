@@ -31,6 +31,10 @@ pub struct Job {
     pub timeout_at: Option<UnixMillis>,
     /// The customer the job belongs to.
     pub tenant: Option<String>,
+    /// For a parent (enqueued with `children`), its children's outcomes:
+    /// their results to combine, and under `on_child_dead = "ignore"` the
+    /// errors of those that died. `None` for a job that is no parent.
+    pub children: Option<Vec<wire::ChildView>>,
     /// The lease's token: the worker heartbeats and acknowledges with it, so
     /// a handler has no use for it.
     pub lease_token: String,
@@ -68,6 +72,18 @@ impl Job {
     /// The payload decoded into `T`.
     pub fn payload_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
         serde_json::from_str(&self.payload)
+    }
+
+    /// A parent's completed children's results decoded into `T`, in the
+    /// children's id order (empty for a job that is no parent; children
+    /// that did not complete are left out: see [`Job::children`]).
+    pub fn children_results<T: serde::de::DeserializeOwned>(&self) -> Result<Vec<T>, serde_json::Error> {
+        self.children
+            .iter()
+            .flatten()
+            .filter(|c| c.state == rampart_core::job::JobState::Completed)
+            .map(|c| serde_json::from_str(c.result.as_ref().map_or("null", |r| r.get())))
+            .collect()
     }
 
     /// Keeps the attempt's progress on the job (any JSON, at most 16 KiB),
@@ -165,6 +181,7 @@ impl JobSource for Client {
                 max_attempts: j.max_attempts,
                 timeout_at: j.timeout_at,
                 tenant: j.tenant,
+                children: j.children,
                 lease_token: j.lease_token,
                 progress: Progress::default(),
             })

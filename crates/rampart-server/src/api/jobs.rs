@@ -10,12 +10,12 @@ use rampart_client::endpoint::{
 use rampart_core::duration::HumanDuration;
 use rampart_core::id::{JobId, QueueName};
 use rampart_core::job::{JobState, check_tenant};
-use rampart_store::{AckOutcome, JobAck, JobInserted, JobListParams};
+use rampart_store::{AckOutcome, FlowInserted, JobAck, JobInserted, JobListParams};
 
 use super::extract::{Admin, Auth, Body, Enqueue, Read, Work};
 use super::route::Routes;
 use super::{ApiError, AppState, job_id, queue_name, view};
-use crate::engine::{self, EngineError, JobSpec};
+use crate::engine::{self, EngineError, InvalidFlow, JobSpec};
 use rampart_client::wire::*;
 
 /// Longest `Idempotency-Key` accepted.
@@ -47,7 +47,39 @@ pub(super) fn router() -> Routes {
 
 /// Checks a wire enqueue and turns it into a spec, naming fields as `{at}field`.
 fn spec(state: &AppState, req: EnqueueRequest, at: &str) -> Result<JobSpec, ApiError> {
-    JobSpec::from_request(req, at, state.engine.now()).map_err(|e| ApiError::invalid(e.0))
+    JobSpec::from_flow_request(req, at, state.engine.now()).map_err(|e| match e {
+        // 400 with a code of its own, not 413: the body is within every
+        // documented bound of its schema (each list ≤ 1,000), only the tree's
+        // total is over, which a schema cannot state.
+        InvalidFlow::TooLarge(_) => ApiError::new(StatusCode::BAD_REQUEST, "FLOW_TOO_LARGE", e.to_string()),
+        InvalidFlow::Invalid(m) => ApiError::invalid(m),
+    })
+}
+
+/// Enqueues specs of which some have children: one transaction for every
+/// job of every tree. An `Idempotency-Key` is refused: the key's record
+/// holds a flat list of jobs, not a tree.
+async fn enqueue_flow(
+    state: &AppState,
+    headers: &HeaderMap,
+    queue: &QueueName,
+    specs: Vec<JobSpec>,
+) -> Result<Vec<FlowInserted>, ApiError> {
+    if headers.contains_key("idempotency-key") {
+        return Err(ApiError::invalid(
+            "header `Idempotency-Key` cannot be used with `children`: give the parent a `unique_key` instead",
+        ));
+    }
+    Ok(state.engine.enqueue_flow(queue, specs).await?)
+}
+
+fn flow_response(f: FlowInserted) -> EnqueueResponse {
+    EnqueueResponse {
+        id: f.job.id,
+        state: f.job.state,
+        duplicate: f.job.duplicate,
+        children: f.children.into_iter().map(flow_response).collect(),
+    }
 }
 
 /// The request's `Idempotency-Key`: 1 to 255 visible ASCII characters.
@@ -88,10 +120,18 @@ async fn jobs_create(
     Body(req): Body<EnqueueRequest>,
 ) -> Result<(StatusCode, HeaderMap, Json<EnqueueResponse>), ApiError> {
     let queue = queue_name(&queue)?;
-    let (inserted, answer) = enqueue(&state, &headers, &queue, vec![spec(&state, req, "")?]).await?;
+    let spec = spec(&state, req, "")?;
+    if spec.children.is_some() {
+        let flow = enqueue_flow(&state, &headers, &queue, vec![spec]).await?;
+        let flow = flow.into_iter().next().ok_or_else(|| ApiError::invalid("nothing was enqueued"))?;
+        let status = if flow.job.duplicate { StatusCode::OK } else { StatusCode::CREATED };
+        return Ok((status, HeaderMap::new(), Json(flow_response(flow))));
+    }
+    let (inserted, answer) = enqueue(&state, &headers, &queue, vec![spec]).await?;
     let job = inserted.into_iter().next().ok_or_else(|| ApiError::invalid("nothing was enqueued"))?;
     let status = if job.duplicate { StatusCode::OK } else { StatusCode::CREATED };
-    Ok((status, answer, Json(EnqueueResponse { id: job.id, state: job.state, duplicate: job.duplicate })))
+    let answer_body = EnqueueResponse { id: job.id, state: job.state, duplicate: job.duplicate, children: Vec::new() };
+    Ok((status, answer, Json(answer_body)))
 }
 
 async fn jobs_create_batch(
@@ -111,6 +151,14 @@ async fn jobs_create_batch(
         .enumerate()
         .map(|(i, j)| spec(&state, j, &format!("jobs[{i}].")))
         .collect::<Result<Vec<_>, _>>()?;
+    if specs.iter().any(|s| s.children.is_some()) {
+        let flows = enqueue_flow(&state, &headers, &queue, specs).await?;
+        return Ok((
+            StatusCode::CREATED,
+            HeaderMap::new(),
+            Json(BatchResponse { ids: flows.iter().map(|f| f.job.id).collect() }),
+        ));
+    }
     let (inserted, answer) = enqueue(&state, &headers, &queue, specs).await?;
     let status = if answer.is_empty() { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, answer, Json(BatchResponse { ids: inserted.into_iter().map(|j| j.id).collect() })))

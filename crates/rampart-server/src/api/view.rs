@@ -7,7 +7,7 @@ use serde_json::value::RawValue;
 
 use crate::engine::QueueStatus;
 use rampart_client::wire::{
-    JobErrorView, JobEventView, JobView, LeasedJobView, QueueRateView, QueueTotals, QueueView, StateCounts,
+    ChildCount, JobErrorView, JobEventView, JobView, LeasedJobView, QueueRateView, QueueTotals, QueueView, StateCounts,
 };
 
 /// JSON text from the store as a raw value; stored text is always valid JSON,
@@ -31,6 +31,7 @@ pub(crate) fn leased(j: LeasedJob) -> LeasedJobView {
         timeout_at: j.timeout_at,
         created_at: j.created_at,
         tenant: j.tenant,
+        children: j.children.map(|c| c.into_iter().map(crate::engine::child_view).collect()),
     }
 }
 
@@ -82,6 +83,9 @@ pub(crate) fn job(j: JobRecord) -> JobView {
         tenant: j.tenant,
         stalls: j.stalls,
         progress: j.progress.map(raw),
+        parent_id: j.parent_id,
+        pending_children: j.pending_children.filter(|_| j.state == JobState::Waiting),
+        children: j.children.into_iter().map(|(state, count)| ChildCount { state, count }).collect(),
         errors,
         history,
     }
@@ -95,6 +99,7 @@ pub(crate) fn queue(q: QueueStatus) -> QueueView {
         counts: StateCounts {
             scheduled: c.get(JobState::Scheduled),
             available: c.get(JobState::Available),
+            waiting: c.get(JobState::Waiting),
             active: c.get(JobState::Active),
             completed: c.get(JobState::Completed),
             dead: c.get(JobState::Dead),

@@ -7,6 +7,7 @@
 //! from the injected [`Clock`], so tests move it by hand.
 
 mod error;
+mod flow;
 mod operator;
 mod spec;
 mod totals;
@@ -14,7 +15,8 @@ mod wake;
 mod workers;
 
 pub use error::EngineError;
-pub use spec::{InvalidSpec, JobSpec, MAX_DELAY, MAX_TIMEOUT, MAX_UNIQUE_KEY_LEN};
+pub use flow::child_view;
+pub use spec::{InvalidFlow, InvalidSpec, JobSpec, MAX_DELAY, MAX_TIMEOUT, MAX_UNIQUE_KEY_LEN};
 pub use totals::{RUN_TIME_BOUNDS_US, RUN_TIME_BUCKETS, RunningTotals};
 
 use std::collections::BTreeMap;
@@ -240,28 +242,30 @@ impl Engine {
                 specs.len()
             )));
         }
-        let cfg = self.queue_config(queue);
-        let mut jobs = Vec::with_capacity(specs.len());
-        for (i, spec) in specs.into_iter().enumerate() {
-            if spec.payload.len() > self.inner.max_payload_bytes {
-                return Err(EngineError::PayloadTooLarge {
-                    index: i,
-                    size: spec.payload.len(),
-                    limit: self.inner.max_payload_bytes,
-                });
-            }
-            jobs.push(NewJob {
-                queue: queue.clone(),
-                payload: spec.payload,
-                run_at: spec.run_at.unwrap_or(now),
-                priority: spec.priority,
-                max_attempts: spec.max_attempts.unwrap_or(cfg.max_attempts),
-                timeout: spec.timeout.or(cfg.timeout),
-                unique_key: spec.unique_key,
-                tenant: spec.tenant,
+        specs.into_iter().enumerate().map(|(i, spec)| self.new_job(queue, spec, now, i)).collect()
+    }
+
+    /// The store's row of one spec (the `index`th of its request): the
+    /// queue's defaults filled in, its payload's size checked.
+    fn new_job(&self, queue: &QueueName, spec: JobSpec, now: UnixMillis, index: usize) -> Result<NewJob, EngineError> {
+        if spec.payload.len() > self.inner.max_payload_bytes {
+            return Err(EngineError::PayloadTooLarge {
+                index,
+                size: spec.payload.len(),
+                limit: self.inner.max_payload_bytes,
             });
         }
-        Ok(jobs)
+        let cfg = self.queue_config(queue);
+        Ok(NewJob {
+            queue: queue.clone(),
+            payload: spec.payload,
+            run_at: spec.run_at.unwrap_or(now),
+            priority: spec.priority,
+            max_attempts: spec.max_attempts.unwrap_or(cfg.max_attempts),
+            timeout: spec.timeout.or(cfg.timeout),
+            unique_key: spec.unique_key,
+            tenant: spec.tenant,
+        })
     }
 
     /// Wakes what waits on jobs another store call inserted into `queue` (a
@@ -421,7 +425,8 @@ impl Engine {
         // A repeated ack (`already`) changed nothing: nothing to count or wake.
         let acked: Vec<&JobAcked> = results.iter().filter_map(|r| r.as_ref().ok()).filter(|a| !a.already).collect();
         self.inner.totals.record_acks(&acked);
-        if acked.iter().any(|a| a.state == JobState::Scheduled) {
+        // A retry, or a flow's parent made due by its last child, is the promoter's.
+        if acked.iter().any(|a| a.state == JobState::Scheduled || a.parent_due) {
             self.inner.wakers.wake_promoter();
         }
         if acked.iter().any(|a| a.state.is_terminal()) {

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use rampart_client::wire::EnqueueRequest;
 use rampart_core::duration::format_duration;
-use rampart_core::job::check_tenant;
+use rampart_core::id::QueueName;
+use rampart_core::job::{ChildDeadPolicy, MAX_FLOW_DEPTH, MAX_FLOW_JOBS, check_tenant};
 use rampart_core::time::UnixMillis;
 
 /// Longest unique key accepted, in bytes.
@@ -37,6 +38,25 @@ pub struct JobSpec {
     pub unique_key: Option<String>,
     /// The customer the job belongs to.
     pub tenant: Option<String>,
+    /// `Some` makes the job a parent waiting on these children (each with
+    /// its queue); none at all runs it at once.
+    pub children: Option<Vec<(QueueName, JobSpec)>>,
+    /// For a parent: what a child that ends without completing does to it.
+    pub on_child_dead: ChildDeadPolicy,
+    /// For a parent: the longest it waits on its children.
+    pub children_timeout: Option<Duration>,
+}
+
+/// Why a flow was refused: too large a tree (`FLOW_TOO_LARGE`) or a bad
+/// field, each naming the limit or the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidFlow {
+    /// More than [`MAX_FLOW_JOBS`] jobs.
+    #[error("a flow holds at most {MAX_FLOW_JOBS} jobs (the parent and every child at every level); this one has {0}")]
+    TooLarge(usize),
+    /// A field of the tree is wrong.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// Why an enqueue request was refused; the message names the field.
@@ -49,6 +69,32 @@ impl JobSpec {
     /// against `now`. Fields are named with `at` in front (`"jobs[3]."` for
     /// an item of a batch, `""` alone).
     pub fn from_request(req: EnqueueRequest, at: &str, now: UnixMillis) -> Result<JobSpec, InvalidSpec> {
+        if req.queue.is_some() {
+            return Err(InvalidSpec(format!(
+                "invalid field `{at}queue`: only a child names its queue; the route names this job's"
+            )));
+        }
+        Self::checked(req, at, now, 0)
+    }
+
+    /// Checks a request that may be a flow: its size first (the whole tree
+    /// counted, [`MAX_FLOW_JOBS`] at most), then every job of it.
+    pub fn from_flow_request(req: EnqueueRequest, at: &str, now: UnixMillis) -> Result<JobSpec, InvalidFlow> {
+        // One list longer than the documented `maxItems` is a bad field,
+        // as its schema says; a tree too large in total is `TooLarge`.
+        if let Some(field) = long_list(&req, at) {
+            return Err(InvalidFlow::Invalid(format!(
+                "invalid field `{field}`: a list of children holds at most {MAX_FLOW_JOBS} jobs"
+            )));
+        }
+        let size = flow_size(&req);
+        if size > MAX_FLOW_JOBS {
+            return Err(InvalidFlow::TooLarge(size));
+        }
+        JobSpec::from_request(req, at, now).map_err(|e| InvalidFlow::Invalid(e.0))
+    }
+
+    fn checked(req: EnqueueRequest, at: &str, now: UnixMillis, depth: usize) -> Result<JobSpec, InvalidSpec> {
         let invalid = |field: &str, problem: &str| InvalidSpec(format!("invalid field `{at}{field}`: {problem}"));
         if let Some(key) = &req.unique_key
             && (key.is_empty() || key.chars().count() > MAX_UNIQUE_KEY_LEN)
@@ -82,6 +128,37 @@ impl JobSpec {
             }
             (None, run_at) => run_at,
         };
+        if req.children.is_none() && (req.on_child_dead.is_some() || req.children_timeout.is_some()) {
+            let field = if req.on_child_dead.is_some() { "on_child_dead" } else { "children_timeout" };
+            return Err(invalid(field, "applies to a parent only: give `children` too"));
+        }
+        let children_timeout = req.children_timeout.map(|t| t.get());
+        if children_timeout.is_some_and(|t| t.is_zero() || t > MAX_DELAY) {
+            return Err(invalid("children_timeout", "must be longer than 0s and at most 3650d"));
+        }
+        let children = match req.children {
+            None => None,
+            Some(_) if depth >= MAX_FLOW_DEPTH => {
+                return Err(invalid("children", &format!("a flow nests at most {MAX_FLOW_DEPTH} levels of children")));
+            }
+            Some(list) => Some(
+                list.into_iter()
+                    .enumerate()
+                    .map(|(i, mut child)| {
+                        let at = format!("{at}children[{i}].");
+                        let queue = child.queue.take().ok_or_else(|| {
+                            InvalidSpec(format!("invalid field `{at}queue`: a child names its queue"))
+                        })?;
+                        if child.unique_key.is_some() {
+                            return Err(InvalidSpec(format!(
+                                "invalid field `{at}unique_key`: a child cannot have one (give the parent a unique_key)"
+                            )));
+                        }
+                        Ok((queue, JobSpec::checked(child, &at, now, depth + 1)?))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+        };
         Ok(JobSpec {
             payload: req.payload.get().to_string(),
             run_at,
@@ -90,8 +167,32 @@ impl JobSpec {
             timeout,
             unique_key: req.unique_key,
             tenant: req.tenant,
+            children,
+            on_child_dead: req.on_child_dead.unwrap_or_default(),
+            children_timeout,
         })
     }
+
+    /// Jobs in the spec's tree, itself included.
+    pub fn flow_jobs(&self) -> usize {
+        1 + self.children.iter().flatten().map(|(_, c)| c.flow_jobs()).sum::<usize>()
+    }
+}
+
+/// The first list of children in a request's tree longer than a whole
+/// flow may be, named as a field.
+fn long_list(req: &EnqueueRequest, at: &str) -> Option<String> {
+    let children = req.children.as_ref()?;
+    if children.len() > MAX_FLOW_JOBS {
+        return Some(format!("{at}children"));
+    }
+    children.iter().enumerate().find_map(|(i, c)| long_list(c, &format!("{at}children[{i}].")))
+}
+
+/// Jobs in a request's tree, itself included (counted before anything else
+/// is checked, so a huge tree is refused at once).
+fn flow_size(req: &EnqueueRequest) -> usize {
+    1 + req.children.iter().flatten().map(flow_size).sum::<usize>()
 }
 
 #[cfg(test)]
@@ -133,6 +234,37 @@ mod tests {
         check(r#","delay":"99999999999h""#, Err("`jobs[2].delay`: must be at most 3650d (10 years)"));
         check(r#","run_at":"2066-01-01T00:00:00Z""#, Err("`jobs[2].run_at`: must be at most 10 years ahead"));
         check(r#","run_at":"2000-01-01T00:00:00Z""#, Ok(()));
+        check(r#","queue":"q""#, Err("`jobs[2].queue`: only a child names its queue"));
+        check(r#","children":[]"#, Ok(()));
+        check(r#","children":[{"payload":1}]"#, Err("`jobs[2].children[0].queue`: a child names its queue"));
+        check(r#","children":[{"queue":"q","payload":1,"unique_key":"k"}]"#, Err("`jobs[2].children[0].unique_key`"));
+        check(r#","children":[{"queue":"q","payload":1,"max_attempts":0}]"#, Err("`jobs[2].children[0].max_attempts`"));
+        check(r#","on_child_dead":"ignore""#, Err("`jobs[2].on_child_dead`: applies to a parent only"));
+        check(r#","children_timeout":"1m""#, Err("`jobs[2].children_timeout`: applies to a parent only"));
+        check(r#","children":[],"children_timeout":"0s""#, Err("`jobs[2].children_timeout`"));
+        check(r#","children":[],"on_child_dead":"ignore","children_timeout":"1h""#, Ok(()));
+    }
+
+    #[test]
+    fn a_flow_is_bounded_in_depth_and_size() {
+        fn nested(levels: usize) -> String {
+            let mut child = r#"{"queue":"q","payload":1}"#.to_string();
+            for _ in 1..levels {
+                child = format!(r#"{{"queue":"q","payload":1,"children":[{child}]}}"#);
+            }
+            format!(r#","children":[{child}]"#)
+        }
+        check(&nested(5), Ok(()));
+        check(&nested(6), Err("a flow nests at most 5 levels of children"));
+        let wide = |n: usize| {
+            let kids = vec![r#"{"queue":"q","payload":1}"#; n].join(",");
+            request(&format!(r#","children":[{kids}]"#))
+        };
+        let ok = JobSpec::from_flow_request(wide(999), "", NOW).unwrap();
+        assert_eq!(ok.flow_jobs(), 1000);
+        assert_eq!(JobSpec::from_flow_request(wide(1000), "", NOW).unwrap_err(), InvalidFlow::TooLarge(1001));
+        let long = JobSpec::from_flow_request(wide(1001), "jobs[1].", NOW).unwrap_err();
+        assert!(long.to_string().contains("`jobs[1].children`: a list of children holds at most 1000"), "{long}");
     }
 
     #[test]

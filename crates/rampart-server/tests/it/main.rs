@@ -12,6 +12,7 @@ mod connection;
 mod cron;
 mod diagnostics;
 mod engine;
+mod flow;
 mod gate;
 mod harness;
 mod insight;

@@ -513,3 +513,22 @@ async fn a_push_queue_refuses_pull_leases_and_shows_its_secret_to_admins_only() 
     assert!(first.as_str().is_some_and(|s| s.starts_with("whsec_")), "{first}");
     assert_eq!(app.send(Method::GET, "/v1/queues/made", None).await.body["secret"], first);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_pushed_after_its_children_carries_their_results() {
+    let rx = Receiver::start(SECRET, Box::new(|seen, _| Reply::Json(json!({"echo": seen.body["payload"]["n"]})))).await;
+    let queues = vec![("report", push_queue(&rx.url())), ("shard", push_queue(&rx.url()))];
+    let mut rig = Rig::start(queues, PushBreakerConfig::default(), Duration::ZERO).await;
+    let child = |n: u32| (queue("shard"), JobSpec { payload: json!({"n": n}).to_string(), ..JobSpec::default() });
+    let spec = JobSpec { payload: "{}".into(), children: Some(vec![child(1), child(2)]), ..JobSpec::default() };
+    let flow = rig.engine.enqueue_flow(&queue("report"), vec![spec]).await.unwrap().remove(0);
+    rig.wait_for_state(&[flow.job.id], JobState::Completed).await;
+    let seen = rx.seen();
+    let parent = seen.iter().find(|s| s.body["queue"] == "report").expect("the parent was pushed");
+    let children = parent.body["children"].as_array().expect("with its children");
+    let echoed: Vec<&Value> = children.iter().map(|c| &c["result"]["echo"]).collect();
+    assert_eq!(echoed, [&json!(1), &json!(2)]);
+    assert!(children.iter().all(|c| c["state"] == "completed" && c["queue"] == "shard"));
+    assert!(seen.iter().filter(|s| s.body["queue"] == "shard").all(|s| s.body.get("children").is_none()));
+    rig.stop().await;
+}

@@ -120,6 +120,7 @@ async fn progress_is_refused_past_its_bound_and_for_a_job_no_worker_handed_out()
         max_attempts: 1,
         timeout_at: None,
         tenant: None,
+        children: None,
         lease_token: "t".into(),
         progress: rampart_client::worker::Progress::default(),
     };

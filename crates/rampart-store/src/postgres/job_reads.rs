@@ -31,6 +31,9 @@ pub(super) async fn get(c: &mut Client, id: JobId) -> Result<Option<JobRecord>, 
     let stmt = c.prepare_cached(&format!("SELECT {RECORD_COLUMNS} FROM jobs WHERE id = $1")).await?;
     let Some(row) = c.query_opt(&stmt, &[&id.0]).await? else { return Ok(None) };
     let mut job = JobRecord::from_row(&row)?;
+    if job.pending_children.is_some() {
+        job.children = super::flow::child_counts(&*c, id).await?;
+    }
     let stmt = c
         .prepare_cached(
             "SELECT at, from_state, to_state, attempt, worker, reason, error, payload FROM job_events

@@ -19,6 +19,7 @@ use rampart_core::time::UnixMillis;
 use tokio_postgres::Row;
 
 use super::Client;
+use super::flow;
 use super::job_rates;
 use super::listener::CHANNEL;
 use crate::error::StoreError;
@@ -27,7 +28,7 @@ use crate::rate::JobLeased;
 
 pub(super) const RECORD_COLUMNS: &str = "id, queue, state, payload, priority, attempt, max_attempts, timeout_ms, unique_key, \
      created_at, run_at, started_at, finished_at, lease_expires_at, timeout_at, worker, last_error, result, tenant, stalls, progress, \
-     heartbeat_at";
+     heartbeat_at, parent_id, pending_children, on_child_dead, flow_timeout_at";
 
 /// The condition of `jobs_unique_live`, repeated so the planner infers it.
 const LIVE: &str = "unique_key IS NOT NULL AND state NOT IN ('completed', 'dead', 'cancelled')";
@@ -196,7 +197,7 @@ const LEASE_SQL: &str = "WITH picked AS (
             timeout_at = j.timeout_ms + $2::bigint
         FROM picked WHERE j.id = picked.id
         RETURNING j.id, j.payload, j.attempt, j.max_attempts, j.lease_token, j.lease_expires_at, j.timeout_at,
-                  j.created_at, j.run_at, j.priority, j.tenant
+                  j.created_at, j.run_at, j.priority, j.tenant, j.pending_children IS NOT NULL
     ), relaxed AS (
         SELECT set_config('synchronous_commit', 'off', true)
     )
@@ -265,6 +266,8 @@ fn leased_jobs(p: &JobLeaseParams, rows: &[Row]) -> Result<Vec<LeasedJob>, Store
                 run_at: UnixMillis(r.try_get(8)?),
                 priority: r.try_get(9)?,
                 tenant: r.try_get(10)?,
+                // A parent's children are read after the lease (`Store::job_lease`).
+                children: r.try_get::<_, bool>(11)?.then(Vec::new),
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
@@ -338,7 +341,7 @@ pub(super) async fn ack_many(
                      FROM a
                      WHERE j.id = a.id AND j.state = 'active' AND j.lease_token = a.token
                        AND j.lease_expires_at > $4 AND (j.timeout_at IS NULL OR j.timeout_at > $4)
-                     RETURNING j.id, j.queue, j.attempt, j.max_attempts, j.started_at, j.worker
+                     RETURNING j.id, j.queue, j.attempt, j.max_attempts, j.started_at, j.worker, j.parent_id
                  )
                  SELECT * FROM done",
             )
@@ -354,6 +357,8 @@ pub(super) async fn ack_many(
             .collect();
         for row in tx.query(&stmt, &[&ids, &tokens, &results, &p.now.0]).await? {
             let held = held_from(&row)?;
+            let parent_due = row.try_get::<_, Option<i64>>(6)?.is_some()
+                && flow::ended(&tx, held.id, JobState::Completed, p.now).await?;
             done.insert(
                 held.id,
                 JobAcked {
@@ -364,6 +369,7 @@ pub(super) async fn ack_many(
                     run_time: p.now.since(held.started_at),
                     retry_at: None,
                     already: false,
+                    parent_due,
                 },
             );
         }
@@ -440,7 +446,7 @@ async fn fail(
         return Ok(Err(StoreError::LeaseLost));
     };
     let held = held_from(&row)?;
-    let (state, retry_at) = end_attempt(tx, &held, failure, p.planner.as_ref(), p.now).await?;
+    let (state, retry_at, parent_due) = end_attempt(tx, &held, failure, p.planner.as_ref(), p.now).await?;
     Ok(Ok(JobAcked {
         id: held.id,
         queue: held.queue,
@@ -449,6 +455,7 @@ async fn fail(
         run_time: p.now.since(held.started_at),
         retry_at,
         already: false,
+        parent_due,
     }))
 }
 
@@ -459,7 +466,7 @@ async fn end_attempt(
     failure: Failure<'_>,
     planner: &dyn RetryPlanner,
     now: UnixMillis,
-) -> Result<(JobState, Option<UnixMillis>), StoreError> {
+) -> Result<(JobState, Option<UnixMillis>, bool), StoreError> {
     let Failure { kind, error, retryable, not_before } = failure;
     let (state, retry_at, at) = match planner.plan(held.queue.as_str(), held.attempt, held.max_attempts, retryable, now)
     {
@@ -506,7 +513,8 @@ async fn end_attempt(
         ],
     )
     .await?;
-    Ok((state, retry_at))
+    let parent_due = state == JobState::Dead && flow::ended(tx, held.id, JobState::Dead, now).await?;
+    Ok((state, retry_at, parent_due))
 }
 
 pub(super) async fn release_many(
@@ -647,6 +655,9 @@ pub(super) async fn promote_due(
     limit: u32,
 ) -> Result<Vec<(QueueName, u64)>, StoreError> {
     let tx = c.transaction().await?;
+    // Parents past their flow timeout first: a parent that dies of it may
+    // make its own parent due (under `ignore`), promoted below.
+    flow::sweep_timeouts(&tx, now, limit).await?;
     let stmt = tx
         .prepare_cached(
             "WITH due AS (
@@ -720,6 +731,15 @@ async fn revive(
             other => other,
         }
     })?;
+    // A child retried while its parent still waits (under `ignore`) is
+    // pending again: its end was counted once already.
+    let recount = tx
+        .prepare_cached(
+            "UPDATE jobs SET pending_children = pending_children + 1
+             WHERE id = (SELECT parent_id FROM jobs WHERE id = $1) AND state = 'waiting'",
+        )
+        .await?;
+    tx.execute(&recount, &[&id.0]).await?;
     Ok(())
 }
 
@@ -746,19 +766,24 @@ pub(super) async fn cancel(c: &mut Client, id: JobId, now: UnixMillis) -> Result
     let (state, _, attempt) = lock_job(&tx, id).await?;
     match state {
         JobState::Cancelled => return Ok(()),
-        JobState::Scheduled | JobState::Available => {}
+        JobState::Scheduled | JobState::Available | JobState::Waiting => {}
         other => return Err(StoreError::InvalidState(other)),
     }
     let stmt = tx
         .prepare_cached(
             "WITH cancelled AS (
-                 UPDATE jobs SET state = 'cancelled', finished_at = $2, lease_token = NULL WHERE id = $1 RETURNING id
+                 UPDATE jobs SET state = 'cancelled', finished_at = $2, lease_token = NULL, flow_timeout_at = NULL
+                 WHERE id = $1 RETURNING id
              )
              INSERT INTO job_events (job_id, at, from_state, to_state, attempt, reason)
              SELECT id, $2, $3, 'cancelled', $4, 'cancelled' FROM cancelled",
         )
         .await?;
     tx.execute(&stmt, &[&id.0, &now.0, &state.as_str(), &int(attempt)]).await?;
+    if state == JobState::Waiting {
+        flow::cancel_children(&tx, id, now).await?;
+    }
+    flow::ended(&tx, id, JobState::Cancelled, now).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -13,6 +13,7 @@ mod audit;
 mod breaker;
 mod cron;
 mod error;
+mod flow;
 mod insight;
 mod integration;
 mod job_admin;
@@ -312,6 +313,26 @@ impl PgStore {
 
     pub(crate) async fn job_cancel(&self, id: JobId, now: UnixMillis) -> Result<(), StoreError> {
         self.call(async |c| jobs::cancel(c, id, now).await).await
+    }
+
+    pub(crate) async fn job_insert_flow(
+        &self,
+        p: crate::JobFlowInsertParams,
+    ) -> Result<Vec<crate::FlowInserted>, StoreError> {
+        let node = &self.inner.node;
+        self.call(async |c| {
+            let tx = c.transaction().await?;
+            let (inserted, ready) = flow::insert(&tx, &p.jobs, p.now).await?;
+            let ready: Vec<&str> = ready.iter().map(String::as_str).collect();
+            jobs::notify_ready(&tx, node, &ready).await?;
+            tx.commit().await?;
+            Ok(inserted)
+        })
+        .await
+    }
+
+    pub(crate) async fn job_children(&self, parent: JobId) -> Result<Vec<crate::ChildOutcome>, StoreError> {
+        self.call(async |c| flow::children(&*c, parent).await).await
     }
 
     pub(crate) async fn job_retry_dead(&self, p: JobRetryDeadParams) -> Result<JobRetryDeadPage, StoreError> {

@@ -13,6 +13,7 @@ use rampart_core::time::UnixMillis;
 use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use super::flow;
 use crate::error::StoreError;
 use crate::job::*;
 use crate::queue::{QueueCounts, QueueRecord};
@@ -20,7 +21,7 @@ use crate::rate::{self, JobLeased, QueueRateParams, QueueRateStatus, RateWindows
 
 pub(super) const RECORD_COLUMNS: &str = "id, queue, state, payload, priority, attempt, max_attempts, timeout_ms, unique_key, \
      created_at, run_at, started_at, finished_at, lease_expires_at, timeout_at, worker, last_error, result, tenant, stalls, progress, \
-     heartbeat_at";
+     heartbeat_at, parent_id, pending_children, on_child_dead, flow_timeout_at";
 
 /// The condition of `jobs_unique_live`; queries repeat it word for word so
 /// the planner can use that partial index.
@@ -81,7 +82,7 @@ const LEASE_UPDATE: &str = "UPDATE jobs SET state = 'active', attempt = attempt 
          timeout_at = CASE WHEN timeout_ms IS NULL THEN NULL ELSE ?2 + timeout_ms END
      WHERE id IN ({PICK})
      RETURNING id, payload, attempt, max_attempts, lease_token, lease_expires_at, timeout_at,
-               created_at, run_at, priority, tenant";
+               created_at, run_at, priority, tenant, pending_children IS NOT NULL";
 
 /// The next `?5` available jobs in lease order.
 static LEASE_NEXT: LazyLock<String> = LazyLock::new(|| {
@@ -193,6 +194,8 @@ fn leased(
                 run_at: UnixMillis(r.get(8)?),
                 priority: r.get(9)?,
                 tenant: r.get(10)?,
+                // A parent's children are read after the lease (`Store::job_lease`).
+                children: r.get::<_, bool>(11)?.then(Vec::new),
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
@@ -264,7 +267,7 @@ pub(super) fn ack_many(c: &Connection, p: &JobAckParams) -> Result<Vec<Result<Jo
                     .optional()?;
                 match held {
                     Some(held) => {
-                        let (state, retry_at) = end_attempt(
+                        let (state, retry_at, parent_due) = end_attempt(
                             c,
                             &held,
                             Failure::error(error, *retryable, *retry_at),
@@ -280,6 +283,7 @@ pub(super) fn ack_many(c: &Connection, p: &JobAckParams) -> Result<Vec<Result<Jo
                             run_time,
                             retry_at,
                             already: false,
+                            parent_due,
                         })
                     }
                     None => repeated(c, ack)?,
@@ -305,11 +309,14 @@ fn complete(
                  lease_expires_at = NULL, timeout_at = NULL
              WHERE id = ?1 AND state = 'active' AND lease_token = ?2 AND lease_expires_at > ?3
                AND (timeout_at IS NULL OR timeout_at > ?3)
-             RETURNING id, queue, attempt, max_attempts, started_at, worker",
+             RETURNING id, queue, attempt, max_attempts, started_at, worker, parent_id",
         )?
-        .query_row(params![ack.id.0, ack.lease_token, now.0, result], held_from)
+        .query_row(params![ack.id.0, ack.lease_token, now.0, result], |r| {
+            Ok((held_from(r)?, r.get::<_, Option<i64>>(6)?))
+        })
         .optional()?;
-    let Some(held) = held else { return repeated(c, ack) };
+    let Some((held, parent)) = held else { return repeated(c, ack) };
+    let parent_due = parent.is_some() && flow::ended(c, held.id, JobState::Completed, now)?;
     // No event: a completed attempt is in the row (see `JobRecord::set_history`).
     let run_time = now.since(held.started_at);
     Ok(Ok(JobAcked {
@@ -320,6 +327,7 @@ fn complete(
         run_time,
         retry_at: None,
         already: false,
+        parent_due,
     }))
 }
 
@@ -348,8 +356,9 @@ fn end_attempt(
     failure: Failure<'_>,
     planner: &dyn RetryPlanner,
     now: UnixMillis,
-) -> Result<(JobState, Option<UnixMillis>), StoreError> {
+) -> Result<(JobState, Option<UnixMillis>, bool), StoreError> {
     let Failure { kind, error, retryable, not_before } = failure;
+    let mut parent_due = false;
     // A worker's own failure keeps its token in the row, so a repeat of it
     // is recognised; an attempt the reaper ended keeps none.
     let keep_token = kind == FailureKind::Error;
@@ -371,6 +380,7 @@ fn end_attempt(
                  WHERE id = ?1",
             )?
             .execute(params![held.id.0, now.0, error, keep_token])?;
+            parent_due = flow::ended(c, held.id, JobState::Dead, now)?;
             (JobState::Dead, None)
         }
     };
@@ -378,7 +388,7 @@ fn end_attempt(
     let w = held.worker.as_deref();
     event(c, held.id, held.started_at, Some(JobState::Available), JobState::Active, held.attempt, w, "leased", None)?;
     event(c, held.id, now, Some(JobState::Active), state, held.attempt, w, kind.as_str(), Some(error))?;
-    Ok((state, retry_at))
+    Ok((state, retry_at, parent_due))
 }
 
 pub(super) fn release_many(
@@ -484,6 +494,9 @@ fn stall(c: &Connection, held: &Held, stall: u32, max_stalls: u32, now: UnixMill
 }
 
 pub(super) fn promote_due(c: &Connection, now: UnixMillis, limit: u32) -> Result<Vec<(QueueName, u64)>, StoreError> {
+    // Parents past their flow timeout first: a parent that dies of it may
+    // make its own parent due (under `ignore`), promoted below.
+    flow::sweep_timeouts(c, now, limit)?;
     let moved = c
         .prepare_cached(
             "UPDATE jobs SET state = 'available'
@@ -534,6 +547,13 @@ fn revive(
         }
         other => other,
     })?;
+    // A child retried while its parent still waits (under `ignore`) is
+    // pending again: its end was counted once already.
+    c.prepare_cached(
+        "UPDATE jobs SET pending_children = pending_children + 1
+         WHERE id = (SELECT parent_id FROM jobs WHERE id = ?1) AND state = 'waiting'",
+    )?
+    .execute([id.0])?;
     c.prepare_cached(
         "INSERT INTO job_events (job_id, at, from_state, to_state, attempt, reason, payload)
          VALUES (?1, ?2, ?3, 'available', ?4, 'retried', ?5)",
@@ -560,12 +580,17 @@ pub(super) fn cancel(c: &Connection, id: JobId, now: UnixMillis) -> Result<(), S
     let (state, _, attempt) = state_and_queue(c, id)?;
     match state {
         JobState::Cancelled => Ok(()),
-        JobState::Scheduled | JobState::Available => {
+        JobState::Scheduled | JobState::Available | JobState::Waiting => {
             c.prepare_cached(
-                "UPDATE jobs SET state = 'cancelled', finished_at = ?2, lease_token = NULL WHERE id = ?1",
+                "UPDATE jobs SET state = 'cancelled', finished_at = ?2, lease_token = NULL, flow_timeout_at = NULL
+                 WHERE id = ?1",
             )?
             .execute(params![id.0, now.0])?;
-            event(c, id, now, Some(state), JobState::Cancelled, attempt, None, "cancelled", None)
+            event(c, id, now, Some(state), JobState::Cancelled, attempt, None, "cancelled", None)?;
+            if state == JobState::Waiting {
+                flow::cancel_children(c, id, now)?;
+            }
+            flow::ended(c, id, JobState::Cancelled, now).map(drop)
         }
         other => Err(StoreError::InvalidState(other)),
     }
@@ -643,6 +668,9 @@ pub(super) fn get(c: &Connection, id: JobId) -> Result<Option<JobRecord>, StoreE
         .query_row([id.0], |r| JobRecord::from_row(r))
         .optional()?;
     let Some(mut job) = job else { return Ok(None) };
+    if job.pending_children.is_some() {
+        job.children = flow::child_counts(c, id)?;
+    }
     let events = c
         .prepare_cached(
             "SELECT at, from_state, to_state, attempt, worker, reason, error, payload FROM job_events
@@ -778,11 +806,11 @@ fn event(
     Ok(())
 }
 
-fn duration_ms(d: Duration) -> i64 {
+pub(super) fn duration_ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-fn state_at(r: &Row<'_>, i: usize) -> rusqlite::Result<JobState> {
+pub(super) fn state_at(r: &Row<'_>, i: usize) -> rusqlite::Result<JobState> {
     parse_state(&r.get::<_, String>(i)?, i)
 }
 

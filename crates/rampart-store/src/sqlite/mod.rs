@@ -10,6 +10,7 @@ mod audit;
 mod breaker;
 mod checkpointer;
 mod cron;
+mod flow;
 mod insight;
 mod integration;
 mod job_admin;
@@ -70,6 +71,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0016_nodes.sql"),
     include_str!("migrations/0017_dashboard_jobs.sql"),
     include_str!("migrations/0018_queue_rates.sql"),
+    include_str!("migrations/0020_flows.sql"),
 ];
 
 /// Read connections kept open between reads.
@@ -318,6 +320,17 @@ impl SqliteStore {
 
     pub(crate) async fn job_cancel(&self, id: JobId, now: UnixMillis) -> Result<(), StoreError> {
         self.write(move |c| jobs::cancel(c, id, now)).await
+    }
+
+    pub(crate) async fn job_insert_flow(
+        &self,
+        p: crate::JobFlowInsertParams,
+    ) -> Result<Vec<crate::FlowInserted>, StoreError> {
+        self.write(move |c| flow::insert(c, &p)).await
+    }
+
+    pub(crate) async fn job_children(&self, parent: JobId) -> Result<Vec<crate::ChildOutcome>, StoreError> {
+        self.read(move |c| flow::children(c, parent)).await
     }
 
     pub(crate) async fn job_retry_dead(&self, p: JobRetryDeadParams) -> Result<JobRetryDeadPage, StoreError> {

@@ -19,6 +19,7 @@ use crate::alert_store::*;
 mod ack;
 mod audit;
 mod breakers;
+mod flow;
 mod nul;
 mod operator;
 mod queue_delete;
@@ -28,6 +29,7 @@ mod write;
 pub use ack::*;
 pub use audit::*;
 pub use breakers::*;
+pub use flow::*;
 pub use nul::*;
 pub use operator::*;
 pub use queue_delete::*;
@@ -949,6 +951,18 @@ macro_rules! backend {
             run!(cache_prune_drops_old_intervals_evictions_and_silent_caches_in_batches);
             run!(error_events_are_kept_counted_per_interval_and_filtered);
             run!(error_prune_drops_old_events_and_counts_in_batches);
+            run!(a_parent_waits_for_every_child_then_its_lease_carries_their_results);
+            run!(an_empty_list_of_children_makes_the_parent_available_at_once);
+            run!(a_dead_child_fails_the_parent_and_cancels_the_children_not_started);
+            run!(a_reaped_child_that_dies_fails_the_parent);
+            run!(under_ignore_a_dead_child_counts_as_done_and_its_error_is_shown);
+            run!(a_cancelled_child_fails_a_parent_under_fail);
+            run!(cancelling_a_parent_cancels_children_not_started_and_a_running_one_finishes);
+            run!(a_parent_past_its_timeout_dies_at_the_promoter_s_sweep);
+            run!(deleting_ended_children_leaves_the_parent_s_count_right);
+            run!(a_retried_child_is_pending_again);
+            run!(a_duplicate_parent_inserts_no_children);
+            run!(a_child_finishing_at_once_is_counted);
         }
     };
 }

@@ -77,7 +77,7 @@ pub async fn show(
                 @if matches!(job.state, JobState::Dead | JobState::Cancelled) {
                     (layout::button(&ui, &viewer, &format!("{base}/retry"), "Retry", "primary"))
                 }
-                @if matches!(job.state, JobState::Available | JobState::Scheduled) {
+                @if matches!(job.state, JobState::Available | JobState::Scheduled | JobState::Waiting) {
                     (layout::button(&ui, &viewer, &format!("{base}/cancel"), "Cancel", "danger"))
                 }
                 @if job.state == JobState::Active {

@@ -56,7 +56,6 @@ pub async fn run(args: Args, remote: &Remote) -> anyhow::Result<()> {
         None => args.payload,
     };
     let request = EnqueueRequest {
-        payload,
         delay: args.delay,
         run_at: args.run_at,
         priority: args.priority,
@@ -64,6 +63,7 @@ pub async fn run(args: Args, remote: &Remote) -> anyhow::Result<()> {
         timeout: args.timeout,
         unique_key: args.unique_key,
         tenant: args.tenant,
+        ..EnqueueRequest::new(payload)
     };
     let queue = args.queue;
     let response = remote

@@ -283,6 +283,9 @@ mod tests {
             tenant: Some("acme".into()),
             stalls: 0,
             progress: None,
+            parent_id: None,
+            pending_children: None,
+            children: Vec::new(),
             errors: vec![JobErrorView {
                 attempt: 1,
                 at: "2026-01-01T00:00:02.000Z".parse().unwrap(),

@@ -123,6 +123,7 @@ fn queues_table(queues: &[QueueView]) -> output::Table {
         "PAUSED",
         "SCHEDULED",
         "AVAILABLE",
+        "WAITING",
         "ACTIVE",
         "COMPLETED",
         "DEAD",
@@ -136,6 +137,7 @@ fn queues_table(queues: &[QueueView]) -> output::Table {
             yes_no(q.paused),
             c.scheduled.to_string(),
             c.available.to_string(),
+            c.waiting.to_string(),
             c.active.to_string(),
             c.completed.to_string(),
             c.dead.to_string(),
@@ -169,6 +171,7 @@ fn render_queue(queue: &QueueView) -> String {
     out.push_str(&output::fields(&[
         ("  scheduled", c.scheduled.to_string()),
         ("  available", c.available.to_string()),
+        ("  waiting", c.waiting.to_string()),
         ("  active", c.active.to_string()),
         ("  completed", c.completed.to_string()),
         ("  dead", c.dead.to_string()),
@@ -247,7 +250,15 @@ mod tests {
         QueueView {
             name: name.parse().unwrap(),
             paused,
-            counts: StateCounts { scheduled: 1, available: 20, active: 3, completed: 400, dead: 5, cancelled: 0 },
+            counts: StateCounts {
+                scheduled: 1,
+                available: 20,
+                waiting: 0,
+                active: 3,
+                completed: 400,
+                dead: 5,
+                cancelled: 0,
+            },
             totals: QueueTotals { completed: 10, failed: 2, mean_processing_ms: 12.25, ..QueueTotals::default() },
             target: None,
             secret: None,
@@ -259,9 +270,9 @@ mod tests {
     fn the_list_is_one_row_per_queue() {
         let text = queues_table(&[queue("email", false), queue("billing.invoices", true)]).render();
         let expected = "\
-NAME              PAUSED  SCHEDULED  AVAILABLE  ACTIVE  COMPLETED  DEAD  CANCELLED  RATE
-email             no      1          20         3       400        5     0          -
-billing.invoices  yes     1          20         3       400        5     0          -
+NAME              PAUSED  SCHEDULED  AVAILABLE  WAITING  ACTIVE  COMPLETED  DEAD  CANCELLED  RATE
+email             no      1          20         0        3       400        5     0          -
+billing.invoices  yes     1          20         0        3       400        5     0          -
 ";
         assert_eq!(text, expected);
     }

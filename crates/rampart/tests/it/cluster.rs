@@ -815,3 +815,44 @@ async fn two_nodes_together_start_no_more_jobs_than_the_queue_rate() {
         assert_eq!((rate.rate.as_str(), rate.started, rate.full), ("5/1h", 5, 1), "node {node}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_of_a_hundred_children_worked_on_both_nodes_runs_once_after_the_last() {
+    const KIDS: &str = "flow-kids";
+    const PARENT: &str = "flow-parent";
+    let Some(cluster) = Cluster::builder("flow_two_nodes").start().await else { return };
+    let children = (0..100).map(|n| json!({"queue": KIDS, "payload": {"n": n}})).collect::<Vec<_>>();
+    let payload = RawValue::from_string("{}".into()).expect("JSON");
+    let body = EnqueueRequest {
+        children: Some(children.into_iter().map(|c| serde_json::from_value(c).expect("a child")).collect()),
+        ..EnqueueRequest::new(payload)
+    };
+    let parent = cluster.nodes[0].client().enqueue(PARENT, &body).await.expect("enqueue the flow");
+    assert_eq!(parent.children.len(), 100);
+    let script = cluster.script(None);
+    let _a = cluster.worker(0, KIDS, "a", 8).script(&script).await;
+    let _b = cluster.worker(1, KIDS, "b", 8).script(&script).await;
+    cluster.drained(KIDS, 100).await;
+    let by_worker = cluster.completions_by_worker(KIDS).await;
+    assert!(by_worker.len() == 2, "both nodes' workers took children: {by_worker:?}");
+    // Either node's promoter makes the parent available; node b leases it.
+    let run = eventually("the parent to become available", || async {
+        lease_on(&cluster, 1, PARENT, 2, Some("5s")).await.into_iter().next()
+    })
+    .await;
+    assert_eq!(run.id, parent.id);
+    let outcomes = run.children.expect("a parent's lease carries its children");
+    assert_eq!(outcomes.len(), 100);
+    assert!(outcomes.iter().all(|c| c.state.as_str() == "completed"), "{outcomes:?}");
+    assert!(lease_on(&cluster, 0, PARENT, 2, None).await.is_empty(), "the parent runs once");
+    let last_child = cluster
+        .sql
+        .query_one("SELECT max(finished_at) FROM jobs WHERE queue = $1", &[&KIDS])
+        .await
+        .expect("the children's ends")
+        .get::<_, i64>(0);
+    let job = cluster.store.job_get(run.id).await.expect("read the parent").expect("the parent");
+    assert!(job.started_at.expect("started").0 >= last_child, "the parent started after the last child ended");
+    let reasons: Vec<&str> = job.history.iter().map(|e| e.reason.as_str()).collect();
+    assert_eq!(reasons, ["enqueued", "children_done", "due", "leased"], "{:#?}", job.history);
+}

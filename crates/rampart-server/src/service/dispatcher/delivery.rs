@@ -27,6 +27,9 @@ struct PushBody<'a> {
     attempt: u32,
     max_attempts: u32,
     payload: &'a RawValue,
+    /// A parent's children's outcomes, as its lease carries them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    children: Option<Vec<rampart_client::wire::ChildView>>,
 }
 
 /// The `webhook-id` of a job's deliveries: the same for every attempt, so a
@@ -114,6 +117,7 @@ pub(super) async fn deliver(
         attempt: job.attempt,
         max_attempts: job.max_attempts,
         payload: &payload,
+        children: job.children.clone().map(|c| c.into_iter().map(crate::engine::child_view).collect()),
     };
     let body = match serde_json::to_vec(&body) {
         Ok(b) => b,
@@ -316,6 +320,7 @@ mod tests {
             run_at: NOW,
             priority: 0,
             tenant: None,
+            children: None,
         };
         let (queue, lease, margin) = (Duration::from_secs(1), Duration::from_secs(11), Duration::from_millis(100));
         let ms = Duration::from_millis;
