@@ -11,6 +11,7 @@ use rampart_core::time::UnixMillis;
 
 use crate::error::StoreError;
 use crate::row::Row;
+use crate::step::{self, StepRecord};
 
 /// A job to insert. Its payload is JSON text, stored as given.
 #[derive(Debug, Clone)]
@@ -99,6 +100,8 @@ pub struct LeasedJob {
     pub priority: i32,
     /// The customer the job belongs to.
     pub tenant: Option<String>,
+    /// The steps recorded so far, in the order they were reached.
+    pub steps: Vec<StepRecord>,
 }
 
 /// Puts leased jobs in lease order: RETURNING keeps no order, and a rated
@@ -393,12 +396,15 @@ pub struct JobEvent {
     /// The worker involved, if any.
     pub worker: Option<String>,
     /// Why: `enqueued`, `due`, `leased`, `completed`, `error`, `lease_expired`,
-    /// `timeout`, `stalled`, `released`, `retried`, `cancelled`.
+    /// `timeout`, `stalled`, `released`, `retried`, `cancelled`, `step`
+    /// (a step recorded; the state does not change), `sleeping`.
     pub reason: String,
     /// The error message, for failures.
     pub error: Option<String>,
     /// The payload this event replaced (a retry with an edited payload).
     pub payload: Option<String>,
+    /// The step a `step` or `sleeping` event recorded.
+    pub step: Option<String>,
 }
 
 /// A job as stored.
@@ -449,6 +455,8 @@ pub struct JobRecord {
     /// When the worker holding it last sent a heartbeat; earlier than
     /// `started_at` when that was an earlier attempt's.
     pub heartbeat_at: Option<UnixMillis>,
+    /// The steps recorded, in the order they were reached.
+    pub steps: Vec<StepRecord>,
     /// Every transition, oldest first (empty in listings).
     pub history: Vec<JobEvent>,
 }
@@ -458,7 +466,7 @@ impl JobRecord {
     /// (`id, queue, state, payload, priority, attempt, max_attempts,
     /// timeout_ms, unique_key, created_at, run_at, started_at, finished_at,
     /// lease_expires_at, timeout_at, worker, last_error, result, tenant,
-    /// stalls, progress, heartbeat_at`), without its history.
+    /// stalls, progress, heartbeat_at, steps`), without its history.
     pub(crate) fn from_row<R: Row>(r: &R) -> Result<JobRecord, R::Error> {
         Ok(JobRecord {
             id: JobId(r.int(0)?),
@@ -483,6 +491,7 @@ impl JobRecord {
             stalls: r.count(19)?,
             progress: r.opt_text(20)?,
             heartbeat_at: r.opt_time(21)?,
+            steps: step::parse(r.opt_text(22)?.as_deref()).map_err(|e| r.invalid(22, "steps", e))?,
             history: Vec::new(),
         })
     }
@@ -502,9 +511,12 @@ impl JobRecord {
         if let (JobState::Completed, Some(finished)) = (self.state, self.finished_at) {
             rest.push(self.attempt_event(finished, JobState::Active, JobState::Completed, "completed"));
         }
+        // A step is recorded between two transitions, but the running
+        // attempt's `leased` comes from the row: time orders them (stably).
+        rest.sort_by_key(|e| e.at);
         // The job was created in the state its next transition left, or is
         // still in it (`run_at` cannot tell: a retry moves it).
-        let created_as = rest.first().and_then(|e| e.from).unwrap_or(self.state);
+        let created_as = rest.iter().find(|e| e.reason != "step").and_then(|e| e.from).unwrap_or(self.state);
         let mut history = Vec::with_capacity(rest.len() + 1);
         history.push(JobEvent {
             at: self.created_at,
@@ -515,6 +527,7 @@ impl JobRecord {
             reason: "enqueued".into(),
             error: None,
             payload: None,
+            step: None,
         });
         history.extend(rest);
         self.history = history;
@@ -530,6 +543,7 @@ impl JobRecord {
             reason: reason.into(),
             error: None,
             payload: None,
+            step: None,
         }
     }
 }

@@ -81,6 +81,7 @@ pub mod ratelimit;
 mod row;
 pub mod signal;
 pub mod sqlite;
+pub mod step;
 pub mod usage;
 pub mod webhook;
 
@@ -99,6 +100,7 @@ pub use queue::{QueueCounts, QueueRecord};
 pub use rate::{JobLeased, QueueRateParams, QueueRateStatus};
 pub use ratelimit::RateLimitPolicyRecord;
 pub use signal::StoreSignal;
+pub use step::{JobStepParams, JobStepRecorded, StepRecord};
 pub use usage::*;
 pub use webhook::*;
 
@@ -294,6 +296,16 @@ impl Store {
             },
         )
         .await
+    }
+
+    /// Records a step of a job held by a live lease (`LeaseLost` otherwise):
+    /// the first result of a name wins, a `step` event joins the history, and
+    /// a durable sleep (`sleep_until`) gives the job back `scheduled` for its
+    /// wake time in the same transaction, its attempt not counted.
+    pub async fn job_step_record(&self, params: JobStepParams) -> Result<JobStepRecorded, StoreError> {
+        nul::key("lease_token", &params.lease_token)?;
+        nul::key("step", params.name.as_str())?;
+        dispatch!(self, s => s.job_step_record(params))
     }
 
     /// One job with its full history.

@@ -27,7 +27,7 @@ use crate::rate::JobLeased;
 
 pub(super) const RECORD_COLUMNS: &str = "id, queue, state, payload, priority, attempt, max_attempts, timeout_ms, unique_key, \
      created_at, run_at, started_at, finished_at, lease_expires_at, timeout_at, worker, last_error, result, tenant, stalls, progress, \
-     heartbeat_at";
+     heartbeat_at, steps";
 
 /// The condition of `jobs_unique_live`, repeated so the planner infers it.
 const LIVE: &str = "unique_key IS NOT NULL AND state NOT IN ('completed', 'dead', 'cancelled')";
@@ -196,7 +196,7 @@ const LEASE_SQL: &str = "WITH picked AS (
             timeout_at = j.timeout_ms + $2::bigint
         FROM picked WHERE j.id = picked.id
         RETURNING j.id, j.payload, j.attempt, j.max_attempts, j.lease_token, j.lease_expires_at, j.timeout_at,
-                  j.created_at, j.run_at, j.priority, j.tenant
+                  j.created_at, j.run_at, j.priority, j.tenant, j.steps
     ), relaxed AS (
         SELECT set_config('synchronous_commit', 'off', true)
     )
@@ -265,6 +265,7 @@ fn leased_jobs(p: &JobLeaseParams, rows: &[Row]) -> Result<Vec<LeasedJob>, Store
                 run_at: UnixMillis(r.try_get(8)?),
                 priority: r.try_get(9)?,
                 tenant: r.try_get(10)?,
+                steps: crate::step::parse(r.try_get::<_, Option<&str>>(11)?).map_err(StoreError::Internal)?,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
@@ -841,7 +842,7 @@ pub(super) fn duration_ms(d: Duration) -> i64 {
 }
 
 /// An attempt count as stored (INTEGER).
-fn int(n: u32) -> i32 {
+pub(super) fn int(n: u32) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 

@@ -27,6 +27,7 @@ mod push;
 mod queue;
 mod ratelimit;
 mod row;
+mod steps;
 pub mod testing;
 mod usage;
 mod webhook;
@@ -258,6 +259,13 @@ impl PgStore {
 
     pub(crate) async fn job_ack_many(&self, p: JobAckParams) -> Result<Vec<Result<JobAcked, StoreError>>, StoreError> {
         self.call(async |c| jobs::ack_many(c, &p).await).await
+    }
+
+    pub(crate) async fn job_step_record(
+        &self,
+        p: crate::step::JobStepParams,
+    ) -> Result<crate::step::JobStepRecorded, StoreError> {
+        self.call(async |c| steps::record(c, &p).await).await
     }
 
     pub(crate) async fn job_get(&self, id: JobId) -> Result<Option<JobRecord>, StoreError> {

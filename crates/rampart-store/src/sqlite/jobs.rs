@@ -20,7 +20,7 @@ use crate::rate::{self, JobLeased, QueueRateParams, QueueRateStatus, RateWindows
 
 pub(super) const RECORD_COLUMNS: &str = "id, queue, state, payload, priority, attempt, max_attempts, timeout_ms, unique_key, \
      created_at, run_at, started_at, finished_at, lease_expires_at, timeout_at, worker, last_error, result, tenant, stalls, progress, \
-     heartbeat_at";
+     heartbeat_at, steps";
 
 /// The condition of `jobs_unique_live`; queries repeat it word for word so
 /// the planner can use that partial index.
@@ -81,7 +81,7 @@ const LEASE_UPDATE: &str = "UPDATE jobs SET state = 'active', attempt = attempt 
          timeout_at = CASE WHEN timeout_ms IS NULL THEN NULL ELSE ?2 + timeout_ms END
      WHERE id IN ({PICK})
      RETURNING id, payload, attempt, max_attempts, lease_token, lease_expires_at, timeout_at,
-               created_at, run_at, priority, tenant";
+               created_at, run_at, priority, tenant, steps";
 
 /// The next `?5` available jobs in lease order.
 static LEASE_NEXT: LazyLock<String> = LazyLock::new(|| {
@@ -193,6 +193,8 @@ fn leased(
                 run_at: UnixMillis(r.get(8)?),
                 priority: r.get(9)?,
                 tenant: r.get(10)?,
+                steps: crate::step::parse(r.get::<_, Option<String>>(11)?.as_deref())
+                    .map_err(|e| rusqlite::Error::FromSqlConversionFailure(11, Type::Text, e.into()))?,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
@@ -645,7 +647,7 @@ pub(super) fn get(c: &Connection, id: JobId) -> Result<Option<JobRecord>, StoreE
     let Some(mut job) = job else { return Ok(None) };
     let events = c
         .prepare_cached(
-            "SELECT at, from_state, to_state, attempt, worker, reason, error, payload FROM job_events
+            "SELECT at, from_state, to_state, attempt, worker, reason, error, payload, step FROM job_events
              WHERE job_id = ?1 ORDER BY id",
         )?
         .query_map([id.0], |r| {
@@ -658,6 +660,7 @@ pub(super) fn get(c: &Connection, id: JobId) -> Result<Option<JobRecord>, StoreE
                 reason: r.get(5)?,
                 error: r.get(6)?,
                 payload: r.get(7)?,
+                step: r.get(8)?,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
@@ -759,7 +762,7 @@ pub(super) fn queue_list(c: &Connection) -> Result<Vec<QueueRecord>, StoreError>
 }
 
 #[allow(clippy::too_many_arguments)] // one column each of the event row
-fn event(
+pub(super) fn event(
     c: &Connection,
     job: JobId,
     at: UnixMillis,

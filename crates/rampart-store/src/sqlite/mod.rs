@@ -19,6 +19,7 @@ mod monitoring;
 mod push;
 mod ratelimit;
 mod row;
+mod steps;
 mod usage;
 mod webhook;
 mod writer;
@@ -69,6 +70,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0016_nodes.sql"),
     include_str!("migrations/0017_dashboard_jobs.sql"),
     include_str!("migrations/0018_queue_rates.sql"),
+    include_str!("migrations/0019_job_steps.sql"),
 ];
 
 /// Read connections kept open between reads.
@@ -272,6 +274,13 @@ impl SqliteStore {
         p: JobReleaseParams,
     ) -> Result<Vec<Result<JobReleased, StoreError>>, StoreError> {
         self.write(move |c| jobs::release_many(c, &p)).await
+    }
+
+    pub(crate) async fn job_step_record(
+        &self,
+        p: crate::step::JobStepParams,
+    ) -> Result<crate::step::JobStepRecorded, StoreError> {
+        self.write(move |c| steps::record(c, &p)).await
     }
 
     pub(crate) async fn job_get(&self, id: JobId) -> Result<Option<JobRecord>, StoreError> {

@@ -22,6 +22,7 @@ mod breakers;
 mod nul;
 mod operator;
 mod rate;
+mod steps;
 mod tenant;
 mod write;
 pub use ack::*;
@@ -30,6 +31,7 @@ pub use breakers::*;
 pub use nul::*;
 pub use operator::*;
 pub use rate::*;
+pub use steps::*;
 pub use tenant::*;
 pub use write::*;
 // The cron and retention contract lives in its own file; `backend!` runs it too.
@@ -946,6 +948,9 @@ macro_rules! backend {
             run!(cache_prune_drops_old_intervals_evictions_and_silent_caches_in_batches);
             run!(error_events_are_kept_counted_per_interval_and_filtered);
             run!(error_prune_drops_old_events_and_counts_in_batches);
+            run!(steps_record_once_in_order_and_travel_with_each_lease);
+            run!(a_durable_sleep_gives_the_job_back_scheduled_without_an_attempt);
+            run!(step_limits_are_refused_without_a_write);
         }
     };
 }
