@@ -23,7 +23,8 @@ use crate::wire::{
     HeartbeatRequest, HeartbeatResponse, JobListResponse, JobStateResponse, JobView, KeyCreateRequest,
     KeyCreatedResponse, KeysResponse, LeaseFailRequest, LeaseRequest, LeaseResponse, QueuePausedResponse, QueueView,
     QueuesResponse, RateLimitCheckRequest, RateLimitCheckResponse, RateLimitKeyView, RateLimitPoliciesResponse,
-    RateLimitPolicyPut, RateLimitPolicyView, RateLimitResetResponse, ReadyResponse, ReleaseRequest,
+    RateLimitPolicyPut, RateLimitPolicyView, RateLimitResetResponse, ReadyResponse, ReleaseRequest, StepRecordRequest,
+    StepRecordResponse, StepSleepRequest, StepSleepResponse, StepsResponse,
 };
 use crate::wire::{AlertRecordView, AlertTestResponse, AlertsResponse, SilenceRequest, SilenceView, SilencesResponse};
 use crate::wire::{BackgroundJobsDiagnostics, IntegrationReportRequest, IntegrationView, IntegrationsDiagnostics};
@@ -264,6 +265,36 @@ impl Client {
     /// job is `available` again at once.
     pub async fn release(&self, id: &str, req: &ReleaseRequest) -> Result<JobStateResponse, ClientError> {
         let request = self.call(JOBS_RELEASE, &[id])?.json(req);
+        self.send(request, &[]).await
+    }
+
+    /// Records a step's result while holding the lease; a step records once,
+    /// so a repeat answers the first result (`recorded: false`).
+    pub async fn step_record(
+        &self,
+        id: &str,
+        step: &str,
+        req: &StepRecordRequest,
+    ) -> Result<StepRecordResponse, ClientError> {
+        let request = self.call(JOBS_STEP_RECORD, &[id, step])?.json(req);
+        self.send(request, &[]).await
+    }
+
+    /// Records a durable sleep: the job goes back `scheduled` for its wake
+    /// time without counting an attempt, and the lease ends.
+    pub async fn step_sleep(
+        &self,
+        id: &str,
+        step: &str,
+        req: &StepSleepRequest,
+    ) -> Result<StepSleepResponse, ClientError> {
+        let request = self.call(JOBS_STEP_SLEEP, &[id, step])?.json(req);
+        self.send(request, &[]).await
+    }
+
+    /// A job's recorded steps, in the order they were reached.
+    pub async fn steps(&self, id: &str) -> Result<StepsResponse, ClientError> {
+        let request = self.call(JOBS_STEPS, &[id])?;
         self.send(request, &[]).await
     }
 

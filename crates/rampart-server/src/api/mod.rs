@@ -31,6 +31,7 @@ pub mod openapi;
 mod queues;
 mod ratelimit;
 mod route;
+mod steps;
 mod usage;
 mod view;
 mod webhooks;
@@ -121,6 +122,7 @@ fn routes(metrics_public: bool) -> Routes {
     Routes::new()
         .merge(health::router())
         .merge(jobs::router())
+        .merge(steps::router())
         .merge(queues::router())
         .merge(keys::router())
         .merge(ratelimit::router())

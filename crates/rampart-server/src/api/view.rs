@@ -2,12 +2,12 @@
 
 use rampart_core::duration::HumanDuration;
 use rampart_core::job::JobState;
-use rampart_store::{JobRecord, LeasedJob};
+use rampart_store::{JobRecord, LeasedJob, StepRecord};
 use serde_json::value::RawValue;
 
 use crate::engine::QueueStatus;
 use rampart_client::wire::{
-    JobErrorView, JobEventView, JobView, LeasedJobView, QueueRateView, QueueTotals, QueueView, StateCounts,
+    JobErrorView, JobEventView, JobView, LeasedJobView, QueueRateView, QueueTotals, QueueView, StateCounts, StepView,
 };
 
 /// JSON text from the store as a raw value; stored text is always valid JSON,
@@ -31,7 +31,13 @@ pub(crate) fn leased(j: LeasedJob) -> LeasedJobView {
         timeout_at: j.timeout_at,
         created_at: j.created_at,
         tenant: j.tenant,
+        step_order: j.steps.iter().map(|s| s.name.clone()).collect(),
+        steps: j.steps.into_iter().map(|s| (s.name, raw(s.result))).collect(),
     }
+}
+
+pub(crate) fn step(s: StepRecord) -> StepView {
+    StepView { name: s.name, result: raw(s.result), at: s.at, attempt: s.attempt }
 }
 
 pub(crate) fn job(j: JobRecord) -> JobView {
@@ -58,6 +64,7 @@ pub(crate) fn job(j: JobRecord) -> JobView {
             worker: e.worker,
             reason: e.reason,
             error: e.error,
+            step: e.step,
         })
         .collect();
     JobView {
@@ -82,6 +89,7 @@ pub(crate) fn job(j: JobRecord) -> JobView {
         tenant: j.tenant,
         stalls: j.stalls,
         progress: j.progress.map(raw),
+        steps: j.steps.into_iter().map(step).collect(),
         errors,
         history,
     }

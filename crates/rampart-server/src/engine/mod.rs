@@ -9,12 +9,14 @@
 mod error;
 mod operator;
 mod spec;
+mod steps;
 mod totals;
 mod wake;
 mod workers;
 
 pub use error::EngineError;
 pub use spec::{InvalidSpec, JobSpec, MAX_DELAY, MAX_TIMEOUT, MAX_UNIQUE_KEY_LEN};
+pub use steps::{MAX_SLEEP, Wake};
 pub use totals::{RUN_TIME_BOUNDS_US, RUN_TIME_BUCKETS, RunningTotals};
 
 use std::collections::BTreeMap;
