@@ -19,6 +19,9 @@ crate::named_enum! {
         Available = "available",
         /// Leased by a worker.
         Active = "active",
+        /// Parked until something else happens (an event it waits for, or
+        /// its wait's timeout): never leased, never promoted by `run_at`.
+        Waiting = "waiting",
         /// Finished successfully.
         Completed = "completed",
         /// Failed for good: its last attempt failed or the failure was not retryable.

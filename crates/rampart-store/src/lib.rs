@@ -100,7 +100,7 @@ pub use queue::{QueueCounts, QueueRecord};
 pub use rate::{JobLeased, QueueRateParams, QueueRateStatus};
 pub use ratelimit::RateLimitPolicyRecord;
 pub use signal::StoreSignal;
-pub use step::{JobStepParams, JobStepRecorded, StepRecord};
+pub use step::{EventSendParams, EventSent, JobStepParams, JobStepRecorded, StepRecord, StepWait};
 pub use usage::*;
 pub use webhook::*;
 
@@ -306,6 +306,16 @@ impl Store {
         nul::key("lease_token", &params.lease_token)?;
         nul::key("step", params.name.as_str())?;
         dispatch!(self, s => s.job_step_record(params))
+    }
+
+    /// Sends an event: kept for the lookback (`keep`; older events of the
+    /// name are dropped), and in the same transaction every wait it matches
+    /// is woken: its step records the payload and its job is available.
+    /// A repeat of an `event_id` changes nothing (`duplicate`).
+    pub async fn event_send(&self, params: EventSendParams) -> Result<EventSent, StoreError> {
+        nul::key("event", &params.name)?;
+        nul::key_opt("id", params.event_id.as_deref())?;
+        dispatch!(self, s => s.event_send(params))
     }
 
     /// One job with its full history.

@@ -43,8 +43,74 @@ pub struct JobStepParams {
     /// `scheduled` for this time in the same transaction, its attempt not
     /// counted.
     pub sleep_until: Option<UnixMillis>,
+    /// A wait for an event: when the step is new and no event of the
+    /// lookback matches, the job is parked `waiting` with its wait row in the
+    /// same transaction, its attempt not counted.
+    pub wait: Option<StepWait>,
     /// Record time.
     pub now: UnixMillis,
+}
+
+/// What a step waits for.
+#[derive(Debug, Clone)]
+pub struct StepWait {
+    /// The event's name.
+    pub event: String,
+    /// Only an event whose payload holds this value (JSON text) at this
+    /// dotted path (`data.order_id`).
+    pub match_on: Option<(String, String)>,
+    /// When the wait gives up: the step's result is then `null`.
+    pub timeout_at: UnixMillis,
+    /// Events sent since this time match at registration (the lookback).
+    pub lookback_from: UnixMillis,
+}
+
+/// Sends an event: stored for the lookback, and every matching wait woken
+/// with the payload as its step's result, in one transaction.
+#[derive(Debug, Clone)]
+pub struct EventSendParams {
+    /// The event's name.
+    pub name: String,
+    /// The sender's id: a second event with the same name and id is a duplicate.
+    pub event_id: Option<String>,
+    /// JSON text.
+    pub payload: String,
+    /// How long events are kept for the lookback; older ones of the name are dropped.
+    pub keep: std::time::Duration,
+    /// Send time.
+    pub now: UnixMillis,
+}
+
+/// What sending an event did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EventSent {
+    /// True when an event with the same id was sent before (nothing changed).
+    pub duplicate: bool,
+    /// The jobs made available, with their queues.
+    pub woken: Vec<(JobId, QueueName)>,
+}
+
+/// Whether an event's payload matches a wait's condition.
+pub(crate) fn event_matches(payload: &str, match_on: Option<(&str, &str)>) -> bool {
+    let Some((path, value)) = match_on else { return true };
+    let (Ok(payload), Ok(value)) =
+        (serde_json::from_str::<serde_json::Value>(payload), serde_json::from_str::<serde_json::Value>(value))
+    else {
+        return false;
+    };
+    let mut at = &payload;
+    for part in path.split('.') {
+        let next = match at {
+            serde_json::Value::Object(fields) => fields.get(part),
+            serde_json::Value::Array(items) => part.parse::<usize>().ok().and_then(|i| items.get(i)),
+            _ => None,
+        };
+        match next {
+            Some(v) => at = v,
+            None => return false,
+        }
+    }
+    *at == value
 }
 
 /// What recording a step did.
@@ -54,11 +120,13 @@ pub struct JobStepRecorded {
     pub queue: QueueName,
     /// The step's result: the one given, or the one recorded first.
     pub result: String,
-    /// False when the step was already recorded (nothing changed).
+    /// False when the step was already recorded (nothing changed), or
+    /// when the job was parked waiting for its event.
     pub recorded: bool,
-    /// The job's state after the call: `active`, or `scheduled` after a sleep.
+    /// The job's state after the call: `active`, `scheduled` after a sleep,
+    /// `waiting` for an event.
     pub state: JobState,
-    /// When a sleeping job runs again.
+    /// When a sleeping job runs again, or a waiting one times out.
     pub run_at: Option<UnixMillis>,
 }
 
@@ -120,6 +188,46 @@ pub(crate) fn append(current: Option<&str>, p: &JobStepParams, attempt: u32) -> 
     Ok(Append::New(text))
 }
 
+/// The first result of the step when it was recorded before (checked
+/// before a wait looks for its event).
+pub(crate) fn existing(current: Option<&str>, p: &JobStepParams) -> Result<Option<Append>, StoreError> {
+    let Some(text) = current else { return Ok(None) };
+    let steps: Vec<Stored<'_>> =
+        serde_json::from_str(text).map_err(|e| StoreError::Internal(format!("stored steps: {e}")))?;
+    Ok(steps.iter().find(|s| s.name == p.name.as_str()).map(|s| Append::Existing(s.result.get().to_string())))
+}
+
+/// A waiting job's steps with its wait's step recorded (`result`, the
+/// event's payload or `null`). A step the state has no room for records
+/// `null`, so the job still resumes; one recorded before is kept.
+pub(crate) fn woken_steps(
+    current: Option<&str>,
+    step: &str,
+    result: &str,
+    attempt: u32,
+    now: UnixMillis,
+) -> Result<Option<String>, StoreError> {
+    let name = StepName::parse(step).map_err(StoreError::Internal)?;
+    let mut p = JobStepParams {
+        id: JobId(0),
+        lease_token: String::new(),
+        name,
+        result: result.to_string(),
+        sleep_until: None,
+        wait: None,
+        now,
+    };
+    for _ in 0..2 {
+        match append(current, &p, attempt) {
+            Ok(Append::New(text)) => return Ok(Some(text)),
+            Ok(Append::Existing(_)) => return Ok(current.map(str::to_string)),
+            Err(StoreError::StepLimit(_)) if p.result != "null" => p.result = "null".into(),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(current.map(str::to_string))
+}
+
 /// The result a durable sleep records: the wake time as an RFC 3339 string.
 pub(crate) fn sleep_result(until: UnixMillis) -> String {
     serde_json::Value::String(until.to_rfc3339()).to_string()
@@ -136,6 +244,7 @@ mod tests {
             name: StepName::parse(name).unwrap(),
             result: result.into(),
             sleep_until: None,
+            wait: None,
             now: UnixMillis(5),
         }
     }
@@ -155,6 +264,17 @@ mod tests {
         assert_eq!(steps.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(steps[0].result, r#"{"b": 1,  "a": 2}"#);
         assert_eq!((steps[1].at, steps[1].attempt), (UnixMillis(5), 1));
+    }
+
+    #[test]
+    fn events_match_on_a_dotted_path() {
+        let payload = r#"{"data":{"order_id":"o-1","items":[{"n":3}]}}"#;
+        assert!(event_matches(payload, None));
+        assert!(event_matches(payload, Some(("data.order_id", r#""o-1""#))));
+        assert!(event_matches(payload, Some(("data.items.0.n", "3"))));
+        assert!(!event_matches(payload, Some(("data.order_id", r#""o-2""#))));
+        assert!(!event_matches(payload, Some(("data.missing", "null"))));
+        assert!(!event_matches(payload, Some(("data.items.x", "3"))));
     }
 
     #[test]

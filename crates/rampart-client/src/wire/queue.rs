@@ -15,6 +15,9 @@ pub struct StateCounts {
     pub available: u64,
     /// Leased.
     pub active: u64,
+    /// Parked until an event (or its wait's timeout).
+    #[serde(default)]
+    pub waiting: u64,
     /// Done.
     pub completed: u64,
     /// Failed for good.

@@ -104,6 +104,7 @@ pub(crate) fn queue(q: QueueStatus) -> QueueView {
             scheduled: c.get(JobState::Scheduled),
             available: c.get(JobState::Available),
             active: c.get(JobState::Active),
+            waiting: c.get(JobState::Waiting),
             completed: c.get(JobState::Completed),
             dead: c.get(JobState::Dead),
             cancelled: c.get(JobState::Cancelled),

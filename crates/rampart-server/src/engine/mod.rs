@@ -16,7 +16,7 @@ mod workers;
 
 pub use error::EngineError;
 pub use spec::{InvalidSpec, JobSpec, MAX_DELAY, MAX_TIMEOUT, MAX_UNIQUE_KEY_LEN};
-pub use steps::{MAX_SLEEP, Wake};
+pub use steps::{EVENT_KEEP, MAX_EVENT_BYTES, MAX_SLEEP, MAX_WAIT_TIMEOUT, WaitFor, Wake};
 pub use totals::{RUN_TIME_BOUNDS_US, RUN_TIME_BUCKETS, RunningTotals};
 
 use std::collections::BTreeMap;

@@ -9,12 +9,32 @@ use rampart_core::id::JobId;
 use rampart_core::job::JobState;
 use rampart_core::step::StepName;
 use rampart_core::time::UnixMillis;
-use rampart_store::{JobStepParams, JobStepRecorded};
+use rampart_store::{EventSendParams, EventSent, JobStepParams, JobStepRecorded, StepWait};
 
 use super::{Engine, EngineError};
 
 /// Farthest a durable sleep may wake.
 pub const MAX_SLEEP: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// Longest a wait for an event may last before it times out.
+pub const MAX_WAIT_TIMEOUT: Duration = MAX_SLEEP;
+/// How long sent events are kept, so a wait registered just after its event
+/// still matches it (the lookback).
+pub const EVENT_KEEP: Duration = Duration::from_secs(3600);
+/// Largest event payload, in bytes of JSON.
+pub const MAX_EVENT_BYTES: usize = rampart_core::step::MAX_STEP_RESULT_BYTES;
+
+/// What a step waits for: an event of a name, whose payload holds `value`
+/// (JSON text) at the dotted `path`, when given.
+#[derive(Debug, Clone)]
+pub struct WaitFor {
+    /// The event's name.
+    pub event: String,
+    /// The path and JSON value the payload must hold.
+    pub match_on: Option<(String, String)>,
+    /// How long to wait; the step's result is `null` after it.
+    pub timeout: Duration,
+}
 
 /// When a durable sleep wakes.
 #[derive(Debug, Clone, Copy)]
@@ -37,7 +57,7 @@ impl Engine {
         name: StepName,
         result: String,
     ) -> Result<JobStepRecorded, EngineError> {
-        let params = JobStepParams { id, lease_token, name, result, sleep_until: None, now: self.now() };
+        let params = JobStepParams { id, lease_token, name, result, sleep_until: None, wait: None, now: self.now() };
         Ok(self.inner.store.job_step_record(params).await?)
     }
 
@@ -60,11 +80,64 @@ impl Engine {
         if until.0 > now.plus(MAX_SLEEP).0 {
             return Err(EngineError::Invalid("invalid field `until`: at most 365 days from now".into()));
         }
-        let params = JobStepParams { id, lease_token, name, result: "null".into(), sleep_until: Some(until), now };
+        let params =
+            JobStepParams { id, lease_token, name, result: "null".into(), sleep_until: Some(until), wait: None, now };
         let slept = self.inner.store.job_step_record(params).await?;
         if slept.state == JobState::Scheduled {
             self.inner.wakers.wake_promoter();
         }
         Ok(slept)
+    }
+
+    /// Waits for an event: an event of the lookback that matches records
+    /// the step at once (the job stays held); otherwise the job is parked
+    /// `waiting` with its wait and timeout rows, its attempt not counted. A
+    /// step recorded before answers its result.
+    pub async fn step_wait(
+        &self,
+        id: JobId,
+        lease_token: String,
+        name: StepName,
+        wait: WaitFor,
+    ) -> Result<JobStepRecorded, EngineError> {
+        if wait.timeout.is_zero() || wait.timeout > MAX_WAIT_TIMEOUT {
+            return Err(EngineError::Invalid("invalid field `timeout`: more than 0s and at most 365d".into()));
+        }
+        let now = self.now();
+        let wait = StepWait {
+            event: wait.event,
+            match_on: wait.match_on,
+            timeout_at: now.plus(wait.timeout),
+            lookback_from: UnixMillis(now.0 - EVENT_KEEP.as_millis() as i64),
+        };
+        let params =
+            JobStepParams { id, lease_token, name, result: "null".into(), sleep_until: None, wait: Some(wait), now };
+        let parked = self.inner.store.job_step_record(params).await?;
+        if parked.state == JobState::Waiting {
+            // Its timeout is a due row the promoter sweeps.
+            self.inner.wakers.wake_promoter();
+        }
+        Ok(parked)
+    }
+
+    /// Sends an event (`payload` JSON text, at most [`MAX_EVENT_BYTES`],
+    /// checked by the caller): kept for the lookback, and every matching wait
+    /// woken in the same transaction.
+    pub async fn event_send(
+        &self,
+        name: String,
+        event_id: Option<String>,
+        payload: String,
+    ) -> Result<EventSent, EngineError> {
+        let params = EventSendParams { name, event_id, payload, keep: EVENT_KEEP, now: self.now() };
+        let sent = self.inner.store.event_send(params).await?;
+        let mut woken: Vec<&rampart_core::id::QueueName> = Vec::new();
+        for (_, queue) in &sent.woken {
+            if !woken.contains(&queue) {
+                self.inner.wakers.wake_queue(queue);
+                woken.push(queue);
+            }
+        }
+        Ok(sent)
     }
 }

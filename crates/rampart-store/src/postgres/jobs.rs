@@ -668,6 +668,13 @@ pub(super) async fn promote_due(
     for r in &rows {
         moved.push((queue_of(r, 0)?, r.try_get::<_, i64>(1)?.max(0) as u64));
     }
+    // Waits whose timeout passed are due rows too: their steps get `null`.
+    for queue in super::steps::expire_waits(&tx, now, limit).await? {
+        match moved.iter_mut().find(|(q, _)| *q == queue) {
+            Some((_, n)) => *n += 1,
+            None => moved.push((queue, 1)),
+        }
+    }
     let queues: Vec<&str> = moved.iter().map(|(q, _)| q.as_str()).collect();
     notify_ready(&tx, node, &queues).await?;
     tx.commit().await?;
@@ -675,7 +682,12 @@ pub(super) async fn promote_due(
 }
 
 pub(super) async fn next_due(c: &mut Client) -> Result<Option<UnixMillis>, StoreError> {
-    let stmt = c.prepare_cached("SELECT min(run_at) FROM jobs WHERE state = 'scheduled'").await?;
+    let stmt = c
+        .prepare_cached(
+            "SELECT min(due) FROM (SELECT min(run_at) AS due FROM jobs WHERE state = 'scheduled'
+                                   UNION ALL SELECT min(timeout_at) FROM job_waits) AS d",
+        )
+        .await?;
     Ok(c.query_one(&stmt, &[]).await?.try_get::<_, Option<i64>>(0)?.map(UnixMillis))
 }
 
@@ -748,6 +760,10 @@ pub(super) async fn cancel(c: &mut Client, id: JobId, now: UnixMillis) -> Result
     match state {
         JobState::Cancelled => return Ok(()),
         JobState::Scheduled | JobState::Available => {}
+        JobState::Waiting => {
+            let unwait = tx.prepare_cached("DELETE FROM job_waits WHERE job_id = $1").await?;
+            tx.execute(&unwait, &[&id.0]).await?;
+        }
         other => return Err(StoreError::InvalidState(other)),
     }
     let stmt = tx

@@ -268,6 +268,14 @@ impl PgStore {
         self.call(async |c| steps::record(c, &p).await).await
     }
 
+    pub(crate) async fn event_send(
+        &self,
+        p: crate::step::EventSendParams,
+    ) -> Result<crate::step::EventSent, StoreError> {
+        let node = &self.inner.node;
+        self.call(async |c| steps::send_event(c, node, &p).await).await
+    }
+
     pub(crate) async fn job_get(&self, id: JobId) -> Result<Option<JobRecord>, StoreError> {
         self.call(async |c| job_reads::get(c, id).await).await
     }

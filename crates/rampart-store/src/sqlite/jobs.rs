@@ -499,6 +499,10 @@ pub(super) fn promote_due(c: &Connection, now: UnixMillis, limit: u32) -> Result
         event(c, id, now, Some(JobState::Scheduled), JobState::Available, attempt, None, "due", None)?;
         *per_queue.entry(queue).or_default() += 1;
     }
+    // Waits whose timeout passed are due rows too: their steps get `null`.
+    for queue in super::steps::expire_waits(c, now, limit)? {
+        *per_queue.entry(queue).or_default() += 1;
+    }
     Ok(per_queue.into_iter().collect())
 }
 
@@ -562,11 +566,12 @@ pub(super) fn cancel(c: &Connection, id: JobId, now: UnixMillis) -> Result<(), S
     let (state, _, attempt) = state_and_queue(c, id)?;
     match state {
         JobState::Cancelled => Ok(()),
-        JobState::Scheduled | JobState::Available => {
+        JobState::Scheduled | JobState::Available | JobState::Waiting => {
             c.prepare_cached(
                 "UPDATE jobs SET state = 'cancelled', finished_at = ?2, lease_token = NULL WHERE id = ?1",
             )?
             .execute(params![id.0, now.0])?;
+            c.prepare_cached("DELETE FROM job_waits WHERE job_id = ?1")?.execute([id.0])?;
             event(c, id, now, Some(state), JobState::Cancelled, attempt, None, "cancelled", None)
         }
         other => Err(StoreError::InvalidState(other)),

@@ -283,6 +283,13 @@ impl SqliteStore {
         self.write(move |c| steps::record(c, &p)).await
     }
 
+    pub(crate) async fn event_send(
+        &self,
+        p: crate::step::EventSendParams,
+    ) -> Result<crate::step::EventSent, StoreError> {
+        self.write(move |c| steps::send_event(c, &p)).await
+    }
+
     pub(crate) async fn job_get(&self, id: JobId) -> Result<Option<JobRecord>, StoreError> {
         self.read(move |c| jobs::get(c, id)).await
     }
@@ -354,8 +361,12 @@ impl SqliteStore {
 
     pub(crate) async fn job_next_due(&self) -> Result<Option<UnixMillis>, StoreError> {
         self.read(|c| {
-            let t: Option<i64> =
-                c.query_row("SELECT MIN(run_at) FROM jobs WHERE state = 'scheduled'", [], |r| r.get(0))?;
+            let t: Option<i64> = c.query_row(
+                "SELECT MIN(due) FROM (SELECT MIN(run_at) AS due FROM jobs WHERE state = 'scheduled'
+                                           UNION ALL SELECT MIN(timeout_at) FROM job_waits)",
+                [],
+                |r| r.get(0),
+            )?;
             Ok(t.map(UnixMillis))
         })
         .await

@@ -951,6 +951,9 @@ macro_rules! backend {
             run!(steps_record_once_in_order_and_travel_with_each_lease);
             run!(a_durable_sleep_gives_the_job_back_scheduled_without_an_attempt);
             run!(step_limits_are_refused_without_a_write);
+            run!(a_waiting_job_resumes_on_its_matching_event_with_the_payload);
+            run!(an_event_sent_just_before_the_wait_matches_at_registration);
+            run!(a_wait_times_out_to_null_through_the_promoter_and_a_cancel_ends_it);
         }
     };
 }

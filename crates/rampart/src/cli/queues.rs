@@ -211,7 +211,15 @@ mod tests {
         QueueView {
             name: name.parse().unwrap(),
             paused,
-            counts: StateCounts { scheduled: 1, available: 20, active: 3, completed: 400, dead: 5, cancelled: 0 },
+            counts: StateCounts {
+                scheduled: 1,
+                available: 20,
+                active: 3,
+                waiting: 0,
+                completed: 400,
+                dead: 5,
+                cancelled: 0,
+            },
             totals: QueueTotals { completed: 10, failed: 2, mean_processing_ms: 12.25, ..QueueTotals::default() },
             target: None,
             secret: None,
