@@ -19,12 +19,13 @@ use crate::endpoint::{self, *};
 
 use crate::wire::{
     AckResponse, AcksRequest, AcksResponse, BatchRequest, BatchResponse, CompleteRequest, DeadPurgeResponse,
-    DeadRetryRequest, DeadRetryResponse, EnqueueRequest, EnqueueResponse, ErrorBody, FailRequest, HealthResponse,
-    HeartbeatRequest, HeartbeatResponse, JobListResponse, JobStateResponse, JobView, KeyCreateRequest,
-    KeyCreatedResponse, KeysResponse, LeaseFailRequest, LeaseRequest, LeaseResponse, QueuePausedResponse, QueueView,
-    QueuesResponse, RateLimitCheckRequest, RateLimitCheckResponse, RateLimitKeyView, RateLimitPoliciesResponse,
-    RateLimitPolicyPut, RateLimitPolicyView, RateLimitResetResponse, ReadyResponse, ReleaseRequest, StepRecordRequest,
-    StepRecordResponse, StepSleepRequest, StepSleepResponse, StepsResponse,
+    DeadRetryRequest, DeadRetryResponse, EnqueueRequest, EnqueueResponse, ErrorBody, EventSendRequest,
+    EventSendResponse, FailRequest, HealthResponse, HeartbeatRequest, HeartbeatResponse, JobListResponse,
+    JobStateResponse, JobView, KeyCreateRequest, KeyCreatedResponse, KeysResponse, LeaseFailRequest, LeaseRequest,
+    LeaseResponse, QueuePausedResponse, QueueView, QueuesResponse, RateLimitCheckRequest, RateLimitCheckResponse,
+    RateLimitKeyView, RateLimitPoliciesResponse, RateLimitPolicyPut, RateLimitPolicyView, RateLimitResetResponse,
+    ReadyResponse, ReleaseRequest, StepRecordRequest, StepRecordResponse, StepSleepRequest, StepSleepResponse,
+    StepWaitRequest, StepWaitResponse, StepsResponse,
 };
 use crate::wire::{AlertRecordView, AlertTestResponse, AlertsResponse, SilenceRequest, SilenceView, SilencesResponse};
 use crate::wire::{BackgroundJobsDiagnostics, IntegrationReportRequest, IntegrationView, IntegrationsDiagnostics};
@@ -289,6 +290,24 @@ impl Client {
         req: &StepSleepRequest,
     ) -> Result<StepSleepResponse, ClientError> {
         let request = self.call(JOBS_STEP_SLEEP, &[id, step])?.json(req);
+        self.send(request, &[]).await
+    }
+
+    /// Waits for an event: parked `waiting` (the lease ends) unless the
+    /// step has its result already (`active`).
+    pub async fn step_wait(
+        &self,
+        id: &str,
+        step: &str,
+        req: &StepWaitRequest,
+    ) -> Result<StepWaitResponse, ClientError> {
+        let request = self.call(JOBS_STEP_WAIT, &[id, step])?.json(req);
+        self.send(request, &[]).await
+    }
+
+    /// Sends an event, waking the jobs waiting for it.
+    pub async fn event_send(&self, name: &str, req: &EventSendRequest) -> Result<EventSendResponse, ClientError> {
+        let request = self.call(EVENTS_SEND, &[name])?.json(req);
         self.send(request, &[]).await
     }
 

@@ -88,3 +88,76 @@ pub struct StepsResponse {
     /// The steps.
     pub steps: Vec<StepView>,
 }
+
+/// `POST /v1/jobs/{id}/steps/{step}/wait`: park the job until an event
+/// (or the timeout; the step's result is then `null`).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepWaitRequest {
+    /// The lease token.
+    #[serde(deserialize_with = "nul::key")]
+    #[schema(pattern = r"^[^\u0000]*$")]
+    pub lease_token: String,
+    /// The event's name (as sent to `POST /v1/events/{name}`).
+    #[serde(deserialize_with = "nul::key")]
+    #[schema(min_length = 1, max_length = 200, pattern = r"^[^/\u0000-\u001f\u007f-\u009f]+$")]
+    pub event: String,
+    /// Only an event whose payload holds `value` at `path`.
+    #[serde(default, rename = "match", skip_serializing_if = "Option::is_none")]
+    pub match_on: Option<EventMatch>,
+    /// How long to wait (more than 0s, at most 365d).
+    pub timeout: HumanDuration,
+}
+
+/// A condition on an event's payload.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventMatch {
+    /// A dotted path into the payload (`data.order_id`; array items by index).
+    #[serde(deserialize_with = "nul::key")]
+    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\u0000]+$")]
+    pub path: String,
+    /// The JSON value the payload must hold there.
+    #[schema(value_type = serde_json::Value)]
+    pub value: Box<RawValue>,
+}
+
+/// The answer to a wait.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct StepWaitResponse {
+    /// The step.
+    pub step: String,
+    /// `waiting` (parked: the lease has ended) or `active` (the step has its
+    /// result already: an event of the lookback matched, or it was recorded
+    /// before; the worker goes on).
+    pub state: JobState,
+    /// The step's result while `active`: the event's payload (or `null`
+    /// after a timeout).
+    #[schema(value_type = serde_json::Value)]
+    pub result: Box<RawValue>,
+    /// When the wait times out, while `waiting`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_at: Option<UnixMillis>,
+}
+
+/// `POST /v1/events/{name}`: an event that wakes the jobs waiting for it.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventSendRequest {
+    /// Any JSON value, at most 256 KiB.
+    #[schema(value_type = serde_json::Value)]
+    pub payload: Box<RawValue>,
+    /// The event's id: a second event with the same name and id changes nothing.
+    #[serde(default, deserialize_with = "nul::key_opt", skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 255, pattern = r"^[^\u0000]+$")]
+    pub id: Option<String>,
+}
+
+/// The answer to an event.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EventSendResponse {
+    /// True when an event with the same id was sent before.
+    pub duplicate: bool,
+    /// How many waiting jobs it woke.
+    pub woken: u64,
+}

@@ -18,6 +18,7 @@ pub mod doctor;
 mod edge;
 pub mod error;
 mod errors;
+mod events;
 pub mod extract;
 mod gate;
 mod guard;
@@ -123,6 +124,7 @@ fn routes(metrics_public: bool) -> Routes {
         .merge(health::router())
         .merge(jobs::router())
         .merge(steps::router())
+        .merge(events::router())
         .merge(queues::router())
         .merge(keys::router())
         .merge(ratelimit::router())

@@ -5,21 +5,25 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use rampart_client::endpoint::{JOBS_STEP_RECORD, JOBS_STEP_SLEEP, JOBS_STEPS};
-use rampart_client::wire::{StepRecordRequest, StepRecordResponse, StepSleepRequest, StepSleepResponse, StepsResponse};
+use rampart_client::endpoint::{JOBS_STEP_RECORD, JOBS_STEP_SLEEP, JOBS_STEP_WAIT, JOBS_STEPS};
+use rampart_client::wire::{
+    StepRecordRequest, StepRecordResponse, StepSleepRequest, StepSleepResponse, StepWaitRequest, StepWaitResponse,
+    StepsResponse,
+};
 use rampart_core::duration::HumanDuration;
 use rampart_core::step::{MAX_STEP_RESULT_BYTES, StepName};
 
 use super::extract::{Auth, Body, Read, Work};
 use super::route::Routes;
 use super::{ApiError, AppState, job_id, view};
-use crate::engine::Wake;
+use crate::engine::{WaitFor, Wake};
 
 pub(super) fn router() -> Routes {
     Routes::new()
         .add(JOBS_STEPS, jobs_steps)
         .add(JOBS_STEP_RECORD, jobs_step_record)
         .add(JOBS_STEP_SLEEP, jobs_step_sleep)
+        .add(JOBS_STEP_WAIT, jobs_step_wait)
 }
 
 /// A step's name from its path segment.
@@ -90,4 +94,46 @@ async fn jobs_step_sleep(
 fn wake_of(result: &str) -> Option<rampart_core::time::UnixMillis> {
     let text: String = serde_json::from_str(result).ok()?;
     rampart_core::time::UnixMillis::parse_rfc3339(&text).ok()
+}
+
+async fn jobs_step_wait(
+    State(state): State<AppState>,
+    _auth: Auth<Work>,
+    Path((id, step)): Path<(String, String)>,
+    Body(req): Body<StepWaitRequest>,
+) -> Result<Json<StepWaitResponse>, ApiError> {
+    let (id, name) = (job_id(&id)?, step_name(&step)?);
+    StepName::parse(&req.event).map_err(|e| ApiError::invalid(format!("invalid field `event`: {e}")))?;
+    let match_on = match req.match_on {
+        Some(m) if m.path.is_empty() || m.path.chars().count() > 200 => {
+            return Err(ApiError::invalid(
+                "invalid field `match.path`: give 1 to 200 characters, e.g. \"data.order_id\"",
+            ));
+        }
+        Some(m) if m.value.get().len() > MAX_MATCH_VALUE_BYTES => {
+            return Err(ApiError::invalid(format!(
+                "invalid field `match.value`: at most {MAX_MATCH_VALUE_BYTES} bytes of JSON"
+            )));
+        }
+        // Kept canonical (parsed and written again), so equal values index alike.
+        Some(m) => Some((m.path, canonical(m.value.get()))),
+        None => None,
+    };
+    let wait = WaitFor { event: req.event, match_on, timeout: HumanDuration::get(req.timeout) };
+    let waited = state.engine.step_wait(id, req.lease_token, name.clone(), wait).await?;
+    let waiting = waited.state == rampart_core::job::JobState::Waiting;
+    Ok(Json(StepWaitResponse {
+        step: name.as_str().to_string(),
+        state: waited.state,
+        result: view::raw(waited.result),
+        timeout_at: if waiting { waited.run_at } else { None },
+    }))
+}
+
+/// Largest `match.value`, in bytes of JSON.
+const MAX_MATCH_VALUE_BYTES: usize = 1024;
+
+/// JSON text written again from its parsed value.
+fn canonical(json: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(json).map_or_else(|_| json.to_string(), |v| v.to_string())
 }

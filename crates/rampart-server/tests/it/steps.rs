@@ -114,3 +114,77 @@ async fn step_requests_out_of_bounds_are_refused_with_a_named_reason() {
     let a = app.send_as("reader", Method::GET, "/v1/jobs/999999/steps", None).await;
     assert_eq!((a.status, a.code()), (StatusCode::NOT_FOUND, "JOB_NOT_FOUND"));
 }
+
+#[tokio::test]
+async fn a_waiting_job_completes_on_its_event_matches_one_sent_before_and_times_out_to_null() {
+    let app = TestApp::new().await;
+    let wait = |token: &str| {
+        format!(
+            r#"{{"lease_token":"{token}","event":"order.paid","match":{{"path":"data.order_id","value":"o-1"}},"timeout":"10m"}}"#
+        )
+    };
+    // Parked until the matching event.
+    let id = app.enqueue("orders", r#"{"payload":{}}"#).await;
+    let t = token(&app.lease("orders", 1).await.remove(0));
+    let path = format!("/v1/jobs/{id}/steps/paid/wait");
+    let parked = app.send_as("worker", Method::POST, &path, Some(&wait(&t))).await;
+    assert_eq!(parked.status, StatusCode::OK, "{}", parked.body);
+    assert_eq!((parked.body["state"].as_str(), parked.body["result"].is_null()), (Some("waiting"), true));
+    assert!(parked.body["timeout_at"].is_string());
+    assert_eq!(app.job(&id).await["state"], "waiting");
+    let queue = app.send(Method::GET, "/v1/queues/orders", None).await;
+    assert_eq!(queue.body["counts"]["waiting"], 1, "{}", queue.body);
+    let other = app
+        .send_as("producer", Method::POST, "/v1/events/order.paid", Some(r#"{"payload":{"data":{"order_id":"o-2"}}}"#))
+        .await;
+    assert_eq!((other.status, other.body["woken"].as_u64()), (StatusCode::OK, Some(0)), "{}", other.body);
+    let paid = r#"{"payload":{"data":{"order_id":"o-1","total":42}},"id":"evt-1"}"#;
+    let sent = app.send_as("producer", Method::POST, "/v1/events/order.paid", Some(paid)).await;
+    assert_eq!(sent.body, json!({"duplicate": false, "woken": 1}));
+    let again = app.send_as("producer", Method::POST, "/v1/events/order.paid", Some(paid)).await;
+    assert_eq!(again.body, json!({"duplicate": true, "woken": 0}));
+    let resumed = app.lease("orders", 1).await.remove(0);
+    assert_eq!(resumed["steps"]["paid"], json!({"data": {"order_id": "o-1", "total": 42}}));
+    let done = format!(r#"{{"lease_token":"{}"}}"#, token(&resumed));
+    let a = app.send_as("worker", Method::POST, &format!("/v1/jobs/{id}/complete"), Some(&done)).await;
+    assert_eq!(a.body["state"], "completed", "{}", a.body);
+
+    // The event came just before the wait: it matches at registration.
+    let id = app.enqueue("orders", r#"{"payload":{}}"#).await;
+    let t = token(&app.lease("orders", 1).await.remove(0));
+    let matched = app.send_as("worker", Method::POST, &format!("/v1/jobs/{id}/steps/paid/wait"), Some(&wait(&t))).await;
+    assert_eq!(matched.body["state"], "active", "{}", matched.body);
+    assert_eq!(matched.body["result"]["data"]["total"], 42);
+
+    // No event: the promoter times the wait out and the step is null.
+    let id = app.enqueue("orders", r#"{"payload":{}}"#).await;
+    let t = token(&app.lease("orders", 1).await.remove(0));
+    let lonely = wait(&t).replace("o-1", "o-404");
+    let a = app.send_as("worker", Method::POST, &format!("/v1/jobs/{id}/steps/paid/wait"), Some(&lonely)).await;
+    assert_eq!(a.body["state"], "waiting");
+    app.clock.advance(Duration::from_secs(600));
+    assert_eq!(Promoter::new(PromoterConfig::default(), app.engine.clone()).run_once().await.unwrap(), 1);
+    let resumed = app.lease("orders", 1).await.remove(0);
+    assert_eq!(resumed["steps"], json!({"paid": null}));
+}
+
+#[tokio::test]
+async fn waits_and_events_out_of_bounds_are_refused() {
+    let app = TestApp::new().await;
+    let id = app.enqueue("bounds", r#"{"payload":{}}"#).await;
+    let t = token(&app.lease("bounds", 1).await.remove(0));
+    let path = format!("/v1/jobs/{id}/steps/w/wait");
+    for body in [
+        format!(r#"{{"lease_token":"{t}","event":"e","timeout":"0s"}}"#),
+        format!(r#"{{"lease_token":"{t}","event":"","timeout":"1m"}}"#),
+        format!(r#"{{"lease_token":"{t}","event":"e","timeout":"1m","match":{{"path":"","value":1}}}}"#),
+    ] {
+        let a = app.send_as("worker", Method::POST, &path, Some(&body)).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{body}: {}", a.body);
+    }
+    let big = format!(r#"{{"payload":"{}"}}"#, "x".repeat(256 * 1024));
+    let a = app.send_as("producer", Method::POST, "/v1/events/e", Some(&big)).await;
+    assert_eq!((a.status, a.code()), (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"), "{}", a.body);
+    let a = app.send_as("worker", Method::POST, "/v1/events/e", Some(r#"{"payload":1}"#)).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "a worker key sends no events");
+}

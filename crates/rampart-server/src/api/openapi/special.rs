@@ -5,7 +5,7 @@
 
 use rampart_client::endpoint::{
     ALERTS_SILENCES_CREATE, CRON_PUT, Endpoint, HEALTH_READY, JOBS_CREATE, JOBS_LEASE, JOBS_STEP_RECORD,
-    JOBS_STEP_SLEEP, KEYS_CREATE, METRICS, OPENAPI, RATELIMIT_GATE, RATELIMIT_POLICY_PUT,
+    JOBS_STEP_SLEEP, JOBS_STEP_WAIT, KEYS_CREATE, METRICS, OPENAPI, RATELIMIT_GATE, RATELIMIT_POLICY_PUT,
 };
 use serde_json::{Map, Value, json};
 
@@ -84,7 +84,7 @@ pub fn adjust(endpoint: Endpoint, operation: &mut Map<String, Value>, responses:
             "503".into(),
             json!({"description": "Not ready: the same body says which part is down.", "content": ready}),
         );
-    } else if endpoint == JOBS_STEP_RECORD || endpoint == JOBS_STEP_SLEEP {
+    } else if endpoint == JOBS_STEP_RECORD || endpoint == JOBS_STEP_SLEEP || endpoint == JOBS_STEP_WAIT {
         responses.insert(
             "422".into(),
             json!({
