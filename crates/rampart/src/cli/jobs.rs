@@ -283,6 +283,7 @@ mod tests {
             tenant: Some("acme".into()),
             stalls: 0,
             progress: None,
+            steps: Vec::new(),
             errors: vec![JobErrorView {
                 attempt: 1,
                 at: "2026-01-01T00:00:02.000Z".parse().unwrap(),
@@ -298,6 +299,7 @@ mod tests {
                     worker: None,
                     reason: "enqueued".into(),
                     error: None,
+                    step: None,
                 },
                 JobEventView {
                     at: "2026-01-01T00:00:02.000Z".parse().unwrap(),
@@ -307,6 +309,7 @@ mod tests {
                     worker: Some("w1".into()),
                     reason: "error".into(),
                     error: Some("smtp down".into()),
+                    step: None,
                 },
             ],
         };

@@ -316,6 +316,7 @@ mod tests {
             run_at: NOW,
             priority: 0,
             tenant: None,
+            steps: Vec::new(),
         };
         let (queue, lease, margin) = (Duration::from_secs(1), Duration::from_secs(11), Duration::from_millis(100));
         let ms = Duration::from_millis;
