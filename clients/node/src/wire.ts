@@ -11,7 +11,7 @@
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 /** A job's state. */
-export type JobState = 'scheduled' | 'available' | 'active' | 'completed' | 'dead' | 'cancelled';
+export type JobState = 'scheduled' | 'available' | 'active' | 'waiting' | 'completed' | 'dead' | 'cancelled';
 
 /** The answer to an enqueue. */
 export interface EnqueueResponse {
@@ -34,6 +34,10 @@ export interface LeasedJobView {
   created_at: string;
   /** The customer the job belongs to. */
   tenant?: string;
+  /** The steps recorded so far, by name (see `job.step`). */
+  steps?: Record<string, Json>;
+  /** Their names in the order they were reached. */
+  step_order?: string[];
 }
 
 /** The answer to a complete or fail. */
@@ -98,6 +102,8 @@ export interface JobView {
   stalls: number;
   /** What its worker last reported of its attempt. */
   progress: Json | null;
+  /** The steps recorded, in the order reached (absent when none). */
+  steps?: { name: string; result: Json; at: string; attempt: number }[];
   errors?: JobErrorView[];
   history?: JobEventView[];
 }
