@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypedDict
 
-JobState = Literal["scheduled", "available", "active", "completed", "dead", "cancelled"]
+JobState = Literal["scheduled", "available", "active", "waiting", "completed", "dead", "cancelled"]
 
 
 class EnqueueResult(TypedDict):
@@ -64,8 +64,19 @@ class JobInfo(TypedDict, total=False):
     tenant: str | None
     stalls: int
     progress: Any
+    #: The steps recorded, in the order reached (absent when none).
+    steps: list[StepInfo]
     errors: list[JobError]
     history: list[JobEvent]
+
+
+class StepInfo(TypedDict):
+    """One recorded step of a step-function job."""
+
+    name: str
+    result: Any
+    at: str
+    attempt: int
 
 
 class JobsPage(TypedDict):
