@@ -191,8 +191,12 @@ pub struct Alerter {
     streaks: HashMap<(AlertRule, String), Streak>,
     /// Totals per queue at the last sample: (finished, failed, stalled).
     last_totals: HashMap<QueueName, (u64, u64, u64)>,
-    /// When the last sample was taken: dead jobs are counted after it.
+    /// When the last evaluated sample was taken: dead jobs are counted after it.
     last_at: UnixMillis,
+    /// The time of the sample being evaluated: `last_at` moves there only
+    /// once its evaluation succeeded, so a failed one counts its dead jobs
+    /// again on the next sample instead of losing them.
+    sampled_at: Option<UnixMillis>,
     /// Told after every evaluation that queued notices.
     queued: std::sync::Arc<Notify>,
     token_expiry_horizon: Duration,
@@ -247,6 +251,7 @@ impl Alerter {
             streaks: HashMap::new(),
             last_totals: HashMap::new(),
             last_at,
+            sampled_at: None,
             queued,
             token_expiry_horizon: config.token_expiry_horizon,
             limiter: None,
@@ -434,7 +439,7 @@ impl Alerter {
     ) -> Result<BTreeMap<QueueName, rampart_store::DeadJobsOfQueue>, StoreError> {
         let params = JobDeadSinceParams { after: self.last_at, until: now, per_queue: DEAD_JOBS_LISTED };
         let dead = self.engine.store().job_dead_since(params).await?;
-        self.last_at = self.last_at.max(now);
+        self.sampled_at = Some(now);
         Ok(dead.into_iter().map(|d| (d.queue.clone(), d)).collect())
     }
 
@@ -527,6 +532,9 @@ impl Alerter {
             let params = AlertListParams { state: Some(AlertState::Firing), before: None, limit: FIRING_READ };
             let firing = store.alert_list(params).await?;
             monitor.alerts_publish(firing.iter().map(firing_alert).collect());
+        }
+        if let Some(at) = self.sampled_at.take() {
+            self.last_at = self.last_at.max(at);
         }
         Ok(out)
     }

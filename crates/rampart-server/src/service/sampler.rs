@@ -100,6 +100,10 @@ impl Sampler {
     pub async fn run_once(&self) -> Result<std::sync::Arc<SampleSet>, StoreError> {
         let engine = self.monitor.engine();
         let store = engine.store();
+        // The sample's time is taken before the queues are read: the alerter
+        // lists the jobs that died up to this time by queue, and a queue
+        // made after the list was read would lose its first dead jobs.
+        let now = engine.now();
         let started = Instant::now();
         store.ping().await?;
         let latency = started.elapsed();
@@ -119,7 +123,7 @@ impl Sampler {
         }
         let running = engine.running_totals();
         let memory = MemorySample::take(self.limiter.as_ref()).await;
-        Ok(self.monitor.record(engine.now(), latency, known, counts, running, memory))
+        Ok(self.monitor.record(now, latency, known, counts, running, memory))
     }
 
     /// Samples until shutdown, then stores the last totals.
