@@ -28,6 +28,7 @@ export {
   type WorkerHealth,
   type WorkerEvents,
 } from './worker.js';
+export { Step, JobGivenBackError, type WaitForEvent } from './step.js';
 export { Breakers, FailedResponseError, type SafeCallOptions } from './breaker.js';
 export { Cron, type CronSpec } from './cron.js';
 export {

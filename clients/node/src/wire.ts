@@ -54,6 +54,10 @@ export interface LeasedJobView {
   tenant?: string;
   /** A parent's children's outcomes in id order; absent for a job that is no parent. */
   children?: ChildView[];
+  /** The steps recorded so far, by name (see `job.step`). */
+  steps?: Record<string, Json>;
+  /** Their names in the order they were reached. */
+  step_order?: string[];
 }
 
 /** The answer to a complete or fail. */
@@ -124,6 +128,8 @@ export interface JobView {
   pending_children?: number;
   /** A parent: its children counted by state (absent in listings). */
   children?: ChildCount[];
+  /** The steps recorded, in the order reached (absent when none). */
+  steps?: { name: string; result: Json; at: string; attempt: number }[];
   errors?: JobErrorView[];
   history?: JobEventView[];
 }

@@ -34,6 +34,7 @@ import { backoffDelay, sleep, type Backoff } from './backoff.js';
 import { FatalError, LeaseLostError, RampartError } from './errors.js';
 import type { Rampart } from './client.js';
 import { duration } from './queue.js';
+import { JobGivenBackError, Step, type StepCalls } from './step.js';
 import type { AckResult, ChildView, JobState, Json, LeasedJobView } from './wire.js';
 
 /** How a worker runs. */
@@ -62,6 +63,13 @@ export interface WorkerOptions {
 
 const abortJob = Symbol('abortJob');
 
+/** The steps of a job no worker handed out: nothing to record them with. */
+const NO_STEPS: StepCalls = {
+  record: () => Promise.reject(new RampartError('this job was not handed out by a worker, so it has no steps')),
+  sleep: () => Promise.reject(new RampartError('this job was not handed out by a worker, so it has no steps')),
+  wait: () => Promise.reject(new RampartError('this job was not handed out by a worker, so it has no steps')),
+};
+
 /** A job as the handler sees it. */
 export class Job<P = Json> {
   private controller: AbortController | undefined;
@@ -85,6 +93,8 @@ export class Job<P = Json> {
     /** The customer the job belongs to. */
     readonly tenant: string | null = null,
     private readonly report: (progress: Json) => Promise<void> = async () => {},
+    /** The job's steps: `job.step.run(name, fn)` runs `fn` once per job (see `Step`). */
+    readonly step: Step = new Step(id, {}, NO_STEPS),
   ) {}
 
   /** A parent's children's outcomes (results, and errors under `onChildDead: 'ignore'`); `null` for a job that is no parent. */
@@ -437,6 +447,7 @@ export class Worker<P = Json> extends EventEmitter<WorkerEvents<P>> {
       view.timeout_at ? new Date(view.timeout_at) : null,
       view.tenant ?? null,
       (progress) => this.client.jobs.progress(view.id, view.lease_token, progress),
+      new Step(view.id, view.steps ?? {}, this.stepCalls(view)),
     );
     job.children = view.children ?? null;
     const held: Held<P> = {
@@ -449,6 +460,38 @@ export class Worker<P = Json> extends EventEmitter<WorkerEvents<P>> {
     };
     this.held.set(view.id, held);
     return held;
+  }
+
+  /** How a leased job's steps reach the server, under its lease. */
+  private stepCalls(view: LeasedJobView): StepCalls {
+    const call = async <T>(step: string, suffix: '' | '/sleep' | '/wait', body: Record<string, Json>): Promise<T> => {
+      const method = suffix === '' ? 'PUT' : 'POST';
+      const params = [view.id, step];
+      const answer = await this.client.request<T>(method, `/v1/jobs/{id}/steps/{step}${suffix}`, {
+        params,
+        body: { lease_token: view.lease_token, ...body },
+      });
+      return answer.body;
+    };
+    return {
+      record: async (step, result) => (await call<{ result: Json }>(step, '', { result })).result,
+      sleep: async (step, duration) => (await call<{ recorded: boolean }>(step, '/sleep', { duration })).recorded,
+      wait: async (step, wait) => {
+        const body: Record<string, Json> = { event: wait.event, timeout: wait.timeout };
+        if (wait.match) body.match = wait.match;
+        const answer = await call<{ state: string; result: Json }>(step, '/wait', body);
+        return answer.state === 'waiting' ? null : { result: answer.result };
+      },
+    };
+  }
+
+  /** A handler that ended at a sleep or a wait: the server holds the job, so nothing is acked. */
+  private givenBack(held: Held<P>): void {
+    this.running--;
+    this.wake();
+    if (held.state !== 'running') return;
+    held.state = 'dropped';
+    this.held.delete(held.job.id);
   }
 
   private start(view: LeasedJobView): void {
@@ -464,14 +507,16 @@ export class Worker<P = Json> extends EventEmitter<WorkerEvents<P>> {
     outcome.then(
       (result) => this.finish(held, { held, complete: true, tries: 0, ...(result === undefined ? {} : { result }) }),
       (e) =>
-        this.finish(held, {
-          held,
-          complete: false,
-          error: errorText(e),
-          retryable: !(e instanceof FatalError),
-          thrown: e instanceof Error ? e : new Error(String(e)),
-          tries: 0,
-        }),
+        e instanceof JobGivenBackError
+          ? this.givenBack(held)
+          : this.finish(held, {
+              held,
+              complete: false,
+              error: errorText(e),
+              retryable: !(e instanceof FatalError),
+              thrown: e instanceof Error ? e : new Error(String(e)),
+              tries: 0,
+            }),
     );
   }
 

@@ -238,3 +238,57 @@ test('SIGTERM closes every worker gracefully: running jobs complete, then the pr
     assert.deepEqual(job.result, { finished: ms });
   }
 });
+
+test('a four-step job whose third step fails twice runs steps one and two once', async (t) => {
+  const server = await startServer(t, { config: FAST_RETRIES });
+  const rampart = server.client();
+  const { id } = await rampart.queue('photos').add({ album: 7 }, { maxAttempts: 5 });
+  const runs = [0, 0, 0, 0];
+  server.worker(rampart, 'photos', async (job) => {
+    const labels = await job.step.run('analyze photos', () => (runs[0]++, ['cat']));
+    const scope = await job.step.run('generate scope', () => (runs[1]++, `${labels.length} labels`));
+    const saved = await job.step.run('save', () => {
+      runs[2]++;
+      if (runs[2] <= 2) throw new Error('the database is away');
+      return 42;
+    });
+    const score = await job.step.run('update score', () => (runs[3]++, 0.9));
+    return { scope, saved, score, key: job.step.idempotencyKey('save') };
+  });
+  const job = await rampart.jobs.waitForResult(id, { timeoutMs: 20_000 });
+  assert.equal(job.state, 'completed');
+  assert.deepEqual(runs, [1, 1, 3, 1]);
+  assert.deepEqual(job.result, { scope: '1 labels', saved: 42, score: 0.9, key: `${id}:save:1` });
+  assert.deepEqual(
+    job.steps.map((s) => s.name),
+    ['analyze photos', 'generate scope', 'save', 'update score'],
+  );
+});
+
+test('a handler sleeps and waits for an event, then resumes with its payload', async (t) => {
+  const server = await startServer(t);
+  const rampart = server.client();
+  const { id } = await rampart.queue('orders').add({});
+  let charged = 0;
+  server.worker(rampart, 'orders', async (job) => {
+    await job.step.run('charge', () => (charged++, null));
+    await job.step.sleep('cool down', '1s');
+    return await job.step.waitForEvent('shipped', {
+      event: 'order.shipped',
+      match: { path: 'order', value: 'o-1' },
+      timeout: '1h',
+    });
+  });
+  await eventually(async () => (await rampart.jobs.get(id)).state === 'waiting', {
+    what: 'the job waiting for its event',
+  });
+  await rampart.request('POST', '/v1/events/{name}', {
+    params: ['order.shipped'],
+    body: { payload: { order: 'o-1' } },
+  });
+  const job = await rampart.jobs.waitForResult(id, { timeoutMs: 20_000 });
+  assert.equal(job.state, 'completed');
+  assert.deepEqual(job.result, { order: 'o-1' });
+  assert.equal(charged, 1);
+  assert.equal(job.attempt, 1);
+});

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from rampart_client import AsyncRampart, AsyncWorker, Job, PermanentError, Rampart, Worker
+from rampart_client import AsyncRampart, AsyncWorker, Job, PermanentError, Rampart, Worker, routes
 from rampart_client.heartbeat import Heartbeater
+from rampart_client.transport import decode, send_async
 from rampart_client.wire import JobInfo
 
 from .conftest import Server, eventually
@@ -354,3 +355,57 @@ def test_a_sync_handler_is_told_through_its_token_when_grace_ends(client: Rampar
     eventually("the handler told", lambda: told == ["shutdown"])
     job = client.jobs.get(job_id)
     assert job["state"] == "available" and job["result"] is None and reasons(job)[-1] == "released"
+
+
+async def test_a_four_step_job_whose_third_step_fails_twice_runs_steps_one_and_two_once(
+    aclient: AsyncRampart, queue_name: str
+) -> None:
+    job_id = (await aclient.queue(queue_name).add({"album": 7}, max_attempts=5))["id"]
+    runs = [0, 0, 0, 0]
+
+    def count(i: int) -> int:
+        runs[i] += 1
+        return runs[i]
+
+    async def save() -> int:
+        if count(2) <= 2:
+            raise RuntimeError("the database is away")
+        return 42
+
+    async def photos(job: Job) -> dict[str, Any]:
+        labels = await job.step.run("analyze photos", lambda: (count(0), ["cat"])[1])
+        scope = await job.step.run("generate scope", lambda: (count(1), f"{len(labels)} labels")[1])
+        saved = await job.step.run("save", save)
+        score = await job.step.run("update score", lambda: (count(3), 0.9)[1])
+        return {"scope": scope, "saved": saved, "score": score, "key": job.step.idempotency_key("save")}
+
+    worker = AsyncWorker(aclient, queue_name, photos, poll_wait=1)
+    await worker.start()
+    await until("the four-step job completed", lambda: _state(aclient, job_id, "completed"))
+    await worker.close()
+    assert runs == [1, 1, 3, 1]
+    job = await aclient.jobs.get(job_id)
+    assert job["result"] == {"scope": "1 labels", "saved": 42, "score": 0.9, "key": f"{job_id}:save:1"}
+    assert [s["name"] for s in job["steps"]] == ["analyze photos", "generate scope", "save", "update score"]
+
+
+async def test_a_handler_sleeps_and_waits_for_an_event_then_resumes(aclient: AsyncRampart, queue_name: str) -> None:
+    job_id = (await aclient.queue(queue_name).add({}))["id"]
+    charged: list[int] = []
+
+    async def order(job: Job) -> Any:
+        await job.step.run("charge", lambda: charged.append(1))
+        await job.step.sleep("cool down", "1s")
+        return await job.step.wait_for_event("shipped", "order.shipped", timeout="1h", match=("order", "o-1"))
+
+    worker = AsyncWorker(aclient, queue_name, order, poll_wait=1)
+    await worker.start()
+    await until("the job waiting for its event", lambda: _state(aclient, job_id, "waiting"))
+    sent = decode(
+        await send_async(aclient._http, aclient.settings, routes.events_send("order.shipped", {"order": "o-1"}))
+    )
+    assert sent == {"duplicate": False, "woken": 1}
+    await until("the job completed", lambda: _state(aclient, job_id, "completed"))
+    await worker.close()
+    job = await aclient.jobs.get(job_id)
+    assert job["result"] == {"order": "o-1"} and job["attempt"] == 1 and charged == [1]

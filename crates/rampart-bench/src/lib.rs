@@ -11,6 +11,8 @@
 //!   in-process server on SQLite to a local no-op receiver;
 //! - [`webhooks`] (`rampart bench webhooks`): verified webhook intakes per
 //!   second through an in-process server on SQLite, over HTTP on loopback;
+//! - [`steps`] (`rampart bench steps`): jobs of four no-op steps per second
+//!   through the HTTP API, through an in-process server on SQLite;
 //! - [`usage`] (`rampart bench usage`): AI usage events ingested per second
 //!   in batches, and the round trip of a budget reservation, through an
 //!   in-process server on SQLite or PostgreSQL.
@@ -22,11 +24,13 @@ mod push;
 mod queue;
 mod ratelimit;
 mod stats;
+mod steps;
 mod usage;
 mod webhooks;
 
 pub use push::{PushOptions, push};
 pub use queue::{QueueOptions, queue};
 pub use ratelimit::{RatelimitOptions, ratelimit};
+pub use steps::{StepsOptions, steps};
 pub use usage::{UsageOptions, usage};
 pub use webhooks::{WebhooksOptions, webhooks};

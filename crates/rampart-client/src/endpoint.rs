@@ -114,6 +114,16 @@ endpoints! {
     JOBS_FAIL = POST "/v1/jobs/{id}/fail" => 200;
     /// Give a lease back without counting the attempt.
     JOBS_RELEASE = POST "/v1/jobs/{id}/release" => 200;
+    /// A job's recorded steps, in the order they were reached.
+    JOBS_STEPS = GET "/v1/jobs/{id}/steps" => 200;
+    /// Record a step's result while holding the lease; a step records once (first writer wins).
+    JOBS_STEP_RECORD = PUT "/v1/jobs/{id}/steps/{step}" => 200;
+    /// A durable sleep: record the step and give the job back scheduled for its wake time, no attempt counted.
+    JOBS_STEP_SLEEP = POST "/v1/jobs/{id}/steps/{step}/sleep" => 200;
+    /// Wait for an event: the job is parked `waiting` until a matching event or the timeout, no attempt counted.
+    JOBS_STEP_WAIT = POST "/v1/jobs/{id}/steps/{step}/wait" => 200;
+    /// Send an event: kept for the lookback, it wakes every job waiting for it.
+    EVENTS_SEND = POST "/v1/events/{name}" => 200;
     /// Give back an active job's lease without its token (admin): available again, the attempt not counted.
     JOBS_LEASE_RELEASE = POST "/v1/jobs/{id}/lease/release" => 200;
     /// Fail an active job's running attempt now without its token (admin); the retry policy applies.

@@ -38,6 +38,8 @@ mod queue;
 pub use queue::*;
 mod ratelimit;
 pub use ratelimit::*;
+mod step;
+pub use step::*;
 mod usage;
 pub use usage::*;
 mod webhook;

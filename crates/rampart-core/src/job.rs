@@ -21,7 +21,8 @@ crate::named_enum! {
         /// Ready to be leased.
         Available = "available",
         /// Parked until something else happens (a parent waiting on its
-        /// children): never leased, never promoted by `run_at`.
+        /// children, a job waiting for an event or its wait's timeout):
+        /// never leased, never promoted by `run_at`.
         Waiting = "waiting",
         /// Leased by a worker.
         Active = "active",

@@ -15,6 +15,7 @@
 //! - [`insight`]: what apps report about themselves: cache eviction reasons
 //!   and event kinds, error levels.
 //! - [`retry`]: retry policy, exponential backoff with jitter, the fail decision.
+//! - [`step`]: step names and the limits of a step-function job's recorded steps.
 //! - [`auth`]: API-key roles and what each may do.
 //! - [`alert`]: alert rules, the fire/remind/resolve decision over samples, silences.
 //! - [`webhook`]: Standard Webhooks signatures (push delivery signs, intake verifies).
@@ -40,6 +41,7 @@ pub mod nul;
 pub mod queue;
 pub mod retry;
 pub mod schema;
+pub mod step;
 pub mod text;
 pub mod time;
 pub mod webhook;

@@ -16,8 +16,10 @@
 
 use std::time::Duration;
 
-use rampart_client::worker::{Job, JobSource, Progress, SourceError};
+use rampart_client::worker::{Job, JobSource, Progress, SourceError, Step, StepAnswer, StepCall};
 use rampart_core::id::QueueName;
+use rampart_core::job::JobState;
+use rampart_core::step::{MAX_STEP_RESULT_BYTES, StepName};
 use rampart_store::JobRelease;
 
 use crate::engine::{self, Engine, EngineError};
@@ -55,6 +57,8 @@ impl JobSource for Engine {
                 children: j.children.map(|c| c.into_iter().map(engine::child_view).collect()),
                 lease_token: j.lease_token,
                 progress: Progress::default(),
+                steps: j.steps.into_iter().map(|s| (s.name, s.result)).collect(),
+                step: Step::default(),
             })
             .collect())
     }
@@ -85,6 +89,40 @@ impl JobSource for Engine {
     async fn fail_job(&self, job: &Job, error: String, retryable: bool) -> Result<(), SourceError> {
         self.fail(job.id, job.lease_token.clone(), error, retryable).await?;
         Ok(())
+    }
+
+    async fn step_job(&self, job: &Job, name: String, call: StepCall) -> Result<StepAnswer, SourceError> {
+        let name = StepName::parse(&name).map_err(SourceError::Other)?;
+        let token = job.lease_token.clone();
+        let done = match call {
+            StepCall::Record(result) => {
+                // The route checks this bound on what arrives; here it is the caller's.
+                if result.len() > MAX_STEP_RESULT_BYTES {
+                    return Err(SourceError::Other(format!(
+                        "step `{name}`'s result is {} bytes of JSON; at most {MAX_STEP_RESULT_BYTES} are kept",
+                        result.len()
+                    )));
+                }
+                self.step_record(job.id, token, name, result).await?
+            }
+            StepCall::Sleep(duration) => {
+                let slept = self.step_sleep(job.id, token, name, engine::Wake::After(duration)).await?;
+                if slept.recorded {
+                    return Ok(StepAnswer::GivenBack);
+                }
+                slept
+            }
+            StepCall::Wait(wait) => {
+                let match_on = wait.match_on.map(|(path, value)| (path, value.to_string()));
+                let wait = engine::WaitFor { event: wait.event, match_on, timeout: wait.timeout };
+                let waited = self.step_wait(job.id, token, name, wait).await?;
+                if waited.state == JobState::Waiting {
+                    return Ok(StepAnswer::GivenBack);
+                }
+                waited
+            }
+        };
+        Ok(StepAnswer::Recorded(done.result))
     }
 
     async fn release_job(&self, job: &Job) -> Result<(), SourceError> {

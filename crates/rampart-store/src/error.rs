@@ -2,6 +2,7 @@
 
 use rampart_core::job::JobState;
 use rampart_core::nul::NulError;
+use rampart_core::step::StepLimit;
 
 /// What went wrong in a store call.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -32,6 +33,9 @@ pub enum StoreError {
     /// (see `rampart_core::nul`); the message names the field.
     #[error("{0}")]
     Invalid(String),
+    /// A step the job's step state has no room for (see `rampart_core::step`).
+    #[error("{0}")]
+    StepLimit(StepLimit),
     /// Anything else: a bug or corrupt data.
     #[error("store error: {0}")]
     Internal(String),

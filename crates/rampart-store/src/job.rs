@@ -11,6 +11,7 @@ use rampart_core::time::UnixMillis;
 
 use crate::error::StoreError;
 use crate::row::Row;
+use crate::step::{self, StepRecord};
 
 /// A job to insert. Its payload is JSON text, stored as given.
 #[derive(Debug, Clone)]
@@ -102,6 +103,8 @@ pub struct LeasedJob {
     /// For a parent, its children's outcomes in id order (at most
     /// [`crate::flow::MAX_CHILDREN_SHOWN`]); `None` for a job that is no parent.
     pub children: Option<Vec<crate::flow::ChildOutcome>>,
+    /// The steps recorded so far, in the order they were reached.
+    pub steps: Vec<StepRecord>,
 }
 
 /// Puts leased jobs in lease order: RETURNING keeps no order, and a rated
@@ -400,13 +403,16 @@ pub struct JobEvent {
     /// The worker involved, if any.
     pub worker: Option<String>,
     /// Why: `enqueued`, `due`, `leased`, `completed`, `error`, `lease_expired`,
-    /// `timeout`, `stalled`, `released`, `retried`, `cancelled`; for flows
+    /// `timeout`, `stalled`, `released`, `retried`, `cancelled`, `step`
+    /// (a step recorded; the state does not change), `sleeping`; for flows
     /// `children_done`, `child_dead`, `flow_timeout`, `parent_ended`.
     pub reason: String,
     /// The error message, for failures.
     pub error: Option<String>,
     /// The payload this event replaced (a retry with an edited payload).
     pub payload: Option<String>,
+    /// The step a `step` or `sleeping` event recorded.
+    pub step: Option<String>,
 }
 
 /// A job as stored.
@@ -468,6 +474,8 @@ pub struct JobRecord {
     /// For a parent, its children counted by state ([`JobState::ALL`]
     /// order, states with none left out; empty in listings).
     pub children: Vec<(JobState, u64)>,
+    /// The steps recorded, in the order they were reached.
+    pub steps: Vec<StepRecord>,
     /// Every transition, oldest first (empty in listings).
     pub history: Vec<JobEvent>,
 }
@@ -478,7 +486,7 @@ impl JobRecord {
     /// timeout_ms, unique_key, created_at, run_at, started_at, finished_at,
     /// lease_expires_at, timeout_at, worker, last_error, result, tenant,
     /// stalls, progress, heartbeat_at, parent_id, pending_children,
-    /// on_child_dead, flow_timeout_at`), without its history.
+    /// on_child_dead, flow_timeout_at, steps`), without its history.
     pub(crate) fn from_row<R: Row>(r: &R) -> Result<JobRecord, R::Error> {
         Ok(JobRecord {
             id: JobId(r.int(0)?),
@@ -508,6 +516,7 @@ impl JobRecord {
             on_child_dead: r.opt_parsed(24, "child policy")?,
             flow_timeout_at: r.opt_time(25)?,
             children: Vec::new(),
+            steps: step::parse(r.opt_text(26)?.as_deref()).map_err(|e| r.invalid(26, "steps", e))?,
             history: Vec::new(),
         })
     }
@@ -527,9 +536,12 @@ impl JobRecord {
         if let (JobState::Completed, Some(finished)) = (self.state, self.finished_at) {
             rest.push(self.attempt_event(finished, JobState::Active, JobState::Completed, "completed"));
         }
+        // A step is recorded between two transitions, but the running
+        // attempt's `leased` comes from the row: time orders them (stably).
+        rest.sort_by_key(|e| e.at);
         // The job was created in the state its next transition left, or is
         // still in it (`run_at` cannot tell: a retry moves it).
-        let created_as = rest.first().and_then(|e| e.from).unwrap_or(self.state);
+        let created_as = rest.iter().find(|e| e.reason != "step").and_then(|e| e.from).unwrap_or(self.state);
         let mut history = Vec::with_capacity(rest.len() + 1);
         history.push(JobEvent {
             at: self.created_at,
@@ -540,6 +552,7 @@ impl JobRecord {
             reason: "enqueued".into(),
             error: None,
             payload: None,
+            step: None,
         });
         history.extend(rest);
         self.history = history;
@@ -555,6 +568,7 @@ impl JobRecord {
             reason: reason.into(),
             error: None,
             payload: None,
+            step: None,
         }
     }
 }

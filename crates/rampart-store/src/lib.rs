@@ -82,6 +82,7 @@ pub mod ratelimit;
 mod row;
 pub mod signal;
 pub mod sqlite;
+pub mod step;
 pub mod usage;
 pub mod webhook;
 
@@ -101,6 +102,7 @@ pub use queue::{QueueCounts, QueueDeleted, QueueRecord};
 pub use rate::{JobLeased, QueueRateParams, QueueRateStatus};
 pub use ratelimit::RateLimitPolicyRecord;
 pub use signal::StoreSignal;
+pub use step::{EventSendParams, EventSent, JobStepParams, JobStepRecorded, StepRecord, StepWait};
 pub use usage::*;
 pub use webhook::*;
 
@@ -323,6 +325,26 @@ impl Store {
             },
         )
         .await
+    }
+
+    /// Records a step of a job held by a live lease (`LeaseLost` otherwise):
+    /// the first result of a name wins, a `step` event joins the history, and
+    /// a durable sleep (`sleep_until`) gives the job back `scheduled` for its
+    /// wake time in the same transaction, its attempt not counted.
+    pub async fn job_step_record(&self, params: JobStepParams) -> Result<JobStepRecorded, StoreError> {
+        nul::key("lease_token", &params.lease_token)?;
+        nul::key("step", params.name.as_str())?;
+        dispatch!(self, s => s.job_step_record(params))
+    }
+
+    /// Sends an event: kept for the lookback (`keep`; older events of the
+    /// name are dropped), and in the same transaction every wait it matches
+    /// is woken: its step records the payload and its job is available.
+    /// A repeat of an `event_id` changes nothing (`duplicate`).
+    pub async fn event_send(&self, params: EventSendParams) -> Result<EventSent, StoreError> {
+        nul::key("event", &params.name)?;
+        nul::key_opt("id", params.event_id.as_deref())?;
+        dispatch!(self, s => s.event_send(params))
     }
 
     /// One job with its full history.

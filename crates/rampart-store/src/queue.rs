@@ -18,13 +18,13 @@ pub struct QueueCounts {
     /// The queue.
     pub queue: QueueName,
     /// Jobs per state, in [`JobState::ALL`] order.
-    pub counts: [u64; 7],
+    pub counts: [u64; JobState::ALL.len()],
 }
 
 impl QueueCounts {
     /// Zero jobs in every state.
     pub fn empty(queue: QueueName) -> Self {
-        QueueCounts { queue, counts: [0; 7] }
+        QueueCounts { queue, counts: [0; JobState::ALL.len()] }
     }
 
     /// The count for one state.

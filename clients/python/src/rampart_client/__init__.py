@@ -5,7 +5,8 @@ resources), ``routes`` (every call as a request, shared by both), ``transport`` 
 encoding, retries), ``wire`` (the API's shapes), ``errors``, ``worker`` (with ``heartbeat``
 and ``events``), ``ratelimit`` (ASGI and WSGI middleware), ``safecall`` (calls through
 shared breakers), ``push`` (receiving push deliveries), ``usage`` (AI usage, budgets and
-``guard``, cache telemetry, error events), ``resource`` (what resources share), ``backoff``.
+``guard``, cache telemetry, error events), ``step`` (``job.step``: step functions in async
+handlers), ``resource`` (what resources share), ``backoff``.
 """
 
 from .backoff import Backoff
@@ -37,6 +38,7 @@ from .push import (
 )
 from .ratelimit import RateLimitMiddleware, WSGIRateLimitMiddleware, by_header, client_ip
 from .safecall import CallTimeoutError, CircuitOpenError, RetriesExhaustedError
+from .step import JobGivenBack, Step
 from .usage import BudgetExceededError, GuardedCall
 from .worker import AsyncWorker, CancellationToken, FatalError, Job, PermanentError, Worker
 
@@ -59,6 +61,7 @@ __all__ = [
     "GuardedCall",
     "InternalServerError",
     "Job",
+    "JobGivenBack",
     "LeaseLostError",
     "NotFoundError",
     "PermanentError",
@@ -72,6 +75,7 @@ __all__ = [
     "RateLimitMiddleware",
     "RetriesExhaustedError",
     "RetryLater",
+    "Step",
     "WSGIRateLimitMiddleware",
     "WaitTimeoutError",
     "Worker",

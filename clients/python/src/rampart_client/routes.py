@@ -108,6 +108,28 @@ def jobs_progress(job_id: str, lease_token: str, progress: Any) -> Request:
     return Request("POST", path("/v1/jobs/{id}/progress", job_id), body, idempotent=True)
 
 
+def jobs_step_record(job_id: str, step: str, lease_token: str, result: Any) -> Request:
+    body = {"lease_token": lease_token, "result": result}
+    return Request("PUT", path("/v1/jobs/{id}/steps/{step}", job_id, step), body, idempotent=True)
+
+
+def jobs_step_sleep(job_id: str, step: str, lease_token: str, sleep: Duration) -> Request:
+    body = {"lease_token": lease_token, "duration": duration(sleep)}
+    return Request("POST", path("/v1/jobs/{id}/steps/{step}/sleep", job_id, step), body, idempotent=True)
+
+
+def jobs_step_wait(job_id: str, step: str, lease_token: str, wait: dict[str, Any]) -> Request:
+    body = {"lease_token": lease_token, **wait}
+    return Request("POST", path("/v1/jobs/{id}/steps/{step}/wait", job_id, step), body, idempotent=True)
+
+
+def events_send(name: str, payload: Any, event_id: str | None = None) -> Request:
+    body: dict[str, Any] = {"payload": payload}
+    if event_id is not None:
+        body["id"] = event_id
+    return Request("POST", path("/v1/events/{name}", name), body, idempotent=event_id is not None)
+
+
 def jobs_release(job_id: str, lease_token: str) -> Request:
     return Request("POST", path("/v1/jobs/{id}/release", job_id), {"lease_token": lease_token}, idempotent=True)
 

@@ -89,8 +89,19 @@ class JobInfo(TypedDict, total=False):
     parent_id: str
     pending_children: int
     children: list[ChildCount]
+    #: The steps recorded, in the order reached (absent when none).
+    steps: list[StepInfo]
     errors: list[JobError]
     history: list[JobEvent]
+
+
+class StepInfo(TypedDict):
+    """One recorded step of a step-function job."""
+
+    name: str
+    result: Any
+    at: str
+    attempt: int
 
 
 class JobsPage(TypedDict):

@@ -41,6 +41,7 @@ from .client import AsyncRampart, Rampart
 from .errors import APIStatusError, RampartError
 from .events import Events, Listener
 from .heartbeat import Heartbeater
+from .step import JobGivenBack, Send, Step
 from .transport import decode, send_async
 from .wire import ChildInfo
 
@@ -127,6 +128,8 @@ class Job:
     #: A parent's children's outcomes (results, and errors under ``on_child_dead="ignore"``);
     #: ``None`` for a job that is no parent.
     children: list[ChildInfo] | None = None
+    #: The job's steps (``await job.step.run(name, fn)``; async handlers), see :mod:`.step`.
+    step: Step = field(default_factory=lambda: Step(""))
 
 
 Handler = Callable[[Job], Any]
@@ -443,10 +446,24 @@ class AsyncWorker:
             tenant=raw.get("tenant"),
             children=raw.get("children"),
         )
+        job.step = Step(job.id, raw.get("steps") or {}, self._step_sender(job))
         self._heartbeats.track(job.id, job.lease_token)
         attempt = _Attempt(job)
         self._running[job.id] = attempt
         attempt.task = asyncio.create_task(self._work(attempt))
+
+    def _step_sender(self, job: Job) -> Send:
+        async def send(step: str, kind: str, body: dict[str, Any]) -> dict[str, Any]:
+            if kind == "record":
+                req = routes.jobs_step_record(job.id, step, job.lease_token, body["result"])
+            elif kind == "sleep":
+                req = routes.jobs_step_sleep(job.id, step, job.lease_token, body["duration"])
+            else:
+                req = routes.jobs_step_wait(job.id, step, job.lease_token, body)
+            answer: dict[str, Any] = decode(await send_async(self._client._http, self._client.settings, req))
+            return answer
+
+        return send
 
     # -- running a job -------------------------------------------------------------------------
 
@@ -467,6 +484,11 @@ class AsyncWorker:
                     ack = _Ack(job, "fail", error=error, retryable=False, exc=PermanentError(error))
         except asyncio.CancelledError:
             # Lease lost or grace over: whoever cancelled it deals with the lease.
+            return
+        except JobGivenBack:
+            # Asleep or waiting: the server holds the job, so nothing is acked.
+            assert self._heartbeats is not None
+            self._heartbeats.forget(job.id)
             return
         except PermanentError as e:
             ack = _Ack(job, "fail", error=_describe(e), retryable=False, exc=e)

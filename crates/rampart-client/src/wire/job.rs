@@ -1,5 +1,7 @@
 //! The shapes of the job routes: enqueue, lease, heartbeat, acks, inspect.
 
+use std::collections::BTreeMap;
+
 use rampart_core::duration::HumanDuration;
 use rampart_core::id::JobId;
 use rampart_core::id::QueueName;
@@ -173,6 +175,15 @@ pub struct LeasedJobView {
     /// outcomes in id order (at most 1,000); absent for other jobs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub children: Option<Vec<ChildView>>,
+    /// The steps recorded so far, by name: a step-function worker answers
+    /// these from memory instead of running them again.
+    #[serde(default)]
+    #[schema(value_type = std::collections::BTreeMap<String, serde_json::Value>)]
+    pub steps: BTreeMap<String, Box<RawValue>>,
+    /// The steps' names in the order they were reached (a worker can warn
+    /// when replayed code diverges).
+    #[serde(default)]
+    pub step_order: Vec<String>,
 }
 
 /// A child as its parent's lease shows it.
@@ -407,10 +418,13 @@ pub struct JobEventView {
     /// The worker involved.
     pub worker: Option<String>,
     /// Why: enqueued, due, leased, completed, error, lease_expired, timeout, stalled, released, retried,
-    /// cancelled.
+    /// cancelled, step (a step recorded), sleeping.
     pub reason: String,
     /// The error, for failures.
     pub error: Option<String>,
+    /// The step a `step` or `sleeping` event recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
 }
 
 /// One failed attempt's error.
@@ -487,6 +501,9 @@ pub struct JobView {
     /// A parent: its children counted by state (absent in listings).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub children: Vec<ChildCount>,
+    /// The steps recorded, in the order reached (absent when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<super::StepView>,
     /// Every failed attempt (absent in listings).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<JobErrorView>,

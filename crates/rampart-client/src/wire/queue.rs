@@ -13,7 +13,8 @@ pub struct StateCounts {
     pub scheduled: u64,
     /// Ready to lease.
     pub available: u64,
-    /// Parked until something else happens (parents waiting on their children).
+    /// Parked until something else happens (parents waiting on their
+    /// children, jobs waiting for an event or its wait's timeout).
     #[serde(default)]
     pub waiting: u64,
     /// Leased.

@@ -35,8 +35,10 @@
 //! repeat with the job's state (`already`).
 
 mod source;
+mod step;
 
 pub use source::{Job, JobSource, Progress, SourceError};
+pub use step::{Step, StepAnswer, StepCall, WaitFor};
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -66,17 +68,25 @@ pub struct JobError {
     pub message: String,
     /// False sends the job straight to `dead`.
     pub retryable: bool,
+    /// The job was given back by a step (a durable sleep, a wait for an
+    /// event): the attempt ends without an answer to the server.
+    pub given_back: bool,
 }
 
 impl JobError {
     /// A failure worth retrying.
     pub fn retryable(message: impl Into<String>) -> JobError {
-        JobError { message: message.into(), retryable: true }
+        JobError { message: message.into(), retryable: true, given_back: false }
     }
 
     /// A failure that no retry will fix.
     pub fn fatal(message: impl Into<String>) -> JobError {
-        JobError { message: message.into(), retryable: false }
+        JobError { message: message.into(), retryable: false, given_back: false }
+    }
+
+    /// The job was given back at step `step` (asleep or waiting for an event).
+    pub fn given_back(step: &str) -> JobError {
+        JobError { message: format!("given back at step `{step}`"), retryable: true, given_back: true }
     }
 }
 
@@ -289,7 +299,11 @@ impl<S: JobSource> Attempt<S> {
     async fn run(self, job: Job) {
         // Leased just now: the server's lease started a moment ago.
         let lease_end = LeaseEnd::new(Instant::now() + self.lease);
-        let handed = Job { progress: Progress::to(Arc::clone(&self.source), &job), ..job.clone() };
+        let handed = Job {
+            progress: Progress::to(Arc::clone(&self.source), &job),
+            step: source::steps_of(Arc::clone(&self.source), &job),
+            ..job.clone()
+        };
         let work = (self.handler)(handed);
         let timeout = job.timeout_at.map(|t| t.since(SystemClock.now()));
         let outcome = tokio::select! {
@@ -301,6 +315,10 @@ impl<S: JobSource> Attempt<S> {
             }
         };
         let Some(outcome) = outcome else { return };
+        if outcome.as_ref().is_err_and(|e| e.given_back) {
+            // The server holds the job (asleep or waiting): nothing to answer.
+            return;
+        }
         let acked = match outcome {
             Ok(result) => {
                 let result = result.as_ref().map(|v| v.to_string());

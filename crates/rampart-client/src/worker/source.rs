@@ -11,6 +11,7 @@ use std::time::Duration;
 use rampart_core::id::{JobId, QueueName};
 use rampart_core::time::UnixMillis;
 
+use super::step::{Step, StepAnswer, StepCall};
 use crate::client::{Client, ClientError};
 use crate::wire;
 
@@ -41,6 +42,11 @@ pub struct Job {
     /// Where [`Job::update_progress`] reports: set by the worker on each job
     /// it hands to a handler; a source leaves it empty.
     pub progress: Progress,
+    /// The steps recorded so far (name, JSON text), in the order reached.
+    pub steps: Vec<(String, String)>,
+    /// The job's steps (`job.step.run(name, f)`): set by the worker on each
+    /// job it hands to a handler; a source leaves it empty.
+    pub step: Step,
 }
 
 /// Reports a running job's progress to its source (JSON text in).
@@ -102,6 +108,18 @@ impl Job {
     }
 }
 
+/// The [`Step`] handle of a job handed out by a worker: its steps recorded
+/// through `source`.
+pub(super) fn steps_of<S: JobSource>(source: Arc<S>, job: &Job) -> Step {
+    let bare = Job { progress: Progress::default(), step: Step::default(), ..job.clone() };
+    let call = Arc::new(move |name: String, call: StepCall| {
+        let (source, job) = (Arc::clone(&source), bare.clone());
+        Box::pin(async move { source.step_job(&job, name, call).await })
+            as Pin<Box<dyn Future<Output = Result<StepAnswer, SourceError>> + Send>>
+    });
+    Step::new(job.id, &job.steps, call)
+}
+
 /// Why talking to the job source failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
@@ -152,6 +170,14 @@ pub trait JobSource: Send + Sync + 'static {
 
     /// Gives the lease back without counting the attempt.
     fn release_job(&self, job: &Job) -> impl Future<Output = Result<(), SourceError>> + Send;
+
+    /// Records a step of the job (see [`Step`]).
+    fn step_job(
+        &self,
+        job: &Job,
+        name: String,
+        call: StepCall,
+    ) -> impl Future<Output = Result<StepAnswer, SourceError>> + Send;
 }
 
 impl JobSource for Client {
@@ -184,6 +210,12 @@ impl JobSource for Client {
                 children: j.children,
                 lease_token: j.lease_token,
                 progress: Progress::default(),
+                steps: j
+                    .step_order
+                    .iter()
+                    .filter_map(|n| Some((n.clone(), j.steps.get(n)?.get().to_string())))
+                    .collect(),
+                step: Step::default(),
             })
             .collect())
     }
@@ -223,5 +255,36 @@ impl JobSource for Client {
         let req = wire::ReleaseRequest { lease_token: job.lease_token.clone() };
         self.release(&job.id.to_string(), &req).await?;
         Ok(())
+    }
+
+    async fn step_job(&self, job: &Job, name: String, call: StepCall) -> Result<StepAnswer, SourceError> {
+        let (id, lease_token) = (job.id.to_string(), job.lease_token.clone());
+        let json = |text: String| {
+            serde_json::value::RawValue::from_string(text).map_err(|e| SourceError::Other(format!("not JSON: {e}")))
+        };
+        match call {
+            StepCall::Record(result) => {
+                let req = wire::StepRecordRequest { lease_token, result: json(result)? };
+                Ok(StepAnswer::Recorded(self.step_record(&id, &name, &req).await?.result.get().to_string()))
+            }
+            StepCall::Sleep(duration) => {
+                let req = wire::StepSleepRequest { lease_token, until: None, duration: Some(duration.into()) };
+                let slept = self.step_sleep(&id, &name, &req).await?;
+                Ok(if slept.recorded { StepAnswer::GivenBack } else { StepAnswer::Recorded("null".into()) })
+            }
+            StepCall::Wait(wait) => {
+                let match_on = match wait.match_on {
+                    Some((path, value)) => Some(wire::EventMatch { path, value: json(value.to_string())? }),
+                    None => None,
+                };
+                let req =
+                    wire::StepWaitRequest { lease_token, event: wait.event, match_on, timeout: wait.timeout.into() };
+                let waited = self.step_wait(&id, &name, &req).await?;
+                Ok(match waited.state {
+                    rampart_core::job::JobState::Waiting => StepAnswer::GivenBack,
+                    _ => StepAnswer::Recorded(waited.result.get().to_string()),
+                })
+            }
+        }
     }
 }

@@ -10,6 +10,7 @@ use crate::auth::AuthError;
 use crate::engine::EngineError;
 use crate::ratelimit::LimitError;
 use rampart_client::wire::{ErrorBody, ErrorDetail};
+use rampart_core::step::StepLimit;
 use rampart_store::StoreError;
 
 /// An error answer.
@@ -85,6 +86,15 @@ impl From<StoreError> for ApiError {
             StoreError::LeaseLost => EngineError::LeaseLost.into(),
             StoreError::InvalidState(s) => EngineError::InvalidState(s).into(),
             StoreError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "CONFLICT", m),
+            StoreError::StepLimit(limit) => {
+                let message = limit.to_string();
+                match limit {
+                    StepLimit::TooMany => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "TOO_MANY_STEPS", message),
+                    StepLimit::StateTooLarge => {
+                        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "STEP_STATE_TOO_LARGE", message)
+                    }
+                }
+            }
             StoreError::Internal(m) => {
                 tracing::error!(error = %m, "store error");
                 ApiError::internal()

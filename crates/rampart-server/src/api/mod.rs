@@ -18,6 +18,7 @@ pub mod doctor;
 mod edge;
 pub mod error;
 mod errors;
+mod events;
 pub mod extract;
 mod gate;
 mod guard;
@@ -31,6 +32,7 @@ pub mod openapi;
 mod queues;
 mod ratelimit;
 mod route;
+mod steps;
 mod usage;
 mod view;
 mod webhooks;
@@ -121,6 +123,8 @@ fn routes(metrics_public: bool) -> Routes {
     Routes::new()
         .merge(health::router())
         .merge(jobs::router())
+        .merge(steps::router())
+        .merge(events::router())
         .merge(queues::router())
         .merge(keys::router())
         .merge(ratelimit::router())

@@ -2,12 +2,13 @@
 
 use rampart_core::duration::HumanDuration;
 use rampart_core::job::JobState;
-use rampart_store::{JobRecord, LeasedJob};
+use rampart_store::{JobRecord, LeasedJob, StepRecord};
 use serde_json::value::RawValue;
 
 use crate::engine::QueueStatus;
 use rampart_client::wire::{
     ChildCount, JobErrorView, JobEventView, JobView, LeasedJobView, QueueRateView, QueueTotals, QueueView, StateCounts,
+    StepView,
 };
 
 /// JSON text from the store as a raw value; stored text is always valid JSON,
@@ -32,7 +33,13 @@ pub(crate) fn leased(j: LeasedJob) -> LeasedJobView {
         created_at: j.created_at,
         tenant: j.tenant,
         children: j.children.map(|c| c.into_iter().map(crate::engine::child_view).collect()),
+        step_order: j.steps.iter().map(|s| s.name.clone()).collect(),
+        steps: j.steps.into_iter().map(|s| (s.name, raw(s.result))).collect(),
     }
+}
+
+pub(crate) fn step(s: StepRecord) -> StepView {
+    StepView { name: s.name, result: raw(s.result), at: s.at, attempt: s.attempt }
 }
 
 pub(crate) fn job(j: JobRecord) -> JobView {
@@ -59,6 +66,7 @@ pub(crate) fn job(j: JobRecord) -> JobView {
             worker: e.worker,
             reason: e.reason,
             error: e.error,
+            step: e.step,
         })
         .collect();
     JobView {
@@ -86,6 +94,7 @@ pub(crate) fn job(j: JobRecord) -> JobView {
         parent_id: j.parent_id,
         pending_children: j.pending_children.filter(|_| j.state == JobState::Waiting),
         children: j.children.into_iter().map(|(state, count)| ChildCount { state, count }).collect(),
+        steps: j.steps.into_iter().map(step).collect(),
         errors,
         history,
     }

@@ -10,6 +10,7 @@ mod error;
 mod flow;
 mod operator;
 mod spec;
+mod steps;
 mod totals;
 mod wake;
 mod workers;
@@ -17,6 +18,7 @@ mod workers;
 pub use error::EngineError;
 pub use flow::child_view;
 pub use spec::{InvalidFlow, InvalidSpec, JobSpec, MAX_DELAY, MAX_TIMEOUT, MAX_UNIQUE_KEY_LEN};
+pub use steps::{EVENT_KEEP, MAX_EVENT_BYTES, MAX_SLEEP, MAX_WAIT_TIMEOUT, WaitFor, Wake};
 pub use totals::{RUN_TIME_BOUNDS_US, RUN_TIME_BUCKETS, RunningTotals};
 
 use std::collections::BTreeMap;

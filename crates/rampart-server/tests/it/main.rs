@@ -29,6 +29,7 @@ mod rate;
 mod ratelimit;
 mod receiver;
 mod routes;
+mod steps;
 mod tenant;
 mod timer;
 mod usage;

@@ -51,6 +51,8 @@ enum Reply {
     Status(u16, Option<&'static str>),
     /// 200, after this long.
     Slow(Duration),
+    /// 206 with this JSON body (a step of a step-function job).
+    Partial(Value),
 }
 
 /// A request the receiver got.
@@ -153,6 +155,7 @@ async fn receive(State(state): State<Arc<ReceiverState>>, headers: HeaderMap, bo
     state.seen.lock().unwrap().push(seen);
     match reply {
         Reply::Json(v) => axum::Json(v).into_response(),
+        Reply::Partial(v) => (StatusCode::PARTIAL_CONTENT, axum::Json(v)).into_response(),
         Reply::Status(code, retry_after) => {
             let status = StatusCode::from_u16(code).unwrap();
             match retry_after {
@@ -530,5 +533,34 @@ async fn a_parent_pushed_after_its_children_carries_their_results() {
     assert_eq!(echoed, [&json!(1), &json!(2)]);
     assert!(children.iter().all(|c| c["state"] == "completed" && c["queue"] == "shard"));
     assert!(seen.iter().filter(|s| s.body["queue"] == "shard").all(|s| s.body.get("children").is_none()));
+}
+
+/// A step-function target: each 206 records a step and the target is called
+/// again at once with the steps so far; a 2xx completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_206_records_a_step_and_calls_again_with_the_steps_until_a_2xx() {
+    let rx = Receiver::start(
+        SECRET,
+        Box::new(|seen, _| match seen.body["step_order"].as_array().map_or(0, Vec::len) {
+            0 => Reply::Partial(json!({"step": "analyze", "result": {"labels": 2}})),
+            1 => Reply::Partial(json!({"step": "scope", "result": "small"})),
+            _ => Reply::Json(json!({"done": seen.body["steps"]})),
+        }),
+    )
+    .await;
+    let mut rig =
+        Rig::start(vec![("steps", push_queue(&rx.url()))], PushBreakerConfig::default(), Duration::ZERO).await;
+    let id = rig.enqueue("steps", json!({"photo": 1})).await;
+    rig.wait_for_state(&[id], JobState::Completed).await;
+    let job = rig.job(id).await;
+    assert_eq!(job.attempt, 1, "one attempt, three calls");
+    let names: Vec<&str> = job.steps.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["analyze", "scope"]);
+    let result: Value = serde_json::from_str(job.result.as_deref().unwrap()).unwrap();
+    assert_eq!(result, json!({"done": {"analyze": {"labels": 2}, "scope": "small"}}));
+    let seen = rx.seen();
+    assert_eq!(seen.len(), 3);
+    assert_eq!(seen[1].body["steps"], json!({"analyze": {"labels": 2}}));
+    assert_eq!(seen[2].body["step_order"], json!(["analyze", "scope"]));
     rig.stop().await;
 }

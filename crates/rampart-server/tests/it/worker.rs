@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use rampart_client::worker::{JobError, Worker};
+use rampart_client::worker::{JobError, WaitFor, Worker};
 use rampart_core::id::QueueName;
 use rampart_core::job::JobState;
 use rampart_server::engine::JobSpec;
@@ -123,6 +123,8 @@ async fn progress_is_refused_past_its_bound_and_for_a_job_no_worker_handed_out()
         children: None,
         lease_token: "t".into(),
         progress: rampart_client::worker::Progress::default(),
+        steps: Vec::new(),
+        step: rampart_client::worker::Step::default(),
     };
     assert!(by_hand.update_progress(&1).await.unwrap_err().to_string().contains("not handed out by a worker"));
 }
@@ -134,4 +136,135 @@ async fn a_worker_without_handlers_or_with_a_bad_queue_name_says_so() {
     assert!(none.unwrap_err().to_string().contains("no handlers"));
     let bad = Worker::new(app.engine.clone()).handle("bad name", |_| async { Ok(None) }).run(async {}).await;
     assert!(bad.unwrap_err().to_string().contains("queue name"));
+}
+
+/// The seed's photo analysis as four steps: the third fails twice, and the
+/// retries run neither of the first two again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_four_step_job_whose_third_step_fails_twice_runs_steps_one_and_two_once() {
+    let app = TestApp::new().await;
+    let queue = QueueName::new("photos").unwrap();
+    let spec = JobSpec { payload: json!({ "album": 7 }).to_string(), max_attempts: Some(5), ..JobSpec::default() };
+    let id = app.engine.enqueue(&queue, vec![spec]).await.unwrap()[0].id;
+    let runs: Arc<[AtomicU32; 4]> = Arc::new(Default::default());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = Worker::new(app.engine.clone()).handle("photos", {
+        let runs = runs.clone();
+        move |job| {
+            let runs = runs.clone();
+            async move {
+                let count = |i: usize| runs[i].fetch_add(1, Ordering::SeqCst) + 1;
+                let labels: Vec<String> = job
+                    .step
+                    .run("analyze photos", || async {
+                        count(0);
+                        Ok(vec!["cat".to_string()])
+                    })
+                    .await?;
+                let scope: String = job
+                    .step
+                    .run("generate scope", || async {
+                        count(1);
+                        Ok(format!("{} labels", labels.len()))
+                    })
+                    .await?;
+                let saved: u32 = job
+                    .step
+                    .run("save", || async {
+                        if count(2) <= 2 {
+                            return Err(JobError::retryable("the database is away"));
+                        }
+                        Ok(42)
+                    })
+                    .await?;
+                let score: f64 = job
+                    .step
+                    .run("update score", || async {
+                        count(3);
+                        Ok(0.9)
+                    })
+                    .await?;
+                Ok(Some(json!({ "scope": scope, "saved": saved, "score": score })))
+            }
+        }
+    });
+    let running = tokio::spawn(worker.run(async move {
+        let _ = stopped.await;
+    }));
+    // Retries wait out their backoff on the app's clock; the promoter runs by hand.
+    eventually("the four-step job to complete", || async {
+        app.clock.advance(std::time::Duration::from_secs(5));
+        app.engine.promote_once().await.unwrap();
+        (app.engine.job(id).await.unwrap().state == JobState::Completed).then_some(())
+    })
+    .await;
+    stop.send(()).unwrap();
+    running.await.unwrap().unwrap();
+    let ran: Vec<u32> = runs.iter().map(|r| r.load(Ordering::SeqCst)).collect();
+    assert_eq!(ran, [1, 1, 3, 1], "steps one and two ran once; the third three times");
+    let job = app.job(&id.to_string()).await;
+    assert_eq!(job["attempt"], 3);
+    assert_eq!(job["result"], json!({ "scope": "1 labels", "saved": 42, "score": 0.9 }));
+    let names: Vec<&str> = job["steps"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["analyze photos", "generate scope", "save", "update score"]);
+}
+
+/// A durable sleep and a wait for an event in a handler: each gives the job
+/// back, and the handler resumes after them with the event's payload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_sleeps_and_waits_for_an_event_then_resumes() {
+    let app = TestApp::new().await;
+    let queue = QueueName::new("orders").unwrap();
+    let id =
+        app.engine.enqueue(&queue, vec![JobSpec { payload: "{}".into(), ..JobSpec::default() }]).await.unwrap()[0].id;
+    let charged = Arc::new(AtomicU32::new(0));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = Worker::new(app.engine.clone()).handle("orders", {
+        let charged = charged.clone();
+        move |job| {
+            let charged = charged.clone();
+            async move {
+                job.step
+                    .run("charge", || async {
+                        charged.fetch_add(1, Ordering::SeqCst);
+                        Ok(())
+                    })
+                    .await?;
+                job.step.sleep("cool down", std::time::Duration::from_secs(30)).await?;
+                let wait = WaitFor {
+                    event: "order.shipped".into(),
+                    match_on: Some(("order".into(), json!("o-1"))),
+                    timeout: std::time::Duration::from_secs(3600),
+                };
+                let shipped: Option<serde_json::Value> = job.step.wait_for_event("shipped", wait).await?;
+                Ok(shipped)
+            }
+        }
+    });
+    let running = tokio::spawn(worker.run(async move {
+        let _ = stopped.await;
+    }));
+    until_count(&app, &queue, JobState::Scheduled, 1).await;
+    eventually("the sleeping job to wait for its event", || async {
+        app.clock.advance(std::time::Duration::from_secs(5));
+        app.engine.promote_once().await.unwrap();
+        (app.engine.job(id).await.unwrap().state == JobState::Waiting).then_some(())
+    })
+    .await;
+    let sent = app
+        .engine
+        .event_send("order.shipped".into(), None, json!({"order": "o-1", "carrier": "ups"}).to_string())
+        .await
+        .unwrap();
+    assert_eq!(sent.woken.len(), 1);
+    eventually("the job to complete after its event", || async {
+        (app.engine.job(id).await.unwrap().state == JobState::Completed).then_some(())
+    })
+    .await;
+    stop.send(()).unwrap();
+    running.await.unwrap().unwrap();
+    assert_eq!(charged.load(Ordering::SeqCst), 1, "the charge ran once across three attempts");
+    let job = app.job(&id.to_string()).await;
+    assert_eq!(job["result"], json!({"order": "o-1", "carrier": "ups"}));
+    assert_eq!(job["attempt"], 1, "sleeping and waiting counted no attempt");
 }

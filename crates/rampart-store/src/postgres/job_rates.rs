@@ -19,7 +19,7 @@ const LEASE_IDS_SQL: &str = "WITH leased AS (
             timeout_at = j.timeout_ms + $2::bigint
         FROM unnest($5::bigint[]) AS picked(id) WHERE j.id = picked.id AND j.queue = $1::text
         RETURNING j.id, j.payload, j.attempt, j.max_attempts, j.lease_token, j.lease_expires_at, j.timeout_at,
-                  j.created_at, j.run_at, j.priority, j.tenant, j.pending_children IS NOT NULL
+                  j.created_at, j.run_at, j.priority, j.tenant, j.pending_children IS NOT NULL, j.steps
     ), relaxed AS (
         SELECT set_config('synchronous_commit', 'off', true)
     )

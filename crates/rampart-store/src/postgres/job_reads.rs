@@ -36,7 +36,7 @@ pub(super) async fn get(c: &mut Client, id: JobId) -> Result<Option<JobRecord>, 
     }
     let stmt = c
         .prepare_cached(
-            "SELECT at, from_state, to_state, attempt, worker, reason, error, payload FROM job_events
+            "SELECT at, from_state, to_state, attempt, worker, reason, error, payload, step FROM job_events
              WHERE job_id = $1 ORDER BY id",
         )
         .await?;
@@ -51,6 +51,7 @@ pub(super) async fn get(c: &mut Client, id: JobId) -> Result<Option<JobRecord>, 
             reason: r.try_get(5)?,
             error: r.try_get(6)?,
             payload: r.try_get(7)?,
+            step: r.try_get(8)?,
         });
     }
     job.set_history(events);

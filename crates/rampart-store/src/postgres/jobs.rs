@@ -28,7 +28,7 @@ use crate::rate::JobLeased;
 
 pub(super) const RECORD_COLUMNS: &str = "id, queue, state, payload, priority, attempt, max_attempts, timeout_ms, unique_key, \
      created_at, run_at, started_at, finished_at, lease_expires_at, timeout_at, worker, last_error, result, tenant, stalls, progress, \
-     heartbeat_at, parent_id, pending_children, on_child_dead, flow_timeout_at";
+     heartbeat_at, parent_id, pending_children, on_child_dead, flow_timeout_at, steps";
 
 /// The condition of `jobs_unique_live`, repeated so the planner infers it.
 const LIVE: &str = "unique_key IS NOT NULL AND state NOT IN ('completed', 'dead', 'cancelled')";
@@ -197,7 +197,7 @@ const LEASE_SQL: &str = "WITH picked AS (
             timeout_at = j.timeout_ms + $2::bigint
         FROM picked WHERE j.id = picked.id
         RETURNING j.id, j.payload, j.attempt, j.max_attempts, j.lease_token, j.lease_expires_at, j.timeout_at,
-                  j.created_at, j.run_at, j.priority, j.tenant, j.pending_children IS NOT NULL
+                  j.created_at, j.run_at, j.priority, j.tenant, j.pending_children IS NOT NULL, j.steps
     ), relaxed AS (
         SELECT set_config('synchronous_commit', 'off', true)
     )
@@ -268,6 +268,7 @@ fn leased_jobs(p: &JobLeaseParams, rows: &[Row]) -> Result<Vec<LeasedJob>, Store
                 tenant: r.try_get(10)?,
                 // A parent's children are read after the lease (`Store::job_lease`).
                 children: r.try_get::<_, bool>(11)?.then(Vec::new),
+                steps: crate::step::parse(r.try_get::<_, Option<&str>>(12)?).map_err(StoreError::Internal)?,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
@@ -678,6 +679,13 @@ pub(super) async fn promote_due(
     for r in &rows {
         moved.push((queue_of(r, 0)?, r.try_get::<_, i64>(1)?.max(0) as u64));
     }
+    // Waits whose timeout passed are due rows too: their steps get `null`.
+    for queue in super::steps::expire_waits(&tx, now, limit).await? {
+        match moved.iter_mut().find(|(q, _)| *q == queue) {
+            Some((_, n)) => *n += 1,
+            None => moved.push((queue, 1)),
+        }
+    }
     let queues: Vec<&str> = moved.iter().map(|(q, _)| q.as_str()).collect();
     notify_ready(&tx, node, &queues).await?;
     tx.commit().await?;
@@ -685,7 +693,12 @@ pub(super) async fn promote_due(
 }
 
 pub(super) async fn next_due(c: &mut Client) -> Result<Option<UnixMillis>, StoreError> {
-    let stmt = c.prepare_cached("SELECT min(run_at) FROM jobs WHERE state = 'scheduled'").await?;
+    let stmt = c
+        .prepare_cached(
+            "SELECT min(due) FROM (SELECT min(run_at) AS due FROM jobs WHERE state = 'scheduled'
+                                   UNION ALL SELECT min(timeout_at) FROM job_waits) AS d",
+        )
+        .await?;
     Ok(c.query_one(&stmt, &[]).await?.try_get::<_, Option<i64>>(0)?.map(UnixMillis))
 }
 
@@ -766,7 +779,11 @@ pub(super) async fn cancel(c: &mut Client, id: JobId, now: UnixMillis) -> Result
     let (state, _, attempt) = lock_job(&tx, id).await?;
     match state {
         JobState::Cancelled => return Ok(()),
-        JobState::Scheduled | JobState::Available | JobState::Waiting => {}
+        JobState::Scheduled | JobState::Available => {}
+        JobState::Waiting => {
+            let unwait = tx.prepare_cached("DELETE FROM job_waits WHERE job_id = $1").await?;
+            tx.execute(&unwait, &[&id.0]).await?;
+        }
         other => return Err(StoreError::InvalidState(other)),
     }
     let stmt = tx
@@ -866,7 +883,7 @@ pub(super) fn duration_ms(d: Duration) -> i64 {
 }
 
 /// An attempt count as stored (INTEGER).
-fn int(n: u32) -> i32 {
+pub(super) fn int(n: u32) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 

@@ -27,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0016_nodes.sql"),
     include_str!("migrations/0017_dashboard_jobs.sql"),
     include_str!("migrations/0018_queue_rates.sql"),
+    include_str!("migrations/0019_job_steps.sql"),
     include_str!("migrations/0020_flows.sql"),
 ];
 

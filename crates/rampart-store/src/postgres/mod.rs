@@ -28,6 +28,7 @@ mod push;
 mod queue;
 mod ratelimit;
 mod row;
+mod steps;
 pub mod testing;
 mod usage;
 mod webhook;
@@ -259,6 +260,21 @@ impl PgStore {
 
     pub(crate) async fn job_ack_many(&self, p: JobAckParams) -> Result<Vec<Result<JobAcked, StoreError>>, StoreError> {
         self.call(async |c| jobs::ack_many(c, &p).await).await
+    }
+
+    pub(crate) async fn job_step_record(
+        &self,
+        p: crate::step::JobStepParams,
+    ) -> Result<crate::step::JobStepRecorded, StoreError> {
+        self.call(async |c| steps::record(c, &p).await).await
+    }
+
+    pub(crate) async fn event_send(
+        &self,
+        p: crate::step::EventSendParams,
+    ) -> Result<crate::step::EventSent, StoreError> {
+        let node = &self.inner.node;
+        self.call(async |c| steps::send_event(c, node, &p).await).await
     }
 
     pub(crate) async fn job_get(&self, id: JobId) -> Result<Option<JobRecord>, StoreError> {

@@ -21,7 +21,7 @@ use crate::rate::{self, JobLeased, QueueRateParams, QueueRateStatus, RateWindows
 
 pub(super) const RECORD_COLUMNS: &str = "id, queue, state, payload, priority, attempt, max_attempts, timeout_ms, unique_key, \
      created_at, run_at, started_at, finished_at, lease_expires_at, timeout_at, worker, last_error, result, tenant, stalls, progress, \
-     heartbeat_at, parent_id, pending_children, on_child_dead, flow_timeout_at";
+     heartbeat_at, parent_id, pending_children, on_child_dead, flow_timeout_at, steps";
 
 /// The condition of `jobs_unique_live`; queries repeat it word for word so
 /// the planner can use that partial index.
@@ -82,7 +82,7 @@ const LEASE_UPDATE: &str = "UPDATE jobs SET state = 'active', attempt = attempt 
          timeout_at = CASE WHEN timeout_ms IS NULL THEN NULL ELSE ?2 + timeout_ms END
      WHERE id IN ({PICK})
      RETURNING id, payload, attempt, max_attempts, lease_token, lease_expires_at, timeout_at,
-               created_at, run_at, priority, tenant, pending_children IS NOT NULL";
+               created_at, run_at, priority, tenant, pending_children IS NOT NULL, steps";
 
 /// The next `?5` available jobs in lease order.
 static LEASE_NEXT: LazyLock<String> = LazyLock::new(|| {
@@ -196,6 +196,8 @@ fn leased(
                 tenant: r.get(10)?,
                 // A parent's children are read after the lease (`Store::job_lease`).
                 children: r.get::<_, bool>(11)?.then(Vec::new),
+                steps: crate::step::parse(r.get::<_, Option<String>>(12)?.as_deref())
+                    .map_err(|e| rusqlite::Error::FromSqlConversionFailure(12, Type::Text, e.into()))?,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
@@ -510,6 +512,10 @@ pub(super) fn promote_due(c: &Connection, now: UnixMillis, limit: u32) -> Result
         event(c, id, now, Some(JobState::Scheduled), JobState::Available, attempt, None, "due", None)?;
         *per_queue.entry(queue).or_default() += 1;
     }
+    // Waits whose timeout passed are due rows too: their steps get `null`.
+    for queue in super::steps::expire_waits(c, now, limit)? {
+        *per_queue.entry(queue).or_default() += 1;
+    }
     Ok(per_queue.into_iter().collect())
 }
 
@@ -586,6 +592,7 @@ pub(super) fn cancel(c: &Connection, id: JobId, now: UnixMillis) -> Result<(), S
                  WHERE id = ?1",
             )?
             .execute(params![id.0, now.0])?;
+            c.prepare_cached("DELETE FROM job_waits WHERE job_id = ?1")?.execute([id.0])?;
             event(c, id, now, Some(state), JobState::Cancelled, attempt, None, "cancelled", None)?;
             if state == JobState::Waiting {
                 flow::cancel_children(c, id, now)?;
@@ -673,7 +680,7 @@ pub(super) fn get(c: &Connection, id: JobId) -> Result<Option<JobRecord>, StoreE
     }
     let events = c
         .prepare_cached(
-            "SELECT at, from_state, to_state, attempt, worker, reason, error, payload FROM job_events
+            "SELECT at, from_state, to_state, attempt, worker, reason, error, payload, step FROM job_events
              WHERE job_id = ?1 ORDER BY id",
         )?
         .query_map([id.0], |r| {
@@ -686,6 +693,7 @@ pub(super) fn get(c: &Connection, id: JobId) -> Result<Option<JobRecord>, StoreE
                 reason: r.get(5)?,
                 error: r.get(6)?,
                 payload: r.get(7)?,
+                step: r.get(8)?,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
@@ -787,7 +795,7 @@ pub(super) fn queue_list(c: &Connection) -> Result<Vec<QueueRecord>, StoreError>
 }
 
 #[allow(clippy::too_many_arguments)] // one column each of the event row
-fn event(
+pub(super) fn event(
     c: &Connection,
     job: JobId,
     at: UnixMillis,

@@ -21,6 +21,7 @@ mod push;
 mod queue;
 mod ratelimit;
 mod row;
+mod steps;
 mod usage;
 mod webhook;
 mod writer;
@@ -71,6 +72,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0016_nodes.sql"),
     include_str!("migrations/0017_dashboard_jobs.sql"),
     include_str!("migrations/0018_queue_rates.sql"),
+    include_str!("migrations/0019_job_steps.sql"),
     include_str!("migrations/0020_flows.sql"),
 ];
 
@@ -277,6 +279,20 @@ impl SqliteStore {
         self.write(move |c| jobs::release_many(c, &p)).await
     }
 
+    pub(crate) async fn job_step_record(
+        &self,
+        p: crate::step::JobStepParams,
+    ) -> Result<crate::step::JobStepRecorded, StoreError> {
+        self.write(move |c| steps::record(c, &p)).await
+    }
+
+    pub(crate) async fn event_send(
+        &self,
+        p: crate::step::EventSendParams,
+    ) -> Result<crate::step::EventSent, StoreError> {
+        self.write(move |c| steps::send_event(c, &p)).await
+    }
+
     pub(crate) async fn job_get(&self, id: JobId) -> Result<Option<JobRecord>, StoreError> {
         self.read(move |c| jobs::get(c, id)).await
     }
@@ -359,8 +375,12 @@ impl SqliteStore {
 
     pub(crate) async fn job_next_due(&self) -> Result<Option<UnixMillis>, StoreError> {
         self.read(|c| {
-            let t: Option<i64> =
-                c.query_row("SELECT MIN(run_at) FROM jobs WHERE state = 'scheduled'", [], |r| r.get(0))?;
+            let t: Option<i64> = c.query_row(
+                "SELECT MIN(due) FROM (SELECT MIN(run_at) AS due FROM jobs WHERE state = 'scheduled'
+                                           UNION ALL SELECT MIN(timeout_at) FROM job_waits)",
+                [],
+                |r| r.get(0),
+            )?;
             Ok(t.map(UnixMillis))
         })
         .await

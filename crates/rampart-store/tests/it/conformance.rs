@@ -24,6 +24,7 @@ mod nul;
 mod operator;
 mod queue_delete;
 mod rate;
+mod steps;
 mod tenant;
 mod write;
 pub use ack::*;
@@ -34,6 +35,7 @@ pub use nul::*;
 pub use operator::*;
 pub use queue_delete::*;
 pub use rate::*;
+pub use steps::*;
 pub use tenant::*;
 pub use write::*;
 // The cron and retention contract lives in its own file; `backend!` runs it too.
@@ -963,6 +965,12 @@ macro_rules! backend {
             run!(a_retried_child_is_pending_again);
             run!(a_duplicate_parent_inserts_no_children);
             run!(a_child_finishing_at_once_is_counted);
+            run!(steps_record_once_in_order_and_travel_with_each_lease);
+            run!(a_durable_sleep_gives_the_job_back_scheduled_without_an_attempt);
+            run!(step_limits_are_refused_without_a_write);
+            run!(a_waiting_job_resumes_on_its_matching_event_with_the_payload);
+            run!(an_event_sent_just_before_the_wait_matches_at_registration);
+            run!(a_wait_times_out_to_null_through_the_promoter_and_a_cancel_ends_it);
         }
     };
 }

@@ -29,6 +29,9 @@ pub enum What {
     /// Verified webhook intakes per second (signature, dedupe, log row and
     /// job, committed) through an in-process server on SQLite, over HTTP.
     Webhooks(WebhooksArgs),
+    /// Jobs of four no-op steps per second (each step recorded durably)
+    /// through the HTTP API, through an in-process server on SQLite.
+    Steps(StepsArgs),
     /// AI usage events ingested per second in batches, and the round trip
     /// of a budget reservation, through an in-process server on SQLite (or
     /// the PostgreSQL of --database-url), over HTTP.
@@ -53,6 +56,20 @@ pub struct UsageArgs {
     /// Run on this PostgreSQL (postgres://…) instead of SQLite in a temporary directory.
     #[arg(long)]
     pub database_url: Option<String>,
+}
+
+/// Options of `rampart bench steps`.
+#[derive(clap::Args, Debug)]
+pub struct StepsArgs {
+    /// Jobs to run, four steps each.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub jobs: u64,
+    /// Workers at once.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub concurrency: u32,
+    /// Jobs per lease.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub batch: u32,
 }
 
 /// Options of `rampart bench webhooks`.
@@ -196,6 +213,14 @@ pub async fn run(args: Args, client: Client) -> anyhow::Result<()> {
                 body_bytes: usize::try_from(a.body_bytes).unwrap_or(usize::MAX),
             };
             rampart_bench::webhooks(options).await
+        }
+        What::Steps(a) => {
+            rampart_bench::steps(rampart_bench::StepsOptions {
+                jobs: a.jobs,
+                concurrency: a.concurrency,
+                batch: a.batch,
+            })
+            .await
         }
         What::Usage(a) => {
             let options = rampart_bench::UsageOptions {

@@ -286,6 +286,7 @@ mod tests {
             parent_id: None,
             pending_children: None,
             children: Vec::new(),
+            steps: Vec::new(),
             errors: vec![JobErrorView {
                 attempt: 1,
                 at: "2026-01-01T00:00:02.000Z".parse().unwrap(),
@@ -301,6 +302,7 @@ mod tests {
                     worker: None,
                     reason: "enqueued".into(),
                     error: None,
+                    step: None,
                 },
                 JobEventView {
                     at: "2026-01-01T00:00:02.000Z".parse().unwrap(),
@@ -310,6 +312,7 @@ mod tests {
                     worker: Some("w1".into()),
                     reason: "error".into(),
                     error: Some("smtp down".into()),
+                    step: None,
                 },
             ],
         };

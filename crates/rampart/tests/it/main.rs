@@ -72,6 +72,7 @@ mod sentry;
 mod server;
 mod shared_limits;
 mod shutdown;
+mod steps;
 mod tcpproxy;
 mod ui;
 mod webhooks;

@@ -47,6 +47,7 @@ fn error_description(status: u16) -> &'static str {
         409 => "The state does not allow it (a lost lease, a job in another state, a push queue, a name taken).",
         413 => "The request body or a payload is larger than the server's limit.",
         415 => "The request body is not sent as JSON (`Content-Type: application/json`).",
+        422 => "The request is well formed but past a limit of what is stored (the message names it).",
         429 => "The API's own rate limit refused the request; retry after `Retry-After` seconds.",
         503 => "The store (or the rate-limit backend) is unavailable; retry shortly.",
         _ => "An error.",

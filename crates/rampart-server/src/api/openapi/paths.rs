@@ -42,6 +42,14 @@ fn schema(path: &str, name: &str) -> (Value, &'static str) {
     match name {
         "queue" => (of::<QueueName>(), "The queue's name."),
         "id" if under("/v1/jobs/") => (of::<JobId>(), "The job's id."),
+        "name" if under("/v1/events/") => (
+            json!({"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^/\\u0000-\\u001f\\u007f-\\u009f]+$"}),
+            "The event's name: 1 to 200 printable characters, no `/` (`order.paid`).",
+        ),
+        "step" => (
+            json!({"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^/\\u0000-\\u001f\\u007f-\\u009f]+$"}),
+            "The step's name: 1 to 200 printable characters, no `/` (a name used again gets `:1`, `:2`, …).",
+        ),
         "id" if under("/v1/alerts/silences/") => (of::<SilenceId>(), "The silence's id."),
         "id" if under("/v1/alerts/") => (of::<AlertId>(), "The alert's id."),
         "id" if under("/v1/integrations/") => (name_schema(), "The connection's id in the app."),

@@ -4,8 +4,8 @@
 //! enqueue that found a duplicate.
 
 use rampart_client::endpoint::{
-    ALERTS_SILENCES_CREATE, CRON_PUT, Endpoint, HEALTH_READY, JOBS_CREATE, JOBS_LEASE, KEYS_CREATE, METRICS, OPENAPI,
-    RATELIMIT_GATE, RATELIMIT_POLICY_PUT,
+    ALERTS_SILENCES_CREATE, CRON_PUT, Endpoint, HEALTH_READY, JOBS_CREATE, JOBS_LEASE, JOBS_STEP_RECORD,
+    JOBS_STEP_SLEEP, JOBS_STEP_WAIT, KEYS_CREATE, METRICS, OPENAPI, RATELIMIT_GATE, RATELIMIT_POLICY_PUT,
 };
 use serde_json::{Map, Value, json};
 
@@ -83,6 +83,14 @@ pub fn adjust(endpoint: Endpoint, operation: &mut Map<String, Value>, responses:
         responses.insert(
             "503".into(),
             json!({"description": "Not ready: the same body says which part is down.", "content": ready}),
+        );
+    } else if endpoint == JOBS_STEP_RECORD || endpoint == JOBS_STEP_SLEEP || endpoint == JOBS_STEP_WAIT {
+        responses.insert(
+            "422".into(),
+            json!({
+                "description": "The job already has 1,000 steps, the most one job records.",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+            }),
         );
     } else if endpoint == JOBS_CREATE {
         let created = responses.get("201").and_then(|r| r.get("content")).cloned().unwrap_or(Value::Null);

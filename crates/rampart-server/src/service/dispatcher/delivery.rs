@@ -1,6 +1,7 @@
 //! One push delivery: the signed request for a leased job, and what its
 //! answer means for the job and for the target host's breaker.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use rampart_core::time::UnixMillis;
@@ -11,6 +12,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, LOCATION, RETRY_AFTER};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+use super::step::{self, PushStep};
 use crate::config::PushTarget;
 
 /// Most bytes of an answer's body read: a larger body is not kept as the result.
@@ -30,6 +32,11 @@ struct PushBody<'a> {
     /// A parent's children's outcomes, as its lease carries them.
     #[serde(skip_serializing_if = "Option::is_none")]
     children: Option<Vec<rampart_client::wire::ChildView>>,
+    /// The steps recorded so far, for a step-function target (see `step.rs`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    steps: BTreeMap<&'a str, &'a RawValue>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    step_order: Vec<&'a str>,
 }
 
 /// The `webhook-id` of a job's deliveries: the same for every attempt, so a
@@ -47,6 +54,8 @@ pub(super) struct Delivered {
     /// no connection, no answer in time. A 2xx or another 4xx shows a host
     /// that works.
     pub(super) host_failed: bool,
+    /// A `206`'s step: the attempt goes on (`outcome` is then unused).
+    pub(super) step: Option<PushStep>,
 }
 
 /// How long one delivery's request may take, and the timeout its error
@@ -108,9 +117,12 @@ pub(super) async fn deliver(
             return Delivered {
                 outcome: AckOutcome::Fail { error, retryable: false, retry_at: None },
                 host_failed: false,
+                step: None,
             };
         }
     };
+    let results: Vec<Box<RawValue>> =
+        job.steps.iter().map(|s| RawValue::from_string(s.result.clone()).unwrap_or_default()).collect();
     let body = PushBody {
         id: job.id.to_string(),
         queue: job.queue.as_str(),
@@ -118,6 +130,8 @@ pub(super) async fn deliver(
         max_attempts: job.max_attempts,
         payload: &payload,
         children: job.children.clone().map(|c| c.into_iter().map(crate::engine::child_view).collect()),
+        steps: job.steps.iter().zip(&results).map(|(s, r)| (s.name.as_str(), &**r)).collect(),
+        step_order: job.steps.iter().map(|s| s.name.as_str()).collect(),
     };
     let body = match serde_json::to_vec(&body) {
         Ok(b) => b,
@@ -126,6 +140,7 @@ pub(super) async fn deliver(
             return Delivered {
                 outcome: AckOutcome::Fail { error, retryable: false, retry_at: None },
                 host_failed: false,
+                step: None,
             };
         }
     };
@@ -169,7 +184,11 @@ pub(super) async fn deliver(
             } else {
                 format!("request to {target} failed: {}", source_chain(&e))
             };
-            Delivered { outcome: AckOutcome::Fail { error, retryable: true, retry_at: None }, host_failed: true }
+            Delivered {
+                outcome: AckOutcome::Fail { error, retryable: true, retry_at: None },
+                host_failed: true,
+                step: None,
+            }
         }
     }
 }
@@ -188,6 +207,18 @@ async fn read_limited(mut resp: reqwest::Response) -> Result<Vec<u8>, reqwest::E
 
 /// What an answer means.
 fn judge(status: StatusCode, headers: &HeaderMap, body: &[u8], retry_4xx: bool, now: UnixMillis) -> Delivered {
+    if status == StatusCode::PARTIAL_CONTENT {
+        return match step::parse(body) {
+            Ok(step) => {
+                Delivered { outcome: AckOutcome::Complete { result: None }, host_failed: false, step: Some(step) }
+            }
+            Err(error) => Delivered {
+                outcome: AckOutcome::Fail { error, retryable: false, retry_at: None },
+                host_failed: false,
+                step: None,
+            },
+        };
+    }
     if status.is_success() {
         // A JSON body is the job's result; anything else is dropped.
         let result = (body.len() <= MAX_RESULT_BYTES)
@@ -195,7 +226,7 @@ fn judge(status: StatusCode, headers: &HeaderMap, body: &[u8], retry_4xx: bool, 
             .flatten()
             .filter(|text| serde_json::from_str::<&RawValue>(text).is_ok())
             .map(str::to_string);
-        return Delivered { outcome: AckOutcome::Complete { result }, host_failed: false };
+        return Delivered { outcome: AckOutcome::Complete { result }, host_failed: false, step: None };
     }
     let host_failed = matches!(status.as_u16(), 408 | 429) || status.is_server_error();
     let retryable = host_failed || retry_4xx || !status.is_client_error();
@@ -211,7 +242,7 @@ fn judge(status: StatusCode, headers: &HeaderMap, body: &[u8], retry_4xx: bool, 
         error.push_str(": ");
         error.push_str(&excerpt);
     }
-    Delivered { outcome: AckOutcome::Fail { error, retryable, retry_at }, host_failed }
+    Delivered { outcome: AckOutcome::Fail { error, retryable, retry_at }, host_failed, step: None }
 }
 
 /// `Retry-After` as a time: seconds from `now`, or an HTTP date.
@@ -321,6 +352,7 @@ mod tests {
             priority: 0,
             tenant: None,
             children: None,
+            steps: Vec::new(),
         };
         let (queue, lease, margin) = (Duration::from_secs(1), Duration::from_secs(11), Duration::from_millis(100));
         let ms = Duration::from_millis;

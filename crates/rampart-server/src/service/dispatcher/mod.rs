@@ -29,8 +29,10 @@
 //! return.
 
 mod delivery;
+mod step;
 
 use delivery::RequestTimeout;
+use step::PushStep;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -41,7 +43,7 @@ use rampart_core::id::{BreakerName, JobId, QueueName};
 use rampart_core::time::SharedClock;
 use rampart_core::webhook::WebhookSecret;
 use rampart_guard::Breaker;
-use rampart_store::{JobAck, JobRelease, LeasedJob};
+use rampart_store::{AckOutcome, JobAck, JobRelease, LeasedJob, StepRecord};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 
@@ -49,7 +51,7 @@ use super::loops::{Loops, names};
 
 use crate::breaker::LocalBreakers;
 use crate::config::{Config, PushBreakerConfig, PushTarget, QueueConfig};
-use crate::engine::{Engine, EngineError, LeaseRequest, MAX_WAIT};
+use crate::engine::{Engine, EngineError, LeaseRequest, MAX_WAIT, Wake};
 use crate::shutdown::Shutdown;
 use crate::timer::Timer as _;
 
@@ -393,20 +395,54 @@ struct Delivery {
 }
 
 impl Delivery {
-    async fn run(self, job: LeasedJob, slot: OwnedSemaphorePermit) {
+    async fn run(self, mut job: LeasedJob, slot: OwnedSemaphorePermit) {
+        // A step-function target is called once per step, at most once per step a job may record.
+        let mut calls = 0;
+        let outcome = loop {
+            calls += 1;
+            let d = self.deliver(&job).await;
+            let Some(step) = d.step else { break d.outcome };
+            if calls > rampart_core::step::MAX_STEPS {
+                let error = "the target answered 206 more often than a job may have steps".to_string();
+                break AckOutcome::Fail { error, retryable: false, retry_at: None };
+            }
+            match self.step(&mut job, step).await {
+                Ok(StepDone::Again) => {}
+                Ok(StepDone::GivenBack) => {
+                    // Asleep: the store holds the job, so there is nothing to ack.
+                    if let Ok(mut h) = self.held.lock() {
+                        h.remove(&job.id);
+                    }
+                    drop(slot);
+                    return;
+                }
+                Err(e) => break AckOutcome::Fail { error: e, retryable: true, retry_at: None },
+            }
+        };
+        // From here the ack owns the lease: shutdown must not release it.
+        if let Ok(mut h) = self.held.lock() {
+            h.remove(&job.id);
+        }
+        let ack = JobAck { id: job.id, lease_token: job.lease_token, outcome };
+        if self.acks.send(Finished { ack, _slot: slot }).is_err() {
+            tracing::error!(job = %job.id, "the push acker is gone; the job's lease expires by itself");
+        }
+    }
+
+    /// One request to the target, its outcome recorded by the host's breaker.
+    async fn deliver(&self, job: &LeasedJob) -> delivery::Delivered {
         // The engine's time, which the job's timeout is on.
-        let now = self.dispatcher.engine.now();
-        let timeout =
-            RequestTimeout::of(&job, self.queue.timeout, self.queue.timeout + LEASE_MARGIN, TIMEOUT_MARGIN, now);
-        let started = Instant::now();
         let engine = &self.dispatcher.engine;
+        let now = engine.now();
+        let timeout =
+            RequestTimeout::of(job, self.queue.timeout, self.queue.timeout + LEASE_MARGIN, TIMEOUT_MARGIN, now);
+        let started = Instant::now();
         let clock = || engine.now();
-        let target = &self.queue.target;
         let d = delivery::deliver(
             &self.dispatcher.client,
-            target,
+            &self.queue.target,
             &self.secret,
-            &job,
+            job,
             timeout,
             self.queue.retry_4xx,
             &clock,
@@ -414,15 +450,53 @@ impl Delivery {
         .await;
         let outcome = if d.host_failed { Outcome::Failure } else { Outcome::Success };
         self.breaker.record(outcome, started.elapsed());
-        // From here the ack owns the lease: shutdown must not release it.
-        if let Ok(mut h) = self.held.lock() {
-            h.remove(&job.id);
-        }
-        let ack = JobAck { id: job.id, lease_token: job.lease_token, outcome: d.outcome };
-        if self.acks.send(Finished { ack, _slot: slot }).is_err() {
-            tracing::error!(job = %job.id, "the push acker is gone; the job's lease expires by itself");
+        d
+    }
+
+    /// Applies a `206`'s step: a result recorded (the lease renewed for the
+    /// next call), or a durable sleep that gives the job back.
+    async fn step(&self, job: &mut LeasedJob, step: PushStep) -> Result<StepDone, String> {
+        let engine = &self.dispatcher.engine;
+        let token = job.lease_token.clone();
+        match step {
+            PushStep::Record(name, result) => {
+                let recorded = engine
+                    .step_record(job.id, token.clone(), name.clone(), result)
+                    .await
+                    .map_err(|e| format!("step `{name}` could not be recorded: {e}"))?;
+                if recorded.recorded {
+                    let at = engine.now();
+                    let attempt = job.attempt;
+                    job.steps.push(StepRecord {
+                        name: name.as_str().to_string(),
+                        result: recorded.result,
+                        at,
+                        attempt,
+                    });
+                }
+                engine
+                    .heartbeat(job.id, token, Some(self.queue.timeout + LEASE_MARGIN))
+                    .await
+                    .map_err(|e| format!("the lease could not be renewed after step `{name}`: {e}"))?;
+                Ok(StepDone::Again)
+            }
+            PushStep::Sleep(name, duration) => {
+                let slept = engine
+                    .step_sleep(job.id, token, name.clone(), Wake::After(duration))
+                    .await
+                    .map_err(|e| format!("step `{name}` could not sleep: {e}"))?;
+                Ok(if slept.recorded { StepDone::GivenBack } else { StepDone::Again })
+            }
         }
     }
+}
+
+/// What a push step left the delivery to do.
+enum StepDone {
+    /// Call the target again at once.
+    Again,
+    /// The job was given back (asleep): the delivery ends without an ack.
+    GivenBack,
 }
 
 /// Writes finished deliveries' acks in batches until every sender is gone.
