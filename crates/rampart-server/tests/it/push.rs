@@ -521,7 +521,7 @@ async fn a_push_queue_refuses_pull_leases_and_shows_its_secret_to_admins_only() 
 async fn a_parent_pushed_after_its_children_carries_their_results() {
     let rx = Receiver::start(SECRET, Box::new(|seen, _| Reply::Json(json!({"echo": seen.body["payload"]["n"]})))).await;
     let queues = vec![("report", push_queue(&rx.url())), ("shard", push_queue(&rx.url()))];
-    let mut rig = Rig::start(queues, PushBreakerConfig::default(), Duration::ZERO).await;
+    let rig = Rig::start(queues, PushBreakerConfig::default(), Duration::ZERO).await;
     let child = |n: u32| (queue("shard"), JobSpec { payload: json!({"n": n}).to_string(), ..JobSpec::default() });
     let spec = JobSpec { payload: "{}".into(), children: Some(vec![child(1), child(2)]), ..JobSpec::default() };
     let flow = rig.engine.enqueue_flow(&queue("report"), vec![spec]).await.unwrap().remove(0);
