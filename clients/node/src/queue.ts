@@ -219,6 +219,28 @@ export class Jobs {
   }
 
   /**
+   * Gives an active job's lease back without its token (admin; a job stuck on
+   * a hung worker): `available` again, the attempt not counted.
+   */
+  async releaseLease(id: string): Promise<{ id: string; state: JobState }> {
+    return (
+      await this.client.request<{ id: string; state: JobState }>('POST', '/v1/jobs/{id}/lease/release', {
+        params: [id],
+      })
+    ).body;
+  }
+
+  /** Fails an active job's attempt now without its token (admin); the retry policy decides `scheduled` or `dead`. */
+  async failNow(id: string, error: string): Promise<{ id: string; state: JobState }> {
+    return (
+      await this.client.request<{ id: string; state: JobState }>('POST', '/v1/jobs/{id}/lease/fail', {
+        params: [id],
+        body: { error },
+      })
+    ).body;
+  }
+
+  /**
    * Waits until the job is completed, dead or cancelled and answers it, on
    * the server's long-poll (`GET /v1/jobs/{id}?wait=`, at most 30 s per
    * call, asked again until `timeoutMs`); it never waits past `timeoutMs`.

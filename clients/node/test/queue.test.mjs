@@ -85,6 +85,26 @@ test('addBulk, unique keys, delays, cancel and retry', async (t) => {
   assert.equal(cancelled.state, 'cancelled');
   const retried = await server.client().jobs.retry(ids[1]);
   assert.equal(retried.state, 'available');
+
+  // An admin gives a held lease back, or fails the attempt, without its token.
+  const stuck = server.client().queue('stuck');
+  const held = await stuck.add({ n: 7 }, { maxAttempts: 1 });
+  const lease = async () => {
+    const answer = await server
+      .client()
+      .request('POST', '/v1/queues/{queue}/lease', { params: [stuck.name], body: { max: 1, worker: 'hung' } });
+    assert.deepEqual(
+      answer.body.jobs.map((j) => j.id),
+      [held.id],
+    );
+  };
+  await lease();
+  assert.equal((await server.client().jobs.releaseLease(held.id)).state, 'available');
+  assert.equal((await server.client().jobs.get(held.id)).attempt, 0, 'the released attempt is not counted');
+  await lease();
+  assert.equal((await server.client().jobs.failNow(held.id, 'stuck on a hung worker')).state, 'dead');
+  const dead = await server.client().jobs.get(held.id);
+  assert.match(dead.errors.at(-1).error, /stuck on a hung worker/);
   const runAt = new Date(Date.now() + 3_600_000);
   const later = await queue.add({ n: 6 }, { runAt });
   assert.equal(later.state, 'scheduled');

@@ -28,6 +28,8 @@ CALLS: list[Request] = [
     routes.jobs_release("1", "t"),
     routes.jobs_retry("1"),
     routes.jobs_cancel("1"),
+    routes.jobs_lease_release("1"),
+    routes.jobs_lease_fail("1", "stuck"),
     routes.acks([{"id": "1", "lease_token": "t", "result": 1}], [{"id": "2", "lease_token": "t", "error": "e"}]),
     routes.queues_list(),
     routes.queues_get("q"),

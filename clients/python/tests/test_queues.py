@@ -13,6 +13,7 @@ from rampart_client import (
     Rampart,
     WaitTimeoutError,
 )
+from rampart_client import routes
 from rampart_client.errors import APIConnectionError
 
 from .conftest import Server
@@ -52,6 +53,24 @@ def test_pause_resume_cancel_and_retry(client: Rampart, queue_name: str) -> None
     with pytest.raises(ConflictError) as refused:
         client.jobs.retry(job_id)
     assert refused.value.code == "INVALID_STATE" and refused.value.status == 409
+
+
+def test_an_admin_releases_or_fails_a_held_lease_without_its_token(client: Rampart, queue_name: str) -> None:
+    q = client.queue(queue_name)
+    job_id = q.add({}, max_attempts=1)["id"]
+
+    def lease() -> None:
+        leased = client.jobs._call(routes.jobs_lease(queue_name, 1, 0, 30.0, "hung", 10.0))
+        assert [j["id"] for j in leased["jobs"]] == [job_id]
+
+    lease()
+    assert client.jobs.release_lease(job_id)["state"] == "available"
+    assert client.jobs.get(job_id)["attempt"] == 0, "the released attempt is not counted"
+    lease()
+    assert client.jobs.fail_now(job_id, "stuck on a hung worker")["state"] == "dead"
+    assert "stuck on a hung worker" in client.jobs.get(job_id)["errors"][-1]["error"]
+    with pytest.raises(ConflictError):
+        client.jobs.release_lease(job_id)
 
 
 def test_a_queue_is_deleted_once_its_jobs_finished(client: Rampart, queue_name: str) -> None:

@@ -331,6 +331,16 @@ class Jobs(_Sync):
         """Cancels a job that has not started."""
         return cast(JobStateResult, self._call(routes.jobs_cancel(job_id)))
 
+    def release_lease(self, job_id: str) -> JobStateResult:
+        """Gives an active job's lease back without its token (admin; a job stuck on a hung
+        worker): ``available`` again, the attempt not counted."""
+        return cast(JobStateResult, self._call(routes.jobs_lease_release(job_id)))
+
+    def fail_now(self, job_id: str, error: str) -> JobStateResult:
+        """Fails an active job's attempt now without its token (admin); the retry policy
+        decides ``scheduled`` or ``dead``."""
+        return cast(JobStateResult, self._call(routes.jobs_lease_fail(job_id, error)))
+
 
 class AsyncJobs(_Async):
     """Jobs by id: ``client.jobs``; see :class:`Jobs`."""
@@ -361,6 +371,14 @@ class AsyncJobs(_Async):
     async def cancel(self, job_id: str) -> JobStateResult:
         """Cancels a job that has not started."""
         return cast(JobStateResult, await self._call(routes.jobs_cancel(job_id)))
+
+    async def release_lease(self, job_id: str) -> JobStateResult:
+        """Gives an active job's lease back; see :meth:`Jobs.release_lease`."""
+        return cast(JobStateResult, await self._call(routes.jobs_lease_release(job_id)))
+
+    async def fail_now(self, job_id: str, error: str) -> JobStateResult:
+        """Fails an active job's attempt now; see :meth:`Jobs.fail_now`."""
+        return cast(JobStateResult, await self._call(routes.jobs_lease_fail(job_id, error)))
 
 
 class RateLimits(_Sync):

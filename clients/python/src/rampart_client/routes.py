@@ -142,6 +142,14 @@ def jobs_cancel(job_id: str) -> Request:
     return Request("POST", path("/v1/jobs/{id}/cancel", job_id))
 
 
+def jobs_lease_release(job_id: str) -> Request:
+    return Request("POST", path("/v1/jobs/{id}/lease/release", job_id))
+
+
+def jobs_lease_fail(job_id: str, error: str) -> Request:
+    return Request("POST", path("/v1/jobs/{id}/lease/fail", job_id), {"error": error})
+
+
 def acks(complete: list[dict[str, Any]], fail: list[dict[str, Any]]) -> Request:
     # Acks are idempotent on the server (a repeat answers `already: true`).
     return Request("POST", "/v1/acks", {"complete": complete, "fail": fail}, idempotent=True, retries=0)
