@@ -12,8 +12,8 @@ from rampart_client import (
     NotFoundError,
     Rampart,
     WaitTimeoutError,
+    routes,
 )
-from rampart_client import routes
 from rampart_client.errors import APIConnectionError
 
 from .conftest import Server
