@@ -1,7 +1,8 @@
 //! SQL of what an operator does to jobs on PostgreSQL, off the hot path:
 //! the dashboard's searches (every filter, keyset pages), the token of the
 //! lease holding a job (so an operator acts on it without the worker's
-//! copy), and the delete of finished jobs a bulk purge makes.
+//! copy), the delete of finished jobs a bulk purge makes, and the purge of a
+//! queue's dead letters.
 
 use rampart_core::id::{JobId, QueueName};
 use tokio_postgres::types::ToSql;
@@ -60,5 +61,22 @@ pub(super) async fn delete_finished(c: &mut Client, queue: &QueueName, ids: &[Jo
         )
         .await?;
     let n: i64 = c.query_one(&stmt, &[&ids, &queue.as_str()]).await?.try_get(0)?;
+    Ok(n.max(0) as u64)
+}
+
+pub(super) async fn purge_dead(c: &mut Client, queue: &QueueName, limit: u32) -> Result<u64, StoreError> {
+    let stmt = c
+        .prepare_cached(
+            "WITH gone AS (
+                 DELETE FROM jobs WHERE id IN (
+                     SELECT id FROM jobs WHERE queue = $1 AND state = 'dead' LIMIT $2 FOR UPDATE SKIP LOCKED
+                 ) RETURNING id
+             ), history AS (
+                 DELETE FROM job_events WHERE job_id IN (SELECT id FROM gone)
+             )
+             SELECT count(*) FROM gone",
+        )
+        .await?;
+    let n: i64 = c.query_one(&stmt, &[&queue.as_str(), &i64::from(limit)]).await?.try_get(0)?;
     Ok(n.max(0) as u64)
 }

@@ -861,23 +861,6 @@ pub(super) async fn retry_dead(
     Ok(JobRetryDeadPage { moved, next })
 }
 
-pub(super) async fn purge_dead(c: &mut Client, queue: &QueueName, limit: u32) -> Result<u64, StoreError> {
-    let stmt = c
-        .prepare_cached(
-            "WITH gone AS (
-                 DELETE FROM jobs WHERE id IN (
-                     SELECT id FROM jobs WHERE queue = $1 AND state = 'dead' LIMIT $2 FOR UPDATE SKIP LOCKED
-                 ) RETURNING id
-             ), history AS (
-                 DELETE FROM job_events WHERE job_id IN (SELECT id FROM gone)
-             )
-             SELECT count(*) FROM gone",
-        )
-        .await?;
-    let n: i64 = c.query_one(&stmt, &[&queue.as_str(), &i64::from(limit)]).await?.try_get(0)?;
-    Ok(n.max(0) as u64)
-}
-
 pub(super) fn duration_ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }

@@ -357,7 +357,7 @@ impl PgStore {
     }
 
     pub(crate) async fn job_purge_dead(&self, queue: QueueName, limit: u32) -> Result<u64, StoreError> {
-        self.call(async |c| jobs::purge_dead(c, &queue, limit).await).await
+        self.call(async |c| job_admin::purge_dead(c, &queue, limit).await).await
     }
 
     pub(crate) async fn job_dead_tenants(&self, per_queue: u32) -> Result<Vec<DeadTenant>, StoreError> {
