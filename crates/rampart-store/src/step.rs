@@ -130,6 +130,31 @@ pub struct JobStepRecorded {
     pub run_at: Option<UnixMillis>,
 }
 
+impl JobStepRecorded {
+    /// The step was recorded before: its first result, nothing changed.
+    pub(crate) fn existing(queue: QueueName, result: String) -> JobStepRecorded {
+        JobStepRecorded { queue, result, recorded: false, state: JobState::Active, run_at: None }
+    }
+
+    /// The job was parked `waiting` for its event until `timeout_at`.
+    pub(crate) fn parked(queue: QueueName, timeout_at: UnixMillis) -> JobStepRecorded {
+        JobStepRecorded {
+            queue,
+            result: "null".into(),
+            recorded: false,
+            state: JobState::Waiting,
+            run_at: Some(timeout_at),
+        }
+    }
+
+    /// The step was recorded; the job stays `active`, or with `slept_until`
+    /// is `scheduled` then.
+    pub(crate) fn recorded(queue: QueueName, result: String, slept_until: Option<UnixMillis>) -> JobStepRecorded {
+        let state = if slept_until.is_some() { JobState::Scheduled } else { JobState::Active };
+        JobStepRecorded { queue, result, recorded: true, state, run_at: slept_until }
+    }
+}
+
 /// A step as stored: the result kept byte for byte.
 #[derive(Serialize, Deserialize)]
 struct Stored<'a> {

@@ -40,7 +40,7 @@ pub(super) async fn record(c: &mut Client, p: &JobStepParams) -> Result<JobStepR
     };
     let mut p = JobStepParams { result, ..p.clone() };
     if let Some(Append::Existing(result)) = existing(steps.as_deref(), &p)? {
-        return Ok(JobStepRecorded { queue, result, recorded: false, state: JobState::Active, run_at: None });
+        return Ok(JobStepRecorded::existing(queue, result));
     }
     if let Some(wait) = &p.wait {
         lock_event(&tx, &wait.event).await?;
@@ -50,20 +50,14 @@ pub(super) async fn record(c: &mut Client, p: &JobStepParams) -> Result<JobStepR
             None => {
                 park(&tx, &p, wait, attempt, started_at, worker.as_deref()).await?;
                 tx.commit().await?;
-                return Ok(JobStepRecorded {
-                    queue,
-                    result: "null".into(),
-                    recorded: false,
-                    state: JobState::Waiting,
-                    run_at: Some(wait.timeout_at),
-                });
+                return Ok(JobStepRecorded::parked(queue, wait.timeout_at));
             }
         }
     }
     let p = &p;
     let text = match append(steps.as_deref(), p, attempt)? {
         Append::Existing(result) => {
-            return Ok(JobStepRecorded { queue, result, recorded: false, state: JobState::Active, run_at: None });
+            return Ok(JobStepRecorded::existing(queue, result));
         }
         Append::New(text) => text,
     };
@@ -72,13 +66,7 @@ pub(super) async fn record(c: &mut Client, p: &JobStepParams) -> Result<JobStepR
     step_event(&tx, p, JobState::Active, attempt, worker.as_deref(), "step").await?;
     let Some(until) = p.sleep_until else {
         tx.commit().await?;
-        return Ok(JobStepRecorded {
-            queue,
-            result: p.result.clone(),
-            recorded: true,
-            state: JobState::Active,
-            run_at: None,
-        });
+        return Ok(JobStepRecorded::recorded(queue, p.result.clone(), None));
     };
     // The release path with a due time: the attempt is not counted, and a
     // promoter makes the job available at `until`, on any node, after restarts.
@@ -96,13 +84,7 @@ pub(super) async fn record(c: &mut Client, p: &JobStepParams) -> Result<JobStepR
     tx.execute(&sleep, &[&p.id.0, &until.0, &started_at.0, &int(attempt), &worker]).await?;
     step_event(&tx, p, JobState::Scheduled, attempt, worker.as_deref(), "sleeping").await?;
     tx.commit().await?;
-    Ok(JobStepRecorded {
-        queue,
-        result: p.result.clone(),
-        recorded: true,
-        state: JobState::Scheduled,
-        run_at: Some(until),
-    })
+    Ok(JobStepRecorded::recorded(queue, p.result.clone(), Some(until)))
 }
 
 /// A history event naming the step, from `active`, at the record's time.

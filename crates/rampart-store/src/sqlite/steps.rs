@@ -38,7 +38,7 @@ pub(super) fn record(c: &Connection, p: &JobStepParams) -> Result<JobStepRecorde
     };
     let mut p = JobStepParams { result, ..p.clone() };
     if let Some(Append::Existing(result)) = existing(steps.as_deref(), &p)? {
-        return Ok(JobStepRecorded { queue, result, recorded: false, state: JobState::Active, run_at: None });
+        return Ok(JobStepRecorded::existing(queue, result));
     }
     if let Some(wait) = &p.wait {
         match lookback(c, wait)? {
@@ -46,33 +46,21 @@ pub(super) fn record(c: &Connection, p: &JobStepParams) -> Result<JobStepRecorde
             Some(payload) => p.result = payload,
             None => {
                 park(c, &p, wait, attempt, started_at, worker.as_deref())?;
-                return Ok(JobStepRecorded {
-                    queue,
-                    result: "null".into(),
-                    recorded: false,
-                    state: JobState::Waiting,
-                    run_at: Some(wait.timeout_at),
-                });
+                return Ok(JobStepRecorded::parked(queue, wait.timeout_at));
             }
         }
     }
     let p = &p;
     let text = match append(steps.as_deref(), p, attempt)? {
         Append::Existing(result) => {
-            return Ok(JobStepRecorded { queue, result, recorded: false, state: JobState::Active, run_at: None });
+            return Ok(JobStepRecorded::existing(queue, result));
         }
         Append::New(text) => text,
     };
     c.prepare_cached("UPDATE jobs SET steps = ?2 WHERE id = ?1")?.execute(params![p.id.0, text])?;
     step_event(c, JobState::Active, attempt, worker.as_deref(), "step", p)?;
     let Some(until) = p.sleep_until else {
-        return Ok(JobStepRecorded {
-            queue,
-            result: p.result.clone(),
-            recorded: true,
-            state: JobState::Active,
-            run_at: None,
-        });
+        return Ok(JobStepRecorded::recorded(queue, p.result.clone(), None));
     };
     // The release path with a due time: the attempt is not counted, and the
     // promoter makes the job available at `until`, on any node, after restarts.
@@ -85,13 +73,7 @@ pub(super) fn record(c: &Connection, p: &JobStepParams) -> Result<JobStepRecorde
     let w = worker.as_deref();
     event(c, p.id, started_at, Some(JobState::Available), JobState::Active, attempt, w, "leased", None)?;
     step_event(c, JobState::Scheduled, attempt, w, "sleeping", p)?;
-    Ok(JobStepRecorded {
-        queue,
-        result: p.result.clone(),
-        recorded: true,
-        state: JobState::Scheduled,
-        run_at: Some(until),
-    })
+    Ok(JobStepRecorded::recorded(queue, p.result.clone(), Some(until)))
 }
 
 /// A history event naming the step, from `active`, at the record's time.
